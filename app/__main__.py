@@ -1,0 +1,158 @@
+"""Command line: ``python -m app serve|migrate|create-user|demo|openapi``."""
+
+import argparse
+import getpass
+import json
+import sys
+
+from sqlmodel import Session
+
+from app.core.config import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        reload=args.reload,
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from app.core.migrations import upgrade_to_head
+
+    settings = get_settings()
+    upgrade_to_head(settings.database_url)
+    print(f"database migrated to head: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.accounts import service
+    from app.accounts.models import UserCreate
+    from app.core.db import create_db_engine
+    from app.core.errors import AppError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.username}: ")
+    try:
+        data = UserCreate(
+            username=args.username,
+            password=password,
+            role=args.role,
+            full_name=args.full_name or "",
+            college_id=args.college_id,
+            teacher_id=args.teacher_id,
+            student_id=args.student_id,
+            evaluation_org_id=args.evaluation_org_id,
+        )
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine = create_db_engine(get_settings().database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            user = service.create_user(session, None, data)
+        except AppError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 1
+    print(f"created user {user.username} (id {user.id}, role {user.role.value})")
+    return 0
+
+
+def _demo(_args: argparse.Namespace) -> int:
+    from app.accounts.service import random_password
+    from app.core.db import create_db_engine
+    from app.demo.loader import credentials_file, load_demo, remember_password
+
+    settings = get_settings()
+    engine = create_db_engine(settings.database_url)
+    admin = settings.bootstrap_admin_username or "admin"
+    password = settings.bootstrap_admin_password or random_password()
+    creds = credentials_file(settings.database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        result = load_demo(session, admin, password)
+    if result.created:
+        lines = [
+            "Demo data loaded. Open http://127.0.0.1:8000/docs, click Authorize and log in as:",
+            *(f"  {name:<12} {role.value:<16} {full}" for name, role, full in result.logins),
+            f"Password for all of them: {password}",
+        ]
+        text = "\n".join(lines) + "\n"
+        if not settings.bootstrap_admin_password:
+            remember_password(creds, text)
+        print(text, end="")
+    elif creds.exists():
+        print("The database already has data. " + creds.read_text(encoding="utf-8"), end="")
+    else:
+        print(
+            "The database already has users; log in with yours "
+            "(or add one: python -m app create-user NAME --role admin)."
+        )
+    return 0
+
+
+def _openapi(_args: argparse.Namespace) -> int:
+    from app.main import create_app
+
+    json.dump(create_app().openapi(), sys.stdout, ensure_ascii=False, indent=2)
+    print()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.core.roles import Role
+
+    parser = argparse.ArgumentParser(prog="python -m app", description="The 1+X pilot service")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true")
+    serve.set_defaults(func=_serve)
+
+    commands.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
+        func=_migrate
+    )
+
+    create_user = commands.add_parser("create-user", help="create a user account")
+    create_user.add_argument("username")
+    create_user.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create_user.add_argument("--full-name")
+    create_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    for scope in ("college-id", "teacher-id", "student-id", "evaluation-org-id"):
+        create_user.add_argument(f"--{scope}", type=int)
+    create_user.set_defaults(func=_create_user)
+
+    commands.add_parser("demo", help="load demo data into a new database").set_defaults(func=_demo)
+    commands.add_parser("openapi", help="print the OpenAPI schema").set_defaults(func=_openapi)
+
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

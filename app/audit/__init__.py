@@ -1,0 +1,1 @@
+"""The audit trail and the change feed, read over HTTP."""

@@ -1,0 +1,40 @@
+"""Schemas for reading audit events; the table itself is ``app.core.audit.AuditEvent``."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AuditEventPublic(BaseModel):
+    id: int
+    created_at: datetime = Field(description="When the change was committed (UTC)")
+    actor: str = Field(description="`user:<username>`, `api-key:<id>:<name>` or `system`")
+    actor_role: str | None
+    actor_user_id: int | None
+    actor_api_key_id: int | None
+    action: str
+    entity: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str | None
+
+
+class ChangeFeedItem(BaseModel):
+    id: int = Field(description="The cursor: pass the last one you saw as `after`")
+    created_at: datetime
+    action: str
+    entity: str
+    entity_id: str
+    actor: str
+
+
+class ChangeFeed(BaseModel):
+    """One batch of the change feed, oldest first."""
+
+    items: list[ChangeFeedItem]
+    after: int = Field(description="The cursor this batch started after")
+    next_after: int = Field(description="Pass this as `after` in the next poll")
+    has_more: bool = Field(description="True when more changes are waiting right now")
+    limit: int

@@ -1,0 +1,1 @@
+"""Shared plumbing: configuration, database, security, errors, pagination, audit."""

@@ -1,0 +1,76 @@
+"""The audit trail: one ``AuditEvent`` per change, written in the same transaction as the change."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlmodel import JSON, Field, Session
+
+from app.core.context import current_request_id
+from app.core.models import Timestamped
+from app.core.roles import Principal
+
+FEED_LOCK_KEY = 0x0E7E_F00D
+SECRET_FIELDS = frozenset({"password_hash", "key_hash", "password"})
+
+
+class AuditEvent(Timestamped, table=True):
+    """An immutable record of one change; also the integration change feed."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.Index("ix_audit_events_entity_entity_id", "entity", "entity_id"),
+        sa.Index("ix_audit_events_created_at", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(max_length=100)
+    actor_role: str | None = Field(default=None, max_length=32)
+    actor_user_id: int | None = Field(default=None)
+    actor_api_key_id: int | None = Field(default=None)
+    action: str = Field(max_length=50)
+    entity: str = Field(max_length=50)
+    entity_id: str = Field(max_length=64)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    request_id: str | None = Field(default=None, max_length=128)
+
+
+def snapshot(obj: BaseModel | None) -> dict[str, Any] | None:
+    """The JSON form of a row for ``before``/``after``, with secrets left out."""
+    if obj is None:
+        return None
+    return obj.model_dump(mode="json", exclude=set(SECRET_FIELDS))
+
+
+def record(
+    session: Session,
+    principal: Principal | None,
+    *,
+    action: str,
+    entity: str,
+    entity_id: int | str | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add the audit event to ``session``; the caller's commit writes it with the change.
+
+    On PostgreSQL a transaction-scoped lock makes event ids follow commit order, so a poller
+    of the change feed that has seen id N never later finds a smaller id appear.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
+    event = AuditEvent(
+        actor=principal.label if principal else "system",
+        actor_role=principal.role.value if principal else None,
+        actor_user_id=principal.user_id if principal else None,
+        actor_api_key_id=principal.api_key_id if principal else None,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        before=before,
+        after=after,
+        request_id=current_request_id(),
+    )
+    session.add(event)
+    return event

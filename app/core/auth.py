@@ -1,0 +1,101 @@
+"""Request authentication (bearer token or ``X-API-Key``) and role checks as typed dependencies."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from app.accounts import service as accounts
+from app.core.config import Settings
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, PreconditionFailed, Unauthorized
+from app.core.roles import Principal, Role
+
+TOKEN_URL = "/api/v1/auth/token"
+
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    auto_error=False,
+    description="Log in with a username and password; the token goes in `Authorization: Bearer`",
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="A service account's key, created by an admin under /api/v1/api-keys",
+)
+
+
+def get_settings_from_app(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    """Who the request acts as; 401 when no valid credential came with it."""
+    principal = None
+    if api_key:
+        principal = accounts.principal_from_api_key(session, api_key)
+        if principal is None:
+            raise Unauthorized("The X-API-Key is unknown, revoked or expired")
+    elif token:
+        principal = accounts.principal_from_token(session, settings, token)
+        if principal is None:
+            raise Unauthorized("The access token is invalid or expired; log in again")
+    if principal is None:
+        raise Unauthorized(
+            "Authentication required: send `Authorization: Bearer <token>` "
+            f"(from POST {TOKEN_URL}) or `X-API-Key`"
+        )
+    request.state.principal_label = principal.label
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only ``roles`` through (403 for the others)."""
+    allowed = ", ".join(r.value for r in roles)
+
+    def _check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(
+                f"Role {principal.role.value} may not do this; allowed roles: {allowed}",
+                allowed_roles=[r.value for r in roles],
+            )
+        return principal
+
+    return _check
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.admin))]
+
+
+def parse_if_match(request: Request) -> int | None:
+    """The version named by ``If-Match`` (``"3"``, ``W/"3"``, ``3``); None when absent or ``*``."""
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise PreconditionFailed(
+            f'If-Match must be the ETag from a previous GET, such as "3"; got {raw!r}'
+        )
+    return int(value)
+
+
+IfMatch = Annotated[int | None, Depends(parse_if_match)]
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'

@@ -1,0 +1,53 @@
+"""Settings read from the environment (prefix ``ONEX_``) and an optional ``.env`` file."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "secret", "dev-secret-change-me", "please-change-this"}
+)
+DEV_SECRET_KEY = "dev-secret-change-me"
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Everything an operator may configure; see the table in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEX_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./data/onex.db"
+    secret_key: str = DEV_SECRET_KEY
+    access_token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
+    cors_origins: list[str] = Field(default_factory=list)
+    timezone: str = "Asia/Shanghai"
+    bootstrap_admin_username: str | None = None
+    bootstrap_admin_password: str | None = None
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_secret(self) -> "Settings":
+        if self.env == "production":
+            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "ONEX_SECRET_KEY is missing or a placeholder; in production set it to a "
+                    f"random string of at least {MIN_PRODUCTION_SECRET_LENGTH} characters "
+                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            if len(self.secret_key) < MIN_PRODUCTION_SECRET_LENGTH:
+                raise ValueError(
+                    f"ONEX_SECRET_KEY is too short for production: use at least "
+                    f"{MIN_PRODUCTION_SECRET_LENGTH} random characters"
+                )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

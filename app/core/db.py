@@ -1,0 +1,78 @@
+"""Engine and session: SQLite pragmas, serialised SQLite writers, and the per-request session."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from app.core.models import Timestamped, Versioned
+from app.core.types import utcnow
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite(url: str | sa.URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_db_engine(url: str, *, sqlite_foreign_keys: bool = True) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys, WAL, a busy timeout and BEGIN IMMEDIATE.
+
+    Migrations turn SQLite's foreign keys off: batch mode rebuilds tables by copying them.
+    """
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        # One writer at a time, decided when the transaction starts: a read that later writes
+        # can then never fail with SQLITE_BUSY_SNAPSHOT half-way through a request.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_changed_rows(session: Session, _context: Any, _instances: Any) -> None:
+    """Move ``updated_at`` and bump ``version`` on every row that really changes."""
+    now = utcnow()
+    for obj in session.dirty:
+        if isinstance(obj, Timestamped) and session.is_modified(obj, include_collections=False):
+            obj.updated_at = now
+            if isinstance(obj, Versioned):
+                obj.version = (obj.version or 0) + 1
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; services commit, anything left uncommitted is rolled back."""
+    engine: Engine = request.app.state.engine
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,63 @@
+"""The roles of DOMAIN.md and the principal (a user or an API key) a request acts as."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    admin = "admin"
+    academic_office = "academic_office"
+    college_manager = "college_manager"
+    teacher = "teacher"
+    student = "student"
+    evaluation_org = "evaluation_org"
+    auditor = "auditor"
+
+
+SCOPE_FIELD_BY_ROLE: dict[Role, str] = {
+    Role.college_manager: "college_id",
+    Role.teacher: "teacher_id",
+    Role.student: "student_id",
+    Role.evaluation_org: "evaluation_org_id",
+}
+"""The one scope field each scoped role must carry; the other roles carry none."""
+
+SCOPE_FIELDS = ("college_id", "teacher_id", "student_id", "evaluation_org_id")
+
+
+def scope_problems(role: Role, scope: dict[str, int | None]) -> list[dict[str, str]]:
+    """What is wrong with ``scope`` for ``role``: the required field missing, another one set."""
+    required = SCOPE_FIELD_BY_ROLE.get(role)
+    problems = []
+    for field in SCOPE_FIELDS:
+        value = scope.get(field)
+        if field == required and value is None:
+            problems.append(
+                {"field": f"body.{field}", "message": f"required for role {role.value}"}
+            )
+        elif field != required and value is not None:
+            allowed = f"only {required}" if required else "no scope field"
+            problems.append(
+                {
+                    "field": f"body.{field}",
+                    "message": f"not allowed for role {role.value} (it takes {allowed})",
+                }
+            )
+    return problems
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a logged-in user or an API key, with its role and scope."""
+
+    role: Role
+    label: str
+    user_id: int | None = None
+    api_key_id: int | None = None
+    college_id: int | None = None
+    teacher_id: int | None = None
+    student_id: int | None = None
+    evaluation_org_id: int | None = None
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles

@@ -1,0 +1,83 @@
+"""Password hashing (argon2), access tokens (JWT) and API key material."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.core.types import utcnow
+
+JWT_ALGORITHM = "HS256"
+API_KEY_PREFIX = "onex"
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both paths cost the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches; always spends one argon2 verification."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def create_access_token(*, subject: int, role: str, secret_key: str, minutes: int) -> str:
+    now = utcnow()
+    claims = {
+        "sub": str(subject),
+        "role": role,
+        "iat": now,
+        "exp": now + timedelta(minutes=minutes),
+        "typ": "access",
+    }
+    return jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM)
+
+
+def decode_access_token(token: str, secret_key: str) -> dict[str, Any] | None:
+    """The token's claims, or None when it is malformed, forged or expired."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, secret_key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+    except jwt.PyJWTError:
+        return None
+    if claims.get("typ") != "access":
+        return None
+    return claims
+
+
+def generate_api_key() -> tuple[str, str]:
+    """A new key ``onex_<id>_<secret>`` and its public lookup id."""
+    lookup_id = secrets.token_hex(6)
+    return f"{API_KEY_PREFIX}_{lookup_id}_{secrets.token_urlsafe(32)}", lookup_id
+
+
+def api_key_lookup_id(key: str) -> str | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or len(parts[1]) != 12:
+        return None
+    return parts[1]
+
+
+def hash_api_key(key: str) -> str:
+    """API keys are long random strings, so a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_matches(key: str, key_hash: str) -> bool:
+    return hmac.compare_digest(hash_api_key(key), key_hash)

@@ -1,0 +1,70 @@
+"""Column and field types shared by every domain: UTC timestamps and money in fen."""
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import Field, PlainSerializer
+from sqlalchemy.engine import Dialect
+
+FEN_PER_YUAN = 100
+CENT = Decimal("0.01")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite forgets the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a timezone-aware one is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class MoneyFen(sa.types.TypeDecorator[Decimal]):
+    """Money kept as an integer number of fen (BIGINT) and shown to Python as a 2-place Decimal."""
+
+    impl = sa.BigInteger()
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        amount = Decimal(value)
+        if amount.quantize(CENT) != amount:
+            raise ValueError(f"money has at most two decimal places, got {value}")
+        return int(amount * FEN_PER_YUAN)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(int(value)) / FEN_PER_YUAN).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _money_to_str(value: Decimal) -> str:
+    return f"{value.quantize(CENT):f}"
+
+
+Money = Annotated[
+    Decimal,
+    Field(max_digits=14, decimal_places=2, examples=["1234.50"]),
+    PlainSerializer(_money_to_str, return_type=str, when_used="json"),
+]
+"""An amount in yuan with at most two decimals; JSON shows it as a string such as ``"1234.50"``."""

@@ -1,0 +1,113 @@
+"""The application factory."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app import __version__
+from app.accounts import service as accounts_service
+from app.accounts.router import api_keys_router, auth_router, users_router
+from app.audit.router import router as audit_router
+from app.core.config import Settings, get_settings
+from app.core.db import create_db_engine
+from app.core.errors import install_error_handlers
+from app.core.logging import RequestContextMiddleware, configure_logging
+from app.core.migrations import head_revisions
+from app.system.router import router as system_router
+
+API_PREFIX = "/api/v1"
+logger = logging.getLogger("onex.app")
+
+DESCRIPTION = """
+The service a vocational college runs its **1+X certificate pilot** on: which majors pilot which
+vocational skill certificates, teacher and student training, exams and results, issued
+certificates, the credit bank and the earmarked funds.
+
+**Logging in**: click *Authorize*, enter a username and password (the OAuth2 password flow),
+or paste an API key into `X-API-Key`. Every error is `application/problem+json` with a stable
+`code`. Lists take `limit`/`offset` and answer `{items, total, limit, offset}`.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "Log in, who am I, change my password"},
+    {"name": "users", "description": "User accounts, their roles and scopes (admin)"},
+    {"name": "api-keys", "description": "Service-account keys for other campus systems (admin)"},
+    {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
+    {"name": "system", "description": "Liveness and readiness probes"},
+]
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable, readable operation ids: the handler's name, e.g. ``users_list``."""
+    return route.name
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    router.include_router(auth_router)
+    router.include_router(users_router)
+    router.include_router(api_keys_router)
+    router.include_router(audit_router)
+    return router
+
+
+def _bootstrap_admin(app: FastAPI, settings: Settings) -> None:
+    if not (settings.bootstrap_admin_username and settings.bootstrap_admin_password):
+        return
+    with Session(app.state.engine, expire_on_commit=False) as session:
+        try:
+            created = accounts_service.ensure_bootstrap_admin(
+                session, settings.bootstrap_admin_username, settings.bootstrap_admin_password
+            )
+        except IntegrityError:
+            # Another worker created it at the same moment.
+            session.rollback()
+            return
+    if created is not None:
+        logger.info("created bootstrap admin %s", created.username)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _bootstrap_admin(app, settings)
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPIOffline(
+        title="1+X pilot service",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    app.state.engine = create_db_engine(settings.database_url)
+    app.state.migration_heads = head_revisions(settings.database_url)
+
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+
+    app.include_router(system_router)
+    app.include_router(api_router())
+    return app

@@ -1,0 +1,111 @@
+"""Test fixtures: one database per run, built by Alembic, emptied after every test.
+
+The suite runs on SQLite by default and on PostgreSQL when ``ONEX_TEST_DATABASE_URL`` names one
+(``make test`` does both).
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+from starlette.testclient import TestClient
+
+import app.models  # noqa: F401
+from app.core.config import Settings
+from app.core.migrations import upgrade_to_head
+from app.main import create_app
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+def pytest_report_header() -> str:
+    return f"database: {_test_database_url_hint()}"
+
+
+def _test_database_url_hint() -> str:
+    return os.environ.get("ONEX_TEST_DATABASE_URL") or "SQLite (temporary file)"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("ONEX_TEST_DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        env="development",
+        bootstrap_admin_username=None,
+        bootstrap_admin_password=None,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def engine(app: FastAPI) -> Engine:
+    engine: Engine = app.state.engine
+    return engine
+
+
+@pytest.fixture(autouse=True)
+def _empty_database_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    engine: Engine = request.getfixturevalue("engine")
+    _empty_all_tables(engine)
+
+
+def _empty_all_tables(engine: Engine) -> None:
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{name}"' for name in tables)
+            connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            for name in tables:
+                connection.execute(sa.text(f'DELETE FROM "{name}"'))
+            has_sequences = connection.execute(
+                sa.text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+            ).first()
+            if has_sequences:
+                connection.execute(sa.text("DELETE FROM sqlite_sequence"))
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session for arranging data and checking what the API wrote."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def client(app: FastAPI, engine: Engine) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "app" / "demo" / "fixtures"
