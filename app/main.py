@@ -20,6 +20,9 @@ from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
+from app.imports.router import router as imports_router
+from app.reference import importers as _reference_importers  # noqa: F401  (registers kinds)
+from app.reference.router import router as reference_router
 from app.system.router import router as system_router
 
 API_PREFIX = "/api/v1"
@@ -39,6 +42,16 @@ TAGS = [
     {"name": "auth", "description": "Log in, who am I, change my password"},
     {"name": "users", "description": "User accounts, their roles and scopes (admin)"},
     {"name": "api-keys", "description": "Service-account keys for other campus systems (admin)"},
+    {
+        "name": "reference",
+        "description": "Colleges, majors, courses, teachers, students, evaluation organisations "
+        "and certificates; every list also exports as CSV or XLSX (`format`)",
+    },
+    {
+        "name": "imports",
+        "description": "Bulk uploads of .xlsx/.csv/.tsv for every kind, their templates and "
+        "the history of import batches",
+    },
     {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
     {"name": "system", "description": "Liveness and readiness probes"},
 ]
@@ -54,6 +67,8 @@ def api_router() -> APIRouter:
     router.include_router(auth_router)
     router.include_router(users_router)
     router.include_router(api_keys_router)
+    router.include_router(reference_router)
+    router.include_router(imports_router)
     router.include_router(audit_router)
     return router
 

@@ -2,5 +2,30 @@
 
 from app.accounts.models import ApiKey, LoginFailure, User
 from app.core.audit import AuditEvent
+from app.imports.models import ImportBatch
+from app.reference.models import (
+    Certificate,
+    College,
+    Course,
+    CourseMajor,
+    EvaluationOrg,
+    Major,
+    Student,
+    Teacher,
+)
 
-__all__ = ["ApiKey", "AuditEvent", "LoginFailure", "User"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Certificate",
+    "College",
+    "Course",
+    "CourseMajor",
+    "EvaluationOrg",
+    "ImportBatch",
+    "LoginFailure",
+    "Major",
+    "Student",
+    "Teacher",
+    "User",
+]

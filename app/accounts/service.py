@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from app.accounts.models import (
     ApiKey,
@@ -36,6 +36,7 @@ from app.core.errors import (
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import SCOPE_FIELDS, Principal, Role, scope_problems
 from app.core.types import utcnow
+from app.reference.models import College, EvaluationOrg, Student, Teacher
 
 MAX_USERNAME_LENGTH = 64
 
@@ -60,13 +61,30 @@ def principal_for_api_key(key: ApiKey) -> Principal:
     )
 
 
-def _check_scope(role: Role, scope: dict[str, Any]) -> None:
+def _check_scope(session: Session, role: Role, scope: dict[str, Any]) -> None:
     problems = scope_problems(role, scope)
     if problems:
         raise UnprocessableEntity(
             "The scope does not fit the role: " + "; ".join(p["message"] for p in problems),
             errors=problems,
         )
+    for field, value in scope.items():
+        if value is None:
+            continue
+        model, label = _SCOPE_MODELS[field]
+        if session.get(model, value) is None:
+            raise UnprocessableEntity(
+                f"{field} {value} names no {label}",
+                errors=[{"field": f"body.{field}", "message": f"no {label} with id {value}"}],
+            )
+
+
+_SCOPE_MODELS: dict[str, tuple[type[SQLModel], str]] = {
+    "college_id": (College, "college"),
+    "teacher_id": (Teacher, "teacher"),
+    "student_id": (Student, "student"),
+    "evaluation_org_id": (EvaluationOrg, "evaluation organisation"),
+}
 
 
 def _serialise_login(session: Session, username: str) -> None:
@@ -176,7 +194,7 @@ def list_users(
 
 
 def create_user(session: Session, actor: Principal | None, data: UserCreate) -> User:
-    _check_scope(data.role, data.model_dump(include=set(SCOPE_FIELDS)))
+    _check_scope(session, data.role, data.model_dump(include=set(SCOPE_FIELDS)))
     existing = session.exec(select(User).where(User.username == data.username)).first()
     if existing is not None:
         raise Conflict(
@@ -229,7 +247,7 @@ def update_user(
     if "role" in changes:
         # A new role keeps only the scope that was sent with it.
         scope = {field: changes.get(field) for field in SCOPE_FIELDS}
-    _check_scope(role, scope)
+    _check_scope(session, role, scope)
     before = snapshot(user)
     password = changes.pop("password", None)
     if password is not None:
@@ -294,7 +312,7 @@ def list_api_keys(
 
 
 def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
-    _check_scope(data.role, data.model_dump(include=set(SCOPE_FIELDS)))
+    _check_scope(session, data.role, data.model_dump(include=set(SCOPE_FIELDS)))
     if data.expires_at is not None and data.expires_at.tzinfo is None:
         raise UnprocessableEntity(
             "expires_at needs a UTC offset, e.g. 2027-01-01T00:00:00+08:00",

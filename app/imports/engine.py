@@ -1,0 +1,499 @@
+"""The one bulk import engine. A kind declares its columns, natural key and row rules; the engine
+reads the file, finds the header, checks every row, compares with what is stored and writes it
+all in one transaction, or nothing when any row is bad."""
+
+import difflib
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+from app.core.audit import record, snapshot
+from app.core.errors import UnprocessableEntity
+from app.core.roles import Principal, Role
+from app.core.types import utcnow
+from app.imports.models import ImportBatch, ImportReport, RowError
+from app.imports.readers import read_rows
+
+HEADER_SCAN_ROWS = 20
+MAX_REPORTED_ERRORS = 1000
+MULTI_VALUE_SEPARATORS = re.compile(r"[、，,;；\n\r]+")
+_HEADER_NOISE = re.compile(r"[\s_*:：()（）]")
+WRITE_CHUNK = 2000
+
+
+class CellError(ValueError):
+    """A cell that cannot be used; the message says what is allowed."""
+
+
+class RowRefused(Exception):
+    """A row that cannot be used as a whole (or a reference in it is unknown)."""
+
+    def __init__(self, reason: str, column: str | None = None, value: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.column = column
+        self.value = value
+
+
+# --- cell parsers ----------------------------------------------------------------------------
+
+
+Parser = Callable[[str], Any]
+
+
+def text(max_length: int = 100) -> Parser:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if len(value) > max_length:
+            raise CellError(f"at most {max_length} characters (this one has {len(value)})")
+        return value
+
+    return parse
+
+
+_FLOAT_CODE = re.compile(r"^\d+\.0+$")
+_CODE = re.compile(r"^[0-9A-Za-z_.-]+$")
+
+
+def code(max_length: int = 20) -> Parser:
+    """Codes and numbers kept as text: ``510203.0`` (a spreadsheet's float) reads as 510203."""
+
+    def parse(raw: str) -> str:
+        value = unicodedata.normalize("NFKC", raw).strip()
+        if _FLOAT_CODE.match(value):
+            value = value.split(".", 1)[0]
+        elif re.match(r"^\d+(\.\d+)?[eE]\+?\d+$", value):
+            number = Decimal(value)
+            if number == number.to_integral_value():
+                value = str(int(number))
+        if not _CODE.match(value):
+            raise CellError("letters, digits, '.', '_' or '-' only")
+        if len(value) > max_length:
+            raise CellError(f"at most {max_length} characters")
+        return value
+
+    return parse
+
+
+def integer(low: int, high: int, suffix: str = "") -> Parser:
+    def parse(raw: str) -> int:
+        value = unicodedata.normalize("NFKC", raw).replace(" ", "").strip()
+        if suffix:
+            value = value.removesuffix(suffix)
+        if _FLOAT_CODE.match(value):
+            value = value.split(".", 1)[0]
+        if not value.isdigit():
+            raise CellError(
+                f"a whole number from {low} to {high}"
+                + (f" (like {low}{suffix})" if suffix else "")
+            )
+        number = int(value)
+        if not low <= number <= high:
+            raise CellError(f"a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def decimal(low: Decimal, high: Decimal, places: int) -> Parser:
+    def parse(raw: str) -> Decimal:
+        try:
+            number = Decimal(unicodedata.normalize("NFKC", raw).strip())
+        except InvalidOperation as exc:
+            raise CellError(f"a number from {low} to {high}") from exc
+        if not number.is_finite() or not low <= number <= high:
+            raise CellError(f"a number from {low} to {high}")
+        quantum = Decimal(1).scaleb(-places)
+        if number.quantize(quantum) != number:
+            raise CellError(f"at most {places} decimal place(s)")
+        return number.quantize(quantum)
+
+    return parse
+
+
+def split_multi(raw: str) -> list[str]:
+    """A multi-value cell: parts separated by 、 ， , ; or a line break."""
+    return [part.strip() for part in MULTI_VALUE_SEPARATORS.split(raw) if part.strip()]
+
+
+def multi(item: Parser) -> Parser:
+    def parse(raw: str) -> list[Any]:
+        return [item(part) for part in split_multi(raw)]
+
+    return parse
+
+
+def choice(allowed: Sequence[str]) -> Parser:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value not in allowed:
+            raise CellError("one of " + ", ".join(allowed))
+        return value
+
+    return parse
+
+
+def did_you_mean(value: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# --- declarations ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    en: str
+    parse: Parser
+    required: bool = True
+    aliases: tuple[str, ...] = ()
+    example: str = ""
+    help: str = ""
+
+
+@dataclass
+class Plan:
+    """What the kind's ``prepare`` loaded once for the whole file."""
+
+    existing: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    lookups: dict[str, Any] = field(default_factory=dict)
+    also_created: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    """One kind of upload. ``to_values`` turns a row's parsed cells into the table's values
+    (raising ``RowRefused`` for unknown references); ``college_of`` names the college a row
+    belongs to, for a college manager's scope."""
+
+    name: str
+    title: str
+    model: type[SQLModel]
+    columns: tuple[Column, ...]
+    key: str
+    prepare: Callable[[Session, Principal], Plan]
+    to_values: Callable[[Plan, dict[str, Any], Principal], dict[str, Any]]
+    writers: frozenset[Role] = frozenset({Role.academic_office})
+    college_of: Callable[[Plan, dict[str, Any]], int | None] | None = None
+    before_write: Callable[[Session, Principal, Plan, list[dict[str, Any]]], None] | None = None
+    extra_fields: tuple[str, ...] = ()
+    write_extra: Callable[[Session, Plan, list[dict[str, Any]]], None] | None = None
+    key_of: Callable[[Any], Any] = lambda value: value
+    require_any: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def table(self) -> sa.Table:
+        table: sa.Table = self.model.__table__  # type: ignore[attr-defined]
+        return table
+
+
+def header_key(text: str) -> str:
+    return _HEADER_NOISE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+
+
+def _column_names(column: Column) -> set[str]:
+    return {header_key(n) for n in (column.zh, column.en, column.key, *column.aliases)}
+
+
+@dataclass
+class _Header:
+    index: int
+    positions: dict[str, int]
+    ignored: list[str]
+
+
+def _find_header(kind: ImportKind, rows: list[list[str]]) -> _Header:
+    names = {c.key: _column_names(c) for c in kind.columns}
+    best: tuple[int, int] = (0, -1)
+    for index, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        keys = {header_key(cell) for cell in row if cell}
+        score = sum(1 for n in names.values() if n & keys)
+        if score > best[0]:
+            best = (score, index)
+    expected = ", ".join(f"{c.zh} ({c.en})" for c in kind.columns if c.required)
+    if best[1] < 0:
+        raise UnprocessableEntity(
+            f"No header row found in the first {HEADER_SCAN_ROWS} rows; expected columns: "
+            f"{expected}",
+            code="missing_columns",
+            errors=[{"field": "file", "message": f"expected columns: {expected}"}],
+        )
+    index = best[1]
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    duplicate: list[dict[str, str]] = []
+    for position, cell in enumerate(rows[index]):
+        if not cell:
+            continue
+        key = header_key(cell)
+        match = next((c for c in kind.columns if key in names[c.key]), None)
+        if match is None:
+            ignored.append(cell)
+        elif match.key in positions:
+            duplicate.append(
+                {"field": f"file.{cell}", "message": f"a second {match.zh} ({match.en}) column"}
+            )
+        else:
+            positions[match.key] = position
+    missing = [c for c in kind.columns if c.required and c.key not in positions]
+    problems = duplicate + [
+        {"field": f"file.{c.zh}", "message": f"required column {c.zh} ({c.en}) is missing"}
+        for c in missing
+    ]
+    if kind.require_any and not any(key in positions for key in kind.require_any):
+        either = " or ".join(f"{c.zh} ({c.en})" for c in kind.columns if c.key in kind.require_any)
+        problems.append({"field": "file", "message": f"a column {either} is required"})
+    if problems:
+        found = ", ".join(cell for cell in rows[index] if cell)
+        raise UnprocessableEntity(
+            "The file's columns do not fit a "
+            f"{kind.name} upload: "
+            + "; ".join(p["message"] for p in problems)
+            + f". Found columns: {found}. Expected: {expected}",
+            code="missing_columns",
+            errors=problems,
+        )
+    return _Header(index=index, positions=positions, ignored=ignored)
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[RowError] = []
+        self.total = 0
+        self.bad_rows: set[int] = set()
+
+    def add(self, row: int, column: str | None, value: str | None, reason: str) -> None:
+        self.total += 1
+        self.bad_rows.add(row)
+        if len(self.items) < MAX_REPORTED_ERRORS:
+            where = f"row {row}" + (f".{column}" if column else "")
+            self.items.append(
+                RowError(
+                    row=row, column=column, value=value, reason=reason, field=where, message=reason
+                )
+            )
+
+
+def _lock_kind(session: Session, kind: ImportKind) -> None:
+    """Two uploads of one kind run one after the other (SQLite: BEGIN IMMEDIATE already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"import:{kind.name}"}
+        )
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, Decimal) or isinstance(new, Decimal):
+        try:
+            return Decimal(str(old)) == Decimal(str(new))
+        except InvalidOperation:
+            return False
+    return bool(old == new)
+
+
+def run_import(
+    session: Session,
+    principal: Principal,
+    kind: ImportKind,
+    file_name: str,
+    content: bytes,
+    *,
+    dry_run: bool,
+) -> ImportReport:
+    """Check ``content`` as a ``kind`` upload; unless ``dry_run`` or a row is bad, save it."""
+    rows = read_rows(file_name, content)
+    header = _find_header(kind, rows)
+    columns = {c.key: c for c in kind.columns}
+    header_cells = rows[header.index]
+    errors = _Errors()
+
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for index in range(header.index + 1, len(rows)):
+        raw = rows[index]
+        if not any(raw):
+            continue
+        line = index + 1
+        cells: dict[str, Any] = {}
+        for key, position in header.positions.items():
+            column = columns[key]
+            value = raw[position] if position < len(raw) else ""
+            if value == "":
+                if column.required:
+                    errors.add(
+                        line, header_cells[position], "", f"required: {column.help or column.zh}"
+                    )
+                cells[key] = None
+                continue
+            try:
+                cells[key] = column.parse(value)
+            except CellError as exc:
+                errors.add(line, header_cells[position], value, str(exc))
+        parsed.append((line, cells))
+    if not parsed:
+        raise UnprocessableEntity(
+            "The file has a header row but no data rows; add at least one row under the header",
+            code="no_data_rows",
+            errors=[{"field": "file", "message": "header only, no data rows"}],
+        )
+
+    key_column = columns[kind.key]
+    key_header = header_cells[header.positions[kind.key]]
+    seen: dict[Any, int] = {}
+    for line, cells in parsed:
+        if cells.get(kind.key) is None:
+            continue
+        value = kind.key_of(cells[kind.key])
+        if value in seen:
+            errors.add(
+                line,
+                key_header,
+                str(value),
+                f"{key_column.zh} {value} already appears in row {seen[value]}; "
+                "each row needs its own",
+            )
+        else:
+            seen[value] = line
+
+    _lock_kind(session, kind)
+    plan = kind.prepare(session, principal)
+    scoped = principal.role == Role.college_manager
+    fields = [
+        c.name
+        for c in kind.table.columns
+        if c.name not in {"id", "created_at", "updated_at", "version"}
+    ]
+    creates: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    unchanged = 0
+    for line, cells in parsed:
+        if line in errors.bad_rows:
+            continue
+        try:
+            values = kind.to_values(plan, cells, principal)
+        except RowRefused as exc:
+            errors.add(line, exc.column, exc.value, exc.reason)
+            continue
+        existing = plan.existing.get(kind.key_of(cells[kind.key]))
+        if scoped and kind.college_of is not None:
+            own = principal.college_id
+            target = kind.college_of(plan, values)
+            before = kind.college_of(plan, existing) if existing is not None else own
+            if target != own or before != own:
+                errors.add(
+                    line,
+                    key_header,
+                    str(cells[kind.key]),
+                    "belongs to another college; a college manager imports only rows of "
+                    "their own college",
+                )
+                continue
+        if existing is None:
+            creates.append(values)
+            continue
+        compared = [f for f in (*fields, *kind.extra_fields) if f in values]
+        if all(_same(existing.get(f), values[f]) for f in compared):
+            unchanged += 1
+        else:
+            updates.append({**values, "id": existing["id"], "version": existing["version"] + 1})
+
+    report = ImportReport(
+        kind=kind.name,
+        file_name=file_name,
+        dry_run=dry_run,
+        written=False,
+        rows=len(parsed),
+        created=len(creates),
+        updated=len(updates),
+        unchanged=unchanged,
+        ignored_columns=header.ignored,
+        errors=errors.items,
+        errors_total=errors.total,
+    )
+    if errors.total or dry_run:
+        if errors.total == 0:
+            report.also_created = _would_create(plan)
+        session.rollback()
+        return report
+
+    if kind.before_write is not None:
+        kind.before_write(session, principal, plan, creates + updates)
+    report.also_created = dict(plan.also_created)
+    now = utcnow()
+    table = kind.table
+    table_fields = set(fields)
+    insert_rows = [
+        {
+            **{k: v for k, v in values.items() if k in table_fields},
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for values in creates
+    ]
+    for start in range(0, len(insert_rows), WRITE_CHUNK):
+        session.execute(sa.insert(table), insert_rows[start : start + WRITE_CHUNK])
+    if updates:
+        update_rows = [
+            {
+                **{f"b_{k}": v for k, v in values.items() if k in table_fields},
+                "b_id": values["id"],
+                "b_version": values["version"],
+                "b_updated_at": now,
+            }
+            for values in updates
+        ]
+        names = sorted({k[2:] for row in update_rows for k in row} - {"id"})
+        statement = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("b_id"))
+            .values({name: sa.bindparam(f"b_{name}") for name in names})
+        )
+        for row in update_rows:
+            for name in names:
+                row.setdefault(f"b_{name}", None)
+        for start in range(0, len(update_rows), WRITE_CHUNK):
+            session.connection().execute(statement, update_rows[start : start + WRITE_CHUNK])
+    if kind.write_extra is not None:
+        kind.write_extra(session, plan, creates + updates)
+
+    batch = ImportBatch(
+        kind=kind.name,
+        file_name=file_name[:255],
+        sha256=hashlib.sha256(content).hexdigest(),
+        rows=report.rows,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        actor=principal.label,
+        actor_user_id=principal.user_id,
+        actor_api_key_id=principal.api_key_id,
+    )
+    session.add(batch)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="import",
+        entity="import_batch",
+        entity_id=batch.id,
+        after={**(snapshot(batch) or {}), "also_created": report.also_created},
+    )
+    session.commit()
+    report.written = True
+    report.batch_id = batch.id
+    return report
+
+
+def _would_create(plan: Plan) -> dict[str, int]:
+    pending = plan.lookups.get("pending_created", {})
+    return {name: len(keys) for name, keys in pending.items() if keys}

@@ -1,0 +1,95 @@
+"""HTTP for bulk uploads: upload a file of one kind, get its template, list past batches."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile
+
+from app.core.auth import CurrentPrincipal
+from app.core.db import SessionDep
+from app.core.errors import UnprocessableEntity, problem_responses
+from app.core.export import XLSX_MEDIA_TYPE
+from app.core.pagination import Page, PageDep
+from app.imports import service
+from app.imports.models import ImportBatchPublic, ImportReport
+from app.imports.readers import MAX_UPLOAD_BYTES
+from app.imports.registry import get_kind
+
+router = APIRouter(prefix="/imports", tags=["imports"], responses=problem_responses(401, 403, 422))
+
+KindPath = Annotated[
+    str,
+    Path(
+        max_length=50,
+        pattern=r"^[a-z][a-z-]*$",
+        description="colleges, majors, courses, teachers, students, evaluation-orgs, certificates",
+    ),
+]
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@router.post(
+    "/{kind}",
+    response_model=ImportReport,
+    responses=problem_responses(404, 409, 413, 415),
+    max_body_size=MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
+)
+def imports_upload(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    kind: KindPath,
+    file: Annotated[UploadFile, File(description=".xlsx, .csv or .tsv, at most 20 MB")],
+    dry_run: Annotated[bool, Query(description="Check and report only; write nothing")] = False,
+) -> ImportReport:
+    """Upload a spreadsheet of `kind`. Columns are matched by their Chinese or English header
+    in any order (a title row above the header is fine); rows are matched by natural key and
+    created, updated or left unchanged. The answer is a report with every bad row's number,
+    column, value and reason. If any row is bad nothing is written (a real upload then
+    answers 422 with the same report); a dry run only reports."""
+    import_kind = get_kind(kind)
+    content = service.read_limited(file.file)
+    report = service.upload(
+        session, principal, import_kind, file.filename or "upload", content, dry_run=dry_run
+    )
+    if not report.written and not dry_run:
+        raise UnprocessableEntity(
+            f"{report.errors_total} problem(s) in {report.file_name}; nothing was written. "
+            "Fix the rows named in `errors` and upload again",
+            code="import_rejected",
+            errors=[e.model_dump() for e in report.errors],
+            **report.model_dump(exclude={"errors"}),
+        )
+    return report
+
+
+@router.get(
+    "/{kind}/template",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "An .xlsx with the headers and one example row",
+            "content": {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(404),
+    },
+)
+def imports_template(_principal: CurrentPrincipal, kind: KindPath) -> Response:
+    """The .xlsx to fill in for `kind`: Chinese headers (the English name and the rules in
+    each header's comment) and one example row to replace."""
+    import_kind = get_kind(kind)
+    return Response(
+        service.template(import_kind),
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{import_kind.name}-template.xlsx"'},
+    )
+
+
+@router.get("", response_model=Page[ImportBatchPublic])
+def imports_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    kind: Annotated[str | None, Query(max_length=50)] = None,
+) -> Page[ImportBatchPublic]:
+    """Past real uploads, newest first: who, when, kind, file name, SHA-256 and counts. The
+    academic office, auditors and admins see all; others see their own."""
+    return service.list_batches(session, principal, page, kind=kind)

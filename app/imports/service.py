@@ -1,0 +1,94 @@
+"""Uploads: who may upload which kind, the size limit, templates and the batch history."""
+
+import io
+from typing import BinaryIO
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Font
+from sqlmodel import Session, col, or_, select
+
+from app.core.errors import Forbidden, PayloadTooLarge
+from app.core.pagination import Page, PageParams, paginate
+from app.core.roles import Principal, Role
+from app.imports.engine import ImportKind, run_import
+from app.imports.models import ImportBatch, ImportBatchPublic, ImportReport
+from app.imports.readers import MAX_UPLOAD_BYTES
+
+BATCH_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
+
+
+def read_limited(stream: BinaryIO, limit: int = MAX_UPLOAD_BYTES) -> bytes:
+    """The upload's bytes, or 413 as soon as it passes ``limit`` (never more in memory)."""
+    content = stream.read(limit + 1)
+    if len(content) > limit:
+        raise PayloadTooLarge(
+            f"The file is larger than {limit // (1024 * 1024)} MB; split it into smaller files",
+            max_bytes=limit,
+        )
+    return content
+
+
+def upload(
+    session: Session,
+    principal: Principal,
+    kind: ImportKind,
+    file_name: str,
+    content: bytes,
+    *,
+    dry_run: bool,
+) -> ImportReport:
+    if principal.role not in kind.writers:
+        allowed = ", ".join(sorted(r.value for r in kind.writers))
+        raise Forbidden(
+            f"Role {principal.role.value} may not upload {kind.name}; allowed roles: {allowed}",
+            allowed_roles=sorted(r.value for r in kind.writers),
+        )
+    return run_import(session, principal, kind, file_name, content, dry_run=dry_run)
+
+
+def template(kind: ImportKind) -> bytes:
+    """An .xlsx with the kind's Chinese headers (English name and rules in a comment on each)
+    and one example row."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = kind.title[:31]
+    bold = Font(bold=True)
+    for index, column in enumerate(kind.columns, start=1):
+        header = sheet.cell(row=1, column=index, value=column.zh)
+        header.font = bold
+        note = f"{column.en}" + (" (required)" if column.required else " (optional)")
+        if column.help:
+            note += f": {column.help}"
+        header.comment = Comment(note, "onex")
+        example = sheet.cell(row=2, column=index, value=column.example)
+        example.data_type = "s"
+        example.number_format = "@"
+        sheet.column_dimensions[header.column_letter].width = max(12, len(column.zh) * 3)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def list_batches(
+    session: Session, principal: Principal, page: PageParams, *, kind: str | None
+) -> Page[ImportBatchPublic]:
+    statement = select(ImportBatch)
+    if principal.role not in BATCH_READERS:
+        mine = []
+        if principal.user_id is not None:
+            mine.append(col(ImportBatch.actor_user_id) == principal.user_id)
+        if principal.api_key_id is not None:
+            mine.append(col(ImportBatch.actor_api_key_id) == principal.api_key_id)
+        statement = (
+            statement.where(or_(*mine)) if mine else statement.where(col(ImportBatch.id) < 0)
+        )
+    if kind:
+        statement = statement.where(ImportBatch.kind == kind)
+    return paginate(
+        session,
+        statement,
+        page,
+        [col(ImportBatch.id).desc()],
+        ImportBatchPublic.model_validate,
+    )

@@ -1,0 +1,602 @@
+"""The reference data's import kinds: a declaration of columns, natural key and row rules each."""
+
+import difflib
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, col, select
+
+from app.core.roles import Principal, Role
+from app.core.types import utcnow
+from app.imports.engine import (
+    CellError,
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    choice,
+    code,
+    decimal,
+    did_you_mean,
+    integer,
+    multi,
+    text,
+)
+from app.imports.registry import register
+from app.reference.models import (
+    LEVEL_ORDER,
+    MAX_COHORT,
+    MAX_CREDITS,
+    MIN_COHORT,
+    Certificate,
+    College,
+    Course,
+    CourseMajor,
+    EvaluationOrg,
+    Level,
+    Major,
+    Student,
+    Teacher,
+    levels_to_text,
+    normalise_certificate_name,
+)
+
+COLLEGE_WRITERS = frozenset({Role.academic_office, Role.college_manager})
+NEAR_MISS_RATIO = 0.75
+
+
+def _rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dict[str, Any]]:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return {row[key]: dict(row) for row in session.execute(sa.select(table)).mappings()}
+
+
+def _ids_by_name(session: Session, model: type[SQLModel]) -> dict[str, int]:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return {name: id_ for id_, name in session.execute(sa.select(table.c.id, table.c.name))}
+
+
+def _college_id(plan: Plan, name: str, column: str) -> int:
+    colleges: dict[str, int] = plan.lookups["colleges"]
+    if name in colleges:
+        return colleges[name]
+    raise RowRefused(
+        f"unknown college {name!r}{did_you_mean(name, colleges)}; use the name of a college "
+        "that exists (GET /api/v1/colleges)",
+        column,
+        name,
+    )
+
+
+def _college_of(plan: Plan, values: dict[str, Any]) -> int | None:
+    value = values.get("college_id")
+    return value if isinstance(value, int) else None
+
+
+# --- colleges --------------------------------------------------------------------------------
+
+
+def _prepare_colleges(session: Session, _principal: Principal) -> Plan:
+    existing = _rows_by(session, College, "name")
+    codes = {row["code"]: name for name, row in existing.items() if row["code"]}
+    return Plan(existing=existing, lookups={"codes": codes})
+
+
+def _college_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    values: dict[str, Any] = {"name": cells["name"]}
+    if "code" in cells:
+        owner = plan.lookups["codes"].get(cells["code"])
+        if cells["code"] is not None and owner not in (None, cells["name"]):
+            raise RowRefused(
+                f"college code {cells['code']} already belongs to {owner!r}",
+                "学院代码",
+                cells["code"],
+            )
+        values["code"] = cells["code"]
+    return values
+
+
+register(
+    ImportKind(
+        name="colleges",
+        title="二级学院",
+        model=College,
+        key="name",
+        columns=(
+            Column(
+                "name",
+                "学院名称",
+                "name",
+                text(100),
+                aliases=("二级学院", "学院", "college"),
+                example="计算机与软件学院",
+            ),
+            Column("code", "学院代码", "code", code(20), required=False, example="CS"),
+        ),
+        prepare=_prepare_colleges,
+        to_values=_college_values,
+        description="Colleges matched by name",
+    )
+)
+
+
+# --- majors ----------------------------------------------------------------------------------
+
+
+def _prepare_majors(session: Session, _principal: Principal) -> Plan:
+    return Plan(
+        existing=_rows_by(session, Major, "code"),
+        lookups={
+            "colleges": _ids_by_name(session, College),
+            "pending_created": {"colleges": set()},
+        },
+    )
+
+
+def _major_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    name = cells["college"]
+    colleges: dict[str, int] = plan.lookups["colleges"]
+    values: dict[str, Any] = {"code": cells["code"], "name": cells["name"]}
+    if name in colleges:
+        values["college_id"] = colleges[name]
+        return values
+    near = difflib.get_close_matches(name, list(colleges), n=1, cutoff=NEAR_MISS_RATIO)
+    if principal.role != Role.academic_office or near:
+        _college_id(plan, name, "二级学院")
+    # An unknown college that is not a typo of a known one is created with its majors.
+    plan.lookups["pending_created"]["colleges"].add(name)
+    values["college_id"] = None
+    values["_college_name"] = name
+    return values
+
+
+def _create_pending_colleges(
+    session: Session, principal: Principal, plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    pending: set[str] = plan.lookups["pending_created"]["colleges"]
+    if not pending:
+        return
+    now = utcnow()
+    table: sa.Table = College.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.insert(table),
+        [{"name": n, "created_at": now, "updated_at": now, "version": 1} for n in sorted(pending)],
+    )
+    found = session.execute(
+        sa.select(table.c.name, table.c.id).where(table.c.name.in_(sorted(pending)))
+    )
+    ids: dict[str, int] = {name: id_ for name, id_ in found}  # noqa: C416
+    for values in rows:
+        if values.get("_college_name"):
+            values["college_id"] = ids[values["_college_name"]]
+    plan.also_created["colleges"] = len(pending)
+
+
+register(
+    ImportKind(
+        name="majors",
+        title="专业",
+        model=Major,
+        key="code",
+        columns=(
+            Column("code", "专业代码", "code", code(20), aliases=("major_code",), example="510203"),
+            Column(
+                "name",
+                "专业名称",
+                "name",
+                text(100),
+                aliases=("专业", "major", "major_name"),
+                example="软件技术",
+            ),
+            Column(
+                "college",
+                "二级学院",
+                "college",
+                text(100),
+                aliases=("学院", "学院名称", "college_name"),
+                example="计算机与软件学院",
+            ),
+        ),
+        prepare=_prepare_majors,
+        to_values=_major_values,
+        writers=COLLEGE_WRITERS,
+        college_of=_college_of,
+        before_write=_create_pending_colleges,
+        description="Majors matched by code; a new college named in the file is created "
+        "(academic office only)",
+    )
+)
+
+
+# --- courses ---------------------------------------------------------------------------------
+
+
+def _prepare_courses(session: Session, _principal: Principal) -> Plan:
+    existing = _rows_by(session, Course, "code")
+    links: dict[int, list[int]] = defaultdict(list)
+    for course_id, major_id in session.execute(
+        sa.select(CourseMajor.course_id, CourseMajor.major_id)  # type: ignore[call-overload]
+    ):
+        links[course_id].append(major_id)
+    for row in existing.values():
+        row["major_ids"] = sorted(links.get(row["id"], []))
+    majors = session.execute(sa.select(Major.id, Major.code, Major.name)).all()  # type: ignore[call-overload]
+    names: dict[str, list[int]] = defaultdict(list)
+    for major_id, _code, name in majors:
+        names[name].append(major_id)
+    return Plan(
+        existing=existing,
+        lookups={
+            "colleges": _ids_by_name(session, College),
+            "major_codes": {major_code: major_id for major_id, major_code, _ in majors},
+            "major_names": dict(names),
+        },
+    )
+
+
+def _major_id(plan: Plan, value: str, column: str) -> int:
+    by_code: dict[str, int] = plan.lookups["major_codes"]
+    by_name: dict[str, list[int]] = plan.lookups["major_names"]
+    if value in by_code:
+        return by_code[value]
+    ids = by_name.get(value, [])
+    if len(ids) == 1:
+        return ids[0]
+    if len(ids) > 1:
+        raise RowRefused(f"more than one major is named {value!r}; use its code", column, value)
+    raise RowRefused(
+        f"unknown major {value!r}{did_you_mean(value, [*by_name, *by_code])}; use a major code "
+        "or name that exists (GET /api/v1/majors)",
+        column,
+        value,
+    )
+
+
+def _course_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "code": cells["code"],
+        "name": cells["name"],
+        "credits": cells["credits"],
+        "college_id": _college_id(plan, cells["college"], "开课学院"),
+    }
+    if "majors" in cells:
+        values["major_ids"] = sorted({_major_id(plan, m, "专业") for m in cells["majors"] or []})
+    return values
+
+
+def _write_course_majors(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> None:
+    rows = [r for r in rows if "major_ids" in r]
+    if not rows:
+        return
+    codes = [r["code"] for r in rows]
+    ids: dict[str, int] = {}
+    for start in range(0, len(codes), 1000):
+        chunk = codes[start : start + 1000]
+        for course_code, course_id in session.execute(
+            select(Course.code, Course.id).where(col(Course.code).in_(chunk))
+        ):
+            ids[course_code] = course_id
+    course_ids = list(ids.values())
+    for start in range(0, len(course_ids), 1000):
+        session.execute(
+            sa.delete(CourseMajor).where(
+                col(CourseMajor.course_id).in_(course_ids[start : start + 1000])
+            )
+        )
+    links = [{"course_id": ids[r["code"]], "major_id": m} for r in rows for m in r["major_ids"]]
+    if links:
+        session.execute(sa.insert(CourseMajor.__table__), links)  # type: ignore[attr-defined]
+
+
+register(
+    ImportKind(
+        name="courses",
+        title="课程",
+        model=Course,
+        key="code",
+        columns=(
+            Column(
+                "code", "课程代码", "code", code(20), aliases=("course_code",), example="C510203-01"
+            ),
+            Column(
+                "name",
+                "课程名称",
+                "name",
+                text(100),
+                aliases=("课程", "course"),
+                example="Web前端开发",
+            ),
+            Column("credits", "学分", "credits", decimal(Decimal(0), MAX_CREDITS, 1), example="4"),
+            Column(
+                "college",
+                "开课学院",
+                "college",
+                text(100),
+                aliases=("二级学院", "学院"),
+                example="计算机与软件学院",
+            ),
+            Column(
+                "majors",
+                "专业",
+                "majors",
+                multi(text(100)),
+                required=False,
+                aliases=("专业代码", "major_codes"),
+                example="510203、510201",
+                help="major codes or names, separated by 、",
+            ),
+        ),
+        prepare=_prepare_courses,
+        to_values=_course_values,
+        writers=COLLEGE_WRITERS,
+        college_of=_college_of,
+        extra_fields=("major_ids",),
+        write_extra=_write_course_majors,
+        description="Courses matched by code, with the majors that teach them",
+    )
+)
+
+
+# --- teachers --------------------------------------------------------------------------------
+
+
+def _prepare_teachers(session: Session, _principal: Principal) -> Plan:
+    return Plan(
+        existing=_rows_by(session, Teacher, "staff_no"),
+        lookups={"colleges": _ids_by_name(session, College)},
+    )
+
+
+def _teacher_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "staff_no": cells["staff_no"],
+        "name": cells["name"],
+        "college_id": _college_id(plan, cells["college"], "二级学院"),
+    }
+    if "title" in cells:
+        values["title"] = cells["title"] or None
+    return values
+
+
+register(
+    ImportKind(
+        name="teachers",
+        title="教师",
+        model=Teacher,
+        key="staff_no",
+        columns=(
+            Column(
+                "staff_no",
+                "工号",
+                "staff_no",
+                code(20),
+                aliases=("教工号", "职工号"),
+                example="T2001",
+            ),
+            Column("name", "姓名", "name", text(100), example="李老师"),
+            Column(
+                "college",
+                "二级学院",
+                "college",
+                text(100),
+                aliases=("学院", "所在学院", "学院名称"),
+                example="计算机与软件学院",
+            ),
+            Column("title", "职称", "title", text(100), required=False, example="副教授"),
+        ),
+        prepare=_prepare_teachers,
+        to_values=_teacher_values,
+        writers=COLLEGE_WRITERS,
+        college_of=_college_of,
+        description="Teachers matched by staff number",
+    )
+)
+
+
+# --- students --------------------------------------------------------------------------------
+
+
+def _prepare_students(session: Session, _principal: Principal) -> Plan:
+    majors = session.execute(sa.select(Major.id, Major.code, Major.name, Major.college_id)).all()  # type: ignore[call-overload]
+    names: dict[str, list[int]] = defaultdict(list)
+    for major_id, _code, name, _college in majors:
+        names[name].append(major_id)
+    return Plan(
+        existing=_rows_by(session, Student, "student_no"),
+        lookups={
+            "major_codes": {m_code: m_id for m_id, m_code, _, _ in majors},
+            "major_names": dict(names),
+            "major_college": {m_id: college for m_id, _, _, college in majors},
+        },
+    )
+
+
+def _student_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    if cells.get("major_code"):
+        major_id = _major_id(plan, cells["major_code"], "专业代码")
+    elif cells.get("major_name"):
+        major_id = _major_id(plan, cells["major_name"], "专业")
+    else:
+        raise RowRefused("required: 专业代码 (major_code) or 专业 (major name)", "专业", "")
+    values: dict[str, Any] = {
+        "student_no": cells["student_no"],
+        "name": cells["name"],
+        "major_id": major_id,
+        "cohort": cells["cohort"],
+    }
+    if "class_name" in cells:
+        values["class_name"] = cells["class_name"] or None
+    return values
+
+
+def _student_college(plan: Plan, values: dict[str, Any]) -> int | None:
+    college: int | None = plan.lookups["major_college"].get(values.get("major_id"))
+    return college
+
+
+register(
+    ImportKind(
+        name="students",
+        title="学生",
+        model=Student,
+        key="student_no",
+        columns=(
+            Column("student_no", "学号", "student_no", code(20), example="2020510203001"),
+            Column("name", "姓名", "name", text(100), example="张三"),
+            Column(
+                "major_code", "专业代码", "major_code", code(20), required=False, example="510203"
+            ),
+            Column(
+                "major_name",
+                "专业",
+                "major",
+                text(100),
+                required=False,
+                aliases=("专业名称", "major_name"),
+                example="软件技术",
+            ),
+            Column(
+                "cohort",
+                "年级",
+                "cohort",
+                integer(MIN_COHORT, MAX_COHORT, "级"),
+                aliases=("入学年份", "grade"),
+                example="2020级",
+                help="the entry year, like 2020 or 2020级",
+            ),
+            Column(
+                "class_name",
+                "班级",
+                "class_name",
+                text(100),
+                required=False,
+                aliases=("class", "行政班"),
+                example="软件2001班",
+            ),
+        ),
+        prepare=_prepare_students,
+        to_values=_student_values,
+        writers=COLLEGE_WRITERS,
+        college_of=_student_college,
+        require_any=("major_code", "major_name"),
+        description="Students matched by student number; the major by code or name",
+    )
+)
+
+
+# --- evaluation organisations ----------------------------------------------------------------
+
+
+def _prepare_orgs(session: Session, _principal: Principal) -> Plan:
+    return Plan(existing=_rows_by(session, EvaluationOrg, "name"))
+
+
+def _org_values(_plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    values: dict[str, Any] = {"name": cells["name"]}
+    if "contact" in cells:
+        values["contact"] = cells["contact"] or None
+    return values
+
+
+register(
+    ImportKind(
+        name="evaluation-orgs",
+        title="培训评价组织",
+        model=EvaluationOrg,
+        key="name",
+        columns=(
+            Column(
+                "name",
+                "名称",
+                "name",
+                text(100),
+                aliases=("组织名称", "培训评价组织", "organisation"),
+                example="北京某某科技有限公司",
+            ),
+            Column("contact", "联系人", "contact", text(100), required=False, example="赵经理"),
+        ),
+        prepare=_prepare_orgs,
+        to_values=_org_values,
+        description="Training and evaluation organisations matched by name",
+    )
+)
+
+
+# --- certificates ----------------------------------------------------------------------------
+
+
+def _prepare_certificates(session: Session, _principal: Principal) -> Plan:
+    return Plan(
+        existing=_rows_by(session, Certificate, "normalized_name"),
+        lookups={"orgs": _ids_by_name(session, EvaluationOrg)},
+    )
+
+
+def _certificate_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    orgs: dict[str, int] = plan.lookups["orgs"]
+    org = cells["evaluation_org"]
+    if org not in orgs:
+        raise RowRefused(
+            f"unknown evaluation organisation {org!r}{did_you_mean(org, orgs)}; use the name "
+            "of one that exists (GET /api/v1/evaluation-orgs)",
+            "培训评价组织",
+            org,
+        )
+    levels = [Level(v) for v in cells["levels"]]
+    if not levels:
+        raise RowRefused("at least one level: 初级, 中级 or 高级", "等级", "")
+    return {
+        "name": cells["name"],
+        "normalized_name": normalise_certificate_name(cells["name"]),
+        "evaluation_org_id": orgs[org],
+        "levels": levels_to_text(levels),
+    }
+
+
+def _certificate_name(raw: str) -> str:
+    name = str(text(100)(raw))
+    if not normalise_certificate_name(name):
+        raise CellError("a certificate name, such as Web前端开发")
+    return name
+
+
+register(
+    ImportKind(
+        name="certificates",
+        title="职业技能等级证书",
+        model=Certificate,
+        key="name",
+        key_of=lambda name: normalise_certificate_name(str(name)),
+        columns=(
+            Column(
+                "name",
+                "证书名称",
+                "name",
+                _certificate_name,
+                aliases=("证书", "certificate"),
+                example="Web前端开发",
+            ),
+            Column(
+                "evaluation_org",
+                "培训评价组织",
+                "evaluation_org",
+                text(100),
+                aliases=("评价组织", "组织"),
+                example="北京某某科技有限公司",
+            ),
+            Column(
+                "levels",
+                "等级",
+                "levels",
+                multi(choice([lv.value for lv in LEVEL_ORDER])),
+                aliases=("级别",),
+                example="初级、中级、高级",
+                help="初级, 中级 and/or 高级, separated by 、",
+            ),
+        ),
+        prepare=_prepare_certificates,
+        to_values=_certificate_values,
+        description="X certificates matched by normalised name",
+    )
+)

@@ -1,0 +1,369 @@
+"""Reference data: colleges, majors, courses, teachers, students, evaluation orgs, certificates."""
+
+import re
+import unicodedata
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import StringConstraints, field_validator
+from sqlmodel import Field, SQLModel
+
+from app.core.models import Versioned
+
+MIN_COHORT = 2000
+MAX_COHORT = 2100
+MAX_CREDITS = Decimal("99.9")
+
+Code = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=20, pattern=r"^[0-9A-Za-z_.-]+$"
+    ),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+RefId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Cohort = Annotated[int, Field(ge=MIN_COHORT, le=MAX_COHORT, description="Entry year, e.g. 2020")]
+Credits = Annotated[Decimal, Field(ge=0, le=MAX_CREDITS, max_digits=3, decimal_places=1)]
+
+
+class Level(StrEnum):
+    """Certificate levels, in rising order."""
+
+    junior = "初级"
+    intermediate = "中级"
+    senior = "高级"
+
+    @property
+    def rank(self) -> int:
+        return LEVEL_ORDER.index(self)
+
+    def at_or_above(self, other: "Level") -> bool:
+        """True when this level is ``other`` or higher (a 中级 certificate covers 初级)."""
+        return self.rank >= other.rank
+
+
+LEVEL_ORDER: list[Level] = [Level.junior, Level.intermediate, Level.senior]
+
+
+def sort_levels(levels: list[Level]) -> list[Level]:
+    return sorted(set(levels), key=lambda level: level.rank)
+
+
+_LEADING_1X = re.compile(r"^1\+x", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalise_certificate_name(name: str) -> str:
+    """The form certificate names are matched in: NFKC (full-width → half-width brackets and
+    letters), no spaces, no leading ``1+X``, no trailing ``证书``, case-folded."""
+    text = unicodedata.normalize("NFKC", name)
+    text = _WHITESPACE.sub("", text)
+    text = text.replace("〔", "(").replace("〕", ")").replace("【", "(").replace("】", ")")
+    text = _LEADING_1X.sub("", text)
+    text = text.removesuffix("证书")
+    return text.casefold()
+
+
+# --- colleges --------------------------------------------------------------------------------
+
+
+class College(Versioned, table=True):
+    __tablename__ = "colleges"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    code: str | None = Field(default=None, max_length=20, unique=True)
+
+
+class CollegeCreate(SQLModel):
+    name: Name
+    code: Code | None = None
+
+
+class CollegeUpdate(SQLModel):
+    name: Name | None = None
+    code: Code | None = None
+
+
+class CollegePublic(SQLModel):
+    id: int
+    name: str
+    code: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- majors ----------------------------------------------------------------------------------
+
+
+class Major(Versioned, table=True):
+    __tablename__ = "majors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=20, unique=True)
+    name: str = Field(max_length=100)
+    college_id: int = Field(foreign_key="colleges.id", index=True)
+
+
+class MajorCreate(SQLModel):
+    code: Code
+    name: Name
+    college_id: RefId
+
+
+class MajorUpdate(SQLModel):
+    code: Code | None = None
+    name: Name | None = None
+    college_id: RefId | None = None
+
+
+class MajorPublic(SQLModel):
+    id: int
+    code: str
+    name: str
+    college_id: int
+    college_name: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- courses ---------------------------------------------------------------------------------
+
+
+class CourseMajor(SQLModel, table=True):
+    """Which majors teach a course."""
+
+    __tablename__ = "course_majors"
+
+    course_id: int = Field(foreign_key="courses.id", primary_key=True, ondelete="CASCADE")
+    major_id: int = Field(foreign_key="majors.id", primary_key=True, index=True)
+
+
+class Course(Versioned, table=True):
+    __tablename__ = "courses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=20, unique=True)
+    name: str = Field(max_length=100)
+    credits: Decimal = Field(sa_type=sa.Numeric(4, 1), default=Decimal("0"))
+    college_id: int = Field(foreign_key="colleges.id", index=True)
+
+
+class CourseCreate(SQLModel):
+    code: Code
+    name: Name
+    credits: Credits = Decimal("0")
+    college_id: RefId = Field(description="The college that offers the course")
+    major_ids: list[RefId] = Field(default_factory=list, max_length=200)
+
+
+class CourseUpdate(SQLModel):
+    code: Code | None = None
+    name: Name | None = None
+    credits: Credits | None = None
+    college_id: RefId | None = None
+    major_ids: list[RefId] | None = Field(default=None, max_length=200)
+
+
+class CourseMajorRef(SQLModel):
+    id: int
+    code: str
+    name: str
+
+
+class CoursePublic(SQLModel):
+    id: int
+    code: str
+    name: str
+    credits: Decimal
+    college_id: int
+    college_name: str
+    majors: list[CourseMajorRef]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- teachers --------------------------------------------------------------------------------
+
+
+class Teacher(Versioned, table=True):
+    __tablename__ = "teachers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_no: str = Field(max_length=20, unique=True)
+    name: str = Field(max_length=100)
+    college_id: int = Field(foreign_key="colleges.id", index=True)
+    title: str | None = Field(default=None, max_length=100)
+
+
+class TeacherCreate(SQLModel):
+    staff_no: Code
+    name: Name
+    college_id: RefId
+    title: ShortText | None = None
+
+
+class TeacherUpdate(SQLModel):
+    staff_no: Code | None = None
+    name: Name | None = None
+    college_id: RefId | None = None
+    title: ShortText | None = None
+
+
+class TeacherPublic(SQLModel):
+    id: int
+    staff_no: str
+    name: str
+    college_id: int
+    college_name: str
+    title: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- students --------------------------------------------------------------------------------
+
+
+class Student(Versioned, table=True):
+    __tablename__ = "students"
+    __table_args__ = (
+        sa.CheckConstraint(f"cohort BETWEEN {MIN_COHORT} AND {MAX_COHORT}", name="cohort_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_no: str = Field(max_length=20, unique=True)
+    name: str = Field(max_length=100)
+    major_id: int = Field(foreign_key="majors.id", index=True)
+    cohort: int
+    class_name: str | None = Field(default=None, max_length=100)
+
+
+class StudentCreate(SQLModel):
+    student_no: Code
+    name: Name
+    major_id: RefId
+    cohort: Cohort
+    class_name: ShortText | None = None
+
+
+class StudentUpdate(SQLModel):
+    student_no: Code | None = None
+    name: Name | None = None
+    major_id: RefId | None = None
+    cohort: Cohort | None = None
+    class_name: ShortText | None = None
+
+
+class StudentPublic(SQLModel):
+    id: int
+    student_no: str
+    name: str
+    major_id: int
+    major_code: str
+    major_name: str
+    college_id: int
+    college_name: str
+    cohort: int
+    class_name: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- evaluation organisations ----------------------------------------------------------------
+
+
+class EvaluationOrg(Versioned, table=True):
+    __tablename__ = "evaluation_orgs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    contact: str | None = Field(default=None, max_length=100)
+
+
+class EvaluationOrgCreate(SQLModel):
+    name: Name
+    contact: ShortText | None = None
+
+
+class EvaluationOrgUpdate(SQLModel):
+    name: Name | None = None
+    contact: ShortText | None = None
+
+
+class EvaluationOrgPublic(SQLModel):
+    id: int
+    name: str
+    contact: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- certificates ----------------------------------------------------------------------------
+
+
+class Certificate(Versioned, table=True):
+    __tablename__ = "certificates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    normalized_name: str = Field(max_length=100, unique=True)
+    evaluation_org_id: int = Field(foreign_key="evaluation_orgs.id", index=True)
+    levels: str = Field(
+        max_length=20, description="Levels offered, in rank order, comma-separated: 初级,中级"
+    )
+
+    @property
+    def level_list(self) -> list[Level]:
+        return levels_from_text(self.levels)
+
+
+def levels_to_text(levels: list[Level]) -> str:
+    return ",".join(level.value for level in sort_levels(levels))
+
+
+def levels_from_text(text: str) -> list[Level]:
+    return [Level(part) for part in text.split(",") if part]
+
+
+class CertificateCreate(SQLModel):
+    name: Name
+    evaluation_org_id: RefId
+    levels: list[Level] = Field(min_length=1, max_length=3, description="Levels offered")
+
+    @field_validator("levels", mode="after")
+    @classmethod
+    def _ordered(cls, value: list[Level]) -> list[Level]:
+        return sort_levels(value)
+
+
+class CertificateUpdate(SQLModel):
+    name: Name | None = None
+    evaluation_org_id: RefId | None = None
+    levels: list[Level] | None = Field(default=None, min_length=1, max_length=3)
+
+    @field_validator("levels", mode="after")
+    @classmethod
+    def _ordered(cls, value: list[Level] | None) -> list[Level] | None:
+        return None if value is None else sort_levels(value)
+
+
+class CertificatePublic(SQLModel):
+    id: int
+    name: str
+    normalized_name: str
+    evaluation_org_id: int
+    evaluation_org_name: str
+    levels: list[Level]
+    version: int
+    created_at: datetime
+    updated_at: datetime

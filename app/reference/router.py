@@ -1,0 +1,669 @@
+"""HTTP for the reference data: colleges, majors, courses, teachers, students, evaluation
+organisations and certificates. Every list also exports as CSV or XLSX (``format``)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from sqlmodel import Session
+
+from app.core.auth import CurrentPrincipal, IfMatch, set_etag
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.export import (
+    EXPORT_RESPONSES,
+    ExportColumn,
+    ExportFormat,
+    FormatQuery,
+    export_response,
+)
+from app.core.pagination import Page, PageDep
+from app.core.params import MAX_DB_ID, DbId
+from app.reference import service
+from app.reference.models import (
+    MAX_COHORT,
+    MIN_COHORT,
+    CertificateCreate,
+    CertificatePublic,
+    CertificateUpdate,
+    CollegeCreate,
+    CollegePublic,
+    CollegeUpdate,
+    CourseCreate,
+    CoursePublic,
+    CourseUpdate,
+    EvaluationOrgCreate,
+    EvaluationOrgPublic,
+    EvaluationOrgUpdate,
+    Level,
+    MajorCreate,
+    MajorPublic,
+    MajorUpdate,
+    StudentCreate,
+    StudentPublic,
+    StudentUpdate,
+    TeacherCreate,
+    TeacherPublic,
+    TeacherUpdate,
+)
+
+router = APIRouter(tags=["reference"], responses=problem_responses(401, 403, 422))
+
+Search = Annotated[str | None, Query(max_length=100, description="Part of a code, number or name")]
+FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
+LIST_RESPONSES = {**EXPORT_RESPONSES}
+WRITE_RESPONSES = problem_responses(404, 409, 412)
+CREATE_RESPONSES = problem_responses(409)
+GET_RESPONSES = problem_responses(404)
+DELETE_RESPONSES = problem_responses(404, 409)
+
+
+def _export(
+    session: Session,
+    statement: Any,
+    order: list[Any],
+    to_item: Any,
+    columns: list[ExportColumn],
+    fmt: ExportFormat,
+    filename: str,
+) -> Response:
+    rows = service.rows_for_export(session, statement, order)
+    return export_response((to_item(r) for r in rows), columns, fmt, filename)
+
+
+def _created(response: Response, path: str, row_id: int | None, version: int) -> None:
+    set_etag(response, version)
+    response.headers["Location"] = f"/api/v1/{path}/{row_id}"
+
+
+# --- colleges --------------------------------------------------------------------------------
+
+COLLEGE_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("name", "学院名称"),
+    ExportColumn("code", "学院代码"),
+]
+
+
+@router.get("/colleges", response_model=Page[CollegePublic], responses=LIST_RESPONSES)
+def colleges_list(
+    session: SessionDep,
+    _principal: CurrentPrincipal,
+    page: PageDep,
+    q: Search = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Colleges (二级学院), readable by every role."""
+    if format != ExportFormat.json:
+        statement = service.college_statement(q)
+        return _export(
+            session,
+            statement,
+            service.COLLEGE_ORDER,
+            service.college_public,
+            COLLEGE_COLUMNS,
+            format,
+            "colleges",
+        )
+    return service.list_colleges(session, page, q=q)
+
+
+@router.post(
+    "/colleges",
+    response_model=CollegePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATE_RESPONSES,
+)
+def colleges_create(
+    session: SessionDep, principal: CurrentPrincipal, data: CollegeCreate, response: Response
+) -> CollegePublic:
+    """Create a college (academic office). The name is unique; the code is optional."""
+    college = service.create_college(session, principal, data)
+    _created(response, "colleges", college.id, college.version)
+    return CollegePublic.model_validate(college)
+
+
+@router.get("/colleges/{college_id}", response_model=CollegePublic, responses=GET_RESPONSES)
+def colleges_get(
+    session: SessionDep, _principal: CurrentPrincipal, college_id: DbId, response: Response
+) -> CollegePublic:
+    college = service.get_college(session, college_id)
+    set_etag(response, college.version)
+    return CollegePublic.model_validate(college)
+
+
+@router.patch("/colleges/{college_id}", response_model=CollegePublic, responses=WRITE_RESPONSES)
+def colleges_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    college_id: DbId,
+    data: CollegeUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> CollegePublic:
+    """Change a college (academic office); send `If-Match` with the ETag you read."""
+    college = service.update_college(session, principal, college_id, data, if_match)
+    set_etag(response, college.version)
+    return CollegePublic.model_validate(college)
+
+
+@router.delete(
+    "/colleges/{college_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=DELETE_RESPONSES,
+)
+def colleges_delete(session: SessionDep, principal: CurrentPrincipal, college_id: DbId) -> None:
+    """Delete a college nothing refers to; otherwise 409 names what still does."""
+    service.delete_college(session, principal, college_id)
+
+
+# --- majors ----------------------------------------------------------------------------------
+
+MAJOR_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("code", "专业代码"),
+    ExportColumn("name", "专业名称"),
+    ExportColumn("college_name", "二级学院"),
+]
+
+
+@router.get("/majors", response_model=Page[MajorPublic], responses=LIST_RESPONSES)
+def majors_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    college_id: FilterId = None,
+    q: Search = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Majors with their college; a college manager sees their own college's only."""
+    filters: dict[str, Any] = {"college_id": college_id, "q": q}
+    if format != ExportFormat.json:
+        statement = service.major_statement(principal, **filters)
+        return _export(
+            session,
+            statement,
+            service.MAJOR_ORDER,
+            service.major_public,
+            MAJOR_COLUMNS,
+            format,
+            "majors",
+        )
+    return service.list_majors(session, principal, page, **filters)
+
+
+@router.post(
+    "/majors",
+    response_model=MajorPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATE_RESPONSES,
+)
+def majors_create(
+    session: SessionDep, principal: CurrentPrincipal, data: MajorCreate, response: Response
+) -> MajorPublic:
+    """Create a major (academic office, or a college manager in their own college)."""
+    major = service.create_major(session, principal, data)
+    _created(response, "majors", major.id, major.version)
+    assert major.id is not None
+    return service.get_major(session, principal, major.id)
+
+
+@router.get("/majors/{major_id}", response_model=MajorPublic, responses=GET_RESPONSES)
+def majors_get(
+    session: SessionDep, principal: CurrentPrincipal, major_id: DbId, response: Response
+) -> MajorPublic:
+    major = service.get_major(session, principal, major_id)
+    set_etag(response, major.version)
+    return major
+
+
+@router.patch("/majors/{major_id}", response_model=MajorPublic, responses=WRITE_RESPONSES)
+def majors_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    major_id: DbId,
+    data: MajorUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> MajorPublic:
+    major = service.update_major(session, principal, major_id, data, if_match)
+    set_etag(response, major.version)
+    return service.get_major(session, principal, major_id)
+
+
+@router.delete(
+    "/majors/{major_id}", status_code=status.HTTP_204_NO_CONTENT, responses=DELETE_RESPONSES
+)
+def majors_delete(session: SessionDep, principal: CurrentPrincipal, major_id: DbId) -> None:
+    """Delete a major no student or course refers to."""
+    service.delete_major(session, principal, major_id)
+
+
+# --- courses ---------------------------------------------------------------------------------
+
+COURSE_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("code", "课程代码"),
+    ExportColumn("name", "课程名称"),
+    ExportColumn("credits", "学分"),
+    ExportColumn("college_name", "开课学院"),
+    ExportColumn("major_codes", "专业"),
+]
+
+
+def _course_export_item(course: CoursePublic) -> dict[str, Any]:
+    return {**course.__dict__, "major_codes": [m.code for m in course.majors]}
+
+
+@router.get("/courses", response_model=Page[CoursePublic], responses=LIST_RESPONSES)
+def courses_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    college_id: FilterId = None,
+    major_id: FilterId = None,
+    q: Search = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Courses with the majors that teach them; a college manager sees their own college's."""
+    filters: dict[str, Any] = {"college_id": college_id, "major_id": major_id, "q": q}
+    if format != ExportFormat.json:
+        statement = service.course_statement(principal, **filters)
+        rows = service.rows_for_export(session, statement, service.COURSE_ORDER)
+        items = [_course_export_item(c) for c in service.course_publics(session, rows)]
+        return export_response(items, COURSE_COLUMNS, format, "courses")
+    return service.list_courses(session, principal, page, **filters)
+
+
+@router.post(
+    "/courses",
+    response_model=CoursePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATE_RESPONSES,
+)
+def courses_create(
+    session: SessionDep, principal: CurrentPrincipal, data: CourseCreate, response: Response
+) -> CoursePublic:
+    course = service.create_course(session, principal, data)
+    _created(response, "courses", course.id, course.version)
+    assert course.id is not None
+    return service.get_course(session, principal, course.id)
+
+
+@router.get("/courses/{course_id}", response_model=CoursePublic, responses=GET_RESPONSES)
+def courses_get(
+    session: SessionDep, principal: CurrentPrincipal, course_id: DbId, response: Response
+) -> CoursePublic:
+    course = service.get_course(session, principal, course_id)
+    set_etag(response, course.version)
+    return course
+
+
+@router.patch("/courses/{course_id}", response_model=CoursePublic, responses=WRITE_RESPONSES)
+def courses_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    course_id: DbId,
+    data: CourseUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> CoursePublic:
+    """Change a course; `major_ids` replaces the list of majors that teach it."""
+    course = service.update_course(session, principal, course_id, data, if_match)
+    set_etag(response, course.version)
+    return service.get_course(session, principal, course_id)
+
+
+@router.delete(
+    "/courses/{course_id}", status_code=status.HTTP_204_NO_CONTENT, responses=DELETE_RESPONSES
+)
+def courses_delete(session: SessionDep, principal: CurrentPrincipal, course_id: DbId) -> None:
+    service.delete_course(session, principal, course_id)
+
+
+# --- teachers --------------------------------------------------------------------------------
+
+TEACHER_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("staff_no", "工号"),
+    ExportColumn("name", "姓名"),
+    ExportColumn("college_name", "二级学院"),
+    ExportColumn("title", "职称"),
+]
+
+
+@router.get("/teachers", response_model=Page[TeacherPublic], responses=LIST_RESPONSES)
+def teachers_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    college_id: FilterId = None,
+    q: Search = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Teachers; a college manager sees their college's, a teacher only themself."""
+    filters: dict[str, Any] = {"college_id": college_id, "q": q}
+    if format != ExportFormat.json:
+        statement = service.teacher_statement(principal, **filters)
+        return _export(
+            session,
+            statement,
+            service.TEACHER_ORDER,
+            service.teacher_public,
+            TEACHER_COLUMNS,
+            format,
+            "teachers",
+        )
+    return service.list_teachers(session, principal, page, **filters)
+
+
+@router.post(
+    "/teachers",
+    response_model=TeacherPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATE_RESPONSES,
+)
+def teachers_create(
+    session: SessionDep, principal: CurrentPrincipal, data: TeacherCreate, response: Response
+) -> TeacherPublic:
+    teacher = service.create_teacher(session, principal, data)
+    _created(response, "teachers", teacher.id, teacher.version)
+    assert teacher.id is not None
+    return service.get_teacher(session, principal, teacher.id)
+
+
+@router.get("/teachers/{teacher_id}", response_model=TeacherPublic, responses=GET_RESPONSES)
+def teachers_get(
+    session: SessionDep, principal: CurrentPrincipal, teacher_id: DbId, response: Response
+) -> TeacherPublic:
+    teacher = service.get_teacher(session, principal, teacher_id)
+    set_etag(response, teacher.version)
+    return teacher
+
+
+@router.patch("/teachers/{teacher_id}", response_model=TeacherPublic, responses=WRITE_RESPONSES)
+def teachers_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    teacher_id: DbId,
+    data: TeacherUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> TeacherPublic:
+    teacher = service.update_teacher(session, principal, teacher_id, data, if_match)
+    set_etag(response, teacher.version)
+    return service.get_teacher(session, principal, teacher_id)
+
+
+@router.delete(
+    "/teachers/{teacher_id}", status_code=status.HTTP_204_NO_CONTENT, responses=DELETE_RESPONSES
+)
+def teachers_delete(session: SessionDep, principal: CurrentPrincipal, teacher_id: DbId) -> None:
+    service.delete_teacher(session, principal, teacher_id)
+
+
+# --- students --------------------------------------------------------------------------------
+
+STUDENT_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("student_no", "学号"),
+    ExportColumn("name", "姓名"),
+    ExportColumn("major_code", "专业代码"),
+    ExportColumn("major_name", "专业名称"),
+    ExportColumn("college_name", "二级学院"),
+    ExportColumn("cohort", "年级"),
+    ExportColumn("class_name", "班级"),
+]
+
+
+@router.get("/students", response_model=Page[StudentPublic], responses=LIST_RESPONSES)
+def students_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    college_id: FilterId = None,
+    major_id: FilterId = None,
+    cohort: Annotated[int | None, Query(ge=MIN_COHORT, le=MAX_COHORT)] = None,
+    class_name: Annotated[str | None, Query(max_length=100)] = None,
+    q: Search = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Students with their major and college; a college manager sees their college's, a
+    teacher their college's, a student only their own record."""
+    filters: dict[str, Any] = {
+        "college_id": college_id,
+        "major_id": major_id,
+        "cohort": cohort,
+        "class_name": class_name,
+        "q": q,
+    }
+    if format != ExportFormat.json:
+        statement = service.student_statement(session, principal, **filters)
+        return _export(
+            session,
+            statement,
+            service.STUDENT_ORDER,
+            service.student_public,
+            STUDENT_COLUMNS,
+            format,
+            "students",
+        )
+    return service.list_students(session, principal, page, **filters)
+
+
+@router.post(
+    "/students",
+    response_model=StudentPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATE_RESPONSES,
+)
+def students_create(
+    session: SessionDep, principal: CurrentPrincipal, data: StudentCreate, response: Response
+) -> StudentPublic:
+    student = service.create_student(session, principal, data)
+    _created(response, "students", student.id, student.version)
+    assert student.id is not None
+    return service.get_student(session, principal, student.id)
+
+
+@router.get("/students/{student_id}", response_model=StudentPublic, responses=GET_RESPONSES)
+def students_get(
+    session: SessionDep, principal: CurrentPrincipal, student_id: DbId, response: Response
+) -> StudentPublic:
+    student = service.get_student(session, principal, student_id)
+    set_etag(response, student.version)
+    return student
+
+
+@router.patch("/students/{student_id}", response_model=StudentPublic, responses=WRITE_RESPONSES)
+def students_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    student_id: DbId,
+    data: StudentUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> StudentPublic:
+    student = service.update_student(session, principal, student_id, data, if_match)
+    set_etag(response, student.version)
+    return service.get_student(session, principal, student_id)
+
+
+@router.delete(
+    "/students/{student_id}", status_code=status.HTTP_204_NO_CONTENT, responses=DELETE_RESPONSES
+)
+def students_delete(session: SessionDep, principal: CurrentPrincipal, student_id: DbId) -> None:
+    service.delete_student(session, principal, student_id)
+
+
+# --- evaluation organisations ----------------------------------------------------------------
+
+EVALUATION_ORG_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("name", "名称"),
+    ExportColumn("contact", "联系人"),
+]
+
+
+@router.get("/evaluation-orgs", response_model=Page[EvaluationOrgPublic], responses=LIST_RESPONSES)
+def evaluation_orgs_list(
+    session: SessionDep,
+    _principal: CurrentPrincipal,
+    page: PageDep,
+    q: Search = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Training and evaluation organisations (培训评价组织), readable by every role."""
+    if format != ExportFormat.json:
+        statement = service.evaluation_org_statement(q)
+        return _export(
+            session,
+            statement,
+            service.EVALUATION_ORG_ORDER,
+            service.evaluation_org_public,
+            EVALUATION_ORG_COLUMNS,
+            format,
+            "evaluation-orgs",
+        )
+    return service.list_evaluation_orgs(session, page, q=q)
+
+
+@router.post(
+    "/evaluation-orgs",
+    response_model=EvaluationOrgPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATE_RESPONSES,
+)
+def evaluation_orgs_create(
+    session: SessionDep, principal: CurrentPrincipal, data: EvaluationOrgCreate, response: Response
+) -> EvaluationOrgPublic:
+    org = service.create_evaluation_org(session, principal, data)
+    _created(response, "evaluation-orgs", org.id, org.version)
+    return EvaluationOrgPublic.model_validate(org)
+
+
+@router.get(
+    "/evaluation-orgs/{org_id}", response_model=EvaluationOrgPublic, responses=GET_RESPONSES
+)
+def evaluation_orgs_get(
+    session: SessionDep, _principal: CurrentPrincipal, org_id: DbId, response: Response
+) -> EvaluationOrgPublic:
+    org = service.get_evaluation_org(session, org_id)
+    set_etag(response, org.version)
+    return EvaluationOrgPublic.model_validate(org)
+
+
+@router.patch(
+    "/evaluation-orgs/{org_id}", response_model=EvaluationOrgPublic, responses=WRITE_RESPONSES
+)
+def evaluation_orgs_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    org_id: DbId,
+    data: EvaluationOrgUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> EvaluationOrgPublic:
+    org = service.update_evaluation_org(session, principal, org_id, data, if_match)
+    set_etag(response, org.version)
+    return EvaluationOrgPublic.model_validate(org)
+
+
+@router.delete(
+    "/evaluation-orgs/{org_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=DELETE_RESPONSES,
+)
+def evaluation_orgs_delete(session: SessionDep, principal: CurrentPrincipal, org_id: DbId) -> None:
+    service.delete_evaluation_org(session, principal, org_id)
+
+
+# --- certificates ----------------------------------------------------------------------------
+
+CERTIFICATE_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("name", "证书名称"),
+    ExportColumn("evaluation_org_name", "培训评价组织"),
+    ExportColumn("levels", "等级"),
+]
+
+
+@router.get("/certificates", response_model=Page[CertificatePublic], responses=LIST_RESPONSES)
+def certificates_list(
+    session: SessionDep,
+    _principal: CurrentPrincipal,
+    page: PageDep,
+    evaluation_org_id: FilterId = None,
+    level: Level | None = None,
+    q: Search = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """X certificates with their organisation and levels, readable by every role. `q` also
+    matches the normalised name (spaces, brackets, a leading `1+X`, a trailing `证书`)."""
+    filters: dict[str, Any] = {"evaluation_org_id": evaluation_org_id, "level": level, "q": q}
+    if format != ExportFormat.json:
+        statement = service.certificate_statement(**filters)
+        return _export(
+            session,
+            statement,
+            service.CERTIFICATE_ORDER,
+            service.certificate_public,
+            CERTIFICATE_COLUMNS,
+            format,
+            "certificates",
+        )
+    return service.list_certificates(session, page, **filters)
+
+
+@router.post(
+    "/certificates",
+    response_model=CertificatePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATE_RESPONSES,
+)
+def certificates_create(
+    session: SessionDep, principal: CurrentPrincipal, data: CertificateCreate, response: Response
+) -> CertificatePublic:
+    certificate = service.create_certificate(session, principal, data)
+    _created(response, "certificates", certificate.id, certificate.version)
+    assert certificate.id is not None
+    return service.get_certificate(session, certificate.id)
+
+
+@router.get(
+    "/certificates/{certificate_id}", response_model=CertificatePublic, responses=GET_RESPONSES
+)
+def certificates_get(
+    session: SessionDep, _principal: CurrentPrincipal, certificate_id: DbId, response: Response
+) -> CertificatePublic:
+    certificate = service.get_certificate(session, certificate_id)
+    set_etag(response, certificate.version)
+    return certificate
+
+
+@router.patch(
+    "/certificates/{certificate_id}",
+    response_model=CertificatePublic,
+    responses=WRITE_RESPONSES,
+)
+def certificates_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    certificate_id: DbId,
+    data: CertificateUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> CertificatePublic:
+    certificate = service.update_certificate(session, principal, certificate_id, data, if_match)
+    set_etag(response, certificate.version)
+    return service.get_certificate(session, certificate_id)
+
+
+@router.delete(
+    "/certificates/{certificate_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=DELETE_RESPONSES,
+)
+def certificates_delete(
+    session: SessionDep, principal: CurrentPrincipal, certificate_id: DbId
+) -> None:
+    service.delete_certificate(session, principal, certificate_id)

@@ -1,0 +1,1004 @@
+"""Reference data rules: who sees and changes which rows, natural keys, references that block
+deletes. Every change is audited and committed here."""
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, col, func, select
+
+from app.accounts.models import ApiKey, User
+from app.accounts.service import check_version
+from app.core.audit import record, snapshot
+from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from app.core.pagination import Page, PageParams, paginate
+from app.core.roles import Principal, Role
+from app.reference.models import (
+    Certificate,
+    CertificateCreate,
+    CertificatePublic,
+    CertificateUpdate,
+    College,
+    CollegeCreate,
+    CollegePublic,
+    CollegeUpdate,
+    Course,
+    CourseCreate,
+    CourseMajor,
+    CourseMajorRef,
+    CoursePublic,
+    CourseUpdate,
+    EvaluationOrg,
+    EvaluationOrgCreate,
+    EvaluationOrgPublic,
+    EvaluationOrgUpdate,
+    Level,
+    Major,
+    MajorCreate,
+    MajorPublic,
+    MajorUpdate,
+    Student,
+    StudentCreate,
+    StudentPublic,
+    StudentUpdate,
+    Teacher,
+    TeacherCreate,
+    TeacherPublic,
+    TeacherUpdate,
+    levels_to_text,
+    normalise_certificate_name,
+)
+
+EXPORT_MAX_ROWS = 200_000
+READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
+Row = TypeVar("Row", bound=SQLModel)
+
+
+# --- scope -----------------------------------------------------------------------------------
+
+
+def college_scope(principal: Principal) -> int | None:
+    """The one college a college manager is limited to; None for roles that see every college."""
+    if principal.role == Role.college_manager:
+        return principal.college_id if principal.college_id is not None else -1
+    return None
+
+
+def require_office(principal: Principal) -> None:
+    if principal.role != Role.academic_office:
+        raise Forbidden(
+            f"Role {principal.role.value} may not change this; allowed roles: academic_office",
+            allowed_roles=[Role.academic_office.value],
+        )
+
+
+def require_college_writer(principal: Principal, college_id: int, what: str) -> None:
+    """The academic office writes everywhere, a college manager only inside their college."""
+    if principal.role == Role.academic_office:
+        return
+    if principal.role == Role.college_manager:
+        if principal.college_id == college_id:
+            return
+        raise Forbidden(
+            f"A college manager changes only {what} of their own college "
+            f"(college id {principal.college_id}); this one belongs to college id {college_id}",
+            code="out_of_scope",
+        )
+    raise Forbidden(
+        f"Role {principal.role.value} may not change {what}; "
+        "allowed roles: academic_office, college_manager (own college)",
+        allowed_roles=[Role.academic_office.value, Role.college_manager.value],
+    )
+
+
+def _like(q: str) -> str:
+    escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search(statement: Any, q: str | None, *columns: Any) -> Any:
+    if not q or not q.strip():
+        return statement
+    pattern = _like(q)
+    return statement.where(sa.or_(*(col(c).ilike(pattern, escape="\\") for c in columns)))
+
+
+def _locked(session: Session, model: type[Row], row_id: int, label: str) -> Row:
+    pk = model.__table__.c.id  # type: ignore[attr-defined]
+    row = session.exec(select(model).where(pk == row_id).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"No {label} with id {row_id}")
+    return row
+
+
+def _exists(session: Session, model: type[SQLModel], row_id: int) -> bool:
+    pk = model.__table__.c.id  # type: ignore[attr-defined]
+    return session.exec(select(pk).where(pk == row_id)).first() is not None
+
+
+def _require_ref(
+    session: Session, model: type[SQLModel], row_id: int, field: str, label: str
+) -> None:
+    if not _exists(session, model, row_id):
+        raise UnprocessableEntity(
+            f"No {label} with id {row_id}",
+            errors=[{"field": f"body.{field}", "message": f"no {label} with id {row_id}"}],
+        )
+
+
+def _unique(
+    session: Session,
+    model: type[SQLModel],
+    column: Any,
+    value: Any,
+    own_id: int | None,
+    field: str,
+    label: str,
+) -> None:
+    if value is None:
+        return
+    pk = model.__table__.c.id  # type: ignore[attr-defined]
+    statement = select(pk).where(column == value)
+    if own_id is not None:
+        statement = statement.where(pk != own_id)
+    other = session.exec(statement).first()
+    if other is not None:
+        raise Conflict(
+            f"Another {label} already has {field} {value!r} (id {other})",
+            code="duplicate",
+            field=field,
+            existing_id=other,
+        )
+
+
+def _refuse_if_referenced(
+    session: Session, label: str, row_id: int, references: Sequence[tuple[str, Any]]
+) -> None:
+    """409 naming every kind of row that still refers to this one, with counts."""
+    found = []
+    for name, column in references:
+        count = session.exec(select(func.count()).where(column == row_id)).one()
+        if count:
+            found.append({"entity": name, "count": int(count)})
+    if found:
+        listed = ", ".join(f"{f['count']} {f['entity']}" for f in found)
+        raise Conflict(
+            f"The {label} {row_id} is still referred to by {listed}; remove or move them first",
+            code="still_referenced",
+            referenced_by=found,
+        )
+
+
+def _apply(
+    session: Session,
+    principal: Principal,
+    row: SQLModel,
+    changes: dict[str, Any],
+    entity: str,
+    extra_before: dict[str, Any] | None = None,
+    extra_after: dict[str, Any] | None = None,
+) -> None:
+    before = {**(snapshot(row) or {}), **(extra_before or {})}
+    for field, value in changes.items():
+        setattr(row, field, value)
+    session.flush()
+    after = {**(snapshot(row) or {}), **(extra_after or {})}
+    row_id = getattr(row, "id", None)
+    record(
+        session,
+        principal,
+        action="update",
+        entity=entity,
+        entity_id=row_id,
+        before=before,
+        after=after,
+    )
+    session.commit()
+
+
+def _created(
+    session: Session, principal: Principal, row: SQLModel, entity: str, **extra: Any
+) -> None:
+    session.add(row)
+    session.flush()
+    after = {**(snapshot(row) or {}), **extra}
+    record(
+        session,
+        principal,
+        action="create",
+        entity=entity,
+        entity_id=getattr(row, "id", None),
+        after=after,
+    )
+    session.commit()
+
+
+def _deleted(session: Session, principal: Principal, row: SQLModel, entity: str) -> None:
+    before = snapshot(row)
+    row_id = getattr(row, "id", None)
+    session.delete(row)
+    session.flush()
+    record(session, principal, action="delete", entity=entity, entity_id=row_id, before=before)
+    session.commit()
+
+
+def _not_null(changes: dict[str, Any], nullable: set[str]) -> None:
+    for field, value in changes.items():
+        if value is None and field not in nullable:
+            raise UnprocessableEntity(
+                f"{field} cannot be null",
+                errors=[{"field": f"body.{field}", "message": "cannot be null"}],
+            )
+
+
+def rows_for_export(session: Session, statement: Any, order_by: list[Any]) -> list[Any]:
+    return list(session.exec(statement.order_by(*order_by).limit(EXPORT_MAX_ROWS)).all())
+
+
+# --- colleges --------------------------------------------------------------------------------
+
+
+def college_statement(q: str | None) -> Any:
+    return _search(select(College), q, College.name, College.code)
+
+
+COLLEGE_ORDER = [col(College.id)]
+
+
+def college_public(row: Any) -> CollegePublic:
+    return CollegePublic.model_validate(row)
+
+
+def list_colleges(session: Session, page: PageParams, *, q: str | None) -> Page[CollegePublic]:
+    return paginate(session, college_statement(q), page, COLLEGE_ORDER, college_public)
+
+
+def get_college(session: Session, college_id: int) -> College:
+    college = session.get(College, college_id)
+    if college is None:
+        raise NotFound(f"No college with id {college_id}")
+    return college
+
+
+def create_college(session: Session, principal: Principal, data: CollegeCreate) -> College:
+    require_office(principal)
+    _unique(session, College, College.name, data.name, None, "name", "college")
+    _unique(session, College, College.code, data.code, None, "code", "college")
+    college = College.model_validate(data)
+    _created(session, principal, college, "college")
+    return college
+
+
+def update_college(
+    session: Session,
+    principal: Principal,
+    college_id: int,
+    data: CollegeUpdate,
+    if_match: int | None,
+) -> College:
+    require_office(principal)
+    college = _locked(session, College, college_id, "college")
+    check_version(college.version, if_match, "college")
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, {"code"})
+    _unique(session, College, College.name, changes.get("name"), college_id, "name", "college")
+    _unique(session, College, College.code, changes.get("code"), college_id, "code", "college")
+    _apply(session, principal, college, changes, "college")
+    return college
+
+
+def delete_college(session: Session, principal: Principal, college_id: int) -> None:
+    require_office(principal)
+    college = _locked(session, College, college_id, "college")
+    _refuse_if_referenced(
+        session,
+        "college",
+        college_id,
+        [
+            ("majors", Major.college_id),
+            ("courses", Course.college_id),
+            ("teachers", Teacher.college_id),
+            ("users", User.college_id),
+            ("api keys", ApiKey.college_id),
+        ],
+    )
+    _deleted(session, principal, college, "college")
+
+
+# --- majors ----------------------------------------------------------------------------------
+
+
+def major_statement(
+    principal: Principal, *, college_id: int | None = None, q: str | None = None
+) -> Any:
+    statement = select(Major, College.name).join(College, col(College.id) == Major.college_id)
+    scope = college_scope(principal)
+    if scope is not None:
+        statement = statement.where(Major.college_id == scope)
+    if college_id is not None:
+        statement = statement.where(Major.college_id == college_id)
+    return _search(statement, q, Major.code, Major.name)
+
+
+MAJOR_ORDER = [col(Major.code), col(Major.id)]
+
+
+def major_public(row: Any) -> MajorPublic:
+    major, college_name = row
+    return MajorPublic.model_validate({**major.model_dump(), "college_name": college_name})
+
+
+def list_majors(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[MajorPublic]:
+    return paginate(session, major_statement(principal, **filters), page, MAJOR_ORDER, major_public)
+
+
+def get_major(session: Session, principal: Principal, major_id: int) -> MajorPublic:
+    row = session.exec(major_statement(principal).where(Major.id == major_id)).first()
+    if row is None:
+        raise NotFound(f"No major with id {major_id}")
+    return major_public(row)
+
+
+def _scoped_major(session: Session, principal: Principal, major_id: int) -> Major:
+    major = _locked(session, Major, major_id, "major")
+    scope = college_scope(principal)
+    if scope is not None and major.college_id != scope:
+        raise NotFound(f"No major with id {major_id}")
+    return major
+
+
+def create_major(session: Session, principal: Principal, data: MajorCreate) -> Major:
+    require_college_writer(principal, data.college_id, "majors")
+    _require_ref(session, College, data.college_id, "college_id", "college")
+    _unique(session, Major, Major.code, data.code, None, "code", "major")
+    major = Major.model_validate(data)
+    _created(session, principal, major, "major")
+    return major
+
+
+def update_major(
+    session: Session, principal: Principal, major_id: int, data: MajorUpdate, if_match: int | None
+) -> Major:
+    major = _scoped_major(session, principal, major_id)
+    require_college_writer(principal, major.college_id, "majors")
+    check_version(major.version, if_match, "major")
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, set())
+    if "college_id" in changes:
+        require_college_writer(principal, changes["college_id"], "majors")
+        _require_ref(session, College, changes["college_id"], "college_id", "college")
+    _unique(session, Major, Major.code, changes.get("code"), major_id, "code", "major")
+    _apply(session, principal, major, changes, "major")
+    return major
+
+
+def delete_major(session: Session, principal: Principal, major_id: int) -> None:
+    major = _scoped_major(session, principal, major_id)
+    require_college_writer(principal, major.college_id, "majors")
+    _refuse_if_referenced(
+        session,
+        "major",
+        major_id,
+        [("students", Student.major_id), ("courses", CourseMajor.major_id)],
+    )
+    _deleted(session, principal, major, "major")
+
+
+# --- courses ---------------------------------------------------------------------------------
+
+
+def course_statement(
+    principal: Principal,
+    *,
+    college_id: int | None = None,
+    major_id: int | None = None,
+    q: str | None = None,
+) -> Any:
+    statement = select(Course, College.name).join(College, col(College.id) == Course.college_id)
+    scope = college_scope(principal)
+    if scope is not None:
+        statement = statement.where(Course.college_id == scope)
+    if college_id is not None:
+        statement = statement.where(Course.college_id == college_id)
+    if major_id is not None:
+        statement = statement.where(
+            col(Course.id).in_(
+                select(CourseMajor.course_id).where(CourseMajor.major_id == major_id)
+            )
+        )
+    return _search(statement, q, Course.code, Course.name)
+
+
+COURSE_ORDER = [col(Course.code), col(Course.id)]
+
+
+def course_publics(session: Session, rows: Sequence[Any]) -> list[CoursePublic]:
+    """Courses with their majors, fetched for all ``rows`` in one statement."""
+    ids = [course.id for course, _ in rows]
+    majors: dict[int, list[CourseMajorRef]] = {i: [] for i in ids}
+    if ids:
+        links = session.exec(
+            select(CourseMajor.course_id, Major.id, Major.code, Major.name)
+            .join(Major, col(Major.id) == CourseMajor.major_id)
+            .where(col(CourseMajor.course_id).in_(ids))
+            .order_by(col(Major.code))
+        ).all()
+        for course_id, m_id, m_code, m_name in links:
+            majors[course_id].append(
+                CourseMajorRef.model_validate({"id": m_id, "code": m_code, "name": m_name})
+            )
+    return [
+        CoursePublic.model_validate(
+            {**course.model_dump(), "college_name": college_name, "majors": majors[course.id]}
+        )
+        for course, college_name in rows
+    ]
+
+
+def list_courses(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[CoursePublic]:
+    raw = paginate(session, course_statement(principal, **filters), page, COURSE_ORDER, lambda r: r)
+    return Page[CoursePublic](
+        items=course_publics(session, raw.items),
+        total=raw.total,
+        limit=raw.limit,
+        offset=raw.offset,
+    )
+
+
+def get_course(session: Session, principal: Principal, course_id: int) -> CoursePublic:
+    row = session.exec(course_statement(principal).where(Course.id == course_id)).first()
+    if row is None:
+        raise NotFound(f"No course with id {course_id}")
+    return course_publics(session, [row])[0]
+
+
+def _check_majors(session: Session, major_ids: list[int]) -> list[int]:
+    wanted = sorted(set(major_ids))
+    if not wanted:
+        return []
+    found = set(session.exec(select(Major.id).where(col(Major.id).in_(wanted))).all())
+    missing = [m for m in wanted if m not in found]
+    if missing:
+        raise UnprocessableEntity(
+            f"No major with id {', '.join(map(str, missing))}",
+            errors=[{"field": "body.major_ids", "message": f"unknown major ids {missing}"}],
+        )
+    return wanted
+
+
+def _course_major_ids(session: Session, course_id: int) -> list[int]:
+    return sorted(
+        session.exec(select(CourseMajor.major_id).where(CourseMajor.course_id == course_id)).all()
+    )
+
+
+def _set_course_majors(session: Session, course_id: int, major_ids: list[int]) -> None:
+    session.execute(sa.delete(CourseMajor).where(col(CourseMajor.course_id) == course_id))
+    for major_id in major_ids:
+        session.add(CourseMajor(course_id=course_id, major_id=major_id))
+
+
+def create_course(session: Session, principal: Principal, data: CourseCreate) -> Course:
+    require_college_writer(principal, data.college_id, "courses")
+    _require_ref(session, College, data.college_id, "college_id", "college")
+    major_ids = _check_majors(session, data.major_ids)
+    _unique(session, Course, Course.code, data.code, None, "code", "course")
+    course = Course.model_validate(data.model_dump(exclude={"major_ids"}))
+    session.add(course)
+    session.flush()
+    assert course.id is not None
+    _set_course_majors(session, course.id, major_ids)
+    _created(session, principal, course, "course", major_ids=major_ids)
+    return course
+
+
+def _scoped_course(session: Session, principal: Principal, course_id: int) -> Course:
+    course = _locked(session, Course, course_id, "course")
+    scope = college_scope(principal)
+    if scope is not None and course.college_id != scope:
+        raise NotFound(f"No course with id {course_id}")
+    return course
+
+
+def update_course(
+    session: Session, principal: Principal, course_id: int, data: CourseUpdate, if_match: int | None
+) -> Course:
+    course = _scoped_course(session, principal, course_id)
+    require_college_writer(principal, course.college_id, "courses")
+    check_version(course.version, if_match, "course")
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, set())
+    if "college_id" in changes:
+        require_college_writer(principal, changes["college_id"], "courses")
+        _require_ref(session, College, changes["college_id"], "college_id", "college")
+    _unique(session, Course, Course.code, changes.get("code"), course_id, "code", "course")
+    before_majors = _course_major_ids(session, course_id)
+    after_majors = before_majors
+    if "major_ids" in changes:
+        after_majors = _check_majors(session, changes.pop("major_ids"))
+        if after_majors != before_majors:
+            _set_course_majors(session, course_id, after_majors)
+            if not any(getattr(course, f) != v for f, v in changes.items()):
+                course.version += 1  # a change of majors alone is still a new version
+    _apply(
+        session,
+        principal,
+        course,
+        changes,
+        "course",
+        extra_before={"major_ids": before_majors},
+        extra_after={"major_ids": after_majors},
+    )
+    return course
+
+
+def delete_course(session: Session, principal: Principal, course_id: int) -> None:
+    course = _scoped_course(session, principal, course_id)
+    require_college_writer(principal, course.college_id, "courses")
+    session.execute(sa.delete(CourseMajor).where(col(CourseMajor.course_id) == course_id))
+    _deleted(session, principal, course, "course")
+
+
+# --- teachers --------------------------------------------------------------------------------
+
+
+def teacher_statement(
+    principal: Principal, *, college_id: int | None = None, q: str | None = None
+) -> Any:
+    statement = select(Teacher, College.name).join(College, col(College.id) == Teacher.college_id)
+    if principal.role == Role.teacher:
+        statement = statement.where(Teacher.id == (principal.teacher_id or -1))
+    elif principal.role == Role.college_manager:
+        statement = statement.where(Teacher.college_id == college_scope(principal))
+    elif principal.role not in READ_ALL_ROLES:
+        raise Forbidden(
+            f"Role {principal.role.value} may not read teachers",
+            allowed_roles=sorted(
+                r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher}
+            ),
+        )
+    if college_id is not None:
+        statement = statement.where(Teacher.college_id == college_id)
+    return _search(statement, q, Teacher.staff_no, Teacher.name)
+
+
+TEACHER_ORDER = [col(Teacher.staff_no), col(Teacher.id)]
+
+
+def teacher_public(row: Any) -> TeacherPublic:
+    teacher, college_name = row
+    return TeacherPublic.model_validate({**teacher.model_dump(), "college_name": college_name})
+
+
+def list_teachers(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[TeacherPublic]:
+    statement = teacher_statement(principal, **filters)
+    return paginate(session, statement, page, TEACHER_ORDER, teacher_public)
+
+
+def get_teacher(session: Session, principal: Principal, teacher_id: int) -> TeacherPublic:
+    row = session.exec(teacher_statement(principal).where(Teacher.id == teacher_id)).first()
+    if row is None:
+        raise NotFound(f"No teacher with id {teacher_id}")
+    return teacher_public(row)
+
+
+def _scoped_teacher(session: Session, principal: Principal, teacher_id: int) -> Teacher:
+    teacher = _locked(session, Teacher, teacher_id, "teacher")
+    scope = college_scope(principal)
+    if scope is not None and teacher.college_id != scope:
+        raise NotFound(f"No teacher with id {teacher_id}")
+    return teacher
+
+
+def create_teacher(session: Session, principal: Principal, data: TeacherCreate) -> Teacher:
+    require_college_writer(principal, data.college_id, "teachers")
+    _require_ref(session, College, data.college_id, "college_id", "college")
+    _unique(session, Teacher, Teacher.staff_no, data.staff_no, None, "staff_no", "teacher")
+    teacher = Teacher.model_validate(data)
+    _created(session, principal, teacher, "teacher")
+    return teacher
+
+
+def update_teacher(
+    session: Session,
+    principal: Principal,
+    teacher_id: int,
+    data: TeacherUpdate,
+    if_match: int | None,
+) -> Teacher:
+    teacher = _scoped_teacher(session, principal, teacher_id)
+    require_college_writer(principal, teacher.college_id, "teachers")
+    check_version(teacher.version, if_match, "teacher")
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, {"title"})
+    if "college_id" in changes:
+        require_college_writer(principal, changes["college_id"], "teachers")
+        _require_ref(session, College, changes["college_id"], "college_id", "college")
+    _unique(
+        session,
+        Teacher,
+        Teacher.staff_no,
+        changes.get("staff_no"),
+        teacher_id,
+        "staff_no",
+        "teacher",
+    )
+    _apply(session, principal, teacher, changes, "teacher")
+    return teacher
+
+
+def delete_teacher(session: Session, principal: Principal, teacher_id: int) -> None:
+    teacher = _scoped_teacher(session, principal, teacher_id)
+    require_college_writer(principal, teacher.college_id, "teachers")
+    _refuse_if_referenced(
+        session,
+        "teacher",
+        teacher_id,
+        [("users", User.teacher_id), ("api keys", ApiKey.teacher_id)],
+    )
+    _deleted(session, principal, teacher, "teacher")
+
+
+# --- students --------------------------------------------------------------------------------
+
+
+def student_statement(
+    session: Session,
+    principal: Principal,
+    *,
+    college_id: int | None = None,
+    major_id: int | None = None,
+    cohort: int | None = None,
+    class_name: str | None = None,
+    q: str | None = None,
+) -> Any:
+    statement = (
+        select(Student, Major.code, Major.name, College.id, College.name)  # type: ignore[call-overload]
+        .join(Major, col(Major.id) == Student.major_id)
+        .join(College, col(College.id) == Major.college_id)
+    )
+    if principal.role == Role.student:
+        statement = statement.where(Student.id == (principal.student_id or -1))
+    elif principal.role == Role.college_manager:
+        statement = statement.where(Major.college_id == college_scope(principal))
+    elif principal.role == Role.teacher:
+        teacher_college = select(Teacher.college_id).where(
+            Teacher.id == (principal.teacher_id or -1)
+        )
+        statement = statement.where(col(Major.college_id).in_(teacher_college))
+    elif principal.role not in READ_ALL_ROLES:
+        raise Forbidden(
+            f"Role {principal.role.value} may not read students",
+            allowed_roles=sorted(
+                r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher, Role.student}
+            ),
+        )
+    if college_id is not None:
+        statement = statement.where(Major.college_id == college_id)
+    if major_id is not None:
+        statement = statement.where(Student.major_id == major_id)
+    if cohort is not None:
+        statement = statement.where(Student.cohort == cohort)
+    if class_name:
+        statement = statement.where(Student.class_name == class_name.strip())
+    return _search(statement, q, Student.student_no, Student.name)
+
+
+STUDENT_ORDER = [col(Student.student_no), col(Student.id)]
+
+
+def student_public(row: Any) -> StudentPublic:
+    student, major_code, major_name, college_id, college_name = row
+    return StudentPublic.model_validate(
+        {
+            **student.model_dump(),
+            "major_code": major_code,
+            "major_name": major_name,
+            "college_id": college_id,
+            "college_name": college_name,
+        }
+    )
+
+
+def list_students(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[StudentPublic]:
+    statement = student_statement(session, principal, **filters)
+    return paginate(session, statement, page, STUDENT_ORDER, student_public)
+
+
+def get_student(session: Session, principal: Principal, student_id: int) -> StudentPublic:
+    row = session.exec(
+        student_statement(session, principal).where(Student.id == student_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"No student with id {student_id}")
+    return student_public(row)
+
+
+def _major_college(session: Session, major_id: int, field: str = "major_id") -> int:
+    college_id = session.exec(select(Major.college_id).where(Major.id == major_id)).first()
+    if college_id is None:
+        raise UnprocessableEntity(
+            f"No major with id {major_id}",
+            errors=[{"field": f"body.{field}", "message": f"no major with id {major_id}"}],
+        )
+    return college_id
+
+
+def _scoped_student(session: Session, principal: Principal, student_id: int) -> tuple[Student, int]:
+    student = _locked(session, Student, student_id, "student")
+    college_id = _major_college(session, student.major_id)
+    scope = college_scope(principal)
+    if scope is not None and college_id != scope:
+        raise NotFound(f"No student with id {student_id}")
+    return student, college_id
+
+
+def create_student(session: Session, principal: Principal, data: StudentCreate) -> Student:
+    college_id = _major_college(session, data.major_id)
+    require_college_writer(principal, college_id, "students")
+    _unique(session, Student, Student.student_no, data.student_no, None, "student_no", "student")
+    student = Student.model_validate(data)
+    _created(session, principal, student, "student")
+    return student
+
+
+def update_student(
+    session: Session,
+    principal: Principal,
+    student_id: int,
+    data: StudentUpdate,
+    if_match: int | None,
+) -> Student:
+    student, college_id = _scoped_student(session, principal, student_id)
+    require_college_writer(principal, college_id, "students")
+    check_version(student.version, if_match, "student")
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, {"class_name"})
+    if "major_id" in changes:
+        require_college_writer(principal, _major_college(session, changes["major_id"]), "students")
+    _unique(
+        session,
+        Student,
+        Student.student_no,
+        changes.get("student_no"),
+        student_id,
+        "student_no",
+        "student",
+    )
+    _apply(session, principal, student, changes, "student")
+    return student
+
+
+def delete_student(session: Session, principal: Principal, student_id: int) -> None:
+    student, college_id = _scoped_student(session, principal, student_id)
+    require_college_writer(principal, college_id, "students")
+    _refuse_if_referenced(
+        session,
+        "student",
+        student_id,
+        [("users", User.student_id), ("api keys", ApiKey.student_id)],
+    )
+    _deleted(session, principal, student, "student")
+
+
+# --- evaluation organisations ----------------------------------------------------------------
+
+
+def evaluation_org_statement(q: str | None) -> Any:
+    return _search(select(EvaluationOrg), q, EvaluationOrg.name)
+
+
+EVALUATION_ORG_ORDER = [col(EvaluationOrg.id)]
+
+
+def evaluation_org_public(row: Any) -> EvaluationOrgPublic:
+    return EvaluationOrgPublic.model_validate(row)
+
+
+def list_evaluation_orgs(
+    session: Session, page: PageParams, *, q: str | None
+) -> Page[EvaluationOrgPublic]:
+    statement = evaluation_org_statement(q)
+    return paginate(session, statement, page, EVALUATION_ORG_ORDER, evaluation_org_public)
+
+
+def get_evaluation_org(session: Session, org_id: int) -> EvaluationOrg:
+    org = session.get(EvaluationOrg, org_id)
+    if org is None:
+        raise NotFound(f"No evaluation organisation with id {org_id}")
+    return org
+
+
+def create_evaluation_org(
+    session: Session, principal: Principal, data: EvaluationOrgCreate
+) -> EvaluationOrg:
+    require_office(principal)
+    _unique(
+        session,
+        EvaluationOrg,
+        EvaluationOrg.name,
+        data.name,
+        None,
+        "name",
+        "evaluation organisation",
+    )
+    org = EvaluationOrg.model_validate(data)
+    _created(session, principal, org, "evaluation_org")
+    return org
+
+
+def update_evaluation_org(
+    session: Session,
+    principal: Principal,
+    org_id: int,
+    data: EvaluationOrgUpdate,
+    if_match: int | None,
+) -> EvaluationOrg:
+    require_office(principal)
+    org = _locked(session, EvaluationOrg, org_id, "evaluation organisation")
+    check_version(org.version, if_match, "evaluation organisation")
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, {"contact"})
+    _unique(
+        session,
+        EvaluationOrg,
+        EvaluationOrg.name,
+        changes.get("name"),
+        org_id,
+        "name",
+        "evaluation organisation",
+    )
+    _apply(session, principal, org, changes, "evaluation_org")
+    return org
+
+
+def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -> None:
+    require_office(principal)
+    org = _locked(session, EvaluationOrg, org_id, "evaluation organisation")
+    _refuse_if_referenced(
+        session,
+        "evaluation organisation",
+        org_id,
+        [
+            ("certificates", Certificate.evaluation_org_id),
+            ("users", User.evaluation_org_id),
+            ("api keys", ApiKey.evaluation_org_id),
+        ],
+    )
+    _deleted(session, principal, org, "evaluation_org")
+
+
+# --- certificates ----------------------------------------------------------------------------
+
+
+def certificate_statement(
+    *, evaluation_org_id: int | None = None, level: Level | None = None, q: str | None = None
+) -> Any:
+    statement = select(Certificate, EvaluationOrg.name).join(
+        EvaluationOrg, col(EvaluationOrg.id) == Certificate.evaluation_org_id
+    )
+    if evaluation_org_id is not None:
+        statement = statement.where(Certificate.evaluation_org_id == evaluation_org_id)
+    if level is not None:
+        statement = statement.where(col(Certificate.levels).contains(level.value))
+    if q and q.strip():
+        pattern = _like(q)
+        normalised = _like(normalise_certificate_name(q))
+        statement = statement.where(
+            sa.or_(
+                col(Certificate.name).ilike(pattern, escape="\\"),
+                col(Certificate.normalized_name).like(normalised, escape="\\"),
+            )
+        )
+    return statement
+
+
+CERTIFICATE_ORDER = [col(Certificate.id)]
+
+
+def certificate_public(row: Any) -> CertificatePublic:
+    certificate, org_name = row
+    return CertificatePublic.model_validate(
+        {
+            **certificate.model_dump(),
+            "levels": certificate.level_list,
+            "evaluation_org_name": org_name,
+        }
+    )
+
+
+def list_certificates(
+    session: Session, page: PageParams, **filters: Any
+) -> Page[CertificatePublic]:
+    statement = certificate_statement(**filters)
+    return paginate(session, statement, page, CERTIFICATE_ORDER, certificate_public)
+
+
+def get_certificate(session: Session, certificate_id: int) -> CertificatePublic:
+    row = session.exec(certificate_statement().where(Certificate.id == certificate_id)).first()
+    if row is None:
+        raise NotFound(f"No certificate with id {certificate_id}")
+    return certificate_public(row)
+
+
+def find_certificate_by_name(session: Session, name: str) -> Certificate | None:
+    """The certificate whose normalised name matches ``name`` (for later uploads by name)."""
+    key = normalise_certificate_name(name)
+    return session.exec(select(Certificate).where(Certificate.normalized_name == key)).first()
+
+
+def create_certificate(
+    session: Session, principal: Principal, data: CertificateCreate
+) -> Certificate:
+    require_office(principal)
+    _require_ref(
+        session,
+        EvaluationOrg,
+        data.evaluation_org_id,
+        "evaluation_org_id",
+        "evaluation organisation",
+    )
+    normalised = normalise_certificate_name(data.name)
+    _unique(
+        session, Certificate, Certificate.normalized_name, normalised, None, "name", "certificate"
+    )
+    certificate = Certificate.model_validate(
+        {
+            **data.model_dump(),
+            "levels": levels_to_text(data.levels),
+            "normalized_name": normalised,
+        }
+    )
+    _created(session, principal, certificate, "certificate")
+    return certificate
+
+
+def update_certificate(
+    session: Session,
+    principal: Principal,
+    certificate_id: int,
+    data: CertificateUpdate,
+    if_match: int | None,
+) -> Certificate:
+    require_office(principal)
+    certificate = _locked(session, Certificate, certificate_id, "certificate")
+    check_version(certificate.version, if_match, "certificate")
+    changes = data.model_dump(exclude_unset=True)
+    _not_null(changes, set())
+    if "levels" in changes:
+        changes["levels"] = levels_to_text(changes["levels"])
+    if "evaluation_org_id" in changes:
+        _require_ref(
+            session,
+            EvaluationOrg,
+            changes["evaluation_org_id"],
+            "evaluation_org_id",
+            "evaluation organisation",
+        )
+    if "name" in changes:
+        changes["normalized_name"] = normalise_certificate_name(changes["name"])
+        _unique(
+            session,
+            Certificate,
+            Certificate.normalized_name,
+            changes["normalized_name"],
+            certificate_id,
+            "name",
+            "certificate",
+        )
+    _apply(session, principal, certificate, changes, "certificate")
+    return certificate
+
+
+def delete_certificate(session: Session, principal: Principal, certificate_id: int) -> None:
+    require_office(principal)
+    certificate = _locked(session, Certificate, certificate_id, "certificate")
+    _deleted(session, principal, certificate, "certificate")

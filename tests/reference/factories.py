@@ -1,0 +1,136 @@
+"""Small helpers that put reference data in the database."""
+
+import io
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+from sqlmodel import Session
+
+from app.core.roles import Role
+from app.reference.models import (
+    Certificate,
+    College,
+    Course,
+    EvaluationOrg,
+    Level,
+    Major,
+    Student,
+    Teacher,
+    levels_to_text,
+    normalise_certificate_name,
+)
+from tests.factories import login_as
+
+_counter = itertools.count(1)
+
+
+def release(db: Session) -> None:
+    """End the test session's transaction: on SQLite every transaction takes the write lock
+    (BEGIN IMMEDIATE), so an open one would block the request under test."""
+    db.commit()
+
+
+def _save(db: Session, row: Any) -> Any:
+    db.add(row)
+    db.commit()
+    db.refresh(row)
+    release(db)
+    return row
+
+
+def make_college(db: Session, name: str | None = None, code: str | None = None) -> College:
+    return _save(db, College(name=name or f"学院{next(_counter)}", code=code))
+
+
+def make_major(
+    db: Session, college: College | None = None, code: str | None = None, name: str | None = None
+) -> Major:
+    college = college or make_college(db)
+    n = next(_counter)
+    return _save(
+        db, Major(code=code or f"M{n:05d}", name=name or f"专业{n}", college_id=college.id)
+    )
+
+
+def make_course(db: Session, college: College | None = None, code: str | None = None) -> Course:
+    college = college or make_college(db)
+    n = next(_counter)
+    return _save(
+        db,
+        Course(
+            code=code or f"C{n:05d}", name=f"课程{n}", credits=Decimal("2.0"), college_id=college.id
+        ),
+    )
+
+
+def make_teacher(
+    db: Session, college: College | None = None, staff_no: str | None = None
+) -> Teacher:
+    college = college or make_college(db)
+    n = next(_counter)
+    return _save(
+        db, Teacher(staff_no=staff_no or f"T{n:05d}", name=f"老师{n}", college_id=college.id)
+    )
+
+
+def make_student(
+    db: Session, major: Major | None = None, student_no: str | None = None, cohort: int = 2022
+) -> Student:
+    major = major or make_major(db)
+    n = next(_counter)
+    return _save(
+        db,
+        Student(
+            student_no=student_no or f"S{n:08d}",
+            name=f"学生{n}",
+            major_id=major.id,
+            cohort=cohort,
+            class_name="1班",
+        ),
+    )
+
+
+def make_org(db: Session, name: str | None = None) -> EvaluationOrg:
+    return _save(db, EvaluationOrg(name=name or f"评价组织{next(_counter)}"))
+
+
+def make_certificate(
+    db: Session, org: EvaluationOrg | None = None, name: str | None = None
+) -> Certificate:
+    org = org or make_org(db)
+    name = name or f"证书{next(_counter)}"
+    return _save(
+        db,
+        Certificate(
+            name=name,
+            normalized_name=normalise_certificate_name(name),
+            evaluation_org_id=org.id,
+            levels=levels_to_text([Level.junior, Level.intermediate]),
+        ),
+    )
+
+
+def headers_for(db: Session, role: Role, **scope: Any) -> dict[str, str]:
+    headers = login_as(db, role, **scope)
+    release(db)
+    return headers
+
+
+def office(db: Session) -> dict[str, str]:
+    return headers_for(db, Role.academic_office)
+
+
+def manager_of(db: Session, college: College) -> dict[str, str]:
+    return headers_for(db, Role.college_manager, college_id=college.id)
+
+
+def xlsx_bytes(rows: list[list[Any]]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
