@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Run the pytest suite twice: on SQLite (a temporary file, ONEX_TEST_DATABASE_URL unset), then
+# on a throw-away PostgreSQL server (scripts/with-postgres.sh). Extra arguments go to pytest in
+# both halves, e.g. `scripts/test.sh -x -k login` or `scripts/test.sh -n auto`.
+# Exits non-zero if either half fails (pytest's "no tests collected", exit code 5, included).
+# The PostgreSQL half is skipped when PostgreSQL is not installed, unless REQUIRE_POSTGRES=1.
+# The interpreter is $PYTEST_PYTHON, else .venv/bin/python, else python3.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+
+if [[ -n "${PYTEST_PYTHON:-}" ]]; then
+    py=$PYTEST_PYTHON
+elif [[ -x .venv/bin/python ]]; then
+    py=.venv/bin/python
+else
+    py=python3
+fi
+
+banner() { printf '\n===== %s =====\n' "$*"; }
+
+describe() {
+    case $1 in
+        0) echo "passed" ;;
+        5) echo "FAILED (no tests were collected)" ;;
+        skipped) echo "skipped (PostgreSQL not installed)" ;;
+        *) echo "FAILED (pytest exit code $1)" ;;
+    esac
+}
+
+banner "pytest on SQLite (1/2)"
+env -u ONEX_TEST_DATABASE_URL "$py" -m pytest "$@"
+sqlite_rc=$?
+
+banner "pytest on PostgreSQL (2/2)"
+if bash scripts/with-postgres.sh --find >/dev/null || [[ "${REQUIRE_POSTGRES:-0}" == "1" ]]; then
+    bash scripts/with-postgres.sh "$py" -m pytest "$@"
+    pg_rc=$?
+else
+    echo "PostgreSQL not installed: skipping the PostgreSQL half (REQUIRE_POSTGRES=1 makes this an error)"
+    pg_rc=skipped
+fi
+
+banner "summary"
+echo "SQLite:     $(describe "$sqlite_rc")"
+echo "PostgreSQL: $(describe "$pg_rc")"
+
+if [[ $sqlite_rc != 0 ]]; then
+    exit 1
+fi
+if [[ $pg_rc != 0 && $pg_rc != skipped ]]; then
+    exit 1
+fi
+exit 0
