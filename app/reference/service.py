@@ -13,6 +13,7 @@ from app.core.audit import record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
+from app.core.types import utcnow
 from app.reference.models import (
     Certificate,
     CertificateCreate,
@@ -523,7 +524,7 @@ def update_course(
         if after_majors != before_majors:
             _set_course_majors(session, course_id, after_majors)
             if not any(getattr(course, f) != v for f, v in changes.items()):
-                course.version += 1  # a change of majors alone is still a new version
+                course.updated_at = utcnow()  # a change of majors alone is a new version
     _apply(
         session,
         principal,
