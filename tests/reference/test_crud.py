@@ -6,7 +6,6 @@ from starlette.testclient import TestClient
 from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.reference.models import College, Major
-
 from tests.reference.factories import (
     headers_for,
     make_certificate,

@@ -22,7 +22,6 @@ from app.reference.models import (
     Student,
     Teacher,
 )
-
 from tests.reference.factories import make_college, make_major, make_student, office
 
 

@@ -4,7 +4,6 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from app.core.roles import Role
-
 from tests.reference.factories import (
     headers_for,
     make_certificate,
