@@ -5,11 +5,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.accounts import service as accounts
 from app.accounts.models import User, UserCreate
-from app.core.roles import Role
+from app.core.roles import Principal, Role
+from app.imports.engine import run_import
+from app.imports.registry import get_kind
+from app.reference import importers as _importers  # noqa: F401  (registers the kinds)
+from app.reference.models import College, Student, Teacher
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,8 +47,85 @@ def _platform_users(session: Session, ctx: DemoContext) -> None:
     ctx.add_user(session, "auditor", Role.auditor, "试点工作领导小组 审计")
 
 
+DEMO_IMPORTER = Principal(role=Role.academic_office, label="demo-loader")
+DEMO_COLLEGE = "计算机与软件学院"
+
+DEMO_ORGS = "名称,联系人\n北京新大陆时代教育科技有限公司,张经理\n腾讯科技（深圳）有限公司,李经理\n"
+DEMO_CERTIFICATES = (
+    "证书名称,培训评价组织,等级\n"
+    "Web前端开发,北京新大陆时代教育科技有限公司,初级、中级、高级\n"
+    "物联网智能家居系统集成和应用,北京新大陆时代教育科技有限公司,初级、中级\n"
+    "云服务操作管理,腾讯科技（深圳）有限公司,初级、中级、高级\n"
+)
+DEMO_COURSES = (
+    "课程代码,课程名称,学分,开课学院,专业\n"
+    "CS101,Web前端开发基础,4,计算机与软件学院,510203、510201\n"
+    "CS102,JavaScript程序设计,4,计算机与软件学院,510203\n"
+    "CS201,物联网应用开发,3.5,计算机与软件学院,510102\n"
+    "CS301,云计算技术与应用,3,计算机与软件学院,510202、510205\n"
+)
+DEMO_TEACHERS = (
+    "工号,姓名,二级学院,职称\n"
+    "T1001,李明,计算机与软件学院,副教授\n"
+    "T1002,王芳,计算机与软件学院,讲师\n"
+    "T2001,陈刚,通信学院,教授\n"
+)
+DEMO_STUDENT_NAMES = [
+    "张伟",
+    "王静",
+    "李娜",
+    "刘洋",
+    "陈杰",
+    "杨敏",
+    "赵磊",
+    "黄丽",
+    "周涛",
+    "吴敏",
+]
+
+
+def _demo_students_csv() -> str:
+    lines = ["学号,姓名,专业代码,年级,班级"]
+    majors = [("510203", "软件"), ("510201", "计应"), ("510102", "物联网")]
+    for i in range(30):
+        code, short = majors[i % 3]
+        cohort = 2020 + i % 3
+        number = f"{cohort}{code}{i + 1:03d}"
+        name = DEMO_STUDENT_NAMES[i % 10] + ("" if i < 10 else str(i // 10))
+        lines.append(f"{number},{name},{code},{cohort}级,{short}{cohort % 100}01班")
+    return "\n".join(lines) + "\n"
+
+
+def _reference_data(session: Session, ctx: DemoContext) -> None:
+    """Load the reference data the way a user would: uploads through the import engine."""
+    uploads = [
+        ("majors", "majors-sample.tsv", (FIXTURES / "majors-sample.tsv").read_bytes()),
+        ("evaluation-orgs", "orgs.csv", DEMO_ORGS.encode()),
+        ("certificates", "certificates.csv", DEMO_CERTIFICATES.encode()),
+        ("courses", "courses.csv", DEMO_COURSES.encode()),
+        ("teachers", "teachers.csv", DEMO_TEACHERS.encode()),
+        ("students", "students.csv", _demo_students_csv().encode()),
+    ]
+    for kind, name, content in uploads:
+        report = run_import(session, DEMO_IMPORTER, get_kind(kind), name, content, dry_run=False)
+        if not report.written:
+            raise RuntimeError(f"demo upload {name} failed: {report.errors[:3]}")
+    college = session.exec(select(College).where(College.name == DEMO_COLLEGE)).one()
+    teacher = session.exec(select(Teacher).where(Teacher.staff_no == "T1001")).one()
+    student = session.exec(select(Student).order_by(col(Student.student_no))).first()
+    assert student is not None
+    assert college.id is not None
+    assert teacher.id is not None
+    assert student.id is not None
+    ctx.add_user(
+        session, "college", Role.college_manager, "计算机与软件学院 教学秘书", college_id=college.id
+    )
+    ctx.add_user(session, "teacher", Role.teacher, f"教师 {teacher.name}", teacher_id=teacher.id)
+    ctx.add_user(session, "student", Role.student, f"学生 {student.name}", student_id=student.id)
+
+
 DemoStep = Callable[[Session, DemoContext], None]
-STEPS: list[DemoStep] = [_platform_users]
+STEPS: list[DemoStep] = [_platform_users, _reference_data]
 
 
 @dataclass
