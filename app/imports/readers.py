@@ -26,7 +26,8 @@ class UnsupportedMediaType(AppError):
 
 
 def read_rows(filename: str, content: bytes) -> list[list[str]]:
-    """Every row of the first sheet as stripped text; index ``i`` is spreadsheet row ``i + 1``."""
+    """Every row of the first sheet as text (not yet stripped: the engine strips the cells it
+    uses); index ``i`` is spreadsheet row ``i + 1``."""
     if not content:
         raise UnprocessableEntity(
             "The file is empty: upload a spreadsheet with a header row and at least one data row",
@@ -54,6 +55,8 @@ def read_rows(filename: str, content: bytes) -> list[list[str]]:
 
 def cell_to_text(value: Any) -> str:
     """A cell as text; whole numbers lose the ``.0`` a spreadsheet adds (codes stay 510203)."""
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -77,7 +80,10 @@ def _xlsx_rows(content: bytes) -> list[list[str]]:
         if not workbook.sheet_names:
             raise UnsupportedMediaType(f"The workbook has no sheets. Accepted: {ACCEPTED}")
         sheet = workbook.get_sheet_by_index(0)
-        return [[cell_to_text(v) for v in row] for row in sheet.iter_rows()]
+        return [
+            [v if type(v) is str else cell_to_text(v) for v in row]
+            for row in sheet.to_python(skip_empty_area=False)
+        ]
     except (CalamineError, ValueError, OSError) as exc:
         raise UnsupportedMediaType(
             f"The file could not be read as an .xlsx workbook ({type(exc).__name__}). "
@@ -116,10 +122,7 @@ def _text_rows(content: bytes, *, tab: bool) -> list[list[str]]:
     delimiter = "\t" if tab or first_line.count("\t") > first_line.count(",") else ","
     csv.field_size_limit(1024 * 1024)
     try:
-        return [
-            [cell.strip() for cell in row]
-            for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        ]
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise UnprocessableEntity(
             f"The text could not be read as CSV: {exc}",

@@ -48,8 +48,15 @@ NEAR_MISS_RATIO = 0.75
 
 
 def _rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dict[str, Any]]:
+    """The stored rows by natural key, without the timestamps (nothing compares them)."""
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
-    return {row[key]: dict(row) for row in session.execute(sa.select(table)).mappings()}
+    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
+    names = [c.name for c in columns]
+    position = names.index(key)
+    return {
+        row[position]: dict(zip(names, row, strict=True))
+        for row in session.execute(sa.select(*columns))
+    }
 
 
 def _ids_by_name(session: Session, model: type[SQLModel]) -> dict[str, int]:
