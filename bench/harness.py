@@ -16,13 +16,22 @@ class Measurement:
     extra: dict[str, Any]
 
 
+def _current_rss_kb() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def _child(target: Callable[[], dict[str, Any]], queue: Any) -> None:
     try:
+        baseline_kb = _current_rss_kb()
         started = time.perf_counter()
         extra = target()
         seconds = time.perf_counter() - started
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        queue.put((seconds, peak_kb / 1024, extra))
+        queue.put((seconds, max(0, peak_kb - baseline_kb) / 1024, extra))
     except BaseException as exc:
         queue.put(exc)
         raise
@@ -55,7 +64,7 @@ def _measure_once(name: str, target: Callable[[], dict[str, Any]]) -> Measuremen
 
 def report(title: str, rows: list[Measurement], floor: Measurement, count: int) -> None:
     print(f"\n{title}")
-    print(f"{'case':<38}{'seconds':>9}{'rows/s':>10}{'peak MB':>9}{'x floor':>9}")
+    print(f"{'case':<38}{'seconds':>9}{'rows/s':>10}{'+peak MB':>9}{'x floor':>9}")
     for row in [floor, *rows]:
         print(
             f"{row.name:<38}{row.seconds:>9.2f}{count / row.seconds:>10,.0f}"

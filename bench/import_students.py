@@ -161,7 +161,8 @@ def main() -> None:
         )
         print(
             "Times are the engine call (read, check, compare, write, commit) or the floor's "
-            "executemany + commit; peak MB is the whole child process's maximum RSS."
+            "executemany + commit; +peak MB is the child process's peak RSS above its RSS at "
+            "the start (the input file and test rows are already in memory then)."
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
