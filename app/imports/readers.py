@@ -3,15 +3,17 @@
 import codecs
 import csv
 import io
+import zipfile
 from datetime import date, datetime, time, timedelta
 from pathlib import PurePath
 from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from app.core.errors import AppError, UnprocessableEntity
+from app.core.errors import AppError, PayloadTooLarge, UnprocessableEntity
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UNPACKED_XLSX_BYTES = 400 * 1024 * 1024
 XLSX_EXTENSIONS = frozenset({".xlsx", ".xlsm"})
 TEXT_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
 ZIP_MAGIC = b"PK\x03\x04"
@@ -74,7 +76,25 @@ def cell_to_text(value: Any) -> str:
     return str(value).strip()
 
 
+def _check_unpacked_size(content: bytes) -> None:
+    """Refuse a workbook that would unpack to more than is reasonable (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise UnsupportedMediaType(
+            f"The file could not be read as an .xlsx workbook. Accepted: {ACCEPTED}"
+        ) from exc
+    if unpacked > MAX_UNPACKED_XLSX_BYTES:
+        raise PayloadTooLarge(
+            f"The workbook unpacks to more than {MAX_UNPACKED_XLSX_BYTES // (1024 * 1024)} MB; "
+            "split it into smaller files",
+            max_bytes=MAX_UNPACKED_XLSX_BYTES,
+        )
+
+
 def _xlsx_rows(content: bytes) -> list[list[str]]:
+    _check_unpacked_size(content)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
         if not workbook.sheet_names:
