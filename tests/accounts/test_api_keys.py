@@ -31,6 +31,10 @@ def test_key_is_shown_once_stored_hashed_and_authenticates_with_its_role(
     assert "key" not in listed["items"][0]
     assert client.get("/api/v1/audit-events", headers={"X-API-Key": key}).status_code == 200
     assert client.get("/api/v1/users", headers={"X-API-Key": key}).status_code == 403
+    me = client.get("/api/v1/auth/me", headers={"X-API-Key": key}).json()
+    assert me["principal"] == f"api-key:{created['id']}:timetable-sync"
+    assert me["role"] == "auditor"
+    assert me["user"] is None
 
 
 def test_revoked_key_is_refused_at_once(client: TestClient, db: Session) -> None:

@@ -27,8 +27,9 @@ def test_login_returns_a_bearer_token_that_identifies_the_user(
     assert body["role"] == "academic_office"
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
-    assert me.json()["username"] == "office"
-    assert "password_hash" not in me.json()
+    assert me.json()["user"]["username"] == "office"
+    assert me.json()["principal"] == "user:office"
+    assert "password_hash" not in me.json()["user"]
 
 
 def test_login_with_wrong_password_is_401_and_counted(client: TestClient, db: Session) -> None:
