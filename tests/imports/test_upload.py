@@ -16,7 +16,6 @@ from tests.reference.factories import (
     make_major,
     manager_of,
     office,
-    release,
     xlsx_bytes,
 )
 
@@ -41,9 +40,7 @@ def upload(
 
 
 def count(db: Session, model: Any) -> int:
-    total = int(db.exec(select(func.count()).select_from(model)).one())
-    release(db)
-    return total
+    return int(db.exec(select(func.count()).select_from(model)).one())
 
 
 def test_sample_majors_tsv_creates_8_colleges_and_37_majors(

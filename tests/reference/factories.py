@@ -26,17 +26,10 @@ from tests.factories import login_as
 _counter = itertools.count(1)
 
 
-def release(db: Session) -> None:
-    """End the test session's transaction: on SQLite every transaction takes the write lock
-    (BEGIN IMMEDIATE), so an open one would block the request under test."""
-    db.commit()
-
-
 def _save(db: Session, row: Any) -> Any:
     db.add(row)
     db.commit()
     db.refresh(row)
-    release(db)
     return row
 
 
@@ -113,9 +106,7 @@ def make_certificate(
 
 
 def headers_for(db: Session, role: Role, **scope: Any) -> dict[str, str]:
-    headers = login_as(db, role, **scope)
-    release(db)
-    return headers
+    return login_as(db, role, **scope)
 
 
 def office(db: Session) -> dict[str, str]:
