@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from app.core.audit import record, snapshot
-from app.core.errors import UnprocessableEntity
+from app.core.errors import Conflict, UnprocessableEntity
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
 from app.imports.models import ImportBatch, ImportReport, RowError
@@ -411,7 +411,7 @@ def run_import(
         if all(_same(existing.get(f), values[f]) for f in compared):
             unchanged += 1
         else:
-            updates.append({**values, "id": existing["id"], "version": existing["version"] + 1})
+            updates.append({**values, "id": existing["id"], "_version": existing.get("version")})
 
     report = ImportReport(
         kind=kind.name,
@@ -438,34 +438,16 @@ def run_import(
     now = utcnow()
     table = kind.table
     table_fields = set(fields)
+    stamps: dict[str, Any] = {}
+    for name in ("created_at", "updated_at"):
+        if name in table.c:
+            stamps[name] = _constant(session, table.c[name], now)
+    if "version" in table.c:
+        stamps["version"] = sa.literal_column("1")
     insert_rows = [{k: v for k, v in values.items() if k in table_fields} for values in creates]
-    insert = sa.insert(table).values(
-        created_at=_constant(session, table.c.created_at, now),
-        updated_at=_constant(session, table.c.updated_at, now),
-        version=sa.literal_column("1"),
-    )
-    _bulk_insert(session, insert, insert_rows)
+    _bulk_insert(session, sa.insert(table).values(stamps), insert_rows)
     if updates:
-        update_rows = [
-            {
-                **{f"b_{k}": v for k, v in values.items() if k in table_fields},
-                "b_id": values["id"],
-                "b_version": values["version"],
-                "b_updated_at": now,
-            }
-            for values in updates
-        ]
-        names = sorted({k[2:] for row in update_rows for k in row} - {"id"})
-        statement = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("b_id"))
-            .values({name: sa.bindparam(f"b_{name}") for name in names})
-        )
-        for row in update_rows:
-            for name in names:
-                row.setdefault(f"b_{name}", None)
-        for start in range(0, len(update_rows), WRITE_CHUNK):
-            session.connection().execute(statement, update_rows[start : start + WRITE_CHUNK])
+        _bulk_update(session, table, table_fields, updates, now)
     if kind.write_extra is not None:
         kind.write_extra(session, plan, creates + updates)
 
@@ -498,6 +480,50 @@ def run_import(
 
 
 _PLAIN_TYPES = (str, int, type(None))
+
+
+class ChangedDuringImport(Conflict):
+    code = "changed_during_import"
+
+
+def _bulk_update(
+    session: Session,
+    table: sa.Table,
+    table_fields: set[str],
+    updates: list[dict[str, Any]],
+    now: Any,
+) -> None:
+    """Update the changed rows by id with executemany; a row whose version moved since it was
+    read (an edit at the same time) makes the whole upload fail with 409, not a lost update."""
+    versioned = "version" in table.c
+    keys = sorted({k for values in updates for k in values if k in table_fields} - {"id"})
+    assignments: dict[str, Any] = {name: sa.bindparam(f"b_{name}") for name in keys}
+    condition = table.c.id == sa.bindparam("b_id")
+    if "updated_at" in table.c:
+        assignments["updated_at"] = sa.bindparam("b_updated_at", type_=table.c.updated_at.type)
+    if versioned:
+        assignments["version"] = table.c.version + 1
+        condition = sa.and_(condition, table.c.version == sa.bindparam("b_old_version"))
+    statement = sa.update(table).where(condition).values(assignments)
+    rows = [
+        {
+            **{f"b_{name}": values.get(name) for name in keys},
+            "b_id": values["id"],
+            "b_old_version": values.get("_version"),
+            "b_updated_at": now,
+        }
+        for values in updates
+    ]
+    changed = 0
+    for start in range(0, len(rows), WRITE_CHUNK):
+        result = session.connection().execute(statement, rows[start : start + WRITE_CHUNK])
+        changed += result.rowcount
+    if versioned and changed != len(rows):
+        session.rollback()
+        raise ChangedDuringImport(
+            f"{len(rows) - changed} of the rows to update were changed by someone else while "
+            "the file was being imported; nothing was written, upload it again"
+        )
 
 
 def _bulk_insert(session: Session, insert: sa.Insert, rows: list[dict[str, Any]]) -> None:

@@ -1,5 +1,6 @@
 """Uploads through the one import engine: formats, headers, reports, all-or-nothing, limits."""
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from starlette.testclient import TestClient
 from app.core.audit import AuditEvent
 from app.imports import readers
 from app.imports.models import ImportBatch
+from app.imports.registry import KINDS
 from app.reference.models import College, Major, Student
 from tests.reference.factories import (
     make_college,
@@ -411,3 +413,43 @@ def test_utf16_tab_separated_text_as_excel_saves_unicode_text_is_read(
     response = upload(client, office(db), "colleges", "colleges.txt", content)
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 1
+
+
+def test_many_changed_rows_are_all_updated(client: TestClient, db: Session) -> None:
+    college = make_college(db, "计算机与软件学院")
+    make_major(db, college, code="510203")
+    headers = office(db)
+    first = "学号,姓名,专业代码,年级\n" + "".join(f"{i},甲{i},510203,2022\n" for i in range(30))
+    second = "学号,姓名,专业代码,年级\n" + "".join(f"{i},乙{i},510203,2022\n" for i in range(30))
+    upload(client, headers, "students", "s.csv", first.encode())
+    report = upload(client, headers, "students", "s.csv", second.encode()).json()
+    assert report["updated"] == 30
+    students = db.exec(select(Student)).all()
+    assert {(s.name[0], s.version) for s in students} == {("乙", 2)}
+
+
+def test_row_edited_while_the_file_was_imported_fails_the_upload_with_409(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    college = make_college(db, "计算机与软件学院")
+    make_major(db, college, code="510203")
+    headers = office(db)
+    upload(
+        client, headers, "students", "s.csv", "学号,姓名,专业代码,年级\n1,甲,510203,2022\n".encode()
+    )
+    kind = KINDS["students"]
+
+    def stale_prepare(session: Session, principal: Any) -> Any:
+        plan = kind.prepare(session, principal)
+        for row in plan.existing.values():
+            row["version"] -= 1  # as if someone saved a newer version after we read it
+        return plan
+
+    monkeypatch.setitem(KINDS, "students", dataclasses.replace(kind, prepare=stale_prepare))
+    response = upload(
+        client, headers, "students", "s.csv", "学号,姓名,专业代码,年级\n1,乙,510203,2022\n".encode()
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "changed_during_import"
+    assert db.exec(select(Student.name)).one() == "甲"
+    assert count(db, ImportBatch) == 1
