@@ -500,7 +500,7 @@ def _bulk_update(
     assignments: dict[str, Any] = {name: sa.bindparam(f"b_{name}") for name in keys}
     condition = table.c.id == sa.bindparam("b_id")
     if "updated_at" in table.c:
-        assignments["updated_at"] = sa.bindparam("b_updated_at", type_=table.c.updated_at.type)
+        assignments["updated_at"] = _constant(session, table.c.updated_at, now)
     if versioned:
         assignments["version"] = table.c.version + 1
         condition = sa.and_(condition, table.c.version == sa.bindparam("b_old_version"))
@@ -510,7 +510,6 @@ def _bulk_update(
             **{f"b_{name}": values.get(name) for name in keys},
             "b_id": values["id"],
             "b_old_version": values.get("_version"),
-            "b_updated_at": now,
         }
         for values in updates
     ]

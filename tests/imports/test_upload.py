@@ -426,6 +426,7 @@ def test_many_changed_rows_are_all_updated(client: TestClient, db: Session) -> N
     assert report["updated"] == 30
     students = db.exec(select(Student)).all()
     assert {(s.name[0], s.version) for s in students} == {("乙", 2)}
+    assert all(s.updated_at > s.created_at for s in students)
 
 
 def test_row_edited_while_the_file_was_imported_fails_the_upload_with_409(
