@@ -306,6 +306,13 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
+@dataclass
+class _Changes:
+    creates: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: int = 0
+
+
 def run_import(
     session: Session,
     principal: Principal,
@@ -318,12 +325,72 @@ def run_import(
     """Check ``content`` as a ``kind`` upload; unless ``dry_run`` or a row is bad, save it."""
     rows = read_rows(file_name, content)
     header = _find_header(kind, rows)
-    columns = {c.key: c for c in kind.columns}
-    header_cells = [cell.strip() for cell in rows[header.index]]
     errors = _Errors()
+    parsed = _parse_rows(kind, rows, header, errors)
+    key_header = rows[header.index][header.positions[kind.key]].strip()
+    _refuse_duplicate_keys(kind, parsed, key_header, errors)
 
+    _lock_kind(session, kind)
+    plan = kind.prepare(session, principal)
+    changes = _compare(kind, plan, principal, parsed, key_header, errors)
+    report = ImportReport(
+        kind=kind.name,
+        file_name=file_name,
+        dry_run=dry_run,
+        written=False,
+        rows=len(parsed),
+        created=len(changes.creates),
+        updated=len(changes.updates),
+        unchanged=changes.unchanged,
+        ignored_columns=header.ignored,
+        errors=errors.items,
+        errors_total=errors.total,
+    )
+    if errors.total or dry_run:
+        if errors.total == 0:
+            report.also_created = _would_create(plan)
+        session.rollback()
+        return report
+
+    _write(session, principal, kind, plan, changes)
+    report.also_created = dict(plan.also_created)
+    batch = ImportBatch(
+        kind=kind.name,
+        file_name=file_name[:255],
+        sha256=hashlib.sha256(content).hexdigest(),
+        rows=report.rows,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        actor=principal.label,
+        actor_user_id=principal.user_id,
+        actor_api_key_id=principal.api_key_id,
+    )
+    session.add(batch)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="import",
+        entity="import_batch",
+        entity_id=batch.id,
+        after={**(snapshot(batch) or {}), "also_created": report.also_created},
+    )
+    session.commit()
+    report.written = True
+    report.batch_id = batch.id
+    return report
+
+
+def _parse_rows(
+    kind: ImportKind, rows: list[list[str]], header: _Header, errors: _Errors
+) -> list[tuple[int, dict[str, Any]]]:
+    """Every non-blank row under the header as ``(spreadsheet row, {column key: value})``;
+    each cell is parsed once, a bad one is reported and left out of its row."""
+    columns = {c.key: c for c in kind.columns}
+    titles = [cell.strip() for cell in rows[header.index]]
     used = [
-        (key, position, columns[key].parse, columns[key], header_cells[position])
+        (key, position, columns[key].parse, columns[key], titles[position])
         for key, position in header.positions.items()
     ]
     parsed: list[tuple[int, dict[str, Any]]] = []
@@ -352,9 +419,13 @@ def run_import(
             code="no_data_rows",
             errors=[{"field": "file", "message": "header only, no data rows"}],
         )
+    return parsed
 
-    key_column = columns[kind.key]
-    key_header = header_cells[header.positions[kind.key]]
+
+def _refuse_duplicate_keys(
+    kind: ImportKind, parsed: list[tuple[int, dict[str, Any]]], key_header: str, errors: _Errors
+) -> None:
+    label = next(c.zh for c in kind.columns if c.key == kind.key)
     seen: dict[Any, int] = {}
     for line, cells in parsed:
         if cells.get(kind.key) is None:
@@ -365,23 +436,30 @@ def run_import(
                 line,
                 key_header,
                 str(value),
-                f"{key_column.zh} {value} already appears in row {seen[value]}; "
-                "each row needs its own",
+                f"{label} {value} already appears in row {seen[value]}; each row needs its own",
             )
         else:
             seen[value] = line
 
-    _lock_kind(session, kind)
-    plan = kind.prepare(session, principal)
-    scoped = principal.role == Role.college_manager
-    fields = [
-        c.name
-        for c in kind.table.columns
-        if c.name not in {"id", "created_at", "updated_at", "version"}
-    ]
-    creates: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    unchanged = 0
+
+def _compared_fields(kind: ImportKind) -> list[str]:
+    skipped = {"id", "created_at", "updated_at", "version"}
+    return [c.name for c in kind.table.columns if c.name not in skipped]
+
+
+def _compare(
+    kind: ImportKind,
+    plan: Plan,
+    principal: Principal,
+    parsed: list[tuple[int, dict[str, Any]]],
+    key_header: str,
+    errors: _Errors,
+) -> _Changes:
+    """Sort the good rows into creates, updates and unchanged; refuse rows outside a college
+    manager's college and rows whose references are unknown."""
+    scoped = principal.role == Role.college_manager and kind.college_of is not None
+    fields = [*_compared_fields(kind), *kind.extra_fields]
+    changes = _Changes()
     for line, cells in parsed:
         if line in errors.bad_rows:
             continue
@@ -405,78 +483,37 @@ def run_import(
                 )
                 continue
         if existing is None:
-            creates.append(values)
-            continue
-        compared = [f for f in (*fields, *kind.extra_fields) if f in values]
-        if all(_same(existing.get(f), values[f]) for f in compared):
-            unchanged += 1
+            changes.creates.append(values)
+        elif all(_same(existing.get(f), values[f]) for f in fields if f in values):
+            changes.unchanged += 1
         else:
-            updates.append({**values, "id": existing["id"], "_version": existing.get("version")})
+            changes.updates.append(
+                {**values, "id": existing["id"], "_version": existing.get("version")}
+            )
+    return changes
 
-    report = ImportReport(
-        kind=kind.name,
-        file_name=file_name,
-        dry_run=dry_run,
-        written=False,
-        rows=len(parsed),
-        created=len(creates),
-        updated=len(updates),
-        unchanged=unchanged,
-        ignored_columns=header.ignored,
-        errors=errors.items,
-        errors_total=errors.total,
-    )
-    if errors.total or dry_run:
-        if errors.total == 0:
-            report.also_created = _would_create(plan)
-        session.rollback()
-        return report
 
+def _write(
+    session: Session, principal: Principal, kind: ImportKind, plan: Plan, changes: _Changes
+) -> None:
+    """Bulk inserts and updates, in the caller's transaction."""
     if kind.before_write is not None:
-        kind.before_write(session, principal, plan, creates + updates)
-    report.also_created = dict(plan.also_created)
+        kind.before_write(session, principal, plan, changes.creates + changes.updates)
     now = utcnow()
     table = kind.table
-    table_fields = set(fields)
+    table_fields = set(_compared_fields(kind))
     stamps: dict[str, Any] = {}
     for name in ("created_at", "updated_at"):
         if name in table.c:
             stamps[name] = _constant(session, table.c[name], now)
     if "version" in table.c:
         stamps["version"] = sa.literal_column("1")
-    insert_rows = [{k: v for k, v in values.items() if k in table_fields} for values in creates]
-    _bulk_insert(session, sa.insert(table).values(stamps), insert_rows)
-    if updates:
-        _bulk_update(session, table, table_fields, updates, now)
+    inserts = [{k: v for k, v in values.items() if k in table_fields} for values in changes.creates]
+    _bulk_insert(session, sa.insert(table).values(stamps), inserts)
+    if changes.updates:
+        _bulk_update(session, table, table_fields, changes.updates, now)
     if kind.write_extra is not None:
-        kind.write_extra(session, plan, creates + updates)
-
-    batch = ImportBatch(
-        kind=kind.name,
-        file_name=file_name[:255],
-        sha256=hashlib.sha256(content).hexdigest(),
-        rows=report.rows,
-        created=report.created,
-        updated=report.updated,
-        unchanged=report.unchanged,
-        actor=principal.label,
-        actor_user_id=principal.user_id,
-        actor_api_key_id=principal.api_key_id,
-    )
-    session.add(batch)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="import",
-        entity="import_batch",
-        entity_id=batch.id,
-        after={**(snapshot(batch) or {}), "also_created": report.also_created},
-    )
-    session.commit()
-    report.written = True
-    report.batch_id = batch.id
-    return report
+        kind.write_extra(session, plan, changes.creates + changes.updates)
 
 
 _PLAIN_TYPES = (str, int, type(None))
