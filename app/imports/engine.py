@@ -192,6 +192,7 @@ class ImportKind:
     extra_fields: tuple[str, ...] = ()
     write_extra: Callable[[Session, Plan, list[dict[str, Any]]], None] | None = None
     key_of: Callable[[Any], Any] = lambda value: value
+    scope_columns: tuple[str, ...] = ()
     require_any: tuple[str, ...] = ()
     description: str = ""
 
@@ -474,12 +475,19 @@ def _compare(
             target = kind.college_of(plan, values)
             before = kind.college_of(plan, existing) if existing is not None else own
             if target != own or before != own:
+                column, value = key_header, str(cells[kind.key])
+                shown = next((k for k in kind.scope_columns if cells.get(k) is not None), None)
+                if target != own and shown is not None:
+                    column = next(c.zh for c in kind.columns if c.key == shown)
+                    value = str(cells[shown])
+                moves = existing is not None and before == own
                 errors.add(
                     line,
-                    key_header,
-                    str(cells[kind.key]),
-                    "belongs to another college; a college manager imports only rows of "
-                    "their own college",
+                    column,
+                    value,
+                    ("would move the row to" if moves else "belongs to")
+                    + " another college; a college manager imports only rows of their own "
+                    "college",
                 )
                 continue
         if existing is None:

@@ -16,6 +16,7 @@ from app.reference.models import College, Major, Student
 from tests.reference.factories import (
     make_college,
     make_major,
+    make_student,
     manager_of,
     office,
     xlsx_bytes,
@@ -303,7 +304,7 @@ def test_college_manager_upload_touching_another_college_is_refused_row_by_row(
     response = upload(client, manager_of(db, own), "students", "s.csv", content)
     assert response.status_code == 422
     errors = response.json()["errors"]
-    assert [(e["row"], e["value"]) for e in errors] == [(3, "2")]
+    assert [(e["row"], e["column"], e["value"]) for e in errors] == [(3, "专业代码", "510301")]
     assert "another college" in errors[0]["reason"]
     assert count(db, Student) == 0
 
@@ -314,6 +315,39 @@ def test_college_manager_imports_their_own_college(client: TestClient, db: Sessi
     content = "学号,姓名,专业代码,年级\n1,张三,510203,2022\n".encode()
     response = upload(client, manager_of(db, own), "students", "s.csv", content)
     assert response.status_code == 200, response.text
+
+
+def test_college_manager_cannot_move_their_student_to_another_college(
+    client: TestClient, db: Session
+) -> None:
+    own = make_college(db, "计算机与软件学院")
+    other = make_college(db, "通信学院")
+    make_major(db, own, code="510203")
+    make_major(db, other, code="510301")
+    headers = manager_of(db, own)
+    upload(
+        client,
+        headers,
+        "students",
+        "s.csv",
+        "学号,姓名,专业代码,年级\n1,张三,510203,2022\n".encode(),
+    )
+    moved = "学号,姓名,专业代码,年级\n1,张三,510301,2022\n".encode()
+    errors = upload(client, headers, "students", "s.csv", moved).json()["errors"]
+    assert errors[0]["reason"].startswith("would move the row to another college")
+
+
+def test_college_manager_cannot_overwrite_another_colleges_student(
+    client: TestClient, db: Session
+) -> None:
+    own = make_college(db, "计算机与软件学院")
+    other = make_college(db, "通信学院")
+    make_major(db, own, code="510203")
+    make_student(db, make_major(db, other, code="510301"), student_no="1")
+    content = "学号,姓名,专业代码,年级\n1,张三,510203,2022\n".encode()
+    errors = upload(client, manager_of(db, own), "students", "s.csv", content).json()["errors"]
+    assert (errors[0]["column"], errors[0]["value"]) == ("学号", "1")
+    assert errors[0]["reason"].startswith("belongs to another college")
 
 
 def test_college_manager_may_not_upload_colleges(client: TestClient, db: Session) -> None:
