@@ -195,3 +195,13 @@ def test_import_batch_list_statement_count_does_not_grow_with_page_size(
         assert len(response.json()["items"]) == limit
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_import_batches_export_as_csv(client: TestClient, db: Session) -> None:
+    headers = office(db)
+    upload(client, headers, "colleges", "学院.csv", "学院名称\n外国语学院\n".encode())
+    response = client.get("/api/v1/imports", params={"format": "csv"}, headers=headers)
+    assert response.status_code == 200
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("批次ID,导入时间,类型,文件名")
+    assert ",colleges,学院.csv," in lines[1]
