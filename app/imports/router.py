@@ -55,6 +55,9 @@ def imports_upload(
     column, value and reason. If any row is bad nothing is written (a real upload then
     answers 422 with the same report); a dry run only reports."""
     import_kind = get_kind(kind)
+    # End the transaction the credential check opened: on SQLite it holds the write lock,
+    # which the upload needs only from when it reads the stored rows, not while it parses.
+    session.rollback()
     content = service.read_limited(file.file)
     report = service.upload(
         session, principal, import_kind, file.filename or "upload", content, dry_run=dry_run
