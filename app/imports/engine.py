@@ -91,6 +91,8 @@ def integer(low: int, high: int, suffix: str = "") -> Parser:
 
     def parse(raw: str) -> int:
         value = raw
+        if suffix and value.endswith(suffix):
+            value = value[: -len(suffix)]
         if not (value.isascii() and value.isdigit()):
             value = unicodedata.normalize("NFKC", raw).replace(" ", "").strip()
             if suffix:
