@@ -1,6 +1,7 @@
 """The one error family, rendered once as RFC 9457 ``application/problem+json``."""
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -198,7 +199,31 @@ async def _app_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+def _path_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Each documented path as a pattern, with every method it answers (built once per app)."""
+    cached: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "path_methods", None)
+    if cached is None:
+        cached = []
+        for path, item in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))
+            methods = {m.upper() for m in item if m in {"get", "post", "put", "patch", "delete"}}
+            if "GET" in methods:
+                methods.add("HEAD")
+            cached.append((re.compile(pattern), methods))
+        app.state.path_methods = cached
+    return cached
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """All methods of every route at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for pattern, route_methods in _path_methods(request.app):
+        if pattern.fullmatch(request.url.path):
+            methods |= route_methods
+    return ", ".join(sorted(methods)) or None
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).description
@@ -214,10 +239,14 @@ async def _http_error_handler(_request: Request, exc: Exception) -> JSONResponse
         )
     if status == 404 and detail == "Not Found":
         detail = "No resource at this path; see /docs for the routes this service offers"
+    headers = dict(exc.headers or {})
     if status == 405:
-        allowed = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow")
-        detail = f"Method not allowed here; allowed: {allowed}" if allowed else detail
-    return problem_response(status, detail, headers=dict(exc.headers or {}))
+        allowed = _allowed_methods(request) or headers.get("Allow") or headers.get("allow")
+        if allowed:
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["Allow"] = allowed
+            detail = f"Method not allowed here; allowed: {allowed}"
+    return problem_response(status, detail, headers=headers)
 
 
 async def _validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:

@@ -37,6 +37,16 @@ def test_wrong_method_is_a_405_problem_that_keeps_allow(client: TestClient) -> N
     assert "GET" in str(body["detail"])
 
 
+def test_405_allow_names_every_method_of_the_path(client: TestClient) -> None:
+    collection = client.delete("/api/v1/users")
+    item = client.put("/api/v1/users/5")
+
+    assert collection.status_code == 405
+    assert collection.headers["allow"] == "GET, HEAD, POST"
+    assert item.status_code == 405
+    assert item.headers["allow"] == "GET, HEAD, PATCH"
+
+
 def test_validation_error_lists_each_field(client: TestClient, db: object) -> None:
     headers = login_as(db, Role.admin)  # type: ignore[arg-type]
 
