@@ -14,12 +14,20 @@ DEFAULT_PASSWORD = "correct-horse-battery"
 _PASSWORD_HASH = hash_password(DEFAULT_PASSWORD)
 _counter = itertools.count(1)
 
-DEFAULT_SCOPE = {
-    Role.college_manager: {"college_id": 1},
-    Role.teacher: {"teacher_id": 1},
-    Role.student: {"student_id": 1},
-    Role.evaluation_org: {"evaluation_org_id": 1},
-}
+
+def _new_scope_row(db: Session, role: Role) -> dict[str, int]:
+    """A fresh college, teacher, student or organisation for a scoped role given no scope."""
+    from tests.reference import factories as ref
+
+    if role is Role.college_manager:
+        return {"college_id": ref.make_college(db).id}
+    if role is Role.teacher:
+        return {"teacher_id": ref.make_teacher(db).id}
+    if role is Role.student:
+        return {"student_id": ref.make_student(db).id}
+    if role is Role.evaluation_org:
+        return {"evaluation_org_id": ref.make_org(db).id}
+    return {}
 
 
 def make_user(
@@ -30,8 +38,10 @@ def make_user(
     is_active: bool = True,
     **fields: Any,
 ) -> User:
-    """A user with ``DEFAULT_PASSWORD`` (hashed once per run, to keep tests fast)."""
-    scope = {**DEFAULT_SCOPE.get(role, {}), **fields}
+    """A user with ``DEFAULT_PASSWORD`` (hashed once per run, to keep tests fast); a scoped role
+    given no scope gets a new row of its own to be scoped to."""
+    scope_fields = {"college_id", "teacher_id", "student_id", "evaluation_org_id"}
+    scope = fields if scope_fields & fields.keys() else {**_new_scope_row(db, role), **fields}
     user = User(
         username=username or f"{role.value}-{next(_counter)}",
         role=role,

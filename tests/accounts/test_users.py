@@ -5,7 +5,7 @@ from app.accounts.models import User
 from app.core.audit import AuditEvent
 from app.core.roles import Role
 from tests.factories import DEFAULT_PASSWORD, auth, login_as, make_user
-from tests.reference.factories import default_scope_rows, make_college
+from tests.reference.factories import make_college
 
 
 def test_admin_creates_a_scoped_user_who_can_then_log_in(client: TestClient, db: Session) -> None:
@@ -204,7 +204,6 @@ def test_users_list_filters_and_pages(client: TestClient, db: Session) -> None:
 
 
 def test_non_admin_roles_cannot_manage_users(client: TestClient, db: Session) -> None:
-    default_scope_rows(db)
     for role in Role:
         if role is Role.admin:
             continue

@@ -131,21 +131,6 @@ def xlsx_bytes(rows: list[list[Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def default_scope_rows(db: Session) -> dict[str, int]:
-    """A college, teacher, student and evaluation organisation with id 1: the ids that
-    ``tests.factories.DEFAULT_SCOPE`` gives scoped users, which now must exist (foreign keys).
-    Call it first in a test, while the tables are empty."""
-    college = make_college(db)
-    rows = {
-        "college_id": college.id,
-        "teacher_id": make_teacher(db, college).id,
-        "student_id": make_student(db, make_major(db, college)).id,
-        "evaluation_org_id": make_org(db).id,
-    }
-    assert set(rows.values()) == {1}, "call default_scope_rows() before creating other rows"
-    return {name: int(value) for name, value in rows.items() if value is not None}
-
-
 @contextmanager
 def counting(engine: Engine) -> Iterator[list[str]]:
     """Collect the SQL of every statement ``engine`` runs inside the ``with`` block."""
