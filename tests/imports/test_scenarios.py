@@ -74,6 +74,38 @@ def test_sample_majors_then_5000_students_with_three_bad_rows_fixed_and_uploaded
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 5000)
 
 
+def test_a_workbook_saved_by_libreoffice_with_three_bad_rows_then_fixed_lands(
+    client: TestClient, db: Session, fixtures_dir: Path
+) -> None:
+    data = Path(__file__).parent / "data"
+    headers = office(db)
+    _majors_loaded(client, headers, fixtures_dir)
+
+    rejected = upload(
+        client,
+        headers,
+        "students",
+        "名册.xlsx",
+        (data / "students-5000-three-bad.xlsx").read_bytes(),
+    )
+    fixed = (data / "students-5000-fixed.xlsx").read_bytes()
+    landed = upload(client, headers, "students", "名册.xlsx", fixed)
+    again = upload(client, headers, "students", "名册.xlsx", fixed)
+
+    assert rejected.status_code == 422
+    assert sorted((e["row"], e["column"]) for e in rejected.json()["errors"]) == [
+        (102, "专业代码"),
+        (2503, "年级"),
+        (5002, "学号"),
+    ]
+    assert landed.status_code == 200, landed.text
+    assert landed.json()["created"] == 5000
+    stored = db.exec(select(Student).where(Student.student_no == "2020000000")).one()
+    assert stored.cohort == 2020
+    assert db.exec(select(func.count()).select_from(Student)).one() == 5000
+    assert (again.json()["created"], again.json()["unchanged"]) == (0, 5000)
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_kind_has_a_template_that_uploads_its_own_headers(
     client: TestClient, db: Session, kind: str
