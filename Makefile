@@ -56,7 +56,7 @@ test: install lint typecheck migrations-check ## all checks, then pytest on SQLi
 run: install ## migrate, load the demo data and serve (HOST=127.0.0.1 PORT=8000)
 	mkdir -p data
 	$(BIN)/python -m app migrate
-	$(BIN)/python -m app demo
+	$(BIN)/python -m app demo --url http://$(HOST):$(PORT)
 	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
 
 fmt: install ## format the code and apply ruff's automatic fixes

@@ -78,7 +78,7 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(_args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from app.accounts.service import random_password
     from app.core.db import create_db_engine
     from app.demo.loader import credentials_file, load_demo, remember_password
@@ -92,7 +92,7 @@ def _demo(_args: argparse.Namespace) -> int:
         result = load_demo(session, admin, password)
     if result.created:
         lines = [
-            "Demo data loaded. Open http://127.0.0.1:8000/docs, click Authorize and log in as:",
+            f"Demo data loaded. Open {args.url}/docs, click Authorize and log in as:",
             *(f"  {name:<12} {role.value:<16} {full}" for name, role, full in result.logins),
             f"Password for all of them: {password}",
         ]
@@ -146,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         create_user.add_argument(f"--{scope}", type=int)
     create_user.set_defaults(func=_create_user)
 
-    commands.add_parser("demo", help="load demo data into a new database").set_defaults(func=_demo)
+    demo = commands.add_parser("demo", help="load demo data into a new database")
+    demo.add_argument("--url", default="http://127.0.0.1:8000", help="where the service will run")
+    demo.set_defaults(func=_demo)
     commands.add_parser("openapi", help="print the OpenAPI schema").set_defaults(func=_openapi)
 
     args = parser.parse_args(argv)

@@ -7,6 +7,7 @@ The suite runs on SQLite by default and on PostgreSQL when ``ONEX_TEST_DATABASE_
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 from starlette.testclient import TestClient
 
-import app.models  # noqa: F401
+import app.models
 from app.core.config import Settings
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
@@ -93,10 +94,29 @@ def _empty_all_tables(engine: Engine) -> None:
                 connection.execute(sa.text("DELETE FROM sqlite_sequence"))
 
 
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    """An autocommit engine for the tests' own reads and writes: every statement sees the
+    latest committed data and holds no lock while the API under test works."""
+    if database_url.startswith("sqlite"):
+        engine = sa.create_engine(database_url, connect_args={"check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _autocommit(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+            dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+    else:
+        engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    """A session for arranging data and checking what the API wrote."""
-    with Session(engine, expire_on_commit=False) as session:
+def db(engine: Engine, db_engine: Engine) -> Iterator[Session]:
+    """A session for arranging data and checking what the API wrote (autocommit)."""
+    with Session(db_engine, expire_on_commit=False) as session:
         yield session
 
 

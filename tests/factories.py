@@ -8,7 +8,6 @@ from sqlmodel import Session
 from app.accounts.models import User
 from app.core.roles import Role
 from app.core.security import create_access_token, hash_password
-
 from tests.conftest import TEST_SECRET
 
 DEFAULT_PASSWORD = "correct-horse-battery"

@@ -77,6 +77,15 @@ class UserPublic(ScopeFields):
     version: int
 
 
+class Me(ScopeFields):
+    """Who the credential acts as: a user (with their account) or an API key."""
+
+    principal: str = Field(description="`user:<username>` or `api-key:<id>:<name>`")
+    role: Role
+    user: UserPublic | None = Field(description="The account, for a logged-in user")
+    api_key_id: int | None = Field(description="The key's id, for an API key")
+
+
 class PasswordChange(SQLModel):
     current_password: Annotated[str, StringConstraints(max_length=128)]
     new_password: Password

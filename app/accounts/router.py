@@ -10,6 +10,7 @@ from app.accounts.models import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
+    Me,
     PasswordChange,
     Token,
     UserCreate,
@@ -21,7 +22,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.params import DbId
-from app.core.roles import Role
+from app.core.roles import SCOPE_FIELDS, Role
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(
@@ -50,12 +51,19 @@ def auth_token(
     return service.login(session, settings, form.username, form.password, client_ip)
 
 
-@auth_router.get("/me", response_model=UserPublic | None, responses=problem_responses(401))
-def auth_me(session: SessionDep, principal: CurrentPrincipal) -> UserPublic | None:
-    """The logged-in user; for an API key, `null` (see the key's role in the audit trail)."""
-    if principal.user_id is None:
-        return None
-    return UserPublic.model_validate(service.get_user(session, principal.user_id))
+@auth_router.get("/me", response_model=Me, responses=problem_responses(401))
+def auth_me(session: SessionDep, principal: CurrentPrincipal) -> Me:
+    """Who this credential acts as: role, scope, and the user account (none for an API key)."""
+    user = None
+    if principal.user_id is not None:
+        user = UserPublic.model_validate(service.get_user(session, principal.user_id))
+    return Me(
+        principal=principal.label,
+        role=principal.role,
+        user=user,
+        api_key_id=principal.api_key_id,
+        **{field: getattr(principal, field) for field in SCOPE_FIELDS},
+    )
 
 
 @auth_router.post(

@@ -65,7 +65,8 @@ def _check_scope(session: Session, role: Role, scope: dict[str, Any]) -> None:
     problems = scope_problems(role, scope)
     if problems:
         raise UnprocessableEntity(
-            "The scope does not fit the role: " + "; ".join(p["message"] for p in problems),
+            "The scope does not fit the role: "
+            + "; ".join(f"{p['field'].removeprefix('body.')} {p['message']}" for p in problems),
             errors=problems,
         )
     for field, value in scope.items():

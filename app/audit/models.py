@@ -3,10 +3,12 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AuditEventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     created_at: datetime = Field(description="When the change was committed (UTC)")
     actor: str = Field(description="`user:<username>`, `api-key:<id>:<name>` or `system`")
@@ -22,6 +24,8 @@ class AuditEventPublic(BaseModel):
 
 
 class ChangeFeedItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int = Field(description="The cursor: pass the last one you saw as `after`")
     created_at: datetime
     action: str

@@ -45,7 +45,7 @@ def change_feed(session: Session, after: int, limit: int) -> ChangeFeed:
         .order_by(col(AuditEvent.id))
         .limit(limit + 1)
     ).all()
-    items = [ChangeFeedItem.model_validate(row, from_attributes=True) for row in rows[:limit]]
+    items = [ChangeFeedItem.model_validate(row) for row in rows[:limit]]
     return ChangeFeed(
         items=items,
         after=after,

@@ -6,10 +6,10 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEV_SECRET_KEY = "dev-secret-change-me-never-use-this-one-in-production"
 PLACEHOLDER_SECRETS = frozenset(
-    {"", "change-me", "changeme", "secret", "dev-secret-change-me", "please-change-this"}
+    {"", "change-me", "changeme", "secret", "dev-secret-change-me", DEV_SECRET_KEY}
 )
-DEV_SECRET_KEY = "dev-secret-change-me"
 MIN_PRODUCTION_SECRET_LENGTH = 32
 
 

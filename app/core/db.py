@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+from app.core.context import write_intent_var
 from app.core.models import Timestamped, Versioned
 from app.core.types import utcnow
 
@@ -52,9 +53,10 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        # One writer at a time, decided when the transaction starts: a read that later writes
-        # can then never fail with SQLITE_BUSY_SNAPSHOT half-way through a request.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A request that may write takes the write lock when its transaction starts, so a read
+        # that later writes never fails with SQLITE_BUSY_SNAPSHOT half-way; reads stay
+        # concurrent (WAL) and never block writers.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent_var.get() else "BEGIN")
 
 
 @event.listens_for(Session, "before_flush")

@@ -202,6 +202,16 @@ async def _http_error_handler(_request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).description
+    if status == 400 and detail == "There was an error parsing the body":
+        # Same answer as for malformed JSON: the body could not be read.
+        return problem_response(
+            422,
+            "The request body could not be parsed: send UTF-8 JSON (or the form the route "
+            "documents)",
+            code="validation_error",
+            title="Invalid input",
+            errors=[{"field": "body", "message": "not parseable"}],
+        )
     if status == 404 and detail == "Not Found":
         detail = "No resource at this path; see /docs for the routes this service offers"
     if status == 405:

@@ -10,10 +10,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.context import request_id_var
+from app.core.context import request_id_var, write_intent_var
 from app.core.errors import problem_response
 
 REQUEST_ID_HEADER = "x-request-id"
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 access_logger = logging.getLogger("onex.access")
@@ -59,6 +60,7 @@ class RequestContextMiddleware:
         incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        intent_token = write_intent_var.set(scope.get("method") not in READ_ONLY_METHODS)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -102,3 +104,4 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+            write_intent_var.reset(intent_token)
