@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
 from app.core.audit import record, snapshot
@@ -167,13 +168,19 @@ class Plan:
     existing: dict[Any, dict[str, Any]] = field(default_factory=dict)
     lookups: dict[str, Any] = field(default_factory=dict)
     also_created: dict[str, int] = field(default_factory=dict)
+    options: Any = None
+    report: dict[str, Any] = field(default_factory=dict)
+    """Entries the kind adds to the upload's report, e.g. ``created_certificates``."""
 
 
 @dataclass(frozen=True)
 class ImportKind:
     """One kind of upload. ``to_values`` turns a row's parsed cells into the table's values
     (raising ``RowRefused`` for unknown references); ``college_of`` names the college a row
-    belongs to, for a college manager's scope."""
+    belongs to, for a college manager's scope. ``options`` declares extra query parameters of
+    the upload (a pydantic model; the engine hands the parsed values to the kind as
+    ``Plan.options``); ``row_key`` gives the natural key of a row from its cells and options,
+    for keys that span several columns."""
 
     name: str
     title: str
@@ -190,6 +197,8 @@ class ImportKind:
     key_of: Callable[[Any], Any] = lambda value: value
     require_any: tuple[str, ...] = ()
     description: str = ""
+    options: type[BaseModel] | None = None
+    row_key: Callable[[dict[str, Any], Any], Any] | None = None
 
     @property
     def table(self) -> sa.Table:
@@ -301,6 +310,18 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
+def _key(kind: ImportKind, cells: dict[str, Any], options: Any) -> Any:
+    if kind.row_key is not None:
+        return kind.row_key(cells, options)
+    if cells.get(kind.key) is None:
+        return None
+    return kind.key_of(cells[kind.key])
+
+
+def _key_text(value: Any) -> str:
+    return " / ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 def run_import(
     session: Session,
     principal: Principal,
@@ -309,6 +330,7 @@ def run_import(
     content: bytes,
     *,
     dry_run: bool,
+    options: BaseModel | None = None,
 ) -> ImportReport:
     """Check ``content`` as a ``kind`` upload; unless ``dry_run`` or a row is bad, save it."""
     rows = read_rows(file_name, content)
@@ -349,16 +371,18 @@ def run_import(
     key_column = columns[kind.key]
     key_header = header_cells[header.positions[kind.key]]
     seen: dict[Any, int] = {}
+    if options is None and kind.options is not None:
+        options = kind.options()
     for line, cells in parsed:
-        if cells.get(kind.key) is None:
+        value = _key(kind, cells, options)
+        if value is None:
             continue
-        value = kind.key_of(cells[kind.key])
         if value in seen:
             errors.add(
                 line,
                 key_header,
-                str(value),
-                f"{key_column.zh} {value} already appears in row {seen[value]}; "
+                _key_text(value),
+                f"{key_column.zh} {_key_text(value)} already appears in row {seen[value]}; "
                 "each row needs its own",
             )
         else:
@@ -366,6 +390,7 @@ def run_import(
 
     _lock_kind(session, kind)
     plan = kind.prepare(session, principal)
+    plan.options = options
     scoped = principal.role == Role.college_manager
     fields = [
         c.name
@@ -383,7 +408,7 @@ def run_import(
         except RowRefused as exc:
             errors.add(line, exc.column, exc.value, exc.reason)
             continue
-        existing = plan.existing.get(kind.key_of(cells[kind.key]))
+        existing = plan.existing.get(_key(kind, cells, options))
         if scoped and kind.college_of is not None:
             own = principal.college_id
             target = kind.college_of(plan, values)
@@ -418,6 +443,7 @@ def run_import(
         ignored_columns=header.ignored,
         errors=errors.items,
         errors_total=errors.total,
+        **plan.report,
     )
     if errors.total or dry_run:
         if errors.total == 0:

@@ -2,7 +2,8 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ValidationError
 
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
@@ -38,17 +39,29 @@ def imports_upload(
     principal: CurrentPrincipal,
     kind: KindPath,
     file: Annotated[UploadFile, File(description=".xlsx, .csv or .tsv, at most 20 MB")],
+    request: Request,
     dry_run: Annotated[bool, Query(description="Check and report only; write nothing")] = False,
 ) -> ImportReport:
     """Upload a spreadsheet of `kind`. Columns are matched by their Chinese or English header
     in any order (a title row above the header is fine); rows are matched by natural key and
     created, updated or left unchanged. The answer is a report with every bad row's number,
     column, value and reason. If any row is bad nothing is written (a real upload then
-    answers 422 with the same report); a dry run only reports."""
+    answers 422 with the same report); a dry run only reports.
+
+    Kinds with options take them as further query parameters: `applications` takes `year`
+    (2000–2100, unless the file has a 年度 column) and `status` (`draft`, the default,
+    `submitted` or `approved`, for a year already decided)."""
     import_kind = get_kind(kind)
+    options = _options(import_kind.options, request)
     content = service.read_limited(file.file)
     report = service.upload(
-        session, principal, import_kind, file.filename or "upload", content, dry_run=dry_run
+        session,
+        principal,
+        import_kind,
+        file.filename or "upload",
+        content,
+        dry_run=dry_run,
+        options=options,
     )
     if not report.written and not dry_run:
         raise UnprocessableEntity(
@@ -59,6 +72,25 @@ def imports_upload(
             **report.model_dump(exclude={"errors"}),
         )
     return report
+
+
+def _options(model: type[BaseModel] | None, request: Request) -> BaseModel | None:
+    """The kind's own query parameters (e.g. ``year`` for applications), checked (422)."""
+    if model is None:
+        return None
+    given = {k: v for k, v in request.query_params.items() if k in model.model_fields}
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        errors = [
+            {"field": "query." + ".".join(map(str, e["loc"])), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        raise UnprocessableEntity(
+            "The request is not valid: "
+            + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            errors=errors,
+        ) from exc
 
 
 @router.get(
