@@ -511,8 +511,8 @@ def update_application(
     for field, value in changes.items():
         setattr(application, field, value)
     if (major_ids, cohorts) != (before_majors, before_cohorts):
-        _set_links(session, application_id, major_ids, cohorts)
         application.updated_at = utcnow()  # a change of majors or cohorts is a new version
+        _set_links(session, application_id, major_ids, cohorts)
     session.flush()
     record(
         session,
@@ -1046,8 +1046,8 @@ def update_plan(
         setattr(plan, field, value)
     plan.status = PlanStatus.draft
     if course_ids != before_courses:
+        plan.updated_at = utcnow()  # a change of courses is a new version
         _set_plan_courses(session, plan_id, course_ids)
-        plan.updated_at = utcnow()
     session.flush()
     record(
         session,

@@ -1,10 +1,9 @@
 """Helpers for pilot applications: the sample majors, the 2022 table, applications and plans."""
 
-import itertools
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.applications.models import (
@@ -14,12 +13,11 @@ from app.applications.models import (
     PilotApplication,
     Tier,
 )
-from app.reference.models import Certificate, Course, CourseMajor, Level, Major
+from app.reference.models import Certificate, College, Course, CourseMajor, Level, Major
 from tests.reference.factories import make_certificate, make_course, make_major, release
 
 FIXTURES = Path(__file__).resolve().parents[2] / "app" / "demo" / "fixtures"
 TABLE = FIXTURES / "applications-2022.tsv"
-_years = itertools.count(2001)
 
 
 def upload(
@@ -91,12 +89,11 @@ def make_application(
 
 
 def major_courses(db: Session, major: Major, count: int) -> list[Course]:
-    """``count`` courses taught to ``major``."""
+    """``count`` courses of ``major``'s college, taught to ``major``."""
+    college = db.get(College, major.college_id)
     courses = []
     for _ in range(count):
-        college = db.get(type(major).__mro__[0], major.id)
-        assert college is not None
-        course = make_course(db)
+        course = make_course(db, college)
         db.add(CourseMajor(course_id=course.id, major_id=major.id))
         db.commit()
         courses.append(course)
@@ -104,5 +101,7 @@ def major_courses(db: Session, major: Major, count: int) -> list[Course]:
     return courses
 
 
-def body(**fields: Any) -> dict[str, Any]:
-    return fields
+def major_named(db: Session, name: str) -> Major:
+    major = db.exec(select(Major).where(Major.name == name)).one()
+    release(db)
+    return major
