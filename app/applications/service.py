@@ -967,7 +967,13 @@ def _plan_snapshot(plan: PilotPlan, course_ids: Sequence[int]) -> dict[str, Any]
 
 
 def create_plan(session: Session, principal: Principal, data: PlanCreate) -> PilotPlan:
-    application = locked_application(session, principal, data.application_id)
+    try:
+        application = locked_application(session, principal, data.application_id)
+    except NotFound as exc:
+        raise UnprocessableEntity(
+            exc.detail,
+            errors=[{"field": "body.application_id", "message": exc.detail}],
+        ) from exc
     major = session.get(Major, data.major_id)
     if major is None or data.major_id not in _major_ids(session, data.application_id):
         raise UnprocessableEntity(

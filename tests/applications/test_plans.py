@@ -112,7 +112,8 @@ def test_a_plan_for_a_major_outside_the_application_or_another_college_is_refuse
 
     assert not_in_application.status_code == 422
     assert "not one of application" in not_in_application.json()["detail"]
-    assert other_manager.status_code == 404
+    assert other_manager.status_code == 422
+    assert "No pilot application" in other_manager.json()["detail"]
     assert auditor.status_code == 403
 
 
