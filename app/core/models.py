@@ -2,8 +2,10 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from pydantic import ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.core.types import UTCDateTime, utcnow
@@ -42,3 +44,36 @@ class Versioned(Timestamped):
     """Rows that clients update carry a ``version`` that backs ``ETag`` / ``If-Match``."""
 
     version: int = Field(default=1, nullable=False)
+
+
+def _drop_null_from_schema(schema: dict[str, Any], model: type[Any]) -> None:
+    nullable: frozenset[str] = getattr(model, "NULLABLE", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in nullable or "anyOf" not in prop:
+            continue
+        options = [o for o in prop["anyOf"] if o.get("type") != "null"]
+        if len(options) == len(prop["anyOf"]):
+            continue
+        prop.pop("anyOf")
+        prop.pop("default", None)
+        if len(options) == 1:
+            prop.update(options[0])
+        else:
+            prop["anyOf"] = options
+
+
+class PatchModel(SQLModel):
+    """A partial update: a field left out stays as it is; only the fields in ``NULLABLE`` may
+    be sent as null (to clear them). The OpenAPI schema says so too."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+    model_config = ConfigDict(json_schema_extra=_drop_null_from_schema)  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if value is None and name in cls.model_fields and name not in cls.NULLABLE:
+                    raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        return data

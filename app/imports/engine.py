@@ -60,6 +60,7 @@ def text(max_length: int = 100) -> Parser:
 
 
 _FLOAT_CODE = re.compile(r"^\d+\.0+$")
+_SCIENTIFIC = re.compile(r"^\d+(\.\d+)?[eE]\+?\d+$")
 _CODE = re.compile(r"^[0-9A-Za-z_.-]+$")
 
 
@@ -67,10 +68,12 @@ def code(max_length: int = 20) -> Parser:
     """Codes and numbers kept as text: ``510203.0`` (a spreadsheet's float) reads as 510203."""
 
     def parse(raw: str) -> str:
+        if raw.isascii() and raw.isalnum() and len(raw) <= max_length:
+            return raw
         value = unicodedata.normalize("NFKC", raw).strip()
         if _FLOAT_CODE.match(value):
             value = value.split(".", 1)[0]
-        elif re.match(r"^\d+(\.\d+)?[eE]\+?\d+$", value):
+        elif _SCIENTIFIC.match(value):
             number = Decimal(value)
             if number == number.to_integral_value():
                 value = str(int(number))
@@ -84,17 +87,18 @@ def code(max_length: int = 20) -> Parser:
 
 
 def integer(low: int, high: int, suffix: str = "") -> Parser:
+    like = f" (like {low}{suffix})" if suffix else ""
+
     def parse(raw: str) -> int:
-        value = unicodedata.normalize("NFKC", raw).replace(" ", "").strip()
-        if suffix:
-            value = value.removesuffix(suffix)
-        if _FLOAT_CODE.match(value):
-            value = value.split(".", 1)[0]
-        if not value.isdigit():
-            raise CellError(
-                f"a whole number from {low} to {high}"
-                + (f" (like {low}{suffix})" if suffix else "")
-            )
+        value = raw
+        if not (value.isascii() and value.isdigit()):
+            value = unicodedata.normalize("NFKC", raw).replace(" ", "").strip()
+            if suffix:
+                value = value.removesuffix(suffix)
+            if _FLOAT_CODE.match(value):
+                value = value.split(".", 1)[0]
+        if not (value.isascii() and value.isdigit()) or len(value) > 9:
+            raise CellError(f"a whole number from {low} to {high}{like}")
         number = int(value)
         if not low <= number <= high:
             raise CellError(f"a whole number from {low} to {high}")
@@ -225,7 +229,7 @@ def _find_header(kind: ImportKind, rows: list[list[str]]) -> _Header:
     names = {c.key: _column_names(c) for c in kind.columns}
     best: tuple[int, int] = (0, -1)
     for index, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        keys = {header_key(cell) for cell in row if cell}
+        keys = {header_key(cell) for cell in row if cell and not cell.isspace()}
         score = sum(1 for n in names.values() if n & keys)
         if score > best[0]:
             best = (score, index)
@@ -241,7 +245,8 @@ def _find_header(kind: ImportKind, rows: list[list[str]]) -> _Header:
     positions: dict[str, int] = {}
     ignored: list[str] = []
     duplicate: list[dict[str, str]] = []
-    for position, cell in enumerate(rows[index]):
+    for position, raw_cell in enumerate(rows[index]):
+        cell = raw_cell.strip()
         if not cell:
             continue
         key = header_key(cell)
@@ -263,7 +268,7 @@ def _find_header(kind: ImportKind, rows: list[list[str]]) -> _Header:
         either = " or ".join(f"{c.zh} ({c.en})" for c in kind.columns if c.key in kind.require_any)
         problems.append({"field": "file", "message": f"a column {either} is required"})
     if problems:
-        found = ", ".join(cell for cell in rows[index] if cell)
+        found = ", ".join(cell.strip() for cell in rows[index] if cell.strip())
         raise UnprocessableEntity(
             "The file's columns do not fit a "
             f"{kind.name} upload: "
@@ -336,30 +341,32 @@ def run_import(
     rows = read_rows(file_name, content)
     header = _find_header(kind, rows)
     columns = {c.key: c for c in kind.columns}
-    header_cells = rows[header.index]
+    header_cells = [cell.strip() for cell in rows[header.index]]
     errors = _Errors()
 
+    used = [
+        (key, position, columns[key].parse, columns[key], header_cells[position])
+        for key, position in header.positions.items()
+    ]
     parsed: list[tuple[int, dict[str, Any]]] = []
     for index in range(header.index + 1, len(rows)):
         raw = rows[index]
-        if not any(raw):
+        if not any(raw) or not "".join(raw).strip():
             continue
         line = index + 1
+        width = len(raw)
         cells: dict[str, Any] = {}
-        for key, position in header.positions.items():
-            column = columns[key]
-            value = raw[position] if position < len(raw) else ""
-            if value == "":
+        for key, position, parse, column, title in used:
+            value = raw[position].strip() if position < width else ""
+            if not value:
                 if column.required:
-                    errors.add(
-                        line, header_cells[position], "", f"required: {column.help or column.zh}"
-                    )
+                    errors.add(line, title, "", f"required: {column.help or column.zh}")
                 cells[key] = None
                 continue
             try:
-                cells[key] = column.parse(value)
+                cells[key] = parse(value)
             except CellError as exc:
-                errors.add(line, header_cells[position], value, str(exc))
+                errors.add(line, title, value, str(exc))
         parsed.append((line, cells))
     if not parsed:
         raise UnprocessableEntity(
@@ -457,17 +464,13 @@ def run_import(
     now = utcnow()
     table = kind.table
     table_fields = set(fields)
-    insert_rows = [
-        {
-            **{k: v for k, v in values.items() if k in table_fields},
-            "created_at": now,
-            "updated_at": now,
-            "version": 1,
-        }
-        for values in creates
-    ]
-    for start in range(0, len(insert_rows), WRITE_CHUNK):
-        session.execute(sa.insert(table), insert_rows[start : start + WRITE_CHUNK])
+    insert_rows = [{k: v for k, v in values.items() if k in table_fields} for values in creates]
+    insert = sa.insert(table).values(
+        created_at=_constant(session, table.c.created_at, now),
+        updated_at=_constant(session, table.c.updated_at, now),
+        version=sa.literal_column("1"),
+    )
+    _bulk_insert(session, insert, insert_rows)
     if updates:
         update_rows = [
             {
@@ -518,6 +521,45 @@ def run_import(
     report.written = True
     report.batch_id = batch.id
     return report
+
+
+_PLAIN_TYPES = (str, int, type(None))
+
+
+def _bulk_insert(session: Session, insert: sa.Insert, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` in chunks of executemany. On SQLite, when every value is already a
+    plain str/int/None, the statement is compiled once and the rows go straight to the
+    driver's executemany (the per-row parameter processing was a third of a 50,000-row
+    import)."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    connection = session.connection()
+    plain = connection.dialect.name == "sqlite" and all(
+        set(row) == set(keys) and all(type(v) in _PLAIN_TYPES for v in row.values()) for row in rows
+    )
+    compiled = insert.compile(dialect=connection.dialect, column_keys=keys)
+    order = list(compiled.positiontup or [])
+    if not plain or not set(order) <= set(keys):
+        for start in range(0, len(rows), WRITE_CHUNK):
+            session.execute(insert, rows[start : start + WRITE_CHUNK])
+        return
+    values = [tuple(row[name] for name in order) for row in rows]
+    for start in range(0, len(values), WRITE_CHUNK):
+        connection.exec_driver_sql(compiled.string, values[start : start + WRITE_CHUNK])
+
+
+def _constant(session: Session, column: sa.Column[Any], value: Any) -> Any:
+    """One value for every row of a bulk write. On SQLite it is rendered into the statement
+    once, which spares converting the same timestamp for each of 50,000 rows."""
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        return value
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    rendered = processor(value) if processor else value
+    if not isinstance(rendered, str) or "'" in rendered:
+        return value
+    return sa.literal_column(f"'{rendered}'")
 
 
 def _would_create(plan: Plan) -> dict[str, int]:

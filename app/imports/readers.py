@@ -3,15 +3,17 @@
 import codecs
 import csv
 import io
+import zipfile
 from datetime import date, datetime, time, timedelta
 from pathlib import PurePath
 from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from app.core.errors import AppError, UnprocessableEntity
+from app.core.errors import AppError, PayloadTooLarge, UnprocessableEntity
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UNPACKED_XLSX_BYTES = 400 * 1024 * 1024
 XLSX_EXTENSIONS = frozenset({".xlsx", ".xlsm"})
 TEXT_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
 ZIP_MAGIC = b"PK\x03\x04"
@@ -26,7 +28,8 @@ class UnsupportedMediaType(AppError):
 
 
 def read_rows(filename: str, content: bytes) -> list[list[str]]:
-    """Every row of the first sheet as stripped text; index ``i`` is spreadsheet row ``i + 1``."""
+    """Every row of the first sheet as text (not yet stripped: the engine strips the cells it
+    uses); index ``i`` is spreadsheet row ``i + 1``."""
     if not content:
         raise UnprocessableEntity(
             "The file is empty: upload a spreadsheet with a header row and at least one data row",
@@ -54,6 +57,8 @@ def read_rows(filename: str, content: bytes) -> list[list[str]]:
 
 def cell_to_text(value: Any) -> str:
     """A cell as text; whole numbers lose the ``.0`` a spreadsheet adds (codes stay 510203)."""
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -71,13 +76,34 @@ def cell_to_text(value: Any) -> str:
     return str(value).strip()
 
 
+def _check_unpacked_size(content: bytes) -> None:
+    """Refuse a workbook that would unpack to more than is reasonable (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise UnsupportedMediaType(
+            f"The file could not be read as an .xlsx workbook. Accepted: {ACCEPTED}"
+        ) from exc
+    if unpacked > MAX_UNPACKED_XLSX_BYTES:
+        raise PayloadTooLarge(
+            f"The workbook unpacks to more than {MAX_UNPACKED_XLSX_BYTES // (1024 * 1024)} MB; "
+            "split it into smaller files",
+            max_bytes=MAX_UNPACKED_XLSX_BYTES,
+        )
+
+
 def _xlsx_rows(content: bytes) -> list[list[str]]:
+    _check_unpacked_size(content)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
         if not workbook.sheet_names:
             raise UnsupportedMediaType(f"The workbook has no sheets. Accepted: {ACCEPTED}")
         sheet = workbook.get_sheet_by_index(0)
-        return [[cell_to_text(v) for v in row] for row in sheet.iter_rows()]
+        return [
+            [v if type(v) is str else cell_to_text(v) for v in row]
+            for row in sheet.to_python(skip_empty_area=False)
+        ]
     except (CalamineError, ValueError, OSError) as exc:
         raise UnsupportedMediaType(
             f"The file could not be read as an .xlsx workbook ({type(exc).__name__}). "
@@ -116,10 +142,7 @@ def _text_rows(content: bytes, *, tab: bool) -> list[list[str]]:
     delimiter = "\t" if tab or first_line.count("\t") > first_line.count(",") else ","
     csv.field_size_limit(1024 * 1024)
     try:
-        return [
-            [cell.strip() for cell in row]
-            for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        ]
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise UnprocessableEntity(
             f"The text could not be read as CSV: {exc}",

@@ -15,7 +15,9 @@ from app.imports.models import ImportBatchPublic, ImportReport
 from app.imports.readers import MAX_UPLOAD_BYTES
 from app.imports.registry import get_kind
 
-router = APIRouter(prefix="/imports", tags=["imports"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    prefix="/imports", tags=["imports"], responses=problem_responses(400, 401, 403, 422)
+)
 
 KindPath = Annotated[
     str,

@@ -48,8 +48,15 @@ NEAR_MISS_RATIO = 0.75
 
 
 def _rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dict[str, Any]]:
+    """The stored rows by natural key, without the timestamps (nothing compares them)."""
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
-    return {row[key]: dict(row) for row in session.execute(sa.select(table)).mappings()}
+    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
+    names = [c.name for c in columns]
+    position = names.index(key)
+    return {
+        row[position]: dict(zip(names, row, strict=True))
+        for row in session.execute(sa.select(*columns))
+    }
 
 
 def _ids_by_name(session: Session, model: type[SQLModel]) -> dict[str, int]:
@@ -86,14 +93,18 @@ def _prepare_colleges(session: Session, _principal: Principal) -> Plan:
 def _college_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
     values: dict[str, Any] = {"name": cells["name"]}
     if "code" in cells:
-        owner = plan.lookups["codes"].get(cells["code"])
-        if cells["code"] is not None and owner not in (None, cells["name"]):
-            raise RowRefused(
-                f"college code {cells['code']} already belongs to {owner!r}",
-                "学院代码",
-                cells["code"],
-            )
-        values["code"] = cells["code"]
+        codes: dict[str, str] = plan.lookups["codes"]
+        code_value = cells["code"]
+        if code_value is not None:
+            owner = codes.get(code_value)
+            if owner not in (None, cells["name"]):
+                raise RowRefused(
+                    f"college code {code_value} already belongs to {owner!r}; codes are unique",
+                    "学院代码",
+                    code_value,
+                )
+            codes[code_value] = cells["name"]
+        values["code"] = code_value
     return values
 
 

@@ -3,15 +3,15 @@
 import re
 import unicodedata
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints, field_validator
+from pydantic import PlainValidator, StringConstraints, WithJsonSchema, field_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.models import Versioned
+from app.core.models import PatchModel, Versioned
 
 MIN_COHORT = 2000
 MAX_COHORT = 2100
@@ -27,7 +27,38 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 RefId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Cohort = Annotated[int, Field(ge=MIN_COHORT, le=MAX_COHORT, description="Entry year, e.g. 2020")]
-Credits = Annotated[Decimal, Field(ge=0, le=MAX_CREDITS, max_digits=3, decimal_places=1)]
+CREDITS_PATTERN = r"^(\d|[1-9]\d)(\.\d)?$"
+
+
+def _credits(value: object) -> Decimal:
+    """Credits from 0 to 99.9: a string with at most one decimal place, or a number rounded
+    to one place."""
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str) and re.match(CREDITS_PATTERN, value.strip()):
+        number = Decimal(value.strip())
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = Decimal(str(value))
+    else:
+        raise ValueError("credits are a number from 0 to 99.9 with at most one decimal place")
+    if not number.is_finite() or not Decimal(0) <= number <= MAX_CREDITS:
+        raise ValueError("credits are a number from 0 to 99.9")
+    return number.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+Credits = Annotated[
+    Decimal,
+    PlainValidator(_credits),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": float(MAX_CREDITS)},
+                {"type": "string", "pattern": CREDITS_PATTERN},
+            ],
+            "examples": ["3.5"],
+        }
+    ),
+]
 
 
 class Level(StrEnum):
@@ -84,7 +115,9 @@ class CollegeCreate(SQLModel):
     code: Code | None = None
 
 
-class CollegeUpdate(SQLModel):
+class CollegeUpdate(PatchModel):
+    NULLABLE = frozenset({"code"})
+
     name: Name | None = None
     code: Code | None = None
 
@@ -116,7 +149,7 @@ class MajorCreate(SQLModel):
     college_id: RefId
 
 
-class MajorUpdate(SQLModel):
+class MajorUpdate(PatchModel):
     code: Code | None = None
     name: Name | None = None
     college_id: RefId | None = None
@@ -163,7 +196,7 @@ class CourseCreate(SQLModel):
     major_ids: list[RefId] = Field(default_factory=list, max_length=200)
 
 
-class CourseUpdate(SQLModel):
+class CourseUpdate(PatchModel):
     code: Code | None = None
     name: Name | None = None
     credits: Credits | None = None
@@ -210,7 +243,9 @@ class TeacherCreate(SQLModel):
     title: ShortText | None = None
 
 
-class TeacherUpdate(SQLModel):
+class TeacherUpdate(PatchModel):
+    NULLABLE = frozenset({"title"})
+
     staff_no: Code | None = None
     name: Name | None = None
     college_id: RefId | None = None
@@ -254,7 +289,9 @@ class StudentCreate(SQLModel):
     class_name: ShortText | None = None
 
 
-class StudentUpdate(SQLModel):
+class StudentUpdate(PatchModel):
+    NULLABLE = frozenset({"class_name"})
+
     student_no: Code | None = None
     name: Name | None = None
     major_id: RefId | None = None
@@ -294,7 +331,9 @@ class EvaluationOrgCreate(SQLModel):
     contact: ShortText | None = None
 
 
-class EvaluationOrgUpdate(SQLModel):
+class EvaluationOrgUpdate(PatchModel):
+    NULLABLE = frozenset({"contact"})
+
     name: Name | None = None
     contact: ShortText | None = None
 
@@ -346,7 +385,7 @@ class CertificateCreate(SQLModel):
         return sort_levels(value)
 
 
-class CertificateUpdate(SQLModel):
+class CertificateUpdate(PatchModel):
     name: Name | None = None
     evaluation_org_id: RefId | None = None
     levels: list[Level] | None = Field(default=None, min_length=1, max_length=3)

@@ -73,6 +73,16 @@ def require_office(principal: Principal) -> None:
         )
 
 
+def require_writer_role(principal: Principal, what: str) -> None:
+    """403 before anything else for roles that never write ``what``."""
+    if principal.role not in (Role.academic_office, Role.college_manager):
+        raise Forbidden(
+            f"Role {principal.role.value} may not change {what}; "
+            "allowed roles: academic_office, college_manager (own college)",
+            allowed_roles=[Role.academic_office.value, Role.college_manager.value],
+        )
+
+
 def require_college_writer(principal: Principal, college_id: int, what: str) -> None:
     """The academic office writes everywhere, a college manager only inside their college."""
     if principal.role == Role.academic_office:
@@ -351,6 +361,7 @@ def _scoped_major(session: Session, principal: Principal, major_id: int) -> Majo
 
 
 def create_major(session: Session, principal: Principal, data: MajorCreate) -> Major:
+    require_writer_role(principal, "majors")
     require_college_writer(principal, data.college_id, "majors")
     _require_ref(session, College, data.college_id, "college_id", "college")
     _unique(session, Major, Major.code, data.code, None, "code", "major")
@@ -362,6 +373,7 @@ def create_major(session: Session, principal: Principal, data: MajorCreate) -> M
 def update_major(
     session: Session, principal: Principal, major_id: int, data: MajorUpdate, if_match: int | None
 ) -> Major:
+    require_writer_role(principal, "majors")
     major = _scoped_major(session, principal, major_id)
     require_college_writer(principal, major.college_id, "majors")
     check_version(major.version, if_match, "major")
@@ -376,6 +388,7 @@ def update_major(
 
 
 def delete_major(session: Session, principal: Principal, major_id: int) -> None:
+    require_writer_role(principal, "majors")
     major = _scoped_major(session, principal, major_id)
     require_college_writer(principal, major.college_id, "majors")
     _refuse_if_referenced(
@@ -484,6 +497,7 @@ def _set_course_majors(session: Session, course_id: int, major_ids: list[int]) -
 
 
 def create_course(session: Session, principal: Principal, data: CourseCreate) -> Course:
+    require_writer_role(principal, "courses")
     require_college_writer(principal, data.college_id, "courses")
     _require_ref(session, College, data.college_id, "college_id", "college")
     major_ids = _check_majors(session, data.major_ids)
@@ -508,6 +522,7 @@ def _scoped_course(session: Session, principal: Principal, course_id: int) -> Co
 def update_course(
     session: Session, principal: Principal, course_id: int, data: CourseUpdate, if_match: int | None
 ) -> Course:
+    require_writer_role(principal, "courses")
     course = _scoped_course(session, principal, course_id)
     require_college_writer(principal, course.college_id, "courses")
     check_version(course.version, if_match, "course")
@@ -538,6 +553,7 @@ def update_course(
 
 
 def delete_course(session: Session, principal: Principal, course_id: int) -> None:
+    require_writer_role(principal, "courses")
     course = _scoped_course(session, principal, course_id)
     require_college_writer(principal, course.college_id, "courses")
     session.execute(sa.delete(CourseMajor).where(col(CourseMajor.course_id) == course_id))
@@ -598,6 +614,7 @@ def _scoped_teacher(session: Session, principal: Principal, teacher_id: int) -> 
 
 
 def create_teacher(session: Session, principal: Principal, data: TeacherCreate) -> Teacher:
+    require_writer_role(principal, "teachers")
     require_college_writer(principal, data.college_id, "teachers")
     _require_ref(session, College, data.college_id, "college_id", "college")
     _unique(session, Teacher, Teacher.staff_no, data.staff_no, None, "staff_no", "teacher")
@@ -613,6 +630,7 @@ def update_teacher(
     data: TeacherUpdate,
     if_match: int | None,
 ) -> Teacher:
+    require_writer_role(principal, "teachers")
     teacher = _scoped_teacher(session, principal, teacher_id)
     require_college_writer(principal, teacher.college_id, "teachers")
     check_version(teacher.version, if_match, "teacher")
@@ -635,6 +653,7 @@ def update_teacher(
 
 
 def delete_teacher(session: Session, principal: Principal, teacher_id: int) -> None:
+    require_writer_role(principal, "teachers")
     teacher = _scoped_teacher(session, principal, teacher_id)
     require_college_writer(principal, teacher.college_id, "teachers")
     _refuse_if_referenced(
@@ -743,6 +762,7 @@ def _scoped_student(session: Session, principal: Principal, student_id: int) -> 
 
 
 def create_student(session: Session, principal: Principal, data: StudentCreate) -> Student:
+    require_writer_role(principal, "students")
     college_id = _major_college(session, data.major_id)
     require_college_writer(principal, college_id, "students")
     _unique(session, Student, Student.student_no, data.student_no, None, "student_no", "student")
@@ -758,6 +778,7 @@ def update_student(
     data: StudentUpdate,
     if_match: int | None,
 ) -> Student:
+    require_writer_role(principal, "students")
     student, college_id = _scoped_student(session, principal, student_id)
     require_college_writer(principal, college_id, "students")
     check_version(student.version, if_match, "student")
@@ -779,6 +800,7 @@ def update_student(
 
 
 def delete_student(session: Session, principal: Principal, student_id: int) -> None:
+    require_writer_role(principal, "students")
     student, college_id = _scoped_student(session, principal, student_id)
     require_college_writer(principal, college_id, "students")
     _refuse_if_referenced(

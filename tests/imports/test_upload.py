@@ -3,10 +3,12 @@
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
 from app.core.audit import AuditEvent
+from app.imports import readers
 from app.imports.models import ImportBatch
 from app.reference.models import College, Major, Student
 from tests.reference.factories import (
@@ -369,3 +371,30 @@ def test_template_has_chinese_headers_english_comments_and_an_example(
     assert headers[:2] == ["学号", "姓名"]
     assert sheet["A1"].comment.text.startswith("student_no")
     assert sheet["A2"].value == "2020510203001"
+
+
+def test_workbook_that_unpacks_too_large_is_413(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_UNPACKED_XLSX_BYTES", 1000)
+    content = xlsx_bytes([["学院名称"], *([f"学院{i}"] for i in range(200))])
+    response = upload(client, office(db), "colleges", "c.xlsx", content)
+    assert response.status_code == 413
+
+
+def test_two_colleges_with_one_code_in_a_file_are_refused(client: TestClient, db: Session) -> None:
+    content = "学院名称,学院代码\n甲学院,A\n乙学院,A\n".encode()
+    response = upload(client, office(db), "colleges", "c.csv", content)
+    assert response.status_code == 422
+    assert [e["row"] for e in response.json()["errors"]] == [3]
+
+
+def test_bad_rows_never_answer_5xx_whatever_the_cells(client: TestClient, db: Session) -> None:
+    college = make_college(db, "计算机与软件学院")
+    make_major(db, college, code="510203")
+    weird = ["", " ", "２０２２", "2022.5", "1e5", "-1", "²", "٣", "=1+1", "x" * 300, "\u3000"]
+    rows = [["学号", "姓名", "专业代码", "年级", "班级"]]
+    rows += [[w, w, w, w, w] for w in weird]
+    response = upload(client, office(db), "students", "weird.xlsx", xlsx_bytes(rows))
+    assert response.status_code == 422
+    assert count(db, Student) == 0

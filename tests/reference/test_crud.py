@@ -178,3 +178,29 @@ def test_college_referenced_by_a_user_cannot_be_deleted(client: TestClient, db: 
     response = client.delete(f"/api/v1/colleges/{college.id}", headers=office(db))
     assert response.status_code == 409
     assert response.json()["referenced_by"] == [{"entity": "users", "count": 1}]
+
+
+def test_patch_refuses_null_for_a_required_field_but_clears_an_optional_one(
+    client: TestClient, db: Session
+) -> None:
+    college = make_college(db, code="OLD")
+    headers = office(db)
+    url = f"/api/v1/colleges/{college.id}"
+    assert client.patch(url, json={"name": None}, headers=headers).status_code == 422
+    cleared = client.patch(url, json={"code": None}, headers=headers)
+    assert cleared.status_code == 200
+    assert cleared.json()["code"] is None
+
+
+def test_course_credits_take_one_decimal_place(client: TestClient, db: Session) -> None:
+    college = make_college(db)
+    headers = office(db)
+    body = {"code": "C9", "name": "课", "college_id": college.id}
+    assert (
+        client.post(
+            "/api/v1/courses", json={**body, "credits": "3.25"}, headers=headers
+        ).status_code
+        == 422
+    )
+    created = client.post("/api/v1/courses", json={**body, "credits": 2.5}, headers=headers)
+    assert created.json()["credits"] == "2.5"
