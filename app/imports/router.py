@@ -24,7 +24,8 @@ KindPath = Annotated[
     Path(
         max_length=50,
         pattern=r"^[a-z][a-z-]*$",
-        description="colleges, majors, courses, teachers, students, evaluation-orgs, certificates",
+        description="colleges, majors, courses, teachers, students, evaluation-orgs, certificates, "
+        "applications",
     ),
 ]
 MULTIPART_OVERHEAD = 64 * 1024
