@@ -138,6 +138,7 @@ def test_create_refuses_implausible_cohort_zero_headcount_and_no_majors(
     far_cohort = client.post(URL, json=_payload(db, cohorts=[2010]), headers=headers)
     zero = client.post(URL, json=_payload(db, headcount=0), headers=headers)
     no_majors = client.post(URL, json=_payload(db, major_ids=[]), headers=headers)
+    no_cohorts = client.post(URL, json=_payload(db, cohorts=[]), headers=headers)
     bad_year = client.post(URL, json=_payload(db, year=1999), headers=headers)
 
     assert far_cohort.status_code == 422
@@ -145,6 +146,7 @@ def test_create_refuses_implausible_cohort_zero_headcount_and_no_majors(
     assert zero.status_code == 422
     assert zero.json()["errors"][0]["field"] == "body.headcount"
     assert no_majors.status_code == 422
+    assert no_cohorts.status_code == 422
     assert bad_year.status_code == 422
 
 
@@ -371,8 +373,10 @@ def test_only_the_academic_office_approves_rejects_and_closes(
         reject = client.post(
             f"{URL}/{application.id}/reject", json={"reason": "x"}, headers=headers
         )
+        close = client.post(f"{URL}/{application.id}/close", headers=headers)
         assert approve.status_code == 403
         assert reject.status_code == 403
+        assert close.status_code == 403
         assert "Only the academic office" in approve.json()["detail"]
     stored = _stored(db, application.id or 0)
     assert stored is not None and stored.status == ApplicationStatus.submitted
@@ -506,3 +510,20 @@ def test_list_exports_csv_with_the_tables_headers(client: TestClient, db: Sessio
     assert "2020级、2021级" in text
     assert xlsx.status_code == 200
     assert xlsx.content.startswith(b"PK")
+
+
+def test_college_manager_may_not_add_another_colleges_major_to_their_draft(
+    client: TestClient, db: Session
+) -> None:
+    college = make_college(db)
+    application = make_application(db, majors=[make_major(db, college)])
+    foreign = make_major(db)
+
+    response = client.patch(
+        f"{URL}/{application.id}",
+        json={"major_ids": [foreign.id]},
+        headers=manager_of(db, college),
+    )
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "out_of_scope"

@@ -4,6 +4,7 @@ courses, acknowledged or returned by the academic office."""
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -19,6 +20,7 @@ from tests.reference.factories import (
     manager_of,
     office,
 )
+from tests.reference.test_export import counting
 
 URL = "/api/v1/plans"
 
@@ -238,3 +240,50 @@ def test_college_manager_lists_only_their_colleges_plans(client: TestClient, db:
     assert [p["id"] for p in listed["items"]] == [mine["id"]]
     assert everything["total"] == 2
     assert client.get(URL, params={"status": "filed"}, headers=headers).json()["total"] == 0
+
+
+def test_a_college_manager_may_not_plan_for_another_colleges_major_in_a_shared_pilot(
+    client: TestClient, db: Session
+) -> None:
+    college, other = make_college(db), make_college(db)
+    own_major, other_major = make_major(db, college), make_major(db, other)
+    application = make_application(
+        db, majors=[own_major, other_major], status=ApplicationStatus.approved
+    )
+
+    response = _plan(client, manager_of(db, college), application.id, other_major, [])
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "out_of_scope"
+
+
+def test_only_the_academic_office_acknowledges_a_plan(client: TestClient, db: Session) -> None:
+    college, major, application_id, course_ids = _setup(db)
+    headers = manager_of(db, college)
+    plan = _plan(client, headers, application_id, major, course_ids).json()
+    client.post(f"{URL}/{plan['id']}/file", headers=headers)
+
+    response = client.post(f"{URL}/{plan['id']}/acknowledge", headers=headers)
+
+    assert response.status_code == 403
+    assert "Only the academic office" in response.json()["detail"]
+
+
+def test_plan_list_uses_the_same_number_of_statements_for_1_and_20_plans(
+    client: TestClient, db: Session, engine: Engine
+) -> None:
+    college = make_college(db)
+    majors = [make_major(db, college) for _ in range(20)]
+    application = make_application(db, majors=majors, status=ApplicationStatus.approved)
+    headers = office(db)
+    for major in majors:
+        course_ids = [c.id for c in major_courses(db, major, 3)]
+        assert _plan(client, headers, application.id, major, course_ids).status_code == 201
+    counts = []
+    for limit in (1, 20):
+        with counting(engine) as statements:
+            response = client.get(URL, params={"limit": limit}, headers=headers)
+        assert len(response.json()["items"]) == limit
+        assert len(response.json()["items"][-1]["core_courses"]) == 3
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
