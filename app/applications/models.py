@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.models import Versioned, enum_type
+from app.core.models import PatchModel, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime
 from app.reference.models import MAX_COHORT, MIN_COHORT, Level, RefId
 
@@ -201,7 +201,9 @@ class ApplicationCreate(SQLModel):
         return _distinct(value)
 
 
-class ApplicationUpdate(SQLModel):
+class ApplicationUpdate(PatchModel):
+    NULLABLE = frozenset({"contact", "notes"})
+
     year: Year | None = None
     tier: Tier | None = None
     certificate_id: RefId | None = None
@@ -303,7 +305,9 @@ class PlanCreate(PlanSections):
         return _distinct(value)
 
 
-class PlanUpdate(PlanSections):
+class PlanUpdate(PatchModel, PlanSections):
+    NULLABLE = frozenset(PlanSections.model_fields)
+
     core_course_ids: list[RefId] | None = Field(default=None, max_length=10)
 
     @field_validator("core_course_ids", mode="after")

@@ -491,12 +491,6 @@ def update_application(
     check_version(application.version, if_match, "pilot application")
     _refuse_unless_draft(application, "changed")
     changes = data.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None and field not in {"contact", "notes"}:
-            raise UnprocessableEntity(
-                f"{field} cannot be null",
-                errors=[{"field": f"body.{field}", "message": "cannot be null"}],
-            )
     major_ids: list[int] = changes.pop("major_ids", None) or before_majors
     cohorts: list[int] = changes.pop("cohorts", None) or before_cohorts
     _require_filer(session, principal, major_ids)

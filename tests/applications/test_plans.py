@@ -287,3 +287,19 @@ def test_plan_list_uses_the_same_number_of_statements_for_1_and_20_plans(
         assert len(response.json()["items"][-1]["core_courses"]) == 3
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_a_section_may_be_cleared_with_null_but_the_course_list_may_not(
+    client: TestClient, db: Session
+) -> None:
+    _, major, application_id, course_ids = _setup(db)
+    headers = office(db)
+    plan = _plan(client, headers, application_id, major, course_ids).json()
+
+    cleared = client.patch(f"{URL}/{plan['id']}", json={"budget_amount": None}, headers=headers)
+    refused = client.patch(f"{URL}/{plan['id']}", json={"core_course_ids": None}, headers=headers)
+
+    assert cleared.status_code == 200
+    assert cleared.json()["budget_amount"] is None
+    assert refused.status_code == 422
+    assert "core_course_ids cannot be null" in refused.json()["detail"]
