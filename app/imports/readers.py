@@ -42,7 +42,7 @@ def read_rows(filename: str, content: bytes) -> list[list[str]]:
             "This is an old .xls (or another OLE) file; save it as .xlsx and upload again. "
             f"Accepted: {ACCEPTED}"
         )
-    if content.startswith(ZIP_MAGIC) and extension not in TEXT_EXTENSIONS:
+    if content.startswith(ZIP_MAGIC):
         return _xlsx_rows(content)
     if extension in XLSX_EXTENSIONS:
         raise UnsupportedMediaType(

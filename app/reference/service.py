@@ -243,7 +243,15 @@ def _not_null(changes: dict[str, Any], nullable: set[str]) -> None:
 
 
 def rows_for_export(session: Session, statement: Any, order_by: list[Any]) -> list[Any]:
-    return list(session.exec(statement.order_by(*order_by).limit(EXPORT_MAX_ROWS)).all())
+    """Every matching row for a CSV/XLSX export; 422 rather than a silently cut file."""
+    rows = list(session.exec(statement.order_by(*order_by).limit(EXPORT_MAX_ROWS + 1)).all())
+    if len(rows) > EXPORT_MAX_ROWS:
+        raise UnprocessableEntity(
+            f"More than {EXPORT_MAX_ROWS:,} rows match; narrow the filters to export them",
+            code="export_too_large",
+            errors=[{"field": "query", "message": f"more than {EXPORT_MAX_ROWS} rows match"}],
+        )
+    return rows
 
 
 # --- colleges --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from starlette.testclient import TestClient
 from app.accounts.models import ApiKey
 from app.core.roles import Role
 from tests.factories import login_as
+from tests.reference.factories import make_org
 
 
 def _create_key(client: TestClient, admin: dict[str, str], **body: object) -> dict[str, object]:
@@ -66,15 +67,16 @@ def test_expired_key_is_refused(client: TestClient, db: Session) -> None:
 
 
 def test_key_carries_the_scope_of_its_role(client: TestClient, db: Session) -> None:
+    org_id = make_org(db).id
     admin = login_as(db, Role.admin)
 
     missing = client.post(
         "/api/v1/api-keys", headers=admin, json={"name": "grades", "role": "evaluation_org"}
     )
-    created = _create_key(client, admin, role="evaluation_org", evaluation_org_id=4)
+    created = _create_key(client, admin, role="evaluation_org", evaluation_org_id=org_id)
 
     assert missing.status_code == 422
-    assert created["evaluation_org_id"] == 4
+    assert created["evaluation_org_id"] == org_id
 
 
 def test_a_made_up_key_is_401(client: TestClient) -> None:

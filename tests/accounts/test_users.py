@@ -5,9 +5,11 @@ from app.accounts.models import User
 from app.core.audit import AuditEvent
 from app.core.roles import Role
 from tests.factories import DEFAULT_PASSWORD, auth, login_as, make_user
+from tests.reference.factories import default_scope_rows, make_college
 
 
 def test_admin_creates_a_scoped_user_who_can_then_log_in(client: TestClient, db: Session) -> None:
+    college_id = make_college(db).id
     admin = auth(make_user(db, Role.admin))
 
     response = client.post(
@@ -17,7 +19,7 @@ def test_admin_creates_a_scoped_user_who_can_then_log_in(client: TestClient, db:
             "username": "cs-secretary",
             "password": "s3cret-enough",
             "role": "college_manager",
-            "college_id": 7,
+            "college_id": college_id,
             "full_name": "计算机学院 李老师",
         },
     )
@@ -25,7 +27,7 @@ def test_admin_creates_a_scoped_user_who_can_then_log_in(client: TestClient, db:
     assert response.status_code == 201
     body = response.json()
     assert body["role"] == "college_manager"
-    assert body["college_id"] == 7
+    assert body["college_id"] == college_id
     assert "password" not in body and "password_hash" not in body
     assert response.headers["etag"] == '"1"'
     assert response.headers["location"] == f"/api/v1/users/{body['id']}"
@@ -136,6 +138,7 @@ def test_update_with_stale_if_match_is_412_and_changes_nothing(
 
 
 def test_role_change_must_bring_the_new_scope(client: TestClient, db: Session) -> None:
+    college_id = make_college(db).id
     admin = login_as(db, Role.admin)
     user = make_user(db, Role.auditor)
 
@@ -145,12 +148,12 @@ def test_role_change_must_bring_the_new_scope(client: TestClient, db: Session) -
     accepted = client.patch(
         f"/api/v1/users/{user.id}",
         headers=admin,
-        json={"role": "college_manager", "college_id": 2},
+        json={"role": "college_manager", "college_id": college_id},
     )
 
     assert refused.status_code == 422
     assert accepted.status_code == 200
-    assert accepted.json()["college_id"] == 2
+    assert accepted.json()["college_id"] == college_id
 
 
 def test_admin_cannot_deactivate_themself(client: TestClient, db: Session) -> None:
@@ -201,6 +204,7 @@ def test_users_list_filters_and_pages(client: TestClient, db: Session) -> None:
 
 
 def test_non_admin_roles_cannot_manage_users(client: TestClient, db: Session) -> None:
+    default_scope_rows(db)
     for role in Role:
         if role is Role.admin:
             continue

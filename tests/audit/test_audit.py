@@ -3,6 +3,7 @@ from starlette.testclient import TestClient
 
 from app.core.roles import Role
 from tests.factories import login_as
+from tests.reference.factories import default_scope_rows
 
 
 def _create_users(client: TestClient, admin: dict[str, str], count: int) -> list[int]:
@@ -39,6 +40,7 @@ def test_audit_events_are_listed_newest_first_with_filters(client: TestClient, d
 
 
 def test_auditor_reads_the_audit_trail_and_others_do_not(client: TestClient, db: Session) -> None:
+    default_scope_rows(db)
     assert client.get("/api/v1/audit-events", headers=login_as(db, Role.auditor)).status_code == 200
     for role in (Role.academic_office, Role.college_manager, Role.student, Role.teacher):
         response = client.get("/api/v1/audit-events", headers=login_as(db, role))
@@ -68,6 +70,7 @@ def test_change_feed_pages_forward_with_a_cursor_and_misses_nothing(
 
 
 def test_change_feed_is_closed_to_students(client: TestClient, db: Session) -> None:
+    default_scope_rows(db)
     response = client.get("/api/v1/events", headers=login_as(db, Role.student))
 
     assert response.status_code == 403

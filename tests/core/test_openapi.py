@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from app.core.roles import Role
 from tests.factories import login_as
+from tests.reference.factories import default_scope_rows
 
 PUBLIC_PATHS = {"/health", "/ready", "/api/v1/auth/token"}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
@@ -107,6 +108,7 @@ def test_admin_only_routes_refuse_every_other_role(
         if op["tags"][0] in {"users", "api-keys"}
     ]
     assert admin_paths
+    default_scope_rows(db)
     for role in Role:
         if role is Role.admin:
             continue

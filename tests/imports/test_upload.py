@@ -16,7 +16,6 @@ from tests.reference.factories import (
     make_major,
     manager_of,
     office,
-    release,
     xlsx_bytes,
 )
 
@@ -41,9 +40,7 @@ def upload(
 
 
 def count(db: Session, model: Any) -> int:
-    total = int(db.exec(select(func.count()).select_from(model)).one())
-    release(db)
-    return total
+    return int(db.exec(select(func.count()).select_from(model)).one())
 
 
 def test_sample_majors_tsv_creates_8_colleges_and_37_majors(
@@ -398,3 +395,19 @@ def test_bad_rows_never_answer_5xx_whatever_the_cells(client: TestClient, db: Se
     response = upload(client, office(db), "students", "weird.xlsx", xlsx_bytes(rows))
     assert response.status_code == 422
     assert count(db, Student) == 0
+
+
+def test_workbook_saved_under_a_csv_name_is_still_read(client: TestClient, db: Session) -> None:
+    content = xlsx_bytes([["学院名称"], ["外国语学院"]])
+    response = upload(client, office(db), "colleges", "colleges.csv", content)
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 1
+
+
+def test_utf16_tab_separated_text_as_excel_saves_unicode_text_is_read(
+    client: TestClient, db: Session
+) -> None:
+    content = "学院名称\t学院代码\r\n外国语学院\tFL\r\n".encode("utf-16")
+    response = upload(client, office(db), "colleges", "colleges.txt", content)
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 1

@@ -26,17 +26,10 @@ from tests.factories import login_as
 _counter = itertools.count(1)
 
 
-def release(db: Session) -> None:
-    """End the test session's transaction: on SQLite every transaction takes the write lock
-    (BEGIN IMMEDIATE), so an open one would block the request under test."""
-    db.commit()
-
-
 def _save(db: Session, row: Any) -> Any:
     db.add(row)
     db.commit()
     db.refresh(row)
-    release(db)
     return row
 
 
@@ -113,9 +106,7 @@ def make_certificate(
 
 
 def headers_for(db: Session, role: Role, **scope: Any) -> dict[str, str]:
-    headers = login_as(db, role, **scope)
-    release(db)
-    return headers
+    return login_as(db, role, **scope)
 
 
 def office(db: Session) -> dict[str, str]:
@@ -134,3 +125,18 @@ def xlsx_bytes(rows: list[list[Any]]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def default_scope_rows(db: Session) -> dict[str, int]:
+    """A college, teacher, student and evaluation organisation with id 1: the ids that
+    ``tests.factories.DEFAULT_SCOPE`` gives scoped users, which now must exist (foreign keys).
+    Call it first in a test, while the tables are empty."""
+    college = make_college(db)
+    rows = {
+        "college_id": college.id,
+        "teacher_id": make_teacher(db, college).id,
+        "student_id": make_student(db, make_major(db, college)).id,
+        "evaluation_org_id": make_org(db).id,
+    }
+    assert set(rows.values()) == {1}, "call default_scope_rows() before creating other rows"
+    return {name: int(value) for name, value in rows.items() if value is not None}

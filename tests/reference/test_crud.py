@@ -14,7 +14,6 @@ from tests.reference.factories import (
     make_org,
     make_student,
     office,
-    release,
 )
 
 
@@ -61,7 +60,6 @@ def test_deleting_a_college_still_referenced_names_what_refers_to_it(
     body = response.json()
     assert body["code"] == "still_referenced"
     assert body["referenced_by"] == [{"entity": "majors", "count": 2}]
-    release(db)
     assert db.get(College, college.id) is not None
 
 

@@ -135,3 +135,16 @@ def test_list_statement_count_does_not_grow_with_page_size(
         assert len(response.json()["items"]) == limit
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_export_larger_than_the_cap_is_refused_not_cut(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.reference import service
+
+    monkeypatch.setattr(service, "EXPORT_MAX_ROWS", 1)
+    make_college(db)
+    make_college(db)
+    response = client.get("/api/v1/colleges", params={"format": "csv"}, headers=office(db))
+    assert response.status_code == 422
+    assert response.json()["code"] == "export_too_large"
