@@ -43,6 +43,7 @@ from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, Unproce
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
+from app.reference import service as reference
 from app.reference.models import (
     Certificate,
     College,
@@ -54,7 +55,6 @@ from app.reference.models import (
     Teacher,
 )
 
-EXPORT_MAX_ROWS = 100_000
 READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 READER_ROLES = READ_ALL_ROLES | {
     Role.college_manager,
@@ -311,8 +311,9 @@ def list_applications(
 
 
 def rows_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
+    """Every matching application for a CSV/XLSX export (422 when too many match)."""
     statement = application_statement(principal, **filters)
-    return list(session.exec(statement.order_by(*APPLICATION_ORDER).limit(EXPORT_MAX_ROWS)).all())
+    return reference.rows_for_export(session, statement, APPLICATION_ORDER)
 
 
 def get_application(

@@ -14,7 +14,7 @@ from app.applications.models import (
     Tier,
 )
 from app.reference.models import Certificate, College, Course, CourseMajor, Level, Major
-from tests.reference.factories import make_certificate, make_course, make_major, release
+from tests.reference.factories import make_certificate, make_course, make_major
 
 FIXTURES = Path(__file__).resolve().parents[2] / "app" / "demo" / "fixtures"
 TABLE = FIXTURES / "applications-2022.tsv"
@@ -84,7 +84,7 @@ def make_application(
         db.add(ApplicationCohort(application_id=application.id, cohort=cohort))
     db.commit()
     db.refresh(application)
-    release(db)
+    db.commit()
     return application
 
 
@@ -97,11 +97,11 @@ def major_courses(db: Session, major: Major, count: int) -> list[Course]:
         db.add(CourseMajor(course_id=course.id, major_id=major.id))
         db.commit()
         courses.append(course)
-    release(db)
+    db.commit()
     return courses
 
 
 def major_named(db: Session, name: str) -> Major:
     major = db.exec(select(Major).where(Major.name == name)).one()
-    release(db)
+    db.commit()
     return major
