@@ -406,11 +406,21 @@ def plans_return(
 
 # --- report ----------------------------------------------------------------------------------
 
-REPORT_COLUMNS = [
-    ExportColumn("label", "分组"),
-    ExportColumn("applications", "申报数"),
-    ExportColumn("headcount", "申报人数"),
-]
+GROUP_HEADERS = {
+    ReportGroupBy.certificate: "申报试点证书名称",
+    ReportGroupBy.college: "二级学院",
+    ReportGroupBy.major: "申报专业",
+    ReportGroupBy.level: "申报级别",
+    ReportGroupBy.tier: "本科/高职/中职",
+}
+
+
+def _report_columns(group_by: ReportGroupBy) -> list[ExportColumn]:
+    return [
+        ExportColumn("label", GROUP_HEADERS[group_by]),
+        ExportColumn("applications", "申报数"),
+        ExportColumn("headcount", "申报人数"),
+    ]
 
 
 @reports_router.get("/applications", response_model=ApplicationsReport, responses=EXPORT_RESPONSES)
@@ -438,5 +448,5 @@ def reports_applications(
             }
         )
         name = f"applications-by-{group_by.value}" + (f"-{year}" if year else "")
-        return export_response(items, REPORT_COLUMNS, format, name)
+        return export_response(items, _report_columns(group_by), format, name)
     return result

@@ -99,7 +99,7 @@ def test_the_summary_exports_as_csv_with_a_totals_row_and_as_xlsx(
 
     assert csv.status_code == 200
     lines = csv.content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "分组,申报数,申报人数"
+    assert lines[0] == "本科/高职/中职,申报数,申报人数"
     assert lines[-1] == "合计,1,25"
     assert xlsx.status_code == 200
     assert xlsx.content.startswith(b"PK")
