@@ -293,3 +293,18 @@ def test_the_template_has_the_tables_headers(client: TestClient, db: Session) ->
 
     assert response.status_code == 200
     assert response.content.startswith(b"PK")
+
+
+def test_english_headers_are_accepted(client: TestClient, db: Session) -> None:
+    headers = office(db)
+    load_sample_majors(client, headers)
+    content = (
+        "no,tier,certificate,level,majors,cohorts,headcount,year\n"
+        '1,高职,Web前端开发,中级,"软件技术,计算机应用技术",2021,60,2023\n'
+    ).encode()
+
+    response = upload(client, headers, "applications", "en.csv", content)
+
+    assert response.status_code == 200, response.text
+    application = db.exec(select(PilotApplication)).one()
+    assert (application.year, application.headcount) == (2023, 60)
