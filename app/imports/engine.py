@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
 from app.core.audit import record, snapshot
-from app.core.errors import UnprocessableEntity
+from app.core.errors import Conflict, UnprocessableEntity
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
 from app.imports.models import ImportBatch, ImportReport, RowError
@@ -199,6 +199,7 @@ class ImportKind:
     extra_fields: tuple[str, ...] = ()
     write_extra: Callable[[Session, Plan, list[dict[str, Any]]], None] | None = None
     key_of: Callable[[Any], Any] = lambda value: value
+    scope_columns: tuple[str, ...] = ()
     require_any: tuple[str, ...] = ()
     description: str = ""
     options: type[BaseModel] | None = None
@@ -316,6 +317,7 @@ def _same(old: Any, new: Any) -> bool:
 
 
 def _key(kind: ImportKind, cells: dict[str, Any], options: Any) -> Any:
+    """The row's natural key: ``row_key`` of its cells and options, or its key column's value."""
     if kind.row_key is not None:
         return kind.row_key(cells, options)
     if cells.get(kind.key) is None:
@@ -325,6 +327,13 @@ def _key(kind: ImportKind, cells: dict[str, Any], options: Any) -> Any:
 
 def _key_text(value: Any) -> str:
     return " / ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+@dataclass
+class _Changes:
+    creates: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: int = 0
 
 
 def run_import(
@@ -338,115 +347,28 @@ def run_import(
     options: BaseModel | None = None,
 ) -> ImportReport:
     """Check ``content`` as a ``kind`` upload; unless ``dry_run`` or a row is bad, save it."""
-    rows = read_rows(file_name, content)
-    header = _find_header(kind, rows)
-    columns = {c.key: c for c in kind.columns}
-    header_cells = [cell.strip() for cell in rows[header.index]]
-    errors = _Errors()
-
-    used = [
-        (key, position, columns[key].parse, columns[key], header_cells[position])
-        for key, position in header.positions.items()
-    ]
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    for index in range(header.index + 1, len(rows)):
-        raw = rows[index]
-        if not any(raw) or not "".join(raw).strip():
-            continue
-        line = index + 1
-        width = len(raw)
-        cells: dict[str, Any] = {}
-        for key, position, parse, column, title in used:
-            value = raw[position].strip() if position < width else ""
-            if not value:
-                if column.required:
-                    errors.add(line, title, "", f"required: {column.help or column.zh}")
-                cells[key] = None
-                continue
-            try:
-                cells[key] = parse(value)
-            except CellError as exc:
-                errors.add(line, title, value, str(exc))
-        parsed.append((line, cells))
-    if not parsed:
-        raise UnprocessableEntity(
-            "The file has a header row but no data rows; add at least one row under the header",
-            code="no_data_rows",
-            errors=[{"field": "file", "message": "header only, no data rows"}],
-        )
-
-    key_column = columns[kind.key]
-    key_header = header_cells[header.positions[kind.key]]
-    seen: dict[Any, int] = {}
     if options is None and kind.options is not None:
         options = kind.options()
-    for line, cells in parsed:
-        value = _key(kind, cells, options)
-        if value is None:
-            continue
-        if value in seen:
-            errors.add(
-                line,
-                key_header,
-                _key_text(value),
-                f"{key_column.zh} {_key_text(value)} already appears in row {seen[value]}; "
-                "each row needs its own",
-            )
-        else:
-            seen[value] = line
+    rows = read_rows(file_name, content)
+    header = _find_header(kind, rows)
+    errors = _Errors()
+    parsed = _parse_rows(kind, rows, header, errors)
+    key_header = rows[header.index][header.positions[kind.key]].strip()
+    _refuse_duplicate_keys(kind, parsed, key_header, errors, options)
 
     _lock_kind(session, kind)
     plan = kind.prepare(session, principal)
     plan.options = options
-    scoped = principal.role == Role.college_manager
-    fields = [
-        c.name
-        for c in kind.table.columns
-        if c.name not in {"id", "created_at", "updated_at", "version"}
-    ]
-    creates: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    unchanged = 0
-    for line, cells in parsed:
-        if line in errors.bad_rows:
-            continue
-        try:
-            values = kind.to_values(plan, cells, principal)
-        except RowRefused as exc:
-            errors.add(line, exc.column, exc.value, exc.reason)
-            continue
-        existing = plan.existing.get(_key(kind, cells, options))
-        if scoped and kind.college_of is not None:
-            own = principal.college_id
-            target = kind.college_of(plan, values)
-            before = kind.college_of(plan, existing) if existing is not None else own
-            if target != own or before != own:
-                errors.add(
-                    line,
-                    key_header,
-                    str(cells[kind.key]),
-                    "belongs to another college; a college manager imports only rows of "
-                    "their own college",
-                )
-                continue
-        if existing is None:
-            creates.append(values)
-            continue
-        compared = [f for f in (*fields, *kind.extra_fields) if f in values]
-        if all(_same(existing.get(f), values[f]) for f in compared):
-            unchanged += 1
-        else:
-            updates.append({**values, "id": existing["id"], "version": existing["version"] + 1})
-
+    changes = _compare(kind, plan, principal, parsed, key_header, errors)
     report = ImportReport(
         kind=kind.name,
         file_name=file_name,
         dry_run=dry_run,
         written=False,
         rows=len(parsed),
-        created=len(creates),
-        updated=len(updates),
-        unchanged=unchanged,
+        created=len(changes.creates),
+        updated=len(changes.updates),
+        unchanged=changes.unchanged,
         ignored_columns=header.ignored,
         errors=errors.items,
         errors_total=errors.total,
@@ -458,43 +380,8 @@ def run_import(
         session.rollback()
         return report
 
-    if kind.before_write is not None:
-        kind.before_write(session, principal, plan, creates + updates)
+    _write(session, principal, kind, plan, changes)
     report.also_created = dict(plan.also_created)
-    now = utcnow()
-    table = kind.table
-    table_fields = set(fields)
-    insert_rows = [{k: v for k, v in values.items() if k in table_fields} for values in creates]
-    insert = sa.insert(table).values(
-        created_at=_constant(session, table.c.created_at, now),
-        updated_at=_constant(session, table.c.updated_at, now),
-        version=sa.literal_column("1"),
-    )
-    _bulk_insert(session, insert, insert_rows)
-    if updates:
-        update_rows = [
-            {
-                **{f"b_{k}": v for k, v in values.items() if k in table_fields},
-                "b_id": values["id"],
-                "b_version": values["version"],
-                "b_updated_at": now,
-            }
-            for values in updates
-        ]
-        names = sorted({k[2:] for row in update_rows for k in row} - {"id"})
-        statement = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("b_id"))
-            .values({name: sa.bindparam(f"b_{name}") for name in names})
-        )
-        for row in update_rows:
-            for name in names:
-                row.setdefault(f"b_{name}", None)
-        for start in range(0, len(update_rows), WRITE_CHUNK):
-            session.connection().execute(statement, update_rows[start : start + WRITE_CHUNK])
-    if kind.write_extra is not None:
-        kind.write_extra(session, plan, creates + updates)
-
     batch = ImportBatch(
         kind=kind.name,
         file_name=file_name[:255],
@@ -523,7 +410,196 @@ def run_import(
     return report
 
 
+def _parse_rows(
+    kind: ImportKind, rows: list[list[str]], header: _Header, errors: _Errors
+) -> list[tuple[int, dict[str, Any]]]:
+    """Every non-blank row under the header as ``(spreadsheet row, {column key: value})``;
+    each cell is parsed once, a bad one is reported and left out of its row."""
+    columns = {c.key: c for c in kind.columns}
+    titles = [cell.strip() for cell in rows[header.index]]
+    used = [
+        (key, position, columns[key].parse, columns[key], titles[position])
+        for key, position in header.positions.items()
+    ]
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for index in range(header.index + 1, len(rows)):
+        raw = rows[index]
+        if not any(raw) or not "".join(raw).strip():
+            continue
+        line = index + 1
+        width = len(raw)
+        cells: dict[str, Any] = {}
+        for key, position, parse, column, title in used:
+            value = raw[position].strip() if position < width else ""
+            if not value:
+                if column.required:
+                    errors.add(line, title, "", f"required: {column.help or column.zh}")
+                cells[key] = None
+                continue
+            try:
+                cells[key] = parse(value)
+            except CellError as exc:
+                errors.add(line, title, value, str(exc))
+        parsed.append((line, cells))
+    if not parsed:
+        raise UnprocessableEntity(
+            "The file has a header row but no data rows; add at least one row under the header",
+            code="no_data_rows",
+            errors=[{"field": "file", "message": "header only, no data rows"}],
+        )
+    return parsed
+
+
+def _refuse_duplicate_keys(
+    kind: ImportKind,
+    parsed: list[tuple[int, dict[str, Any]]],
+    key_header: str,
+    errors: _Errors,
+    options: Any = None,
+) -> None:
+    label = next(c.zh for c in kind.columns if c.key == kind.key)
+    seen: dict[Any, int] = {}
+    for line, cells in parsed:
+        value = _key(kind, cells, options)
+        if value is None:
+            continue
+        if value in seen:
+            text = _key_text(value)
+            errors.add(
+                line,
+                key_header,
+                text,
+                f"{label} {text} already appears in row {seen[value]}; each row needs its own",
+            )
+        else:
+            seen[value] = line
+
+
+def _compared_fields(kind: ImportKind) -> list[str]:
+    skipped = {"id", "created_at", "updated_at", "version"}
+    return [c.name for c in kind.table.columns if c.name not in skipped]
+
+
+def _compare(
+    kind: ImportKind,
+    plan: Plan,
+    principal: Principal,
+    parsed: list[tuple[int, dict[str, Any]]],
+    key_header: str,
+    errors: _Errors,
+) -> _Changes:
+    """Sort the good rows into creates, updates and unchanged; refuse rows outside a college
+    manager's college and rows whose references are unknown."""
+    scoped = principal.role == Role.college_manager and kind.college_of is not None
+    fields = [*_compared_fields(kind), *kind.extra_fields]
+    changes = _Changes()
+    for line, cells in parsed:
+        if line in errors.bad_rows:
+            continue
+        try:
+            values = kind.to_values(plan, cells, principal)
+        except RowRefused as exc:
+            errors.add(line, exc.column, exc.value, exc.reason)
+            continue
+        existing = plan.existing.get(_key(kind, cells, plan.options))
+        if scoped and kind.college_of is not None:
+            own = principal.college_id
+            target = kind.college_of(plan, values)
+            before = kind.college_of(plan, existing) if existing is not None else own
+            if target != own or before != own:
+                column, value = key_header, str(cells[kind.key])
+                shown = next((k for k in kind.scope_columns if cells.get(k) is not None), None)
+                if target != own and shown is not None:
+                    column = next(c.zh for c in kind.columns if c.key == shown)
+                    value = str(cells[shown])
+                moves = existing is not None and before == own
+                errors.add(
+                    line,
+                    column,
+                    value,
+                    ("would move the row to" if moves else "belongs to")
+                    + " another college; a college manager imports only rows of their own "
+                    "college",
+                )
+                continue
+        if existing is None:
+            changes.creates.append(values)
+        elif all(_same(existing.get(f), values[f]) for f in fields if f in values):
+            changes.unchanged += 1
+        else:
+            changes.updates.append(
+                {**values, "id": existing["id"], "_version": existing.get("version")}
+            )
+    return changes
+
+
+def _write(
+    session: Session, principal: Principal, kind: ImportKind, plan: Plan, changes: _Changes
+) -> None:
+    """Bulk inserts and updates, in the caller's transaction."""
+    if kind.before_write is not None:
+        kind.before_write(session, principal, plan, changes.creates + changes.updates)
+    now = utcnow()
+    table = kind.table
+    table_fields = set(_compared_fields(kind))
+    stamps: dict[str, Any] = {}
+    for name in ("created_at", "updated_at"):
+        if name in table.c:
+            stamps[name] = _constant(session, table.c[name], now)
+    if "version" in table.c:
+        stamps["version"] = sa.literal_column("1")
+    inserts = [{k: v for k, v in values.items() if k in table_fields} for values in changes.creates]
+    _bulk_insert(session, sa.insert(table).values(stamps), inserts)
+    if changes.updates:
+        _bulk_update(session, table, table_fields, changes.updates, now)
+    if kind.write_extra is not None:
+        kind.write_extra(session, plan, changes.creates + changes.updates)
+
+
 _PLAIN_TYPES = (str, int, type(None))
+
+
+class ChangedDuringImport(Conflict):
+    code = "changed_during_import"
+
+
+def _bulk_update(
+    session: Session,
+    table: sa.Table,
+    table_fields: set[str],
+    updates: list[dict[str, Any]],
+    now: Any,
+) -> None:
+    """Update the changed rows by id with executemany; a row whose version moved since it was
+    read (an edit at the same time) makes the whole upload fail with 409, not a lost update."""
+    versioned = "version" in table.c
+    keys = sorted({k for values in updates for k in values if k in table_fields} - {"id"})
+    assignments: dict[str, Any] = {name: sa.bindparam(f"b_{name}") for name in keys}
+    condition = table.c.id == sa.bindparam("b_id")
+    if "updated_at" in table.c:
+        assignments["updated_at"] = _constant(session, table.c.updated_at, now)
+    if versioned:
+        assignments["version"] = table.c.version + 1
+        condition = sa.and_(condition, table.c.version == sa.bindparam("b_old_version"))
+    statement = sa.update(table).where(condition).values(assignments)
+    rows = [
+        {
+            **{f"b_{name}": values.get(name) for name in keys},
+            "b_id": values["id"],
+            "b_old_version": values.get("_version"),
+        }
+        for values in updates
+    ]
+    changed = 0
+    for start in range(0, len(rows), WRITE_CHUNK):
+        result = session.connection().execute(statement, rows[start : start + WRITE_CHUNK])
+        changed += result.rowcount
+    if versioned and changed != len(rows):
+        session.rollback()
+        raise ChangedDuringImport(
+            f"{len(rows) - changed} of the rows to update were changed by someone else while "
+            "the file was being imported; nothing was written, upload it again"
+        )
 
 
 def _bulk_insert(session: Session, insert: sa.Insert, rows: list[dict[str, Any]]) -> None:

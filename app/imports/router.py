@@ -1,6 +1,6 @@
 """HTTP for bulk uploads: upload a file of one kind, get its template, list past batches."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ValidationError
@@ -8,7 +8,14 @@ from pydantic import BaseModel, ValidationError
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import UnprocessableEntity, problem_responses
-from app.core.export import XLSX_MEDIA_TYPE
+from app.core.export import (
+    EXPORT_RESPONSES,
+    XLSX_MEDIA_TYPE,
+    ExportColumn,
+    ExportFormat,
+    FormatQuery,
+    export_response,
+)
 from app.core.pagination import Page, PageDep
 from app.imports import service
 from app.imports.models import ImportBatchPublic, ImportReport
@@ -118,13 +125,31 @@ def imports_template(_principal: CurrentPrincipal, kind: KindPath) -> Response:
     )
 
 
-@router.get("", response_model=Page[ImportBatchPublic])
+BATCH_COLUMNS = [
+    ExportColumn("id", "批次ID"),
+    ExportColumn("created_at", "导入时间"),
+    ExportColumn("kind", "类型"),
+    ExportColumn("file_name", "文件名"),
+    ExportColumn("sha256", "SHA-256"),
+    ExportColumn("rows", "行数"),
+    ExportColumn("created", "新增"),
+    ExportColumn("updated", "更新"),
+    ExportColumn("unchanged", "未变"),
+    ExportColumn("actor", "操作者"),
+]
+
+
+@router.get("", response_model=Page[ImportBatchPublic], responses=EXPORT_RESPONSES)
 def imports_list(
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
     kind: Annotated[str | None, Query(max_length=50)] = None,
-) -> Page[ImportBatchPublic]:
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
     """Past real uploads, newest first: who, when, kind, file name, SHA-256 and counts. The
     academic office, auditors and admins see all; others see their own."""
+    if format != ExportFormat.json:
+        rows = service.export_batches(session, principal, kind=kind)
+        return export_response(rows, BATCH_COLUMNS, format, "import-batches")
     return service.list_batches(session, principal, page, kind=kind)

@@ -1,7 +1,7 @@
 """Uploads: who may upload which kind, the size limit, templates and the batch history."""
 
 import io
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
@@ -74,9 +74,23 @@ def template(kind: ImportKind) -> bytes:
     return buffer.getvalue()
 
 
+BATCH_ORDER = [col(ImportBatch.id).desc()]
+
+
 def list_batches(
     session: Session, principal: Principal, page: PageParams, *, kind: str | None
 ) -> Page[ImportBatchPublic]:
+    statement = batch_statement(principal, kind=kind)
+    return paginate(session, statement, page, BATCH_ORDER, ImportBatchPublic.model_validate)
+
+
+def export_batches(session: Session, principal: Principal, *, kind: str | None) -> list[Any]:
+    statement = batch_statement(principal, kind=kind).order_by(*BATCH_ORDER)
+    return [ImportBatchPublic.model_validate(b) for b in session.exec(statement).all()]
+
+
+def batch_statement(principal: Principal, *, kind: str | None) -> Any:
+    """Every batch for the office, auditors and admins; their own for everyone else."""
     statement = select(ImportBatch)
     if principal.role not in BATCH_READERS:
         mine = []
@@ -89,10 +103,4 @@ def list_batches(
         )
     if kind:
         statement = statement.where(ImportBatch.kind == kind)
-    return paginate(
-        session,
-        statement,
-        page,
-        [col(ImportBatch.id).desc()],
-        ImportBatchPublic.model_validate,
-    )
+    return statement

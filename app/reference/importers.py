@@ -213,6 +213,7 @@ register(
         to_values=_major_values,
         writers=COLLEGE_WRITERS,
         college_of=_college_of,
+        scope_columns=("college",),
         before_write=_create_pending_colleges,
         description="Majors matched by code; a new college named in the file is created "
         "(academic office only)",
@@ -342,6 +343,7 @@ register(
         to_values=_course_values,
         writers=COLLEGE_WRITERS,
         college_of=_college_of,
+        scope_columns=("college",),
         extra_fields=("major_ids",),
         write_extra=_write_course_majors,
         description="Courses matched by code, with the majors that teach them",
@@ -400,6 +402,7 @@ register(
         to_values=_teacher_values,
         writers=COLLEGE_WRITERS,
         college_of=_college_of,
+        scope_columns=("college",),
         description="Teachers matched by staff number",
     )
 )
@@ -490,6 +493,7 @@ register(
         to_values=_student_values,
         writers=COLLEGE_WRITERS,
         college_of=_student_college,
+        scope_columns=("major_code", "major_name"),
         require_any=("major_code", "major_name"),
         description="Students matched by student number; the major by code or name",
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
@@ -16,6 +17,7 @@ from app.imports.registry import KINDS
 from app.reference.models import Student
 from tests.imports.test_upload import upload
 from tests.reference.factories import headers_for, make_college, office, xlsx_bytes
+from tests.reference.test_export import counting
 
 
 def _majors_loaded(client: TestClient, headers: dict[str, str], fixtures_dir: Path) -> None:
@@ -166,3 +168,40 @@ def test_two_concurrent_uploads_of_the_same_file_create_each_row_once(
     assert statuses == [200, 200, 200, 200]
     batches = db.exec(select(ImportBatch).order_by(ImportBatch.id)).all()
     assert sorted(b.created for b in batches) == [0, 0, 0, 300]
+
+
+def test_import_batch_list_statement_count_does_not_grow_with_page_size(
+    client: TestClient, db: Session, engine: Engine
+) -> None:
+    db.add_all(
+        ImportBatch(
+            kind="students",
+            file_name=f"{i}.csv",
+            sha256="0" * 64,
+            rows=1,
+            created=1,
+            updated=0,
+            unchanged=0,
+            actor="user:office",
+        )
+        for i in range(55)
+    )
+    db.commit()
+    headers = office(db)
+    counts = []
+    for limit in (1, 50):
+        with counting(engine) as statements:
+            response = client.get("/api/v1/imports", params={"limit": limit}, headers=headers)
+        assert len(response.json()["items"]) == limit
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
+
+
+def test_import_batches_export_as_csv(client: TestClient, db: Session) -> None:
+    headers = office(db)
+    upload(client, headers, "colleges", "学院.csv", "学院名称\n外国语学院\n".encode())
+    response = client.get("/api/v1/imports", params={"format": "csv"}, headers=headers)
+    assert response.status_code == 200
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("批次ID,导入时间,类型,文件名")
+    assert ",colleges,学院.csv," in lines[1]

@@ -1,5 +1,6 @@
 """Uploads through the one import engine: formats, headers, reports, all-or-nothing, limits."""
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,12 @@ from starlette.testclient import TestClient
 from app.core.audit import AuditEvent
 from app.imports import readers
 from app.imports.models import ImportBatch
+from app.imports.registry import KINDS
 from app.reference.models import College, Major, Student
 from tests.reference.factories import (
     make_college,
     make_major,
+    make_student,
     manager_of,
     office,
     xlsx_bytes,
@@ -301,7 +304,7 @@ def test_college_manager_upload_touching_another_college_is_refused_row_by_row(
     response = upload(client, manager_of(db, own), "students", "s.csv", content)
     assert response.status_code == 422
     errors = response.json()["errors"]
-    assert [(e["row"], e["value"]) for e in errors] == [(3, "2")]
+    assert [(e["row"], e["column"], e["value"]) for e in errors] == [(3, "专业代码", "510301")]
     assert "another college" in errors[0]["reason"]
     assert count(db, Student) == 0
 
@@ -312,6 +315,39 @@ def test_college_manager_imports_their_own_college(client: TestClient, db: Sessi
     content = "学号,姓名,专业代码,年级\n1,张三,510203,2022\n".encode()
     response = upload(client, manager_of(db, own), "students", "s.csv", content)
     assert response.status_code == 200, response.text
+
+
+def test_college_manager_cannot_move_their_student_to_another_college(
+    client: TestClient, db: Session
+) -> None:
+    own = make_college(db, "计算机与软件学院")
+    other = make_college(db, "通信学院")
+    make_major(db, own, code="510203")
+    make_major(db, other, code="510301")
+    headers = manager_of(db, own)
+    upload(
+        client,
+        headers,
+        "students",
+        "s.csv",
+        "学号,姓名,专业代码,年级\n1,张三,510203,2022\n".encode(),
+    )
+    moved = "学号,姓名,专业代码,年级\n1,张三,510301,2022\n".encode()
+    errors = upload(client, headers, "students", "s.csv", moved).json()["errors"]
+    assert errors[0]["reason"].startswith("would move the row to another college")
+
+
+def test_college_manager_cannot_overwrite_another_colleges_student(
+    client: TestClient, db: Session
+) -> None:
+    own = make_college(db, "计算机与软件学院")
+    other = make_college(db, "通信学院")
+    make_major(db, own, code="510203")
+    make_student(db, make_major(db, other, code="510301"), student_no="1")
+    content = "学号,姓名,专业代码,年级\n1,张三,510203,2022\n".encode()
+    errors = upload(client, manager_of(db, own), "students", "s.csv", content).json()["errors"]
+    assert (errors[0]["column"], errors[0]["value"]) == ("学号", "1")
+    assert errors[0]["reason"].startswith("belongs to another college")
 
 
 def test_college_manager_may_not_upload_colleges(client: TestClient, db: Session) -> None:
@@ -411,3 +447,44 @@ def test_utf16_tab_separated_text_as_excel_saves_unicode_text_is_read(
     response = upload(client, office(db), "colleges", "colleges.txt", content)
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 1
+
+
+def test_many_changed_rows_are_all_updated(client: TestClient, db: Session) -> None:
+    college = make_college(db, "计算机与软件学院")
+    make_major(db, college, code="510203")
+    headers = office(db)
+    first = "学号,姓名,专业代码,年级\n" + "".join(f"{i},甲{i},510203,2022\n" for i in range(30))
+    second = "学号,姓名,专业代码,年级\n" + "".join(f"{i},乙{i},510203,2022\n" for i in range(30))
+    upload(client, headers, "students", "s.csv", first.encode())
+    report = upload(client, headers, "students", "s.csv", second.encode()).json()
+    assert report["updated"] == 30
+    students = db.exec(select(Student)).all()
+    assert {(s.name[0], s.version) for s in students} == {("乙", 2)}
+    assert all(s.updated_at > s.created_at for s in students)
+
+
+def test_row_edited_while_the_file_was_imported_fails_the_upload_with_409(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    college = make_college(db, "计算机与软件学院")
+    make_major(db, college, code="510203")
+    headers = office(db)
+    upload(
+        client, headers, "students", "s.csv", "学号,姓名,专业代码,年级\n1,甲,510203,2022\n".encode()
+    )
+    kind = KINDS["students"]
+
+    def stale_prepare(session: Session, principal: Any) -> Any:
+        plan = kind.prepare(session, principal)
+        for row in plan.existing.values():
+            row["version"] -= 1  # as if someone saved a newer version after we read it
+        return plan
+
+    monkeypatch.setitem(KINDS, "students", dataclasses.replace(kind, prepare=stale_prepare))
+    response = upload(
+        client, headers, "students", "s.csv", "学号,姓名,专业代码,年级\n1,乙,510203,2022\n".encode()
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "changed_during_import"
+    assert db.exec(select(Student.name)).one() == "甲"
+    assert count(db, ImportBatch) == 1
