@@ -154,6 +154,7 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
         by_code[major_code] = major_id
     return Plan(
         existing=existing,
+        report={"created_certificates": []},
         lookups={
             "certificates": certificates,
             "major_names": dict(by_name),
