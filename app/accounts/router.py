@@ -1,6 +1,6 @@
 """HTTP for logins, users and API keys."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -20,6 +20,14 @@ from app.accounts.models import (
 from app.core.auth import AdminPrincipal, CurrentPrincipal, IfMatch, SettingsDep, set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.export import (
+    EXPORT_RESPONSES,
+    ExportColumn,
+    ExportFormat,
+    FormatQuery,
+    export_response,
+    fetch_for_export,
+)
 from app.core.pagination import Page, PageDep
 from app.core.params import DbId
 from app.core.roles import SCOPE_FIELDS, Role
@@ -78,7 +86,35 @@ def auth_change_password(
     service.change_own_password(session, principal, data)
 
 
-@users_router.get("", response_model=Page[UserPublic])
+USER_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("username", "用户名"),
+    ExportColumn("full_name", "姓名"),
+    ExportColumn("email", "邮箱"),
+    ExportColumn("role", "角色"),
+    ExportColumn("college_id", "学院ID"),
+    ExportColumn("teacher_id", "教师ID"),
+    ExportColumn("student_id", "学生ID"),
+    ExportColumn("evaluation_org_id", "评价组织ID"),
+    ExportColumn("is_active", "启用"),
+    ExportColumn("created_at", "创建时间"),
+]
+API_KEY_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("name", "名称"),
+    ExportColumn("role", "角色"),
+    ExportColumn("lookup_id", "公开编号"),
+    ExportColumn("college_id", "学院ID"),
+    ExportColumn("teacher_id", "教师ID"),
+    ExportColumn("student_id", "学生ID"),
+    ExportColumn("evaluation_org_id", "评价组织ID"),
+    ExportColumn("created_at", "创建时间"),
+    ExportColumn("expires_at", "过期时间"),
+    ExportColumn("revoked_at", "吊销时间"),
+]
+
+
+@users_router.get("", response_model=Page[UserPublic], responses=EXPORT_RESPONSES)
 def users_list(
     session: SessionDep,
     _admin: AdminPrincipal,
@@ -86,8 +122,14 @@ def users_list(
     role: Role | None = None,
     is_active: bool | None = None,
     q: Annotated[str | None, Query(max_length=64, description="Part of username or name")] = None,
-) -> Page[UserPublic]:
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
     """Users, oldest first."""
+    if format != ExportFormat.json:
+        statement = service.users_statement(role=role, is_active=is_active, q=q)
+        rows = fetch_for_export(session, statement, service.USER_ORDER)
+        items = [UserPublic.model_validate(u) for u in rows]
+        return export_response(items, USER_COLUMNS, format, "users")
     return service.list_users(session, page, role=role, is_active=is_active, q=q)
 
 
@@ -136,14 +178,20 @@ def users_update(
     return UserPublic.model_validate(user)
 
 
-@api_keys_router.get("", response_model=Page[ApiKeyPublic])
+@api_keys_router.get("", response_model=Page[ApiKeyPublic], responses=EXPORT_RESPONSES)
 def api_keys_list(
     session: SessionDep,
     _admin: AdminPrincipal,
     page: PageDep,
     include_revoked: bool = False,
-) -> Page[ApiKeyPublic]:
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
     """API keys (never the secret), oldest first."""
+    if format != ExportFormat.json:
+        statement = service.api_keys_statement(include_revoked=include_revoked)
+        rows = fetch_for_export(session, statement, service.API_KEY_ORDER)
+        items = [ApiKeyPublic.model_validate(k) for k in rows]
+        return export_response(items, API_KEY_COLUMNS, format, "api-keys")
     return service.list_api_keys(session, page, include_revoked=include_revoked)
 
 

@@ -173,6 +173,9 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
+USER_ORDER = [col(User.id)]
+
+
 def list_users(
     session: Session,
     page: PageParams,
@@ -181,6 +184,14 @@ def list_users(
     is_active: bool | None = None,
     q: str | None = None,
 ) -> Page[UserPublic]:
+    statement = users_statement(role=role, is_active=is_active, q=q)
+    return paginate(session, statement, page, USER_ORDER, UserPublic.model_validate)
+
+
+def users_statement(
+    *, role: Role | None = None, is_active: bool | None = None, q: str | None = None
+) -> Any:
+    """The users matching the list's filters (for a page or an export)."""
     statement = select(User)
     if role is not None:
         statement = statement.where(User.role == role)
@@ -191,7 +202,7 @@ def list_users(
         statement = statement.where(
             sa.or_(col(User.username).ilike(pattern), col(User.full_name).ilike(pattern))
         )
-    return paginate(session, statement, page, [col(User.id)], UserPublic.model_validate)
+    return statement
 
 
 def create_user(session: Session, actor: Principal | None, data: UserCreate) -> User:
@@ -303,13 +314,21 @@ def random_password() -> str:
 # --- API keys --------------------------------------------------------------------------------
 
 
+API_KEY_ORDER = [col(ApiKey.id)]
+
+
 def list_api_keys(
     session: Session, page: PageParams, *, include_revoked: bool = False
 ) -> Page[ApiKeyPublic]:
+    statement = api_keys_statement(include_revoked=include_revoked)
+    return paginate(session, statement, page, API_KEY_ORDER, ApiKeyPublic.model_validate)
+
+
+def api_keys_statement(*, include_revoked: bool = False) -> Any:
     statement = select(ApiKey)
     if not include_revoked:
         statement = statement.where(col(ApiKey.revoked_at).is_(None))
-    return paginate(session, statement, page, [col(ApiKey.id)], ApiKeyPublic.model_validate)
+    return statement
 
 
 def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> ApiKeyCreated:

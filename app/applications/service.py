@@ -40,10 +40,10 @@ from app.applications.models import (
 )
 from app.core.audit import record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
+from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
-from app.reference import service as reference
 from app.reference.models import (
     Certificate,
     College,
@@ -313,7 +313,7 @@ def list_applications(
 def rows_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
     """Every matching application for a CSV/XLSX export (422 when too many match)."""
     statement = application_statement(principal, **filters)
-    return reference.rows_for_export(session, statement, APPLICATION_ORDER)
+    return fetch_for_export(session, statement, APPLICATION_ORDER)
 
 
 def get_application(

@@ -1,7 +1,7 @@
 """HTTP for the audit trail (people) and the change feed (other campus systems)."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -10,6 +10,14 @@ from app.audit.models import AuditEventPublic, ChangeFeed
 from app.core.auth import require_roles
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.export import (
+    EXPORT_RESPONSES,
+    ExportColumn,
+    ExportFormat,
+    FormatQuery,
+    export_response,
+    fetch_for_export,
+)
 from app.core.pagination import MAX_LIMIT, Page, PageDep
 from app.core.params import MAX_DB_ID
 from app.core.roles import Principal, Role
@@ -22,7 +30,21 @@ FeedReader = Annotated[
 ]
 
 
-@router.get("/audit-events", response_model=Page[AuditEventPublic])
+EVENT_COLUMNS = [
+    ExportColumn("id", "ID"),
+    ExportColumn("created_at", "时间"),
+    ExportColumn("actor", "操作者"),
+    ExportColumn("actor_role", "角色"),
+    ExportColumn("action", "操作"),
+    ExportColumn("entity", "对象"),
+    ExportColumn("entity_id", "对象ID"),
+    ExportColumn("before", "修改前"),
+    ExportColumn("after", "修改后"),
+    ExportColumn("request_id", "请求ID"),
+]
+
+
+@router.get("/audit-events", response_model=Page[AuditEventPublic], responses=EXPORT_RESPONSES)
 def audit_events_list(
     session: SessionDep,
     _reader: AuditReader,
@@ -33,18 +55,22 @@ def audit_events_list(
     action: Annotated[str | None, Query(max_length=50, description="e.g. `update`")] = None,
     since: Annotated[datetime | None, Query(description="From this time (inclusive)")] = None,
     until: Annotated[datetime | None, Query(description="Before this time")] = None,
-) -> Page[AuditEventPublic]:
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
     """Every recorded change with its before and after values, newest first."""
-    return service.list_events(
-        session,
-        page,
-        entity=entity,
-        entity_id=entity_id,
-        actor=actor,
-        action=action,
-        since=since,
-        until=until,
-    )
+    filters: dict[str, Any] = {
+        "entity": entity,
+        "entity_id": entity_id,
+        "actor": actor,
+        "action": action,
+        "since": since,
+        "until": until,
+    }
+    if format != ExportFormat.json:
+        rows = fetch_for_export(session, service.events_statement(**filters), service.EVENT_ORDER)
+        items = [AuditEventPublic.model_validate(e) for e in rows]
+        return export_response(items, EVENT_COLUMNS, format, "audit-events")
+    return service.list_events(session, page, **filters)
 
 
 @router.get("/events", response_model=ChangeFeed)

@@ -1,6 +1,7 @@
 """Queries over the audit trail."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -8,10 +9,15 @@ from app.audit.models import AuditEventPublic, ChangeFeed, ChangeFeedItem
 from app.core.audit import AuditEvent
 from app.core.pagination import Page, PageParams, paginate
 
+EVENT_ORDER = [col(AuditEvent.id).desc()]
 
-def list_events(
-    session: Session,
-    page: PageParams,
+
+def list_events(session: Session, page: PageParams, **filters: Any) -> Page[AuditEventPublic]:
+    statement = events_statement(**filters)
+    return paginate(session, statement, page, EVENT_ORDER, AuditEventPublic.model_validate)
+
+
+def events_statement(
     *,
     entity: str | None = None,
     entity_id: str | None = None,
@@ -19,7 +25,8 @@ def list_events(
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Page[AuditEventPublic]:
+) -> Any:
+    """The events matching the list's filters (for a page or an export)."""
     statement = select(AuditEvent)
     if entity:
         statement = statement.where(AuditEvent.entity == entity)
@@ -33,9 +40,7 @@ def list_events(
         statement = statement.where(AuditEvent.created_at >= since)
     if until:
         statement = statement.where(AuditEvent.created_at < until)
-    return paginate(
-        session, statement, page, [col(AuditEvent.id).desc()], AuditEventPublic.model_validate
-    )
+    return statement
 
 
 def change_feed(session: Session, after: int, limit: int) -> ChangeFeed:

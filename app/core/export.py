@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from pydantic import BaseModel
+from sqlmodel import Session
+
+from app.core.errors import UnprocessableEntity
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -50,6 +54,22 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+EXPORT_MAX_ROWS = 200_000
+
+
+def fetch_for_export(session: Session, statement: Any, order_by: Sequence[Any]) -> list[Any]:
+    """Every row ``statement`` matches, in order, for a CSV/XLSX export; 422 rather than a
+    silently cut file when there are more than ``EXPORT_MAX_ROWS``."""
+    rows = list(session.exec(statement.order_by(*order_by).limit(EXPORT_MAX_ROWS + 1)).all())
+    if len(rows) > EXPORT_MAX_ROWS:
+        raise UnprocessableEntity(
+            f"More than {EXPORT_MAX_ROWS:,} rows match; narrow the filters to export them",
+            code="export_too_large",
+            errors=[{"field": "query", "message": f"more than {EXPORT_MAX_ROWS} rows match"}],
+        )
+    return rows
+
+
 @dataclass(frozen=True)
 class ExportColumn:
     key: str
@@ -60,6 +80,8 @@ def cell_text(value: Any) -> str | int | float:
     """A value as a spreadsheet shows it: lists joined with 、, enums by value, None as blank."""
     if value is None:
         return ""
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, Enum):

@@ -63,6 +63,9 @@ def imports_upload(
     `submitted` or `approved`, for a year already decided)."""
     import_kind = get_kind(kind)
     options = _options(import_kind.options, request)
+    # End the transaction the credential check opened: on SQLite it holds the write lock,
+    # which the upload needs only from when it reads the stored rows, not while it parses.
+    session.rollback()
     content = service.read_limited(file.file)
     report = service.upload(
         session,

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, or_, select
 
 from app.core.errors import Forbidden, PayloadTooLarge
+from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.imports.engine import ImportKind, run_import
@@ -85,8 +86,8 @@ def list_batches(
 
 
 def export_batches(session: Session, principal: Principal, *, kind: str | None) -> list[Any]:
-    statement = batch_statement(principal, kind=kind).order_by(*BATCH_ORDER)
-    return [ImportBatchPublic.model_validate(b) for b in session.exec(statement).all()]
+    rows = fetch_for_export(session, batch_statement(principal, kind=kind), BATCH_ORDER)
+    return [ImportBatchPublic.model_validate(b) for b in rows]
 
 
 def batch_statement(principal: Principal, *, kind: str | None) -> Any:

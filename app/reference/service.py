@@ -11,6 +11,7 @@ from app.accounts.models import ApiKey, User
 from app.accounts.service import check_version
 from app.core.audit import record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
@@ -50,7 +51,6 @@ from app.reference.models import (
     normalise_certificate_name,
 )
 
-EXPORT_MAX_ROWS = 200_000
 READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -243,15 +243,7 @@ def _not_null(changes: dict[str, Any], nullable: set[str]) -> None:
 
 
 def rows_for_export(session: Session, statement: Any, order_by: list[Any]) -> list[Any]:
-    """Every matching row for a CSV/XLSX export; 422 rather than a silently cut file."""
-    rows = list(session.exec(statement.order_by(*order_by).limit(EXPORT_MAX_ROWS + 1)).all())
-    if len(rows) > EXPORT_MAX_ROWS:
-        raise UnprocessableEntity(
-            f"More than {EXPORT_MAX_ROWS:,} rows match; narrow the filters to export them",
-            code="export_too_large",
-            errors=[{"field": "query", "message": f"more than {EXPORT_MAX_ROWS} rows match"}],
-        )
-    return rows
+    return fetch_for_export(session, statement, order_by)
 
 
 # --- colleges --------------------------------------------------------------------------------

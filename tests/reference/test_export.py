@@ -140,9 +140,9 @@ def test_list_statement_count_does_not_grow_with_page_size(
 def test_export_larger_than_the_cap_is_refused_not_cut(
     client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.reference import service
+    from app.core import export
 
-    monkeypatch.setattr(service, "EXPORT_MAX_ROWS", 1)
+    monkeypatch.setattr(export, "EXPORT_MAX_ROWS", 1)
     make_college(db)
     make_college(db)
     response = client.get("/api/v1/colleges", params={"format": "csv"}, headers=office(db))
