@@ -16,7 +16,8 @@ from app.applications.models import (
 )
 from app.core.roles import Role
 from app.reference.models import Certificate, EvaluationOrg, Level
-from tests.applications.factories import TABLE, import_table, load_sample_majors, upload
+from tests.applications.factories import TABLE, import_table, load_sample_majors
+from tests.imports.helpers import upload
 from tests.reference.factories import (
     headers_for,
     make_certificate,
