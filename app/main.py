@@ -14,12 +14,15 @@ from sqlmodel import Session
 from app import __version__
 from app.accounts import service as accounts_service
 from app.accounts.router import api_keys_router, auth_router, users_router
+from app.applications import importers as _application_importers  # noqa: F401  (registers)
+from app.applications.router import applications_router, plans_router, reports_router
 from app.audit.router import router as audit_router
 from app.core.config import Settings, get_settings
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
+from app.imports.router import document_kind_options
 from app.imports.router import router as imports_router
 from app.reference import importers as _reference_importers  # noqa: F401  (registers kinds)
 from app.reference.router import router as reference_router
@@ -52,6 +55,17 @@ TAGS = [
         "description": "Bulk uploads of .xlsx/.csv/.tsv for every kind, their templates and "
         "the history of import batches",
     },
+    {
+        "name": "applications",
+        "description": "Pilot applications (试点申报): draft → submitted → approved | rejected, "
+        "approved → closed; the teachers assigned to each pilot",
+    },
+    {
+        "name": "plans",
+        "description": "Each major's pilot work plan (试点工作方案) with 3–5 core courses: "
+        "draft → filed → acknowledged | returned",
+    },
+    {"name": "reports", "description": "Summaries: applications and headcount per group"},
     {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
     {"name": "system", "description": "Liveness and readiness probes"},
 ]
@@ -63,11 +77,15 @@ def operation_id(route: APIRoute) -> str:
 
 
 def api_router() -> APIRouter:
+    document_kind_options(imports_router)
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(auth_router)
     router.include_router(users_router)
     router.include_router(api_keys_router)
     router.include_router(reference_router)
+    router.include_router(applications_router)
+    router.include_router(plans_router)
+    router.include_router(reports_router)
     router.include_router(imports_router)
     router.include_router(audit_router)
     return router

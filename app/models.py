@@ -1,6 +1,14 @@
 """Imports every table model so that ``SQLModel.metadata`` knows the whole schema."""
 
 from app.accounts.models import ApiKey, LoginFailure, User
+from app.applications.models import (
+    ApplicationCohort,
+    ApplicationMajor,
+    PilotApplication,
+    PilotPlan,
+    PilotTeacher,
+    PlanCourse,
+)
 from app.core.audit import AuditEvent
 from app.imports.models import ImportBatch
 from app.reference.models import (
@@ -16,6 +24,8 @@ from app.reference.models import (
 
 __all__ = [
     "ApiKey",
+    "ApplicationCohort",
+    "ApplicationMajor",
     "AuditEvent",
     "Certificate",
     "College",
@@ -25,6 +35,10 @@ __all__ = [
     "ImportBatch",
     "LoginFailure",
     "Major",
+    "PilotApplication",
+    "PilotPlan",
+    "PilotTeacher",
+    "PlanCourse",
     "Student",
     "Teacher",
     "User",

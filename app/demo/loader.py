@@ -3,17 +3,31 @@
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import Session, col, select
 
 from app.accounts import service as accounts
 from app.accounts.models import User, UserCreate
+from app.applications import importers as _application_importers  # noqa: F401  (registers)
+from app.applications import service as applications
+from app.applications.importers import ApplicationImportOptions, ImportStatus
+from app.applications.models import PilotApplication, PlanCreate
 from app.core.roles import Principal, Role
 from app.imports.engine import run_import
 from app.imports.registry import get_kind
 from app.reference import importers as _importers  # noqa: F401  (registers the kinds)
-from app.reference.models import College, Student, Teacher
+from app.reference import service as reference
+from app.reference.models import (
+    Certificate,
+    College,
+    CourseCreate,
+    CourseMajor,
+    Major,
+    Student,
+    Teacher,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -124,8 +138,78 @@ def _reference_data(session: Session, ctx: DemoContext) -> None:
     ctx.add_user(session, "student", Role.student, f"学生 {student.name}", student_id=student.id)
 
 
+DEMO_PLAN_COURSES = {
+    "510203": [("CS103", "响应式网页设计"), ("CS104", "前端框架应用开发")],
+    "510201": [("CS105", "网页设计与制作"), ("CS106", "前端工程化实践")],
+}
+DEMO_PLAN_SECTIONS = {
+    "programme_revision": "将 Web 前端开发职业技能等级标准（中级）融入人才培养方案",
+    "teacher_training": "2 名专业教师参加培训评价组织的师资培训并取得考评员资格",
+    "student_training": "第三学期集中培训 32 学时，课证融通课程同步教学",
+    "exam_arrangements": "2022 年 12 月在校内考点组织考核",
+    "training_resources": "前端开发实训室升级 40 个工位",
+    "course_resources": "建设在线课程 1 门，题库 1 套",
+    "budget_amount": "20000.00",
+    "budget_text": "设备 12000 元，师资培训 5000 元，学生培训 3000 元",
+}
+
+
+def _pilot_applications(session: Session, ctx: DemoContext) -> None:
+    """Import the 2022 一览表 as approved and file the Web front-end plans of two majors."""
+    options = ApplicationImportOptions(year=2022, status=ImportStatus.approved)
+    content = (FIXTURES / "applications-2022.tsv").read_bytes()
+    report = run_import(
+        session,
+        DEMO_IMPORTER,
+        get_kind("applications"),
+        "applications-2022.tsv",
+        content,
+        dry_run=False,
+        options=options,
+    )
+    if not report.written:
+        raise RuntimeError(f"demo upload of the 2022 table failed: {report.errors[:3]}")
+    college = session.exec(select(College).where(College.name == DEMO_COLLEGE)).one()
+    assert college.id is not None
+    web = session.exec(
+        select(PilotApplication)
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+        .where(Certificate.normalized_name == "web前端开发", PilotApplication.year == 2022)
+    ).one()
+    assert web.id is not None
+    for major_code, extra_courses in DEMO_PLAN_COURSES.items():
+        major = session.exec(select(Major).where(Major.code == major_code)).one()
+        assert major.id is not None
+        for code, name in extra_courses:
+            data = CourseCreate(
+                code=code,
+                name=name,
+                credits=Decimal(3),
+                college_id=college.id,
+                major_ids=[major.id],
+            )
+            reference.create_course(session, DEMO_IMPORTER, data)
+        course_ids = session.exec(
+            select(CourseMajor.course_id).where(CourseMajor.major_id == major.id)
+        ).all()
+        plan = applications.create_plan(
+            session,
+            DEMO_IMPORTER,
+            PlanCreate.model_validate(
+                {
+                    "application_id": web.id,
+                    "major_id": major.id,
+                    "core_course_ids": list(course_ids)[:5],
+                    **DEMO_PLAN_SECTIONS,
+                }
+            ),
+        )
+        assert plan.id is not None
+        applications.plan_transition(session, DEMO_IMPORTER, plan.id, "file")
+
+
 DemoStep = Callable[[Session, DemoContext], None]
-STEPS: list[DemoStep] = [_platform_users, _reference_data]
+STEPS: list[DemoStep] = [_platform_users, _reference_data, _pilot_applications]
 
 
 @dataclass

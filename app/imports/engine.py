@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
 from app.core.audit import record, snapshot
@@ -174,13 +175,19 @@ class Plan:
     existing: dict[Any, dict[str, Any]] = field(default_factory=dict)
     lookups: dict[str, Any] = field(default_factory=dict)
     also_created: dict[str, int] = field(default_factory=dict)
+    options: Any = None
+    report: dict[str, Any] = field(default_factory=dict)
+    """Entries the kind adds to the upload's report, e.g. ``created_certificates``."""
 
 
 @dataclass(frozen=True)
 class ImportKind:
     """One kind of upload. ``to_values`` turns a row's parsed cells into the table's values
     (raising ``RowRefused`` for unknown references); ``college_of`` names the college a row
-    belongs to, for a college manager's scope."""
+    belongs to, for a college manager's scope. ``options`` declares extra query parameters of
+    the upload (a pydantic model; the engine hands the parsed values to the kind as
+    ``Plan.options``); ``row_key`` gives the natural key of a row from its cells and options,
+    for keys that span several columns."""
 
     name: str
     title: str
@@ -198,6 +205,8 @@ class ImportKind:
     scope_columns: tuple[str, ...] = ()
     require_any: tuple[str, ...] = ()
     description: str = ""
+    options: type[BaseModel] | None = None
+    row_key: Callable[[dict[str, Any], Any], Any] | None = None
 
     @property
     def table(self) -> sa.Table:
@@ -310,6 +319,19 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
+def _key(kind: ImportKind, cells: dict[str, Any], options: Any) -> Any:
+    """The row's natural key: ``row_key`` of its cells and options, or its key column's value."""
+    if kind.row_key is not None:
+        return kind.row_key(cells, options)
+    if cells.get(kind.key) is None:
+        return None
+    return kind.key_of(cells[kind.key])
+
+
+def _key_text(value: Any) -> str:
+    return " / ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 @dataclass
 class _Changes:
     creates: list[dict[str, Any]] = field(default_factory=list)
@@ -325,17 +347,21 @@ def run_import(
     content: bytes,
     *,
     dry_run: bool,
+    options: BaseModel | None = None,
 ) -> ImportReport:
     """Check ``content`` as a ``kind`` upload; unless ``dry_run`` or a row is bad, save it."""
+    if options is None and kind.options is not None:
+        options = kind.options()
     rows = read_rows(file_name, content)
     header = _find_header(kind, rows)
     errors = _Errors()
     parsed = _parse_rows(kind, rows, header, errors)
     key_header = rows[header.index][header.positions[kind.key]].strip()
-    _refuse_duplicate_keys(kind, parsed, key_header, errors)
+    _refuse_duplicate_keys(kind, parsed, key_header, errors, options)
 
     _lock_kind(session, kind)
     plan = kind.prepare(session, principal)
+    plan.options = options
     changes = _compare(kind, plan, principal, parsed, key_header, errors)
     report = ImportReport(
         kind=kind.name,
@@ -349,6 +375,7 @@ def run_import(
         ignored_columns=header.ignored,
         errors=errors.items,
         errors_total=errors.total,
+        **plan.report,
     )
     if errors.total or dry_run:
         if errors.total == 0:
@@ -427,20 +454,25 @@ def _parse_rows(
 
 
 def _refuse_duplicate_keys(
-    kind: ImportKind, parsed: list[tuple[int, dict[str, Any]]], key_header: str, errors: _Errors
+    kind: ImportKind,
+    parsed: list[tuple[int, dict[str, Any]]],
+    key_header: str,
+    errors: _Errors,
+    options: Any = None,
 ) -> None:
     label = next(c.zh for c in kind.columns if c.key == kind.key)
     seen: dict[Any, int] = {}
     for line, cells in parsed:
-        if cells.get(kind.key) is None:
+        value = _key(kind, cells, options)
+        if value is None:
             continue
-        value = kind.key_of(cells[kind.key])
         if value in seen:
+            text = _key_text(value)
             errors.add(
                 line,
                 key_header,
-                str(value),
-                f"{label} {value} already appears in row {seen[value]}; each row needs its own",
+                text,
+                f"{label} {text} already appears in row {seen[value]}; each row needs its own",
             )
         else:
             seen[value] = line
@@ -472,7 +504,7 @@ def _compare(
         except RowRefused as exc:
             errors.add(line, exc.column, exc.value, exc.reason)
             continue
-        existing = plan.existing.get(kind.key_of(cells[kind.key]))
+        existing = plan.existing.get(_key(kind, cells, plan.options))
         if scoped and kind.college_of is not None:
             own = principal.college_id
             target = kind.college_of(plan, values)

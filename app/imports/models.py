@@ -52,6 +52,11 @@ class RowError(SQLModel):
 
 
 class ImportReport(SQLModel):
+    """What an upload read and changed; a kind may add entries of its own (e.g. the
+    ``created_certificates`` of an applications upload)."""
+
+    model_config = {"extra": "allow"}
+
     kind: str
     file_name: str
     dry_run: bool

@@ -2,7 +2,9 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
@@ -19,7 +21,7 @@ from app.core.pagination import Page, PageDep
 from app.imports import service
 from app.imports.models import ImportBatchPublic, ImportReport
 from app.imports.readers import MAX_UPLOAD_BYTES
-from app.imports.registry import get_kind
+from app.imports.registry import KINDS, get_kind
 
 router = APIRouter(
     prefix="/imports", tags=["imports"], responses=problem_responses(400, 401, 403, 422)
@@ -30,7 +32,8 @@ KindPath = Annotated[
     Path(
         max_length=50,
         pattern=r"^[a-z][a-z-]*$",
-        description="colleges, majors, courses, teachers, students, evaluation-orgs, certificates",
+        description="colleges, majors, courses, teachers, students, evaluation-orgs, certificates, "
+        "applications",
     ),
 ]
 MULTIPART_OVERHEAD = 64 * 1024
@@ -47,20 +50,32 @@ def imports_upload(
     principal: CurrentPrincipal,
     kind: KindPath,
     file: Annotated[UploadFile, File(description=".xlsx, .csv or .tsv, at most 20 MB")],
+    request: Request,
     dry_run: Annotated[bool, Query(description="Check and report only; write nothing")] = False,
 ) -> ImportReport:
     """Upload a spreadsheet of `kind`. Columns are matched by their Chinese or English header
     in any order (a title row above the header is fine); rows are matched by natural key and
     created, updated or left unchanged. The answer is a report with every bad row's number,
     column, value and reason. If any row is bad nothing is written (a real upload then
-    answers 422 with the same report); a dry run only reports."""
+    answers 422 with the same report); a dry run only reports.
+
+    Kinds with options take them as further query parameters: `applications` takes `year`
+    (2000–2100, unless the file has a 年度 column) and `status` (`draft`, the default,
+    `submitted` or `approved`, for a year already decided)."""
     import_kind = get_kind(kind)
+    options = _options(import_kind.options, request)
     # End the transaction the credential check opened: on SQLite it holds the write lock,
     # which the upload needs only from when it reads the stored rows, not while it parses.
     session.rollback()
     content = service.read_limited(file.file)
     report = service.upload(
-        session, principal, import_kind, file.filename or "upload", content, dry_run=dry_run
+        session,
+        principal,
+        import_kind,
+        file.filename or "upload",
+        content,
+        dry_run=dry_run,
+        options=options,
     )
     if not report.written and not dry_run:
         raise UnprocessableEntity(
@@ -71,6 +86,61 @@ def imports_upload(
             **report.model_dump(exclude={"errors"}),
         )
     return report
+
+
+def _option_schema(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema from a pydantic field's: refs inlined, ``null`` dropped."""
+    default = {"default": schema["default"]} if schema.get("default") is not None else {}
+    if "$ref" in schema:
+        return {**defs[schema["$ref"].rsplit("/", 1)[-1]], **default}
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        return {**branches[0], **default}
+    return {k: v for k, v in schema.items() if k not in {"title", "description"}}
+
+
+def document_kind_options(imports: APIRouter) -> None:
+    """Show every kind's own query parameters on the upload route of the OpenAPI schema."""
+    parameters: dict[str, dict[str, Any]] = {}
+    for name, kind in sorted(KINDS.items()):
+        if kind.options is None:
+            continue
+        schema = kind.options.model_json_schema()
+        defs = schema.get("$defs", {})
+        for field, spec in schema["properties"].items():
+            entry = parameters.setdefault(
+                field,
+                {
+                    "name": field,
+                    "in": "query",
+                    "required": False,
+                    "schema": _option_schema(spec, defs),
+                    "description": "",
+                },
+            )
+            entry["description"] += f"For `{name}` uploads: {spec.get('description', '')}. "
+    for route in imports.routes:
+        if isinstance(route, APIRoute) and route.name == "imports_upload":
+            route.openapi_extra = {"parameters": list(parameters.values())} if parameters else None
+
+
+def _options(model: type[BaseModel] | None, request: Request) -> BaseModel | None:
+    """The kind's own query parameters (e.g. ``year`` for applications), checked (422)."""
+    if model is None:
+        return None
+    given = {k: v for k, v in request.query_params.items() if k in model.model_fields}
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        errors = [
+            {"field": "query." + ".".join(map(str, e["loc"])), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        raise UnprocessableEntity(
+            "The request is not valid: "
+            + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            errors=errors,
+        ) from exc
 
 
 @router.get(

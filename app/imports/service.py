@@ -6,6 +6,7 @@ from typing import Any, BinaryIO
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
+from pydantic import BaseModel
 from sqlmodel import Session, col, or_, select
 
 from app.core.errors import Forbidden, PayloadTooLarge
@@ -38,6 +39,7 @@ def upload(
     content: bytes,
     *,
     dry_run: bool,
+    options: BaseModel | None = None,
 ) -> ImportReport:
     if principal.role not in kind.writers:
         allowed = ", ".join(sorted(r.value for r in kind.writers))
@@ -45,7 +47,9 @@ def upload(
             f"Role {principal.role.value} may not upload {kind.name}; allowed roles: {allowed}",
             allowed_roles=sorted(r.value for r in kind.writers),
         )
-    return run_import(session, principal, kind, file_name, content, dry_run=dry_run)
+    return run_import(
+        session, principal, kind, file_name, content, dry_run=dry_run, options=options
+    )
 
 
 def template(kind: ImportKind) -> bytes:

@@ -14,10 +14,12 @@ def upload(
     content: bytes,
     *,
     dry_run: bool = False,
+    **options: Any,
 ) -> Any:
+    """POST ``content`` as a ``kind`` upload; ``options`` are the kind's own query parameters."""
     return client.post(
         f"/api/v1/imports/{kind}",
-        params={"dry_run": str(dry_run).lower()},
+        params={"dry_run": str(dry_run).lower(), **options},
         files={"file": (name, content)},
         headers=headers,
     )

@@ -1,0 +1,430 @@
+"""The ``applications`` import kind: the 一览表 (application table) as the academic office
+typed it, with a ``year`` and an optional ``status`` given as query parameters."""
+
+import difflib
+import re
+import unicodedata
+from collections import defaultdict
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from app.applications.models import (
+    MAX_HEADCOUNT,
+    MAX_YEAR,
+    MIN_YEAR,
+    ApplicationCohort,
+    ApplicationMajor,
+    ApplicationStatus,
+    PilotApplication,
+    Tier,
+    cohort_problem,
+)
+from app.core.roles import Principal
+from app.core.types import utcnow
+from app.imports.engine import (
+    CellError,
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    choice,
+    integer,
+    multi,
+    text,
+)
+from app.imports.registry import register
+from app.reference.models import (
+    LEVEL_ORDER,
+    MAX_COHORT,
+    MIN_COHORT,
+    Certificate,
+    EvaluationOrg,
+    Level,
+    Major,
+    levels_from_text,
+    levels_to_text,
+    normalise_certificate_name,
+)
+
+PLACEHOLDER_ORG = "未登记的培训评价组织"
+"""Certificates first seen in an upload belong here until the office names their organisation."""
+_LEADING_1X = re.compile(r"^\s*1\s*\+\s*x\s*", re.IGNORECASE)
+
+
+class ImportStatus(StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+
+
+class ApplicationImportOptions(BaseModel):
+    year: int | None = Field(
+        default=None, ge=MIN_YEAR, le=MAX_YEAR, description="The year, unless a 年度 column has it"
+    )
+    status: ImportStatus = Field(
+        default=ImportStatus.draft,
+        description="The state new applications start in: a decided year loads as approved",
+    )
+
+
+def _match_text(value: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", value)).casefold()
+
+
+def display_certificate_name(raw: str) -> str:
+    """The name a certificate first seen in an upload gets: no leading ``1+X``, no trailing
+    ``证书``, spaces kept inside."""
+    name = _LEADING_1X.sub("", raw.strip()).strip()
+    return name.removesuffix("证书").strip() or raw.strip()
+
+
+def _certificate_cell(raw: str) -> str:
+    name = str(text(100)(raw))
+    if not normalise_certificate_name(name):
+        raise CellError("a certificate name, such as Web前端开发")
+    return name
+
+
+def _year(cells: dict[str, Any], options: Any) -> int | None:
+    year = cells.get("year")
+    if year is None and options is not None:
+        year = options.year
+    return year if isinstance(year, int) else None
+
+
+def _row_key(cells: dict[str, Any], options: Any) -> Any:
+    if not (cells.get("certificate") and cells.get("level") and cells.get("tier")):
+        return None
+    return (
+        _year(cells, options),
+        normalise_certificate_name(cells["certificate"]),
+        cells["level"],
+        cells["tier"],
+    )
+
+
+def _prepare(session: Session, _principal: Principal) -> Plan:
+    table: sa.Table = PilotApplication.__table__  # type: ignore[attr-defined]
+    majors_of: dict[int, list[int]] = defaultdict(list)
+    for app_id, major_id in session.execute(
+        sa.select(ApplicationMajor.application_id, ApplicationMajor.major_id)  # type: ignore[call-overload]
+    ):
+        majors_of[app_id].append(major_id)
+    cohorts_of: dict[int, list[int]] = defaultdict(list)
+    for app_id, cohort in session.execute(
+        sa.select(ApplicationCohort.application_id, ApplicationCohort.cohort)  # type: ignore[call-overload]
+    ):
+        cohorts_of[app_id].append(cohort)
+    existing: dict[Any, dict[str, Any]] = {}
+    for row in session.execute(
+        sa.select(table, col(Certificate.normalized_name)).join(
+            Certificate, col(Certificate.id) == table.c.certificate_id
+        )
+    ).mappings():
+        values = dict(row)
+        values["major_ids"] = sorted(majors_of.get(values["id"], []))
+        values["cohorts"] = sorted(cohorts_of.get(values["id"], []))
+        key = (
+            values["year"],
+            values.pop("normalized_name"),
+            Level(values["level"]).value,
+            Tier(values["tier"]).value,
+        )
+        existing[key] = values
+    certificates = {
+        normalized: (cert_id, levels_from_text(levels), name)
+        for cert_id, normalized, levels, name in session.execute(
+            sa.select(
+                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
+            )  # type: ignore[call-overload]
+        )
+    }
+    by_name: dict[str, list[int]] = defaultdict(list)
+    names: dict[str, str] = {}
+    by_code: dict[str, int] = {}
+    for major_id, major_code, name in session.execute(
+        sa.select(Major.id, Major.code, Major.name)  # type: ignore[call-overload]
+    ):
+        by_name[_match_text(name)].append(major_id)
+        names[_match_text(name)] = name
+        by_code[major_code] = major_id
+    return Plan(
+        existing=existing,
+        report={"created_certificates": []},
+        lookups={
+            "certificates": certificates,
+            "major_names": dict(by_name),
+            "major_display": names,
+            "major_codes": by_code,
+            "pending_created": {"certificates": set()},
+            "pending_names": {},
+            "pending_levels": defaultdict(set),
+        },
+    )
+
+
+def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
+    by_name: dict[str, list[int]] = plan.lookups["major_names"]
+    by_code: dict[str, int] = plan.lookups["major_codes"]
+    display: dict[str, str] = plan.lookups["major_display"]
+    ids: set[int] = set()
+    unknown: list[str] = []
+    for major in majors:
+        key = _match_text(major)
+        if major in by_code:
+            ids.add(by_code[major])
+        elif len(by_name.get(key, [])) == 1:
+            ids.add(by_name[key][0])
+        elif len(by_name.get(key, [])) > 1:
+            raise RowRefused(
+                f"more than one major is named {major!r}; use its code", "申报专业", major
+            )
+        else:
+            close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
+            hint = "、".join(display[c] for c in close)
+            unknown.append(f"{major!r}" + (f" (closest: {hint})" if hint else " (no close name)"))
+    if unknown:
+        raise RowRefused(
+            "unknown major " + "; ".join(unknown) + "; use the name or code of a major that "
+            "exists (GET /api/v1/majors, or upload majors first)",
+            "申报专业",
+            "、".join(majors),
+        )
+    if not ids:
+        raise RowRefused("at least one major", "申报专业", "")
+    return sorted(ids)
+
+
+def _certificate_id(plan: Plan, raw: str, level: Level) -> int | None:
+    normalized = normalise_certificate_name(raw)
+    known: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
+    if normalized in known:
+        cert_id, levels, name = known[normalized]
+        if level not in levels:
+            offered = "、".join(lv.value for lv in levels)
+            raise RowRefused(
+                f"the certificate {name} (id {cert_id}) is offered at {offered}, not at "
+                f"{level.value}; add the level to the certificate first",
+                "申报级别",
+                level.value,
+            )
+        return cert_id
+    plan.lookups["pending_created"]["certificates"].add(normalized)
+    plan.lookups["pending_names"].setdefault(normalized, display_certificate_name(raw))
+    plan.lookups["pending_levels"][normalized].add(level)
+    created = sorted(plan.lookups["pending_names"].values())
+    plan.report["created_certificates"] = created
+    return None
+
+
+COMPARED = ("headcount", "major_ids", "cohorts", "contact", "notes")
+
+
+def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    options: ApplicationImportOptions = plan.options or ApplicationImportOptions()
+    year = _year(cells, options)
+    if year is None:
+        raise RowRefused("no year: pass ?year=2022 with the upload or add a 年度 column", "年度")
+    level = Level(cells["level"])
+    cohorts = sorted(set(cells["cohorts"] or []))
+    if not cohorts:
+        raise RowRefused("at least one cohort, like 2020级", "申报年级", "")
+    for cohort in cohorts:
+        problem = cohort_problem(year, cohort)
+        if problem:
+            raise RowRefused(problem, "申报年级", str(cohort))
+    values: dict[str, Any] = {
+        "year": year,
+        "tier": Tier(cells["tier"]),
+        "level": level,
+        "headcount": cells["headcount"],
+        "major_ids": _major_ids(plan, cells["majors"] or []),
+        "cohorts": cohorts,
+        "status": ApplicationStatus(options.status.value),
+    }
+    for optional in ("contact", "notes"):
+        if optional in cells:
+            values[optional] = cells[optional] or None
+    certificate_id = _certificate_id(plan, cells["certificate"], level)
+    values["certificate_id"] = certificate_id
+    if certificate_id is None:
+        values["_certificate_key"] = normalise_certificate_name(cells["certificate"])
+    existing = plan.existing.get(_row_key(cells, options))
+    if existing is not None and existing["status"] != ApplicationStatus.draft:
+        changed = [f for f in COMPARED if f in values and values[f] != existing.get(f)]
+        if changed:
+            raise RowRefused(
+                f"application {existing['id']} is {ApplicationStatus(existing['status']).value}; "
+                "an upload changes only drafts, and this row would change "
+                + ", ".join(f"{f} ({existing.get(f)} → {values[f]})" for f in changed),
+                "申报试点证书名称",
+                cells["certificate"],
+            )
+        values["status"] = existing["status"]
+    return values
+
+
+def _create_certificates(
+    session: Session, _principal: Principal, plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    pending: set[str] = plan.lookups["pending_created"]["certificates"]
+    if not pending:
+        return
+    now = utcnow()
+    org_id = session.execute(
+        select(EvaluationOrg.id).where(EvaluationOrg.name == PLACEHOLDER_ORG)
+    ).scalar()
+    if org_id is None:
+        org = EvaluationOrg(name=PLACEHOLDER_ORG, contact=None)
+        session.add(org)
+        session.flush()
+        org_id = org.id
+        plan.also_created["evaluation_orgs"] = 1
+    table: sa.Table = Certificate.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.insert(table),
+        [
+            {
+                "name": plan.lookups["pending_names"][normalized],
+                "normalized_name": normalized,
+                "evaluation_org_id": org_id,
+                "levels": levels_to_text(sorted(plan.lookups["pending_levels"][normalized])),
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+            for normalized in sorted(pending)
+        ],
+    )
+    ids = dict(
+        session.execute(
+            sa.select(table.c.normalized_name, table.c.id).where(
+                table.c.normalized_name.in_(sorted(pending))
+            )
+        ).all()
+    )
+    for values in rows:
+        if values.get("_certificate_key"):
+            values["certificate_id"] = ids[values["_certificate_key"]]
+    plan.also_created["certificates"] = len(pending)
+
+
+def _write_links(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    years = sorted({r["year"] for r in rows})
+    ids = {
+        (year, cert, Level(level), Tier(tier)): app_id
+        for app_id, year, cert, level, tier in session.execute(
+            sa.select(  # type: ignore[call-overload]
+                PilotApplication.id,
+                PilotApplication.year,
+                PilotApplication.certificate_id,
+                PilotApplication.level,
+                PilotApplication.tier,
+            ).where(col(PilotApplication.year).in_(years))
+        )
+    }
+    by_id = {ids[(r["year"], r["certificate_id"], r["level"], r["tier"])]: r for r in rows}
+    app_ids = sorted(by_id)
+    session.execute(
+        sa.delete(ApplicationMajor).where(col(ApplicationMajor.application_id).in_(app_ids))
+    )
+    session.execute(
+        sa.delete(ApplicationCohort).where(col(ApplicationCohort.application_id).in_(app_ids))
+    )
+    majors = [{"application_id": a, "major_id": m} for a in app_ids for m in by_id[a]["major_ids"]]
+    cohorts = [{"application_id": a, "cohort": c} for a in app_ids for c in by_id[a]["cohorts"]]
+    session.execute(sa.insert(ApplicationMajor.__table__), majors)  # type: ignore[attr-defined]
+    session.execute(sa.insert(ApplicationCohort.__table__), cohorts)  # type: ignore[attr-defined]
+
+
+register(
+    ImportKind(
+        name="applications",
+        title="试点申报一览表",
+        model=PilotApplication,
+        key="certificate",
+        row_key=_row_key,
+        options=ApplicationImportOptions,
+        columns=(
+            Column("seq", "序号", "no", text(20), required=False, example="1"),
+            Column(
+                "tier",
+                "本科/高职/中职",
+                "tier",
+                choice([t.value for t in Tier]),
+                aliases=("层次", "办学层次"),
+                example="高职",
+                help="本科, 高职 or 中职",
+            ),
+            Column(
+                "certificate",
+                "申报试点证书名称",
+                "certificate",
+                _certificate_cell,
+                aliases=("证书名称", "试点证书名称", "证书"),
+                example="Web前端开发",
+                help="matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书",
+            ),
+            Column(
+                "level",
+                "申报级别",
+                "level",
+                choice([lv.value for lv in LEVEL_ORDER]),
+                aliases=("级别", "等级"),
+                example="中级",
+                help="初级, 中级 or 高级",
+            ),
+            Column(
+                "majors",
+                "申报专业",
+                "majors",
+                multi(text(100)),
+                aliases=("专业",),
+                example="软件技术、计算机应用技术",
+                help="major names or codes, separated by 、",
+            ),
+            Column(
+                "cohorts",
+                "申报年级",
+                "cohorts",
+                multi(integer(MIN_COHORT, MAX_COHORT, "级")),
+                aliases=("年级",),
+                example="2020级、2021级",
+                help="entry years like 2020级, 2020 级 or 2020, separated by 、",
+            ),
+            Column(
+                "headcount",
+                "申报人数",
+                "headcount",
+                integer(1, MAX_HEADCOUNT),
+                aliases=("人数",),
+                example="120",
+            ),
+            Column(
+                "year",
+                "年度",
+                "year",
+                integer(MIN_YEAR, MAX_YEAR, "年"),
+                required=False,
+                aliases=("申报年度",),
+                example="2022",
+                help="or pass ?year= with the upload",
+            ),
+            Column("contact", "联系人", "contact", text(100), required=False, example="王老师"),
+            Column("notes", "备注", "notes", text(2000), required=False, example=""),
+        ),
+        prepare=_prepare,
+        to_values=_values,
+        before_write=_create_certificates,
+        extra_fields=("major_ids", "cohorts"),
+        write_extra=_write_links,
+        description="Pilot applications matched by (year, certificate, level, tier); unknown "
+        "certificates are created, unknown majors are row errors",
+    )
+)

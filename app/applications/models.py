@@ -1,0 +1,378 @@
+"""Pilot applications (试点申报), the teachers assigned to them and the majors' work plans
+(试点工作方案)."""
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import StringConstraints, field_validator
+from sqlmodel import Field, SQLModel
+
+from app.core.models import PatchModel, Versioned, enum_type
+from app.core.types import Money, MoneyFen, UTCDateTime
+from app.reference.models import MAX_COHORT, MIN_COHORT, NO_NUL, Level, RefId
+
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+MAX_HEADCOUNT = 100_000
+COHORT_YEARS_BEFORE = 5
+COHORT_YEARS_AFTER = 1
+MIN_CORE_COURSES = 3
+MAX_CORE_COURSES = 5
+MAX_LISTED = 50
+
+Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="The pilot year, e.g. 2022")]
+Cohort = Annotated[
+    int,
+    Field(
+        ge=MIN_COHORT,
+        le=MAX_COHORT,
+        description=f"Entry year (年级), at most {COHORT_YEARS_BEFORE} years before and "
+        f"{COHORT_YEARS_AFTER} after the application year",
+    ),
+]
+Headcount = Annotated[int, Field(ge=1, le=MAX_HEADCOUNT, description="Applied headcount (quota)")]
+Contact = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
+]
+Budget = Annotated[Money, Field(ge=0, le=Decimal("999999999999.99"), description="经费预算")]
+Section = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000, pattern=NO_NUL)]
+
+
+class Tier(StrEnum):
+    """本科 / 高职 / 中职."""
+
+    undergraduate = "本科"
+    higher_vocational = "高职"
+    secondary_vocational = "中职"
+
+
+class ApplicationStatus(StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+    rejected = "rejected"
+    closed = "closed"
+
+
+class PlanStatus(StrEnum):
+    draft = "draft"
+    filed = "filed"
+    acknowledged = "acknowledged"
+    returned = "returned"
+
+
+class TeacherRole(StrEnum):
+    trainer = "trainer"
+    evaluator = "evaluator"
+
+
+def cohort_problem(year: int, cohort: int) -> str | None:
+    """Why ``cohort`` is not a plausible entry year for a pilot in ``year``, or None."""
+    low, high = year - COHORT_YEARS_BEFORE, year + COHORT_YEARS_AFTER
+    if not low <= cohort <= high:
+        return (
+            f"cohort {cohort} is not plausible for {year}: use an entry year from {low} to {high}"
+        )
+    return None
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+class PilotApplication(Versioned, table=True):
+    """One row of the 一览表: a certificate at a level piloted by some majors for some cohorts."""
+
+    __tablename__ = "pilot_applications"
+    __table_args__ = (
+        sa.UniqueConstraint("year", "certificate_id", "level", "tier"),
+        sa.CheckConstraint("headcount > 0", name="headcount_positive"),
+        sa.CheckConstraint(f"year BETWEEN {MIN_YEAR} AND {MAX_YEAR}", name="year_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    tier: Tier = Field(sa_type=enum_type(Tier))
+    certificate_id: int = Field(foreign_key="certificates.id", index=True)
+    level: Level = Field(sa_type=enum_type(Level))
+    headcount: int
+    contact: str | None = Field(default=None, max_length=100)
+    notes: str | None = Field(default=None, max_length=2000)
+    status: ApplicationStatus = Field(
+        default=ApplicationStatus.draft, sa_type=enum_type(ApplicationStatus), index=True
+    )
+    rejection_reason: str | None = Field(default=None, max_length=1000)
+
+
+class ApplicationMajor(SQLModel, table=True):
+    __tablename__ = "pilot_application_majors"
+
+    application_id: int = Field(
+        foreign_key="pilot_applications.id", primary_key=True, ondelete="CASCADE"
+    )
+    major_id: int = Field(foreign_key="majors.id", primary_key=True, index=True)
+
+
+class ApplicationCohort(SQLModel, table=True):
+    __tablename__ = "pilot_application_cohorts"
+    __table_args__ = (
+        sa.CheckConstraint(f"cohort BETWEEN {MIN_COHORT} AND {MAX_COHORT}", name="cohort_range"),
+    )
+
+    application_id: int = Field(
+        foreign_key="pilot_applications.id", primary_key=True, ondelete="CASCADE"
+    )
+    cohort: int = Field(primary_key=True)
+
+
+class PilotTeacher(Versioned, table=True):
+    """A teacher assigned to a pilot, as trainer, evaluator or both."""
+
+    __tablename__ = "pilot_teachers"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "teacher_id"),
+        sa.CheckConstraint("trainer OR evaluator", name="has_role"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="pilot_applications.id", ondelete="CASCADE")
+    teacher_id: int = Field(foreign_key="teachers.id", index=True)
+    trainer: bool = False
+    evaluator: bool = False
+
+
+class PilotPlan(Versioned, table=True):
+    """One major's work plan for an approved application, filed with the academic office."""
+
+    __tablename__ = "pilot_plans"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "major_id"),
+        sa.CheckConstraint("budget_amount >= 0", name="budget_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="pilot_applications.id")
+    major_id: int = Field(foreign_key="majors.id", index=True)
+    status: PlanStatus = Field(default=PlanStatus.draft, sa_type=enum_type(PlanStatus), index=True)
+    programme_revision: str | None = Field(default=None, max_length=4000)
+    teacher_training: str | None = Field(default=None, max_length=4000)
+    student_training: str | None = Field(default=None, max_length=4000)
+    exam_arrangements: str | None = Field(default=None, max_length=4000)
+    training_resources: str | None = Field(default=None, max_length=4000)
+    course_resources: str | None = Field(default=None, max_length=4000)
+    budget_amount: Decimal | None = Field(default=None, sa_type=MoneyFen)
+    budget_text: str | None = Field(default=None, max_length=4000)
+    return_reason: str | None = Field(default=None, max_length=1000)
+    filed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PlanCourse(SQLModel, table=True):
+    """The plan's certificate-integrated core courses (书证融通核心课程)."""
+
+    __tablename__ = "pilot_plan_courses"
+
+    plan_id: int = Field(foreign_key="pilot_plans.id", primary_key=True, ondelete="CASCADE")
+    course_id: int = Field(foreign_key="courses.id", primary_key=True, index=True)
+
+
+# --- application schemas ---------------------------------------------------------------------
+
+
+def _distinct(values: list[int]) -> list[int]:
+    return sorted(set(values))
+
+
+class ApplicationCreate(SQLModel):
+    year: Year
+    tier: Tier
+    certificate_id: RefId
+    level: Level
+    major_ids: list[RefId] = Field(min_length=1, max_length=MAX_LISTED)
+    cohorts: list[Cohort] = Field(min_length=1, max_length=10)
+    headcount: Headcount
+    contact: Contact | None = None
+    notes: Notes | None = None
+
+    @field_validator("major_ids", "cohorts", mode="after")
+    @classmethod
+    def _sorted(cls, value: list[int]) -> list[int]:
+        return _distinct(value)
+
+
+class ApplicationUpdate(PatchModel):
+    NULLABLE = frozenset({"contact", "notes"})
+
+    year: Year | None = None
+    tier: Tier | None = None
+    certificate_id: RefId | None = None
+    level: Level | None = None
+    major_ids: list[RefId] | None = Field(default=None, min_length=1, max_length=MAX_LISTED)
+    cohorts: list[Cohort] | None = Field(default=None, min_length=1, max_length=10)
+    headcount: Headcount | None = None
+    contact: Contact | None = None
+    notes: Notes | None = None
+
+    @field_validator("major_ids", "cohorts", mode="after")
+    @classmethod
+    def _sorted(cls, value: list[int] | None) -> list[int] | None:
+        return None if value is None else _distinct(value)
+
+
+class RejectBody(SQLModel):
+    reason: Reason = Field(description="Why the application is rejected; the college sees it")
+
+
+class ApplicationMajorPublic(SQLModel):
+    id: int
+    code: str
+    name: str
+    college_id: int
+    college_name: str
+    plan_id: int | None = Field(description="This major's work plan, if one was started")
+    plan_status: PlanStatus | None = Field(description="None: no plan yet")
+
+
+class ApplicationPublic(SQLModel):
+    id: int
+    year: int
+    tier: Tier
+    certificate_id: int
+    certificate_name: str
+    level: Level
+    majors: list[ApplicationMajorPublic]
+    cohorts: list[int]
+    headcount: int
+    contact: str | None
+    notes: str | None
+    status: ApplicationStatus
+    rejection_reason: str | None
+    allowed_actions: list[str] = Field(description="Workflow actions the current state allows")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- teachers --------------------------------------------------------------------------------
+
+
+class PilotTeacherCreate(SQLModel):
+    teacher_id: RefId
+    roles: list[TeacherRole] = Field(min_length=1, max_length=2)
+
+
+class PilotTeacherPublic(SQLModel):
+    id: int
+    application_id: int
+    teacher_id: int
+    staff_no: str
+    name: str
+    college_id: int
+    roles: list[TeacherRole]
+    created_at: datetime
+
+
+# --- plan schemas ----------------------------------------------------------------------------
+
+
+class PlanSections(SQLModel):
+    programme_revision: Section | None = Field(
+        default=None, description="人才培养方案修订 talent-training programme revision"
+    )
+    teacher_training: Section | None = Field(default=None, description="师资培训")
+    student_training: Section | None = Field(default=None, description="学生培训")
+    exam_arrangements: Section | None = Field(default=None, description="考核安排")
+    training_resources: Section | None = Field(default=None, description="实训资源建设")
+    course_resources: Section | None = Field(default=None, description="课程资源建设")
+    budget_amount: Budget | None = None
+    budget_text: Section | None = Field(default=None, description="经费预算说明")
+
+
+class PlanCreate(PlanSections):
+    application_id: RefId
+    major_id: RefId
+    core_course_ids: list[RefId] = Field(
+        default_factory=list,
+        max_length=10,
+        description=f"书证融通核心课程: {MIN_CORE_COURSES}–{MAX_CORE_COURSES} courses of the "
+        "major, checked when the plan is filed",
+    )
+
+    @field_validator("core_course_ids", mode="after")
+    @classmethod
+    def _sorted(cls, value: list[int]) -> list[int]:
+        return _distinct(value)
+
+
+class PlanUpdate(PatchModel, PlanSections):
+    NULLABLE = frozenset(PlanSections.model_fields)
+
+    core_course_ids: list[RefId] | None = Field(default=None, max_length=10)
+
+    @field_validator("core_course_ids", mode="after")
+    @classmethod
+    def _sorted(cls, value: list[int] | None) -> list[int] | None:
+        return None if value is None else _distinct(value)
+
+
+class ReturnBody(SQLModel):
+    reason: Reason = Field(description="What the college must change before filing again")
+
+
+class PlanCoursePublic(SQLModel):
+    id: int
+    code: str
+    name: str
+
+
+class PlanPublic(SQLModel):
+    id: int
+    application_id: int
+    major_id: int
+    major_name: str
+    college_id: int
+    status: PlanStatus
+    programme_revision: str | None
+    teacher_training: str | None
+    student_training: str | None
+    exam_arrangements: str | None
+    training_resources: str | None
+    course_resources: str | None
+    budget_amount: Money | None
+    budget_text: str | None
+    core_courses: list[PlanCoursePublic]
+    return_reason: str | None
+    filed_at: datetime | None
+    allowed_actions: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+class ReportGroupBy(StrEnum):
+    certificate = "certificate"
+    college = "college"
+    major = "major"
+    level = "level"
+    tier = "tier"
+
+
+class ReportRow(SQLModel):
+    key: str = Field(description="The group's id (certificate, college, major) or value")
+    label: str = Field(description="The group's name as people read it")
+    applications: int
+    headcount: int
+
+
+class ApplicationsReport(SQLModel):
+    year: int | None
+    group_by: ReportGroupBy
+    rows: list[ReportRow]
+    total_applications: int = Field(description="Distinct applications (each counted once)")
+    total_headcount: int = Field(description="Σ headcount of distinct applications")

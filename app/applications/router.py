@@ -1,0 +1,452 @@
+"""HTTP for pilot applications, the teachers assigned to them, the majors' work plans and the
+summary report."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.applications import service
+from app.applications.models import (
+    MAX_YEAR,
+    MIN_YEAR,
+    ApplicationCreate,
+    ApplicationPublic,
+    ApplicationsReport,
+    ApplicationStatus,
+    ApplicationUpdate,
+    PilotTeacherCreate,
+    PilotTeacherPublic,
+    PlanCreate,
+    PlanPublic,
+    PlanStatus,
+    PlanUpdate,
+    RejectBody,
+    ReportGroupBy,
+    ReturnBody,
+    Tier,
+)
+from app.core.auth import CurrentPrincipal, IfMatch, set_etag
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.export import (
+    EXPORT_RESPONSES,
+    ExportColumn,
+    ExportFormat,
+    FormatQuery,
+    export_response,
+)
+from app.core.pagination import Page, PageDep
+from app.core.params import MAX_DB_ID, DbId
+from app.reference.models import MAX_COHORT, MIN_COHORT, Level
+
+applications_router = APIRouter(
+    prefix="/applications", tags=["applications"], responses=problem_responses(401, 403, 422)
+)
+plans_router = APIRouter(
+    prefix="/plans", tags=["plans"], responses=problem_responses(401, 403, 422)
+)
+reports_router = APIRouter(
+    prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
+)
+
+FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
+YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")]
+GET_RESPONSES = problem_responses(404)
+CREATE_RESPONSES = problem_responses(409)
+WRITE_RESPONSES = problem_responses(404, 409, 412)
+ACTION_RESPONSES = problem_responses(404, 409)
+
+
+def _located(response: Response, path: str, row_id: int | None, version: int) -> None:
+    set_etag(response, version)
+    response.headers["Location"] = f"/api/v1/{path}/{row_id}"
+
+
+# --- applications ----------------------------------------------------------------------------
+
+APPLICATION_COLUMNS = [
+    ExportColumn("id", "序号"),
+    ExportColumn("tier", "本科/高职/中职"),
+    ExportColumn("certificate_name", "申报试点证书名称"),
+    ExportColumn("level", "申报级别"),
+    ExportColumn("major_names", "申报专业"),
+    ExportColumn("cohort_labels", "申报年级"),
+    ExportColumn("headcount", "申报人数"),
+    ExportColumn("year", "年度"),
+    ExportColumn("status", "状态"),
+    ExportColumn("contact", "联系人"),
+    ExportColumn("plans_filed", "已报备方案"),
+]
+
+
+def _export_item(application: ApplicationPublic) -> dict[str, Any]:
+    filed = sum(1 for m in application.majors if m.plan_status in {"filed", "acknowledged"})
+    return {
+        **application.__dict__,
+        "major_names": [m.name for m in application.majors],
+        "cohort_labels": [f"{c}级" for c in application.cohorts],
+        "plans_filed": f"{filed}/{len(application.majors)}",
+    }
+
+
+@applications_router.get("", response_model=Page[ApplicationPublic], responses=EXPORT_RESPONSES)
+def applications_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    year: YearQuery = None,
+    status: ApplicationStatus | None = None,
+    certificate_id: FilterId = None,
+    college_id: Annotated[
+        int | None, Query(ge=1, le=MAX_DB_ID, description="Applications with a major of it")
+    ] = None,
+    major_id: FilterId = None,
+    level: Level | None = None,
+    tier: Tier | None = None,
+    cohort: Annotated[int | None, Query(ge=MIN_COHORT, le=MAX_COHORT)] = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Pilot applications, newest year first, with majors (and each major's plan status) and
+    cohorts. The office, auditors and admins see all; a college manager those with a major of
+    their college; a teacher those they are assigned to; a student the approved or closed ones
+    covering their major and cohort; an evaluation organisation the approved or closed ones for
+    its certificates. The CSV/XLSX export has the 一览表's headers, so it uploads again."""
+    filters: dict[str, Any] = {
+        "year": year,
+        "status": status,
+        "certificate_id": certificate_id,
+        "college_id": college_id,
+        "major_id": major_id,
+        "level": level,
+        "tier": tier,
+        "cohort": cohort,
+    }
+    if format != ExportFormat.json:
+        rows = service.rows_for_export(session, principal, **filters)
+        items = [_export_item(a) for a in service.application_publics(session, rows)]
+        return export_response(items, APPLICATION_COLUMNS, format, "applications")
+    return service.list_applications(session, principal, page, **filters)
+
+
+@applications_router.post(
+    "",
+    response_model=ApplicationPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATE_RESPONSES,
+)
+def applications_create(
+    session: SessionDep, principal: CurrentPrincipal, data: ApplicationCreate, response: Response
+) -> ApplicationPublic:
+    """File a draft application. A college manager files only for majors of their college;
+    one application per (year, certificate, level, tier)."""
+    application = service.create_application(session, principal, data)
+    _located(response, "applications", application.id, application.version)
+    assert application.id is not None
+    return service.get_application(session, principal, application.id)
+
+
+@applications_router.get(
+    "/{application_id}", response_model=ApplicationPublic, responses=GET_RESPONSES
+)
+def applications_get(
+    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, response: Response
+) -> ApplicationPublic:
+    """One application; `majors` shows each participating major's plan status (None: no plan
+    yet), so the office sees at a glance who has not filed."""
+    application = service.get_application(session, principal, application_id)
+    set_etag(response, application.version)
+    return application
+
+
+@applications_router.patch(
+    "/{application_id}", response_model=ApplicationPublic, responses=WRITE_RESPONSES
+)
+def applications_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    application_id: DbId,
+    data: ApplicationUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> ApplicationPublic:
+    """Change a draft (send the ETag in `If-Match`); `major_ids` and `cohorts` replace the
+    lists."""
+    application = service.update_application(session, principal, application_id, data, if_match)
+    set_etag(response, application.version)
+    return service.get_application(session, principal, application_id)
+
+
+@applications_router.delete(
+    "/{application_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ACTION_RESPONSES
+)
+def applications_delete(
+    session: SessionDep, principal: CurrentPrincipal, application_id: DbId
+) -> None:
+    """Delete a draft application."""
+    service.delete_application(session, principal, application_id)
+
+
+def _act(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    application_id: int,
+    action: str,
+    response: Response,
+    reason: str | None = None,
+) -> ApplicationPublic:
+    application = service.transition(session, principal, application_id, action, reason)
+    set_etag(response, application.version)
+    return service.get_application(session, principal, application_id)
+
+
+@applications_router.post(
+    "/{application_id}/submit", response_model=ApplicationPublic, responses=ACTION_RESPONSES
+)
+def applications_submit(
+    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, response: Response
+) -> ApplicationPublic:
+    """draft → submitted, by the office or the college manager of every major."""
+    return _act(session, principal, application_id, "submit", response)
+
+
+@applications_router.post(
+    "/{application_id}/approve", response_model=ApplicationPublic, responses=ACTION_RESPONSES
+)
+def applications_approve(
+    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, response: Response
+) -> ApplicationPublic:
+    """submitted → approved (academic office)."""
+    return _act(session, principal, application_id, "approve", response)
+
+
+@applications_router.post(
+    "/{application_id}/reject", response_model=ApplicationPublic, responses=ACTION_RESPONSES
+)
+def applications_reject(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    application_id: DbId,
+    data: RejectBody,
+    response: Response,
+) -> ApplicationPublic:
+    """submitted → rejected with a reason (academic office)."""
+    return _act(session, principal, application_id, "reject", response, data.reason)
+
+
+@applications_router.post(
+    "/{application_id}/close", response_model=ApplicationPublic, responses=ACTION_RESPONSES
+)
+def applications_close(
+    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, response: Response
+) -> ApplicationPublic:
+    """approved → closed (academic office); no plan is filed after that."""
+    return _act(session, principal, application_id, "close", response)
+
+
+# --- teachers --------------------------------------------------------------------------------
+
+
+@applications_router.get(
+    "/{application_id}/teachers",
+    response_model=Page[PilotTeacherPublic],
+    responses=GET_RESPONSES,
+)
+def applications_teachers_list(
+    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, page: PageDep
+) -> Page[PilotTeacherPublic]:
+    """Teachers assigned to the pilot, by staff number, with their roles."""
+    teachers = service.list_teachers(session, principal, application_id)
+    return Page[PilotTeacherPublic](
+        items=teachers[page.offset : page.offset + page.limit],
+        total=len(teachers),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@applications_router.post(
+    "/{application_id}/teachers",
+    response_model=PilotTeacherPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=ACTION_RESPONSES,
+)
+def applications_teachers_add(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    application_id: DbId,
+    data: PilotTeacherCreate,
+) -> PilotTeacherPublic:
+    """Assign a teacher as `trainer` and/or `evaluator`. A college manager assigns teachers of
+    their college to a pilot with a major of their college."""
+    return service.add_teacher(session, principal, application_id, data)
+
+
+@applications_router.delete(
+    "/{application_id}/teachers/{teacher_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ACTION_RESPONSES,
+)
+def applications_teachers_remove(
+    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, teacher_id: DbId
+) -> None:
+    """Remove a teacher from the pilot."""
+    service.remove_teacher(session, principal, application_id, teacher_id)
+
+
+# --- plans -----------------------------------------------------------------------------------
+
+
+@plans_router.get("", response_model=Page[PlanPublic])
+def plans_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    application_id: FilterId = None,
+    major_id: FilterId = None,
+    college_id: FilterId = None,
+    status: PlanStatus | None = None,
+    year: YearQuery = None,
+) -> Page[PlanPublic]:
+    """Work plans with their core courses; a college manager sees their college's."""
+    return service.list_plans(
+        session,
+        principal,
+        page,
+        application_id=application_id,
+        major_id=major_id,
+        college_id=college_id,
+        status=status,
+        year=year,
+    )
+
+
+@plans_router.post(
+    "",
+    response_model=PlanPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATE_RESPONSES,
+)
+def plans_create(
+    session: SessionDep, principal: CurrentPrincipal, data: PlanCreate, response: Response
+) -> PlanPublic:
+    """Start a major's draft plan for an approved application (one per application and
+    major). Core courses are checked when the plan is filed."""
+    plan = service.create_plan(session, principal, data)
+    _located(response, "plans", plan.id, plan.version)
+    assert plan.id is not None
+    return service.get_plan(session, principal, plan.id)
+
+
+@plans_router.get("/{plan_id}", response_model=PlanPublic, responses=GET_RESPONSES)
+def plans_get(
+    session: SessionDep, principal: CurrentPrincipal, plan_id: DbId, response: Response
+) -> PlanPublic:
+    plan = service.get_plan(session, principal, plan_id)
+    set_etag(response, plan.version)
+    return plan
+
+
+@plans_router.patch("/{plan_id}", response_model=PlanPublic, responses=WRITE_RESPONSES)
+def plans_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    plan_id: DbId,
+    data: PlanUpdate,
+    if_match: IfMatch,
+    response: Response,
+) -> PlanPublic:
+    """Change a draft or returned plan (`If-Match`); a returned plan becomes a draft again.
+    `core_course_ids` replaces the list."""
+    plan = service.update_plan(session, principal, plan_id, data, if_match)
+    set_etag(response, plan.version)
+    return service.get_plan(session, principal, plan_id)
+
+
+def _plan_act(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    plan_id: int,
+    action: str,
+    response: Response,
+    reason: str | None = None,
+) -> PlanPublic:
+    plan = service.plan_transition(session, principal, plan_id, action, reason)
+    set_etag(response, plan.version)
+    return service.get_plan(session, principal, plan_id)
+
+
+@plans_router.post("/{plan_id}/file", response_model=PlanPublic, responses=ACTION_RESPONSES)
+def plans_file(
+    session: SessionDep, principal: CurrentPrincipal, plan_id: DbId, response: Response
+) -> PlanPublic:
+    """File (报备) a draft or returned plan with the office: needs 3–5 core courses of the
+    major and an application that is still approved (not closed)."""
+    return _plan_act(session, principal, plan_id, "file", response)
+
+
+@plans_router.post("/{plan_id}/acknowledge", response_model=PlanPublic, responses=ACTION_RESPONSES)
+def plans_acknowledge(
+    session: SessionDep, principal: CurrentPrincipal, plan_id: DbId, response: Response
+) -> PlanPublic:
+    """filed → acknowledged (academic office)."""
+    return _plan_act(session, principal, plan_id, "acknowledge", response)
+
+
+@plans_router.post("/{plan_id}/return", response_model=PlanPublic, responses=ACTION_RESPONSES)
+def plans_return(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    plan_id: DbId,
+    data: ReturnBody,
+    response: Response,
+) -> PlanPublic:
+    """filed → returned with a reason (academic office); the college edits and files again."""
+    return _plan_act(session, principal, plan_id, "return", response, data.reason)
+
+
+# --- report ----------------------------------------------------------------------------------
+
+GROUP_HEADERS = {
+    ReportGroupBy.certificate: "申报试点证书名称",
+    ReportGroupBy.college: "二级学院",
+    ReportGroupBy.major: "申报专业",
+    ReportGroupBy.level: "申报级别",
+    ReportGroupBy.tier: "本科/高职/中职",
+}
+
+
+def _report_columns(group_by: ReportGroupBy) -> list[ExportColumn]:
+    return [
+        ExportColumn("label", GROUP_HEADERS[group_by]),
+        ExportColumn("applications", "申报数"),
+        ExportColumn("headcount", "申报人数"),
+    ]
+
+
+@reports_router.get("/applications", response_model=ApplicationsReport, responses=EXPORT_RESPONSES)
+def reports_applications(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    year: YearQuery = None,
+    group_by: ReportGroupBy = ReportGroupBy.certificate,
+    status: Annotated[
+        ApplicationStatus | None,
+        Query(description="Only this status; without it every status but rejected"),
+    ] = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Count and Σ headcount per group, plus totals over the applications you can read. An
+    application with majors in several groups counts in each; the totals count it once."""
+    result = service.report(session, principal, year=year, group_by=group_by, status=status)
+    if format != ExportFormat.json:
+        items: list[dict[str, Any]] = [row.model_dump() for row in result.rows]
+        items.append(
+            {
+                "label": "合计",
+                "applications": result.total_applications,
+                "headcount": result.total_headcount,
+            }
+        )
+        name = f"applications-by-{group_by.value}" + (f"-{year}" if year else "")
+        return export_response(items, _report_columns(group_by), format, name)
+    return result

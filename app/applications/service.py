@@ -1,0 +1,1161 @@
+"""Pilot application rules: who files, edits and decides which application, the state machine,
+the teachers assigned to a pilot, and the summary report. Every change is audited and
+committed here."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from app.accounts.service import check_version
+from app.applications.models import (
+    MAX_CORE_COURSES,
+    MIN_CORE_COURSES,
+    ApplicationCohort,
+    ApplicationCreate,
+    ApplicationMajor,
+    ApplicationMajorPublic,
+    ApplicationPublic,
+    ApplicationsReport,
+    ApplicationStatus,
+    ApplicationUpdate,
+    PilotApplication,
+    PilotPlan,
+    PilotTeacher,
+    PilotTeacherCreate,
+    PilotTeacherPublic,
+    PlanCourse,
+    PlanCoursePublic,
+    PlanCreate,
+    PlanPublic,
+    PlanStatus,
+    PlanUpdate,
+    ReportGroupBy,
+    ReportRow,
+    TeacherRole,
+    Tier,
+    cohort_problem,
+)
+from app.core.audit import record, snapshot
+from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
+from app.core.export import fetch_for_export
+from app.core.pagination import Page, PageParams, paginate
+from app.core.roles import Principal, Role
+from app.core.types import utcnow
+from app.reference.models import (
+    Certificate,
+    College,
+    Course,
+    CourseMajor,
+    Level,
+    Major,
+    Student,
+    Teacher,
+)
+
+READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
+READER_ROLES = READ_ALL_ROLES | {
+    Role.college_manager,
+    Role.teacher,
+    Role.student,
+    Role.evaluation_org,
+}
+DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
+
+TRANSITIONS: dict[str, tuple[frozenset[ApplicationStatus], ApplicationStatus]] = {
+    "submit": (frozenset({ApplicationStatus.draft}), ApplicationStatus.submitted),
+    "approve": (frozenset({ApplicationStatus.submitted}), ApplicationStatus.approved),
+    "reject": (frozenset({ApplicationStatus.submitted}), ApplicationStatus.rejected),
+    "close": (frozenset({ApplicationStatus.approved}), ApplicationStatus.closed),
+}
+OFFICE_ACTIONS = frozenset({"approve", "reject", "close"})
+TEACHER_STATES = frozenset(
+    {ApplicationStatus.draft, ApplicationStatus.submitted, ApplicationStatus.approved}
+)
+ENTITY = "pilot_application"
+
+
+def allowed_actions(status: ApplicationStatus) -> list[str]:
+    """The actions an application in ``status`` allows (edits only for a draft)."""
+    actions = ["update", "delete"] if status == ApplicationStatus.draft else []
+    return actions + [name for name, (sources, _) in TRANSITIONS.items() if status in sources]
+
+
+# --- who sees what ---------------------------------------------------------------------------
+
+
+def _has_major_in_college(college_id: int) -> Any:
+    return col(PilotApplication.id).in_(
+        select(ApplicationMajor.application_id)
+        .join(Major, col(Major.id) == ApplicationMajor.major_id)
+        .where(Major.college_id == college_id)
+    )
+
+
+def visible(statement: Any, principal: Principal) -> Any:
+    """Limit ``statement`` over PilotApplication to what ``principal`` may read.
+
+    The academic office, auditors and admins read all; a college manager the applications with
+    a major of their college; a teacher those they are assigned to; a student the decided
+    (approved or closed) ones covering their major and cohort; an evaluation organisation the
+    decided ones for the certificates it issues.
+    """
+    role = principal.role
+    if role in READ_ALL_ROLES:
+        return statement
+    if role == Role.college_manager:
+        return statement.where(_has_major_in_college(principal.college_id or -1))
+    if role == Role.teacher:
+        return statement.where(
+            col(PilotApplication.id).in_(
+                select(PilotTeacher.application_id).where(
+                    PilotTeacher.teacher_id == (principal.teacher_id or -1)
+                )
+            )
+        )
+    if role == Role.student:
+        student = principal.student_id or -1
+        return statement.where(
+            col(PilotApplication.status).in_(DECIDED),
+            col(PilotApplication.id).in_(
+                select(ApplicationMajor.application_id).where(
+                    col(ApplicationMajor.major_id).in_(
+                        select(Student.major_id).where(Student.id == student)
+                    )
+                )
+            ),
+            col(PilotApplication.id).in_(
+                select(ApplicationCohort.application_id).where(
+                    col(ApplicationCohort.cohort).in_(
+                        select(Student.cohort).where(Student.id == student)
+                    )
+                )
+            ),
+        )
+    if role == Role.evaluation_org:
+        return statement.where(
+            col(PilotApplication.status).in_(DECIDED),
+            col(PilotApplication.certificate_id).in_(
+                select(Certificate.id).where(
+                    Certificate.evaluation_org_id == (principal.evaluation_org_id or -1)
+                )
+            ),
+        )
+    raise Forbidden(
+        f"Role {role.value} may not read pilot applications",
+        allowed_roles=sorted(r.value for r in READER_ROLES),
+    )
+
+
+def _require_filer(session: Session, principal: Principal, major_ids: Sequence[int]) -> None:
+    """The office files for every major; a college manager only when all are their college's."""
+    if principal.role == Role.academic_office:
+        return
+    if principal.role != Role.college_manager:
+        raise Forbidden(
+            f"Role {principal.role.value} may not file or change pilot applications; allowed "
+            "roles: academic_office, college_manager (majors of their own college)",
+            allowed_roles=[Role.academic_office.value, Role.college_manager.value],
+        )
+    foreign = session.exec(
+        select(Major.name)
+        .where(col(Major.id).in_(list(major_ids)))
+        .where(Major.college_id != (principal.college_id or -1))
+        .order_by(col(Major.name))
+    ).all()
+    if foreign:
+        raise Forbidden(
+            "A college manager files only for majors of their own college "
+            f"(college id {principal.college_id}); not theirs: {'、'.join(foreign)}",
+            code="out_of_scope",
+            foreign_majors=list(foreign),
+        )
+
+
+def _require_office(principal: Principal, what: str) -> None:
+    if principal.role != Role.academic_office:
+        raise Forbidden(
+            f"Only the academic office may {what}; role {principal.role.value} may not",
+            allowed_roles=[Role.academic_office.value],
+        )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def application_statement(
+    principal: Principal,
+    *,
+    year: int | None = None,
+    status: ApplicationStatus | None = None,
+    certificate_id: int | None = None,
+    college_id: int | None = None,
+    major_id: int | None = None,
+    level: Level | None = None,
+    tier: Tier | None = None,
+    cohort: int | None = None,
+) -> Any:
+    statement = select(PilotApplication, Certificate.name).join(
+        Certificate, col(Certificate.id) == PilotApplication.certificate_id
+    )
+    statement = visible(statement, principal)
+    if year is not None:
+        statement = statement.where(PilotApplication.year == year)
+    if status is not None:
+        statement = statement.where(PilotApplication.status == status)
+    if certificate_id is not None:
+        statement = statement.where(PilotApplication.certificate_id == certificate_id)
+    if level is not None:
+        statement = statement.where(PilotApplication.level == level)
+    if tier is not None:
+        statement = statement.where(PilotApplication.tier == tier)
+    if college_id is not None:
+        statement = statement.where(_has_major_in_college(college_id))
+    if major_id is not None:
+        statement = statement.where(
+            col(PilotApplication.id).in_(
+                select(ApplicationMajor.application_id).where(ApplicationMajor.major_id == major_id)
+            )
+        )
+    if cohort is not None:
+        statement = statement.where(
+            col(PilotApplication.id).in_(
+                select(ApplicationCohort.application_id).where(ApplicationCohort.cohort == cohort)
+            )
+        )
+    return statement
+
+
+APPLICATION_ORDER = [
+    col(PilotApplication.year).desc(),
+    col(PilotApplication.id),
+]
+
+
+def application_publics(session: Session, rows: Sequence[Any]) -> list[ApplicationPublic]:
+    """Applications with their majors (and each major's plan) and cohorts, in two statements
+    for all ``rows``."""
+    ids = [application.id for application, _ in rows]
+    majors: dict[int, list[ApplicationMajorPublic]] = defaultdict(list)
+    cohorts: dict[int, list[int]] = defaultdict(list)
+    if ids:
+        links = session.exec(
+            select(  # type: ignore[call-overload]
+                ApplicationMajor.application_id,
+                Major.id,
+                Major.code,
+                Major.name,
+                College.id,
+                College.name,
+                PilotPlan.id,
+                PilotPlan.status,
+            )
+            .join(Major, col(Major.id) == ApplicationMajor.major_id)
+            .join(College, col(College.id) == Major.college_id)
+            .outerjoin(
+                PilotPlan,
+                sa.and_(
+                    col(PilotPlan.application_id) == ApplicationMajor.application_id,
+                    col(PilotPlan.major_id) == ApplicationMajor.major_id,
+                ),
+            )
+            .where(col(ApplicationMajor.application_id).in_(ids))
+            .order_by(col(Major.code), col(Major.id))
+        ).all()
+        for app_id, m_id, m_code, m_name, c_id, c_name, plan_id, plan_status in links:
+            majors[app_id].append(
+                ApplicationMajorPublic(
+                    id=m_id,
+                    code=m_code,
+                    name=m_name,
+                    college_id=c_id,
+                    college_name=c_name,
+                    plan_id=plan_id,
+                    plan_status=plan_status,
+                )
+            )
+        for app_id, cohort in session.exec(
+            select(ApplicationCohort.application_id, ApplicationCohort.cohort)
+            .where(col(ApplicationCohort.application_id).in_(ids))
+            .order_by(col(ApplicationCohort.cohort))
+        ).all():
+            cohorts[app_id].append(cohort)
+    return [
+        ApplicationPublic.model_validate(
+            {
+                **application.model_dump(),
+                "certificate_name": certificate_name,
+                "majors": majors[application.id],
+                "cohorts": cohorts[application.id],
+                "allowed_actions": allowed_actions(application.status),
+            }
+        )
+        for application, certificate_name in rows
+    ]
+
+
+def list_applications(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[ApplicationPublic]:
+    raw = paginate(
+        session, application_statement(principal, **filters), page, APPLICATION_ORDER, lambda r: r
+    )
+    return Page[ApplicationPublic](
+        items=application_publics(session, raw.items),
+        total=raw.total,
+        limit=raw.limit,
+        offset=raw.offset,
+    )
+
+
+def rows_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
+    """Every matching application for a CSV/XLSX export (422 when too many match)."""
+    statement = application_statement(principal, **filters)
+    return fetch_for_export(session, statement, APPLICATION_ORDER)
+
+
+def get_application(
+    session: Session, principal: Principal, application_id: int
+) -> ApplicationPublic:
+    statement = application_statement(principal).where(PilotApplication.id == application_id)
+    row = session.exec(statement).first()
+    if row is None:
+        raise NotFound(f"No pilot application with id {application_id}")
+    return application_publics(session, [row])[0]
+
+
+def _major_ids(session: Session, application_id: int) -> list[int]:
+    return sorted(
+        session.exec(
+            select(ApplicationMajor.major_id).where(
+                ApplicationMajor.application_id == application_id
+            )
+        ).all()
+    )
+
+
+def _cohorts(session: Session, application_id: int) -> list[int]:
+    return sorted(
+        session.exec(
+            select(ApplicationCohort.cohort).where(
+                ApplicationCohort.application_id == application_id
+            )
+        ).all()
+    )
+
+
+def locked_application(
+    session: Session, principal: Principal, application_id: int
+) -> PilotApplication:
+    """The application, its row locked for this transaction; 404 when it is not visible."""
+    statement = visible(
+        select(PilotApplication).where(PilotApplication.id == application_id), principal
+    )
+    application: PilotApplication | None = session.exec(statement.with_for_update()).first()
+    if application is None:
+        raise NotFound(f"No pilot application with id {application_id}")
+    return application
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _check_references(
+    session: Session, certificate_id: int, level: Level, major_ids: Sequence[int]
+) -> None:
+    certificate = session.get(Certificate, certificate_id)
+    if certificate is None:
+        raise UnprocessableEntity(
+            f"No certificate with id {certificate_id}",
+            errors=[
+                {"field": "body.certificate_id", "message": f"no certificate {certificate_id}"}
+            ],
+        )
+    if level not in certificate.level_list:
+        offered = "、".join(lv.value for lv in certificate.level_list)
+        raise UnprocessableEntity(
+            f"The certificate {certificate.name} is not offered at level {level.value}; "
+            f"it offers {offered}",
+            errors=[{"field": "body.level", "message": f"offered levels: {offered}"}],
+        )
+    found = set(session.exec(select(Major.id).where(col(Major.id).in_(list(major_ids)))).all())
+    missing = [m for m in major_ids if m not in found]
+    if missing:
+        raise UnprocessableEntity(
+            f"No major with id {', '.join(map(str, missing))}",
+            errors=[{"field": "body.major_ids", "message": f"unknown major ids {missing}"}],
+        )
+
+
+def _check_cohorts(year: int, cohorts: Sequence[int]) -> None:
+    problems = [p for p in (cohort_problem(year, c) for c in cohorts) if p]
+    if problems:
+        raise UnprocessableEntity(
+            "; ".join(problems),
+            errors=[{"field": "body.cohorts", "message": p} for p in problems],
+        )
+
+
+def _check_unique(
+    session: Session,
+    year: int,
+    certificate_id: int,
+    level: Level,
+    tier: Tier,
+    own_id: int | None,
+) -> None:
+    statement = select(PilotApplication.id).where(
+        PilotApplication.year == year,
+        PilotApplication.certificate_id == certificate_id,
+        PilotApplication.level == level,
+        PilotApplication.tier == tier,
+    )
+    if own_id is not None:
+        statement = statement.where(PilotApplication.id != own_id)
+    other = session.exec(statement).first()
+    if other is not None:
+        raise Conflict(
+            f"Pilot application {other} already covers this certificate at {level.value} for "
+            f"{tier.value} in {year}; change that one instead",
+            code="duplicate",
+            existing_id=other,
+        )
+
+
+def _set_links(
+    session: Session, application_id: int, major_ids: Sequence[int], cohorts: Sequence[int]
+) -> None:
+    session.execute(
+        sa.delete(ApplicationMajor).where(col(ApplicationMajor.application_id) == application_id)
+    )
+    session.execute(
+        sa.delete(ApplicationCohort).where(col(ApplicationCohort.application_id) == application_id)
+    )
+    session.add_all(ApplicationMajor(application_id=application_id, major_id=m) for m in major_ids)
+    session.add_all(ApplicationCohort(application_id=application_id, cohort=c) for c in cohorts)
+
+
+def _snapshot(
+    application: PilotApplication, major_ids: Sequence[int], cohorts: Sequence[int]
+) -> dict[str, Any]:
+    return {**(snapshot(application) or {}), "major_ids": list(major_ids), "cohorts": list(cohorts)}
+
+
+def create_application(
+    session: Session, principal: Principal, data: ApplicationCreate
+) -> PilotApplication:
+    _require_filer(session, principal, data.major_ids)
+    _check_references(session, data.certificate_id, data.level, data.major_ids)
+    _check_cohorts(data.year, data.cohorts)
+    _check_unique(session, data.year, data.certificate_id, data.level, data.tier, None)
+    application = PilotApplication.model_validate(data.model_dump(exclude={"major_ids", "cohorts"}))
+    session.add(application)
+    session.flush()
+    assert application.id is not None
+    _set_links(session, application.id, data.major_ids, data.cohorts)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=ENTITY,
+        entity_id=application.id,
+        after=_snapshot(application, data.major_ids, data.cohorts),
+    )
+    session.commit()
+    return application
+
+
+def _refuse_unless_draft(application: PilotApplication, action: str) -> None:
+    if application.status != ApplicationStatus.draft:
+        raise InvalidState(
+            f"Only a draft application can be {action}; application {application.id} is "
+            f"{application.status.value}",
+            current_state=application.status.value,
+            allowed_actions=allowed_actions(application.status),
+        )
+
+
+def update_application(
+    session: Session,
+    principal: Principal,
+    application_id: int,
+    data: ApplicationUpdate,
+    if_match: int | None,
+) -> PilotApplication:
+    application = locked_application(session, principal, application_id)
+    before_majors = _major_ids(session, application_id)
+    before_cohorts = _cohorts(session, application_id)
+    _require_filer(session, principal, before_majors)
+    check_version(application.version, if_match, "pilot application")
+    _refuse_unless_draft(application, "changed")
+    changes = data.model_dump(exclude_unset=True)
+    major_ids: list[int] = changes.pop("major_ids", None) or before_majors
+    cohorts: list[int] = changes.pop("cohorts", None) or before_cohorts
+    _require_filer(session, principal, major_ids)
+    year = changes.get("year", application.year)
+    certificate_id = changes.get("certificate_id", application.certificate_id)
+    level = changes.get("level", application.level)
+    tier = changes.get("tier", application.tier)
+    _check_references(session, certificate_id, level, major_ids)
+    _check_cohorts(year, cohorts)
+    _check_unique(session, year, certificate_id, level, tier, application_id)
+    before = _snapshot(application, before_majors, before_cohorts)
+    for field, value in changes.items():
+        setattr(application, field, value)
+    if (major_ids, cohorts) != (before_majors, before_cohorts):
+        application.updated_at = utcnow()  # a change of majors or cohorts is a new version
+        _set_links(session, application_id, major_ids, cohorts)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="update",
+        entity=ENTITY,
+        entity_id=application_id,
+        before=before,
+        after=_snapshot(application, major_ids, cohorts),
+    )
+    session.commit()
+    return application
+
+
+def delete_application(session: Session, principal: Principal, application_id: int) -> None:
+    application = locked_application(session, principal, application_id)
+    major_ids = _major_ids(session, application_id)
+    cohorts = _cohorts(session, application_id)
+    _require_filer(session, principal, major_ids)
+    _refuse_unless_draft(application, "deleted")
+    before = _snapshot(application, major_ids, cohorts)
+    session.execute(
+        sa.delete(ApplicationMajor).where(col(ApplicationMajor.application_id) == application_id)
+    )
+    session.execute(
+        sa.delete(ApplicationCohort).where(col(ApplicationCohort.application_id) == application_id)
+    )
+    session.execute(
+        sa.delete(PilotTeacher).where(col(PilotTeacher.application_id) == application_id)
+    )
+    session.delete(application)
+    session.flush()
+    record(
+        session, principal, action="delete", entity=ENTITY, entity_id=application_id, before=before
+    )
+    session.commit()
+
+
+def transition(
+    session: Session,
+    principal: Principal,
+    application_id: int,
+    action: str,
+    reason: str | None = None,
+) -> PilotApplication:
+    """Move the application along the state machine; a refused move changes nothing."""
+    sources, target = TRANSITIONS[action]
+    application = locked_application(session, principal, application_id)
+    if action in OFFICE_ACTIONS:
+        _require_office(principal, f"{action} pilot applications")
+    else:
+        _require_filer(session, principal, _major_ids(session, application_id))
+    if application.status not in sources:
+        allowed = allowed_actions(application.status)
+        raise InvalidState(
+            f"Cannot {action} application {application_id}: it is {application.status.value}; "
+            f"{action} needs {' or '.join(sorted(s.value for s in sources))}. Allowed now: "
+            f"{', '.join(allowed) if allowed else 'none'}",
+            current_state=application.status.value,
+            allowed_actions=allowed,
+        )
+    before = snapshot(application)
+    application.status = target
+    if action == "reject":
+        application.rejection_reason = reason
+    session.flush()
+    record(
+        session,
+        principal,
+        action=action,
+        entity=ENTITY,
+        entity_id=application_id,
+        before=before,
+        after=snapshot(application),
+    )
+    session.commit()
+    return application
+
+
+# --- teachers --------------------------------------------------------------------------------
+
+
+def _roles(row: PilotTeacher) -> list[TeacherRole]:
+    return [
+        r
+        for r, held in ((TeacherRole.trainer, row.trainer), (TeacherRole.evaluator, row.evaluator))
+        if held
+    ]
+
+
+def _teacher_public(row: PilotTeacher, teacher: Teacher) -> PilotTeacherPublic:
+    assert row.id is not None
+    return PilotTeacherPublic(
+        id=row.id,
+        application_id=row.application_id,
+        teacher_id=row.teacher_id,
+        staff_no=teacher.staff_no,
+        name=teacher.name,
+        college_id=teacher.college_id,
+        roles=_roles(row),
+        created_at=row.created_at,
+    )
+
+
+def list_teachers(
+    session: Session, principal: Principal, application_id: int
+) -> list[PilotTeacherPublic]:
+    get_application(session, principal, application_id)
+    rows = session.exec(
+        select(PilotTeacher, Teacher)
+        .join(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
+        .where(PilotTeacher.application_id == application_id)
+        .order_by(col(Teacher.staff_no), col(PilotTeacher.id))
+    ).all()
+    return [_teacher_public(row, teacher) for row, teacher in rows]
+
+
+def _require_teacher_manager(
+    session: Session, principal: Principal, application_id: int, teacher: Teacher | None
+) -> None:
+    """The office assigns anyone; a college manager their own teachers, to a pilot that has a
+    major of their college."""
+    if principal.role == Role.academic_office:
+        return
+    if principal.role != Role.college_manager:
+        raise Forbidden(
+            f"Role {principal.role.value} may not assign teachers to pilots; allowed roles: "
+            "academic_office, college_manager (own college)",
+            allowed_roles=[Role.academic_office.value, Role.college_manager.value],
+        )
+    own = principal.college_id or -1
+    has_major = session.exec(
+        select(ApplicationMajor.major_id)
+        .join(Major, col(Major.id) == ApplicationMajor.major_id)
+        .where(ApplicationMajor.application_id == application_id, Major.college_id == own)
+    ).first()
+    if has_major is None:
+        raise Forbidden(
+            f"Application {application_id} has no major of your college (id {own})",
+            code="out_of_scope",
+        )
+    if teacher is not None and teacher.college_id != own:
+        raise Forbidden(
+            f"Teacher {teacher.staff_no} belongs to another college (id {teacher.college_id}); "
+            "a college manager assigns only teachers of their own college",
+            code="out_of_scope",
+        )
+
+
+def add_teacher(
+    session: Session, principal: Principal, application_id: int, data: PilotTeacherCreate
+) -> PilotTeacherPublic:
+    application = locked_application(session, principal, application_id)
+    teacher = session.get(Teacher, data.teacher_id)
+    if teacher is None:
+        raise UnprocessableEntity(
+            f"No teacher with id {data.teacher_id}",
+            errors=[{"field": "body.teacher_id", "message": f"no teacher {data.teacher_id}"}],
+        )
+    _require_teacher_manager(session, principal, application_id, teacher)
+    if application.status not in TEACHER_STATES:
+        raise InvalidState(
+            f"Application {application_id} is {application.status.value}; teachers are "
+            "assigned only while it is draft, submitted or approved",
+            current_state=application.status.value,
+            allowed_actions=allowed_actions(application.status),
+        )
+    existing = session.exec(
+        select(PilotTeacher.id).where(
+            PilotTeacher.application_id == application_id,
+            PilotTeacher.teacher_id == data.teacher_id,
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"Teacher {teacher.staff_no} is already assigned to application {application_id} "
+            f"(assignment {existing}); remove it first to change the roles",
+            code="duplicate",
+            existing_id=existing,
+        )
+    row = PilotTeacher(
+        application_id=application_id,
+        teacher_id=data.teacher_id,
+        trainer=TeacherRole.trainer in data.roles,
+        evaluator=TeacherRole.evaluator in data.roles,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="assign_teacher",
+        entity="pilot_teacher",
+        entity_id=row.id,
+        after=snapshot(row),
+    )
+    session.commit()
+    return _teacher_public(row, teacher)
+
+
+def remove_teacher(
+    session: Session, principal: Principal, application_id: int, teacher_id: int
+) -> None:
+    locked_application(session, principal, application_id)
+    row = session.exec(
+        select(PilotTeacher).where(
+            PilotTeacher.application_id == application_id, PilotTeacher.teacher_id == teacher_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Teacher {teacher_id} is not assigned to application {application_id}")
+    _require_teacher_manager(session, principal, application_id, session.get(Teacher, teacher_id))
+    before = snapshot(row)
+    session.delete(row)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="remove_teacher",
+        entity="pilot_teacher",
+        entity_id=before["id"] if before else None,
+        before=before,
+    )
+    session.commit()
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def report(
+    session: Session,
+    principal: Principal,
+    *,
+    year: int | None,
+    group_by: ReportGroupBy,
+    status: ApplicationStatus | None,
+) -> ApplicationsReport:
+    """Count and Σ headcount per group. An application with several majors (or colleges)
+    counts in each of their groups; the totals count it once. Without ``status`` rejected
+    applications are left out."""
+    base = visible(select(PilotApplication.id), principal)
+    if year is not None:
+        base = base.where(PilotApplication.year == year)
+    if status is not None:
+        base = base.where(PilotApplication.status == status)
+    else:
+        base = base.where(PilotApplication.status != ApplicationStatus.rejected)
+    chosen = base.subquery()
+    app_id = col(PilotApplication.id)
+    headcount = col(PilotApplication.headcount)
+    inside = app_id.in_(select(chosen.c.id))
+    if group_by in (ReportGroupBy.level, ReportGroupBy.tier):
+        column = col(
+            PilotApplication.level if group_by == ReportGroupBy.level else PilotApplication.tier
+        )
+        result = session.exec(
+            select(column, column, func.count(app_id), func.sum(headcount))
+            .where(inside)
+            .group_by(column)
+            .order_by(column)
+        ).all()
+        rows: list[Any] = [(value.value, value.value, n, total) for value, _, n, total in result]
+    elif group_by == ReportGroupBy.certificate:
+        rows = list(
+            session.exec(
+                select(Certificate.id, Certificate.name, func.count(app_id), func.sum(headcount))
+                .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+                .where(inside)
+                .group_by(col(Certificate.id), col(Certificate.name))
+                .order_by(col(Certificate.name), col(Certificate.id))
+            ).all()
+        )
+    else:
+        group_id = col(Major.id) if group_by == ReportGroupBy.major else col(College.id)
+        group_name = col(Major.name) if group_by == ReportGroupBy.major else col(College.name)
+        pairs = (
+            select(
+                app_id.label("app_id"),
+                headcount.label("headcount"),
+                group_id.label("gid"),
+                group_name.label("name"),
+            )
+            .join(ApplicationMajor, col(ApplicationMajor.application_id) == app_id)
+            .join(Major, col(Major.id) == ApplicationMajor.major_id)
+            .join(College, col(College.id) == Major.college_id)
+            .where(inside)
+            .distinct()
+            .subquery()
+        )
+        rows = list(
+            session.execute(
+                sa.select(
+                    pairs.c.gid,
+                    pairs.c.name,
+                    sa.func.count(pairs.c.app_id),
+                    sa.func.sum(pairs.c.headcount),
+                )
+                .group_by(pairs.c.gid, pairs.c.name)
+                .order_by(pairs.c.name, pairs.c.gid)
+            ).all()
+        )
+    totals = session.exec(
+        select(func.count(app_id), func.coalesce(func.sum(headcount), 0)).where(inside)
+    ).one()
+    return ApplicationsReport(
+        year=year,
+        group_by=group_by,
+        rows=[
+            ReportRow(
+                key=str(key), label=str(label), applications=int(n), headcount=int(total or 0)
+            )
+            for key, label, n, total in rows
+        ],
+        total_applications=int(totals[0]),
+        total_headcount=int(totals[1]),
+    )
+
+
+# --- plans -----------------------------------------------------------------------------------
+
+PLAN_ENTITY = "pilot_plan"
+PLAN_EDITABLE = frozenset({PlanStatus.draft, PlanStatus.returned})
+PLAN_TRANSITIONS: dict[str, tuple[frozenset[PlanStatus], PlanStatus]] = {
+    "file": (PLAN_EDITABLE, PlanStatus.filed),
+    "acknowledge": (frozenset({PlanStatus.filed}), PlanStatus.acknowledged),
+    "return": (frozenset({PlanStatus.filed}), PlanStatus.returned),
+}
+
+
+def plan_allowed_actions(status: PlanStatus) -> list[str]:
+    actions = ["update"] if status in PLAN_EDITABLE else []
+    return actions + [n for n, (sources, _) in PLAN_TRANSITIONS.items() if status in sources]
+
+
+def plan_statement(
+    principal: Principal,
+    *,
+    application_id: int | None = None,
+    major_id: int | None = None,
+    college_id: int | None = None,
+    status: PlanStatus | None = None,
+    year: int | None = None,
+) -> Any:
+    statement = (
+        select(PilotPlan, Major.name, Major.college_id)
+        .join(Major, col(Major.id) == PilotPlan.major_id)
+        .join(PilotApplication, col(PilotApplication.id) == PilotPlan.application_id)
+    )
+    statement = visible(statement, principal)
+    if principal.role == Role.college_manager:
+        statement = statement.where(Major.college_id == (principal.college_id or -1))
+    if application_id is not None:
+        statement = statement.where(PilotPlan.application_id == application_id)
+    if major_id is not None:
+        statement = statement.where(PilotPlan.major_id == major_id)
+    if college_id is not None:
+        statement = statement.where(Major.college_id == college_id)
+    if status is not None:
+        statement = statement.where(PilotPlan.status == status)
+    if year is not None:
+        statement = statement.where(PilotApplication.year == year)
+    return statement
+
+
+PLAN_ORDER = [col(PilotPlan.application_id), col(PilotPlan.major_id), col(PilotPlan.id)]
+
+
+def plan_publics(session: Session, rows: Sequence[Any]) -> list[PlanPublic]:
+    """Plans with their core courses, in one statement for all ``rows``."""
+    ids = [plan.id for plan, _, _ in rows]
+    courses: dict[int, list[PlanCoursePublic]] = defaultdict(list)
+    if ids:
+        for plan_id, c_id, c_code, c_name in session.exec(
+            select(PlanCourse.plan_id, Course.id, Course.code, Course.name)
+            .join(Course, col(Course.id) == PlanCourse.course_id)
+            .where(col(PlanCourse.plan_id).in_(ids))
+            .order_by(col(Course.code))
+        ).all():
+            courses[plan_id].append(
+                PlanCoursePublic.model_validate({"id": c_id, "code": c_code, "name": c_name})
+            )
+    return [
+        PlanPublic.model_validate(
+            {
+                **plan.model_dump(),
+                "major_name": major_name,
+                "college_id": college_id,
+                "core_courses": courses[plan.id],
+                "allowed_actions": plan_allowed_actions(plan.status),
+            }
+        )
+        for plan, major_name, college_id in rows
+    ]
+
+
+def list_plans(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[PlanPublic]:
+    raw = paginate(session, plan_statement(principal, **filters), page, PLAN_ORDER, lambda r: r)
+    return Page[PlanPublic](
+        items=plan_publics(session, raw.items), total=raw.total, limit=raw.limit, offset=raw.offset
+    )
+
+
+def get_plan(session: Session, principal: Principal, plan_id: int) -> PlanPublic:
+    row = session.exec(plan_statement(principal).where(PilotPlan.id == plan_id)).first()
+    if row is None:
+        raise NotFound(f"No pilot plan with id {plan_id}")
+    return plan_publics(session, [row])[0]
+
+
+def _require_plan_writer(principal: Principal, college_id: int) -> None:
+    """The office writes every plan; a college manager the plans of their college's majors."""
+    if principal.role == Role.academic_office:
+        return
+    if principal.role == Role.college_manager:
+        if principal.college_id == college_id:
+            return
+        raise Forbidden(
+            f"A college manager writes only the plans of their own college's majors (college "
+            f"id {principal.college_id}); this major belongs to college id {college_id}",
+            code="out_of_scope",
+        )
+    raise Forbidden(
+        f"Role {principal.role.value} may not write pilot plans; allowed roles: "
+        "academic_office, college_manager (own college)",
+        allowed_roles=[Role.academic_office.value, Role.college_manager.value],
+    )
+
+
+def _check_courses(session: Session, course_ids: Sequence[int], field: str) -> None:
+    found = set(session.exec(select(Course.id).where(col(Course.id).in_(list(course_ids)))).all())
+    missing = [c for c in course_ids if c not in found]
+    if missing:
+        raise UnprocessableEntity(
+            f"No course with id {', '.join(map(str, missing))}",
+            errors=[{"field": field, "message": f"unknown course ids {missing}"}],
+        )
+
+
+def _plan_course_ids(session: Session, plan_id: int) -> list[int]:
+    return sorted(session.exec(select(PlanCourse.course_id).where(PlanCourse.plan_id == plan_id)))
+
+
+def _set_plan_courses(session: Session, plan_id: int, course_ids: Sequence[int]) -> None:
+    session.execute(sa.delete(PlanCourse).where(col(PlanCourse.plan_id) == plan_id))
+    session.add_all(PlanCourse(plan_id=plan_id, course_id=c) for c in course_ids)
+
+
+def _plan_snapshot(plan: PilotPlan, course_ids: Sequence[int]) -> dict[str, Any]:
+    return {**(snapshot(plan) or {}), "core_course_ids": list(course_ids)}
+
+
+def create_plan(session: Session, principal: Principal, data: PlanCreate) -> PilotPlan:
+    try:
+        application = locked_application(session, principal, data.application_id)
+    except NotFound as exc:
+        raise UnprocessableEntity(
+            exc.detail,
+            errors=[{"field": "body.application_id", "message": exc.detail}],
+        ) from exc
+    major = session.get(Major, data.major_id)
+    if major is None or data.major_id not in _major_ids(session, data.application_id):
+        raise UnprocessableEntity(
+            f"Major {data.major_id} is not one of application {data.application_id}'s majors",
+            errors=[{"field": "body.major_id", "message": "not a major of the application"}],
+        )
+    _require_plan_writer(principal, major.college_id)
+    if application.status != ApplicationStatus.approved:
+        raise InvalidState(
+            f"Work plans are made for approved applications; application "
+            f"{data.application_id} is {application.status.value}",
+            current_state=application.status.value,
+            allowed_actions=allowed_actions(application.status),
+        )
+    existing = session.exec(
+        select(PilotPlan.id).where(
+            PilotPlan.application_id == data.application_id, PilotPlan.major_id == data.major_id
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"Major {major.name} already has plan {existing} for application "
+            f"{data.application_id}; change that one instead",
+            code="duplicate",
+            existing_id=existing,
+        )
+    _check_courses(session, data.core_course_ids, "body.core_course_ids")
+    plan = PilotPlan.model_validate(data.model_dump(exclude={"core_course_ids"}))
+    session.add(plan)
+    session.flush()
+    assert plan.id is not None
+    _set_plan_courses(session, plan.id, data.core_course_ids)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=PLAN_ENTITY,
+        entity_id=plan.id,
+        after=_plan_snapshot(plan, data.core_course_ids),
+    )
+    session.commit()
+    return plan
+
+
+def _locked_plan(session: Session, principal: Principal, plan_id: int) -> tuple[PilotPlan, int]:
+    statement = plan_statement(principal).where(PilotPlan.id == plan_id)
+    row = session.exec(statement.with_for_update(of=PilotPlan)).first()
+    if row is None:
+        raise NotFound(f"No pilot plan with id {plan_id}")
+    plan, _major_name, college_id = row
+    return plan, college_id
+
+
+def update_plan(
+    session: Session, principal: Principal, plan_id: int, data: PlanUpdate, if_match: int | None
+) -> PilotPlan:
+    """Change a draft or returned plan; a returned plan that is changed is a draft again."""
+    plan, college_id = _locked_plan(session, principal, plan_id)
+    _require_plan_writer(principal, college_id)
+    check_version(plan.version, if_match, "pilot plan")
+    if plan.status not in PLAN_EDITABLE:
+        raise InvalidState(
+            f"Plan {plan_id} is {plan.status.value}; only a draft or returned plan is changed",
+            current_state=plan.status.value,
+            allowed_actions=plan_allowed_actions(plan.status),
+        )
+    changes = data.model_dump(exclude_unset=True)
+    before_courses = _plan_course_ids(session, plan_id)
+    course_ids = changes.pop("core_course_ids", None)
+    if course_ids is None:
+        course_ids = before_courses
+    _check_courses(session, course_ids, "body.core_course_ids")
+    before = _plan_snapshot(plan, before_courses)
+    for field, value in changes.items():
+        setattr(plan, field, value)
+    plan.status = PlanStatus.draft
+    if course_ids != before_courses:
+        plan.updated_at = utcnow()  # a change of courses is a new version
+        _set_plan_courses(session, plan_id, course_ids)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="update",
+        entity=PLAN_ENTITY,
+        entity_id=plan_id,
+        before=before,
+        after=_plan_snapshot(plan, course_ids),
+    )
+    session.commit()
+    return plan
+
+
+def _core_course_problems(session: Session, plan: PilotPlan) -> list[dict[str, str]]:
+    course_ids = _plan_course_ids(session, plan.id or 0)
+    problems = []
+    if not MIN_CORE_COURSES <= len(course_ids) <= MAX_CORE_COURSES:
+        problems.append(
+            {
+                "field": "core_course_ids",
+                "message": f"a plan lists {MIN_CORE_COURSES} to {MAX_CORE_COURSES} core courses; "
+                f"this one lists {len(course_ids)}",
+            }
+        )
+    taught = set(
+        session.exec(
+            select(CourseMajor.course_id).where(
+                CourseMajor.major_id == plan.major_id,
+                col(CourseMajor.course_id).in_(course_ids),
+            )
+        ).all()
+    )
+    foreign = session.exec(
+        select(Course.code)
+        .where(col(Course.id).in_([c for c in course_ids if c not in taught]))
+        .order_by(col(Course.code))
+    ).all()
+    if foreign:
+        problems.append(
+            {
+                "field": "core_course_ids",
+                "message": f"not courses of the plan's major: {', '.join(foreign)}",
+            }
+        )
+    return problems
+
+
+def plan_transition(
+    session: Session,
+    principal: Principal,
+    plan_id: int,
+    action: str,
+    reason: str | None = None,
+) -> PilotPlan:
+    """File, acknowledge or return a plan; a refused action changes nothing."""
+    sources, target = PLAN_TRANSITIONS[action]
+    plan, college_id = _locked_plan(session, principal, plan_id)
+    if action == "file":
+        _require_plan_writer(principal, college_id)
+    else:
+        _require_office(principal, f"{action} pilot plans")
+    if plan.status not in sources:
+        allowed = plan_allowed_actions(plan.status)
+        raise InvalidState(
+            f"Cannot {action} plan {plan_id}: it is {plan.status.value}; {action} needs "
+            f"{' or '.join(sorted(s.value for s in sources))}. Allowed now: "
+            f"{', '.join(allowed) if allowed else 'none'}",
+            current_state=plan.status.value,
+            allowed_actions=allowed,
+        )
+    if action == "file":
+        application = session.exec(
+            select(PilotApplication)
+            .where(PilotApplication.id == plan.application_id)
+            .with_for_update()
+        ).one()
+        if application.status != ApplicationStatus.approved:
+            raise InvalidState(
+                f"Plan {plan_id} cannot be filed: its application {application.id} is "
+                f"{application.status.value}; plans are filed only while it is approved",
+                current_state=plan.status.value,
+                application_status=application.status.value,
+                allowed_actions=[],
+            )
+        problems = _core_course_problems(session, plan)
+        if problems:
+            raise UnprocessableEntity(
+                f"Plan {plan_id} cannot be filed: " + "; ".join(p["message"] for p in problems),
+                code="plan_incomplete",
+                errors=problems,
+            )
+    before = snapshot(plan)
+    plan.status = target
+    if action == "file":
+        plan.filed_at = utcnow()
+    if action == "return":
+        plan.return_reason = reason
+    session.flush()
+    record(
+        session,
+        principal,
+        action=action,
+        entity=PLAN_ENTITY,
+        entity_id=plan_id,
+        before=before,
+        after=snapshot(plan),
+    )
+    session.commit()
+    return plan
