@@ -13,6 +13,7 @@ from app.core.config import get_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    settings = get_settings()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -22,6 +23,8 @@ def _serve(args: argparse.Namespace) -> int:
         reload=args.reload,
         access_log=False,
         proxy_headers=True,
+        # Never more requests at once than connections: beyond it, 503 at once, not a stall.
+        limit_concurrency=settings.db_pool_size + settings.db_max_overflow,
     )
     return 0
 

@@ -127,7 +127,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"persistAuthorization": True},
     )
     app.state.settings = settings
-    app.state.engine = create_db_engine(settings.database_url)
+    app.state.engine = create_db_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     app.state.migration_heads = head_revisions(settings.database_url)
 
     install_error_handlers(app)

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     log_level: str = "INFO"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=20, ge=0, le=500)
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> "Settings":

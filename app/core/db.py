@@ -21,7 +21,13 @@ def is_sqlite(url: str | sa.URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_db_engine(url: str, *, sqlite_foreign_keys: bool = True) -> Engine:
+def create_db_engine(
+    url: str,
+    *,
+    sqlite_foreign_keys: bool = True,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys, WAL, a busy timeout and BEGIN IMMEDIATE.
 
     Migrations turn SQLite's foreign keys off: batch mode rebuilds tables by copying them.
@@ -36,7 +42,9 @@ def create_db_engine(url: str, *, sqlite_foreign_keys: bool = True) -> Engine:
         )
         _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=10
+    )
 
 
 def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.context import current_request_id
@@ -310,6 +311,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error_handler)
     app.add_exception_handler(DataError, _data_error_handler)
     app.add_exception_handler(OperationalError, _operational_error_handler)
+    app.add_exception_handler(PoolTimeoutError, _operational_error_handler)
     app.add_exception_handler(Exception, _unhandled_error_handler)
 
 

@@ -1,6 +1,7 @@
 import logging
 
 import pytest
+import sqlalchemy.exc
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
@@ -84,6 +85,10 @@ def app_with_a_bug(settings: Settings) -> FastAPI:
     def boom() -> None:
         raise RuntimeError("secret internals /etc/passwd")
 
+    @app.get("/pool-exhausted")
+    def pool_exhausted() -> None:
+        raise sqlalchemy.exc.TimeoutError("QueuePool limit of size 10 overflow 20 reached")
+
     return app
 
 
@@ -97,6 +102,16 @@ def test_unhandled_error_is_a_500_problem_without_a_stack_trace(
     assert body["request_id"] == "trace-me-42"
     assert "secret internals" not in response.text
     assert "Traceback" not in response.text
+
+
+def test_exhausted_connection_pool_is_a_503_problem_with_retry_after(
+    app_with_a_bug: FastAPI,
+) -> None:
+    with TestClient(app_with_a_bug, raise_server_exceptions=False) as client:
+        response = client.get("/pool-exhausted")
+
+    _assert_problem(response, 503, "service_unavailable")
+    assert response.headers["retry-after"] == "2"
 
 
 def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
