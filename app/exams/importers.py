@@ -1,0 +1,2 @@
+"""Import kinds of the exams: ``exam-registrations``, ``exam-results`` and
+``issued-certificates``."""
