@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints, model_validator
+from pydantic import StringConstraints, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
@@ -16,6 +16,7 @@ from app.reference.models import Level, RefId
 
 MAX_CAPACITY = 100_000
 MAX_FEE = Decimal("99999.99")
+SCORE_PLACE = Decimal("0.1")
 
 Site = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY, description="Seats (> 0)")]
@@ -216,6 +217,11 @@ class ResultPut(SQLModel):
     theory_score: Score | None = None
     practical_score: Score | None = None
     passed: bool
+
+    @field_validator("theory_score", "practical_score", mode="after")
+    @classmethod
+    def _one_place(cls, value: Decimal | None) -> Decimal | None:
+        return None if value is None else value.quantize(SCORE_PLACE)
 
 
 class ResultPublic(SQLModel):

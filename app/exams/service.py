@@ -226,7 +226,7 @@ def _locked_session(session: Session, session_id: int) -> ExamSession:
     return exam
 
 
-def _live_in_session(session: Session, session_id: int) -> int:
+def live_in_session(session: Session, session_id: int) -> int:
     return int(
         session.exec(
             select(func.count()).where(
@@ -256,7 +256,7 @@ def update_session(
             f"{merged['registration_closes']}, exam {merged['exam_date']}",
             errors=[{"field": "body", "message": "opens ≤ closes ≤ exam_date"}],
         )
-    taken = _live_in_session(session, session_id)
+    taken = live_in_session(session, session_id)
     if merged["capacity"] < taken:
         raise Conflict(
             f"Session {session_id} has {taken} live registrations; capacity cannot go below "
@@ -493,7 +493,7 @@ def check_registration(
             code="already_registered",
             existing_id=existing,
         )
-    taken = _live_in_session(session, exam.id or 0) + pending_seats
+    taken = live_in_session(session, exam.id or 0) + pending_seats
     if taken >= exam.capacity:
         raise Conflict(
             f"Session {exam.id} is full: all {exam.capacity} seats are taken",

@@ -96,3 +96,14 @@ def test_the_same_student_racing_into_one_session_gets_one_live_registration(
 
     assert Counter(r.status_code for r in responses) == {201: 1, 409: 9}
     assert _live(db, session_id=exam.id) == 1
+
+
+@pytest.mark.slow
+def test_concurrent_public_lookups_from_one_client_stop_at_the_limit(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    calls = [Call("GET", "/api/v1/public/certificates/UNKNOWN")] * 80
+
+    responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+
+    assert Counter(r.status_code for r in responses) == {404: 60, 429: 20}
