@@ -25,6 +25,7 @@ from app.core.migrations import head_revisions
 from app.exams import importers as _exam_importers  # noqa: F401  (registers kinds)
 from app.exams.router import (
     certificates_router,
+    funnel_router,
     public_router,
     registrations_router,
     sessions_router,
@@ -85,7 +86,10 @@ TAGS = [
         "description": "No credential needed: verify a certificate number (60 look-ups a minute "
         "per client)",
     },
-    {"name": "reports", "description": "Summaries: applications and headcount per group"},
+    {
+        "name": "reports",
+        "description": "Summaries: applications and headcount per group; the exam funnel",
+    },
     {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
     {"name": "system", "description": "Liveness and readiness probes"},
 ]
@@ -109,6 +113,7 @@ def api_router() -> APIRouter:
     router.include_router(registrations_router)
     router.include_router(certificates_router)
     router.include_router(public_router)
+    router.include_router(funnel_router)
     router.include_router(imports_router)
     router.include_router(audit_router)
     return router

@@ -287,3 +287,40 @@ class PublicCertificate(SQLModel):
     evaluation_org: str
     issue_date: date
     status: CertificateStatus
+
+
+# --- the funnel --------------------------------------------------------------------------------
+
+
+class FunnelGroupBy(StrEnum):
+    application = "application"
+    certificate = "certificate"
+    major = "major"
+    cohort = "cohort"
+    college = "college"
+
+
+class FunnelRow(SQLModel):
+    key: str = Field(
+        description="The group's id (application, certificate, major, college) or cohort"
+    )
+    label: str
+    headcount: int = Field(
+        description="Declared headcount of the pilots in the group (a pilot with majors or "
+        "cohorts in several groups counts in each)"
+    )
+    trained: int | None = Field(
+        description="Enrolled in a training batch; null until student training is recorded"
+    )
+    registered: int = Field(description="Candidates (student × pilot) with a live registration")
+    sat: int
+    passed: int
+    certified: int = Field(description="Candidates holding a valid issued certificate")
+    pass_rate: float | None = Field(description="passed ÷ sat; null when nobody sat")
+
+
+class FunnelReport(SQLModel):
+    year: int | None
+    group_by: FunnelGroupBy
+    rows: list[FunnelRow]
+    total: FunnelRow = Field(description="Overall, each pilot and candidate counted once")

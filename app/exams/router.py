@@ -25,6 +25,8 @@ from app.exams.models import (
     ExamSessionCreate,
     ExamSessionPublic,
     ExamSessionUpdate,
+    FunnelGroupBy,
+    FunnelReport,
     IssuedCertificatePublic,
     PublicCertificate,
     RegistrationCreate,
@@ -47,6 +49,9 @@ certificates_router = APIRouter(
     prefix="/issued-certificates", tags=["certificates"], responses=problem_responses(401, 403, 422)
 )
 public_router = APIRouter(prefix="/public", tags=["public"])
+funnel_router = APIRouter(
+    prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
+)
 
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
 DateQuery = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
@@ -411,3 +416,47 @@ def public_certificates_get(
     429."""
     service.count_public_lookup(session, _client_key(request))
     return service.public_certificate(session, number.strip())
+
+
+# --- the funnel --------------------------------------------------------------------------------
+
+FUNNEL_HEADERS = {
+    FunnelGroupBy.application: "试点项目",
+    FunnelGroupBy.certificate: "证书名称",
+    FunnelGroupBy.major: "专业",
+    FunnelGroupBy.cohort: "年级",
+    FunnelGroupBy.college: "二级学院",
+}
+
+
+def _funnel_columns(group_by: FunnelGroupBy) -> list[ExportColumn]:
+    return [
+        ExportColumn("label", FUNNEL_HEADERS[group_by]),
+        ExportColumn("headcount", "申报人数"),
+        ExportColumn("trained", "已培训"),
+        ExportColumn("registered", "已报名"),
+        ExportColumn("sat", "实考"),
+        ExportColumn("passed", "通过"),
+        ExportColumn("certified", "已发证"),
+        ExportColumn("pass_rate", "通过率"),
+    ]
+
+
+@funnel_router.get("/funnel", response_model=FunnelReport, responses=EXPORT_RESPONSES)
+def reports_funnel(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Pilot year")] = None,
+    group_by: FunnelGroupBy = FunnelGroupBy.application,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Declared headcount → trained → registered → sat → passed → certified, with the pass
+    rate (passed ÷ sat), per group and overall, for approved and closed pilots. Counts are
+    candidates (a student in a pilot); `trained` is null until student training batches are
+    recorded. Academic office, auditors and admins."""
+    report = service.funnel(session, principal, year=year, group_by=group_by)
+    if format != ExportFormat.json:
+        items = [row.model_dump() for row in [*report.rows, report.total]]
+        name = f"funnel-by-{group_by.value}" + (f"-{year}" if year else "")
+        return export_response(items, _funnel_columns(group_by), format, name)
+    return report

@@ -3,6 +3,8 @@
 state machine, results, issued certificates and their public verification. Every change is
 audited and committed here."""
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -37,6 +39,9 @@ from app.exams.models import (
     ExamSessionCreate,
     ExamSessionPublic,
     ExamSessionUpdate,
+    FunnelGroupBy,
+    FunnelReport,
+    FunnelRow,
     IssuedCertificate,
     IssuedCertificatePublic,
     PublicCertificate,
@@ -47,7 +52,7 @@ from app.exams.models import (
     ResultPut,
     SessionStatus,
 )
-from app.reference.models import Certificate, EvaluationOrg, Level, Major, Student
+from app.reference.models import Certificate, College, EvaluationOrg, Level, Major, Student
 
 READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
 SESSION_ENTITY = "exam_session"
@@ -265,8 +270,8 @@ def update_session(
             registered=taken,
         )
     before = snapshot(exam)
-    for field, value in changes.items():
-        setattr(exam, field, value)
+    for name, value in changes.items():
+        setattr(exam, name, value)
     session.flush()
     record(
         session,
@@ -746,8 +751,8 @@ def put_result(
         result = ExamResult(registration_id=registration_id, **data.model_dump())
         session.add(result)
     else:
-        for field, value in data.model_dump().items():
-            setattr(result, field, value)
+        for name, value in data.model_dump().items():
+            setattr(result, name, value)
     if registration.status != RegistrationStatus.sat:
         registration.status = RegistrationStatus.sat
     session.flush()
@@ -968,4 +973,175 @@ def public_certificate(session: Session, number: str) -> PublicCertificate:
         evaluation_org=org_name,
         issue_date=issued.issue_date,
         status=issued.status,
+    )
+
+
+# --- the funnel --------------------------------------------------------------------------------
+
+FUNNEL_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
+DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
+
+
+@dataclass
+class _Tally:
+    label: str
+    applications: set[int] = field(default_factory=set)
+    registered: set[tuple[int, int]] = field(default_factory=set)
+    sat: set[tuple[int, int]] = field(default_factory=set)
+    passed: set[tuple[int, int]] = field(default_factory=set)
+    certified: set[tuple[int, int]] = field(default_factory=set)
+
+    def row(self, key: str, headcount_of: dict[int, int]) -> FunnelRow:
+        sat = len(self.sat)
+        return FunnelRow(
+            key=key,
+            label=self.label,
+            headcount=sum(headcount_of[a] for a in self.applications),
+            trained=None,
+            registered=len(self.registered),
+            sat=sat,
+            passed=len(self.passed),
+            certified=len(self.certified),
+            pass_rate=round(len(self.passed) / sat, 4) if sat else None,
+        )
+
+
+def funnel(
+    session: Session, principal: Principal, *, year: int | None, group_by: FunnelGroupBy
+) -> FunnelReport:
+    """Declared headcount → registered → sat → passed → certified per group and overall, in
+    candidates (a student in a pilot), for approved and closed pilots."""
+    if principal.role not in FUNNEL_READERS:
+        raise Forbidden(
+            f"Role {principal.role.value} may not read the funnel; allowed roles: "
+            + ", ".join(sorted(r.value for r in FUNNEL_READERS)),
+            allowed_roles=sorted(r.value for r in FUNNEL_READERS),
+        )
+    applications = select(  # type: ignore[call-overload]
+        PilotApplication.id,
+        PilotApplication.year,
+        PilotApplication.level,
+        PilotApplication.tier,
+        PilotApplication.headcount,
+        Certificate.id,
+        Certificate.name,
+    ).join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+    applications = applications.where(col(PilotApplication.status).in_(DECIDED))
+    if year is not None:
+        applications = applications.where(PilotApplication.year == year)
+    pilots = {row[0]: row for row in session.exec(applications).all()}
+    ids = list(pilots)
+    headcount_of = {a: row[4] for a, row in pilots.items()}
+    majors: dict[int, list[tuple[int, str, int, str]]] = defaultdict(list)
+    cohorts: dict[int, list[int]] = defaultdict(list)
+    candidates: list[Any] = []
+    if ids:
+        for app_id, major_id, major_name, college_id, college_name in session.exec(
+            select(  # type: ignore[call-overload]
+                ApplicationMajor.application_id, Major.id, Major.name, College.id, College.name
+            )
+            .join(Major, col(Major.id) == ApplicationMajor.major_id)
+            .join(College, col(College.id) == Major.college_id)
+            .where(col(ApplicationMajor.application_id).in_(ids))
+        ).all():
+            majors[app_id].append((major_id, major_name, college_id, college_name))
+        for app_id, cohort in session.exec(
+            select(ApplicationCohort.application_id, ApplicationCohort.cohort).where(
+                col(ApplicationCohort.application_id).in_(ids)
+            )
+        ).all():
+            cohorts[app_id].append(cohort)
+        certified = (
+            select(IssuedCertificate.id)
+            .where(
+                col(IssuedCertificate.result_id) == col(ExamResult.id),
+                IssuedCertificate.status == CertificateStatus.valid,
+            )
+            .exists()
+        )
+        candidates = list(
+            session.exec(
+                select(  # type: ignore[call-overload]
+                    ExamRegistration.application_id,
+                    ExamRegistration.student_id,
+                    ExamRegistration.status,
+                    ExamResult.passed,
+                    certified,
+                    Student.major_id,
+                    Student.cohort,
+                    Major.college_id,
+                )
+                .join(Student, col(Student.id) == ExamRegistration.student_id)
+                .join(Major, col(Major.id) == Student.major_id)
+                .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
+                .where(
+                    col(ExamRegistration.application_id).in_(ids),
+                    col(ExamRegistration.live).is_(True),
+                )
+            ).all()
+        )
+    names: dict[str, str] = {}
+    for app_id, pilot in pilots.items():
+        names[f"application:{app_id}"] = (
+            f"{pilot[6]} {pilot[2].value} ({pilot[3].value} {pilot[1]})"
+        )
+        names[f"certificate:{pilot[5]}"] = pilot[6]
+        for major_id, major_name, college_id, college_name in majors[app_id]:
+            names[f"major:{major_id}"] = major_name
+            names[f"college:{college_id}"] = college_name
+        for cohort in cohorts[app_id]:
+            names[f"cohort:{cohort}"] = f"{cohort}级"
+
+    def pilot_groups(app_id: int) -> set[str]:
+        if group_by == FunnelGroupBy.application:
+            return {f"application:{app_id}"}
+        if group_by == FunnelGroupBy.certificate:
+            return {f"certificate:{pilots[app_id][5]}"}
+        if group_by == FunnelGroupBy.major:
+            return {f"major:{m[0]}" for m in majors[app_id]}
+        if group_by == FunnelGroupBy.college:
+            return {f"college:{m[2]}" for m in majors[app_id]}
+        return {f"cohort:{c}" for c in cohorts[app_id]}
+
+    tallies: dict[str, _Tally] = {}
+    total = _Tally(label="合计")
+
+    def tally(key: str) -> _Tally:
+        if key not in tallies:
+            tallies[key] = _Tally(label=names.get(key, key.split(":", 1)[1]))
+        return tallies[key]
+
+    for app_id in pilots:
+        total.applications.add(app_id)
+        for key in pilot_groups(app_id):
+            tally(key).applications.add(app_id)
+    for (
+        app_id,
+        student_id,
+        status,
+        passed,
+        has_certificate,
+        major_id,
+        cohort,
+        college_id,
+    ) in candidates:
+        own = {
+            FunnelGroupBy.major: f"major:{major_id}",
+            FunnelGroupBy.college: f"college:{college_id}",
+            FunnelGroupBy.cohort: f"cohort:{cohort}",
+        }
+        key = own.get(group_by) or next(iter(pilot_groups(app_id)))
+        candidate = (app_id, student_id)
+        for target in (tally(key), total):
+            target.registered.add(candidate)
+            if status == RegistrationStatus.sat:
+                target.sat.add(candidate)
+            if passed:
+                target.passed.add(candidate)
+            if has_certificate:
+                target.certified.add(candidate)
+    rows = [tally.row(key.split(":", 1)[1], headcount_of) for key, tally in tallies.items()]
+    rows.sort(key=lambda r: (r.label, r.key))
+    return FunnelReport(
+        year=year, group_by=group_by, rows=rows, total=total.row("total", headcount_of)
     )
