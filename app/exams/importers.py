@@ -19,7 +19,7 @@ from app.applications.models import (
     ApplicationStatus,
     PilotApplication,
 )
-from app.core.audit import record
+from app.core.audit import record, snapshot
 from app.core.config import get_settings
 from app.core.errors import Conflict
 from app.core.params import MAX_DB_ID
@@ -168,7 +168,7 @@ def _org_names(session: Session) -> dict[int, str]:
 # --- exam-registrations ----------------------------------------------------------------------
 
 
-def _registrations_prepare(session: Session, _principal: Principal) -> Plan:
+def _registrations_prepare(session: Session, principal: Principal) -> Plan:
     students = _students(session)
     number_of = {s["id"]: no for no, s in students.items()}
     existing: dict[Any, dict[str, Any]] = {}
@@ -204,6 +204,7 @@ def _registrations_prepare(session: Session, _principal: Principal) -> Plan:
             "cohorts": cohorts,
             "seats": seats,
             "counted": counted,
+            "principal": principal,
             "today": _today(),
             "major_names": dict(session.execute(sa.select(Major.id, Major.name)).all()),  # type: ignore[call-overload]
         },
@@ -320,6 +321,30 @@ def _lock_and_recount(
             )
 
 
+def _audit_registrations(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
+    """One ``register`` event per registration the upload created, as a single one makes."""
+    if not rows:
+        return
+    created = session.exec(
+        select(ExamRegistration).where(
+            col(ExamRegistration.session_id).in_({r["session_id"] for r in rows}),
+            col(ExamRegistration.student_id).in_({r["student_id"] for r in rows}),
+            col(ExamRegistration.live).is_(True),
+        )
+    ).all()
+    wanted = {(r["session_id"], r["student_id"]) for r in rows}
+    for registration in created:
+        if (registration.session_id, registration.student_id) in wanted:
+            record(
+                session,
+                plan.lookups["principal"],
+                action="register",
+                entity=service.REGISTRATION_ENTITY,
+                entity_id=registration.id,
+                after=snapshot(registration),
+            )
+
+
 register(
     ImportKind(
         name="exam-registrations",
@@ -354,6 +379,7 @@ register(
         writers=REGISTRATION_WRITERS,
         college_of=_registration_college,
         before_write=_lock_and_recount,
+        write_extra=_audit_registrations,
         scope_columns=("student_no",),
         description="Registers students (by student number) for exam sessions with every rule "
         "of a single registration; a row already registered is left unchanged",
@@ -526,7 +552,7 @@ register(
 # --- issued-certificates ---------------------------------------------------------------------
 
 
-def _certificates_prepare(session: Session, _principal: Principal) -> Plan:
+def _certificates_prepare(session: Session, principal: Principal) -> Plan:
     students = _students(session)
     number_of = {s["id"]: no for no, s in students.items()}
     passed: dict[tuple[int, str], int] = {}
@@ -551,6 +577,7 @@ def _certificates_prepare(session: Session, _principal: Principal) -> Plan:
             "passed": passed,
             "number_by_result": number_by_result,
             "org_names": _org_names(session),
+            "principal": principal,
         },
     )
 
@@ -596,6 +623,32 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
     return values
 
 
+def _audit_certificates(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
+    """One event per certificate the upload issued or changed, with the old values."""
+    if not rows:
+        return
+    stored = session.exec(
+        select(IssuedCertificate).where(
+            col(IssuedCertificate.number).in_([r["number"] for r in rows])
+        )
+    ).all()
+    for issued in stored:
+        old = plan.existing.get(issued.number)
+        record(
+            session,
+            plan.lookups["principal"],
+            action="update" if old else "issue",
+            entity=service.CERTIFICATE_ENTITY,
+            entity_id=issued.id,
+            before={k: _json(v) for k, v in old.items()} if old else None,
+            after=snapshot(issued),
+        )
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
 register(
     ImportKind(
         name="issued-certificates",
@@ -633,6 +686,7 @@ register(
         prepare=_certificates_prepare,
         to_values=_certificate_values,
         writers=RESULT_WRITERS,
+        write_extra=_audit_certificates,
         description="Certificate numbers for passed results; a number is unique across the service",
     )
 )

@@ -75,6 +75,10 @@ def test_done_when_scenario_end_to_end(client: TestClient, db: Session) -> None:
     assert registered.json()["created"] == 30
     again = upload(client, office_headers, "exam-registrations", "class.xlsx", _xlsx(header, rows))
     assert (again.json()["created"], again.json()["unchanged"]) == (0, 30)
+    registered_events = db.exec(
+        select(AuditEvent).where(AuditEvent.entity == "exam_registration")
+    ).all()
+    assert len(registered_events) == 30
 
     single = client.post(
         f"/api/v1/exam-sessions/{exam['id']}/registrations",
@@ -114,6 +118,8 @@ def test_done_when_scenario_end_to_end(client: TestClient, db: Session) -> None:
     assert issued.status_code == 200, issued.text
     assert issued.json()["created"] == 24
     assert len(db.exec(select(IssuedCertificate)).all()) == 24
+    issue_events = db.exec(select(AuditEvent).where(AuditEvent.action == "issue")).all()
+    assert len(issue_events) == 24
 
     # verify one publicly, with no credential
     number = "W010011220000"
