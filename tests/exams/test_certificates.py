@@ -13,7 +13,6 @@ from app.core.roles import Role
 from app.exams.models import ExamSession, IssuedCertificate, PublicLookup
 from app.exams.service import PUBLIC_LOOKUPS_PER_MINUTE, mask_name
 from app.reference.models import Student
-from tests.applications.factories import upload
 from tests.exams.factories import (
     make_pilot,
     make_registration,
@@ -21,6 +20,7 @@ from tests.exams.factories import (
     make_session,
     pilot_students,
 )
+from tests.imports.helpers import upload
 from tests.reference.factories import headers_for, make_org, office, xlsx_bytes
 
 HEADER = ["考核ID", "学号", "证书编号", "发证日期"]

@@ -5,8 +5,8 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.exams.models import ExamRegistration
-from tests.applications.factories import upload
 from tests.exams.factories import make_pilot, make_session, pilot_students
+from tests.imports.helpers import upload
 from tests.reference.factories import (
     make_college,
     make_major,

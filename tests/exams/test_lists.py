@@ -13,8 +13,7 @@ from tests.exams.factories import (
     make_session,
     pilot_students,
 )
-from tests.reference.factories import office
-from tests.reference.test_export import counting
+from tests.reference.factories import counting, office
 
 
 def _seed(db: Session) -> None:

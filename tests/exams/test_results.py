@@ -11,7 +11,6 @@ from starlette.testclient import TestClient
 from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.exams.models import ExamRegistration, ExamResult, RegistrationStatus
-from tests.applications.factories import upload
 from tests.exams.factories import (
     make_pilot,
     make_registration,
@@ -19,6 +18,7 @@ from tests.exams.factories import (
     make_session,
     pilot_students,
 )
+from tests.imports.helpers import upload
 from tests.reference.factories import (
     headers_for,
     make_college,

@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.exams.models import ExamRegistration, ExamResult, IssuedCertificate, RegistrationStatus
-from tests.applications.factories import upload
 from tests.exams.factories import make_pilot, pilot_students, school_today
+from tests.imports.helpers import upload
 from tests.reference.factories import (
     headers_for,
     make_major,
