@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from app.applications.models import (
@@ -77,6 +78,7 @@ def date_cell(raw: str) -> date:
 
 SCORE = decimal(Decimal(0), Decimal(100), 1)
 SESSION_ID = integer(1, MAX_DB_ID)
+SESSION_HELP = "the exam session's id (GET /api/v1/exam-sessions), or pass ?session_id="
 
 
 def _today() -> date:
@@ -131,7 +133,26 @@ def _student(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
     return dict(student)
 
 
-def _session(plan: Plan, session_id: int | None) -> dict[str, Any]:
+class ExamImportOptions(BaseModel):
+    session_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DB_ID,
+        description="The exam session of every row, unless a 考核ID column gives it",
+    )
+
+
+def _session_id(cells: dict[str, Any], options: Any) -> int | None:
+    if cells.get("session_id") is not None:
+        return int(cells["session_id"])
+    given = getattr(options, "session_id", None)
+    return int(given) if given is not None else None
+
+
+def _session(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
+    session_id = _session_id(cells, plan.options)
+    if session_id is None:
+        raise RowRefused("no session: add a 考核ID column or pass ?session_id= with the upload")
     exam = plan.lookups["sessions"].get(session_id)
     if exam is None:
         raise RowRefused(
@@ -142,10 +163,11 @@ def _session(plan: Plan, session_id: int | None) -> dict[str, Any]:
     return dict(exam)
 
 
-def _session_key(cells: dict[str, Any], _options: Any) -> Any:
-    if cells.get("session_id") is None or cells.get("student_no") is None:
+def _session_key(cells: dict[str, Any], options: Any) -> Any:
+    session_id = _session_id(cells, options)
+    if session_id is None or cells.get("student_no") is None:
         return None
-    return (cells["session_id"], cells["student_no"])
+    return (session_id, cells["student_no"])
 
 
 def _check_org(plan: Plan, principal: Principal, exam: dict[str, Any]) -> None:
@@ -206,6 +228,7 @@ def _registrations_prepare(session: Session, principal: Principal) -> Plan:
             "counted": counted,
             "principal": principal,
             "today": _today(),
+            "college_of_student": {s["id"]: s["college_id"] for s in students.values()},
             "major_names": dict(session.execute(sa.select(Major.id, Major.name)).all()),  # type: ignore[call-overload]
         },
     )
@@ -214,7 +237,7 @@ def _registrations_prepare(session: Session, principal: Principal) -> Plan:
 def _registration_values(
     plan: Plan, cells: dict[str, Any], _principal: Principal
 ) -> dict[str, Any]:
-    exam = _session(plan, cells["session_id"])
+    exam = _session(plan, cells)
     student = _student(plan, cells)
     current = plan.existing.get((exam["id"], cells["student_no"]))
     if current is not None:
@@ -276,8 +299,8 @@ def _registration_values(
 
 
 def _registration_college(plan: Plan, values: dict[str, Any]) -> int | None:
-    number_of = {s["id"]: s["college_id"] for s in plan.lookups["students"].values()}
-    return number_of.get(values["student_id"])
+    college_of: dict[int, int] = plan.lookups["college_of_student"]
+    return college_of.get(values["student_id"])
 
 
 def _lock_and_recount(
@@ -352,15 +375,17 @@ register(
         model=ExamRegistration,
         key="student_no",
         row_key=_session_key,
+        options=ExamImportOptions,
         columns=(
             Column(
                 "session_id",
                 "考核ID",
                 "session_id",
                 SESSION_ID,
+                required=False,
                 aliases=("考核", "session"),
                 example="1",
-                help="the id of the exam session (GET /api/v1/exam-sessions)",
+                help=SESSION_HELP,
             ),
             Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
             Column(
@@ -421,7 +446,7 @@ def _results_prepare(session: Session, principal: Principal) -> Plan:
 
 
 def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    exam = _session(plan, cells["session_id"])
+    exam = _session(plan, cells)
     _check_org(plan, principal, exam)
     _student(plan, cells)
     registration = plan.lookups["registrations"].get((exam["id"], cells["student_no"]))
@@ -498,14 +523,17 @@ register(
         model=ExamResult,
         key="student_no",
         row_key=_session_key,
+        options=ExamImportOptions,
         columns=(
             Column(
                 "session_id",
                 "考核ID",
                 "session_id",
                 SESSION_ID,
+                required=False,
                 aliases=("考核", "session"),
                 example="1",
+                help=SESSION_HELP,
             ),
             Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
             Column("name", "姓名", "name", text(100), required=False, example="张三"),
@@ -583,7 +611,7 @@ def _certificates_prepare(session: Session, principal: Principal) -> Plan:
 
 
 def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    exam = _session(plan, cells["session_id"])
+    exam = _session(plan, cells)
     _check_org(plan, principal, exam)
     student = _student(plan, cells)
     result_id = plan.lookups["passed"].get((exam["id"], cells["student_no"]))
@@ -655,14 +683,17 @@ register(
         title="证书发放",
         model=IssuedCertificate,
         key="number",
+        options=ExamImportOptions,
         columns=(
             Column(
                 "session_id",
                 "考核ID",
                 "session_id",
                 SESSION_ID,
+                required=False,
                 aliases=("考核", "session"),
                 example="1",
+                help=SESSION_HELP,
             ),
             Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
             Column("name", "姓名", "name", text(100), required=False, example="张三"),

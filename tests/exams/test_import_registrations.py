@@ -109,3 +109,22 @@ def test_a_college_manager_uploads_only_students_of_their_college(
     assert "own college" in refused.json()["errors"][0]["reason"]
     assert accepted.status_code == 200
     assert accepted.json()["created"] == 1
+
+
+def test_a_class_list_of_student_numbers_registers_with_the_session_as_a_parameter(
+    client: TestClient, db: Session
+) -> None:
+    application = make_pilot(db)
+    exam = make_session(db, application)
+    students = pilot_students(db, application, 3)
+    content = xlsx_bytes([["学号", "姓名"], *([s.student_no, s.name] for s in students)])
+
+    response = upload(
+        client, office(db), "exam-registrations", "class.xlsx", content, session_id=exam.id
+    )
+    without = upload(client, office(db), "exam-registrations", "class.xlsx", content)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 3
+    assert without.status_code == 422
+    assert "pass ?session_id=" in without.json()["errors"][0]["reason"]
