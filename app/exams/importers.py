@@ -8,7 +8,6 @@ from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -25,6 +24,7 @@ from app.core.config import get_settings
 from app.core.errors import Conflict
 from app.core.params import MAX_DB_ID
 from app.core.roles import Principal, Role
+from app.core.types import utcnow
 from app.exams import service
 from app.exams.models import (
     CertificateStatus,
@@ -82,7 +82,7 @@ SESSION_HELP = "the exam session's id (GET /api/v1/exam-sessions), or pass ?sess
 
 
 def _today() -> date:
-    return datetime.now(ZoneInfo(get_settings().timezone)).date()
+    return service.school_date(utcnow(), get_settings().timezone)
 
 
 def _students(session: Session) -> dict[str, dict[str, Any]]:
@@ -439,6 +439,13 @@ def _results_prepare(session: Session, principal: Principal) -> Plan:
             "students": students,
             "sessions": _sessions(session),
             "registrations": registrations,
+            "certified": dict(
+                session.execute(
+                    sa.select(IssuedCertificate.result_id, IssuedCertificate.number).where(  # type: ignore[call-overload]
+                        IssuedCertificate.status == CertificateStatus.valid
+                    )
+                ).all()
+            ),
             "org_names": _org_names(session),
             "principal": principal,
         },
@@ -463,6 +470,16 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
             "学号",
             cells["student_no"],
         )
+    current = plan.existing.get((exam["id"], cells["student_no"]))
+    if current is not None and current["passed"] and not cells["passed"]:
+        number = plan.lookups["certified"].get(current["id"])
+        if number is not None:
+            raise RowRefused(
+                f"student {cells['student_no']} holds the valid certificate {number} for this "
+                "result; revoke it before changing the result to not passed",
+                "是否通过",
+                "否",
+            )
     return {
         "registration_id": registration["id"],
         "theory_score": cells.get("theory_score"),

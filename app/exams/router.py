@@ -1,9 +1,8 @@
 """HTTP for exam sessions, registrations, results, issued certificates and their public
 verification."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
@@ -19,6 +18,7 @@ from app.core.export import (
 )
 from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
+from app.core.types import utcnow
 from app.exams import service
 from app.exams.models import (
     CertificateStatus,
@@ -61,7 +61,7 @@ WRITE_RESPONSES = problem_responses(404, 409, 412)
 
 def school_today(settings: SettingsDep) -> date:
     """Today's calendar date in the school's time zone (``ONEX_TIMEZONE``)."""
-    return datetime.now(ZoneInfo(settings.timezone)).date()
+    return service.school_date(utcnow(), settings.timezone)
 
 
 Today = Annotated[date, Depends(school_today)]

@@ -5,8 +5,9 @@ audited and committed here."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -730,6 +731,22 @@ def _move(
 RESULT_STATES = frozenset({RegistrationStatus.registered, RegistrationStatus.sat})
 
 
+def valid_certificate_number(session: Session, result_id: int) -> str | None:
+    number: str | None = session.exec(
+        select(IssuedCertificate.number).where(
+            IssuedCertificate.result_id == result_id,
+            IssuedCertificate.status == CertificateStatus.valid,
+        )
+    ).first()
+    return number
+
+
+def school_date(now: datetime, timezone: str) -> date:
+    """The calendar date at ``now`` in the school's time zone: registration windows and exam
+    dates are dates there."""
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
 def put_result(
     session: Session, principal: Principal, registration_id: int, data: ResultPut
 ) -> ExamResult:
@@ -746,6 +763,15 @@ def put_result(
     result = session.exec(
         select(ExamResult).where(ExamResult.registration_id == registration_id)
     ).first()
+    if result is not None and result.passed and not data.passed:
+        number = valid_certificate_number(session, result.id or 0)
+        if number is not None:
+            raise Conflict(
+                f"Registration {registration_id}'s result has the valid certificate {number}; "
+                "revoke it before changing the result to not passed",
+                code="certificate_issued",
+                certificate_number=number,
+            )
     before = snapshot(result)
     if result is None:
         result = ExamResult(registration_id=registration_id, **data.model_dump())

@@ -175,3 +175,39 @@ def test_results_upload_refuses_a_student_without_a_live_registration(
     assert response.status_code == 422
     assert "no registration in session" in response.json()["errors"][0]["reason"]
     assert db.exec(select(ExamRegistration.status)).one() == RegistrationStatus.cancelled
+
+
+def test_a_certified_pass_cannot_be_turned_into_a_fail_until_revoked(
+    client: TestClient, db: Session
+) -> None:
+    from datetime import date
+
+    from app.exams.models import IssuedCertificate
+
+    exam, student, registration = _registration(db)
+    result = make_result(db, registration, passed=True)
+    db.add(
+        IssuedCertificate(
+            number="N001",
+            result_id=result.id,
+            student_id=student.id,
+            session_id=exam.id,
+            issue_date=date(2022, 12, 20),
+        )
+    )
+    db.commit()
+    headers = office(db)
+    content = xlsx_bytes([["考核ID", "学号", "是否通过"], [exam.id, student.student_no, "否"]])
+
+    put = client.put(
+        f"/api/v1/registrations/{registration.id}/result", json={"passed": False}, headers=headers
+    )
+    uploaded = upload(client, headers, "exam-results", "r.xlsx", content)
+
+    assert put.status_code == 409
+    assert put.json()["code"] == "certificate_issued"
+    assert "revoke it" in put.json()["detail"]
+    assert uploaded.status_code == 422
+    assert "N001" in uploaded.json()["errors"][0]["reason"]
+    db.refresh(result)
+    assert result.passed is True

@@ -175,3 +175,42 @@ def test_sessions_export_as_csv(client: TestClient, db: Session) -> None:
     text = response.content.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("考核ID,证书名称")
     assert "实训楼A301" in text
+
+
+def test_a_change_that_puts_the_window_after_the_exam_is_refused(
+    client: TestClient, db: Session
+) -> None:
+    exam = make_session(db, make_pilot(db))
+
+    response = client.patch(
+        f"/api/v1/exam-sessions/{exam.id}",
+        json={"exam_date": str(exam.registration_closes - timedelta(days=1))},
+        headers=office(db),
+    )
+
+    assert response.status_code == 422
+    assert "close on or before the exam date" in response.json()["detail"]
+    db.refresh(exam)
+    assert exam.version == 1
+
+
+@pytest.mark.parametrize(
+    ("utc", "expected"),
+    [("2022-05-06T15:59:00+00:00", "2022-05-06"), ("2022-05-06T16:00:00+00:00", "2022-05-07")],
+)
+def test_today_is_the_calendar_date_in_the_schools_time_zone(utc: str, expected: str) -> None:
+    from datetime import date, datetime
+
+    from app.exams.models import ExamSession as Model
+    from app.exams.service import school_date, window_problem
+
+    today = school_date(datetime.fromisoformat(utc), "Asia/Shanghai")
+    exam = Model(
+        id=1,
+        registration_opens=date(2022, 5, 1),
+        registration_closes=date(2022, 5, 6),
+        exam_date=date(2022, 5, 20),
+    )
+
+    assert str(today) == expected
+    assert (window_problem(exam, today) is None) == (expected == "2022-05-06")
