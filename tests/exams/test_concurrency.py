@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 from app.exams.models import ExamRegistration
 from tests.concurrency import Call, fire_concurrently
 from tests.exams.factories import make_pilot, make_session, pilot_students
-from tests.reference.factories import office
+from tests.reference.factories import office, xlsx_bytes
 
 RACERS = 100
 IN_FLIGHT = 25
@@ -107,3 +107,30 @@ def test_concurrent_public_lookups_from_one_client_stop_at_the_limit(
     responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
 
     assert Counter(r.status_code for r in responses) == {404: 60, 429: 20}
+
+
+@pytest.mark.slow
+def test_an_upload_racing_single_registrations_never_overfills_the_session(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    application = make_pilot(db, headcount=RACERS)
+    exam = make_session(db, application, capacity=20)
+    students = pilot_students(db, application, 30)
+    headers = office(db)
+    content = xlsx_bytes([["考核ID", "学号"], *([exam.id, s.student_no] for s in students[:15])])
+    upload_call = Call(
+        "POST",
+        "/api/v1/imports/exam-registrations",
+        {"files": {"file": ("class.xlsx", content)}, "headers": headers},
+    )
+    singles = _calls([exam.id], [s.id for s in students[15:]], headers)
+
+    responses = fire_concurrently(app, [upload_call, *singles], max_in_flight=IN_FLIGHT)
+
+    uploaded, *single = responses
+    assert uploaded.status_code in {200, 409, 422}, uploaded.text
+    assert all(r.status_code in {201, 409} for r in single)
+    live = _live(db, session_id=exam.id)
+    created = 15 if uploaded.status_code == 200 else 0
+    assert live == created + sum(1 for r in single if r.status_code == 201)
+    assert live <= 20
