@@ -1037,10 +1037,12 @@ def funnel(
 ) -> FunnelReport:
     """Declared headcount → registered → sat → passed → certified per group and overall, in
     candidates (a student in a pilot), for approved and closed pilots."""
-    if principal.role not in FUNNEL_READERS:
+    scope = principal.college_id if principal.role == Role.college_manager else None
+    if principal.role not in FUNNEL_READERS and scope is None:
         raise Forbidden(
             f"Role {principal.role.value} may not read the funnel; allowed roles: "
-            + ", ".join(sorted(r.value for r in FUNNEL_READERS)),
+            + ", ".join(sorted(r.value for r in FUNNEL_READERS))
+            + ", college_manager (own college)",
             allowed_roles=sorted(r.value for r in FUNNEL_READERS),
         )
     applications = select(  # type: ignore[call-overload]
@@ -1055,6 +1057,14 @@ def funnel(
     applications = applications.where(col(PilotApplication.status).in_(DECIDED))
     if year is not None:
         applications = applications.where(PilotApplication.year == year)
+    if scope is not None:
+        applications = applications.where(
+            col(PilotApplication.id).in_(
+                select(ApplicationMajor.application_id)
+                .join(Major, col(Major.id) == ApplicationMajor.major_id)
+                .where(Major.college_id == scope)
+            )
+        )
     pilots = {row[0]: row for row in session.exec(applications).all()}
     ids = list(pilots)
     headcount_of = {a: row[4] for a, row in pilots.items()}
@@ -1103,6 +1113,7 @@ def funnel(
                 .where(
                     col(ExamRegistration.application_id).in_(ids),
                     col(ExamRegistration.live).is_(True),
+                    (Major.college_id == scope) if scope is not None else sa.true(),
                 )
             ).all()
         )

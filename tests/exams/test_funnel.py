@@ -2,9 +2,10 @@
 
 from datetime import date
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
+from app.applications.models import ApplicationMajor
 from app.core.roles import Role
 from app.exams.models import IssuedCertificate, RegistrationStatus
 from tests.exams.factories import (
@@ -94,3 +95,29 @@ def test_funnel_is_for_the_office_and_auditors(client: TestClient, db: Session) 
     )
 
     assert response.status_code == 403
+
+
+def test_a_college_manager_sees_their_colleges_pilots_and_candidates(
+    client: TestClient, db: Session
+) -> None:
+    from app.reference.models import College, Major
+
+    application_id = _seed(db)
+    make_pilot(db, headcount=10)
+    own_major = db.exec(
+        select(Major)
+        .join(ApplicationMajor)
+        .where(ApplicationMajor.application_id == application_id)
+    ).one()
+    college = db.get(College, own_major.college_id)
+    assert college is not None
+
+    response = client.get(
+        "/api/v1/reports/funnel",
+        headers=headers_for(db, Role.college_manager, college_id=college.id),
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["key"] for r in body["rows"]] == [str(application_id)]
+    assert body["total"]["registered"] == 3
