@@ -214,3 +214,20 @@ def test_today_is_the_calendar_date_in_the_schools_time_zone(utc: str, expected:
 
     assert str(today) == expected
     assert (window_problem(exam, today) is None) == (expected == "2022-05-06")
+
+
+def test_an_evaluation_organisation_sees_only_its_own_sessions(
+    client: TestClient, db: Session
+) -> None:
+    from tests.reference.factories import make_org
+
+    own = make_session(db, make_pilot(db))
+    other = make_session(db, make_pilot(db))
+    headers = headers_for(db, Role.evaluation_org, evaluation_org_id=own.evaluation_org_id)
+    stranger = headers_for(db, Role.evaluation_org, evaluation_org_id=make_org(db).id)
+
+    listed = client.get("/api/v1/exam-sessions", headers=headers)
+
+    assert [s["id"] for s in listed.json()["items"]] == [own.id]
+    assert client.get(f"/api/v1/exam-sessions/{other.id}", headers=headers).status_code == 404
+    assert client.get("/api/v1/exam-sessions", headers=stranger).json()["total"] == 0
