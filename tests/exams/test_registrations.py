@@ -362,3 +362,12 @@ def test_registrations_are_scoped_to_the_reader(client: TestClient, db: Session)
     teacher_headers = headers_for(db, Role.teacher, teacher_id=make_teacher(db).id)
     teacher = client.get("/api/v1/registrations", headers=teacher_headers)
     assert teacher.status_code == 403
+
+
+def test_office_must_name_the_student(client: TestClient, db: Session) -> None:
+    exam = make_session(db, make_pilot(db))
+
+    response = _register(client, exam.id, None, office(db))
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "body.student_id", "message": "required"}]

@@ -231,3 +231,10 @@ def test_an_evaluation_organisation_sees_only_its_own_sessions(
     assert [s["id"] for s in listed.json()["items"]] == [own.id]
     assert client.get(f"/api/v1/exam-sessions/{other.id}", headers=headers).status_code == 404
     assert client.get("/api/v1/exam-sessions", headers=stranger).json()["total"] == 0
+
+
+def test_a_session_for_an_unknown_application_is_refused(client: TestClient, db: Session) -> None:
+    response = client.post("/api/v1/exam-sessions", json=_payload(999999), headers=office(db))
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.application_id"
