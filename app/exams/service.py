@@ -463,12 +463,9 @@ def check_registration(
     application: PilotApplication,
     student: Student,
     today: date,
-    *,
-    pending_seats: int = 0,
-    pending_students: int = 0,
 ) -> None:
-    """Every rule for a new registration; the refusal names what is missing. ``pending_*``
-    count rows of the same upload not yet written."""
+    """Every rule for a new registration, with the session and application rows locked; the
+    refusal names what is missing."""
     problem = window_problem(exam, today)
     if problem:
         raise Conflict(
@@ -499,7 +496,7 @@ def check_registration(
             code="already_registered",
             existing_id=existing,
         )
-    taken = live_in_session(session, exam.id or 0) + pending_seats
+    taken = live_in_session(session, exam.id or 0)
     if taken >= exam.capacity:
         raise Conflict(
             f"Session {exam.id} is full: all {exam.capacity} seats are taken",
@@ -507,7 +504,7 @@ def check_registration(
             capacity=exam.capacity,
         )
     if not _has_live_in_application(session, application.id or 0, student.id or 0):
-        counted = _registered_students(session, application.id or 0) + pending_students
+        counted = _registered_students(session, application.id or 0)
         if counted >= application.headcount:
             raise Conflict(
                 f"Pilot application {application.id}'s headcount of {application.headcount} "
