@@ -22,6 +22,14 @@ from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
+from app.exams import importers as _exam_importers  # noqa: F401  (registers kinds)
+from app.exams.router import (
+    certificates_router,
+    funnel_router,
+    public_router,
+    registrations_router,
+    sessions_router,
+)
 from app.imports.router import document_kind_options
 from app.imports.router import router as imports_router
 from app.reference import importers as _reference_importers  # noqa: F401  (registers kinds)
@@ -65,7 +73,24 @@ TAGS = [
         "description": "Each major's pilot work plan (试点工作方案) with 3–5 core courses: "
         "draft → filed → acknowledged | returned",
     },
-    {"name": "reports", "description": "Summaries: applications and headcount per group"},
+    {
+        "name": "exams",
+        "description": "Exam sessions (考核) of approved pilots, registrations (报名) that never "
+        "exceed a session's capacity or a pilot's headcount, cancel/absent, and results (成绩)",
+    },
+    {
+        "name": "certificates",
+        "description": "Issued certificate numbers (证书编号) for passed results, and revocation",
+    },
+    {
+        "name": "public",
+        "description": "No credential needed: verify a certificate number (60 look-ups a minute "
+        "per client)",
+    },
+    {
+        "name": "reports",
+        "description": "Summaries: applications and headcount per group; the exam funnel",
+    },
     {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
     {"name": "system", "description": "Liveness and readiness probes"},
 ]
@@ -86,6 +111,11 @@ def api_router() -> APIRouter:
     router.include_router(applications_router)
     router.include_router(plans_router)
     router.include_router(reports_router)
+    router.include_router(sessions_router)
+    router.include_router(registrations_router)
+    router.include_router(certificates_router)
+    router.include_router(public_router)
+    router.include_router(funnel_router)
     router.include_router(imports_router)
     router.include_router(audit_router)
     return router

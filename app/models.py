@@ -10,6 +10,13 @@ from app.applications.models import (
     PlanCourse,
 )
 from app.core.audit import AuditEvent
+from app.exams.models import (
+    ExamRegistration,
+    ExamResult,
+    ExamSession,
+    IssuedCertificate,
+    PublicLookup,
+)
 from app.imports.models import ImportBatch
 from app.reference.models import (
     Certificate,
@@ -32,13 +39,18 @@ __all__ = [
     "Course",
     "CourseMajor",
     "EvaluationOrg",
+    "ExamRegistration",
+    "ExamResult",
+    "ExamSession",
     "ImportBatch",
+    "IssuedCertificate",
     "LoginFailure",
     "Major",
     "PilotApplication",
     "PilotPlan",
     "PilotTeacher",
     "PlanCourse",
+    "PublicLookup",
     "Student",
     "Teacher",
     "User",

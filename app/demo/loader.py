@@ -3,8 +3,10 @@
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -14,7 +16,11 @@ from app.applications import importers as _application_importers  # noqa: F401  
 from app.applications import service as applications
 from app.applications.importers import ApplicationImportOptions, ImportStatus
 from app.applications.models import PilotApplication, PlanCreate
+from app.core.config import get_settings
 from app.core.roles import Principal, Role
+from app.exams import importers as _exam_importers  # noqa: F401  (registers the kinds)
+from app.exams import service as exams
+from app.exams.models import ExamSessionCreate, ResultPut
 from app.imports.engine import run_import
 from app.imports.registry import get_kind
 from app.reference import importers as _importers  # noqa: F401  (registers the kinds)
@@ -208,8 +214,95 @@ def _pilot_applications(session: Session, ctx: DemoContext) -> None:
         applications.plan_transition(session, DEMO_IMPORTER, plan.id, "file")
 
 
+DEMO_PASSED = 6
+
+
+def _exams(session: Session, ctx: DemoContext) -> None:
+    """A held session of the 2022 Web front-end pilot with registrations, results and
+    certificates, and an open one to register for."""
+    web = session.exec(
+        select(PilotApplication)
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+        .where(Certificate.normalized_name == "web前端开发", PilotApplication.year == 2022)
+    ).one()
+    certificate = session.get(Certificate, web.certificate_id)
+    assert web.id is not None and certificate is not None
+    ctx.add_user(
+        session,
+        "org",
+        Role.evaluation_org,
+        "培训评价组织 北京新大陆",
+        evaluation_org_id=certificate.evaluation_org_id,
+    )
+    today = datetime.now(ZoneInfo(get_settings().timezone)).date()
+    held = exams.create_session(
+        session,
+        DEMO_IMPORTER,
+        ExamSessionCreate(
+            application_id=web.id,
+            exam_date=today - timedelta(days=10),
+            site="实训楼A301",
+            capacity=30,
+            registration_opens=today - timedelta(days=40),
+            registration_closes=today - timedelta(days=20),
+            fee=Decimal("260.00"),
+        ),
+    )
+    exams.create_session(
+        session,
+        DEMO_IMPORTER,
+        ExamSessionCreate(
+            application_id=web.id,
+            exam_date=today + timedelta(days=21),
+            site="实训楼B204",
+            capacity=30,
+            registration_opens=today - timedelta(days=3),
+            registration_closes=today + timedelta(days=14),
+            fee=Decimal("260.00"),
+        ),
+    )
+    assert held.id is not None
+    eligible = [
+        student
+        for student in session.exec(select(Student).order_by(col(Student.student_no))).all()
+        if student.id is not None
+        and student.cohort == 2020
+        and not exams.eligibility_problems(session, web, student)
+    ]
+    registrations = [
+        exams.register(session, DEMO_IMPORTER, held.id, student.id, today - timedelta(days=30))
+        for student in eligible[:8]
+    ]
+    lines = ["考核ID,学号,证书编号,发证日期"]
+    for index, (student, registration) in enumerate(zip(eligible, registrations, strict=False)):
+        assert registration.id is not None
+        if index == len(registrations) - 1:
+            exams.mark_absent(session, DEMO_IMPORTER, registration.id)
+            continue
+        passed = index < DEMO_PASSED
+        score = Decimal(80 + index) if passed else Decimal(52)
+        exams.put_result(
+            session,
+            DEMO_IMPORTER,
+            registration.id,
+            ResultPut(theory_score=score, practical_score=score, passed=passed),
+        )
+        if passed:
+            lines.append(f"{held.id},{student.student_no},W0100122{index + 1:05d},{today}")
+    report = run_import(
+        session,
+        DEMO_IMPORTER,
+        get_kind("issued-certificates"),
+        "certificates.csv",
+        ("\n".join(lines) + "\n").encode(),
+        dry_run=False,
+    )
+    if not report.written:
+        raise RuntimeError(f"demo certificates failed: {report.errors[:3]}")
+
+
 DemoStep = Callable[[Session, DemoContext], None]
-STEPS: list[DemoStep] = [_platform_users, _reference_data, _pilot_applications]
+STEPS: list[DemoStep] = [_platform_users, _reference_data, _pilot_applications, _exams]
 
 
 @dataclass

@@ -1,0 +1,740 @@
+"""The exams' import kinds: ``exam-registrations`` (a whole class at once, every rule of a
+single registration per row), ``exam-results`` and ``issued-certificates`` (the session's own
+evaluation organisation or the academic office)."""
+
+import re
+import unicodedata
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from app.applications.models import (
+    ApplicationCohort,
+    ApplicationMajor,
+    ApplicationStatus,
+    PilotApplication,
+)
+from app.core.audit import record, snapshot
+from app.core.config import get_settings
+from app.core.errors import Conflict
+from app.core.params import MAX_DB_ID
+from app.core.roles import Principal, Role
+from app.core.types import utcnow
+from app.exams import service
+from app.exams.models import (
+    CertificateStatus,
+    ExamRegistration,
+    ExamResult,
+    ExamSession,
+    IssuedCertificate,
+    RegistrationStatus,
+)
+from app.imports.engine import (
+    CellError,
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    code,
+    decimal,
+    integer,
+    text,
+)
+from app.imports.registry import register
+from app.reference.models import EvaluationOrg, Major, Student
+
+RESULT_WRITERS = frozenset({Role.academic_office, Role.evaluation_org})
+REGISTRATION_WRITERS = frozenset({Role.academic_office, Role.college_manager})
+TRUE_WORDS = frozenset({"是", "通过", "合格", "y", "yes", "true", "1", "pass", "passed"})
+FALSE_WORDS = frozenset({"否", "不通过", "未通过", "不合格", "n", "no", "false", "0", "fail"})
+_DATE = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]00:00(:00)?)?$"
+)
+
+
+def passed_cell(raw: str) -> bool:
+    value = unicodedata.normalize("NFKC", raw).strip().casefold()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise CellError("是 or 否 (also 通过/不通过, 合格/不合格, yes/no, 1/0)")
+
+
+def date_cell(raw: str) -> date:
+    match = _DATE.match(unicodedata.normalize("NFKC", raw).strip())
+    try:
+        if match is None:
+            raise ValueError
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError as exc:
+        raise CellError("a date such as 2022-12-20 or 2022年12月20日") from exc
+
+
+SCORE = decimal(Decimal(0), Decimal(100), 1)
+SESSION_ID = integer(1, MAX_DB_ID)
+SESSION_HELP = "the exam session's id (GET /api/v1/exam-sessions), or pass ?session_id="
+
+
+def _today() -> date:
+    return service.school_date(utcnow(), get_settings().timezone)
+
+
+def _students(session: Session) -> dict[str, dict[str, Any]]:
+    return {
+        student_no: {
+            "id": student_id,
+            "name": name,
+            "major_id": major_id,
+            "cohort": cohort,
+            "college_id": college_id,
+        }
+        for student_id, student_no, name, major_id, cohort, college_id in session.execute(
+            sa.select(  # type: ignore[call-overload]
+                Student.id,
+                Student.student_no,
+                Student.name,
+                Student.major_id,
+                Student.cohort,
+                Major.college_id,
+            ).join(Major, col(Major.id) == Student.major_id)
+        )
+    }
+
+
+def _sessions(session: Session) -> dict[int, dict[str, Any]]:
+    return {
+        exam.id: exam.model_dump()
+        for exam in session.exec(select(ExamSession)).all()
+        if exam.id is not None
+    }
+
+
+def _student(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
+    student = plan.lookups["students"].get(cells["student_no"])
+    if student is None:
+        raise RowRefused(
+            f"no student with number {cells['student_no']} (upload students first)",
+            "学号",
+            cells["student_no"],
+        )
+    name = cells.get("name")
+    if name and name != student["name"]:
+        raise RowRefused(
+            f"student {cells['student_no']} is {student['name']}, not {name}; check the row",
+            "姓名",
+            name,
+        )
+    return dict(student)
+
+
+class ExamImportOptions(BaseModel):
+    session_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DB_ID,
+        description="The exam session of every row, unless a 考核ID column gives it",
+    )
+
+
+def _session_id(cells: dict[str, Any], options: Any) -> int | None:
+    if cells.get("session_id") is not None:
+        return int(cells["session_id"])
+    given = getattr(options, "session_id", None)
+    return int(given) if given is not None else None
+
+
+def _session(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
+    session_id = _session_id(cells, plan.options)
+    if session_id is None:
+        raise RowRefused("no session: add a 考核ID column or pass ?session_id= with the upload")
+    exam = plan.lookups["sessions"].get(session_id)
+    if exam is None:
+        raise RowRefused(
+            f"no exam session with id {session_id}",
+            "考核ID",
+            str(session_id) if session_id is not None else "",
+        )
+    return dict(exam)
+
+
+def _session_key(cells: dict[str, Any], options: Any) -> Any:
+    session_id = _session_id(cells, options)
+    if session_id is None or cells.get("student_no") is None:
+        return None
+    return (session_id, cells["student_no"])
+
+
+def _check_org(plan: Plan, principal: Principal, exam: dict[str, Any]) -> None:
+    if principal.role != Role.evaluation_org:
+        return
+    if exam["evaluation_org_id"] != principal.evaluation_org_id:
+        names: dict[int, str] = plan.lookups["org_names"]
+        raise RowRefused(
+            f"session {exam['id']} belongs to {names.get(exam['evaluation_org_id'], '?')}; an "
+            "evaluation organisation uploads only for its own sessions",
+            "考核ID",
+            str(exam["id"]),
+        )
+
+
+def _org_names(session: Session) -> dict[int, str]:
+    return dict(session.execute(sa.select(EvaluationOrg.id, EvaluationOrg.name)).all())  # type: ignore[call-overload]
+
+
+# --- exam-registrations ----------------------------------------------------------------------
+
+
+def _registrations_prepare(session: Session, principal: Principal) -> Plan:
+    students = _students(session)
+    number_of = {s["id"]: no for no, s in students.items()}
+    existing: dict[Any, dict[str, Any]] = {}
+    seats: dict[int, int] = defaultdict(int)
+    counted: dict[int, set[int]] = defaultdict(set)
+    table: sa.Table = ExamRegistration.__table__  # type: ignore[attr-defined]
+    for row in session.execute(sa.select(table).where(table.c.live.is_(True))).mappings():
+        values = {k: v for k, v in row.items() if k not in {"created_at", "updated_at"}}
+        existing[(values["session_id"], number_of[values["student_id"]])] = values
+        seats[values["session_id"]] += 1
+        counted[values["application_id"]].add(values["student_id"])
+    applications = {
+        a.id: {"status": a.status, "headcount": a.headcount}
+        for a in session.exec(select(PilotApplication)).all()
+    }
+    majors: dict[int, set[int]] = defaultdict(set)
+    for app_id, major_id in session.execute(
+        sa.select(ApplicationMajor.application_id, ApplicationMajor.major_id)  # type: ignore[call-overload]
+    ):
+        majors[app_id].add(major_id)
+    cohorts: dict[int, set[int]] = defaultdict(set)
+    for app_id, cohort in session.execute(
+        sa.select(ApplicationCohort.application_id, ApplicationCohort.cohort)  # type: ignore[call-overload]
+    ):
+        cohorts[app_id].add(cohort)
+    return Plan(
+        existing=existing,
+        lookups={
+            "students": students,
+            "sessions": _sessions(session),
+            "applications": applications,
+            "majors": majors,
+            "cohorts": cohorts,
+            "seats": seats,
+            "counted": counted,
+            "principal": principal,
+            "today": _today(),
+            "college_of_student": {s["id"]: s["college_id"] for s in students.values()},
+            "major_names": dict(session.execute(sa.select(Major.id, Major.name)).all()),  # type: ignore[call-overload]
+        },
+    )
+
+
+def _registration_values(
+    plan: Plan, cells: dict[str, Any], _principal: Principal
+) -> dict[str, Any]:
+    exam = _session(plan, cells)
+    student = _student(plan, cells)
+    current = plan.existing.get((exam["id"], cells["student_no"]))
+    if current is not None:
+        return {
+            k: current[k] for k in ("session_id", "student_id", "application_id", "status", "live")
+        }
+    today: date = plan.lookups["today"]
+    if not exam["registration_opens"] <= today <= exam["registration_closes"]:
+        raise RowRefused(
+            f"registration for session {exam['id']} is open from {exam['registration_opens']} "
+            f"to the end of {exam['registration_closes']}; today is {today}",
+            "考核ID",
+            str(exam["id"]),
+        )
+    application_id = exam["application_id"]
+    application = plan.lookups["applications"][application_id]
+    missing = []
+    if application["status"] != ApplicationStatus.approved:
+        missing.append(f"pilot application {application_id} is {application['status'].value}")
+    if student["major_id"] not in plan.lookups["majors"][application_id]:
+        names = plan.lookups["major_names"]
+        pilot = "、".join(sorted(names[m] for m in plan.lookups["majors"][application_id]))
+        missing.append(
+            f"major {names.get(student['major_id'])} is not among the pilot's majors ({pilot})"
+        )
+    if student["cohort"] not in plan.lookups["cohorts"][application_id]:
+        pilot = "、".join(f"{c}级" for c in sorted(plan.lookups["cohorts"][application_id]))
+        missing.append(f"cohort {student['cohort']}级 is not among the pilot's cohorts ({pilot})")
+    if missing:
+        raise RowRefused(
+            f"student {cells['student_no']} is not eligible: " + "; ".join(missing),
+            "学号",
+            cells["student_no"],
+        )
+    seats: dict[int, int] = plan.lookups["seats"]
+    if seats[exam["id"]] >= exam["capacity"]:
+        raise RowRefused(
+            f"session {exam['id']} is full: all {exam['capacity']} seats are taken",
+            "学号",
+            cells["student_no"],
+        )
+    counted: set[int] = plan.lookups["counted"][application_id]
+    if student["id"] not in counted and len(counted) >= application["headcount"]:
+        raise RowRefused(
+            f"pilot application {application_id}'s headcount of {application['headcount']} "
+            "students is reached",
+            "学号",
+            cells["student_no"],
+        )
+    seats[exam["id"]] += 1
+    counted.add(student["id"])
+    return {
+        "session_id": exam["id"],
+        "student_id": student["id"],
+        "application_id": application_id,
+        "status": RegistrationStatus.registered,
+        "live": True,
+    }
+
+
+def _registration_college(plan: Plan, values: dict[str, Any]) -> int | None:
+    college_of: dict[int, int] = plan.lookups["college_of_student"]
+    return college_of.get(values["student_id"])
+
+
+def _lock_and_recount(
+    session: Session, _principal: Principal, _plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    """Take the rows of the sessions, then of their applications (the order a single
+    registration takes them), and check the seats and headcount again under the locks."""
+    sessions = sorted({r["session_id"] for r in rows})
+    exams = {
+        s: session.exec(select(ExamSession).where(ExamSession.id == s).with_for_update()).one()
+        for s in sessions
+    }
+    applications = sorted({e.application_id for e in exams.values()})
+    for application_id in applications:
+        application = session.exec(
+            select(PilotApplication).where(PilotApplication.id == application_id).with_for_update()
+        ).one()
+        new_students = {r["student_id"] for r in rows if r["application_id"] == application_id}
+        registered = set(
+            session.exec(
+                select(ExamRegistration.student_id).where(
+                    ExamRegistration.application_id == application_id,
+                    col(ExamRegistration.live).is_(True),
+                )
+            ).all()
+        )
+        if len(registered | new_students) > application.headcount:
+            raise Conflict(
+                f"Pilot application {application_id}'s headcount of {application.headcount} "
+                "would be exceeded: registrations were made while the file was checked; "
+                "nothing was written, upload it again",
+                code="headcount_reached",
+            )
+    for session_id, exam in exams.items():
+        new = sum(1 for r in rows if r["session_id"] == session_id)
+        if service.live_in_session(session, session_id) + new > exam.capacity:
+            raise Conflict(
+                f"Session {session_id} would exceed its {exam.capacity} seats: registrations "
+                "were made while the file was checked; nothing was written, upload it again",
+                code="session_full",
+            )
+
+
+def _audit_registrations(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
+    """One ``register`` event per registration the upload created, as a single one makes."""
+    if not rows:
+        return
+    created = session.exec(
+        select(ExamRegistration).where(
+            col(ExamRegistration.session_id).in_({r["session_id"] for r in rows}),
+            col(ExamRegistration.student_id).in_({r["student_id"] for r in rows}),
+            col(ExamRegistration.live).is_(True),
+        )
+    ).all()
+    wanted = {(r["session_id"], r["student_id"]) for r in rows}
+    for registration in created:
+        if (registration.session_id, registration.student_id) in wanted:
+            record(
+                session,
+                plan.lookups["principal"],
+                action="register",
+                entity=service.REGISTRATION_ENTITY,
+                entity_id=registration.id,
+                after=snapshot(registration),
+            )
+
+
+register(
+    ImportKind(
+        name="exam-registrations",
+        title="考核报名",
+        model=ExamRegistration,
+        key="student_no",
+        row_key=_session_key,
+        options=ExamImportOptions,
+        columns=(
+            Column(
+                "session_id",
+                "考核ID",
+                "session_id",
+                SESSION_ID,
+                required=False,
+                aliases=("考核", "session"),
+                example="1",
+                help=SESSION_HELP,
+            ),
+            Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
+            Column(
+                "name",
+                "姓名",
+                "name",
+                text(100),
+                required=False,
+                example="张三",
+                help="checked against the student number when given",
+            ),
+            Column("class_name", "班级", "class_name", text(100), required=False, example=""),
+        ),
+        prepare=_registrations_prepare,
+        to_values=_registration_values,
+        writers=REGISTRATION_WRITERS,
+        college_of=_registration_college,
+        before_write=_lock_and_recount,
+        write_extra=_audit_registrations,
+        scope_columns=("student_no",),
+        description="Registers students (by student number) for exam sessions with every rule "
+        "of a single registration; a row already registered is left unchanged",
+    )
+)
+
+
+# --- exam-results ----------------------------------------------------------------------------
+
+
+def _results_prepare(session: Session, principal: Principal) -> Plan:
+    students = _students(session)
+    number_of = {s["id"]: no for no, s in students.items()}
+    registrations: dict[tuple[int, str], dict[str, Any]] = {}
+    for registration in session.exec(
+        select(ExamRegistration).where(col(ExamRegistration.live).is_(True))
+    ).all():
+        key = (registration.session_id, number_of[registration.student_id])
+        registrations[key] = registration.model_dump()
+    existing: dict[Any, dict[str, Any]] = {}
+    table: sa.Table = ExamResult.__table__  # type: ignore[attr-defined]
+    by_registration = {r["id"]: k for k, r in registrations.items()}
+    for row in session.execute(sa.select(table)).mappings():
+        found = by_registration.get(row["registration_id"])
+        if found is not None:
+            existing[found] = {
+                k: v for k, v in row.items() if k not in {"created_at", "updated_at"}
+            }
+    return Plan(
+        existing=existing,
+        lookups={
+            "students": students,
+            "sessions": _sessions(session),
+            "registrations": registrations,
+            "certified": dict(
+                session.execute(
+                    sa.select(IssuedCertificate.result_id, IssuedCertificate.number).where(  # type: ignore[call-overload]
+                        IssuedCertificate.status == CertificateStatus.valid
+                    )
+                ).all()
+            ),
+            "org_names": _org_names(session),
+            "principal": principal,
+        },
+    )
+
+
+def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    exam = _session(plan, cells)
+    _check_org(plan, principal, exam)
+    _student(plan, cells)
+    registration = plan.lookups["registrations"].get((exam["id"], cells["student_no"]))
+    if registration is None:
+        raise RowRefused(
+            f"student {cells['student_no']} has no registration in session {exam['id']} that "
+            "was not cancelled; results are recorded only for registrations",
+            "学号",
+            cells["student_no"],
+        )
+    if registration["status"] == RegistrationStatus.absent:
+        raise RowRefused(
+            f"student {cells['student_no']} was marked absent from session {exam['id']}",
+            "学号",
+            cells["student_no"],
+        )
+    current = plan.existing.get((exam["id"], cells["student_no"]))
+    if current is not None and current["passed"] and not cells["passed"]:
+        number = plan.lookups["certified"].get(current["id"])
+        if number is not None:
+            raise RowRefused(
+                f"student {cells['student_no']} holds the valid certificate {number} for this "
+                "result; revoke it before changing the result to not passed",
+                "是否通过",
+                "否",
+            )
+    return {
+        "registration_id": registration["id"],
+        "theory_score": cells.get("theory_score"),
+        "practical_score": cells.get("practical_score"),
+        "passed": cells["passed"],
+    }
+
+
+def _write_results(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
+    """The registrations become ``sat``; every created or corrected result is audited with its
+    old and new values."""
+    if not rows:
+        return
+    registration_ids = [r["registration_id"] for r in rows]
+    session.execute(
+        sa.update(ExamRegistration)
+        .where(
+            col(ExamRegistration.id).in_(registration_ids),
+            col(ExamRegistration.status) == RegistrationStatus.registered,
+        )
+        .values(status=RegistrationStatus.sat, version=ExamRegistration.version + 1)
+    )
+    before = {v["registration_id"]: v for v in plan.existing.values()}
+    principal: Principal = plan.lookups["principal"]
+    stored = session.exec(
+        select(ExamResult).where(col(ExamResult.registration_id).in_(registration_ids))
+    ).all()
+    for result in stored:
+        old = before.get(result.registration_id)
+        record(
+            session,
+            principal,
+            action="update" if old else "create",
+            entity=service.RESULT_ENTITY,
+            entity_id=result.id,
+            before=_result_json(old) if old else None,
+            after=_result_json(result.model_dump()),
+        )
+
+
+def _result_json(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "registration_id": values["registration_id"],
+        "theory_score": _score(values.get("theory_score")),
+        "practical_score": _score(values.get("practical_score")),
+        "passed": bool(values["passed"]),
+    }
+
+
+def _score(value: Any) -> str | None:
+    return None if value is None else f"{Decimal(str(value)).quantize(Decimal('0.1'))}"
+
+
+register(
+    ImportKind(
+        name="exam-results",
+        title="考核成绩",
+        model=ExamResult,
+        key="student_no",
+        row_key=_session_key,
+        options=ExamImportOptions,
+        columns=(
+            Column(
+                "session_id",
+                "考核ID",
+                "session_id",
+                SESSION_ID,
+                required=False,
+                aliases=("考核", "session"),
+                example="1",
+                help=SESSION_HELP,
+            ),
+            Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
+            Column("name", "姓名", "name", text(100), required=False, example="张三"),
+            Column(
+                "theory_score",
+                "理论成绩",
+                "theory_score",
+                SCORE,
+                required=False,
+                aliases=("理论",),
+                example="82.5",
+                help="0–100, one decimal",
+            ),
+            Column(
+                "practical_score",
+                "实操成绩",
+                "practical_score",
+                SCORE,
+                required=False,
+                aliases=("实操", "实践成绩"),
+                example="76",
+                help="0–100, one decimal",
+            ),
+            Column(
+                "passed",
+                "是否通过",
+                "passed",
+                passed_cell,
+                aliases=("通过", "结果", "考核结果"),
+                example="是",
+                help="是 or 否",
+            ),
+        ),
+        prepare=_results_prepare,
+        to_values=_result_values,
+        writers=RESULT_WRITERS,
+        write_extra=_write_results,
+        description="Results by (session, student number); a corrected file updates them and "
+        "the audit trail keeps the old and new values",
+    )
+)
+
+
+# --- issued-certificates ---------------------------------------------------------------------
+
+
+def _certificates_prepare(session: Session, principal: Principal) -> Plan:
+    students = _students(session)
+    number_of = {s["id"]: no for no, s in students.items()}
+    passed: dict[tuple[int, str], int] = {}
+    for result_id, session_id, student_id in session.execute(
+        sa.select(ExamResult.id, ExamRegistration.session_id, ExamRegistration.student_id)  # type: ignore[call-overload]
+        .join(ExamRegistration, col(ExamRegistration.id) == ExamResult.registration_id)
+        .where(col(ExamResult.passed).is_(True), col(ExamRegistration.live).is_(True))
+    ):
+        passed[(session_id, number_of[student_id])] = result_id
+    existing: dict[Any, dict[str, Any]] = {}
+    number_by_result: dict[int, str] = {}
+    table: sa.Table = IssuedCertificate.__table__  # type: ignore[attr-defined]
+    for row in session.execute(sa.select(table)).mappings():
+        values = {k: v for k, v in row.items() if k not in {"created_at", "updated_at"}}
+        existing[values["number"]] = values
+        number_by_result[values["result_id"]] = values["number"]
+    return Plan(
+        existing=existing,
+        lookups={
+            "students": students,
+            "sessions": _sessions(session),
+            "passed": passed,
+            "number_by_result": number_by_result,
+            "org_names": _org_names(session),
+            "principal": principal,
+        },
+    )
+
+
+def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    exam = _session(plan, cells)
+    _check_org(plan, principal, exam)
+    student = _student(plan, cells)
+    result_id = plan.lookups["passed"].get((exam["id"], cells["student_no"]))
+    if result_id is None:
+        raise RowRefused(
+            f"student {cells['student_no']} has no passed result in session {exam['id']}; a "
+            "certificate is issued only for a passed result",
+            "学号",
+            cells["student_no"],
+        )
+    number = cells["number"]
+    current = plan.existing.get(number)
+    if current is not None and current["result_id"] != result_id:
+        raise RowRefused(
+            f"certificate number {number} is already issued to another result; numbers are "
+            "unique across the service",
+            "证书编号",
+            number,
+        )
+    issued = plan.lookups["number_by_result"].get(result_id)
+    if issued is not None and issued != number:
+        raise RowRefused(
+            f"student {cells['student_no']} already holds certificate number {issued} for "
+            f"session {exam['id']}",
+            "证书编号",
+            number,
+        )
+    values: dict[str, Any] = {
+        "number": number,
+        "result_id": result_id,
+        "student_id": student["id"],
+        "session_id": exam["id"],
+        "issue_date": cells["issue_date"],
+    }
+    if current is None:
+        values["status"] = CertificateStatus.valid
+    return values
+
+
+def _audit_certificates(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
+    """One event per certificate the upload issued or changed, with the old values."""
+    if not rows:
+        return
+    stored = session.exec(
+        select(IssuedCertificate).where(
+            col(IssuedCertificate.number).in_([r["number"] for r in rows])
+        )
+    ).all()
+    for issued in stored:
+        old = plan.existing.get(issued.number)
+        record(
+            session,
+            plan.lookups["principal"],
+            action="update" if old else "issue",
+            entity=service.CERTIFICATE_ENTITY,
+            entity_id=issued.id,
+            before={k: _json(v) for k, v in old.items()} if old else None,
+            after=snapshot(issued),
+        )
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+register(
+    ImportKind(
+        name="issued-certificates",
+        title="证书发放",
+        model=IssuedCertificate,
+        key="number",
+        options=ExamImportOptions,
+        columns=(
+            Column(
+                "session_id",
+                "考核ID",
+                "session_id",
+                SESSION_ID,
+                required=False,
+                aliases=("考核", "session"),
+                example="1",
+                help=SESSION_HELP,
+            ),
+            Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
+            Column("name", "姓名", "name", text(100), required=False, example="张三"),
+            Column(
+                "number",
+                "证书编号",
+                "number",
+                code(64),
+                aliases=("certificate_number",),
+                example="W010011220001",
+            ),
+            Column(
+                "issue_date",
+                "发证日期",
+                "issue_date",
+                date_cell,
+                aliases=("发证时间", "日期"),
+                example="2022-12-20",
+            ),
+        ),
+        prepare=_certificates_prepare,
+        to_values=_certificate_values,
+        writers=RESULT_WRITERS,
+        write_extra=_audit_certificates,
+        description="Certificate numbers for passed results; a number is unique across the service",
+    )
+)

@@ -1,0 +1,326 @@
+"""Exams (考核): sessions, registrations (报名), results (成绩), issued certificates (证书编号)
+and the public look-ups that the verification rate limit counts."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import StringConstraints, field_validator, model_validator
+from sqlmodel import Field, SQLModel
+
+from app.core.models import PatchModel, Timestamped, Versioned, enum_type
+from app.core.types import Money, MoneyFen, UTCDateTime
+from app.reference.models import Level, RefId
+
+MAX_CAPACITY = 100_000
+MAX_FEE = Decimal("99999.99")
+SCORE_PLACE = Decimal("0.1")
+
+Site = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY, description="Seats (> 0)")]
+Fee = Annotated[
+    Money, Field(ge=0, le=MAX_FEE, description="Fee per candidate, paid to the organisation")
+]
+Score = Annotated[
+    Decimal, Field(ge=0, le=100, max_digits=4, decimal_places=1, description="0–100, one decimal")
+]
+CertificateNumber = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_./-]+$"
+    ),
+]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class SessionStatus(StrEnum):
+    """Where a session is, by today's date in the school's time zone."""
+
+    upcoming = "upcoming"
+    open = "open"
+    closed = "closed"
+    held = "held"
+
+
+class RegistrationStatus(StrEnum):
+    registered = "registered"
+    cancelled = "cancelled"
+    absent = "absent"
+    sat = "sat"
+
+
+class CertificateStatus(StrEnum):
+    valid = "valid"
+    revoked = "revoked"
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+class ExamSession(Versioned, table=True):
+    """One exam of a certificate at a level, for the students of an approved pilot."""
+
+    __tablename__ = "exam_sessions"
+    __table_args__ = (
+        sa.CheckConstraint("capacity > 0", name="capacity_positive"),
+        sa.CheckConstraint("fee >= 0", name="fee_not_negative"),
+        sa.CheckConstraint(
+            "registration_opens <= registration_closes AND registration_closes <= exam_date",
+            name="window_before_exam",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="pilot_applications.id", index=True)
+    certificate_id: int = Field(foreign_key="certificates.id", index=True)
+    level: Level = Field(sa_type=enum_type(Level))
+    evaluation_org_id: int = Field(foreign_key="evaluation_orgs.id", index=True)
+    exam_date: date = Field(index=True)
+    site: str = Field(max_length=200)
+    capacity: int
+    registration_opens: date
+    registration_closes: date
+    fee: Decimal = Field(sa_type=MoneyFen)
+
+
+class ExamRegistration(Versioned, table=True):
+    """A student's place in a session. ``live`` is true unless cancelled (NULL then), so the
+    unique constraint allows one live registration per student and session on every
+    database."""
+
+    __tablename__ = "exam_registrations"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "student_id", "live"),
+        sa.CheckConstraint("(status = 'cancelled') = (live IS NULL)", name="live_unless_cancelled"),
+        sa.CheckConstraint("live IS NULL OR live", name="live_true_or_null"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="exam_sessions.id", index=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    application_id: int = Field(foreign_key="pilot_applications.id", index=True)
+    status: RegistrationStatus = Field(
+        default=RegistrationStatus.registered, sa_type=enum_type(RegistrationStatus), index=True
+    )
+    live: bool | None = Field(default=None, description="True unless cancelled (then NULL)")
+
+
+class ExamResult(Versioned, table=True):
+    """The result of one registration."""
+
+    __tablename__ = "exam_results"
+    __table_args__ = (
+        sa.CheckConstraint("theory_score BETWEEN 0 AND 100", name="theory_score_range"),
+        sa.CheckConstraint("practical_score BETWEEN 0 AND 100", name="practical_score_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="exam_registrations.id", unique=True)
+    theory_score: Decimal | None = Field(default=None, sa_type=sa.Numeric(4, 1))
+    practical_score: Decimal | None = Field(default=None, sa_type=sa.Numeric(4, 1))
+    passed: bool
+
+
+class IssuedCertificate(Versioned, table=True):
+    """A certificate number issued for a passed result; publicly verifiable."""
+
+    __tablename__ = "issued_certificates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=64, unique=True)
+    result_id: int = Field(foreign_key="exam_results.id", unique=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    session_id: int = Field(foreign_key="exam_sessions.id", index=True)
+    issue_date: date
+    status: CertificateStatus = Field(
+        default=CertificateStatus.valid, sa_type=enum_type(CertificateStatus)
+    )
+    revoke_reason: str | None = Field(default=None, max_length=1000)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PublicLookup(Timestamped, table=True):
+    """One public verification request, kept a minute so the limit holds across workers."""
+
+    __tablename__ = "public_lookups"
+    __table_args__ = (sa.Index("ix_public_lookups_client_created", "client", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(max_length=64)
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class _Window(SQLModel):
+    @model_validator(mode="after")
+    def _ordered(self) -> "_Window":
+        opens = getattr(self, "registration_opens", None)
+        closes = getattr(self, "registration_closes", None)
+        exam = getattr(self, "exam_date", None)
+        if opens and closes and opens > closes:
+            raise ValueError("registration_opens must be on or before registration_closes")
+        if closes and exam and closes > exam:
+            raise ValueError("registration_closes must be on or before exam_date")
+        return self
+
+
+class ExamSessionCreate(_Window):
+    application_id: RefId = Field(description="The approved pilot whose students sit this exam")
+    exam_date: date
+    site: Site = Field(description="考点")
+    capacity: Capacity
+    registration_opens: date
+    registration_closes: date = Field(description="Registrations accepted to the end of this day")
+    fee: Fee
+
+
+class ExamSessionUpdate(PatchModel, _Window):
+    exam_date: date | None = None
+    site: Site | None = None
+    capacity: Capacity | None = None
+    registration_opens: date | None = None
+    registration_closes: date | None = None
+    fee: Fee | None = None
+
+
+class ExamSessionPublic(SQLModel):
+    id: int
+    application_id: int
+    certificate_id: int
+    certificate_name: str
+    level: Level
+    evaluation_org_id: int
+    evaluation_org_name: str
+    exam_date: date
+    site: str
+    capacity: int
+    registered: int = Field(description="Live registrations (not cancelled)")
+    registration_opens: date
+    registration_closes: date
+    fee: Money
+    status: SessionStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RegistrationCreate(SQLModel):
+    student_id: RefId | None = Field(
+        default=None, description="The student; a student registering themself may leave it out"
+    )
+
+
+class ResultPut(SQLModel):
+    theory_score: Score | None = None
+    practical_score: Score | None = None
+    passed: bool
+
+    @field_validator("theory_score", "practical_score", mode="after")
+    @classmethod
+    def _one_place(cls, value: Decimal | None) -> Decimal | None:
+        return None if value is None else value.quantize(SCORE_PLACE)
+
+
+class ResultPublic(SQLModel):
+    theory_score: Decimal | None
+    practical_score: Decimal | None
+    passed: bool
+    version: int
+    updated_at: datetime
+
+
+class RegistrationPublic(SQLModel):
+    id: int
+    session_id: int
+    exam_date: date
+    certificate_id: int
+    level: Level
+    student_id: int
+    student_no: str
+    student_name: str
+    major_id: int
+    college_id: int
+    cohort: int
+    application_id: int
+    status: RegistrationStatus
+    result: ResultPublic | None
+    allowed_actions: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RevokeBody(SQLModel):
+    reason: Reason
+
+
+class IssuedCertificatePublic(SQLModel):
+    id: int
+    number: str
+    student_id: int
+    student_no: str
+    student_name: str
+    session_id: int
+    certificate_id: int
+    certificate_name: str
+    level: Level
+    evaluation_org_id: int
+    evaluation_org_name: str
+    issue_date: date
+    status: CertificateStatus
+    revoke_reason: str | None
+    revoked_at: datetime | None
+    version: int
+    created_at: datetime
+
+
+class PublicCertificate(SQLModel):
+    """What anyone may learn from a certificate number, and nothing else."""
+
+    number: str
+    holder: str = Field(description="The holder's masked name, e.g. 张*三")
+    certificate: str
+    level: Level
+    evaluation_org: str
+    issue_date: date
+    status: CertificateStatus
+
+
+# --- the funnel --------------------------------------------------------------------------------
+
+
+class FunnelGroupBy(StrEnum):
+    application = "application"
+    certificate = "certificate"
+    major = "major"
+    cohort = "cohort"
+    college = "college"
+
+
+class FunnelRow(SQLModel):
+    key: str = Field(
+        description="The group's id (application, certificate, major, college) or cohort"
+    )
+    label: str
+    headcount: int = Field(
+        description="Declared headcount of the pilots in the group (a pilot with majors or "
+        "cohorts in several groups counts in each)"
+    )
+    trained: int | None = Field(
+        description="Enrolled in a training batch; null until student training is recorded"
+    )
+    registered: int = Field(description="Candidates (student × pilot) with a live registration")
+    sat: int
+    passed: int
+    certified: int = Field(description="Candidates holding a valid issued certificate")
+    pass_rate: float | None = Field(description="passed ÷ sat; null when nobody sat")
+
+
+class FunnelReport(SQLModel):
+    year: int | None
+    group_by: FunnelGroupBy
+    rows: list[FunnelRow]
+    total: FunnelRow = Field(description="Overall, each pilot and candidate counted once")

@@ -1,0 +1,463 @@
+"""HTTP for exam sessions, registrations, results, issued certificates and their public
+verification."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_etag
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.export import (
+    EXPORT_RESPONSES,
+    ExportColumn,
+    ExportFormat,
+    FormatQuery,
+    export_response,
+)
+from app.core.pagination import Page, PageDep
+from app.core.params import MAX_DB_ID, DbId
+from app.core.types import utcnow
+from app.exams import service
+from app.exams.models import (
+    CertificateStatus,
+    ExamSessionCreate,
+    ExamSessionPublic,
+    ExamSessionUpdate,
+    FunnelGroupBy,
+    FunnelReport,
+    IssuedCertificatePublic,
+    PublicCertificate,
+    RegistrationCreate,
+    RegistrationPublic,
+    RegistrationStatus,
+    ResultPublic,
+    ResultPut,
+    RevokeBody,
+    SessionStatus,
+)
+from app.reference.models import Level
+
+sessions_router = APIRouter(
+    prefix="/exam-sessions", tags=["exams"], responses=problem_responses(401, 403, 422)
+)
+registrations_router = APIRouter(
+    prefix="/registrations", tags=["exams"], responses=problem_responses(401, 403, 422)
+)
+certificates_router = APIRouter(
+    prefix="/issued-certificates", tags=["certificates"], responses=problem_responses(401, 403, 422)
+)
+public_router = APIRouter(prefix="/public", tags=["public"])
+funnel_router = APIRouter(
+    prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
+)
+
+FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
+DateQuery = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+ACTION_RESPONSES = problem_responses(404, 409)
+WRITE_RESPONSES = problem_responses(404, 409, 412)
+
+
+def school_today(settings: SettingsDep) -> date:
+    """Today's calendar date in the school's time zone (``ONEX_TIMEZONE``)."""
+    return service.school_date(utcnow(), settings.timezone)
+
+
+Today = Annotated[date, Depends(school_today)]
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+SESSION_COLUMNS = [
+    ExportColumn("id", "考核ID"),
+    ExportColumn("certificate_name", "证书名称"),
+    ExportColumn("level", "级别"),
+    ExportColumn("evaluation_org_name", "培训评价组织"),
+    ExportColumn("exam_date", "考核日期"),
+    ExportColumn("site", "考点"),
+    ExportColumn("capacity", "容量"),
+    ExportColumn("registered", "已报名"),
+    ExportColumn("registration_opens", "报名开始"),
+    ExportColumn("registration_closes", "报名截止"),
+    ExportColumn("fee", "考试费"),
+    ExportColumn("status", "状态"),
+]
+
+
+@sessions_router.get("", response_model=Page[ExamSessionPublic], responses=EXPORT_RESPONSES)
+def exam_sessions_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    today: Today,
+    certificate_id: FilterId = None,
+    level: Level | None = None,
+    application_id: FilterId = None,
+    date_from: Annotated[
+        date | None,
+        Query(ge=date(2000, 1, 1), le=date(2100, 12, 31), description="Exam on or after"),
+    ] = None,
+    date_to: Annotated[
+        date | None,
+        Query(ge=date(2000, 1, 1), le=date(2100, 12, 31), description="Exam on or before"),
+    ] = None,
+    status: Annotated[
+        SessionStatus | None,
+        Query(description="upcoming (window not open), open, closed (window closed), held"),
+    ] = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Exam sessions, latest exam first, with the live registrations and the status by today's
+    date in the school's time zone. An evaluation organisation sees its own."""
+    filters: dict[str, Any] = {
+        "certificate_id": certificate_id,
+        "level": level,
+        "application_id": application_id,
+        "date_from": date_from,
+        "date_to": date_to,
+        "status": status,
+    }
+    if format != ExportFormat.json:
+        items = service.export_sessions(session, principal, today, **filters)
+        return export_response(items, SESSION_COLUMNS, format, "exam-sessions")
+    return service.list_sessions(session, principal, page, today, **filters)
+
+
+@sessions_router.post(
+    "",
+    response_model=ExamSessionPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409),
+)
+def exam_sessions_create(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    data: ExamSessionCreate,
+    response: Response,
+    today: Today,
+) -> ExamSessionPublic:
+    """Schedule a session for an approved pilot (academic office); the certificate, level and
+    evaluation organisation are the pilot's. The window must open ≤ close ≤ the exam date."""
+    exam = service.create_session(session, principal, data)
+    assert exam.id is not None
+    set_etag(response, exam.version)
+    response.headers["Location"] = f"/api/v1/exam-sessions/{exam.id}"
+    return service.get_session(session, principal, exam.id, today)
+
+
+@sessions_router.get(
+    "/{session_id}", response_model=ExamSessionPublic, responses=problem_responses(404)
+)
+def exam_sessions_get(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    session_id: DbId,
+    response: Response,
+    today: Today,
+) -> ExamSessionPublic:
+    exam = service.get_session(session, principal, session_id, today)
+    set_etag(response, exam.version)
+    return exam
+
+
+@sessions_router.patch("/{session_id}", response_model=ExamSessionPublic, responses=WRITE_RESPONSES)
+def exam_sessions_update(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    session_id: DbId,
+    data: ExamSessionUpdate,
+    if_match: IfMatch,
+    response: Response,
+    today: Today,
+) -> ExamSessionPublic:
+    """Change a session (academic office, `If-Match`); capacity never drops below the live
+    registrations."""
+    exam = service.update_session(session, principal, session_id, data, if_match)
+    set_etag(response, exam.version)
+    return service.get_session(session, principal, session_id, today)
+
+
+@sessions_router.post(
+    "/{session_id}/registrations",
+    response_model=RegistrationPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=ACTION_RESPONSES,
+)
+def exam_sessions_registrations_create(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    session_id: DbId,
+    data: RegistrationCreate,
+    response: Response,
+    today: Today,
+) -> RegistrationPublic:
+    """Register a student: the academic office anyone, a college manager students of their
+    college, a student themself. Refused (409, naming what is missing) unless the window is
+    open, the pilot covers the student's major and cohort, a seat is free, the pilot's
+    headcount is not reached and the student has no live registration here."""
+    registration = service.register(session, principal, session_id, data.student_id, today)
+    assert registration.id is not None
+    set_etag(response, registration.version)
+    response.headers["Location"] = f"/api/v1/registrations/{registration.id}"
+    return service.get_registration(session, principal, registration.id)
+
+
+# --- registrations -----------------------------------------------------------------------------
+
+REGISTRATION_COLUMNS = [
+    ExportColumn("id", "报名ID"),
+    ExportColumn("session_id", "考核ID"),
+    ExportColumn("exam_date", "考核日期"),
+    ExportColumn("level", "级别"),
+    ExportColumn("student_no", "学号"),
+    ExportColumn("student_name", "姓名"),
+    ExportColumn("cohort", "年级"),
+    ExportColumn("status", "状态"),
+    ExportColumn("theory_score", "理论成绩"),
+    ExportColumn("practical_score", "实操成绩"),
+    ExportColumn("passed", "是否通过"),
+]
+
+
+def _registration_row(item: RegistrationPublic) -> dict[str, Any]:
+    result = item.result
+    return {
+        **item.__dict__,
+        "theory_score": result.theory_score if result else None,
+        "practical_score": result.practical_score if result else None,
+        "passed": result.passed if result else None,
+    }
+
+
+@registrations_router.get("", response_model=Page[RegistrationPublic], responses=EXPORT_RESPONSES)
+def registrations_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    session_id: FilterId = None,
+    student_id: FilterId = None,
+    application_id: FilterId = None,
+    college_id: FilterId = None,
+    status: RegistrationStatus | None = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Registrations with their results, by session. A college manager sees their college's
+    students, a student their own, an evaluation organisation its sessions'."""
+    filters: dict[str, Any] = {
+        "session_id": session_id,
+        "student_id": student_id,
+        "application_id": application_id,
+        "college_id": college_id,
+        "status": status,
+    }
+    if format != ExportFormat.json:
+        items = [
+            _registration_row(r)
+            for r in service.export_registrations(session, principal, **filters)
+        ]
+        return export_response(items, REGISTRATION_COLUMNS, format, "exam-registrations")
+    return service.list_registrations(session, principal, page, **filters)
+
+
+@registrations_router.get(
+    "/{registration_id}", response_model=RegistrationPublic, responses=problem_responses(404)
+)
+def registrations_get(
+    session: SessionDep, principal: CurrentPrincipal, registration_id: DbId, response: Response
+) -> RegistrationPublic:
+    registration = service.get_registration(session, principal, registration_id)
+    set_etag(response, registration.version)
+    return registration
+
+
+@registrations_router.post(
+    "/{registration_id}/cancel", response_model=RegistrationPublic, responses=ACTION_RESPONSES
+)
+def registrations_cancel(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    registration_id: DbId,
+    response: Response,
+    today: Today,
+) -> RegistrationPublic:
+    """registered → cancelled, by the student or their college (or the office), only while
+    the registration window is open. The seat and the headcount place are freed."""
+    registration = service.cancel(session, principal, registration_id, today)
+    set_etag(response, registration.version)
+    return service.get_registration(session, principal, registration_id)
+
+
+@registrations_router.post(
+    "/{registration_id}/absent", response_model=RegistrationPublic, responses=ACTION_RESPONSES
+)
+def registrations_absent(
+    session: SessionDep, principal: CurrentPrincipal, registration_id: DbId, response: Response
+) -> RegistrationPublic:
+    """registered → absent (缺考), by the academic office or the session's organisation."""
+    registration = service.mark_absent(session, principal, registration_id)
+    set_etag(response, registration.version)
+    return service.get_registration(session, principal, registration_id)
+
+
+@registrations_router.put(
+    "/{registration_id}/result", response_model=ResultPublic, responses=ACTION_RESPONSES
+)
+def registrations_result_put(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    registration_id: DbId,
+    data: ResultPut,
+    response: Response,
+) -> ResultPublic:
+    """Record or correct the result (scores 0–100, passed) of a registration that was not
+    cancelled or absent; it becomes `sat`. The academic office or the session's own
+    organisation; the audit trail keeps the old and new values."""
+    result = service.put_result(session, principal, registration_id, data)
+    set_etag(response, result.version)
+    return ResultPublic.model_validate(result.model_dump())
+
+
+# --- issued certificates -----------------------------------------------------------------------
+
+CERTIFICATE_COLUMNS = [
+    ExportColumn("number", "证书编号"),
+    ExportColumn("student_no", "学号"),
+    ExportColumn("student_name", "姓名"),
+    ExportColumn("certificate_name", "证书名称"),
+    ExportColumn("level", "级别"),
+    ExportColumn("evaluation_org_name", "培训评价组织"),
+    ExportColumn("session_id", "考核ID"),
+    ExportColumn("issue_date", "发证日期"),
+    ExportColumn("status", "状态"),
+    ExportColumn("revoke_reason", "撤销原因"),
+]
+
+
+@certificates_router.get(
+    "", response_model=Page[IssuedCertificatePublic], responses=EXPORT_RESPONSES
+)
+def issued_certificates_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    student_id: FilterId = None,
+    session_id: FilterId = None,
+    certificate_id: FilterId = None,
+    status: CertificateStatus | None = None,
+    number: Annotated[str | None, Query(max_length=64)] = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Issued certificate numbers, newest first. A student sees their own, a college manager
+    their college's students', an evaluation organisation those of its sessions."""
+    filters: dict[str, Any] = {
+        "student_id": student_id,
+        "session_id": session_id,
+        "certificate_id": certificate_id,
+        "status": status,
+        "number": number,
+    }
+    if format != ExportFormat.json:
+        items = service.export_certificates(session, principal, **filters)
+        return export_response(items, CERTIFICATE_COLUMNS, format, "issued-certificates")
+    return service.list_certificates(session, principal, page, **filters)
+
+
+@certificates_router.get(
+    "/{certificate_id}", response_model=IssuedCertificatePublic, responses=problem_responses(404)
+)
+def issued_certificates_get(
+    session: SessionDep, principal: CurrentPrincipal, certificate_id: DbId, response: Response
+) -> IssuedCertificatePublic:
+    issued = service.get_certificate(session, principal, certificate_id)
+    set_etag(response, issued.version)
+    return issued
+
+
+@certificates_router.post(
+    "/{certificate_id}/revoke",
+    response_model=IssuedCertificatePublic,
+    responses=ACTION_RESPONSES,
+)
+def issued_certificates_revoke(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    certificate_id: DbId,
+    data: RevokeBody,
+    response: Response,
+) -> IssuedCertificatePublic:
+    """valid → revoked with a reason (academic office or the issuing organisation); the public
+    look-up then answers `revoked`."""
+    issued = service.revoke(session, principal, certificate_id, data.reason)
+    set_etag(response, issued.version)
+    return service.get_certificate(session, principal, certificate_id)
+
+
+# --- public verification -----------------------------------------------------------------------
+
+
+def _client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@public_router.get(
+    "/certificates/{number}",
+    response_model=PublicCertificate,
+    responses=problem_responses(404, 422, 429),
+)
+def public_certificates_get(
+    session: SessionDep,
+    request: Request,
+    number: Annotated[str, Path(min_length=1, max_length=64, description="证书编号")],
+) -> PublicCertificate:
+    """Verify a certificate number, with no credential: the holder's masked name, the
+    certificate, level, organisation, issue date and `valid` or `revoked`. An unknown number
+    answers 404 and reveals nothing. More than 60 look-ups a minute from one client answer
+    429."""
+    service.count_public_lookup(session, _client_key(request))
+    return service.public_certificate(session, number.strip())
+
+
+# --- the funnel --------------------------------------------------------------------------------
+
+FUNNEL_HEADERS = {
+    FunnelGroupBy.application: "试点项目",
+    FunnelGroupBy.certificate: "证书名称",
+    FunnelGroupBy.major: "专业",
+    FunnelGroupBy.cohort: "年级",
+    FunnelGroupBy.college: "二级学院",
+}
+
+
+def _funnel_columns(group_by: FunnelGroupBy) -> list[ExportColumn]:
+    return [
+        ExportColumn("label", FUNNEL_HEADERS[group_by]),
+        ExportColumn("headcount", "申报人数"),
+        ExportColumn("trained", "已培训"),
+        ExportColumn("registered", "已报名"),
+        ExportColumn("sat", "实考"),
+        ExportColumn("passed", "通过"),
+        ExportColumn("certified", "已发证"),
+        ExportColumn("pass_rate", "通过率"),
+    ]
+
+
+@funnel_router.get("/funnel", response_model=FunnelReport, responses=EXPORT_RESPONSES)
+def reports_funnel(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Pilot year")] = None,
+    group_by: FunnelGroupBy = FunnelGroupBy.application,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Declared headcount → trained → registered → sat → passed → certified, with the pass
+    rate (passed ÷ sat), per group and overall, for approved and closed pilots. Counts are
+    candidates (a student in a pilot); `trained` is null until student training batches are
+    recorded. Academic office, auditors and admins; a college manager sees the pilots with a
+    major of their college and their college's candidates."""
+    report = service.funnel(session, principal, year=year, group_by=group_by)
+    if format != ExportFormat.json:
+        items = [row.model_dump() for row in [*report.rows, report.total]]
+        name = f"funnel-by-{group_by.value}" + (f"-{year}" if year else "")
+        return export_response(items, _funnel_columns(group_by), format, name)
+    return report
