@@ -21,6 +21,12 @@ from app.reference.models import (
     Student,
     Teacher,
 )
+from app.trainings.models import (
+    TeacherTraining,
+    TrainingBatch,
+    TrainingBatchInstructor,
+    TrainingEnrollment,
+)
 
 __all__ = [
     "ApiKey",
@@ -41,5 +47,9 @@ __all__ = [
     "PlanCourse",
     "Student",
     "Teacher",
+    "TeacherTraining",
+    "TrainingBatch",
+    "TrainingBatchInstructor",
+    "TrainingEnrollment",
     "User",
 ]
