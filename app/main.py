@@ -26,6 +26,7 @@ from app.imports.router import router as imports_router
 from app.reference import importers as _reference_importers  # noqa: F401  (registers kinds)
 from app.reference.router import router as reference_router
 from app.system.router import router as system_router
+from app.trainings import importers as _training_importers  # noqa: F401  (registers)
 from app.trainings.router import batches_router, coverage_router, trainings_router
 
 API_PREFIX = "/api/v1"
