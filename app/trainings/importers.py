@@ -149,9 +149,15 @@ def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
             )  # type: ignore[call-overload]
         )
     }
+    teachers = _teachers(session)
     return Plan(
         existing=existing,
-        lookups={"teachers": _teachers(session), "certificates": certificates, "numbers": numbers},
+        lookups={
+            "teachers": teachers,
+            "teacher_colleges": dict(teachers.values()),
+            "certificates": certificates,
+            "numbers": numbers,
+        },
     )
 
 
@@ -233,11 +239,8 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
 
 
 def _training_college(plan: Plan, values: dict[str, Any]) -> int | None:
-    teacher_id = values.get("teacher_id")
-    for t_id, college_id in plan.lookups["teachers"].values():
-        if t_id == teacher_id:
-            return int(college_id)
-    return None
+    colleges: dict[int, int] = plan.lookups["teacher_colleges"]
+    return colleges.get(values.get("teacher_id") or 0)
 
 
 register(

@@ -327,3 +327,56 @@ def test_enrolment_list_is_ordered_filters_and_exports(client: TestClient, db: S
     assert [e["student_no"] for e in done["items"]] == ["S2"]
     assert csv.status_code == 200 and "出勤学时" in csv.content.decode("utf-8-sig")
     assert batches_csv.status_code == 200
+
+
+def test_enrolling_into_a_batch_of_a_closed_pilot_is_409(client: TestClient, db: Session) -> None:
+    major = make_major(db)
+    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
+    batch = make_batch(db, application)
+    application.status = ApplicationStatus.closed
+    db.add(application)
+    db.commit()
+
+    response = client.post(
+        f"{BATCHES}/{batch.id}/enrollments",
+        json={"student_id": make_student(db, major, cohort=2021).id},
+        headers=office(db),
+    )
+
+    assert response.status_code == 409
+    assert response.json()["current_state"] == "closed"
+
+
+def test_college_manager_of_another_college_may_not_change_a_batch(
+    client: TestClient, db: Session
+) -> None:
+    mine, other = make_college(db), make_college(db)
+    application = make_application(
+        db, majors=[make_major(db, other)], status=ApplicationStatus.approved
+    )
+    batch = make_batch(db, application)
+
+    response = client.patch(
+        f"{BATCHES}/{batch.id}", json={"title": "改名"}, headers=manager_of(db, mine)
+    )
+
+    assert response.status_code == 404
+    db.refresh(batch)
+    assert batch.title == "集中培训"
+
+
+def test_auditor_reads_batches_but_may_not_enrol(client: TestClient, db: Session) -> None:
+    major = make_major(db)
+    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
+    batch = make_batch(db, application)
+    headers = headers_for(db, Role.auditor)
+
+    listed = client.get(BATCHES, headers=headers)
+    enrolled = client.post(
+        f"{BATCHES}/{batch.id}/enrollments",
+        json={"student_id": make_student(db, major, cohort=2021).id},
+        headers=headers,
+    )
+
+    assert listed.json()["total"] == 1
+    assert enrolled.status_code == 403

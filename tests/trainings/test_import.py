@@ -4,9 +4,11 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.applications.models import ApplicationStatus
+from app.core.roles import Role
 from app.trainings.models import TeacherTraining, TrainingEnrollment, TrainingStatus
 from tests.applications.factories import make_application, upload
 from tests.reference.factories import (
+    headers_for,
     make_certificate,
     make_college,
     make_major,
@@ -164,3 +166,20 @@ def test_templates_of_both_kinds_download(client: TestClient, db: Session) -> No
         response = client.get(f"/api/v1/imports/{kind}/template", headers=headers)
         assert response.status_code == 200
         assert response.content[:2] == b"PK"
+
+
+def test_a_teacher_may_not_upload_trainings(client: TestClient, db: Session) -> None:
+    teacher = make_teacher(db, staff_no="T1")
+    make_certificate(db, name="Web前端开发")
+    content = _training_csv("T1,Web前端开发,中级,,2022-07-11,2022-07-15,40,计划,,")
+
+    response = upload(
+        client,
+        headers_for(db, Role.teacher, teacher_id=teacher.id),
+        "teacher-trainings",
+        "t.csv",
+        content,
+    )
+
+    assert response.status_code == 403
+    assert db.exec(select(TeacherTraining)).all() == []

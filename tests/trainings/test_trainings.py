@@ -339,3 +339,54 @@ def test_list_filters_by_status_and_exports(client: TestClient, db: Session) -> 
     text = csv.content.decode("utf-8-sig")
     assert "师资培训证书编号" in text and str(certified.trainer_certificate_no) in text
     assert xlsx.status_code == 200
+
+
+def test_certify_with_valid_until_before_the_issue_date_is_422(
+    client: TestClient, db: Session
+) -> None:
+    training = make_training(
+        db, make_teacher(db), make_certificate(db), status=TrainingStatus.in_progress
+    )
+
+    response = client.post(
+        f"{TRAININGS}/{training.id}/certify",
+        json={
+            "trainer_certificate_no": "TC-9",
+            "certified_on": "2022-03-06",
+            "valid_until": "2022-03-01",
+        },
+        headers=office(db),
+    )
+
+    assert response.status_code == 422
+    assert "before the issue date" in response.json()["detail"]
+    db.refresh(training)
+    assert training.status == TrainingStatus.in_progress
+
+
+def test_changing_a_certified_number_to_one_already_held_is_409(
+    client: TestClient, db: Session
+) -> None:
+    certificate = make_certificate(db)
+    make_training(db, make_teacher(db), certificate, status=TrainingStatus.certified, number="A")
+    mine = make_training(
+        db, make_teacher(db), certificate, status=TrainingStatus.certified, number="B"
+    )
+
+    response = client.patch(
+        f"{TRAININGS}/{mine.id}", json={"trainer_certificate_no": "A"}, headers=office(db)
+    )
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "duplicate"
+    db.refresh(mine)
+    assert mine.trainer_certificate_no == "B"
+
+
+def test_an_unknown_training_is_404(client: TestClient, db: Session) -> None:
+    headers = office(db)
+
+    got = client.get(f"{TRAININGS}/4242", headers=headers)
+    started = client.post(f"{TRAININGS}/4242/start", headers=headers)
+
+    assert (got.status_code, started.status_code) == (404, 404)
