@@ -22,6 +22,7 @@ from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
+from app.imports.router import document_kind_options
 from app.imports.router import router as imports_router
 from app.reference import importers as _reference_importers  # noqa: F401  (registers kinds)
 from app.reference.router import router as reference_router
@@ -93,6 +94,7 @@ def operation_id(route: APIRoute) -> str:
 
 
 def api_router() -> APIRouter:
+    document_kind_options(imports_router)
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(auth_router)
     router.include_router(users_router)

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.models import PatchModel, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime
-from app.reference.models import MAX_COHORT, MIN_COHORT, Level, RefId
+from app.reference.models import MAX_COHORT, MIN_COHORT, NO_NUL, Level, RefId
 
 MIN_YEAR = 2000
 MAX_YEAR = 2100
@@ -34,11 +34,13 @@ Cohort = Annotated[
     ),
 ]
 Headcount = Annotated[int, Field(ge=1, le=MAX_HEADCOUNT, description="Applied headcount (quota)")]
-Contact = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Contact = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
+]
 Budget = Annotated[Money, Field(ge=0, le=Decimal("999999999999.99"), description="经费预算")]
-Section = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Section = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000, pattern=NO_NUL)]
 
 
 class Tier(StrEnum):

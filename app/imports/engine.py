@@ -4,6 +4,7 @@ all in one transaction, or nothing when any row is bad."""
 
 import difflib
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -91,6 +92,8 @@ def integer(low: int, high: int, suffix: str = "") -> Parser:
 
     def parse(raw: str) -> int:
         value = raw
+        if suffix and value.endswith(suffix):
+            value = value[: -len(suffix)]
         if not (value.isascii() and value.isdigit()):
             value = unicodedata.normalize("NFKC", raw).replace(" ", "").strip()
             if suffix:
@@ -603,26 +606,43 @@ def _bulk_update(
 
 
 def _bulk_insert(session: Session, insert: sa.Insert, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` in chunks of executemany. On SQLite, when every value is already a
-    plain str/int/None, the statement is compiled once and the rows go straight to the
-    driver's executemany (the per-row parameter processing was a third of a 50,000-row
-    import)."""
+    """Insert ``rows`` in chunks of executemany. On SQLite, when every row has the same keys
+    and every value is already a plain str/int/None, the statement is compiled once and the
+    rows go straight to the driver's executemany (the per-row parameter processing was a
+    third of a 50,000-row import)."""
     if not rows:
         return
     keys = list(rows[0])
     connection = session.connection()
-    plain = connection.dialect.name == "sqlite" and all(
-        set(row) == set(keys) and all(type(v) in _PLAIN_TYPES for v in row.values()) for row in rows
-    )
-    compiled = insert.compile(dialect=connection.dialect, column_keys=keys)
-    order = list(compiled.positiontup or [])
-    if not plain or not set(order) <= set(keys):
+    values = _plain_rows(connection, insert, keys, rows)
+    if values is None:
         for start in range(0, len(rows), WRITE_CHUNK):
             session.execute(insert, rows[start : start + WRITE_CHUNK])
         return
-    values = [tuple(row[name] for name in order) for row in rows]
+    sql = insert.compile(dialect=connection.dialect, column_keys=keys).string
     for start in range(0, len(values), WRITE_CHUNK):
-        connection.exec_driver_sql(compiled.string, values[start : start + WRITE_CHUNK])
+        connection.exec_driver_sql(sql, values[start : start + WRITE_CHUNK])
+
+
+def _plain_rows(
+    connection: sa.Connection, insert: sa.Insert, keys: list[str], rows: list[dict[str, Any]]
+) -> list[tuple[Any, ...]] | None:
+    """The rows as tuples in the compiled statement's parameter order, or None when they
+    need SQLAlchemy's processing (not SQLite, differing keys, values of other types)."""
+    if connection.dialect.name != "sqlite":
+        return None
+    compiled = insert.compile(dialect=connection.dialect, column_keys=keys)
+    order = list(compiled.positiontup or [])
+    width = len(keys)
+    if set(order) != set(keys) or any(len(row) != width for row in rows):
+        return None
+    try:
+        values = [tuple([row[name] for name in order]) for row in rows]
+    except KeyError:
+        return None
+    if not set(map(type, itertools.chain.from_iterable(values))) <= set(_PLAIN_TYPES):
+        return None
+    return values
 
 
 def _constant(session: Session, column: sa.Column[Any], value: Any) -> Any:

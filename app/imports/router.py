@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from app.core.auth import CurrentPrincipal
@@ -20,7 +21,7 @@ from app.core.pagination import Page, PageDep
 from app.imports import service
 from app.imports.models import ImportBatchPublic, ImportReport
 from app.imports.readers import MAX_UPLOAD_BYTES
-from app.imports.registry import get_kind
+from app.imports.registry import KINDS, get_kind
 
 router = APIRouter(
     prefix="/imports", tags=["imports"], responses=problem_responses(400, 401, 403, 422)
@@ -85,6 +86,42 @@ def imports_upload(
             **report.model_dump(exclude={"errors"}),
         )
     return report
+
+
+def _option_schema(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema from a pydantic field's: refs inlined, ``null`` dropped."""
+    default = {"default": schema["default"]} if schema.get("default") is not None else {}
+    if "$ref" in schema:
+        return {**defs[schema["$ref"].rsplit("/", 1)[-1]], **default}
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        return {**branches[0], **default}
+    return {k: v for k, v in schema.items() if k not in {"title", "description"}}
+
+
+def document_kind_options(imports: APIRouter) -> None:
+    """Show every kind's own query parameters on the upload route of the OpenAPI schema."""
+    parameters: dict[str, dict[str, Any]] = {}
+    for name, kind in sorted(KINDS.items()):
+        if kind.options is None:
+            continue
+        schema = kind.options.model_json_schema()
+        defs = schema.get("$defs", {})
+        for field, spec in schema["properties"].items():
+            entry = parameters.setdefault(
+                field,
+                {
+                    "name": field,
+                    "in": "query",
+                    "required": False,
+                    "schema": _option_schema(spec, defs),
+                    "description": "",
+                },
+            )
+            entry["description"] += f"For `{name}` uploads: {spec.get('description', '')}. "
+    for route in imports.routes:
+        if isinstance(route, APIRoute) and route.name == "imports_upload":
+            route.openapi_extra = {"parameters": list(parameters.values())} if parameters else None
 
 
 def _options(model: type[BaseModel] | None, request: Request) -> BaseModel | None:

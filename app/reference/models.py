@@ -23,8 +23,11 @@ Code = Annotated[
         strip_whitespace=True, min_length=1, max_length=20, pattern=r"^[0-9A-Za-z_.-]+$"
     ),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)]
 RefId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Cohort = Annotated[int, Field(ge=MIN_COHORT, le=MAX_COHORT, description="Entry year, e.g. 2020")]
 CREDITS_PATTERN = r"^(\d|[1-9]\d)(\.\d)?$"

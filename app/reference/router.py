@@ -46,7 +46,7 @@ from app.reference.models import (
     TeacherUpdate,
 )
 
-router = APIRouter(tags=["reference"], responses=problem_responses(400, 401, 403, 422))
+router = APIRouter(tags=["reference"], responses=problem_responses(401, 403, 422))
 
 Search = Annotated[str | None, Query(max_length=100, description="Part of a code, number or name")]
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]

@@ -14,23 +14,11 @@ from app.applications.models import (
     Tier,
 )
 from app.reference.models import Certificate, College, Course, CourseMajor, Level, Major
+from tests.imports.helpers import upload
 from tests.reference.factories import make_certificate, make_course, make_major
 
 FIXTURES = Path(__file__).resolve().parents[2] / "app" / "demo" / "fixtures"
 TABLE = FIXTURES / "applications-2022.tsv"
-
-
-def upload(
-    client: TestClient,
-    headers: dict[str, str],
-    kind: str,
-    name: str,
-    content: bytes,
-    **params: Any,
-) -> Any:
-    return client.post(
-        f"/api/v1/imports/{kind}", headers=headers, files={"file": (name, content)}, params=params
-    )
 
 
 def load_sample_majors(client: TestClient, headers: dict[str, str]) -> None:

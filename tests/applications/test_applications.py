@@ -19,6 +19,7 @@ from app.core.roles import Role
 from app.reference.models import Level
 from tests.applications.factories import make_application
 from tests.reference.factories import (
+    counting,
     headers_for,
     make_certificate,
     make_college,
@@ -28,7 +29,6 @@ from tests.reference.factories import (
     manager_of,
     office,
 )
-from tests.reference.test_export import counting
 
 URL = "/api/v1/applications"
 
@@ -527,3 +527,12 @@ def test_college_manager_may_not_add_another_colleges_major_to_their_draft(
 
     assert response.status_code == 403
     assert response.json()["code"] == "out_of_scope"
+
+
+def test_a_nul_character_in_a_text_field_is_422_naming_the_field(
+    client: TestClient, db: Session
+) -> None:
+    response = client.post(URL, json=_payload(db, contact="王\x00老师"), headers=office(db))
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.contact"

@@ -16,7 +16,8 @@ from app.applications.models import (
 )
 from app.core.roles import Role
 from app.reference.models import Certificate, EvaluationOrg, Level
-from tests.applications.factories import TABLE, import_table, load_sample_majors, upload
+from tests.applications.factories import TABLE, import_table, load_sample_majors
+from tests.imports.helpers import upload
 from tests.reference.factories import (
     headers_for,
     make_certificate,
@@ -310,3 +311,14 @@ def test_english_headers_are_accepted(client: TestClient, db: Session) -> None:
     assert response.status_code == 200, response.text
     application = db.exec(select(PilotApplication)).one()
     assert (application.year, application.headcount) == (2023, 60)
+
+
+def test_the_openapi_schema_shows_the_year_and_status_options_of_the_upload(
+    client: TestClient,
+) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/api/v1/imports/{kind}"]["post"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+
+    assert parameters["year"]["schema"] == {"type": "integer", "minimum": 2000, "maximum": 2100}
+    assert parameters["status"]["schema"]["enum"] == ["draft", "submitted", "approved"]
+    assert "applications" in parameters["year"]["description"]

@@ -13,6 +13,7 @@ from app.core.roles import Role
 from app.reference.models import College, Major
 from tests.applications.factories import major_courses, make_application
 from tests.reference.factories import (
+    counting,
     headers_for,
     make_college,
     make_course,
@@ -20,7 +21,6 @@ from tests.reference.factories import (
     manager_of,
     office,
 )
-from tests.reference.test_export import counting
 
 URL = "/api/v1/plans"
 

@@ -15,9 +15,8 @@ from app.core.roles import Role
 from app.imports.models import ImportBatch
 from app.imports.registry import KINDS
 from app.reference.models import Student
-from tests.imports.test_upload import upload
-from tests.reference.factories import headers_for, make_college, office, xlsx_bytes
-from tests.reference.test_export import counting
+from tests.imports.helpers import upload
+from tests.reference.factories import counting, headers_for, make_college, office, xlsx_bytes
 
 
 def _majors_loaded(client: TestClient, headers: dict[str, str], fixtures_dir: Path) -> None:

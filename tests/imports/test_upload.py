@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.core.audit import AuditEvent
@@ -13,6 +13,7 @@ from app.imports import readers
 from app.imports.models import ImportBatch
 from app.imports.registry import KINDS
 from app.reference.models import College, Major, Student
+from tests.imports.helpers import count, upload
 from tests.reference.factories import (
     make_college,
     make_major,
@@ -23,27 +24,6 @@ from tests.reference.factories import (
 )
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def upload(
-    client: TestClient,
-    headers: dict[str, str],
-    kind: str,
-    name: str,
-    content: bytes,
-    *,
-    dry_run: bool = False,
-) -> Any:
-    return client.post(
-        f"/api/v1/imports/{kind}",
-        params={"dry_run": str(dry_run).lower()},
-        files={"file": (name, content)},
-        headers=headers,
-    )
-
-
-def count(db: Session, model: Any) -> int:
-    return int(db.exec(select(func.count()).select_from(model)).one())
 
 
 def test_sample_majors_tsv_creates_8_colleges_and_37_majors(

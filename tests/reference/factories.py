@@ -1,11 +1,15 @@
-"""Small helpers that put reference data in the database."""
+"""Small helpers that put reference data in the database, and a SQL statement counter."""
 
 import io
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.core.roles import Role
@@ -140,3 +144,18 @@ def default_scope_rows(db: Session) -> dict[str, int]:
     }
     assert set(rows.values()) == {1}, "call default_scope_rows() before creating other rows"
     return {name: int(value) for name, value in rows.items() if value is not None}
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[str]]:
+    """Collect the SQL of every statement ``engine`` runs inside the ``with`` block."""
+    statements: list[str] = []
+
+    def _count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", _count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", _count)

@@ -1,13 +1,10 @@
 """Lists as CSV and XLSX, and a constant number of SQL statements per list request."""
 
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
@@ -22,7 +19,7 @@ from app.reference.models import (
     Student,
     Teacher,
 )
-from tests.reference.factories import make_college, make_major, make_student, office
+from tests.reference.factories import counting, make_college, make_major, make_student, office
 
 
 def test_students_csv_has_bom_chinese_headers_and_neutralised_formulas(
@@ -72,20 +69,6 @@ def test_every_list_exports_csv_and_xlsx(client: TestClient, db: Session, path: 
     for fmt in ("csv", "xlsx"):
         response = client.get(f"/api/v1/{path}", params={"format": fmt}, headers=headers)
         assert response.status_code == 200, response.text
-
-
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def _count(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", _count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", _count)
 
 
 def _seed(db: Session) -> None:

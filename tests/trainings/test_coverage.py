@@ -14,6 +14,7 @@ from app.reference.models import Level
 from app.trainings.models import TrainingStatus
 from tests.applications.factories import make_application
 from tests.reference.factories import (
+    counting,
     headers_for,
     make_certificate,
     make_college,
@@ -22,7 +23,6 @@ from tests.reference.factories import (
     manager_of,
     office,
 )
-from tests.reference.test_export import counting
 from tests.trainings.factories import TRAININGS, assign, certify_over_http, make_training
 
 REPORT = "/api/v1/reports/teacher-coverage"

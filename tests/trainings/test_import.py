@@ -6,7 +6,8 @@ from starlette.testclient import TestClient
 from app.applications.models import ApplicationStatus
 from app.core.roles import Role
 from app.trainings.models import TeacherTraining, TrainingEnrollment, TrainingStatus
-from tests.applications.factories import make_application, upload
+from tests.applications.factories import make_application
+from tests.imports.helpers import upload
 from tests.reference.factories import (
     headers_for,
     make_certificate,

@@ -17,13 +17,13 @@ from app.trainings.models import (
 )
 from tests.applications.factories import make_application
 from tests.reference.factories import (
+    counting,
     make_certificate,
     make_major,
     make_student,
     make_teacher,
     office,
 )
-from tests.reference.test_export import counting
 
 ROWS = 55
 
