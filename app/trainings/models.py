@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from app.applications.models import ApplicationPublic
 from app.core.models import PatchModel, Versioned, enum_type
-from app.reference.models import Level, RefId
+from app.reference.models import NO_NUL, Level, RefId
 
 MAX_HOURS = 5000
 MAX_INSTRUCTORS = 20
@@ -24,9 +24,11 @@ CertificateNo = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^\s\x00]+$"),
 ]
-Provider = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Provider = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)]
 SchoolDate = Annotated[
     date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31), description="A calendar date")
 ]
