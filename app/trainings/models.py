@@ -41,7 +41,8 @@ class TrainingStatus(StrEnum):
     failed = "failed"
 
 
-def _dates_problem(start: date | None, end: date | None) -> str | None:
+def dates_problem(start: date | None, end: date | None) -> str | None:
+    """Why ``start``–``end`` is not a period (it ends before it starts), or None."""
     if start is not None and end is not None and end < start:
         return f"end_date {end} is before start_date {start}; a training ends on or after it starts"
     return None
@@ -140,7 +141,7 @@ class TrainingCreate(SQLModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> "TrainingCreate":
-        problem = _dates_problem(self.start_date, self.end_date)
+        problem = dates_problem(self.start_date, self.end_date)
         if problem:
             raise ValueError(problem)
         return self
@@ -224,7 +225,7 @@ class BatchCreate(SQLModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> "BatchCreate":
-        problem = _dates_problem(self.start_date, self.end_date)
+        problem = dates_problem(self.start_date, self.end_date)
         if problem:
             raise ValueError(problem)
         self.instructor_ids = sorted(set(self.instructor_ids))

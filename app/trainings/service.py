@@ -48,7 +48,7 @@ from app.trainings.models import (
     TrainingPublic,
     TrainingStatus,
     TrainingUpdate,
-    _dates_problem,
+    dates_problem,
 )
 
 READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
@@ -351,7 +351,7 @@ def update_training(
         _require_training_writer(principal, new_teacher)
     start = changes.get("start_date", training.start_date)
     end = changes.get("end_date", training.end_date)
-    problem = _dates_problem(start, end)
+    problem = dates_problem(start, end)
     if problem:
         raise UnprocessableEntity(problem, errors=[{"field": "body.end_date", "message": problem}])
     if {"certificate_id", "level"} & set(changes):
@@ -855,7 +855,7 @@ def update_batch(
     instructors = changes.pop("instructor_ids", None)
     instructors = before_instructors if instructors is None else sorted(set(instructors))
     _check_teachers(session, instructors)
-    problem = _dates_problem(
+    problem = dates_problem(
         changes.get("start_date", batch.start_date), changes.get("end_date", batch.end_date)
     )
     if problem:
