@@ -35,6 +35,8 @@ from app.imports.router import router as imports_router
 from app.reference import importers as _reference_importers  # noqa: F401  (registers kinds)
 from app.reference.router import router as reference_router
 from app.system.router import router as system_router
+from app.trainings import importers as _training_importers  # noqa: F401  (registers)
+from app.trainings.router import batches_router, coverage_router, trainings_router
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger("onex.app")
@@ -88,8 +90,20 @@ TAGS = [
         "per client)",
     },
     {
+        "name": "teacher-trainings",
+        "description": "Teachers' trainer trainings (师资培训): planned → in_progress → "
+        "certified | failed, with the unique trainer certificate number and 考评员 "
+        "qualification",
+    },
+    {
+        "name": "training-batches",
+        "description": "Student training batches (学生培训) of approved pilots and their "
+        "enrolments: attended hours and completion",
+    },
+    {
         "name": "reports",
-        "description": "Summaries: applications and headcount per group; the exam funnel",
+        "description": "Summaries: applications and headcount per group; teacher coverage "
+        "(师资培训覆盖率) per pilot, college and overall; the exam funnel",
     },
     {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
     {"name": "system", "description": "Liveness and readiness probes"},
@@ -111,6 +125,9 @@ def api_router() -> APIRouter:
     router.include_router(applications_router)
     router.include_router(plans_router)
     router.include_router(reports_router)
+    router.include_router(coverage_router)
+    router.include_router(trainings_router)
+    router.include_router(batches_router)
     router.include_router(sessions_router)
     router.include_router(registrations_router)
     router.include_router(certificates_router)

@@ -28,6 +28,12 @@ from app.reference.models import (
     Student,
     Teacher,
 )
+from app.trainings.models import (
+    TeacherTraining,
+    TrainingBatch,
+    TrainingBatchInstructor,
+    TrainingEnrollment,
+)
 
 __all__ = [
     "ApiKey",
@@ -53,5 +59,9 @@ __all__ = [
     "PublicLookup",
     "Student",
     "Teacher",
+    "TeacherTraining",
+    "TrainingBatch",
+    "TrainingBatchInstructor",
+    "TrainingEnrollment",
     "User",
 ]

@@ -25,7 +25,7 @@ from app.applications.models import (
     ReturnBody,
     Tier,
 )
-from app.core.auth import CurrentPrincipal, IfMatch, set_etag
+from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -37,7 +37,10 @@ from app.core.export import (
 )
 from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
+from app.core.types import school_today
 from app.reference.models import MAX_COHORT, MIN_COHORT, Level
+from app.trainings import service as trainings
+from app.trainings.models import ApplicationDetail
 
 applications_router = APIRouter(
     prefix="/applications", tags=["applications"], responses=problem_responses(401, 403, 422)
@@ -146,16 +149,27 @@ def applications_create(
 
 
 @applications_router.get(
-    "/{application_id}", response_model=ApplicationPublic, responses=GET_RESPONSES
+    "/{application_id}", response_model=ApplicationDetail, responses=GET_RESPONSES
 )
 def applications_get(
-    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, response: Response
-) -> ApplicationPublic:
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    application_id: DbId,
+    response: Response,
+) -> ApplicationDetail:
     """One application; `majors` shows each participating major's plan status (None: no plan
-    yet), so the office sees at a glance who has not filed."""
+    yet), so the office sees at a glance who has not filed. `teacher_coverage` counts the
+    assigned teachers holding a certified, still valid trainer certificate for the pilot's
+    certificate at or above its level; `trained_students` those who completed a batch."""
     application = service.get_application(session, principal, application_id)
+    coverage, trained = trainings.application_figures(
+        session, application_id, school_today(settings.timezone)
+    )
     set_etag(response, application.version)
-    return application
+    return ApplicationDetail.model_validate(
+        {**application.model_dump(), "teacher_coverage": coverage, "trained_students": trained}
+    )
 
 
 @applications_router.patch(

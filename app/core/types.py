@@ -1,8 +1,9 @@
 """Column and field types shared by every domain: UTC timestamps and money in fen."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import Field, PlainSerializer
@@ -68,3 +69,8 @@ Money = Annotated[
     PlainSerializer(_money_to_str, return_type=str, when_used="json"),
 ]
 """An amount in yuan with at most two decimals; JSON shows it as a string such as ``"1234.50"``."""
+
+
+def school_today(timezone: str) -> date:
+    """Today's calendar date in the school's time zone (``settings.timezone``)."""
+    return datetime.now(ZoneInfo(timezone)).date()

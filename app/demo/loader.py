@@ -3,7 +3,7 @@
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +15,14 @@ from app.accounts.models import User, UserCreate
 from app.applications import importers as _application_importers  # noqa: F401  (registers)
 from app.applications import service as applications
 from app.applications.importers import ApplicationImportOptions, ImportStatus
-from app.applications.models import PilotApplication, PlanCreate
+from app.applications.models import (
+    ApplicationCohort,
+    ApplicationMajor,
+    PilotApplication,
+    PilotTeacherCreate,
+    PlanCreate,
+    TeacherRole,
+)
 from app.core.config import get_settings
 from app.core.roles import Principal, Role
 from app.exams import importers as _exam_importers  # noqa: F401  (registers the kinds)
@@ -34,6 +41,8 @@ from app.reference.models import (
     Student,
     Teacher,
 )
+from app.trainings import service as trainings
+from app.trainings.models import BatchCreate, CertifyBody, EnrollmentCreate, TrainingCreate
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -302,7 +311,107 @@ def _exams(session: Session, ctx: DemoContext) -> None:
 
 
 DemoStep = Callable[[Session, DemoContext], None]
-STEPS: list[DemoStep] = [_platform_users, _reference_data, _pilot_applications, _exams]
+
+
+DEMO_TRAININGS = [
+    # staff no, certificate number (None: still in progress), 考评员 number
+    ("T1001", "WEB-ZJ-2022-0001", "KPY-2022-017"),
+    ("T1002", "WEB-ZJ-2022-0002", None),
+    ("T2001", None, None),
+]
+
+
+def _trainings(session: Session, ctx: DemoContext) -> None:
+    """Three teachers on the Web front-end pilot, two of them certified (coverage 66.7 %, the
+    third named as missing), and a student training batch with the eligible students."""
+    web = session.exec(
+        select(PilotApplication)
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+        .where(Certificate.normalized_name == "web前端开发", PilotApplication.year == 2022)
+    ).one()
+    assert web.id is not None
+    teacher_ids = []
+    for staff_no, number, evaluator_no in DEMO_TRAININGS:
+        teacher = session.exec(select(Teacher).where(Teacher.staff_no == staff_no)).one()
+        assert teacher.id is not None
+        teacher_ids.append(teacher.id)
+        roles = [TeacherRole.trainer] + ([TeacherRole.evaluator] if evaluator_no else [])
+        applications.add_teacher(
+            session, DEMO_IMPORTER, web.id, PilotTeacherCreate(teacher_id=teacher.id, roles=roles)
+        )
+        training = trainings.create_training(
+            session,
+            DEMO_IMPORTER,
+            TrainingCreate(
+                teacher_id=teacher.id,
+                certificate_id=web.certificate_id,
+                level=web.level,
+                provider="北京新大陆时代教育科技有限公司",
+                start_date=date(2022, 7, 11),
+                end_date=date(2022, 7, 15),
+                hours=40,
+            ),
+        )
+        assert training.id is not None
+        trainings.transition_training(
+            session, DEMO_IMPORTER, training.id, "start", date(2022, 7, 11)
+        )
+        if number:
+            trainings.transition_training(
+                session,
+                DEMO_IMPORTER,
+                training.id,
+                "certify",
+                date(2022, 7, 15),
+                CertifyBody(
+                    trainer_certificate_no=number,
+                    evaluator_qualification_no=evaluator_no,
+                    certified_on=date(2022, 7, 15),
+                    valid_until=date(2030, 7, 14),
+                ),
+            )
+    batch = trainings.create_batch(
+        session,
+        DEMO_IMPORTER,
+        BatchCreate(
+            application_id=web.id,
+            title="Web前端开发（中级）考前集中培训",
+            hours=32,
+            start_date=date(2022, 10, 10),
+            end_date=date(2022, 11, 4),
+            instructor_ids=teacher_ids[:2],
+        ),
+    )
+    assert batch.id is not None
+    students = session.exec(
+        select(Student)
+        .join(ApplicationMajor, col(ApplicationMajor.major_id) == Student.major_id)
+        .join(ApplicationCohort, col(ApplicationCohort.cohort) == Student.cohort)
+        .where(
+            ApplicationMajor.application_id == web.id,
+            ApplicationCohort.application_id == web.id,
+        )
+        .order_by(col(Student.student_no))
+    ).all()
+    for index, student in enumerate(students):
+        assert student.id is not None
+        trainings.add_enrollment(
+            session,
+            DEMO_IMPORTER,
+            batch.id,
+            EnrollmentCreate(
+                student_id=student.id, attended_hours=32 - index % 3 * 4, completed=index % 3 != 2
+            ),
+        )
+
+
+STEPS: list[DemoStep] = [
+    _platform_users,
+    _reference_data,
+    _pilot_applications,
+    _trainings,
+    _exams,
+]
 
 
 @dataclass

@@ -1,0 +1,532 @@
+"""The ``teacher-trainings`` and ``training-enrollments`` import kinds, through the one engine."""
+
+import re
+import unicodedata
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from app.applications.models import (
+    ApplicationCohort,
+    ApplicationMajor,
+    ApplicationStatus,
+    PilotApplication,
+)
+from app.core.roles import Principal, Role
+from app.imports.engine import (
+    CellError,
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    choice,
+    code,
+    did_you_mean,
+    integer,
+    text,
+)
+from app.imports.registry import register
+from app.reference.models import (
+    LEVEL_ORDER,
+    Certificate,
+    Level,
+    Major,
+    Student,
+    Teacher,
+    levels_from_text,
+    normalise_certificate_name,
+)
+from app.trainings.models import (
+    MAX_HOURS,
+    TeacherTraining,
+    TrainingBatch,
+    TrainingEnrollment,
+    TrainingStatus,
+)
+
+WRITERS = frozenset({Role.academic_office, Role.college_manager})
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[T ]00:00(?::00)?)?$")
+STATUS_WORDS = {
+    "planned": TrainingStatus.planned,
+    "计划": TrainingStatus.planned,
+    "计划中": TrainingStatus.planned,
+    "in_progress": TrainingStatus.in_progress,
+    "培训中": TrainingStatus.in_progress,
+    "进行中": TrainingStatus.in_progress,
+    "certified": TrainingStatus.certified,
+    "已获证": TrainingStatus.certified,
+    "获证": TrainingStatus.certified,
+    "合格": TrainingStatus.certified,
+    "failed": TrainingStatus.failed,
+    "未通过": TrainingStatus.failed,
+    "不合格": TrainingStatus.failed,
+}
+YES = {"是", "yes", "y", "true", "1", "已结业", "结业", "完成", "√"}
+NO = {"否", "no", "n", "false", "0", "未结业", "未完成"}
+
+
+def school_date(raw: str) -> date:
+    """2022-03-01, 2022/3/1, 2022.3.1 or 2022年3月1日."""
+    match = _DATE.match(unicodedata.normalize("NFKC", raw).strip())
+    try:
+        if match is None:
+            raise ValueError
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError as exc:
+        raise CellError("a date like 2022-03-01 or 2022年3月1日") from exc
+
+
+def _status(raw: str) -> TrainingStatus:
+    value = STATUS_WORDS.get(raw.strip().casefold())
+    if value is None:
+        raise CellError(
+            "one of 计划 (planned), 培训中 (in_progress), 已获证 (certified), 未通过 (failed)"
+        )
+    return value
+
+
+def _yes_no(raw: str) -> bool:
+    value = raw.strip().casefold()
+    if value in YES:
+        return True
+    if value in NO:
+        return False
+    raise CellError("是 or 否")
+
+
+def _teachers(session: Session) -> dict[str, tuple[int, int]]:
+    return {
+        staff_no: (t_id, college_id)
+        for t_id, staff_no, college_id in session.execute(
+            sa.select(Teacher.id, Teacher.staff_no, Teacher.college_id)  # type: ignore[call-overload]
+        )
+    }
+
+
+# --- teacher trainings -----------------------------------------------------------------------
+
+
+def _training_key(cells: dict[str, Any], _options: Any) -> Any:
+    if not (cells.get("staff_no") and cells.get("certificate") and cells.get("start_date")):
+        return None
+    return (
+        cells["staff_no"],
+        normalise_certificate_name(cells["certificate"]),
+        cells.get("level"),
+        cells["start_date"],
+    )
+
+
+def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
+    table: sa.Table = TeacherTraining.__table__  # type: ignore[attr-defined]
+    existing: dict[Any, dict[str, Any]] = {}
+    numbers: dict[str, Any] = {}
+    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
+    for row in session.execute(
+        sa.select(*columns, Teacher.staff_no, Certificate.normalized_name)  # type: ignore[call-overload]
+        .join(Teacher, Teacher.id == table.c.teacher_id)
+        .join(Certificate, Certificate.id == table.c.certificate_id)
+    ).mappings():
+        values = dict(row)
+        key = (
+            values.pop("staff_no"),
+            values.pop("normalized_name"),
+            Level(values["level"]).value,
+            values["start_date"],
+        )
+        existing[key] = values
+        if values["trainer_certificate_no"]:
+            numbers[values["trainer_certificate_no"]] = key
+    certificates = {
+        normalized: (cert_id, levels_from_text(levels), name)
+        for cert_id, normalized, levels, name in session.execute(
+            sa.select(
+                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
+            )  # type: ignore[call-overload]
+        )
+    }
+    teachers = _teachers(session)
+    return Plan(
+        existing=existing,
+        lookups={
+            "teachers": teachers,
+            "teacher_colleges": dict(teachers.values()),
+            "certificates": certificates,
+            "numbers": numbers,
+        },
+    )
+
+
+def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    teachers: dict[str, tuple[int, int]] = plan.lookups["teachers"]
+    staff_no = cells["staff_no"]
+    if staff_no not in teachers:
+        raise RowRefused(
+            f"unknown staff number {staff_no}{did_you_mean(staff_no, teachers)}; upload the "
+            "teacher first (kind teachers)",
+            "工号",
+            staff_no,
+        )
+    certificates: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
+    normalized = normalise_certificate_name(cells["certificate"])
+    if normalized not in certificates:
+        raise RowRefused(
+            f"unknown certificate {cells['certificate']!r}; use the name of one that exists "
+            "(GET /api/v1/certificates)",
+            "证书名称",
+            cells["certificate"],
+        )
+    cert_id, levels, name = certificates[normalized]
+    level = Level(cells["level"])
+    if level not in levels:
+        offered = "、".join(lv.value for lv in levels)
+        raise RowRefused(
+            f"the certificate {name} is offered at {offered}, not at {level.value}",
+            "级别",
+            level.value,
+        )
+    start, end = cells["start_date"], cells["end_date"]
+    if end < start:
+        raise RowRefused(
+            f"the end date {end} is before the start date {start}", "结束日期", str(end)
+        )
+    status = cells.get("status") or TrainingStatus.planned
+    number = cells.get("trainer_certificate_no")
+    if status == TrainingStatus.certified and not number:
+        raise RowRefused(
+            "a certified training needs its trainer certificate number", "师资培训证书编号", ""
+        )
+    key = _training_key(cells, None)
+    if number:
+        numbers: dict[str, Any] = plan.lookups["numbers"]
+        holder = numbers.get(number)
+        if holder is not None and holder != key:
+            raise RowRefused(
+                f"trainer certificate number {number} is already held by {holder[0]} "
+                f"({holder[1]}, from {holder[3]}); numbers are unique",
+                "师资培训证书编号",
+                number,
+            )
+        numbers[number] = key
+    certified_on = cells.get("certified_on")
+    if status == TrainingStatus.certified and certified_on is None:
+        certified_on = end
+    valid_until = cells.get("valid_until")
+    if valid_until is not None and certified_on is not None and valid_until < certified_on:
+        raise RowRefused(
+            f"valid until {valid_until} is before the issue date {certified_on}",
+            "有效期至",
+            str(valid_until),
+        )
+    return {
+        "teacher_id": teachers[staff_no][0],
+        "certificate_id": cert_id,
+        "level": level,
+        "provider": cells.get("provider") or None,
+        "start_date": start,
+        "end_date": end,
+        "hours": cells["hours"],
+        "status": status,
+        "trainer_certificate_no": number or None,
+        "evaluator_qualification_no": cells.get("evaluator_qualification_no") or None,
+        "certified_on": certified_on if status == TrainingStatus.certified else None,
+        "valid_until": valid_until,
+    }
+
+
+def _training_college(plan: Plan, values: dict[str, Any]) -> int | None:
+    colleges: dict[int, int] = plan.lookups["teacher_colleges"]
+    return colleges.get(values.get("teacher_id") or 0)
+
+
+register(
+    ImportKind(
+        name="teacher-trainings",
+        title="师资培训",
+        model=TeacherTraining,
+        key="staff_no",
+        row_key=_training_key,
+        columns=(
+            Column("staff_no", "工号", "staff_no", code(20), aliases=("教工号",), example="T1001"),
+            Column(
+                "certificate",
+                "证书名称",
+                "certificate",
+                text(100),
+                aliases=("证书", "试点证书名称"),
+                example="Web前端开发",
+            ),
+            Column(
+                "level",
+                "级别",
+                "level",
+                choice([lv.value for lv in LEVEL_ORDER]),
+                aliases=("等级",),
+                example="中级",
+            ),
+            Column(
+                "provider",
+                "培训机构",
+                "provider",
+                text(100),
+                required=False,
+                aliases=("培训评价组织",),
+                example="北京新大陆时代教育科技有限公司",
+            ),
+            Column("start_date", "开始日期", "start_date", school_date, example="2022-07-11"),
+            Column("end_date", "结束日期", "end_date", school_date, example="2022-07-15"),
+            Column("hours", "学时", "hours", integer(1, MAX_HOURS), example="40"),
+            Column(
+                "status",
+                "状态",
+                "status",
+                _status,
+                required=False,
+                example="已获证",
+                help="计划, 培训中, 已获证 or 未通过 (planned, in_progress, certified, failed)",
+            ),
+            Column(
+                "trainer_certificate_no",
+                "师资培训证书编号",
+                "trainer_certificate_no",
+                text(50),
+                required=False,
+                aliases=("证书编号",),
+                example="WEB-ZJ-2022-0001",
+            ),
+            Column(
+                "evaluator_qualification_no",
+                "考评员证书编号",
+                "evaluator_qualification_no",
+                text(50),
+                required=False,
+                aliases=("考评员编号",),
+                example="KPY-2022-017",
+            ),
+            Column(
+                "certified_on",
+                "获证日期",
+                "certified_on",
+                school_date,
+                required=False,
+                example="2022-07-15",
+            ),
+            Column(
+                "valid_until",
+                "有效期至",
+                "valid_until",
+                school_date,
+                required=False,
+                example="2030-07-14",
+            ),
+        ),
+        prepare=_prepare_trainings,
+        to_values=_training_values,
+        writers=WRITERS,
+        college_of=_training_college,
+        scope_columns=("staff_no",),
+        description="Teacher trainings matched by (staff no, certificate, level, start date); "
+        "a certified row needs its trainer certificate number, unique across the service",
+    )
+)
+
+
+# --- training enrolments ---------------------------------------------------------------------
+
+
+class EnrollmentImportOptions(BaseModel):
+    batch_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="The training batch, unless a 培训批次 column names it",
+    )
+
+
+def _batch_of(cells: dict[str, Any], options: Any) -> int | None:
+    batch = cells.get("batch_id")
+    if batch is None and options is not None:
+        batch = options.batch_id
+    return batch if isinstance(batch, int) else None
+
+
+def _enrollment_key(cells: dict[str, Any], options: Any) -> Any:
+    if not cells.get("student_no"):
+        return None
+    return (_batch_of(cells, options), cells["student_no"])
+
+
+def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
+    table: sa.Table = TrainingEnrollment.__table__  # type: ignore[attr-defined]
+    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
+    existing = {
+        (row["batch_id"], row["student_no"]): {k: v for k, v in row.items() if k != "student_no"}
+        for row in session.execute(
+            sa.select(*columns, Student.student_no).join(  # type: ignore[call-overload]
+                Student, Student.id == table.c.student_id
+            )
+        ).mappings()
+    }
+    batches = {
+        b_id: (hours, app_id, status)
+        for b_id, hours, app_id, status in session.execute(
+            sa.select(  # type: ignore[call-overload]
+                TrainingBatch.id,
+                TrainingBatch.hours,
+                TrainingBatch.application_id,
+                PilotApplication.status,
+            ).join(PilotApplication, PilotApplication.id == TrainingBatch.application_id)
+        )
+    }
+    majors: dict[int, dict[int, str]] = defaultdict(dict)
+    colleges: dict[int, set[int]] = defaultdict(set)
+    for app_id, major_id, name, college_id in session.execute(
+        sa.select(  # type: ignore[call-overload]
+            ApplicationMajor.application_id, Major.id, Major.name, Major.college_id
+        ).join(Major, Major.id == ApplicationMajor.major_id)
+    ):
+        majors[app_id][major_id] = name
+        colleges[app_id].add(college_id)
+    cohorts: dict[int, set[int]] = defaultdict(set)
+    for app_id, cohort in session.execute(
+        sa.select(ApplicationCohort.application_id, ApplicationCohort.cohort)  # type: ignore[call-overload]
+    ):
+        cohorts[app_id].add(cohort)
+    students = {
+        s_no: (s_id, name, major_id, cohort)
+        for s_id, s_no, name, major_id, cohort in session.execute(
+            sa.select(  # type: ignore[call-overload]
+                Student.id, Student.student_no, Student.name, Student.major_id, Student.cohort
+            )
+        )
+    }
+    return Plan(
+        existing=existing,
+        lookups={
+            "batches": batches,
+            "majors": majors,
+            "colleges": colleges,
+            "cohorts": cohorts,
+            "students": students,
+        },
+    )
+
+
+def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    batch_id = _batch_of(cells, plan.options)
+    if batch_id is None:
+        raise RowRefused(
+            "no training batch: pass ?batch_id= with the upload or add a 培训批次 column",
+            "培训批次",
+        )
+    batches: dict[int, tuple[int, int, Any]] = plan.lookups["batches"]
+    if batch_id not in batches:
+        raise RowRefused(f"no training batch {batch_id}", "培训批次", str(batch_id))
+    hours, app_id, status = batches[batch_id]
+    if ApplicationStatus(status) != ApplicationStatus.approved:
+        raise RowRefused(
+            f"batch {batch_id}'s application {app_id} is {ApplicationStatus(status).value}; "
+            "students are enrolled only while it is approved",
+            "培训批次",
+            str(batch_id),
+        )
+    if principal.role == Role.college_manager and principal.college_id not in plan.lookups[
+        "colleges"
+    ].get(app_id, set()):
+        raise RowRefused(
+            f"batch {batch_id} belongs to a pilot with no major of your college; a college "
+            "manager imports only their own pilots' enrolments",
+            "培训批次",
+            str(batch_id),
+        )
+    students: dict[str, tuple[int, str, int, int]] = plan.lookups["students"]
+    student_no = cells["student_no"]
+    if student_no not in students:
+        raise RowRefused(f"unknown student number {student_no}", "学号", student_no)
+    s_id, name, major_id, cohort = students[student_no]
+    majors: dict[int, str] = plan.lookups["majors"].get(app_id, {})
+    cohorts: set[int] = plan.lookups["cohorts"].get(app_id, set())
+    problems = []
+    if major_id not in majors:
+        problems.append(
+            f"the major is not one of the pilot's majors ({'、'.join(sorted(majors.values()))})"
+        )
+    if cohort not in cohorts:
+        problems.append(
+            f"cohort {cohort}级 is not one of the pilot's cohorts "
+            f"({'、'.join(f'{c}级' for c in sorted(cohorts))})"
+        )
+    if problems:
+        raise RowRefused(
+            f"student {name} ({student_no}): " + "; ".join(problems), "学号", student_no
+        )
+    attended = cells["attended_hours"]
+    if attended > hours:
+        raise RowRefused(
+            f"{attended} attended hours is more than the batch's {hours}", "出勤学时", str(attended)
+        )
+    values: dict[str, Any] = {
+        "batch_id": batch_id,
+        "student_id": s_id,
+        "attended_hours": attended,
+    }
+    if cells.get("completed") is not None:
+        values["completed"] = cells["completed"]
+    else:
+        existing = plan.existing.get((batch_id, student_no))
+        values["completed"] = bool(existing["completed"]) if existing else False
+    return values
+
+
+register(
+    ImportKind(
+        name="training-enrollments",
+        title="学生培训名单",
+        model=TrainingEnrollment,
+        key="student_no",
+        row_key=_enrollment_key,
+        options=EnrollmentImportOptions,
+        columns=(
+            Column("student_no", "学号", "student_no", code(20), example="2020510203001"),
+            Column("name", "姓名", "name", text(100), required=False, example="张伟"),
+            Column(
+                "attended_hours",
+                "出勤学时",
+                "attended_hours",
+                integer(0, MAX_HOURS),
+                aliases=("学时", "attended"),
+                example="32",
+            ),
+            Column(
+                "completed",
+                "结业",
+                "completed",
+                _yes_no,
+                required=False,
+                aliases=("是否结业", "完成"),
+                example="是",
+                help="是 or 否",
+            ),
+            Column(
+                "batch_id",
+                "培训批次",
+                "batch_id",
+                integer(1, 2**31 - 1),
+                required=False,
+                aliases=("批次", "batch"),
+                example="1",
+                help="the batch's id, or pass ?batch_id= with the upload",
+            ),
+        ),
+        prepare=_prepare_enrollments,
+        to_values=_enrollment_values,
+        writers=WRITERS,
+        description="Students of a training batch (?batch_id= or a 培训批次 column) matched by "
+        "student number, with attended hours (≤ the batch's) and completion; only students of "
+        "the pilot's majors and cohorts",
+    )
+)

@@ -1,0 +1,355 @@
+"""Teacher trainings (师资培训) with their trainer certificates, student training batches
+(学生培训) with their enrolments, and the teacher-coverage report."""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import StringConstraints, model_validator
+from sqlmodel import Field, SQLModel
+
+from app.applications.models import ApplicationPublic
+from app.core.models import PatchModel, Versioned, enum_type
+from app.reference.models import NO_NUL, Level, RefId
+
+MAX_HOURS = 5000
+MAX_INSTRUCTORS = 20
+
+Hours = Annotated[int, Field(ge=1, le=MAX_HOURS, description="Hours (学时), more than 0")]
+AttendedHours = Annotated[
+    int, Field(ge=0, le=MAX_HOURS, description="Hours attended, at most the batch's hours")
+]
+CertificateNo = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^\s\x00]+$"),
+]
+Provider = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)]
+SchoolDate = Annotated[
+    date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31), description="A calendar date")
+]
+
+
+class TrainingStatus(StrEnum):
+    planned = "planned"
+    in_progress = "in_progress"
+    certified = "certified"
+    failed = "failed"
+
+
+def dates_problem(start: date | None, end: date | None) -> str | None:
+    """Why ``start``–``end`` is not a period (it ends before it starts), or None."""
+    if start is not None and end is not None and end < start:
+        return f"end_date {end} is before start_date {start}; a training ends on or after it starts"
+    return None
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+class TeacherTraining(Versioned, table=True):
+    """A teacher's trainer training for a certificate at a level; ``certified`` carries the
+    trainer certificate number (unique across the service)."""
+
+    __tablename__ = "teacher_trainings"
+    __table_args__ = (
+        sa.CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        sa.CheckConstraint("hours > 0", name="hours_positive"),
+        sa.CheckConstraint(
+            "status <> 'certified' OR trainer_certificate_no IS NOT NULL",
+            name="certified_has_number",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    teacher_id: int = Field(foreign_key="teachers.id", index=True)
+    certificate_id: int = Field(foreign_key="certificates.id", index=True)
+    level: Level = Field(sa_type=enum_type(Level))
+    provider: str | None = Field(default=None, max_length=100)
+    start_date: date
+    end_date: date
+    hours: int
+    status: TrainingStatus = Field(
+        default=TrainingStatus.planned, sa_type=enum_type(TrainingStatus), index=True
+    )
+    trainer_certificate_no: str | None = Field(default=None, max_length=50, unique=True)
+    evaluator_qualification_no: str | None = Field(default=None, max_length=50)
+    certified_on: date | None = None
+    valid_until: date | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class TrainingBatch(Versioned, table=True):
+    """A student training batch for an approved pilot application."""
+
+    __tablename__ = "training_batches"
+    __table_args__ = (
+        sa.CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        sa.CheckConstraint("hours > 0", name="hours_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="pilot_applications.id", index=True)
+    title: str = Field(max_length=200)
+    hours: int
+    start_date: date
+    end_date: date
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class TrainingBatchInstructor(SQLModel, table=True):
+    __tablename__ = "training_batch_instructors"
+
+    batch_id: int = Field(foreign_key="training_batches.id", primary_key=True, ondelete="CASCADE")
+    teacher_id: int = Field(foreign_key="teachers.id", primary_key=True, index=True)
+
+
+class TrainingEnrollment(Versioned, table=True):
+    """A student in a training batch: hours attended (≤ the batch's hours) and completion."""
+
+    __tablename__ = "training_enrollments"
+    __table_args__ = (
+        sa.UniqueConstraint("batch_id", "student_id"),
+        sa.CheckConstraint("attended_hours >= 0", name="attended_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="training_batches.id", ondelete="CASCADE")
+    student_id: int = Field(foreign_key="students.id", index=True)
+    attended_hours: int = 0
+    completed: bool = False
+
+
+# --- teacher training schemas ----------------------------------------------------------------
+
+
+class TrainingCreate(SQLModel):
+    teacher_id: RefId
+    certificate_id: RefId
+    level: Level
+    provider: Provider | None = Field(
+        default=None, description="Who trains, usually the evaluation organisation"
+    )
+    start_date: SchoolDate
+    end_date: SchoolDate = Field(description="On or after start_date")
+    hours: Hours
+    notes: Notes | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "TrainingCreate":
+        problem = dates_problem(self.start_date, self.end_date)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class TrainingUpdate(PatchModel):
+    """Planned or in-progress trainings change every field; a certified one only its
+    certificate fields and notes; a failed one only its notes."""
+
+    NULLABLE = frozenset({"provider", "notes", "evaluator_qualification_no", "valid_until"})
+
+    teacher_id: RefId | None = None
+    certificate_id: RefId | None = None
+    level: Level | None = None
+    provider: Provider | None = None
+    start_date: SchoolDate | None = None
+    end_date: SchoolDate | None = None
+    hours: Hours | None = None
+    notes: Notes | None = None
+    trainer_certificate_no: CertificateNo | None = None
+    evaluator_qualification_no: CertificateNo | None = None
+    valid_until: SchoolDate | None = None
+
+
+class CertifyBody(SQLModel):
+    trainer_certificate_no: CertificateNo = Field(
+        description="The trainer certificate's number (师资培训证书编号); unique across the service"
+    )
+    evaluator_qualification_no: CertificateNo | None = Field(
+        default=None, description="考评员 qualification number, where earned"
+    )
+    certified_on: SchoolDate | None = Field(
+        default=None, description="Issue date; today in the school's time zone when left out"
+    )
+    valid_until: SchoolDate | None = Field(
+        default=None, description="Last day the certificate is valid; none: no expiry"
+    )
+
+
+class TrainingPublic(SQLModel):
+    id: int
+    teacher_id: int
+    staff_no: str
+    teacher_name: str
+    college_id: int
+    certificate_id: int
+    certificate_name: str
+    level: Level
+    provider: str | None
+    start_date: date
+    end_date: date
+    hours: int
+    status: TrainingStatus
+    trainer_certificate_no: str | None
+    evaluator_qualification_no: str | None
+    certified_on: date | None
+    valid_until: date | None
+    valid_today: bool = Field(
+        description="Certified and not expired (valid_until empty or today or later)"
+    )
+    notes: str | None
+    allowed_actions: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+class BatchCreate(SQLModel):
+    application_id: RefId
+    title: Title
+    hours: Hours
+    start_date: SchoolDate
+    end_date: SchoolDate
+    instructor_ids: list[RefId] = Field(
+        default_factory=list, max_length=MAX_INSTRUCTORS, description="Teachers who teach it"
+    )
+    notes: Notes | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "BatchCreate":
+        problem = dates_problem(self.start_date, self.end_date)
+        if problem:
+            raise ValueError(problem)
+        self.instructor_ids = sorted(set(self.instructor_ids))
+        return self
+
+
+class BatchUpdate(PatchModel):
+    NULLABLE = frozenset({"notes"})
+
+    title: Title | None = None
+    hours: Hours | None = None
+    start_date: SchoolDate | None = None
+    end_date: SchoolDate | None = None
+    instructor_ids: list[RefId] | None = Field(default=None, max_length=MAX_INSTRUCTORS)
+    notes: Notes | None = None
+
+
+class InstructorPublic(SQLModel):
+    id: int
+    staff_no: str
+    name: str
+
+
+class BatchPublic(SQLModel):
+    id: int
+    application_id: int
+    certificate_name: str
+    level: Level
+    year: int
+    title: str
+    hours: int
+    start_date: date
+    end_date: date
+    instructors: list[InstructorPublic]
+    enrolled: int
+    completed: int
+    notes: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class EnrollmentCreate(SQLModel):
+    student_id: RefId
+    attended_hours: AttendedHours = 0
+    completed: bool = False
+
+
+class EnrollmentUpdate(PatchModel):
+    attended_hours: AttendedHours | None = None
+    completed: bool | None = None
+
+
+class EnrollmentPublic(SQLModel):
+    id: int
+    batch_id: int
+    student_id: int
+    student_no: str
+    student_name: str
+    major_id: int
+    cohort: int
+    attended_hours: int
+    completed: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- coverage --------------------------------------------------------------------------------
+
+
+class CoverageFigure(SQLModel):
+    """Teachers assigned to a pilot and those holding a valid trainer certificate for it."""
+
+    assigned: int
+    certified: int = Field(
+        description="Assigned teachers holding a certified, still valid training for the "
+        "pilot's certificate at or above its level"
+    )
+    coverage_percent: float | None = Field(
+        description="certified ÷ assigned × 100, one decimal; null when nobody is assigned"
+    )
+    below_target: bool = Field(description="Below the seed's 100 % target (or nobody assigned)")
+    missing: list[str] = Field(description="The assigned teachers without one: 姓名 (工号)")
+
+
+class CoveragePilot(CoverageFigure):
+    application_id: int
+    year: int
+    certificate_id: int
+    certificate_name: str
+    level: Level
+    tier: str
+    status: str
+
+
+class CoverageCollege(SQLModel):
+    college_id: int
+    college_name: str
+    assigned: int = Field(description="Assignments of this college's teachers to pilots")
+    certified: int
+    coverage_percent: float | None
+
+
+class CoverageTotals(SQLModel):
+    pilots: int
+    pilots_below_target: int
+    assigned: int
+    certified: int
+    coverage_percent: float | None
+
+
+class TeacherCoverageReport(SQLModel):
+    year: int | None
+    as_of: date = Field(description="The day validity is judged on (school time zone)")
+    pilots: list[CoveragePilot]
+    colleges: list[CoverageCollege]
+    overall: CoverageTotals
+
+
+class ApplicationDetail(ApplicationPublic):
+    """One application with its teacher coverage and trained-student count."""
+
+    teacher_coverage: CoverageFigure
+    trained_students: int = Field(
+        description="Distinct students who completed a training batch of this pilot"
+    )

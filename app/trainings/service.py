@@ -1,0 +1,1131 @@
+"""Training rules: who records and certifies which teacher's training, the state machine and
+the unique trainer certificate number; student batches and their enrolments (only the pilot's
+majors and cohorts); teacher coverage per pilot. Every change is audited and committed here."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from app.accounts.service import check_version
+from app.applications.models import (
+    ApplicationCohort,
+    ApplicationMajor,
+    ApplicationStatus,
+    PilotApplication,
+    PilotTeacher,
+)
+from app.applications.service import locked_application, visible
+from app.core.audit import record, snapshot
+from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
+from app.core.export import fetch_for_export
+from app.core.pagination import Page, PageParams, paginate
+from app.core.roles import Principal, Role
+from app.core.types import utcnow
+from app.reference.models import Certificate, College, Level, Major, Student, Teacher
+from app.trainings.models import (
+    BatchCreate,
+    BatchPublic,
+    BatchUpdate,
+    CertifyBody,
+    CoverageCollege,
+    CoverageFigure,
+    CoveragePilot,
+    CoverageTotals,
+    EnrollmentCreate,
+    EnrollmentPublic,
+    EnrollmentUpdate,
+    InstructorPublic,
+    TeacherCoverageReport,
+    TeacherTraining,
+    TrainingBatch,
+    TrainingBatchInstructor,
+    TrainingCreate,
+    TrainingEnrollment,
+    TrainingPublic,
+    TrainingStatus,
+    TrainingUpdate,
+    dates_problem,
+)
+
+READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
+TRAINING_ENTITY = "teacher_training"
+BATCH_ENTITY = "training_batch"
+ENROLLMENT_ENTITY = "training_enrollment"
+
+TRANSITIONS: dict[str, tuple[frozenset[TrainingStatus], TrainingStatus]] = {
+    "start": (frozenset({TrainingStatus.planned}), TrainingStatus.in_progress),
+    "certify": (frozenset({TrainingStatus.in_progress}), TrainingStatus.certified),
+    "fail": (frozenset({TrainingStatus.in_progress}), TrainingStatus.failed),
+}
+PLAN_FIELDS = frozenset(
+    {"teacher_id", "certificate_id", "level", "provider", "start_date", "end_date", "hours"}
+)
+CERTIFICATE_FIELDS = frozenset(
+    {"trainer_certificate_no", "evaluator_qualification_no", "valid_until"}
+)
+EDITABLE: dict[TrainingStatus, frozenset[str]] = {
+    TrainingStatus.planned: PLAN_FIELDS | {"notes"},
+    TrainingStatus.in_progress: PLAN_FIELDS | {"notes"},
+    TrainingStatus.certified: CERTIFICATE_FIELDS | {"notes"},
+    TrainingStatus.failed: frozenset({"notes"}),
+}
+
+
+def allowed_actions(status: TrainingStatus) -> list[str]:
+    """The actions a training in ``status`` allows."""
+    actions = ["update", "delete"] if status == TrainingStatus.planned else ["update"]
+    return actions + [name for name, (sources, _) in TRANSITIONS.items() if status in sources]
+
+
+def is_valid_on(training: TeacherTraining, today: date) -> bool:
+    return training.status == TrainingStatus.certified and (
+        training.valid_until is None or training.valid_until >= today
+    )
+
+
+# --- who sees and writes what ----------------------------------------------------------------
+
+
+def visible_trainings(statement: Any, principal: Principal) -> Any:
+    """Limit ``statement`` (joined to Teacher) to the trainings ``principal`` may read: all for
+    the office, auditors and admins; their college's teachers' for a college manager; their own
+    for a teacher; those for its certificates for an evaluation organisation."""
+    role = principal.role
+    if role in READ_ALL_ROLES:
+        return statement
+    if role == Role.college_manager:
+        return statement.where(Teacher.college_id == (principal.college_id or -1))
+    if role == Role.teacher:
+        return statement.where(TeacherTraining.teacher_id == (principal.teacher_id or -1))
+    if role == Role.evaluation_org:
+        return statement.where(
+            col(TeacherTraining.certificate_id).in_(
+                select(Certificate.id).where(
+                    Certificate.evaluation_org_id == (principal.evaluation_org_id or -1)
+                )
+            )
+        )
+    raise Forbidden(
+        f"Role {role.value} may not read teacher trainings",
+        allowed_roles=sorted(
+            r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher}
+        ),
+    )
+
+
+def _require_training_writer(
+    principal: Principal, teacher: Teacher, *, certifying: bool = False
+) -> None:
+    """The office writes every training; a college manager those of their college's teachers;
+    a teacher their own, except certifying (the college or the office checks the certificate)."""
+    role = principal.role
+    if role == Role.academic_office:
+        return
+    if role == Role.college_manager:
+        if teacher.college_id == principal.college_id:
+            return
+        raise Forbidden(
+            f"Teacher {teacher.staff_no} belongs to another college (id {teacher.college_id}); "
+            f"a college manager records trainings of their own college's teachers only",
+            code="out_of_scope",
+        )
+    if role == Role.teacher and not certifying:
+        if teacher.id == principal.teacher_id:
+            return
+        raise Forbidden("A teacher records only their own trainings", code="out_of_scope")
+    allowed = [Role.academic_office.value, Role.college_manager.value]
+    if not certifying:
+        allowed.append(Role.teacher.value)
+    what = "certify teacher trainings" if certifying else "write teacher trainings"
+    raise Forbidden(
+        f"Role {role.value} may not {what}; allowed roles: {', '.join(allowed)}",
+        allowed_roles=allowed,
+    )
+
+
+# --- reading trainings -----------------------------------------------------------------------
+
+
+def training_statement(
+    principal: Principal,
+    *,
+    teacher_id: int | None = None,
+    certificate_id: int | None = None,
+    college_id: int | None = None,
+    level: Level | None = None,
+    status: TrainingStatus | None = None,
+) -> Any:
+    statement = (
+        select(TeacherTraining, Teacher, Certificate.name)
+        .join(Teacher, col(Teacher.id) == TeacherTraining.teacher_id)
+        .join(Certificate, col(Certificate.id) == TeacherTraining.certificate_id)
+    )
+    statement = visible_trainings(statement, principal)
+    if teacher_id is not None:
+        statement = statement.where(TeacherTraining.teacher_id == teacher_id)
+    if certificate_id is not None:
+        statement = statement.where(TeacherTraining.certificate_id == certificate_id)
+    if college_id is not None:
+        statement = statement.where(Teacher.college_id == college_id)
+    if level is not None:
+        statement = statement.where(TeacherTraining.level == level)
+    if status is not None:
+        statement = statement.where(TeacherTraining.status == status)
+    return statement
+
+
+TRAINING_ORDER = [
+    col(Teacher.staff_no),
+    col(TeacherTraining.start_date),
+    col(TeacherTraining.id),
+]
+
+
+def training_public(row: Any, today: date) -> TrainingPublic:
+    training, teacher, certificate_name = row
+    return TrainingPublic.model_validate(
+        {
+            **training.model_dump(),
+            "staff_no": teacher.staff_no,
+            "teacher_name": teacher.name,
+            "college_id": teacher.college_id,
+            "certificate_name": certificate_name,
+            "valid_today": is_valid_on(training, today),
+            "allowed_actions": allowed_actions(training.status),
+        }
+    )
+
+
+def list_trainings(
+    session: Session, principal: Principal, page: PageParams, today: date, **filters: Any
+) -> Page[TrainingPublic]:
+    return paginate(
+        session,
+        training_statement(principal, **filters),
+        page,
+        TRAINING_ORDER,
+        lambda row: training_public(row, today),
+    )
+
+
+def trainings_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
+    return fetch_for_export(session, training_statement(principal, **filters), TRAINING_ORDER)
+
+
+def get_training(
+    session: Session, principal: Principal, training_id: int, today: date
+) -> TrainingPublic:
+    statement = training_statement(principal).where(TeacherTraining.id == training_id)
+    row = session.exec(statement).first()
+    if row is None:
+        raise NotFound(f"No teacher training with id {training_id}")
+    return training_public(row, today)
+
+
+# --- writing trainings -----------------------------------------------------------------------
+
+
+def _teacher_or_422(session: Session, teacher_id: int, field: str) -> Teacher:
+    teacher = session.get(Teacher, teacher_id)
+    if teacher is None:
+        raise UnprocessableEntity(
+            f"No teacher with id {teacher_id}",
+            errors=[{"field": field, "message": f"no teacher {teacher_id}"}],
+        )
+    return teacher
+
+
+def _check_certificate_level(
+    session: Session, certificate_id: int, level: Level, prefix: str = "body."
+) -> None:
+    certificate = session.get(Certificate, certificate_id)
+    if certificate is None:
+        raise UnprocessableEntity(
+            f"No certificate with id {certificate_id}",
+            errors=[
+                {"field": f"{prefix}certificate_id", "message": f"no certificate {certificate_id}"}
+            ],
+        )
+    if level not in certificate.level_list:
+        offered = "、".join(lv.value for lv in certificate.level_list)
+        raise UnprocessableEntity(
+            f"The certificate {certificate.name} is not offered at level {level.value}; it "
+            f"offers {offered}",
+            errors=[{"field": f"{prefix}level", "message": f"offered levels: {offered}"}],
+        )
+
+
+def _check_number_free(session: Session, number: str, own_id: int | None) -> None:
+    """409 naming the holder when another training already carries ``number``."""
+    statement = (
+        select(TeacherTraining.id, Teacher.name, Teacher.staff_no)
+        .join(Teacher, col(Teacher.id) == TeacherTraining.teacher_id)
+        .where(TeacherTraining.trainer_certificate_no == number)
+    )
+    if own_id is not None:
+        statement = statement.where(TeacherTraining.id != own_id)
+    holder = session.exec(statement).first()
+    if holder is not None:
+        training_id, name, staff_no = holder
+        raise Conflict(
+            f"Trainer certificate number {number} is already held by {name} ({staff_no}), "
+            f"training {training_id}; certificate numbers are unique",
+            code="duplicate",
+            existing_id=training_id,
+            holder=f"{name} ({staff_no})",
+        )
+
+
+def create_training(
+    session: Session, principal: Principal, data: TrainingCreate
+) -> TeacherTraining:
+    teacher = _teacher_or_422(session, data.teacher_id, "body.teacher_id")
+    _require_training_writer(principal, teacher)
+    _check_certificate_level(session, data.certificate_id, data.level)
+    training = TeacherTraining.model_validate(data.model_dump())
+    session.add(training)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=TRAINING_ENTITY,
+        entity_id=training.id,
+        after=snapshot(training),
+    )
+    session.commit()
+    return training
+
+
+def _locked_training(
+    session: Session, principal: Principal, training_id: int
+) -> tuple[TeacherTraining, Teacher]:
+    statement = visible_trainings(
+        select(TeacherTraining, Teacher)
+        .join(Teacher, col(Teacher.id) == TeacherTraining.teacher_id)
+        .where(TeacherTraining.id == training_id),
+        principal,
+    )
+    row = session.exec(statement.with_for_update(of=TeacherTraining)).first()
+    if row is None:
+        raise NotFound(f"No teacher training with id {training_id}")
+    training, teacher = row
+    return training, teacher
+
+
+def _refused(training: TeacherTraining, detail: str) -> InvalidState:
+    return InvalidState(
+        detail,
+        current_state=training.status.value,
+        allowed_actions=allowed_actions(training.status),
+    )
+
+
+def update_training(
+    session: Session,
+    principal: Principal,
+    training_id: int,
+    data: TrainingUpdate,
+    if_match: int | None,
+) -> TeacherTraining:
+    """Change what the training's state allows (see ``EDITABLE``); a refused field changes
+    nothing."""
+    training, teacher = _locked_training(session, principal, training_id)
+    _require_training_writer(principal, teacher)
+    check_version(training.version, if_match, "teacher training")
+    changes = data.model_dump(exclude_unset=True)
+    editable = EDITABLE[training.status]
+    refused = sorted(set(changes) - editable)
+    if refused:
+        raise _refused(
+            training,
+            f"Training {training_id} is {training.status.value}; it cannot change "
+            f"{', '.join(refused)} (it may change {', '.join(sorted(editable))})",
+        )
+    if "teacher_id" in changes and changes["teacher_id"] != training.teacher_id:
+        new_teacher = _teacher_or_422(session, changes["teacher_id"], "body.teacher_id")
+        _require_training_writer(principal, new_teacher)
+    start = changes.get("start_date", training.start_date)
+    end = changes.get("end_date", training.end_date)
+    problem = dates_problem(start, end)
+    if problem:
+        raise UnprocessableEntity(problem, errors=[{"field": "body.end_date", "message": problem}])
+    if {"certificate_id", "level"} & set(changes):
+        _check_certificate_level(
+            session,
+            changes.get("certificate_id", training.certificate_id),
+            changes.get("level", training.level),
+        )
+    if changes.get("trainer_certificate_no"):
+        _check_number_free(session, changes["trainer_certificate_no"], training_id)
+    valid_until = changes.get("valid_until", training.valid_until)
+    if valid_until is not None and training.certified_on and valid_until < training.certified_on:
+        raise UnprocessableEntity(
+            f"valid_until {valid_until} is before the certificate's issue date "
+            f"{training.certified_on}",
+            errors=[{"field": "body.valid_until", "message": "before certified_on"}],
+        )
+    before = snapshot(training)
+    for field, value in changes.items():
+        setattr(training, field, value)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="update",
+        entity=TRAINING_ENTITY,
+        entity_id=training_id,
+        before=before,
+        after=snapshot(training),
+    )
+    session.commit()
+    return training
+
+
+def transition_training(
+    session: Session,
+    principal: Principal,
+    training_id: int,
+    action: str,
+    today: date,
+    certify: CertifyBody | None = None,
+) -> TeacherTraining:
+    """Start, certify or fail a training; a refused action changes nothing."""
+    sources, target = TRANSITIONS[action]
+    training, teacher = _locked_training(session, principal, training_id)
+    _require_training_writer(principal, teacher, certifying=action == "certify")
+    if training.status not in sources:
+        allowed = allowed_actions(training.status)
+        raise _refused(
+            training,
+            f"Cannot {action} training {training_id}: it is {training.status.value}; {action} "
+            f"needs {' or '.join(sorted(s.value for s in sources))}. Allowed now: "
+            f"{', '.join(allowed)}",
+        )
+    before = snapshot(training)
+    if certify is not None:
+        _check_number_free(session, certify.trainer_certificate_no, training_id)
+        certified_on = certify.certified_on or today
+        if certify.valid_until is not None and certify.valid_until < certified_on:
+            raise UnprocessableEntity(
+                f"valid_until {certify.valid_until} is before the issue date {certified_on}",
+                errors=[{"field": "body.valid_until", "message": "before certified_on"}],
+            )
+        training.trainer_certificate_no = certify.trainer_certificate_no
+        training.evaluator_qualification_no = certify.evaluator_qualification_no
+        training.certified_on = certified_on
+        training.valid_until = certify.valid_until
+    training.status = target
+    session.flush()
+    record(
+        session,
+        principal,
+        action=action,
+        entity=TRAINING_ENTITY,
+        entity_id=training_id,
+        before=before,
+        after=snapshot(training),
+    )
+    session.commit()
+    return training
+
+
+def delete_training(session: Session, principal: Principal, training_id: int) -> None:
+    training, teacher = _locked_training(session, principal, training_id)
+    _require_training_writer(principal, teacher)
+    if training.status != TrainingStatus.planned:
+        raise _refused(
+            training,
+            f"Only a planned training is deleted; training {training_id} is "
+            f"{training.status.value}",
+        )
+    before = snapshot(training)
+    session.delete(training)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="delete",
+        entity=TRAINING_ENTITY,
+        entity_id=training_id,
+        before=before,
+    )
+    session.commit()
+
+
+# --- coverage --------------------------------------------------------------------------------
+
+
+def _rank(column: Any) -> Any:
+    return sa.case({lv.value: lv.rank for lv in Level}, value=column, else_=-1)
+
+
+def covered_expression(today: date) -> Any:
+    """True for a PilotTeacher row (joined to its PilotApplication) whose teacher holds a
+    certified, still valid training for the pilot's certificate at or above its level."""
+    return (
+        select(TeacherTraining.id)
+        .where(
+            col(TeacherTraining.teacher_id) == col(PilotTeacher.teacher_id),
+            col(TeacherTraining.certificate_id) == col(PilotApplication.certificate_id),
+            col(TeacherTraining.status) == TrainingStatus.certified,
+            _rank(col(TeacherTraining.level)) >= _rank(col(PilotApplication.level)),
+            sa.or_(
+                col(TeacherTraining.valid_until).is_(None),
+                col(TeacherTraining.valid_until) >= today,
+            ),
+        )
+        .exists()
+    )
+
+
+def _assignments(session: Session, application_ids: Any, today: date) -> list[Any]:
+    """(application id, teacher name, staff no, college id, college name, covered) for every
+    teacher assigned to the applications, in one statement."""
+    covered = covered_expression(today).label("covered")
+    return list(
+        session.exec(
+            select(  # type: ignore[call-overload]
+                PilotTeacher.application_id,
+                Teacher.name,
+                Teacher.staff_no,
+                College.id,
+                College.name,
+                covered,
+            )
+            .join(PilotApplication, col(PilotApplication.id) == PilotTeacher.application_id)
+            .join(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
+            .join(College, col(College.id) == Teacher.college_id)
+            .where(col(PilotTeacher.application_id).in_(application_ids))
+            .order_by(col(Teacher.staff_no))
+        ).all()
+    )
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(part * 100 / whole, 1) if whole else None
+
+
+def _figure(rows: Sequence[Any]) -> CoverageFigure:
+    assigned = len(rows)
+    certified = sum(1 for row in rows if row[5])
+    return CoverageFigure(
+        assigned=assigned,
+        certified=certified,
+        coverage_percent=_percent(certified, assigned),
+        below_target=assigned == 0 or certified < assigned,
+        missing=[f"{row[1]} ({row[2]})" for row in rows if not row[5]],
+    )
+
+
+def application_figures(
+    session: Session, application_id: int, today: date
+) -> tuple[CoverageFigure, int]:
+    """The pilot's teacher coverage and how many students completed one of its batches."""
+    figure = _figure(_assignments(session, [application_id], today))
+    trained = session.exec(
+        select(func.count(sa.distinct(col(TrainingEnrollment.student_id))))
+        .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
+        .where(TrainingBatch.application_id == application_id, col(TrainingEnrollment.completed))
+    ).one()
+    return figure, int(trained)
+
+
+REPORT_ROLES = READ_ALL_ROLES | {Role.college_manager}
+
+
+def coverage_report(
+    session: Session,
+    principal: Principal,
+    *,
+    today: date,
+    year: int | None = None,
+    status: ApplicationStatus | None = None,
+    certificate_id: int | None = None,
+) -> TeacherCoverageReport:
+    """Coverage per pilot, per teachers' college and overall, in two statements whatever the
+    number of pilots and teachers. Without ``status`` rejected and draft pilots are left out."""
+    if principal.role not in REPORT_ROLES:
+        raise Forbidden(
+            f"Role {principal.role.value} may not read the teacher coverage report",
+            allowed_roles=sorted(r.value for r in REPORT_ROLES),
+        )
+    statement = visible(
+        select(PilotApplication, Certificate.name).join(
+            Certificate, col(Certificate.id) == PilotApplication.certificate_id
+        ),
+        principal,
+    )
+    if year is not None:
+        statement = statement.where(PilotApplication.year == year)
+    if status is not None:
+        statement = statement.where(PilotApplication.status == status)
+    else:
+        statement = statement.where(
+            col(PilotApplication.status).not_in(
+                [ApplicationStatus.rejected, ApplicationStatus.draft]
+            )
+        )
+    if certificate_id is not None:
+        statement = statement.where(PilotApplication.certificate_id == certificate_id)
+    pilots = session.exec(
+        statement.order_by(col(PilotApplication.year).desc(), col(PilotApplication.id))
+    ).all()
+    ids_subquery = statement.with_only_columns(col(PilotApplication.id)).order_by(None)
+    by_pilot: dict[int, list[Any]] = defaultdict(list)
+    colleges: dict[int, list[Any]] = {}
+    for row in _assignments(session, ids_subquery, today):
+        by_pilot[row[0]].append(row)
+        colleges.setdefault(row[3], [row[4], 0, 0])
+        colleges[row[3]][1] += 1
+        colleges[row[3]][2] += 1 if row[5] else 0
+    pilot_rows = []
+    for application, certificate_name in pilots:
+        figure = _figure(by_pilot.get(application.id, []))
+        pilot_rows.append(
+            CoveragePilot(
+                **figure.model_dump(),
+                application_id=application.id,
+                year=application.year,
+                certificate_id=application.certificate_id,
+                certificate_name=certificate_name,
+                level=application.level,
+                tier=application.tier.value,
+                status=application.status.value,
+            )
+        )
+    assigned = sum(p.assigned for p in pilot_rows)
+    certified = sum(p.certified for p in pilot_rows)
+    return TeacherCoverageReport(
+        year=year,
+        as_of=today,
+        pilots=pilot_rows,
+        colleges=[
+            CoverageCollege(
+                college_id=college_id,
+                college_name=name,
+                assigned=n,
+                certified=ok,
+                coverage_percent=_percent(ok, n),
+            )
+            for college_id, (name, n, ok) in sorted(colleges.items(), key=lambda i: i[1][0])
+        ],
+        overall=CoverageTotals(
+            pilots=len(pilot_rows),
+            pilots_below_target=sum(1 for p in pilot_rows if p.below_target),
+            assigned=assigned,
+            certified=certified,
+            coverage_percent=_percent(certified, assigned),
+        ),
+    )
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+def batch_statement(
+    principal: Principal,
+    *,
+    application_id: int | None = None,
+    year: int | None = None,
+    certificate_id: int | None = None,
+    instructor_id: int | None = None,
+) -> Any:
+    statement = (
+        select(TrainingBatch, PilotApplication, Certificate.name)
+        .join(PilotApplication, col(PilotApplication.id) == TrainingBatch.application_id)
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+    )
+    statement = visible(statement, principal)
+    if application_id is not None:
+        statement = statement.where(TrainingBatch.application_id == application_id)
+    if year is not None:
+        statement = statement.where(PilotApplication.year == year)
+    if certificate_id is not None:
+        statement = statement.where(PilotApplication.certificate_id == certificate_id)
+    if instructor_id is not None:
+        statement = statement.where(
+            col(TrainingBatch.id).in_(
+                select(TrainingBatchInstructor.batch_id).where(
+                    TrainingBatchInstructor.teacher_id == instructor_id
+                )
+            )
+        )
+    return statement
+
+
+BATCH_ORDER = [col(TrainingBatch.start_date), col(TrainingBatch.id)]
+
+
+def batch_publics(session: Session, rows: Sequence[Any]) -> list[BatchPublic]:
+    """Batches with their instructors and enrolment counts, in two statements for all rows."""
+    ids = [batch.id for batch, _, _ in rows]
+    instructors: dict[int, list[InstructorPublic]] = defaultdict(list)
+    counts: dict[int, tuple[int, int]] = {}
+    if ids:
+        for batch_id, t_id, staff_no, name in session.exec(
+            select(TrainingBatchInstructor.batch_id, Teacher.id, Teacher.staff_no, Teacher.name)
+            .join(Teacher, col(Teacher.id) == TrainingBatchInstructor.teacher_id)
+            .where(col(TrainingBatchInstructor.batch_id).in_(ids))
+            .order_by(col(Teacher.staff_no))
+        ).all():
+            instructors[batch_id].append(
+                InstructorPublic(id=t_id or 0, staff_no=staff_no, name=name)
+            )
+        completed = sa.func.sum(sa.case((col(TrainingEnrollment.completed), 1), else_=0))
+        for batch_id, n, done in session.exec(
+            select(TrainingEnrollment.batch_id, func.count(), completed)
+            .where(col(TrainingEnrollment.batch_id).in_(ids))
+            .group_by(col(TrainingEnrollment.batch_id))
+        ).all():
+            counts[batch_id] = (int(n), int(done or 0))
+    return [
+        BatchPublic.model_validate(
+            {
+                **batch.model_dump(),
+                "certificate_name": certificate_name,
+                "level": application.level,
+                "year": application.year,
+                "instructors": instructors[batch.id],
+                "enrolled": counts.get(batch.id, (0, 0))[0],
+                "completed": counts.get(batch.id, (0, 0))[1],
+            }
+        )
+        for batch, application, certificate_name in rows
+    ]
+
+
+def list_batches(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[BatchPublic]:
+    raw = paginate(session, batch_statement(principal, **filters), page, BATCH_ORDER, lambda r: r)
+    return Page[BatchPublic](
+        items=batch_publics(session, raw.items),
+        total=raw.total,
+        limit=raw.limit,
+        offset=raw.offset,
+    )
+
+
+def batches_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
+    return fetch_for_export(session, batch_statement(principal, **filters), BATCH_ORDER)
+
+
+def get_batch(session: Session, principal: Principal, batch_id: int) -> BatchPublic:
+    row = session.exec(batch_statement(principal).where(TrainingBatch.id == batch_id)).first()
+    if row is None:
+        raise NotFound(f"No training batch with id {batch_id}")
+    return batch_publics(session, [row])[0]
+
+
+def _require_batch_writer(session: Session, principal: Principal, application_id: int) -> None:
+    """The office runs every batch; a college manager those of pilots with a major of their
+    college."""
+    if principal.role == Role.academic_office:
+        return
+    if principal.role == Role.college_manager:
+        own = session.exec(
+            select(ApplicationMajor.major_id)
+            .join(Major, col(Major.id) == ApplicationMajor.major_id)
+            .where(
+                ApplicationMajor.application_id == application_id,
+                Major.college_id == (principal.college_id or -1),
+            )
+        ).first()
+        if own is not None:
+            return
+        raise Forbidden(
+            f"Application {application_id} has no major of your college (id "
+            f"{principal.college_id}); a college manager runs its own pilots' batches",
+            code="out_of_scope",
+        )
+    raise Forbidden(
+        f"Role {principal.role.value} may not run training batches; allowed roles: "
+        "academic_office, college_manager (own college's pilots)",
+        allowed_roles=[Role.academic_office.value, Role.college_manager.value],
+    )
+
+
+def _require_approved(application: PilotApplication, what: str) -> None:
+    if application.status != ApplicationStatus.approved:
+        raise InvalidState(
+            f"{what} only for an approved application; application {application.id} is "
+            f"{application.status.value}",
+            current_state=application.status.value,
+            allowed_actions=[],
+        )
+
+
+def _check_teachers(session: Session, teacher_ids: Sequence[int]) -> None:
+    found = set(session.exec(select(Teacher.id).where(col(Teacher.id).in_(teacher_ids))).all())
+    missing = [t for t in teacher_ids if t not in found]
+    if missing:
+        raise UnprocessableEntity(
+            f"No teacher with id {', '.join(map(str, missing))}",
+            errors=[{"field": "body.instructor_ids", "message": f"unknown teacher ids {missing}"}],
+        )
+
+
+def _instructor_ids(session: Session, batch_id: int) -> list[int]:
+    return sorted(
+        session.exec(
+            select(TrainingBatchInstructor.teacher_id).where(
+                TrainingBatchInstructor.batch_id == batch_id
+            )
+        ).all()
+    )
+
+
+def _set_instructors(session: Session, batch_id: int, teacher_ids: Sequence[int]) -> None:
+    session.execute(
+        sa.delete(TrainingBatchInstructor).where(col(TrainingBatchInstructor.batch_id) == batch_id)
+    )
+    session.add_all(TrainingBatchInstructor(batch_id=batch_id, teacher_id=t) for t in teacher_ids)
+
+
+def _batch_snapshot(batch: TrainingBatch, instructor_ids: Sequence[int]) -> dict[str, Any]:
+    return {**(snapshot(batch) or {}), "instructor_ids": list(instructor_ids)}
+
+
+def create_batch(session: Session, principal: Principal, data: BatchCreate) -> TrainingBatch:
+    try:
+        application = locked_application(session, principal, data.application_id)
+    except NotFound as exc:
+        raise UnprocessableEntity(
+            exc.detail, errors=[{"field": "body.application_id", "message": exc.detail}]
+        ) from exc
+    _require_batch_writer(session, principal, data.application_id)
+    _require_approved(application, "Training batches are run")
+    _check_teachers(session, data.instructor_ids)
+    batch = TrainingBatch.model_validate(data.model_dump(exclude={"instructor_ids"}))
+    session.add(batch)
+    session.flush()
+    assert batch.id is not None
+    _set_instructors(session, batch.id, data.instructor_ids)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=BATCH_ENTITY,
+        entity_id=batch.id,
+        after=_batch_snapshot(batch, data.instructor_ids),
+    )
+    session.commit()
+    return batch
+
+
+def _locked_batch(
+    session: Session, principal: Principal, batch_id: int
+) -> tuple[TrainingBatch, PilotApplication]:
+    statement = visible(
+        select(TrainingBatch, PilotApplication)
+        .join(PilotApplication, col(PilotApplication.id) == TrainingBatch.application_id)
+        .where(TrainingBatch.id == batch_id),
+        principal,
+    )
+    row = session.exec(statement.with_for_update(of=TrainingBatch)).first()
+    if row is None:
+        raise NotFound(f"No training batch with id {batch_id}")
+    batch, application = row
+    return batch, application
+
+
+def _max_attended(session: Session, batch_id: int) -> int:
+    value = session.exec(
+        select(func.max(TrainingEnrollment.attended_hours)).where(
+            TrainingEnrollment.batch_id == batch_id
+        )
+    ).one()
+    return int(value or 0)
+
+
+def update_batch(
+    session: Session, principal: Principal, batch_id: int, data: BatchUpdate, if_match: int | None
+) -> TrainingBatch:
+    batch, application = _locked_batch(session, principal, batch_id)
+    _require_batch_writer(session, principal, application.id or 0)
+    check_version(batch.version, if_match, "training batch")
+    changes = data.model_dump(exclude_unset=True)
+    before_instructors = _instructor_ids(session, batch_id)
+    instructors = changes.pop("instructor_ids", None)
+    instructors = before_instructors if instructors is None else sorted(set(instructors))
+    _check_teachers(session, instructors)
+    problem = dates_problem(
+        changes.get("start_date", batch.start_date), changes.get("end_date", batch.end_date)
+    )
+    if problem:
+        raise UnprocessableEntity(problem, errors=[{"field": "body.end_date", "message": problem}])
+    if "hours" in changes:
+        attended = _max_attended(session, batch_id)
+        if changes["hours"] < attended:
+            raise Conflict(
+                f"Batch {batch_id} cannot have {changes['hours']} hours: an enrolled student "
+                f"has already attended {attended}",
+                code="hours_below_attended",
+                max_attended_hours=attended,
+            )
+    before = _batch_snapshot(batch, before_instructors)
+    for field, value in changes.items():
+        setattr(batch, field, value)
+    if instructors != before_instructors:
+        batch.updated_at = utcnow()  # a change of instructors is a new version
+        _set_instructors(session, batch_id, instructors)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="update",
+        entity=BATCH_ENTITY,
+        entity_id=batch_id,
+        before=before,
+        after=_batch_snapshot(batch, instructors),
+    )
+    session.commit()
+    return batch
+
+
+def delete_batch(session: Session, principal: Principal, batch_id: int) -> None:
+    batch, application = _locked_batch(session, principal, batch_id)
+    _require_batch_writer(session, principal, application.id or 0)
+    enrolled = session.exec(
+        select(func.count()).where(TrainingEnrollment.batch_id == batch_id)
+    ).one()
+    if enrolled:
+        raise Conflict(
+            f"Batch {batch_id} has {enrolled} enrolled student(s); remove them first",
+            code="has_enrollments",
+        )
+    instructors = _instructor_ids(session, batch_id)
+    before = _batch_snapshot(batch, instructors)
+    session.execute(
+        sa.delete(TrainingBatchInstructor).where(col(TrainingBatchInstructor.batch_id) == batch_id)
+    )
+    session.delete(batch)
+    session.flush()
+    record(
+        session, principal, action="delete", entity=BATCH_ENTITY, entity_id=batch_id, before=before
+    )
+    session.commit()
+
+
+# --- enrolments ------------------------------------------------------------------------------
+
+
+def enrollment_statement(batch_id: int, completed: bool | None = None) -> Any:
+    statement = (
+        select(TrainingEnrollment, Student)
+        .join(Student, col(Student.id) == TrainingEnrollment.student_id)
+        .where(TrainingEnrollment.batch_id == batch_id)
+    )
+    if completed is not None:
+        statement = statement.where(TrainingEnrollment.completed == completed)
+    return statement
+
+
+ENROLLMENT_ORDER = [col(Student.student_no), col(TrainingEnrollment.id)]
+
+
+def enrollment_public(row: Any) -> EnrollmentPublic:
+    enrollment, student = row
+    return EnrollmentPublic.model_validate(
+        {
+            **enrollment.model_dump(),
+            "student_no": student.student_no,
+            "student_name": student.name,
+            "major_id": student.major_id,
+            "cohort": student.cohort,
+        }
+    )
+
+
+def list_enrollments(
+    session: Session,
+    principal: Principal,
+    batch_id: int,
+    page: PageParams,
+    completed: bool | None = None,
+) -> Page[EnrollmentPublic]:
+    get_batch(session, principal, batch_id)
+    return paginate(
+        session,
+        enrollment_statement(batch_id, completed),
+        page,
+        ENROLLMENT_ORDER,
+        enrollment_public,
+    )
+
+
+def enrollments_for_export(
+    session: Session, principal: Principal, batch_id: int, completed: bool | None = None
+) -> list[Any]:
+    get_batch(session, principal, batch_id)
+    return fetch_for_export(session, enrollment_statement(batch_id, completed), ENROLLMENT_ORDER)
+
+
+def eligibility_problem(session: Session, application_id: int, student: Student) -> str | None:
+    """Why ``student`` may not train in the pilot (not its majors or cohorts), or None."""
+    majors = session.exec(
+        select(Major.id, Major.name)
+        .join(ApplicationMajor, col(ApplicationMajor.major_id) == Major.id)
+        .where(ApplicationMajor.application_id == application_id)
+        .order_by(col(Major.name))
+    ).all()
+    cohorts = sorted(
+        session.exec(
+            select(ApplicationCohort.cohort).where(
+                ApplicationCohort.application_id == application_id
+            )
+        ).all()
+    )
+    problems = []
+    if student.major_id not in {m_id for m_id, _ in majors}:
+        major = session.get(Major, student.major_id)
+        problems.append(
+            f"major {major.name if major else student.major_id} is not one of the pilot's "
+            f"majors ({'、'.join(name for _, name in majors)})"
+        )
+    if student.cohort not in cohorts:
+        problems.append(
+            f"cohort {student.cohort}级 is not one of the pilot's cohorts "
+            f"({'、'.join(f'{c}级' for c in cohorts)})"
+        )
+    if not problems:
+        return None
+    return f"Student {student.name} ({student.student_no}): " + "; ".join(problems)
+
+
+def _attended_problem(attended: int, batch: TrainingBatch) -> None:
+    if attended > batch.hours:
+        raise UnprocessableEntity(
+            f"attended_hours {attended} is more than the batch's {batch.hours} hours",
+            errors=[
+                {"field": "body.attended_hours", "message": f"at most {batch.hours} (the batch)"}
+            ],
+        )
+
+
+def add_enrollment(
+    session: Session, principal: Principal, batch_id: int, data: EnrollmentCreate
+) -> TrainingEnrollment:
+    batch, application = _locked_batch(session, principal, batch_id)
+    _require_batch_writer(session, principal, batch.application_id)
+    _require_approved(application, "Students are enrolled")
+    student = session.get(Student, data.student_id)
+    if student is None:
+        raise UnprocessableEntity(
+            f"No student with id {data.student_id}",
+            errors=[{"field": "body.student_id", "message": f"no student {data.student_id}"}],
+        )
+    problem = eligibility_problem(session, batch.application_id, student)
+    if problem:
+        raise UnprocessableEntity(
+            problem,
+            code="not_eligible",
+            errors=[{"field": "body.student_id", "message": problem}],
+        )
+    _attended_problem(data.attended_hours, batch)
+    existing = session.exec(
+        select(TrainingEnrollment.id).where(
+            TrainingEnrollment.batch_id == batch_id,
+            TrainingEnrollment.student_id == data.student_id,
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"Student {student.student_no} is already enrolled in batch {batch_id} "
+            f"(enrolment {existing})",
+            code="duplicate",
+            existing_id=existing,
+        )
+    enrollment = TrainingEnrollment(batch_id=batch_id, **data.model_dump())
+    session.add(enrollment)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="enroll",
+        entity=ENROLLMENT_ENTITY,
+        entity_id=enrollment.id,
+        after=snapshot(enrollment),
+    )
+    session.commit()
+    return enrollment
+
+
+def _locked_enrollment(
+    session: Session, principal: Principal, batch_id: int, enrollment_id: int
+) -> tuple[TrainingEnrollment, TrainingBatch]:
+    batch, _application = _locked_batch(session, principal, batch_id)
+    _require_batch_writer(session, principal, batch.application_id)
+    enrollment = session.exec(
+        select(TrainingEnrollment)
+        .where(TrainingEnrollment.id == enrollment_id, TrainingEnrollment.batch_id == batch_id)
+        .with_for_update()
+    ).first()
+    if enrollment is None:
+        raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")
+    return enrollment, batch
+
+
+def get_enrollment(
+    session: Session, principal: Principal, batch_id: int, enrollment_id: int
+) -> EnrollmentPublic:
+    get_batch(session, principal, batch_id)
+    row = session.exec(
+        enrollment_statement(batch_id).where(TrainingEnrollment.id == enrollment_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")
+    return enrollment_public(row)
+
+
+def update_enrollment(
+    session: Session,
+    principal: Principal,
+    batch_id: int,
+    enrollment_id: int,
+    data: EnrollmentUpdate,
+    if_match: int | None,
+) -> TrainingEnrollment:
+    enrollment, batch = _locked_enrollment(session, principal, batch_id, enrollment_id)
+    check_version(enrollment.version, if_match, "training enrolment")
+    changes = data.model_dump(exclude_unset=True)
+    _attended_problem(changes.get("attended_hours", enrollment.attended_hours), batch)
+    before = snapshot(enrollment)
+    for field, value in changes.items():
+        setattr(enrollment, field, value)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="update",
+        entity=ENROLLMENT_ENTITY,
+        entity_id=enrollment_id,
+        before=before,
+        after=snapshot(enrollment),
+    )
+    session.commit()
+    return enrollment
+
+
+def remove_enrollment(
+    session: Session, principal: Principal, batch_id: int, enrollment_id: int
+) -> None:
+    enrollment, _batch = _locked_enrollment(session, principal, batch_id, enrollment_id)
+    before = snapshot(enrollment)
+    session.delete(enrollment)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="unenroll",
+        entity=ENROLLMENT_ENTITY,
+        entity_id=enrollment_id,
+        before=before,
+    )
+    session.commit()
