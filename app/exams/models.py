@@ -309,9 +309,7 @@ class FunnelRow(SQLModel):
         description="Declared headcount of the pilots in the group (a pilot with majors or "
         "cohorts in several groups counts in each)"
     )
-    trained: int | None = Field(
-        description="Enrolled in a training batch; null until student training is recorded"
-    )
+    trained: int = Field(description="Candidates enrolled in a training batch of the pilot")
     registered: int = Field(description="Candidates (student × pilot) with a live registration")
     sat: int
     passed: int

@@ -54,6 +54,7 @@ from app.exams.models import (
     SessionStatus,
 )
 from app.reference.models import Certificate, College, EvaluationOrg, Level, Major, Student
+from app.trainings.models import TrainingBatch, TrainingEnrollment
 
 READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
 SESSION_ENTITY = "exam_session"
@@ -1009,6 +1010,7 @@ DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 class _Tally:
     label: str
     applications: set[int] = field(default_factory=set)
+    trained: set[tuple[int, int]] = field(default_factory=set)
     registered: set[tuple[int, int]] = field(default_factory=set)
     sat: set[tuple[int, int]] = field(default_factory=set)
     passed: set[tuple[int, int]] = field(default_factory=set)
@@ -1020,7 +1022,7 @@ class _Tally:
             key=key,
             label=self.label,
             headcount=sum(headcount_of[a] for a in self.applications),
-            trained=None,
+            trained=len(self.trained),
             registered=len(self.registered),
             sat=sat,
             passed=len(self.passed),
@@ -1032,8 +1034,8 @@ class _Tally:
 def funnel(
     session: Session, principal: Principal, *, year: int | None, group_by: FunnelGroupBy
 ) -> FunnelReport:
-    """Declared headcount → registered → sat → passed → certified per group and overall, in
-    candidates (a student in a pilot), for approved and closed pilots."""
+    """Declared headcount → trained → registered → sat → passed → certified per group and
+    overall, in candidates (a student in a pilot), for approved and closed pilots."""
     scope = principal.college_id if principal.role == Role.college_manager else None
     if principal.role not in FUNNEL_READERS and scope is None:
         raise Forbidden(
@@ -1068,6 +1070,7 @@ def funnel(
     majors: dict[int, list[tuple[int, str, int, str]]] = defaultdict(list)
     cohorts: dict[int, list[int]] = defaultdict(list)
     candidates: list[Any] = []
+    trainees: list[Any] = []
     if ids:
         for app_id, major_id, major_name, college_id, college_name in session.exec(
             select(  # type: ignore[call-overload]
@@ -1114,6 +1117,25 @@ def funnel(
                 )
             ).all()
         )
+        trainees = list(
+            session.exec(
+                select(  # type: ignore[call-overload]
+                    TrainingBatch.application_id,
+                    TrainingEnrollment.student_id,
+                    Student.major_id,
+                    Student.cohort,
+                    Major.college_id,
+                )
+                .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
+                .join(Student, col(Student.id) == TrainingEnrollment.student_id)
+                .join(Major, col(Major.id) == Student.major_id)
+                .where(
+                    col(TrainingBatch.application_id).in_(ids),
+                    (Major.college_id == scope) if scope is not None else sa.true(),
+                )
+                .distinct()
+            ).all()
+        )
     names: dict[str, str] = {}
     for app_id, pilot in pilots.items():
         names[f"application:{app_id}"] = (
@@ -1149,6 +1171,18 @@ def funnel(
         total.applications.add(app_id)
         for key in pilot_groups(app_id):
             tally(key).applications.add(app_id)
+
+    def candidate_group(app_id: int, major_id: int, cohort: int, college_id: int) -> str:
+        own = {
+            FunnelGroupBy.major: f"major:{major_id}",
+            FunnelGroupBy.college: f"college:{college_id}",
+            FunnelGroupBy.cohort: f"cohort:{cohort}",
+        }
+        return own.get(group_by) or next(iter(pilot_groups(app_id)))
+
+    for app_id, student_id, major_id, cohort, college_id in trainees:
+        for target in (tally(candidate_group(app_id, major_id, cohort, college_id)), total):
+            target.trained.add((app_id, student_id))
     for (
         app_id,
         student_id,
@@ -1159,12 +1193,7 @@ def funnel(
         cohort,
         college_id,
     ) in candidates:
-        own = {
-            FunnelGroupBy.major: f"major:{major_id}",
-            FunnelGroupBy.college: f"college:{college_id}",
-            FunnelGroupBy.cohort: f"cohort:{cohort}",
-        }
-        key = own.get(group_by) or next(iter(pilot_groups(app_id)))
+        key = candidate_group(app_id, major_id, cohort, college_id)
         candidate = (app_id, student_id)
         for target in (tally(key), total):
             target.registered.add(candidate)

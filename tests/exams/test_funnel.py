@@ -1,4 +1,5 @@
-"""The funnel: headcount → registered → sat → passed → certified, per group and overall."""
+"""The funnel: headcount → trained → registered → sat → passed → certified, per group and
+overall."""
 
 from datetime import date
 
@@ -8,6 +9,7 @@ from starlette.testclient import TestClient
 from app.applications.models import ApplicationMajor
 from app.core.roles import Role
 from app.exams.models import IssuedCertificate, RegistrationStatus
+from app.trainings.models import TrainingBatch, TrainingEnrollment
 from tests.exams.factories import (
     make_pilot,
     make_registration,
@@ -35,6 +37,17 @@ def _seed(db: Session) -> int:
             issue_date=date(2022, 12, 20),
         )
     )
+    batch = TrainingBatch(
+        application_id=application.id,
+        title="考前集训",
+        hours=16,
+        start_date=date(2022, 10, 8),
+        end_date=date(2022, 10, 9),
+    )
+    db.add(batch)
+    db.commit()
+    for student in (certified, failed):
+        db.add(TrainingEnrollment(batch_id=batch.id, student_id=student.id, attended_hours=16))
     db.commit()
     assert application.id is not None
     return application.id
@@ -57,7 +70,7 @@ def test_funnel_counts_each_stage_per_pilot_and_overall(client: TestClient, db: 
         k: row[k] for k in ("headcount", "trained", "registered", "sat", "passed", "certified")
     } == {
         "headcount": 40,
-        "trained": None,
+        "trained": 2,
         "registered": 3,
         "sat": 2,
         "passed": 1,
@@ -82,7 +95,7 @@ def test_funnel_by_major_and_as_csv(client: TestClient, db: Session) -> None:
     assert by_major.json()["rows"][0]["registered"] == 3
     text = csv.content.decode("utf-8-sig").splitlines()
     assert text[0] == "年级,申报人数,已培训,已报名,实考,通过,已发证,通过率"
-    assert text[1].startswith("2021级,40,,3,2,1,1,0.5")
+    assert text[1].startswith("2021级,40,2,3,2,1,1,0.5")
     assert text[-1].startswith("合计,40")
 
 
