@@ -7,7 +7,6 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
-from app.accounts.models import ApiKey, User
 from app.accounts.service import check_version
 from app.core.audit import record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
@@ -163,14 +162,24 @@ def _unique(
 
 
 def _refuse_if_referenced(
-    session: Session, label: str, row_id: int, references: Sequence[tuple[str, Any]]
+    session: Session, label: str, model: Any, row_id: int, owned: frozenset[str] = frozenset()
 ) -> None:
-    """409 naming every kind of row that still refers to this one, with counts."""
+    """409 naming every kind of row that still refers to this one, with counts. The referring
+    tables are read from the schema's foreign keys, so later domains are covered too; ``owned``
+    tables are the row's own links, deleted with it."""
+    target = model.__table__
     found = []
-    for name, column in references:
-        count = session.exec(select(func.count()).where(column == row_id)).one()
-        if count:
-            found.append({"entity": name, "count": int(count)})
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name in owned:
+            continue
+        for foreign_key in table.foreign_keys:
+            if foreign_key.column.table is not target:
+                continue
+            count = session.exec(
+                select(func.count()).select_from(table).where(foreign_key.parent == row_id)
+            ).one()
+            if count:
+                found.append({"entity": table.name.replace("_", " "), "count": int(count)})
     if found:
         listed = ", ".join(f"{f['count']} {f['entity']}" for f in found)
         raise Conflict(
@@ -301,18 +310,7 @@ def update_college(
 def delete_college(session: Session, principal: Principal, college_id: int) -> None:
     require_office(principal)
     college = _locked(session, College, college_id, "college")
-    _refuse_if_referenced(
-        session,
-        "college",
-        college_id,
-        [
-            ("majors", Major.college_id),
-            ("courses", Course.college_id),
-            ("teachers", Teacher.college_id),
-            ("users", User.college_id),
-            ("api keys", ApiKey.college_id),
-        ],
-    )
+    _refuse_if_referenced(session, "college", College, college_id)
     _deleted(session, principal, college, "college")
 
 
@@ -391,12 +389,7 @@ def delete_major(session: Session, principal: Principal, major_id: int) -> None:
     require_writer_role(principal, "majors")
     major = _scoped_major(session, principal, major_id)
     require_college_writer(principal, major.college_id, "majors")
-    _refuse_if_referenced(
-        session,
-        "major",
-        major_id,
-        [("students", Student.major_id), ("courses", CourseMajor.major_id)],
-    )
+    _refuse_if_referenced(session, "major", Major, major_id)
     _deleted(session, principal, major, "major")
 
 
@@ -556,6 +549,8 @@ def delete_course(session: Session, principal: Principal, course_id: int) -> Non
     require_writer_role(principal, "courses")
     course = _scoped_course(session, principal, course_id)
     require_college_writer(principal, course.college_id, "courses")
+    owned = frozenset({CourseMajor.__tablename__})
+    _refuse_if_referenced(session, "course", Course, course_id, owned)
     session.execute(sa.delete(CourseMajor).where(col(CourseMajor.course_id) == course_id))
     _deleted(session, principal, course, "course")
 
@@ -656,12 +651,7 @@ def delete_teacher(session: Session, principal: Principal, teacher_id: int) -> N
     require_writer_role(principal, "teachers")
     teacher = _scoped_teacher(session, principal, teacher_id)
     require_college_writer(principal, teacher.college_id, "teachers")
-    _refuse_if_referenced(
-        session,
-        "teacher",
-        teacher_id,
-        [("users", User.teacher_id), ("api keys", ApiKey.teacher_id)],
-    )
+    _refuse_if_referenced(session, "teacher", Teacher, teacher_id)
     _deleted(session, principal, teacher, "teacher")
 
 
@@ -803,12 +793,7 @@ def delete_student(session: Session, principal: Principal, student_id: int) -> N
     require_writer_role(principal, "students")
     student, college_id = _scoped_student(session, principal, student_id)
     require_college_writer(principal, college_id, "students")
-    _refuse_if_referenced(
-        session,
-        "student",
-        student_id,
-        [("users", User.student_id), ("api keys", ApiKey.student_id)],
-    )
+    _refuse_if_referenced(session, "student", Student, student_id)
     _deleted(session, principal, student, "student")
 
 
@@ -886,16 +871,7 @@ def update_evaluation_org(
 def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -> None:
     require_office(principal)
     org = _locked(session, EvaluationOrg, org_id, "evaluation organisation")
-    _refuse_if_referenced(
-        session,
-        "evaluation organisation",
-        org_id,
-        [
-            ("certificates", Certificate.evaluation_org_id),
-            ("users", User.evaluation_org_id),
-            ("api keys", ApiKey.evaluation_org_id),
-        ],
-    )
+    _refuse_if_referenced(session, "evaluation organisation", EvaluationOrg, org_id)
     _deleted(session, principal, org, "evaluation_org")
 
 
@@ -1024,4 +1000,5 @@ def update_certificate(
 def delete_certificate(session: Session, principal: Principal, certificate_id: int) -> None:
     require_office(principal)
     certificate = _locked(session, Certificate, certificate_id, "certificate")
+    _refuse_if_referenced(session, "certificate", Certificate, certificate_id)
     _deleted(session, principal, certificate, "certificate")
