@@ -25,7 +25,7 @@ from app.applications.models import (
     ReturnBody,
     Tier,
 )
-from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_etag
+from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_created, set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -58,11 +58,6 @@ GET_RESPONSES = problem_responses(404)
 CREATE_RESPONSES = problem_responses(409)
 WRITE_RESPONSES = problem_responses(404, 409, 412)
 ACTION_RESPONSES = problem_responses(404, 409)
-
-
-def _located(response: Response, path: str, row_id: int | None, version: int) -> None:
-    set_etag(response, version)
-    response.headers["Location"] = f"/api/v1/{path}/{row_id}"
 
 
 # --- applications ----------------------------------------------------------------------------
@@ -143,7 +138,7 @@ def applications_create(
     """File a draft application. A college manager files only for majors of their college;
     one application per (year, certificate, level, tier)."""
     application = service.create_application(session, principal, data)
-    _located(response, "applications", application.id, application.version)
+    set_created(response, "applications", application.id, application.version)
     assert application.id is not None
     return service.get_application(session, principal, application.id)
 
@@ -346,7 +341,7 @@ def plans_create(
     """Start a major's draft plan for an approved application (one per application and
     major). Core courses are checked when the plan is filed."""
     plan = service.create_plan(session, principal, data)
-    _located(response, "plans", plan.id, plan.version)
+    set_created(response, "plans", plan.id, plan.version)
     assert plan.id is not None
     return service.get_plan(session, principal, plan.id)
 

@@ -1,6 +1,7 @@
 """Request authentication (bearer token or ``X-API-Key``) and role checks as typed dependencies."""
 
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -11,6 +12,7 @@ from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, PreconditionFailed, Unauthorized
 from app.core.roles import Principal, Role
+from app.core.types import school_today
 
 TOKEN_URL = "/api/v1/auth/token"
 
@@ -99,3 +101,17 @@ IfMatch = Annotated[int | None, Depends(parse_if_match)]
 
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
+
+
+def set_created(response: Response, path: str, row_id: int | None, version: int) -> None:
+    """``ETag`` and ``Location`` of a row a POST just created under ``/api/v1/<path>``."""
+    set_etag(response, version)
+    response.headers["Location"] = f"/api/v1/{path}/{row_id}"
+
+
+def school_today_dep(settings: SettingsDep) -> date:
+    """Today's calendar date in the school's time zone (``ONEX_TIMEZONE``)."""
+    return school_today(settings.timezone)
+
+
+Today = Annotated[date, Depends(school_today_dep)]

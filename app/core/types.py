@@ -71,6 +71,12 @@ Money = Annotated[
 """An amount in yuan with at most two decimals; JSON shows it as a string such as ``"1234.50"``."""
 
 
+def school_date(moment: datetime, timezone: str) -> date:
+    """The calendar date at ``moment`` in the school's time zone: registration windows, exam
+    dates and validity dates are dates there."""
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
 def school_today(timezone: str) -> date:
     """Today's calendar date in the school's time zone (``settings.timezone``)."""
-    return datetime.now(ZoneInfo(timezone)).date()
+    return school_date(utcnow(), timezone)

@@ -24,7 +24,7 @@ from app.core.config import get_settings
 from app.core.errors import Conflict
 from app.core.params import MAX_DB_ID
 from app.core.roles import Principal, Role
-from app.core.types import utcnow
+from app.core.types import school_today
 from app.exams import service
 from app.exams.models import (
     CertificateStatus,
@@ -82,7 +82,7 @@ SESSION_HELP = "the exam session's id (GET /api/v1/exam-sessions), or pass ?sess
 
 
 def _today() -> date:
-    return service.school_date(utcnow(), get_settings().timezone)
+    return school_today(get_settings().timezone)
 
 
 def _students(session: Session) -> dict[str, dict[str, Any]]:

@@ -4,9 +4,9 @@ verification."""
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_etag
+from app.core.auth import CurrentPrincipal, IfMatch, Today, set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -18,7 +18,6 @@ from app.core.export import (
 )
 from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
-from app.core.types import utcnow
 from app.exams import service
 from app.exams.models import (
     CertificateStatus,
@@ -57,14 +56,6 @@ FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
 DateQuery = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 ACTION_RESPONSES = problem_responses(404, 409)
 WRITE_RESPONSES = problem_responses(404, 409, 412)
-
-
-def school_today(settings: SettingsDep) -> date:
-    """Today's calendar date in the school's time zone (``ONEX_TIMEZONE``)."""
-    return service.school_date(utcnow(), settings.timezone)
-
-
-Today = Annotated[date, Depends(school_today)]
 
 
 # --- sessions --------------------------------------------------------------------------------

@@ -5,9 +5,8 @@ audited and committed here."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -737,12 +736,6 @@ def valid_certificate_number(session: Session, result_id: int) -> str | None:
         )
     ).first()
     return number
-
-
-def school_date(now: datetime, timezone: str) -> date:
-    """The calendar date at ``now`` in the school's time zone: registration windows and exam
-    dates are dates there."""
-    return now.astimezone(ZoneInfo(timezone)).date()
 
 
 def put_result(

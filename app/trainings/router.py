@@ -1,13 +1,12 @@
 """HTTP for teacher trainings, student training batches with their enrolments, and the
 teacher-coverage report."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationStatus
-from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_etag
+from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_created, set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -59,15 +58,6 @@ WRITE_RESPONSES = problem_responses(404, 409, 412)
 ACTION_RESPONSES = problem_responses(404, 409)
 
 
-def _today(settings: SettingsDep) -> date:
-    return school_today(settings.timezone)
-
-
-def _located(response: Response, path: str, row_id: int | None, version: int) -> None:
-    set_etag(response, version)
-    response.headers["Location"] = f"/api/v1/{path}/{row_id}"
-
-
 # --- teacher trainings -----------------------------------------------------------------------
 
 TRAINING_COLUMNS = [
@@ -111,7 +101,7 @@ def teacher_trainings_list(
         "level": level,
         "status": status,
     }
-    today = _today(settings)
+    today = school_today(settings.timezone)
     if format != ExportFormat.json:
         rows = service.trainings_for_export(session, principal, **filters)
         items = [service.training_public(row, today) for row in rows]
@@ -135,9 +125,9 @@ def teacher_trainings_create(
     """Record a planned training. The office records any teacher's; a college manager their
     college's teachers'; a teacher their own."""
     training = service.create_training(session, principal, data)
-    _located(response, "teacher-trainings", training.id, training.version)
+    set_created(response, "teacher-trainings", training.id, training.version)
     assert training.id is not None
-    return service.get_training(session, principal, training.id, _today(settings))
+    return service.get_training(session, principal, training.id, school_today(settings.timezone))
 
 
 @trainings_router.get("/{training_id}", response_model=TrainingPublic, responses=GET_RESPONSES)
@@ -148,7 +138,9 @@ def teacher_trainings_get(
     training_id: DbId,
     response: Response,
 ) -> TrainingPublic:
-    training = service.get_training(session, principal, training_id, _today(settings))
+    training = service.get_training(
+        session, principal, training_id, school_today(settings.timezone)
+    )
     set_etag(response, training.version)
     return training
 
@@ -168,7 +160,7 @@ def teacher_trainings_update(
     notes (409 `invalid_state` otherwise)."""
     training = service.update_training(session, principal, training_id, data, if_match)
     set_etag(response, training.version)
-    return service.get_training(session, principal, training_id, _today(settings))
+    return service.get_training(session, principal, training_id, school_today(settings.timezone))
 
 
 @trainings_router.delete(
@@ -190,7 +182,7 @@ def _act(
     response: Response,
     certify: CertifyBody | None = None,
 ) -> TrainingPublic:
-    today = _today(settings)
+    today = school_today(settings.timezone)
     training = service.transition_training(session, principal, training_id, action, today, certify)
     set_etag(response, training.version)
     return service.get_training(session, principal, training_id, today)
@@ -301,7 +293,7 @@ def training_batches_create(
     """Start a student training batch for an approved application (the office, or the
     college manager of one of its majors)."""
     batch = service.create_batch(session, principal, data)
-    _located(response, "training-batches", batch.id, batch.version)
+    set_created(response, "training-batches", batch.id, batch.version)
     assert batch.id is not None
     return service.get_batch(session, principal, batch.id)
 
@@ -480,7 +472,7 @@ def reports_teacher_coverage(
     report = service.coverage_report(
         session,
         principal,
-        today=_today(settings),
+        today=school_today(settings.timezone),
         year=year,
         status=status,
         certificate_id=certificate_id,

@@ -201,8 +201,9 @@ def test_a_change_that_puts_the_window_after_the_exam_is_refused(
 def test_today_is_the_calendar_date_in_the_schools_time_zone(utc: str, expected: str) -> None:
     from datetime import date, datetime
 
+    from app.core.types import school_date
     from app.exams.models import ExamSession as Model
-    from app.exams.service import school_date, window_problem
+    from app.exams.service import window_problem
 
     today = school_date(datetime.fromisoformat(utc), "Asia/Shanghai")
     exam = Model(
