@@ -4,7 +4,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlmodel import JSON, Field, Session
+from sqlmodel import JSON, Field, Session, SQLModel
 
 from app.core.context import current_request_id
 from app.core.models import Timestamped
@@ -41,6 +41,32 @@ def snapshot(obj: BaseModel | None) -> dict[str, Any] | None:
     if obj is None:
         return None
     return obj.model_dump(mode="json", exclude=set(SECRET_FIELDS))
+
+
+def apply_changes(
+    session: Session,
+    principal: Principal | None,
+    row: SQLModel,
+    changes: dict[str, Any],
+    entity: str,
+    extra_before: dict[str, Any] | None = None,
+    extra_after: dict[str, Any] | None = None,
+) -> None:
+    """Set ``changes`` on ``row``, record the update with before/after, and commit."""
+    before = {**(snapshot(row) or {}), **(extra_before or {})}
+    for field, value in changes.items():
+        setattr(row, field, value)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="update",
+        entity=entity,
+        entity_id=getattr(row, "id", None),
+        before=before,
+        after={**(snapshot(row) or {}), **(extra_after or {})},
+    )
+    session.commit()
 
 
 def record(

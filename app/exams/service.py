@@ -18,7 +18,7 @@ from app.applications.models import (
     ApplicationStatus,
     PilotApplication,
 )
-from app.core.audit import record, snapshot
+from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -270,20 +270,7 @@ def update_session(
             code="capacity_below_registrations",
             registered=taken,
         )
-    before = snapshot(exam)
-    for name, value in changes.items():
-        setattr(exam, name, value)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="update",
-        entity=SESSION_ENTITY,
-        entity_id=session_id,
-        before=before,
-        after=snapshot(exam),
-    )
-    session.commit()
+    apply_changes(session, principal, exam, changes, SESSION_ENTITY)
     return exam
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from sqlmodel import Session
 
-from app.core.auth import CurrentPrincipal, IfMatch, set_etag
+from app.core.auth import CurrentPrincipal, IfMatch, set_created, set_etag
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -70,11 +70,6 @@ def _export(
     return export_response((to_item(r) for r in rows), columns, fmt, filename)
 
 
-def _created(response: Response, path: str, row_id: int | None, version: int) -> None:
-    set_etag(response, version)
-    response.headers["Location"] = f"/api/v1/{path}/{row_id}"
-
-
 # --- colleges --------------------------------------------------------------------------------
 
 COLLEGE_COLUMNS = [
@@ -118,7 +113,7 @@ def colleges_create(
 ) -> CollegePublic:
     """Create a college (academic office). The name is unique; the code is optional."""
     college = service.create_college(session, principal, data)
-    _created(response, "colleges", college.id, college.version)
+    set_created(response, "colleges", college.id, college.version)
     return CollegePublic.model_validate(college)
 
 
@@ -202,7 +197,7 @@ def majors_create(
 ) -> MajorPublic:
     """Create a major (academic office, or a college manager in their own college)."""
     major = service.create_major(session, principal, data)
-    _created(response, "majors", major.id, major.version)
+    set_created(response, "majors", major.id, major.version)
     assert major.id is not None
     return service.get_major(session, principal, major.id)
 
@@ -284,7 +279,7 @@ def courses_create(
     session: SessionDep, principal: CurrentPrincipal, data: CourseCreate, response: Response
 ) -> CoursePublic:
     course = service.create_course(session, principal, data)
-    _created(response, "courses", course.id, course.version)
+    set_created(response, "courses", course.id, course.version)
     assert course.id is not None
     return service.get_course(session, principal, course.id)
 
@@ -366,7 +361,7 @@ def teachers_create(
     session: SessionDep, principal: CurrentPrincipal, data: TeacherCreate, response: Response
 ) -> TeacherPublic:
     teacher = service.create_teacher(session, principal, data)
-    _created(response, "teachers", teacher.id, teacher.version)
+    set_created(response, "teachers", teacher.id, teacher.version)
     assert teacher.id is not None
     return service.get_teacher(session, principal, teacher.id)
 
@@ -460,7 +455,7 @@ def students_create(
     session: SessionDep, principal: CurrentPrincipal, data: StudentCreate, response: Response
 ) -> StudentPublic:
     student = service.create_student(session, principal, data)
-    _created(response, "students", student.id, student.version)
+    set_created(response, "students", student.id, student.version)
     assert student.id is not None
     return service.get_student(session, principal, student.id)
 
@@ -537,7 +532,7 @@ def evaluation_orgs_create(
     session: SessionDep, principal: CurrentPrincipal, data: EvaluationOrgCreate, response: Response
 ) -> EvaluationOrgPublic:
     org = service.create_evaluation_org(session, principal, data)
-    _created(response, "evaluation-orgs", org.id, org.version)
+    set_created(response, "evaluation-orgs", org.id, org.version)
     return EvaluationOrgPublic.model_validate(org)
 
 
@@ -624,7 +619,7 @@ def certificates_create(
     session: SessionDep, principal: CurrentPrincipal, data: CertificateCreate, response: Response
 ) -> CertificatePublic:
     certificate = service.create_certificate(session, principal, data)
-    _created(response, "certificates", certificate.id, certificate.version)
+    set_created(response, "certificates", certificate.id, certificate.version)
     assert certificate.id is not None
     return service.get_certificate(session, certificate.id)
 

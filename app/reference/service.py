@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
 from app.accounts.service import check_version
-from app.core.audit import record, snapshot
+from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
@@ -189,33 +189,6 @@ def _refuse_if_referenced(
         )
 
 
-def _apply(
-    session: Session,
-    principal: Principal,
-    row: SQLModel,
-    changes: dict[str, Any],
-    entity: str,
-    extra_before: dict[str, Any] | None = None,
-    extra_after: dict[str, Any] | None = None,
-) -> None:
-    before = {**(snapshot(row) or {}), **(extra_before or {})}
-    for field, value in changes.items():
-        setattr(row, field, value)
-    session.flush()
-    after = {**(snapshot(row) or {}), **(extra_after or {})}
-    row_id = getattr(row, "id", None)
-    record(
-        session,
-        principal,
-        action="update",
-        entity=entity,
-        entity_id=row_id,
-        before=before,
-        after=after,
-    )
-    session.commit()
-
-
 def _created(
     session: Session, principal: Principal, row: SQLModel, entity: str, **extra: Any
 ) -> None:
@@ -303,7 +276,7 @@ def update_college(
     _not_null(changes, {"code"})
     _unique(session, College, College.name, changes.get("name"), college_id, "name", "college")
     _unique(session, College, College.code, changes.get("code"), college_id, "code", "college")
-    _apply(session, principal, college, changes, "college")
+    apply_changes(session, principal, college, changes, "college")
     return college
 
 
@@ -381,7 +354,7 @@ def update_major(
         require_college_writer(principal, changes["college_id"], "majors")
         _require_ref(session, College, changes["college_id"], "college_id", "college")
     _unique(session, Major, Major.code, changes.get("code"), major_id, "code", "major")
-    _apply(session, principal, major, changes, "major")
+    apply_changes(session, principal, major, changes, "major")
     return major
 
 
@@ -533,7 +506,7 @@ def update_course(
             _set_course_majors(session, course_id, after_majors)
             if not any(getattr(course, f) != v for f, v in changes.items()):
                 course.updated_at = utcnow()  # a change of majors alone is a new version
-    _apply(
+    apply_changes(
         session,
         principal,
         course,
@@ -643,7 +616,7 @@ def update_teacher(
         "staff_no",
         "teacher",
     )
-    _apply(session, principal, teacher, changes, "teacher")
+    apply_changes(session, principal, teacher, changes, "teacher")
     return teacher
 
 
@@ -785,7 +758,7 @@ def update_student(
         "student_no",
         "student",
     )
-    _apply(session, principal, student, changes, "student")
+    apply_changes(session, principal, student, changes, "student")
     return student
 
 
@@ -864,7 +837,7 @@ def update_evaluation_org(
         "name",
         "evaluation organisation",
     )
-    _apply(session, principal, org, changes, "evaluation_org")
+    apply_changes(session, principal, org, changes, "evaluation_org")
     return org
 
 
@@ -993,7 +966,7 @@ def update_certificate(
             "name",
             "certificate",
         )
-    _apply(session, principal, certificate, changes, "certificate")
+    apply_changes(session, principal, certificate, changes, "certificate")
     return certificate
 
 

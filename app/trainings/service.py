@@ -19,7 +19,7 @@ from app.applications.models import (
     PilotTeacher,
 )
 from app.applications.service import locked_application, visible
-from app.core.audit import record, snapshot
+from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
@@ -369,20 +369,7 @@ def update_training(
             f"{training.certified_on}",
             errors=[{"field": "body.valid_until", "message": "before certified_on"}],
         )
-    before = snapshot(training)
-    for field, value in changes.items():
-        setattr(training, field, value)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="update",
-        entity=TRAINING_ENTITY,
-        entity_id=training_id,
-        before=before,
-        after=snapshot(training),
-    )
-    session.commit()
+    apply_changes(session, principal, training, changes, TRAINING_ENTITY)
     return training
 
 
@@ -1096,20 +1083,7 @@ def update_enrollment(
     check_version(enrollment.version, if_match, "training enrolment")
     changes = data.model_dump(exclude_unset=True)
     _attended_problem(changes.get("attended_hours", enrollment.attended_hours), batch)
-    before = snapshot(enrollment)
-    for field, value in changes.items():
-        setattr(enrollment, field, value)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="update",
-        entity=ENROLLMENT_ENTITY,
-        entity_id=enrollment_id,
-        before=before,
-        after=snapshot(enrollment),
-    )
-    session.commit()
+    apply_changes(session, principal, enrollment, changes, ENROLLMENT_ENTITY)
     return enrollment
 
 
