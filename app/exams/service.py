@@ -62,6 +62,7 @@ RESULT_ENTITY = "exam_result"
 CERTIFICATE_ENTITY = "issued_certificate"
 PUBLIC_LOOKUPS_PER_MINUTE = 60
 PUBLIC_LOOKUP_WINDOW = timedelta(minutes=1)
+PUBLIC_LOOKUP_PRUNE_BATCH = 500
 PUBLIC_LOCK_KEY = 0x0E7E_C3A7
 
 
@@ -943,10 +944,17 @@ def count_public_lookup(session: Session, client: str) -> None:
             headers={"Retry-After": str(retry_after)},
             retry_after=retry_after,
         )
+    # Forget every client's look-ups older than the window (not only this client's, or the rows
+    # of one-off clients would stay for ever), a bounded number at a time; on PostgreSQL rows
+    # another look-up is deleting right now are skipped rather than waited for.
+    expired = (
+        select(PublicLookup.id)
+        .where(col(PublicLookup.created_at) <= since)
+        .limit(PUBLIC_LOOKUP_PRUNE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
     session.execute(
-        sa.delete(PublicLookup).where(
-            col(PublicLookup.client) == client, col(PublicLookup.created_at) <= since
-        )
+        sa.delete(PublicLookup).where(col(PublicLookup.id).in_(expired.scalar_subquery()))
     )
     session.commit()
 

@@ -1,7 +1,7 @@
 """Issued certificates: only for a passed result, unique numbers, revocation, a student's own
 list, and the public verification with its per-client limit kept in the database."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.core.roles import Role
+from app.core.types import utcnow
 from app.exams.models import ExamSession, IssuedCertificate, PublicLookup
 from app.exams.service import PUBLIC_LOOKUPS_PER_MINUTE, mask_name
 from app.reference.models import Student
@@ -177,3 +178,20 @@ def test_more_than_60_lookups_a_minute_from_one_client_answer_429(
     assert other_client.status_code == 200
     counted = db.exec(select(PublicLookup).where(PublicLookup.client == "10.0.0.1")).all()
     assert len(counted) == PUBLIC_LOOKUPS_PER_MINUTE
+
+
+def test_a_lookup_forgets_expired_lookups_of_every_client(
+    app: FastAPI, client: TestClient, db: Session
+) -> None:
+    exam, (student,) = _passed(db)
+    _issue(db, exam, student, "N001")
+    long_ago = utcnow() - timedelta(minutes=5)
+    for name in ("10.9.9.9", "10.9.9.8"):
+        db.add(PublicLookup(client=name, created_at=long_ago, updated_at=long_ago))
+    db.commit()
+
+    visitor = TestClient(app, raise_server_exceptions=False, client=("10.0.0.3", 5000))
+    assert visitor.get("/api/v1/public/certificates/N001").status_code == 200
+
+    left = db.exec(select(PublicLookup.client)).all()
+    assert left == ["10.0.0.3"]
