@@ -3,9 +3,12 @@
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -109,27 +112,57 @@ def _free_port() -> int:
         return port
 
 
-def test_serve_answers_health_and_ready(cli_env: dict[str, str]) -> None:
-    _run(["migrate"], cli_env)
+@contextmanager
+def _served(env: dict[str, str]) -> Iterator[str]:
+    """``python -m app serve`` on a free port until the block ends; yields its base URL."""
+    _run(["migrate"], env)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port)],
         cwd=ROOT,
-        env=cli_env,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        ready = None
         for _ in range(100):
             try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1)
+                httpx.get(f"{base}/health", timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        assert ready is not None
-        assert ready.status_code == 200
-        assert ready.headers["x-request-id"]
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_serve_answers_health_and_ready(cli_env: dict[str, str]) -> None:
+    with _served(cli_env) as base:
+        ready = httpx.get(f"{base}/ready", timeout=5)
+    assert ready.status_code == 200
+    assert ready.headers["x-request-id"]
+
+
+def _lookup_clients(env: dict[str, str]) -> list[str]:
+    path = env["ONEX_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        return [client for (client,) in connection.execute("SELECT client FROM public_lookups")]
+
+
+@pytest.mark.parametrize(
+    ("trusted", "counted_as"), [("127.0.0.1", "203.0.113.7"), ("10.255.255.1", "127.0.0.1")]
+)
+def test_public_limit_counts_the_client_a_trusted_proxy_names(
+    cli_env: dict[str, str], trusted: str, counted_as: str
+) -> None:
+    cli_env["ONEX_FORWARDED_ALLOW_IPS"] = trusted
+    with _served(cli_env) as base:
+        response = httpx.get(
+            f"{base}/api/v1/public/certificates/NO-SUCH-NUMBER",
+            headers={"X-Forwarded-For": "203.0.113.7"},
+            timeout=5,
+        )
+    assert response.status_code == 404
+    assert _lookup_clients(cli_env) == [counted_as]

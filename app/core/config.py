@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=20, ge=0, le=500)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
+    # networks, "*" for any): the per-client limits then see the real client, not the proxy.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> "Settings":
