@@ -24,8 +24,6 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
-        # Never more requests at once than connections: beyond it, 503 at once, not a stall.
-        limit_concurrency=settings.db_pool_size + settings.db_max_overflow,
     )
     return 0
 

@@ -20,6 +20,7 @@ from app.audit.router import router as audit_router
 from app.core.config import Settings, get_settings
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
+from app.core.limits import ConcurrencyLimitMiddleware
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
 from app.exams import importers as _exam_importers  # noqa: F401  (registers kinds)
@@ -190,6 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
         )
+    # Inside the request context (so a refusal has a request id and an access-log line).
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.request_limit)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(system_router)

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=20, ge=0, le=500)
+    # Requests served at once per process (503 problem+json beyond); unset = pool + overflow.
+    max_concurrent_requests: int | None = Field(default=None, ge=1)
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
     # networks, "*" for any): the per-client limits then see the real client, not the proxy.
     forwarded_allow_ips: str = "127.0.0.1"
@@ -50,6 +52,11 @@ class Settings(BaseSettings):
                     f"{MIN_PRODUCTION_SECRET_LENGTH} random characters"
                 )
         return self
+
+    @property
+    def request_limit(self) -> int:
+        """Requests served at once per process: the setting, else pool size + overflow."""
+        return self.max_concurrent_requests or self.db_pool_size + self.db_max_overflow
 
 
 @lru_cache
