@@ -381,79 +381,67 @@ def run_import(
 ) -> ImportReport:
     """Check ``content`` as a ``kind`` upload; unless ``dry_run`` or a row is bad, save it."""
     with _gc_paused():
-        return _run_import(session, principal, kind, file_name, content, dry_run, options)
+        if options is None and kind.options is not None:
+            options = kind.options()
+        rows = read_rows(file_name, content)
+        header = _find_header(kind, rows)
+        errors = _Errors()
+        parsed = _parse_rows(kind, rows, header, errors)
+        key_header = rows[header.index][header.positions[kind.key]].strip()
+        _refuse_duplicate_keys(kind, parsed, key_header, errors, options)
 
+        _lock_kind(session, kind)
+        plan = kind.prepare(session, principal)
+        plan.options = options
+        changes = _compare(kind, plan, principal, parsed, key_header, errors)
+        report = ImportReport(
+            kind=kind.name,
+            file_name=file_name,
+            dry_run=dry_run,
+            written=False,
+            rows=len(parsed),
+            created=len(changes.creates),
+            updated=len(changes.updates),
+            unchanged=changes.unchanged,
+            ignored_columns=header.ignored,
+            errors=errors.items,
+            errors_total=errors.total,
+            **plan.report,
+        )
+        if errors.total or dry_run:
+            if errors.total == 0:
+                report.also_created = _would_create(plan)
+            session.rollback()
+            return report
 
-def _run_import(
-    session: Session,
-    principal: Principal,
-    kind: ImportKind,
-    file_name: str,
-    content: bytes,
-    dry_run: bool,
-    options: BaseModel | None,
-) -> ImportReport:
-    if options is None and kind.options is not None:
-        options = kind.options()
-    rows = read_rows(file_name, content)
-    header = _find_header(kind, rows)
-    errors = _Errors()
-    parsed = _parse_rows(kind, rows, header, errors)
-    key_header = rows[header.index][header.positions[kind.key]].strip()
-    _refuse_duplicate_keys(kind, parsed, key_header, errors, options)
-
-    _lock_kind(session, kind)
-    plan = kind.prepare(session, principal)
-    plan.options = options
-    changes = _compare(kind, plan, principal, parsed, key_header, errors)
-    report = ImportReport(
-        kind=kind.name,
-        file_name=file_name,
-        dry_run=dry_run,
-        written=False,
-        rows=len(parsed),
-        created=len(changes.creates),
-        updated=len(changes.updates),
-        unchanged=changes.unchanged,
-        ignored_columns=header.ignored,
-        errors=errors.items,
-        errors_total=errors.total,
-        **plan.report,
-    )
-    if errors.total or dry_run:
-        if errors.total == 0:
-            report.also_created = _would_create(plan)
-        session.rollback()
+        _write(session, principal, kind, plan, changes)
+        report.also_created = dict(plan.also_created)
+        batch = ImportBatch(
+            kind=kind.name,
+            file_name=file_name[:255],
+            sha256=hashlib.sha256(content).hexdigest(),
+            rows=report.rows,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            actor=principal.label,
+            actor_user_id=principal.user_id,
+            actor_api_key_id=principal.api_key_id,
+        )
+        session.add(batch)
+        session.flush()
+        record(
+            session,
+            principal,
+            action="import",
+            entity="import_batch",
+            entity_id=batch.id,
+            after={**(snapshot(batch) or {}), "also_created": report.also_created},
+        )
+        session.commit()
+        report.written = True
+        report.batch_id = batch.id
         return report
-
-    _write(session, principal, kind, plan, changes)
-    report.also_created = dict(plan.also_created)
-    batch = ImportBatch(
-        kind=kind.name,
-        file_name=file_name[:255],
-        sha256=hashlib.sha256(content).hexdigest(),
-        rows=report.rows,
-        created=report.created,
-        updated=report.updated,
-        unchanged=report.unchanged,
-        actor=principal.label,
-        actor_user_id=principal.user_id,
-        actor_api_key_id=principal.api_key_id,
-    )
-    session.add(batch)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="import",
-        entity="import_batch",
-        entity_id=batch.id,
-        after={**(snapshot(batch) or {}), "also_created": report.also_created},
-    )
-    session.commit()
-    report.written = True
-    report.batch_id = batch.id
-    return report
 
 
 def _parse_rows(
