@@ -344,7 +344,10 @@ def _successor_id(session: Session, rule_id: int) -> int | None:
 
 def _locked_rule(session: Session, rule_id: int) -> ConversionRule:
     rule = session.exec(
-        select(ConversionRule).where(ConversionRule.id == rule_id).with_for_update()
+        select(ConversionRule)
+        .where(ConversionRule.id == rule_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if rule is None:
         raise NotFound(f"No conversion rule with id {rule_id}")
@@ -731,7 +734,10 @@ def get_request(session: Session, principal: Principal, request_id: int) -> Requ
 
 def _locked_student(session: Session, student_id: int, field: str = "body.student_id") -> Student:
     student = session.exec(
-        select(Student).where(Student.id == student_id).with_for_update()
+        select(Student)
+        .where(Student.id == student_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if student is None:
         raise UnprocessableEntity(
@@ -821,7 +827,10 @@ def _refuse_action(request: ConversionRequest, action: str) -> None:
 
 def _lock_request(session: Session, request_id: int) -> ConversionRequest:
     return session.exec(
-        select(ConversionRequest).where(ConversionRequest.id == request_id).with_for_update()
+        select(ConversionRequest)
+        .where(ConversionRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
 
 
@@ -1129,7 +1138,10 @@ def reverse_credit(
     and the course can be claimed again."""
     _require(principal, Role.academic_office, what="reverse credits")
     credit = session.exec(
-        select(CreditRecord).where(CreditRecord.id == record_id).with_for_update()
+        select(CreditRecord)
+        .where(CreditRecord.id == record_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if credit is None:
         raise NotFound(f"No credit record with id {record_id}")
