@@ -747,6 +747,18 @@ def _locked_student(session: Session, student_id: int, field: str = "body.studen
     return student
 
 
+def _shared_rule(session: Session, rule_id: int) -> ConversionRule | None:
+    """The rule, share-locked so that a concurrent change of it (which takes the row
+    exclusively and asks whether a request used it) waits for this transaction."""
+    rule: ConversionRule | None = session.exec(
+        select(ConversionRule)
+        .where(ConversionRule.id == rule_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).first()
+    return rule
+
+
 def create_request(
     session: Session, principal: Principal, data: RequestCreate
 ) -> ConversionRequest:
@@ -769,7 +781,7 @@ def create_request(
         )
     student = _locked_student(session, student_id)
     issued = session.get(IssuedCertificate, data.issued_certificate_id)
-    rule = session.get(ConversionRule, data.rule_id)
+    rule = _shared_rule(session, data.rule_id)
     errors = []
     if issued is None:
         errors.append({"field": "body.issued_certificate_id", "message": "no such certificate"})
@@ -846,7 +858,7 @@ def approve(
     if request.status != RequestStatus.submitted:
         _refuse_action(request, "approve")
     issued = session.get(IssuedCertificate, request.issued_certificate_id)
-    rule = session.get(ConversionRule, request.rule_id)
+    rule = _shared_rule(session, request.rule_id)
     assert issued is not None and rule is not None
     check_conversion(session, student, issued, rule, exclude_request=request_id)
     before = snapshot(request)
