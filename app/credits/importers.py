@@ -126,6 +126,7 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
         values["major_ids"] = sorted(majors_of.get(values["id"], []))
         key = (values.pop("normalized_name"), values.pop("course_code"))
         existing[key] = values
+    ends = dict(session.execute(sa.select(table.c.id, table.c.effective_to)).all())
     certificates = {
         normalized: (cert_id, levels_from_text(levels), name)
         for cert_id, normalized, levels, name in session.execute(
@@ -161,6 +162,7 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
             "major_codes": by_code,
             "major_college": college_of,
             "new_courses": {},
+            "rule_ends": ends,
             "pending_created": {"courses": set()},
         },
     )
@@ -292,6 +294,16 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
     start, end = values["effective_from"], values["effective_to"]
     if start is not None and end is not None and start > end:
         raise RowRefused(f"失效日期 {end} is before 生效日期 {start}", "失效日期", str(end))
+    if existing is not None and existing.get("replaces_id") is not None:
+        previous_end = plan.lookups["rule_ends"].get(existing["replaces_id"])
+        if previous_end is not None and (start is None or start <= previous_end):
+            raise RowRefused(
+                f"conversion rule {existing['id']} is the version after rule "
+                f"{existing['replaces_id']}, which is in force until {previous_end}; 生效日期 "
+                "must be after that",
+                "生效日期",
+                str(start or ""),
+            )
     if course_id is None:
         values["_course_code"] = cells["course_code"]
     if existing is not None and existing.get("used"):
