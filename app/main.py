@@ -23,6 +23,14 @@ from app.core.errors import install_error_handlers
 from app.core.limits import ConcurrencyLimitMiddleware
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
+from app.credits import importers as _credit_importers  # noqa: F401  (registers the kind)
+from app.credits.router import (
+    records_router,
+    report_router,
+    requests_router,
+    rules_router,
+    students_router,
+)
 from app.exams import importers as _exam_importers  # noqa: F401  (registers kinds)
 from app.exams.router import (
     certificates_router,
@@ -102,9 +110,17 @@ TAGS = [
         "enrolments: attended hours and completion",
     },
     {
+        "name": "credit-bank",
+        "description": "The credit bank (学分银行): conversion rules (certificate → course, "
+        "免修/替换, versioned), students' conversion requests reviewed by the academic office "
+        "(submitted → approved | rejected | withdrawn), options still open to a student, and "
+        "the append-only credit ledger with reversals",
+    },
+    {
         "name": "reports",
         "description": "Summaries: applications and headcount per group; teacher coverage "
-        "(师资培训覆盖率) per pilot, college and overall; the exam funnel",
+        "(师资培训覆盖率) per pilot, college and overall; the exam funnel; approved credit "
+        "conversions for the credit-bank registry",
     },
     {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
     {"name": "system", "description": "Liveness and readiness probes"},
@@ -134,6 +150,11 @@ def api_router() -> APIRouter:
     router.include_router(certificates_router)
     router.include_router(public_router)
     router.include_router(funnel_router)
+    router.include_router(rules_router)
+    router.include_router(requests_router)
+    router.include_router(students_router)
+    router.include_router(records_router)
+    router.include_router(report_router)
     router.include_router(imports_router)
     router.include_router(audit_router)
     return router

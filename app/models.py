@@ -10,6 +10,12 @@ from app.applications.models import (
     PlanCourse,
 )
 from app.core.audit import AuditEvent
+from app.credits.models import (
+    ConversionRequest,
+    ConversionRule,
+    ConversionRuleMajor,
+    CreditRecord,
+)
 from app.exams.models import (
     ExamRegistration,
     ExamResult,
@@ -42,8 +48,12 @@ __all__ = [
     "AuditEvent",
     "Certificate",
     "College",
+    "ConversionRequest",
+    "ConversionRule",
+    "ConversionRuleMajor",
     "Course",
     "CourseMajor",
+    "CreditRecord",
     "EvaluationOrg",
     "ExamRegistration",
     "ExamResult",

@@ -25,9 +25,12 @@ from app.applications.models import (
 )
 from app.core.config import get_settings
 from app.core.roles import Principal, Role
+from app.credits import importers as _credit_importers  # noqa: F401  (registers the kind)
+from app.credits import service as credits
+from app.credits.models import RequestCreate
 from app.exams import importers as _exam_importers  # noqa: F401  (registers the kinds)
 from app.exams import service as exams
-from app.exams.models import ExamSessionCreate, ResultPut
+from app.exams.models import ExamSessionCreate, IssuedCertificate, ResultPut
 from app.imports.engine import run_import
 from app.imports.registry import get_kind
 from app.reference import importers as _importers  # noqa: F401  (registers the kinds)
@@ -405,12 +408,60 @@ def _trainings(session: Session, ctx: DemoContext) -> None:
         )
 
 
+DEMO_CLAIMS = ("C5102031", "C5102033")
+"""The demo student's conversions: the first approved, the second left for review."""
+
+
+def _credit_bank(session: Session, ctx: DemoContext) -> None:
+    """The sample conversion rules through the import engine; the demo student (login
+    ``student``) converts their Web前端开发 certificate: one course approved, one pending,
+    one more still open to claim."""
+    report = run_import(
+        session,
+        DEMO_IMPORTER,
+        get_kind("credit-rules"),
+        "credit-rules-sample.tsv",
+        (FIXTURES / "credit-rules-sample.tsv").read_bytes(),
+        dry_run=False,
+    )
+    if not report.written:
+        raise RuntimeError(f"demo credit rules failed: {report.errors[:3]}")
+    student = session.exec(select(Student).order_by(col(Student.student_no))).first()
+    assert student is not None and student.id is not None
+    issued = session.exec(
+        select(IssuedCertificate)
+        .where(IssuedCertificate.student_id == student.id)
+        .order_by(col(IssuedCertificate.id))
+    ).first()
+    if issued is None or issued.id is None:
+        raise RuntimeError(f"demo student {student.student_no} holds no issued certificate")
+    options = credits.conversion_options(session, DEMO_IMPORTER, student.id).items
+    by_code = {option.course_code: option for option in options}
+    today = datetime.now(ZoneInfo(get_settings().timezone)).date()
+    for index, course_code in enumerate(DEMO_CLAIMS):
+        option = by_code[course_code]
+        request = credits.create_request(
+            session,
+            DEMO_IMPORTER,
+            RequestCreate(
+                student_id=student.id,
+                issued_certificate_id=option.issued_certificate_id,
+                rule_id=option.rule_id,
+                note="持 1+X Web前端开发（中级）证书申请学分转换",
+            ),
+        )
+        assert request.id is not None
+        if index == 0:
+            credits.approve(session, DEMO_IMPORTER, request.id, today)
+
+
 STEPS: list[DemoStep] = [
     _platform_users,
     _reference_data,
     _pilot_applications,
     _trainings,
     _exams,
+    _credit_bank,
 ]
 
 

@@ -1,0 +1,476 @@
+"""The ``credit-rules`` import kind: the school's 学分转换规则表 (certificate → course), as the
+sample file has it. Certificates are matched like the applications upload; courses by code,
+and a code the catalogue does not know yet is created with the row's course name, offered by
+the college of the row's first major and taught to the row's majors."""
+
+import difflib
+import re
+import unicodedata
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from app.core.roles import Principal
+from app.core.types import utcnow
+from app.credits.models import (
+    ConversionMode,
+    ConversionRequest,
+    ConversionRule,
+    ConversionRuleMajor,
+)
+from app.imports.engine import (
+    CellError,
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    code,
+    multi,
+    text,
+)
+from app.imports.registry import register
+from app.reference.models import (
+    LEVEL_ORDER,
+    MAX_CREDITS,
+    Certificate,
+    Course,
+    CourseMajor,
+    Level,
+    Major,
+    levels_from_text,
+    normalise_certificate_name,
+)
+from app.trainings.importers import school_date
+
+MODES = {
+    "免修": ConversionMode.exemption,
+    "exemption": ConversionMode.exemption,
+    "替换": ConversionMode.substitution,
+    "替代": ConversionMode.substitution,
+    "substitution": ConversionMode.substitution,
+}
+
+
+def _match_text(value: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", value)).casefold()
+
+
+def _certificate_cell(raw: str) -> str:
+    name = str(text(100)(raw))
+    if not normalise_certificate_name(name):
+        raise CellError("a certificate name, such as Web前端开发")
+    return name
+
+
+def _level_cell(raw: str) -> Level:
+    value = raw.strip()
+    for level in LEVEL_ORDER:
+        if value == level.value:
+            return level
+    raise CellError("one of 初级, 中级, 高级")
+
+
+def _mode_cell(raw: str) -> ConversionMode:
+    mode = MODES.get(raw.strip().casefold())
+    if mode is None:
+        raise CellError("免修 (exemption) or 替换 (substitution)")
+    return mode
+
+
+def _credits_cell(raw: str) -> Decimal:
+    try:
+        number = Decimal(unicodedata.normalize("NFKC", raw).strip())
+    except ArithmeticError as exc:
+        raise CellError(f"a number above 0 and at most {MAX_CREDITS}") from exc
+    if not number.is_finite() or not Decimal(0) < number <= MAX_CREDITS:
+        raise CellError(f"a number above 0 and at most {MAX_CREDITS}")
+    if number.quantize(Decimal("0.1")) != number:
+        raise CellError("at most one decimal place")
+    return number.quantize(Decimal("0.1"))
+
+
+def _row_key(cells: dict[str, Any], _options: Any) -> Any:
+    if not (cells.get("certificate") and cells.get("course_code")):
+        return None
+    return (normalise_certificate_name(cells["certificate"]), cells["course_code"])
+
+
+def _prepare(session: Session, _principal: Principal) -> Plan:
+    table: sa.Table = ConversionRule.__table__  # type: ignore[attr-defined]
+    successor = table.alias("successor")
+    current = ~sa.exists(sa.select(successor.c.id).where(successor.c.replaces_id == table.c.id))
+    requests: sa.Table = ConversionRequest.__table__  # type: ignore[attr-defined]
+    used = sa.exists(sa.select(requests.c.id).where(requests.c.rule_id == table.c.id))
+    majors_of: dict[int, list[int]] = defaultdict(list)
+    for rule_id, major_id in session.execute(
+        sa.select(ConversionRuleMajor.rule_id, ConversionRuleMajor.major_id)  # type: ignore[call-overload]
+    ):
+        majors_of[rule_id].append(major_id)
+    existing: dict[Any, dict[str, Any]] = {}
+    for row in session.execute(
+        sa.select(
+            table,
+            col(Certificate.normalized_name),
+            col(Course.code).label("course_code"),
+            used.label("used"),
+        )
+        .join(Certificate, col(Certificate.id) == table.c.certificate_id)
+        .join(Course, col(Course.id) == table.c.course_id)
+        .where(current)
+        .order_by(table.c.id)
+    ).mappings():
+        values = dict(row)
+        values["major_ids"] = sorted(majors_of.get(values["id"], []))
+        key = (values.pop("normalized_name"), values.pop("course_code"))
+        existing[key] = values
+    ends = dict(session.execute(sa.select(table.c.id, table.c.effective_to)).all())
+    certificates = {
+        normalized: (cert_id, levels_from_text(levels), name)
+        for cert_id, normalized, levels, name in session.execute(
+            sa.select(
+                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
+            )  # type: ignore[call-overload]
+        )
+    }
+    courses = {
+        course_code: (course_id, name)
+        for course_id, course_code, name in session.execute(
+            sa.select(Course.id, Course.code, Course.name)  # type: ignore[call-overload]
+        )
+    }
+    by_name: dict[str, list[int]] = defaultdict(list)
+    display: dict[str, str] = {}
+    by_code: dict[str, int] = {}
+    college_of: dict[int, int] = {}
+    for major_id, major_code, name, college_id in session.execute(
+        sa.select(Major.id, Major.code, Major.name, Major.college_id)  # type: ignore[call-overload]
+    ):
+        by_name[_match_text(name)].append(major_id)
+        display[_match_text(name)] = name
+        by_code[major_code] = major_id
+        college_of[major_id] = college_id
+    return Plan(
+        existing=existing,
+        lookups={
+            "certificates": certificates,
+            "courses": courses,
+            "major_names": dict(by_name),
+            "major_display": display,
+            "major_codes": by_code,
+            "major_college": college_of,
+            "new_courses": {},
+            "rule_ends": ends,
+            "pending_created": {"courses": set()},
+        },
+    )
+
+
+def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
+    known: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
+    normalized = normalise_certificate_name(raw)
+    if normalized not in known:
+        names = {key: name for key, (_id, _levels, name) in known.items()}
+        close = difflib.get_close_matches(normalized, list(names), n=3, cutoff=0.5)
+        hint = "; did you mean " + "、".join(names[c] for c in close) + "?" if close else ""
+        raise RowRefused(
+            f"unknown certificate {raw!r}{hint} Certificates come from the reference data "
+            "(/api/v1/certificates) or the applications upload",
+            "证书名称",
+            raw,
+        )
+    cert_id, levels, name = known[normalized]
+    if level not in levels:
+        offered = "、".join(lv.value for lv in levels)
+        raise RowRefused(
+            f"the certificate {name} is offered at {offered}, not at {level.value}",
+            "最低级别",
+            level.value,
+        )
+    return cert_id
+
+
+def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
+    by_name: dict[str, list[int]] = plan.lookups["major_names"]
+    by_code: dict[str, int] = plan.lookups["major_codes"]
+    display: dict[str, str] = plan.lookups["major_display"]
+    ids: list[int] = []
+    unknown: list[str] = []
+    for major in majors:
+        key = _match_text(major)
+        if major in by_code:
+            found = by_code[major]
+        elif len(by_name.get(key, [])) == 1:
+            found = by_name[key][0]
+        elif len(by_name.get(key, [])) > 1:
+            raise RowRefused(
+                f"more than one major is named {major!r}; use its code", "适用专业", major
+            )
+        else:
+            close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
+            hint = "、".join(display[c] for c in close)
+            unknown.append(f"{major!r}" + (f" (closest: {hint})" if hint else " (no close name)"))
+            continue
+        if found not in ids:
+            ids.append(found)
+    if unknown:
+        raise RowRefused(
+            "unknown major " + "; ".join(unknown) + "; use the name or code of a major that "
+            "exists (GET /api/v1/majors, or upload majors first)",
+            "适用专业",
+            "、".join(majors),
+        )
+    if not ids:
+        raise RowRefused("at least one major", "适用专业", "")
+    return ids
+
+
+def _course_id(plan: Plan, course_code: str, name: str | None, major_ids: list[int]) -> int | None:
+    courses: dict[str, tuple[int, str]] = plan.lookups["courses"]
+    if course_code in courses:
+        course_id, known_name = courses[course_code]
+        if name and _match_text(name) != _match_text(known_name):
+            raise RowRefused(
+                f"course {course_code} is {known_name!r} in the catalogue, not {name!r}; fix the "
+                "name or the code",
+                "课程名称",
+                name,
+            )
+        return course_id
+    if not name:
+        raise RowRefused(
+            f"no course with code {course_code}; give its 课程名称 so the upload creates it",
+            "课程代码",
+            course_code,
+        )
+    new: dict[str, dict[str, Any]] = plan.lookups["new_courses"]
+    if course_code in new and _match_text(new[course_code]["name"]) != _match_text(name):
+        raise RowRefused(
+            f"course {course_code} is named {new[course_code]['name']!r} in another row",
+            "课程名称",
+            name,
+        )
+    new.setdefault(
+        course_code,
+        {
+            "name": name,
+            "college_id": plan.lookups["major_college"][major_ids[0]],
+            "major_ids": set(),
+            "credits": Decimal("0"),
+        },
+    )
+    new[course_code]["major_ids"].update(major_ids)
+    plan.lookups["pending_created"]["courses"].add(course_code)
+    return None
+
+
+COMPARED = ("min_level", "credits", "mode", "major_ids", "effective_from", "effective_to", "notes")
+
+
+def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    level: Level = cells["min_level"]
+    certificate_id = _certificate_id(plan, cells["certificate"], level)
+    major_ids = _major_ids(plan, cells["majors"] or [])
+    course_id = _course_id(plan, cells["course_code"], cells.get("course_name"), major_ids)
+    if course_id is None:
+        new = plan.lookups["new_courses"][cells["course_code"]]
+        new["credits"] = max(new["credits"], cells["credits"])
+    existing = plan.existing.get(_row_key(cells, None))
+    values: dict[str, Any] = {
+        "certificate_id": certificate_id,
+        "min_level": level,
+        "course_id": course_id,
+        "credits": cells["credits"],
+        "mode": cells["mode"],
+        "major_ids": sorted(major_ids),
+    }
+    for optional in ("effective_from", "effective_to", "notes"):
+        if optional in cells:
+            values[optional] = cells[optional] or None
+        else:
+            values[optional] = existing.get(optional) if existing else None
+    start, end = values["effective_from"], values["effective_to"]
+    if start is not None and end is not None and start > end:
+        raise RowRefused(f"失效日期 {end} is before 生效日期 {start}", "失效日期", str(end))
+    if existing is not None and existing.get("replaces_id") is not None:
+        previous_end = plan.lookups["rule_ends"].get(existing["replaces_id"])
+        if previous_end is not None and (start is None or start <= previous_end):
+            raise RowRefused(
+                f"conversion rule {existing['id']} is the version after rule "
+                f"{existing['replaces_id']}, which is in force until {previous_end}; 生效日期 "
+                "must be after that",
+                "生效日期",
+                str(start or ""),
+            )
+    if course_id is None:
+        values["_course_code"] = cells["course_code"]
+    if existing is not None and existing.get("used"):
+        changed = [f for f in COMPARED if values[f] != existing.get(f)]
+        if changed:
+            raise RowRefused(
+                f"conversion rule {existing['id']} was used by conversion requests, so an upload "
+                "does not change it in place; change it with PATCH /api/v1/credit-rules/"
+                f"{existing['id']} (which closes it and opens a new version). This row would "
+                "change " + ", ".join(f"{f} ({existing.get(f)} → {values[f]})" for f in changed),
+                "课程代码",
+                cells["course_code"],
+            )
+    return values
+
+
+def _create_courses(
+    session: Session, _principal: Principal, plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    new: dict[str, dict[str, Any]] = plan.lookups["new_courses"]
+    if not new:
+        return
+    now = utcnow()
+    table: sa.Table = Course.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.insert(table),
+        [
+            {
+                "code": course_code,
+                "name": spec["name"],
+                "credits": spec["credits"],
+                "college_id": spec["college_id"],
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+            for course_code, spec in sorted(new.items())
+        ],
+    )
+    ids = dict(
+        session.execute(
+            sa.select(table.c.code, table.c.id).where(table.c.code.in_(sorted(new)))
+        ).all()
+    )
+    links = [
+        {"course_id": ids[course_code], "major_id": major_id}
+        for course_code, spec in sorted(new.items())
+        for major_id in sorted(spec["major_ids"])
+    ]
+    if links:
+        session.execute(sa.insert(CourseMajor.__table__), links)  # type: ignore[attr-defined]
+    for values in rows:
+        if values.get("_course_code"):
+            values["course_id"] = ids[values["_course_code"]]
+    plan.also_created["courses"] = len(new)
+
+
+def _write_majors(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    table: sa.Table = ConversionRule.__table__  # type: ignore[attr-defined]
+    successor = table.alias("successor")
+    current = ~sa.exists(sa.select(successor.c.id).where(successor.c.replaces_id == table.c.id))
+    wanted = {(r["certificate_id"], r["course_id"]): r for r in rows}
+    ids = {
+        (cert, course): rule_id
+        for rule_id, cert, course in session.execute(
+            sa.select(table.c.id, table.c.certificate_id, table.c.course_id).where(
+                current, table.c.course_id.in_(sorted({c for _, c in wanted}))
+            )
+        )
+        if (cert, course) in wanted
+    }
+    rule_ids = sorted(ids.values())
+    session.execute(
+        sa.delete(ConversionRuleMajor).where(col(ConversionRuleMajor.rule_id).in_(rule_ids))
+    )
+    links = [
+        {"rule_id": rule_id, "major_id": major_id}
+        for key, rule_id in sorted(ids.items(), key=lambda item: item[1])
+        for major_id in wanted[key]["major_ids"]
+    ]
+    session.execute(sa.insert(ConversionRuleMajor.__table__), links)  # type: ignore[attr-defined]
+
+
+register(
+    ImportKind(
+        name="credit-rules",
+        title="学分转换规则表",
+        model=ConversionRule,
+        key="course_code",
+        row_key=_row_key,
+        columns=(
+            Column(
+                "certificate",
+                "证书名称",
+                "certificate",
+                _certificate_cell,
+                aliases=("X证书", "证书", "职业技能等级证书"),
+                example="Web前端开发",
+                help="matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书",
+            ),
+            Column(
+                "min_level",
+                "最低级别",
+                "min_level",
+                _level_cell,
+                aliases=("级别", "证书级别", "最低等级"),
+                example="中级",
+                help="初级, 中级 or 高级: the certificate at this level or above",
+            ),
+            Column("course_code", "课程代码", "course_code", code(20), example="C5102031"),
+            Column(
+                "course_name",
+                "课程名称",
+                "course_name",
+                text(100),
+                required=False,
+                example="Web前端开发基础",
+                help="checked against the catalogue; needed to create a course it lacks",
+            ),
+            Column("credits", "学分", "credits", _credits_cell, example="4"),
+            Column(
+                "mode",
+                "转换方式",
+                "mode",
+                _mode_cell,
+                aliases=("方式", "认定方式"),
+                example="替换",
+                help="免修 (exemption) or 替换 (substitution)",
+            ),
+            Column(
+                "majors",
+                "适用专业",
+                "majors",
+                multi(text(100)),
+                aliases=("专业",),
+                example="软件技术、计算机应用技术",
+                help="major names or codes, separated by 、",
+            ),
+            Column(
+                "effective_from",
+                "生效日期",
+                "effective_from",
+                school_date,
+                required=False,
+                example="2022-09-01",
+                help="first day in force; empty: since always",
+            ),
+            Column(
+                "effective_to",
+                "失效日期",
+                "effective_to",
+                school_date,
+                required=False,
+                example="",
+                help="last day in force; empty: open-ended",
+            ),
+            Column("notes", "备注", "notes", text(1000), required=False, example=""),
+        ),
+        prepare=_prepare,
+        to_values=_values,
+        before_write=_create_courses,
+        extra_fields=("major_ids",),
+        write_extra=_write_majors,
+        description="Conversion rules matched by (certificate, course code); unknown course "
+        "codes are created from the row's name, unknown certificates and majors are row errors; "
+        "a rule a request used is changed through PATCH (a new version), not an upload",
+    )
+)

@@ -1,0 +1,439 @@
+"""The credit bank (学分银行): conversion rules (certificate → course), students' conversion
+requests with their review, and the append-only credit ledger."""
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import PlainValidator, StringConstraints, WithJsonSchema, model_validator
+from sqlmodel import Field, SQLModel
+
+from app.core.models import PatchModel, Timestamped, Versioned, enum_type
+from app.core.types import UTCDateTime
+from app.reference.models import MAX_CREDITS, Level, RefId
+
+CREDITS_PATTERN = r"^(\d|[1-9]\d)(\.\d)?$"
+MAX_IDS = 500
+
+
+def _positive_credits(value: object) -> Decimal:
+    """Credits above 0 up to 99.9 with at most one decimal place (a string or a number)."""
+    if isinstance(value, bool):
+        raise ValueError("credits are a number above 0 and at most 99.9")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | float):
+        number = Decimal(str(value))
+    elif isinstance(value, str) and len(value) <= 10:
+        try:
+            number = Decimal(value.strip())
+        except ArithmeticError as exc:
+            raise ValueError("credits are a number above 0 and at most 99.9") from exc
+    else:
+        raise ValueError("credits are a number above 0 and at most 99.9")
+    if not number.is_finite() or not Decimal(0) < number <= MAX_CREDITS:
+        raise ValueError("credits are a number above 0 and at most 99.9")
+    if number.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) != number:
+        raise ValueError("credits have at most one decimal place")
+    return number.quantize(Decimal("0.1"))
+
+
+PositiveCredits = Annotated[
+    Decimal,
+    PlainValidator(_positive_credits),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": float(MAX_CREDITS)},
+                {"type": "string", "pattern": CREDITS_PATTERN},
+            ],
+            "examples": ["4"],
+            "description": "Credits granted: above 0, at most 99.9, one decimal place",
+        }
+    ),
+]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=r"^[^\x00]*$"),
+]
+Note = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=1000, pattern=r"^[^\x00]*$")
+]
+RuleDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+
+
+class ConversionMode(StrEnum):
+    """How a certificate stands in for a course."""
+
+    exemption = "免修"
+    substitution = "替换"
+
+
+class RequestStatus(StrEnum):
+    submitted = "submitted"
+    approved = "approved"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+    reversed = "reversed"
+
+
+class CreditKind(StrEnum):
+    credit = "credit"
+    reversal = "reversal"
+
+
+LIVE_STATUSES = (RequestStatus.submitted, RequestStatus.approved)
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+class ConversionRuleMajor(SQLModel, table=True):
+    """The majors a rule applies to."""
+
+    __tablename__ = "conversion_rule_majors"
+
+    rule_id: int = Field(foreign_key="conversion_rules.id", primary_key=True, ondelete="CASCADE")
+    major_id: int = Field(foreign_key="majors.id", primary_key=True, index=True)
+
+
+class ConversionRule(Versioned, table=True):
+    """A certificate at or above a level replaces (or exempts from) a course for some majors,
+    for a period. Once a request used it, a change closes it and opens a new version."""
+
+    __tablename__ = "conversion_rules"
+    __table_args__ = (
+        sa.CheckConstraint("credits > 0", name="credits_positive"),
+        sa.CheckConstraint(
+            "effective_from IS NULL OR effective_to IS NULL OR effective_from <= effective_to",
+            name="period_ordered",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificates.id", index=True)
+    min_level: Level = Field(sa_type=enum_type(Level))
+    course_id: int = Field(foreign_key="courses.id", index=True)
+    credits: Decimal = Field(sa_type=sa.Numeric(4, 1))
+    mode: ConversionMode = Field(sa_type=enum_type(ConversionMode))
+    effective_from: date | None = Field(default=None)
+    effective_to: date | None = Field(default=None)
+    replaces_id: int | None = Field(
+        default=None, foreign_key="conversion_rules.id", unique=True, nullable=True
+    )
+    notes: str | None = Field(default=None, max_length=1000)
+
+
+class ConversionRequest(Versioned, table=True):
+    """A student's request to turn an issued certificate into a course's credits by a rule.
+    ``live`` is true while submitted or approved (NULL otherwise), so the unique constraint
+    allows one live request per student and course on every database."""
+
+    __tablename__ = "conversion_requests"
+    __table_args__ = (
+        sa.UniqueConstraint("student_id", "course_id", "live"),
+        sa.CheckConstraint(
+            "(status IN ('submitted', 'approved')) = (live IS NOT NULL)",
+            name="live_while_submitted_or_approved",
+        ),
+        sa.CheckConstraint("live IS NULL OR live", name="live_true_or_null"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    issued_certificate_id: int = Field(foreign_key="issued_certificates.id", index=True)
+    rule_id: int = Field(foreign_key="conversion_rules.id", index=True)
+    course_id: int = Field(foreign_key="courses.id", index=True)
+    status: RequestStatus = Field(
+        default=RequestStatus.submitted, sa_type=enum_type(RequestStatus), index=True
+    )
+    live: bool | None = Field(default=True)
+    note: str | None = Field(default=None, max_length=1000)
+    reason: str | None = Field(default=None, max_length=1000)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_on: date | None = Field(default=None, index=True)
+    decided_by: str | None = Field(default=None, max_length=100)
+
+
+class CreditRecord(Timestamped, table=True):
+    """One ledger line. Never updated or deleted: a credit is cancelled by a ``reversal`` line
+    with the negative credits that points at it. One credit and at most one reversal per
+    request (a unique constraint)."""
+
+    __tablename__ = "credit_records"
+    __table_args__ = (
+        sa.UniqueConstraint("request_id", "kind"),
+        sa.CheckConstraint(
+            "(kind = 'credit' AND credits > 0 AND reverses_id IS NULL) OR "
+            "(kind = 'reversal' AND credits < 0 AND reverses_id IS NOT NULL)",
+            name="sign_matches_kind",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    course_id: int = Field(foreign_key="courses.id", index=True)
+    request_id: int = Field(foreign_key="conversion_requests.id", index=True)
+    issued_certificate_id: int = Field(foreign_key="issued_certificates.id", index=True)
+    rule_id: int = Field(foreign_key="conversion_rules.id", index=True)
+    kind: CreditKind = Field(sa_type=enum_type(CreditKind))
+    credits: Decimal = Field(sa_type=sa.Numeric(4, 1))
+    mode: ConversionMode = Field(sa_type=enum_type(ConversionMode))
+    recorded_on: date
+    reverses_id: int | None = Field(
+        default=None, foreign_key="credit_records.id", unique=True, nullable=True
+    )
+    reason: str | None = Field(default=None, max_length=1000)
+    recorded_by: str = Field(max_length=100)
+
+
+# --- rule schemas ----------------------------------------------------------------------------
+
+
+class _Period(SQLModel):
+    @model_validator(mode="after")
+    def _ordered(self) -> "_Period":
+        start = getattr(self, "effective_from", None)
+        end = getattr(self, "effective_to", None)
+        if start and end and start > end:
+            raise ValueError("effective_from must be on or before effective_to")
+        return self
+
+
+class RuleCreate(_Period):
+    certificate_id: RefId
+    min_level: Level = Field(description="The lowest certificate level the rule accepts")
+    course_id: RefId
+    credits: PositiveCredits
+    mode: ConversionMode = Field(description="免修 (exemption) or 替换 (substitution)")
+    major_ids: list[RefId] = Field(
+        min_length=1, max_length=MAX_IDS, description="The majors the rule applies to"
+    )
+    effective_from: RuleDate | None = Field(
+        default=None, description="First day in force (none: since always)"
+    )
+    effective_to: RuleDate | None = Field(
+        default=None, description="Last day in force (none: open-ended)"
+    )
+    notes: Note | None = None
+
+
+class RuleUpdate(PatchModel, _Period):
+    NULLABLE = frozenset({"effective_to", "notes"})
+
+    min_level: Level | None = None
+    credits: PositiveCredits | None = None
+    mode: ConversionMode | None = None
+    major_ids: list[RefId] | None = Field(default=None, min_length=1, max_length=MAX_IDS)
+    effective_from: RuleDate | None = Field(
+        default=None,
+        description="For a rule no request used: its first day. For a used rule: the first "
+        "day of the new version (default: today in the school's time zone)",
+    )
+    effective_to: RuleDate | None = None
+    notes: Note | None = None
+
+
+class MajorRef(SQLModel):
+    id: int
+    code: str
+    name: str
+
+
+class RulePublic(SQLModel):
+    id: int
+    certificate_id: int
+    certificate_name: str
+    min_level: Level
+    course_id: int
+    course_code: str
+    course_name: str
+    credits: Decimal
+    mode: ConversionMode
+    majors: list[MajorRef]
+    effective_from: date | None
+    effective_to: date | None
+    replaces_id: int | None = Field(description="The earlier version this one replaced")
+    superseded_by_id: int | None = Field(description="The later version that replaced this")
+    used: bool = Field(description="A conversion request used it: changes open a new version")
+    notes: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- request schemas -------------------------------------------------------------------------
+
+
+class RequestCreate(SQLModel):
+    student_id: RefId | None = Field(
+        default=None, description="The student; a student asking for themself may leave it out"
+    )
+    issued_certificate_id: RefId = Field(description="The student's issued certificate")
+    rule_id: RefId = Field(description="The conversion rule to apply")
+    note: Note | None = None
+
+
+class RejectBody(SQLModel):
+    reason: Reason
+
+
+class ReverseBody(SQLModel):
+    reason: Reason
+
+
+class BulkApproveBody(SQLModel):
+    ids: list[RefId] = Field(min_length=1, max_length=MAX_IDS, description="Request ids")
+
+
+class BulkOutcome(SQLModel):
+    id: int
+    approved: bool
+    status: RequestStatus | None = Field(description="The request's status after the attempt")
+    code: str | None = Field(description="Why not, as a problem `code` (null when approved)")
+    detail: str | None = None
+
+
+class BulkApproveResult(SQLModel):
+    approved: int
+    refused: int
+    results: list[BulkOutcome]
+
+
+class RequestPublic(SQLModel):
+    id: int
+    student_id: int
+    student_no: str
+    student_name: str
+    major_id: int
+    college_id: int
+    issued_certificate_id: int
+    certificate_number: str
+    certificate_id: int
+    certificate_name: str
+    level: Level
+    rule_id: int
+    course_id: int
+    course_code: str
+    course_name: str
+    credits: Decimal
+    mode: ConversionMode
+    status: RequestStatus
+    note: str | None
+    reason: str | None
+    decided_at: datetime | None
+    decided_on: date | None
+    decided_by: str | None
+    allowed_actions: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- options and ledger ----------------------------------------------------------------------
+
+
+class ConversionOption(SQLModel):
+    rule_id: int
+    issued_certificate_id: int
+    certificate_number: str
+    certificate_name: str
+    level: Level
+    min_level: Level
+    course_id: int
+    course_code: str
+    course_name: str
+    credits: Decimal
+    mode: ConversionMode
+
+
+class ConversionOptions(SQLModel):
+    student_id: int
+    items: list[ConversionOption]
+
+
+class CreditLine(SQLModel):
+    id: int
+    kind: CreditKind
+    course_id: int
+    course_code: str
+    course_name: str
+    credits: Decimal = Field(description="Negative on a reversal")
+    mode: ConversionMode
+    issued_certificate_id: int
+    certificate_number: str
+    certificate_name: str
+    level: Level
+    request_id: int
+    rule_id: int
+    recorded_on: date
+    reverses_id: int | None
+    reversed_by_id: int | None
+    reason: str | None
+    recorded_by: str
+    created_at: datetime
+
+
+class CreditTotals(SQLModel):
+    credits: Decimal = Field(description="Net credits (reversals subtracted)")
+    exemption_credits: Decimal = Field(description="Net credits by 免修")
+    substitution_credits: Decimal = Field(description="Net credits by 替换")
+    courses: int = Field(description="Courses with a credit that is not reversed")
+
+
+class Ledger(SQLModel):
+    student_id: int
+    student_no: str
+    student_name: str
+    items: list[CreditLine]
+    totals: CreditTotals
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+class ConversionReportRow(SQLModel):
+    request_id: int
+    student_no: str
+    student_name: str
+    major_code: str
+    major_name: str
+    cohort: int
+    certificate_name: str
+    level: Level
+    evaluation_org_name: str
+    certificate_number: str
+    issue_date: date
+    course_code: str
+    course_name: str
+    credits: Decimal
+    mode: ConversionMode
+    approved_on: date
+
+
+class RuleCount(SQLModel):
+    rule_id: int
+    certificate_name: str
+    course_code: str
+    course_name: str
+    conversions: int
+    credits: Decimal
+
+
+class CourseCount(SQLModel):
+    course_id: int
+    course_code: str
+    course_name: str
+    conversions: int
+    credits: Decimal
+
+
+class ConversionReport(SQLModel):
+    year: int | None = Field(description="Approval year in the school's time zone")
+    rows: list[ConversionReportRow]
+    per_rule: list[RuleCount]
+    per_course: list[CourseCount]
+    conversions: int
+    credits: Decimal
