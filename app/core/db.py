@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
 from app.core.context import write_intent_var
@@ -76,6 +77,15 @@ def _stamp_changed_rows(session: Session, _context: Any, _instances: Any) -> Non
             obj.updated_at = now
             if isinstance(obj, Versioned):
                 obj.version = (obj.version or 0) + 1
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refresh_locked_rows(state: ORMExecuteState) -> None:
+    """A ``SELECT … FOR UPDATE`` (or ``FOR SHARE``) hands back the row as it is once locked, even
+    when this session loaded it before: otherwise the identity map keeps the earlier values and
+    a check made after taking the lock reads a state another transaction has since changed."""
+    if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+        state.update_execution_options(populate_existing=True)
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -344,10 +344,7 @@ def _successor_id(session: Session, rule_id: int) -> int | None:
 
 def _locked_rule(session: Session, rule_id: int) -> ConversionRule:
     rule = session.exec(
-        select(ConversionRule)
-        .where(ConversionRule.id == rule_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(ConversionRule).where(ConversionRule.id == rule_id).with_for_update()
     ).first()
     if rule is None:
         raise NotFound(f"No conversion rule with id {rule_id}")
@@ -734,10 +731,7 @@ def get_request(session: Session, principal: Principal, request_id: int) -> Requ
 
 def _locked_student(session: Session, student_id: int, field: str = "body.student_id") -> Student:
     student = session.exec(
-        select(Student)
-        .where(Student.id == student_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(Student).where(Student.id == student_id).with_for_update()
     ).first()
     if student is None:
         raise UnprocessableEntity(
@@ -751,10 +745,7 @@ def _shared_rule(session: Session, rule_id: int) -> ConversionRule | None:
     """The rule, share-locked so that a concurrent change of it (which takes the row
     exclusively and asks whether a request used it) waits for this transaction."""
     rule: ConversionRule | None = session.exec(
-        select(ConversionRule)
-        .where(ConversionRule.id == rule_id)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
+        select(ConversionRule).where(ConversionRule.id == rule_id).with_for_update(read=True)
     ).first()
     return rule
 
@@ -839,10 +830,7 @@ def _refuse_action(request: ConversionRequest, action: str) -> None:
 
 def _lock_request(session: Session, request_id: int) -> ConversionRequest:
     return session.exec(
-        select(ConversionRequest)
-        .where(ConversionRequest.id == request_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(ConversionRequest).where(ConversionRequest.id == request_id).with_for_update()
     ).one()
 
 
@@ -1150,10 +1138,7 @@ def reverse_credit(
     and the course can be claimed again."""
     _require(principal, Role.academic_office, what="reverse credits")
     credit = session.exec(
-        select(CreditRecord)
-        .where(CreditRecord.id == record_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(CreditRecord).where(CreditRecord.id == record_id).with_for_update()
     ).first()
     if credit is None:
         raise NotFound(f"No credit record with id {record_id}")

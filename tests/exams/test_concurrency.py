@@ -8,9 +8,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from app.exams.models import ExamRegistration
+from app.exams.models import ExamRegistration, ExamResult, RegistrationStatus
 from tests.concurrency import Call, fire_concurrently
-from tests.exams.factories import make_pilot, make_session, pilot_students
+from tests.exams.factories import make_pilot, make_registration, make_session, pilot_students
 from tests.reference.factories import office, xlsx_bytes
 
 RACERS = 100
@@ -134,3 +134,46 @@ def test_an_upload_racing_single_registrations_never_overfills_the_session(
     created = 15 if uploaded.status_code == 200 else 0
     assert live == created + sum(1 for r in single if r.status_code == 201)
     assert live <= 20
+
+
+def test_racing_absent_and_result_leave_one_consistent_outcome(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    """The status is checked on the row as it is once locked (not as the request first read it):
+    a candidate is never both absent and given a result."""
+    application = make_pilot(db, headcount=20)
+    exam = make_session(db, application)
+    students = pilot_students(db, application, 10)
+    registrations = [make_registration(db, exam, student) for student in students]
+    headers = office(db)
+    calls = []
+    for registration in registrations:
+        calls.append(
+            Call("POST", f"/api/v1/registrations/{registration.id}/absent", {"headers": headers})
+        )
+        calls.append(
+            Call(
+                "PUT",
+                f"/api/v1/registrations/{registration.id}/result",
+                {"json": {"passed": True}, "headers": headers},
+            )
+        )
+
+    responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+
+    for index, registration in enumerate(registrations):
+        absent, result = responses[2 * index], responses[2 * index + 1]
+        assert sorted([absent.status_code, result.status_code]) == [200, 409], (
+            absent.text,
+            result.text,
+        )
+        db.refresh(registration)
+        has_result = db.exec(
+            select(ExamResult).where(ExamResult.registration_id == registration.id)
+        ).first()
+        if absent.status_code == 200:
+            assert registration.status == RegistrationStatus.absent
+            assert has_result is None
+        else:
+            assert registration.status == RegistrationStatus.sat
+            assert has_result is not None
