@@ -17,6 +17,7 @@ from app.exams.models import (
     IssuedCertificate,
     PublicLookup,
 )
+from app.funding.models import BudgetLine, Expenditure, FundingSource, SubsidyRun
 from app.imports.models import ImportBatch
 from app.reference.models import (
     Certificate,
@@ -40,6 +41,7 @@ __all__ = [
     "ApplicationCohort",
     "ApplicationMajor",
     "AuditEvent",
+    "BudgetLine",
     "Certificate",
     "College",
     "Course",
@@ -48,6 +50,8 @@ __all__ = [
     "ExamRegistration",
     "ExamResult",
     "ExamSession",
+    "Expenditure",
+    "FundingSource",
     "ImportBatch",
     "IssuedCertificate",
     "LoginFailure",
@@ -58,6 +62,7 @@ __all__ = [
     "PlanCourse",
     "PublicLookup",
     "Student",
+    "SubsidyRun",
     "Teacher",
     "TeacherTraining",
     "TrainingBatch",
