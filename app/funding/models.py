@@ -8,11 +8,11 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints
+from pydantic import PlainSerializer, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from app.core.models import PatchModel, Versioned, enum_type
-from app.core.types import Money, MoneyFen
+from app.core.types import CENT, Money, MoneyFen
 from app.reference.models import NO_NUL, RefId
 
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -42,6 +42,11 @@ Amount = Annotated[Money, Field(ge=0, le=MAX_AMOUNT, description="Yuan, two deci
 PositiveAmount = Annotated[
     Money, Field(gt=0, le=MAX_AMOUNT, description="Yuan, two decimals, more than 0")
 ]
+MoneySum = Annotated[
+    Decimal,
+    PlainSerializer(lambda v: f"{v.quantize(CENT):f}", return_type=str, when_used="json"),
+]
+"""A sum of amounts (a report total may exceed one amount's 14 digits); JSON "1234.50"."""
 FiscalYear = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Fiscal year, e.g. 2022")]
 SpentOn = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 
@@ -224,9 +229,9 @@ class SourcePublic(SQLModel):
     document_no: str | None
     earmarked: bool
     notes: str | None
-    allocated: Money = Field(description="Σ of its budget lines")
-    unallocated: Money = Field(description="amount − allocated")
-    spent: Money = Field(description="Σ spent on its lines (reversals netted)")
+    allocated: MoneySum = Field(description="Σ of its budget lines")
+    unallocated: MoneySum = Field(description="amount − allocated")
+    spent: MoneySum = Field(description="Σ spent on its lines (reversals netted)")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -264,8 +269,8 @@ class LinePublic(SQLModel):
     application_label: str = Field(description="Certificate, level, tier and year of the pilot")
     category: Category
     amount: Money
-    spent: Money = Field(description="Σ of its expenditures, reversals netted")
-    remaining: Money
+    spent: MoneySum = Field(description="Σ of its expenditures, reversals netted")
+    remaining: MoneySum
     notes: str | None
     version: int
     created_at: datetime
@@ -337,12 +342,12 @@ class SubsidyRunPublic(SQLModel):
     application_id: int
     amount_per_student: Money
     paid_count: int
-    total: Money
+    total: MoneySum
     spent_on: date
     passed: int = Field(description="Passed results of the session")
     already_paid: int = Field(description="Passed results paid by an earlier run")
     payments: list[SubsidyPayment]
-    line_remaining: Money = Field(description="What the line has left after the run")
+    line_remaining: MoneySum = Field(description="What the line has left after the run")
     created_at: datetime | None
 
 
@@ -359,15 +364,15 @@ class FundingGroupBy(StrEnum):
 class FundingRow(SQLModel):
     key: str
     label: str
-    allocated: Money = Field(description="Σ budget lines")
-    spent: Money = Field(description="Σ expenditures, reversals netted")
-    remaining: Money
+    allocated: MoneySum = Field(description="Σ budget lines")
+    spent: MoneySum = Field(description="Σ expenditures, reversals netted")
+    remaining: MoneySum
     execution_rate: float | None = Field(
         description="spent ÷ allocated, four decimals (0.4567 = 45.67 %); null when nothing is "
         "allocated"
     )
     subsidies_paid: int = Field(description="Subsidy payments not reversed")
-    subsidies_amount: Money
+    subsidies_amount: MoneySum
 
 
 class FundingReport(SQLModel):
@@ -375,6 +380,6 @@ class FundingReport(SQLModel):
     group_by: FundingGroupBy
     rows: list[FundingRow]
     total: FundingRow = Field(description="Overall, each line counted once")
-    sources_amount: Money | None = Field(
+    sources_amount: MoneySum | None = Field(
         description="Σ of the year's sources' amounts (null for a college manager)"
     )
