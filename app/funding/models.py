@@ -324,6 +324,21 @@ class SubsidyRunCreate(SQLModel):
     spent_on: SpentOn | None = Field(default=None, description="Default: today")
 
 
+class SubsidyRunSummary(SQLModel):
+    id: int
+    session_id: int
+    line_id: int
+    application_id: int
+    amount_per_student: Money
+    passed_count: int
+    already_paid_count: int
+    paid_count: int
+    total: MoneySum
+    spent_on: date
+    actor: str
+    created_at: datetime
+
+
 class SubsidyPayment(SQLModel):
     expenditure_id: int | None = Field(description="null in a dry run")
     exam_result_id: int

@@ -38,6 +38,7 @@ from app.funding.models import (
     SourceUpdate,
     SubsidyRunCreate,
     SubsidyRunPublic,
+    SubsidyRunSummary,
 )
 
 sources_router = APIRouter(
@@ -411,6 +412,27 @@ def subsidy_runs_create(
     else:
         set_created(response, "subsidy-runs", run.id, 1)
     return run
+
+
+@subsidy_router.get("", response_model=Page[SubsidyRunSummary])
+def subsidy_runs_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    session_id: FilterId = None,
+    line_id: FilterId = None,
+    application_id: FilterId = None,
+) -> Page[SubsidyRunSummary]:
+    """Subsidy runs, newest first (the payments are under `GET …/{id}`). A college manager
+    sees their own pilots' runs."""
+    return service.list_subsidy_runs(
+        session,
+        principal,
+        page,
+        session_id=session_id,
+        line_id=line_id,
+        application_id=application_id,
+    )
 
 
 @subsidy_router.get("/{run_id}", response_model=SubsidyRunPublic, responses=GET_RESPONSES)

@@ -49,6 +49,7 @@ from app.funding.models import (
     SubsidyRun,
     SubsidyRunCreate,
     SubsidyRunPublic,
+    SubsidyRunSummary,
 )
 from app.reference.models import Certificate, College, Major, Student
 
@@ -263,7 +264,10 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
 
 def _locked_source(session: Session, source_id: int, field: str | None = None) -> FundingSource:
     source: FundingSource | None = session.exec(
-        select(FundingSource).where(FundingSource.id == source_id).with_for_update()
+        select(FundingSource)
+        .where(FundingSource.id == source_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if source is None:
         if field:
@@ -496,8 +500,13 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
 
 
 def _locked_line(session: Session, line_id: int, field: str | None = None) -> BudgetLine:
+    """The line's row, locked and read afresh (a copy loaded earlier in the request would
+    otherwise keep its old values)."""
     line: BudgetLine | None = session.exec(
-        select(BudgetLine).where(BudgetLine.id == line_id).with_for_update()
+        select(BudgetLine)
+        .where(BudgetLine.id == line_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if line is None:
         if field:
@@ -935,6 +944,38 @@ def _run_public(
             "line_remaining": line_remaining,
             "created_at": None if dry_run else run.created_at,
         }
+    )
+
+
+def list_subsidy_runs(
+    session: Session,
+    principal: Principal,
+    page: PageParams,
+    *,
+    session_id: int | None = None,
+    line_id: int | None = None,
+    application_id: int | None = None,
+) -> Page[SubsidyRunSummary]:
+    scope = _reader_scope(principal, "subsidy runs")
+    statement = select(SubsidyRun, BudgetLine.application_id).join(
+        BudgetLine, col(BudgetLine.id) == SubsidyRun.line_id
+    )
+    if scope is not None:
+        statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
+    if session_id is not None:
+        statement = statement.where(SubsidyRun.session_id == session_id)
+    if line_id is not None:
+        statement = statement.where(SubsidyRun.line_id == line_id)
+    if application_id is not None:
+        statement = statement.where(BudgetLine.application_id == application_id)
+    return paginate(
+        session,
+        statement,
+        page,
+        [col(SubsidyRun.id).desc()],
+        lambda row: SubsidyRunSummary.model_validate(
+            {**row[0].model_dump(), "application_id": row[1]}
+        ),
     )
 
 

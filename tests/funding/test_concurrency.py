@@ -132,3 +132,42 @@ def test_concurrent_subsidy_runs_pay_each_passed_result_once(
         select(func.count()).where(Expenditure.kind == ExpenditureKind.subsidy)
     ).one()
     assert payments == 10
+
+
+@pytest.mark.slow
+def test_lowering_a_line_while_expenditures_race_never_leaves_it_overdrawn(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    line = make_line(db, make_source(db), make_pilot(db), amount="1000.00")
+    headers = office(db)
+    spends = [
+        Call(
+            "POST",
+            "/api/v1/expenditures",
+            {
+                "json": {
+                    "line_id": line.id,
+                    "amount": "50.00",
+                    "payee": "并发测试",
+                    "voucher_no": f"LOW-{i:03d}",
+                },
+                "headers": headers,
+            },
+        )
+        for i in range(30)
+    ]
+    lower = Call(
+        "PATCH",
+        f"/api/v1/budget-lines/{line.id}",
+        {"json": {"amount": "400.00"}, "headers": headers},
+    )
+
+    responses = fire_concurrently(app, [*spends[:10], lower, *spends[10:]], max_in_flight=IN_FLIGHT)
+
+    lowered = responses[10]
+    assert lowered.status_code in {200, 409}, lowered.text
+    db.expire_all()
+    stored = db.get(BudgetLine, line.id)
+    assert stored is not None
+    assert stored.amount == Decimal("400.00" if lowered.status_code == 200 else "1000.00")
+    assert spent_on_line(db, line.id or 0) <= stored.amount

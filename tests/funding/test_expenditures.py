@@ -1,9 +1,11 @@
 """Expenditures: never over the line, unique vouchers, never edited or deleted (405), reversed
 once, scoped reading, and the ``expenditures`` upload."""
 
+import io
 from decimal import Decimal
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -202,3 +204,13 @@ def test_only_the_office_uploads_expenditures(client: TestClient, db: Session) -
     response = upload(client, headers_for(db, Role.auditor), "expenditures", "ledger.csv", content)
 
     assert response.status_code == 403
+
+
+def test_the_expenditures_template_has_the_ledger_headers(client: TestClient, db: Session) -> None:
+    response = client.get("/api/v1/imports/expenditures/template", headers=office(db))
+
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet is not None
+    headers = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
+    assert headers[:5] == ["预算ID", "金额", "日期", "收款方", "凭证号"]

@@ -75,6 +75,8 @@ def test_only_passed_candidates_are_paid_and_never_twice(client: TestClient, db:
         f"/api/v1/expenditures?subsidy_run_id={first.json()['id']}", headers=headers
     ).json()
     assert listed["total"] == 4 and {i["kind"] for i in listed["items"]} == {"subsidy"}
+    runs = client.get(f"/api/v1/subsidy-runs?session_id={exam.id}", headers=headers).json()
+    assert [r["paid_count"] for r in runs["items"]] == [1, 0, 4]
 
 
 def test_a_line_that_cannot_cover_everyone_pays_nobody(client: TestClient, db: Session) -> None:
