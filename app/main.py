@@ -39,6 +39,14 @@ from app.exams.router import (
     registrations_router,
     sessions_router,
 )
+from app.funding import importers as _funding_importers  # noqa: F401  (registers)
+from app.funding.router import (
+    expenditures_router,
+    funding_report_router,
+    lines_router,
+    sources_router,
+    subsidy_router,
+)
 from app.imports.router import document_kind_options
 from app.imports.router import router as imports_router
 from app.reference import importers as _reference_importers  # noqa: F401  (registers kinds)
@@ -117,10 +125,16 @@ TAGS = [
         "the append-only credit ledger with reversals",
     },
     {
+        "name": "funding",
+        "description": "Funds (专项经费, 专款专用), budget lines per pilot and category, "
+        "expenditures that never overdraw a line (corrected by reversals, never edited) and "
+        "pass-only exam subsidy runs (奖励补贴)",
+    },
+    {
         "name": "reports",
         "description": "Summaries: applications and headcount per group; teacher coverage "
         "(师资培训覆盖率) per pilot, college and overall; the exam funnel; approved credit "
-        "conversions for the credit-bank registry",
+        "conversions for the credit-bank registry; budget execution",
     },
     {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
     {"name": "system", "description": "Liveness and readiness probes"},
@@ -155,6 +169,11 @@ def api_router() -> APIRouter:
     router.include_router(students_router)
     router.include_router(records_router)
     router.include_router(report_router)
+    router.include_router(sources_router)
+    router.include_router(lines_router)
+    router.include_router(expenditures_router)
+    router.include_router(subsidy_router)
+    router.include_router(funding_report_router)
     router.include_router(imports_router)
     router.include_router(audit_router)
     return router

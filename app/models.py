@@ -23,6 +23,7 @@ from app.exams.models import (
     IssuedCertificate,
     PublicLookup,
 )
+from app.funding.models import BudgetLine, Expenditure, FundingSource, SubsidyRun
 from app.imports.models import ImportBatch
 from app.reference.models import (
     Certificate,
@@ -46,6 +47,7 @@ __all__ = [
     "ApplicationCohort",
     "ApplicationMajor",
     "AuditEvent",
+    "BudgetLine",
     "Certificate",
     "College",
     "ConversionRequest",
@@ -58,6 +60,8 @@ __all__ = [
     "ExamRegistration",
     "ExamResult",
     "ExamSession",
+    "Expenditure",
+    "FundingSource",
     "ImportBatch",
     "IssuedCertificate",
     "LoginFailure",
@@ -68,6 +72,7 @@ __all__ = [
     "PlanCourse",
     "PublicLookup",
     "Student",
+    "SubsidyRun",
     "Teacher",
     "TeacherTraining",
     "TrainingBatch",

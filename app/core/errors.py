@@ -101,6 +101,15 @@ class InvalidState(Conflict):
     title = "Action not allowed in the current state"
 
 
+class MethodNotAllowed(AppError):
+    """A method a route refuses on purpose, with the reason (e.g. money records are never
+    edited); the handler adds ``Allow`` from the documented routes, as for any other 405."""
+
+    status_code = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
+
+
 class PreconditionFailed(AppError):
     status_code = 412
     code = "precondition_failed"
@@ -188,14 +197,19 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return errors
 
 
-async def _app_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    headers = exc.headers
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers = {**headers, "Allow": allowed}
     return problem_response(
         exc.status_code,
         exc.detail,
         code=exc.code,
         title=exc.title,
-        headers=exc.headers,
+        headers=headers,
         extra=exc.extra,
     )
 

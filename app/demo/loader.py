@@ -30,7 +30,17 @@ from app.credits import service as credits
 from app.credits.models import RequestCreate
 from app.exams import importers as _exam_importers  # noqa: F401  (registers the kinds)
 from app.exams import service as exams
-from app.exams.models import ExamSessionCreate, IssuedCertificate, ResultPut
+from app.exams.models import ExamSession, ExamSessionCreate, IssuedCertificate, ResultPut
+from app.funding import service as funding
+from app.funding.models import (
+    Category,
+    ExpenditureCreate,
+    FundingKind,
+    LineCreate,
+    ReverseBody,
+    SourceCreate,
+    SubsidyRunCreate,
+)
 from app.imports.engine import run_import
 from app.imports.registry import get_kind
 from app.reference import importers as _importers  # noqa: F401  (registers the kinds)
@@ -316,6 +326,125 @@ def _exams(session: Session, ctx: DemoContext) -> None:
 DemoStep = Callable[[Session, DemoContext], None]
 
 
+DEMO_LINES = [
+    # fund index (0 MoE, 1 school), pilot index (0 Web前端开发, 1 another), category, amount
+    (0, 0, Category.equipment, "120000.00"),
+    (0, 0, Category.teacher_training, "30000.00"),
+    (0, 0, Category.exam_subsidy, "6000.00"),
+    (0, 1, Category.student_training, "40000.00"),
+    (1, 0, Category.other, "15000.00"),
+    (1, 1, Category.equipment, "50000.00"),
+]
+DEMO_EXPENDITURES = [
+    # line index, amount, date, payee, voucher, description
+    (0, "86500.00", date(2022, 9, 20), "某科技有限公司", "PZ-2022-0915", "Web前端实训室电脑 30 台"),
+    (
+        1,
+        "12800.00",
+        date(2022, 7, 18),
+        "北京新大陆时代教育科技有限公司",
+        "PZ-2022-0716",
+        "师资培训费",
+    ),
+    (
+        1,
+        "1280.00",
+        date(2022, 7, 19),
+        "北京新大陆时代教育科技有限公司",
+        "PZ-2022-0717",
+        "师资培训费（重复录入）",
+    ),
+    (3, "9600.00", date(2022, 10, 12), "某培训中心", "PZ-2022-1012", "学生集中培训"),
+]
+
+
+def _funding(session: Session, ctx: DemoContext) -> None:
+    """A ¥500,000.00 MoE fund and a school fund for 2022, lines for two approved 2022 pilots,
+    a few expenditures with one reversal, and the pass subsidy paid over the held session."""
+    pilots = session.exec(
+        select(PilotApplication)
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+        .where(PilotApplication.year == 2022)
+        .order_by(col(Certificate.normalized_name) != "web前端开发", col(PilotApplication.id))
+        .limit(2)
+    ).all()
+    funds = [
+        funding.create_source(
+            session,
+            DEMO_IMPORTER,
+            SourceCreate(
+                name="2022年教育部1+X证书制度试点专项经费",
+                kind=FundingKind.moe_special,
+                fiscal_year=2022,
+                amount=Decimal("500000.00"),
+                document_no="教职成司函〔2022〕8号",
+            ),
+        ),
+        funding.create_source(
+            session,
+            DEMO_IMPORTER,
+            SourceCreate(
+                name="2022年学校1+X试点建设经费",
+                kind=FundingKind.school,
+                fiscal_year=2022,
+                amount=Decimal("100000.00"),
+            ),
+        ),
+    ]
+    lines = [
+        funding.create_line(
+            session,
+            DEMO_IMPORTER,
+            LineCreate(
+                source_id=funds[fund].id or 0,
+                application_id=pilots[pilot].id or 0,
+                category=category,
+                amount=Decimal(amount),
+            ),
+        )
+        for fund, pilot, category, amount in DEMO_LINES
+    ]
+    entries = [
+        funding.create_expenditure(
+            session,
+            DEMO_IMPORTER,
+            ExpenditureCreate(
+                line_id=lines[line].id or 0,
+                amount=Decimal(amount),
+                spent_on=spent_on,
+                payee=payee,
+                voucher_no=voucher,
+                description=description,
+            ),
+            spent_on,
+        )
+        for line, amount, spent_on, payee, voucher, description in DEMO_EXPENDITURES
+    ]
+    funding.reverse_expenditure(
+        session,
+        DEMO_IMPORTER,
+        entries[2].id or 0,
+        ReverseBody(reason="重复录入，红冲", spent_on=date(2022, 7, 20)),
+        date(2022, 7, 20),
+    )
+    held = session.exec(
+        select(ExamSession)
+        .where(ExamSession.application_id == pilots[0].id)
+        .order_by(col(ExamSession.exam_date))
+    ).first()
+    assert held is not None and held.id is not None
+    today = datetime.now(ZoneInfo(get_settings().timezone)).date()
+    funding.run_subsidies(
+        session,
+        DEMO_IMPORTER,
+        SubsidyRunCreate(
+            session_id=held.id, line_id=lines[2].id or 0, amount_per_student=Decimal("200.00")
+        ),
+        today,
+        dry_run=False,
+    )
+
+
 DEMO_TRAININGS = [
     # staff no, certificate number (None: still in progress), 考评员 number
     ("T1001", "WEB-ZJ-2022-0001", "KPY-2022-017"),
@@ -462,6 +591,7 @@ STEPS: list[DemoStep] = [
     _trainings,
     _exams,
     _credit_bank,
+    _funding,
 ]
 
 

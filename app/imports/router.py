@@ -33,7 +33,7 @@ KindPath = Annotated[
         max_length=50,
         pattern=r"^[a-z][a-z-]*$",
         description="colleges, majors, courses, teachers, students, evaluation-orgs, certificates, "
-        "applications, exam-registrations, exam-results, issued-certificates",
+        "applications, exam-registrations, exam-results, issued-certificates, expenditures",
     ),
 ]
 MULTIPART_OVERHEAD = 64 * 1024

@@ -1,0 +1,204 @@
+"""The ``expenditures`` import kind: a ledger of payments from budget lines, matched on the
+voucher number. A voucher already recorded with the same values is unchanged; with other
+values it is refused (money records are never edited). Every line's Σ spent stays within its
+amount: checked row by row, then again with the lines locked before writing."""
+
+import re
+import unicodedata
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from app.core.audit import record, snapshot
+from app.core.params import MAX_DB_ID
+from app.core.roles import Principal, Role
+from app.exams.importers import date_cell
+from app.funding import service
+from app.funding.models import MAX_AMOUNT, BudgetLine, Expenditure, ExpenditureKind
+from app.imports.engine import CellError, Column, ImportKind, Plan, RowRefused, integer, text
+from app.imports.registry import register
+
+COMPARED = ("line_id", "kind", "amount", "spent_on", "payee", "voucher_no", "description")
+_VOUCHER = re.compile(r"^[0-9A-Za-z_./()\-]+$")
+_MONEY_NOISE = re.compile(r"[\s,¥￥元]")
+
+
+def money_cell(raw: str) -> Decimal:
+    """``1234.5``, ``1,234.50``, ``¥1234.50`` or ``1234.50元``: more than 0, two decimals."""
+    value = _MONEY_NOISE.sub("", unicodedata.normalize("NFKC", raw))
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise CellError("an amount in yuan such as 1234.50") from exc
+    if not amount.is_finite() or not Decimal("0.01") <= amount <= MAX_AMOUNT:
+        raise CellError(f"an amount from 0.01 to {MAX_AMOUNT}")
+    if amount.quantize(Decimal("0.01")) != amount:
+        raise CellError("at most two decimal places (fen)")
+    return amount.quantize(Decimal("0.01"))
+
+
+def voucher_cell(raw: str) -> str:
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if value.endswith(".0") and value[:-2].isdigit():
+        value = value[:-2]
+    if len(value) > 64 or not _VOUCHER.match(value):
+        raise CellError("letters, digits and . _ / - ( ) only, at most 64 characters")
+    return value
+
+
+def _prepare(session: Session, principal: Principal) -> Plan:
+    table: sa.Table = Expenditure.__table__  # type: ignore[attr-defined]
+    existing = {
+        row["voucher_no"]: {k: v for k, v in row.items() if k not in {"created_at", "updated_at"}}
+        for row in session.execute(sa.select(table)).mappings()
+    }
+    lines = {
+        line_id: {"amount": amount, "spent": service.yuan(spent)}
+        for line_id, amount, spent in session.exec(
+            select(  # type: ignore[call-overload]
+                BudgetLine.id,
+                BudgetLine.amount,
+                service.line_spent_subquery(),
+            )
+        ).all()
+    }
+    return Plan(
+        existing=existing,
+        lookups={"lines": lines, "pending": defaultdict(Decimal), "principal": principal},
+    )
+
+
+def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "line_id": cells["line_id"],
+        "kind": ExpenditureKind.payment,
+        "amount": cells["amount"],
+        "spent_on": cells["spent_on"],
+        "payee": cells["payee"],
+        "voucher_no": cells["voucher_no"],
+        "description": cells.get("description") or None,
+    }
+    current = plan.existing.get(cells["voucher_no"])
+    if current is not None:
+        changed = [k for k in COMPARED if current.get(k) != values[k]]
+        if changed:
+            raise RowRefused(
+                f"voucher {cells['voucher_no']} is already recorded (expenditure "
+                f"{current['id']}) with other values ({', '.join(changed)}); money records are "
+                "never edited: reverse it and record a new voucher",
+                "凭证号",
+                cells["voucher_no"],
+            )
+        return values
+    line = plan.lookups["lines"].get(cells["line_id"])
+    if line is None:
+        raise RowRefused(
+            f"no budget line with id {cells['line_id']} (GET /api/v1/budget-lines)",
+            "预算ID",
+            str(cells["line_id"]),
+        )
+    pending: dict[int, Decimal] = plan.lookups["pending"]
+    left = line["amount"] - line["spent"] - pending[cells["line_id"]]
+    if cells["amount"] > left:
+        raise RowRefused(
+            f"budget line {cells['line_id']} has {left} left (amount {line['amount']}, spent "
+            f"{line['spent']}, earlier rows of this file {pending[cells['line_id']]}); this row "
+            f"asks for {cells['amount']}",
+            "金额",
+            f"{cells['amount']}",
+        )
+    pending[cells["line_id"]] += cells["amount"]
+    return values
+
+
+def _lock_and_recheck(
+    session: Session, _principal: Principal, _plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    """Lock the lines (in id order) and check Σ spent again: a single expenditure may have
+    been recorded while the file was checked."""
+    for line_id in sorted({r["line_id"] for r in rows}):
+        line = session.exec(
+            select(BudgetLine).where(BudgetLine.id == line_id).with_for_update()
+        ).one()
+        spent = service.spent_on_line(session, line_id)
+        new = sum((r["amount"] for r in rows if r["line_id"] == line_id), Decimal(0))
+        if spent + new > line.amount:
+            raise service.line_exceeded(line, spent, new)
+
+
+def _audit(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
+    """One ``create`` event per expenditure the upload recorded, as a single one makes."""
+    if not rows:
+        return
+    for expenditure in session.exec(
+        select(Expenditure).where(col(Expenditure.voucher_no).in_([r["voucher_no"] for r in rows]))
+    ).all():
+        record(
+            session,
+            plan.lookups["principal"],
+            action="create",
+            entity=service.EXPENDITURE_ENTITY,
+            entity_id=expenditure.id,
+            after=snapshot(expenditure),
+        )
+
+
+register(
+    ImportKind(
+        name="expenditures",
+        title="经费支出",
+        model=Expenditure,
+        key="voucher_no",
+        columns=(
+            Column(
+                "line_id",
+                "预算ID",
+                "budget_line_id",
+                integer(1, MAX_DB_ID),
+                aliases=("预算行ID", "line_id", "budget_line"),
+                example="1",
+                help="the budget line's id (GET /api/v1/budget-lines)",
+            ),
+            Column(
+                "amount", "金额", "amount", money_cell, aliases=("支出金额",), example="1280.00"
+            ),
+            Column(
+                "spent_on",
+                "日期",
+                "date",
+                date_cell,
+                aliases=("支出日期", "spent_on"),
+                example="2022-10-20",
+            ),
+            Column("payee", "收款方", "payee", text(200), aliases=("收款单位",), example="某公司"),
+            Column(
+                "voucher_no",
+                "凭证号",
+                "voucher_no",
+                voucher_cell,
+                aliases=("凭证编号",),
+                example="PZ-2022-0001",
+                help="unique across the service",
+            ),
+            Column(
+                "description",
+                "摘要",
+                "description",
+                text(2000),
+                required=False,
+                aliases=("说明", "备注"),
+                example="实训设备采购",
+            ),
+        ),
+        prepare=_prepare,
+        to_values=_values,
+        writers=frozenset({Role.academic_office}),
+        before_write=_lock_and_recheck,
+        write_extra=_audit,
+        description="Payments from budget lines by voucher number; a line is never overdrawn, "
+        "and a recorded voucher is never changed (reverse it instead)",
+    )
+)

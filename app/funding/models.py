@@ -1,0 +1,400 @@
+"""Funding (经费): funding sources, the budget lines that allocate them to pilots by category,
+expenditures (append-only; corrected by reversal entries) and the pass-only exam subsidy
+runs (奖励补贴)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import PlainSerializer, StringConstraints
+from sqlmodel import Field, SQLModel
+
+from app.core.models import PatchModel, Versioned, enum_type
+from app.core.types import CENT, Money, MoneyFen
+from app.reference.models import NO_NUL, RefId
+
+MAX_AMOUNT = Decimal("999999999999.99")
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
+DocumentNo = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)
+]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)]
+Payee = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
+VoucherNo = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_./()\-]+$"
+    ),
+]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
+]
+Amount = Annotated[Money, Field(ge=0, le=MAX_AMOUNT, description="Yuan, two decimals")]
+PositiveAmount = Annotated[
+    Money, Field(gt=0, le=MAX_AMOUNT, description="Yuan, two decimals, more than 0")
+]
+MoneySum = Annotated[
+    Decimal,
+    PlainSerializer(lambda v: f"{v.quantize(CENT):f}", return_type=str, when_used="json"),
+]
+"""A sum of amounts (a report total may exceed one amount's 14 digits); JSON "1234.50"."""
+FiscalYear = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Fiscal year, e.g. 2022")]
+SpentOn = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+
+
+class FundingKind(StrEnum):
+    """教育部专项 / 市教委专项 / 学校建设经费 / 其他."""
+
+    moe_special = "moe_special"
+    municipal_special = "municipal_special"
+    school = "school"
+    other = "other"
+
+
+EARMARKED_KINDS = frozenset({FundingKind.moe_special, FundingKind.municipal_special})
+
+
+class Category(StrEnum):
+    """设备采购 / 师资培训 / 学生培训 / 考试费用 / 奖励补贴 / 其他."""
+
+    equipment = "equipment"
+    teacher_training = "teacher_training"
+    student_training = "student_training"
+    exam_fee = "exam_fee"
+    exam_subsidy = "exam_subsidy"
+    other = "other"
+
+
+EARMARKED_CATEGORIES = (
+    Category.equipment,
+    Category.teacher_training,
+    Category.student_training,
+    Category.exam_fee,
+    Category.exam_subsidy,
+)
+"""What earmarked money (专款专用) may be budgeted to."""
+
+CATEGORY_NAMES = {
+    Category.equipment: "设备采购",
+    Category.teacher_training: "师资培训",
+    Category.student_training: "学生培训",
+    Category.exam_fee: "考试费用",
+    Category.exam_subsidy: "奖励补贴",
+    Category.other: "其他",
+}
+
+
+class ExpenditureKind(StrEnum):
+    payment = "payment"
+    subsidy = "subsidy"
+    reversal = "reversal"
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+class FundingSource(Versioned, table=True):
+    """A fund: the ministry's or the city's special fund, the school's construction money."""
+
+    __tablename__ = "funding_sources"
+    __table_args__ = (
+        sa.UniqueConstraint("fiscal_year", "name"),
+        sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    kind: FundingKind = Field(sa_type=enum_type(FundingKind))
+    fiscal_year: int = Field(index=True)
+    amount: Decimal = Field(sa_type=MoneyFen)
+    document_no: str | None = Field(default=None, max_length=100)
+    earmarked: bool
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class BudgetLine(Versioned, table=True):
+    """Part of a source allocated to one pilot for one category."""
+
+    __tablename__ = "budget_lines"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "application_id", "category"),
+        sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="funding_sources.id", index=True)
+    application_id: int = Field(foreign_key="pilot_applications.id", index=True)
+    category: Category = Field(sa_type=enum_type(Category))
+    amount: Decimal = Field(sa_type=MoneyFen)
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class SubsidyRun(Versioned, table=True):
+    """One pass-subsidy payout over an exam session from an ``exam_subsidy`` line."""
+
+    __tablename__ = "subsidy_runs"
+    __table_args__ = (
+        sa.CheckConstraint("amount_per_student > 0", name="amount_positive"),
+        sa.CheckConstraint("paid_count >= 0", name="paid_count_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="exam_sessions.id", index=True)
+    line_id: int = Field(foreign_key="budget_lines.id", index=True)
+    amount_per_student: Decimal = Field(sa_type=MoneyFen)
+    passed_count: int = Field(description="Passed results of the session at the time of the run")
+    already_paid_count: int = Field(description="Of those, paid by an earlier run")
+    paid_count: int
+    total: Decimal = Field(sa_type=MoneyFen)
+    spent_on: date
+    actor: str = Field(max_length=100)
+
+
+class Expenditure(Versioned, table=True):
+    """A money movement on a budget line: a payment, a subsidy payment or the reversal
+    (红冲) of one. Never edited or deleted. ``reverses_id`` and ``exam_result_id`` are
+    unique: an entry is reversed at most once, a result is subsidised at most once."""
+
+    __tablename__ = "expenditures"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(kind = 'reversal' AND amount < 0 AND reverses_id IS NOT NULL) OR "
+            "(kind <> 'reversal' AND amount > 0 AND reverses_id IS NULL)",
+            name="sign_matches_kind",
+        ),
+        sa.CheckConstraint(
+            "(kind = 'subsidy') = (exam_result_id IS NOT NULL)", name="subsidy_has_result"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int = Field(foreign_key="budget_lines.id", index=True)
+    kind: ExpenditureKind = Field(sa_type=enum_type(ExpenditureKind))
+    amount: Decimal = Field(sa_type=MoneyFen)
+    spent_on: date = Field(index=True)
+    payee: str = Field(max_length=200)
+    voucher_no: str = Field(max_length=64, unique=True)
+    description: str | None = Field(default=None, max_length=2000)
+    reverses_id: int | None = Field(default=None, foreign_key="expenditures.id", unique=True)
+    subsidy_run_id: int | None = Field(default=None, foreign_key="subsidy_runs.id", index=True)
+    exam_result_id: int | None = Field(default=None, foreign_key="exam_results.id", unique=True)
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class SourceCreate(SQLModel):
+    name: Name = Field(description="e.g. 2022年教育部1+X证书制度试点专项经费")
+    kind: FundingKind = Field(
+        description="moe_special 教育部专项, municipal_special 市教委专项, school 学校建设经费, "
+        "other"
+    )
+    fiscal_year: FiscalYear
+    amount: Amount
+    document_no: DocumentNo | None = Field(default=None, description="文号")
+    earmarked: bool | None = Field(
+        default=None,
+        description="专款专用: only equipment, teacher/student training, exam fees and subsidies. "
+        "Always true for the two special kinds; defaults to false for the others",
+    )
+    notes: Notes | None = None
+
+
+class SourceUpdate(PatchModel):
+    NULLABLE = frozenset({"document_no", "notes"})
+
+    name: Name | None = None
+    amount: Amount | None = Field(
+        default=None, description="Never below what is already allocated to budget lines"
+    )
+    document_no: DocumentNo | None = None
+    notes: Notes | None = None
+
+
+class SourcePublic(SQLModel):
+    id: int
+    name: str
+    kind: FundingKind
+    fiscal_year: int
+    amount: Money
+    document_no: str | None
+    earmarked: bool
+    notes: str | None
+    allocated: MoneySum = Field(description="Σ of its budget lines")
+    unallocated: MoneySum = Field(description="amount − allocated")
+    spent: MoneySum = Field(description="Σ spent on its lines (reversals netted)")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class LineCreate(SQLModel):
+    source_id: RefId
+    application_id: RefId = Field(description="The approved pilot the money is for")
+    category: Category = Field(
+        description="equipment 设备采购, teacher_training 师资培训, student_training 学生培训, "
+        "exam_fee 考试费用, exam_subsidy 奖励补贴, other (not on an earmarked source)"
+    )
+    amount: Amount
+    notes: Notes | None = None
+
+
+class LineUpdate(PatchModel):
+    NULLABLE = frozenset({"notes"})
+
+    amount: Amount | None = Field(
+        default=None,
+        description="Never below what is already spent, and the source's lines never above "
+        "its amount",
+    )
+    notes: Notes | None = None
+
+
+class LinePublic(SQLModel):
+    id: int
+    source_id: int
+    source_name: str
+    fiscal_year: int
+    earmarked: bool
+    application_id: int
+    application_label: str = Field(description="Certificate, level, tier and year of the pilot")
+    category: Category
+    amount: Money
+    spent: MoneySum = Field(description="Σ of its expenditures, reversals netted")
+    remaining: MoneySum
+    notes: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExpenditureCreate(SQLModel):
+    line_id: RefId = Field(description="The budget line it is spent from")
+    amount: PositiveAmount
+    spent_on: SpentOn | None = Field(
+        default=None, description="Date of payment; today in the school's time zone if left out"
+    )
+    payee: Payee = Field(description="收款方")
+    voucher_no: VoucherNo = Field(description="凭证号, unique across the service")
+    description: Notes | None = Field(default=None, description="摘要")
+
+
+class ReverseBody(SQLModel):
+    reason: Reason = Field(description="Why the entry is reversed (红冲原因)")
+    voucher_no: VoucherNo | None = Field(
+        default=None, description="The reversal's own voucher number; default `<original>-R`"
+    )
+    spent_on: SpentOn | None = Field(default=None, description="Default: today")
+
+
+class ExpenditurePublic(SQLModel):
+    id: int
+    line_id: int
+    source_id: int
+    application_id: int
+    category: Category
+    kind: ExpenditureKind = Field(
+        description="payment, subsidy (a pass subsidy of a run) or reversal (negative amount)"
+    )
+    amount: Money = Field(description="Negative for a reversal")
+    spent_on: date
+    payee: str
+    voucher_no: str
+    description: str | None
+    reverses_id: int | None = Field(description="The entry this reversal cancels")
+    reversed_by_id: int | None = Field(description="The reversal of this entry, if any")
+    subsidy_run_id: int | None
+    exam_result_id: int | None
+    created_at: datetime
+
+
+class SubsidyRunCreate(SQLModel):
+    session_id: RefId = Field(description="The exam session whose passed candidates are paid")
+    line_id: RefId = Field(description="An `exam_subsidy` budget line of the session's pilot")
+    amount_per_student: PositiveAmount
+    spent_on: SpentOn | None = Field(default=None, description="Default: today")
+
+
+class SubsidyRunSummary(SQLModel):
+    id: int
+    session_id: int
+    line_id: int
+    application_id: int
+    amount_per_student: Money
+    passed_count: int
+    already_paid_count: int
+    paid_count: int
+    total: MoneySum
+    spent_on: date
+    actor: str
+    created_at: datetime
+
+
+class SubsidyPayment(SQLModel):
+    expenditure_id: int | None = Field(description="null in a dry run")
+    exam_result_id: int
+    student_id: int
+    student_no: str
+    student_name: str
+    amount: Money
+    voucher_no: str
+
+
+class SubsidyRunPublic(SQLModel):
+    id: int | None = Field(description="null in a dry run")
+    dry_run: bool
+    session_id: int
+    line_id: int
+    application_id: int
+    amount_per_student: Money
+    paid_count: int
+    total: MoneySum
+    spent_on: date
+    passed: int = Field(description="Passed results of the session")
+    already_paid: int = Field(description="Passed results paid by an earlier run")
+    payments: list[SubsidyPayment]
+    line_remaining: MoneySum = Field(description="What the line has left after the run")
+    created_at: datetime | None
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+class FundingGroupBy(StrEnum):
+    source = "source"
+    category = "category"
+    application = "application"
+    college = "college"
+
+
+class FundingRow(SQLModel):
+    key: str
+    label: str
+    allocated: MoneySum = Field(description="Σ budget lines")
+    spent: MoneySum = Field(description="Σ expenditures, reversals netted")
+    remaining: MoneySum
+    execution_rate: float | None = Field(
+        description="spent ÷ allocated, four decimals (0.4567 = 45.67 %); null when nothing is "
+        "allocated"
+    )
+    subsidies_paid: int = Field(description="Subsidy payments not reversed")
+    subsidies_amount: MoneySum
+
+
+class FundingReport(SQLModel):
+    year: int | None
+    group_by: FundingGroupBy
+    rows: list[FundingRow]
+    total: FundingRow = Field(description="Overall, each line counted once")
+    sources_amount: MoneySum | None = Field(
+        description="Σ of the year's sources' amounts (null for a college manager)"
+    )

@@ -1,0 +1,1225 @@
+"""Funding rules: who writes money (the academic office) and who reads it, 专款专用, the limits
+that hold under concurrent writers (Σ lines ≤ source, Σ spent ≤ line: the source or line row
+is locked before summing), append-only expenditures with reversals, pass-only subsidy runs,
+and the one computation of allocated and spent money that the report and the annual
+evaluation share. Sums run in SQL over integer fen, so they are exact on every database."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, func, select
+
+from app.accounts.service import check_version
+from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
+from app.core.audit import apply_changes, record, snapshot
+from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
+from app.core.export import fetch_for_export
+from app.core.pagination import Page, PageParams, paginate
+from app.core.roles import Principal, Role
+from app.core.types import CENT, FEN_PER_YUAN
+from app.exams.models import ExamRegistration, ExamResult, ExamSession, RegistrationStatus
+from app.funding.models import (
+    CATEGORY_NAMES,
+    EARMARKED_CATEGORIES,
+    EARMARKED_KINDS,
+    BudgetLine,
+    Category,
+    Expenditure,
+    ExpenditureCreate,
+    ExpenditureKind,
+    ExpenditurePublic,
+    FundingGroupBy,
+    FundingKind,
+    FundingReport,
+    FundingRow,
+    FundingSource,
+    LineCreate,
+    LinePublic,
+    LineUpdate,
+    ReverseBody,
+    SourceCreate,
+    SourcePublic,
+    SourceUpdate,
+    SubsidyPayment,
+    SubsidyRun,
+    SubsidyRunCreate,
+    SubsidyRunPublic,
+    SubsidyRunSummary,
+)
+from app.reference.models import Certificate, College, Major, Student
+
+READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
+SOURCE_ENTITY = "funding_source"
+LINE_ENTITY = "budget_line"
+EXPENDITURE_ENTITY = "expenditure"
+SUBSIDY_RUN_ENTITY = "subsidy_run"
+ZERO = Decimal("0.00")
+
+
+def yuan(fen: int | None) -> Decimal:
+    """Integer fen from SQL as a two-place Decimal (exact)."""
+    return (Decimal(int(fen or 0)) / FEN_PER_YUAN).quantize(CENT)
+
+
+def _fen(expression: Any) -> Any:
+    """A MoneyFen column read as its stored integer, for exact SQL sums."""
+    return sa.type_coerce(expression, sa.BigInteger())
+
+
+def _sum_fen(expression: Any) -> Any:
+    return func.coalesce(func.sum(_fen(expression)), 0)
+
+
+# --- who may do what ---------------------------------------------------------------------------
+
+
+def _require_office(principal: Principal, what: str) -> None:
+    if principal.role != Role.academic_office:
+        raise Forbidden(
+            f"Role {principal.role.value} may not {what}; only the academic office writes money",
+            allowed_roles=[Role.academic_office.value],
+        )
+
+
+def _reader_scope(principal: Principal, what: str) -> int | None:
+    """None for readers of everything; a college manager's college id; 403 for the others."""
+    if principal.role in READ_ALL:
+        return None
+    if principal.role == Role.college_manager:
+        return principal.college_id or -1
+    raise Forbidden(
+        f"Role {principal.role.value} may not read {what}; allowed roles: academic_office, "
+        "auditor, admin, college_manager (their own pilots)",
+        allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager}),
+    )
+
+
+def _pilots_of_college(college_id: int) -> Any:
+    return (
+        select(ApplicationMajor.application_id)
+        .join(Major, col(Major.id) == ApplicationMajor.major_id)
+        .where(Major.college_id == college_id)
+    )
+
+
+# --- sums --------------------------------------------------------------------------------------
+
+
+def spent_on_line(session: Session, line_id: int) -> Decimal:
+    """Σ of the line's entries (reversals are negative)."""
+    return yuan(
+        session.exec(
+            select(_sum_fen(Expenditure.amount)).where(Expenditure.line_id == line_id)
+        ).one()
+    )
+
+
+def allocated_from_source(session: Session, source_id: int, *, except_line: int = 0) -> Decimal:
+    return yuan(
+        session.exec(
+            select(_sum_fen(BudgetLine.amount)).where(
+                BudgetLine.source_id == source_id, BudgetLine.id != except_line
+            )
+        ).one()
+    )
+
+
+def line_spent_subquery() -> Any:
+    return (
+        select(_sum_fen(Expenditure.amount))
+        .where(col(Expenditure.line_id) == col(BudgetLine.id))
+        .scalar_subquery()
+    )
+
+
+# --- funding sources ---------------------------------------------------------------------------
+
+
+def source_statement(
+    principal: Principal,
+    *,
+    year: int | None = None,
+    kind: FundingKind | None = None,
+    earmarked: bool | None = None,
+) -> Any:
+    scope = _reader_scope(principal, "funding sources")
+    allocated = (
+        select(_sum_fen(BudgetLine.amount))
+        .where(col(BudgetLine.source_id) == col(FundingSource.id))
+        .scalar_subquery()
+    )
+    spent = (
+        select(_sum_fen(Expenditure.amount))
+        .join(BudgetLine, col(BudgetLine.id) == Expenditure.line_id)
+        .where(col(BudgetLine.source_id) == col(FundingSource.id))
+        .scalar_subquery()
+    )
+    statement = select(FundingSource, allocated, spent)
+    if scope is not None:
+        statement = statement.where(
+            col(FundingSource.id).in_(
+                select(BudgetLine.source_id).where(
+                    col(BudgetLine.application_id).in_(_pilots_of_college(scope))
+                )
+            )
+        )
+    if year is not None:
+        statement = statement.where(FundingSource.fiscal_year == year)
+    if kind is not None:
+        statement = statement.where(FundingSource.kind == kind)
+    if earmarked is not None:
+        statement = statement.where(FundingSource.earmarked == earmarked)
+    return statement
+
+
+SOURCE_ORDER = [
+    col(FundingSource.fiscal_year).desc(),
+    col(FundingSource.name),
+    col(FundingSource.id),
+]
+
+
+def _source_public(row: Any) -> SourcePublic:
+    source, allocated, spent = row
+    return SourcePublic.model_validate(
+        {
+            **source.model_dump(),
+            "allocated": yuan(allocated),
+            "unallocated": source.amount - yuan(allocated),
+            "spent": yuan(spent),
+        }
+    )
+
+
+def list_sources(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[SourcePublic]:
+    return paginate(
+        session, source_statement(principal, **filters), page, SOURCE_ORDER, _source_public
+    )
+
+
+def export_sources(session: Session, principal: Principal, **filters: Any) -> list[SourcePublic]:
+    rows = fetch_for_export(session, source_statement(principal, **filters), SOURCE_ORDER)
+    return [_source_public(r) for r in rows]
+
+
+def get_source(session: Session, principal: Principal, source_id: int) -> SourcePublic:
+    row = session.exec(source_statement(principal).where(FundingSource.id == source_id)).first()
+    if row is None:
+        raise NotFound(f"No funding source with id {source_id}")
+    return _source_public(row)
+
+
+def _check_source_unique(
+    session: Session, year: int, name: str, except_id: int | None = None
+) -> None:
+    existing = session.exec(
+        select(FundingSource.id).where(
+            FundingSource.fiscal_year == year,
+            FundingSource.name == name,
+            FundingSource.id != (except_id or 0),
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"A funding source named {name!r} already exists for {year} (id {existing})",
+            code="duplicate",
+            existing_id=existing,
+        )
+
+
+def create_source(session: Session, principal: Principal, data: SourceCreate) -> FundingSource:
+    """A fund; the two special kinds are always earmarked (专款专用)."""
+    _require_office(principal, "create funding sources")
+    earmarked = data.earmarked
+    if data.kind in EARMARKED_KINDS:
+        if earmarked is False:
+            raise UnprocessableEntity(
+                f"A {data.kind.value} fund is special money and always earmarked (专款专用); "
+                "leave earmarked out or send true",
+                errors=[{"field": "body.earmarked", "message": "must be true for this kind"}],
+            )
+        earmarked = True
+    _check_source_unique(session, data.fiscal_year, data.name)
+    source = FundingSource(**data.model_dump(exclude={"earmarked"}), earmarked=bool(earmarked))
+    session.add(source)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=SOURCE_ENTITY,
+        entity_id=source.id,
+        after=snapshot(source),
+    )
+    session.commit()
+    return source
+
+
+def _locked_source(session: Session, source_id: int, field: str | None = None) -> FundingSource:
+    source: FundingSource | None = session.exec(
+        select(FundingSource)
+        .where(FundingSource.id == source_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if source is None:
+        if field:
+            raise UnprocessableEntity(
+                f"No funding source with id {source_id}",
+                errors=[{"field": field, "message": "no such funding source"}],
+            )
+        raise NotFound(f"No funding source with id {source_id}")
+    return source
+
+
+def update_source(
+    session: Session,
+    principal: Principal,
+    source_id: int,
+    data: SourceUpdate,
+    if_match: int | None,
+) -> FundingSource:
+    """Change a fund; its amount never drops below what its budget lines allocate."""
+    _require_office(principal, "change funding sources")
+    source = _locked_source(session, source_id)
+    check_version(source.version, if_match, "funding source")
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes:
+        _check_source_unique(session, source.fiscal_year, changes["name"], source_id)
+    if "amount" in changes:
+        allocated = allocated_from_source(session, source_id)
+        if changes["amount"] < allocated:
+            raise Conflict(
+                f"Funding source {source_id} has {allocated} allocated to budget lines; its "
+                f"amount cannot go below that (asked for {changes['amount']})",
+                code="amount_below_allocated",
+                allocated=f"{allocated}",
+            )
+    apply_changes(session, principal, source, changes, SOURCE_ENTITY)
+    return source
+
+
+def delete_source(session: Session, principal: Principal, source_id: int) -> None:
+    """Only a fund with no budget lines is deleted."""
+    _require_office(principal, "delete funding sources")
+    source = _locked_source(session, source_id)
+    lines = session.exec(select(func.count()).where(BudgetLine.source_id == source_id)).one()
+    if lines:
+        raise Conflict(
+            f"Funding source {source_id} has {lines} budget line(s); delete them first (a line "
+            "with expenditures is never deleted)",
+            code="has_budget_lines",
+            referenced_by=[{"entity": "budget-lines", "count": int(lines)}],
+        )
+    before = snapshot(source)
+    session.delete(source)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="delete",
+        entity=SOURCE_ENTITY,
+        entity_id=source_id,
+        before=before,
+    )
+    session.commit()
+
+
+# --- budget lines ------------------------------------------------------------------------------
+
+
+def line_statement(
+    principal: Principal,
+    *,
+    source_id: int | None = None,
+    application_id: int | None = None,
+    category: Category | None = None,
+    year: int | None = None,
+    college_id: int | None = None,
+) -> Any:
+    scope = _reader_scope(principal, "budget lines")
+    statement = (
+        select(  # type: ignore[call-overload]
+            BudgetLine,
+            FundingSource.name,
+            FundingSource.fiscal_year,
+            FundingSource.earmarked,
+            PilotApplication.year,
+            PilotApplication.level,
+            PilotApplication.tier,
+            Certificate.name,
+            line_spent_subquery(),
+        )
+        .join(FundingSource, col(FundingSource.id) == BudgetLine.source_id)
+        .join(PilotApplication, col(PilotApplication.id) == BudgetLine.application_id)
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+    )
+    if scope is not None:
+        statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
+    if source_id is not None:
+        statement = statement.where(BudgetLine.source_id == source_id)
+    if application_id is not None:
+        statement = statement.where(BudgetLine.application_id == application_id)
+    if category is not None:
+        statement = statement.where(BudgetLine.category == category)
+    if year is not None:
+        statement = statement.where(FundingSource.fiscal_year == year)
+    if college_id is not None:
+        statement = statement.where(
+            col(BudgetLine.application_id).in_(_pilots_of_college(college_id))
+        )
+    return statement
+
+
+LINE_ORDER = [col(BudgetLine.source_id), col(BudgetLine.application_id), col(BudgetLine.id)]
+
+
+def pilot_label(certificate: str, level: Any, tier: Any, year: int) -> str:
+    return f"{certificate} {getattr(level, 'value', level)} ({getattr(tier, 'value', tier)} {year})"
+
+
+def _line_public(row: Any) -> LinePublic:
+    line, source_name, fiscal_year, earmarked, app_year, level, tier, certificate, spent = row
+    return LinePublic.model_validate(
+        {
+            **line.model_dump(),
+            "source_name": source_name,
+            "fiscal_year": fiscal_year,
+            "earmarked": earmarked,
+            "application_label": pilot_label(certificate, level, tier, app_year),
+            "spent": yuan(spent),
+            "remaining": line.amount - yuan(spent),
+        }
+    )
+
+
+def list_lines(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[LinePublic]:
+    return paginate(session, line_statement(principal, **filters), page, LINE_ORDER, _line_public)
+
+
+def export_lines(session: Session, principal: Principal, **filters: Any) -> list[LinePublic]:
+    rows = fetch_for_export(session, line_statement(principal, **filters), LINE_ORDER)
+    return [_line_public(r) for r in rows]
+
+
+def get_line(session: Session, principal: Principal, line_id: int) -> LinePublic:
+    row = session.exec(line_statement(principal).where(BudgetLine.id == line_id)).first()
+    if row is None:
+        raise NotFound(f"No budget line with id {line_id}")
+    return _line_public(row)
+
+
+def _earmark_problem(source: FundingSource, category: Category) -> None:
+    if source.earmarked and category not in EARMARKED_CATEGORIES:
+        allowed = "、".join(f"{c.value} ({CATEGORY_NAMES[c]})" for c in EARMARKED_CATEGORIES)
+        raise UnprocessableEntity(
+            f"Funding source {source.id} ({source.name}) is earmarked (专款专用): its money may "
+            f"only be budgeted to {allowed}; not to {category.value}",
+            code="earmarked_category",
+            errors=[
+                {
+                    "field": "body.category",
+                    "message": "allowed on an earmarked source: "
+                    + ", ".join(c.value for c in EARMARKED_CATEGORIES),
+                }
+            ],
+            allowed_categories=[c.value for c in EARMARKED_CATEGORIES],
+        )
+
+
+def _source_exceeded(source: FundingSource, allocated: Decimal, amount: Decimal) -> Conflict:
+    available = source.amount - allocated
+    return Conflict(
+        f"Funding source {source.id} ({source.name}) has {source.amount}, of which {allocated} "
+        f"is already allocated; {available} is left, {amount} asked for",
+        code="source_exceeded",
+        source_amount=f"{source.amount}",
+        allocated=f"{allocated}",
+        available=f"{available}",
+    )
+
+
+def create_line(session: Session, principal: Principal, data: LineCreate) -> BudgetLine:
+    """Allocate part of a source to an approved pilot, with the source row locked while Σ of
+    its lines is checked."""
+    _require_office(principal, "create budget lines")
+    source = _locked_source(session, data.source_id, field="body.source_id")
+    application = session.get(PilotApplication, data.application_id)
+    if application is None:
+        raise UnprocessableEntity(
+            f"No pilot application with id {data.application_id}",
+            errors=[{"field": "body.application_id", "message": "no such application"}],
+        )
+    if application.status != ApplicationStatus.approved:
+        raise InvalidState(
+            f"Money is budgeted for approved pilots; application {application.id} is "
+            f"{application.status.value}",
+            current_state=application.status.value,
+            allowed_actions=[],
+        )
+    _earmark_problem(source, data.category)
+    existing = session.exec(
+        select(BudgetLine.id).where(
+            BudgetLine.source_id == source.id,
+            BudgetLine.application_id == application.id,
+            BudgetLine.category == data.category,
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"Funding source {source.id} already has a {data.category.value} line for pilot "
+            f"{application.id} (id {existing}); change its amount instead",
+            code="duplicate",
+            existing_id=existing,
+        )
+    allocated = allocated_from_source(session, source.id or 0)
+    if allocated + data.amount > source.amount:
+        raise _source_exceeded(source, allocated, data.amount)
+    line = BudgetLine(**data.model_dump())
+    session.add(line)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=LINE_ENTITY,
+        entity_id=line.id,
+        after=snapshot(line),
+    )
+    session.commit()
+    return line
+
+
+def _locked_line(session: Session, line_id: int, field: str | None = None) -> BudgetLine:
+    """The line's row, locked and read afresh (a copy loaded earlier in the request would
+    otherwise keep its old values)."""
+    line: BudgetLine | None = session.exec(
+        select(BudgetLine)
+        .where(BudgetLine.id == line_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if line is None:
+        if field:
+            raise UnprocessableEntity(
+                f"No budget line with id {line_id}",
+                errors=[{"field": field, "message": "no such budget line"}],
+            )
+        raise NotFound(f"No budget line with id {line_id}")
+    return line
+
+
+def update_line(
+    session: Session, principal: Principal, line_id: int, data: LineUpdate, if_match: int | None
+) -> BudgetLine:
+    """Change a line's amount or notes: never below what it has spent, and its source's lines
+    never above the source (the source, then the line, are locked: the order every writer
+    takes them in)."""
+    _require_office(principal, "change budget lines")
+    current = session.get(BudgetLine, line_id)
+    if current is None:
+        raise NotFound(f"No budget line with id {line_id}")
+    source = _locked_source(session, current.source_id)
+    line = _locked_line(session, line_id)
+    check_version(line.version, if_match, "budget line")
+    changes = data.model_dump(exclude_unset=True)
+    if "amount" in changes:
+        amount: Decimal = changes["amount"]
+        spent = spent_on_line(session, line_id)
+        if amount < spent:
+            raise Conflict(
+                f"Budget line {line_id} has already spent {spent}; its amount cannot go below "
+                f"that (asked for {amount})",
+                code="amount_below_spent",
+                spent=f"{spent}",
+            )
+        others = allocated_from_source(session, source.id or 0, except_line=line_id)
+        if others + amount > source.amount:
+            raise _source_exceeded(source, others, amount)
+    apply_changes(session, principal, line, changes, LINE_ENTITY)
+    return line
+
+
+def delete_line(session: Session, principal: Principal, line_id: int) -> None:
+    """Only a line nothing was ever spent from (or paid by a subsidy run) is deleted."""
+    _require_office(principal, "delete budget lines")
+    line = _locked_line(session, line_id)
+    entries = session.exec(select(func.count()).where(Expenditure.line_id == line_id)).one()
+    runs = session.exec(select(func.count()).where(SubsidyRun.line_id == line_id)).one()
+    if entries or runs:
+        raise Conflict(
+            f"Budget line {line_id} has {entries} expenditure(s) and {runs} subsidy run(s); "
+            "money records are kept, so the line stays (lower its amount to what was spent "
+            "instead)",
+            code="has_expenditures",
+            referenced_by=[
+                {"entity": "expenditures", "count": int(entries)},
+                {"entity": "subsidy-runs", "count": int(runs)},
+            ],
+        )
+    before = snapshot(line)
+    session.delete(line)
+    session.flush()
+    record(
+        session, principal, action="delete", entity=LINE_ENTITY, entity_id=line_id, before=before
+    )
+    session.commit()
+
+
+# --- expenditures ------------------------------------------------------------------------------
+
+_Reversal = aliased(Expenditure)
+
+
+def expenditure_statement(
+    principal: Principal,
+    *,
+    line_id: int | None = None,
+    source_id: int | None = None,
+    application_id: int | None = None,
+    category: Category | None = None,
+    kind: ExpenditureKind | None = None,
+    subsidy_run_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    voucher_no: str | None = None,
+) -> Any:
+    scope = _reader_scope(principal, "expenditures")
+    reversed_by = (
+        select(_Reversal.id)
+        .where(col(_Reversal.reverses_id) == col(Expenditure.id))
+        .scalar_subquery()
+    )
+    statement = select(  # type: ignore[call-overload]
+        Expenditure,
+        BudgetLine.source_id,
+        BudgetLine.application_id,
+        BudgetLine.category,
+        reversed_by,
+    ).join(BudgetLine, col(BudgetLine.id) == Expenditure.line_id)
+    if scope is not None:
+        statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
+    if line_id is not None:
+        statement = statement.where(Expenditure.line_id == line_id)
+    if source_id is not None:
+        statement = statement.where(BudgetLine.source_id == source_id)
+    if application_id is not None:
+        statement = statement.where(BudgetLine.application_id == application_id)
+    if category is not None:
+        statement = statement.where(BudgetLine.category == category)
+    if kind is not None:
+        statement = statement.where(Expenditure.kind == kind)
+    if subsidy_run_id is not None:
+        statement = statement.where(Expenditure.subsidy_run_id == subsidy_run_id)
+    if date_from is not None:
+        statement = statement.where(col(Expenditure.spent_on) >= date_from)
+    if date_to is not None:
+        statement = statement.where(col(Expenditure.spent_on) <= date_to)
+    if voucher_no is not None:
+        statement = statement.where(Expenditure.voucher_no == voucher_no)
+    return statement
+
+
+EXPENDITURE_ORDER = [col(Expenditure.spent_on).desc(), col(Expenditure.id).desc()]
+
+
+def _expenditure_public(row: Any) -> ExpenditurePublic:
+    expenditure, source_id, application_id, category, reversed_by = row
+    return ExpenditurePublic.model_validate(
+        {
+            **expenditure.model_dump(),
+            "source_id": source_id,
+            "application_id": application_id,
+            "category": category,
+            "reversed_by_id": reversed_by,
+        }
+    )
+
+
+def list_expenditures(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[ExpenditurePublic]:
+    statement = expenditure_statement(principal, **filters)
+    return paginate(session, statement, page, EXPENDITURE_ORDER, _expenditure_public)
+
+
+def export_expenditures(
+    session: Session, principal: Principal, **filters: Any
+) -> list[ExpenditurePublic]:
+    rows = fetch_for_export(session, expenditure_statement(principal, **filters), EXPENDITURE_ORDER)
+    return [_expenditure_public(r) for r in rows]
+
+
+def get_expenditure(
+    session: Session, principal: Principal, expenditure_id: int
+) -> ExpenditurePublic:
+    row = session.exec(
+        expenditure_statement(principal).where(Expenditure.id == expenditure_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"No expenditure with id {expenditure_id}")
+    return _expenditure_public(row)
+
+
+def _check_voucher(session: Session, voucher_no: str) -> None:
+    existing = session.exec(
+        select(Expenditure.id).where(Expenditure.voucher_no == voucher_no)
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"Voucher number {voucher_no} is already recorded (expenditure {existing}); each "
+            "voucher is recorded once",
+            code="duplicate",
+            existing_id=existing,
+        )
+
+
+def line_exceeded(line: BudgetLine, spent: Decimal, amount: Decimal) -> Conflict:
+    remaining = line.amount - spent
+    return Conflict(
+        f"Budget line {line.id} has {line.amount}, of which {spent} is spent; {remaining} is "
+        f"left, {amount} asked for. Nothing was recorded",
+        code="line_exceeded",
+        line_amount=f"{line.amount}",
+        spent=f"{spent}",
+        remaining=f"{remaining}",
+        shortfall=f"{amount - remaining}",
+    )
+
+
+def create_expenditure(
+    session: Session, principal: Principal, data: ExpenditureCreate, today: date
+) -> Expenditure:
+    """Spend from a line; the line row is locked before Σ spent is checked, so concurrent
+    expenditures never overdraw it."""
+    _require_office(principal, "record expenditures")
+    line = _locked_line(session, data.line_id, field="body.line_id")
+    spent = spent_on_line(session, data.line_id)
+    if spent + data.amount > line.amount:
+        raise line_exceeded(line, spent, data.amount)
+    _check_voucher(session, data.voucher_no)
+    expenditure = Expenditure(
+        **data.model_dump(exclude={"spent_on"}),
+        spent_on=data.spent_on or today,
+        kind=ExpenditureKind.payment,
+    )
+    session.add(expenditure)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=EXPENDITURE_ENTITY,
+        entity_id=expenditure.id,
+        after=snapshot(expenditure),
+    )
+    session.commit()
+    return expenditure
+
+
+def reverse_expenditure(
+    session: Session, principal: Principal, expenditure_id: int, data: ReverseBody, today: date
+) -> Expenditure:
+    """Write the reversal (红冲) of an entry: the negative amount on the same line, pointing at
+    the original. Once per entry (also a unique constraint); a reversal is not reversed."""
+    _require_office(principal, "reverse expenditures")
+    current = session.get(Expenditure, expenditure_id)
+    if current is None:
+        raise NotFound(f"No expenditure with id {expenditure_id}")
+    _locked_line(session, current.line_id)
+    original = session.exec(
+        select(Expenditure).where(Expenditure.id == expenditure_id).with_for_update()
+    ).one()
+    if original.kind == ExpenditureKind.reversal:
+        raise InvalidState(
+            f"Expenditure {expenditure_id} is itself the reversal of {original.reverses_id}; "
+            "record a new expenditure to restore the amount",
+            current_state="reversal",
+            allowed_actions=[],
+        )
+    existing = session.exec(
+        select(Expenditure.id).where(Expenditure.reverses_id == expenditure_id)
+    ).first()
+    if existing is not None:
+        raise InvalidState(
+            f"Expenditure {expenditure_id} was already reversed by expenditure {existing}",
+            current_state="reversed",
+            allowed_actions=[],
+            reversed_by_id=existing,
+        )
+    voucher = data.voucher_no or f"{original.voucher_no[:62]}-R"
+    _check_voucher(session, voucher)
+    reversal = Expenditure(
+        line_id=original.line_id,
+        kind=ExpenditureKind.reversal,
+        amount=-original.amount,
+        spent_on=data.spent_on or today,
+        payee=original.payee,
+        voucher_no=voucher,
+        description=data.reason,
+        reverses_id=original.id,
+    )
+    session.add(reversal)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="reverse",
+        entity=EXPENDITURE_ENTITY,
+        entity_id=reversal.id,
+        before=snapshot(original),
+        after=snapshot(reversal),
+    )
+    session.commit()
+    return reversal
+
+
+# --- subsidy runs ------------------------------------------------------------------------------
+
+
+def _passed_candidates(session: Session, session_id: int) -> list[Any]:
+    return list(
+        session.exec(
+            select(ExamResult.id, Student.id, Student.student_no, Student.name)
+            .join(ExamRegistration, col(ExamRegistration.id) == ExamResult.registration_id)
+            .join(Student, col(Student.id) == ExamRegistration.student_id)
+            .where(
+                ExamRegistration.session_id == session_id,
+                ExamRegistration.status == RegistrationStatus.sat,
+                col(ExamResult.passed).is_(True),
+            )
+            .order_by(col(Student.student_no))
+        ).all()
+    )
+
+
+def _subsidy_voucher(run_id: int | str, result_id: int) -> str:
+    return f"SUB{run_id}-{result_id}"
+
+
+def run_subsidies(
+    session: Session,
+    principal: Principal,
+    data: SubsidyRunCreate,
+    today: date,
+    *,
+    dry_run: bool,
+) -> SubsidyRunPublic:
+    """Pay every passed candidate of the session not paid before, from the pilot's
+    ``exam_subsidy`` line, all or nothing. The line is locked first; a result is paid at most
+    once (a unique constraint on the payment's result)."""
+    _require_office(principal, "run exam subsidies")
+    exam = session.get(ExamSession, data.session_id)
+    if exam is None:
+        raise UnprocessableEntity(
+            f"No exam session with id {data.session_id}",
+            errors=[{"field": "body.session_id", "message": "no such exam session"}],
+        )
+    line = _locked_line(session, data.line_id, field="body.line_id")
+    if line.category != Category.exam_subsidy:
+        raise UnprocessableEntity(
+            f"Budget line {line.id} is for {line.category.value}; pass subsidies are paid from "
+            "an exam_subsidy (奖励补贴) line",
+            errors=[{"field": "body.line_id", "message": "not an exam_subsidy line"}],
+        )
+    if line.application_id != exam.application_id:
+        raise UnprocessableEntity(
+            f"Budget line {line.id} belongs to pilot {line.application_id}, exam session "
+            f"{exam.id} to pilot {exam.application_id}; use an exam_subsidy line of the "
+            "session's pilot",
+            errors=[{"field": "body.line_id", "message": "a line of another pilot"}],
+        )
+    passed = _passed_candidates(session, exam.id or 0)
+    paid_before = set(
+        session.exec(
+            select(Expenditure.exam_result_id).where(
+                col(Expenditure.exam_result_id).in_([p[0] for p in passed])
+            )
+        ).all()
+    )
+    to_pay = [p for p in passed if p[0] not in paid_before]
+    amount = data.amount_per_student
+    total = amount * len(to_pay)
+    spent = spent_on_line(session, line.id or 0)
+    remaining = line.amount - spent
+    if total > remaining:
+        raise Conflict(
+            f"Budget line {line.id} has {remaining} left; paying {len(to_pay)} passed "
+            f"candidate(s) {amount} each needs {total}, {total - remaining} short. Nobody was "
+            "paid",
+            code="insufficient_funds",
+            needed=f"{total}",
+            available=f"{remaining}",
+            shortfall=f"{total - remaining}",
+            candidates=len(to_pay),
+        )
+    spent_on = data.spent_on or today
+    run = SubsidyRun(
+        session_id=exam.id or 0,
+        line_id=line.id or 0,
+        amount_per_student=amount,
+        passed_count=len(passed),
+        already_paid_count=len(paid_before),
+        paid_count=len(to_pay),
+        total=total,
+        spent_on=spent_on,
+        actor=principal.label[:100],
+    )
+    payments: list[SubsidyPayment] = []
+    if dry_run:
+        session.rollback()
+        for result_id, student_id, student_no, name in to_pay:
+            payments.append(
+                SubsidyPayment(
+                    expenditure_id=None,
+                    exam_result_id=result_id,
+                    student_id=student_id,
+                    student_no=student_no,
+                    student_name=name,
+                    amount=amount,
+                    voucher_no=_subsidy_voucher("<run>", result_id),
+                )
+            )
+        return _run_public(run, exam.application_id, payments, remaining - total, dry_run=True)
+    session.add(run)
+    session.flush()
+    assert run.id is not None
+    entries = []
+    for result_id, _student_id, student_no, name in to_pay:
+        entry = Expenditure(
+            line_id=line.id or 0,
+            kind=ExpenditureKind.subsidy,
+            amount=amount,
+            spent_on=spent_on,
+            payee=f"{name} ({student_no})"[:200],
+            voucher_no=_subsidy_voucher(run.id, result_id),
+            description=f"考核{exam.id}通过奖励补贴",
+            subsidy_run_id=run.id,
+            exam_result_id=result_id,
+        )
+        session.add(entry)
+        entries.append(entry)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=SUBSIDY_RUN_ENTITY,
+        entity_id=run.id,
+        after={
+            **(snapshot(run) or {}),
+            "exam_result_ids": [p[0] for p in to_pay],
+            "expenditure_ids": [e.id for e in entries],
+        },
+    )
+    session.commit()
+    return get_subsidy_run(session, principal, run.id)
+
+
+def _run_public(
+    run: SubsidyRun,
+    application_id: int,
+    payments: list[SubsidyPayment],
+    line_remaining: Decimal,
+    *,
+    dry_run: bool,
+) -> SubsidyRunPublic:
+    return SubsidyRunPublic.model_validate(
+        {
+            **run.model_dump(),
+            "dry_run": dry_run,
+            "application_id": application_id,
+            "passed": run.passed_count,
+            "already_paid": run.already_paid_count,
+            "payments": payments,
+            "line_remaining": line_remaining,
+            "created_at": None if dry_run else run.created_at,
+        }
+    )
+
+
+def list_subsidy_runs(
+    session: Session,
+    principal: Principal,
+    page: PageParams,
+    *,
+    session_id: int | None = None,
+    line_id: int | None = None,
+    application_id: int | None = None,
+) -> Page[SubsidyRunSummary]:
+    scope = _reader_scope(principal, "subsidy runs")
+    statement = select(SubsidyRun, BudgetLine.application_id).join(
+        BudgetLine, col(BudgetLine.id) == SubsidyRun.line_id
+    )
+    if scope is not None:
+        statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
+    if session_id is not None:
+        statement = statement.where(SubsidyRun.session_id == session_id)
+    if line_id is not None:
+        statement = statement.where(SubsidyRun.line_id == line_id)
+    if application_id is not None:
+        statement = statement.where(BudgetLine.application_id == application_id)
+    return paginate(
+        session,
+        statement,
+        page,
+        [col(SubsidyRun.id).desc()],
+        lambda row: SubsidyRunSummary.model_validate(
+            {**row[0].model_dump(), "application_id": row[1]}
+        ),
+    )
+
+
+def get_subsidy_run(session: Session, principal: Principal, run_id: int) -> SubsidyRunPublic:
+    """A run with everyone it paid (reversed payments are still listed)."""
+    scope = _reader_scope(principal, "subsidy runs")
+    statement = (
+        select(SubsidyRun, BudgetLine)
+        .join(BudgetLine, col(BudgetLine.id) == SubsidyRun.line_id)
+        .where(SubsidyRun.id == run_id)
+    )
+    if scope is not None:
+        statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
+    row = session.exec(statement).first()
+    if row is None:
+        raise NotFound(f"No subsidy run with id {run_id}")
+    run, line = row
+    payments = [
+        SubsidyPayment(
+            expenditure_id=entry.id,
+            exam_result_id=entry.exam_result_id or 0,
+            student_id=student_id or 0,
+            student_no=student_no,
+            student_name=name,
+            amount=entry.amount,
+            voucher_no=entry.voucher_no,
+        )
+        for entry, student_id, student_no, name in session.exec(
+            select(Expenditure, Student.id, Student.student_no, Student.name)
+            .join(ExamResult, col(ExamResult.id) == Expenditure.exam_result_id)
+            .join(ExamRegistration, col(ExamRegistration.id) == ExamResult.registration_id)
+            .join(Student, col(Student.id) == ExamRegistration.student_id)
+            .where(Expenditure.subsidy_run_id == run_id)
+            .order_by(col(Student.student_no))
+        ).all()
+    ]
+    remaining = line.amount - spent_on_line(session, line.id or 0)
+    return _run_public(run, line.application_id, payments, remaining, dry_run=False)
+
+
+# --- allocated and spent: one computation for the report and the evaluation ----------------------
+
+
+@dataclass(frozen=True)
+class LineFigures:
+    """One budget line's money, from integer-fen sums."""
+
+    line_id: int
+    source_id: int
+    source_name: str
+    application_id: int
+    category: Category
+    allocated: Decimal
+    spent: Decimal
+    subsidies_paid: int
+    subsidies_amount: Decimal
+
+
+def line_figures(
+    session: Session, year: int | None = None, college_id: int | None = None
+) -> list[LineFigures]:
+    """Every budget line (of sources of fiscal ``year``; of pilots with a major of
+    ``college_id``) with allocated, spent (reversals netted) and the subsidies paid and not
+    reversed. Three scalar subqueries, one statement."""
+    unreversed = ~(
+        select(_Reversal.id).where(col(_Reversal.reverses_id) == col(Expenditure.id)).exists()
+    )
+    subsidies = (
+        select(func.count())
+        .where(
+            col(Expenditure.line_id) == col(BudgetLine.id),
+            Expenditure.kind == ExpenditureKind.subsidy,
+            unreversed,
+        )
+        .scalar_subquery()
+    )
+    subsidy_fen = (
+        select(_sum_fen(Expenditure.amount))
+        .where(
+            col(Expenditure.line_id) == col(BudgetLine.id),
+            Expenditure.kind == ExpenditureKind.subsidy,
+            unreversed,
+        )
+        .scalar_subquery()
+    )
+    statement = select(  # type: ignore[call-overload]
+        BudgetLine.id,
+        BudgetLine.source_id,
+        FundingSource.name,
+        BudgetLine.application_id,
+        BudgetLine.category,
+        _fen(BudgetLine.amount),
+        line_spent_subquery(),
+        subsidies,
+        subsidy_fen,
+    ).join(FundingSource, col(FundingSource.id) == BudgetLine.source_id)
+    if year is not None:
+        statement = statement.where(FundingSource.fiscal_year == year)
+    if college_id is not None:
+        statement = statement.where(
+            col(BudgetLine.application_id).in_(_pilots_of_college(college_id))
+        )
+    return [
+        LineFigures(
+            line_id=line_id,
+            source_id=source_id,
+            source_name=source_name,
+            application_id=application_id,
+            category=Category(category),
+            allocated=yuan(allocated),
+            spent=yuan(spent),
+            subsidies_paid=int(count or 0),
+            subsidies_amount=yuan(subsidy),
+        )
+        for (
+            line_id,
+            source_id,
+            source_name,
+            application_id,
+            category,
+            allocated,
+            spent,
+            count,
+            subsidy,
+        ) in session.exec(statement.order_by(col(BudgetLine.id))).all()
+    ]
+
+
+def execution_by_application(
+    session: Session, year: int | None
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """For the annual evaluation: per pilot application id, (allocated, spent) over the budget
+    lines of the sources of fiscal ``year`` (every year when None). Pilots without a line are
+    absent; execution rate = spent ÷ allocated."""
+    figures: dict[int, tuple[Decimal, Decimal]] = {}
+    for line in line_figures(session, year):
+        allocated, spent = figures.get(line.application_id, (ZERO, ZERO))
+        figures[line.application_id] = (allocated + line.allocated, spent + line.spent)
+    return figures
+
+
+def funding_totals(session: Session, year: int | None) -> tuple[Decimal, Decimal]:
+    """For the annual evaluation's overview: (allocated, spent) over every budget line of the
+    sources of fiscal ``year``."""
+    allocated, spent = ZERO, ZERO
+    for line in line_figures(session, year):
+        allocated += line.allocated
+        spent += line.spent
+    return allocated, spent
+
+
+def execution_rate(allocated: Decimal, spent: Decimal) -> float | None:
+    if not allocated:
+        return None
+    return float((spent / allocated).quantize(Decimal("0.0001")))
+
+
+@dataclass
+class _Tally:
+    label: str
+    allocated: Decimal = ZERO
+    spent: Decimal = ZERO
+    subsidies_paid: int = 0
+    subsidies_amount: Decimal = ZERO
+
+    def add(self, line: LineFigures) -> None:
+        self.allocated += line.allocated
+        self.spent += line.spent
+        self.subsidies_paid += line.subsidies_paid
+        self.subsidies_amount += line.subsidies_amount
+
+    def row(self, key: str) -> FundingRow:
+        return FundingRow(
+            key=key,
+            label=self.label,
+            allocated=self.allocated,
+            spent=self.spent,
+            remaining=self.allocated - self.spent,
+            execution_rate=execution_rate(self.allocated, self.spent),
+            subsidies_paid=self.subsidies_paid,
+            subsidies_amount=self.subsidies_amount,
+        )
+
+
+def report(
+    session: Session, principal: Principal, *, year: int | None, group_by: FundingGroupBy
+) -> FundingReport:
+    """Allocated, spent, remaining, execution rate and subsidies per group and overall. A
+    pilot with majors in several colleges counts in each college's group; the total counts
+    every line once."""
+    scope = _reader_scope(principal, "the funding report")
+    lines = line_figures(session, year, scope)
+    application_ids = sorted({line.application_id for line in lines})
+    labels: dict[int, str] = {}
+    colleges: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    if application_ids:
+        for app_id, app_year, level, tier, certificate in session.exec(
+            select(  # type: ignore[call-overload]
+                PilotApplication.id,
+                PilotApplication.year,
+                PilotApplication.level,
+                PilotApplication.tier,
+                Certificate.name,
+            )
+            .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+            .where(col(PilotApplication.id).in_(application_ids))
+        ).all():
+            labels[app_id] = pilot_label(certificate, level, tier, app_year)
+        for app_id, college_id, college_name in session.exec(
+            select(ApplicationMajor.application_id, College.id, College.name)
+            .join(Major, col(Major.id) == ApplicationMajor.major_id)
+            .join(College, col(College.id) == Major.college_id)
+            .where(col(ApplicationMajor.application_id).in_(application_ids))
+            .distinct()
+        ).all():
+            if scope is None or college_id == scope:
+                colleges[app_id].append((college_id or 0, college_name))
+
+    def groups(line: LineFigures) -> list[tuple[str, str]]:
+        if group_by == FundingGroupBy.source:
+            return [(str(line.source_id), line.source_name)]
+        if group_by == FundingGroupBy.category:
+            return [(line.category.value, CATEGORY_NAMES[line.category])]
+        if group_by == FundingGroupBy.application:
+            return [(str(line.application_id), labels[line.application_id])]
+        return [(str(c), name) for c, name in colleges[line.application_id]]
+
+    tallies: dict[str, _Tally] = {}
+    total = _Tally(label="合计")
+    for line in lines:
+        total.add(line)
+        for key, label in groups(line):
+            tallies.setdefault(key, _Tally(label=label)).add(line)
+    rows = sorted((t.row(k) for k, t in tallies.items()), key=lambda r: (r.label, r.key))
+    sources_amount = None
+    if scope is None:
+        statement = select(_sum_fen(FundingSource.amount))
+        if year is not None:
+            statement = statement.where(FundingSource.fiscal_year == year)
+        sources_amount = yuan(session.exec(statement).one())
+    return FundingReport(
+        year=year,
+        group_by=group_by,
+        rows=rows,
+        total=total.row("total"),
+        sources_amount=sources_amount,
+    )
