@@ -9,7 +9,9 @@ from app.applications.models import (
     PilotTeacher,
     PlanCourse,
 )
+from app.committee.models import Expert, Meeting, MeetingAttendee, MeetingDecision
 from app.core.audit import AuditEvent
+from app.evaluations.models import Evaluation, EvaluationScheme
 from app.exams.models import (
     ExamRegistration,
     ExamResult,
@@ -44,14 +46,20 @@ __all__ = [
     "College",
     "Course",
     "CourseMajor",
+    "Evaluation",
     "EvaluationOrg",
+    "EvaluationScheme",
     "ExamRegistration",
     "ExamResult",
     "ExamSession",
+    "Expert",
     "ImportBatch",
     "IssuedCertificate",
     "LoginFailure",
     "Major",
+    "Meeting",
+    "MeetingAttendee",
+    "MeetingDecision",
     "PilotApplication",
     "PilotPlan",
     "PilotTeacher",
