@@ -317,7 +317,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
 )
 DEFAULT_COMMITTEE_WEIGHT = 20
-DEFAULT_THRESHOLDS = (Decimal(90), Decimal(75), Decimal(60))  # 优秀, 良好, 合格
+DEFAULT_THRESHOLDS = (Decimal("90.0"), Decimal("75.0"), Decimal("60.0"))  # 优秀, 良好, 合格
 BY_KEY = {indicator.key: indicator for indicator in INDICATORS}
 
 assert sum(i.default_weight for i in INDICATORS) + DEFAULT_COMMITTEE_WEIGHT == 100

@@ -200,9 +200,9 @@ def put_scheme(
     before = snapshot(existing)
     scheme.weights = dict(data.weights)
     scheme.committee_weight = data.committee_weight
-    scheme.threshold_excellent = data.thresholds.excellent
-    scheme.threshold_good = data.thresholds.good
-    scheme.threshold_qualified = data.thresholds.qualified
+    scheme.threshold_excellent = data.thresholds.excellent.quantize(PLACE)
+    scheme.threshold_good = data.thresholds.good.quantize(PLACE)
+    scheme.threshold_qualified = data.thresholds.qualified.quantize(PLACE)
     scheme.plan_deadline = data.plan_deadline
     scheme.is_default = False
     session.add(scheme)

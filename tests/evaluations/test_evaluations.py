@@ -169,7 +169,7 @@ def test_finalize_freezes_the_figures_against_later_data(client: TestClient, db:
 
 
 def test_finalize_needs_every_committee_score(client: TestClient, db: Session) -> None:
-    strong, close, _ = _three_pilots(db)
+    strong, _, _ = _three_pilots(db)
     headers = office(db)
     run = by_application(compute(client, headers).json())
     score(client, headers, run[strong]["id"], "80")
