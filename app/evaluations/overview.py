@@ -63,6 +63,7 @@ def funding_totals(session: Session, year: int | None) -> FundsFigure | None:
     """Allocated and spent money of the year. null until the funding domain is merged; the
     lead replaces the body with:
 
+        from app.funding import service as funding
         allocated, spent = funding.funding_totals(session, year)
         return FundsFigure(allocated=allocated, spent=spent)
     """
@@ -73,6 +74,7 @@ def credit_totals(session: Session, year: int | None) -> CreditsFigure | None:
     """Approved conversions and credits granted for the year. null until the credit bank is
     merged; the lead replaces the body with:
 
+        from app.credits import service as credits_service
         conversions, credits = credits_service.credit_totals(session, year)
         return CreditsFigure(conversions_approved=conversions, credits_granted=credits)
     """

@@ -458,8 +458,18 @@ def finalize_year(session: Session, principal: Principal, year: int) -> Evaluati
     before = snapshot(scheme)
     scheme.finalized_at = now
     for evaluation in evaluations:
+        evaluation_before = snapshot(evaluation)
         evaluation.finalized_at = now
-    session.flush()
+        session.flush()
+        record(
+            session,
+            principal,
+            action="finalize",
+            entity=ENTITY,
+            entity_id=evaluation.id,
+            before=evaluation_before,
+            after=snapshot(evaluation),
+        )
     record(
         session,
         principal,

@@ -66,7 +66,11 @@ def test_committee_scores_racing_finalize_land_before_it_or_are_refused(
     scored = [r for i, r in enumerate(responses) if i != 10]
     assert {r.status_code for r in scored} <= {200, 409}
     assert all(r.json()["current_state"] == "finalized" for r in scored if r.status_code == 409)
-    finalize_event = db.exec(select(AuditEvent).where(AuditEvent.action == "finalize")).one()
+    finalize_event = db.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "finalize", AuditEvent.entity == "evaluation_scheme"
+        )
+    ).one()
     late = db.exec(
         select(AuditEvent).where(
             AuditEvent.action == "committee_score", col(AuditEvent.id) > finalize_event.id
