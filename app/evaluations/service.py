@@ -193,10 +193,11 @@ def put_scheme(
             errors=problems,
         )
     existing = _locked_scheme(session, year, create=False)
-    _refuse_if_finalized(existing, f"change the {year} scheme")
+    scheme = existing or _locked_scheme(session, year, create=True)
+    assert scheme is not None
+    _refuse_if_finalized(scheme, f"change the {year} scheme")
     if existing is not None:
         check_version(existing.version, if_match, "evaluation scheme")
-    scheme = existing or default_scheme(year)
     before = snapshot(existing)
     scheme.weights = dict(data.weights)
     scheme.committee_weight = data.committee_weight

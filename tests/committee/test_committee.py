@@ -152,3 +152,18 @@ def test_an_expert_who_attended_is_kept_and_a_meeting_is_deleted(
     assert db.exec(select(MeetingDecision)).first() is None
     assert client.delete(f"{EXPERTS}/{expert['id']}", headers=headers).status_code == 204
     assert client.get(f"{EXPERTS}/{expert['id']}", headers=headers).status_code == 404
+
+
+def test_a_stale_meeting_update_is_412_and_changes_nothing(client: TestClient, db: Session) -> None:
+    headers = office(db)
+    meeting = client.post(MEETINGS, json=_meeting_body([]), headers=headers).json()
+    url = f"{MEETINGS}/{meeting['id']}"
+
+    stale = client.patch(url, json={"topic": "改"}, headers={**headers, "If-Match": '"7"'})
+
+    assert stale.status_code == 412
+    assert client.get(url, headers=headers).json()["topic"] == meeting["topic"]
+    assert (
+        client.patch(url, json={"topic": "改"}, headers=headers_for(db, Role.auditor)).status_code
+        == 403
+    )

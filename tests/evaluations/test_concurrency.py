@@ -93,3 +93,34 @@ def test_committee_scores_racing_finalize_land_before_it_or_are_refused(
         assert last is not None
         assert Decimal(last.after["committee_score"]) == row.committee_score
         assert last.after["total"] == item["total"]
+
+
+@pytest.mark.slow
+def test_concurrent_scheme_puts_for_a_new_year_all_succeed_with_one_row(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    headers = office(db)
+    body = {
+        "weights": {
+            "plans_filed": 10,
+            "plans_on_time": 5,
+            "registration_rate": 15,
+            "pass_rate": 15,
+            "certificates_issued": 10,
+            "teacher_coverage": 10,
+            "budget_execution": 10,
+            "conversions_approved": 5,
+        },
+        "committee_weight": 20,
+        "thresholds": {"excellent": "90", "good": "75", "qualified": "60"},
+    }
+    calls = [
+        Call("PUT", f"/api/v1/evaluation-schemes/{YEAR}", {"json": body, "headers": headers})
+        for _ in range(10)
+    ]
+
+    responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+
+    assert Counter(r.status_code for r in responses) == {200: 10}
+    schemes = db.exec(select(EvaluationScheme)).all()
+    assert len(schemes) == 1 and schemes[0].is_default is False

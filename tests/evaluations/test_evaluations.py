@@ -255,3 +255,19 @@ def test_ranking_exports_as_csv_and_xlsx(client: TestClient, db: Session) -> Non
     assert "考核通过率(%)" in lines[0] and "需整改" in lines[0]
     assert lines[1].startswith("1,")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_closed_pilots_are_evaluated_and_other_years_are_not(
+    client: TestClient, db: Session
+) -> None:
+    closed = make_pilot(db, status=ApplicationStatus.closed)
+    make_pilot(db, status=ApplicationStatus.rejected)
+    other_year = build_pilot(db).pilot
+    other_year.year = 2023
+    db.add(other_year)
+    db.commit()
+
+    run = compute(client, office(db)).json()
+
+    assert [e["application_id"] for e in run["evaluations"]] == [closed.id]
+    assert run["year"] == YEAR and run["finalized_at"] is None
