@@ -11,7 +11,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
 from app.accounts.service import check_version
@@ -130,13 +131,34 @@ def _locked_scheme(session: Session, year: int, create: bool) -> EvaluationSchem
     statement = select(EvaluationScheme).where(EvaluationScheme.year == year).with_for_update()
     scheme = session.exec(statement).first()
     if scheme is None and create:
-        try:
-            with session.begin_nested():
-                session.add(default_scheme(year))
-        except IntegrityError:
-            pass  # another request stored it a moment ago; take that one
+        _insert_defaults_unless_stored(session, year)
         scheme = session.exec(statement).first()
     return scheme
+
+
+def _insert_defaults_unless_stored(session: Session, year: int) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: when another request stores the year's scheme at the
+    same moment, this one waits for it and then takes that row (no error, no savepoint)."""
+    defaults = default_scheme(year)
+    now = utcnow()
+    row = {
+        "year": year,
+        "weights": defaults.weights,
+        "committee_weight": defaults.committee_weight,
+        "threshold_excellent": defaults.threshold_excellent,
+        "threshold_good": defaults.threshold_good,
+        "threshold_qualified": defaults.threshold_qualified,
+        "plan_deadline": None,
+        "is_default": True,
+        "finalized_at": None,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(EvaluationScheme).values(**row).on_conflict_do_nothing(index_elements=["year"])
+    )
 
 
 def _refuse_if_finalized(scheme: EvaluationScheme | None, what: str) -> None:
