@@ -17,6 +17,7 @@ from app.accounts.router import api_keys_router, auth_router, users_router
 from app.applications import importers as _application_importers  # noqa: F401  (registers)
 from app.applications.router import applications_router, plans_router, reports_router
 from app.audit.router import router as audit_router
+from app.committee.router import experts_router, meetings_router
 from app.core.config import Settings, get_settings
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
@@ -31,6 +32,7 @@ from app.credits.router import (
     rules_router,
     students_router,
 )
+from app.evaluations.router import evaluations_router, overview_router, schemes_router
 from app.exams import importers as _exam_importers  # noqa: F401  (registers kinds)
 from app.exams.router import (
     certificates_router,
@@ -134,7 +136,19 @@ TAGS = [
         "name": "reports",
         "description": "Summaries: applications and headcount per group; teacher coverage "
         "(师资培训覆盖率) per pilot, college and overall; the exam funnel; approved credit "
-        "conversions for the credit-bank registry; budget execution",
+        "conversions for the credit-bank registry; budget execution; the year's overview",
+    },
+    {
+        "name": "evaluations",
+        "description": "The annual performance evaluation (绩效考核): each year's scheme "
+        "(weights, thresholds, plan deadline), computed indicators per approved pilot, the "
+        "committee score, weighted total, rating 优秀/良好/合格/不合格, 整改 flag, ranking, and "
+        "finalize (freeze)",
+    },
+    {
+        "name": "committee",
+        "description": "The expert advisory committee (专家顾问委员会): experts and its regular "
+        "meetings (例会) with attendees, minutes and decisions",
     },
     {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
     {"name": "system", "description": "Liveness and readiness probes"},
@@ -174,6 +188,11 @@ def api_router() -> APIRouter:
     router.include_router(expenditures_router)
     router.include_router(subsidy_router)
     router.include_router(funding_report_router)
+    router.include_router(schemes_router)
+    router.include_router(evaluations_router)
+    router.include_router(overview_router)
+    router.include_router(experts_router)
+    router.include_router(meetings_router)
     router.include_router(imports_router)
     router.include_router(audit_router)
     return router

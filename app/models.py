@@ -9,6 +9,7 @@ from app.applications.models import (
     PilotTeacher,
     PlanCourse,
 )
+from app.committee.models import Expert, Meeting, MeetingAttendee, MeetingDecision
 from app.core.audit import AuditEvent
 from app.credits.models import (
     ConversionRequest,
@@ -16,6 +17,7 @@ from app.credits.models import (
     ConversionRuleMajor,
     CreditRecord,
 )
+from app.evaluations.models import Evaluation, EvaluationScheme
 from app.exams.models import (
     ExamRegistration,
     ExamResult,
@@ -56,16 +58,22 @@ __all__ = [
     "Course",
     "CourseMajor",
     "CreditRecord",
+    "Evaluation",
     "EvaluationOrg",
+    "EvaluationScheme",
     "ExamRegistration",
     "ExamResult",
     "ExamSession",
     "Expenditure",
+    "Expert",
     "FundingSource",
     "ImportBatch",
     "IssuedCertificate",
     "LoginFailure",
     "Major",
+    "Meeting",
+    "MeetingAttendee",
+    "MeetingDecision",
     "PilotApplication",
     "PilotPlan",
     "PilotTeacher",

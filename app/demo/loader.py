@@ -23,11 +23,16 @@ from app.applications.models import (
     PlanCreate,
     TeacherRole,
 )
+from app.committee import service as committee
+from app.committee.models import DecisionIn, ExpertCreate, ExpertKind, MeetingCreate
 from app.core.config import get_settings
 from app.core.roles import Principal, Role
 from app.credits import importers as _credit_importers  # noqa: F401  (registers the kind)
 from app.credits import service as credits
 from app.credits.models import RequestCreate
+from app.evaluations import service as evaluations
+from app.evaluations.indicators import INDICATORS
+from app.evaluations.models import CommitteeScorePut, SchemePut, Thresholds
 from app.exams import importers as _exam_importers  # noqa: F401  (registers the kinds)
 from app.exams import service as exams
 from app.exams.models import ExamSession, ExamSessionCreate, IssuedCertificate, ResultPut
@@ -584,6 +589,74 @@ def _credit_bank(session: Session, ctx: DemoContext) -> None:
             credits.approve(session, DEMO_IMPORTER, request.id, today)
 
 
+DEMO_EXPERTS = [
+    ("李建国", "北京新大陆时代科技有限公司", ExpertKind.evaluation_org, "培训评价组织 考评专家"),
+    ("陈思远", "阿里巴巴（中国）有限公司", ExpertKind.enterprise, "高级工程师"),
+    ("周敏", "本校 教务处", ExpertKind.school, "副教授"),
+]
+
+
+def _evaluation(session: Session, ctx: DemoContext) -> None:
+    """The 2022 scheme with a plan deadline, the evaluations computed (not finalized, so the
+    office can still score and recompute), committee scores for the Web front-end pilot and
+    two others, three experts and a meeting with decisions."""
+    timezone = get_settings().timezone
+    today = datetime.now(ZoneInfo(timezone)).date()
+    scheme = SchemePut(
+        weights={i.key: i.default_weight for i in INDICATORS},
+        committee_weight=20,
+        thresholds=Thresholds(excellent=Decimal(90), good=Decimal(75), qualified=Decimal(60)),
+        plan_deadline=today,
+    )
+    evaluations.put_scheme(session, DEMO_IMPORTER, 2022, scheme, None, today, timezone)
+    run = evaluations.compute_year(session, DEMO_IMPORTER, 2022, today, timezone)
+    web = session.exec(
+        select(PilotApplication.id)
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+        .where(Certificate.normalized_name == "web前端开发", PilotApplication.year == 2022)
+    ).one()
+    others = [e for e in run.evaluations if e.application_id != web][:2]
+    scores = [(e.id, Decimal(60), "尚未启动，限期整改") for e in others]
+    web_evaluation = next(e for e in run.evaluations if e.application_id == web)
+    scores.append((web_evaluation.id, Decimal(88), "方案、师资、考核推进扎实"))
+    for evaluation_id, score, comments in scores:
+        evaluations.put_committee_score(
+            session,
+            DEMO_IMPORTER,
+            evaluation_id,
+            CommitteeScorePut(score=score, comments=comments),
+            None,
+        )
+    expert_ids = []
+    for name, organisation, kind, title in DEMO_EXPERTS:
+        expert = committee.create_expert(
+            session,
+            DEMO_IMPORTER,
+            ExpertCreate(name=name, organisation=organisation, kind=kind, title=title),
+        )
+        assert expert.id is not None
+        expert_ids.append(expert.id)
+    committee.create_meeting(
+        session,
+        DEMO_IMPORTER,
+        MeetingCreate(
+            meeting_date=today,
+            topic="2022 年度 1+X 试点绩效考核评审会",
+            location="行政楼 301 会议室",
+            attendee_ids=expert_ids,
+            minutes="审议 2022 年度各试点考核指标，评定专家委员会评分。",
+            decisions=[
+                DecisionIn(
+                    text="未报备方案的试点一个月内完成整改",
+                    owner="各二级学院",
+                    due_date=today + timedelta(days=30),
+                ),
+                DecisionIn(text="补齐 Web 前端开发试点的师资培训", owner="计算机与软件学院"),
+            ],
+        ),
+    )
+
+
 STEPS: list[DemoStep] = [
     _platform_users,
     _reference_data,
@@ -592,6 +665,7 @@ STEPS: list[DemoStep] = [
     _exams,
     _credit_bank,
     _funding,
+    _evaluation,
 ]
 
 

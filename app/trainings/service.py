@@ -509,6 +509,18 @@ def _figure(rows: Sequence[Any]) -> CoverageFigure:
     )
 
 
+def coverage_by_application(
+    session: Session, application_ids: Sequence[int], today: date
+) -> dict[int, CoverageFigure]:
+    """The coverage figure of each pilot, the same computation as the coverage report, in
+    one statement (the annual evaluation's teacher-coverage indicator)."""
+    by_pilot: dict[int, list[Any]] = defaultdict(list)
+    if application_ids:
+        for row in _assignments(session, list(application_ids), today):
+            by_pilot[row[0]].append(row)
+    return {app_id: _figure(by_pilot.get(app_id, [])) for app_id in application_ids}
+
+
 def application_figures(
     session: Session, application_id: int, today: date
 ) -> tuple[CoverageFigure, int]:

@@ -1,0 +1,391 @@
+"""Committee rules: the academic office keeps the experts and the meetings; the office,
+auditors (the leadership group and experts read as auditors) and admins read them."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from app.accounts.service import check_version
+from app.committee.models import (
+    AttendeePublic,
+    DecisionIn,
+    DecisionPublic,
+    Expert,
+    ExpertCreate,
+    ExpertKind,
+    ExpertPublic,
+    ExpertUpdate,
+    Meeting,
+    MeetingAttendee,
+    MeetingCreate,
+    MeetingDecision,
+    MeetingPublic,
+    MeetingUpdate,
+)
+from app.core.audit import apply_changes, record, snapshot
+from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from app.core.export import fetch_for_export
+from app.core.pagination import Page, PageParams, paginate
+from app.core.roles import Principal, Role
+from app.core.types import utcnow
+
+READER_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
+EXPERT_ENTITY = "expert"
+MEETING_ENTITY = "meeting"
+
+
+def _require_reader(principal: Principal) -> None:
+    if principal.role not in READER_ROLES:
+        raise Forbidden(
+            f"Role {principal.role.value} may not read the expert committee; allowed roles: "
+            "academic_office, auditor, admin",
+            allowed_roles=sorted(r.value for r in READER_ROLES),
+        )
+
+
+def _require_office(principal: Principal) -> None:
+    if principal.role != Role.academic_office:
+        raise Forbidden(
+            f"Only the academic office keeps the expert committee; role {principal.role.value} "
+            "may not",
+            allowed_roles=[Role.academic_office.value],
+        )
+
+
+# --- experts ---------------------------------------------------------------------------------
+
+
+def _attended() -> Any:
+    return (
+        select(func.count())
+        .where(MeetingAttendee.expert_id == Expert.id)
+        .correlate(Expert)
+        .scalar_subquery()
+    )
+
+
+def expert_statement(
+    *, kind: ExpertKind | None = None, active: bool | None = None, q: str | None = None
+) -> Any:
+    statement = select(Expert, _attended().label("attended"))
+    if kind is not None:
+        statement = statement.where(Expert.kind == kind)
+    if active is not None:
+        statement = statement.where(Expert.active == active)
+    if q:
+        pattern = f"%{q}%"
+        statement = statement.where(
+            col(Expert.name).like(pattern) | col(Expert.organisation).like(pattern)
+        )
+    return statement
+
+
+EXPERT_ORDER = [col(Expert.name), col(Expert.id)]
+
+
+def expert_public(row: Any) -> ExpertPublic:
+    expert, attended = row
+    return ExpertPublic.model_validate(
+        {**expert.model_dump(), "meetings_attended": int(attended or 0)}
+    )
+
+
+def list_experts(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[ExpertPublic]:
+    _require_reader(principal)
+    return paginate(session, expert_statement(**filters), page, EXPERT_ORDER, expert_public)
+
+
+def experts_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
+    _require_reader(principal)
+    rows = fetch_for_export(session, expert_statement(**filters), EXPERT_ORDER)
+    return [expert_public(row) for row in rows]
+
+
+def get_expert(session: Session, principal: Principal, expert_id: int) -> ExpertPublic:
+    _require_reader(principal)
+    row = session.exec(expert_statement().where(Expert.id == expert_id)).first()
+    if row is None:
+        raise NotFound(f"No expert with id {expert_id}")
+    return expert_public(row)
+
+
+def create_expert(session: Session, principal: Principal, data: ExpertCreate) -> Expert:
+    _require_office(principal)
+    expert = Expert.model_validate(data)
+    session.add(expert)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=EXPERT_ENTITY,
+        entity_id=expert.id,
+        after=snapshot(expert),
+    )
+    session.commit()
+    return expert
+
+
+def _locked_expert(session: Session, expert_id: int) -> Expert:
+    expert = session.exec(select(Expert).where(Expert.id == expert_id).with_for_update()).first()
+    if expert is None:
+        raise NotFound(f"No expert with id {expert_id}")
+    return expert
+
+
+def update_expert(
+    session: Session, principal: Principal, expert_id: int, data: ExpertUpdate, if_match: int | None
+) -> Expert:
+    _require_office(principal)
+    expert = _locked_expert(session, expert_id)
+    check_version(expert.version, if_match, "expert")
+    apply_changes(session, principal, expert, data.model_dump(exclude_unset=True), EXPERT_ENTITY)
+    return expert
+
+
+def delete_expert(session: Session, principal: Principal, expert_id: int) -> None:
+    """Delete an expert who attended no meeting; one who did is kept (set ``active`` false)."""
+    _require_office(principal)
+    expert = _locked_expert(session, expert_id)
+    attended = session.exec(
+        select(func.count()).where(MeetingAttendee.expert_id == expert_id)
+    ).one()
+    if attended:
+        raise Conflict(
+            f"Expert {expert_id} attended {attended} meeting(s) and stays in their records; "
+            "set active to false instead",
+            code="expert_attended_meetings",
+            meetings_attended=int(attended),
+        )
+    before = snapshot(expert)
+    session.delete(expert)
+    record(
+        session,
+        principal,
+        action="delete",
+        entity=EXPERT_ENTITY,
+        entity_id=expert_id,
+        before=before,
+    )
+    session.commit()
+
+
+# --- meetings --------------------------------------------------------------------------------
+
+
+def meeting_statement(
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    expert_id: int | None = None,
+) -> Any:
+    statement = select(Meeting)
+    if date_from is not None:
+        statement = statement.where(Meeting.meeting_date >= date_from)
+    if date_to is not None:
+        statement = statement.where(Meeting.meeting_date <= date_to)
+    if expert_id is not None:
+        statement = statement.where(
+            col(Meeting.id).in_(
+                select(MeetingAttendee.meeting_id).where(MeetingAttendee.expert_id == expert_id)
+            )
+        )
+    return statement
+
+
+MEETING_ORDER = [col(Meeting.meeting_date).desc(), col(Meeting.id).desc()]
+
+
+def meeting_publics(session: Session, meetings: Sequence[Meeting]) -> list[MeetingPublic]:
+    """Meetings with attendees and decisions, in two statements for all of them."""
+    ids = [m.id for m in meetings]
+    attendees: dict[int, list[AttendeePublic]] = defaultdict(list)
+    decisions: dict[int, list[DecisionPublic]] = defaultdict(list)
+    if ids:
+        for meeting_id, expert in session.exec(
+            select(MeetingAttendee.meeting_id, Expert)
+            .join(Expert, col(Expert.id) == MeetingAttendee.expert_id)
+            .where(col(MeetingAttendee.meeting_id).in_(ids))
+            .order_by(col(Expert.name), col(Expert.id))
+        ).all():
+            attendees[meeting_id].append(AttendeePublic.model_validate(expert.model_dump()))
+        for decision in session.exec(
+            select(MeetingDecision)
+            .where(col(MeetingDecision.meeting_id).in_(ids))
+            .order_by(col(MeetingDecision.position))
+        ).all():
+            decisions[decision.meeting_id].append(
+                DecisionPublic.model_validate(decision.model_dump())
+            )
+    return [
+        MeetingPublic.model_validate(
+            {
+                **m.model_dump(),
+                "attendees": attendees[m.id or 0],
+                "decisions": decisions[m.id or 0],
+                "open_decisions": sum(1 for d in decisions[m.id or 0] if not d.done),
+            }
+        )
+        for m in meetings
+    ]
+
+
+def list_meetings(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[MeetingPublic]:
+    _require_reader(principal)
+    result = paginate(session, meeting_statement(**filters), page, MEETING_ORDER, lambda m: m)
+    return Page[MeetingPublic](
+        items=meeting_publics(session, result.items),
+        total=result.total,
+        limit=result.limit,
+        offset=result.offset,
+    )
+
+
+def meetings_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
+    _require_reader(principal)
+    rows = fetch_for_export(session, meeting_statement(**filters), MEETING_ORDER)
+    return meeting_publics(session, rows)
+
+
+def get_meeting(session: Session, principal: Principal, meeting_id: int) -> MeetingPublic:
+    _require_reader(principal)
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound(f"No meeting with id {meeting_id}")
+    return meeting_publics(session, [meeting])[0]
+
+
+def _check_attendees(session: Session, expert_ids: Sequence[int]) -> None:
+    known = set(session.exec(select(Expert.id).where(col(Expert.id).in_(expert_ids))).all())
+    unknown = [i for i in expert_ids if i not in known]
+    if unknown:
+        raise UnprocessableEntity(
+            f"Unknown expert id(s): {', '.join(map(str, unknown))}",
+            errors=[
+                {"field": "body.attendee_ids", "message": f"no expert with id {i}"} for i in unknown
+            ],
+        )
+
+
+def _set_attendees(session: Session, meeting_id: int, expert_ids: Sequence[int]) -> None:
+    for link in session.exec(
+        select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id)
+    ).all():
+        session.delete(link)
+    session.flush()
+    for expert_id in expert_ids:
+        session.add(MeetingAttendee(meeting_id=meeting_id, expert_id=expert_id))
+
+
+def _set_decisions(session: Session, meeting_id: int, decisions: Sequence[DecisionIn]) -> None:
+    for old in session.exec(
+        select(MeetingDecision).where(MeetingDecision.meeting_id == meeting_id)
+    ).all():
+        session.delete(old)
+    session.flush()
+    for position, decision in enumerate(decisions, start=1):
+        session.add(
+            MeetingDecision(meeting_id=meeting_id, position=position, **decision.model_dump())
+        )
+
+
+def _meeting_snapshot(session: Session, meeting: Meeting) -> dict[str, Any]:
+    public = meeting_publics(session, [meeting])[0]
+    return public.model_dump(mode="json", exclude={"created_at", "updated_at"})
+
+
+def create_meeting(session: Session, principal: Principal, data: MeetingCreate) -> Meeting:
+    _require_office(principal)
+    _check_attendees(session, data.attendee_ids)
+    meeting = Meeting.model_validate(data.model_dump(exclude={"attendee_ids", "decisions"}))
+    session.add(meeting)
+    session.flush()
+    assert meeting.id is not None
+    _set_attendees(session, meeting.id, data.attendee_ids)
+    _set_decisions(session, meeting.id, data.decisions)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=MEETING_ENTITY,
+        entity_id=meeting.id,
+        after=_meeting_snapshot(session, meeting),
+    )
+    session.commit()
+    return meeting
+
+
+def _locked_meeting(session: Session, meeting_id: int) -> Meeting:
+    meeting = session.exec(
+        select(Meeting).where(Meeting.id == meeting_id).with_for_update()
+    ).first()
+    if meeting is None:
+        raise NotFound(f"No meeting with id {meeting_id}")
+    return meeting
+
+
+def update_meeting(
+    session: Session,
+    principal: Principal,
+    meeting_id: int,
+    data: MeetingUpdate,
+    if_match: int | None,
+) -> Meeting:
+    """Change a meeting; ``attendee_ids`` and ``decisions``, when sent, replace the lists."""
+    _require_office(principal)
+    meeting = _locked_meeting(session, meeting_id)
+    check_version(meeting.version, if_match, "meeting")
+    changes = data.model_dump(exclude_unset=True)
+    attendee_ids = changes.pop("attendee_ids", None)
+    decisions = changes.pop("decisions", None)
+    if attendee_ids is not None:
+        _check_attendees(session, attendee_ids)
+    before = _meeting_snapshot(session, meeting)
+    for field, value in changes.items():
+        setattr(meeting, field, value)
+    if attendee_ids is not None:
+        _set_attendees(session, meeting_id, attendee_ids)
+    if decisions is not None:
+        _set_decisions(session, meeting_id, data.decisions or [])
+    if attendee_ids is not None or decisions is not None:
+        meeting.updated_at = utcnow()  # a change of the lists is a new version
+    session.flush()
+    record(
+        session,
+        principal,
+        action="update",
+        entity=MEETING_ENTITY,
+        entity_id=meeting_id,
+        before=before,
+        after=_meeting_snapshot(session, meeting),
+    )
+    session.commit()
+    return meeting
+
+
+def delete_meeting(session: Session, principal: Principal, meeting_id: int) -> None:
+    _require_office(principal)
+    meeting = _locked_meeting(session, meeting_id)
+    before = _meeting_snapshot(session, meeting)
+    for model in (MeetingAttendee, MeetingDecision):
+        for row in session.exec(select(model).where(model.meeting_id == meeting_id)).all():
+            session.delete(row)
+    session.flush()
+    session.delete(meeting)
+    record(
+        session,
+        principal,
+        action="delete",
+        entity=MEETING_ENTITY,
+        entity_id=meeting_id,
+        before=before,
+    )
+    session.commit()

@@ -1,0 +1,338 @@
+"""The registry of evaluation indicators (考核指标).
+
+Each indicator is one declared entry: its key, Chinese label, unit, default weight, how its
+value becomes a 0–100 score, and a function ``(session, context, application_ids) ->
+{application_id: value or None}`` that measures it for the pilots of ``context.year``. None
+means *missing* (it cannot be measured yet), which is never the same as 0.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from app.applications.models import ApplicationMajor, PilotApplication, PilotPlan, PlanStatus
+from app.core.types import school_date
+from app.credits import service as credits
+from app.credits.models import ConversionRule
+from app.exams.models import (
+    CertificateStatus,
+    ExamRegistration,
+    ExamResult,
+    ExamSession,
+    IssuedCertificate,
+    RegistrationStatus,
+)
+from app.funding import service as funding
+from app.trainings import service as trainings
+
+PLACE = Decimal("0.1")
+HUNDRED = Decimal(100)
+FILED_STATES = (PlanStatus.filed, PlanStatus.acknowledged)
+
+
+@dataclass(frozen=True)
+class IndicatorContext:
+    """What an indicator function may need besides the pilots: the year, the scheme's plan
+    deadline, the date coverage is measured on, the school's time zone and each headcount."""
+
+    year: int
+    plan_deadline: date | None
+    as_of: date
+    timezone: str
+    headcount_of: Mapping[int, int]
+
+
+Values = dict[int, Decimal | None]
+ValueFunction = Callable[[Session, IndicatorContext, Sequence[int]], Values]
+ScoreFunction = Callable[[Decimal, int], Decimal]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str
+    label: str
+    unit: str
+    default_weight: int
+    scoring: str
+    missing_when: str
+    values: ValueFunction
+    score: ScoreFunction
+
+
+def percent(part: int | Decimal, whole: int | Decimal) -> Decimal:
+    """part ÷ whole × 100 with one decimal."""
+    return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(PLACE, rounding=ROUND_HALF_UP)
+
+
+def score_as_percent(value: Decimal, _headcount: int) -> Decimal:
+    """A percentage is its own score, capped at 100."""
+    return min(value, HUNDRED).quantize(PLACE, rounding=ROUND_HALF_UP)
+
+
+def score_against_headcount(value: Decimal, headcount: int) -> Decimal:
+    """A number of students scores as its share of the pilot's headcount, capped at 100."""
+    return min(percent(value, headcount), HUNDRED)
+
+
+# --- the measurements ------------------------------------------------------------------------
+
+
+def _majors(session: Session, ids: Sequence[int]) -> dict[int, int]:
+    rows = session.exec(
+        select(ApplicationMajor.application_id, func.count())
+        .where(col(ApplicationMajor.application_id).in_(ids))
+        .group_by(col(ApplicationMajor.application_id))
+    ).all()
+    return {app_id: int(n) for app_id, n in rows}
+
+
+def plans_filed(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Share of the pilot's majors whose work plan is filed or acknowledged."""
+    majors = _majors(session, ids)
+    filed: dict[int, int] = defaultdict(int)
+    for app_id, _ in session.exec(
+        select(PilotPlan.application_id, PilotPlan.major_id)
+        .join(
+            ApplicationMajor,
+            sa.and_(
+                col(ApplicationMajor.application_id) == PilotPlan.application_id,
+                col(ApplicationMajor.major_id) == PilotPlan.major_id,
+            ),
+        )
+        .where(col(PilotPlan.application_id).in_(ids), col(PilotPlan.status).in_(FILED_STATES))
+    ).all():
+        filed[app_id] += 1
+    return {a: percent(filed[a], majors[a]) if majors.get(a) else None for a in ids}
+
+
+def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Share of the pilot's majors whose plan is filed and was (last) filed by the deadline,
+    a calendar date in the school's time zone. Missing while the year has no deadline."""
+    if context.plan_deadline is None:
+        return dict.fromkeys(ids)
+    deadline = context.plan_deadline
+    majors = _majors(session, ids)
+    on_time: dict[int, int] = defaultdict(int)
+    for app_id, filed_at in session.exec(
+        select(PilotPlan.application_id, PilotPlan.filed_at)
+        .join(
+            ApplicationMajor,
+            sa.and_(
+                col(ApplicationMajor.application_id) == PilotPlan.application_id,
+                col(ApplicationMajor.major_id) == PilotPlan.major_id,
+            ),
+        )
+        .where(col(PilotPlan.application_id).in_(ids), col(PilotPlan.status).in_(FILED_STATES))
+    ).all():
+        if filed_at is not None and school_date(filed_at, context.timezone) <= deadline:
+            on_time[app_id] += 1
+    return {a: percent(on_time[a], majors[a]) if majors.get(a) else None for a in ids}
+
+
+def registration_rate(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Distinct students with a live (not cancelled) registration ÷ the pilot's headcount."""
+    rows = session.exec(
+        select(
+            ExamRegistration.application_id,
+            func.count(sa.distinct(col(ExamRegistration.student_id))),
+        )
+        .where(col(ExamRegistration.application_id).in_(ids), col(ExamRegistration.live).is_(True))
+        .group_by(col(ExamRegistration.application_id))
+    ).all()
+    registered = {app_id: int(n) for app_id, n in rows}
+    return {a: percent(registered.get(a, 0), context.headcount_of[a]) for a in ids}
+
+
+def _sat_and_passed(session: Session, ids: Sequence[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """Distinct candidates (as in the funnel) who sat an exam of the pilot, and who passed."""
+    sat: dict[int, set[int]] = defaultdict(set)
+    passed: dict[int, set[int]] = defaultdict(set)
+    for app_id, student_id, status, ok in session.exec(
+        select(
+            ExamRegistration.application_id,
+            ExamRegistration.student_id,
+            ExamRegistration.status,
+            ExamResult.passed,
+        )
+        .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
+        .where(col(ExamRegistration.application_id).in_(ids), col(ExamRegistration.live).is_(True))
+    ).all():
+        if status == RegistrationStatus.sat:
+            sat[app_id].add(student_id)
+        if ok:
+            passed[app_id].add(student_id)
+    return ({a: len(s) for a, s in sat.items()}, {a: len(s) for a, s in passed.items()})
+
+
+def pass_rate(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Candidates who passed ÷ candidates who sat; missing while nobody has sat an exam."""
+    sat, passed = _sat_and_passed(session, ids)
+    return {a: percent(passed.get(a, 0), sat[a]) if sat.get(a) else None for a in ids}
+
+
+def certificates_issued(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Distinct students holding a valid certificate issued from one of the pilot's sessions;
+    missing while nobody has sat an exam of the pilot."""
+    sat, _ = _sat_and_passed(session, ids)
+    rows = session.exec(
+        select(
+            ExamSession.application_id,
+            func.count(sa.distinct(col(IssuedCertificate.student_id))),
+        )
+        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
+        .where(
+            col(ExamSession.application_id).in_(ids),
+            IssuedCertificate.status == CertificateStatus.valid,
+        )
+        .group_by(col(ExamSession.application_id))
+    ).all()
+    issued = {app_id: int(n) for app_id, n in rows}
+    return {a: Decimal(issued.get(a, 0)) if sat.get(a) or issued.get(a) else None for a in ids}
+
+
+def teacher_coverage(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """The teacher-coverage report's figure for the pilot (trainings.coverage_by_application);
+    missing when no teacher is assigned."""
+    figures = trainings.coverage_by_application(session, ids, context.as_of)
+    return {
+        a: None
+        if figures[a].coverage_percent is None
+        else Decimal(str(figures[a].coverage_percent)).quantize(PLACE)
+        for a in ids
+    }
+
+
+def budget_execution(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Spent ÷ allocated over the pilot's budget lines on funds of the evaluated fiscal year
+    (the funding report's own figures); missing when nothing is budgeted to the pilot."""
+    rows = funding.execution_by_application(session, context.year)
+    return {
+        a: percent(rows[a][1], rows[a][0]) if a in rows and rows[a][0] > 0 else None for a in ids
+    }
+
+
+def conversions_approved(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Approved, not reversed credit conversions of certificates the pilot issued (the credit
+    bank's own count); missing while the pilot has issued no certificate, or when no credit-bank
+    rule converts its certificate (a conversion is then impossible, not failed)."""
+    counts = credits.approved_conversions_by_application(session, context.year)
+    issued = set(
+        session.exec(
+            select(ExamSession.application_id)
+            .join(IssuedCertificate, col(IssuedCertificate.session_id) == ExamSession.id)
+            .where(col(ExamSession.application_id).in_(ids))
+            .distinct()
+        ).all()
+    )
+    convertible = set(
+        session.exec(
+            select(PilotApplication.id)
+            .join(
+                ConversionRule,
+                col(ConversionRule.certificate_id) == PilotApplication.certificate_id,
+            )
+            .where(col(PilotApplication.id).in_(ids))
+            .distinct()
+        ).all()
+    )
+    return {a: Decimal(counts.get(a, 0)) if a in issued and a in convertible else None for a in ids}
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+PERCENT_SCORING = "the percentage itself, capped at 100"
+HEADCOUNT_SCORING = "the number ÷ the pilot's headcount × 100, capped at 100"
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator(
+        key="plans_filed",
+        label="试点工作方案报备率",
+        unit="%",
+        default_weight=10,
+        scoring=PERCENT_SCORING,
+        missing_when="never (every pilot has at least one major)",
+        values=plans_filed,
+        score=score_as_percent,
+    ),
+    Indicator(
+        key="plans_on_time",
+        label="方案按时报备率",
+        unit="%",
+        default_weight=5,
+        scoring=PERCENT_SCORING,
+        missing_when="the year's scheme sets no plan deadline",
+        values=plans_on_time,
+        score=score_as_percent,
+    ),
+    Indicator(
+        key="registration_rate",
+        label="报名率（报名人数÷申报人数）",
+        unit="%",
+        default_weight=15,
+        scoring=PERCENT_SCORING,
+        missing_when="never",
+        values=registration_rate,
+        score=score_as_percent,
+    ),
+    Indicator(
+        key="pass_rate",
+        label="考核通过率",
+        unit="%",
+        default_weight=15,
+        scoring=PERCENT_SCORING,
+        missing_when="nobody has sat an exam of the pilot yet",
+        values=pass_rate,
+        score=score_as_percent,
+    ),
+    Indicator(
+        key="certificates_issued",
+        label="取证人数",
+        unit="人",
+        default_weight=10,
+        scoring=HEADCOUNT_SCORING,
+        missing_when="nobody has sat an exam of the pilot yet",
+        values=certificates_issued,
+        score=score_against_headcount,
+    ),
+    Indicator(
+        key="teacher_coverage",
+        label="师资培训覆盖率",
+        unit="%",
+        default_weight=10,
+        scoring=PERCENT_SCORING,
+        missing_when="no teacher is assigned to the pilot",
+        values=teacher_coverage,
+        score=score_as_percent,
+    ),
+    Indicator(
+        key="budget_execution",
+        label="经费执行率",
+        unit="%",
+        default_weight=10,
+        scoring=PERCENT_SCORING,
+        missing_when="no money of the year's funds is budgeted to the pilot",
+        values=budget_execution,
+        score=score_as_percent,
+    ),
+    Indicator(
+        key="conversions_approved",
+        label="学分转换通过数",
+        unit="项",
+        default_weight=5,
+        scoring=HEADCOUNT_SCORING,
+        missing_when="the pilot has issued no certificate, or no credit-bank rule converts "
+        "its certificate",
+        values=conversions_approved,
+        score=score_against_headcount,
+    ),
+)
+DEFAULT_COMMITTEE_WEIGHT = 20
+DEFAULT_THRESHOLDS = (Decimal("90.0"), Decimal("75.0"), Decimal("60.0"))  # 优秀, 良好, 合格
+BY_KEY = {indicator.key: indicator for indicator in INDICATORS}
+
+assert sum(i.default_weight for i in INDICATORS) + DEFAULT_COMMITTEE_WEIGHT == 100

@@ -1,0 +1,663 @@
+"""Evaluation rules: the year's scheme, computing every approved pilot's indicators, the
+committee score, the weighted total and rating, ranking, and freezing a year.
+
+Every write of a year locks its scheme row first, so compute, committee scores, scheme changes
+and finalize of one year never interleave.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, func, select
+
+from app.accounts.service import check_version
+from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
+from app.applications.service import visible
+from app.core.audit import record, snapshot
+from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
+from app.core.export import fetch_for_export
+from app.core.pagination import Page, PageParams, paginate
+from app.core.roles import Principal, Role
+from app.core.types import utcnow
+from app.evaluations.indicators import (
+    BY_KEY,
+    DEFAULT_COMMITTEE_WEIGHT,
+    DEFAULT_THRESHOLDS,
+    INDICATORS,
+    PLACE,
+    IndicatorContext,
+)
+from app.evaluations.models import (
+    CommitteeScorePut,
+    Evaluation,
+    EvaluationPublic,
+    EvaluationRun,
+    EvaluationScheme,
+    IndicatorFigure,
+    Rating,
+    SchemePublic,
+    SchemePut,
+    SchemeWeight,
+    Thresholds,
+)
+from app.reference.models import Certificate, Major
+
+READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
+READER_ROLES = READ_ALL_ROLES | {Role.college_manager}
+DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
+ENTITY = "evaluation"
+SCHEME_ENTITY = "evaluation_scheme"
+FINALIZED = "finalized"
+
+
+def _require_office(principal: Principal, what: str) -> None:
+    if principal.role != Role.academic_office:
+        raise Forbidden(
+            f"Only the academic office may {what}; role {principal.role.value} may not",
+            allowed_roles=[Role.academic_office.value],
+        )
+
+
+def _require_reader(principal: Principal) -> None:
+    if principal.role not in READER_ROLES:
+        raise Forbidden(
+            f"Role {principal.role.value} may not read evaluations; allowed roles: "
+            "academic_office, auditor, admin, college_manager (own college's pilots)",
+            allowed_roles=sorted(r.value for r in READER_ROLES),
+        )
+
+
+# --- schemes ---------------------------------------------------------------------------------
+
+
+def default_scheme(year: int) -> EvaluationScheme:
+    excellent, good, qualified = DEFAULT_THRESHOLDS
+    return EvaluationScheme(
+        year=year,
+        weights={i.key: i.default_weight for i in INDICATORS},
+        committee_weight=DEFAULT_COMMITTEE_WEIGHT,
+        threshold_excellent=excellent,
+        threshold_good=good,
+        threshold_qualified=qualified,
+        plan_deadline=None,
+        is_default=True,
+    )
+
+
+def scheme_public(scheme: EvaluationScheme, stored: bool) -> SchemePublic:
+    return SchemePublic(
+        year=scheme.year,
+        is_default=scheme.is_default,
+        stored=stored,
+        weights=[
+            SchemeWeight(
+                key=i.key,
+                label=i.label,
+                unit=i.unit,
+                weight=scheme.weights.get(i.key, 0),
+                scoring=i.scoring,
+                missing_when=i.missing_when,
+            )
+            for i in INDICATORS
+        ],
+        committee_weight=scheme.committee_weight,
+        thresholds=Thresholds(
+            excellent=scheme.threshold_excellent,
+            good=scheme.threshold_good,
+            qualified=scheme.threshold_qualified,
+        ),
+        plan_deadline=scheme.plan_deadline,
+        finalized_at=scheme.finalized_at,
+        version=scheme.version if stored else 0,
+    )
+
+
+def get_scheme(session: Session, principal: Principal, year: int) -> SchemePublic:
+    """The year's stored scheme, or the documented defaults (``stored`` false)."""
+    _require_reader(principal)
+    scheme = session.exec(select(EvaluationScheme).where(EvaluationScheme.year == year)).first()
+    if scheme is None:
+        return scheme_public(default_scheme(year), stored=False)
+    return scheme_public(scheme, stored=True)
+
+
+def _locked_scheme(session: Session, year: int, create: bool) -> EvaluationScheme | None:
+    """The year's scheme row, locked; stored from the defaults first when ``create``."""
+    statement = select(EvaluationScheme).where(EvaluationScheme.year == year).with_for_update()
+    scheme = session.exec(statement).first()
+    if scheme is None and create:
+        _insert_defaults_unless_stored(session, year)
+        scheme = session.exec(statement).first()
+    return scheme
+
+
+def _insert_defaults_unless_stored(session: Session, year: int) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: when another request stores the year's scheme at the
+    same moment, this one waits for it and then takes that row (no error, no savepoint)."""
+    defaults = default_scheme(year)
+    now = utcnow()
+    row = {
+        "year": year,
+        "weights": defaults.weights,
+        "committee_weight": defaults.committee_weight,
+        "threshold_excellent": defaults.threshold_excellent,
+        "threshold_good": defaults.threshold_good,
+        "threshold_qualified": defaults.threshold_qualified,
+        "plan_deadline": None,
+        "is_default": True,
+        "finalized_at": None,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(EvaluationScheme).values(**row).on_conflict_do_nothing(index_elements=["year"])
+    )
+
+
+def _refuse_if_finalized(scheme: EvaluationScheme | None, what: str) -> None:
+    if scheme is not None and scheme.finalized_at is not None:
+        raise InvalidState(
+            f"Cannot {what}: the {scheme.year} evaluation was finalized at "
+            f"{scheme.finalized_at.isoformat()} and is frozen",
+            current_state=FINALIZED,
+            allowed_actions=[],
+            year=scheme.year,
+            finalized_at=scheme.finalized_at.isoformat(),
+        )
+
+
+def weight_problems(data: SchemePut) -> list[dict[str, str]]:
+    """Unknown or missing indicator keys, and a sum of weights other than 100."""
+    problems = []
+    known = ", ".join(BY_KEY)
+    for key in data.weights:
+        if key not in BY_KEY:
+            problems.append(
+                {"field": f"body.weights.{key}", "message": f"unknown indicator; known: {known}"}
+            )
+    for key in BY_KEY:
+        if key not in data.weights:
+            problems.append({"field": f"body.weights.{key}", "message": "weight missing"})
+    total = sum(data.weights.values()) + data.committee_weight
+    if not problems and total != 100:
+        problems.append(
+            {
+                "field": "body.weights",
+                "message": f"the weights and committee_weight sum to {total}; they must sum to 100",
+            }
+        )
+    return problems
+
+
+def put_scheme(
+    session: Session,
+    principal: Principal,
+    year: int,
+    data: SchemePut,
+    if_match: int | None,
+    today: date,
+    timezone: str,
+) -> SchemePublic:
+    """Store the year's scheme; evaluations already computed for it are computed again with
+    it. Refused once the year is finalized."""
+    _require_office(principal, "set evaluation schemes")
+    problems = weight_problems(data)
+    if problems:
+        raise UnprocessableEntity(
+            "The scheme's weights are not valid: " + "; ".join(p["message"] for p in problems),
+            errors=problems,
+        )
+    existing = _locked_scheme(session, year, create=False)
+    scheme = existing or _locked_scheme(session, year, create=True)
+    assert scheme is not None
+    _refuse_if_finalized(scheme, f"change the {year} scheme")
+    if existing is not None:
+        check_version(existing.version, if_match, "evaluation scheme")
+    before = snapshot(existing)
+    scheme.weights = dict(data.weights)
+    scheme.committee_weight = data.committee_weight
+    scheme.threshold_excellent = data.thresholds.excellent.quantize(PLACE)
+    scheme.threshold_good = data.thresholds.good.quantize(PLACE)
+    scheme.threshold_qualified = data.thresholds.qualified.quantize(PLACE)
+    scheme.plan_deadline = data.plan_deadline
+    scheme.is_default = False
+    session.add(scheme)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="update" if existing else "create",
+        entity=SCHEME_ENTITY,
+        entity_id=scheme.id,
+        before=before,
+        after=snapshot(scheme),
+    )
+    has_evaluations = session.exec(select(Evaluation.id).where(Evaluation.year == year)).first()
+    if has_evaluations is not None:
+        _compute(session, principal, scheme, today, timezone)
+    session.commit()
+    session.refresh(scheme)
+    return scheme_public(scheme, stored=True)
+
+
+# --- totals, ratings, ranks -------------------------------------------------------------------
+
+
+def _rating(total: Decimal, scheme: EvaluationScheme) -> Rating:
+    if total >= scheme.threshold_excellent:
+        return Rating.excellent
+    if total >= scheme.threshold_good:
+        return Rating.good
+    if total >= scheme.threshold_qualified:
+        return Rating.qualified
+    return Rating.failed
+
+
+def _figures(
+    values: dict[str, Decimal | None], headcount: int, scheme: EvaluationScheme
+) -> list[dict[str, Any]]:
+    figures = []
+    for indicator in INDICATORS:
+        value = values.get(indicator.key)
+        weight = scheme.weights.get(indicator.key, 0)
+        score = None if value is None else indicator.score(value, headcount)
+        figures.append(
+            {
+                "key": indicator.key,
+                "label": indicator.label,
+                "unit": indicator.unit,
+                "value": None if value is None else str(value),
+                "score": None if score is None else str(score),
+                "weight": weight,
+                "counted": score is not None and weight > 0,
+            }
+        )
+    return figures
+
+
+def _retotal(evaluation: Evaluation, scheme: EvaluationScheme) -> None:
+    """Total = Σ weight × score over the counted indicators and the committee score (once
+    entered) ÷ Σ their weights; rating and the rectification flag follow from it."""
+    weighted = Decimal(0)
+    counted = 0
+    for figure in evaluation.indicators:
+        if figure["counted"]:
+            weighted += Decimal(figure["weight"]) * Decimal(figure["score"])
+            counted += figure["weight"]
+    if evaluation.committee_score is not None and scheme.committee_weight > 0:
+        weighted += scheme.committee_weight * evaluation.committee_score
+        counted += scheme.committee_weight
+    evaluation.weight_counted = counted
+    if counted == 0:
+        evaluation.total = None
+        evaluation.rating = None
+        evaluation.needs_rectification = False
+        return
+    total = (weighted / counted).quantize(PLACE, rounding=ROUND_HALF_UP)
+    evaluation.total = total
+    evaluation.rating = _rating(total, scheme)
+    evaluation.needs_rectification = evaluation.rating == Rating.failed
+
+
+def _rerank(session: Session, year: int) -> None:
+    """Competition ranking by total within the year (1, 2, 2, 4); no total, no rank."""
+    rows = session.exec(
+        select(Evaluation)
+        .where(Evaluation.year == year, col(Evaluation.total).is_not(None))
+        .order_by(col(Evaluation.total).desc())
+    ).all()
+    previous: Decimal | None = None
+    rank = 0
+    for position, evaluation in enumerate(rows, start=1):
+        if evaluation.total != previous:
+            rank = position
+            previous = evaluation.total
+        if evaluation.rank != rank:
+            evaluation.rank = rank
+    for evaluation in session.exec(
+        select(Evaluation).where(Evaluation.year == year, col(Evaluation.total).is_(None))
+    ).all():
+        evaluation.rank = None
+    session.flush()
+
+
+# --- compute, score, finalize ----------------------------------------------------------------
+
+
+def _compute(
+    session: Session, principal: Principal, scheme: EvaluationScheme, today: date, timezone: str
+) -> None:
+    """Measure every indicator for every approved (or closed) pilot of the year and store the
+    figures; committee scores are kept. The caller holds the scheme lock and commits."""
+    year = scheme.year
+    pilots = session.exec(
+        select(PilotApplication.id, PilotApplication.headcount).where(
+            PilotApplication.year == year, col(PilotApplication.status).in_(DECIDED)
+        )
+    ).all()
+    headcount_of = {app_id: headcount for app_id, headcount in pilots if app_id is not None}
+    ids = sorted(headcount_of)
+    context = IndicatorContext(
+        year=year,
+        plan_deadline=scheme.plan_deadline,
+        as_of=today,
+        timezone=timezone,
+        headcount_of=headcount_of,
+    )
+    values: dict[int, dict[str, Decimal | None]] = defaultdict(dict)
+    if ids:
+        for indicator in INDICATORS:
+            for app_id, value in indicator.values(session, context, ids).items():
+                values[app_id][indicator.key] = value
+    existing = {
+        e.application_id: e
+        for e in session.exec(select(Evaluation).where(Evaluation.year == year)).all()
+    }
+    now = utcnow()
+    for app_id in ids:
+        evaluation = existing.get(app_id)
+        before = snapshot(evaluation)
+        if evaluation is None:
+            evaluation = Evaluation(
+                year=year, application_id=app_id, indicators=[], computed_at=now
+            )
+            session.add(evaluation)
+        evaluation.indicators = _figures(values[app_id], headcount_of[app_id], scheme)
+        evaluation.computed_at = now
+        _retotal(evaluation, scheme)
+        session.flush()
+        record(
+            session,
+            principal,
+            action="compute",
+            entity=ENTITY,
+            entity_id=evaluation.id,
+            before=before,
+            after=snapshot(evaluation),
+        )
+    _rerank(session, year)
+
+
+def compute_year(
+    session: Session, principal: Principal, year: int, today: date, timezone: str
+) -> EvaluationRun:
+    """(Re)compute the year's evaluations from the data; 409 once the year is finalized."""
+    _require_office(principal, "compute evaluations")
+    scheme = _locked_scheme(session, year, create=True)
+    assert scheme is not None
+    _refuse_if_finalized(scheme, f"compute the {year} evaluation again")
+    _compute(session, principal, scheme, today, timezone)
+    session.commit()
+    return year_run(session, principal, year)
+
+
+def _locked_evaluation(session: Session, evaluation_id: int) -> tuple[Evaluation, EvaluationScheme]:
+    found = session.get(Evaluation, evaluation_id)
+    if found is None:
+        raise NotFound(f"No evaluation with id {evaluation_id}")
+    scheme = _locked_scheme(session, found.year, create=True)
+    assert scheme is not None
+    evaluation = session.exec(
+        select(Evaluation).where(Evaluation.id == evaluation_id).with_for_update()
+    ).one()
+    session.refresh(evaluation)
+    return evaluation, scheme
+
+
+def put_committee_score(
+    session: Session,
+    principal: Principal,
+    evaluation_id: int,
+    data: CommitteeScorePut,
+    if_match: int | None,
+) -> Evaluation:
+    """Enter the committee's score and comments; the total, rating and ranks follow at once.
+    Refused (409) once the year is finalized."""
+    _require_office(principal, "enter committee scores")
+    evaluation, scheme = _locked_evaluation(session, evaluation_id)
+    if scheme.finalized_at is not None:
+        raise InvalidState(
+            f"Cannot change evaluation {evaluation_id}'s committee score: the {scheme.year} "
+            "evaluation is finalized and frozen",
+            current_state=FINALIZED,
+            allowed_actions=[],
+            committee_score=None
+            if evaluation.committee_score is None
+            else str(evaluation.committee_score),
+            total=None if evaluation.total is None else str(evaluation.total),
+            rating=None if evaluation.rating is None else evaluation.rating.value,
+        )
+    check_version(evaluation.version, if_match, "evaluation")
+    before = snapshot(evaluation)
+    evaluation.committee_score = data.score.quantize(PLACE)
+    evaluation.committee_comments = data.comments
+    _retotal(evaluation, scheme)
+    session.flush()
+    _rerank(session, scheme.year)
+    record(
+        session,
+        principal,
+        action="committee_score",
+        entity=ENTITY,
+        entity_id=evaluation_id,
+        before=before,
+        after=snapshot(evaluation),
+    )
+    session.commit()
+    session.refresh(evaluation)
+    return evaluation
+
+
+def finalize_year(session: Session, principal: Principal, year: int) -> EvaluationRun:
+    """Freeze the year as last computed: figures, totals, ratings and ranks stay as they are;
+    compute, committee scores and scheme changes are refused from now on."""
+    _require_office(principal, "finalize evaluations")
+    scheme = _locked_scheme(session, year, create=False)
+    _refuse_if_finalized(scheme, f"finalize {year} again")
+    evaluations = session.exec(select(Evaluation).where(Evaluation.year == year)).all()
+    if scheme is None or not evaluations:
+        raise InvalidState(
+            f"Nothing to finalize for {year}: compute the evaluations first "
+            f"(POST /api/v1/evaluations/compute?year={year})",
+            current_state="not_computed",
+            allowed_actions=["compute"],
+        )
+    unscored = sorted(e.id for e in evaluations if e.committee_score is None and e.id)
+    if unscored:
+        raise Conflict(
+            f"Cannot finalize {year}: {len(unscored)} evaluation(s) have no committee score "
+            f"yet (ids {', '.join(map(str, unscored[:20]))}); enter them first",
+            code="committee_scores_missing",
+            evaluation_ids=unscored,
+        )
+    now = utcnow()
+    before = snapshot(scheme)
+    scheme.finalized_at = now
+    for evaluation in evaluations:
+        evaluation_before = snapshot(evaluation)
+        evaluation.finalized_at = now
+        session.flush()
+        record(
+            session,
+            principal,
+            action="finalize",
+            entity=ENTITY,
+            entity_id=evaluation.id,
+            before=evaluation_before,
+            after=snapshot(evaluation),
+        )
+    record(
+        session,
+        principal,
+        action="finalize",
+        entity=SCHEME_ENTITY,
+        entity_id=scheme.id,
+        before=before,
+        after=snapshot(scheme),
+    )
+    session.commit()
+    return year_run(session, principal, year)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _statement(principal: Principal, year: int | None, rating: Rating | None, flagged: Any) -> Any:
+    statement = (
+        select(Evaluation, PilotApplication, Certificate.name)
+        .join(PilotApplication, col(PilotApplication.id) == Evaluation.application_id)
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+    )
+    statement = visible(statement, principal)
+    if year is not None:
+        statement = statement.where(Evaluation.year == year)
+    if rating is not None:
+        statement = statement.where(Evaluation.rating == rating)
+    if flagged is not None:
+        statement = statement.where(Evaluation.needs_rectification == flagged)
+    return statement
+
+
+ORDER = [
+    col(Evaluation.year).desc(),
+    col(Evaluation.rank).is_(None),
+    col(Evaluation.rank),
+    col(Evaluation.id),
+]
+
+
+def _publics(session: Session, rows: Sequence[Any]) -> list[EvaluationPublic]:
+    ids = [application.id for _, application, _ in rows]
+    majors: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        for app_id, name in session.exec(
+            select(ApplicationMajor.application_id, Major.name)
+            .join(Major, col(Major.id) == ApplicationMajor.major_id)
+            .where(col(ApplicationMajor.application_id).in_(ids))
+            .order_by(col(Major.name))
+        ).all():
+            majors[app_id].append(name)
+    years = {evaluation.year for evaluation, _, _ in rows}
+    schemes = {
+        s.year: s
+        for s in session.exec(
+            select(EvaluationScheme).where(col(EvaluationScheme.year).in_(years))
+        ).all()
+    }
+    items = []
+    for evaluation, application, certificate_name in rows:
+        scheme = schemes.get(evaluation.year) or default_scheme(evaluation.year)
+        frozen = evaluation.finalized_at is not None
+        items.append(
+            EvaluationPublic(
+                id=evaluation.id,
+                year=evaluation.year,
+                application_id=application.id,
+                certificate_name=certificate_name,
+                level=application.level,
+                tier=application.tier,
+                major_names=majors[application.id],
+                headcount=application.headcount,
+                indicators=[IndicatorFigure.model_validate(f) for f in evaluation.indicators],
+                committee_score=evaluation.committee_score,
+                committee_comments=evaluation.committee_comments,
+                committee_weight=scheme.committee_weight,
+                weight_counted=evaluation.weight_counted,
+                total=evaluation.total,
+                rating=evaluation.rating,
+                needs_rectification=evaluation.needs_rectification,
+                provisional=evaluation.committee_score is None,
+                rank=evaluation.rank,
+                computed_at=evaluation.computed_at,
+                finalized_at=evaluation.finalized_at,
+                allowed_actions=[] if frozen else ["committee_score"],
+                version=evaluation.version,
+                created_at=evaluation.created_at,
+                updated_at=evaluation.updated_at,
+            )
+        )
+    return items
+
+
+def list_evaluations(
+    session: Session,
+    principal: Principal,
+    page: PageParams,
+    *,
+    year: int | None,
+    rating: Rating | None = None,
+    needs_rectification: bool | None = None,
+) -> Page[EvaluationPublic]:
+    _require_reader(principal)
+    statement = _statement(principal, year, rating, needs_rectification)
+    result = paginate(session, statement, page, ORDER, lambda row: row)
+    return Page[EvaluationPublic](
+        items=_publics(session, result.items),
+        total=result.total,
+        limit=result.limit,
+        offset=result.offset,
+    )
+
+
+def evaluations_for_export(
+    session: Session,
+    principal: Principal,
+    *,
+    year: int | None,
+    rating: Rating | None = None,
+    needs_rectification: bool | None = None,
+) -> list[EvaluationPublic]:
+    _require_reader(principal)
+    statement = _statement(principal, year, rating, needs_rectification)
+    return _publics(session, fetch_for_export(session, statement, ORDER))
+
+
+def get_evaluation(session: Session, principal: Principal, evaluation_id: int) -> EvaluationPublic:
+    _require_reader(principal)
+    statement = _statement(principal, None, None, None).where(Evaluation.id == evaluation_id)
+    row = session.exec(statement).first()
+    if row is None:
+        raise NotFound(f"No evaluation with id {evaluation_id} that you may read")
+    return _publics(session, [row])[0]
+
+
+def year_run(session: Session, principal: Principal, year: int) -> EvaluationRun:
+    statement = _statement(principal, year, None, None)
+    rows = session.exec(statement.order_by(*ORDER)).all()
+    finalized_at = session.exec(
+        select(EvaluationScheme.finalized_at).where(EvaluationScheme.year == year)
+    ).first()
+    return EvaluationRun(year=year, finalized_at=finalized_at, evaluations=_publics(session, rows))
+
+
+def counts_by_rating(session: Session, year: int | None) -> dict[str, int]:
+    """How many evaluations of the year have each rating (and none yet), for the overview."""
+    statement = select(Evaluation.rating)
+    if year is not None:
+        statement = statement.where(Evaluation.year == year)
+    counts = {rating.value: 0 for rating in Rating}
+    counts["unrated"] = 0
+    for rating in session.exec(statement).all():
+        counts[Rating(rating).value if rating else "unrated"] += 1
+    return counts
+
+
+def count_flagged(session: Session, year: int | None) -> int:
+    statement = select(func.count(col(Evaluation.id))).where(col(Evaluation.needs_rectification))
+    if year is not None:
+        statement = statement.where(Evaluation.year == year)
+    return int(session.exec(statement).one())
+
+
+def year_finalized(session: Session, year: int) -> bool:
+    finalized_at = session.exec(
+        select(EvaluationScheme.finalized_at).where(EvaluationScheme.year == year)
+    ).first()
+    return finalized_at is not None

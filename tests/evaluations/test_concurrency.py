@@ -1,0 +1,126 @@
+"""A year's writes never interleave: concurrent computes store one scheme and one evaluation
+per pilot; committee scores racing a finalize either land before it or are refused."""
+
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from starlette.testclient import TestClient
+
+from app.core.audit import AuditEvent
+from app.evaluations.models import Evaluation, EvaluationScheme
+from tests.concurrency import Call, fire_concurrently
+from tests.evaluations.factories import EVALUATIONS, YEAR, build_pilot, compute, score
+from tests.reference.factories import office
+
+IN_FLIGHT = 20
+
+
+@pytest.mark.slow
+def test_concurrent_computes_store_one_scheme_and_one_evaluation_per_pilot(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    pilots = [build_pilot(db, sat=2, passed=1).pilot.id for _ in range(3)]
+    headers = office(db)
+    calls = [
+        Call("POST", f"{EVALUATIONS}/compute", {"params": {"year": YEAR}, "headers": headers})
+        for _ in range(12)
+    ]
+
+    responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+
+    assert Counter(r.status_code for r in responses) == {200: 12}
+    assert len(db.exec(select(EvaluationScheme)).all()) == 1
+    stored = db.exec(select(Evaluation.application_id)).all()
+    assert sorted(stored) == sorted(pilots)
+
+
+@pytest.mark.slow
+def test_committee_scores_racing_finalize_land_before_it_or_are_refused(
+    app: FastAPI, client: TestClient, db: Session, engine: Engine
+) -> None:
+    for _ in range(3):
+        build_pilot(db, sat=4, passed=3)
+    headers = office(db)
+    evaluations = compute(client, headers).json()["evaluations"]
+    for evaluation in evaluations:
+        score(client, headers, evaluation["id"], "50")
+    calls = [
+        Call(
+            "PUT",
+            f"{EVALUATIONS}/{evaluations[i % 3]['id']}/committee-score",
+            {"json": {"score": str(60 + i)}, "headers": headers},
+        )
+        for i in range(30)
+    ]
+    calls.insert(
+        10, Call("POST", f"{EVALUATIONS}/finalize", {"params": {"year": YEAR}, "headers": headers})
+    )
+
+    responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+
+    assert responses[10].status_code == 200, responses[10].text
+    scored = [r for i, r in enumerate(responses) if i != 10]
+    assert {r.status_code for r in scored} <= {200, 409}
+    assert all(r.json()["current_state"] == "finalized" for r in scored if r.status_code == 409)
+    finalize_event = db.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "finalize", AuditEvent.entity == "evaluation_scheme"
+        )
+    ).one()
+    late = db.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "committee_score", col(AuditEvent.id) > finalize_event.id
+        )
+    ).all()
+    assert late == []
+    frozen = client.get(EVALUATIONS, params={"year": YEAR}, headers=headers).json()["items"]
+    for item in frozen:
+        row = db.get(Evaluation, item["id"])
+        assert row is not None and row.finalized_at is not None
+        last = db.exec(
+            select(AuditEvent)
+            .where(
+                AuditEvent.entity == "evaluation",
+                AuditEvent.entity_id == str(item["id"]),
+                AuditEvent.action == "committee_score",
+            )
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+        assert last is not None
+        assert Decimal(last.after["committee_score"]) == row.committee_score
+        assert last.after["total"] == item["total"]
+
+
+@pytest.mark.slow
+def test_concurrent_scheme_puts_for_a_new_year_all_succeed_with_one_row(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    headers = office(db)
+    body = {
+        "weights": {
+            "plans_filed": 10,
+            "plans_on_time": 5,
+            "registration_rate": 15,
+            "pass_rate": 15,
+            "certificates_issued": 10,
+            "teacher_coverage": 10,
+            "budget_execution": 10,
+            "conversions_approved": 5,
+        },
+        "committee_weight": 20,
+        "thresholds": {"excellent": "90", "good": "75", "qualified": "60"},
+    }
+    calls = [
+        Call("PUT", f"/api/v1/evaluation-schemes/{YEAR}", {"json": body, "headers": headers})
+        for _ in range(10)
+    ]
+
+    responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+
+    assert Counter(r.status_code for r in responses) == {200: 10}
+    schemes = db.exec(select(EvaluationScheme)).all()
+    assert len(schemes) == 1 and schemes[0].is_default is False
