@@ -1,16 +1,22 @@
 """Money limits hold when requests race: the line (or the source) row is locked before the
 sums are checked on PostgreSQL; SQLite serialises writers, so the same tests pass there too."""
 
+import asyncio
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
+import anyio.to_thread
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
+from app.core.config import Settings
 from app.funding.models import BudgetLine, Category, Expenditure, ExpenditureKind
 from app.funding.service import spent_on_line
+from app.main import create_app
 from tests.concurrency import Call, fire_concurrently
 from tests.exams.factories import make_pilot
 from tests.funding.factories import held_session, make_line, make_source
@@ -21,9 +27,39 @@ IN_FLIGHT = 25
 """Below the app's pool of 30 PostgreSQL connections (see ``fire_concurrently``)."""
 
 
+class _AllAtOnce:
+    """Holds every request at the door until ``parties`` of them are inside the app, then lets
+    them all go: that many requests are provably in flight together (no timing involved).
+    The server's thread pool is widened to match, so each one gets its own thread."""
+
+    def __init__(self, app: FastAPI, parties: int) -> None:
+        self.app, self.parties, self.arrived = app, parties, 0
+        self.all_in = asyncio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            anyio.to_thread.current_default_thread_limiter().total_tokens = self.parties + 10
+            self.arrived += 1
+            if self.arrived >= self.parties:
+                self.all_in.set()
+            await self.all_in.wait()
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+def wide_app(settings: Settings, engine: Engine) -> Iterator[FastAPI]:
+    """The app with a connection pool wider than the racers (the shared test app has 30), so
+    all of them hold a connection at once and queue on the line's row lock in the database."""
+    wide = create_app(
+        settings.model_copy(update={"db_pool_size": RACERS + 5, "db_max_overflow": 5})
+    )
+    yield wide
+    wide.state.engine.dispose()
+
+
 @pytest.mark.slow
 def test_60_concurrent_expenditures_never_overdraw_the_line(
-    app: FastAPI, db: Session, engine: Engine
+    wide_app: FastAPI, db: Session, engine: Engine
 ) -> None:
     line = make_line(db, make_source(db), make_pilot(db), amount="1000.00")
     amounts = [Decimal("37.31") + Decimal(i % 7) for i in range(RACERS)]
@@ -46,8 +82,10 @@ def test_60_concurrent_expenditures_never_overdraw_the_line(
         for i, amount in enumerate(amounts)
     ]
 
-    responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+    gate = _AllAtOnce(wide_app, RACERS)
+    responses = fire_concurrently(gate, calls)  # type: ignore[arg-type]
 
+    assert gate.arrived == RACERS >= 50
     statuses = Counter(r.status_code for r in responses)
     assert set(statuses) == {201, 409}, statuses
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"line_exceeded"}
