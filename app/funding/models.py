@@ -161,8 +161,9 @@ class SubsidyRun(Versioned, table=True):
 
 class Expenditure(Versioned, table=True):
     """A money movement on a budget line: a payment, a subsidy payment or the reversal
-    (红冲) of one. Never edited or deleted. ``reverses_id`` and ``exam_result_id`` are
-    unique: an entry is reversed at most once, a result is subsidised at most once."""
+    (红冲) of one. Never edited or deleted. ``reverses_id`` is unique: an entry is reversed
+    at most once. A result has at most one subsidy payment that is not reversed (subsidy runs
+    of an exam session lock the session's row); a reversed payment may be paid again."""
 
     __tablename__ = "expenditures"
     __table_args__ = (
@@ -186,7 +187,7 @@ class Expenditure(Versioned, table=True):
     description: str | None = Field(default=None, max_length=2000)
     reverses_id: int | None = Field(default=None, foreign_key="expenditures.id", unique=True)
     subsidy_run_id: int | None = Field(default=None, foreign_key="subsidy_runs.id", index=True)
-    exam_result_id: int | None = Field(default=None, foreign_key="exam_results.id", unique=True)
+    exam_result_id: int | None = Field(default=None, foreign_key="exam_results.id", index=True)
 
 
 # --- schemas ---------------------------------------------------------------------------------

@@ -580,6 +580,11 @@ def delete_line(session: Session, principal: Principal, line_id: int) -> None:
 _Reversal = aliased(Expenditure)
 
 
+def _unreversed() -> Any:
+    """An ``Expenditure`` row no reversal points at."""
+    return ~(select(_Reversal.id).where(col(_Reversal.reverses_id) == col(Expenditure.id)).exists())
+
+
 def expenditure_statement(
     principal: Principal,
     *,
@@ -814,11 +819,15 @@ def run_subsidies(
     *,
     dry_run: bool,
 ) -> SubsidyRunPublic:
-    """Pay every passed candidate of the session not paid before, from the pilot's
-    ``exam_subsidy`` line, all or nothing. The line is locked first; a result is paid at most
-    once (a unique constraint on the payment's result)."""
+    """Pay every passed candidate of the session without a payment that stands (one paid
+    and not reversed), from the pilot's ``exam_subsidy`` line, all or nothing. The exam
+    session's row is locked first, then the line: runs over one session (from any line)
+    take turns, so a result never has two payments that stand; a reversed payment (a
+    mistake corrected by 红冲) is paid again by the next run."""
     _require_office(principal, "run exam subsidies")
-    exam = session.get(ExamSession, data.session_id)
+    exam = session.exec(
+        select(ExamSession).where(ExamSession.id == data.session_id).with_for_update()
+    ).first()
     if exam is None:
         raise UnprocessableEntity(
             f"No exam session with id {data.session_id}",
@@ -842,7 +851,7 @@ def run_subsidies(
     paid_before = set(
         session.exec(
             select(Expenditure.exam_result_id).where(
-                col(Expenditure.exam_result_id).in_([p[0] for p in passed])
+                col(Expenditure.exam_result_id).in_([p[0] for p in passed]), _unreversed()
             )
         ).all()
     )
@@ -921,6 +930,15 @@ def run_subsidies(
             "expenditure_ids": [e.id for e in entries],
         },
     )
+    for entry in entries:
+        record(
+            session,
+            principal,
+            action="create",
+            entity=EXPENDITURE_ENTITY,
+            entity_id=entry.id,
+            after=snapshot(entry),
+        )
     session.commit()
     return get_subsidy_run(session, principal, run.id)
 
@@ -1040,9 +1058,7 @@ def line_figures(
     """Every budget line (of sources of fiscal ``year``; of pilots with a major of
     ``college_id``) with allocated, spent (reversals netted) and the subsidies paid and not
     reversed. Three scalar subqueries, one statement."""
-    unreversed = ~(
-        select(_Reversal.id).where(col(_Reversal.reverses_id) == col(Expenditure.id)).exists()
-    )
+    unreversed = _unreversed()
     subsidies = (
         select(func.count())
         .where(

@@ -7,8 +7,10 @@ from typing import Any
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
+from app.core.audit import AuditEvent
 from app.core.roles import Role
-from app.funding.models import Category, Expenditure, SubsidyRun
+from app.exams.models import ExamResult
+from app.funding.models import Category, Expenditure, ExpenditureKind, SubsidyRun
 from app.funding.service import spent_on_line
 from tests.exams.factories import make_pilot, make_registration, make_result, pilot_students
 from tests.funding.factories import held_session, make_line, make_source
@@ -115,28 +117,75 @@ def test_subsidies_come_from_the_sessions_pilots_exam_subsidy_line(
     assert _payments(db) == 0
 
 
-def test_a_reversed_subsidy_is_not_paid_again_and_leaves_the_report(
+def test_a_reversed_subsidy_is_paid_again_once_by_the_next_run(
     client: TestClient, db: Session
 ) -> None:
+    """A payment reversed by mistake (红冲) leaves the student unpaid: the next run pays the
+    still-passed result again, once; a result corrected to failed is not paid again."""
     headers = office(db)
     pilot = make_pilot(db)
-    exam = held_session(db, pilot, passed=2, failed=0)
+    exam = held_session(db, pilot, passed=3, failed=0)
     line = make_line(db, make_source(db), pilot, category=Category.exam_subsidy, amount="1000")
     run = _run(client, headers, exam.id, line.id).json()
+    mistaken, corrected = run["payments"][0], run["payments"][1]
+    for payment, reason in ((mistaken, "付错账户"), (corrected, "成绩更正")):
+        response = client.post(
+            f"/api/v1/expenditures/{payment['expenditure_id']}/reverse",
+            json={"reason": reason},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+    result = db.get(ExamResult, corrected["exam_result_id"])
+    assert result is not None
+    result.passed = False
+    db.add(result)
+    db.commit()
 
-    reversed_ = client.post(
-        f"/api/v1/expenditures/{run['payments'][0]['expenditure_id']}/reverse",
-        json={"reason": "成绩更正"},
-        headers=headers,
-    )
-    again = _run(client, headers, exam.id, line.id).json()
+    dry = _run(client, headers, exam.id, line.id, dry_run="true")
+    again = _run(client, headers, exam.id, line.id)
+    third = _run(client, headers, exam.id, line.id)
     report = client.get("/api/v1/reports/funding?group_by=category", headers=headers).json()
 
-    assert reversed_.status_code == 201
-    assert again["paid_count"] == 0
-    assert report["total"]["subsidies_paid"] == 1
-    assert report["total"]["subsidies_amount"] == "200.00"
-    assert report["total"]["spent"] == "200.00"
+    assert dry.status_code == 200
+    assert [p["exam_result_id"] for p in dry.json()["payments"]] == [mistaken["exam_result_id"]]
+    assert again.status_code == 201, again.text
+    assert again.json()["paid_count"] == 1
+    assert again.json()["passed"] == 2 and again.json()["already_paid"] == 1
+    assert [p["exam_result_id"] for p in again.json()["payments"]] == [mistaken["exam_result_id"]]
+    assert third.json()["paid_count"] == 0 and third.json()["already_paid"] == 2
+    standing = db.exec(
+        select(Expenditure.exam_result_id, func.count())
+        .where(Expenditure.kind == ExpenditureKind.subsidy)
+        .group_by(Expenditure.exam_result_id)
+    ).all()
+    assert sorted(n for _, n in standing) == [1, 1, 2]  # the mistaken one: paid, reversed, paid
+    assert spent_on_line(db, line.id or 0) == Decimal("400.00")
+    assert report["total"]["subsidies_paid"] == 2
+    assert report["total"]["subsidies_amount"] == "400.00"
+    assert report["total"]["spent"] == "400.00"
+
+
+def test_every_subsidy_payment_has_its_own_audit_event(client: TestClient, db: Session) -> None:
+    headers = office(db)
+    pilot = make_pilot(db)
+    exam = held_session(db, pilot, passed=3, failed=1)
+    line = make_line(db, make_source(db), pilot, category=Category.exam_subsidy, amount="1000")
+
+    run = _run(client, headers, exam.id, line.id).json()
+
+    events = db.exec(
+        select(AuditEvent).where(AuditEvent.entity == "expenditure", AuditEvent.action == "create")
+    ).all()
+    paid = {p["expenditure_id"]: p for p in run["payments"]}
+    assert sorted(int(e.entity_id) for e in events) == sorted(paid)
+    for event in events:
+        assert event.after is not None
+        payment = paid[int(event.entity_id)]
+        assert event.after["exam_result_id"] == payment["exam_result_id"]
+        assert event.after["subsidy_run_id"] == run["id"]
+    (run_event,) = db.exec(select(AuditEvent).where(AuditEvent.entity == "subsidy_run")).all()
+    assert run_event.entity_id == str(run["id"])
+    assert sorted(run_event.after["expenditure_ids"]) == sorted(paid)  # type: ignore[index]
 
 
 def test_only_the_office_runs_subsidies_and_others_read_by_scope(
