@@ -580,7 +580,7 @@ def delete_line(session: Session, principal: Principal, line_id: int) -> None:
 _Reversal = aliased(Expenditure)
 
 
-def _unreversed() -> Any:
+def not_reversed() -> Any:
     """An ``Expenditure`` row no reversal points at."""
     return ~(select(_Reversal.id).where(col(_Reversal.reverses_id) == col(Expenditure.id)).exists())
 
@@ -851,7 +851,7 @@ def run_subsidies(
     paid_before = set(
         session.exec(
             select(Expenditure.exam_result_id).where(
-                col(Expenditure.exam_result_id).in_([p[0] for p in passed]), _unreversed()
+                col(Expenditure.exam_result_id).in_([p[0] for p in passed]), not_reversed()
             )
         ).all()
     )
@@ -1058,7 +1058,7 @@ def line_figures(
     """Every budget line (of sources of fiscal ``year``; of pilots with a major of
     ``college_id``) with allocated, spent (reversals netted) and the subsidies paid and not
     reversed. Three scalar subqueries, one statement."""
-    unreversed = _unreversed()
+    unreversed = not_reversed()
     subsidies = (
         select(func.count())
         .where(

@@ -11,11 +11,11 @@ import anyio.to_thread
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from app.core.config import Settings
 from app.funding.models import BudgetLine, Category, Expenditure, ExpenditureKind
-from app.funding.service import spent_on_line
+from app.funding.service import not_reversed, spent_on_line
 from app.main import create_app
 from tests.concurrency import Call, fire_concurrently
 from tests.exams.factories import make_pilot
@@ -163,13 +163,47 @@ def test_concurrent_subsidy_runs_pay_each_passed_result_once(
 
     responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
 
-    assert all(r.status_code in {201, 409} for r in responses), [r.text for r in responses]
-    paid = sum(r.json()["paid_count"] for r in responses if r.status_code == 201)
-    assert paid == 10
+    # Runs over one session take turns (its row is locked): one pays, the others find
+    # everyone paid.
+    assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]
+    assert sorted(r.json()["paid_count"] for r in responses) == [0] * 11 + [10]
     payments = db.exec(
         select(func.count()).where(Expenditure.kind == ExpenditureKind.subsidy)
     ).one()
     assert payments == 10
+
+    # Three payments reversed: racing runs pay those three again, once each.
+    reversed_ids = [
+        e.id
+        for e in db.exec(
+            select(Expenditure)
+            .where(Expenditure.kind == ExpenditureKind.subsidy)
+            .order_by(col(Expenditure.id))
+            .limit(3)
+        ).all()
+    ]
+    for expenditure_id in reversed_ids:
+        response = fire_concurrently(
+            app,
+            [
+                Call(
+                    "POST",
+                    f"/api/v1/expenditures/{expenditure_id}/reverse",
+                    {"json": {"reason": "付错账户"}, "headers": headers},
+                )
+            ],
+        )[0]
+        assert response.status_code == 201, response.text
+
+    again = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+
+    assert sorted(r.json()["paid_count"] for r in again) == [0] * 11 + [3]
+    standing = db.exec(
+        select(func.count())
+        .select_from(Expenditure)
+        .where(Expenditure.kind == ExpenditureKind.subsidy, not_reversed())
+    ).one()
+    assert standing == 10
 
 
 @pytest.mark.slow
