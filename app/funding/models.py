@@ -214,6 +214,16 @@ class SourceUpdate(PatchModel):
     NULLABLE = frozenset({"document_no", "notes"})
 
     name: Name | None = None
+    kind: FundingKind | None = Field(
+        default=None,
+        description="A special kind makes the fund earmarked; refused while it has `other` lines",
+    )
+    fiscal_year: FiscalYear | None = None
+    earmarked: bool | None = Field(
+        default=None,
+        description="Always true for the two special kinds; true is refused while the fund has "
+        "`other` lines",
+    )
     amount: Amount | None = Field(
         default=None, description="Never below what is already allocated to budget lines"
     )

@@ -135,8 +135,12 @@ def funding_sources_update(
     if_match: IfMatch,
     response: Response,
 ) -> SourcePublic:
-    """Change a fund's name, amount, 文号 or notes (academic office, `If-Match`); the amount
-    never drops below what its budget lines allocate (409 `amount_below_allocated`)."""
+    """Change a fund's name, kind, fiscal year, amount, 文号, earmarking or notes (academic
+    office, `If-Match`). The amount never drops below what its budget lines allocate (409
+    `amount_below_allocated`); a special kind (`moe_special`, `municipal_special`) is always
+    earmarked (422 for `earmarked: false`); earmarking a fund that has `other` lines is
+    refused (409 `earmarked_category`, naming the lines); name and year stay unique (409
+    `duplicate`)."""
     source = service.update_source(session, principal, source_id, data, if_match)
     set_etag(response, source.version)
     return service.get_source(session, principal, source_id)

@@ -286,13 +286,32 @@ def update_source(
     data: SourceUpdate,
     if_match: int | None,
 ) -> FundingSource:
-    """Change a fund; its amount never drops below what its budget lines allocate."""
+    """Change a fund; its amount never drops below what its budget lines allocate, a special
+    kind stays earmarked, and an earmarked fund has no `other` lines (专款专用). The source
+    row is locked, as by every writer of its lines."""
     _require_office(principal, "change funding sources")
     source = _locked_source(session, source_id)
     check_version(source.version, if_match, "funding source")
     changes = data.model_dump(exclude_unset=True)
-    if "name" in changes:
-        _check_source_unique(session, source.fiscal_year, changes["name"], source_id)
+    if "name" in changes or "fiscal_year" in changes:
+        _check_source_unique(
+            session,
+            changes.get("fiscal_year", source.fiscal_year),
+            changes.get("name", source.name),
+            source_id,
+        )
+    kind = changes.get("kind", source.kind)
+    if kind in EARMARKED_KINDS:
+        if changes.get("earmarked") is False:
+            raise UnprocessableEntity(
+                f"A {kind.value} fund is special money and always earmarked (专款专用); leave "
+                "earmarked out or send true",
+                errors=[{"field": "body.earmarked", "message": "must be true for this kind"}],
+            )
+        if "kind" in changes:
+            changes["earmarked"] = True
+    if changes.get("earmarked") and not source.earmarked:
+        _refuse_other_lines(session, source)
     if "amount" in changes:
         allocated = allocated_from_source(session, source_id)
         if changes["amount"] < allocated:
@@ -304,6 +323,26 @@ def update_source(
             )
     apply_changes(session, principal, source, changes, SOURCE_ENTITY)
     return source
+
+
+def _refuse_other_lines(session: Session, source: FundingSource) -> None:
+    """An earmarked fund has no `other` lines: refuse to earmark one that has."""
+    others = session.exec(
+        select(BudgetLine.id)
+        .where(BudgetLine.source_id == source.id, BudgetLine.category == Category.other)
+        .order_by(col(BudgetLine.id))
+    ).all()
+    if others:
+        raise Conflict(
+            f"Funding source {source.id} ({source.name}) has {len(others)} budget line(s) for "
+            f"other (ids {', '.join(str(i) for i in others)}); earmarked money (专款专用) may "
+            "only be budgeted to "
+            + ", ".join(c.value for c in EARMARKED_CATEGORIES)
+            + ". Delete or move those lines first",
+            code="earmarked_category",
+            budget_line_ids=list(others),
+            allowed_categories=[c.value for c in EARMARKED_CATEGORIES],
+        )
 
 
 def delete_source(session: Session, principal: Principal, source_id: int) -> None:

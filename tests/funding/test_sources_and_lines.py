@@ -3,6 +3,7 @@ below what is allocated or spent, If-Match, deletion only of what holds no money
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
@@ -322,3 +323,46 @@ def test_lines_export_as_csv_with_chinese_headers(client: TestClient, db: Sessio
     text = response.content.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("预算ID,经费来源")
     assert "1234.50" in text
+
+
+def test_kind_year_and_earmarking_are_changed_by_patch_within_the_rules(
+    client: TestClient, db: Session
+) -> None:
+    headers = office(db)
+    school = make_source(db, kind=FundingKind.school, earmarked=False, amount="1000.00")
+    make_line(db, school, make_pilot(db), category=Category.other, amount="100.00")
+    moe = make_source(db, amount="1000.00")
+
+    def patch(source: FundingSource, body: dict[str, object]) -> Any:
+        etag = client.get(f"/api/v1/funding-sources/{source.id}", headers=headers)
+        return client.patch(
+            f"/api/v1/funding-sources/{source.id}",
+            json=body,
+            headers={**headers, "If-Match": etag.headers["etag"]},
+        )
+
+    to_special = patch(school, {"kind": "municipal_special"})
+    to_earmarked = patch(school, {"earmarked": True})
+    unearmark_moe = patch(moe, {"earmarked": False})
+    moe_to_school = patch(moe, {"kind": "school", "earmarked": False, "fiscal_year": 2023})
+    back_to_moe = patch(moe, {"kind": "moe_special"})
+    clash = patch(moe, {"name": school.name, "fiscal_year": school.fiscal_year})
+
+    for refused in (to_special, to_earmarked):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "earmarked_category"
+        assert "other" in refused.json()["detail"]
+        assert refused.json()["budget_line_ids"]
+    assert unearmark_moe.status_code == 422
+    assert unearmark_moe.json()["errors"][0]["field"] == "body.earmarked"
+    assert moe_to_school.status_code == 200, moe_to_school.text
+    assert moe_to_school.json()["kind"] == "school"
+    assert moe_to_school.json()["earmarked"] is False
+    assert moe_to_school.json()["fiscal_year"] == 2023
+    assert back_to_moe.status_code == 200
+    assert back_to_moe.json()["earmarked"] is True
+    assert clash.status_code == 409 and clash.json()["code"] == "duplicate"
+    db.refresh(school)
+    db.refresh(moe)
+    assert (school.kind, school.earmarked) == (FundingKind.school, False)
+    assert (moe.kind, moe.earmarked, moe.fiscal_year) == (FundingKind.moe_special, True, 2023)
