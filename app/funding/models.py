@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
+import pydantic
 import sqlalchemy as sa
 from pydantic import PlainSerializer, StringConstraints
 from sqlmodel import Field, SQLModel
@@ -45,8 +46,11 @@ PositiveAmount = Annotated[
 MoneySum = Annotated[
     Decimal,
     PlainSerializer(lambda v: f"{v.quantize(CENT):f}", return_type=str, when_used="json"),
+    pydantic.Field(examples=["1234.50"]),
 ]
-"""A sum of amounts (a report total may exceed one amount's 14 digits); JSON "1234.50"."""
+"""A sum of amounts in yuan, JSON "1234.50" like ``Money``, but without ``Money``'s 14-digit
+bound: Σ over many funds (a report's total, every year's funds) may exceed one amount's
+largest value, and the answer must still be exact rather than refused."""
 FiscalYear = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Fiscal year, e.g. 2022")]
 SpentOn = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 

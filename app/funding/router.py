@@ -121,6 +121,8 @@ def funding_sources_create(
 def funding_sources_get(
     session: SessionDep, principal: CurrentPrincipal, source_id: DbId, response: Response
 ) -> SourcePublic:
+    """One fund with `allocated`, `unallocated` and `spent`, and its `ETag` for `PATCH`. A
+    college manager sees only funds with lines for their own pilots (404 otherwise)."""
     source = service.get_source(session, principal, source_id)
     set_etag(response, source.version)
     return source
@@ -221,6 +223,8 @@ def budget_lines_create(
 def budget_lines_get(
     session: SessionDep, principal: CurrentPrincipal, line_id: DbId, response: Response
 ) -> LinePublic:
+    """One budget line with `spent` and `remaining`, and its `ETag` for `PATCH`. A college
+    manager sees only their own pilots' lines (404 otherwise)."""
     line = service.get_line(session, principal, line_id)
     set_etag(response, line.version)
     return line

@@ -120,3 +120,31 @@ def test_teachers_and_students_do_not_read_the_report(client: TestClient, db: Se
     for role in (Role.teacher, Role.student, Role.evaluation_org):
         response = client.get("/api/v1/reports/funding", headers=headers_for(db, role))
         assert response.status_code == 403
+
+
+def test_money_in_the_report_is_two_decimal_strings_even_beyond_one_amounts_digits(
+    client: TestClient, db: Session
+) -> None:
+    """Σ of two funds at the largest amount has 15 digits: the report still answers exactly,
+    every money figure a string with two decimals; the rate is a number (spent ÷ allocated)."""
+    headers = office(db)
+    largest = "999999999999.99"
+    first, second = make_source(db, amount=largest), make_source(db, amount=largest)
+    pilot = make_pilot(db)
+    make_line(db, first, pilot, amount=largest)
+    make_line(db, second, pilot, category=Category.teacher_training, amount=largest)
+
+    report = client.get("/api/v1/reports/funding?year=2022&group_by=application", headers=headers)
+
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["sources_amount"] == "1999999999999.98"
+    assert body["total"]["allocated"] == "1999999999999.98"
+    assert body["total"]["execution_rate"] == 0.0
+    money = ("allocated", "spent", "remaining", "subsidies_amount")
+    for row in [*body["rows"], body["total"]]:
+        for field in money:
+            assert isinstance(row[field], str)
+            whole, cents = row[field].split(".")
+            assert whole.lstrip("-").isdigit() and len(cents) == 2, row[field]
+        assert isinstance(row["execution_rate"], float)
