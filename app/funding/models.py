@@ -156,7 +156,9 @@ class SubsidyRun(Versioned, table=True):
     line_id: int = Field(foreign_key="budget_lines.id", index=True)
     amount_per_student: Decimal = Field(sa_type=MoneyFen)
     passed_count: int = Field(description="Passed results of the session at the time of the run")
-    already_paid_count: int = Field(description="Of those, paid by an earlier run")
+    already_paid_count: int = Field(
+        description="Of those, paid by an earlier run (a payment not reversed)"
+    )
     paid_count: int
     total: Decimal = Field(sa_type=MoneyFen)
     spent_on: date
@@ -375,7 +377,9 @@ class SubsidyRunPublic(SQLModel):
     total: MoneySum
     spent_on: date
     passed: int = Field(description="Passed results of the session")
-    already_paid: int = Field(description="Passed results paid by an earlier run")
+    already_paid: int = Field(
+        description="Passed results paid by an earlier run and not reversed (not paid again)"
+    )
     payments: list[SubsidyPayment]
     line_remaining: MoneySum = Field(description="What the line has left after the run")
     created_at: datetime | None

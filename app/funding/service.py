@@ -234,18 +234,23 @@ def _check_source_unique(
         )
 
 
+def _earmarking(kind: FundingKind, earmarked: bool | None) -> bool | None:
+    """True for the two special kinds (422 for an explicit false), else as sent."""
+    if kind not in EARMARKED_KINDS:
+        return earmarked
+    if earmarked is False:
+        raise UnprocessableEntity(
+            f"A {kind.value} fund is special money and always earmarked (专款专用); leave "
+            "earmarked out or send true",
+            errors=[{"field": "body.earmarked", "message": "must be true for this kind"}],
+        )
+    return True
+
+
 def create_source(session: Session, principal: Principal, data: SourceCreate) -> FundingSource:
     """A fund; the two special kinds are always earmarked (专款专用)."""
     _require_office(principal, "create funding sources")
-    earmarked = data.earmarked
-    if data.kind in EARMARKED_KINDS:
-        if earmarked is False:
-            raise UnprocessableEntity(
-                f"A {data.kind.value} fund is special money and always earmarked (专款专用); "
-                "leave earmarked out or send true",
-                errors=[{"field": "body.earmarked", "message": "must be true for this kind"}],
-            )
-        earmarked = True
+    earmarked = _earmarking(data.kind, data.earmarked)
     _check_source_unique(session, data.fiscal_year, data.name)
     source = FundingSource(**data.model_dump(exclude={"earmarked"}), earmarked=bool(earmarked))
     session.add(source)
@@ -262,20 +267,22 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
     return source
 
 
-def _locked_source(session: Session, source_id: int, field: str | None = None) -> FundingSource:
-    source: FundingSource | None = session.exec(
-        select(FundingSource)
-        .where(FundingSource.id == source_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if source is None:
+def _locked(session: Session, model: Any, row_id: int, what: str, field: str | None) -> Any:
+    """The row, locked (``SELECT … FOR UPDATE``; the session hook reads locked rows afresh).
+    Missing: 422 on ``field`` when the id came in a body, else 404."""
+    row = session.exec(select(model).where(model.id == row_id).with_for_update()).first()
+    if row is None:
         if field:
             raise UnprocessableEntity(
-                f"No funding source with id {source_id}",
-                errors=[{"field": field, "message": "no such funding source"}],
+                f"No {what} with id {row_id}",
+                errors=[{"field": field, "message": f"no such {what}"}],
             )
-        raise NotFound(f"No funding source with id {source_id}")
+        raise NotFound(f"No {what} with id {row_id}")
+    return row
+
+
+def _locked_source(session: Session, source_id: int, field: str | None = None) -> FundingSource:
+    source: FundingSource = _locked(session, FundingSource, source_id, "funding source", field)
     return source
 
 
@@ -300,16 +307,9 @@ def update_source(
             changes.get("name", source.name),
             source_id,
         )
-    kind = changes.get("kind", source.kind)
-    if kind in EARMARKED_KINDS:
-        if changes.get("earmarked") is False:
-            raise UnprocessableEntity(
-                f"A {kind.value} fund is special money and always earmarked (专款专用); leave "
-                "earmarked out or send true",
-                errors=[{"field": "body.earmarked", "message": "must be true for this kind"}],
-            )
-        if "kind" in changes:
-            changes["earmarked"] = True
+    earmarked = _earmarking(changes.get("kind", source.kind), changes.get("earmarked"))
+    if earmarked is not None and ("kind" in changes or "earmarked" in changes):
+        changes["earmarked"] = earmarked
     if changes.get("earmarked") and not source.earmarked:
         _refuse_other_lines(session, source)
     if "amount" in changes:
@@ -539,21 +539,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
 
 
 def _locked_line(session: Session, line_id: int, field: str | None = None) -> BudgetLine:
-    """The line's row, locked and read afresh (a copy loaded earlier in the request would
-    otherwise keep its old values)."""
-    line: BudgetLine | None = session.exec(
-        select(BudgetLine)
-        .where(BudgetLine.id == line_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if line is None:
-        if field:
-            raise UnprocessableEntity(
-                f"No budget line with id {line_id}",
-                errors=[{"field": field, "message": "no such budget line"}],
-            )
-        raise NotFound(f"No budget line with id {line_id}")
+    line: BudgetLine = _locked(session, BudgetLine, line_id, "budget line", field)
     return line
 
 
@@ -780,9 +766,7 @@ def reverse_expenditure(
     if current is None:
         raise NotFound(f"No expenditure with id {expenditure_id}")
     _locked_line(session, current.line_id)
-    original = session.exec(
-        select(Expenditure).where(Expenditure.id == expenditure_id).with_for_update()
-    ).one()
+    original: Expenditure = _locked(session, Expenditure, expenditure_id, "expenditure", None)
     if original.kind == ExpenditureKind.reversal:
         raise InvalidState(
             f"Expenditure {expenditure_id} is itself the reversal of {original.reverses_id}; "
@@ -864,14 +848,9 @@ def run_subsidies(
     take turns, so a result never has two payments that stand; a reversed payment (a
     mistake corrected by 红冲) is paid again by the next run."""
     _require_office(principal, "run exam subsidies")
-    exam = session.exec(
-        select(ExamSession).where(ExamSession.id == data.session_id).with_for_update()
-    ).first()
-    if exam is None:
-        raise UnprocessableEntity(
-            f"No exam session with id {data.session_id}",
-            errors=[{"field": "body.session_id", "message": "no such exam session"}],
-        )
+    exam: ExamSession = _locked(
+        session, ExamSession, data.session_id, "exam session", "body.session_id"
+    )
     line = _locked_line(session, data.line_id, field="body.line_id")
     if line.category != Category.exam_subsidy:
         raise UnprocessableEntity(
