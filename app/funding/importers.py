@@ -17,12 +17,18 @@ from app.core.params import MAX_DB_ID
 from app.core.roles import Principal, Role
 from app.exams.importers import date_cell
 from app.funding import service
-from app.funding.models import MAX_AMOUNT, BudgetLine, Expenditure, ExpenditureKind
+from app.funding.models import (
+    MAX_AMOUNT,
+    VOUCHER_PATTERN,
+    BudgetLine,
+    Expenditure,
+    ExpenditureKind,
+)
 from app.imports.engine import CellError, Column, ImportKind, Plan, RowRefused, integer, text
 from app.imports.registry import register
 
 COMPARED = ("line_id", "kind", "amount", "spent_on", "payee", "voucher_no", "description")
-_VOUCHER = re.compile(r"^[0-9A-Za-z_./()\-]+$")
+_VOUCHER = re.compile(VOUCHER_PATTERN)
 _MONEY_NOISE = re.compile(r"[\s,¥￥元]")
 
 
@@ -45,7 +51,7 @@ def voucher_cell(raw: str) -> str:
     if value.endswith(".0") and value[:-2].isdigit():
         value = value[:-2]
     if len(value) > 64 or not _VOUCHER.match(value):
-        raise CellError("letters, digits and . _ / - ( ) only, at most 64 characters")
+        raise CellError("one word without spaces, at most 64 characters (e.g. PZ-001, 记-12)")
     return value
 
 

@@ -30,11 +30,11 @@ Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000,
 Payee = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
 ]
+VOUCHER_PATTERN = r"^[^\s\x00-\x1f\x7f]+$"
+"""One word without spaces or control characters: `PZ-2022-001`, `记-12`, `银付(10)-3`."""
 VoucherNo = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_./()\-]+$"
-    ),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=VOUCHER_PATTERN),
 ]
 Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
@@ -301,7 +301,9 @@ class ExpenditureCreate(SQLModel):
         default=None, description="Date of payment; today in the school's time zone if left out"
     )
     payee: Payee = Field(description="收款方")
-    voucher_no: VoucherNo = Field(description="凭证号, unique across the service")
+    voucher_no: VoucherNo = Field(
+        description="凭证号, unique across the service; one word without spaces (PZ-001, 记-12)"
+    )
     description: Notes | None = Field(default=None, description="摘要")
 
 

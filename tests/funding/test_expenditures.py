@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from app.core.audit import AuditEvent
 from app.core.roles import Role
+from app.funding.importers import voucher_cell
 from app.funding.models import BudgetLine, Expenditure
 from app.funding.service import spent_on_line
 from tests.exams.factories import make_pilot
@@ -65,6 +66,22 @@ def test_bad_amounts_and_duplicate_vouchers_are_refused(client: TestClient, db: 
     duplicate = _spend(client, headers, line, "10", "B-1")
     assert duplicate.status_code == 409 and duplicate.json()["code"] == "duplicate"
     assert len(db.exec(select(Expenditure)).all()) == 1
+
+
+def test_voucher_numbers_as_chinese_ledgers_write_them_are_taken(
+    client: TestClient, db: Session
+) -> None:
+    headers = office(db)
+    line = make_line(db, make_source(db), make_pilot(db))
+
+    taken = [_spend(client, headers, line, "1", v) for v in ("记-0012", "银付(10)-3", " PZ-7 ")]
+    refused = [_spend(client, headers, line, "1", v) for v in ("记 12", "A\tB", "")]
+
+    assert [r.status_code for r in taken] == [201, 201, 201], [r.text for r in taken]
+    assert [r.json()["voucher_no"] for r in taken] == ["记-0012", "银付(10)-3", "PZ-7"]
+    assert [r.json()["errors"][0]["field"] for r in refused] == ["body.voucher_no"] * 3
+    assert voucher_cell("记-0012") == "记-0012"
+    assert len(db.exec(select(Expenditure)).all()) == 3
 
 
 def test_expenditures_are_never_edited_or_deleted(client: TestClient, db: Session) -> None:
