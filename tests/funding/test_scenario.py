@@ -2,10 +2,12 @@
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
-from app.funding.models import Expenditure, ExpenditureKind
+from app.exams.models import ExamRegistration
+from app.funding.models import BudgetLine, Expenditure, ExpenditureKind
 from tests.exams.factories import make_pilot
 from tests.funding.factories import held_session
 from tests.reference.factories import office
@@ -16,7 +18,10 @@ def test_funds_lines_spending_reversal_subsidies_and_report_match_to_the_fen(
 ) -> None:
     headers = office(db)
     web, bigdata = make_pilot(db), make_pilot(db)
+    assert (web.year, bigdata.year) == (2022, 2022)
     exam = held_session(db, web, passed=24, failed=6)
+    candidates = db.exec(select(func.count()).where(ExamRegistration.session_id == exam.id)).one()
+    assert candidates == 30
 
     moe = client.post(
         "/api/v1/funding-sources",
@@ -69,6 +74,7 @@ def test_funds_lines_spending_reversal_subsidies_and_report_match_to_the_fen(
     assert refused.json()["code"] == "earmarked_category"
     assert "exam_subsidy" in refused.json()["detail"]
     assert "equipment" in refused.json()["allowed_categories"]
+    assert db.exec(select(func.count()).select_from(BudgetLine)).one() == 4
 
     def spend(line_id: Any, amount: str, voucher: str) -> Any:
         return client.post(
@@ -90,6 +96,7 @@ def test_funds_lines_spending_reversal_subsidies_and_report_match_to_the_fen(
     assert over.status_code == 409
     assert over.json()["code"] == "line_exceeded"
     assert over.json()["remaining"] == "0.00"
+    assert db.exec(select(func.count()).select_from(Expenditure)).one() == 2
 
     reversal = client.post(
         f"/api/v1/expenditures/{first.json()['id']}/reverse",
@@ -143,3 +150,16 @@ def test_funds_lines_spending_reversal_subsidies_and_report_match_to_the_fen(
     assert body["sources_amount"] == "580000.00"
     assert body["total"]["execution_rate"] == 0.7298
     assert school_line["earmarked"] is False
+
+    by_pilot = client.get(
+        "/api/v1/reports/funding?year=2022&group_by=application", headers=headers
+    ).json()
+    pilots = {row["key"]: row for row in by_pilot["rows"]}
+    assert pilots[str(web.id)]["allocated"] == "126000.00"
+    assert pilots[str(web.id)]["spent"] == "124799.99"
+    assert pilots[str(web.id)]["subsidies_paid"] == 24
+    assert pilots[str(bigdata.id)]["allocated"] == "45000.50"
+    assert pilots[str(bigdata.id)]["spent"] == "0.00"
+    assert by_pilot["total"] == body["total"]
+    spent_fen = db.exec(select(func.sum(sa.type_coerce(Expenditure.amount, sa.BigInteger)))).one()
+    assert spent_fen == 12479999  # the database agrees to the fen
