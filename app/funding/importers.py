@@ -126,9 +126,7 @@ def _lock_and_recheck(
     """Lock the lines (in id order) and check Σ spent again: a single expenditure may have
     been recorded while the file was checked."""
     for line_id in sorted({r["line_id"] for r in rows}):
-        line = session.exec(
-            select(BudgetLine).where(BudgetLine.id == line_id).with_for_update()
-        ).one()
+        line = service.locked_line(session, line_id)
         spent = service.spent_on_line(session, line_id)
         new = sum((r["amount"] for r in rows if r["line_id"] == line_id), Decimal(0))
         if spent + new > line.amount:

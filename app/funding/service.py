@@ -538,7 +538,9 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
     return line
 
 
-def _locked_line(session: Session, line_id: int, field: str | None = None) -> BudgetLine:
+def locked_line(session: Session, line_id: int, field: str | None = None) -> BudgetLine:
+    """The line's row, locked: every writer of its money (a payment, an upload, a subsidy run,
+    a reversal, a change of its amount) takes it before summing what was spent."""
     line: BudgetLine = _locked(session, BudgetLine, line_id, "budget line", field)
     return line
 
@@ -554,7 +556,7 @@ def update_line(
     if current is None:
         raise NotFound(f"No budget line with id {line_id}")
     source = _locked_source(session, current.source_id)
-    line = _locked_line(session, line_id)
+    line = locked_line(session, line_id)
     check_version(line.version, if_match, "budget line")
     changes = data.model_dump(exclude_unset=True)
     if "amount" in changes:
@@ -577,7 +579,7 @@ def update_line(
 def delete_line(session: Session, principal: Principal, line_id: int) -> None:
     """Only a line nothing was ever spent from (or paid by a subsidy run) is deleted."""
     _require_office(principal, "delete budget lines")
-    line = _locked_line(session, line_id)
+    line = locked_line(session, line_id)
     entries = session.exec(select(func.count()).where(Expenditure.line_id == line_id)).one()
     runs = session.exec(select(func.count()).where(SubsidyRun.line_id == line_id)).one()
     if entries or runs:
@@ -732,7 +734,7 @@ def create_expenditure(
     """Spend from a line; the line row is locked before Σ spent is checked, so concurrent
     expenditures never overdraw it."""
     _require_office(principal, "record expenditures")
-    line = _locked_line(session, data.line_id, field="body.line_id")
+    line = locked_line(session, data.line_id, field="body.line_id")
     spent = spent_on_line(session, data.line_id)
     if spent + data.amount > line.amount:
         raise line_exceeded(line, spent, data.amount)
@@ -765,7 +767,7 @@ def reverse_expenditure(
     current = session.get(Expenditure, expenditure_id)
     if current is None:
         raise NotFound(f"No expenditure with id {expenditure_id}")
-    _locked_line(session, current.line_id)
+    locked_line(session, current.line_id)
     original: Expenditure = _locked(session, Expenditure, expenditure_id, "expenditure", None)
     if original.kind == ExpenditureKind.reversal:
         raise InvalidState(
@@ -851,7 +853,7 @@ def run_subsidies(
     exam: ExamSession = _locked(
         session, ExamSession, data.session_id, "exam session", "body.session_id"
     )
-    line = _locked_line(session, data.line_id, field="body.line_id")
+    line = locked_line(session, data.line_id, field="body.line_id")
     if line.category != Category.exam_subsidy:
         raise UnprocessableEntity(
             f"Budget line {line.id} is for {line.category.value}; pass subsidies are paid from "
