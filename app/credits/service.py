@@ -732,8 +732,12 @@ def get_request(session: Session, principal: Principal, request_id: int) -> Requ
 
 
 def _locked_student(session: Session, student_id: int, field: str = "body.student_id") -> Student:
+    """The student's row, locked so that one student's requests are checked one after the
+    other. ``FOR NO KEY UPDATE`` on PostgreSQL: rows that only reference the student (a
+    revocation's reversal lines) are not held up, so a revocation waiting for the
+    certificate's row never deadlocks with it."""
     student = session.exec(
-        select(Student).where(Student.id == student_id).with_for_update()
+        select(Student).where(Student.id == student_id).with_for_update(key_share=True)
     ).first()
     if student is None:
         raise UnprocessableEntity(
