@@ -627,6 +627,23 @@ def request_actions(status: RequestStatus) -> list[str]:
     return []
 
 
+def _scoped(statement: Any, principal: Principal, student_column: Any, what: str) -> Any:
+    """``statement`` (joined to the student's Major) limited to what ``principal`` reads: the
+    office, auditors and admins all; a college manager their college's students; a student
+    their own; any other role is refused."""
+    role = principal.role
+    if role == Role.college_manager:
+        return statement.where(Major.college_id == (principal.college_id or -1))
+    if role == Role.student:
+        return statement.where(student_column == (principal.student_id or -1))
+    if role not in READ_ALL:
+        raise Forbidden(
+            f"Role {role.value} may not read {what}",
+            allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.student}),
+        )
+    return statement
+
+
 def request_statement(
     principal: Principal,
     *,
@@ -659,16 +676,7 @@ def request_statement(
         .join(ConversionRule, col(ConversionRule.id) == ConversionRequest.rule_id)
         .join(Course, col(Course.id) == ConversionRequest.course_id)
     )
-    role = principal.role
-    if role == Role.college_manager:
-        statement = statement.where(Major.college_id == (principal.college_id or -1))
-    elif role == Role.student:
-        statement = statement.where(ConversionRequest.student_id == (principal.student_id or -1))
-    elif role not in READ_ALL:
-        raise Forbidden(
-            f"Role {role.value} may not read conversion requests",
-            allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.student}),
-        )
+    statement = _scoped(statement, principal, ConversionRequest.student_id, "conversion requests")
     if student_id is not None:
         statement = statement.where(ConversionRequest.student_id == student_id)
     if status is not None:
@@ -1158,16 +1166,7 @@ def credit_statement(
         .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
         .outerjoin(_reversal, _reversal.reverses_id == CreditRecord.id)
     )
-    role = principal.role
-    if role == Role.college_manager:
-        statement = statement.where(Major.college_id == (principal.college_id or -1))
-    elif role == Role.student:
-        statement = statement.where(CreditRecord.student_id == (principal.student_id or -1))
-    elif role not in READ_ALL:
-        raise Forbidden(
-            f"Role {role.value} may not read credit records",
-            allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.student}),
-        )
+    statement = _scoped(statement, principal, CreditRecord.student_id, "credit records")
     if student_id is not None:
         statement = statement.where(CreditRecord.student_id == student_id)
     if course_id is not None:

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, func, select
 from app.core.audit import AuditEvent
 from app.credits.models import ConversionRequest, ConversionRule, CreditRecord
 from tests.concurrency import Call, fire_concurrently
-from tests.credits.factories import issue_certificate, make_rule
+from tests.credits.factories import file_request, issue_certificate, make_rule
 from tests.reference.factories import (
     make_certificate,
     make_course,
@@ -50,16 +50,7 @@ def test_racing_approvals_of_one_request_write_one_credit(
     student = make_student(db, major)
     certificate = make_certificate(db)
     issued = issue_certificate(db, student, certificate)
-    rule = make_rule(db, certificate, [major])
-    request = ConversionRequest(
-        student_id=student.id,
-        issued_certificate_id=issued.id,
-        rule_id=rule.id,
-        course_id=rule.course_id,
-    )
-    db.add(request)
-    db.commit()
-    db.refresh(request)
+    request = file_request(db, student, issued, make_rule(db, certificate, [major]))
     headers = office(db)
     calls = [
         Call("POST", f"/api/v1/conversion-requests/{request.id}/approve", {"headers": headers})
@@ -136,16 +127,7 @@ def test_a_revocation_racing_approvals_leaves_no_credit_of_the_revoked_certifica
     issued = issue_certificate(db, student, certificate)
     requests = []
     for _ in range(RACERS):
-        rule = make_rule(db, certificate, [major])
-        request = ConversionRequest(
-            student_id=student.id,
-            issued_certificate_id=issued.id,
-            rule_id=rule.id,
-            course_id=rule.course_id,
-        )
-        db.add(request)
-        db.commit()
-        requests.append(request.id)
+        requests.append(file_request(db, student, issued, make_rule(db, certificate, [major])).id)
     headers = office(db)
     approvals = [
         Call("POST", f"/api/v1/conversion-requests/{request_id}/approve", {"headers": headers})
