@@ -141,6 +141,8 @@ def credit_rules_create(
 def credit_rules_get(
     session: SessionDep, principal: CurrentPrincipal, rule_id: DbId, response: Response
 ) -> RulePublic:
+    """One rule with its majors and versions (`ETag` for a later `PATCH`); everyone logged
+    in."""
     rule = service.get_rule(session, rule_id)
     set_etag(response, rule.version)
     return rule
@@ -265,6 +267,7 @@ def conversion_requests_bulk_approve(
 def conversion_requests_get(
     session: SessionDep, principal: CurrentPrincipal, request_id: DbId, response: Response
 ) -> RequestPublic:
+    """One request with its `allowed_actions`; readers as the list (404 outside the scope)."""
     request = service.get_request(session, principal, request_id)
     set_etag(response, request.version)
     return request
@@ -333,10 +336,12 @@ def conversion_requests_withdraw(
 def students_conversion_options(
     session: SessionDep, principal: CurrentPrincipal, student_id: DbId
 ) -> ConversionOptions:
-    """What the student may still claim: every rule that one of their valid certificates
-    qualifies for (certificate, level, major, in force on the issue date) on a course with no
-    submitted or approved conversion. The student, their college manager, the academic
-    office, auditors and admins."""
+    """What the student may still claim: one item per course with no submitted or approved
+    conversion, where one of their valid certificates qualifies for a rule (certificate,
+    level, major, in force on the issue date). The item names the best way to claim it (most
+    credits, then 替换, then the higher level, then the earlier certificate) and lists the
+    other qualifying (rule, certificate) pairs under `alternatives`. The student, their
+    college manager, the academic office, auditors and admins."""
     return service.conversion_options(session, principal, student_id)
 
 
