@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
 from app.core.types import UTCDateTime
+from app.exams.models import CertificateStatus
 from app.reference.models import MAX_CREDITS, Level, RefId
 
 CREDITS_PATTERN = r"^(\d|[1-9]\d)(\.\d)?$"
@@ -335,27 +336,42 @@ class RequestPublic(SQLModel):
 # --- options and ledger ----------------------------------------------------------------------
 
 
-class ConversionOption(SQLModel):
+class OptionChoice(SQLModel):
+    """One way to claim a course: a rule and the certificate that qualifies for it."""
+
     rule_id: int
     issued_certificate_id: int
     certificate_number: str
     certificate_name: str
-    level: Level
-    min_level: Level
-    course_id: int
-    course_code: str
-    course_name: str
+    level: Level = Field(description="The level of the issued certificate")
+    min_level: Level = Field(description="The lowest level the rule accepts")
+    issue_date: date
     credits: Decimal
     mode: ConversionMode
 
 
+class ConversionOption(OptionChoice):
+    """A course the student may still claim, once: the best way to claim it (most credits,
+    then 替换 before 免修, then the higher level, then the earlier certificate) and any other
+    ways their certificates qualify for it."""
+
+    course_id: int
+    course_code: str
+    course_name: str
+    alternatives: list[OptionChoice] = Field(
+        description="Other (rule, certificate) pairs that also qualify for this course, best "
+        "first; a course is credited once, so only one of them can be used"
+    )
+
+
 class ConversionOptions(SQLModel):
     student_id: int
-    items: list[ConversionOption]
+    items: list[ConversionOption] = Field(description="One per course, by course code")
 
 
 class CreditLine(SQLModel):
     id: int
+    student_id: int
     kind: CreditKind
     course_id: int
     course_code: str
@@ -366,6 +382,9 @@ class CreditLine(SQLModel):
     certificate_number: str
     certificate_name: str
     level: Level
+    certificate_status: CertificateStatus = Field(
+        description="The issued certificate's status now (a revoked one's credits are reversed)"
+    )
     request_id: int
     rule_id: int
     recorded_on: date
@@ -374,6 +393,15 @@ class CreditLine(SQLModel):
     reason: str | None
     recorded_by: str
     created_at: datetime
+
+
+class CreditRecordPublic(CreditLine):
+    """A ledger line with its student, for the office's list across students."""
+
+    student_no: str
+    student_name: str
+    major_id: int
+    college_id: int
 
 
 class CreditTotals(SQLModel):

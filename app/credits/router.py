@@ -25,7 +25,8 @@ from app.credits.models import (
     ConversionMode,
     ConversionOptions,
     ConversionReport,
-    CreditLine,
+    CreditKind,
+    CreditRecordPublic,
     Ledger,
     RejectBody,
     RequestCreate,
@@ -36,6 +37,7 @@ from app.credits.models import (
     RulePublic,
     RuleUpdate,
 )
+from app.exams.models import CertificateStatus
 
 rules_router = APIRouter(
     prefix="/credit-rules", tags=["credit-bank"], responses=problem_responses(401, 403, 422)
@@ -139,6 +141,8 @@ def credit_rules_create(
 def credit_rules_get(
     session: SessionDep, principal: CurrentPrincipal, rule_id: DbId, response: Response
 ) -> RulePublic:
+    """One rule with its majors and versions (`ETag` for a later `PATCH`); everyone logged
+    in."""
     rule = service.get_rule(session, rule_id)
     set_etag(response, rule.version)
     return rule
@@ -263,6 +267,7 @@ def conversion_requests_bulk_approve(
 def conversion_requests_get(
     session: SessionDep, principal: CurrentPrincipal, request_id: DbId, response: Response
 ) -> RequestPublic:
+    """One request with its `allowed_actions`; readers as the list (404 outside the scope)."""
     request = service.get_request(session, principal, request_id)
     set_etag(response, request.version)
     return request
@@ -331,10 +336,12 @@ def conversion_requests_withdraw(
 def students_conversion_options(
     session: SessionDep, principal: CurrentPrincipal, student_id: DbId
 ) -> ConversionOptions:
-    """What the student may still claim: every rule that one of their valid certificates
-    qualifies for (certificate, level, major, in force on the issue date) on a course with no
-    submitted or approved conversion. The student, their college manager, the academic
-    office, auditors and admins."""
+    """What the student may still claim: one item per course with no submitted or approved
+    conversion, where one of their valid certificates qualifies for a rule (certificate,
+    level, major, in force on the issue date). The item names the best way to claim it (most
+    credits, then 替换, then the higher level, then the earlier certificate) and lists the
+    other qualifying (rule, certificate) pairs under `alternatives`. The student, their
+    college manager, the academic office, auditors and admins."""
     return service.conversion_options(session, principal, student_id)
 
 
@@ -347,9 +354,90 @@ def students_credits(session: SessionDep, principal: CurrentPrincipal, student_i
     return service.ledger(session, principal, student_id)
 
 
+CREDIT_COLUMNS = [
+    ExportColumn("id", "记录ID"),
+    ExportColumn("recorded_on", "记账日期"),
+    ExportColumn("kind", "类型"),
+    ExportColumn("student_no", "学号"),
+    ExportColumn("student_name", "姓名"),
+    ExportColumn("course_code", "课程代码"),
+    ExportColumn("course_name", "课程名称"),
+    ExportColumn("credits", "学分"),
+    ExportColumn("mode", "转换方式"),
+    ExportColumn("certificate_name", "证书名称"),
+    ExportColumn("level", "级别"),
+    ExportColumn("certificate_number", "证书编号"),
+    ExportColumn("certificate_status", "证书状态"),
+    ExportColumn("request_id", "申请ID"),
+    ExportColumn("reverses_id", "冲销记录ID"),
+    ExportColumn("reversed_by_id", "被冲销记录ID"),
+    ExportColumn("reason", "原因"),
+    ExportColumn("recorded_by", "记账人"),
+]
+RecordDate = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+
+
+@records_router.get("", response_model=Page[CreditRecordPublic], responses=EXPORT_RESPONSES)
+def credit_records_list(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    student_id: FilterId = None,
+    course_id: FilterId = None,
+    issued_certificate_id: FilterId = None,
+    certificate_id: Annotated[
+        int | None, Query(ge=1, le=MAX_DB_ID, description="Certificate type (not the number)")
+    ] = None,
+    college_id: FilterId = None,
+    kind: CreditKind | None = None,
+    reversed: Annotated[
+        bool | None,
+        Query(description="Credits with (true) or without (false) a reversal line"),
+    ] = None,
+    certificate_status: Annotated[
+        CertificateStatus | None,
+        Query(description="The issued certificate's status now"),
+    ] = None,
+    recorded_from: RecordDate = None,
+    recorded_to: RecordDate = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """Ledger lines across students, newest first, with the student, course and certificate
+    (and whether it is still valid). The academic office, auditors and admins see all; a
+    college manager their college's students'; a student their own. For example
+    `?issued_certificate_id=` finds everything converted from one certificate, and
+    `?certificate_status=revoked&reversed=false` must always be empty."""
+    filters: dict[str, Any] = {
+        "student_id": student_id,
+        "course_id": course_id,
+        "issued_certificate_id": issued_certificate_id,
+        "certificate_id": certificate_id,
+        "college_id": college_id,
+        "kind": kind,
+        "reversed": reversed,
+        "certificate_status": certificate_status,
+        "recorded_from": recorded_from,
+        "recorded_to": recorded_to,
+    }
+    if format != ExportFormat.json:
+        items = service.export_credits(session, principal, **filters)
+        return export_response(items, CREDIT_COLUMNS, format, "credit-records")
+    return service.list_credits(session, principal, page, **filters)
+
+
+@records_router.get(
+    "/{record_id}", response_model=CreditRecordPublic, responses=problem_responses(404)
+)
+def credit_records_get(
+    session: SessionDep, principal: CurrentPrincipal, record_id: DbId
+) -> CreditRecordPublic:
+    """One ledger line; readers as the list."""
+    return service.get_credit(session, principal, record_id)
+
+
 @records_router.post(
     "/{record_id}/reverse",
-    response_model=CreditLine,
+    response_model=CreditRecordPublic,
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
 )
@@ -360,14 +448,14 @@ def credit_records_reverse(
     data: ReverseBody,
     response: Response,
     today: Today,
-) -> CreditLine:
+) -> CreditRecordPublic:
     """Reverse a credit (academic office, with a `reason`): a negative line pointing at it is
     added — nothing is deleted — the request becomes `reversed` and the course can be claimed
-    again. A credit is reversed once (409 `already_reversed`)."""
+    again. A credit is reversed once (409 `already_reversed`). Revoking the certificate
+    reverses its credits by itself."""
     reversal = service.reverse_credit(session, principal, record_id, data.reason, today)
-    response.headers["Location"] = f"/api/v1/students/{reversal.student_id}/credits"
-    ledger = service.ledger(session, principal, reversal.student_id)
-    return next(line for line in ledger.items if line.id == reversal.id)
+    response.headers["Location"] = f"/api/v1/credit-records/{reversal.id}"
+    return service.get_credit(session, principal, reversal.id or 0)
 
 
 # --- the report ------------------------------------------------------------------------------

@@ -42,9 +42,11 @@ from app.credits.models import (
     CreditKind,
     CreditLine,
     CreditRecord,
+    CreditRecordPublic,
     CreditTotals,
     Ledger,
     MajorRef,
+    OptionChoice,
     RequestCreate,
     RequestPublic,
     RequestStatus,
@@ -625,6 +627,23 @@ def request_actions(status: RequestStatus) -> list[str]:
     return []
 
 
+def _scoped(statement: Any, principal: Principal, student_column: Any, what: str) -> Any:
+    """``statement`` (joined to the student's Major) limited to what ``principal`` reads: the
+    office, auditors and admins all; a college manager their college's students; a student
+    their own; any other role is refused."""
+    role = principal.role
+    if role == Role.college_manager:
+        return statement.where(Major.college_id == (principal.college_id or -1))
+    if role == Role.student:
+        return statement.where(student_column == (principal.student_id or -1))
+    if role not in READ_ALL:
+        raise Forbidden(
+            f"Role {role.value} may not read {what}",
+            allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.student}),
+        )
+    return statement
+
+
 def request_statement(
     principal: Principal,
     *,
@@ -657,16 +676,7 @@ def request_statement(
         .join(ConversionRule, col(ConversionRule.id) == ConversionRequest.rule_id)
         .join(Course, col(Course.id) == ConversionRequest.course_id)
     )
-    role = principal.role
-    if role == Role.college_manager:
-        statement = statement.where(Major.college_id == (principal.college_id or -1))
-    elif role == Role.student:
-        statement = statement.where(ConversionRequest.student_id == (principal.student_id or -1))
-    elif role not in READ_ALL:
-        raise Forbidden(
-            f"Role {role.value} may not read conversion requests",
-            allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.student}),
-        )
+    statement = _scoped(statement, principal, ConversionRequest.student_id, "conversion requests")
     if student_id is not None:
         statement = statement.where(ConversionRequest.student_id == student_id)
     if status is not None:
@@ -730,8 +740,12 @@ def get_request(session: Session, principal: Principal, request_id: int) -> Requ
 
 
 def _locked_student(session: Session, student_id: int, field: str = "body.student_id") -> Student:
+    """The student's row, locked so that one student's requests are checked one after the
+    other. ``FOR NO KEY UPDATE`` on PostgreSQL: rows that only reference the student (a
+    revocation's reversal lines) are not held up, so a revocation waiting for the
+    certificate's row never deadlocks with it."""
     student = session.exec(
-        select(Student).where(Student.id == student_id).with_for_update()
+        select(Student).where(Student.id == student_id).with_for_update(key_share=True)
     ).first()
     if student is None:
         raise UnprocessableEntity(
@@ -748,6 +762,18 @@ def _shared_rule(session: Session, rule_id: int) -> ConversionRule | None:
         select(ConversionRule).where(ConversionRule.id == rule_id).with_for_update(read=True)
     ).first()
     return rule
+
+
+def _shared_certificate(session: Session, issued_id: int) -> IssuedCertificate | None:
+    """The issued certificate, share-locked: its revocation (which takes the row exclusively,
+    then reverses its credits and rejects its waiting requests) waits for this transaction
+    and then sees what it wrote."""
+    issued: IssuedCertificate | None = session.exec(
+        select(IssuedCertificate)
+        .where(IssuedCertificate.id == issued_id)
+        .with_for_update(read=True)
+    ).first()
+    return issued
 
 
 def create_request(
@@ -771,7 +797,7 @@ def create_request(
             errors=[{"field": "body.student_id", "message": "required"}],
         )
     student = _locked_student(session, student_id)
-    issued = session.get(IssuedCertificate, data.issued_certificate_id)
+    issued = _shared_certificate(session, data.issued_certificate_id)
     rule = _shared_rule(session, data.rule_id)
     errors = []
     if issued is None:
@@ -838,14 +864,15 @@ def approve(
     session: Session, principal: Principal, request_id: int, today: date
 ) -> ConversionRequest:
     """submitted → approved, checked again, and the credit written in the same transaction.
-    The student's row, then the request's, are locked: racing approvals queue."""
+    The student's row, then the certificate's (shared, so a revocation waits), then the
+    request's are locked: racing approvals queue, and a revocation sees the credit."""
     _require(principal, Role.academic_office, what="approve conversion requests")
     visible = _visible_request(session, principal, request_id)
     student = _locked_student(session, visible.student_id)
+    issued = _shared_certificate(session, visible.issued_certificate_id)
     request = _lock_request(session, request_id)
     if request.status != RequestStatus.submitted:
         _refuse_action(request, "approve")
-    issued = session.get(IssuedCertificate, request.issued_certificate_id)
     rule = _shared_rule(session, request.rule_id)
     assert issued is not None and rule is not None
     check_conversion(session, student, issued, rule, exclude_request=request_id)
@@ -898,6 +925,7 @@ def _close_request(
     action: str,
     today: date,
     reason: str | None = None,
+    commit: bool = True,
 ) -> ConversionRequest:
     before = snapshot(request)
     request.status = target
@@ -917,7 +945,8 @@ def _close_request(
         before=before,
         after=snapshot(request),
     )
-    session.commit()
+    if commit:
+        session.commit()
     return request
 
 
@@ -1009,6 +1038,18 @@ def visible_student(session: Session, principal: Principal, student_id: int) -> 
     return student
 
 
+def _choice_rank(choice: OptionChoice) -> tuple[Any, ...]:
+    """Best first: most credits, 替换 before 免修, higher level, earlier certificate, rule."""
+    return (
+        -choice.credits,
+        choice.mode != ConversionMode.substitution,
+        -choice.level.rank,
+        choice.issue_date,
+        choice.issued_certificate_id,
+        choice.rule_id,
+    )
+
+
 def conversion_options(
     session: Session, principal: Principal, student_id: int
 ) -> ConversionOptions:
@@ -1032,7 +1073,6 @@ def conversion_options(
         )
         .order_by(col(IssuedCertificate.issue_date), col(IssuedCertificate.id))
     ).all()
-    items: list[ConversionOption] = []
     certificate_ids = sorted({exam.certificate_id for _, exam, _ in held})
     if not certificate_ids:
         return ConversionOptions(student_id=student_id, items=[])
@@ -1046,6 +1086,8 @@ def conversion_options(
         )
         .order_by(col(Course.code), col(ConversionRule.id))
     ).all()
+    by_course: dict[int, list[OptionChoice]] = defaultdict(list)
+    courses: dict[int, tuple[str, str]] = {}
     for issued, exam, certificate_name in held:
         for rule, code, name in rules:
             if (
@@ -1055,58 +1097,155 @@ def conversion_options(
                 or rule.course_id in claimed
             ):
                 continue
-            items.append(
-                ConversionOption(
+            courses[rule.course_id] = (code, name)
+            by_course[rule.course_id].append(
+                OptionChoice(
                     rule_id=rule.id or 0,
                     issued_certificate_id=issued.id or 0,
                     certificate_number=issued.number,
                     certificate_name=certificate_name,
                     level=exam.level,
                     min_level=rule.min_level,
-                    course_id=rule.course_id,
-                    course_code=code,
-                    course_name=name,
+                    issue_date=issued.issue_date,
                     credits=rule.credits,
                     mode=rule.mode,
                 )
             )
+    items = []
+    for course_id, (code, name) in sorted(courses.items(), key=lambda c: (c[1][0], c[0])):
+        best, *others = sorted(by_course[course_id], key=_choice_rank)
+        items.append(
+            ConversionOption(
+                **best.model_dump(),
+                course_id=course_id,
+                course_code=code,
+                course_name=name,
+                alternatives=others,
+            )
+        )
     return ConversionOptions(student_id=student_id, items=items)
+
+
+_reversal = sa.orm.aliased(CreditRecord)
+
+
+def credit_statement(
+    principal: Principal,
+    *,
+    student_id: int | None = None,
+    course_id: int | None = None,
+    issued_certificate_id: int | None = None,
+    certificate_id: int | None = None,
+    college_id: int | None = None,
+    kind: CreditKind | None = None,
+    reversed: bool | None = None,
+    certificate_status: CertificateStatus | None = None,
+    recorded_from: date | None = None,
+    recorded_to: date | None = None,
+) -> Any:
+    """Ledger lines with their student, course and certificate, scoped to what ``principal``
+    reads (the office, auditors, admins all; a college manager their college; a student
+    their own)."""
+    statement = (
+        select(  # type: ignore[call-overload]
+            CreditRecord,
+            Student,
+            col(Major.college_id),
+            col(Course.code),
+            col(Course.name),
+            IssuedCertificate,
+            col(Certificate.name),
+            col(ExamSession.level),
+            _reversal.id,
+        )
+        .join(Student, col(Student.id) == CreditRecord.student_id)
+        .join(Major, col(Major.id) == Student.major_id)
+        .join(Course, col(Course.id) == CreditRecord.course_id)
+        .join(IssuedCertificate, col(IssuedCertificate.id) == CreditRecord.issued_certificate_id)
+        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
+        .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
+        .outerjoin(_reversal, _reversal.reverses_id == CreditRecord.id)
+    )
+    statement = _scoped(statement, principal, CreditRecord.student_id, "credit records")
+    if student_id is not None:
+        statement = statement.where(CreditRecord.student_id == student_id)
+    if course_id is not None:
+        statement = statement.where(CreditRecord.course_id == course_id)
+    if issued_certificate_id is not None:
+        statement = statement.where(CreditRecord.issued_certificate_id == issued_certificate_id)
+    if certificate_id is not None:
+        statement = statement.where(ExamSession.certificate_id == certificate_id)
+    if college_id is not None:
+        statement = statement.where(Major.college_id == college_id)
+    if kind is not None:
+        statement = statement.where(CreditRecord.kind == kind)
+    if reversed is not None:
+        statement = statement.where(
+            CreditRecord.kind == CreditKind.credit,
+            col(_reversal.id).is_not(None) if reversed else col(_reversal.id).is_(None),
+        )
+    if certificate_status is not None:
+        statement = statement.where(IssuedCertificate.status == certificate_status)
+    if recorded_from is not None:
+        statement = statement.where(col(CreditRecord.recorded_on) >= recorded_from)
+    if recorded_to is not None:
+        statement = statement.where(col(CreditRecord.recorded_on) <= recorded_to)
+    return statement
+
+
+LEDGER_ORDER = [col(CreditRecord.recorded_on), col(CreditRecord.id)]
+RECORD_ORDER = [col(CreditRecord.recorded_on).desc(), col(CreditRecord.id).desc()]
+
+
+def credit_public(row: Any) -> CreditRecordPublic:
+    credit, student, college_id, code, name, issued, certificate_name, level, reversal = row
+    return CreditRecordPublic.model_validate(
+        {
+            **credit.model_dump(),
+            "student_no": student.student_no,
+            "student_name": student.name,
+            "major_id": student.major_id,
+            "college_id": college_id,
+            "course_code": code,
+            "course_name": name,
+            "certificate_number": issued.number,
+            "certificate_name": certificate_name,
+            "certificate_status": issued.status,
+            "level": level,
+            "reversed_by_id": reversal,
+        }
+    )
+
+
+def list_credits(
+    session: Session, principal: Principal, page: PageParams, **filters: Any
+) -> Page[CreditRecordPublic]:
+    return paginate(
+        session, credit_statement(principal, **filters), page, RECORD_ORDER, credit_public
+    )
+
+
+def export_credits(
+    session: Session, principal: Principal, **filters: Any
+) -> list[CreditRecordPublic]:
+    rows = fetch_for_export(session, credit_statement(principal, **filters), RECORD_ORDER)
+    return [credit_public(r) for r in rows]
+
+
+def get_credit(session: Session, principal: Principal, record_id: int) -> CreditRecordPublic:
+    row = session.exec(credit_statement(principal).where(CreditRecord.id == record_id)).first()
+    if row is None:
+        raise NotFound(f"No credit record with id {record_id}")
+    return credit_public(row)
 
 
 def ledger(session: Session, principal: Principal, student_id: int) -> Ledger:
     """The student's ledger, oldest first, reversals included, and the net totals."""
     student = visible_student(session, principal, student_id)
     rows = session.exec(
-        select(  # type: ignore[call-overload]
-            CreditRecord,
-            col(Course.code),
-            col(Course.name),
-            col(IssuedCertificate.number),
-            col(Certificate.name),
-            col(ExamSession.level),
-        )
-        .join(Course, col(Course.id) == CreditRecord.course_id)
-        .join(IssuedCertificate, col(IssuedCertificate.id) == CreditRecord.issued_certificate_id)
-        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
-        .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
-        .where(CreditRecord.student_id == student_id)
-        .order_by(col(CreditRecord.recorded_on), col(CreditRecord.id))
+        credit_statement(principal, student_id=student_id).order_by(*LEDGER_ORDER)
     ).all()
-    reversed_by = {r[0].reverses_id: r[0].id for r in rows if r[0].reverses_id is not None}
-    items = [
-        CreditLine.model_validate(
-            {
-                **credit.model_dump(),
-                "course_code": code,
-                "course_name": name,
-                "certificate_number": number,
-                "certificate_name": certificate_name,
-                "level": level,
-                "reversed_by_id": reversed_by.get(credit.id),
-            }
-        )
-        for credit, code, name, number, certificate_name, level in rows
-    ]
+    items = [CreditLine.model_validate(credit_public(row).model_dump()) for row in rows]
     total = sum((line.credits for line in items), ZERO)
     by_mode = {
         mode: sum((line.credits for line in items if line.mode == mode), ZERO)
@@ -1115,7 +1254,7 @@ def ledger(session: Session, principal: Principal, student_id: int) -> Ledger:
     courses = {
         line.course_id
         for line in items
-        if line.kind == CreditKind.credit and line.id not in reversed_by
+        if line.kind == CreditKind.credit and line.reversed_by_id is None
     }
     return Ledger(
         student_id=student_id,
@@ -1131,35 +1270,15 @@ def ledger(session: Session, principal: Principal, student_id: int) -> Ledger:
     )
 
 
-def reverse_credit(
-    session: Session, principal: Principal, record_id: int, reason: str, today: date
+def _write_reversal(
+    session: Session,
+    principal: Principal,
+    credit: CreditRecord,
+    reason: str,
+    today: date,
 ) -> CreditRecord:
-    """Write the negative line that cancels a credit, once; the request becomes ``reversed``
-    and the course can be claimed again."""
-    _require(principal, Role.academic_office, what="reverse credits")
-    credit = session.exec(
-        select(CreditRecord).where(CreditRecord.id == record_id).with_for_update()
-    ).first()
-    if credit is None:
-        raise NotFound(f"No credit record with id {record_id}")
-    if credit.kind != CreditKind.credit:
-        raise InvalidState(
-            f"Credit record {record_id} is itself a reversal (of record {credit.reverses_id}); "
-            "only a credit is reversed",
-            current_state=credit.kind.value,
-            allowed_actions=[],
-        )
-    existing = session.exec(
-        select(CreditRecord.id).where(CreditRecord.reverses_id == record_id)
-    ).first()
-    if existing is not None:
-        raise InvalidState(
-            f"Credit record {record_id} was already reversed by record {existing}",
-            code="already_reversed",
-            current_state="reversed",
-            allowed_actions=[],
-            reversal_id=existing,
-        )
+    """The negative line cancelling ``credit`` (locked by the caller); its request becomes
+    ``reversed`` so the course can be claimed again. Audited, not committed."""
     request = _lock_request(session, credit.request_id)
     reversal = CreditRecord(
         student_id=credit.student_id,
@@ -1171,7 +1290,7 @@ def reverse_credit(
         credits=-credit.credits,
         mode=credit.mode,
         recorded_on=today,
-        reverses_id=record_id,
+        reverses_id=credit.id,
         reason=reason,
         recorded_by=principal.label[:100],
     )
@@ -1197,8 +1316,86 @@ def reverse_credit(
         before=before,
         after=snapshot(request),
     )
+    return reversal
+
+
+def _reversal_of(session: Session, record_id: int | None) -> int | None:
+    existing: int | None = session.exec(
+        select(CreditRecord.id).where(CreditRecord.reverses_id == record_id)
+    ).first()
+    return existing
+
+
+def reverse_credit(
+    session: Session, principal: Principal, record_id: int, reason: str, today: date
+) -> CreditRecord:
+    """Write the negative line that cancels a credit, once; the request becomes ``reversed``
+    and the course can be claimed again."""
+    _require(principal, Role.academic_office, what="reverse credits")
+    credit = session.exec(
+        select(CreditRecord).where(CreditRecord.id == record_id).with_for_update()
+    ).first()
+    if credit is None:
+        raise NotFound(f"No credit record with id {record_id}")
+    if credit.kind != CreditKind.credit:
+        raise InvalidState(
+            f"Credit record {record_id} is itself a reversal (of record {credit.reverses_id}); "
+            "only a credit is reversed",
+            current_state=credit.kind.value,
+            allowed_actions=[],
+        )
+    existing = _reversal_of(session, record_id)
+    if existing is not None:
+        raise InvalidState(
+            f"Credit record {record_id} was already reversed by record {existing}",
+            code="already_reversed",
+            current_state="reversed",
+            allowed_actions=[],
+            reversal_id=existing,
+        )
+    reversal = _write_reversal(session, principal, credit, reason, today)
     session.commit()
     return reversal
+
+
+def revocation_reason(number: str, reason: str) -> str:
+    return f"证书 {number} 已撤销 (certificate revoked): {reason}"[:1000]
+
+
+def settle_revoked_certificate(
+    session: Session, principal: Principal, issued: IssuedCertificate, today: date
+) -> None:
+    """Called by the certificate's revocation, in its transaction, with the certificate's row
+    locked: every credit converted from it that is not reversed yet gets its reversal line,
+    and every request still waiting for review is rejected, both with the revocation's reason.
+    So the ledger never counts credits a revoked certificate no longer backs. Approval and
+    filing share-lock the certificate, so none can slip in between."""
+    reason = revocation_reason(issued.number, issued.revoke_reason or "")
+    credits = session.exec(
+        select(CreditRecord)
+        .where(
+            CreditRecord.issued_certificate_id == issued.id,
+            CreditRecord.kind == CreditKind.credit,
+        )
+        .order_by(col(CreditRecord.id))
+        .with_for_update()
+    ).all()
+    for credit in credits:
+        if _reversal_of(session, credit.id) is None:
+            _write_reversal(session, principal, credit, reason, today)
+    waiting = session.exec(
+        select(ConversionRequest)
+        .where(
+            ConversionRequest.issued_certificate_id == issued.id,
+            ConversionRequest.status == RequestStatus.submitted,
+        )
+        .order_by(col(ConversionRequest.id))
+        .with_for_update()
+    ).all()
+    for request in waiting:
+        _close_request(
+            session, principal, request, RequestStatus.rejected, "reject", today, reason, False
+        )
 
 
 # --- the report ------------------------------------------------------------------------------

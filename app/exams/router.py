@@ -376,10 +376,13 @@ def issued_certificates_revoke(
     certificate_id: DbId,
     data: RevokeBody,
     response: Response,
+    today: Today,
 ) -> IssuedCertificatePublic:
     """valid → revoked with a reason (academic office or the issuing organisation); the public
-    look-up then answers `revoked`."""
-    issued = service.revoke(session, principal, certificate_id, data.reason)
+    look-up then answers `revoked`. In the same transaction the credit bank reverses every
+    credit converted from the certificate and rejects its requests still waiting for review,
+    with the revocation's reason."""
+    issued = service.revoke(session, principal, certificate_id, data.reason, today)
     set_etag(response, issued.version)
     return service.get_certificate(session, principal, certificate_id)
 

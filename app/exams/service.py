@@ -31,6 +31,7 @@ from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
+from app.credits.service import settle_revoked_certificate
 from app.exams.models import (
     CertificateStatus,
     ExamRegistration,
@@ -867,9 +868,10 @@ def get_certificate(
 
 
 def revoke(
-    session: Session, principal: Principal, certificate_id: int, reason: str
+    session: Session, principal: Principal, certificate_id: int, reason: str, today: date
 ) -> IssuedCertificate:
-    """valid → revoked with a reason, by the office or the issuing organisation."""
+    """valid → revoked with a reason, by the office or the issuing organisation; the credit
+    bank reverses the credits converted from it in the same transaction."""
     row = session.exec(
         certificate_statement(principal).where(IssuedCertificate.id == certificate_id)
     ).first()
@@ -900,6 +902,7 @@ def revoke(
         before=before,
         after=snapshot(issued),
     )
+    settle_revoked_certificate(session, principal, issued, today)
     session.commit()
     return issued
 

@@ -12,7 +12,12 @@ from app.applications.models import (
     ApplicationStatus,
     PilotApplication,
 )
-from app.credits.models import ConversionMode, ConversionRule, ConversionRuleMajor
+from app.credits.models import (
+    ConversionMode,
+    ConversionRequest,
+    ConversionRule,
+    ConversionRuleMajor,
+)
 from app.exams.models import CertificateStatus, IssuedCertificate
 from app.reference.models import Certificate, Course, Level, Major, Student
 from tests.applications.factories import make_application
@@ -111,3 +116,19 @@ def make_rule(
         db.add(ConversionRuleMajor(rule_id=rule.id, major_id=major.id))
     db.commit()
     return rule
+
+
+def file_request(
+    db: Session, student: Student, issued: IssuedCertificate, rule: ConversionRule
+) -> ConversionRequest:
+    """A submitted conversion request, written directly (no checks)."""
+    request = ConversionRequest(
+        student_id=student.id,
+        issued_certificate_id=issued.id,
+        rule_id=rule.id,
+        course_id=rule.course_id,
+    )
+    db.add(request)
+    db.commit()
+    db.refresh(request)
+    return request

@@ -1,5 +1,7 @@
 """Racing approvals and racing requests leave one credit per student and course (the student's
-row is locked, then the request's; a unique constraint on live requests backs it)."""
+row is locked, then the request's; a unique constraint on live requests backs it); a revocation
+racing approvals leaves no credit of the revoked certificate standing; a rule changed while
+requests are filed is never changed in place under a request."""
 
 from collections import Counter
 
@@ -8,9 +10,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from app.credits.models import ConversionRequest, CreditRecord
+from app.core.audit import AuditEvent
+from app.credits.models import ConversionRequest, ConversionRule, CreditRecord
 from tests.concurrency import Call, fire_concurrently
-from tests.credits.factories import issue_certificate, make_rule
+from tests.credits.factories import file_request, issue_certificate, make_rule
 from tests.reference.factories import (
     make_certificate,
     make_course,
@@ -47,16 +50,7 @@ def test_racing_approvals_of_one_request_write_one_credit(
     student = make_student(db, major)
     certificate = make_certificate(db)
     issued = issue_certificate(db, student, certificate)
-    rule = make_rule(db, certificate, [major])
-    request = ConversionRequest(
-        student_id=student.id,
-        issued_certificate_id=issued.id,
-        rule_id=rule.id,
-        course_id=rule.course_id,
-    )
-    db.add(request)
-    db.commit()
-    db.refresh(request)
+    request = file_request(db, student, issued, make_rule(db, certificate, [major]))
     headers = office(db)
     calls = [
         Call("POST", f"/api/v1/conversion-requests/{request.id}/approve", {"headers": headers})
@@ -120,3 +114,122 @@ def test_racing_requests_and_approvals_for_one_course_leave_one_credit(
         )
     ).one()
     assert live == 1
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("postgres_only")
+def test_a_revocation_racing_approvals_leaves_no_credit_of_the_revoked_certificate(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    major = make_major(db)
+    student = make_student(db, major)
+    certificate = make_certificate(db)
+    issued = issue_certificate(db, student, certificate)
+    requests = []
+    for _ in range(RACERS):
+        requests.append(file_request(db, student, issued, make_rule(db, certificate, [major])).id)
+    headers = office(db)
+    approvals = [
+        Call("POST", f"/api/v1/conversion-requests/{request_id}/approve", {"headers": headers})
+        for request_id in requests
+    ]
+    revoke = Call(
+        "POST",
+        f"/api/v1/issued-certificates/{issued.id}/revoke",
+        {"json": {"reason": "证书作废"}, "headers": headers},
+    )
+    middle = RACERS // 2
+
+    responses = fire_concurrently(
+        app, [*approvals[:middle], revoke, *approvals[middle:]], max_in_flight=RACERS + 1
+    )
+
+    assert responses[middle].status_code == 200, responses[middle].text
+    assert {r.status_code for r in responses} <= {200, 409}
+    lines = db.exec(
+        select(CreditRecord).where(CreditRecord.issued_certificate_id == issued.id)
+    ).all()
+    credits = [line for line in lines if line.kind == "credit"]
+    reversed_ids = {line.reverses_id for line in lines if line.kind == "reversal"}
+    assert {line.id for line in credits} == reversed_ids
+    assert sum(line.credits for line in lines) == 0
+    statuses = set(
+        db.exec(
+            select(ConversionRequest.status)
+            .where(col(ConversionRequest.id).in_(requests))
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+    assert statuses <= {"reversed", "rejected"}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("postgres_only")
+def test_a_rule_changed_while_requests_are_filed_is_never_changed_under_a_request(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    major = make_major(db)
+    certificate = make_certificate(db)
+    rule = make_rule(db, certificate, [major], credits="4")
+    filings = []
+    for _ in range(RACERS - 1):
+        student = make_student(db, major)
+        issued = issue_certificate(db, student, certificate)
+        filings.append(
+            Call(
+                "POST",
+                "/api/v1/conversion-requests",
+                {
+                    "json": {
+                        "student_id": student.id,
+                        "issued_certificate_id": issued.id,
+                        "rule_id": rule.id,
+                    },
+                    "headers": office(db),
+                },
+            )
+        )
+    change = Call(
+        "PATCH",
+        f"/api/v1/credit-rules/{rule.id}",
+        {"json": {"credits": "2"}, "headers": office(db)},
+    )
+    middle = len(filings) // 2
+
+    responses = fire_concurrently(
+        app, [*filings[:middle], change, *filings[middle:]], max_in_flight=RACERS
+    )
+
+    changed = responses[middle]
+    assert changed.status_code == 200, changed.text
+    filed = [r for r in responses if r is not changed]
+    assert {r.status_code for r in filed} == {201}
+    assert {r.json()["rule_id"] for r in filed} == {rule.id}
+    events = db.exec(
+        select(AuditEvent)
+        .where(
+            col(AuditEvent.entity).in_(["conversion_rule", "conversion_request"]),
+            col(AuditEvent.action).in_(["create", "update", "close"]),
+        )
+        .order_by(col(AuditEvent.id))
+    ).all()
+    edit = next(e for e in events if e.entity == "conversion_rule" and e.entity_id == str(rule.id))
+    filed_before = [
+        e for e in events if e.entity == "conversion_request" and (e.id or 0) < (edit.id or 0)
+    ]
+    stored = db.exec(
+        select(ConversionRule)
+        .where(ConversionRule.id == rule.id)
+        .execution_options(populate_existing=True)
+    ).one()
+    if changed.json()["id"] == rule.id:
+        assert edit.action == "update" and filed_before == []
+        assert str(stored.credits) == "2.0"
+        for response in filed:
+            assert response.json()["credits"] == "2.0"
+    else:
+        assert edit.action == "close" and filed_before != []
+        assert str(stored.credits) == "4.0" and stored.effective_to is not None
+        assert changed.json()["replaces_id"] == rule.id
+        for response in filed:
+            assert response.json()["credits"] == "4.0"

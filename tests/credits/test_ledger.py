@@ -173,3 +173,38 @@ def test_who_reads_a_students_credit_bank(client: TestClient, db: Session) -> No
     assert client.get(url, headers=headers_for(db, Role.teacher)).status_code == 403
     options = f"/api/v1/students/{student.id}/conversion-options"
     assert client.get(options, headers=headers_for(db, Role.student)).status_code == 404
+
+
+def test_options_list_a_course_once_with_the_best_certificate_first(
+    client: TestClient, db: Session
+) -> None:
+    major = make_major(db)
+    student = make_student(db, major)
+    course = make_course(db)
+    web, other = make_certificate(db), make_certificate(db)
+    junior = issue_certificate(db, student, web, level=Level.junior, issue_date=date(2022, 6, 1))
+    middle = issue_certificate(db, student, web, issue_date=date(2022, 12, 1))
+    held_other = issue_certificate(db, student, other, issue_date=date(2022, 3, 1))
+    web_rule = make_rule(db, web, [major], course=course, min_level=Level.junior, credits="4")
+    other_rule = make_rule(db, other, [major], course=course, credits="2")
+    me = headers_for(db, Role.student, student_id=student.id)
+
+    response = client.get(f"/api/v1/students/{student.id}/conversion-options", headers=me)
+
+    assert response.status_code == 200, response.text
+    (option,) = response.json()["items"]
+    assert option["course_id"] == course.id
+    assert (option["rule_id"], option["issued_certificate_id"]) == (web_rule.id, middle.id)
+    assert option["level"] == "中级" and option["credits"] == "4.0"
+    assert [(a["rule_id"], a["issued_certificate_id"]) for a in option["alternatives"]] == [
+        (web_rule.id, junior.id),
+        (other_rule.id, held_other.id),
+    ]
+    claimed = client.post(
+        "/api/v1/conversion-requests",
+        json={"issued_certificate_id": middle.id, "rule_id": web_rule.id},
+        headers=me,
+    )
+    assert claimed.status_code == 201, claimed.text
+    after = client.get(f"/api/v1/students/{student.id}/conversion-options", headers=me)
+    assert after.json()["items"] == []

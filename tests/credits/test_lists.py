@@ -5,8 +5,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from app.credits.models import ConversionRequest
-from tests.credits.factories import issue_certificate, make_rule
+from tests.credits.factories import file_request, issue_certificate, make_rule
 from tests.reference.factories import counting, make_certificate, make_major, make_student, office
 
 ROWS = 6
@@ -19,15 +18,7 @@ def _seed(db: Session) -> None:
     for rule in rules:
         student = make_student(db, major)
         issued = issue_certificate(db, student, certificate)
-        db.add(
-            ConversionRequest(
-                student_id=student.id,
-                issued_certificate_id=issued.id,
-                rule_id=rule.id,
-                course_id=rule.course_id,
-            )
-        )
-    db.commit()
+        file_request(db, student, issued, rule)
 
 
 @pytest.mark.parametrize("path", ["credit-rules", "conversion-requests"])

@@ -264,7 +264,7 @@ def test_approving_twice_is_an_invalid_state_and_writes_one_credit(
     assert count(db, CreditRecord) == 1
 
 
-def test_approval_of_a_request_whose_certificate_was_revoked_since_is_refused(
+def test_revoking_the_certificate_rejects_its_waiting_request_which_then_cannot_be_approved(
     client: TestClient, db: Session
 ) -> None:
     _student, request, _me = _submitted(client, db)
@@ -278,8 +278,15 @@ def test_approval_of_a_request_whose_certificate_was_revoked_since_is_refused(
 
     response = client.post(f"{URL}/{request['id']}/approve", headers=headers)
 
-    _refused(response, "certificate_revoked", request["rule_id"])
-    assert db.get(ConversionRequest, request["id"]).status == RequestStatus.submitted  # type: ignore[union-attr]
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "invalid_state"
+    assert response.json()["current_state"] == "rejected"
+    stored = db.get(ConversionRequest, request["id"])
+    assert stored is not None
+    db.refresh(stored)
+    assert stored.status == RequestStatus.rejected and stored.live is None
+    assert stored.reason is not None and "成绩作废" in stored.reason
+    assert request["certificate_number"] in stored.reason
     assert count(db, CreditRecord) == 0
 
 
