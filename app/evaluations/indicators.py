@@ -9,13 +9,15 @@ means *missing* (it cannot be measured yet), which is never the same as 0.
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.applications.models import ApplicationMajor, PilotApplication, PilotPlan, PlanStatus
+from app.applications.service import PLAN_ENTITY
+from app.core.audit import AuditEvent
 from app.core.types import school_date
 from app.credits import service as credits
 from app.credits.models import ConversionRule
@@ -110,16 +112,31 @@ def plans_filed(session: Session, context: IndicatorContext, ids: Sequence[int])
     return {a: percent(filed[a], majors[a]) if majors.get(a) else None for a in ids}
 
 
+def _first_filings(session: Session, plan_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each plan was first filed, from its audited ``file`` actions."""
+    rows = session.exec(
+        select(AuditEvent.entity_id, func.min(AuditEvent.created_at))
+        .where(
+            AuditEvent.entity == PLAN_ENTITY,
+            AuditEvent.action == "file",
+            col(AuditEvent.entity_id).in_([str(i) for i in plan_ids]),
+        )
+        .group_by(col(AuditEvent.entity_id))
+    ).all()
+    return {int(entity_id): at for entity_id, at in rows if at is not None}
+
+
 def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """Share of the pilot's majors whose plan is filed and was (last) filed by the deadline,
-    a calendar date in the school's time zone. Missing while the year has no deadline."""
+    """Share of the pilot's majors whose plan is filed and was first filed by the deadline, a
+    calendar date in the school's time zone: a plan filed in time, returned by the office and
+    filed again later stays on time. Missing while the year has no deadline."""
     if context.plan_deadline is None:
         return dict.fromkeys(ids)
     deadline = context.plan_deadline
     majors = _majors(session, ids)
     on_time: dict[int, int] = defaultdict(int)
-    for app_id, filed_at in session.exec(
-        select(PilotPlan.application_id, PilotPlan.filed_at)
+    plans = session.exec(
+        select(PilotPlan.application_id, PilotPlan.id, PilotPlan.filed_at)
         .join(
             ApplicationMajor,
             sa.and_(
@@ -128,8 +145,11 @@ def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int
             ),
         )
         .where(col(PilotPlan.application_id).in_(ids), col(PilotPlan.status).in_(FILED_STATES))
-    ).all():
-        if filed_at is not None and school_date(filed_at, context.timezone) <= deadline:
+    ).all()
+    first = _first_filings(session, [plan_id for _, plan_id, _ in plans if plan_id is not None])
+    for app_id, plan_id, filed_at in plans:
+        times = [t for t in (first.get(plan_id or 0), filed_at) if t is not None]
+        if times and school_date(min(times), context.timezone) <= deadline:
             on_time[app_id] += 1
     return {a: percent(on_time[a], majors[a]) if majors.get(a) else None for a in ids}
 
@@ -196,8 +216,9 @@ def certificates_issued(session: Session, context: IndicatorContext, ids: Sequen
 
 
 def teacher_coverage(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """The teacher-coverage report's figure for the pilot (trainings.coverage_by_application);
-    missing when no teacher is assigned."""
+    """The teacher-coverage report's figure for the pilot (trainings.coverage_by_application)
+    as of the evaluated year's last day (or the compute day while the year runs): trainings
+    certified later, or expired by then, do not count. Missing when no teacher is assigned."""
     figures = trainings.coverage_by_application(session, ids, context.as_of)
     return {
         a: None

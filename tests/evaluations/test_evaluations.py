@@ -1,5 +1,6 @@
 """Computing, scoring, ranking and freezing a year's evaluations."""
 
+from datetime import date
 from decimal import Decimal
 
 from sqlmodel import Session, select
@@ -9,6 +10,8 @@ from app.applications.models import ApplicationStatus
 from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.evaluations.models import Evaluation
+from app.reference.models import Certificate
+from app.trainings.models import TrainingStatus
 from tests.evaluations.factories import (
     EVALUATIONS,
     SCHEMES,
@@ -21,7 +24,8 @@ from tests.evaluations.factories import (
     score,
 )
 from tests.exams.factories import make_pilot
-from tests.reference.factories import headers_for, manager_of, office
+from tests.reference.factories import headers_for, make_teacher, manager_of, office
+from tests.trainings.factories import assign, make_training
 
 
 def _three_pilots(db: Session) -> tuple[int, int, int]:
@@ -271,3 +275,31 @@ def test_closed_pilots_are_evaluated_and_other_years_are_not(
 
     assert [e["application_id"] for e in run["evaluations"]] == [closed.id]
     assert run["year"] == YEAR and run["finalized_at"] is None
+
+
+def test_teacher_coverage_is_measured_on_the_years_last_day(
+    client: TestClient, db: Session
+) -> None:
+    built = build_pilot(db, teacher=False)
+    certificate = db.get(Certificate, built.pilot.certificate_id)
+    assert certificate is not None
+    valid_then = [make_teacher(db), make_teacher(db)]  # expired since, valid on 31 Dec 2022
+    for teacher in valid_then:
+        make_training(
+            db, teacher, certificate, status=TrainingStatus.certified, valid_until=date(2023, 6, 30)
+        )
+    expired = make_teacher(db)  # expired before the year ended
+    make_training(
+        db, expired, certificate, status=TrainingStatus.certified, valid_until=date(2022, 6, 30)
+    )
+    later = make_teacher(db)  # certified only after the year
+    training = make_training(db, later, certificate, status=TrainingStatus.certified)
+    training.certified_on = date(2023, 2, 1)
+    db.add(training)
+    db.commit()
+    for teacher in (*valid_then, expired, later):
+        assign(db, built.pilot, teacher)
+
+    evaluation = compute(client, office(db)).json()["evaluations"][0]
+
+    assert indicator(evaluation, "teacher_coverage")["value"] == "50.0"  # 2 of 4
