@@ -93,48 +93,9 @@ def _majors(session: Session, ids: Sequence[int]) -> dict[int, int]:
     return {app_id: int(n) for app_id, n in rows}
 
 
-def plans_filed(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """Share of the pilot's majors whose work plan is filed or acknowledged."""
-    majors = _majors(session, ids)
-    filed: dict[int, int] = defaultdict(int)
-    for app_id, _ in session.exec(
-        select(PilotPlan.application_id, PilotPlan.major_id)
-        .join(
-            ApplicationMajor,
-            sa.and_(
-                col(ApplicationMajor.application_id) == PilotPlan.application_id,
-                col(ApplicationMajor.major_id) == PilotPlan.major_id,
-            ),
-        )
-        .where(col(PilotPlan.application_id).in_(ids), col(PilotPlan.status).in_(FILED_STATES))
-    ).all():
-        filed[app_id] += 1
-    return {a: percent(filed[a], majors[a]) if majors.get(a) else None for a in ids}
-
-
-def _first_filings(session: Session, plan_ids: Sequence[int]) -> dict[int, datetime]:
-    """When each plan was first filed, from its audited ``file`` actions."""
-    rows = session.exec(
-        select(AuditEvent.entity_id, func.min(AuditEvent.created_at))
-        .where(
-            AuditEvent.entity == PLAN_ENTITY,
-            AuditEvent.action == "file",
-            col(AuditEvent.entity_id).in_([str(i) for i in plan_ids]),
-        )
-        .group_by(col(AuditEvent.entity_id))
-    ).all()
-    return {int(entity_id): at for entity_id, at in rows if at is not None}
-
-
-def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """Share of the pilot's majors whose plan is filed and was first filed by the deadline, a
-    calendar date in the school's time zone: a plan filed in time, returned by the office and
-    filed again later stays on time. Missing while the year has no deadline."""
-    if context.plan_deadline is None:
-        return dict.fromkeys(ids)
-    deadline = context.plan_deadline
-    majors = _majors(session, ids)
-    on_time: dict[int, int] = defaultdict(int)
+def _filed_plans(session: Session, ids: Sequence[int]) -> list[tuple[int, int, datetime | None]]:
+    """(pilot, plan, first filed at) for each filed or acknowledged plan of one of the pilots'
+    majors; first filed = the earlier of its audited ``file`` actions and its ``filed_at``."""
     plans = session.exec(
         select(PilotPlan.application_id, PilotPlan.id, PilotPlan.filed_at)
         .join(
@@ -146,10 +107,44 @@ def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int
         )
         .where(col(PilotPlan.application_id).in_(ids), col(PilotPlan.status).in_(FILED_STATES))
     ).all()
-    first = _first_filings(session, [plan_id for _, plan_id, _ in plans if plan_id is not None])
+    first = dict(
+        session.exec(
+            select(AuditEvent.entity_id, func.min(AuditEvent.created_at))
+            .where(
+                AuditEvent.entity == PLAN_ENTITY,
+                AuditEvent.action == "file",
+                col(AuditEvent.entity_id).in_([str(plan_id) for _, plan_id, _ in plans]),
+            )
+            .group_by(col(AuditEvent.entity_id))
+        ).all()
+    )
+    filed = []
     for app_id, plan_id, filed_at in plans:
-        times = [t for t in (first.get(plan_id or 0), filed_at) if t is not None]
-        if times and school_date(min(times), context.timezone) <= deadline:
+        times = [t for t in (first.get(str(plan_id)), filed_at) if t is not None]
+        filed.append((app_id, plan_id or 0, min(times) if times else None))
+    return filed
+
+
+def plans_filed(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Share of the pilot's majors whose work plan is filed or acknowledged."""
+    majors = _majors(session, ids)
+    filed: dict[int, int] = defaultdict(int)
+    for app_id, _, _ in _filed_plans(session, ids):
+        filed[app_id] += 1
+    return {a: percent(filed[a], majors[a]) if majors.get(a) else None for a in ids}
+
+
+def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Share of the pilot's majors whose plan is filed and was first filed by the deadline, a
+    calendar date in the school's time zone: a plan filed in time, returned by the office and
+    filed again later stays on time. Missing while the year has no deadline."""
+    if context.plan_deadline is None:
+        return dict.fromkeys(ids)
+    deadline = context.plan_deadline
+    majors = _majors(session, ids)
+    on_time: dict[int, int] = defaultdict(int)
+    for app_id, _, first_filed in _filed_plans(session, ids):
+        if first_filed is not None and school_date(first_filed, context.timezone) <= deadline:
             on_time[app_id] += 1
     return {a: percent(on_time[a], majors[a]) if majors.get(a) else None for a in ids}
 
