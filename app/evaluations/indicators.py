@@ -150,7 +150,8 @@ def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int
 
 
 def registration_rate(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """Distinct students with a live (not cancelled) registration ÷ the pilot's headcount."""
+    """Distinct students with a live (not cancelled) registration ÷ the pilot's headcount;
+    missing while the pilot has no exam session at all (nothing to register for yet)."""
     rows = session.exec(
         select(
             ExamRegistration.application_id,
@@ -160,7 +161,19 @@ def registration_rate(session: Session, context: IndicatorContext, ids: Sequence
         .group_by(col(ExamRegistration.application_id))
     ).all()
     registered = {app_id: int(n) for app_id, n in rows}
-    return {a: percent(registered.get(a, 0), context.headcount_of[a]) for a in ids}
+    with_session = set(
+        session.exec(
+            select(ExamSession.application_id)
+            .where(col(ExamSession.application_id).in_(ids))
+            .distinct()
+        ).all()
+    )
+    return {
+        a: percent(registered.get(a, 0), context.headcount_of[a])
+        if a in with_session or a in registered
+        else None
+        for a in ids
+    }
 
 
 def _sat_and_passed(session: Session, ids: Sequence[int]) -> tuple[dict[int, int], dict[int, int]]:
@@ -291,7 +304,7 @@ INDICATORS: tuple[Indicator, ...] = (
         unit="%",
         default_weight=15,
         scoring=PERCENT_SCORING,
-        missing_when="never",
+        missing_when="the pilot has no exam session yet",
         values=registration_rate,
         score=score_as_percent,
     ),

@@ -23,7 +23,7 @@ from tests.evaluations.factories import (
     indicator,
     score,
 )
-from tests.exams.factories import make_pilot
+from tests.exams.factories import make_pilot, make_session
 from tests.reference.factories import headers_for, make_teacher, manager_of, office
 from tests.trainings.factories import assign, make_training
 
@@ -70,6 +70,7 @@ def test_indicators_that_cannot_be_measured_are_missing_not_zero(
     evaluation = by_application(compute(client, office(db)).json())[idle]
 
     for key in (
+        "registration_rate",  # no exam session to register for yet
         "pass_rate",
         "certificates_issued",
         "teacher_coverage",
@@ -81,8 +82,7 @@ def test_indicators_that_cannot_be_measured_are_missing_not_zero(
         assert figure["value"] is None and figure["score"] is None, key
         assert figure["counted"] is False, key
     assert indicator(evaluation, "plans_filed")["value"] == "0.0"
-    assert indicator(evaluation, "registration_rate")["value"] == "0.0"
-    assert evaluation["weight_counted"] == 25
+    assert evaluation["weight_counted"] == 10
     assert evaluation["total"] == "0.0"
 
 
@@ -116,8 +116,8 @@ def test_a_failing_pilot_is_flagged_for_rectification(client: TestClient, db: Se
 
     body = score(client, headers, evaluation["id"], "40").json()
 
-    # (0 × 25 + 40 × 20) ÷ 45
-    assert body["total"] == "17.8"
+    # (plans filed 0 × 10 + committee 40 × 20) ÷ 30; no exam session: no registration rate
+    assert body["total"] == "26.7"
     assert body["rating"] == "不合格"
     assert body["needs_rectification"] is True
     flagged = client.get(
@@ -303,3 +303,17 @@ def test_teacher_coverage_is_measured_on_the_years_last_day(
     evaluation = compute(client, office(db)).json()["evaluations"][0]
 
     assert indicator(evaluation, "teacher_coverage")["value"] == "50.0"  # 2 of 4
+
+
+def test_registration_rate_is_zero_once_a_session_exists_and_missing_before(
+    client: TestClient, db: Session
+) -> None:
+    opened = build_pilot(db).pilot
+    make_session(db, opened)  # open for registration, nobody registered
+    waiting = build_pilot(db).pilot
+
+    run = by_application(compute(client, office(db)).json())
+
+    assert indicator(run[opened.id], "registration_rate")["value"] == "0.0"
+    assert indicator(run[opened.id], "registration_rate")["counted"] is True
+    assert indicator(run[waiting.id], "registration_rate")["value"] is None
