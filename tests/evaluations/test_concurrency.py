@@ -146,3 +146,40 @@ def test_concurrent_scheme_puts_creating_a_year_never_silently_replace_each_othe
         select(AuditEvent.action).where(AuditEvent.entity == "evaluation_scheme")
     ).all()
     assert Counter(events) == Counter({"create": 1, "update": statuses[200] - 1}) - Counter()
+
+
+@pytest.mark.slow
+def test_concurrent_scheme_puts_with_the_same_if_match_let_exactly_one_through(
+    app: FastAPI, client: TestClient, db: Session, engine: Engine
+) -> None:
+    headers = office(db)
+    url = f"/api/v1/evaluation-schemes/{YEAR}"
+    current = client.get(url, headers=headers).json()
+    body = {
+        "weights": {w["key"]: w["weight"] for w in current["weights"]},
+        "committee_weight": current["committee_weight"],
+        "thresholds": current["thresholds"],
+    }
+    created = client.put(url, json=body, headers={**headers, "If-None-Match": "*"})
+    assert created.status_code == 200, created.text
+    etag = created.headers["ETag"]
+    calls = [
+        Call(
+            "PUT",
+            url,
+            {
+                "json": {**body, "plan_deadline": f"2022-04-{day:02d}"},
+                "headers": {**headers, "If-Match": etag},
+            },
+        )
+        for day in range(1, 11)
+    ]
+
+    responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+
+    assert Counter(r.status_code for r in responses) == {200: 1, 412: 9}
+    winner = next(r for r in responses if r.status_code == 200).json()
+    db.expire_all()
+    scheme = db.exec(select(EvaluationScheme)).one()
+    assert str(scheme.plan_deadline) == winner["plan_deadline"]
+    assert scheme.version == winner["version"] == int(etag.strip('"')) + 1
