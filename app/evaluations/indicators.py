@@ -9,13 +9,15 @@ means *missing* (it cannot be measured yet), which is never the same as 0.
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.applications.models import ApplicationMajor, PilotApplication, PilotPlan, PlanStatus
+from app.applications.service import PLAN_ENTITY
+from app.core.audit import AuditEvent
 from app.core.types import school_date
 from app.credits import service as credits
 from app.credits.models import ConversionRule
@@ -91,12 +93,11 @@ def _majors(session: Session, ids: Sequence[int]) -> dict[int, int]:
     return {app_id: int(n) for app_id, n in rows}
 
 
-def plans_filed(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """Share of the pilot's majors whose work plan is filed or acknowledged."""
-    majors = _majors(session, ids)
-    filed: dict[int, int] = defaultdict(int)
-    for app_id, _ in session.exec(
-        select(PilotPlan.application_id, PilotPlan.major_id)
+def _filed_plans(session: Session, ids: Sequence[int]) -> list[tuple[int, int, datetime | None]]:
+    """(pilot, plan, first filed at) for each filed or acknowledged plan of one of the pilots'
+    majors; first filed = the earlier of its audited ``file`` actions and its ``filed_at``."""
+    plans = session.exec(
+        select(PilotPlan.application_id, PilotPlan.id, PilotPlan.filed_at)
         .join(
             ApplicationMajor,
             sa.and_(
@@ -105,37 +106,52 @@ def plans_filed(session: Session, context: IndicatorContext, ids: Sequence[int])
             ),
         )
         .where(col(PilotPlan.application_id).in_(ids), col(PilotPlan.status).in_(FILED_STATES))
-    ).all():
+    ).all()
+    first = dict(
+        session.exec(
+            select(AuditEvent.entity_id, func.min(AuditEvent.created_at))
+            .where(
+                AuditEvent.entity == PLAN_ENTITY,
+                AuditEvent.action == "file",
+                col(AuditEvent.entity_id).in_([str(plan_id) for _, plan_id, _ in plans]),
+            )
+            .group_by(col(AuditEvent.entity_id))
+        ).all()
+    )
+    filed = []
+    for app_id, plan_id, filed_at in plans:
+        times = [t for t in (first.get(str(plan_id)), filed_at) if t is not None]
+        filed.append((app_id, plan_id or 0, min(times) if times else None))
+    return filed
+
+
+def plans_filed(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Share of the pilot's majors whose work plan is filed or acknowledged."""
+    majors = _majors(session, ids)
+    filed: dict[int, int] = defaultdict(int)
+    for app_id, _, _ in _filed_plans(session, ids):
         filed[app_id] += 1
     return {a: percent(filed[a], majors[a]) if majors.get(a) else None for a in ids}
 
 
 def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """Share of the pilot's majors whose plan is filed and was (last) filed by the deadline,
-    a calendar date in the school's time zone. Missing while the year has no deadline."""
+    """Share of the pilot's majors whose plan is filed and was first filed by the deadline, a
+    calendar date in the school's time zone: a plan filed in time, returned by the office and
+    filed again later stays on time. Missing while the year has no deadline."""
     if context.plan_deadline is None:
         return dict.fromkeys(ids)
     deadline = context.plan_deadline
     majors = _majors(session, ids)
     on_time: dict[int, int] = defaultdict(int)
-    for app_id, filed_at in session.exec(
-        select(PilotPlan.application_id, PilotPlan.filed_at)
-        .join(
-            ApplicationMajor,
-            sa.and_(
-                col(ApplicationMajor.application_id) == PilotPlan.application_id,
-                col(ApplicationMajor.major_id) == PilotPlan.major_id,
-            ),
-        )
-        .where(col(PilotPlan.application_id).in_(ids), col(PilotPlan.status).in_(FILED_STATES))
-    ).all():
-        if filed_at is not None and school_date(filed_at, context.timezone) <= deadline:
+    for app_id, _, first_filed in _filed_plans(session, ids):
+        if first_filed is not None and school_date(first_filed, context.timezone) <= deadline:
             on_time[app_id] += 1
     return {a: percent(on_time[a], majors[a]) if majors.get(a) else None for a in ids}
 
 
 def registration_rate(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """Distinct students with a live (not cancelled) registration ÷ the pilot's headcount."""
+    """Distinct students with a live (not cancelled) registration ÷ the pilot's headcount;
+    missing while the pilot has no exam session at all (nothing to register for yet)."""
     rows = session.exec(
         select(
             ExamRegistration.application_id,
@@ -145,7 +161,19 @@ def registration_rate(session: Session, context: IndicatorContext, ids: Sequence
         .group_by(col(ExamRegistration.application_id))
     ).all()
     registered = {app_id: int(n) for app_id, n in rows}
-    return {a: percent(registered.get(a, 0), context.headcount_of[a]) for a in ids}
+    with_session = set(
+        session.exec(
+            select(ExamSession.application_id)
+            .where(col(ExamSession.application_id).in_(ids))
+            .distinct()
+        ).all()
+    )
+    return {
+        a: percent(registered.get(a, 0), context.headcount_of[a])
+        if a in with_session or a in registered
+        else None
+        for a in ids
+    }
 
 
 def _sat_and_passed(session: Session, ids: Sequence[int]) -> tuple[dict[int, int], dict[int, int]]:
@@ -196,8 +224,9 @@ def certificates_issued(session: Session, context: IndicatorContext, ids: Sequen
 
 
 def teacher_coverage(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """The teacher-coverage report's figure for the pilot (trainings.coverage_by_application);
-    missing when no teacher is assigned."""
+    """The teacher-coverage report's figure for the pilot (trainings.coverage_by_application)
+    as of the evaluated year's last day (or the compute day while the year runs): trainings
+    certified later, or expired by then, do not count. Missing when no teacher is assigned."""
     figures = trainings.coverage_by_application(session, ids, context.as_of)
     return {
         a: None
@@ -275,7 +304,7 @@ INDICATORS: tuple[Indicator, ...] = (
         unit="%",
         default_weight=15,
         scoring=PERCENT_SCORING,
-        missing_when="never",
+        missing_when="the pilot has no exam session yet",
         values=registration_rate,
         score=score_as_percent,
     ),

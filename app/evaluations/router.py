@@ -3,7 +3,7 @@ ranking (also as CSV/XLSX)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.applications.models import MAX_YEAR, MIN_YEAR
 from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_etag
@@ -67,12 +67,25 @@ def evaluation_schemes_put(
     data: SchemePut,
     if_match: IfMatch,
     response: Response,
+    if_none_match: Annotated[
+        str | None,
+        Header(
+            alias="If-None-Match",
+            description="`*`: store the scheme only if none is stored for the year yet (412 "
+            "otherwise); other values are ignored",
+        ),
+    ] = None,
 ) -> SchemePublic:
-    """Set the year's scheme (academic office; `If-Match` with the ETag of GET when one is
-    stored). Every indicator key needs a weight; weights are whole numbers ≥ 0 that sum, with
-    `committee_weight`, to exactly 100 (422 otherwise); thresholds must be ordered. If the
-    year's evaluations were already computed they are computed again with the new scheme.
-    A finalized year's scheme cannot change (409)."""
+    """Set the year's scheme (academic office). Every indicator key needs a weight; weights are
+    whole numbers ≥ 0 that sum, with `committee_weight`, to exactly 100 (422 otherwise);
+    thresholds must be ordered. If the year's evaluations were already computed they are
+    computed again with the new scheme. A finalized year's scheme cannot change (409).
+
+    Versions: to change a stored scheme send `If-Match` with the ETag of GET (412 when it was
+    changed since). To create one send no `If-Match` (or `If-Match: 0`, the version GET shows
+    for a scheme not stored) or `If-None-Match: *`: of two PUTs creating the same year's
+    scheme at once, the second is refused with 412 instead of silently replacing the first;
+    `If-None-Match: *` also refuses when a scheme is already stored."""
     scheme = service.put_scheme(
         session,
         principal,
@@ -81,6 +94,7 @@ def evaluation_schemes_put(
         if_match,
         school_today(settings.timezone),
         settings.timezone,
+        create_only=(if_none_match or "").strip() == "*",
     )
     set_etag(response, scheme.version)
     return scheme
@@ -209,8 +223,7 @@ def evaluations_committee_score(
     409 with the current figures once the year is finalized."""
     evaluation = service.put_committee_score(session, principal, evaluation_id, data, if_match)
     set_etag(response, evaluation.version)
-    assert evaluation.id is not None
-    return service.get_evaluation(session, principal, evaluation.id)
+    return evaluation
 
 
 # --- the overview ----------------------------------------------------------------------------

@@ -19,7 +19,14 @@ from app.accounts.service import check_version
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.applications.service import visible
 from app.core.audit import record, snapshot
-from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    PreconditionFailed,
+    UnprocessableEntity,
+)
 from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
@@ -128,17 +135,25 @@ def get_scheme(session: Session, principal: Principal, year: int) -> SchemePubli
 
 def _locked_scheme(session: Session, year: int, create: bool) -> EvaluationScheme | None:
     """The year's scheme row, locked; stored from the defaults first when ``create``."""
+    return _lock_scheme(session, year, create)[0]
+
+
+def _lock_scheme(session: Session, year: int, create: bool) -> tuple[EvaluationScheme | None, str]:
+    """The year's scheme row, locked, and how it came: ``found`` (stored before this request
+    looked), ``inserted`` (stored from the defaults by this request, when ``create``) or
+    ``raced`` (absent when this request looked, stored meanwhile by another one)."""
     statement = select(EvaluationScheme).where(EvaluationScheme.year == year).with_for_update()
     scheme = session.exec(statement).first()
-    if scheme is None and create:
-        _insert_defaults_unless_stored(session, year)
-        scheme = session.exec(statement).first()
-    return scheme
+    if scheme is not None or not create:
+        return scheme, "found"
+    inserted = _insert_defaults_unless_stored(session, year)
+    return session.exec(statement).first(), "inserted" if inserted else "raced"
 
 
-def _insert_defaults_unless_stored(session: Session, year: int) -> None:
+def _insert_defaults_unless_stored(session: Session, year: int) -> bool:
     """INSERT … ON CONFLICT DO NOTHING: when another request stores the year's scheme at the
-    same moment, this one waits for it and then takes that row (no error, no savepoint)."""
+    same moment, this one waits for it and then takes that row (no error, no savepoint).
+    True when this request's row was inserted, False when another request's was there."""
     defaults = default_scheme(year)
     now = utcnow()
     row = {
@@ -156,9 +171,13 @@ def _insert_defaults_unless_stored(session: Session, year: int) -> None:
         "updated_at": now,
     }
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(EvaluationScheme).values(**row).on_conflict_do_nothing(index_elements=["year"])
-    )
+    inserted = session.execute(
+        insert(EvaluationScheme)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["year"])
+        .returning(col(EvaluationScheme.id))
+    ).first()
+    return inserted is not None
 
 
 def _refuse_if_finalized(scheme: EvaluationScheme | None, what: str) -> None:
@@ -204,9 +223,13 @@ def put_scheme(
     if_match: int | None,
     today: date,
     timezone: str,
+    create_only: bool = False,
 ) -> SchemePublic:
     """Store the year's scheme; evaluations already computed for it are computed again with
-    it. Refused once the year is finalized."""
+    it. Refused once the year is finalized. ``If-Match`` is checked against a stored scheme;
+    a PUT that finds no scheme creates one, and 412 answers a creating PUT (no ``If-Match``)
+    that finds the scheme stored meanwhile by a concurrent request, or any stored scheme when
+    ``create_only`` (``If-None-Match: *``)."""
     _require_office(principal, "set evaluation schemes")
     problems = weight_problems(data)
     if problems:
@@ -214,12 +237,25 @@ def put_scheme(
             "The scheme's weights are not valid: " + "; ".join(p["message"] for p in problems),
             errors=problems,
         )
-    existing = _locked_scheme(session, year, create=False)
-    scheme = existing or _locked_scheme(session, year, create=True)
+    scheme, came = _lock_scheme(session, year, create=True)
     assert scheme is not None
     _refuse_if_finalized(scheme, f"change the {year} scheme")
-    if existing is not None:
-        check_version(existing.version, if_match, "evaluation scheme")
+    if came == "inserted":
+        if if_match:
+            raise PreconditionFailed(
+                f"No {year} scheme is stored, so none has version {if_match}; PUT without "
+                "If-Match (or with If-Match 0, the version GET shows for a scheme not stored)",
+                current_version=0,
+            )
+    elif if_match is None and (create_only or came == "raced"):
+        raise PreconditionFailed(
+            f"A {year} scheme is already stored (version {scheme.version}), by another "
+            "request while this one meant to create it; GET it and PUT again with If-Match",
+            current_version=scheme.version,
+        )
+    else:
+        check_version(scheme.version, if_match, "evaluation scheme")
+    existing = None if came == "inserted" else scheme
     before = snapshot(existing)
     scheme.weights = dict(data.weights)
     scheme.committee_weight = data.committee_weight
@@ -242,9 +278,10 @@ def put_scheme(
     has_evaluations = session.exec(select(Evaluation.id).where(Evaluation.year == year)).first()
     if has_evaluations is not None:
         _compute(session, principal, scheme, today, timezone)
+    session.flush()
+    stored = scheme_public(scheme, stored=True)  # as written here, whatever commits next
     session.commit()
-    session.refresh(scheme)
-    return scheme_public(scheme, stored=True)
+    return stored
 
 
 # --- totals, ratings, ranks -------------------------------------------------------------------
@@ -347,7 +384,7 @@ def _compute(
     context = IndicatorContext(
         year=year,
         plan_deadline=scheme.plan_deadline,
-        as_of=today,
+        as_of=min(today, date(year, 12, 31)),
         timezone=timezone,
         headcount_of=headcount_of,
     )
@@ -417,9 +454,10 @@ def put_committee_score(
     evaluation_id: int,
     data: CommitteeScorePut,
     if_match: int | None,
-) -> Evaluation:
+) -> EvaluationPublic:
     """Enter the committee's score and comments; the total, rating and ranks follow at once.
-    Refused (409) once the year is finalized."""
+    Refused (409) once the year is finalized. Answers the evaluation as this request wrote
+    it (read before the commit, so a write committed right after cannot show in it)."""
     _require_office(principal, "enter committee scores")
     evaluation, scheme = _locked_evaluation(session, evaluation_id)
     if scheme.finalized_at is not None:
@@ -450,9 +488,10 @@ def put_committee_score(
         before=before,
         after=snapshot(evaluation),
     )
+    session.flush()
+    written = get_evaluation(session, principal, evaluation_id)
     session.commit()
-    session.refresh(evaluation)
-    return evaluation
+    return written
 
 
 def finalize_year(session: Session, principal: Principal, year: int) -> EvaluationRun:

@@ -453,7 +453,8 @@ def _rank(column: Any) -> Any:
 
 def covered_expression(today: date) -> Any:
     """True for a PilotTeacher row (joined to its PilotApplication) whose teacher holds a
-    certified, still valid training for the pilot's certificate at or above its level."""
+    training for the pilot's certificate at or above its level, certified by ``today`` and
+    still valid on it (``today`` may be a past day: the evaluation measures at year end)."""
     return (
         select(TeacherTraining.id)
         .where(
@@ -461,6 +462,10 @@ def covered_expression(today: date) -> Any:
             col(TeacherTraining.certificate_id) == col(PilotApplication.certificate_id),
             col(TeacherTraining.status) == TrainingStatus.certified,
             _rank(col(TeacherTraining.level)) >= _rank(col(PilotApplication.level)),
+            sa.or_(
+                col(TeacherTraining.certified_on).is_(None),
+                col(TeacherTraining.certified_on) <= today,
+            ),
             sa.or_(
                 col(TeacherTraining.valid_until).is_(None),
                 col(TeacherTraining.valid_until) >= today,

@@ -2,14 +2,17 @@
 pilot its indicators, two committee scores change the ranking, finalizing freezes the figures
 against a later exam result, and failing pilots are flagged."""
 
+from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from app.applications.models import PilotApplication
+from app.credits.models import ConversionRequest, RequestStatus
 from app.demo.loader import load_demo
 from app.exams.models import ExamSession
+from app.funding.models import BudgetLine
 from app.reference.models import Certificate
 from tests.exams.factories import make_registration, make_result, pilot_students
 from tests.reference.factories import office
@@ -86,9 +89,65 @@ def test_demo_year_is_computed_ranked_frozen_and_flagged(client: TestClient, db:
     ).first()
     assert held is not None
     make_result(db, make_registration(db, held, pilot_students(db, web, 1)[0]), passed=True)
+    line = db.exec(select(BudgetLine).where(BudgetLine.application_id == web.id)).first()
+    assert line is not None
+    spent = client.post(
+        "/api/v1/expenditures",
+        json={"line_id": line.id, "amount": "100.00", "payee": "某公司", "voucher_no": "LATE-1"},
+        headers=headers,
+    )
+    assert spent.status_code == 201, spent.text  # a later expenditure
+    pending = db.exec(
+        select(ConversionRequest).where(ConversionRequest.status == RequestStatus.submitted)
+    ).all()
+    assert pending
+    for request in pending:  # later approved conversions
+        approved = client.post(f"/api/v1/conversion-requests/{request.id}/approve", headers=headers)
+        assert approved.status_code == 200, approved.text
 
+    overview = client.get("/api/v1/reports/overview", params={"year": 2022}, headers=headers)
+    assert overview.json()["credits"]["conversions_approved"] == 1 + len(pending)
     assert client.get(f"{EVALUATIONS}/{first['id']}", headers=headers).json() == frozen
     again = client.post(f"{EVALUATIONS}/compute", params={"year": 2022}, headers=headers)
     assert again.status_code == 409
     flagged = [e for e in _ranking(client, headers) if e["needs_rectification"]]
     assert flagged and all(e["rating"] == "不合格" for e in flagged)
+
+
+def test_demo_overview_agrees_with_each_owning_report(client: TestClient, db: Session) -> None:
+    assert load_demo(db, "admin", "demo-password-123").created
+    headers = office(db)
+    assert client.post(f"{EVALUATIONS}/compute", params={"year": 2022}, headers=headers)
+
+    def get(path: str, **params: object) -> dict:
+        query = {k: v for k, v in {"year": 2022, **params}.items() if v is not None}
+        response = client.get(f"/api/v1/{path}", params=query, headers=headers)
+        assert response.status_code == 200, response.text
+        body: dict = response.json()
+        return body
+
+    overview = get("reports/overview")
+    assert overview["funnel"] == get("reports/funnel")["total"]
+    coverage = get("reports/teacher-coverage")
+    assert overview["teacher_coverage"] == coverage["overall"]
+    assert overview["as_of"] == coverage["as_of"]
+    funding = get("reports/funding")["total"]
+    assert overview["funds"] == {"allocated": funding["allocated"], "spent": funding["spent"]}
+    assert Decimal(funding["spent"]) > 0
+    conversions = get("reports/credit-conversions", year=None)  # by approval year: all years
+    assert overview["credits"]["conversions_approved"] == conversions["conversions"] == 1
+    assert Decimal(str(overview["credits"]["credits_granted"])) == Decimal(
+        str(conversions["credits"])
+    )
+    applications = {row["status"]: row for row in overview["applications"]}
+    listed = client.get(
+        "/api/v1/applications", params={"year": 2022, "status": "approved"}, headers=headers
+    ).json()
+    assert applications["approved"]["applications"] == listed["total"]
+    ratings = Counter(e["rating"] or "unrated" for e in _ranking(client, headers))
+    assert overview["evaluations"]["by_rating"] == {
+        rating: ratings.get(rating, 0) for rating in overview["evaluations"]["by_rating"]
+    }
+    assert overview["evaluations"]["needs_rectification"] == sum(
+        e["needs_rectification"] for e in _ranking(client, headers)
+    )

@@ -96,31 +96,90 @@ def test_committee_scores_racing_finalize_land_before_it_or_are_refused(
 
 
 @pytest.mark.slow
-def test_concurrent_scheme_puts_for_a_new_year_all_succeed_with_one_row(
+def test_concurrent_scheme_puts_creating_a_year_never_silently_replace_each_other(
     app: FastAPI, db: Session, engine: Engine
 ) -> None:
+    """Ten PUTs with different content create the same year's scheme at once: the first is
+    stored; one that meant to create it and finds it stored meanwhile is refused (412), one that
+    arrives after it was stored replaces it (no If-Match: last writer wins). Every answer that
+    succeeded is one version of the row, and the row holds one of the answered contents."""
     headers = office(db)
-    body = {
-        "weights": {
-            "plans_filed": 10,
-            "plans_on_time": 5,
-            "registration_rate": 15,
-            "pass_rate": 15,
-            "certificates_issued": 10,
-            "teacher_coverage": 10,
-            "budget_execution": 10,
-            "conversions_approved": 5,
-        },
-        "committee_weight": 20,
-        "thresholds": {"excellent": "90", "good": "75", "qualified": "60"},
-    }
+
+    def body(deadline_day: int) -> dict[str, object]:
+        return {
+            "weights": {
+                "plans_filed": 10,
+                "plans_on_time": 5,
+                "registration_rate": 15,
+                "pass_rate": 15,
+                "certificates_issued": 10,
+                "teacher_coverage": 10,
+                "budget_execution": 10,
+                "conversions_approved": 5,
+            },
+            "committee_weight": 20,
+            "thresholds": {"excellent": "90", "good": "75", "qualified": "60"},
+            "plan_deadline": f"2022-03-{deadline_day:02d}",
+        }
+
     calls = [
-        Call("PUT", f"/api/v1/evaluation-schemes/{YEAR}", {"json": body, "headers": headers})
-        for _ in range(10)
+        Call("PUT", f"/api/v1/evaluation-schemes/{YEAR}", {"json": body(day), "headers": headers})
+        for day in range(1, 11)
     ]
 
     responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
 
-    assert Counter(r.status_code for r in responses) == {200: 10}
-    schemes = db.exec(select(EvaluationScheme)).all()
-    assert len(schemes) == 1 and schemes[0].is_default is False
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {200, 412}, statuses
+    assert statuses[200] >= 1
+    for refused in (r for r in responses if r.status_code == 412):
+        assert refused.json()["current_version"] >= 2
+    db.expire_all()
+    scheme = db.exec(select(EvaluationScheme)).one()
+    assert scheme.is_default is False
+    assert scheme.version == 1 + statuses[200]  # stored from the defaults, then one per 200
+    answered = {r.json()["plan_deadline"] for r in responses if r.status_code == 200}
+    assert str(scheme.plan_deadline) in answered
+    versions = sorted(r.json()["version"] for r in responses if r.status_code == 200)
+    assert versions == list(range(2, 2 + statuses[200]))
+    events = db.exec(
+        select(AuditEvent.action).where(AuditEvent.entity == "evaluation_scheme")
+    ).all()
+    assert Counter(events) == Counter({"create": 1, "update": statuses[200] - 1}) - Counter()
+
+
+@pytest.mark.slow
+def test_concurrent_scheme_puts_with_the_same_if_match_let_exactly_one_through(
+    app: FastAPI, client: TestClient, db: Session, engine: Engine
+) -> None:
+    headers = office(db)
+    url = f"/api/v1/evaluation-schemes/{YEAR}"
+    current = client.get(url, headers=headers).json()
+    body = {
+        "weights": {w["key"]: w["weight"] for w in current["weights"]},
+        "committee_weight": current["committee_weight"],
+        "thresholds": current["thresholds"],
+    }
+    created = client.put(url, json=body, headers={**headers, "If-None-Match": "*"})
+    assert created.status_code == 200, created.text
+    etag = created.headers["ETag"]
+    calls = [
+        Call(
+            "PUT",
+            url,
+            {
+                "json": {**body, "plan_deadline": f"2022-04-{day:02d}"},
+                "headers": {**headers, "If-Match": etag},
+            },
+        )
+        for day in range(1, 11)
+    ]
+
+    responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
+
+    assert Counter(r.status_code for r in responses) == {200: 1, 412: 9}
+    winner = next(r for r in responses if r.status_code == 200).json()
+    db.expire_all()
+    scheme = db.exec(select(EvaluationScheme)).one()
+    assert str(scheme.plan_deadline) == winner["plan_deadline"]
+    assert scheme.version == winner["version"] == int(etag.strip('"')) + 1

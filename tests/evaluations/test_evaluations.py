@@ -1,5 +1,6 @@
 """Computing, scoring, ranking and freezing a year's evaluations."""
 
+from datetime import date
 from decimal import Decimal
 
 from sqlmodel import Session, select
@@ -9,6 +10,8 @@ from app.applications.models import ApplicationStatus
 from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.evaluations.models import Evaluation
+from app.reference.models import Certificate
+from app.trainings.models import TrainingStatus
 from tests.evaluations.factories import (
     EVALUATIONS,
     SCHEMES,
@@ -20,8 +23,9 @@ from tests.evaluations.factories import (
     indicator,
     score,
 )
-from tests.exams.factories import make_pilot
-from tests.reference.factories import headers_for, manager_of, office
+from tests.exams.factories import make_pilot, make_session
+from tests.reference.factories import headers_for, make_teacher, manager_of, office
+from tests.trainings.factories import assign, make_training
 
 
 def _three_pilots(db: Session) -> tuple[int, int, int]:
@@ -66,6 +70,7 @@ def test_indicators_that_cannot_be_measured_are_missing_not_zero(
     evaluation = by_application(compute(client, office(db)).json())[idle]
 
     for key in (
+        "registration_rate",  # no exam session to register for yet
         "pass_rate",
         "certificates_issued",
         "teacher_coverage",
@@ -77,8 +82,7 @@ def test_indicators_that_cannot_be_measured_are_missing_not_zero(
         assert figure["value"] is None and figure["score"] is None, key
         assert figure["counted"] is False, key
     assert indicator(evaluation, "plans_filed")["value"] == "0.0"
-    assert indicator(evaluation, "registration_rate")["value"] == "0.0"
-    assert evaluation["weight_counted"] == 25
+    assert evaluation["weight_counted"] == 10
     assert evaluation["total"] == "0.0"
 
 
@@ -112,8 +116,8 @@ def test_a_failing_pilot_is_flagged_for_rectification(client: TestClient, db: Se
 
     body = score(client, headers, evaluation["id"], "40").json()
 
-    # (0 × 25 + 40 × 20) ÷ 45
-    assert body["total"] == "17.8"
+    # (plans filed 0 × 10 + committee 40 × 20) ÷ 30; no exam session: no registration rate
+    assert body["total"] == "26.7"
     assert body["rating"] == "不合格"
     assert body["needs_rectification"] is True
     flagged = client.get(
@@ -271,3 +275,45 @@ def test_closed_pilots_are_evaluated_and_other_years_are_not(
 
     assert [e["application_id"] for e in run["evaluations"]] == [closed.id]
     assert run["year"] == YEAR and run["finalized_at"] is None
+
+
+def test_teacher_coverage_is_measured_on_the_years_last_day(
+    client: TestClient, db: Session
+) -> None:
+    built = build_pilot(db, teacher=False)
+    certificate = db.get(Certificate, built.pilot.certificate_id)
+    assert certificate is not None
+    valid_then = [make_teacher(db), make_teacher(db)]  # expired since, valid on 31 Dec 2022
+    for teacher in valid_then:
+        make_training(
+            db, teacher, certificate, status=TrainingStatus.certified, valid_until=date(2023, 6, 30)
+        )
+    expired = make_teacher(db)  # expired before the year ended
+    make_training(
+        db, expired, certificate, status=TrainingStatus.certified, valid_until=date(2022, 6, 30)
+    )
+    later = make_teacher(db)  # certified only after the year
+    training = make_training(db, later, certificate, status=TrainingStatus.certified)
+    training.certified_on = date(2023, 2, 1)
+    db.add(training)
+    db.commit()
+    for teacher in (*valid_then, expired, later):
+        assign(db, built.pilot, teacher)
+
+    evaluation = compute(client, office(db)).json()["evaluations"][0]
+
+    assert indicator(evaluation, "teacher_coverage")["value"] == "50.0"  # 2 of 4
+
+
+def test_registration_rate_is_zero_once_a_session_exists_and_missing_before(
+    client: TestClient, db: Session
+) -> None:
+    opened = build_pilot(db).pilot
+    make_session(db, opened)  # open for registration, nobody registered
+    waiting = build_pilot(db).pilot
+
+    run = by_application(compute(client, office(db)).json())
+
+    assert indicator(run[opened.id], "registration_rate")["value"] == "0.0"
+    assert indicator(run[opened.id], "registration_rate")["counted"] is True
+    assert indicator(run[waiting.id], "registration_rate")["value"] is None

@@ -7,10 +7,20 @@ from typing import Any
 from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
+from app.evaluations.models import Evaluation
 from app.exams.models import ExamSession, IssuedCertificate
 from app.reference.models import Certificate, Major, Student
 from tests.credits.factories import make_rule
-from tests.evaluations.factories import YEAR, Built, build_pilot, by_application, compute, indicator
+from tests.evaluations.factories import (
+    EVALUATIONS,
+    YEAR,
+    Built,
+    build_pilot,
+    by_application,
+    compute,
+    indicator,
+    score,
+)
 from tests.funding.factories import make_line, make_source
 from tests.reference.factories import office
 
@@ -115,3 +125,37 @@ def test_the_overview_shows_the_years_money_and_credits(client: TestClient, db: 
     assert body["funds"] == {"allocated": "8000.00", "spent": "1234.56"}
     assert body["credits"]["conversions_approved"] == 1
     assert Decimal(str(body["credits"]["credits_granted"])) == Decimal("3")
+
+
+def test_finalizing_freezes_budget_execution_and_conversions_against_later_ones(
+    client: TestClient, db: Session
+) -> None:
+    headers = office(db)
+    built = build_pilot(db, sat=4, passed=3)
+    line = make_line(db, make_source(db, year=YEAR), built.pilot, amount="1000.00")
+    _spend(client, headers, line.id or 0, "100.00", "F-1")
+    certificate = db.get(Certificate, built.pilot.certificate_id)
+    assert certificate is not None
+    make_rule(db, certificate, [])  # convertible, none converted yet
+    evaluation = by_application(compute(client, headers).json())[built.pilot.id]
+    assert _value(evaluation, "budget_execution") == "10.0"
+    assert _value(evaluation, "conversions_approved") == "0"
+    assert score(client, headers, evaluation["id"], "80").status_code == 200
+    finalized = client.post(f"{EVALUATIONS}/finalize", params={"year": YEAR}, headers=headers)
+    assert finalized.status_code == 200, finalized.text
+    frozen = client.get(f"{EVALUATIONS}/{evaluation['id']}", headers=headers).json()
+
+    _spend(client, headers, line.id or 0, "400.00", "F-2")  # a later expenditure
+    _convert(client, db, headers, built)  # a later approved conversion
+    overview = client.get("/api/v1/reports/overview", params={"year": YEAR}, headers=headers)
+    assert overview.json()["funds"]["spent"] == "500.00"  # the data did change
+    assert overview.json()["credits"]["conversions_approved"] == 1
+
+    after = client.get(f"{EVALUATIONS}/{evaluation['id']}", headers=headers).json()
+    assert after == frozen
+    assert _value(after, "budget_execution") == "10.0"
+    assert _value(after, "conversions_approved") == "0"
+    stored = db.exec(select(Evaluation).where(Evaluation.id == evaluation["id"])).one()
+    db.refresh(stored)
+    assert {f["key"]: f["value"] for f in stored.indicators}["budget_execution"] == "10.0"
+    assert compute(client, headers).status_code == 409

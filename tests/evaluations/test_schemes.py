@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
+from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.evaluations.models import EvaluationScheme
 from tests.evaluations.factories import (
@@ -129,3 +130,60 @@ def test_a_finalized_years_scheme_cannot_change(client: TestClient, db: Session)
     assert response.json()["current_state"] == "finalized"
     assert client.get(f"{SCHEMES}/{YEAR}", headers=headers).json() == stored
     assert stored["is_default"] is True and stored["finalized_at"] is not None
+
+
+def test_creating_a_scheme_honours_if_none_match_and_if_match_zero(
+    client: TestClient, db: Session
+) -> None:
+    url = f"{SCHEMES}/{YEAR}"
+    headers = office(db)
+    stale = client.put(url, json=_body(), headers={**headers, "If-Match": '"3"'})
+    assert stale.status_code == 412, stale.text
+    assert stale.json()["current_version"] == 0
+    assert db.exec(select(EvaluationScheme)).all() == []  # nothing stored
+
+    created = client.put(url, json=_body(), headers={**headers, "If-None-Match": "*"})
+    assert created.status_code == 200, created.text
+    version = created.json()["version"]
+
+    for precondition in ({"If-None-Match": "*"}, {"If-Match": '"0"'}):
+        refused = client.put(url, json=_body(plan_deadline=None), headers=headers | precondition)
+        assert refused.status_code == 412, refused.text
+        assert refused.json()["current_version"] == version
+    db.expire_all()
+    stored = db.exec(select(EvaluationScheme)).one()
+    assert stored.version == version
+    assert str(stored.plan_deadline) == "2022-03-31"
+
+    other_year = client.put(
+        f"{SCHEMES}/{YEAR + 1}", json=_body(), headers={**headers, "If-Match": '"0"'}
+    )
+    assert other_year.status_code == 200, other_year.text
+
+
+def test_a_plan_filed_in_time_then_returned_and_filed_again_late_is_on_time(
+    client: TestClient, db: Session
+) -> None:
+    headers = office(db)
+    refiled = build_pilot(db, plan=False).pilot
+    plan = file_plan(db, refiled, filed_at=datetime(2022, 4, 20, 2, 0, tzinfo=UTC))  # re-filed
+    for action, at in (("file", datetime(2022, 3, 20, 2, 0)), ("return", datetime(2022, 4, 2))):
+        db.add(
+            AuditEvent(
+                actor="college",
+                action=action,
+                entity="pilot_plan",
+                entity_id=str(plan.id),
+                created_at=at.replace(tzinfo=UTC),
+                updated_at=at.replace(tzinfo=UTC),
+            )
+        )
+    db.commit()
+    late = build_pilot(db, plan=False).pilot
+    file_plan(db, late, filed_at=datetime(2022, 4, 20, 2, 0, tzinfo=UTC))
+    assert client.put(f"{SCHEMES}/{YEAR}", json=_body(), headers=headers).status_code == 200
+
+    evaluations = by_application(compute(client, headers).json())
+
+    assert indicator(evaluations[refiled.id], "plans_on_time")["value"] == "100.0"
+    assert indicator(evaluations[late.id], "plans_on_time")["value"] == "0.0"
