@@ -36,6 +36,7 @@ from app.exams.models import (
 )
 from app.imports.engine import (
     CellError,
+    ChangedDuringImport,
     Column,
     ImportKind,
     Plan,
@@ -318,6 +319,13 @@ def _lock_and_recount(
         application = session.exec(
             select(PilotApplication).where(PilotApplication.id == application_id).with_for_update()
         ).one()
+        if application.status != ApplicationStatus.approved:
+            raise Conflict(
+                f"Pilot application {application_id} became {application.status.value} while "
+                "the file was checked; students register only for approved pilots. Nothing was "
+                "written",
+                code="not_eligible",
+            )
         new_students = {r["student_id"] for r in rows if r["application_id"] == application_id}
         registered = set(
             session.exec(
@@ -488,6 +496,62 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
     }
 
 
+def _lock_registrations(session: Session, registration_ids: set[int]) -> list[ExamRegistration]:
+    """The registrations' rows, locked in id order (the lock a single result or absent takes)."""
+    return list(
+        session.exec(
+            select(ExamRegistration)
+            .where(col(ExamRegistration.id).in_(sorted(registration_ids)))
+            .order_by(col(ExamRegistration.id))
+            .with_for_update()
+        ).all()
+    )
+
+
+def _valid_numbers(session: Session, registration_ids: set[int]) -> dict[int, str]:
+    """registration id → the valid certificate number issued for its result."""
+    return dict(
+        session.execute(
+            sa.select(ExamResult.registration_id, IssuedCertificate.number)  # type: ignore[call-overload]
+            .join(IssuedCertificate, col(IssuedCertificate.result_id) == ExamResult.id)
+            .where(
+                col(ExamResult.registration_id).in_(sorted(registration_ids)),
+                IssuedCertificate.status == CertificateStatus.valid,
+            )
+        ).all()
+    )
+
+
+def _lock_and_recheck_results(
+    session: Session, _principal: Principal, _plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    """Lock the rows' registrations and check again, under the locks, what the file was checked
+    against: each registration still takes a result (not marked absent or cancelled since), and
+    no result about to become a fail holds a valid certificate (issued since)."""
+    if not rows:
+        return
+    locked = _lock_registrations(session, {r["registration_id"] for r in rows})
+    moved = [r for r in locked if r.status not in service.RESULT_STATES]
+    if moved:
+        states = ", ".join(f"{r.id} is {r.status.value}" for r in moved)
+        raise ChangedDuringImport(
+            f"Registrations changed while the file was checked ({states}); results are "
+            "recorded only for registered or sat candidates. Nothing was written; upload the "
+            "file again to see the rows named",
+            registration_ids=[r.id for r in moved],
+        )
+    failing = {r["registration_id"] for r in rows if not r["passed"]}
+    certified = _valid_numbers(session, failing) if failing else {}
+    if certified:
+        raise ChangedDuringImport(
+            "Certificates were issued while the file was checked ("
+            + ", ".join(sorted(certified.values()))
+            + "); a result with a valid certificate cannot become a fail until the certificate "
+            "is revoked. Nothing was written",
+            certificate_numbers=sorted(certified.values()),
+        )
+
+
 def _write_results(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
     """The registrations become ``sat``; every created or corrected result is audited with its
     old and new values."""
@@ -587,6 +651,7 @@ register(
         prepare=_results_prepare,
         to_values=_result_values,
         writers=RESULT_WRITERS,
+        before_write=_lock_and_recheck_results,
         write_extra=_write_results,
         description="Results by (session, student number); a corrected file updates them and "
         "the audit trail keeps the old and new values",
@@ -668,6 +733,45 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
     return values
 
 
+def _lock_and_recheck_certificates(
+    session: Session, _principal: Principal, _plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    """Lock the registrations of the rows' results (the lock a result correction takes) and
+    check again, under the locks, that every result is still a pass of a live registration: a
+    correction to a fail made while the file was checked issues nothing."""
+    if not rows:
+        return
+    result_ids = {r["result_id"] for r in rows}
+    registration_of = dict(
+        session.execute(
+            sa.select(ExamResult.id, ExamResult.registration_id).where(  # type: ignore[call-overload]
+                col(ExamResult.id).in_(sorted(result_ids))
+            )
+        ).all()
+    )
+    _lock_registrations(session, set(registration_of.values()))
+    still_passed = set(
+        session.exec(
+            select(ExamResult.id)
+            .join(ExamRegistration, col(ExamRegistration.id) == ExamResult.registration_id)
+            .where(
+                col(ExamResult.id).in_(sorted(result_ids)),
+                col(ExamResult.passed).is_(True),
+                col(ExamRegistration.live).is_(True),
+            )
+        ).all()
+    )
+    gone = sorted(result_ids - still_passed)
+    if gone:
+        numbers = sorted(r["number"] for r in rows if r["result_id"] in gone)
+        raise ChangedDuringImport(
+            "Results were changed to not passed while the file was checked (certificate "
+            f"number(s) {', '.join(numbers)}); a certificate is issued only for a passed "
+            "result. Nothing was written; upload the file again to see the rows named",
+            certificate_numbers=numbers,
+        )
+
+
 def _audit_certificates(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
     """One event per certificate the upload issued or changed, with the old values."""
     if not rows:
@@ -734,6 +838,7 @@ register(
         prepare=_certificates_prepare,
         to_values=_certificate_values,
         writers=RESULT_WRITERS,
+        before_write=_lock_and_recheck_certificates,
         write_extra=_audit_certificates,
         description="Certificate numbers for passed results; a number is unique across the service",
     )
