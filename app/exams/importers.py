@@ -742,7 +742,7 @@ def _lock_and_recheck_certificates(
     if not rows:
         return
     result_ids = {r["result_id"] for r in rows}
-    registration_of = dict(
+    registration_of: dict[int, int] = dict(
         session.execute(
             sa.select(ExamResult.id, ExamResult.registration_id).where(  # type: ignore[call-overload]
                 col(ExamResult.id).in_(sorted(result_ids))
