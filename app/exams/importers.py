@@ -454,6 +454,9 @@ def _results_prepare(session: Session, principal: Principal) -> Plan:
                     )
                 ).all()
             ),
+            "subsidised": service.standing_subsidies(
+                session, [v["id"] for v in existing.values() if v["passed"]]
+            ),
             "org_names": _org_names(session),
             "principal": principal,
         },
@@ -485,6 +488,14 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
             raise RowRefused(
                 f"student {cells['student_no']} holds the valid certificate {number} for this "
                 "result; revoke it before changing the result to not passed",
+                "是否通过",
+                "否",
+            )
+        voucher = plan.lookups["subsidised"].get(current["id"])
+        if voucher is not None:
+            raise RowRefused(
+                f"student {cells['student_no']}'s pass has the standing subsidy payment "
+                f"{voucher}; reverse the payment before changing the result to not passed",
                 "是否通过",
                 "否",
             )
@@ -525,12 +536,25 @@ def _valid_numbers(session: Session, registration_ids: set[int]) -> dict[int, st
 def _lock_and_recheck_results(
     session: Session, _principal: Principal, _plan: Plan, rows: list[dict[str, Any]]
 ) -> None:
-    """Lock the rows' registrations and check again, under the locks, what the file was checked
-    against: each registration still takes a result (not marked absent or cancelled since), and
-    no result about to become a fail holds a valid certificate (issued since)."""
+    """Hold the rows' sessions shared (as a single result does, so subsidy runs take turns with
+    the upload), lock their registrations and check again, under the locks, what the file was
+    checked against: each registration still takes a result (not marked absent or cancelled
+    since), and no result about to become a fail holds a valid certificate or a standing pass
+    subsidy (issued or paid since)."""
     if not rows:
         return
-    locked = _lock_registrations(session, {r["registration_id"] for r in rows})
+    registration_ids = {r["registration_id"] for r in rows}
+    service.share_sessions(
+        session,
+        list(
+            session.exec(
+                select(ExamRegistration.session_id)
+                .where(col(ExamRegistration.id).in_(sorted(registration_ids)))
+                .distinct()
+            ).all()
+        ),
+    )
+    locked = _lock_registrations(session, registration_ids)
     moved = [r for r in locked if r.status not in service.RESULT_STATES]
     if moved:
         states = ", ".join(f"{r.id} is {r.status.value}" for r in moved)
@@ -549,6 +573,22 @@ def _lock_and_recheck_results(
             + "); a result with a valid certificate cannot become a fail until the certificate "
             "is revoked. Nothing was written",
             certificate_numbers=sorted(certified.values()),
+        )
+    results_of: dict[int, int] = dict(
+        session.execute(
+            sa.select(ExamResult.registration_id, ExamResult.id).where(  # type: ignore[call-overload]
+                col(ExamResult.registration_id).in_(sorted(failing))
+            )
+        ).all()
+    )
+    paid = service.standing_subsidies(session, list(results_of.values()))
+    if paid:
+        raise ChangedDuringImport(
+            "Pass subsidies were paid while the file was checked ("
+            + ", ".join(sorted(paid.values()))
+            + "); reverse a payment before changing its result to not passed. Nothing was "
+            "written",
+            voucher_numbers=sorted(paid.values()),
         )
 
 
