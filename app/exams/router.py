@@ -303,7 +303,9 @@ def registrations_result_put(
 ) -> ResultPublic:
     """Record or correct the result (scores 0–100, passed) of a registration that was not
     cancelled or absent; it becomes `sat`. The academic office or the session's own
-    organisation; the audit trail keeps the old and new values."""
+    organisation; the audit trail keeps the old and new values. A pass becomes a fail only
+    without a valid certificate (409 `certificate_issued`: revoke it first) and without a
+    standing pass subsidy (409 `subsidy_paid`: reverse the payment first)."""
     result = service.put_result(session, principal, registration_id, data)
     set_etag(response, result.version)
     return ResultPublic.model_validate(result.model_dump())
