@@ -216,3 +216,90 @@ def test_a_pilot_closed_during_a_registrations_upload_registers_nobody(
     assert response.json()["code"] == "not_eligible"
     assert "closed" in response.json()["detail"]
     assert count(db, ExamRegistration) == 0
+
+
+def test_racing_cancel_and_result_leave_one_consistent_outcome(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    """A candidate is never both cancelled (seat freed) and given a result."""
+    _session_id, _students, registrations = _candidates(db, 10)
+    headers = office(db)
+    calls = []
+    for registration in registrations:
+        calls.append(
+            Call("POST", f"/api/v1/registrations/{registration.id}/cancel", {"headers": headers})
+        )
+        calls.append(
+            Call(
+                "PUT",
+                f"/api/v1/registrations/{registration.id}/result",
+                {"json": {"passed": True}, "headers": headers},
+            )
+        )
+
+    responses = fire_concurrently(app, calls, max_in_flight=10)
+
+    db.expire_all()
+    for index, registration in enumerate(registrations):
+        cancelled, result = responses[2 * index], responses[2 * index + 1]
+        assert sorted([cancelled.status_code, result.status_code]) == [200, 409], (
+            cancelled.text,
+            result.text,
+        )
+        db.refresh(registration)
+        has_result = db.exec(
+            select(ExamResult).where(ExamResult.registration_id == registration.id)
+        ).first()
+        if cancelled.status_code == 200:
+            assert registration.status == RegistrationStatus.cancelled
+            assert registration.live is None and has_result is None
+        else:
+            assert registration.status == RegistrationStatus.sat and has_result is not None
+
+
+def test_certificates_upload_racing_fail_corrections_never_certifies_a_fail(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    session_id, students, registrations = _candidates(db, 12)
+    for registration in registrations:
+        make_result(db, registration, passed=True)
+    headers = office(db)
+    content = xlsx_bytes(
+        [
+            CERTIFICATES,
+            *([session_id, s.student_no, f"W-R{i}", "2022-12-20"] for i, s in enumerate(students)),
+        ]
+    )
+    calls = [
+        Call(
+            "POST",
+            "/api/v1/imports/issued-certificates",
+            {"files": {"file": ("c.xlsx", content)}, "headers": headers},
+        ),
+        *(
+            Call(
+                "PUT",
+                f"/api/v1/registrations/{r.id}/result",
+                {"json": {"passed": False}, "headers": headers},
+            )
+            for r in registrations[::3]
+        ),
+    ]
+
+    uploaded, *corrections = fire_concurrently(app, calls, max_in_flight=6)
+
+    assert uploaded.status_code in {200, 409, 422}, uploaded.text
+    assert all(r.status_code in {200, 409} for r in corrections)
+    db.expire_all()
+    certified_fails = db.exec(
+        select(IssuedCertificate.number)
+        .join(ExamResult, col(ExamResult.id) == IssuedCertificate.result_id)
+        .where(col(ExamResult.passed).is_(False))
+    ).all()
+    assert certified_fails == []
+    failed = sum(1 for r in corrections if r.status_code == 200)
+    if uploaded.status_code == 200:  # all 12 issued: every correction came after and was refused
+        assert failed == 0 and count(db, IssuedCertificate) == 12
+        assert all(r.json()["code"] == "certificate_issued" for r in corrections)
+    else:
+        assert count(db, IssuedCertificate) == 0
