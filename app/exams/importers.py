@@ -564,31 +564,36 @@ def _lock_and_recheck_results(
             "file again to see the rows named",
             registration_ids=[r.id for r in moved],
         )
-    failing = {r["registration_id"] for r in rows if not r["passed"]}
-    certified = _valid_numbers(session, failing) if failing else {}
-    if certified:
-        raise ChangedDuringImport(
-            "Certificates were issued while the file was checked ("
-            + ", ".join(sorted(certified.values()))
-            + "); a result with a valid certificate cannot become a fail until the certificate "
-            "is revoked. Nothing was written",
-            certificate_numbers=sorted(certified.values()),
-        )
+    failing = sorted({r["registration_id"] for r in rows if not r["passed"]})
+    _refuse_if_found(
+        _valid_numbers(session, set(failing)),
+        "Certificates were issued",
+        "a result with a valid certificate cannot become a fail until the certificate is revoked",
+        "certificate_numbers",
+    )
     results_of: dict[int, int] = dict(
         session.execute(
             sa.select(ExamResult.registration_id, ExamResult.id).where(  # type: ignore[call-overload]
-                col(ExamResult.registration_id).in_(sorted(failing))
+                col(ExamResult.registration_id).in_(failing)
             )
         ).all()
     )
-    paid = service.standing_subsidies(session, list(results_of.values()))
-    if paid:
+    _refuse_if_found(
+        service.standing_subsidies(session, list(results_of.values())),
+        "Pass subsidies were paid",
+        "reverse a payment before changing its result to not passed",
+        "voucher_numbers",
+    )
+
+
+def _refuse_if_found(found: dict[int, str], what: str, rule: str, field: str) -> None:
+    """Refuse the whole file when the recheck under the locks ``found`` something (by number)."""
+    if found:
+        names = sorted(found.values())
+        extra: dict[str, Any] = {field: names}
         raise ChangedDuringImport(
-            "Pass subsidies were paid while the file was checked ("
-            + ", ".join(sorted(paid.values()))
-            + "); reverse a payment before changing its result to not passed. Nothing was "
-            "written",
-            voucher_numbers=sorted(paid.values()),
+            f"{what} while the file was checked ({', '.join(names)}); {rule}. Nothing was written",
+            **extra,
         )
 
 
