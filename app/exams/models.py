@@ -311,8 +311,8 @@ class FunnelRow(SQLModel):
     )
     trained: int = Field(description="Candidates enrolled in a training batch of the pilot")
     registered: int = Field(description="Candidates (student × pilot) with a live registration")
-    sat: int
-    passed: int
+    sat: int = Field(description="Candidates with a result (a registration that is `sat`)")
+    passed: int = Field(description="Candidates with a passed result")
     certified: int = Field(description="Candidates holding a valid issued certificate")
     pass_rate: float | None = Field(description="passed ÷ sat; null when nobody sat")
 

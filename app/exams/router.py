@@ -448,8 +448,8 @@ def reports_funnel(
 ) -> Any:
     """Declared headcount → trained → registered → sat → passed → certified, with the pass
     rate (passed ÷ sat), per group and overall, for approved and closed pilots. Counts are
-    candidates (a student in a pilot); `trained` is null until student training batches are
-    recorded. Academic office, auditors and admins; a college manager sees the pilots with a
+    candidates (a student in a pilot); `trained` counts those enrolled in one of the pilot's
+    student training batches (0 before any is recorded). Academic office, auditors and admins; a college manager sees the pilots with a
     major of their college and their college's candidates."""
     report = service.funnel(session, principal, year=year, group_by=group_by)
     if format != ExportFormat.json:
