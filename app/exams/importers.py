@@ -77,6 +77,7 @@ def date_cell(raw: str) -> date:
         raise CellError("a date such as 2022-12-20 or 2022年12月20日") from exc
 
 
+EARLIEST_ISSUE = date(2000, 1, 1)
 SCORE = decimal(Decimal(0), Decimal(100), 1)
 SESSION_ID = integer(1, MAX_DB_ID)
 SESSION_HELP = "the exam session's id (GET /api/v1/exam-sessions), or pass ?session_id="
@@ -731,6 +732,8 @@ def _certificates_prepare(session: Session, principal: Principal) -> Plan:
             "sessions": _sessions(session),
             "passed": passed,
             "number_by_result": number_by_result,
+            "in_file": {},
+            "today": _today(),
             "org_names": _org_names(session),
             "principal": principal,
         },
@@ -765,6 +768,23 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
             f"session {exam['id']}",
             "证书编号",
             number,
+        )
+    in_file: dict[int, str] = plan.lookups["in_file"]
+    earlier = in_file.setdefault(result_id, number)
+    if earlier != number:
+        raise RowRefused(
+            f"student {cells['student_no']} is given certificate number {earlier} in an earlier "
+            f"row for session {exam['id']}; one number per result",
+            "证书编号",
+            number,
+        )
+    today: date = plan.lookups["today"]
+    if not EARLIEST_ISSUE <= cells["issue_date"] <= today:
+        raise RowRefused(
+            f"issue date {cells['issue_date']} is outside {EARLIEST_ISSUE} – {today} (today); "
+            "a certificate is dated the day it was issued",
+            "发证日期",
+            cells["issue_date"].isoformat(),
         )
     values: dict[str, Any] = {
         "number": number,

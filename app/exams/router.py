@@ -449,8 +449,9 @@ def reports_funnel(
     """Declared headcount → trained → registered → sat → passed → certified, with the pass
     rate (passed ÷ sat), per group and overall, for approved and closed pilots. Counts are
     candidates (a student in a pilot); `trained` counts those enrolled in one of the pilot's
-    student training batches (0 before any is recorded). Academic office, auditors and admins; a college manager sees the pilots with a
-    major of their college and their college's candidates."""
+    student training batches (0 before any is recorded). Academic office, auditors and
+    admins; a college manager sees the pilots with a major of their college and their
+    college's candidates."""
     report = service.funnel(session, principal, year=year, group_by=group_by)
     if format != ExportFormat.json:
         items = [row.model_dump() for row in [*report.rows, report.total]]
