@@ -460,6 +460,7 @@ def _results_prepare(session: Session, principal: Principal) -> Plan:
             ),
             "org_names": _org_names(session),
             "principal": principal,
+            "today": _today(),
         },
     )
 
@@ -475,6 +476,13 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
             "was not cancelled; results are recorded only for registrations",
             "学号",
             cells["student_no"],
+        )
+    if plan.lookups["today"] < exam["exam_date"]:
+        raise RowRefused(
+            f"session {exam['id']}'s exam is on {exam['exam_date']} (today is "
+            f"{plan.lookups['today']}); results are recorded from the exam date on",
+            "考核ID",
+            str(exam["id"]),
         )
     if registration["status"] == RegistrationStatus.absent:
         raise RowRefused(

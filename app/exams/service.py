@@ -676,12 +676,38 @@ def cancel(
     return _move(session, principal, registration, RegistrationStatus.cancelled, "cancel")
 
 
-def mark_absent(session: Session, principal: Principal, registration_id: int) -> ExamRegistration:
-    """registered → absent, by the office or the session's organisation."""
-    _registration, exam, _student, _college = _visible_registration(
+def exam_held_problem(exam: ExamSession, today: date) -> str | None:
+    if today < exam.exam_date:
+        return (
+            f"session {exam.id}'s exam is on {exam.exam_date} (today is {today}); absences and "
+            "results are recorded from the exam date on"
+        )
+    return None
+
+
+def _require_exam_held(registration: ExamRegistration, exam: ExamSession, today: date) -> None:
+    problem = exam_held_problem(exam, today)
+    if problem:
+        raise InvalidState(
+            f"Registration {registration.id}: {problem}",
+            current_state=registration.status.value,
+            allowed_actions=[
+                a
+                for a in registration_actions(registration.status)
+                if a not in {"absent", "result"}
+            ],
+        )
+
+
+def mark_absent(
+    session: Session, principal: Principal, registration_id: int, today: date
+) -> ExamRegistration:
+    """registered → absent, by the office or the session's organisation, from the exam date."""
+    registration, exam, _student, _college = _visible_registration(
         session, principal, registration_id
     )
     _require_org_or_office(principal, exam, "mark candidates absent")
+    _require_exam_held(registration, exam, today)
     registration = session.exec(
         select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
     ).one()
@@ -767,13 +793,15 @@ def refuse_fail_of_paid_pass(session: Session, registration_id: int, result_id: 
 
 
 def put_result(
-    session: Session, principal: Principal, registration_id: int, data: ResultPut
+    session: Session, principal: Principal, registration_id: int, data: ResultPut, today: date
 ) -> ExamResult:
-    """Record or correct a result; the registration becomes ``sat``; the audit keeps both."""
-    _registration, exam, _student, _college = _visible_registration(
+    """Record or correct a result, from the exam date; the registration becomes ``sat``; the
+    audit keeps both."""
+    registration, exam, _student, _college = _visible_registration(
         session, principal, registration_id
     )
     _require_org_or_office(principal, exam, "record results")
+    _require_exam_held(registration, exam, today)
     share_sessions(session, [exam.id or 0])
     registration = session.exec(
         select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()

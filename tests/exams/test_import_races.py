@@ -60,7 +60,7 @@ def after_prepare(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 def _candidates(db: Session, count_: int = 2) -> tuple[int, list[Student], list[ExamRegistration]]:
     application = make_pilot(db)
-    exam = make_session(db, application)
+    exam = make_session(db, application, closes_in_days=0, exam_in_days=0)
     students = pilot_students(db, application, count_)
     registrations = [make_registration(db, exam, s) for s in students]
     assert exam.id is not None
@@ -198,7 +198,7 @@ def test_a_pilot_closed_during_a_registrations_upload_registers_nobody(
     client: TestClient, db: Session, after_prepare: Callable[..., None]
 ) -> None:
     application = make_pilot(db)
-    exam = make_session(db, application)
+    exam = make_session(db, application, closes_in_days=0, exam_in_days=0)
     students = pilot_students(db, application, 3)
     after_prepare(
         "exam-registrations",
