@@ -304,7 +304,7 @@ def _exams(session: Session, ctx: DemoContext) -> None:
     for index, (student, registration) in enumerate(zip(eligible, registrations, strict=False)):
         assert registration.id is not None
         if index == len(registrations) - 1:
-            exams.mark_absent(session, DEMO_IMPORTER, registration.id)
+            exams.mark_absent(session, DEMO_IMPORTER, registration.id, today)
             continue
         passed = index < DEMO_PASSED
         score = Decimal(80 + index) if passed else Decimal(52)
@@ -313,6 +313,7 @@ def _exams(session: Session, ctx: DemoContext) -> None:
             DEMO_IMPORTER,
             registration.id,
             ResultPut(theory_score=score, practical_score=score, passed=passed),
+            today,
         )
         if passed:
             lines.append(f"{held.id},{student.student_no},W0100122{index + 1:05d},{today}")

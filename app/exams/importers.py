@@ -36,6 +36,7 @@ from app.exams.models import (
 )
 from app.imports.engine import (
     CellError,
+    ChangedDuringImport,
     Column,
     ImportKind,
     Plan,
@@ -76,6 +77,7 @@ def date_cell(raw: str) -> date:
         raise CellError("a date such as 2022-12-20 or 2022年12月20日") from exc
 
 
+EARLIEST_ISSUE = date(2000, 1, 1)
 SCORE = decimal(Decimal(0), Decimal(100), 1)
 SESSION_ID = integer(1, MAX_DB_ID)
 SESSION_HELP = "the exam session's id (GET /api/v1/exam-sessions), or pass ?session_id="
@@ -318,6 +320,13 @@ def _lock_and_recount(
         application = session.exec(
             select(PilotApplication).where(PilotApplication.id == application_id).with_for_update()
         ).one()
+        if application.status != ApplicationStatus.approved:
+            raise Conflict(
+                f"Pilot application {application_id} became {application.status.value} while "
+                "the file was checked; students register only for approved pilots. Nothing was "
+                "written",
+                code="not_eligible",
+            )
         new_students = {r["student_id"] for r in rows if r["application_id"] == application_id}
         registered = set(
             session.exec(
@@ -446,8 +455,12 @@ def _results_prepare(session: Session, principal: Principal) -> Plan:
                     )
                 ).all()
             ),
+            "subsidised": service.standing_subsidies(
+                session, [v["id"] for v in existing.values() if v["passed"]]
+            ),
             "org_names": _org_names(session),
             "principal": principal,
+            "today": _today(),
         },
     )
 
@@ -463,6 +476,13 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
             "was not cancelled; results are recorded only for registrations",
             "学号",
             cells["student_no"],
+        )
+    if plan.lookups["today"] < exam["exam_date"]:
+        raise RowRefused(
+            f"session {exam['id']}'s exam is on {exam['exam_date']} (today is "
+            f"{plan.lookups['today']}); results are recorded from the exam date on",
+            "考核ID",
+            str(exam["id"]),
         )
     if registration["status"] == RegistrationStatus.absent:
         raise RowRefused(
@@ -480,12 +500,110 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
                 "是否通过",
                 "否",
             )
+        voucher = plan.lookups["subsidised"].get(current["id"])
+        if voucher is not None:
+            raise RowRefused(
+                f"student {cells['student_no']}'s pass has the standing subsidy payment "
+                f"{voucher}; reverse the payment before changing the result to not passed",
+                "是否通过",
+                "否",
+            )
     return {
         "registration_id": registration["id"],
         "theory_score": cells.get("theory_score"),
         "practical_score": cells.get("practical_score"),
         "passed": cells["passed"],
     }
+
+
+def _lock_registrations(session: Session, registration_ids: set[int]) -> list[ExamRegistration]:
+    """The registrations' rows, locked in id order (the lock a single result or absent takes)."""
+    return list(
+        session.exec(
+            select(ExamRegistration)
+            .where(col(ExamRegistration.id).in_(sorted(registration_ids)))
+            .order_by(col(ExamRegistration.id))
+            .with_for_update()
+        ).all()
+    )
+
+
+def _valid_numbers(session: Session, registration_ids: set[int]) -> dict[int, str]:
+    """registration id → the valid certificate number issued for its result."""
+    return dict(
+        session.execute(
+            sa.select(ExamResult.registration_id, IssuedCertificate.number)  # type: ignore[call-overload]
+            .join(IssuedCertificate, col(IssuedCertificate.result_id) == ExamResult.id)
+            .where(
+                col(ExamResult.registration_id).in_(sorted(registration_ids)),
+                IssuedCertificate.status == CertificateStatus.valid,
+            )
+        ).all()
+    )
+
+
+def _lock_and_recheck_results(
+    session: Session, _principal: Principal, _plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    """Hold the rows' sessions shared (as a single result does, so subsidy runs take turns with
+    the upload), lock their registrations and check again, under the locks, what the file was
+    checked against: each registration still takes a result (not marked absent or cancelled
+    since), and no result about to become a fail holds a valid certificate or a standing pass
+    subsidy (issued or paid since)."""
+    if not rows:
+        return
+    registration_ids = {r["registration_id"] for r in rows}
+    service.share_sessions(
+        session,
+        list(
+            session.exec(
+                select(ExamRegistration.session_id)
+                .where(col(ExamRegistration.id).in_(sorted(registration_ids)))
+                .distinct()
+            ).all()
+        ),
+    )
+    locked = _lock_registrations(session, registration_ids)
+    moved = [r for r in locked if r.status not in service.RESULT_STATES]
+    if moved:
+        states = ", ".join(f"{r.id} is {r.status.value}" for r in moved)
+        raise ChangedDuringImport(
+            f"Registrations changed while the file was checked ({states}); results are "
+            "recorded only for registered or sat candidates. Nothing was written; upload the "
+            "file again to see the rows named",
+            registration_ids=[r.id for r in moved],
+        )
+    failing = sorted({r["registration_id"] for r in rows if not r["passed"]})
+    _refuse_if_found(
+        _valid_numbers(session, set(failing)),
+        "Certificates were issued",
+        "a result with a valid certificate cannot become a fail until the certificate is revoked",
+        "certificate_numbers",
+    )
+    results_of: dict[int, int] = dict(
+        session.execute(
+            sa.select(ExamResult.registration_id, ExamResult.id).where(  # type: ignore[call-overload]
+                col(ExamResult.registration_id).in_(failing)
+            )
+        ).all()
+    )
+    _refuse_if_found(
+        service.standing_subsidies(session, list(results_of.values())),
+        "Pass subsidies were paid",
+        "reverse a payment before changing its result to not passed",
+        "voucher_numbers",
+    )
+
+
+def _refuse_if_found(found: dict[int, str], what: str, rule: str, field: str) -> None:
+    """Refuse the whole file when the recheck under the locks ``found`` something (by number)."""
+    if found:
+        names = sorted(found.values())
+        extra: dict[str, Any] = {field: names}
+        raise ChangedDuringImport(
+            f"{what} while the file was checked ({', '.join(names)}); {rule}. Nothing was written",
+            **extra,
+        )
 
 
 def _write_results(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
@@ -587,6 +705,7 @@ register(
         prepare=_results_prepare,
         to_values=_result_values,
         writers=RESULT_WRITERS,
+        before_write=_lock_and_recheck_results,
         write_extra=_write_results,
         description="Results by (session, student number); a corrected file updates them and "
         "the audit trail keeps the old and new values",
@@ -621,6 +740,8 @@ def _certificates_prepare(session: Session, principal: Principal) -> Plan:
             "sessions": _sessions(session),
             "passed": passed,
             "number_by_result": number_by_result,
+            "in_file": {},
+            "today": _today(),
             "org_names": _org_names(session),
             "principal": principal,
         },
@@ -656,6 +777,23 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
             "证书编号",
             number,
         )
+    in_file: dict[int, str] = plan.lookups["in_file"]
+    earlier = in_file.setdefault(result_id, number)
+    if earlier != number:
+        raise RowRefused(
+            f"student {cells['student_no']} is given certificate number {earlier} in an earlier "
+            f"row for session {exam['id']}; one number per result",
+            "证书编号",
+            number,
+        )
+    today: date = plan.lookups["today"]
+    if not EARLIEST_ISSUE <= cells["issue_date"] <= today:
+        raise RowRefused(
+            f"issue date {cells['issue_date']} is outside {EARLIEST_ISSUE} – {today} (today); "
+            "a certificate is dated the day it was issued",
+            "发证日期",
+            cells["issue_date"].isoformat(),
+        )
     values: dict[str, Any] = {
         "number": number,
         "result_id": result_id,
@@ -666,6 +804,45 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
     if current is None:
         values["status"] = CertificateStatus.valid
     return values
+
+
+def _lock_and_recheck_certificates(
+    session: Session, _principal: Principal, _plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    """Lock the registrations of the rows' results (the lock a result correction takes) and
+    check again, under the locks, that every result is still a pass of a live registration: a
+    correction to a fail made while the file was checked issues nothing."""
+    if not rows:
+        return
+    result_ids = {r["result_id"] for r in rows}
+    registration_of: dict[int, int] = dict(
+        session.execute(
+            sa.select(ExamResult.id, ExamResult.registration_id).where(  # type: ignore[call-overload]
+                col(ExamResult.id).in_(sorted(result_ids))
+            )
+        ).all()
+    )
+    _lock_registrations(session, set(registration_of.values()))
+    still_passed = set(
+        session.exec(
+            select(ExamResult.id)
+            .join(ExamRegistration, col(ExamRegistration.id) == ExamResult.registration_id)
+            .where(
+                col(ExamResult.id).in_(sorted(result_ids)),
+                col(ExamResult.passed).is_(True),
+                col(ExamRegistration.live).is_(True),
+            )
+        ).all()
+    )
+    gone = sorted(result_ids - still_passed)
+    if gone:
+        numbers = sorted(r["number"] for r in rows if r["result_id"] in gone)
+        raise ChangedDuringImport(
+            "Results were changed to not passed while the file was checked (certificate "
+            f"number(s) {', '.join(numbers)}); a certificate is issued only for a passed "
+            "result. Nothing was written; upload the file again to see the rows named",
+            certificate_numbers=numbers,
+        )
 
 
 def _audit_certificates(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
@@ -734,6 +911,7 @@ register(
         prepare=_certificates_prepare,
         to_values=_certificate_values,
         writers=RESULT_WRITERS,
+        before_write=_lock_and_recheck_certificates,
         write_extra=_audit_certificates,
         description="Certificate numbers for passed results; a number is unique across the service",
     )

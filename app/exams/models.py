@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime
 from app.reference.models import Level, RefId
+from app.trainings.models import SchoolDate
 
 MAX_CAPACITY = 100_000
 MAX_FEE = Decimal("99999.99")
@@ -169,20 +170,22 @@ class _Window(SQLModel):
 
 class ExamSessionCreate(_Window):
     application_id: RefId = Field(description="The approved pilot whose students sit this exam")
-    exam_date: date
+    exam_date: SchoolDate
     site: Site = Field(description="考点")
     capacity: Capacity
-    registration_opens: date
-    registration_closes: date = Field(description="Registrations accepted to the end of this day")
+    registration_opens: SchoolDate
+    registration_closes: SchoolDate = Field(
+        description="Registrations accepted to the end of this day"
+    )
     fee: Fee
 
 
 class ExamSessionUpdate(PatchModel, _Window):
-    exam_date: date | None = None
+    exam_date: SchoolDate | None = None
     site: Site | None = None
     capacity: Capacity | None = None
-    registration_opens: date | None = None
-    registration_closes: date | None = None
+    registration_opens: SchoolDate | None = None
+    registration_closes: SchoolDate | None = None
     fee: Fee | None = None
 
 
@@ -311,8 +314,8 @@ class FunnelRow(SQLModel):
     )
     trained: int = Field(description="Candidates enrolled in a training batch of the pilot")
     registered: int = Field(description="Candidates (student × pilot) with a live registration")
-    sat: int
-    passed: int
+    sat: int = Field(description="Candidates with a result (a registration that is `sat`)")
+    passed: int = Field(description="Candidates with a passed result")
     certified: int = Field(description="Candidates holding a valid issued certificate")
     pass_rate: float | None = Field(description="passed ÷ sat; null when nobody sat")
 

@@ -283,10 +283,15 @@ def registrations_cancel(
     "/{registration_id}/absent", response_model=RegistrationPublic, responses=ACTION_RESPONSES
 )
 def registrations_absent(
-    session: SessionDep, principal: CurrentPrincipal, registration_id: DbId, response: Response
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    registration_id: DbId,
+    response: Response,
+    today: Today,
 ) -> RegistrationPublic:
-    """registered → absent (缺考), by the academic office or the session's organisation."""
-    registration = service.mark_absent(session, principal, registration_id)
+    """registered → absent (缺考), by the academic office or the session's organisation, from
+    the exam date on (409 `invalid_state` before it)."""
+    registration = service.mark_absent(session, principal, registration_id, today)
     set_etag(response, registration.version)
     return service.get_registration(session, principal, registration_id)
 
@@ -300,11 +305,15 @@ def registrations_result_put(
     registration_id: DbId,
     data: ResultPut,
     response: Response,
+    today: Today,
 ) -> ResultPublic:
     """Record or correct the result (scores 0–100, passed) of a registration that was not
-    cancelled or absent; it becomes `sat`. The academic office or the session's own
-    organisation; the audit trail keeps the old and new values."""
-    result = service.put_result(session, principal, registration_id, data)
+    cancelled or absent, from the exam date on (409 `invalid_state` before it); it becomes
+    `sat`. The academic office or the session's own
+    organisation; the audit trail keeps the old and new values. A pass becomes a fail only
+    without a valid certificate (409 `certificate_issued`: revoke it first) and without a
+    standing pass subsidy (409 `subsidy_paid`: reverse the payment first)."""
+    result = service.put_result(session, principal, registration_id, data, today)
     set_etag(response, result.version)
     return ResultPublic.model_validate(result.model_dump())
 
@@ -446,9 +455,10 @@ def reports_funnel(
 ) -> Any:
     """Declared headcount → trained → registered → sat → passed → certified, with the pass
     rate (passed ÷ sat), per group and overall, for approved and closed pilots. Counts are
-    candidates (a student in a pilot); `trained` is null until student training batches are
-    recorded. Academic office, auditors and admins; a college manager sees the pilots with a
-    major of their college and their college's candidates."""
+    candidates (a student in a pilot); `trained` counts those enrolled in one of the pilot's
+    student training batches (0 before any is recorded). Academic office, auditors and
+    admins; a college manager sees the pilots with a major of their college and their
+    college's candidates."""
     report = service.funnel(session, principal, year=year, group_by=group_by)
     if format != ExportFormat.json:
         items = [row.model_dump() for row in [*report.rows, report.total]]

@@ -53,6 +53,8 @@ from app.exams.models import (
     ResultPut,
     SessionStatus,
 )
+from app.funding.models import Expenditure
+from app.funding.service import not_reversed
 from app.reference.models import Certificate, College, EvaluationOrg, Level, Major, Student
 from app.trainings.models import TrainingBatch, TrainingEnrollment
 
@@ -674,12 +676,38 @@ def cancel(
     return _move(session, principal, registration, RegistrationStatus.cancelled, "cancel")
 
 
-def mark_absent(session: Session, principal: Principal, registration_id: int) -> ExamRegistration:
-    """registered → absent, by the office or the session's organisation."""
-    _registration, exam, _student, _college = _visible_registration(
+def exam_held_problem(exam: ExamSession, today: date) -> str | None:
+    if today < exam.exam_date:
+        return (
+            f"session {exam.id}'s exam is on {exam.exam_date} (today is {today}); absences and "
+            "results are recorded from the exam date on"
+        )
+    return None
+
+
+def _require_exam_held(registration: ExamRegistration, exam: ExamSession, today: date) -> None:
+    problem = exam_held_problem(exam, today)
+    if problem:
+        raise InvalidState(
+            f"Registration {registration.id}: {problem}",
+            current_state=registration.status.value,
+            allowed_actions=[
+                a
+                for a in registration_actions(registration.status)
+                if a not in {"absent", "result"}
+            ],
+        )
+
+
+def mark_absent(
+    session: Session, principal: Principal, registration_id: int, today: date
+) -> ExamRegistration:
+    """registered → absent, by the office or the session's organisation, from the exam date."""
+    registration, exam, _student, _college = _visible_registration(
         session, principal, registration_id
     )
     _require_org_or_office(principal, exam, "mark candidates absent")
+    _require_exam_held(registration, exam, today)
     registration = session.exec(
         select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
     ).one()
@@ -727,14 +755,54 @@ def valid_certificate_number(session: Session, result_id: int) -> str | None:
     return number
 
 
+def standing_subsidies(session: Session, result_ids: list[int]) -> dict[int, str]:
+    """result id → the voucher of its pass subsidy that stands (paid and not reversed)."""
+    if not result_ids:
+        return {}
+    return dict(
+        session.execute(
+            sa.select(Expenditure.exam_result_id, Expenditure.voucher_no).where(  # type: ignore[call-overload]
+                col(Expenditure.exam_result_id).in_(sorted(result_ids)), not_reversed()
+            )
+        ).all()
+    )
+
+
+def share_sessions(session: Session, session_ids: list[int]) -> None:
+    """Hold the sessions' rows shared while results change: a subsidy run over a session
+    (which locks its row for update, then pays its passed results) waits for the change, and
+    the change waits for a run under way, so a pass is never failed under a payment."""
+    session.exec(
+        select(ExamSession.id)
+        .where(col(ExamSession.id).in_(sorted(session_ids)))
+        .order_by(col(ExamSession.id))
+        .with_for_update(read=True)
+    ).all()
+
+
+def refuse_fail_of_paid_pass(session: Session, registration_id: int, result_id: int) -> None:
+    voucher = standing_subsidies(session, [result_id]).get(result_id)
+    if voucher is not None:
+        raise Conflict(
+            f"Registration {registration_id}'s pass has the standing subsidy payment {voucher}; "
+            "reverse the payment (红冲, POST /api/v1/expenditures/{id}/reverse) before changing "
+            "the result to not passed",
+            code="subsidy_paid",
+            voucher_no=voucher,
+        )
+
+
 def put_result(
-    session: Session, principal: Principal, registration_id: int, data: ResultPut
+    session: Session, principal: Principal, registration_id: int, data: ResultPut, today: date
 ) -> ExamResult:
-    """Record or correct a result; the registration becomes ``sat``; the audit keeps both."""
-    _registration, exam, _student, _college = _visible_registration(
+    """Record or correct a result, from the exam date; the registration becomes ``sat``; the
+    audit keeps both."""
+    registration, exam, _student, _college = _visible_registration(
         session, principal, registration_id
     )
     _require_org_or_office(principal, exam, "record results")
+    _require_exam_held(registration, exam, today)
+    share_sessions(session, [exam.id or 0])
     registration = session.exec(
         select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
     ).one()
@@ -752,6 +820,7 @@ def put_result(
                 code="certificate_issued",
                 certificate_number=number,
             )
+        refuse_fail_of_paid_pass(session, registration_id, result.id or 0)
     before = snapshot(result)
     if result is None:
         result = ExamResult(registration_id=registration_id, **data.model_dump())

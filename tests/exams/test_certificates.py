@@ -20,6 +20,7 @@ from tests.exams.factories import (
     make_result,
     make_session,
     pilot_students,
+    school_today,
 )
 from tests.imports.helpers import upload
 from tests.reference.factories import headers_for, make_org, office, xlsx_bytes
@@ -77,6 +78,52 @@ def test_a_certificate_number_is_unique_across_the_service(client: TestClient, d
 
     assert response.status_code == 422
     assert "already issued to another result" in response.json()["errors"][0]["reason"]
+
+
+def test_two_numbers_for_one_student_in_a_file_are_named_row_by_row(
+    client: TestClient, db: Session
+) -> None:
+    exam, (student,) = _passed(db)
+    content = xlsx_bytes(
+        [
+            HEADER,
+            [exam.id, student.student_no, "N001", "2022-12-20"],
+            [exam.id, student.student_no, "N002", "2022-12-20"],
+        ]
+    )
+
+    response = upload(client, office(db), "issued-certificates", "c.xlsx", content)
+
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["row"] == 3 and error["value"] == "N002"
+    assert "N001 in an earlier row" in error["reason"]
+    assert db.exec(select(IssuedCertificate)).all() == []
+
+
+def test_an_issue_date_in_the_future_or_before_2000_is_refused(
+    client: TestClient, db: Session
+) -> None:
+    exam, (first, second) = _passed(db, 2)
+    future = (school_today() + timedelta(days=1)).isoformat()
+    content = xlsx_bytes(
+        [
+            HEADER,
+            [exam.id, first.student_no, "N001", future],
+            [exam.id, second.student_no, "N002", "1999-12-31"],
+        ]
+    )
+
+    response = upload(client, office(db), "issued-certificates", "c.xlsx", content)
+
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["row"], e["column"], e["value"]) for e in errors] == [
+        (2, "发证日期", future),
+        (3, "发证日期", "1999-12-31"),
+    ]
+    assert "(today)" in errors[0]["reason"]
+    assert db.exec(select(IssuedCertificate)).all() == []
 
 
 def test_database_refuses_a_duplicate_number(db: Session) -> None:

@@ -87,7 +87,7 @@ def test_the_same_student_racing_into_one_session_gets_one_live_registration(
     app: FastAPI, db: Session, engine: Engine
 ) -> None:
     application = make_pilot(db)
-    exam = make_session(db, application)
+    exam = make_session(db, application, closes_in_days=0, exam_in_days=0)
     (student,) = pilot_students(db, application, 1)
 
     responses = fire_concurrently(
@@ -142,7 +142,7 @@ def test_racing_absent_and_result_leave_one_consistent_outcome(
     """The status is checked on the row as it is once locked (not as the request first read it):
     a candidate is never both absent and given a result."""
     application = make_pilot(db, headcount=20)
-    exam = make_session(db, application)
+    exam = make_session(db, application, closes_in_days=0, exam_in_days=0)
     students = pilot_students(db, application, 10)
     registrations = [make_registration(db, exam, student) for student in students]
     headers = office(db)

@@ -310,7 +310,7 @@ def test_the_sessions_organisation_marks_absent_another_may_not(
     client: TestClient, db: Session
 ) -> None:
     application = make_pilot(db)
-    exam = make_session(db, application)
+    exam = make_session(db, application, closes_in_days=0, exam_in_days=0)
     (student,) = pilot_students(db, application, 1)
     registration = make_registration(db, exam, student)
     own = headers_for(db, Role.evaluation_org, evaluation_org_id=exam.evaluation_org_id)

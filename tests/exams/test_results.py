@@ -32,7 +32,7 @@ from tests.reference.factories import (
 
 def _registration(db: Session, status: RegistrationStatus = RegistrationStatus.registered):  # type: ignore[no-untyped-def]
     application = make_pilot(db)
-    exam = make_session(db, application)
+    exam = make_session(db, application, closes_in_days=0, exam_in_days=0)
     (student,) = pilot_students(db, application, 1)
     return exam, student, make_registration(db, exam, student, status)
 
@@ -125,7 +125,7 @@ def test_another_organisation_or_a_college_may_not_record_results(
 ) -> None:
     college = make_college(db)
     application = make_pilot(db, major=make_major(db, college))
-    exam = make_session(db, application)
+    exam = make_session(db, application, closes_in_days=0, exam_in_days=0)
     (student,) = pilot_students(db, application, 1)
     registration = make_registration(db, exam, student)
     url = f"/api/v1/registrations/{registration.id}/result"
@@ -211,3 +211,35 @@ def test_a_certified_pass_cannot_be_turned_into_a_fail_until_revoked(
     assert "N001" in uploaded.json()["errors"][0]["reason"]
     db.refresh(result)
     assert result.passed is True
+
+
+def test_no_result_or_absence_before_the_exam_date(client: TestClient, db: Session) -> None:
+    application = make_pilot(db)
+    exam = make_session(db, application, closes_in_days=1, exam_in_days=3)
+    (student,) = pilot_students(db, application, 1)
+    registration = make_registration(db, exam, student)
+    headers = office(db)
+
+    put = client.put(
+        f"/api/v1/registrations/{registration.id}/result", json={"passed": True}, headers=headers
+    )
+    absent = client.post(f"/api/v1/registrations/{registration.id}/absent", headers=headers)
+    uploaded = upload(
+        client,
+        headers,
+        "exam-results",
+        "r.xlsx",
+        xlsx_bytes([["考核ID", "学号", "是否通过"], [exam.id, student.student_no, "是"]]),
+    )
+
+    for response in (put, absent):
+        assert response.status_code == 409, response.text
+        body = response.json()
+        assert body["code"] == "invalid_state"
+        assert f"exam is on {exam.exam_date}" in body["detail"]
+        assert body["allowed_actions"] == ["cancel"]
+    assert uploaded.status_code == 422
+    assert "from the exam date on" in uploaded.json()["errors"][0]["reason"]
+    db.refresh(registration)
+    assert registration.status == RegistrationStatus.registered and registration.version == 1
+    assert db.exec(select(ExamResult)).all() == []

@@ -11,7 +11,13 @@ from starlette.testclient import TestClient
 
 from app.core.audit import AuditEvent
 from app.core.roles import Role
-from app.exams.models import ExamRegistration, ExamResult, IssuedCertificate, RegistrationStatus
+from app.exams.models import (
+    ExamRegistration,
+    ExamResult,
+    ExamSession,
+    IssuedCertificate,
+    RegistrationStatus,
+)
 from tests.exams.factories import make_pilot, pilot_students, school_today
 from tests.imports.helpers import upload
 from tests.reference.factories import (
@@ -90,6 +96,24 @@ def test_done_when_scenario_end_to_end(client: TestClient, db: Session) -> None:
 
     # results: 24 passes, uploaded by the session's own organisation
     result_header = ["考核ID", "学号", "理论成绩", "实操成绩", "是否通过"]
+    result_rows = [
+        [exam["id"], s.student_no, "85", "78.5", "是" if i < 24 else "否"]
+        for i, s in enumerate(students)
+    ]
+    early = upload(
+        client, org_headers, "exam-results", "results.xlsx", _xlsx(result_header, result_rows)
+    )
+    assert early.status_code == 422
+    assert "results are recorded from the exam date on" in early.json()["errors"][0]["reason"]
+    assert db.exec(select(ExamResult)).all() == []
+    # two weeks later the exam has been held: move the session's calendar to today
+    held = db.get(ExamSession, exam["id"])
+    assert held is not None
+    held.registration_opens = today - timedelta(days=15)
+    held.registration_closes = today - timedelta(days=8)
+    held.exam_date = today
+    db.add(held)
+    db.commit()
     result_rows = [
         [exam["id"], s.student_no, "85", "78.5", "是" if i < 24 else "否"]
         for i, s in enumerate(students)

@@ -79,6 +79,8 @@ def test_session_for_a_pilot_not_approved_is_refused(client: TestClient, db: Ses
             {"registration_opens": "2099-01-01"},
             "registration_opens must be on or before registration_closes",
         ),
+        ({"registration_opens": "0001-01-01"}, "body.registration_opens"),
+        ({"exam_date": "2101-01-01"}, "body.exam_date"),
     ],
 )
 def test_bad_capacity_or_window_is_refused(
@@ -192,6 +194,21 @@ def test_a_change_that_puts_the_window_after_the_exam_is_refused(
     assert "close on or before the exam date" in response.json()["detail"]
     db.refresh(exam)
     assert exam.version == 1
+
+
+def test_a_change_to_a_date_out_of_range_is_refused(client: TestClient, db: Session) -> None:
+    exam = make_session(db, make_pilot(db))
+
+    response = client.patch(
+        f"/api/v1/exam-sessions/{exam.id}",
+        json={"registration_opens": "0001-01-01"},
+        headers=office(db),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.registration_opens"
+    db.refresh(exam)
+    assert exam.version == 1 and exam.registration_opens.year > 2000
 
 
 @pytest.mark.parametrize(
