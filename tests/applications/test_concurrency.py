@@ -1,10 +1,16 @@
 """Concurrent writers: the unique key and the state machine hold when requests race."""
 
+import dataclasses
+import threading
+import time
 from collections import Counter
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlmodel import Session, col, select
+from starlette.testclient import TestClient
 
 from app.applications.models import (
     ApplicationStatus,
@@ -15,9 +21,12 @@ from app.applications.models import (
     PlanStatus,
 )
 from app.core.audit import AuditEvent
+from app.core.roles import Principal
+from app.imports.registry import KINDS
 from app.reference.models import Major
 from tests.applications.factories import major_courses, make_application
 from tests.concurrency import Call, fire_concurrently
+from tests.imports.helpers import upload
 from tests.reference.factories import make_certificate, make_major, make_teacher, office
 
 
@@ -194,3 +203,50 @@ def test_concurrent_plans_for_one_major_and_assignments_of_one_teacher_make_one_
     db.expire_all()
     assert len(db.exec(select(PilotPlan)).all()) == 1
     assert len(db.exec(select(PilotTeacher)).all()) == 1
+
+
+def _table(headcount: int) -> bytes:
+    lines = ["本科/高职/中职\t申报试点证书名称\t申报级别\t申报专业\t申报年级\t申报人数"]
+    lines += [f"高职\t赛道证书{i}\t中级\t赛道专业{i}\t2021级\t{headcount + i}" for i in range(6)]
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.slow
+def test_submits_during_an_upload_wait_for_it_and_are_never_undone_by_it(
+    app: FastAPI, client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload reads the applications it compares; submits sent while it works wait for
+    it (PostgreSQL: the rows it read are locked), then submit what it wrote. Unlocked, they
+    would commit in between and the upload would write them back to draft."""
+    for i in range(6):
+        make_major(db, name=f"赛道专业{i}")
+    headers = office(db)
+    first = upload(client, headers, "applications", "t.tsv", _table(30), year=2022)
+    assert first.status_code == 200 and first.json()["created"] == 6, first.text
+    ids = db.exec(select(PilotApplication.id).order_by(col(PilotApplication.id))).all()
+    submits = [Call("POST", f"/api/v1/applications/{i}/submit", {"headers": headers}) for i in ids]
+    kind = KINDS["applications"]
+    answers: list[httpx.Response] = []
+    workers: list[threading.Thread] = []
+
+    def prepare_then_let_submits_in(session: Session, principal: Principal) -> Any:
+        plan = kind.prepare(session, principal)
+        worker = threading.Thread(target=lambda: answers.extend(fire_concurrently(app, submits)))
+        worker.start()
+        workers.append(worker)
+        time.sleep(0.5)  # room for the submits to overtake the upload, were they not held
+        return plan
+
+    monkeypatch.setitem(
+        KINDS, "applications", dataclasses.replace(kind, prepare=prepare_then_let_submits_in)
+    )
+    response = upload(client, headers, "applications", "t.tsv", _table(50), year=2022)
+    workers[0].join()
+
+    assert response.status_code == 200 and response.json()["updated"] == 6, response.text
+    assert [r.status_code for r in answers] == [200] * 6, [r.text for r in answers]
+    db.expire_all()
+    stored = db.exec(select(PilotApplication).order_by(col(PilotApplication.id))).all()
+    assert [(a.status, a.headcount) for a in stored] == [
+        (ApplicationStatus.submitted, 50 + i) for i in range(6)
+    ]
