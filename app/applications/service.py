@@ -710,6 +710,18 @@ def _require_teacher_manager(
         )
 
 
+def _refuse_teacher_change(application: PilotApplication) -> None:
+    """Teachers join or leave a pilot while it is draft, submitted or approved; a closed or
+    rejected pilot keeps the teachers it had."""
+    if application.status not in TEACHER_STATES:
+        raise InvalidState(
+            f"Application {application.id} is {application.status.value}; teachers are "
+            "assigned and removed only while it is draft, submitted or approved",
+            current_state=application.status.value,
+            allowed_actions=allowed_actions(application.status),
+        )
+
+
 def add_teacher(
     session: Session, principal: Principal, application_id: int, data: PilotTeacherCreate
 ) -> PilotTeacherPublic:
@@ -721,13 +733,7 @@ def add_teacher(
             errors=[{"field": "body.teacher_id", "message": f"no teacher {data.teacher_id}"}],
         )
     _require_teacher_manager(session, principal, application_id, teacher)
-    if application.status not in TEACHER_STATES:
-        raise InvalidState(
-            f"Application {application_id} is {application.status.value}; teachers are "
-            "assigned only while it is draft, submitted or approved",
-            current_state=application.status.value,
-            allowed_actions=allowed_actions(application.status),
-        )
+    _refuse_teacher_change(application)
     existing = session.exec(
         select(PilotTeacher.id).where(
             PilotTeacher.application_id == application_id,
@@ -764,7 +770,7 @@ def add_teacher(
 def remove_teacher(
     session: Session, principal: Principal, application_id: int, teacher_id: int
 ) -> None:
-    locked_application(session, principal, application_id)
+    application = locked_application(session, principal, application_id)
     row = session.exec(
         select(PilotTeacher).where(
             PilotTeacher.application_id == application_id, PilotTeacher.teacher_id == teacher_id
@@ -773,6 +779,7 @@ def remove_teacher(
     if row is None:
         raise NotFound(f"Teacher {teacher_id} is not assigned to application {application_id}")
     _require_teacher_manager(session, principal, application_id, session.get(Teacher, teacher_id))
+    _refuse_teacher_change(application)
     before = snapshot(row)
     session.delete(row)
     session.flush()
