@@ -897,7 +897,12 @@ PLAN_TRANSITIONS: dict[str, tuple[frozenset[PlanStatus], PlanStatus]] = {
 }
 
 
-def plan_allowed_actions(status: PlanStatus) -> list[str]:
+def plan_allowed_actions(
+    status: PlanStatus, application_status: ApplicationStatus = ApplicationStatus.approved
+) -> list[str]:
+    """What a plan in ``status`` allows; nothing more once its application is closed."""
+    if application_status != ApplicationStatus.approved:
+        return []
     actions = ["update"] if status in PLAN_EDITABLE else []
     return actions + [n for n, (sources, _) in PLAN_TRANSITIONS.items() if status in sources]
 
@@ -912,7 +917,7 @@ def plan_statement(
     year: int | None = None,
 ) -> Any:
     statement = (
-        select(PilotPlan, Major.name, Major.college_id)
+        select(PilotPlan, Major.name, Major.college_id, PilotApplication.status)
         .join(Major, col(Major.id) == PilotPlan.major_id)
         .join(PilotApplication, col(PilotApplication.id) == PilotPlan.application_id)
     )
@@ -937,7 +942,7 @@ PLAN_ORDER = [col(PilotPlan.application_id), col(PilotPlan.major_id), col(PilotP
 
 def plan_publics(session: Session, rows: Sequence[Any]) -> list[PlanPublic]:
     """Plans with their core courses, in one statement for all ``rows``."""
-    ids = [plan.id for plan, _, _ in rows]
+    ids = [plan.id for plan, _, _, _ in rows]
     courses: dict[int, list[PlanCoursePublic]] = defaultdict(list)
     if ids:
         for plan_id, c_id, c_code, c_name in session.exec(
@@ -956,10 +961,10 @@ def plan_publics(session: Session, rows: Sequence[Any]) -> list[PlanPublic]:
                 "major_name": major_name,
                 "college_id": college_id,
                 "core_courses": courses[plan.id],
-                "allowed_actions": plan_allowed_actions(plan.status),
+                "allowed_actions": plan_allowed_actions(plan.status, application_status),
             }
         )
-        for plan, major_name, college_id in rows
+        for plan, major_name, college_id, application_status in rows
     ]
 
 
@@ -1079,7 +1084,7 @@ def _locked_plan(session: Session, principal: Principal, plan_id: int) -> tuple[
     row = session.exec(statement.with_for_update(of=PilotPlan)).first()
     if row is None:
         raise NotFound(f"No pilot plan with id {plan_id}")
-    plan, _major_name, college_id = row
+    plan, _major_name, college_id, _application_status = row
     return plan, college_id
 
 
@@ -1096,6 +1101,7 @@ def update_plan(
             current_state=plan.status.value,
             allowed_actions=plan_allowed_actions(plan.status),
         )
+    _require_approved_application(session, plan, "changed")
     changes = data.model_dump(exclude_unset=True)
     before_courses = _plan_course_ids(session, plan_id)
     course_ids = changes.pop("core_course_ids", None)
@@ -1149,6 +1155,22 @@ def _core_course_problems(session: Session, plan: PilotPlan) -> list[dict[str, s
     return problems
 
 
+def _require_approved_application(session: Session, plan: PilotPlan, what: str) -> None:
+    """409 unless the plan's application is (still) approved; its row stays locked, so a
+    close racing this change waits for it or is seen by it."""
+    application = session.exec(
+        select(PilotApplication).where(PilotApplication.id == plan.application_id).with_for_update()
+    ).one()
+    if application.status != ApplicationStatus.approved:
+        raise InvalidState(
+            f"Plan {plan.id} cannot be {what}: its application {application.id} is "
+            f"{application.status.value}; plans are changed and filed only while it is approved",
+            current_state=plan.status.value,
+            application_status=application.status.value,
+            allowed_actions=[],
+        )
+
+
 def plan_transition(
     session: Session,
     principal: Principal,
@@ -1167,19 +1189,7 @@ def plan_transition(
         plan.status, sources, action, f"plan {plan_id}", plan_allowed_actions(plan.status)
     )
     if action == "file":
-        application = session.exec(
-            select(PilotApplication)
-            .where(PilotApplication.id == plan.application_id)
-            .with_for_update()
-        ).one()
-        if application.status != ApplicationStatus.approved:
-            raise InvalidState(
-                f"Plan {plan_id} cannot be filed: its application {application.id} is "
-                f"{application.status.value}; plans are filed only while it is approved",
-                current_state=plan.status.value,
-                application_status=application.status.value,
-                allowed_actions=[],
-            )
+        _require_approved_application(session, plan, "filed")
         problems = _core_course_problems(session, plan)
         if problems:
             raise UnprocessableEntity(
