@@ -120,10 +120,14 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
     ):
         cohorts_of[app_id].append(cohort)
     existing: dict[Any, dict[str, Any]] = {}
+    # The rows compared are locked until the upload commits: a submit or approve sent
+    # meanwhile waits and then acts on what the upload wrote (instead of the upload being
+    # refused as changed underneath it).
     for row in session.execute(
-        sa.select(table, col(Certificate.normalized_name)).join(
-            Certificate, col(Certificate.id) == table.c.certificate_id
-        )
+        sa.select(table, col(Certificate.normalized_name))
+        .join(Certificate, col(Certificate.id) == table.c.certificate_id)
+        .order_by(table.c.id)
+        .with_for_update(of=table)
     ).mappings():
         values = dict(row)
         values["major_ids"] = sorted(majors_of.get(values["id"], []))

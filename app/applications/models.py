@@ -34,12 +34,27 @@ Cohort = Annotated[
     ),
 ]
 Headcount = Annotated[int, Field(ge=1, le=MAX_HEADCOUNT, description="Applied headcount (quota)")]
-Contact = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)]
-Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)]
+Contact = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL),
+    Field(description="联系人: who answers questions about the application"),
+]
+Notes = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL),
+    Field(description="备注"),
+]
 Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
 ]
-Budget = Annotated[Money, Field(ge=0, le=Decimal("999999999999.99"), description="经费预算")]
+Budget = Annotated[
+    Money,
+    Field(
+        ge=0,
+        le=Decimal("999999999999.99"),
+        description='经费预算 in yuan, as a string with at most 2 decimals, e.g. "20000.00"',
+    ),
+]
 Section = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000, pattern=NO_NUL)]
 
 
@@ -186,13 +201,20 @@ def _distinct(values: list[int]) -> list[int]:
     return sorted(set(values))
 
 
+TIER_TEXT = "本科, 高职 or 中职"
+CERTIFICATE_TEXT = "The 1+X certificate piloted"
+LEVEL_TEXT = "初级, 中级 or 高级; one the certificate offers"
+MAJORS_TEXT = "The participating majors (1 or more; repeats count once)"
+COHORTS_TEXT = "The entry years (年级) taking part (1 or more; repeats count once)"
+
+
 class ApplicationCreate(SQLModel):
     year: Year
-    tier: Tier
-    certificate_id: RefId
-    level: Level
-    major_ids: list[RefId] = Field(min_length=1, max_length=MAX_LISTED)
-    cohorts: list[Cohort] = Field(min_length=1, max_length=10)
+    tier: Tier = Field(description=TIER_TEXT)
+    certificate_id: RefId = Field(description=CERTIFICATE_TEXT)
+    level: Level = Field(description=LEVEL_TEXT)
+    major_ids: list[RefId] = Field(min_length=1, max_length=MAX_LISTED, description=MAJORS_TEXT)
+    cohorts: list[Cohort] = Field(min_length=1, max_length=10, description=COHORTS_TEXT)
     headcount: Headcount
     contact: Contact | None = None
     notes: Notes | None = None
@@ -207,11 +229,18 @@ class ApplicationUpdate(PatchModel):
     NULLABLE = frozenset({"contact", "notes"})
 
     year: Year | None = None
-    tier: Tier | None = None
-    certificate_id: RefId | None = None
-    level: Level | None = None
-    major_ids: list[RefId] | None = Field(default=None, min_length=1, max_length=MAX_LISTED)
-    cohorts: list[Cohort] | None = Field(default=None, min_length=1, max_length=10)
+    tier: Tier | None = Field(default=None, description=TIER_TEXT)
+    certificate_id: RefId | None = Field(default=None, description=CERTIFICATE_TEXT)
+    level: Level | None = Field(default=None, description=LEVEL_TEXT)
+    major_ids: list[RefId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_LISTED,
+        description=MAJORS_TEXT + "; replaces the list",
+    )
+    cohorts: list[Cohort] | None = Field(
+        default=None, min_length=1, max_length=10, description=COHORTS_TEXT + "; replaces the list"
+    )
     headcount: Headcount | None = None
     contact: Contact | None = None
     notes: Notes | None = None
@@ -243,13 +272,15 @@ class ApplicationPublic(SQLModel):
     certificate_id: int
     certificate_name: str
     level: Level
-    majors: list[ApplicationMajorPublic]
-    cohorts: list[int]
-    headcount: int
+    majors: list[ApplicationMajorPublic] = Field(
+        description="Participating majors with their college and work plan"
+    )
+    cohorts: list[int] = Field(description="Entry years (年级) taking part")
+    headcount: int = Field(description="Applied headcount (申报人数)")
     contact: str | None
     notes: str | None
-    status: ApplicationStatus
-    rejection_reason: str | None
+    status: ApplicationStatus = Field(description="draft, submitted, approved, rejected or closed")
+    rejection_reason: str | None = Field(description="Why the office rejected it")
     allowed_actions: list[str] = Field(description="Workflow actions the current state allows")
     version: int
     created_at: datetime
@@ -260,8 +291,10 @@ class ApplicationPublic(SQLModel):
 
 
 class PilotTeacherCreate(SQLModel):
-    teacher_id: RefId
-    roles: list[TeacherRole] = Field(min_length=1, max_length=2)
+    teacher_id: RefId = Field(description="The teacher assigned")
+    roles: list[TeacherRole] = Field(
+        min_length=1, max_length=2, description="`trainer`, `evaluator` or both"
+    )
 
 
 class PilotTeacherPublic(SQLModel):
@@ -292,8 +325,8 @@ class PlanSections(SQLModel):
 
 
 class PlanCreate(PlanSections):
-    application_id: RefId
-    major_id: RefId
+    application_id: RefId = Field(description="The approved application the plan is for")
+    major_id: RefId = Field(description="One of the application's majors; one plan each")
     core_course_ids: list[RefId] = Field(
         default_factory=list,
         max_length=10,
@@ -310,7 +343,9 @@ class PlanCreate(PlanSections):
 class PlanUpdate(PatchModel, PlanSections):
     NULLABLE = frozenset(PlanSections.model_fields)
 
-    core_course_ids: list[RefId] | None = Field(default=None, max_length=10)
+    core_course_ids: list[RefId] | None = Field(
+        default=None, max_length=10, description="Replaces the core courses (书证融通核心课程)"
+    )
 
     @field_validator("core_course_ids", mode="after")
     @classmethod
@@ -333,8 +368,8 @@ class PlanPublic(SQLModel):
     application_id: int
     major_id: int
     major_name: str
-    college_id: int
-    status: PlanStatus
+    college_id: int = Field(description="The major's college, which files the plan")
+    status: PlanStatus = Field(description="draft, filed, acknowledged or returned")
     programme_revision: str | None
     teacher_training: str | None
     student_training: str | None
@@ -343,10 +378,10 @@ class PlanPublic(SQLModel):
     course_resources: str | None
     budget_amount: Money | None
     budget_text: str | None
-    core_courses: list[PlanCoursePublic]
-    return_reason: str | None
-    filed_at: datetime | None
-    allowed_actions: list[str]
+    core_courses: list[PlanCoursePublic] = Field(description="书证融通核心课程")
+    return_reason: str | None = Field(description="Why the office last returned it")
+    filed_at: datetime | None = Field(description="When it was last filed")
+    allowed_actions: list[str] = Field(description="Actions the current state allows")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -366,13 +401,13 @@ class ReportGroupBy(StrEnum):
 class ReportRow(SQLModel):
     key: str = Field(description="The group's id (certificate, college, major) or value")
     label: str = Field(description="The group's name as people read it")
-    applications: int
-    headcount: int
+    applications: int = Field(description="Applications in the group")
+    headcount: int = Field(description="Σ headcount of those applications")
 
 
 class ApplicationsReport(SQLModel):
-    year: int | None
+    year: int | None = Field(description="The year summarised; null: every year")
     group_by: ReportGroupBy
-    rows: list[ReportRow]
+    rows: list[ReportRow] = Field(description="One row per group, by name")
     total_applications: int = Field(description="Distinct applications (each counted once)")
     total_headcount: int = Field(description="Σ headcount of distinct applications")

@@ -350,6 +350,8 @@ def plans_create(
 def plans_get(
     session: SessionDep, principal: CurrentPrincipal, plan_id: DbId, response: Response
 ) -> PlanPublic:
+    """One work plan with its sections, core courses and `allowed_actions`; the `ETag` is
+    what a `PATCH` sends back in `If-Match`."""
     plan = service.get_plan(session, principal, plan_id)
     set_etag(response, plan.version)
     return plan

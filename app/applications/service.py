@@ -3,7 +3,8 @@ the teachers assigned to a pilot, and the summary report. Every change is audite
 committed here."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,7 +39,7 @@ from app.applications.models import (
     Tier,
     cohort_problem,
 )
-from app.core.audit import record, snapshot
+from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
@@ -443,6 +444,78 @@ def _snapshot(
     return {**(snapshot(application) or {}), "major_ids": list(major_ids), "cohorts": list(cohorts)}
 
 
+def _update_with_links(
+    session: Session,
+    principal: Principal,
+    row: PilotApplication | PilotPlan,
+    changes: dict[str, Any],
+    entity: str,
+    *,
+    before_links: dict[str, list[int]],
+    after_links: dict[str, list[int]],
+    write_links: Callable[[], None],
+) -> None:
+    """Set ``changes`` on ``row`` and rewrite its link tables when their values changed (a
+    change of links alone is a new version of the row too), audit before/after with the link
+    values, and commit."""
+    if after_links != before_links:
+        write_links()
+        changes = {**changes, "updated_at": utcnow()}
+    apply_changes(
+        session,
+        principal,
+        row,
+        changes,
+        entity,
+        extra_before=before_links,
+        extra_after=after_links,
+    )
+
+
+def _refuse_unless_in(
+    current: StrEnum,
+    sources: frozenset[Any],
+    action: str,
+    what: str,
+    allowed: list[str],
+) -> None:
+    """409 naming the current state, what ``action`` needs and what is allowed now."""
+    if current in sources:
+        return
+    raise InvalidState(
+        f"Cannot {action} {what}: it is {current.value}; {action} needs "
+        f"{' or '.join(sorted(s.value for s in sources))}. Allowed now: "
+        f"{', '.join(allowed) if allowed else 'none'}",
+        current_state=current.value,
+        allowed_actions=allowed,
+    )
+
+
+def _record_move(
+    session: Session,
+    principal: Principal,
+    row: PilotApplication | PilotPlan,
+    entity: str,
+    action: str,
+    changes: dict[str, Any],
+) -> None:
+    """Apply a workflow move to the (locked) ``row``, audit it under ``action``, commit."""
+    before = snapshot(row)
+    for field, value in changes.items():
+        setattr(row, field, value)
+    session.flush()
+    record(
+        session,
+        principal,
+        action=action,
+        entity=entity,
+        entity_id=getattr(row, "id", None),
+        before=before,
+        after=snapshot(row),
+    )
+    session.commit()
+
+
 def create_application(
     session: Session, principal: Principal, data: ApplicationCreate
 ) -> PilotApplication:
@@ -502,23 +575,16 @@ def update_application(
     _check_references(session, certificate_id, level, major_ids)
     _check_cohorts(year, cohorts)
     _check_unique(session, year, certificate_id, level, tier, application_id)
-    before = _snapshot(application, before_majors, before_cohorts)
-    for field, value in changes.items():
-        setattr(application, field, value)
-    if (major_ids, cohorts) != (before_majors, before_cohorts):
-        application.updated_at = utcnow()  # a change of majors or cohorts is a new version
-        _set_links(session, application_id, major_ids, cohorts)
-    session.flush()
-    record(
+    _update_with_links(
         session,
         principal,
-        action="update",
-        entity=ENTITY,
-        entity_id=application_id,
-        before=before,
-        after=_snapshot(application, major_ids, cohorts),
+        application,
+        changes,
+        ENTITY,
+        before_links={"major_ids": before_majors, "cohorts": before_cohorts},
+        after_links={"major_ids": major_ids, "cohorts": cohorts},
+        write_links=lambda: _set_links(session, application_id, major_ids, cohorts),
     )
-    session.commit()
     return application
 
 
@@ -560,30 +626,17 @@ def transition(
         _require_office(principal, f"{action} pilot applications")
     else:
         _require_filer(session, principal, _major_ids(session, application_id))
-    if application.status not in sources:
-        allowed = allowed_actions(application.status)
-        raise InvalidState(
-            f"Cannot {action} application {application_id}: it is {application.status.value}; "
-            f"{action} needs {' or '.join(sorted(s.value for s in sources))}. Allowed now: "
-            f"{', '.join(allowed) if allowed else 'none'}",
-            current_state=application.status.value,
-            allowed_actions=allowed,
-        )
-    before = snapshot(application)
-    application.status = target
-    if action == "reject":
-        application.rejection_reason = reason
-    session.flush()
-    record(
-        session,
-        principal,
-        action=action,
-        entity=ENTITY,
-        entity_id=application_id,
-        before=before,
-        after=snapshot(application),
+    _refuse_unless_in(
+        application.status,
+        sources,
+        action,
+        f"application {application_id}",
+        allowed_actions(application.status),
     )
-    session.commit()
+    changes: dict[str, Any] = {"status": target}
+    if action == "reject":
+        changes["rejection_reason"] = reason
+    _record_move(session, principal, application, ENTITY, action, changes)
     return application
 
 
@@ -657,6 +710,18 @@ def _require_teacher_manager(
         )
 
 
+def _refuse_teacher_change(application: PilotApplication) -> None:
+    """Teachers join or leave a pilot while it is draft, submitted or approved; a closed or
+    rejected pilot keeps the teachers it had."""
+    if application.status not in TEACHER_STATES:
+        raise InvalidState(
+            f"Application {application.id} is {application.status.value}; teachers are "
+            "assigned and removed only while it is draft, submitted or approved",
+            current_state=application.status.value,
+            allowed_actions=allowed_actions(application.status),
+        )
+
+
 def add_teacher(
     session: Session, principal: Principal, application_id: int, data: PilotTeacherCreate
 ) -> PilotTeacherPublic:
@@ -668,13 +733,7 @@ def add_teacher(
             errors=[{"field": "body.teacher_id", "message": f"no teacher {data.teacher_id}"}],
         )
     _require_teacher_manager(session, principal, application_id, teacher)
-    if application.status not in TEACHER_STATES:
-        raise InvalidState(
-            f"Application {application_id} is {application.status.value}; teachers are "
-            "assigned only while it is draft, submitted or approved",
-            current_state=application.status.value,
-            allowed_actions=allowed_actions(application.status),
-        )
+    _refuse_teacher_change(application)
     existing = session.exec(
         select(PilotTeacher.id).where(
             PilotTeacher.application_id == application_id,
@@ -711,7 +770,7 @@ def add_teacher(
 def remove_teacher(
     session: Session, principal: Principal, application_id: int, teacher_id: int
 ) -> None:
-    locked_application(session, principal, application_id)
+    application = locked_application(session, principal, application_id)
     row = session.exec(
         select(PilotTeacher).where(
             PilotTeacher.application_id == application_id, PilotTeacher.teacher_id == teacher_id
@@ -720,6 +779,7 @@ def remove_teacher(
     if row is None:
         raise NotFound(f"Teacher {teacher_id} is not assigned to application {application_id}")
     _require_teacher_manager(session, principal, application_id, session.get(Teacher, teacher_id))
+    _refuse_teacher_change(application)
     before = snapshot(row)
     session.delete(row)
     session.flush()
@@ -837,7 +897,12 @@ PLAN_TRANSITIONS: dict[str, tuple[frozenset[PlanStatus], PlanStatus]] = {
 }
 
 
-def plan_allowed_actions(status: PlanStatus) -> list[str]:
+def plan_allowed_actions(
+    status: PlanStatus, application_status: ApplicationStatus = ApplicationStatus.approved
+) -> list[str]:
+    """What a plan in ``status`` allows; nothing more once its application is closed."""
+    if application_status != ApplicationStatus.approved:
+        return []
     actions = ["update"] if status in PLAN_EDITABLE else []
     return actions + [n for n, (sources, _) in PLAN_TRANSITIONS.items() if status in sources]
 
@@ -852,7 +917,7 @@ def plan_statement(
     year: int | None = None,
 ) -> Any:
     statement = (
-        select(PilotPlan, Major.name, Major.college_id)
+        select(PilotPlan, Major.name, Major.college_id, PilotApplication.status)
         .join(Major, col(Major.id) == PilotPlan.major_id)
         .join(PilotApplication, col(PilotApplication.id) == PilotPlan.application_id)
     )
@@ -877,7 +942,7 @@ PLAN_ORDER = [col(PilotPlan.application_id), col(PilotPlan.major_id), col(PilotP
 
 def plan_publics(session: Session, rows: Sequence[Any]) -> list[PlanPublic]:
     """Plans with their core courses, in one statement for all ``rows``."""
-    ids = [plan.id for plan, _, _ in rows]
+    ids = [plan.id for plan, _, _, _ in rows]
     courses: dict[int, list[PlanCoursePublic]] = defaultdict(list)
     if ids:
         for plan_id, c_id, c_code, c_name in session.exec(
@@ -896,10 +961,10 @@ def plan_publics(session: Session, rows: Sequence[Any]) -> list[PlanPublic]:
                 "major_name": major_name,
                 "college_id": college_id,
                 "core_courses": courses[plan.id],
-                "allowed_actions": plan_allowed_actions(plan.status),
+                "allowed_actions": plan_allowed_actions(plan.status, application_status),
             }
         )
-        for plan, major_name, college_id in rows
+        for plan, major_name, college_id, application_status in rows
     ]
 
 
@@ -1019,7 +1084,7 @@ def _locked_plan(session: Session, principal: Principal, plan_id: int) -> tuple[
     row = session.exec(statement.with_for_update(of=PilotPlan)).first()
     if row is None:
         raise NotFound(f"No pilot plan with id {plan_id}")
-    plan, _major_name, college_id = row
+    plan, _major_name, college_id, _application_status = row
     return plan, college_id
 
 
@@ -1036,30 +1101,23 @@ def update_plan(
             current_state=plan.status.value,
             allowed_actions=plan_allowed_actions(plan.status),
         )
+    _require_approved_application(session, plan, "changed")
     changes = data.model_dump(exclude_unset=True)
     before_courses = _plan_course_ids(session, plan_id)
     course_ids = changes.pop("core_course_ids", None)
     if course_ids is None:
         course_ids = before_courses
     _check_courses(session, course_ids, "body.core_course_ids")
-    before = _plan_snapshot(plan, before_courses)
-    for field, value in changes.items():
-        setattr(plan, field, value)
-    plan.status = PlanStatus.draft
-    if course_ids != before_courses:
-        plan.updated_at = utcnow()  # a change of courses is a new version
-        _set_plan_courses(session, plan_id, course_ids)
-    session.flush()
-    record(
+    _update_with_links(
         session,
         principal,
-        action="update",
-        entity=PLAN_ENTITY,
-        entity_id=plan_id,
-        before=before,
-        after=_plan_snapshot(plan, course_ids),
+        plan,
+        {**changes, "status": PlanStatus.draft},
+        PLAN_ENTITY,
+        before_links={"core_course_ids": before_courses},
+        after_links={"core_course_ids": course_ids},
+        write_links=lambda: _set_plan_courses(session, plan_id, course_ids),
     )
-    session.commit()
     return plan
 
 
@@ -1097,6 +1155,22 @@ def _core_course_problems(session: Session, plan: PilotPlan) -> list[dict[str, s
     return problems
 
 
+def _require_approved_application(session: Session, plan: PilotPlan, what: str) -> None:
+    """409 unless the plan's application is (still) approved; its row stays locked, so a
+    close racing this change waits for it or is seen by it."""
+    application = session.exec(
+        select(PilotApplication).where(PilotApplication.id == plan.application_id).with_for_update()
+    ).one()
+    if application.status != ApplicationStatus.approved:
+        raise InvalidState(
+            f"Plan {plan.id} cannot be {what}: its application {application.id} is "
+            f"{application.status.value}; plans are changed and filed only while it is approved",
+            current_state=plan.status.value,
+            application_status=application.status.value,
+            allowed_actions=[],
+        )
+
+
 def plan_transition(
     session: Session,
     principal: Principal,
@@ -1111,29 +1185,11 @@ def plan_transition(
         _require_plan_writer(principal, college_id)
     else:
         _require_office(principal, f"{action} pilot plans")
-    if plan.status not in sources:
-        allowed = plan_allowed_actions(plan.status)
-        raise InvalidState(
-            f"Cannot {action} plan {plan_id}: it is {plan.status.value}; {action} needs "
-            f"{' or '.join(sorted(s.value for s in sources))}. Allowed now: "
-            f"{', '.join(allowed) if allowed else 'none'}",
-            current_state=plan.status.value,
-            allowed_actions=allowed,
-        )
+    _refuse_unless_in(
+        plan.status, sources, action, f"plan {plan_id}", plan_allowed_actions(plan.status)
+    )
     if action == "file":
-        application = session.exec(
-            select(PilotApplication)
-            .where(PilotApplication.id == plan.application_id)
-            .with_for_update()
-        ).one()
-        if application.status != ApplicationStatus.approved:
-            raise InvalidState(
-                f"Plan {plan_id} cannot be filed: its application {application.id} is "
-                f"{application.status.value}; plans are filed only while it is approved",
-                current_state=plan.status.value,
-                application_status=application.status.value,
-                allowed_actions=[],
-            )
+        _require_approved_application(session, plan, "filed")
         problems = _core_course_problems(session, plan)
         if problems:
             raise UnprocessableEntity(
@@ -1141,21 +1197,10 @@ def plan_transition(
                 code="plan_incomplete",
                 errors=problems,
             )
-    before = snapshot(plan)
-    plan.status = target
+    changes: dict[str, Any] = {"status": target}
     if action == "file":
-        plan.filed_at = utcnow()
+        changes["filed_at"] = utcnow()
     if action == "return":
-        plan.return_reason = reason
-    session.flush()
-    record(
-        session,
-        principal,
-        action=action,
-        entity=PLAN_ENTITY,
-        entity_id=plan_id,
-        before=before,
-        after=snapshot(plan),
-    )
-    session.commit()
+        changes["return_reason"] = reason
+    _record_move(session, principal, plan, PLAN_ENTITY, action, changes)
     return plan

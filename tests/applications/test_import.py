@@ -322,3 +322,23 @@ def test_the_openapi_schema_shows_the_year_and_status_options_of_the_upload(
     assert parameters["year"]["schema"] == {"type": "integer", "minimum": 2000, "maximum": 2100}
     assert parameters["status"]["schema"]["enum"] == ["draft", "submitted", "approved"]
     assert "applications" in parameters["year"]["description"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_of_the_list_uploads_again_unchanged(
+    client: TestClient, db: Session, fmt: str
+) -> None:
+    headers = office(db)
+    load_sample_majors(client, headers)
+    assert import_table(client, headers, status="approved").status_code == 200
+    before = _counts(db)
+
+    exported = client.get("/api/v1/applications", params={"format": fmt}, headers=headers)
+    again = upload(client, headers, "applications", f"export.{fmt}", exported.content)
+
+    assert exported.status_code == 200
+    body = again.json()
+    assert again.status_code == 200, again.text
+    assert (body["rows"], body["created"], body["updated"], body["unchanged"]) == (32, 0, 0, 32)
+    assert body["ignored_columns"] == ["状态", "已报备方案"]
+    assert _counts(db) == before

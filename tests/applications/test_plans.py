@@ -215,6 +215,31 @@ def test_filing_after_the_application_was_closed_is_409(client: TestClient, db: 
     assert db.exec(select(PilotPlan.status)).one() == PlanStatus.draft
 
 
+def test_a_plan_of_a_closed_application_is_kept_as_it_is(client: TestClient, db: Session) -> None:
+    _, major, application_id, course_ids = _setup(db)
+    headers = office(db)
+    plan = _plan(client, headers, application_id, major, course_ids).json()
+    client.post(f"/api/v1/applications/{application_id}/close", headers=headers)
+
+    shown = client.get(f"{URL}/{plan['id']}", headers=headers)
+    changed = client.patch(
+        f"{URL}/{plan['id']}",
+        json={"budget_text": "追加", "core_course_ids": course_ids[:3]},
+        headers={**headers, "If-Match": shown.headers["ETag"]},
+    )
+
+    assert shown.json()["allowed_actions"] == []
+    assert changed.status_code == 409, changed.text
+    assert changed.json()["code"] == "invalid_state"
+    assert changed.json()["application_status"] == "closed"
+    assert "changed and filed only while it is approved" in changed.json()["detail"]
+    db.expire_all()
+    stored = db.exec(select(PilotPlan)).one()
+    assert (stored.budget_text, stored.version) == (None, plan["version"])
+    again = client.get(f"{URL}/{plan['id']}", headers=headers).json()
+    assert sorted(c["id"] for c in again["core_courses"]) == sorted(course_ids)
+
+
 def test_stale_if_match_on_a_plan_is_412(client: TestClient, db: Session) -> None:
     _, major, application_id, course_ids = _setup(db)
     headers = office(db)

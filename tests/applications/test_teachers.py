@@ -91,6 +91,26 @@ def test_teachers_are_not_assigned_to_a_closed_pilot(client: TestClient, db: Ses
     assert response.json()["current_state"] == "closed"
 
 
+def test_a_closed_pilot_keeps_its_teachers(client: TestClient, db: Session) -> None:
+    application = make_application(db, status=ApplicationStatus.approved)
+    teacher = make_teacher(db)
+    headers = office(db)
+    url = f"{URL}/{application.id}"
+    client.post(
+        f"{url}/teachers", json={"teacher_id": teacher.id, "roles": ["trainer"]}, headers=headers
+    )
+    assert client.post(f"{url}/close", headers=headers).status_code == 200
+
+    response = client.delete(f"{url}/teachers/{teacher.id}", headers=headers)
+
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "invalid_state"
+    assert response.json()["current_state"] == "closed"
+    assert "removed only while it is draft, submitted or approved" in response.json()["detail"]
+    db.expire_all()
+    assert [t.teacher_id for t in db.exec(select(PilotTeacher)).all()] == [teacher.id]
+
+
 def test_college_manager_assigns_own_teachers_to_a_pilot_of_their_college_only(
     client: TestClient, db: Session
 ) -> None:
