@@ -500,20 +500,7 @@ def _record_move(
     changes: dict[str, Any],
 ) -> None:
     """Apply a workflow move to the (locked) ``row``, audit it under ``action``, commit."""
-    before = snapshot(row)
-    for field, value in changes.items():
-        setattr(row, field, value)
-    session.flush()
-    record(
-        session,
-        principal,
-        action=action,
-        entity=entity,
-        entity_id=getattr(row, "id", None),
-        before=before,
-        after=snapshot(row),
-    )
-    session.commit()
+    apply_changes(session, principal, row, changes, entity, action=action)
 
 
 def create_application(

@@ -51,8 +51,10 @@ def apply_changes(
     entity: str,
     extra_before: dict[str, Any] | None = None,
     extra_after: dict[str, Any] | None = None,
+    action: str = "update",
 ) -> None:
-    """Set ``changes`` on ``row``, record the update with before/after, and commit."""
+    """Set ``changes`` on ``row``, record the change (an ``update``, or a workflow ``action``
+    such as ``submit``) with before/after, and commit."""
     before = {**(snapshot(row) or {}), **(extra_before or {})}
     for field, value in changes.items():
         setattr(row, field, value)
@@ -60,7 +62,7 @@ def apply_changes(
     record(
         session,
         principal,
-        action="update",
+        action=action,
         entity=entity,
         entity_id=getattr(row, "id", None),
         before=before,
