@@ -174,7 +174,8 @@ class CertifyBody(SQLModel):
         default=None, description="考评员 qualification number, where earned"
     )
     certified_on: SchoolDate | None = Field(
-        default=None, description="Issue date; today in the school's time zone when left out"
+        default=None,
+        description="Issue date, today or earlier; today in the school's time zone when left out",
     )
     valid_until: SchoolDate | None = Field(
         default=None, description="Last day the certificate is valid; none: no expiry"

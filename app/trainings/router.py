@@ -157,7 +157,8 @@ def teacher_trainings_update(
 ) -> TrainingPublic:
     """Change a training (`If-Match`). Planned and in-progress trainings change any field; a
     certified one only its certificate numbers, `valid_until` and notes; a failed one only its
-    notes (409 `invalid_state` otherwise)."""
+    notes (409 `invalid_state` otherwise). A teacher changes their own planned or in-progress
+    training but never the certificate fields (403)."""
     training = service.update_training(session, principal, training_id, data, if_match)
     set_etag(response, training.version)
     return service.get_training(session, principal, training_id, school_today(settings.timezone))
@@ -214,8 +215,9 @@ def teacher_trainings_certify(
     response: Response,
 ) -> TrainingPublic:
     """in_progress → certified with the trainer certificate number (unique: 409 naming its
-    holder otherwise), an optional 考评员 number and `valid_until`. Only the office or the
-    teacher's college manager certifies."""
+    holder otherwise), an optional 考评员 number and `valid_until`; `certified_on` (default
+    today) is never in the future. Only the office or the teacher's college manager
+    certifies."""
     return _act(session, principal, settings, training_id, "certify", response, data)
 
 
@@ -229,7 +231,8 @@ def teacher_trainings_fail(
     training_id: DbId,
     response: Response,
 ) -> TrainingPublic:
-    """in_progress → failed (no certificate)."""
+    """in_progress → failed (no certificate). Only the office or the teacher's college
+    manager records the outcome."""
     return _act(session, principal, settings, training_id, "fail", response)
 
 

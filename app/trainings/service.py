@@ -61,6 +61,7 @@ TRANSITIONS: dict[str, tuple[frozenset[TrainingStatus], TrainingStatus]] = {
     "certify": (frozenset({TrainingStatus.in_progress}), TrainingStatus.certified),
     "fail": (frozenset({TrainingStatus.in_progress}), TrainingStatus.failed),
 }
+OUTCOMES = frozenset({"certify", "fail"})  # recorded by the office or the teacher's college
 PLAN_FIELDS = frozenset(
     {"teacher_id", "certificate_id", "level", "provider", "start_date", "end_date", "hours"}
 )
@@ -121,7 +122,8 @@ def _require_training_writer(
     principal: Principal, teacher: Teacher, *, certifying: bool = False
 ) -> None:
     """The office writes every training; a college manager those of their college's teachers;
-    a teacher their own, except certifying (the college or the office checks the certificate)."""
+    a teacher their own, except its outcome and certificate (certify, fail, and the certificate
+    number, 考评员 number and validity: the college or the office checks those)."""
     role = principal.role
     if role == Role.academic_office:
         return
@@ -140,7 +142,11 @@ def _require_training_writer(
     allowed = [Role.academic_office.value, Role.college_manager.value]
     if not certifying:
         allowed.append(Role.teacher.value)
-    what = "certify teacher trainings" if certifying else "write teacher trainings"
+    what = (
+        "record the outcome or certificate of a teacher training"
+        if certifying
+        else "write teacher trainings"
+    )
     raise Forbidden(
         f"Role {role.value} may not {what}; allowed roles: {', '.join(allowed)}",
         allowed_roles=allowed,
@@ -335,9 +341,9 @@ def update_training(
     """Change what the training's state allows (see ``EDITABLE``); a refused field changes
     nothing."""
     training, teacher = _locked_training(session, principal, training_id)
-    _require_training_writer(principal, teacher)
-    check_version(training.version, if_match, "teacher training")
     changes = data.model_dump(exclude_unset=True)
+    _require_training_writer(principal, teacher, certifying=bool(CERTIFICATE_FIELDS & set(changes)))
+    check_version(training.version, if_match, "teacher training")
     editable = EDITABLE[training.status]
     refused = sorted(set(changes) - editable)
     if refused:
@@ -384,7 +390,7 @@ def transition_training(
     """Start, certify or fail a training; a refused action changes nothing."""
     sources, target = TRANSITIONS[action]
     training, teacher = _locked_training(session, principal, training_id)
-    _require_training_writer(principal, teacher, certifying=action == "certify")
+    _require_training_writer(principal, teacher, certifying=action in OUTCOMES)
     if training.status not in sources:
         allowed = allowed_actions(training.status)
         raise _refused(
@@ -397,6 +403,12 @@ def transition_training(
     if certify is not None:
         _check_number_free(session, certify.trainer_certificate_no, training_id)
         certified_on = certify.certified_on or today
+        if certified_on > today:
+            raise UnprocessableEntity(
+                f"certified_on {certified_on} is in the future; a certificate is recorded once "
+                f"issued, on {today} or earlier",
+                errors=[{"field": "body.certified_on", "message": f"at most {today}"}],
+            )
         if certify.valid_until is not None and certify.valid_until < certified_on:
             raise UnprocessableEntity(
                 f"valid_until {certify.valid_until} is before the issue date {certified_on}",

@@ -390,3 +390,63 @@ def test_an_unknown_training_is_404(client: TestClient, db: Session) -> None:
     started = client.post(f"{TRAININGS}/4242/start", headers=headers)
 
     assert (got.status_code, started.status_code) == (404, 404)
+
+
+def test_teacher_may_not_change_the_certificate_of_their_certified_training(
+    client: TestClient, db: Session
+) -> None:
+    me = make_teacher(db)
+    training = make_training(
+        db, me, make_certificate(db), status=TrainingStatus.certified, number="TC-OWN"
+    )
+    headers = headers_for(db, Role.teacher, teacher_id=me.id)
+
+    extended = client.patch(
+        f"{TRAININGS}/{training.id}", json={"valid_until": "2099-12-31"}, headers=headers
+    )
+    renumbered = client.patch(
+        f"{TRAININGS}/{training.id}", json={"trainer_certificate_no": "TC-X"}, headers=headers
+    )
+    noted = client.patch(f"{TRAININGS}/{training.id}", json={"notes": "证书已领"}, headers=headers)
+
+    assert extended.status_code == 403, extended.text
+    assert "academic_office" in extended.json()["detail"]
+    assert renumbered.status_code == 403
+    assert noted.status_code == 200
+    db.expire_all()
+    row = db.get(TeacherTraining, training.id)
+    assert row is not None
+    assert (row.valid_until, row.trainer_certificate_no, row.notes) == (None, "TC-OWN", "证书已领")
+
+
+def test_teacher_may_not_fail_their_own_training(client: TestClient, db: Session) -> None:
+    me = make_teacher(db)
+    training = make_training(db, me, make_certificate(db), status=TrainingStatus.in_progress)
+
+    response = client.post(
+        f"{TRAININGS}/{training.id}/fail", headers=headers_for(db, Role.teacher, teacher_id=me.id)
+    )
+
+    assert response.status_code == 403
+    assert response.json()["allowed_roles"] == ["academic_office", "college_manager"]
+    db.expire_all()
+    assert db.exec(select(TeacherTraining.status)).one() == TrainingStatus.in_progress
+
+
+def test_certify_with_an_issue_date_in_the_future_is_422(client: TestClient, db: Session) -> None:
+    training = make_training(
+        db, make_teacher(db), make_certificate(db), status=TrainingStatus.in_progress
+    )
+
+    response = client.post(
+        f"{TRAININGS}/{training.id}/certify",
+        json={"trainer_certificate_no": "TC-FUT", "certified_on": "2099-01-01"},
+        headers=office(db),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.certified_on"
+    db.expire_all()
+    row = db.get(TeacherTraining, training.id)
+    assert row is not None
+    assert (row.status, row.trainer_certificate_no) == (TrainingStatus.in_progress, None)
