@@ -885,23 +885,18 @@ def update_batch(
                 code="hours_below_attended",
                 max_attended_hours=attended,
             )
-    before = _batch_snapshot(batch, before_instructors)
-    for field, value in changes.items():
-        setattr(batch, field, value)
     if instructors != before_instructors:
-        batch.updated_at = utcnow()  # a change of instructors is a new version
+        changes["updated_at"] = utcnow()  # a change of instructors is a new version
         _set_instructors(session, batch_id, instructors)
-    session.flush()
-    record(
+    apply_changes(
         session,
         principal,
-        action="update",
-        entity=BATCH_ENTITY,
-        entity_id=batch_id,
-        before=before,
-        after=_batch_snapshot(batch, instructors),
+        batch,
+        changes,
+        BATCH_ENTITY,
+        extra_before={"instructor_ids": before_instructors},
+        extra_after={"instructor_ids": instructors},
     )
-    session.commit()
     return batch
 
 

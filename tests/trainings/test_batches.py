@@ -4,6 +4,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.applications.models import ApplicationStatus
+from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.trainings.models import TrainingBatch, TrainingBatchInstructor, TrainingEnrollment
 from tests.applications.factories import make_application
@@ -254,6 +255,62 @@ def test_batch_update_replaces_instructors_and_bumps_the_version(
     assert response.status_code == 200, response.text
     assert [i["id"] for i in response.json()["instructors"]] == [second.id]
     assert response.headers["ETag"] == '"2"'
+    linked = db.exec(select(TrainingBatchInstructor.teacher_id)).all()
+    assert linked == [second.id]
+    event = db.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity == "training_batch", AuditEvent.action == "update"
+        )
+    ).one()
+    assert event.before is not None and event.after is not None
+    assert (event.before["instructor_ids"], event.after["instructor_ids"]) == (
+        [first.id],
+        [second.id],
+    )
+    assert (event.before["version"], event.after["version"]) == (1, 2)
+
+
+def test_batch_update_of_fields_keeps_instructors_and_audits_the_change(
+    client: TestClient, db: Session
+) -> None:
+    application = make_application(db, status=ApplicationStatus.approved)
+    teacher = make_teacher(db)
+    batch = make_batch(db, application, instructors=(teacher,))
+
+    response = client.patch(
+        f"{BATCHES}/{batch.id}",
+        json={"title": "  第二期  ", "hours": 40, "notes": None},
+        headers=office(db),
+    )
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["title"], response.json()["hours"]) == ("第二期", 40)
+    assert [i["id"] for i in response.json()["instructors"]] == [teacher.id]
+    event = db.exec(select(AuditEvent).where(AuditEvent.entity == "training_batch")).one()
+    assert event.before is not None and event.after is not None
+    assert (event.before["hours"], event.after["hours"]) == (32, 40)
+    assert event.before["instructor_ids"] == event.after["instructor_ids"] == [teacher.id]
+
+
+def test_batch_update_with_an_unknown_instructor_changes_nothing(
+    client: TestClient, db: Session
+) -> None:
+    application = make_application(db, status=ApplicationStatus.approved)
+    teacher = make_teacher(db)
+    batch = make_batch(db, application, instructors=(teacher,))
+
+    response = client.patch(
+        f"{BATCHES}/{batch.id}",
+        json={"title": "改名", "instructor_ids": [teacher.id, 999999]},
+        headers=office(db),
+    )
+
+    assert response.status_code == 422
+    assert "999999" in response.json()["detail"]
+    db.expire_all()
+    row = db.get(TrainingBatch, batch.id)
+    assert row is not None and (row.title, row.version) == ("集中培训", 1)
+    assert db.exec(select(TrainingBatchInstructor.teacher_id)).all() == [teacher.id]
 
 
 def test_a_batch_with_enrolments_is_not_deleted(client: TestClient, db: Session) -> None:
