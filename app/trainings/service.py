@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from app.accounts.service import check_version
 from app.applications.models import (
@@ -286,6 +286,47 @@ def _check_number_free(session: Session, number: str, own_id: int | None) -> Non
         )
 
 
+def _commit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    entity: str,
+    row: SQLModel,
+    *,
+    before: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write ``row``'s insert, change or delete, audit it and commit: the one tail of every
+    write here that is not a plain field update (those go through ``apply_changes``).
+    ``extra`` (link-table state such as a batch's instructors) joins the row's snapshot;
+    ``before`` is None for an insert, and a deleted row has no ``after``."""
+    deleted = row in session.deleted
+    session.flush()
+    record(
+        session,
+        principal,
+        action=action,
+        entity=entity,
+        entity_id=getattr(row, "id", None),
+        before=None if before is None else {**before, **(extra or {})},
+        after=None if deleted else {**(snapshot(row) or {}), **(extra or {})},
+    )
+    session.commit()
+
+
+def _delete(
+    session: Session,
+    principal: Principal,
+    action: str,
+    entity: str,
+    row: SQLModel,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    before = snapshot(row)
+    session.delete(row)
+    _commit(session, principal, action, entity, row, before=before, extra=extra)
+
+
 def create_training(
     session: Session, principal: Principal, data: TrainingCreate
 ) -> TeacherTraining:
@@ -294,16 +335,7 @@ def create_training(
     _check_certificate_level(session, data.certificate_id, data.level)
     training = TeacherTraining.model_validate(data.model_dump())
     session.add(training)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=TRAINING_ENTITY,
-        entity_id=training.id,
-        after=snapshot(training),
-    )
-    session.commit()
+    _commit(session, principal, "create", TRAINING_ENTITY, training)
     return training
 
 
@@ -419,17 +451,7 @@ def transition_training(
         training.certified_on = certified_on
         training.valid_until = certify.valid_until
     training.status = target
-    session.flush()
-    record(
-        session,
-        principal,
-        action=action,
-        entity=TRAINING_ENTITY,
-        entity_id=training_id,
-        before=before,
-        after=snapshot(training),
-    )
-    session.commit()
+    _commit(session, principal, action, TRAINING_ENTITY, training, before=before)
     return training
 
 
@@ -442,18 +464,7 @@ def delete_training(session: Session, principal: Principal, training_id: int) ->
             f"Only a planned training is deleted; training {training_id} is "
             f"{training.status.value}",
         )
-    before = snapshot(training)
-    session.delete(training)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="delete",
-        entity=TRAINING_ENTITY,
-        entity_id=training_id,
-        before=before,
-    )
-    session.commit()
+    _delete(session, principal, "delete", TRAINING_ENTITY, training)
 
 
 # --- coverage --------------------------------------------------------------------------------
@@ -803,10 +814,6 @@ def _set_instructors(session: Session, batch_id: int, teacher_ids: Sequence[int]
     session.add_all(TrainingBatchInstructor(batch_id=batch_id, teacher_id=t) for t in teacher_ids)
 
 
-def _batch_snapshot(batch: TrainingBatch, instructor_ids: Sequence[int]) -> dict[str, Any]:
-    return {**(snapshot(batch) or {}), "instructor_ids": list(instructor_ids)}
-
-
 def create_batch(session: Session, principal: Principal, data: BatchCreate) -> TrainingBatch:
     try:
         application = locked_application(session, principal, data.application_id)
@@ -822,16 +829,8 @@ def create_batch(session: Session, principal: Principal, data: BatchCreate) -> T
     session.flush()
     assert batch.id is not None
     _set_instructors(session, batch.id, data.instructor_ids)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=BATCH_ENTITY,
-        entity_id=batch.id,
-        after=_batch_snapshot(batch, data.instructor_ids),
-    )
-    session.commit()
+    extra = {"instructor_ids": data.instructor_ids}
+    _commit(session, principal, "create", BATCH_ENTITY, batch, extra=extra)
     return batch
 
 
@@ -911,17 +910,9 @@ def delete_batch(session: Session, principal: Principal, batch_id: int) -> None:
             f"Batch {batch_id} has {enrolled} enrolled student(s); remove them first",
             code="has_enrollments",
         )
-    instructors = _instructor_ids(session, batch_id)
-    before = _batch_snapshot(batch, instructors)
-    session.execute(
-        sa.delete(TrainingBatchInstructor).where(col(TrainingBatchInstructor.batch_id) == batch_id)
-    )
-    session.delete(batch)
-    session.flush()
-    record(
-        session, principal, action="delete", entity=BATCH_ENTITY, entity_id=batch_id, before=before
-    )
-    session.commit()
+    extra = {"instructor_ids": _instructor_ids(session, batch_id)}
+    _set_instructors(session, batch_id, [])
+    _delete(session, principal, "delete", BATCH_ENTITY, batch, extra)
 
 
 # --- enrolments ------------------------------------------------------------------------------
@@ -1055,16 +1046,7 @@ def add_enrollment(
         )
     enrollment = TrainingEnrollment(batch_id=batch_id, **data.model_dump())
     session.add(enrollment)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="enroll",
-        entity=ENROLLMENT_ENTITY,
-        entity_id=enrollment.id,
-        after=snapshot(enrollment),
-    )
-    session.commit()
+    _commit(session, principal, "enroll", ENROLLMENT_ENTITY, enrollment)
     return enrollment
 
 
@@ -1115,15 +1097,4 @@ def remove_enrollment(
     session: Session, principal: Principal, batch_id: int, enrollment_id: int
 ) -> None:
     enrollment, _batch = _locked_enrollment(session, principal, batch_id, enrollment_id)
-    before = snapshot(enrollment)
-    session.delete(enrollment)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="unenroll",
-        entity=ENROLLMENT_ENTITY,
-        entity_id=enrollment_id,
-        before=before,
-    )
-    session.commit()
+    _delete(session, principal, "unenroll", ENROLLMENT_ENTITY, enrollment)

@@ -437,3 +437,40 @@ def test_auditor_reads_batches_but_may_not_enrol(client: TestClient, db: Session
 
     assert listed.json()["total"] == 1
     assert enrolled.status_code == 403
+
+
+def test_batch_and_enrolment_writes_are_audited_with_before_and_after(
+    client: TestClient, db: Session
+) -> None:
+    major = make_major(db)
+    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
+    teacher, student = make_teacher(db), make_student(db, major, cohort=2021)
+    headers = office(db)
+
+    created = client.post(
+        BATCHES, json=_batch_body(application.id, instructor_ids=[teacher.id]), headers=headers
+    )
+    batch_id = created.json()["id"]
+    enrolled = client.post(
+        f"{BATCHES}/{batch_id}/enrollments", json={"student_id": student.id}, headers=headers
+    )
+    removed = client.delete(
+        f"{BATCHES}/{batch_id}/enrollments/{enrolled.json()['id']}", headers=headers
+    )
+    deleted = client.delete(f"{BATCHES}/{batch_id}", headers=headers)
+
+    assert [r.status_code for r in (created, enrolled, removed, deleted)] == [201, 201, 204, 204]
+    events = db.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+    trail = [(e.entity, e.action, e.before is None, e.after is None) for e in events]
+    assert trail == [
+        ("training_batch", "create", True, False),
+        ("training_enrollment", "enroll", True, False),
+        ("training_enrollment", "unenroll", False, True),
+        ("training_batch", "delete", False, True),
+    ]
+    assert events[0].after is not None and events[0].after["instructor_ids"] == [teacher.id]
+    assert events[3].before is not None and events[3].before["instructor_ids"] == [teacher.id]
+    assert events[1].after is not None and events[1].after["student_id"] == student.id
+    assert events[0].entity_id == events[3].entity_id == str(batch_id)
+    assert db.exec(select(TrainingBatchInstructor)).all() == []
+    assert db.exec(select(TrainingBatch)).all() == []
