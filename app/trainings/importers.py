@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.applications.models import (
     ApplicationCohort,
@@ -371,17 +371,24 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
             )
         ).mappings()
     }
-    batches = {
-        b_id: (hours, app_id, status)
-        for b_id, hours, app_id, status in session.execute(
-            sa.select(  # type: ignore[call-overload]
-                TrainingBatch.id,
-                TrainingBatch.hours,
-                TrainingBatch.application_id,
-                PilotApplication.status,
-            ).join(PilotApplication, PilotApplication.id == TrainingBatch.application_id)
+    # The batches are locked (their hours bound attended hours) and their pilots share-locked
+    # (enrolment needs them approved) for the upload, in the order single enrolments take them.
+    batch_rows = session.execute(
+        sa.select(  # type: ignore[call-overload]
+            TrainingBatch.id, TrainingBatch.hours, TrainingBatch.application_id
         )
-    }
+        .order_by(TrainingBatch.id)
+        .with_for_update()
+    ).all()
+    statuses: dict[int, Any] = dict(
+        session.execute(
+            sa.select(PilotApplication.id, PilotApplication.status)  # type: ignore[call-overload]
+            .where(col(PilotApplication.id).in_({app_id for _, _, app_id in batch_rows}))
+            .order_by(PilotApplication.id)
+            .with_for_update(read=True)
+        ).all()
+    )
+    batches = {b_id: (hours, app_id, statuses[app_id]) for b_id, hours, app_id in batch_rows}
     majors: dict[int, dict[int, str]] = defaultdict(dict)
     colleges: dict[int, set[int]] = defaultdict(set)
     for app_id, major_id, name, college_id in session.execute(

@@ -1014,8 +1014,15 @@ def _attended_problem(attended: int, batch: TrainingBatch) -> None:
 def add_enrollment(
     session: Session, principal: Principal, batch_id: int, data: EnrollmentCreate
 ) -> TrainingEnrollment:
-    batch, application = _locked_batch(session, principal, batch_id)
+    batch, _application = _locked_batch(session, principal, batch_id)
     _require_batch_writer(session, principal, batch.application_id)
+    # A shared lock: enrolments into the pilot's batches go on side by side, while its close
+    # (which locks it for update) waits for them, or they see it closed.
+    application = session.exec(
+        select(PilotApplication)
+        .where(PilotApplication.id == batch.application_id)
+        .with_for_update(read=True)
+    ).one()
     _require_approved(application, "Students are enrolled")
     student = session.get(Student, data.student_id)
     if student is None:
