@@ -192,3 +192,39 @@ def test_enrolments_racing_the_pilots_close_all_commit_before_it_or_are_refused(
     events = db.exec(select(AuditEvent.action, AuditEvent.id).order_by(AuditEvent.id)).all()
     close_id = next(i for action, i in events if action == "close")
     assert all(i < close_id for action, i in events if action == "enroll")
+
+
+@pytest.mark.slow
+def test_an_enrolment_upload_racing_a_batch_shrink_never_leaves_attended_above_the_batch(
+    app: FastAPI, db: Session
+) -> None:
+    major = make_major(db)
+    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
+    batch = make_batch(db, application, hours=32)
+    for n in range(1, 4):
+        make_student(db, major, student_no=f"S{n}", cohort=2021)
+    headers = office(db)
+    content = "学号,出勤学时\nS1,30\nS2,30\nS3,30\n".encode()
+    upload = Call(
+        "POST",
+        "/api/v1/imports/training-enrollments",
+        {
+            "params": {"batch_id": batch.id},
+            "files": {"file": ("e.csv", content)},
+            "headers": headers,
+        },
+    )
+    shrink = Call("PATCH", f"{BATCHES}/{batch.id}", {"json": {"hours": 20}, "headers": headers})
+
+    responses = fire_concurrently(app, [upload, shrink, upload, shrink])
+
+    db.expire_all()
+    hours = db.exec(select(TrainingBatch.hours)).one()
+    attended = db.exec(select(TrainingEnrollment.attended_hours)).all()
+    assert all(a <= hours for a in attended)
+    if hours == 20:  # the shrink came first: every row of the upload was refused
+        assert attended == []
+        assert {r.status_code for r in responses[0::2]} == {422}
+    else:  # the upload came first: the batch cannot shrink below 30
+        assert (hours, attended) == (32, [30, 30, 30])
+        assert {r.status_code for r in responses[1::2]} == {409}
