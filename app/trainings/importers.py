@@ -215,6 +215,12 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
     certified_on = cells.get("certified_on")
     if status == TrainingStatus.certified and certified_on is None:
         certified_on = end
+    if status == TrainingStatus.certified and certified_on is not None and certified_on < start:
+        raise RowRefused(
+            f"the issue date {certified_on} is before the training's start {start}",
+            "获证日期",
+            str(certified_on),
+        )
     valid_until = cells.get("valid_until")
     if valid_until is not None and certified_on is not None and valid_until < certified_on:
         raise RowRefused(

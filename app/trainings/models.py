@@ -175,7 +175,8 @@ class CertifyBody(SQLModel):
     )
     certified_on: SchoolDate | None = Field(
         default=None,
-        description="Issue date, today or earlier; today in the school's time zone when left out",
+        description="Issue date, from the training's start_date to today; today in the "
+        "school's time zone when left out",
     )
     valid_until: SchoolDate | None = Field(
         default=None, description="Last day the certificate is valid; none: no expiry"

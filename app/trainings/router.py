@@ -216,8 +216,8 @@ def teacher_trainings_certify(
 ) -> TrainingPublic:
     """in_progress → certified with the trainer certificate number (unique: 409 naming its
     holder otherwise), an optional 考评员 number and `valid_until`; `certified_on` (default
-    today) is never in the future. Only the office or the teacher's college manager
-    certifies."""
+    today) lies between the training's start and today. Only the office or the teacher's
+    college manager certifies."""
     return _act(session, principal, settings, training_id, "certify", response, data)
 
 
@@ -358,7 +358,8 @@ def training_batches_enrollments_list(
     completed: bool | None = None,
     format: FormatQuery = ExportFormat.json,
 ) -> Any:
-    """The batch's students by student number, with hours attended and completion."""
+    """The batch's students by student number, with hours attended and completion. A student
+    sees only their own enrolment."""
     if format != ExportFormat.json:
         rows = service.enrollments_for_export(session, principal, batch_id, completed)
         items = [service.enrollment_public(row) for row in rows]

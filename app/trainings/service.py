@@ -113,7 +113,8 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     raise Forbidden(
         f"Role {role.value} may not read teacher trainings",
         allowed_roles=sorted(
-            r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher}
+            r.value
+            for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher, Role.evaluation_org}
         ),
     )
 
@@ -435,11 +436,17 @@ def transition_training(
     if certify is not None:
         _check_number_free(session, certify.trainer_certificate_no, training_id)
         certified_on = certify.certified_on or today
-        if certified_on > today:
+        if not training.start_date <= certified_on <= today:
             raise UnprocessableEntity(
-                f"certified_on {certified_on} is in the future; a certificate is recorded once "
-                f"issued, on {today} or earlier",
-                errors=[{"field": "body.certified_on", "message": f"at most {today}"}],
+                f"certified_on {certified_on} is outside the training's start "
+                f"{training.start_date} and today {today}; a certificate is issued once the "
+                "training has begun and is recorded once issued",
+                errors=[
+                    {
+                        "field": "body.certified_on",
+                        "message": f"from {training.start_date} to {today}",
+                    }
+                ],
             )
         if certify.valid_until is not None and certify.valid_until < certified_on:
             raise UnprocessableEntity(
@@ -918,12 +925,15 @@ def delete_batch(session: Session, principal: Principal, batch_id: int) -> None:
 # --- enrolments ------------------------------------------------------------------------------
 
 
-def enrollment_statement(batch_id: int, completed: bool | None = None) -> Any:
+def enrollment_statement(principal: Principal, batch_id: int, completed: bool | None = None) -> Any:
+    """The batch's enrolments; a student sees only their own, never their classmates'."""
     statement = (
         select(TrainingEnrollment, Student)
         .join(Student, col(Student.id) == TrainingEnrollment.student_id)
         .where(TrainingEnrollment.batch_id == batch_id)
     )
+    if principal.role == Role.student:
+        statement = statement.where(TrainingEnrollment.student_id == (principal.student_id or -1))
     if completed is not None:
         statement = statement.where(TrainingEnrollment.completed == completed)
     return statement
@@ -955,7 +965,7 @@ def list_enrollments(
     get_batch(session, principal, batch_id)
     return paginate(
         session,
-        enrollment_statement(batch_id, completed),
+        enrollment_statement(principal, batch_id, completed),
         page,
         ENROLLMENT_ORDER,
         enrollment_public,
@@ -966,7 +976,9 @@ def enrollments_for_export(
     session: Session, principal: Principal, batch_id: int, completed: bool | None = None
 ) -> list[Any]:
     get_batch(session, principal, batch_id)
-    return fetch_for_export(session, enrollment_statement(batch_id, completed), ENROLLMENT_ORDER)
+    return fetch_for_export(
+        session, enrollment_statement(principal, batch_id, completed), ENROLLMENT_ORDER
+    )
 
 
 def eligibility_problem(session: Session, application_id: int, student: Student) -> str | None:
@@ -1077,7 +1089,7 @@ def get_enrollment(
 ) -> EnrollmentPublic:
     get_batch(session, principal, batch_id)
     row = session.exec(
-        enrollment_statement(batch_id).where(TrainingEnrollment.id == enrollment_id)
+        enrollment_statement(principal, batch_id).where(TrainingEnrollment.id == enrollment_id)
     ).first()
     if row is None:
         raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")

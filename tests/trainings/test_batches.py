@@ -474,3 +474,27 @@ def test_batch_and_enrolment_writes_are_audited_with_before_and_after(
     assert events[0].entity_id == events[3].entity_id == str(batch_id)
     assert db.exec(select(TrainingBatchInstructor)).all() == []
     assert db.exec(select(TrainingBatch)).all() == []
+
+
+def test_a_student_sees_only_their_own_enrolment_in_a_batch(
+    client: TestClient, db: Session
+) -> None:
+    major = make_major(db)
+    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
+    batch = make_batch(db, application)
+    me, classmate = make_student(db, major, cohort=2021), make_student(db, major, cohort=2021)
+    for student in (me, classmate):
+        db.add(TrainingEnrollment(batch_id=batch.id, student_id=student.id, attended_hours=8))
+    db.commit()
+    headers = headers_for(db, Role.student, student_id=me.id)
+
+    listed = client.get(f"{BATCHES}/{batch.id}/enrollments", headers=headers)
+    exported = client.get(f"{BATCHES}/{batch.id}/enrollments?format=csv", headers=headers)
+    by_office = client.get(f"{BATCHES}/{batch.id}/enrollments", headers=office(db))
+
+    assert listed.status_code == 200, listed.text
+    assert [e["student_id"] for e in listed.json()["items"]] == [me.id]
+    assert listed.json()["total"] == 1
+    assert exported.status_code == 200
+    assert me.student_no in exported.text and classmate.student_no not in exported.text
+    assert by_office.json()["total"] == 2

@@ -450,3 +450,22 @@ def test_certify_with_an_issue_date_in_the_future_is_422(client: TestClient, db:
     row = db.get(TeacherTraining, training.id)
     assert row is not None
     assert (row.status, row.trainer_certificate_no) == (TrainingStatus.in_progress, None)
+
+
+def test_certify_with_an_issue_date_before_the_training_started_is_422(
+    client: TestClient, db: Session
+) -> None:
+    training = make_training(
+        db, make_teacher(db), make_certificate(db), status=TrainingStatus.in_progress
+    )
+
+    response = client.post(
+        f"{TRAININGS}/{training.id}/certify",
+        json={"trainer_certificate_no": "TC-EARLY", "certified_on": "2022-02-28"},
+        headers=office(db),
+    )
+
+    assert response.status_code == 422
+    assert "2022-03-01" in response.json()["detail"]
+    db.expire_all()
+    assert db.exec(select(TeacherTraining.status)).one() == TrainingStatus.in_progress
