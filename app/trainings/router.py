@@ -138,6 +138,8 @@ def teacher_trainings_get(
     training_id: DbId,
     response: Response,
 ) -> TrainingPublic:
+    """One teacher training with `valid_today` and the actions its state allows; its version
+    as the ETag. 404 when it does not exist or is not yours to read."""
     training = service.get_training(
         session, principal, training_id, school_today(settings.timezone)
     )
@@ -305,6 +307,8 @@ def training_batches_create(
 def training_batches_get(
     session: SessionDep, principal: CurrentPrincipal, batch_id: DbId, response: Response
 ) -> BatchPublic:
+    """One batch with its instructors and enrolment counts; its version as the ETag. 404 when
+    it does not exist or its pilot is not yours to read."""
     batch = service.get_batch(session, principal, batch_id)
     set_etag(response, batch.version)
     return batch
