@@ -89,6 +89,22 @@ def _status(raw: str) -> TrainingStatus:
     return value
 
 
+_NUMBER_AS_CODE = code(50)
+_NUMBER_AS_TEXT = text(50)
+
+
+def _certificate_no(raw: str) -> str:
+    """A certificate number as the API takes it: no spaces inside; a spreadsheet's number
+    cell (``2022001.0``) reads as ``2022001``."""
+    try:
+        return str(_NUMBER_AS_CODE(raw))
+    except CellError:
+        value = str(_NUMBER_AS_TEXT(raw))
+    if any(ch.isspace() or ch == "\x00" for ch in value):
+        raise CellError("no spaces inside a certificate number")
+    return value
+
+
 def _yes_no(raw: str) -> bool:
     value = raw.strip().casefold()
     if value in YES:
@@ -299,7 +315,7 @@ register(
                 "trainer_certificate_no",
                 "师资培训证书编号",
                 "trainer_certificate_no",
-                text(50),
+                _certificate_no,
                 required=False,
                 aliases=("证书编号",),
                 example="WEB-ZJ-2022-0001",
@@ -308,7 +324,7 @@ register(
                 "evaluator_qualification_no",
                 "考评员证书编号",
                 "evaluator_qualification_no",
-                text(50),
+                _certificate_no,
                 required=False,
                 aliases=("考评员编号",),
                 example="KPY-2022-017",
