@@ -17,7 +17,7 @@ from tests.reference.factories import (
     manager_of,
     office,
 )
-from tests.trainings.factories import BATCHES, make_batch
+from tests.trainings.factories import BATCHES, approved_batch, make_batch
 
 APPLICATIONS = "/api/v1/applications"
 
@@ -148,9 +148,7 @@ def test_a_student_of_another_major_or_cohort_is_refused_with_the_reason(
 
 
 def test_attended_hours_above_the_batch_hours_are_422(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application, hours=16)
+    major, _application, batch = approved_batch(db, hours=16)
     student = make_student(db, major, cohort=2021)
 
     response = client.post(
@@ -164,9 +162,7 @@ def test_attended_hours_above_the_batch_hours_are_422(client: TestClient, db: Se
 
 
 def test_enrolling_the_same_student_twice_is_409(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     student = make_student(db, major, cohort=2021)
     headers = office(db)
     url = f"{BATCHES}/{batch.id}/enrollments"
@@ -181,9 +177,7 @@ def test_enrolling_the_same_student_twice_is_409(client: TestClient, db: Session
 def test_completion_is_recorded_with_if_match_and_counts_as_trained(
     client: TestClient, db: Session
 ) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application, hours=32)
+    major, application, batch = approved_batch(db, hours=32)
     students = [make_student(db, major, cohort=2021) for _ in range(2)]
     headers = office(db)
     url = f"{BATCHES}/{batch.id}/enrollments"
@@ -221,9 +215,7 @@ def test_completion_is_recorded_with_if_match_and_counts_as_trained(
 def test_batch_hours_never_drop_below_what_a_student_attended(
     client: TestClient, db: Session
 ) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application, hours=32)
+    major, _application, batch = approved_batch(db, hours=32)
     db.add(
         TrainingEnrollment(
             batch_id=batch.id, student_id=make_student(db, major, cohort=2021).id, attended_hours=20
@@ -314,9 +306,7 @@ def test_batch_update_with_an_unknown_instructor_changes_nothing(
 
 
 def test_a_batch_with_enrolments_is_not_deleted(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, application, batch = approved_batch(db)
     empty = make_batch(db, application)
     db.add(TrainingEnrollment(batch_id=batch.id, student_id=make_student(db, major).id))
     db.commit()
@@ -331,9 +321,7 @@ def test_a_batch_with_enrolments_is_not_deleted(client: TestClient, db: Session)
 
 
 def test_removing_an_enrolment(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     enrollment = TrainingEnrollment(batch_id=batch.id, student_id=make_student(db, major).id)
     db.add(enrollment)
     db.commit()
@@ -364,9 +352,7 @@ def test_teacher_may_read_batches_of_their_pilots_but_not_run_them(
 
 
 def test_enrolment_list_is_ordered_filters_and_exports(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     second = make_student(db, major, student_no="S2", cohort=2021)
     first = make_student(db, major, student_no="S1", cohort=2021)
     db.add(TrainingEnrollment(batch_id=batch.id, student_id=second.id, completed=True))
@@ -387,9 +373,7 @@ def test_enrolment_list_is_ordered_filters_and_exports(client: TestClient, db: S
 
 
 def test_enrolling_into_a_batch_of_a_closed_pilot_is_409(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, application, batch = approved_batch(db)
     application.status = ApplicationStatus.closed
     db.add(application)
     db.commit()
@@ -423,9 +407,7 @@ def test_college_manager_of_another_college_may_not_change_a_batch(
 
 
 def test_auditor_reads_batches_but_may_not_enrol(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     headers = headers_for(db, Role.auditor)
 
     listed = client.get(BATCHES, headers=headers)
@@ -479,9 +461,7 @@ def test_batch_and_enrolment_writes_are_audited_with_before_and_after(
 def test_a_student_sees_only_their_own_enrolment_in_a_batch(
     client: TestClient, db: Session
 ) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     me, classmate = make_student(db, major, cohort=2021), make_student(db, major, cohort=2021)
     for student in (me, classmate):
         db.add(TrainingEnrollment(batch_id=batch.id, student_id=student.id, attended_hours=8))

@@ -15,16 +15,14 @@ from app.trainings.models import (
     TrainingEnrollment,
     TrainingStatus,
 )
-from tests.applications.factories import make_application
 from tests.concurrency import Call, fire_concurrently
 from tests.reference.factories import (
     make_certificate,
-    make_major,
     make_student,
     make_teacher,
     office,
 )
-from tests.trainings.factories import BATCHES, TRAININGS, make_batch, make_training
+from tests.trainings.factories import BATCHES, TRAININGS, approved_batch, make_training
 
 
 @pytest.mark.slow
@@ -73,9 +71,7 @@ def test_concurrent_start_and_delete_leave_one_outcome(app: FastAPI, db: Session
 
 @pytest.mark.slow
 def test_concurrent_enrolments_of_one_student_make_one(app: FastAPI, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     student = make_student(db, major, cohort=2021)
     enroll = Call(
         "POST",
@@ -130,9 +126,7 @@ def test_racing_certify_and_fail_of_one_training_leave_the_winners_outcome(
 def test_racing_batch_hours_and_attended_hours_never_leave_attended_above_the_batch(
     app: FastAPI, db: Session
 ) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application, hours=32)
+    major, _application, batch = approved_batch(db, hours=32)
     enrollment = TrainingEnrollment(
         batch_id=batch.id, student_id=make_student(db, major, cohort=2021).id, attended_hours=10
     )
@@ -166,9 +160,7 @@ def test_racing_batch_hours_and_attended_hours_never_leave_attended_above_the_ba
 def test_enrolments_racing_the_pilots_close_all_commit_before_it_or_are_refused(
     app: FastAPI, db: Session
 ) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, application, batch = approved_batch(db)
     students = [make_student(db, major, cohort=2021) for _ in range(6)]
     headers = office(db)
     enrol = [
@@ -198,9 +190,7 @@ def test_enrolments_racing_the_pilots_close_all_commit_before_it_or_are_refused(
 def test_an_enrolment_upload_racing_a_batch_shrink_never_leaves_attended_above_the_batch(
     app: FastAPI, db: Session
 ) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application, hours=32)
+    major, _application, batch = approved_batch(db, hours=32)
     for n in range(1, 4):
         make_student(db, major, student_no=f"S{n}", cohort=2021)
     headers = office(db)
