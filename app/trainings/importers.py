@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.applications.models import (
     ApplicationCohort,
@@ -86,6 +86,22 @@ def _status(raw: str) -> TrainingStatus:
         raise CellError(
             "one of 计划 (planned), 培训中 (in_progress), 已获证 (certified), 未通过 (failed)"
         )
+    return value
+
+
+_NUMBER_AS_CODE = code(50)
+_NUMBER_AS_TEXT = text(50)
+
+
+def _certificate_no(raw: str) -> str:
+    """A certificate number as the API takes it: no spaces inside; a spreadsheet's number
+    cell (``2022001.0``) reads as ``2022001``."""
+    try:
+        return str(_NUMBER_AS_CODE(raw))
+    except CellError:
+        value = str(_NUMBER_AS_TEXT(raw))
+    if any(ch.isspace() or ch == "\x00" for ch in value):
+        raise CellError("no spaces inside a certificate number")
     return value
 
 
@@ -215,6 +231,12 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
     certified_on = cells.get("certified_on")
     if status == TrainingStatus.certified and certified_on is None:
         certified_on = end
+    if status == TrainingStatus.certified and certified_on is not None and certified_on < start:
+        raise RowRefused(
+            f"the issue date {certified_on} is before the training's start {start}",
+            "获证日期",
+            str(certified_on),
+        )
     valid_until = cells.get("valid_until")
     if valid_until is not None and certified_on is not None and valid_until < certified_on:
         raise RowRefused(
@@ -293,7 +315,7 @@ register(
                 "trainer_certificate_no",
                 "师资培训证书编号",
                 "trainer_certificate_no",
-                text(50),
+                _certificate_no,
                 required=False,
                 aliases=("证书编号",),
                 example="WEB-ZJ-2022-0001",
@@ -302,7 +324,7 @@ register(
                 "evaluator_qualification_no",
                 "考评员证书编号",
                 "evaluator_qualification_no",
-                text(50),
+                _certificate_no,
                 required=False,
                 aliases=("考评员编号",),
                 example="KPY-2022-017",
@@ -371,17 +393,24 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
             )
         ).mappings()
     }
-    batches = {
-        b_id: (hours, app_id, status)
-        for b_id, hours, app_id, status in session.execute(
-            sa.select(  # type: ignore[call-overload]
-                TrainingBatch.id,
-                TrainingBatch.hours,
-                TrainingBatch.application_id,
-                PilotApplication.status,
-            ).join(PilotApplication, PilotApplication.id == TrainingBatch.application_id)
+    # The batches are locked (their hours bound attended hours) and their pilots share-locked
+    # (enrolment needs them approved) for the upload, in the order single enrolments take them.
+    batch_rows = session.execute(
+        sa.select(  # type: ignore[call-overload]
+            TrainingBatch.id, TrainingBatch.hours, TrainingBatch.application_id
         )
-    }
+        .order_by(TrainingBatch.id)
+        .with_for_update()
+    ).all()
+    statuses: dict[int, Any] = dict(
+        session.execute(
+            sa.select(PilotApplication.id, PilotApplication.status)  # type: ignore[call-overload]
+            .where(col(PilotApplication.id).in_({app_id for _, _, app_id in batch_rows}))
+            .order_by(PilotApplication.id)
+            .with_for_update(read=True)
+        ).all()
+    )
+    batches = {b_id: (hours, app_id, statuses[app_id]) for b_id, hours, app_id in batch_rows}
     majors: dict[int, dict[int, str]] = defaultdict(dict)
     colleges: dict[int, set[int]] = defaultdict(set)
     for app_id, major_id, name, college_id in session.execute(

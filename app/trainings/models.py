@@ -128,16 +128,16 @@ class TrainingEnrollment(Versioned, table=True):
 
 
 class TrainingCreate(SQLModel):
-    teacher_id: RefId
-    certificate_id: RefId
-    level: Level
+    teacher_id: RefId = Field(description="The teacher trained (GET /api/v1/teachers)")
+    certificate_id: RefId = Field(description="The 1+X certificate the training is for")
+    level: Level = Field(description="The level trained for; one the certificate offers")
     provider: Provider | None = Field(
         default=None, description="Who trains, usually the evaluation organisation"
     )
     start_date: SchoolDate
     end_date: SchoolDate = Field(description="On or after start_date")
     hours: Hours
-    notes: Notes | None = None
+    notes: Notes | None = Field(default=None, description="Free text")
 
     @model_validator(mode="after")
     def _ordered(self) -> "TrainingCreate":
@@ -153,17 +153,27 @@ class TrainingUpdate(PatchModel):
 
     NULLABLE = frozenset({"provider", "notes", "evaluator_qualification_no", "valid_until"})
 
-    teacher_id: RefId | None = None
-    certificate_id: RefId | None = None
-    level: Level | None = None
-    provider: Provider | None = None
+    teacher_id: RefId | None = Field(default=None, description="Planned or in progress only")
+    certificate_id: RefId | None = Field(default=None, description="Planned or in progress only")
+    level: Level | None = Field(default=None, description="Planned or in progress only")
+    provider: Provider | None = Field(
+        default=None, description="Planned or in progress; null clears"
+    )
     start_date: SchoolDate | None = None
     end_date: SchoolDate | None = None
     hours: Hours | None = None
-    notes: Notes | None = None
-    trainer_certificate_no: CertificateNo | None = None
-    evaluator_qualification_no: CertificateNo | None = None
-    valid_until: SchoolDate | None = None
+    notes: Notes | None = Field(default=None, description="Any state; null clears")
+    trainer_certificate_no: CertificateNo | None = Field(
+        default=None, description="Certified only; unique; office or college manager only"
+    )
+    evaluator_qualification_no: CertificateNo | None = Field(
+        default=None, description="Certified only; null clears; office or college manager only"
+    )
+    valid_until: SchoolDate | None = Field(
+        default=None,
+        description="Certified only; not before certified_on; null: no expiry; office or "
+        "college manager only",
+    )
 
 
 class CertifyBody(SQLModel):
@@ -174,7 +184,9 @@ class CertifyBody(SQLModel):
         default=None, description="考评员 qualification number, where earned"
     )
     certified_on: SchoolDate | None = Field(
-        default=None, description="Issue date; today in the school's time zone when left out"
+        default=None,
+        description="Issue date, from the training's start_date to today; today in the "
+        "school's time zone when left out",
     )
     valid_until: SchoolDate | None = Field(
         default=None, description="Last day the certificate is valid; none: no expiry"
@@ -203,7 +215,9 @@ class TrainingPublic(SQLModel):
         description="Certified and not expired (valid_until empty or today or later)"
     )
     notes: str | None
-    allowed_actions: list[str]
+    allowed_actions: list[str] = Field(
+        description="What the training's state allows: update, delete, start, certify, fail"
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -213,15 +227,15 @@ class TrainingPublic(SQLModel):
 
 
 class BatchCreate(SQLModel):
-    application_id: RefId
-    title: Title
+    application_id: RefId = Field(description="The approved pilot application trained for")
+    title: Title = Field(description="The batch's name, e.g. 集中培训（第一期）")
     hours: Hours
     start_date: SchoolDate
     end_date: SchoolDate
     instructor_ids: list[RefId] = Field(
         default_factory=list, max_length=MAX_INSTRUCTORS, description="Teachers who teach it"
     )
-    notes: Notes | None = None
+    notes: Notes | None = Field(default=None, description="Free text")
 
     @model_validator(mode="after")
     def _ordered(self) -> "BatchCreate":
@@ -235,12 +249,16 @@ class BatchCreate(SQLModel):
 class BatchUpdate(PatchModel):
     NULLABLE = frozenset({"notes"})
 
-    title: Title | None = None
+    title: Title | None = Field(default=None, description="The batch's name")
     hours: Hours | None = None
     start_date: SchoolDate | None = None
     end_date: SchoolDate | None = None
-    instructor_ids: list[RefId] | None = Field(default=None, max_length=MAX_INSTRUCTORS)
-    notes: Notes | None = None
+    instructor_ids: list[RefId] | None = Field(
+        default=None,
+        max_length=MAX_INSTRUCTORS,
+        description="Replaces the instructors (teacher ids; [] removes them all)",
+    )
+    notes: Notes | None = Field(default=None, description="Free text; null clears")
 
 
 class InstructorPublic(SQLModel):
@@ -260,8 +278,8 @@ class BatchPublic(SQLModel):
     start_date: date
     end_date: date
     instructors: list[InstructorPublic]
-    enrolled: int
-    completed: int
+    enrolled: int = Field(description="Students enrolled")
+    completed: int = Field(description="Enrolled students who completed the batch")
     notes: str | None
     version: int
     created_at: datetime
@@ -269,14 +287,14 @@ class BatchPublic(SQLModel):
 
 
 class EnrollmentCreate(SQLModel):
-    student_id: RefId
+    student_id: RefId = Field(description="A student of the pilot's majors and cohorts")
     attended_hours: AttendedHours = 0
-    completed: bool = False
+    completed: bool = Field(default=False, description="Completed the batch (结业)")
 
 
 class EnrollmentUpdate(PatchModel):
     attended_hours: AttendedHours | None = None
-    completed: bool | None = None
+    completed: bool | None = Field(default=None, description="Completed the batch (结业)")
 
 
 class EnrollmentPublic(SQLModel):
@@ -300,7 +318,7 @@ class EnrollmentPublic(SQLModel):
 class CoverageFigure(SQLModel):
     """Teachers assigned to a pilot and those holding a valid trainer certificate for it."""
 
-    assigned: int
+    assigned: int = Field(description="Teachers assigned to the pilot")
     certified: int = Field(
         description="Assigned teachers holding a certified, still valid training for the "
         "pilot's certificate at or above its level"

@@ -138,6 +138,8 @@ def teacher_trainings_get(
     training_id: DbId,
     response: Response,
 ) -> TrainingPublic:
+    """One teacher training with `valid_today` and the actions its state allows; its version
+    as the ETag. 404 when it does not exist or is not yours to read."""
     training = service.get_training(
         session, principal, training_id, school_today(settings.timezone)
     )
@@ -157,7 +159,8 @@ def teacher_trainings_update(
 ) -> TrainingPublic:
     """Change a training (`If-Match`). Planned and in-progress trainings change any field; a
     certified one only its certificate numbers, `valid_until` and notes; a failed one only its
-    notes (409 `invalid_state` otherwise)."""
+    notes (409 `invalid_state` otherwise). A teacher changes their own planned or in-progress
+    training but never the certificate fields (403)."""
     training = service.update_training(session, principal, training_id, data, if_match)
     set_etag(response, training.version)
     return service.get_training(session, principal, training_id, school_today(settings.timezone))
@@ -214,8 +217,9 @@ def teacher_trainings_certify(
     response: Response,
 ) -> TrainingPublic:
     """in_progress → certified with the trainer certificate number (unique: 409 naming its
-    holder otherwise), an optional 考评员 number and `valid_until`. Only the office or the
-    teacher's college manager certifies."""
+    holder otherwise), an optional 考评员 number and `valid_until`; `certified_on` (default
+    today) lies between the training's start and today. Only the office or the teacher's
+    college manager certifies."""
     return _act(session, principal, settings, training_id, "certify", response, data)
 
 
@@ -229,7 +233,8 @@ def teacher_trainings_fail(
     training_id: DbId,
     response: Response,
 ) -> TrainingPublic:
-    """in_progress → failed (no certificate)."""
+    """in_progress → failed (no certificate). Only the office or the teacher's college
+    manager records the outcome."""
     return _act(session, principal, settings, training_id, "fail", response)
 
 
@@ -302,6 +307,8 @@ def training_batches_create(
 def training_batches_get(
     session: SessionDep, principal: CurrentPrincipal, batch_id: DbId, response: Response
 ) -> BatchPublic:
+    """One batch with its instructors and enrolment counts; its version as the ETag. 404 when
+    it does not exist or its pilot is not yours to read."""
     batch = service.get_batch(session, principal, batch_id)
     set_etag(response, batch.version)
     return batch
@@ -355,7 +362,8 @@ def training_batches_enrollments_list(
     completed: bool | None = None,
     format: FormatQuery = ExportFormat.json,
 ) -> Any:
-    """The batch's students by student number, with hours attended and completion."""
+    """The batch's students by student number, with hours attended and completion. A student
+    sees only their own enrolment."""
     if format != ExportFormat.json:
         rows = service.enrollments_for_export(session, principal, batch_id, completed)
         items = [service.enrollment_public(row) for row in rows]

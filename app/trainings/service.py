@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from app.accounts.service import check_version
 from app.applications.models import (
@@ -61,6 +61,7 @@ TRANSITIONS: dict[str, tuple[frozenset[TrainingStatus], TrainingStatus]] = {
     "certify": (frozenset({TrainingStatus.in_progress}), TrainingStatus.certified),
     "fail": (frozenset({TrainingStatus.in_progress}), TrainingStatus.failed),
 }
+OUTCOMES = frozenset({"certify", "fail"})  # recorded by the office or the teacher's college
 PLAN_FIELDS = frozenset(
     {"teacher_id", "certificate_id", "level", "provider", "start_date", "end_date", "hours"}
 )
@@ -112,7 +113,8 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     raise Forbidden(
         f"Role {role.value} may not read teacher trainings",
         allowed_roles=sorted(
-            r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher}
+            r.value
+            for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher, Role.evaluation_org}
         ),
     )
 
@@ -121,7 +123,8 @@ def _require_training_writer(
     principal: Principal, teacher: Teacher, *, certifying: bool = False
 ) -> None:
     """The office writes every training; a college manager those of their college's teachers;
-    a teacher their own, except certifying (the college or the office checks the certificate)."""
+    a teacher their own, except its outcome and certificate (certify, fail, and the certificate
+    number, 考评员 number and validity: the college or the office checks those)."""
     role = principal.role
     if role == Role.academic_office:
         return
@@ -140,7 +143,11 @@ def _require_training_writer(
     allowed = [Role.academic_office.value, Role.college_manager.value]
     if not certifying:
         allowed.append(Role.teacher.value)
-    what = "certify teacher trainings" if certifying else "write teacher trainings"
+    what = (
+        "record the outcome or certificate of a teacher training"
+        if certifying
+        else "write teacher trainings"
+    )
     raise Forbidden(
         f"Role {role.value} may not {what}; allowed roles: {', '.join(allowed)}",
         allowed_roles=allowed,
@@ -280,6 +287,47 @@ def _check_number_free(session: Session, number: str, own_id: int | None) -> Non
         )
 
 
+def _commit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    entity: str,
+    row: SQLModel,
+    *,
+    before: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write ``row``'s insert, change or delete, audit it and commit: the one tail of every
+    write here that is not a plain field update (those go through ``apply_changes``).
+    ``extra`` (link-table state such as a batch's instructors) joins the row's snapshot;
+    ``before`` is None for an insert, and a deleted row has no ``after``."""
+    deleted = row in session.deleted
+    session.flush()
+    record(
+        session,
+        principal,
+        action=action,
+        entity=entity,
+        entity_id=getattr(row, "id", None),
+        before=None if before is None else {**before, **(extra or {})},
+        after=None if deleted else {**(snapshot(row) or {}), **(extra or {})},
+    )
+    session.commit()
+
+
+def _delete(
+    session: Session,
+    principal: Principal,
+    action: str,
+    entity: str,
+    row: SQLModel,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    before = snapshot(row)
+    session.delete(row)
+    _commit(session, principal, action, entity, row, before=before, extra=extra)
+
+
 def create_training(
     session: Session, principal: Principal, data: TrainingCreate
 ) -> TeacherTraining:
@@ -288,16 +336,7 @@ def create_training(
     _check_certificate_level(session, data.certificate_id, data.level)
     training = TeacherTraining.model_validate(data.model_dump())
     session.add(training)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=TRAINING_ENTITY,
-        entity_id=training.id,
-        after=snapshot(training),
-    )
-    session.commit()
+    _commit(session, principal, "create", TRAINING_ENTITY, training)
     return training
 
 
@@ -335,9 +374,9 @@ def update_training(
     """Change what the training's state allows (see ``EDITABLE``); a refused field changes
     nothing."""
     training, teacher = _locked_training(session, principal, training_id)
-    _require_training_writer(principal, teacher)
-    check_version(training.version, if_match, "teacher training")
     changes = data.model_dump(exclude_unset=True)
+    _require_training_writer(principal, teacher, certifying=bool(CERTIFICATE_FIELDS & set(changes)))
+    check_version(training.version, if_match, "teacher training")
     editable = EDITABLE[training.status]
     refused = sorted(set(changes) - editable)
     if refused:
@@ -384,7 +423,7 @@ def transition_training(
     """Start, certify or fail a training; a refused action changes nothing."""
     sources, target = TRANSITIONS[action]
     training, teacher = _locked_training(session, principal, training_id)
-    _require_training_writer(principal, teacher, certifying=action == "certify")
+    _require_training_writer(principal, teacher, certifying=action in OUTCOMES)
     if training.status not in sources:
         allowed = allowed_actions(training.status)
         raise _refused(
@@ -397,6 +436,18 @@ def transition_training(
     if certify is not None:
         _check_number_free(session, certify.trainer_certificate_no, training_id)
         certified_on = certify.certified_on or today
+        if not training.start_date <= certified_on <= today:
+            raise UnprocessableEntity(
+                f"certified_on {certified_on} is outside the training's start "
+                f"{training.start_date} and today {today}; a certificate is issued once the "
+                "training has begun and is recorded once issued",
+                errors=[
+                    {
+                        "field": "body.certified_on",
+                        "message": f"from {training.start_date} to {today}",
+                    }
+                ],
+            )
         if certify.valid_until is not None and certify.valid_until < certified_on:
             raise UnprocessableEntity(
                 f"valid_until {certify.valid_until} is before the issue date {certified_on}",
@@ -407,17 +458,7 @@ def transition_training(
         training.certified_on = certified_on
         training.valid_until = certify.valid_until
     training.status = target
-    session.flush()
-    record(
-        session,
-        principal,
-        action=action,
-        entity=TRAINING_ENTITY,
-        entity_id=training_id,
-        before=before,
-        after=snapshot(training),
-    )
-    session.commit()
+    _commit(session, principal, action, TRAINING_ENTITY, training, before=before)
     return training
 
 
@@ -430,18 +471,7 @@ def delete_training(session: Session, principal: Principal, training_id: int) ->
             f"Only a planned training is deleted; training {training_id} is "
             f"{training.status.value}",
         )
-    before = snapshot(training)
-    session.delete(training)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="delete",
-        entity=TRAINING_ENTITY,
-        entity_id=training_id,
-        before=before,
-    )
-    session.commit()
+    _delete(session, principal, "delete", TRAINING_ENTITY, training)
 
 
 # --- coverage --------------------------------------------------------------------------------
@@ -791,10 +821,6 @@ def _set_instructors(session: Session, batch_id: int, teacher_ids: Sequence[int]
     session.add_all(TrainingBatchInstructor(batch_id=batch_id, teacher_id=t) for t in teacher_ids)
 
 
-def _batch_snapshot(batch: TrainingBatch, instructor_ids: Sequence[int]) -> dict[str, Any]:
-    return {**(snapshot(batch) or {}), "instructor_ids": list(instructor_ids)}
-
-
 def create_batch(session: Session, principal: Principal, data: BatchCreate) -> TrainingBatch:
     try:
         application = locked_application(session, principal, data.application_id)
@@ -810,16 +836,8 @@ def create_batch(session: Session, principal: Principal, data: BatchCreate) -> T
     session.flush()
     assert batch.id is not None
     _set_instructors(session, batch.id, data.instructor_ids)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=BATCH_ENTITY,
-        entity_id=batch.id,
-        after=_batch_snapshot(batch, data.instructor_ids),
-    )
-    session.commit()
+    extra = {"instructor_ids": data.instructor_ids}
+    _commit(session, principal, "create", BATCH_ENTITY, batch, extra=extra)
     return batch
 
 
@@ -873,23 +891,18 @@ def update_batch(
                 code="hours_below_attended",
                 max_attended_hours=attended,
             )
-    before = _batch_snapshot(batch, before_instructors)
-    for field, value in changes.items():
-        setattr(batch, field, value)
     if instructors != before_instructors:
-        batch.updated_at = utcnow()  # a change of instructors is a new version
+        changes["updated_at"] = utcnow()  # a change of instructors is a new version
         _set_instructors(session, batch_id, instructors)
-    session.flush()
-    record(
+    apply_changes(
         session,
         principal,
-        action="update",
-        entity=BATCH_ENTITY,
-        entity_id=batch_id,
-        before=before,
-        after=_batch_snapshot(batch, instructors),
+        batch,
+        changes,
+        BATCH_ENTITY,
+        extra_before={"instructor_ids": before_instructors},
+        extra_after={"instructor_ids": instructors},
     )
-    session.commit()
     return batch
 
 
@@ -904,28 +917,23 @@ def delete_batch(session: Session, principal: Principal, batch_id: int) -> None:
             f"Batch {batch_id} has {enrolled} enrolled student(s); remove them first",
             code="has_enrollments",
         )
-    instructors = _instructor_ids(session, batch_id)
-    before = _batch_snapshot(batch, instructors)
-    session.execute(
-        sa.delete(TrainingBatchInstructor).where(col(TrainingBatchInstructor.batch_id) == batch_id)
-    )
-    session.delete(batch)
-    session.flush()
-    record(
-        session, principal, action="delete", entity=BATCH_ENTITY, entity_id=batch_id, before=before
-    )
-    session.commit()
+    extra = {"instructor_ids": _instructor_ids(session, batch_id)}
+    _set_instructors(session, batch_id, [])
+    _delete(session, principal, "delete", BATCH_ENTITY, batch, extra)
 
 
 # --- enrolments ------------------------------------------------------------------------------
 
 
-def enrollment_statement(batch_id: int, completed: bool | None = None) -> Any:
+def enrollment_statement(principal: Principal, batch_id: int, completed: bool | None = None) -> Any:
+    """The batch's enrolments; a student sees only their own, never their classmates'."""
     statement = (
         select(TrainingEnrollment, Student)
         .join(Student, col(Student.id) == TrainingEnrollment.student_id)
         .where(TrainingEnrollment.batch_id == batch_id)
     )
+    if principal.role == Role.student:
+        statement = statement.where(TrainingEnrollment.student_id == (principal.student_id or -1))
     if completed is not None:
         statement = statement.where(TrainingEnrollment.completed == completed)
     return statement
@@ -957,7 +965,7 @@ def list_enrollments(
     get_batch(session, principal, batch_id)
     return paginate(
         session,
-        enrollment_statement(batch_id, completed),
+        enrollment_statement(principal, batch_id, completed),
         page,
         ENROLLMENT_ORDER,
         enrollment_public,
@@ -968,7 +976,9 @@ def enrollments_for_export(
     session: Session, principal: Principal, batch_id: int, completed: bool | None = None
 ) -> list[Any]:
     get_batch(session, principal, batch_id)
-    return fetch_for_export(session, enrollment_statement(batch_id, completed), ENROLLMENT_ORDER)
+    return fetch_for_export(
+        session, enrollment_statement(principal, batch_id, completed), ENROLLMENT_ORDER
+    )
 
 
 def eligibility_problem(session: Session, application_id: int, student: Student) -> str | None:
@@ -1016,8 +1026,15 @@ def _attended_problem(attended: int, batch: TrainingBatch) -> None:
 def add_enrollment(
     session: Session, principal: Principal, batch_id: int, data: EnrollmentCreate
 ) -> TrainingEnrollment:
-    batch, application = _locked_batch(session, principal, batch_id)
+    batch, _application = _locked_batch(session, principal, batch_id)
     _require_batch_writer(session, principal, batch.application_id)
+    # A shared lock: enrolments into the pilot's batches go on side by side, while its close
+    # (which locks it for update) waits for them, or they see it closed.
+    application = session.exec(
+        select(PilotApplication)
+        .where(PilotApplication.id == batch.application_id)
+        .with_for_update(read=True)
+    ).one()
     _require_approved(application, "Students are enrolled")
     student = session.get(Student, data.student_id)
     if student is None:
@@ -1048,16 +1065,7 @@ def add_enrollment(
         )
     enrollment = TrainingEnrollment(batch_id=batch_id, **data.model_dump())
     session.add(enrollment)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="enroll",
-        entity=ENROLLMENT_ENTITY,
-        entity_id=enrollment.id,
-        after=snapshot(enrollment),
-    )
-    session.commit()
+    _commit(session, principal, "enroll", ENROLLMENT_ENTITY, enrollment)
     return enrollment
 
 
@@ -1081,7 +1089,7 @@ def get_enrollment(
 ) -> EnrollmentPublic:
     get_batch(session, principal, batch_id)
     row = session.exec(
-        enrollment_statement(batch_id).where(TrainingEnrollment.id == enrollment_id)
+        enrollment_statement(principal, batch_id).where(TrainingEnrollment.id == enrollment_id)
     ).first()
     if row is None:
         raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")
@@ -1108,15 +1116,4 @@ def remove_enrollment(
     session: Session, principal: Principal, batch_id: int, enrollment_id: int
 ) -> None:
     enrollment, _batch = _locked_enrollment(session, principal, batch_id, enrollment_id)
-    before = snapshot(enrollment)
-    session.delete(enrollment)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="unenroll",
-        entity=ENROLLMENT_ENTITY,
-        entity_id=enrollment_id,
-        before=before,
-    )
-    session.commit()
+    _delete(session, principal, "unenroll", ENROLLMENT_ENTITY, enrollment)

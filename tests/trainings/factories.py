@@ -7,14 +7,16 @@ from typing import Any
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from app.applications.models import PilotApplication, PilotTeacher
-from app.reference.models import Certificate, Level, Teacher
+from app.applications.models import ApplicationStatus, PilotApplication, PilotTeacher
+from app.reference.models import Certificate, Level, Major, Teacher
 from app.trainings.models import (
     TeacherTraining,
     TrainingBatch,
     TrainingBatchInstructor,
     TrainingStatus,
 )
+from tests.applications.factories import make_application
+from tests.reference.factories import make_major
 
 _numbers = itertools.count(1)
 TRAININGS = "/api/v1/teacher-trainings"
@@ -78,6 +80,15 @@ def make_batch(
         db.add(TrainingBatchInstructor(batch_id=batch.id, teacher_id=teacher.id))
     db.commit()
     return batch
+
+
+def approved_batch(
+    db: Session, *, hours: int = 32
+) -> tuple[Major, PilotApplication, TrainingBatch]:
+    """A batch of an approved pilot with one major (cohort 2021): its students may enrol."""
+    major = make_major(db)
+    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
+    return major, application, make_batch(db, application, hours=hours)
 
 
 def training_body(teacher: Teacher, certificate: Certificate, **changes: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.applications.models import ApplicationStatus
+from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.trainings.models import TrainingBatch, TrainingBatchInstructor, TrainingEnrollment
 from tests.applications.factories import make_application
@@ -16,7 +17,7 @@ from tests.reference.factories import (
     manager_of,
     office,
 )
-from tests.trainings.factories import BATCHES, make_batch
+from tests.trainings.factories import BATCHES, approved_batch, make_batch
 
 APPLICATIONS = "/api/v1/applications"
 
@@ -147,9 +148,7 @@ def test_a_student_of_another_major_or_cohort_is_refused_with_the_reason(
 
 
 def test_attended_hours_above_the_batch_hours_are_422(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application, hours=16)
+    major, _application, batch = approved_batch(db, hours=16)
     student = make_student(db, major, cohort=2021)
 
     response = client.post(
@@ -163,9 +162,7 @@ def test_attended_hours_above_the_batch_hours_are_422(client: TestClient, db: Se
 
 
 def test_enrolling_the_same_student_twice_is_409(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     student = make_student(db, major, cohort=2021)
     headers = office(db)
     url = f"{BATCHES}/{batch.id}/enrollments"
@@ -180,9 +177,7 @@ def test_enrolling_the_same_student_twice_is_409(client: TestClient, db: Session
 def test_completion_is_recorded_with_if_match_and_counts_as_trained(
     client: TestClient, db: Session
 ) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application, hours=32)
+    major, application, batch = approved_batch(db, hours=32)
     students = [make_student(db, major, cohort=2021) for _ in range(2)]
     headers = office(db)
     url = f"{BATCHES}/{batch.id}/enrollments"
@@ -220,9 +215,7 @@ def test_completion_is_recorded_with_if_match_and_counts_as_trained(
 def test_batch_hours_never_drop_below_what_a_student_attended(
     client: TestClient, db: Session
 ) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application, hours=32)
+    major, _application, batch = approved_batch(db, hours=32)
     db.add(
         TrainingEnrollment(
             batch_id=batch.id, student_id=make_student(db, major, cohort=2021).id, attended_hours=20
@@ -254,12 +247,66 @@ def test_batch_update_replaces_instructors_and_bumps_the_version(
     assert response.status_code == 200, response.text
     assert [i["id"] for i in response.json()["instructors"]] == [second.id]
     assert response.headers["ETag"] == '"2"'
+    linked = db.exec(select(TrainingBatchInstructor.teacher_id)).all()
+    assert linked == [second.id]
+    event = db.exec(
+        select(AuditEvent).where(
+            AuditEvent.entity == "training_batch", AuditEvent.action == "update"
+        )
+    ).one()
+    assert event.before is not None and event.after is not None
+    assert (event.before["instructor_ids"], event.after["instructor_ids"]) == (
+        [first.id],
+        [second.id],
+    )
+    assert (event.before["version"], event.after["version"]) == (1, 2)
+
+
+def test_batch_update_of_fields_keeps_instructors_and_audits_the_change(
+    client: TestClient, db: Session
+) -> None:
+    application = make_application(db, status=ApplicationStatus.approved)
+    teacher = make_teacher(db)
+    batch = make_batch(db, application, instructors=(teacher,))
+
+    response = client.patch(
+        f"{BATCHES}/{batch.id}",
+        json={"title": "  第二期  ", "hours": 40, "notes": None},
+        headers=office(db),
+    )
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["title"], response.json()["hours"]) == ("第二期", 40)
+    assert [i["id"] for i in response.json()["instructors"]] == [teacher.id]
+    event = db.exec(select(AuditEvent).where(AuditEvent.entity == "training_batch")).one()
+    assert event.before is not None and event.after is not None
+    assert (event.before["hours"], event.after["hours"]) == (32, 40)
+    assert event.before["instructor_ids"] == event.after["instructor_ids"] == [teacher.id]
+
+
+def test_batch_update_with_an_unknown_instructor_changes_nothing(
+    client: TestClient, db: Session
+) -> None:
+    application = make_application(db, status=ApplicationStatus.approved)
+    teacher = make_teacher(db)
+    batch = make_batch(db, application, instructors=(teacher,))
+
+    response = client.patch(
+        f"{BATCHES}/{batch.id}",
+        json={"title": "改名", "instructor_ids": [teacher.id, 999999]},
+        headers=office(db),
+    )
+
+    assert response.status_code == 422
+    assert "999999" in response.json()["detail"]
+    db.expire_all()
+    row = db.get(TrainingBatch, batch.id)
+    assert row is not None and (row.title, row.version) == ("集中培训", 1)
+    assert db.exec(select(TrainingBatchInstructor.teacher_id)).all() == [teacher.id]
 
 
 def test_a_batch_with_enrolments_is_not_deleted(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, application, batch = approved_batch(db)
     empty = make_batch(db, application)
     db.add(TrainingEnrollment(batch_id=batch.id, student_id=make_student(db, major).id))
     db.commit()
@@ -274,9 +321,7 @@ def test_a_batch_with_enrolments_is_not_deleted(client: TestClient, db: Session)
 
 
 def test_removing_an_enrolment(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     enrollment = TrainingEnrollment(batch_id=batch.id, student_id=make_student(db, major).id)
     db.add(enrollment)
     db.commit()
@@ -307,9 +352,7 @@ def test_teacher_may_read_batches_of_their_pilots_but_not_run_them(
 
 
 def test_enrolment_list_is_ordered_filters_and_exports(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     second = make_student(db, major, student_no="S2", cohort=2021)
     first = make_student(db, major, student_no="S1", cohort=2021)
     db.add(TrainingEnrollment(batch_id=batch.id, student_id=second.id, completed=True))
@@ -330,9 +373,7 @@ def test_enrolment_list_is_ordered_filters_and_exports(client: TestClient, db: S
 
 
 def test_enrolling_into_a_batch_of_a_closed_pilot_is_409(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, application, batch = approved_batch(db)
     application.status = ApplicationStatus.closed
     db.add(application)
     db.commit()
@@ -366,9 +407,7 @@ def test_college_manager_of_another_college_may_not_change_a_batch(
 
 
 def test_auditor_reads_batches_but_may_not_enrol(client: TestClient, db: Session) -> None:
-    major = make_major(db)
-    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
-    batch = make_batch(db, application)
+    major, _application, batch = approved_batch(db)
     headers = headers_for(db, Role.auditor)
 
     listed = client.get(BATCHES, headers=headers)
@@ -380,3 +419,62 @@ def test_auditor_reads_batches_but_may_not_enrol(client: TestClient, db: Session
 
     assert listed.json()["total"] == 1
     assert enrolled.status_code == 403
+
+
+def test_batch_and_enrolment_writes_are_audited_with_before_and_after(
+    client: TestClient, db: Session
+) -> None:
+    major = make_major(db)
+    application = make_application(db, majors=[major], status=ApplicationStatus.approved)
+    teacher, student = make_teacher(db), make_student(db, major, cohort=2021)
+    headers = office(db)
+
+    created = client.post(
+        BATCHES, json=_batch_body(application.id, instructor_ids=[teacher.id]), headers=headers
+    )
+    batch_id = created.json()["id"]
+    enrolled = client.post(
+        f"{BATCHES}/{batch_id}/enrollments", json={"student_id": student.id}, headers=headers
+    )
+    removed = client.delete(
+        f"{BATCHES}/{batch_id}/enrollments/{enrolled.json()['id']}", headers=headers
+    )
+    deleted = client.delete(f"{BATCHES}/{batch_id}", headers=headers)
+
+    assert [r.status_code for r in (created, enrolled, removed, deleted)] == [201, 201, 204, 204]
+    events = db.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+    trail = [(e.entity, e.action, e.before is None, e.after is None) for e in events]
+    assert trail == [
+        ("training_batch", "create", True, False),
+        ("training_enrollment", "enroll", True, False),
+        ("training_enrollment", "unenroll", False, True),
+        ("training_batch", "delete", False, True),
+    ]
+    assert events[0].after is not None and events[0].after["instructor_ids"] == [teacher.id]
+    assert events[3].before is not None and events[3].before["instructor_ids"] == [teacher.id]
+    assert events[1].after is not None and events[1].after["student_id"] == student.id
+    assert events[0].entity_id == events[3].entity_id == str(batch_id)
+    assert db.exec(select(TrainingBatchInstructor)).all() == []
+    assert db.exec(select(TrainingBatch)).all() == []
+
+
+def test_a_student_sees_only_their_own_enrolment_in_a_batch(
+    client: TestClient, db: Session
+) -> None:
+    major, _application, batch = approved_batch(db)
+    me, classmate = make_student(db, major, cohort=2021), make_student(db, major, cohort=2021)
+    for student in (me, classmate):
+        db.add(TrainingEnrollment(batch_id=batch.id, student_id=student.id, attended_hours=8))
+    db.commit()
+    headers = headers_for(db, Role.student, student_id=me.id)
+
+    listed = client.get(f"{BATCHES}/{batch.id}/enrollments", headers=headers)
+    exported = client.get(f"{BATCHES}/{batch.id}/enrollments?format=csv", headers=headers)
+    by_office = client.get(f"{BATCHES}/{batch.id}/enrollments", headers=office(db))
+
+    assert listed.status_code == 200, listed.text
+    assert [e["student_id"] for e in listed.json()["items"]] == [me.id]
+    assert listed.json()["total"] == 1
+    assert exported.status_code == 200
+    assert me.student_no in exported.text and classmate.student_no not in exported.text
+    assert by_office.json()["total"] == 2

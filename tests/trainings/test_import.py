@@ -55,6 +55,51 @@ def test_trainings_upload_creates_rows_and_a_second_upload_changes_nothing(
     assert rows[first.id].certificate_id == certificate.id
 
 
+def test_trainings_upload_refuses_an_issue_date_before_the_training_started(
+    client: TestClient, db: Session
+) -> None:
+    make_certificate(db, name="Web前端开发")
+    make_teacher(db, staff_no="T1001")
+    content = (
+        "工号,证书名称,级别,开始日期,结束日期,学时,状态,师资培训证书编号,获证日期\n"
+        "T1001,Web前端开发,中级,2022-07-11,2022-07-15,40,已获证,WEB-001,2022-07-01\n"
+    ).encode()
+
+    response = upload(client, office(db), "teacher-trainings", "t.csv", content)
+
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert "before the training's start 2022-07-11" in error["reason"]
+    assert db.exec(select(TeacherTraining)).all() == []
+
+
+def test_trainings_upload_reads_certificate_numbers_as_the_api_takes_them(
+    client: TestClient, db: Session
+) -> None:
+    make_certificate(db, name="Web前端开发")
+    make_teacher(db, staff_no="T1001")
+    make_teacher(db, staff_no="T1002")
+    header = "工号,证书名称,级别,开始日期,结束日期,学时,状态,师资培训证书编号\n"
+    spaced = (header + "T1001,Web前端开发,中级,2022-07-11,2022-07-15,40,已获证,WEB 001\n").encode()
+    numeric = (
+        header
+        + "T1001,Web前端开发,中级,2022-07-11,2022-07-15,40,已获证,2022001.0\n"
+        + "T1002,Web前端开发,中级,2022-07-11,2022-07-15,40,已获证,浙Web-002\n"
+    ).encode()
+    headers = office(db)
+
+    refused = upload(client, headers, "teacher-trainings", "t.csv", spaced)
+    nothing = db.exec(select(TeacherTraining)).all()
+    accepted = upload(client, headers, "teacher-trainings", "t.csv", numeric)
+
+    assert refused.status_code == 422
+    assert "no spaces" in refused.json()["errors"][0]["reason"]
+    assert nothing == []
+    assert accepted.status_code == 200, accepted.text
+    numbers = db.exec(select(TeacherTraining.trainer_certificate_no)).all()
+    assert sorted(n or "" for n in numbers) == ["2022001", "浙Web-002"]
+
+
 def test_trainings_upload_refuses_bad_rows_and_writes_nothing(
     client: TestClient, db: Session
 ) -> None:

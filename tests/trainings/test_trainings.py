@@ -1,6 +1,7 @@
 """Teacher trainings: recording, the state machine, the unique certificate number, who writes
 and reads what, and If-Match."""
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -390,3 +391,71 @@ def test_an_unknown_training_is_404(client: TestClient, db: Session) -> None:
     started = client.post(f"{TRAININGS}/4242/start", headers=headers)
 
     assert (got.status_code, started.status_code) == (404, 404)
+
+
+def test_teacher_may_not_change_the_certificate_of_their_certified_training(
+    client: TestClient, db: Session
+) -> None:
+    me = make_teacher(db)
+    training = make_training(
+        db, me, make_certificate(db), status=TrainingStatus.certified, number="TC-OWN"
+    )
+    headers = headers_for(db, Role.teacher, teacher_id=me.id)
+
+    extended = client.patch(
+        f"{TRAININGS}/{training.id}", json={"valid_until": "2099-12-31"}, headers=headers
+    )
+    renumbered = client.patch(
+        f"{TRAININGS}/{training.id}", json={"trainer_certificate_no": "TC-X"}, headers=headers
+    )
+    noted = client.patch(f"{TRAININGS}/{training.id}", json={"notes": "证书已领"}, headers=headers)
+
+    assert extended.status_code == 403, extended.text
+    assert "academic_office" in extended.json()["detail"]
+    assert renumbered.status_code == 403
+    assert noted.status_code == 200
+    db.expire_all()
+    row = db.get(TeacherTraining, training.id)
+    assert row is not None
+    assert (row.valid_until, row.trainer_certificate_no, row.notes) == (None, "TC-OWN", "证书已领")
+
+
+def test_teacher_may_not_fail_their_own_training(client: TestClient, db: Session) -> None:
+    me = make_teacher(db)
+    training = make_training(db, me, make_certificate(db), status=TrainingStatus.in_progress)
+
+    response = client.post(
+        f"{TRAININGS}/{training.id}/fail", headers=headers_for(db, Role.teacher, teacher_id=me.id)
+    )
+
+    assert response.status_code == 403
+    assert response.json()["allowed_roles"] == ["academic_office", "college_manager"]
+    db.expire_all()
+    assert db.exec(select(TeacherTraining.status)).one() == TrainingStatus.in_progress
+
+
+@pytest.mark.parametrize(
+    ("certified_on", "said"),
+    [("2099-01-01", "outside the training's start 2022-03-01"), ("2022-02-28", "2022-02-28")],
+    ids=["in the future", "before the training started"],
+)
+def test_certify_with_an_issue_date_out_of_bounds_is_422_and_changes_nothing(
+    client: TestClient, db: Session, certified_on: str, said: str
+) -> None:
+    training = make_training(
+        db, make_teacher(db), make_certificate(db), status=TrainingStatus.in_progress
+    )
+
+    response = client.post(
+        f"{TRAININGS}/{training.id}/certify",
+        json={"trainer_certificate_no": "TC-DATE", "certified_on": certified_on},
+        headers=office(db),
+    )
+
+    assert response.status_code == 422
+    assert said in response.json()["detail"]
+    assert response.json()["errors"][0]["field"] == "body.certified_on"
+    db.expire_all()
+    row = db.get(TeacherTraining, training.id)
+    assert row is not None
+    assert (row.status, row.trainer_certificate_no) == (TrainingStatus.in_progress, None)
