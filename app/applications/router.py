@@ -37,6 +37,7 @@ from app.core.export import (
 )
 from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
+from app.core.roles import Role
 from app.core.types import school_today
 from app.reference.models import MAX_COHORT, MIN_COHORT, Level
 from app.trainings import service as trainings
@@ -156,11 +157,14 @@ def applications_get(
     """One application; `majors` shows each participating major's plan status (None: no plan
     yet), so the office sees at a glance who has not filed. `teacher_coverage` counts the
     assigned teachers holding a certified, still valid trainer certificate for the pilot's
-    certificate at or above its level; `trained_students` those who completed a batch."""
+    certificate at or above its level (a student reading their pilot sees the figures, not the
+    names of the teachers without one); `trained_students` those who completed a batch."""
     application = service.get_application(session, principal, application_id)
     coverage, trained = trainings.application_figures(
         session, application_id, school_today(settings.timezone)
     )
+    if principal.role == Role.student:
+        coverage = coverage.model_copy(update={"missing": None})
     set_etag(response, application.version)
     return ApplicationDetail.model_validate(
         {**application.model_dump(), "teacher_coverage": coverage, "trained_students": trained}

@@ -327,7 +327,10 @@ class CoverageFigure(SQLModel):
         description="certified ÷ assigned × 100, one decimal; null when nobody is assigned"
     )
     below_target: bool = Field(description="Below the seed's 100 % target (or nobody assigned)")
-    missing: list[str] = Field(description="The assigned teachers without one: 姓名 (工号)")
+    missing: list[str] | None = Field(
+        description="The assigned teachers without one: 姓名 (工号); null for a student reading "
+        "their pilot (staff names are not shown to students)"
+    )
 
 
 class CoveragePilot(CoverageFigure):

@@ -13,6 +13,7 @@ from app.core.types import school_today
 from app.reference.models import Level
 from app.trainings.models import TrainingStatus
 from tests.applications.factories import make_application
+from tests.exams.factories import make_pilot, pilot_students
 from tests.reference.factories import (
     counting,
     headers_for,
@@ -237,3 +238,25 @@ def test_coverage_report_statement_count_does_not_grow_with_pilots_or_teachers(
         counts.append(len(statements))
 
     assert counts[0] == counts[1]
+
+
+def test_a_student_sees_their_pilots_coverage_but_not_the_teachers_names(
+    client: TestClient, db: Session
+) -> None:
+    application = make_pilot(db)
+    (student,) = pilot_students(db, application, 1)
+    teacher = make_teacher(db)
+    assign(db, application, teacher)
+
+    as_student = client.get(
+        f"{APPLICATIONS}/{application.id}",
+        headers=headers_for(db, Role.student, student_id=student.id),
+    )
+    as_office = client.get(f"{APPLICATIONS}/{application.id}", headers=office(db))
+
+    assert as_student.status_code == 200, as_student.text
+    assert as_student.json()["teacher_coverage"]["assigned"] == 1
+    assert as_student.json()["teacher_coverage"]["missing"] is None
+    assert as_office.json()["teacher_coverage"]["missing"] == [
+        f"{teacher.name} ({teacher.staff_no})"
+    ]
