@@ -16,7 +16,9 @@ from app.applications.models import (
     ApplicationStatus,
     PilotApplication,
 )
+from app.core.config import get_settings
 from app.core.roles import Principal, Role
+from app.core.types import school_today
 from app.imports.engine import (
     CellError,
     Column,
@@ -173,6 +175,7 @@ def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
             "teacher_colleges": dict(teachers.values()),
             "certificates": certificates,
             "numbers": numbers,
+            "today": school_today(get_settings().timezone),
         },
     )
 
@@ -229,8 +232,18 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
             )
         numbers[number] = key
     certified_on = cells.get("certified_on")
-    if status == TrainingStatus.certified and certified_on is None:
+    derived = status == TrainingStatus.certified and certified_on is None
+    if derived:
         certified_on = end
+    today: date = plan.lookups["today"]
+    if status == TrainingStatus.certified and certified_on is not None and certified_on > today:
+        raise RowRefused(
+            f"the issue date {certified_on}"
+            + (" (the end date, as no issue date is given)" if derived else "")
+            + f" is after today ({today}); a certificate is recorded once it is issued",
+            "获证日期",
+            str(certified_on),
+        )
     if status == TrainingStatus.certified and certified_on is not None and certified_on < start:
         raise RowRefused(
             f"the issue date {certified_on} is before the training's start {start}",

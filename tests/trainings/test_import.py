@@ -1,5 +1,8 @@
 """The teacher-trainings and training-enrollments uploads through the one import engine."""
 
+from datetime import timedelta
+
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -7,6 +10,7 @@ from app.applications.models import ApplicationStatus
 from app.core.roles import Role
 from app.trainings.models import TeacherTraining, TrainingEnrollment, TrainingStatus
 from tests.applications.factories import make_application
+from tests.exams.factories import school_today
 from tests.imports.helpers import upload
 from tests.reference.factories import (
     headers_for,
@@ -70,6 +74,32 @@ def test_trainings_upload_refuses_an_issue_date_before_the_training_started(
     assert response.status_code == 422, response.text
     error = response.json()["errors"][0]
     assert "before the training's start 2022-07-11" in error["reason"]
+    assert db.exec(select(TeacherTraining)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("end", "issued", "said"),
+    [("2022-07-15", "{tomorrow}", ""), ("{tomorrow}", "", " (the end date, as no issue date")],
+)
+def test_trainings_upload_refuses_an_issue_date_after_today(
+    client: TestClient, db: Session, end: str, issued: str, said: str
+) -> None:
+    make_certificate(db, name="Web前端开发")
+    make_teacher(db, staff_no="T1001")
+    tomorrow = str(school_today() + timedelta(days=1))
+    row = f"T1001,Web前端开发,中级,2022-07-11,{end},40,已获证,WEB-001,{issued}"
+    content = (
+        "工号,证书名称,级别,开始日期,结束日期,学时,状态,师资培训证书编号,获证日期\n"
+        + row.format(tomorrow=tomorrow)
+        + "\n"
+    ).encode()
+
+    response = upload(client, office(db), "teacher-trainings", "t.csv", content)
+
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert f"the issue date {tomorrow}{said}" in error["reason"]
+    assert "is after today" in error["reason"]
     assert db.exec(select(TeacherTraining)).all() == []
 
 
