@@ -28,6 +28,7 @@ from app.committee.models import (
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
+from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
@@ -93,25 +94,24 @@ def expert_public(row: Any) -> ExpertPublic:
     )
 
 
+EXPERTS = Listing("expert", EXPERT_ORDER, expert_public)
+
+
 def list_experts(
     session: Session, principal: Principal, page: PageParams, **filters: Any
 ) -> Page[ExpertPublic]:
     _require_reader(principal)
-    return paginate(session, expert_statement(**filters), page, EXPERT_ORDER, expert_public)
+    return EXPERTS.page(session, expert_statement(**filters), page)
 
 
 def experts_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
     _require_reader(principal)
-    rows = fetch_for_export(session, expert_statement(**filters), EXPERT_ORDER)
-    return [expert_public(row) for row in rows]
+    return EXPERTS.export(session, expert_statement(**filters))
 
 
 def get_expert(session: Session, principal: Principal, expert_id: int) -> ExpertPublic:
     _require_reader(principal)
-    row = session.exec(expert_statement().where(Expert.id == expert_id)).first()
-    if row is None:
-        raise NotFound(f"No expert with id {expert_id}")
-    return expert_public(row)
+    return EXPERTS.one(session, expert_statement().where(Expert.id == expert_id), expert_id)
 
 
 def create_expert(session: Session, principal: Principal, data: ExpertCreate) -> Expert:

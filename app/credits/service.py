@@ -24,6 +24,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import fetch_for_export
+from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
@@ -717,26 +718,22 @@ def request_public(row: Any) -> RequestPublic:
     )
 
 
+REQUESTS = Listing("conversion request", REQUEST_ORDER, request_public)
+
+
 def list_requests(
     session: Session, principal: Principal, page: PageParams, **filters: Any
 ) -> Page[RequestPublic]:
-    return paginate(
-        session, request_statement(principal, **filters), page, REQUEST_ORDER, request_public
-    )
+    return REQUESTS.page(session, request_statement(principal, **filters), page)
 
 
 def export_requests(session: Session, principal: Principal, **filters: Any) -> list[RequestPublic]:
-    rows = fetch_for_export(session, request_statement(principal, **filters), REQUEST_ORDER)
-    return [request_public(r) for r in rows]
+    return REQUESTS.export(session, request_statement(principal, **filters))
 
 
 def get_request(session: Session, principal: Principal, request_id: int) -> RequestPublic:
-    row = session.exec(
-        request_statement(principal).where(ConversionRequest.id == request_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"No conversion request with id {request_id}")
-    return request_public(row)
+    statement = request_statement(principal).where(ConversionRequest.id == request_id)
+    return REQUESTS.one(session, statement, request_id)
 
 
 def _locked_student(session: Session, student_id: int, field: str = "body.student_id") -> Student:
@@ -1217,26 +1214,24 @@ def credit_public(row: Any) -> CreditRecordPublic:
     )
 
 
+RECORDS = Listing("credit record", RECORD_ORDER, credit_public)
+
+
 def list_credits(
     session: Session, principal: Principal, page: PageParams, **filters: Any
 ) -> Page[CreditRecordPublic]:
-    return paginate(
-        session, credit_statement(principal, **filters), page, RECORD_ORDER, credit_public
-    )
+    return RECORDS.page(session, credit_statement(principal, **filters), page)
 
 
 def export_credits(
     session: Session, principal: Principal, **filters: Any
 ) -> list[CreditRecordPublic]:
-    rows = fetch_for_export(session, credit_statement(principal, **filters), RECORD_ORDER)
-    return [credit_public(r) for r in rows]
+    return RECORDS.export(session, credit_statement(principal, **filters))
 
 
 def get_credit(session: Session, principal: Principal, record_id: int) -> CreditRecordPublic:
-    row = session.exec(credit_statement(principal).where(CreditRecord.id == record_id)).first()
-    if row is None:
-        raise NotFound(f"No credit record with id {record_id}")
-    return credit_public(row)
+    statement = credit_statement(principal).where(CreditRecord.id == record_id)
+    return RECORDS.one(session, statement, record_id)
 
 
 def ledger(session: Session, principal: Principal, student_id: int) -> Ledger:

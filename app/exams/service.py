@@ -28,6 +28,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import fetch_for_export
+from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
@@ -911,29 +912,26 @@ def certificate_public(row: Any) -> IssuedCertificatePublic:
     )
 
 
+CERTIFICATES = Listing("issued certificate", CERTIFICATE_ORDER, certificate_public)
+
+
 def list_certificates(
     session: Session, principal: Principal, page: PageParams, **filters: Any
 ) -> Page[IssuedCertificatePublic]:
-    statement = certificate_statement(principal, **filters)
-    return paginate(session, statement, page, CERTIFICATE_ORDER, certificate_public)
+    return CERTIFICATES.page(session, certificate_statement(principal, **filters), page)
 
 
 def export_certificates(
     session: Session, principal: Principal, **filters: Any
 ) -> list[IssuedCertificatePublic]:
-    rows = fetch_for_export(session, certificate_statement(principal, **filters), CERTIFICATE_ORDER)
-    return [certificate_public(r) for r in rows]
+    return CERTIFICATES.export(session, certificate_statement(principal, **filters))
 
 
 def get_certificate(
     session: Session, principal: Principal, certificate_id: int
 ) -> IssuedCertificatePublic:
-    row = session.exec(
-        certificate_statement(principal).where(IssuedCertificate.id == certificate_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"No issued certificate with id {certificate_id}")
-    return certificate_public(row)
+    statement = certificate_statement(principal).where(IssuedCertificate.id == certificate_id)
+    return CERTIFICATES.one(session, statement, certificate_id)
 
 
 def revoke(

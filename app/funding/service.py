@@ -18,7 +18,7 @@ from app.accounts.service import check_version
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
-from app.core.export import fetch_for_export
+from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import CENT, FEN_PER_YUAN
@@ -196,24 +196,22 @@ def _source_public(row: Any) -> SourcePublic:
     )
 
 
+SOURCES = Listing("funding source", SOURCE_ORDER, _source_public)
+
+
 def list_sources(
     session: Session, principal: Principal, page: PageParams, **filters: Any
 ) -> Page[SourcePublic]:
-    return paginate(
-        session, source_statement(principal, **filters), page, SOURCE_ORDER, _source_public
-    )
+    return SOURCES.page(session, source_statement(principal, **filters), page)
 
 
 def export_sources(session: Session, principal: Principal, **filters: Any) -> list[SourcePublic]:
-    rows = fetch_for_export(session, source_statement(principal, **filters), SOURCE_ORDER)
-    return [_source_public(r) for r in rows]
+    return SOURCES.export(session, source_statement(principal, **filters))
 
 
 def get_source(session: Session, principal: Principal, source_id: int) -> SourcePublic:
-    row = session.exec(source_statement(principal).where(FundingSource.id == source_id)).first()
-    if row is None:
-        raise NotFound(f"No funding source with id {source_id}")
-    return _source_public(row)
+    statement = source_statement(principal).where(FundingSource.id == source_id)
+    return SOURCES.one(session, statement, source_id)
 
 
 def _check_source_unique(
@@ -439,22 +437,21 @@ def _line_public(row: Any) -> LinePublic:
     )
 
 
+LINES = Listing("budget line", LINE_ORDER, _line_public)
+
+
 def list_lines(
     session: Session, principal: Principal, page: PageParams, **filters: Any
 ) -> Page[LinePublic]:
-    return paginate(session, line_statement(principal, **filters), page, LINE_ORDER, _line_public)
+    return LINES.page(session, line_statement(principal, **filters), page)
 
 
 def export_lines(session: Session, principal: Principal, **filters: Any) -> list[LinePublic]:
-    rows = fetch_for_export(session, line_statement(principal, **filters), LINE_ORDER)
-    return [_line_public(r) for r in rows]
+    return LINES.export(session, line_statement(principal, **filters))
 
 
 def get_line(session: Session, principal: Principal, line_id: int) -> LinePublic:
-    row = session.exec(line_statement(principal).where(BudgetLine.id == line_id)).first()
-    if row is None:
-        raise NotFound(f"No budget line with id {line_id}")
-    return _line_public(row)
+    return LINES.one(session, line_statement(principal).where(BudgetLine.id == line_id), line_id)
 
 
 def _earmark_problem(source: FundingSource, category: Category) -> None:
@@ -677,29 +674,26 @@ def _expenditure_public(row: Any) -> ExpenditurePublic:
     )
 
 
+EXPENDITURES = Listing("expenditure", EXPENDITURE_ORDER, _expenditure_public)
+
+
 def list_expenditures(
     session: Session, principal: Principal, page: PageParams, **filters: Any
 ) -> Page[ExpenditurePublic]:
-    statement = expenditure_statement(principal, **filters)
-    return paginate(session, statement, page, EXPENDITURE_ORDER, _expenditure_public)
+    return EXPENDITURES.page(session, expenditure_statement(principal, **filters), page)
 
 
 def export_expenditures(
     session: Session, principal: Principal, **filters: Any
 ) -> list[ExpenditurePublic]:
-    rows = fetch_for_export(session, expenditure_statement(principal, **filters), EXPENDITURE_ORDER)
-    return [_expenditure_public(r) for r in rows]
+    return EXPENDITURES.export(session, expenditure_statement(principal, **filters))
 
 
 def get_expenditure(
     session: Session, principal: Principal, expenditure_id: int
 ) -> ExpenditurePublic:
-    row = session.exec(
-        expenditure_statement(principal).where(Expenditure.id == expenditure_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"No expenditure with id {expenditure_id}")
-    return _expenditure_public(row)
+    statement = expenditure_statement(principal).where(Expenditure.id == expenditure_id)
+    return EXPENDITURES.one(session, statement, expenditure_id)
 
 
 def _check_voucher(session: Session, voucher_no: str) -> None:
