@@ -26,8 +26,8 @@ from app.core.export import (
     ExportFormat,
     FormatQuery,
     export_response,
-    fetch_for_export,
 )
+from app.core.legacy import fetch_for_export
 from app.core.pagination import Page, PageDep
 from app.core.params import DbId
 from app.core.roles import SCOPE_FIELDS, Role

@@ -41,7 +41,7 @@ from app.applications.models import (
 )
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
-from app.core.export import fetch_for_export
+from app.core.legacy import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow

@@ -16,8 +16,8 @@ from app.core.export import (
     ExportFormat,
     FormatQuery,
     export_response,
-    fetch_for_export,
 )
+from app.core.legacy import fetch_for_export
 from app.core.pagination import MAX_LIMIT, Page, PageDep
 from app.core.params import MAX_DB_ID
 from app.core.roles import Principal, Role

@@ -1,9 +1,21 @@
-"""The one export writer: any list as CSV (UTF-8 with BOM, formulas neutralised) or .xlsx."""
+"""The one export writer: any stream of rows as CSV (UTF-8 with BOM) or .xlsx, written as the rows
+arrive, in constant memory.
+
+Every cell passes through :func:`cell_value` (how a spreadsheet shows a value) and then the one
+cleaner of its format: :func:`csv_safe` neutralises formula prefixes and anything UTF-8 cannot
+encode, :func:`xlsx_safe` removes the characters XML forbids. Whatever a row holds, the file
+opens: nothing raises once the response has started.
+
+XLSX is written by XlsxWriter in ``constant_memory`` mode (chosen by measurement, see
+``bench/export.py``): rows go to a temporary file as they are written, the workbook is zipped at
+the end and streamed out in chunks."""
 
 import csv
 import io
 import json
+import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,21 +24,22 @@ from enum import Enum, StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import xlsxwriter
 from fastapi import Query
 from fastapi.responses import StreamingResponse
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from pydantic import BaseModel
-from sqlmodel import Session
-
-from app.core.errors import UnprocessableEntity
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 64 * 1024
-SPOOL_BYTES = 8 * 1024 * 1024
+XLSX_MAX_ROWS = 1_048_576
+"""Rows of one worksheet, the header included; an export past it goes on in another sheet."""
+XLSX_MAX_CELL_CHARS = 32_767
+SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+SURROGATES = re.compile("[\ud800-\udfff]")
+"""Characters XML 1.0 may not hold (control characters but tab and line ends, lone surrogates,
+the two non-characters): an .xlsx cell holding one does not open."""
 
 
 class ExportFormat(StrEnum):
@@ -54,70 +67,81 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-EXPORT_MAX_ROWS = 200_000
-
-
-def fetch_for_export(session: Session, statement: Any, order_by: Sequence[Any]) -> list[Any]:
-    """Every row ``statement`` matches, in order, for a CSV/XLSX export; 422 rather than a
-    silently cut file when there are more than ``EXPORT_MAX_ROWS``."""
-    rows = list(session.exec(statement.order_by(*order_by).limit(EXPORT_MAX_ROWS + 1)).all())
-    if len(rows) > EXPORT_MAX_ROWS:
-        raise UnprocessableEntity(
-            f"More than {EXPORT_MAX_ROWS:,} rows match; narrow the filters to export them",
-            code="export_too_large",
-            errors=[{"field": "query", "message": f"more than {EXPORT_MAX_ROWS} rows match"}],
-        )
-    return rows
-
-
 @dataclass(frozen=True)
 class ExportColumn:
     key: str
     header: str
 
 
-def cell_text(value: Any) -> str | int | float:
+Cell = str | int | float
+
+
+def cell_value(value: Any) -> Cell:
     """A value as a spreadsheet shows it: lists joined with 、, enums by value, None as blank."""
     if value is None:
         return ""
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, Enum):
         return str(value.value)
-    if isinstance(value, list | tuple):
-        return "、".join(str(cell_text(v)) for v in value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return f"{value:f}"
     if isinstance(value, int | float):
         return value
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, list | tuple):
+        return "、".join(str(cell_value(v)) for v in value)
     return str(value)
 
 
-def neutralise(value: str | int | float) -> str | int | float:
+cell_text = cell_value  # the name the reports use
+
+
+def neutralise(value: Cell) -> Cell:
     """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
 
 
-def _values(item: BaseModel | Mapping[str, Any], columns: Sequence[ExportColumn]) -> list[Any]:
+def csv_safe(value: Cell) -> Cell:
+    """A CSV cell: formula prefixes neutralised, lone surrogates (which UTF-8 cannot encode)
+    replaced by U+FFFD."""
+    if isinstance(value, str):
+        if not value.isascii() and SURROGATES.search(value):
+            value = SURROGATES.sub("\ufffd", value)
+        return neutralise(value)
+    return value
+
+
+def xlsx_safe(value: str) -> str:
+    """An .xlsx text cell: characters XML forbids become U+FFFD, at most 32,767 characters."""
+    if XML_FORBIDDEN.search(value):
+        value = XML_FORBIDDEN.sub("\ufffd", value)
+    if len(value) > XLSX_MAX_CELL_CHARS:
+        value = value[: XLSX_MAX_CELL_CHARS - 1] + "…"
+    return value
+
+
+def _row_values(item: Any, keys: Sequence[str]) -> list[Cell]:
     data = item if isinstance(item, Mapping) else item.__dict__
-    return [cell_text(data.get(c.key)) for c in columns]
+    return [cell_value(data.get(key)) for key in keys]
 
 
-def _csv_chunks(
-    items: Iterable[BaseModel | Mapping[str, Any]], columns: Sequence[ExportColumn]
-) -> Iterator[bytes]:
+def csv_chunks(items: Iterable[Any], columns: Sequence[ExportColumn]) -> Iterator[bytes]:
+    """``items`` as CSV bytes, about ``CHUNK_SIZE`` at a time, the first with a BOM."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow([c.header for c in columns])
+    keys = [c.key for c in columns]
     for item in items:
-        writer.writerow([neutralise(v) for v in _values(item, columns)])
+        writer.writerow([csv_safe(v) for v in _row_values(item, keys)])
         if buffer.tell() >= CHUNK_SIZE:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -125,50 +149,113 @@ def _csv_chunks(
     yield buffer.getvalue().encode("utf-8")
 
 
-def _xlsx_chunks(
-    items: Iterable[BaseModel | Mapping[str, Any]],
+def display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: two for a CJK (wide) character."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def sheet_name(title: str) -> str:
+    """A valid worksheet name: no ``[]:*?/\\``, at most 31 characters, never empty."""
+    return SHEET_NAME_FORBIDDEN.sub("_", xlsx_safe(title))[:31].strip("'") or "Sheet1"
+
+
+class _SheetWriter:
+    """Rows into one workbook: a bold, frozen, filtered header on each sheet, header-fitted
+    column widths, text kept as text; a sheet that fills up continues in ``<name> (2)``."""
+
+    def __init__(
+        self, workbook: Any, title: str, columns: Sequence[ExportColumn], widths: Sequence[int]
+    ) -> None:
+        self.workbook = workbook
+        self.title = sheet_name(title)
+        self.headers = [xlsx_safe(c.header) for c in columns]
+        self.widths = widths
+        self.header_format = workbook.add_format({"bold": True})
+        self.sheets = 0
+        self.sheet: Any = None
+        self.row = 0
+
+    def _new_sheet(self) -> None:
+        self._close_sheet()
+        self.sheets += 1
+        name = self.title if self.sheets == 1 else sheet_name(f"{self.title[:25]} ({self.sheets})")
+        self.sheet = self.workbook.add_worksheet(name)
+        for index, width in enumerate(self.widths):
+            self.sheet.set_column(index, index, width)
+        self.sheet.freeze_panes(1, 0)
+        self.sheet.write_row(0, 0, self.headers, self.header_format)
+        self.row = 1
+
+    def _close_sheet(self) -> None:
+        if self.sheet is not None and self.headers:
+            self.sheet.autofilter(0, 0, max(self.row - 1, 0), len(self.headers) - 1)
+
+    def write(self, values: Sequence[Cell]) -> None:
+        if self.sheet is None or self.row >= XLSX_MAX_ROWS:
+            self._new_sheet()
+        write_string = self.sheet.write_string
+        write_number = self.sheet.write_number
+        row = self.row
+        for index, value in enumerate(values):
+            if isinstance(value, str):
+                if value:
+                    write_string(row, index, xlsx_safe(value))
+            else:
+                write_number(row, index, value)
+        self.row = row + 1
+
+    def close(self) -> None:
+        if self.sheet is None:
+            self._new_sheet()
+        self._close_sheet()
+
+
+def xlsx_chunks(
+    items: Iterable[Any],
     columns: Sequence[ExportColumn],
     sheet_title: str,
 ) -> Iterator[bytes]:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=sheet_title[:31])
-    bold = Font(bold=True)
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(sheet, value=column.header)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    for item in items:
-        row = []
-        for value in _values(item, columns):
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # text stays text: no formulas, codes keep leading zeros
-            row.append(cell)
-        sheet.append(row)
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-        workbook.save(spool)
-        spool.seek(0)
-        while chunk := spool.read(CHUNK_SIZE):
+    """``items`` as one .xlsx workbook, streamed in chunks once it is complete."""
+    keys = [c.key for c in columns]
+    widths = [min(max(display_width(c.header) + 4, 10), 60) for c in columns]
+    with tempfile.TemporaryFile() as output:
+        workbook = xlsxwriter.Workbook(
+            output,
+            {
+                "constant_memory": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
+        writer = _SheetWriter(workbook, sheet_title, columns, widths)
+        for item in items:
+            writer.write(_row_values(item, keys))
+        writer.close()
+        workbook.close()
+        output.seek(0)
+        while chunk := output.read(CHUNK_SIZE):
             yield chunk
 
 
+def attachment(filename: str, fmt: ExportFormat) -> dict[str, str]:
+    """The ``Content-Disposition`` header of a download named ``filename.<fmt>``."""
+    name = f"{filename}.{fmt.value}"
+    disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+    return {"Content-Disposition": disposition}
+
+
 def export_response(
-    items: Iterable[BaseModel | Mapping[str, Any]],
+    items: Iterable[Any],
     columns: Sequence[ExportColumn],
     fmt: ExportFormat,
     filename: str,
 ) -> StreamingResponse:
-    """Stream ``items`` as CSV or XLSX named ``filename`` (without extension)."""
+    """Stream ``items`` (read lazily, as the file is written) as CSV or XLSX named ``filename``."""
     if fmt == ExportFormat.csv:
-        body: Iterator[bytes] = _csv_chunks(items, columns)
+        body: Iterator[bytes] = csv_chunks(items, columns)
         media_type = CSV_MEDIA_TYPE
     else:
-        body = _xlsx_chunks(items, columns, filename)
+        body = xlsx_chunks(items, columns, filename)
         media_type = XLSX_MEDIA_TYPE
-    name = f"{filename}.{fmt.value}"
-    disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
-    return StreamingResponse(
-        body, media_type=media_type, headers={"Content-Disposition": disposition}
-    )
+    return StreamingResponse(body, media_type=media_type, headers=attachment(filename, fmt))

@@ -1,35 +1,157 @@
-"""One resource's list, export and read-one, from one statement builder's output, one stable order
-and one row → public mapper: the shape every domain's list endpoints share."""
+"""The one list pipeline: a list is declared once, and one call answers its JSON page, its CSV or
+its XLSX export, and its read-one.
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+A :class:`Listing` holds, for one resource:
 
-from sqlmodel import Session
+- ``statement(session, principal, filters)``: the base statement, scoped to what the principal may
+  read and narrowed by a typed filter model (a pydantic model of the query parameters, taken with
+  ``Annotated[Filters, Query()]`` so the OpenAPI documents each filter);
+- ``order``: the default, stable order (its last term unique);
+- ``to_items(session, rows)``: the *batch* mapper, called once per page or export chunk, so any
+  enrichment costs a fixed number of statements however many rows there are;
+- ``columns`` and ``filename``: what an export writes.
+
+A router answers with ``LISTING.respond(session, principal, filters, params)``; exports stream
+rows from a server-side cursor in chunks of ``EXPORT_CHUNK_ROWS`` and write them as they come
+(:mod:`app.core.export`), so memory stays flat however many rows match.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from app.core.errors import NotFound
-from app.core.export import fetch_for_export
-from app.core.pagination import Page, PageParams, paginate
+from app.core.export import (
+    ExportColumn,
+    ExportFormat,
+    FormatQuery,
+    export_response,
+)
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
+from app.core.params import MAX_DB_ID
+from app.core.roles import Principal
 
+F = TypeVar("F", bound=BaseModel)
 T = TypeVar("T")
+
+EXPORT_CHUNK_ROWS = 1000
+"""Rows fetched (and mapped) at a time by an export."""
+
+IdFilter = Annotated[int | None, Field(ge=1, le=MAX_DB_ID, description="Only rows of this id")]
+"""A filter field holding a record's id (use in a filter model; describe it with ``Field``)."""
+
+TextFilter = Annotated[
+    str | None, Field(max_length=100, description="Part of a code, number or name")
+]
+"""The free-text search field ``q`` of a filter model."""
+
+
+class NoFilters(BaseModel):
+    """The filter model of a list that takes no filters."""
+
+
+class ListParams(BaseModel):
+    """The parameters every list takes besides its filters: a page, and the answer's format."""
+
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    format: ExportFormat = ExportFormat.json
+
+    @property
+    def page(self) -> PageParams:
+        return PageParams(limit=self.limit, offset=self.offset)
+
+
+def list_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1–{MAX_LIMIT}); json only")
+    ] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip; json only")] = 0,
+    format: FormatQuery = ExportFormat.json,
+) -> ListParams:
+    return ListParams(limit=limit, offset=offset, format=format)
+
+
+ListDep = Annotated[ListParams, Depends(list_params)]
+"""``limit``, ``offset`` and ``format`` of a list endpoint."""
+
+
+def each(to_item: Callable[[Any], T]) -> Callable[[Session, Sequence[Any]], list[T]]:
+    """A batch mapper from a row mapper, for lists whose items need no further statements."""
+
+    def to_items(_session: Session, rows: Sequence[Any]) -> list[T]:
+        return [to_item(row) for row in rows]
+
+    return to_items
 
 
 @dataclass(frozen=True)
-class Listing(Generic[T]):
+class Listing(Generic[F, T]):
+    """One resource's list, export and read-one (see the module docstring)."""
+
     noun: str
     """As the 404 names it: ``No <noun> with id 7``."""
+    statement: Callable[[Session, Principal, F], Any]
     order: Sequence[Any]
-    to_item: Callable[[Any], T]
+    to_items: Callable[[Session, Sequence[Any]], Sequence[T]]
+    filters: type[F]
+    key: Any = None
+    """The id column :meth:`one` narrows by."""
+    columns: Sequence[ExportColumn] = field(default_factory=tuple)
+    filename: str = ""
+    """The export's file name (without extension) and sheet name."""
 
-    def page(self, session: Session, statement: Any, page: PageParams) -> Page[T]:
-        return paginate(session, statement, page, list(self.order), self.to_item)
+    def page(self, session: Session, principal: Principal, filters: F, page: PageParams) -> Page[T]:
+        """One page in the stable order, with the total that matches the filters."""
+        statement = self.statement(session, principal, filters)
+        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        total = session.exec(counted).one()
+        rows = session.exec(statement.order_by(*self.order).limit(page.limit).offset(page.offset))
+        return Page[T](
+            items=list(self.to_items(session, rows.all())),
+            total=int(total),
+            limit=page.limit,
+            offset=page.offset,
+        )
 
-    def export(self, session: Session, statement: Any) -> list[T]:
-        return [self.to_item(row) for row in fetch_for_export(session, statement, self.order)]
+    def stream(self, session: Session, principal: Principal, filters: F) -> Iterator[T]:
+        """Every matching row in order, fetched ``EXPORT_CHUNK_ROWS`` at a time from a
+        server-side cursor and mapped a chunk at a time. The statement (and so the caller's
+        access) is checked now, before the first row is asked for."""
+        statement = self.statement(session, principal, filters).order_by(*self.order)
+        return self._chunks(session, statement)
 
-    def one(self, session: Session, statement: Any, row_id: int) -> T:
-        """The single row ``statement`` (already narrowed to ``row_id``) finds, or 404."""
-        row = session.exec(statement).first()
-        if row is None:
+    def _chunks(self, session: Session, statement: Any) -> Iterator[T]:
+        result = session.exec(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
+        for rows in result.partitions():
+            yield from self.to_items(session, rows)
+
+    def export(
+        self, session: Session, principal: Principal, filters: F, fmt: ExportFormat
+    ) -> StreamingResponse:
+        """Every matching row as a CSV or XLSX download, streamed."""
+        rows = self.stream(session, principal, filters)
+        return export_response(rows, self.columns, fmt, self.filename)
+
+    def respond(
+        self, session: Session, principal: Principal, filters: F, params: ListParams
+    ) -> Any:
+        """What a list endpoint answers: the JSON page, or the export ``format`` asks for."""
+        if params.format == ExportFormat.json:
+            return self.page(session, principal, filters, params.page)
+        return self.export(session, principal, filters, params.format)
+
+    def one(self, session: Session, principal: Principal, row_id: int) -> T:
+        """The row of id ``row_id`` as the list shows it, or 404 when it is not there for the
+        principal (an object the caller may not read is answered as one that does not exist)."""
+        statement = self.statement(session, principal, self.filters()).where(self.key == row_id)
+        rows = session.exec(statement).all()
+        if not rows:
             raise NotFound(f"No {self.noun} with id {row_id}")
-        return self.to_item(row)
+        return self.to_items(session, rows)[0]

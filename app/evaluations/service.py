@@ -27,7 +27,7 @@ from app.core.errors import (
     PreconditionFailed,
     UnprocessableEntity,
 )
-from app.core.export import fetch_for_export
+from app.core.legacy import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow

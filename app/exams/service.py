@@ -27,8 +27,8 @@ from app.core.errors import (
     TooManyRequests,
     UnprocessableEntity,
 )
-from app.core.export import fetch_for_export
-from app.core.listing import Listing
+from app.core.legacy import RowListing as Listing
+from app.core.legacy import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow

@@ -18,7 +18,7 @@ from app.accounts.service import check_version
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
-from app.core.listing import Listing
+from app.core.legacy import RowListing as Listing
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import CENT, FEN_PER_YUAN

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, or_, select
 
 from app.core.errors import Forbidden, PayloadTooLarge
-from app.core.export import fetch_for_export
+from app.core.legacy import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.imports.engine import ImportKind, run_import

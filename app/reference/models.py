@@ -8,9 +8,10 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import PlainValidator, StringConstraints, WithJsonSchema, field_validator
+from pydantic import BaseModel, PlainValidator, StringConstraints, WithJsonSchema, field_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.listing import IdFilter, TextFilter
 from app.core.models import PatchModel, Versioned
 
 MIN_COHORT = 2000
@@ -300,6 +301,22 @@ class StudentUpdate(PatchModel):
     major_id: RefId | None = None
     cohort: Cohort | None = None
     class_name: ShortText | None = None
+
+
+class CollegeFilters(BaseModel):
+    """Filters of the colleges list."""
+
+    q: TextFilter = None
+
+
+class StudentFilters(BaseModel):
+    """Filters of the students list."""
+
+    college_id: IdFilter = None
+    major_id: IdFilter = None
+    cohort: int | None = Field(None, ge=MIN_COHORT, le=MAX_COHORT, description="Entry year")
+    class_name: str | None = Field(None, max_length=100, description="The class, exactly")
+    q: TextFilter = None
 
 
 class StudentPublic(SQLModel):

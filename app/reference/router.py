@@ -16,16 +16,16 @@ from app.core.export import (
     FormatQuery,
     export_response,
 )
+from app.core.listing import ListDep
 from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
 from app.reference import service
 from app.reference.models import (
-    MAX_COHORT,
-    MIN_COHORT,
     CertificateCreate,
     CertificatePublic,
     CertificateUpdate,
     CollegeCreate,
+    CollegeFilters,
     CollegePublic,
     CollegeUpdate,
     CourseCreate,
@@ -39,6 +39,7 @@ from app.reference.models import (
     MajorPublic,
     MajorUpdate,
     StudentCreate,
+    StudentFilters,
     StudentPublic,
     StudentUpdate,
     TeacherCreate,
@@ -72,34 +73,16 @@ def _export(
 
 # --- colleges --------------------------------------------------------------------------------
 
-COLLEGE_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("name", "学院名称"),
-    ExportColumn("code", "学院代码"),
-]
-
 
 @router.get("/colleges", response_model=Page[CollegePublic], responses=LIST_RESPONSES)
 def colleges_list(
     session: SessionDep,
-    _principal: CurrentPrincipal,
-    page: PageDep,
-    q: Search = None,
-    format: FormatQuery = ExportFormat.json,
+    principal: CurrentPrincipal,
+    filters: Annotated[CollegeFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Colleges (二级学院), readable by every role."""
-    if format != ExportFormat.json:
-        statement = service.college_statement(q)
-        return _export(
-            session,
-            statement,
-            service.COLLEGE_ORDER,
-            service.college_public,
-            COLLEGE_COLUMNS,
-            format,
-            "colleges",
-        )
-    return service.list_colleges(session, page, q=q)
+    return service.COLLEGES.respond(session, principal, filters, params)
 
 
 @router.post(
@@ -398,51 +381,17 @@ def teachers_delete(session: SessionDep, principal: CurrentPrincipal, teacher_id
 
 # --- students --------------------------------------------------------------------------------
 
-STUDENT_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("student_no", "学号"),
-    ExportColumn("name", "姓名"),
-    ExportColumn("major_code", "专业代码"),
-    ExportColumn("major_name", "专业名称"),
-    ExportColumn("college_name", "二级学院"),
-    ExportColumn("cohort", "年级"),
-    ExportColumn("class_name", "班级"),
-]
-
 
 @router.get("/students", response_model=Page[StudentPublic], responses=LIST_RESPONSES)
 def students_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    college_id: FilterId = None,
-    major_id: FilterId = None,
-    cohort: Annotated[int | None, Query(ge=MIN_COHORT, le=MAX_COHORT)] = None,
-    class_name: Annotated[str | None, Query(max_length=100)] = None,
-    q: Search = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[StudentFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Students with their major and college; a college manager sees their college's, a
     teacher their college's, a student only their own record."""
-    filters: dict[str, Any] = {
-        "college_id": college_id,
-        "major_id": major_id,
-        "cohort": cohort,
-        "class_name": class_name,
-        "q": q,
-    }
-    if format != ExportFormat.json:
-        statement = service.student_statement(session, principal, **filters)
-        return _export(
-            session,
-            statement,
-            service.STUDENT_ORDER,
-            service.student_public,
-            STUDENT_COLUMNS,
-            format,
-            "students",
-        )
-    return service.list_students(session, principal, page, **filters)
+    return service.STUDENTS.respond(session, principal, filters, params)
 
 
 @router.post(

@@ -10,7 +10,9 @@ from sqlmodel import Session, SQLModel, col, func, select
 from app.accounts.service import check_version
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
-from app.core.export import fetch_for_export
+from app.core.export import ExportColumn
+from app.core.legacy import fetch_for_export
+from app.core.listing import Listing, each
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
@@ -21,6 +23,7 @@ from app.reference.models import (
     CertificateUpdate,
     College,
     CollegeCreate,
+    CollegeFilters,
     CollegePublic,
     CollegeUpdate,
     Course,
@@ -40,6 +43,7 @@ from app.reference.models import (
     MajorUpdate,
     Student,
     StudentCreate,
+    StudentFilters,
     StudentPublic,
     StudentUpdate,
     Teacher,
@@ -231,19 +235,24 @@ def rows_for_export(session: Session, statement: Any, order_by: list[Any]) -> li
 # --- colleges --------------------------------------------------------------------------------
 
 
-def college_statement(q: str | None) -> Any:
-    return _search(select(College), q, College.name, College.code)
+def college_statement(_session: Session, _principal: Principal, filters: CollegeFilters) -> Any:
+    return _search(select(College), filters.q, College.name, College.code)
 
 
-COLLEGE_ORDER = [col(College.id)]
-
-
-def college_public(row: Any) -> CollegePublic:
-    return CollegePublic.model_validate(row)
-
-
-def list_colleges(session: Session, page: PageParams, *, q: str | None) -> Page[CollegePublic]:
-    return paginate(session, college_statement(q), page, COLLEGE_ORDER, college_public)
+COLLEGES = Listing(
+    noun="college",
+    statement=college_statement,
+    order=[col(College.id)],
+    to_items=each(CollegePublic.model_validate),
+    filters=CollegeFilters,
+    key=College.id,
+    columns=[
+        ExportColumn("id", "ID"),
+        ExportColumn("name", "学院名称"),
+        ExportColumn("code", "学院代码"),
+    ],
+    filename="colleges",
+)
 
 
 def get_college(session: Session, college_id: int) -> College:
@@ -631,16 +640,7 @@ def delete_teacher(session: Session, principal: Principal, teacher_id: int) -> N
 # --- students --------------------------------------------------------------------------------
 
 
-def student_statement(
-    session: Session,
-    principal: Principal,
-    *,
-    college_id: int | None = None,
-    major_id: int | None = None,
-    cohort: int | None = None,
-    class_name: str | None = None,
-    q: str | None = None,
-) -> Any:
+def student_statement(session: Session, principal: Principal, filters: StudentFilters) -> Any:
     statement = (
         select(Student, Major.code, Major.name, College.id, College.name)  # type: ignore[call-overload]
         .join(Major, col(Major.id) == Student.major_id)
@@ -662,18 +662,15 @@ def student_statement(
                 r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher, Role.student}
             ),
         )
-    if college_id is not None:
-        statement = statement.where(Major.college_id == college_id)
-    if major_id is not None:
-        statement = statement.where(Student.major_id == major_id)
-    if cohort is not None:
-        statement = statement.where(Student.cohort == cohort)
-    if class_name:
-        statement = statement.where(Student.class_name == class_name.strip())
-    return _search(statement, q, Student.student_no, Student.name)
-
-
-STUDENT_ORDER = [col(Student.student_no), col(Student.id)]
+    if filters.college_id is not None:
+        statement = statement.where(Major.college_id == filters.college_id)
+    if filters.major_id is not None:
+        statement = statement.where(Student.major_id == filters.major_id)
+    if filters.cohort is not None:
+        statement = statement.where(Student.cohort == filters.cohort)
+    if filters.class_name:
+        statement = statement.where(Student.class_name == filters.class_name.strip())
+    return _search(statement, filters.q, Student.student_no, Student.name)
 
 
 def student_public(row: Any) -> StudentPublic:
@@ -689,20 +686,29 @@ def student_public(row: Any) -> StudentPublic:
     )
 
 
-def list_students(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[StudentPublic]:
-    statement = student_statement(session, principal, **filters)
-    return paginate(session, statement, page, STUDENT_ORDER, student_public)
+STUDENTS = Listing(
+    noun="student",
+    statement=student_statement,
+    order=[col(Student.student_no), col(Student.id)],
+    to_items=each(student_public),
+    filters=StudentFilters,
+    key=Student.id,
+    columns=[
+        ExportColumn("id", "ID"),
+        ExportColumn("student_no", "学号"),
+        ExportColumn("name", "姓名"),
+        ExportColumn("major_code", "专业代码"),
+        ExportColumn("major_name", "专业名称"),
+        ExportColumn("college_name", "二级学院"),
+        ExportColumn("cohort", "年级"),
+        ExportColumn("class_name", "班级"),
+    ],
+    filename="students",
+)
 
 
 def get_student(session: Session, principal: Principal, student_id: int) -> StudentPublic:
-    row = session.exec(
-        student_statement(session, principal).where(Student.id == student_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"No student with id {student_id}")
-    return student_public(row)
+    return STUDENTS.one(session, principal, student_id)
 
 
 def _major_college(session: Session, major_id: int, field: str = "major_id") -> int:

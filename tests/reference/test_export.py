@@ -120,14 +120,21 @@ def test_list_statement_count_does_not_grow_with_page_size(
     assert counts[0] == counts[1]
 
 
-def test_export_larger_than_the_cap_is_refused_not_cut(
+def test_export_streams_every_row_across_chunks_in_order(
     client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.core import export
+    from app.core import listing
 
-    monkeypatch.setattr(export, "EXPORT_MAX_ROWS", 1)
-    make_college(db)
-    make_college(db)
+    monkeypatch.setattr(listing, "EXPORT_CHUNK_ROWS", 2)
+    for name in ("甲学院", "乙学院", "丙学院", "丁学院", "戊学院"):
+        make_college(db, name)
     response = client.get("/api/v1/colleges", params={"format": "csv"}, headers=office(db))
-    assert response.status_code == 422
-    assert response.json()["code"] == "export_too_large"
+    assert response.status_code == 200
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert [line.split(",")[1] for line in lines[1:]] == [
+        "甲学院",
+        "乙学院",
+        "丙学院",
+        "丁学院",
+        "戊学院",
+    ]
