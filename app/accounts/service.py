@@ -28,7 +28,6 @@ from app.core.errors import (
     Conflict,
     InvalidState,
     NotFound,
-    PreconditionFailed,
     TooManyRequests,
     Unauthorized,
     UnprocessableEntity,
@@ -36,6 +35,7 @@ from app.core.errors import (
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import SCOPE_FIELDS, Principal, Role, scope_problems
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.reference.models import College, EvaluationOrg, Student, Teacher
 
 MAX_USERNAME_LENGTH = 64
@@ -222,16 +222,6 @@ def create_user(session: Session, actor: Principal | None, data: UserCreate) -> 
     record(session, actor, action="create", entity="user", entity_id=user.id, after=snapshot(user))
     session.commit()
     return user
-
-
-def check_version(current: int, if_match: int | None, what: str) -> None:
-    """412 when the client's ``If-Match`` names another version than the stored one."""
-    if if_match is not None and if_match != current:
-        raise PreconditionFailed(
-            f"The {what} was changed by someone else (current version {current}, "
-            f"If-Match {if_match}); reload it and apply your change again",
-            current_version=current,
-        )
 
 
 def update_user(

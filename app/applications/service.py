@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import (
     MAX_CORE_COURSES,
     MIN_CORE_COURSES,
@@ -45,6 +44,7 @@ from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.reference.models import (
     Certificate,
     College,

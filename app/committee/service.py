@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.committee.models import (
     AttendeePublic,
     DecisionIn,
@@ -32,6 +31,7 @@ from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 
 READER_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 EXPERT_ENTITY = "expert"

@@ -4,13 +4,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from app.accounts import service as accounts
 from app.core.config import Settings
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, PreconditionFailed, Unauthorized
+from app.core.errors import Forbidden, Unauthorized
 from app.core.roles import Principal, Role
 from app.core.types import school_today
 
@@ -81,32 +81,6 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.admin))]
-
-
-def parse_if_match(request: Request) -> int | None:
-    """The version named by ``If-Match`` (``"3"``, ``W/"3"``, ``3``); None when absent or ``*``."""
-    raw = request.headers.get("if-match")
-    if raw is None or raw.strip() == "*":
-        return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise PreconditionFailed(
-            f'If-Match must be the ETag from a previous GET, such as "3"; got {raw!r}'
-        )
-    return int(value)
-
-
-IfMatch = Annotated[int | None, Depends(parse_if_match)]
-
-
-def set_etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = f'"{version}"'
-
-
-def set_created(response: Response, path: str, row_id: int | None, version: int) -> None:
-    """``ETag`` and ``Location`` of a row a POST just created under ``/api/v1/<path>``."""
-    set_etag(response, version)
-    response.headers["Location"] = f"/api/v1/{path}/{row_id}"
 
 
 def school_today_dep(settings: SettingsDep) -> date:

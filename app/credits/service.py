@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import PilotApplication
 from app.core.audit import record, snapshot
 from app.core.errors import (
@@ -28,6 +27,7 @@ from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.credits.models import (
     BulkApproveResult,
     BulkOutcome,

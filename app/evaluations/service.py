@@ -15,7 +15,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.applications.service import visible
 from app.core.audit import record, snapshot
@@ -31,6 +30,7 @@ from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.evaluations.indicators import (
     BY_KEY,
     DEFAULT_COMMITTEE_WEIGHT,

@@ -11,7 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import (
     ApplicationCohort,
     ApplicationMajor,
@@ -32,6 +31,7 @@ from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.credits.service import settle_revoked_certificate
 from app.exams.models import (
     CertificateStatus,

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
@@ -22,6 +21,7 @@ from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import CENT, FEN_PER_YUAN
+from app.core.versions import check_version
 from app.exams.models import ExamRegistration, ExamResult, ExamSession, RegistrationStatus
 from app.funding.models import (
     CATEGORY_NAMES,

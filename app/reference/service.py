@@ -7,13 +7,13 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
-from app.accounts.service import check_version
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.reference.models import (
     Certificate,
     CertificateCreate,
