@@ -42,7 +42,7 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import (
@@ -56,8 +56,7 @@ from app.reference.models import (
     Teacher,
 )
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
-READER_ROLES = READ_ALL_ROLES | {
+READER_ROLES = READ_ALL | {
     Role.college_manager,
     Role.teacher,
     Role.student,
@@ -104,7 +103,7 @@ def visible(statement: Any, principal: Principal) -> Any:
     decided ones for the certificates it issues.
     """
     role = principal.role
-    if role in READ_ALL_ROLES:
+    if role in READ_ALL:
         return statement
     if role == Role.college_manager:
         return statement.where(_has_major_in_college(principal.college_id or -1))

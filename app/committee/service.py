@@ -29,21 +29,20 @@ from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
 from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
 
-READER_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 EXPERT_ENTITY = "expert"
 MEETING_ENTITY = "meeting"
 
 
 def _require_reader(principal: Principal) -> None:
-    if principal.role not in READER_ROLES:
+    if principal.role not in READ_ALL:
         raise Forbidden(
             f"Role {principal.role.value} may not read the expert committee; allowed roles: "
             "academic_office, auditor, admin",
-            allowed_roles=sorted(r.value for r in READER_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL),
         )
 
 

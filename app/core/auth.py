@@ -65,16 +65,21 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+def check_role(principal: Principal, *roles: Role, what: str = "do this") -> None:
+    """403 unless ``principal`` has one of ``roles``; ``what`` names the refused action."""
+    if principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(
+            f"Role {principal.role.value} may not {what}; allowed roles: {allowed}",
+            allowed_roles=[r.value for r in roles],
+        )
+
+
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency that lets only ``roles`` through (403 for the others)."""
-    allowed = ", ".join(r.value for r in roles)
 
     def _check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles:
-            raise Forbidden(
-                f"Role {principal.role.value} may not do this; allowed roles: {allowed}",
-                allowed_roles=[r.value for r in roles],
-            )
+        check_role(principal, *roles)
         return principal
 
     return _check

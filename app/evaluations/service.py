@@ -28,7 +28,7 @@ from app.core.errors import (
 )
 from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.evaluations.indicators import (
@@ -54,8 +54,6 @@ from app.evaluations.models import (
 )
 from app.reference.models import Certificate, Major
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
-READER_ROLES = READ_ALL_ROLES | {Role.college_manager}
 DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 ENTITY = "evaluation"
 SCHEME_ENTITY = "evaluation_scheme"
@@ -71,11 +69,11 @@ def _require_office(principal: Principal, what: str) -> None:
 
 
 def _require_reader(principal: Principal) -> None:
-    if principal.role not in READER_ROLES:
+    if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
             f"Role {principal.role.value} may not read evaluations; allowed roles: "
             "academic_office, auditor, admin, college_manager (own college's pilots)",
-            allowed_roles=sorted(r.value for r in READER_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
 
 

@@ -23,7 +23,7 @@ from app.core.audit import record, snapshot
 from app.core.config import get_settings
 from app.core.errors import Conflict
 from app.core.params import MAX_DB_ID
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.exams import service
 from app.exams.models import (
@@ -50,7 +50,6 @@ from app.imports.registry import register
 from app.reference.models import EvaluationOrg, Major, Student
 
 RESULT_WRITERS = frozenset({Role.academic_office, Role.evaluation_org})
-REGISTRATION_WRITERS = frozenset({Role.academic_office, Role.college_manager})
 TRUE_WORDS = frozenset({"是", "通过", "合格", "y", "yes", "true", "1", "pass", "passed"})
 FALSE_WORDS = frozenset({"否", "不通过", "未通过", "不合格", "n", "no", "false", "0", "fail"})
 _DATE = re.compile(
@@ -410,7 +409,7 @@ register(
         ),
         prepare=_registrations_prepare,
         to_values=_registration_values,
-        writers=REGISTRATION_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_registration_college,
         before_write=_lock_and_recount,
         write_extra=_audit_registrations,

@@ -18,6 +18,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.audit import apply_changes, record, snapshot
+from app.core.auth import check_role
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -29,7 +30,7 @@ from app.core.errors import (
 from app.core.export import fetch_for_export
 from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.credits.service import settle_revoked_certificate
@@ -59,7 +60,6 @@ from app.funding.service import not_reversed
 from app.reference.models import Certificate, College, EvaluationOrg, Level, Major, Student
 from app.trainings.models import TrainingBatch, TrainingEnrollment
 
-READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
 SESSION_ENTITY = "exam_session"
 REGISTRATION_ENTITY = "exam_registration"
 RESULT_ENTITY = "exam_result"
@@ -90,15 +90,6 @@ def _status_filter(status: SessionStatus, today: date) -> Any:
     if status == SessionStatus.closed:
         return sa.and_(closes < today, exam_date > today)
     return sa.and_(closes < today, exam_date <= today)
-
-
-def _require(principal: Principal, *roles: Role, what: str) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
-        raise Forbidden(
-            f"Role {principal.role.value} may not {what}; allowed roles: {allowed}",
-            allowed_roles=[r.value for r in roles],
-        )
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -192,7 +183,7 @@ def get_session(
 
 def create_session(session: Session, principal: Principal, data: ExamSessionCreate) -> ExamSession:
     """A session for an approved pilot; its certificate, level and organisation come from it."""
-    _require(principal, Role.academic_office, what="create exam sessions")
+    check_role(principal, Role.academic_office, what="create exam sessions")
     application = session.get(PilotApplication, data.application_id)
     if application is None:
         raise UnprocessableEntity(
@@ -255,7 +246,7 @@ def update_session(
     if_match: int | None,
 ) -> ExamSession:
     """Change a session; its capacity never drops below the live registrations."""
-    _require(principal, Role.academic_office, what="change exam sessions")
+    check_role(principal, Role.academic_office, what="change exam sessions")
     exam = _locked_session(session, session_id)
     check_version(exam.version, if_match, "exam session")
     changes = data.model_dump(exclude_unset=True)
@@ -1060,7 +1051,6 @@ def public_certificate(session: Session, number: str) -> PublicCertificate:
 
 # --- the funnel --------------------------------------------------------------------------------
 
-FUNNEL_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
 DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 
 
@@ -1095,12 +1085,12 @@ def funnel(
     """Declared headcount → trained → registered → sat → passed → certified per group and
     overall, in candidates (a student in a pilot), for approved and closed pilots."""
     scope = principal.college_id if principal.role == Role.college_manager else None
-    if principal.role not in FUNNEL_READERS and scope is None:
+    if principal.role not in READ_ALL and scope is None:
         raise Forbidden(
             f"Role {principal.role.value} may not read the funnel; allowed roles: "
-            + ", ".join(sorted(r.value for r in FUNNEL_READERS))
+            + ", ".join(sorted(r.value for r in READ_ALL))
             + ", college_manager (own college)",
-            allowed_roles=sorted(r.value for r in FUNNEL_READERS),
+            allowed_roles=sorted(r.value for r in READ_ALL),
         )
     applications = select(  # type: ignore[call-overload]
         PilotApplication.id,

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.core.audit import record, snapshot
 from app.core.params import MAX_DB_ID
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE, Principal
 from app.exams.importers import date_cell
 from app.funding import service
 from app.funding.models import (
@@ -199,7 +199,7 @@ register(
         ),
         prepare=_prepare,
         to_values=_values,
-        writers=frozenset({Role.academic_office}),
+        writers=OFFICE,
         before_write=_lock_and_recheck,
         write_extra=_audit,
         description="Payments from budget lines by voucher number; a line is never overdrawn, "

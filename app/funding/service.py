@@ -19,7 +19,7 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.listing import Listing
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import CENT, FEN_PER_YUAN
 from app.core.versions import check_version
 from app.exams.models import ExamRegistration, ExamResult, ExamSession, RegistrationStatus
@@ -53,7 +53,6 @@ from app.funding.models import (
 )
 from app.reference.models import Certificate, College, Major, Student
 
-READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
 SOURCE_ENTITY = "funding_source"
 LINE_ENTITY = "budget_line"
 EXPENDITURE_ENTITY = "expenditure"
@@ -95,7 +94,7 @@ def _reader_scope(principal: Principal, what: str) -> int | None:
     raise Forbidden(
         f"Role {principal.role.value} may not read {what}; allowed roles: academic_office, "
         "auditor, admin, college_manager (their own pilots)",
-        allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager}),
+        allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
     )
 
 

@@ -21,7 +21,7 @@ from sqlmodel import Session, SQLModel
 
 from app.core.audit import record, snapshot
 from app.core.errors import Conflict, UnprocessableEntity
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE, Principal, Role
 from app.core.types import utcnow
 from app.imports.models import ImportBatch, ImportReport, RowError
 from app.imports.readers import read_rows
@@ -199,7 +199,7 @@ class ImportKind:
     key: str
     prepare: Callable[[Session, Principal], Plan]
     to_values: Callable[[Plan, dict[str, Any], Principal], dict[str, Any]]
-    writers: frozenset[Role] = frozenset({Role.academic_office})
+    writers: frozenset[Role] = OFFICE
     college_of: Callable[[Plan, dict[str, Any]], int | None] | None = None
     before_write: Callable[[Session, Principal, Plan, list[dict[str, Any]]], None] | None = None
     extra_fields: tuple[str, ...] = ()

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
 from app.imports.engine import (
     CellError,
@@ -43,7 +43,6 @@ from app.reference.models import (
     normalise_certificate_name,
 )
 
-COLLEGE_WRITERS = frozenset({Role.academic_office, Role.college_manager})
 NEAR_MISS_RATIO = 0.75
 
 
@@ -211,7 +210,7 @@ register(
         ),
         prepare=_prepare_majors,
         to_values=_major_values,
-        writers=COLLEGE_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         before_write=_create_pending_colleges,
@@ -341,7 +340,7 @@ register(
         ),
         prepare=_prepare_courses,
         to_values=_course_values,
-        writers=COLLEGE_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         extra_fields=("major_ids",),
@@ -400,7 +399,7 @@ register(
         ),
         prepare=_prepare_teachers,
         to_values=_teacher_values,
-        writers=COLLEGE_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         description="Teachers matched by staff number",
@@ -491,7 +490,7 @@ register(
         ),
         prepare=_prepare_students,
         to_values=_student_values,
-        writers=COLLEGE_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_student_college,
         scope_columns=("major_code", "major_name"),
         require_any=("major_code", "major_name"),

@@ -11,7 +11,7 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import (
@@ -50,7 +50,6 @@ from app.reference.models import (
     normalise_certificate_name,
 )
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 Row = TypeVar("Row", bound=SQLModel)
 
 
@@ -74,7 +73,7 @@ def require_office(principal: Principal) -> None:
 
 def require_writer_role(principal: Principal, what: str) -> None:
     """403 before anything else for roles that never write ``what``."""
-    if principal.role not in (Role.academic_office, Role.college_manager):
+    if principal.role not in OFFICE_OR_COLLEGE:
         raise Forbidden(
             f"Role {principal.role.value} may not change {what}; "
             "allowed roles: academic_office, college_manager (own college)",
@@ -539,12 +538,10 @@ def teacher_statement(
         statement = statement.where(Teacher.id == (principal.teacher_id or -1))
     elif principal.role == Role.college_manager:
         statement = statement.where(Teacher.college_id == college_scope(principal))
-    elif principal.role not in READ_ALL_ROLES:
+    elif principal.role not in READ_ALL:
         raise Forbidden(
             f"Role {principal.role.value} may not read teachers",
-            allowed_roles=sorted(
-                r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher}
-            ),
+            allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.teacher}),
         )
     if college_id is not None:
         statement = statement.where(Teacher.college_id == college_id)
@@ -655,11 +652,11 @@ def student_statement(
             Teacher.id == (principal.teacher_id or -1)
         )
         statement = statement.where(col(Major.college_id).in_(teacher_college))
-    elif principal.role not in READ_ALL_ROLES:
+    elif principal.role not in READ_ALL:
         raise Forbidden(
             f"Role {principal.role.value} may not read students",
             allowed_roles=sorted(
-                r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher, Role.student}
+                r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.student}
             ),
         )
     if college_id is not None:

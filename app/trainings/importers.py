@@ -17,7 +17,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.config import get_settings
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.imports.engine import (
     CellError,
@@ -50,7 +50,6 @@ from app.trainings.models import (
     TrainingStatus,
 )
 
-WRITERS = frozenset({Role.academic_office, Role.college_manager})
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[T ]00:00(?::00)?)?$")
 STATUS_WORDS = {
     "planned": TrainingStatus.planned,
@@ -361,7 +360,7 @@ register(
         ),
         prepare=_prepare_trainings,
         to_values=_training_values,
-        writers=WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_training_college,
         scope_columns=("staff_no",),
         description="Teacher trainings matched by (staff no, certificate, level, start date); "
@@ -566,7 +565,7 @@ register(
         ),
         prepare=_prepare_enrollments,
         to_values=_enrollment_values,
-        writers=WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         description="Students of a training batch (?batch_id= or a 培训批次 column) matched by "
         "student number, with attended hours (≤ the batch's) and completion; only students of "
         "the pilot's majors and cohorts",

@@ -22,7 +22,7 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import Certificate, College, Level, Major, Student, Teacher
@@ -51,7 +51,6 @@ from app.trainings.models import (
     dates_problem,
 )
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 TRAINING_ENTITY = "teacher_training"
 BATCH_ENTITY = "training_batch"
 ENROLLMENT_ENTITY = "training_enrollment"
@@ -96,7 +95,7 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     the office, auditors and admins; their college's teachers' for a college manager; their own
     for a teacher; those for its certificates for an evaluation organisation."""
     role = principal.role
-    if role in READ_ALL_ROLES:
+    if role in READ_ALL:
         return statement
     if role == Role.college_manager:
         return statement.where(Teacher.college_id == (principal.college_id or -1))
@@ -113,8 +112,7 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     raise Forbidden(
         f"Role {role.value} may not read teacher trainings",
         allowed_roles=sorted(
-            r.value
-            for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher, Role.evaluation_org}
+            r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.evaluation_org}
         ),
     )
 
@@ -569,9 +567,6 @@ def application_figures(
     return figure, int(trained)
 
 
-REPORT_ROLES = READ_ALL_ROLES | {Role.college_manager}
-
-
 def coverage_report(
     session: Session,
     principal: Principal,
@@ -583,10 +578,10 @@ def coverage_report(
 ) -> TeacherCoverageReport:
     """Coverage per pilot, per teachers' college and overall, in two statements whatever the
     number of pilots and teachers. Without ``status`` rejected and draft pilots are left out."""
-    if principal.role not in REPORT_ROLES:
+    if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
             f"Role {principal.role.value} may not read the teacher coverage report",
-            allowed_roles=sorted(r.value for r in REPORT_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
     statement = visible(
         select(PilotApplication, Certificate.name).join(
