@@ -23,6 +23,7 @@ from app.accounts.models import (
 )
 from app.core import security
 from app.core.audit import record, snapshot
+from app.core.auth import PrincipalResolvers
 from app.core.config import Settings
 from app.core.errors import (
     Conflict,
@@ -375,3 +376,9 @@ def revoke_api_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
     )
     session.commit()
     return api_key
+
+
+PRINCIPAL_RESOLVERS = PrincipalResolvers(
+    from_token=principal_from_token, from_api_key=principal_from_api_key
+)
+"""What the application installs into core's authentication (``install_principal_resolvers``)."""

@@ -1,13 +1,18 @@
-"""Request authentication (bearer token or ``X-API-Key``) and role checks as typed dependencies."""
+"""Request authentication (bearer token or ``X-API-Key``) and role checks as typed dependencies.
+
+Core knows no accounts: the application factory installs the resolvers (``accounts`` owns users
+and keys) that turn a credential into a principal, with ``install_principal_resolvers``.
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlmodel import Session
 
-from app.accounts import service as accounts
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
@@ -36,6 +41,25 @@ def get_settings_from_app(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 
 
+@dataclass(frozen=True)
+class PrincipalResolvers:
+    """Who a credential names, or None when it names no one (unknown, revoked, expired)."""
+
+    from_token: Callable[[Session, Settings, str], Principal | None]
+    from_api_key: Callable[[Session, str], Principal | None]
+
+
+def install_principal_resolvers(app: FastAPI, resolvers: PrincipalResolvers) -> None:
+    app.state.principal_resolvers = resolvers
+
+
+def _resolvers(request: Request) -> PrincipalResolvers:
+    resolvers: PrincipalResolvers | None = getattr(request.app.state, "principal_resolvers", None)
+    if resolvers is None:
+        raise RuntimeError("No principal resolvers installed; call install_principal_resolvers")
+    return resolvers
+
+
 def get_principal(
     request: Request,
     session: SessionDep,
@@ -44,13 +68,14 @@ def get_principal(
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
     """Who the request acts as; 401 when no valid credential came with it."""
+    resolvers = _resolvers(request)
     principal = None
     if api_key:
-        principal = accounts.principal_from_api_key(session, api_key)
+        principal = resolvers.from_api_key(session, api_key)
         if principal is None:
             raise Unauthorized("The X-API-Key is unknown, revoked or expired")
     elif token:
-        principal = accounts.principal_from_token(session, settings, token)
+        principal = resolvers.from_token(session, settings, token)
         if principal is None:
             raise Unauthorized("The access token is invalid or expired; log in again")
     if principal is None:
