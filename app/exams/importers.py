@@ -2,8 +2,6 @@
 single registration per row), ``exam-results`` and ``issued-certificates`` (the session's own
 evaluation organisation or the academic office)."""
 
-import re
-import unicodedata
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,46 +32,17 @@ from app.exams.models import (
     IssuedCertificate,
     RegistrationStatus,
 )
-from app.imports.engine import (
-    CellError,
-    ChangedDuringImport,
-    Column,
-    ImportKind,
-    Plan,
-    RowRefused,
-    code,
-    decimal,
-    integer,
-    text,
-)
+from app.imports.cells import code, date_cell, decimal, integer, text, yes_no
+from app.imports.engine import ChangedDuringImport, Column, ImportKind, Plan, RowRefused
 from app.imports.registry import register
 from app.reference.models import EvaluationOrg, Major, Student
 
 RESULT_WRITERS = frozenset({Role.academic_office, Role.evaluation_org})
 TRUE_WORDS = frozenset({"是", "通过", "合格", "y", "yes", "true", "1", "pass", "passed"})
 FALSE_WORDS = frozenset({"否", "不通过", "未通过", "不合格", "n", "no", "false", "0", "fail"})
-_DATE = re.compile(
-    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]00:00(:00)?)?$"
+passed_cell = yes_no(
+    TRUE_WORDS, FALSE_WORDS, "是 or 否 (also 通过/不通过, 合格/不合格, yes/no, 1/0)"
 )
-
-
-def passed_cell(raw: str) -> bool:
-    value = unicodedata.normalize("NFKC", raw).strip().casefold()
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
-    raise CellError("是 or 否 (also 通过/不通过, 合格/不合格, yes/no, 1/0)")
-
-
-def date_cell(raw: str) -> date:
-    match = _DATE.match(unicodedata.normalize("NFKC", raw).strip())
-    try:
-        if match is None:
-            raise ValueError
-        return date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError as exc:
-        raise CellError("a date such as 2022-12-20 or 2022年12月20日") from exc
 
 
 EARLIEST_ISSUE = date(2000, 1, 1)

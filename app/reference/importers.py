@@ -10,20 +10,8 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
-from app.imports.engine import (
-    CellError,
-    Column,
-    ImportKind,
-    Plan,
-    RowRefused,
-    choice,
-    code,
-    decimal,
-    did_you_mean,
-    integer,
-    multi,
-    text,
-)
+from app.imports.cells import CellError, choice, code, decimal, integer, multi, text
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
 from app.imports.registry import register
 from app.reference.models import (
     LEVEL_ORDER,
@@ -568,7 +556,8 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], _principal: Principal
     }
 
 
-def _certificate_name(raw: str) -> str:
+def certificate_name_cell(raw: str) -> str:
+    """A certificate's name, as an upload of any kind names one."""
     name = str(text(100)(raw))
     if not normalise_certificate_name(name):
         raise CellError("a certificate name, such as Web前端开发")
@@ -587,7 +576,7 @@ register(
                 "name",
                 "证书名称",
                 "name",
-                _certificate_name,
+                certificate_name_cell,
                 aliases=("证书", "certificate"),
                 example="Web前端开发",
             ),
