@@ -33,6 +33,7 @@ from app.core.errors import (
     Unauthorized,
     UnprocessableEntity,
 )
+from app.core.locks import advisory_lock, lock_row
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import SCOPE_FIELDS, Principal, Role, scope_problems
 from app.core.types import utcnow
@@ -91,9 +92,7 @@ _SCOPE_MODELS: dict[str, tuple[type[SQLModel], str]] = {
 
 def _serialise_login(session: Session, username: str) -> None:
     """Attempts for one username run one at a time, across workers (SQLite: BEGIN IMMEDIATE)."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:u))"), {"u": username})
+    advisory_lock(session, username)
 
 
 def login(
@@ -228,9 +227,7 @@ def create_user(session: Session, actor: Principal | None, data: UserCreate) -> 
 def update_user(
     session: Session, actor: Principal, user_id: int, data: UserUpdate, if_match: int | None
 ) -> User:
-    user = session.exec(select(User).where(User.id == user_id).with_for_update()).first()
-    if user is None:
-        raise NotFound(f"No user with id {user_id}")
+    user = lock_row(session, User, user_id, "user")
     check_version(user.version, if_match, "user")
     changes = data.model_dump(exclude_unset=True)
     if actor.user_id == user.id and (
@@ -353,9 +350,7 @@ def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> Ap
 
 
 def revoke_api_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
-    api_key = session.exec(select(ApiKey).where(ApiKey.id == key_id).with_for_update()).first()
-    if api_key is None:
-        raise NotFound(f"No API key with id {key_id}")
+    api_key = lock_row(session, ApiKey, key_id, "API key")
     if api_key.revoked_at is not None:
         raise InvalidState(
             f"API key {key_id} was already revoked at {api_key.revoked_at.isoformat()}",

@@ -25,6 +25,7 @@ from app.core.errors import (
 )
 from app.core.export import fetch_for_export
 from app.core.listing import Listing
+from app.core.locks import lock_first, lock_row
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
@@ -337,12 +338,7 @@ def _successor_id(session: Session, rule_id: int) -> int | None:
 
 
 def _locked_rule(session: Session, rule_id: int) -> ConversionRule:
-    rule = session.exec(
-        select(ConversionRule).where(ConversionRule.id == rule_id).with_for_update()
-    ).first()
-    if rule is None:
-        raise NotFound(f"No conversion rule with id {rule_id}")
-    return rule
+    return lock_row(session, ConversionRule, rule_id, "conversion rule")
 
 
 IN_PLACE_WHEN_USED = frozenset({"effective_to", "notes"})
@@ -732,23 +728,15 @@ def _locked_student(session: Session, student_id: int, field: str = "body.studen
     other. ``FOR NO KEY UPDATE`` on PostgreSQL: rows that only reference the student (a
     revocation's reversal lines) are not held up, so a revocation waiting for the
     certificate's row never deadlocks with it."""
-    student = session.exec(
-        select(Student).where(Student.id == student_id).with_for_update(key_share=True)
-    ).first()
-    if student is None:
-        raise UnprocessableEntity(
-            f"No student with id {student_id}",
-            errors=[{"field": field, "message": "no such student"}],
-        )
-    return student
+    return lock_row(session, Student, student_id, "student", field=field, no_key=True)
 
 
 def _shared_rule(session: Session, rule_id: int) -> ConversionRule | None:
     """The rule, share-locked so that a concurrent change of it (which takes the row
     exclusively and asks whether a request used it) waits for this transaction."""
-    rule: ConversionRule | None = session.exec(
-        select(ConversionRule).where(ConversionRule.id == rule_id).with_for_update(read=True)
-    ).first()
+    rule: ConversionRule | None = lock_first(
+        session, select(ConversionRule).where(ConversionRule.id == rule_id), share=True
+    )
     return rule
 
 
@@ -756,11 +744,9 @@ def _shared_certificate(session: Session, issued_id: int) -> IssuedCertificate |
     """The issued certificate, share-locked: its revocation (which takes the row exclusively,
     then reverses its credits and rejects its waiting requests) waits for this transaction
     and then sees what it wrote."""
-    issued: IssuedCertificate | None = session.exec(
-        select(IssuedCertificate)
-        .where(IssuedCertificate.id == issued_id)
-        .with_for_update(read=True)
-    ).first()
+    issued: IssuedCertificate | None = lock_first(
+        session, select(IssuedCertificate).where(IssuedCertificate.id == issued_id), share=True
+    )
     return issued
 
 
@@ -843,9 +829,7 @@ def _refuse_action(request: ConversionRequest, action: str) -> None:
 
 
 def _lock_request(session: Session, request_id: int) -> ConversionRequest:
-    return session.exec(
-        select(ConversionRequest).where(ConversionRequest.id == request_id).with_for_update()
-    ).one()
+    return lock_row(session, ConversionRequest, request_id, "conversion request")
 
 
 def approve(
@@ -1318,11 +1302,7 @@ def reverse_credit(
     """Write the negative line that cancels a credit, once; the request becomes ``reversed``
     and the course can be claimed again."""
     check_role(principal, Role.academic_office, what="reverse credits")
-    credit = session.exec(
-        select(CreditRecord).where(CreditRecord.id == record_id).with_for_update()
-    ).first()
-    if credit is None:
-        raise NotFound(f"No credit record with id {record_id}")
+    credit = lock_row(session, CreditRecord, record_id, "credit record")
     if credit.kind != CreditKind.credit:
         raise InvalidState(
             f"Credit record {record_id} is itself a reversal (of record {credit.reverses_id}); "

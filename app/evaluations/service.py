@@ -27,6 +27,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import fetch_for_export
+from app.core.locks import lock_first, lock_row
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
@@ -140,12 +141,12 @@ def _lock_scheme(session: Session, year: int, create: bool) -> tuple[EvaluationS
     """The year's scheme row, locked, and how it came: ``found`` (stored before this request
     looked), ``inserted`` (stored from the defaults by this request, when ``create``) or
     ``raced`` (absent when this request looked, stored meanwhile by another one)."""
-    statement = select(EvaluationScheme).where(EvaluationScheme.year == year).with_for_update()
-    scheme = session.exec(statement).first()
+    statement = select(EvaluationScheme).where(EvaluationScheme.year == year)
+    scheme: EvaluationScheme | None = lock_first(session, statement)
     if scheme is not None or not create:
         return scheme, "found"
     inserted = _insert_defaults_unless_stored(session, year)
-    return session.exec(statement).first(), "inserted" if inserted else "raced"
+    return lock_first(session, statement), "inserted" if inserted else "raced"
 
 
 def _insert_defaults_unless_stored(session: Session, year: int) -> bool:
@@ -439,9 +440,7 @@ def _locked_evaluation(session: Session, evaluation_id: int) -> tuple[Evaluation
         raise NotFound(f"No evaluation with id {evaluation_id}")
     scheme = _locked_scheme(session, found.year, create=True)
     assert scheme is not None
-    evaluation = session.exec(
-        select(Evaluation).where(Evaluation.id == evaluation_id).with_for_update()
-    ).one()
+    evaluation = lock_row(session, Evaluation, evaluation_id, "evaluation")
     session.refresh(evaluation)
     return evaluation, scheme
 

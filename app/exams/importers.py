@@ -20,6 +20,7 @@ from app.applications.models import (
 from app.core.audit import record, snapshot
 from app.core.config import get_settings
 from app.core.errors import Conflict
+from app.core.locks import lock_row
 from app.core.params import MAX_DB_ID
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
@@ -279,15 +280,10 @@ def _lock_and_recount(
     """Take the rows of the sessions, then of their applications (the order a single
     registration takes them), and check the seats and headcount again under the locks."""
     sessions = sorted({r["session_id"] for r in rows})
-    exams = {
-        s: session.exec(select(ExamSession).where(ExamSession.id == s).with_for_update()).one()
-        for s in sessions
-    }
+    exams = {s: lock_row(session, ExamSession, s, "exam session") for s in sessions}
     applications = sorted({e.application_id for e in exams.values()})
     for application_id in applications:
-        application = session.exec(
-            select(PilotApplication).where(PilotApplication.id == application_id).with_for_update()
-        ).one()
+        application = lock_row(session, PilotApplication, application_id, "pilot application")
         if application.status != ApplicationStatus.approved:
             raise Conflict(
                 f"Pilot application {application_id} became {application.status.value} while "

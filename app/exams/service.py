@@ -29,6 +29,7 @@ from app.core.errors import (
 )
 from app.core.export import fetch_for_export
 from app.core.listing import Listing
+from app.core.locks import PUBLIC_LOOKUP_SPACE, advisory_lock, lock_row
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
@@ -67,7 +68,6 @@ CERTIFICATE_ENTITY = "issued_certificate"
 PUBLIC_LOOKUPS_PER_MINUTE = 60
 PUBLIC_LOOKUP_WINDOW = timedelta(minutes=1)
 PUBLIC_LOOKUP_PRUNE_BATCH = 500
-PUBLIC_LOCK_KEY = 0x0E7E_C3A7
 
 
 def session_status(exam: ExamSession, today: date) -> SessionStatus:
@@ -220,12 +220,7 @@ def create_session(session: Session, principal: Principal, data: ExamSessionCrea
 
 
 def _locked_session(session: Session, session_id: int) -> ExamSession:
-    exam: ExamSession | None = session.exec(
-        select(ExamSession).where(ExamSession.id == session_id).with_for_update()
-    ).first()
-    if exam is None:
-        raise NotFound(f"No exam session with id {session_id}")
-    return exam
+    return lock_row(session, ExamSession, session_id, "exam session")
 
 
 def live_in_session(session: Session, session_id: int) -> int:
@@ -353,9 +348,7 @@ def lock_session_and_application(
     """Lock the session's row, then its application's: every writer that counts seats or
     headcount takes them in this order, so concurrent registrations queue, never deadlock."""
     exam = _locked_session(session, session_id)
-    application = session.exec(
-        select(PilotApplication).where(PilotApplication.id == exam.application_id).with_for_update()
-    ).one()
+    application = lock_row(session, PilotApplication, exam.application_id, "pilot application")
     return exam, application
 
 
@@ -652,9 +645,7 @@ def cancel(
     )
     _require_registrar(principal, student, college_id)
     exam, _application = lock_session_and_application(session, exam.id or 0)
-    registration = session.exec(
-        select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
-    ).one()
+    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
     if registration.status != RegistrationStatus.registered:
         _refuse(registration, "cancel", "registered")
     problem = window_problem(exam, today)
@@ -700,9 +691,7 @@ def mark_absent(
     )
     _require_org_or_office(principal, exam, "mark candidates absent")
     _require_exam_held(registration, exam, today)
-    registration = session.exec(
-        select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
-    ).one()
+    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
     if registration.status != RegistrationStatus.registered:
         _refuse(registration, "absent", "registered")
     return _move(session, principal, registration, RegistrationStatus.absent, "absent")
@@ -795,9 +784,7 @@ def put_result(
     _require_org_or_office(principal, exam, "record results")
     _require_exam_held(registration, exam, today)
     share_sessions(session, [exam.id or 0])
-    registration = session.exec(
-        select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
-    ).one()
+    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
     if registration.status not in RESULT_STATES:
         _refuse(registration, "record a result for", "registered or sat")
     result = session.exec(
@@ -937,9 +924,7 @@ def revoke(
         raise NotFound(f"No issued certificate with id {certificate_id}")
     _issued, _student, exam, _name, _org = row
     _require_org_or_office(principal, exam, "revoke certificates")
-    issued = session.exec(
-        select(IssuedCertificate).where(IssuedCertificate.id == certificate_id).with_for_update()
-    ).one()
+    issued = lock_row(session, IssuedCertificate, certificate_id, "issued certificate")
     if issued.status != CertificateStatus.valid:
         raise InvalidState(
             f"Certificate {issued.number} is already revoked ({issued.revoke_reason})",
@@ -981,11 +966,7 @@ def count_public_lookup(session: Session, client: str) -> None:
     """Count this look-up against ``client``'s 60 a minute, in the database (so the limit
     holds across workers); 429 with ``Retry-After`` past it."""
     client = client[:64]
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:c))"),
-            {"k": PUBLIC_LOCK_KEY, "c": client},
-        )
+    advisory_lock(session, client, space=PUBLIC_LOOKUP_SPACE)
     now = utcnow()
     session.add(PublicLookup(client=client, created_at=now, updated_at=now))
     session.flush()

@@ -18,6 +18,7 @@ from app.applications.models import ApplicationMajor, ApplicationStatus, PilotAp
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.listing import Listing
+from app.core.locks import lock_row
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import CENT, FEN_PER_YUAN
@@ -264,23 +265,8 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
     return source
 
 
-def _locked(session: Session, model: Any, row_id: int, what: str, field: str | None) -> Any:
-    """The row, locked (``SELECT … FOR UPDATE``; the session hook reads locked rows afresh).
-    Missing: 422 on ``field`` when the id came in a body, else 404."""
-    row = session.exec(select(model).where(model.id == row_id).with_for_update()).first()
-    if row is None:
-        if field:
-            raise UnprocessableEntity(
-                f"No {what} with id {row_id}",
-                errors=[{"field": field, "message": f"no such {what}"}],
-            )
-        raise NotFound(f"No {what} with id {row_id}")
-    return row
-
-
 def _locked_source(session: Session, source_id: int, field: str | None = None) -> FundingSource:
-    source: FundingSource = _locked(session, FundingSource, source_id, "funding source", field)
-    return source
+    return lock_row(session, FundingSource, source_id, "funding source", field=field)
 
 
 def update_source(
@@ -537,8 +523,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
 def locked_line(session: Session, line_id: int, field: str | None = None) -> BudgetLine:
     """The line's row, locked: every writer of its money (a payment, an upload, a subsidy run,
     a reversal, a change of its amount) takes it before summing what was spent."""
-    line: BudgetLine = _locked(session, BudgetLine, line_id, "budget line", field)
-    return line
+    return lock_row(session, BudgetLine, line_id, "budget line", field=field)
 
 
 def update_line(
@@ -761,7 +746,7 @@ def reverse_expenditure(
     if current is None:
         raise NotFound(f"No expenditure with id {expenditure_id}")
     locked_line(session, current.line_id)
-    original: Expenditure = _locked(session, Expenditure, expenditure_id, "expenditure", None)
+    original = lock_row(session, Expenditure, expenditure_id, "expenditure")
     if original.kind == ExpenditureKind.reversal:
         raise InvalidState(
             f"Expenditure {expenditure_id} is itself the reversal of {original.reverses_id}; "
@@ -843,9 +828,7 @@ def run_subsidies(
     take turns, so a result never has two payments that stand; a reversed payment (a
     mistake corrected by 红冲) is paid again by the next run."""
     _require_office(principal, "run exam subsidies")
-    exam: ExamSession = _locked(
-        session, ExamSession, data.session_id, "exam session", "body.session_id"
-    )
+    exam = lock_row(session, ExamSession, data.session_id, "exam session", field="body.session_id")
     line = locked_line(session, data.line_id, field="body.line_id")
     if line.category != Category.exam_subsidy:
         raise UnprocessableEntity(

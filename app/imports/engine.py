@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel
 
 from app.core.audit import record, snapshot
 from app.core.errors import Conflict, UnprocessableEntity
+from app.core.locks import advisory_lock
 from app.core.roles import OFFICE, Principal, Role
 from app.core.types import utcnow
 from app.imports.cells import CellError, Parser
@@ -199,10 +200,7 @@ class _Errors:
 
 def _lock_kind(session: Session, kind: ImportKind) -> None:
     """Two uploads of one kind run one after the other (SQLite: BEGIN IMMEDIATE already)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"import:{kind.name}"}
-        )
+    advisory_lock(session, f"import:{kind.name}")
 
 
 def _same(old: Any, new: Any) -> bool:

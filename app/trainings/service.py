@@ -21,6 +21,7 @@ from app.applications.service import locked_application, visible
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import fetch_for_export
+from app.core.locks import lock_first, lock_one, lock_row
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
@@ -347,10 +348,9 @@ def _locked_training(
         .where(TeacherTraining.id == training_id),
         principal,
     )
-    row = session.exec(statement.with_for_update(of=TeacherTraining)).first()
-    if row is None:
-        raise NotFound(f"No teacher training with id {training_id}")
-    training, teacher = row
+    training, teacher = lock_one(
+        session, statement, "teacher training", training_id, of=TeacherTraining
+    )
     return training, teacher
 
 
@@ -845,10 +845,7 @@ def _locked_batch(
         .where(TrainingBatch.id == batch_id),
         principal,
     )
-    row = session.exec(statement.with_for_update(of=TrainingBatch)).first()
-    if row is None:
-        raise NotFound(f"No training batch with id {batch_id}")
-    batch, application = row
+    batch, application = lock_one(session, statement, "training batch", batch_id, of=TrainingBatch)
     return batch, application
 
 
@@ -1025,11 +1022,9 @@ def add_enrollment(
     _require_batch_writer(session, principal, batch.application_id)
     # A shared lock: enrolments into the pilot's batches go on side by side, while its close
     # (which locks it for update) waits for them, or they see it closed.
-    application = session.exec(
-        select(PilotApplication)
-        .where(PilotApplication.id == batch.application_id)
-        .with_for_update(read=True)
-    ).one()
+    application = lock_row(
+        session, PilotApplication, batch.application_id, "pilot application", share=True
+    )
     _require_approved(application, "Students are enrolled")
     student = session.get(Student, data.student_id)
     if student is None:
@@ -1069,11 +1064,12 @@ def _locked_enrollment(
 ) -> tuple[TrainingEnrollment, TrainingBatch]:
     batch, _application = _locked_batch(session, principal, batch_id)
     _require_batch_writer(session, principal, batch.application_id)
-    enrollment = session.exec(
-        select(TrainingEnrollment)
-        .where(TrainingEnrollment.id == enrollment_id, TrainingEnrollment.batch_id == batch_id)
-        .with_for_update()
-    ).first()
+    enrollment: TrainingEnrollment | None = lock_first(
+        session,
+        select(TrainingEnrollment).where(
+            TrainingEnrollment.id == enrollment_id, TrainingEnrollment.batch_id == batch_id
+        ),
+    )
     if enrollment is None:
         raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")
     return enrollment, batch
