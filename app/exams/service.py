@@ -11,7 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import (
     ApplicationCohort,
     ApplicationMajor,
@@ -19,6 +18,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.audit import apply_changes, record, snapshot
+from app.core.auth import check_role
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -29,9 +29,11 @@ from app.core.errors import (
 )
 from app.core.legacy import RowListing as Listing
 from app.core.legacy import fetch_for_export
+from app.core.locks import PUBLIC_LOOKUP_SPACE, advisory_lock, lock_row
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.credits.service import settle_revoked_certificate
 from app.exams.models import (
     CertificateStatus,
@@ -59,7 +61,6 @@ from app.funding.service import not_reversed
 from app.reference.models import Certificate, College, EvaluationOrg, Level, Major, Student
 from app.trainings.models import TrainingBatch, TrainingEnrollment
 
-READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
 SESSION_ENTITY = "exam_session"
 REGISTRATION_ENTITY = "exam_registration"
 RESULT_ENTITY = "exam_result"
@@ -67,7 +68,6 @@ CERTIFICATE_ENTITY = "issued_certificate"
 PUBLIC_LOOKUPS_PER_MINUTE = 60
 PUBLIC_LOOKUP_WINDOW = timedelta(minutes=1)
 PUBLIC_LOOKUP_PRUNE_BATCH = 500
-PUBLIC_LOCK_KEY = 0x0E7E_C3A7
 
 
 def session_status(exam: ExamSession, today: date) -> SessionStatus:
@@ -90,15 +90,6 @@ def _status_filter(status: SessionStatus, today: date) -> Any:
     if status == SessionStatus.closed:
         return sa.and_(closes < today, exam_date > today)
     return sa.and_(closes < today, exam_date <= today)
-
-
-def _require(principal: Principal, *roles: Role, what: str) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
-        raise Forbidden(
-            f"Role {principal.role.value} may not {what}; allowed roles: {allowed}",
-            allowed_roles=[r.value for r in roles],
-        )
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -192,7 +183,7 @@ def get_session(
 
 def create_session(session: Session, principal: Principal, data: ExamSessionCreate) -> ExamSession:
     """A session for an approved pilot; its certificate, level and organisation come from it."""
-    _require(principal, Role.academic_office, what="create exam sessions")
+    check_role(principal, Role.academic_office, what="create exam sessions")
     application = session.get(PilotApplication, data.application_id)
     if application is None:
         raise UnprocessableEntity(
@@ -229,12 +220,7 @@ def create_session(session: Session, principal: Principal, data: ExamSessionCrea
 
 
 def _locked_session(session: Session, session_id: int) -> ExamSession:
-    exam: ExamSession | None = session.exec(
-        select(ExamSession).where(ExamSession.id == session_id).with_for_update()
-    ).first()
-    if exam is None:
-        raise NotFound(f"No exam session with id {session_id}")
-    return exam
+    return lock_row(session, ExamSession, session_id, "exam session")
 
 
 def live_in_session(session: Session, session_id: int) -> int:
@@ -255,7 +241,7 @@ def update_session(
     if_match: int | None,
 ) -> ExamSession:
     """Change a session; its capacity never drops below the live registrations."""
-    _require(principal, Role.academic_office, what="change exam sessions")
+    check_role(principal, Role.academic_office, what="change exam sessions")
     exam = _locked_session(session, session_id)
     check_version(exam.version, if_match, "exam session")
     changes = data.model_dump(exclude_unset=True)
@@ -362,9 +348,7 @@ def lock_session_and_application(
     """Lock the session's row, then its application's: every writer that counts seats or
     headcount takes them in this order, so concurrent registrations queue, never deadlock."""
     exam = _locked_session(session, session_id)
-    application = session.exec(
-        select(PilotApplication).where(PilotApplication.id == exam.application_id).with_for_update()
-    ).one()
+    application = lock_row(session, PilotApplication, exam.application_id, "pilot application")
     return exam, application
 
 
@@ -661,9 +645,7 @@ def cancel(
     )
     _require_registrar(principal, student, college_id)
     exam, _application = lock_session_and_application(session, exam.id or 0)
-    registration = session.exec(
-        select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
-    ).one()
+    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
     if registration.status != RegistrationStatus.registered:
         _refuse(registration, "cancel", "registered")
     problem = window_problem(exam, today)
@@ -709,9 +691,7 @@ def mark_absent(
     )
     _require_org_or_office(principal, exam, "mark candidates absent")
     _require_exam_held(registration, exam, today)
-    registration = session.exec(
-        select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
-    ).one()
+    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
     if registration.status != RegistrationStatus.registered:
         _refuse(registration, "absent", "registered")
     return _move(session, principal, registration, RegistrationStatus.absent, "absent")
@@ -804,9 +784,7 @@ def put_result(
     _require_org_or_office(principal, exam, "record results")
     _require_exam_held(registration, exam, today)
     share_sessions(session, [exam.id or 0])
-    registration = session.exec(
-        select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
-    ).one()
+    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
     if registration.status not in RESULT_STATES:
         _refuse(registration, "record a result for", "registered or sat")
     result = session.exec(
@@ -946,9 +924,7 @@ def revoke(
         raise NotFound(f"No issued certificate with id {certificate_id}")
     _issued, _student, exam, _name, _org = row
     _require_org_or_office(principal, exam, "revoke certificates")
-    issued = session.exec(
-        select(IssuedCertificate).where(IssuedCertificate.id == certificate_id).with_for_update()
-    ).one()
+    issued = lock_row(session, IssuedCertificate, certificate_id, "issued certificate")
     if issued.status != CertificateStatus.valid:
         raise InvalidState(
             f"Certificate {issued.number} is already revoked ({issued.revoke_reason})",
@@ -990,11 +966,7 @@ def count_public_lookup(session: Session, client: str) -> None:
     """Count this look-up against ``client``'s 60 a minute, in the database (so the limit
     holds across workers); 429 with ``Retry-After`` past it."""
     client = client[:64]
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:c))"),
-            {"k": PUBLIC_LOCK_KEY, "c": client},
-        )
+    advisory_lock(session, client, space=PUBLIC_LOOKUP_SPACE)
     now = utcnow()
     session.add(PublicLookup(client=client, created_at=now, updated_at=now))
     session.flush()
@@ -1060,7 +1032,6 @@ def public_certificate(session: Session, number: str) -> PublicCertificate:
 
 # --- the funnel --------------------------------------------------------------------------------
 
-FUNNEL_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
 DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 
 
@@ -1095,12 +1066,12 @@ def funnel(
     """Declared headcount → trained → registered → sat → passed → certified per group and
     overall, in candidates (a student in a pilot), for approved and closed pilots."""
     scope = principal.college_id if principal.role == Role.college_manager else None
-    if principal.role not in FUNNEL_READERS and scope is None:
+    if principal.role not in READ_ALL and scope is None:
         raise Forbidden(
             f"Role {principal.role.value} may not read the funnel; allowed roles: "
-            + ", ".join(sorted(r.value for r in FUNNEL_READERS))
+            + ", ".join(sorted(r.value for r in READ_ALL))
             + ", college_manager (own college)",
-            allowed_roles=sorted(r.value for r in FUNNEL_READERS),
+            allowed_roles=sorted(r.value for r in READ_ALL),
         )
     applications = select(  # type: ignore[call-overload]
         PilotApplication.id,

@@ -14,14 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.legacy import RowListing as Listing
+from app.core.locks import lock_row
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import CENT, FEN_PER_YUAN
+from app.core.versions import check_version
 from app.exams.models import ExamRegistration, ExamResult, ExamSession, RegistrationStatus
 from app.funding.models import (
     CATEGORY_NAMES,
@@ -53,7 +54,6 @@ from app.funding.models import (
 )
 from app.reference.models import Certificate, College, Major, Student
 
-READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
 SOURCE_ENTITY = "funding_source"
 LINE_ENTITY = "budget_line"
 EXPENDITURE_ENTITY = "expenditure"
@@ -95,7 +95,7 @@ def _reader_scope(principal: Principal, what: str) -> int | None:
     raise Forbidden(
         f"Role {principal.role.value} may not read {what}; allowed roles: academic_office, "
         "auditor, admin, college_manager (their own pilots)",
-        allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager}),
+        allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
     )
 
 
@@ -265,23 +265,8 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
     return source
 
 
-def _locked(session: Session, model: Any, row_id: int, what: str, field: str | None) -> Any:
-    """The row, locked (``SELECT … FOR UPDATE``; the session hook reads locked rows afresh).
-    Missing: 422 on ``field`` when the id came in a body, else 404."""
-    row = session.exec(select(model).where(model.id == row_id).with_for_update()).first()
-    if row is None:
-        if field:
-            raise UnprocessableEntity(
-                f"No {what} with id {row_id}",
-                errors=[{"field": field, "message": f"no such {what}"}],
-            )
-        raise NotFound(f"No {what} with id {row_id}")
-    return row
-
-
 def _locked_source(session: Session, source_id: int, field: str | None = None) -> FundingSource:
-    source: FundingSource = _locked(session, FundingSource, source_id, "funding source", field)
-    return source
+    return lock_row(session, FundingSource, source_id, "funding source", field=field)
 
 
 def update_source(
@@ -538,8 +523,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
 def locked_line(session: Session, line_id: int, field: str | None = None) -> BudgetLine:
     """The line's row, locked: every writer of its money (a payment, an upload, a subsidy run,
     a reversal, a change of its amount) takes it before summing what was spent."""
-    line: BudgetLine = _locked(session, BudgetLine, line_id, "budget line", field)
-    return line
+    return lock_row(session, BudgetLine, line_id, "budget line", field=field)
 
 
 def update_line(
@@ -762,7 +746,7 @@ def reverse_expenditure(
     if current is None:
         raise NotFound(f"No expenditure with id {expenditure_id}")
     locked_line(session, current.line_id)
-    original: Expenditure = _locked(session, Expenditure, expenditure_id, "expenditure", None)
+    original = lock_row(session, Expenditure, expenditure_id, "expenditure")
     if original.kind == ExpenditureKind.reversal:
         raise InvalidState(
             f"Expenditure {expenditure_id} is itself the reversal of {original.reverses_id}; "
@@ -844,9 +828,7 @@ def run_subsidies(
     take turns, so a result never has two payments that stand; a reversed payment (a
     mistake corrected by 红冲) is paid again by the next run."""
     _require_office(principal, "run exam subsidies")
-    exam: ExamSession = _locked(
-        session, ExamSession, data.session_id, "exam session", "body.session_id"
-    )
+    exam = lock_row(session, ExamSession, data.session_id, "exam session", field="body.session_id")
     line = locked_line(session, data.line_id, field="body.line_id")
     if line.category != Category.exam_subsidy:
         raise UnprocessableEntity(
