@@ -609,6 +609,19 @@ def not_reversed() -> Any:
     return ~(select(_Reversal.id).where(col(_Reversal.reverses_id) == col(Expenditure.id)).exists())
 
 
+def standing_subsidies(session: Session, result_ids: list[int]) -> dict[int, str]:
+    """Exam result id → the voucher of its pass subsidy that stands (paid and not reversed)."""
+    if not result_ids:
+        return {}
+    return dict(
+        session.execute(
+            sa.select(Expenditure.exam_result_id, Expenditure.voucher_no).where(  # type: ignore[call-overload]
+                col(Expenditure.exam_result_id).in_(sorted(result_ids)), not_reversed()
+            )
+        ).all()
+    )
+
+
 def expenditure_statement(
     principal: Principal,
     *,
