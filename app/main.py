@@ -42,6 +42,7 @@ from app.exams.router import (
     registrations_router,
     sessions_router,
 )
+from app.funding import flows as _funding_flows  # noqa: F401  (registers)
 from app.funding import importers as _funding_importers  # noqa: F401  (registers)
 from app.funding.router import (
     expenditures_router,

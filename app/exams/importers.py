@@ -419,7 +419,7 @@ def _results_prepare(session: Session, principal: Principal) -> Plan:
                     )
                 ).all()
             ),
-            "subsidised": service.standing_subsidies(
+            "subsidised": service.standing_payments(
                 session, [v["id"] for v in existing.values() if v["passed"]]
             ),
             "org_names": _org_names(session),
@@ -552,7 +552,7 @@ def _lock_and_recheck_results(
         ).all()
     )
     _refuse_if_found(
-        service.standing_subsidies(session, list(results_of.values())),
+        service.standing_payments(session, list(results_of.values())),
         "Pass subsidies were paid",
         "reverse a payment before changing its result to not passed",
         "voucher_numbers",
