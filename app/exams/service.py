@@ -32,7 +32,7 @@ from app.core.legacy import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
-from app.credits.service import settle_revoked_certificate
+from app.exams.hooks import certificate_revoked
 from app.exams.models import (
     CertificateStatus,
     ExamRegistration,
@@ -969,7 +969,7 @@ def revoke(
         before=before,
         after=snapshot(issued),
     )
-    settle_revoked_certificate(session, principal, issued, today)
+    certificate_revoked(session, principal, issued, today)
     session.commit()
     return issued
 
