@@ -25,6 +25,7 @@ from app.core.errors import install_error_handlers
 from app.core.limits import ConcurrencyLimitMiddleware
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
+from app.credits import flows as _credit_flows  # noqa: F401  (registers)
 from app.credits import importers as _credit_importers  # noqa: F401  (registers the kind)
 from app.credits.router import (
     records_router,

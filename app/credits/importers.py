@@ -65,7 +65,9 @@ def _row_key(cells: dict[str, Any], _options: Any) -> Any:
     return (normalise_certificate_name(cells["certificate"]), cells["course_code"])
 
 
-def _prepare(session: Session, _principal: Principal) -> Plan:
+def _existing_rules(session: Session) -> dict[Any, dict[str, Any]]:
+    """The current version of every rule, by (normalised certificate name, course code), with
+    its majors and whether a request used it."""
     table: sa.Table = ConversionRule.__table__  # type: ignore[attr-defined]
     successor = table.alias("successor")
     current = ~sa.exists(sa.select(successor.c.id).where(successor.c.replaces_id == table.c.id))
@@ -93,6 +95,33 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
         values["major_ids"] = sorted(majors_of.get(values["id"], []))
         key = (values.pop("normalized_name"), values.pop("course_code"))
         existing[key] = values
+    return existing
+
+
+def _major_lookups(session: Session) -> dict[str, Any]:
+    """The majors by matched name, display name, code, and each major's college."""
+    by_name: dict[str, list[int]] = defaultdict(list)
+    display: dict[str, str] = {}
+    by_code: dict[str, int] = {}
+    college_of: dict[int, int] = {}
+    for major_id, major_code, name, college_id in session.execute(
+        sa.select(Major.id, Major.code, Major.name, Major.college_id)  # type: ignore[call-overload]
+    ):
+        by_name[match_text(name)].append(major_id)
+        display[match_text(name)] = name
+        by_code[major_code] = major_id
+        college_of[major_id] = college_id
+    return {
+        "major_names": dict(by_name),
+        "major_display": display,
+        "major_codes": by_code,
+        "major_college": college_of,
+    }
+
+
+def _prepare(session: Session, _principal: Principal) -> Plan:
+    table: sa.Table = ConversionRule.__table__  # type: ignore[attr-defined]
+    existing = _existing_rules(session)
     ends = dict(session.execute(sa.select(table.c.id, table.c.effective_to)).all())
     certificates = {
         normalized: (cert_id, levels_from_text(levels), name)
@@ -108,26 +137,12 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
             sa.select(Course.id, Course.code, Course.name)  # type: ignore[call-overload]
         )
     }
-    by_name: dict[str, list[int]] = defaultdict(list)
-    display: dict[str, str] = {}
-    by_code: dict[str, int] = {}
-    college_of: dict[int, int] = {}
-    for major_id, major_code, name, college_id in session.execute(
-        sa.select(Major.id, Major.code, Major.name, Major.college_id)  # type: ignore[call-overload]
-    ):
-        by_name[match_text(name)].append(major_id)
-        display[match_text(name)] = name
-        by_code[major_code] = major_id
-        college_of[major_id] = college_id
     return Plan(
         existing=existing,
         lookups={
             "certificates": certificates,
             "courses": courses,
-            "major_names": dict(by_name),
-            "major_display": display,
-            "major_codes": by_code,
-            "major_college": college_of,
+            **_major_lookups(session),
             "new_courses": {},
             "rule_ends": ends,
             "pending_created": {"courses": set()},

@@ -10,7 +10,7 @@ from app.applications.models import ApplicationStatus, PilotApplication
 from app.core.errors import Forbidden
 from app.core.roles import READ_ALL, Principal
 from app.core.types import Money
-from app.credits import service as credits_service
+from app.credits import reports as credits_service
 from app.evaluations import service as evaluations
 from app.exams import service as exams
 from app.exams.models import FunnelGroupBy, FunnelRow

@@ -33,7 +33,7 @@ from app.core.ratelimit import RateLimit
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
-from app.credits.service import settle_revoked_certificate
+from app.exams.hooks import certificate_revoked
 from app.exams.models import (
     CertificateStatus,
     ExamRegistration,
@@ -985,7 +985,7 @@ def revoke(
         before=before,
         after=snapshot(issued),
     )
-    settle_revoked_certificate(session, principal, issued, today)
+    certificate_revoked(session, principal, issued, today)
     session.commit()
     return issued
 
