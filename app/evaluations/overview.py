@@ -11,6 +11,7 @@ from app.core.errors import Forbidden
 from app.core.roles import READ_ALL, Principal
 from app.core.types import Money
 from app.credits import service as credits_service
+from app.evaluations import reports
 from app.evaluations import service as evaluations
 from app.exams import service as exams
 from app.exams.models import FunnelGroupBy, FunnelRow
@@ -111,7 +112,7 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
         credits=credit_totals(session, year),
         evaluations=EvaluationsFigure(
             finalized=finalized,
-            by_rating=evaluations.counts_by_rating(session, year),
-            needs_rectification=evaluations.count_flagged(session, year),
+            by_rating=reports.counts_by_rating(session, year),
+            needs_rectification=reports.count_flagged(session, year),
         ),
     )
