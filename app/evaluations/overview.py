@@ -70,6 +70,21 @@ def credit_totals(session: Session, year: int | None) -> CreditsFigure:
     return CreditsFigure(conversions_approved=conversions, credits_granted=credits)
 
 
+def _by_status(session: Session, year: int | None) -> dict[str, tuple[int, int]]:
+    """Applications of the year per status: (how many, Σ headcount)."""
+    statement = select(
+        PilotApplication.status,
+        func.count(col(PilotApplication.id)),
+        func.coalesce(func.sum(PilotApplication.headcount), 0),
+    )
+    if year is not None:
+        statement = statement.where(PilotApplication.year == year)
+    return {
+        status: (int(n), int(total))
+        for status, n, total in session.exec(statement.group_by(col(PilotApplication.status))).all()
+    }
+
+
 def overview(session: Session, principal: Principal, year: int | None, today: date) -> Overview:
     """Each figure from the service that owns it, so the overview agrees with every report."""
     if principal.role not in READ_ALL:
@@ -78,17 +93,7 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
             "academic_office, auditor, admin",
             allowed_roles=sorted(r.value for r in READ_ALL),
         )
-    statement = select(
-        PilotApplication.status,
-        func.count(col(PilotApplication.id)),
-        func.coalesce(func.sum(PilotApplication.headcount), 0),
-    )
-    if year is not None:
-        statement = statement.where(PilotApplication.year == year)
-    counts = {
-        status: (int(n), int(total))
-        for status, n, total in session.exec(statement.group_by(col(PilotApplication.status))).all()
-    }
+    counts = _by_status(session, year)
     funnel = exams.funnel(session, principal, year=year, group_by=FunnelGroupBy.application)
     coverage = trainings.coverage_report(session, principal, today=today, year=year)
     finalized = False

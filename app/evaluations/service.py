@@ -217,6 +217,40 @@ def weight_problems(data: SchemePut) -> list[dict[str, str]]:
     return problems
 
 
+def _check_scheme_version(
+    scheme: EvaluationScheme, came: str, if_match: int | None, create_only: bool
+) -> None:
+    """``If-Match`` against the locked scheme, as :func:`put_scheme` describes: a scheme this
+    request inserted has no version to match; a creating PUT that finds one stored meanwhile
+    (or any stored one when ``create_only``) is refused with 412."""
+    year = scheme.year
+    if came == "inserted":
+        if if_match:
+            raise PreconditionFailed(
+                f"No {year} scheme is stored, so none has version {if_match}; PUT without "
+                "If-Match (or with If-Match 0, the version GET shows for a scheme not stored)",
+                current_version=0,
+            )
+    elif if_match is None and (create_only or came == "raced"):
+        raise PreconditionFailed(
+            f"A {year} scheme is already stored (version {scheme.version}), by another "
+            "request while this one meant to create it; GET it and PUT again with If-Match",
+            current_version=scheme.version,
+        )
+    else:
+        check_version(scheme.version, if_match, "evaluation scheme")
+
+
+def _apply_scheme(scheme: EvaluationScheme, data: SchemePut) -> None:
+    scheme.weights = dict(data.weights)
+    scheme.committee_weight = data.committee_weight
+    scheme.threshold_excellent = data.thresholds.excellent.quantize(PLACE)
+    scheme.threshold_good = data.thresholds.good.quantize(PLACE)
+    scheme.threshold_qualified = data.thresholds.qualified.quantize(PLACE)
+    scheme.plan_deadline = data.plan_deadline
+    scheme.is_default = False
+
+
 def put_scheme(
     session: Session,
     principal: Principal,
@@ -242,30 +276,10 @@ def put_scheme(
     scheme, came = _lock_scheme(session, year, create=True)
     assert scheme is not None
     _refuse_if_finalized(scheme, f"change the {year} scheme")
-    if came == "inserted":
-        if if_match:
-            raise PreconditionFailed(
-                f"No {year} scheme is stored, so none has version {if_match}; PUT without "
-                "If-Match (or with If-Match 0, the version GET shows for a scheme not stored)",
-                current_version=0,
-            )
-    elif if_match is None and (create_only or came == "raced"):
-        raise PreconditionFailed(
-            f"A {year} scheme is already stored (version {scheme.version}), by another "
-            "request while this one meant to create it; GET it and PUT again with If-Match",
-            current_version=scheme.version,
-        )
-    else:
-        check_version(scheme.version, if_match, "evaluation scheme")
+    _check_scheme_version(scheme, came, if_match, create_only)
     existing = None if came == "inserted" else scheme
     before = snapshot(existing)
-    scheme.weights = dict(data.weights)
-    scheme.committee_weight = data.committee_weight
-    scheme.threshold_excellent = data.thresholds.excellent.quantize(PLACE)
-    scheme.threshold_good = data.thresholds.good.quantize(PLACE)
-    scheme.threshold_qualified = data.thresholds.qualified.quantize(PLACE)
-    scheme.plan_deadline = data.plan_deadline
-    scheme.is_default = False
+    _apply_scheme(scheme, data)
     session.add(scheme)
     session.flush()
     record(
@@ -370,11 +384,11 @@ def _rerank(session: Session, year: int) -> None:
 # --- compute, score, finalize ----------------------------------------------------------------
 
 
-def _compute(
-    session: Session, principal: Principal, scheme: EvaluationScheme, today: date, timezone: str
-) -> None:
-    """Measure every indicator for every approved (or closed) pilot of the year and store the
-    figures; committee scores are kept. The caller holds the scheme lock and commits."""
+def _measure(
+    session: Session, scheme: EvaluationScheme, today: date, timezone: str
+) -> tuple[dict[int, int], dict[int, dict[str, Decimal | None]]]:
+    """The headcount of every approved (or closed) pilot of the scheme's year, and each
+    indicator's value for each of them (one batch of statements per indicator)."""
     year = scheme.year
     pilots = session.exec(
         select(PilotApplication.id, PilotApplication.headcount).where(
@@ -395,12 +409,22 @@ def _compute(
         for indicator in INDICATORS:
             for app_id, value in indicator.values(session, context, ids).items():
                 values[app_id][indicator.key] = value
+    return headcount_of, values
+
+
+def _compute(
+    session: Session, principal: Principal, scheme: EvaluationScheme, today: date, timezone: str
+) -> None:
+    """Measure every indicator for every approved (or closed) pilot of the year and store the
+    figures; committee scores are kept. The caller holds the scheme lock and commits."""
+    year = scheme.year
+    headcount_of, values = _measure(session, scheme, today, timezone)
     existing = {
         e.application_id: e
         for e in session.exec(select(Evaluation).where(Evaluation.year == year)).all()
     }
     now = utcnow()
-    for app_id in ids:
+    for app_id in sorted(headcount_of):
         evaluation = existing.get(app_id)
         before = snapshot(evaluation)
         if evaluation is None:
@@ -494,6 +518,18 @@ def put_committee_score(
     return written
 
 
+def _refuse_unscored(year: int, evaluations: Sequence[Evaluation]) -> None:
+    """409 ``committee_scores_missing`` while an evaluation of the year has no committee score."""
+    unscored = sorted(e.id for e in evaluations if e.committee_score is None and e.id)
+    if unscored:
+        raise Conflict(
+            f"Cannot finalize {year}: {len(unscored)} evaluation(s) have no committee score "
+            f"yet (ids {', '.join(map(str, unscored[:20]))}); enter them first",
+            code="committee_scores_missing",
+            evaluation_ids=unscored,
+        )
+
+
 def finalize_year(session: Session, principal: Principal, year: int) -> EvaluationRun:
     """Freeze the year as last computed: figures, totals, ratings and ranks stay as they are;
     compute, committee scores and scheme changes are refused from now on."""
@@ -508,14 +544,7 @@ def finalize_year(session: Session, principal: Principal, year: int) -> Evaluati
             current_state="not_computed",
             allowed_actions=["compute"],
         )
-    unscored = sorted(e.id for e in evaluations if e.committee_score is None and e.id)
-    if unscored:
-        raise Conflict(
-            f"Cannot finalize {year}: {len(unscored)} evaluation(s) have no committee score "
-            f"yet (ids {', '.join(map(str, unscored[:20]))}); enter them first",
-            code="committee_scores_missing",
-            evaluation_ids=unscored,
-        )
+    _refuse_unscored(year, evaluations)
     now = utcnow()
     before = snapshot(scheme)
     scheme.finalized_at = now
