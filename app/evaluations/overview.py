@@ -10,9 +10,10 @@ from app.applications.models import ApplicationStatus, PilotApplication
 from app.core.errors import Forbidden
 from app.core.roles import READ_ALL, Principal
 from app.core.types import Money
-from app.credits import reports as credits_service
+from app.credits import reports as credits_reports
+from app.evaluations import reports
 from app.evaluations import service as evaluations
-from app.exams import service as exams
+from app.exams import reports as exams_reports
 from app.exams.models import FunnelGroupBy, FunnelRow
 from app.funding import service as funding
 from app.trainings import service as trainings
@@ -65,8 +66,23 @@ def funding_totals(session: Session, year: int | None) -> FundsFigure:
 
 def credit_totals(session: Session, year: int | None) -> CreditsFigure:
     """Approved (not reversed) conversions and the credits they granted, for the year's pilots."""
-    conversions, credits = credits_service.credit_totals(session, year)
+    conversions, credits = credits_reports.credit_totals(session, year)
     return CreditsFigure(conversions_approved=conversions, credits_granted=credits)
+
+
+def _by_status(session: Session, year: int | None) -> dict[str, tuple[int, int]]:
+    """Applications of the year per status: (how many, Σ headcount)."""
+    statement = select(
+        PilotApplication.status,
+        func.count(col(PilotApplication.id)),
+        func.coalesce(func.sum(PilotApplication.headcount), 0),
+    )
+    if year is not None:
+        statement = statement.where(PilotApplication.year == year)
+    return {
+        status: (int(n), int(total))
+        for status, n, total in session.exec(statement.group_by(col(PilotApplication.status))).all()
+    }
 
 
 def overview(session: Session, principal: Principal, year: int | None, today: date) -> Overview:
@@ -77,18 +93,8 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
             "academic_office, auditor, admin",
             allowed_roles=sorted(r.value for r in READ_ALL),
         )
-    statement = select(
-        PilotApplication.status,
-        func.count(col(PilotApplication.id)),
-        func.coalesce(func.sum(PilotApplication.headcount), 0),
-    )
-    if year is not None:
-        statement = statement.where(PilotApplication.year == year)
-    counts = {
-        status: (int(n), int(total))
-        for status, n, total in session.exec(statement.group_by(col(PilotApplication.status))).all()
-    }
-    funnel = exams.funnel(session, principal, year=year, group_by=FunnelGroupBy.application)
+    counts = _by_status(session, year)
+    funnel = exams_reports.funnel(session, principal, year=year, group_by=FunnelGroupBy.application)
     coverage = trainings.coverage_report(session, principal, today=today, year=year)
     finalized = False
     if year is not None:
@@ -111,7 +117,7 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
         credits=credit_totals(session, year),
         evaluations=EvaluationsFigure(
             finalized=finalized,
-            by_rating=evaluations.counts_by_rating(session, year),
-            needs_rectification=evaluations.count_flagged(session, year),
+            by_rating=reports.counts_by_rating(session, year),
+            needs_rectification=reports.count_flagged(session, year),
         ),
     )

@@ -56,7 +56,6 @@ from app.exams.models import (
     ResultPut,
     SessionStatus,
 )
-from app.exams.reports import funnel as funnel  # re-exported: app.evaluations reads it here
 from app.reference.models import Certificate, EvaluationOrg, Major, Student
 
 SESSION_ENTITY = "exam_session"
