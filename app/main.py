@@ -11,10 +11,12 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app import __version__
+from app import (
+    __version__,
+    plugins,  # noqa: F401  (registers every import kind and flow)
+)
 from app.accounts import service as accounts_service
 from app.accounts.router import api_keys_router, auth_router, users_router
-from app.applications import importers as _application_importers  # noqa: F401  (registers)
 from app.applications.router import applications_router, plans_router, reports_router
 from app.audit.router import router as audit_router
 from app.committee.router import experts_router, meetings_router
@@ -25,8 +27,6 @@ from app.core.errors import install_error_handlers
 from app.core.limits import ConcurrencyLimitMiddleware
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
-from app.credits import flows as _credit_flows  # noqa: F401  (registers)
-from app.credits import importers as _credit_importers  # noqa: F401  (registers the kind)
 from app.credits.router import (
     records_router,
     report_router,
@@ -35,7 +35,6 @@ from app.credits.router import (
     students_router,
 )
 from app.evaluations.router import evaluations_router, overview_router, schemes_router
-from app.exams import importers as _exam_importers  # noqa: F401  (registers kinds)
 from app.exams.router import (
     certificates_router,
     funnel_router,
@@ -43,8 +42,6 @@ from app.exams.router import (
     registrations_router,
     sessions_router,
 )
-from app.funding import flows as _funding_flows  # noqa: F401  (registers)
-from app.funding import importers as _funding_importers  # noqa: F401  (registers)
 from app.funding.router import (
     expenditures_router,
     funding_report_router,
@@ -54,10 +51,8 @@ from app.funding.router import (
 )
 from app.imports.router import document_kind_options
 from app.imports.router import router as imports_router
-from app.reference import importers as _reference_importers  # noqa: F401  (registers kinds)
 from app.reference.router import router as reference_router
 from app.system.router import router as system_router
-from app.trainings import importers as _training_importers  # noqa: F401  (registers)
 from app.trainings.router import batches_router, coverage_router, trainings_router
 
 API_PREFIX = "/api/v1"

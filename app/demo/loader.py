@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from app import plugins  # noqa: F401  (registers every import kind and flow)
 from app.accounts import service as accounts
 from app.accounts.models import User, UserCreate
-from app.applications import importers as _application_importers  # noqa: F401  (registers)
 from app.applications import service as applications
 from app.applications.importers import ApplicationImportOptions, ImportStatus
 from app.applications.models import (
@@ -27,13 +27,11 @@ from app.committee import service as committee
 from app.committee.models import DecisionIn, ExpertCreate, ExpertKind, MeetingCreate
 from app.core.config import get_settings
 from app.core.roles import Principal, Role
-from app.credits import importers as _credit_importers  # noqa: F401  (registers the kind)
 from app.credits import requests as credits
 from app.credits.models import RequestCreate
 from app.evaluations import service as evaluations
 from app.evaluations.indicators import INDICATORS
 from app.evaluations.models import CommitteeScorePut, SchemePut, Thresholds
-from app.exams import importers as _exam_importers  # noqa: F401  (registers the kinds)
 from app.exams import service as exams
 from app.exams.models import ExamSession, ExamSessionCreate, IssuedCertificate, ResultPut
 from app.funding import service as funding
@@ -48,7 +46,6 @@ from app.funding.models import (
 )
 from app.imports.engine import run_import
 from app.imports.registry import get_kind
-from app.reference import importers as _importers  # noqa: F401  (registers the kinds)
 from app.reference import service as reference
 from app.reference.models import (
     Certificate,
