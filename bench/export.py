@@ -152,11 +152,12 @@ def _pipeline(url: str, fmt: str, listing: Listing[Any, Any] = STUDENTS) -> Any:
     def run() -> dict[str, Any]:
         engine = create_db_engine(url)
         with Session(engine) as session:
-            rows = listing.stream(session, PRINCIPAL, StudentFilters())
+            rows = listing.export_rows(session, PRINCIPAL, StudentFilters())
+            headers = [c.header for c in listing.columns]
             if fmt == "csv":
-                size = _drain(csv_chunks(rows, listing.columns))
+                size = _drain(csv_chunks(rows, headers))
             else:
-                size = _drain(xlsx_chunks(rows, listing.columns, listing.filename))
+                size = _drain(xlsx_chunks(rows, headers, listing.filename))
         engine.dispose()
         return {"bytes": size}
 

@@ -69,8 +69,13 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class ExportColumn:
+    """One column of an export: the item's attribute or key it shows, its header, and — for a
+    list whose every column has one — the SQL expression that reads the same value straight
+    from the list's statement (see :meth:`app.core.listing.Listing.export`)."""
+
     key: str
     header: str
+    sql: Any = None
 
 
 Cell = str | int | float
@@ -128,20 +133,22 @@ def xlsx_safe(value: str) -> str:
     return value
 
 
-def _row_values(item: Any, keys: Sequence[str]) -> list[Cell]:
-    data = item if isinstance(item, Mapping) else item.__dict__
-    return [cell_value(data.get(key)) for key in keys]
+def item_rows(items: Iterable[Any], columns: Sequence[ExportColumn]) -> Iterator[list[Any]]:
+    """Each item (a model or a mapping) as the row of its ``columns``' values."""
+    keys = [c.key for c in columns]
+    for item in items:
+        data = item if isinstance(item, Mapping) else item.__dict__
+        yield [data.get(key) for key in keys]
 
 
-def csv_chunks(items: Iterable[Any], columns: Sequence[ExportColumn]) -> Iterator[bytes]:
-    """``items`` as CSV bytes, about ``CHUNK_SIZE`` at a time, the first with a BOM."""
+def csv_chunks(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> Iterator[bytes]:
+    """``rows`` of values as CSV bytes, about ``CHUNK_SIZE`` at a time, the first with a BOM."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
-    writer.writerow([c.header for c in columns])
-    keys = [c.key for c in columns]
-    for item in items:
-        writer.writerow([csv_safe(v) for v in _row_values(item, keys)])
+    writer.writerow([csv_safe(h) for h in headers])
+    for row in rows:
+        writer.writerow([csv_safe(cell_value(v)) for v in row])
         if buffer.tell() >= CHUNK_SIZE:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -164,11 +171,11 @@ class _SheetWriter:
     column widths, text kept as text; a sheet that fills up continues in ``<name> (2)``."""
 
     def __init__(
-        self, workbook: Any, title: str, columns: Sequence[ExportColumn], widths: Sequence[int]
+        self, workbook: Any, title: str, headers: Sequence[str], widths: Sequence[int]
     ) -> None:
         self.workbook = workbook
         self.title = sheet_name(title)
-        self.headers = [xlsx_safe(c.header) for c in columns]
+        self.headers = [xlsx_safe(h) for h in headers]
         self.widths = widths
         self.header_format = workbook.add_format({"bold": True})
         self.sheets = 0
@@ -190,13 +197,14 @@ class _SheetWriter:
         if self.sheet is not None and self.headers:
             self.sheet.autofilter(0, 0, max(self.row - 1, 0), len(self.headers) - 1)
 
-    def write(self, values: Sequence[Cell]) -> None:
+    def write(self, values: Sequence[Any]) -> None:
         if self.sheet is None or self.row >= XLSX_MAX_ROWS:
             self._new_sheet()
         write_string = self.sheet.write_string
         write_number = self.sheet.write_number
         row = self.row
-        for index, value in enumerate(values):
+        for index, raw in enumerate(values):
+            value = cell_value(raw)
             if isinstance(value, str):
                 if value:
                     write_string(row, index, xlsx_safe(value))
@@ -211,13 +219,10 @@ class _SheetWriter:
 
 
 def xlsx_chunks(
-    items: Iterable[Any],
-    columns: Sequence[ExportColumn],
-    sheet_title: str,
+    rows: Iterable[Sequence[Any]], headers: Sequence[str], sheet_title: str
 ) -> Iterator[bytes]:
-    """``items`` as one .xlsx workbook, streamed in chunks once it is complete."""
-    keys = [c.key for c in columns]
-    widths = [min(max(display_width(c.header) + 4, 10), 60) for c in columns]
+    """``rows`` of values as one .xlsx workbook, streamed in chunks once it is complete."""
+    widths = [min(max(display_width(h) + 4, 10), 60) for h in headers]
     with tempfile.TemporaryFile() as output:
         workbook = xlsxwriter.Workbook(
             output,
@@ -228,9 +233,9 @@ def xlsx_chunks(
                 "strings_to_urls": False,
             },
         )
-        writer = _SheetWriter(workbook, sheet_title, columns, widths)
-        for item in items:
-            writer.write(_row_values(item, keys))
+        writer = _SheetWriter(workbook, sheet_title, headers, widths)
+        for row in rows:
+            writer.write(row)
         writer.close()
         workbook.close()
         output.seek(0)
@@ -245,17 +250,22 @@ def attachment(filename: str, fmt: ExportFormat) -> dict[str, str]:
     return {"Content-Disposition": disposition}
 
 
-def export_response(
-    items: Iterable[Any],
-    columns: Sequence[ExportColumn],
-    fmt: ExportFormat,
-    filename: str,
+def export_rows(
+    rows: Iterable[Sequence[Any]], headers: Sequence[str], fmt: ExportFormat, filename: str
 ) -> StreamingResponse:
-    """Stream ``items`` (read lazily, as the file is written) as CSV or XLSX named ``filename``."""
+    """Stream ``rows`` of values (read lazily, as the file is written) as CSV or XLSX named
+    ``filename``, under ``headers``."""
     if fmt == ExportFormat.csv:
-        body: Iterator[bytes] = csv_chunks(items, columns)
+        body: Iterator[bytes] = csv_chunks(rows, headers)
         media_type = CSV_MEDIA_TYPE
     else:
-        body = xlsx_chunks(items, columns, filename)
+        body = xlsx_chunks(rows, headers, filename)
         media_type = XLSX_MEDIA_TYPE
     return StreamingResponse(body, media_type=media_type, headers=attachment(filename, fmt))
+
+
+def export_response(
+    items: Iterable[Any], columns: Sequence[ExportColumn], fmt: ExportFormat, filename: str
+) -> StreamingResponse:
+    """Stream ``items`` (models or mappings, read lazily) as CSV or XLSX of ``columns``."""
+    return export_rows(item_rows(items, columns), [c.header for c in columns], fmt, filename)

@@ -31,7 +31,8 @@ from app.core.export import (
     ExportColumn,
     ExportFormat,
     FormatQuery,
-    export_response,
+    export_rows,
+    item_rows,
 )
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
 from app.core.params import MAX_DB_ID
@@ -136,8 +137,34 @@ class Listing(Generic[F, T]):
         self, session: Session, principal: Principal, filters: F, fmt: ExportFormat
     ) -> StreamingResponse:
         """Every matching row as a CSV or XLSX download, streamed."""
-        rows = self.stream(session, principal, filters)
-        return export_response(rows, self.columns, fmt, self.filename)
+        rows = self.export_rows(session, principal, filters)
+        return export_rows(rows, [c.header for c in self.columns], fmt, self.filename)
+
+    def export_rows(
+        self, session: Session, principal: Principal, filters: F
+    ) -> Iterator[Sequence[Any]]:
+        """The export's rows of values, in order, read as they are asked for. When every
+        column names its ``sql`` expression, they are read as those columns of the list's
+        statement (same joins, scope, filters and order), no model built per row; otherwise
+        they are the items of ``to_items``. The statement (and so the caller's access) is
+        checked now, before the first row is asked for."""
+        statement = self.statement(session, principal, filters).order_by(*self.order)
+        if self.reads_export_columns:
+            columns = statement.with_only_columns(
+                *[c.sql for c in self.columns], maintain_column_froms=True
+            )
+            return self._rows(session, columns)
+        return item_rows(self._chunks(session, statement), self.columns)
+
+    @property
+    def reads_export_columns(self) -> bool:
+        """Whether the export reads its columns straight from SQL (every column has ``sql``)."""
+        return bool(self.columns) and all(c.sql is not None for c in self.columns)
+
+    def _rows(self, session: Session, statement: Any) -> Iterator[Sequence[Any]]:
+        result = session.execute(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
+        for rows in result.partitions():
+            yield from rows
 
     def respond(
         self, session: Session, principal: Principal, filters: F, params: ListParams
