@@ -25,7 +25,7 @@ from app.applications.models import (
     ReturnBody,
     Tier,
 )
-from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_created, set_etag
+from app.core.auth import CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -39,6 +39,7 @@ from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
 from app.core.roles import Role
 from app.core.types import school_today
+from app.core.versions import IfMatch, set_created, set_etag
 from app.reference.models import MAX_COHORT, MIN_COHORT, Level
 from app.trainings import service as trainings
 from app.trainings.models import ApplicationDetail

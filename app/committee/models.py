@@ -6,9 +6,10 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints, field_validator
+from pydantic import BaseModel, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.listing import IdFilter
 from app.core.models import PatchModel, Versioned, enum_type
 from app.reference.models import NO_NUL, RefId
 
@@ -114,6 +115,14 @@ class ExpertUpdate(PatchModel):
     active: bool | None = None
 
 
+class ExpertFilters(BaseModel):
+    """Filters of the experts list."""
+
+    kind: ExpertKind | None = Field(None, description="Only experts of this kind")
+    active: bool | None = Field(None, description="true: only active experts; false: only former")
+    q: str | None = Field(None, max_length=100, description="Part of the name or organisation")
+
+
 class ExpertPublic(SQLModel):
     id: int
     name: str
@@ -205,3 +214,19 @@ class MeetingPublic(SQLModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class MeetingRow(MeetingPublic):
+    """A meeting as the list answers it: its JSON is a ``MeetingPublic``; the export also
+    writes the attendees' names and one line per decision."""
+
+    attendee_names: list[str]
+    decision_lines: str
+
+
+class MeetingFilters(BaseModel):
+    """Filters of the meetings list."""
+
+    date_from: date | None = Field(None, description="Meetings on or after this day")
+    date_to: date | None = Field(None, description="Meetings on or before this day")
+    expert_id: IdFilter = Field(None, description="Meetings this expert attended")

@@ -1,6 +1,5 @@
 """HTTP for the expert advisory committee: experts and meetings."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -8,25 +7,22 @@ from fastapi import APIRouter, Query, Response, status
 from app.committee import service
 from app.committee.models import (
     ExpertCreate,
-    ExpertKind,
+    ExpertFilters,
     ExpertPublic,
     ExpertUpdate,
     MeetingCreate,
+    MeetingFilters,
     MeetingPublic,
     MeetingUpdate,
 )
-from app.core.auth import CurrentPrincipal, IfMatch, set_created, set_etag
+from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.export import (
-    EXPORT_RESPONSES,
-    ExportColumn,
-    ExportFormat,
-    FormatQuery,
-    export_response,
-)
-from app.core.pagination import Page, PageDep
-from app.core.params import MAX_DB_ID, DbId
+from app.core.export import EXPORT_RESPONSES
+from app.core.listing import ListDep
+from app.core.pagination import Page
+from app.core.params import DbId
+from app.core.versions import IfMatch, set_created, set_etag
 
 experts_router = APIRouter(
     prefix="/experts", tags=["committee"], responses=problem_responses(401, 403, 422)
@@ -39,44 +35,17 @@ GET_RESPONSES = problem_responses(404)
 WRITE_RESPONSES = problem_responses(404, 409, 412)
 DELETE_RESPONSES = problem_responses(404, 409)
 
-EXPERT_COLUMNS = [
-    ExportColumn("name", "姓名"),
-    ExportColumn("organisation", "单位"),
-    ExportColumn("kind", "类别"),
-    ExportColumn("title", "职务/职称"),
-    ExportColumn("contact", "联系方式"),
-    ExportColumn("active", "在任"),
-    ExportColumn("meetings_attended", "参会次数"),
-]
-MEETING_COLUMNS = [
-    ExportColumn("meeting_date", "日期"),
-    ExportColumn("topic", "议题"),
-    ExportColumn("location", "地点"),
-    ExportColumn("attendee_names", "参会专家"),
-    ExportColumn("decision_lines", "决议"),
-    ExportColumn("open_decisions", "未完成决议"),
-]
-
 
 @experts_router.get("", response_model=Page[ExpertPublic], responses=EXPORT_RESPONSES)
 def experts_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    kind: ExpertKind | None = None,
-    active: bool | None = None,
-    q: Annotated[
-        str | None, Query(max_length=100, description="Part of the name or organisation")
-    ] = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[ExpertFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """The committee's experts by name, with how many meetings each attended. The office,
     auditors (leadership group, experts) and admins read them."""
-    filters: dict[str, Any] = {"kind": kind, "active": active, "q": q}
-    if format != ExportFormat.json:
-        items = service.experts_for_export(session, principal, **filters)
-        return export_response(items, EXPERT_COLUMNS, format, "experts")
-    return service.list_experts(session, principal, page, **filters)
+    return service.EXPERTS.respond(session, principal, filters, params)
 
 
 @experts_router.post(
@@ -130,38 +99,15 @@ def experts_delete(session: SessionDep, principal: CurrentPrincipal, expert_id: 
 # --- meetings --------------------------------------------------------------------------------
 
 
-def _meeting_item(meeting: MeetingPublic) -> dict[str, Any]:
-    return {
-        **meeting.__dict__,
-        "attendee_names": [a.name for a in meeting.attendees],
-        "decision_lines": "\n".join(
-            f"{d.text}（{d.owner}{'，' + d.due_date.isoformat() if d.due_date else ''}"
-            f"{'，已完成' if d.done else ''}）"
-            for d in meeting.decisions
-        ),
-    }
-
-
 @meetings_router.get("", response_model=Page[MeetingPublic], responses=EXPORT_RESPONSES)
 def meetings_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    date_from: Annotated[date | None, Query(description="Meetings on or after this day")] = None,
-    date_to: Annotated[date | None, Query(description="Meetings on or before this day")] = None,
-    expert_id: Annotated[
-        int | None, Query(ge=1, le=MAX_DB_ID, description="Meetings this expert attended")
-    ] = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[MeetingFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """The committee's meetings, newest first, with attendees, minutes and decisions."""
-    filters: dict[str, Any] = {"date_from": date_from, "date_to": date_to, "expert_id": expert_id}
-    if format != ExportFormat.json:
-        items = service.meetings_for_export(session, principal, **filters)
-        return export_response(
-            [_meeting_item(m) for m in items], MEETING_COLUMNS, format, "meetings"
-        )
-    return service.list_meetings(session, principal, page, **filters)
+    return service.MEETINGS.respond(session, principal, filters, params)
 
 
 @meetings_router.post(

@@ -3,47 +3,47 @@ auditors (the leadership group and experts read as auditors) and admins read the
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.committee.models import (
     AttendeePublic,
     DecisionIn,
     DecisionPublic,
     Expert,
     ExpertCreate,
-    ExpertKind,
+    ExpertFilters,
     ExpertPublic,
     ExpertUpdate,
     Meeting,
     MeetingAttendee,
     MeetingCreate,
     MeetingDecision,
+    MeetingFilters,
     MeetingPublic,
+    MeetingRow,
     MeetingUpdate,
 )
 from app.core.audit import apply_changes, record, snapshot
-from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
-from app.core.legacy import RowListing as Listing
-from app.core.legacy import fetch_for_export
-from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.errors import Conflict, Forbidden, UnprocessableEntity
+from app.core.export import ExportColumn
+from app.core.listing import Listing, each
+from app.core.locks import lock_row
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 
-READER_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 EXPERT_ENTITY = "expert"
 MEETING_ENTITY = "meeting"
 
 
 def _require_reader(principal: Principal) -> None:
-    if principal.role not in READER_ROLES:
+    if principal.role not in READ_ALL:
         raise Forbidden(
             f"Role {principal.role.value} may not read the expert committee; allowed roles: "
             "academic_office, auditor, admin",
-            allowed_roles=sorted(r.value for r in READER_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL),
         )
 
 
@@ -68,23 +68,20 @@ def _attended() -> Any:
     )
 
 
-def expert_statement(
-    *, kind: ExpertKind | None = None, active: bool | None = None, q: str | None = None
-) -> Any:
+def expert_statement(session: Session, principal: Principal, filters: ExpertFilters) -> Any:
+    """Experts with how many meetings each attended; the office, auditors and admins only."""
+    _require_reader(principal)
     statement = select(Expert, _attended().label("attended"))
-    if kind is not None:
-        statement = statement.where(Expert.kind == kind)
-    if active is not None:
-        statement = statement.where(Expert.active == active)
-    if q:
-        pattern = f"%{q}%"
+    if filters.kind is not None:
+        statement = statement.where(Expert.kind == filters.kind)
+    if filters.active is not None:
+        statement = statement.where(Expert.active == filters.active)
+    if filters.q:
+        pattern = f"%{filters.q}%"
         statement = statement.where(
             col(Expert.name).like(pattern) | col(Expert.organisation).like(pattern)
         )
     return statement
-
-
-EXPERT_ORDER = [col(Expert.name), col(Expert.id)]
 
 
 def expert_public(row: Any) -> ExpertPublic:
@@ -94,24 +91,28 @@ def expert_public(row: Any) -> ExpertPublic:
     )
 
 
-EXPERTS = Listing("expert", EXPERT_ORDER, expert_public)
-
-
-def list_experts(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[ExpertPublic]:
-    _require_reader(principal)
-    return EXPERTS.page(session, expert_statement(**filters), page)
-
-
-def experts_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
-    _require_reader(principal)
-    return EXPERTS.export(session, expert_statement(**filters))
+EXPERTS = Listing(
+    noun="expert",
+    statement=expert_statement,
+    order=[col(Expert.name), col(Expert.id)],
+    to_items=each(expert_public),
+    filters=ExpertFilters,
+    key=Expert.id,
+    columns=[
+        ExportColumn("name", "姓名"),
+        ExportColumn("organisation", "单位"),
+        ExportColumn("kind", "类别"),
+        ExportColumn("title", "职务/职称"),
+        ExportColumn("contact", "联系方式"),
+        ExportColumn("active", "在任"),
+        ExportColumn("meetings_attended", "参会次数"),
+    ],
+    filename="experts",
+)
 
 
 def get_expert(session: Session, principal: Principal, expert_id: int) -> ExpertPublic:
-    _require_reader(principal)
-    return EXPERTS.one(session, expert_statement().where(Expert.id == expert_id), expert_id)
+    return EXPERTS.one(session, principal, expert_id)
 
 
 def create_expert(session: Session, principal: Principal, data: ExpertCreate) -> Expert:
@@ -131,18 +132,11 @@ def create_expert(session: Session, principal: Principal, data: ExpertCreate) ->
     return expert
 
 
-def _locked_expert(session: Session, expert_id: int) -> Expert:
-    expert = session.exec(select(Expert).where(Expert.id == expert_id).with_for_update()).first()
-    if expert is None:
-        raise NotFound(f"No expert with id {expert_id}")
-    return expert
-
-
 def update_expert(
     session: Session, principal: Principal, expert_id: int, data: ExpertUpdate, if_match: int | None
 ) -> Expert:
     _require_office(principal)
-    expert = _locked_expert(session, expert_id)
+    expert = lock_row(session, Expert, expert_id, "expert")
     check_version(expert.version, if_match, "expert")
     apply_changes(session, principal, expert, data.model_dump(exclude_unset=True), EXPERT_ENTITY)
     return expert
@@ -151,7 +145,7 @@ def update_expert(
 def delete_expert(session: Session, principal: Principal, expert_id: int) -> None:
     """Delete an expert who attended no meeting; one who did is kept (set ``active`` false)."""
     _require_office(principal)
-    expert = _locked_expert(session, expert_id)
+    expert = lock_row(session, Expert, expert_id, "expert")
     attended = session.exec(
         select(func.count()).where(MeetingAttendee.expert_id == expert_id)
     ).one()
@@ -178,50 +172,30 @@ def delete_expert(session: Session, principal: Principal, expert_id: int) -> Non
 # --- meetings --------------------------------------------------------------------------------
 
 
-def meeting_statement(
-    *,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    expert_id: int | None = None,
-) -> Any:
+def meeting_statement(session: Session, principal: Principal, filters: MeetingFilters) -> Any:
+    """Meetings; the office, auditors and admins only."""
+    _require_reader(principal)
     statement = select(Meeting)
-    if date_from is not None:
-        statement = statement.where(Meeting.meeting_date >= date_from)
-    if date_to is not None:
-        statement = statement.where(Meeting.meeting_date <= date_to)
-    if expert_id is not None:
+    if filters.date_from is not None:
+        statement = statement.where(Meeting.meeting_date >= filters.date_from)
+    if filters.date_to is not None:
+        statement = statement.where(Meeting.meeting_date <= filters.date_to)
+    if filters.expert_id is not None:
         statement = statement.where(
             col(Meeting.id).in_(
-                select(MeetingAttendee.meeting_id).where(MeetingAttendee.expert_id == expert_id)
+                select(MeetingAttendee.meeting_id).where(
+                    MeetingAttendee.expert_id == filters.expert_id
+                )
             )
         )
     return statement
 
 
-MEETING_ORDER = [col(Meeting.meeting_date).desc(), col(Meeting.id).desc()]
-
-
 def meeting_publics(session: Session, meetings: Sequence[Meeting]) -> list[MeetingPublic]:
     """Meetings with attendees and decisions, in two statements for all of them."""
-    ids = [m.id for m in meetings]
-    attendees: dict[int, list[AttendeePublic]] = defaultdict(list)
-    decisions: dict[int, list[DecisionPublic]] = defaultdict(list)
-    if ids:
-        for meeting_id, expert in session.exec(
-            select(MeetingAttendee.meeting_id, Expert)
-            .join(Expert, col(Expert.id) == MeetingAttendee.expert_id)
-            .where(col(MeetingAttendee.meeting_id).in_(ids))
-            .order_by(col(Expert.name), col(Expert.id))
-        ).all():
-            attendees[meeting_id].append(AttendeePublic.model_validate(expert.model_dump()))
-        for decision in session.exec(
-            select(MeetingDecision)
-            .where(col(MeetingDecision.meeting_id).in_(ids))
-            .order_by(col(MeetingDecision.position))
-        ).all():
-            decisions[decision.meeting_id].append(
-                DecisionPublic.model_validate(decision.model_dump())
-            )
+    ids = [m.id for m in meetings if m.id is not None]
+    attendees = _attendees(session, ids)
+    decisions = _decisions(session, ids)
     return [
         MeetingPublic.model_validate(
             {
@@ -235,31 +209,78 @@ def meeting_publics(session: Session, meetings: Sequence[Meeting]) -> list[Meeti
     ]
 
 
-def list_meetings(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[MeetingPublic]:
-    _require_reader(principal)
-    result = paginate(session, meeting_statement(**filters), page, MEETING_ORDER, lambda m: m)
-    return Page[MeetingPublic](
-        items=meeting_publics(session, result.items),
-        total=result.total,
-        limit=result.limit,
-        offset=result.offset,
-    )
+def _attendees(session: Session, ids: Sequence[int]) -> dict[int, list[AttendeePublic]]:
+    """Each meeting's attendees by name, in one statement."""
+    attendees: dict[int, list[AttendeePublic]] = defaultdict(list)
+    if ids:
+        for meeting_id, expert in session.exec(
+            select(MeetingAttendee.meeting_id, Expert)
+            .join(Expert, col(Expert.id) == MeetingAttendee.expert_id)
+            .where(col(MeetingAttendee.meeting_id).in_(ids))
+            .order_by(col(Expert.name), col(Expert.id))
+        ).all():
+            attendees[meeting_id].append(AttendeePublic.model_validate(expert.model_dump()))
+    return attendees
 
 
-def meetings_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
-    _require_reader(principal)
-    rows = fetch_for_export(session, meeting_statement(**filters), MEETING_ORDER)
-    return meeting_publics(session, rows)
+def _decisions(session: Session, ids: Sequence[int]) -> dict[int, list[DecisionPublic]]:
+    """Each meeting's decisions in their order, in one statement."""
+    decisions: dict[int, list[DecisionPublic]] = defaultdict(list)
+    if ids:
+        for decision in session.exec(
+            select(MeetingDecision)
+            .where(col(MeetingDecision.meeting_id).in_(ids))
+            .order_by(col(MeetingDecision.position))
+        ).all():
+            decisions[decision.meeting_id].append(
+                DecisionPublic.model_validate(decision.model_dump())
+            )
+    return decisions
+
+
+def _decision_line(decision: DecisionPublic) -> str:
+    """``text（owner，due date，已完成）`` as the export writes a decision."""
+    due = "，" + decision.due_date.isoformat() if decision.due_date else ""
+    done = "，已完成" if decision.done else ""
+    return f"{decision.text}（{decision.owner}{due}{done}）"
+
+
+def meeting_rows(session: Session, meetings: Sequence[Meeting]) -> list[MeetingRow]:
+    """The list's batch mapper: each meeting as :func:`meeting_publics` answers it, with the
+    attendees' names and the decision lines the export writes."""
+    return [
+        MeetingRow.model_validate(
+            {
+                **public.__dict__,
+                "attendee_names": [a.name for a in public.attendees],
+                "decision_lines": "\n".join(_decision_line(d) for d in public.decisions),
+            }
+        )
+        for public in meeting_publics(session, meetings)
+    ]
+
+
+MEETINGS = Listing(
+    noun="meeting",
+    statement=meeting_statement,
+    order=[col(Meeting.meeting_date).desc(), col(Meeting.id).desc()],
+    to_items=meeting_rows,
+    filters=MeetingFilters,
+    key=Meeting.id,
+    columns=[
+        ExportColumn("meeting_date", "日期"),
+        ExportColumn("topic", "议题"),
+        ExportColumn("location", "地点"),
+        ExportColumn("attendee_names", "参会专家"),
+        ExportColumn("decision_lines", "决议"),
+        ExportColumn("open_decisions", "未完成决议"),
+    ],
+    filename="meetings",
+)
 
 
 def get_meeting(session: Session, principal: Principal, meeting_id: int) -> MeetingPublic:
-    _require_reader(principal)
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None:
-        raise NotFound(f"No meeting with id {meeting_id}")
-    return meeting_publics(session, [meeting])[0]
+    return MEETINGS.one(session, principal, meeting_id)
 
 
 def _check_attendees(session: Session, expert_ids: Sequence[int]) -> None:
@@ -323,15 +344,6 @@ def create_meeting(session: Session, principal: Principal, data: MeetingCreate) 
     return meeting
 
 
-def _locked_meeting(session: Session, meeting_id: int) -> Meeting:
-    meeting = session.exec(
-        select(Meeting).where(Meeting.id == meeting_id).with_for_update()
-    ).first()
-    if meeting is None:
-        raise NotFound(f"No meeting with id {meeting_id}")
-    return meeting
-
-
 def update_meeting(
     session: Session,
     principal: Principal,
@@ -341,7 +353,7 @@ def update_meeting(
 ) -> Meeting:
     """Change a meeting; ``attendee_ids`` and ``decisions``, when sent, replace the lists."""
     _require_office(principal)
-    meeting = _locked_meeting(session, meeting_id)
+    meeting = lock_row(session, Meeting, meeting_id, "meeting")
     check_version(meeting.version, if_match, "meeting")
     changes = data.model_dump(exclude_unset=True)
     attendee_ids = changes.pop("attendee_ids", None)
@@ -373,7 +385,7 @@ def update_meeting(
 
 def delete_meeting(session: Session, principal: Principal, meeting_id: int) -> None:
     _require_office(principal)
-    meeting = _locked_meeting(session, meeting_id)
+    meeting = lock_row(session, Meeting, meeting_id, "meeting")
     before = _meeting_snapshot(session, meeting)
     for model in (MeetingAttendee, MeetingDecision):
         for row in session.exec(select(model).where(model.meeting_id == meeting_id)).all():

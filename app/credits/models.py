@@ -7,16 +7,23 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import PlainValidator, StringConstraints, WithJsonSchema, model_validator
+from pydantic import BaseModel, PlainValidator, StringConstraints, WithJsonSchema, model_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.listing import IdFilter
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
+from app.core.params import MAX_DB_ID
 from app.core.types import UTCDateTime
 from app.exams.models import CertificateStatus
 from app.reference.models import MAX_CREDITS, Level, RefId
 
 CREDITS_PATTERN = r"^(\d|[1-9]\d)(\.\d)?$"
 MAX_IDS = 500
+ZERO = Decimal("0.0")
+RULE_ENTITY = "conversion_rule"
+REQUEST_ENTITY = "conversion_request"
+CREDIT_ENTITY = "credit_record"
+"""The audit trail's names of the three tables."""
 
 
 def _positive_credits(value: object) -> Decimal:
@@ -237,6 +244,20 @@ class RuleUpdate(PatchModel, _Period):
     notes: Note | None = None
 
 
+class RuleFilters(BaseModel):
+    """Filters of the conversion rules list."""
+
+    certificate_id: IdFilter = None
+    course_id: IdFilter = None
+    major_id: int | None = Field(
+        None, ge=1, le=MAX_DB_ID, description="Rules that apply to this major"
+    )
+    on: RuleDate | None = Field(
+        None, description="Rules in force on this date (both bounds included)"
+    )
+    mode: ConversionMode | None = Field(None, description="免修 or 替换")
+
+
 class MajorRef(SQLModel):
     id: int
     code: str
@@ -265,7 +286,24 @@ class RulePublic(SQLModel):
     updated_at: datetime
 
 
+class RuleRow(RulePublic):
+    """A rule as the list's export writes it: its majors' names in one cell."""
+
+    major_names: list[str]
+
+
 # --- request schemas -------------------------------------------------------------------------
+
+
+class RequestFilters(BaseModel):
+    """Filters of the conversion requests list."""
+
+    student_id: IdFilter = None
+    status: RequestStatus | None = Field(None, description="The request's state")
+    course_id: IdFilter = None
+    certificate_id: IdFilter = None
+    rule_id: IdFilter = None
+    college_id: IdFilter = None
 
 
 class RequestCreate(SQLModel):
@@ -367,6 +405,27 @@ class ConversionOption(OptionChoice):
 class ConversionOptions(SQLModel):
     student_id: int
     items: list[ConversionOption] = Field(description="One per course, by course code")
+
+
+class CreditFilters(BaseModel):
+    """Filters of the credit records list (and of one student's ledger)."""
+
+    student_id: IdFilter = None
+    course_id: IdFilter = None
+    issued_certificate_id: IdFilter = None
+    certificate_id: int | None = Field(
+        None, ge=1, le=MAX_DB_ID, description="Certificate type (not the number)"
+    )
+    college_id: IdFilter = None
+    kind: CreditKind | None = Field(None, description="A credit or a reversal line")
+    reversed: bool | None = Field(
+        None, description="Credits with (true) or without (false) a reversal line"
+    )
+    certificate_status: CertificateStatus | None = Field(
+        None, description="The issued certificate's status now"
+    )
+    recorded_from: RuleDate | None = Field(None, description="Recorded on or after this day")
+    recorded_to: RuleDate | None = Field(None, description="Recorded on or before this day")
 
 
 class CreditLine(SQLModel):

@@ -28,7 +28,7 @@ from app.committee.models import DecisionIn, ExpertCreate, ExpertKind, MeetingCr
 from app.core.config import get_settings
 from app.core.roles import Principal, Role
 from app.credits import importers as _credit_importers  # noqa: F401  (registers the kind)
-from app.credits import service as credits
+from app.credits import requests as credits
 from app.credits.models import RequestCreate
 from app.evaluations import service as evaluations
 from app.evaluations.indicators import INDICATORS

@@ -19,7 +19,7 @@ from app.applications.models import ApplicationMajor, PilotApplication, PilotPla
 from app.applications.service import PLAN_ENTITY
 from app.core.audit import AuditEvent
 from app.core.types import school_date
-from app.credits import service as credits
+from app.credits import reports as credits
 from app.credits.models import ConversionRule
 from app.exams.models import (
     CertificateStatus,

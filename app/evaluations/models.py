@@ -7,10 +7,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import StringConstraints, model_validator
+from pydantic import BaseModel, StringConstraints, model_validator
 from sqlmodel import JSON, Field, SQLModel
 
-from app.applications.models import Tier
+from app.applications.models import MAX_YEAR, MIN_YEAR, Tier
 from app.core.models import Versioned, enum_type
 from app.core.types import UTCDateTime
 from app.reference.models import NO_NUL, Level
@@ -187,6 +187,16 @@ class EvaluationPublic(SQLModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class EvaluationFilters(BaseModel):
+    """Filters of the evaluations list."""
+
+    year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR, description="The pilot year")
+    rating: Rating | None = Field(None, description="Only evaluations of this rating")
+    needs_rectification: bool | None = Field(
+        None, description="true: only those flagged for 整改; false: only those not flagged"
+    )
 
 
 class EvaluationRun(SQLModel):

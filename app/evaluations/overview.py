@@ -8,17 +8,16 @@ from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from app.applications.models import ApplicationStatus, PilotApplication
 from app.core.errors import Forbidden
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, Principal
 from app.core.types import Money
-from app.credits import service as credits_service
+from app.credits import reports as credits_reports
+from app.evaluations import reports
 from app.evaluations import service as evaluations
-from app.exams import service as exams
+from app.exams import reports as exams_reports
 from app.exams.models import FunnelGroupBy, FunnelRow
 from app.funding import service as funding
 from app.trainings import service as trainings
 from app.trainings.models import CoverageTotals
-
-OVERVIEW_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 
 
 class StatusCount(SQLModel):
@@ -67,18 +66,12 @@ def funding_totals(session: Session, year: int | None) -> FundsFigure:
 
 def credit_totals(session: Session, year: int | None) -> CreditsFigure:
     """Approved (not reversed) conversions and the credits they granted, for the year's pilots."""
-    conversions, credits = credits_service.credit_totals(session, year)
+    conversions, credits = credits_reports.credit_totals(session, year)
     return CreditsFigure(conversions_approved=conversions, credits_granted=credits)
 
 
-def overview(session: Session, principal: Principal, year: int | None, today: date) -> Overview:
-    """Each figure from the service that owns it, so the overview agrees with every report."""
-    if principal.role not in OVERVIEW_ROLES:
-        raise Forbidden(
-            f"Role {principal.role.value} may not read the overview; allowed roles: "
-            "academic_office, auditor, admin",
-            allowed_roles=sorted(r.value for r in OVERVIEW_ROLES),
-        )
+def _by_status(session: Session, year: int | None) -> dict[str, tuple[int, int]]:
+    """Applications of the year per status: (how many, Σ headcount)."""
     statement = select(
         PilotApplication.status,
         func.count(col(PilotApplication.id)),
@@ -86,11 +79,22 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
     )
     if year is not None:
         statement = statement.where(PilotApplication.year == year)
-    counts = {
+    return {
         status: (int(n), int(total))
         for status, n, total in session.exec(statement.group_by(col(PilotApplication.status))).all()
     }
-    funnel = exams.funnel(session, principal, year=year, group_by=FunnelGroupBy.application)
+
+
+def overview(session: Session, principal: Principal, year: int | None, today: date) -> Overview:
+    """Each figure from the service that owns it, so the overview agrees with every report."""
+    if principal.role not in READ_ALL:
+        raise Forbidden(
+            f"Role {principal.role.value} may not read the overview; allowed roles: "
+            "academic_office, auditor, admin",
+            allowed_roles=sorted(r.value for r in READ_ALL),
+        )
+    counts = _by_status(session, year)
+    funnel = exams_reports.funnel(session, principal, year=year, group_by=FunnelGroupBy.application)
     coverage = trainings.coverage_report(session, principal, today=today, year=year)
     finalized = False
     if year is not None:
@@ -113,7 +117,7 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
         credits=credit_totals(session, year),
         evaluations=EvaluationsFigure(
             finalized=finalized,
-            by_rating=evaluations.counts_by_rating(session, year),
-            needs_rectification=evaluations.count_flagged(session, year),
+            by_rating=reports.counts_by_rating(session, year),
+            needs_rectification=reports.count_flagged(session, year),
         ),
     )

@@ -6,26 +6,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.applications.models import MAX_YEAR, MIN_YEAR
-from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_etag
+from app.core.auth import CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.export import (
-    EXPORT_RESPONSES,
-    ExportColumn,
-    ExportFormat,
-    FormatQuery,
-    export_response,
-)
-from app.core.pagination import Page, PageDep
+from app.core.export import EXPORT_RESPONSES
+from app.core.listing import ListDep
+from app.core.pagination import Page
 from app.core.params import DbId
 from app.core.types import school_today
+from app.core.versions import IfMatch, set_etag
 from app.evaluations import service
-from app.evaluations.indicators import INDICATORS
 from app.evaluations.models import (
     CommitteeScorePut,
+    EvaluationFilters,
     EvaluationPublic,
     EvaluationRun,
-    Rating,
     SchemePublic,
     SchemePut,
 )
@@ -103,42 +98,12 @@ def evaluation_schemes_put(
 # --- evaluations -----------------------------------------------------------------------------
 
 
-def _columns() -> list[ExportColumn]:
-    return [
-        ExportColumn("rank", "排名"),
-        ExportColumn("year", "年度"),
-        ExportColumn("certificate_name", "证书名称"),
-        ExportColumn("level", "级别"),
-        ExportColumn("tier", "本科/高职/中职"),
-        ExportColumn("major_names", "专业"),
-        ExportColumn("headcount", "申报人数"),
-        *[ExportColumn(f"indicator_{i.key}", f"{i.label}({i.unit})") for i in INDICATORS],
-        ExportColumn("committee_score", "专家委员会评分"),
-        ExportColumn("total", "总分"),
-        ExportColumn("rating", "等级"),
-        ExportColumn("needs_rectification", "需整改"),
-        ExportColumn("committee_comments", "评语"),
-        ExportColumn("finalized", "已定稿"),
-    ]
-
-
-def _export_item(evaluation: EvaluationPublic) -> dict[str, Any]:
-    return {
-        **evaluation.__dict__,
-        **{f"indicator_{f.key}": f.value for f in evaluation.indicators},
-        "finalized": evaluation.finalized_at is not None,
-    }
-
-
 @evaluations_router.get("", response_model=Page[EvaluationPublic], responses=EXPORT_RESPONSES)
 def evaluations_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    year: YearFilter = None,
-    rating: Rating | None = None,
-    needs_rectification: bool | None = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[EvaluationFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Evaluations ranked by total within each year (newest year first; pilots without a
     total last), with each indicator (null = missing), the committee score, rating and the
@@ -150,16 +115,7 @@ def evaluations_list(
     re-scaled; the committee score counts with its own weight once entered. Each evaluation
     lists its indicators with `counted`, and `weight_counted`.
     """
-    filters: dict[str, Any] = {
-        "year": year,
-        "rating": rating,
-        "needs_rectification": needs_rectification,
-    }
-    if format != ExportFormat.json:
-        items = service.evaluations_for_export(session, principal, **filters)
-        name = f"evaluations-{year}" if year else "evaluations"
-        return export_response([_export_item(e) for e in items], _columns(), format, name)
-    return service.list_evaluations(session, principal, page, **filters)
+    return service.evaluations_listing(filters).respond(session, principal, filters, params)
 
 
 @evaluations_router.post("/compute", response_model=EvaluationRun, responses=problem_responses(409))

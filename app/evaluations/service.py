@@ -7,15 +7,16 @@ and finalize of one year never interleave.
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from pydantic import create_model
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
-from app.accounts.service import check_version
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.applications.service import visible
 from app.core.audit import record, snapshot
@@ -27,10 +28,12 @@ from app.core.errors import (
     PreconditionFailed,
     UnprocessableEntity,
 )
-from app.core.legacy import fetch_for_export
-from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.export import ExportColumn
+from app.core.listing import Listing
+from app.core.locks import lock_first, lock_row
+from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.evaluations.indicators import (
     BY_KEY,
     DEFAULT_COMMITTEE_WEIGHT,
@@ -42,6 +45,7 @@ from app.evaluations.indicators import (
 from app.evaluations.models import (
     CommitteeScorePut,
     Evaluation,
+    EvaluationFilters,
     EvaluationPublic,
     EvaluationRun,
     EvaluationScheme,
@@ -54,8 +58,6 @@ from app.evaluations.models import (
 )
 from app.reference.models import Certificate, Major
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
-READER_ROLES = READ_ALL_ROLES | {Role.college_manager}
 DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 ENTITY = "evaluation"
 SCHEME_ENTITY = "evaluation_scheme"
@@ -71,11 +73,11 @@ def _require_office(principal: Principal, what: str) -> None:
 
 
 def _require_reader(principal: Principal) -> None:
-    if principal.role not in READER_ROLES:
+    if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
             f"Role {principal.role.value} may not read evaluations; allowed roles: "
             "academic_office, auditor, admin, college_manager (own college's pilots)",
-            allowed_roles=sorted(r.value for r in READER_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
 
 
@@ -142,12 +144,12 @@ def _lock_scheme(session: Session, year: int, create: bool) -> tuple[EvaluationS
     """The year's scheme row, locked, and how it came: ``found`` (stored before this request
     looked), ``inserted`` (stored from the defaults by this request, when ``create``) or
     ``raced`` (absent when this request looked, stored meanwhile by another one)."""
-    statement = select(EvaluationScheme).where(EvaluationScheme.year == year).with_for_update()
-    scheme = session.exec(statement).first()
+    statement = select(EvaluationScheme).where(EvaluationScheme.year == year)
+    scheme: EvaluationScheme | None = lock_first(session, statement)
     if scheme is not None or not create:
         return scheme, "found"
     inserted = _insert_defaults_unless_stored(session, year)
-    return session.exec(statement).first(), "inserted" if inserted else "raced"
+    return lock_first(session, statement), "inserted" if inserted else "raced"
 
 
 def _insert_defaults_unless_stored(session: Session, year: int) -> bool:
@@ -215,6 +217,40 @@ def weight_problems(data: SchemePut) -> list[dict[str, str]]:
     return problems
 
 
+def _check_scheme_version(
+    scheme: EvaluationScheme, came: str, if_match: int | None, create_only: bool
+) -> None:
+    """``If-Match`` against the locked scheme, as :func:`put_scheme` describes: a scheme this
+    request inserted has no version to match; a creating PUT that finds one stored meanwhile
+    (or any stored one when ``create_only``) is refused with 412."""
+    year = scheme.year
+    if came == "inserted":
+        if if_match:
+            raise PreconditionFailed(
+                f"No {year} scheme is stored, so none has version {if_match}; PUT without "
+                "If-Match (or with If-Match 0, the version GET shows for a scheme not stored)",
+                current_version=0,
+            )
+    elif if_match is None and (create_only or came == "raced"):
+        raise PreconditionFailed(
+            f"A {year} scheme is already stored (version {scheme.version}), by another "
+            "request while this one meant to create it; GET it and PUT again with If-Match",
+            current_version=scheme.version,
+        )
+    else:
+        check_version(scheme.version, if_match, "evaluation scheme")
+
+
+def _apply_scheme(scheme: EvaluationScheme, data: SchemePut) -> None:
+    scheme.weights = dict(data.weights)
+    scheme.committee_weight = data.committee_weight
+    scheme.threshold_excellent = data.thresholds.excellent.quantize(PLACE)
+    scheme.threshold_good = data.thresholds.good.quantize(PLACE)
+    scheme.threshold_qualified = data.thresholds.qualified.quantize(PLACE)
+    scheme.plan_deadline = data.plan_deadline
+    scheme.is_default = False
+
+
 def put_scheme(
     session: Session,
     principal: Principal,
@@ -240,30 +276,10 @@ def put_scheme(
     scheme, came = _lock_scheme(session, year, create=True)
     assert scheme is not None
     _refuse_if_finalized(scheme, f"change the {year} scheme")
-    if came == "inserted":
-        if if_match:
-            raise PreconditionFailed(
-                f"No {year} scheme is stored, so none has version {if_match}; PUT without "
-                "If-Match (or with If-Match 0, the version GET shows for a scheme not stored)",
-                current_version=0,
-            )
-    elif if_match is None and (create_only or came == "raced"):
-        raise PreconditionFailed(
-            f"A {year} scheme is already stored (version {scheme.version}), by another "
-            "request while this one meant to create it; GET it and PUT again with If-Match",
-            current_version=scheme.version,
-        )
-    else:
-        check_version(scheme.version, if_match, "evaluation scheme")
+    _check_scheme_version(scheme, came, if_match, create_only)
     existing = None if came == "inserted" else scheme
     before = snapshot(existing)
-    scheme.weights = dict(data.weights)
-    scheme.committee_weight = data.committee_weight
-    scheme.threshold_excellent = data.thresholds.excellent.quantize(PLACE)
-    scheme.threshold_good = data.thresholds.good.quantize(PLACE)
-    scheme.threshold_qualified = data.thresholds.qualified.quantize(PLACE)
-    scheme.plan_deadline = data.plan_deadline
-    scheme.is_default = False
+    _apply_scheme(scheme, data)
     session.add(scheme)
     session.flush()
     record(
@@ -368,11 +384,11 @@ def _rerank(session: Session, year: int) -> None:
 # --- compute, score, finalize ----------------------------------------------------------------
 
 
-def _compute(
-    session: Session, principal: Principal, scheme: EvaluationScheme, today: date, timezone: str
-) -> None:
-    """Measure every indicator for every approved (or closed) pilot of the year and store the
-    figures; committee scores are kept. The caller holds the scheme lock and commits."""
+def _measure(
+    session: Session, scheme: EvaluationScheme, today: date, timezone: str
+) -> tuple[dict[int, int], dict[int, dict[str, Decimal | None]]]:
+    """The headcount of every approved (or closed) pilot of the scheme's year, and each
+    indicator's value for each of them (one batch of statements per indicator)."""
     year = scheme.year
     pilots = session.exec(
         select(PilotApplication.id, PilotApplication.headcount).where(
@@ -393,12 +409,22 @@ def _compute(
         for indicator in INDICATORS:
             for app_id, value in indicator.values(session, context, ids).items():
                 values[app_id][indicator.key] = value
+    return headcount_of, values
+
+
+def _compute(
+    session: Session, principal: Principal, scheme: EvaluationScheme, today: date, timezone: str
+) -> None:
+    """Measure every indicator for every approved (or closed) pilot of the year and store the
+    figures; committee scores are kept. The caller holds the scheme lock and commits."""
+    year = scheme.year
+    headcount_of, values = _measure(session, scheme, today, timezone)
     existing = {
         e.application_id: e
         for e in session.exec(select(Evaluation).where(Evaluation.year == year)).all()
     }
     now = utcnow()
-    for app_id in ids:
+    for app_id in sorted(headcount_of):
         evaluation = existing.get(app_id)
         before = snapshot(evaluation)
         if evaluation is None:
@@ -441,9 +467,7 @@ def _locked_evaluation(session: Session, evaluation_id: int) -> tuple[Evaluation
         raise NotFound(f"No evaluation with id {evaluation_id}")
     scheme = _locked_scheme(session, found.year, create=True)
     assert scheme is not None
-    evaluation = session.exec(
-        select(Evaluation).where(Evaluation.id == evaluation_id).with_for_update()
-    ).one()
+    evaluation = lock_row(session, Evaluation, evaluation_id, "evaluation")
     session.refresh(evaluation)
     return evaluation, scheme
 
@@ -494,6 +518,18 @@ def put_committee_score(
     return written
 
 
+def _refuse_unscored(year: int, evaluations: Sequence[Evaluation]) -> None:
+    """409 ``committee_scores_missing`` while an evaluation of the year has no committee score."""
+    unscored = sorted(e.id for e in evaluations if e.committee_score is None and e.id)
+    if unscored:
+        raise Conflict(
+            f"Cannot finalize {year}: {len(unscored)} evaluation(s) have no committee score "
+            f"yet (ids {', '.join(map(str, unscored[:20]))}); enter them first",
+            code="committee_scores_missing",
+            evaluation_ids=unscored,
+        )
+
+
 def finalize_year(session: Session, principal: Principal, year: int) -> EvaluationRun:
     """Freeze the year as last computed: figures, totals, ratings and ranks stay as they are;
     compute, committee scores and scheme changes are refused from now on."""
@@ -508,14 +544,7 @@ def finalize_year(session: Session, principal: Principal, year: int) -> Evaluati
             current_state="not_computed",
             allowed_actions=["compute"],
         )
-    unscored = sorted(e.id for e in evaluations if e.committee_score is None and e.id)
-    if unscored:
-        raise Conflict(
-            f"Cannot finalize {year}: {len(unscored)} evaluation(s) have no committee score "
-            f"yet (ids {', '.join(map(str, unscored[:20]))}); enter them first",
-            code="committee_scores_missing",
-            evaluation_ids=unscored,
-        )
+    _refuse_unscored(year, evaluations)
     now = utcnow()
     before = snapshot(scheme)
     scheme.finalized_at = now
@@ -548,19 +577,27 @@ def finalize_year(session: Session, principal: Principal, year: int) -> Evaluati
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _statement(principal: Principal, year: int | None, rating: Rating | None, flagged: Any) -> Any:
+def evaluation_statement(session: Session, principal: Principal, filters: EvaluationFilters) -> Any:
+    """Evaluations with their pilot and certificate name, as far as the principal may read
+    them: the office, auditors and admins all, a college manager the pilots with a major of
+    their college."""
+    _require_reader(principal)
+    return _statement(principal, filters)
+
+
+def _statement(principal: Principal, filters: EvaluationFilters) -> Any:
     statement = (
         select(Evaluation, PilotApplication, Certificate.name)
         .join(PilotApplication, col(PilotApplication.id) == Evaluation.application_id)
         .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
     )
     statement = visible(statement, principal)
-    if year is not None:
-        statement = statement.where(Evaluation.year == year)
-    if rating is not None:
-        statement = statement.where(Evaluation.rating == rating)
-    if flagged is not None:
-        statement = statement.where(Evaluation.needs_rectification == flagged)
+    if filters.year is not None:
+        statement = statement.where(Evaluation.year == filters.year)
+    if filters.rating is not None:
+        statement = statement.where(Evaluation.rating == filters.rating)
+    if filters.needs_rectification is not None:
+        statement = statement.where(Evaluation.needs_rectification == filters.needs_rectification)
     return statement
 
 
@@ -572,127 +609,154 @@ ORDER = [
 ]
 
 
-def _publics(session: Session, rows: Sequence[Any]) -> list[EvaluationPublic]:
-    ids = [application.id for _, application, _ in rows]
+def _major_names(session: Session, application_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each pilot's major names in name order, in one statement."""
     majors: dict[int, list[str]] = defaultdict(list)
-    if ids:
+    if application_ids:
         for app_id, name in session.exec(
             select(ApplicationMajor.application_id, Major.name)
             .join(Major, col(Major.id) == ApplicationMajor.major_id)
-            .where(col(ApplicationMajor.application_id).in_(ids))
+            .where(col(ApplicationMajor.application_id).in_(application_ids))
             .order_by(col(Major.name))
         ).all():
             majors[app_id].append(name)
-    years = {evaluation.year for evaluation, _, _ in rows}
-    schemes = {
+    return majors
+
+
+def _schemes(session: Session, years: set[int]) -> dict[int, EvaluationScheme]:
+    """The stored scheme of each of the years, in one statement."""
+    return {
         s.year: s
         for s in session.exec(
             select(EvaluationScheme).where(col(EvaluationScheme.year).in_(years))
         ).all()
     }
-    items = []
-    for evaluation, application, certificate_name in rows:
-        scheme = schemes.get(evaluation.year) or default_scheme(evaluation.year)
-        frozen = evaluation.finalized_at is not None
-        items.append(
-            EvaluationPublic(
-                id=evaluation.id,
-                year=evaluation.year,
-                application_id=application.id,
-                certificate_name=certificate_name,
-                level=application.level,
-                tier=application.tier,
-                major_names=majors[application.id],
-                headcount=application.headcount,
-                indicators=[IndicatorFigure.model_validate(f) for f in evaluation.indicators],
-                committee_score=evaluation.committee_score,
-                committee_comments=evaluation.committee_comments,
-                committee_weight=scheme.committee_weight,
-                weight_counted=evaluation.weight_counted,
-                total=evaluation.total,
-                rating=evaluation.rating,
-                needs_rectification=evaluation.needs_rectification,
-                provisional=evaluation.committee_score is None,
-                rank=evaluation.rank,
-                computed_at=evaluation.computed_at,
-                finalized_at=evaluation.finalized_at,
-                allowed_actions=[] if frozen else ["committee_score"],
-                version=evaluation.version,
-                created_at=evaluation.created_at,
-                updated_at=evaluation.updated_at,
-            )
-        )
-    return items
 
 
-def list_evaluations(
-    session: Session,
-    principal: Principal,
-    page: PageParams,
-    *,
-    year: int | None,
-    rating: Rating | None = None,
-    needs_rectification: bool | None = None,
-) -> Page[EvaluationPublic]:
-    _require_reader(principal)
-    statement = _statement(principal, year, rating, needs_rectification)
-    result = paginate(session, statement, page, ORDER, lambda row: row)
-    return Page[EvaluationPublic](
-        items=_publics(session, result.items),
-        total=result.total,
-        limit=result.limit,
-        offset=result.offset,
+def _public(
+    evaluation: Evaluation,
+    application: PilotApplication,
+    certificate_name: str,
+    major_names: list[str],
+    scheme: EvaluationScheme,
+) -> EvaluationPublic:
+    assert evaluation.id is not None and application.id is not None  # stored rows
+    return EvaluationPublic(
+        id=evaluation.id,
+        year=evaluation.year,
+        application_id=application.id,
+        certificate_name=certificate_name,
+        level=application.level,
+        tier=application.tier,
+        major_names=major_names,
+        headcount=application.headcount,
+        indicators=[IndicatorFigure.model_validate(f) for f in evaluation.indicators],
+        committee_score=evaluation.committee_score,
+        committee_comments=evaluation.committee_comments,
+        committee_weight=scheme.committee_weight,
+        weight_counted=evaluation.weight_counted,
+        total=evaluation.total,
+        rating=evaluation.rating,
+        needs_rectification=evaluation.needs_rectification,
+        provisional=evaluation.committee_score is None,
+        rank=evaluation.rank,
+        computed_at=evaluation.computed_at,
+        finalized_at=evaluation.finalized_at,
+        allowed_actions=[] if evaluation.finalized_at is not None else ["committee_score"],
+        version=evaluation.version,
+        created_at=evaluation.created_at,
+        updated_at=evaluation.updated_at,
     )
 
 
-def evaluations_for_export(
-    session: Session,
-    principal: Principal,
-    *,
-    year: int | None,
-    rating: Rating | None = None,
-    needs_rectification: bool | None = None,
-) -> list[EvaluationPublic]:
-    _require_reader(principal)
-    statement = _statement(principal, year, rating, needs_rectification)
-    return _publics(session, fetch_for_export(session, statement, ORDER))
+def _publics(session: Session, rows: Sequence[Any]) -> list[EvaluationPublic]:
+    """(evaluation, pilot, certificate name) rows as evaluations, in two statements for all."""
+    majors = _major_names(session, [application.id for _, application, _ in rows])
+    schemes = _schemes(session, {evaluation.year for evaluation, _, _ in rows})
+    return [
+        _public(
+            evaluation,
+            application,
+            certificate_name,
+            majors[application.id],
+            schemes.get(evaluation.year) or default_scheme(evaluation.year),
+        )
+        for evaluation, application, certificate_name in rows
+    ]
+
+
+EXPORT_ONLY: dict[str, Any] = {
+    "finalized": (bool, False),
+    **{f"indicator_{i.key}": (Decimal | None, None) for i in INDICATORS},
+}
+EvaluationRow = create_model(
+    "EvaluationRow",
+    __base__=EvaluationPublic,
+    __doc__="An evaluation as the list answers it: its JSON is an ``EvaluationPublic``; the "
+    "export also writes each indicator's value in a column of its own and whether it is final.",
+    **EXPORT_ONLY,
+)
+
+
+def evaluation_rows(session: Session, rows: Sequence[Any]) -> list[EvaluationPublic]:
+    """The list's batch mapper: :func:`_publics` with the export's own columns."""
+    return [
+        EvaluationRow.model_validate(
+            {
+                **public.__dict__,
+                **{f"indicator_{f.key}": f.value for f in public.indicators},
+                "finalized": public.finalized_at is not None,
+            }
+        )
+        for public in _publics(session, rows)
+    ]
+
+
+EVALUATIONS = Listing(
+    noun="evaluation",
+    statement=evaluation_statement,
+    order=ORDER,
+    to_items=evaluation_rows,
+    filters=EvaluationFilters,
+    key=Evaluation.id,
+    columns=[
+        ExportColumn("rank", "排名"),
+        ExportColumn("year", "年度"),
+        ExportColumn("certificate_name", "证书名称"),
+        ExportColumn("level", "级别"),
+        ExportColumn("tier", "本科/高职/中职"),
+        ExportColumn("major_names", "专业"),
+        ExportColumn("headcount", "申报人数"),
+        *[ExportColumn(f"indicator_{i.key}", f"{i.label}({i.unit})") for i in INDICATORS],
+        ExportColumn("committee_score", "专家委员会评分"),
+        ExportColumn("total", "总分"),
+        ExportColumn("rating", "等级"),
+        ExportColumn("needs_rectification", "需整改"),
+        ExportColumn("committee_comments", "评语"),
+        ExportColumn("finalized", "已定稿"),
+    ],
+    filename="evaluations",
+)
+
+
+def evaluations_listing(filters: EvaluationFilters) -> Listing[EvaluationFilters, EvaluationPublic]:
+    """The evaluations list; its export is named after the year when one is asked for."""
+    if filters.year is None:
+        return EVALUATIONS
+    return replace(EVALUATIONS, filename=f"evaluations-{filters.year}")
 
 
 def get_evaluation(session: Session, principal: Principal, evaluation_id: int) -> EvaluationPublic:
-    _require_reader(principal)
-    statement = _statement(principal, None, None, None).where(Evaluation.id == evaluation_id)
-    row = session.exec(statement).first()
-    if row is None:
-        raise NotFound(f"No evaluation with id {evaluation_id} that you may read")
-    return _publics(session, [row])[0]
+    return EVALUATIONS.one(session, principal, evaluation_id)
 
 
 def year_run(session: Session, principal: Principal, year: int) -> EvaluationRun:
-    statement = _statement(principal, year, None, None)
+    statement = _statement(principal, EvaluationFilters(year=year))
     rows = session.exec(statement.order_by(*ORDER)).all()
     finalized_at = session.exec(
         select(EvaluationScheme.finalized_at).where(EvaluationScheme.year == year)
     ).first()
     return EvaluationRun(year=year, finalized_at=finalized_at, evaluations=_publics(session, rows))
-
-
-def counts_by_rating(session: Session, year: int | None) -> dict[str, int]:
-    """How many evaluations of the year have each rating (and none yet), for the overview."""
-    statement = select(Evaluation.rating)
-    if year is not None:
-        statement = statement.where(Evaluation.year == year)
-    counts = {rating.value: 0 for rating in Rating}
-    counts["unrated"] = 0
-    for rating in session.exec(statement).all():
-        counts[Rating(rating).value if rating else "unrated"] += 1
-    return counts
-
-
-def count_flagged(session: Session, year: int | None) -> int:
-    statement = select(func.count(col(Evaluation.id))).where(col(Evaluation.needs_rectification))
-    if year is not None:
-        statement = statement.where(Evaluation.year == year)
-    return int(session.exec(statement).one())
 
 
 def year_finalized(session: Session, year: int) -> bool:

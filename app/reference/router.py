@@ -5,13 +5,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.core.auth import CurrentPrincipal, IfMatch, set_created, set_etag
+from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
+from app.core.versions import IfMatch, set_created, set_etag
 from app.reference import service
 from app.reference.models import (
     CertificateCreate,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationStatus
-from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_created, set_etag
+from app.core.auth import CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -19,6 +19,7 @@ from app.core.export import (
 from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
 from app.core.types import school_today
+from app.core.versions import IfMatch, set_created, set_etag
 from app.reference.models import Level
 from app.trainings import service
 from app.trainings.models import (

@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import (
     ApplicationCohort,
     ApplicationMajor,
@@ -22,9 +21,11 @@ from app.applications.service import locked_application, visible
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.legacy import fetch_for_export
+from app.core.locks import lock_first, lock_one, lock_row
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.reference.models import Certificate, College, Level, Major, Student, Teacher
 from app.trainings.models import (
     BatchCreate,
@@ -51,7 +52,6 @@ from app.trainings.models import (
     dates_problem,
 )
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 TRAINING_ENTITY = "teacher_training"
 BATCH_ENTITY = "training_batch"
 ENROLLMENT_ENTITY = "training_enrollment"
@@ -96,7 +96,7 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     the office, auditors and admins; their college's teachers' for a college manager; their own
     for a teacher; those for its certificates for an evaluation organisation."""
     role = principal.role
-    if role in READ_ALL_ROLES:
+    if role in READ_ALL:
         return statement
     if role == Role.college_manager:
         return statement.where(Teacher.college_id == (principal.college_id or -1))
@@ -113,8 +113,7 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     raise Forbidden(
         f"Role {role.value} may not read teacher trainings",
         allowed_roles=sorted(
-            r.value
-            for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher, Role.evaluation_org}
+            r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.evaluation_org}
         ),
     )
 
@@ -349,10 +348,9 @@ def _locked_training(
         .where(TeacherTraining.id == training_id),
         principal,
     )
-    row = session.exec(statement.with_for_update(of=TeacherTraining)).first()
-    if row is None:
-        raise NotFound(f"No teacher training with id {training_id}")
-    training, teacher = row
+    training, teacher = lock_one(
+        session, statement, "teacher training", training_id, of=TeacherTraining
+    )
     return training, teacher
 
 
@@ -569,9 +567,6 @@ def application_figures(
     return figure, int(trained)
 
 
-REPORT_ROLES = READ_ALL_ROLES | {Role.college_manager}
-
-
 def coverage_report(
     session: Session,
     principal: Principal,
@@ -583,10 +578,10 @@ def coverage_report(
 ) -> TeacherCoverageReport:
     """Coverage per pilot, per teachers' college and overall, in two statements whatever the
     number of pilots and teachers. Without ``status`` rejected and draft pilots are left out."""
-    if principal.role not in REPORT_ROLES:
+    if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
             f"Role {principal.role.value} may not read the teacher coverage report",
-            allowed_roles=sorted(r.value for r in REPORT_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
     statement = visible(
         select(PilotApplication, Certificate.name).join(
@@ -850,10 +845,7 @@ def _locked_batch(
         .where(TrainingBatch.id == batch_id),
         principal,
     )
-    row = session.exec(statement.with_for_update(of=TrainingBatch)).first()
-    if row is None:
-        raise NotFound(f"No training batch with id {batch_id}")
-    batch, application = row
+    batch, application = lock_one(session, statement, "training batch", batch_id, of=TrainingBatch)
     return batch, application
 
 
@@ -1030,11 +1022,9 @@ def add_enrollment(
     _require_batch_writer(session, principal, batch.application_id)
     # A shared lock: enrolments into the pilot's batches go on side by side, while its close
     # (which locks it for update) waits for them, or they see it closed.
-    application = session.exec(
-        select(PilotApplication)
-        .where(PilotApplication.id == batch.application_id)
-        .with_for_update(read=True)
-    ).one()
+    application = lock_row(
+        session, PilotApplication, batch.application_id, "pilot application", share=True
+    )
     _require_approved(application, "Students are enrolled")
     student = session.get(Student, data.student_id)
     if student is None:
@@ -1074,11 +1064,12 @@ def _locked_enrollment(
 ) -> tuple[TrainingEnrollment, TrainingBatch]:
     batch, _application = _locked_batch(session, principal, batch_id)
     _require_batch_writer(session, principal, batch.application_id)
-    enrollment = session.exec(
-        select(TrainingEnrollment)
-        .where(TrainingEnrollment.id == enrollment_id, TrainingEnrollment.batch_id == batch_id)
-        .with_for_update()
-    ).first()
+    enrollment: TrainingEnrollment | None = lock_first(
+        session,
+        select(TrainingEnrollment).where(
+            TrainingEnrollment.id == enrollment_id, TrainingEnrollment.batch_id == batch_id
+        ),
+    )
     if enrollment is None:
         raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")
     return enrollment, batch

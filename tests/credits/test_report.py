@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.core.roles import Role
-from app.credits import service
+from app.credits import reports
 from app.credits.models import ConversionMode, ConversionRequest
 from app.exams.models import ExamSession, IssuedCertificate
 from app.reference.models import Major
@@ -124,10 +124,10 @@ def test_the_evaluation_reads_approved_conversions_per_pilot(
     )
     (application_id,) = application_ids
 
-    by_pilot = service.approved_conversions_by_application(db, 2022)
-    totals = service.credit_totals(db, 2022)
+    by_pilot = reports.approved_conversions_by_application(db, 2022)
+    totals = reports.credit_totals(db, 2022)
 
     assert by_pilot == {application_id: 3}
     assert totals == (3, Decimal("10.0"))
-    assert service.approved_conversions_by_application(db, 2021) == {}
-    assert service.credit_totals(db, 2021) == (0, Decimal("0.0"))
+    assert reports.approved_conversions_by_application(db, 2021) == {}
+    assert reports.credit_totals(db, 2021) == (0, Decimal("0.0"))

@@ -4,7 +4,8 @@ conversion approved, one pending, one more course still open to claim."""
 from sqlmodel import Session, col, select
 
 from app.core.roles import Principal, Role
-from app.credits import service
+from app.credits import ledger as credit_ledger
+from app.credits import requests
 from app.credits.models import ConversionRequest, ConversionRule, RequestStatus
 from app.demo.loader import load_demo
 from app.reference.models import Student
@@ -24,7 +25,7 @@ def test_demo_student_has_an_approved_and_a_pending_conversion(db: Session) -> N
     )
     assert statuses == [RequestStatus.approved.value, RequestStatus.submitted.value]
     me = Principal(role=Role.student, label="student", student_id=student.id)
-    ledger = service.ledger(db, me, student.id)
+    ledger = credit_ledger.ledger(db, me, student.id)
     assert str(ledger.totals.credits) == "4.0"
-    options = service.conversion_options(db, me, student.id)
+    options = requests.conversion_options(db, me, student.id)
     assert [o.course_code for o in options.items] == ["C5102032"]

@@ -1,0 +1,219 @@
+"""The credit bank's read-only reports: the registry's conversion report (one row per approved
+conversion, counted per rule and per course) and the figures the annual evaluation reads."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from app.applications.models import PilotApplication
+from app.core.errors import Forbidden
+from app.core.export import ExportColumn
+from app.core.roles import Principal, Role
+from app.credits.models import (
+    ZERO,
+    ConversionReport,
+    ConversionReportRow,
+    ConversionRequest,
+    ConversionRule,
+    CourseCount,
+    RequestStatus,
+    RuleCount,
+)
+from app.exams.models import ExamSession, IssuedCertificate
+from app.reference.models import Certificate, Course, EvaluationOrg, Major, Student
+
+REPORT_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
+REPORT_COLUMNS = [
+    ExportColumn("student_no", "学号"),
+    ExportColumn("student_name", "姓名"),
+    ExportColumn("major_name", "专业"),
+    ExportColumn("cohort", "年级"),
+    ExportColumn("certificate_name", "证书名称"),
+    ExportColumn("level", "级别"),
+    ExportColumn("evaluation_org_name", "培训评价组织"),
+    ExportColumn("certificate_number", "证书编号"),
+    ExportColumn("issue_date", "发证日期"),
+    ExportColumn("course_code", "课程代码"),
+    ExportColumn("course_name", "课程名称"),
+    ExportColumn("credits", "学分"),
+    ExportColumn("mode", "转换方式"),
+    ExportColumn("approved_on", "审核通过日期"),
+]
+"""The columns of the report's CSV/XLSX (its rows)."""
+
+
+def report_filename(year: int | None) -> str:
+    return "credit-conversions" + (f"-{year}" if year else "")
+
+
+# --- the conversion report -------------------------------------------------------------------
+
+
+def _report_scope(principal: Principal) -> int | None:
+    """The college a college manager's report is limited to (None: every college); other
+    roles but the readers are refused."""
+    if principal.role not in REPORT_READERS and principal.role != Role.college_manager:
+        raise Forbidden(
+            f"Role {principal.role.value} may not read the conversion report; allowed roles: "
+            + ", ".join(sorted(r.value for r in REPORT_READERS))
+            + ", college_manager (own college)",
+            allowed_roles=sorted(r.value for r in REPORT_READERS | {Role.college_manager}),
+        )
+    return principal.college_id if principal.role == Role.college_manager else None
+
+
+def _report_statement(year: int | None, college_id: int | None) -> Any:
+    """Approved requests with everything a report row names, by approval date."""
+    statement = (
+        select(  # type: ignore[call-overload]
+            ConversionRequest,
+            Student,
+            Major,
+            IssuedCertificate,
+            ExamSession,
+            col(Certificate.name),
+            col(EvaluationOrg.name),
+            ConversionRule,
+            Course,
+        )
+        .join(Student, col(Student.id) == ConversionRequest.student_id)
+        .join(Major, col(Major.id) == Student.major_id)
+        .join(
+            IssuedCertificate, col(IssuedCertificate.id) == ConversionRequest.issued_certificate_id
+        )
+        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
+        .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
+        .join(EvaluationOrg, col(EvaluationOrg.id) == ExamSession.evaluation_org_id)
+        .join(ConversionRule, col(ConversionRule.id) == ConversionRequest.rule_id)
+        .join(Course, col(Course.id) == ConversionRequest.course_id)
+        .where(ConversionRequest.status == RequestStatus.approved)
+    )
+    if year is not None:
+        statement = statement.where(
+            col(ConversionRequest.decided_on) >= date(year, 1, 1),
+            col(ConversionRequest.decided_on) <= date(year, 12, 31),
+        )
+    if college_id is not None:
+        statement = statement.where(Major.college_id == college_id)
+    return statement.order_by(
+        col(ConversionRequest.decided_on), col(Student.student_no), col(Course.code)
+    )
+
+
+def _report_row(row: Any) -> ConversionReportRow:
+    request, student, major, issued, exam, cert_name, org_name, rule, course = row
+    return ConversionReportRow(
+        request_id=request.id,
+        student_no=student.student_no,
+        student_name=student.name,
+        major_code=major.code,
+        major_name=major.name,
+        cohort=student.cohort,
+        certificate_name=cert_name,
+        level=exam.level,
+        evaluation_org_name=org_name,
+        certificate_number=issued.number,
+        issue_date=issued.issue_date,
+        course_code=course.code,
+        course_name=course.name,
+        credits=rule.credits,
+        mode=rule.mode,
+        approved_on=request.decided_on,
+    )
+
+
+def _count(row: Any, per_rule: dict[int, RuleCount], per_course: dict[int, CourseCount]) -> None:
+    """Add the conversion of ``row`` to its rule's and its course's counts."""
+    _request, _student, _major, _issued, _exam, cert_name, _org, rule, course = row
+    by_rule = per_rule.setdefault(
+        rule.id,
+        RuleCount(
+            rule_id=rule.id,
+            certificate_name=cert_name,
+            course_code=course.code,
+            course_name=course.name,
+            conversions=0,
+            credits=ZERO,
+        ),
+    )
+    by_rule.conversions += 1
+    by_rule.credits += rule.credits
+    by_course = per_course.setdefault(
+        course.id,
+        CourseCount(
+            course_id=course.id,
+            course_code=course.code,
+            course_name=course.name,
+            conversions=0,
+            credits=ZERO,
+        ),
+    )
+    by_course.conversions += 1
+    by_course.credits += rule.credits
+
+
+def conversion_report(
+    session: Session, principal: Principal, *, year: int | None
+) -> ConversionReport:
+    """One row per approved (not reversed) conversion, by approval date, and the counts per
+    rule and per course; a college manager sees their college's students."""
+    college_id = _report_scope(principal)
+    rows: list[ConversionReportRow] = []
+    per_rule: dict[int, RuleCount] = {}
+    per_course: dict[int, CourseCount] = {}
+    for row in session.exec(_report_statement(year, college_id)).all():
+        rows.append(_report_row(row))
+        _count(row, per_rule, per_course)
+    return ConversionReport(
+        year=year,
+        rows=rows,
+        per_rule=sorted(per_rule.values(), key=lambda r: r.rule_id),
+        per_course=sorted(per_course.values(), key=lambda c: c.course_code),
+        conversions=len(rows),
+        credits=sum((r.credits for r in rows), ZERO),
+    )
+
+
+# --- for the annual evaluation ---------------------------------------------------------------
+
+
+def _approved_by_pilot_year(year: int | None) -> Any:
+    statement = (
+        select(
+            ExamSession.application_id,
+            func.count(col(ConversionRequest.id)),
+            func.sum(ConversionRule.credits),
+        )
+        .join(
+            IssuedCertificate, col(IssuedCertificate.id) == ConversionRequest.issued_certificate_id
+        )
+        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
+        .join(ConversionRule, col(ConversionRule.id) == ConversionRequest.rule_id)
+        .join(PilotApplication, col(PilotApplication.id) == ExamSession.application_id)
+        .where(ConversionRequest.status == RequestStatus.approved)
+        .group_by(col(ExamSession.application_id))
+    )
+    if year is not None:
+        statement = statement.where(PilotApplication.year == year)
+    return statement
+
+
+def approved_conversions_by_application(session: Session, year: int | None) -> dict[int, int]:
+    """Approved conversions that are not reversed, per pilot application (the pilot whose exam
+    session issued the certificate), for the pilots of ``year`` (all years when None)."""
+    return {
+        app_id: int(count)
+        for app_id, count, _credits in session.exec(_approved_by_pilot_year(year)).all()
+    }
+
+
+def credit_totals(session: Session, year: int | None) -> tuple[int, Decimal]:
+    """(approved conversions not reversed, their credits) for the pilots of ``year``."""
+    conversions = 0
+    credits = ZERO
+    for _app_id, count, total in session.exec(_approved_by_pilot_year(year)).all():
+        conversions += int(count)
+        credits += Decimal(total or 0)
+    return conversions, credits.quantize(Decimal("0.1"))
