@@ -12,6 +12,12 @@ from app.core.export import EXPORT_RESPONSES
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
+from app.core.responses import (
+    CREATE_RESPONSES,
+    DELETE_RESPONSES,
+    GET_RESPONSES,
+    WRITE_RESPONSES,
+)
 from app.core.versions import IfMatch, set_created, set_etag
 from app.reference import service
 from app.reference.models import (
@@ -48,10 +54,6 @@ from app.reference.models import (
 router = APIRouter(tags=["reference"], responses=problem_responses(401, 403, 422))
 
 LIST_RESPONSES = {**EXPORT_RESPONSES}
-WRITE_RESPONSES = problem_responses(404, 409, 412)
-CREATE_RESPONSES = problem_responses(409)
-GET_RESPONSES = problem_responses(404)
-DELETE_RESPONSES = problem_responses(404, 409)
 
 
 # --- colleges --------------------------------------------------------------------------------
