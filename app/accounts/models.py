@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints
+from pydantic import BaseModel, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from app.core.models import Timestamped, Versioned, enum_type
@@ -65,6 +65,14 @@ class UserUpdate(ScopeFields):
     is_active: bool | None = None
 
 
+class UserFilters(BaseModel):
+    """Filters of the users list."""
+
+    role: Role | None = Field(None, description="Only users of this role")
+    is_active: bool | None = Field(None, description="Only enabled (true) or disabled (false)")
+    q: str | None = Field(None, max_length=64, description="Part of username or name")
+
+
 class UserPublic(ScopeFields):
     id: int
     username: str
@@ -121,6 +129,12 @@ class ApiKeyCreate(ScopeFields):
     expires_at: datetime | None = Field(
         default=None, description="Optional expiry (ISO 8601 with offset); none means no expiry"
     )
+
+
+class ApiKeyFilters(BaseModel):
+    """Filters of the API keys list."""
+
+    include_revoked: bool = Field(False, description="Also list revoked keys")
 
 
 class ApiKeyPublic(ScopeFields):

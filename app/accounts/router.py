@@ -9,28 +9,24 @@ from app.accounts import service
 from app.accounts.models import (
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyFilters,
     ApiKeyPublic,
     Me,
     PasswordChange,
     Token,
     UserCreate,
+    UserFilters,
     UserPublic,
     UserUpdate,
 )
 from app.core.auth import AdminPrincipal, CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.export import (
-    EXPORT_RESPONSES,
-    ExportColumn,
-    ExportFormat,
-    FormatQuery,
-    export_response,
-)
-from app.core.legacy import fetch_for_export
-from app.core.pagination import Page, PageDep
+from app.core.export import EXPORT_RESPONSES
+from app.core.listing import ListDep
+from app.core.pagination import Page
 from app.core.params import DbId
-from app.core.roles import SCOPE_FIELDS, Role
+from app.core.roles import SCOPE_FIELDS
 from app.core.versions import IfMatch, set_etag
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -87,51 +83,15 @@ def auth_change_password(
     service.change_own_password(session, principal, data)
 
 
-USER_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("username", "用户名"),
-    ExportColumn("full_name", "姓名"),
-    ExportColumn("email", "邮箱"),
-    ExportColumn("role", "角色"),
-    ExportColumn("college_id", "学院ID"),
-    ExportColumn("teacher_id", "教师ID"),
-    ExportColumn("student_id", "学生ID"),
-    ExportColumn("evaluation_org_id", "评价组织ID"),
-    ExportColumn("is_active", "启用"),
-    ExportColumn("created_at", "创建时间"),
-]
-API_KEY_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("name", "名称"),
-    ExportColumn("role", "角色"),
-    ExportColumn("lookup_id", "公开编号"),
-    ExportColumn("college_id", "学院ID"),
-    ExportColumn("teacher_id", "教师ID"),
-    ExportColumn("student_id", "学生ID"),
-    ExportColumn("evaluation_org_id", "评价组织ID"),
-    ExportColumn("created_at", "创建时间"),
-    ExportColumn("expires_at", "过期时间"),
-    ExportColumn("revoked_at", "吊销时间"),
-]
-
-
 @users_router.get("", response_model=Page[UserPublic], responses=EXPORT_RESPONSES)
 def users_list(
     session: SessionDep,
-    _admin: AdminPrincipal,
-    page: PageDep,
-    role: Role | None = None,
-    is_active: bool | None = None,
-    q: Annotated[str | None, Query(max_length=64, description="Part of username or name")] = None,
-    format: FormatQuery = ExportFormat.json,
+    admin: AdminPrincipal,
+    filters: Annotated[UserFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Users, oldest first."""
-    if format != ExportFormat.json:
-        statement = service.users_statement(role=role, is_active=is_active, q=q)
-        rows = fetch_for_export(session, statement, service.USER_ORDER)
-        items = [UserPublic.model_validate(u) for u in rows]
-        return export_response(items, USER_COLUMNS, format, "users")
-    return service.list_users(session, page, role=role, is_active=is_active, q=q)
+    return service.USERS.respond(session, admin, filters, params)
 
 
 @users_router.post(
@@ -153,11 +113,11 @@ def users_create(
 
 @users_router.get("/{user_id}", response_model=UserPublic, responses=problem_responses(404))
 def users_get(
-    session: SessionDep, _admin: AdminPrincipal, user_id: DbId, response: Response
+    session: SessionDep, admin: AdminPrincipal, user_id: DbId, response: Response
 ) -> UserPublic:
-    user = service.get_user(session, user_id)
+    user = service.USERS.one(session, admin, user_id)
     set_etag(response, user.version)
-    return UserPublic.model_validate(user)
+    return user
 
 
 @users_router.patch(
@@ -182,18 +142,12 @@ def users_update(
 @api_keys_router.get("", response_model=Page[ApiKeyPublic], responses=EXPORT_RESPONSES)
 def api_keys_list(
     session: SessionDep,
-    _admin: AdminPrincipal,
-    page: PageDep,
-    include_revoked: bool = False,
-    format: FormatQuery = ExportFormat.json,
+    admin: AdminPrincipal,
+    filters: Annotated[ApiKeyFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """API keys (never the secret), oldest first."""
-    if format != ExportFormat.json:
-        statement = service.api_keys_statement(include_revoked=include_revoked)
-        rows = fetch_for_export(session, statement, service.API_KEY_ORDER)
-        items = [ApiKeyPublic.model_validate(k) for k in rows]
-        return export_response(items, API_KEY_COLUMNS, format, "api-keys")
-    return service.list_api_keys(session, page, include_revoked=include_revoked)
+    return service.API_KEYS.respond(session, admin, filters, params)
 
 
 @api_keys_router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)

@@ -12,12 +12,14 @@ from app.accounts.models import (
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyFilters,
     ApiKeyPublic,
     LoginFailure,
     PasswordChange,
     Token,
     User,
     UserCreate,
+    UserFilters,
     UserPublic,
     UserUpdate,
 )
@@ -33,8 +35,9 @@ from app.core.errors import (
     Unauthorized,
     UnprocessableEntity,
 )
+from app.core.export import ExportColumn
+from app.core.listing import Listing, each
 from app.core.locks import advisory_lock, lock_row
-from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import SCOPE_FIELDS, Principal, Role, scope_problems
 from app.core.types import utcnow
 from app.core.versions import check_version
@@ -173,36 +176,43 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
-USER_ORDER = [col(User.id)]
-
-
-def list_users(
-    session: Session,
-    page: PageParams,
-    *,
-    role: Role | None = None,
-    is_active: bool | None = None,
-    q: str | None = None,
-) -> Page[UserPublic]:
-    statement = users_statement(role=role, is_active=is_active, q=q)
-    return paginate(session, statement, page, USER_ORDER, UserPublic.model_validate)
-
-
-def users_statement(
-    *, role: Role | None = None, is_active: bool | None = None, q: str | None = None
-) -> Any:
-    """The users matching the list's filters (for a page or an export)."""
+def users_statement(_session: Session, _principal: Principal, filters: UserFilters) -> Any:
+    """The users matching the list's filters (the admin check is the router's)."""
     statement = select(User)
-    if role is not None:
-        statement = statement.where(User.role == role)
-    if is_active is not None:
-        statement = statement.where(User.is_active == is_active)
-    if q:
-        pattern = f"%{q.strip()}%"
+    if filters.role is not None:
+        statement = statement.where(User.role == filters.role)
+    if filters.is_active is not None:
+        statement = statement.where(User.is_active == filters.is_active)
+    if filters.q:
+        pattern = f"%{filters.q.strip()}%"
         statement = statement.where(
             sa.or_(col(User.username).ilike(pattern), col(User.full_name).ilike(pattern))
         )
     return statement
+
+
+USERS = Listing(
+    noun="user",
+    statement=users_statement,
+    order=[col(User.id)],
+    to_items=each(UserPublic.model_validate),
+    filters=UserFilters,
+    key=User.id,
+    columns=[
+        ExportColumn("id", "ID"),
+        ExportColumn("username", "用户名"),
+        ExportColumn("full_name", "姓名"),
+        ExportColumn("email", "邮箱"),
+        ExportColumn("role", "角色"),
+        ExportColumn("college_id", "学院ID"),
+        ExportColumn("teacher_id", "教师ID"),
+        ExportColumn("student_id", "学生ID"),
+        ExportColumn("evaluation_org_id", "评价组织ID"),
+        ExportColumn("is_active", "启用"),
+        ExportColumn("created_at", "创建时间"),
+    ],
+    filename="users",
+)
 
 
 def create_user(session: Session, actor: Principal | None, data: UserCreate) -> User:
@@ -302,21 +312,36 @@ def random_password() -> str:
 # --- API keys --------------------------------------------------------------------------------
 
 
-API_KEY_ORDER = [col(ApiKey.id)]
-
-
-def list_api_keys(
-    session: Session, page: PageParams, *, include_revoked: bool = False
-) -> Page[ApiKeyPublic]:
-    statement = api_keys_statement(include_revoked=include_revoked)
-    return paginate(session, statement, page, API_KEY_ORDER, ApiKeyPublic.model_validate)
-
-
-def api_keys_statement(*, include_revoked: bool = False) -> Any:
+def api_keys_statement(_session: Session, _principal: Principal, filters: ApiKeyFilters) -> Any:
+    """The keys matching the list's filters (the admin check is the router's)."""
     statement = select(ApiKey)
-    if not include_revoked:
+    if not filters.include_revoked:
         statement = statement.where(col(ApiKey.revoked_at).is_(None))
     return statement
+
+
+API_KEYS = Listing(
+    noun="API key",
+    statement=api_keys_statement,
+    order=[col(ApiKey.id)],
+    to_items=each(ApiKeyPublic.model_validate),
+    filters=ApiKeyFilters,
+    key=ApiKey.id,
+    columns=[
+        ExportColumn("id", "ID"),
+        ExportColumn("name", "名称"),
+        ExportColumn("role", "角色"),
+        ExportColumn("lookup_id", "公开编号"),
+        ExportColumn("college_id", "学院ID"),
+        ExportColumn("teacher_id", "教师ID"),
+        ExportColumn("student_id", "学生ID"),
+        ExportColumn("evaluation_org_id", "评价组织ID"),
+        ExportColumn("created_at", "创建时间"),
+        ExportColumn("expires_at", "过期时间"),
+        ExportColumn("revoked_at", "吊销时间"),
+    ],
+    filename="api-keys",
+)
 
 
 def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> ApiKeyCreated:

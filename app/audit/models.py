@@ -6,6 +6,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class AuditEventFilters(BaseModel):
+    """Filters of the audit events list."""
+
+    entity: str | None = Field(None, max_length=50, description="e.g. `user`")
+    entity_id: str | None = Field(None, max_length=64, description="The changed row's id")
+    actor: str | None = Field(None, max_length=100, description="e.g. `user:admin`")
+    action: str | None = Field(None, max_length=50, description="e.g. `update`")
+    since: datetime | None = Field(None, description="From this time (inclusive)")
+    until: datetime | None = Field(None, description="Before this time")
+
+
 class AuditEventPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

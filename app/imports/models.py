@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlmodel import Field, SQLModel
 
 from app.core.models import Timestamped
@@ -23,6 +24,12 @@ class ImportBatch(Timestamped, table=True):
     actor: str = Field(max_length=100)
     actor_user_id: int | None = Field(default=None)
     actor_api_key_id: int | None = Field(default=None)
+
+
+class ImportBatchFilters(BaseModel):
+    """Filters of the import batches list."""
+
+    kind: str | None = Field(None, max_length=50, description="Only uploads of this kind")
 
 
 class ImportBatchPublic(SQLModel):

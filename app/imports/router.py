@@ -9,17 +9,11 @@ from pydantic import BaseModel, ValidationError
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import UnprocessableEntity, problem_responses
-from app.core.export import (
-    EXPORT_RESPONSES,
-    XLSX_MEDIA_TYPE,
-    ExportColumn,
-    ExportFormat,
-    FormatQuery,
-    export_response,
-)
-from app.core.pagination import Page, PageDep
+from app.core.export import EXPORT_RESPONSES, XLSX_MEDIA_TYPE
+from app.core.listing import ListDep
+from app.core.pagination import Page
 from app.imports import service
-from app.imports.models import ImportBatchPublic, ImportReport
+from app.imports.models import ImportBatchFilters, ImportBatchPublic, ImportReport
 from app.imports.readers import MAX_UPLOAD_BYTES
 from app.imports.registry import KINDS, get_kind
 
@@ -165,31 +159,13 @@ def imports_template(_principal: CurrentPrincipal, kind: KindPath) -> Response:
     )
 
 
-BATCH_COLUMNS = [
-    ExportColumn("id", "批次ID"),
-    ExportColumn("created_at", "导入时间"),
-    ExportColumn("kind", "类型"),
-    ExportColumn("file_name", "文件名"),
-    ExportColumn("sha256", "SHA-256"),
-    ExportColumn("rows", "行数"),
-    ExportColumn("created", "新增"),
-    ExportColumn("updated", "更新"),
-    ExportColumn("unchanged", "未变"),
-    ExportColumn("actor", "操作者"),
-]
-
-
 @router.get("", response_model=Page[ImportBatchPublic], responses=EXPORT_RESPONSES)
 def imports_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    kind: Annotated[str | None, Query(max_length=50)] = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[ImportBatchFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Past real uploads, newest first: who, when, kind, file name, SHA-256 and counts. The
     academic office, auditors and admins see all; others see their own."""
-    if format != ExportFormat.json:
-        rows = service.export_batches(session, principal, kind=kind)
-        return export_response(rows, BATCH_COLUMNS, format, "import-batches")
-    return service.list_batches(session, principal, page, kind=kind)
+    return service.BATCHES.respond(session, principal, filters, params)

@@ -10,11 +10,11 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, or_, select
 
 from app.core.errors import Forbidden, PayloadTooLarge
-from app.core.legacy import fetch_for_export
-from app.core.pagination import Page, PageParams, paginate
+from app.core.export import ExportColumn
+from app.core.listing import Listing, each
 from app.core.roles import READ_ALL, Principal
 from app.imports.engine import ImportKind, run_import
-from app.imports.models import ImportBatch, ImportBatchPublic, ImportReport
+from app.imports.models import ImportBatch, ImportBatchFilters, ImportBatchPublic, ImportReport
 from app.imports.readers import MAX_UPLOAD_BYTES
 
 
@@ -73,22 +73,7 @@ def template(kind: ImportKind) -> bytes:
     return buffer.getvalue()
 
 
-BATCH_ORDER = [col(ImportBatch.id).desc()]
-
-
-def list_batches(
-    session: Session, principal: Principal, page: PageParams, *, kind: str | None
-) -> Page[ImportBatchPublic]:
-    statement = batch_statement(principal, kind=kind)
-    return paginate(session, statement, page, BATCH_ORDER, ImportBatchPublic.model_validate)
-
-
-def export_batches(session: Session, principal: Principal, *, kind: str | None) -> list[Any]:
-    rows = fetch_for_export(session, batch_statement(principal, kind=kind), BATCH_ORDER)
-    return [ImportBatchPublic.model_validate(b) for b in rows]
-
-
-def batch_statement(principal: Principal, *, kind: str | None) -> Any:
+def batch_statement(_session: Session, principal: Principal, filters: ImportBatchFilters) -> Any:
     """Every batch for the office, auditors and admins; their own for everyone else."""
     statement = select(ImportBatch)
     if principal.role not in READ_ALL:
@@ -100,6 +85,29 @@ def batch_statement(principal: Principal, *, kind: str | None) -> Any:
         statement = (
             statement.where(or_(*mine)) if mine else statement.where(col(ImportBatch.id) < 0)
         )
-    if kind:
-        statement = statement.where(ImportBatch.kind == kind)
+    if filters.kind:
+        statement = statement.where(ImportBatch.kind == filters.kind)
     return statement
+
+
+BATCHES = Listing(
+    noun="import batch",
+    statement=batch_statement,
+    order=[col(ImportBatch.id).desc()],
+    to_items=each(ImportBatchPublic.model_validate),
+    filters=ImportBatchFilters,
+    key=ImportBatch.id,
+    columns=[
+        ExportColumn("id", "批次ID"),
+        ExportColumn("created_at", "导入时间"),
+        ExportColumn("kind", "类型"),
+        ExportColumn("file_name", "文件名"),
+        ExportColumn("sha256", "SHA-256"),
+        ExportColumn("rows", "行数"),
+        ExportColumn("created", "新增"),
+        ExportColumn("updated", "更新"),
+        ExportColumn("unchanged", "未变"),
+        ExportColumn("actor", "操作者"),
+    ],
+    filename="import-batches",
+)

@@ -159,6 +159,13 @@ class MajorUpdate(PatchModel):
     college_id: RefId | None = None
 
 
+class MajorFilters(BaseModel):
+    """Filters of the majors list."""
+
+    college_id: IdFilter = None
+    q: TextFilter = None
+
+
 class MajorPublic(SQLModel):
     id: int
     code: str
@@ -208,6 +215,14 @@ class CourseUpdate(PatchModel):
     major_ids: list[RefId] | None = Field(default=None, max_length=200)
 
 
+class CourseFilters(BaseModel):
+    """Filters of the courses list."""
+
+    college_id: IdFilter = None
+    major_id: IdFilter = None
+    q: TextFilter = None
+
+
 class CourseMajorRef(SQLModel):
     id: int
     code: str
@@ -225,6 +240,13 @@ class CoursePublic(SQLModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class CourseItem(CoursePublic):
+    """A course as the list's mapper makes it: the public fields, and the codes of its majors
+    for the export's 专业 cell (the JSON answer, a ``CoursePublic``, leaves them out)."""
+
+    major_codes: list[str]
 
 
 # --- teachers --------------------------------------------------------------------------------
@@ -254,6 +276,13 @@ class TeacherUpdate(PatchModel):
     name: Name | None = None
     college_id: RefId | None = None
     title: ShortText | None = None
+
+
+class TeacherFilters(BaseModel):
+    """Filters of the teachers list."""
+
+    college_id: IdFilter = None
+    q: TextFilter = None
 
 
 class TeacherPublic(SQLModel):
@@ -358,6 +387,12 @@ class EvaluationOrgUpdate(PatchModel):
     contact: ShortText | None = None
 
 
+class EvaluationOrgFilters(BaseModel):
+    """Filters of the evaluation organisations list."""
+
+    q: TextFilter = None
+
+
 class EvaluationOrgPublic(SQLModel):
     id: int
     name: str
@@ -414,6 +449,14 @@ class CertificateUpdate(PatchModel):
     @classmethod
     def _ordered(cls, value: list[Level] | None) -> list[Level] | None:
         return None if value is None else sort_levels(value)
+
+
+class CertificateFilters(BaseModel):
+    """Filters of the certificates list."""
+
+    evaluation_org_id: IdFilter = None
+    level: Level | None = Field(None, description="Only certificates offering this level")
+    q: TextFilter = None
 
 
 class CertificatePublic(SQLModel):

@@ -4,25 +4,25 @@ organisations and certificates. Every list also exports as CSV or XLSX (``format
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from sqlmodel import Session
 
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.export import (
-    EXPORT_RESPONSES,
-    ExportColumn,
-    ExportFormat,
-    FormatQuery,
-    export_response,
-)
+from app.core.export import EXPORT_RESPONSES
 from app.core.listing import ListDep
-from app.core.pagination import Page, PageDep
-from app.core.params import MAX_DB_ID, DbId
+from app.core.pagination import Page
+from app.core.params import DbId
+from app.core.responses import (
+    CREATE_RESPONSES,
+    DELETE_RESPONSES,
+    GET_RESPONSES,
+    WRITE_RESPONSES,
+)
 from app.core.versions import IfMatch, set_created, set_etag
 from app.reference import service
 from app.reference.models import (
     CertificateCreate,
+    CertificateFilters,
     CertificatePublic,
     CertificateUpdate,
     CollegeCreate,
@@ -30,13 +30,15 @@ from app.reference.models import (
     CollegePublic,
     CollegeUpdate,
     CourseCreate,
+    CourseFilters,
     CoursePublic,
     CourseUpdate,
     EvaluationOrgCreate,
+    EvaluationOrgFilters,
     EvaluationOrgPublic,
     EvaluationOrgUpdate,
-    Level,
     MajorCreate,
+    MajorFilters,
     MajorPublic,
     MajorUpdate,
     StudentCreate,
@@ -44,32 +46,14 @@ from app.reference.models import (
     StudentPublic,
     StudentUpdate,
     TeacherCreate,
+    TeacherFilters,
     TeacherPublic,
     TeacherUpdate,
 )
 
 router = APIRouter(tags=["reference"], responses=problem_responses(401, 403, 422))
 
-Search = Annotated[str | None, Query(max_length=100, description="Part of a code, number or name")]
-FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
 LIST_RESPONSES = {**EXPORT_RESPONSES}
-WRITE_RESPONSES = problem_responses(404, 409, 412)
-CREATE_RESPONSES = problem_responses(409)
-GET_RESPONSES = problem_responses(404)
-DELETE_RESPONSES = problem_responses(404, 409)
-
-
-def _export(
-    session: Session,
-    statement: Any,
-    order: list[Any],
-    to_item: Any,
-    columns: list[ExportColumn],
-    fmt: ExportFormat,
-    filename: str,
-) -> Response:
-    rows = service.rows_for_export(session, statement, order)
-    return export_response((to_item(r) for r in rows), columns, fmt, filename)
 
 
 # --- colleges --------------------------------------------------------------------------------
@@ -137,37 +121,16 @@ def colleges_delete(session: SessionDep, principal: CurrentPrincipal, college_id
 
 # --- majors ----------------------------------------------------------------------------------
 
-MAJOR_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("code", "专业代码"),
-    ExportColumn("name", "专业名称"),
-    ExportColumn("college_name", "二级学院"),
-]
-
 
 @router.get("/majors", response_model=Page[MajorPublic], responses=LIST_RESPONSES)
 def majors_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    college_id: FilterId = None,
-    q: Search = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[MajorFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Majors with their college; a college manager sees their own college's only."""
-    filters: dict[str, Any] = {"college_id": college_id, "q": q}
-    if format != ExportFormat.json:
-        statement = service.major_statement(principal, **filters)
-        return _export(
-            session,
-            statement,
-            service.MAJOR_ORDER,
-            service.major_public,
-            MAJOR_COLUMNS,
-            format,
-            "majors",
-        )
-    return service.list_majors(session, principal, page, **filters)
+    return service.MAJORS.respond(session, principal, filters, params)
 
 
 @router.post(
@@ -219,38 +182,16 @@ def majors_delete(session: SessionDep, principal: CurrentPrincipal, major_id: Db
 
 # --- courses ---------------------------------------------------------------------------------
 
-COURSE_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("code", "课程代码"),
-    ExportColumn("name", "课程名称"),
-    ExportColumn("credits", "学分"),
-    ExportColumn("college_name", "开课学院"),
-    ExportColumn("major_codes", "专业"),
-]
-
-
-def _course_export_item(course: CoursePublic) -> dict[str, Any]:
-    return {**course.__dict__, "major_codes": [m.code for m in course.majors]}
-
 
 @router.get("/courses", response_model=Page[CoursePublic], responses=LIST_RESPONSES)
 def courses_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    college_id: FilterId = None,
-    major_id: FilterId = None,
-    q: Search = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[CourseFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Courses with the majors that teach them; a college manager sees their own college's."""
-    filters: dict[str, Any] = {"college_id": college_id, "major_id": major_id, "q": q}
-    if format != ExportFormat.json:
-        statement = service.course_statement(principal, **filters)
-        rows = service.rows_for_export(session, statement, service.COURSE_ORDER)
-        items = [_course_export_item(c) for c in service.course_publics(session, rows)]
-        return export_response(items, COURSE_COLUMNS, format, "courses")
-    return service.list_courses(session, principal, page, **filters)
+    return service.COURSES.respond(session, principal, filters, params)
 
 
 @router.post(
@@ -301,38 +242,16 @@ def courses_delete(session: SessionDep, principal: CurrentPrincipal, course_id: 
 
 # --- teachers --------------------------------------------------------------------------------
 
-TEACHER_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("staff_no", "工号"),
-    ExportColumn("name", "姓名"),
-    ExportColumn("college_name", "二级学院"),
-    ExportColumn("title", "职称"),
-]
-
 
 @router.get("/teachers", response_model=Page[TeacherPublic], responses=LIST_RESPONSES)
 def teachers_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    college_id: FilterId = None,
-    q: Search = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[TeacherFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Teachers; a college manager sees their college's, a teacher only themself."""
-    filters: dict[str, Any] = {"college_id": college_id, "q": q}
-    if format != ExportFormat.json:
-        statement = service.teacher_statement(principal, **filters)
-        return _export(
-            session,
-            statement,
-            service.TEACHER_ORDER,
-            service.teacher_public,
-            TEACHER_COLUMNS,
-            format,
-            "teachers",
-        )
-    return service.list_teachers(session, principal, page, **filters)
+    return service.TEACHERS.respond(session, principal, filters, params)
 
 
 @router.post(
@@ -442,34 +361,16 @@ def students_delete(session: SessionDep, principal: CurrentPrincipal, student_id
 
 # --- evaluation organisations ----------------------------------------------------------------
 
-EVALUATION_ORG_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("name", "名称"),
-    ExportColumn("contact", "联系人"),
-]
-
 
 @router.get("/evaluation-orgs", response_model=Page[EvaluationOrgPublic], responses=LIST_RESPONSES)
 def evaluation_orgs_list(
     session: SessionDep,
-    _principal: CurrentPrincipal,
-    page: PageDep,
-    q: Search = None,
-    format: FormatQuery = ExportFormat.json,
+    principal: CurrentPrincipal,
+    filters: Annotated[EvaluationOrgFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Training and evaluation organisations (培训评价组织), readable by every role."""
-    if format != ExportFormat.json:
-        statement = service.evaluation_org_statement(q)
-        return _export(
-            session,
-            statement,
-            service.EVALUATION_ORG_ORDER,
-            service.evaluation_org_public,
-            EVALUATION_ORG_COLUMNS,
-            format,
-            "evaluation-orgs",
-        )
-    return service.list_evaluation_orgs(session, page, q=q)
+    return service.EVALUATION_ORGS.respond(session, principal, filters, params)
 
 
 @router.post(
@@ -490,11 +391,11 @@ def evaluation_orgs_create(
     "/evaluation-orgs/{org_id}", response_model=EvaluationOrgPublic, responses=GET_RESPONSES
 )
 def evaluation_orgs_get(
-    session: SessionDep, _principal: CurrentPrincipal, org_id: DbId, response: Response
+    session: SessionDep, principal: CurrentPrincipal, org_id: DbId, response: Response
 ) -> EvaluationOrgPublic:
-    org = service.get_evaluation_org(session, org_id)
+    org = service.get_evaluation_org(session, principal, org_id)
     set_etag(response, org.version)
-    return EvaluationOrgPublic.model_validate(org)
+    return org
 
 
 @router.patch(
@@ -524,39 +425,17 @@ def evaluation_orgs_delete(session: SessionDep, principal: CurrentPrincipal, org
 
 # --- certificates ----------------------------------------------------------------------------
 
-CERTIFICATE_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("name", "证书名称"),
-    ExportColumn("evaluation_org_name", "培训评价组织"),
-    ExportColumn("levels", "等级"),
-]
-
 
 @router.get("/certificates", response_model=Page[CertificatePublic], responses=LIST_RESPONSES)
 def certificates_list(
     session: SessionDep,
-    _principal: CurrentPrincipal,
-    page: PageDep,
-    evaluation_org_id: FilterId = None,
-    level: Level | None = None,
-    q: Search = None,
-    format: FormatQuery = ExportFormat.json,
+    principal: CurrentPrincipal,
+    filters: Annotated[CertificateFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """X certificates with their organisation and levels, readable by every role. `q` also
     matches the normalised name (spaces, brackets, a leading `1+X`, a trailing `证书`)."""
-    filters: dict[str, Any] = {"evaluation_org_id": evaluation_org_id, "level": level, "q": q}
-    if format != ExportFormat.json:
-        statement = service.certificate_statement(**filters)
-        return _export(
-            session,
-            statement,
-            service.CERTIFICATE_ORDER,
-            service.certificate_public,
-            CERTIFICATE_COLUMNS,
-            format,
-            "certificates",
-        )
-    return service.list_certificates(session, page, **filters)
+    return service.CERTIFICATES.respond(session, principal, filters, params)
 
 
 @router.post(
@@ -571,16 +450,16 @@ def certificates_create(
     certificate = service.create_certificate(session, principal, data)
     set_created(response, "certificates", certificate.id, certificate.version)
     assert certificate.id is not None
-    return service.get_certificate(session, certificate.id)
+    return service.get_certificate(session, principal, certificate.id)
 
 
 @router.get(
     "/certificates/{certificate_id}", response_model=CertificatePublic, responses=GET_RESPONSES
 )
 def certificates_get(
-    session: SessionDep, _principal: CurrentPrincipal, certificate_id: DbId, response: Response
+    session: SessionDep, principal: CurrentPrincipal, certificate_id: DbId, response: Response
 ) -> CertificatePublic:
-    certificate = service.get_certificate(session, certificate_id)
+    certificate = service.get_certificate(session, principal, certificate_id)
     set_etag(response, certificate.version)
     return certificate
 
@@ -600,7 +479,7 @@ def certificates_update(
 ) -> CertificatePublic:
     certificate = service.update_certificate(session, principal, certificate_id, data, if_match)
     set_etag(response, certificate.version)
-    return service.get_certificate(session, certificate_id)
+    return service.get_certificate(session, principal, certificate_id)
 
 
 @router.delete(

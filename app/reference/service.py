@@ -10,16 +10,15 @@ from sqlmodel import Session, SQLModel, col, func, select
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
-from app.core.legacy import fetch_for_export
 from app.core.listing import Listing, each
 from app.core.locks import lock_row
-from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import (
     Certificate,
     CertificateCreate,
+    CertificateFilters,
     CertificatePublic,
     CertificateUpdate,
     College,
@@ -29,17 +28,20 @@ from app.reference.models import (
     CollegeUpdate,
     Course,
     CourseCreate,
+    CourseFilters,
+    CourseItem,
     CourseMajor,
     CourseMajorRef,
     CoursePublic,
     CourseUpdate,
     EvaluationOrg,
     EvaluationOrgCreate,
+    EvaluationOrgFilters,
     EvaluationOrgPublic,
     EvaluationOrgUpdate,
-    Level,
     Major,
     MajorCreate,
+    MajorFilters,
     MajorPublic,
     MajorUpdate,
     Student,
@@ -49,6 +51,7 @@ from app.reference.models import (
     StudentUpdate,
     Teacher,
     TeacherCreate,
+    TeacherFilters,
     TeacherPublic,
     TeacherUpdate,
     levels_to_text,
@@ -217,10 +220,6 @@ def _not_null(changes: dict[str, Any], nullable: set[str]) -> None:
             )
 
 
-def rows_for_export(session: Session, statement: Any, order_by: list[Any]) -> list[Any]:
-    return fetch_for_export(session, statement, order_by)
-
-
 # --- colleges --------------------------------------------------------------------------------
 
 
@@ -288,19 +287,14 @@ def delete_college(session: Session, principal: Principal, college_id: int) -> N
 # --- majors ----------------------------------------------------------------------------------
 
 
-def major_statement(
-    principal: Principal, *, college_id: int | None = None, q: str | None = None
-) -> Any:
+def major_statement(_session: Session, principal: Principal, filters: MajorFilters) -> Any:
     statement = select(Major, College.name).join(College, col(College.id) == Major.college_id)
     scope = college_scope(principal)
     if scope is not None:
         statement = statement.where(Major.college_id == scope)
-    if college_id is not None:
-        statement = statement.where(Major.college_id == college_id)
-    return _search(statement, q, Major.code, Major.name)
-
-
-MAJOR_ORDER = [col(Major.code), col(Major.id)]
+    if filters.college_id is not None:
+        statement = statement.where(Major.college_id == filters.college_id)
+    return _search(statement, filters.q, Major.code, Major.name)
 
 
 def major_public(row: Any) -> MajorPublic:
@@ -308,17 +302,25 @@ def major_public(row: Any) -> MajorPublic:
     return MajorPublic.model_validate({**major.model_dump(), "college_name": college_name})
 
 
-def list_majors(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[MajorPublic]:
-    return paginate(session, major_statement(principal, **filters), page, MAJOR_ORDER, major_public)
+MAJORS = Listing(
+    noun="major",
+    statement=major_statement,
+    order=[col(Major.code), col(Major.id)],
+    to_items=each(major_public),
+    filters=MajorFilters,
+    key=Major.id,
+    columns=[
+        ExportColumn("id", "ID"),
+        ExportColumn("code", "专业代码"),
+        ExportColumn("name", "专业名称"),
+        ExportColumn("college_name", "二级学院"),
+    ],
+    filename="majors",
+)
 
 
 def get_major(session: Session, principal: Principal, major_id: int) -> MajorPublic:
-    row = session.exec(major_statement(principal).where(Major.id == major_id)).first()
-    if row is None:
-        raise NotFound(f"No major with id {major_id}")
-    return major_public(row)
+    return MAJORS.one(session, principal, major_id)
 
 
 def _scoped_major(session: Session, principal: Principal, major_id: int) -> Major:
@@ -367,32 +369,23 @@ def delete_major(session: Session, principal: Principal, major_id: int) -> None:
 # --- courses ---------------------------------------------------------------------------------
 
 
-def course_statement(
-    principal: Principal,
-    *,
-    college_id: int | None = None,
-    major_id: int | None = None,
-    q: str | None = None,
-) -> Any:
+def course_statement(_session: Session, principal: Principal, filters: CourseFilters) -> Any:
     statement = select(Course, College.name).join(College, col(College.id) == Course.college_id)
     scope = college_scope(principal)
     if scope is not None:
         statement = statement.where(Course.college_id == scope)
-    if college_id is not None:
-        statement = statement.where(Course.college_id == college_id)
-    if major_id is not None:
+    if filters.college_id is not None:
+        statement = statement.where(Course.college_id == filters.college_id)
+    if filters.major_id is not None:
         statement = statement.where(
             col(Course.id).in_(
-                select(CourseMajor.course_id).where(CourseMajor.major_id == major_id)
+                select(CourseMajor.course_id).where(CourseMajor.major_id == filters.major_id)
             )
         )
-    return _search(statement, q, Course.code, Course.name)
+    return _search(statement, filters.q, Course.code, Course.name)
 
 
-COURSE_ORDER = [col(Course.code), col(Course.id)]
-
-
-def course_publics(session: Session, rows: Sequence[Any]) -> list[CoursePublic]:
+def course_items(session: Session, rows: Sequence[Any]) -> list[CourseItem]:
     """Courses with their majors, fetched for all ``rows`` in one statement."""
     ids = [course.id for course, _ in rows]
     majors: dict[int, list[CourseMajorRef]] = {i: [] for i in ids}
@@ -408,30 +401,39 @@ def course_publics(session: Session, rows: Sequence[Any]) -> list[CoursePublic]:
                 CourseMajorRef.model_validate({"id": m_id, "code": m_code, "name": m_name})
             )
     return [
-        CoursePublic.model_validate(
-            {**course.model_dump(), "college_name": college_name, "majors": majors[course.id]}
+        CourseItem.model_validate(
+            {
+                **course.model_dump(),
+                "college_name": college_name,
+                "majors": majors[course.id],
+                "major_codes": [m.code for m in majors[course.id]],
+            }
         )
         for course, college_name in rows
     ]
 
 
-def list_courses(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[CoursePublic]:
-    raw = paginate(session, course_statement(principal, **filters), page, COURSE_ORDER, lambda r: r)
-    return Page[CoursePublic](
-        items=course_publics(session, raw.items),
-        total=raw.total,
-        limit=raw.limit,
-        offset=raw.offset,
-    )
+COURSES = Listing(
+    noun="course",
+    statement=course_statement,
+    order=[col(Course.code), col(Course.id)],
+    to_items=course_items,
+    filters=CourseFilters,
+    key=Course.id,
+    columns=[
+        ExportColumn("id", "ID"),
+        ExportColumn("code", "课程代码"),
+        ExportColumn("name", "课程名称"),
+        ExportColumn("credits", "学分"),
+        ExportColumn("college_name", "开课学院"),
+        ExportColumn("major_codes", "专业"),
+    ],
+    filename="courses",
+)
 
 
 def get_course(session: Session, principal: Principal, course_id: int) -> CoursePublic:
-    row = session.exec(course_statement(principal).where(Course.id == course_id)).first()
-    if row is None:
-        raise NotFound(f"No course with id {course_id}")
-    return course_publics(session, [row])[0]
+    return COURSES.one(session, principal, course_id)
 
 
 def _check_majors(session: Session, major_ids: list[int]) -> list[int]:
@@ -529,9 +531,7 @@ def delete_course(session: Session, principal: Principal, course_id: int) -> Non
 # --- teachers --------------------------------------------------------------------------------
 
 
-def teacher_statement(
-    principal: Principal, *, college_id: int | None = None, q: str | None = None
-) -> Any:
+def teacher_statement(_session: Session, principal: Principal, filters: TeacherFilters) -> Any:
     statement = select(Teacher, College.name).join(College, col(College.id) == Teacher.college_id)
     if principal.role == Role.teacher:
         statement = statement.where(Teacher.id == (principal.teacher_id or -1))
@@ -542,12 +542,9 @@ def teacher_statement(
             f"Role {principal.role.value} may not read teachers",
             allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.teacher}),
         )
-    if college_id is not None:
-        statement = statement.where(Teacher.college_id == college_id)
-    return _search(statement, q, Teacher.staff_no, Teacher.name)
-
-
-TEACHER_ORDER = [col(Teacher.staff_no), col(Teacher.id)]
+    if filters.college_id is not None:
+        statement = statement.where(Teacher.college_id == filters.college_id)
+    return _search(statement, filters.q, Teacher.staff_no, Teacher.name)
 
 
 def teacher_public(row: Any) -> TeacherPublic:
@@ -555,18 +552,26 @@ def teacher_public(row: Any) -> TeacherPublic:
     return TeacherPublic.model_validate({**teacher.model_dump(), "college_name": college_name})
 
 
-def list_teachers(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[TeacherPublic]:
-    statement = teacher_statement(principal, **filters)
-    return paginate(session, statement, page, TEACHER_ORDER, teacher_public)
+TEACHERS = Listing(
+    noun="teacher",
+    statement=teacher_statement,
+    order=[col(Teacher.staff_no), col(Teacher.id)],
+    to_items=each(teacher_public),
+    filters=TeacherFilters,
+    key=Teacher.id,
+    columns=[
+        ExportColumn("id", "ID"),
+        ExportColumn("staff_no", "工号"),
+        ExportColumn("name", "姓名"),
+        ExportColumn("college_name", "二级学院"),
+        ExportColumn("title", "职称"),
+    ],
+    filename="teachers",
+)
 
 
 def get_teacher(session: Session, principal: Principal, teacher_id: int) -> TeacherPublic:
-    row = session.exec(teacher_statement(principal).where(Teacher.id == teacher_id)).first()
-    if row is None:
-        raise NotFound(f"No teacher with id {teacher_id}")
-    return teacher_public(row)
+    return TEACHERS.one(session, principal, teacher_id)
 
 
 def _scoped_teacher(session: Session, principal: Principal, teacher_id: int) -> Teacher:
@@ -766,29 +771,30 @@ def delete_student(session: Session, principal: Principal, student_id: int) -> N
 # --- evaluation organisations ----------------------------------------------------------------
 
 
-def evaluation_org_statement(q: str | None) -> Any:
-    return _search(select(EvaluationOrg), q, EvaluationOrg.name)
+def evaluation_org_statement(
+    _session: Session, _principal: Principal, filters: EvaluationOrgFilters
+) -> Any:
+    return _search(select(EvaluationOrg), filters.q, EvaluationOrg.name)
 
 
-EVALUATION_ORG_ORDER = [col(EvaluationOrg.id)]
+EVALUATION_ORGS = Listing(
+    noun="evaluation organisation",
+    statement=evaluation_org_statement,
+    order=[col(EvaluationOrg.id)],
+    to_items=each(EvaluationOrgPublic.model_validate),
+    filters=EvaluationOrgFilters,
+    key=EvaluationOrg.id,
+    columns=[
+        ExportColumn("id", "ID"),
+        ExportColumn("name", "名称"),
+        ExportColumn("contact", "联系人"),
+    ],
+    filename="evaluation-orgs",
+)
 
 
-def evaluation_org_public(row: Any) -> EvaluationOrgPublic:
-    return EvaluationOrgPublic.model_validate(row)
-
-
-def list_evaluation_orgs(
-    session: Session, page: PageParams, *, q: str | None
-) -> Page[EvaluationOrgPublic]:
-    statement = evaluation_org_statement(q)
-    return paginate(session, statement, page, EVALUATION_ORG_ORDER, evaluation_org_public)
-
-
-def get_evaluation_org(session: Session, org_id: int) -> EvaluationOrg:
-    org = session.get(EvaluationOrg, org_id)
-    if org is None:
-        raise NotFound(f"No evaluation organisation with id {org_id}")
-    return org
+def get_evaluation_org(session: Session, principal: Principal, org_id: int) -> EvaluationOrgPublic:
+    return EVALUATION_ORGS.one(session, principal, org_id)
 
 
 def create_evaluation_org(
@@ -845,15 +851,16 @@ def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -
 
 
 def certificate_statement(
-    *, evaluation_org_id: int | None = None, level: Level | None = None, q: str | None = None
+    _session: Session, _principal: Principal, filters: CertificateFilters
 ) -> Any:
     statement = select(Certificate, EvaluationOrg.name).join(
         EvaluationOrg, col(EvaluationOrg.id) == Certificate.evaluation_org_id
     )
-    if evaluation_org_id is not None:
-        statement = statement.where(Certificate.evaluation_org_id == evaluation_org_id)
-    if level is not None:
-        statement = statement.where(col(Certificate.levels).contains(level.value))
+    if filters.evaluation_org_id is not None:
+        statement = statement.where(Certificate.evaluation_org_id == filters.evaluation_org_id)
+    if filters.level is not None:
+        statement = statement.where(col(Certificate.levels).contains(filters.level.value))
+    q = filters.q
     if q and q.strip():
         pattern = _like(q)
         normalised = _like(normalise_certificate_name(q))
@@ -864,9 +871,6 @@ def certificate_statement(
             )
         )
     return statement
-
-
-CERTIFICATE_ORDER = [col(Certificate.id)]
 
 
 def certificate_public(row: Any) -> CertificatePublic:
@@ -880,18 +884,27 @@ def certificate_public(row: Any) -> CertificatePublic:
     )
 
 
-def list_certificates(
-    session: Session, page: PageParams, **filters: Any
-) -> Page[CertificatePublic]:
-    statement = certificate_statement(**filters)
-    return paginate(session, statement, page, CERTIFICATE_ORDER, certificate_public)
+CERTIFICATES = Listing(
+    noun="certificate",
+    statement=certificate_statement,
+    order=[col(Certificate.id)],
+    to_items=each(certificate_public),
+    filters=CertificateFilters,
+    key=Certificate.id,
+    columns=[
+        ExportColumn("id", "ID"),
+        ExportColumn("name", "证书名称"),
+        ExportColumn("evaluation_org_name", "培训评价组织"),
+        ExportColumn("levels", "等级"),
+    ],
+    filename="certificates",
+)
 
 
-def get_certificate(session: Session, certificate_id: int) -> CertificatePublic:
-    row = session.exec(certificate_statement().where(Certificate.id == certificate_id)).first()
-    if row is None:
-        raise NotFound(f"No certificate with id {certificate_id}")
-    return certificate_public(row)
+def get_certificate(
+    session: Session, principal: Principal, certificate_id: int
+) -> CertificatePublic:
+    return CERTIFICATES.one(session, principal, certificate_id)
 
 
 def find_certificate_by_name(session: Session, name: str) -> Certificate | None:

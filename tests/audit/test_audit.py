@@ -1,3 +1,7 @@
+import csv
+import io
+
+from openpyxl import load_workbook
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
@@ -71,3 +75,39 @@ def test_change_feed_is_closed_to_students(client: TestClient, db: Session) -> N
     response = client.get("/api/v1/events", headers=login_as(db, Role.student))
 
     assert response.status_code == 403
+
+
+def test_change_feed_exports_the_same_batch_as_csv_and_xlsx(
+    client: TestClient, db: Session
+) -> None:
+    admin = login_as(db, Role.admin)
+    _create_users(client, admin, 3)
+    office = login_as(db, Role.academic_office)
+    batch = client.get("/api/v1/events?after=0&limit=2", headers=office).json()
+
+    as_csv = client.get("/api/v1/events?after=0&limit=2&format=csv", headers=office)
+    assert as_csv.status_code == 200
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["ID", "时间", "操作", "对象", "对象ID", "操作者"]
+    assert [int(r[0]) for r in rows[1:]] == [item["id"] for item in batch["items"]]
+    assert [r[3] for r in rows[1:]] == [item["entity"] for item in batch["items"]]
+
+    as_xlsx = client.get("/api/v1/events?after=0&limit=2&format=xlsx", headers=office)
+    assert as_xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(as_xlsx.content), read_only=True).worksheets[0]
+    ids = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert ids == [item["id"] for item in batch["items"]]
+
+
+def test_audit_events_export_honours_the_filters(client: TestClient, db: Session) -> None:
+    admin = login_as(db, Role.admin, username="root")
+    ids = _create_users(client, admin, 2)
+    client.patch(f"/api/v1/users/{ids[0]}", headers=admin, json={"full_name": "Renamed"})
+
+    response = client.get("/api/v1/audit-events?action=update&format=csv", headers=admin)
+
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    assert len(rows) == 2
+    assert rows[1][4] == "update"
