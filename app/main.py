@@ -55,7 +55,12 @@ from app.reference import importers as _reference_importers  # noqa: F401  (regi
 from app.reference.router import router as reference_router
 from app.system.router import router as system_router
 from app.trainings import importers as _training_importers  # noqa: F401  (registers)
-from app.trainings.router import batches_router, coverage_router, trainings_router
+from app.trainings.router import (
+    application_detail_router,
+    batches_router,
+    coverage_router,
+    trainings_router,
+)
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger("onex.app")
@@ -168,6 +173,7 @@ def api_router() -> APIRouter:
     router.include_router(api_keys_router)
     router.include_router(reference_router)
     router.include_router(applications_router)
+    router.include_router(application_detail_router)
     router.include_router(plans_router)
     router.include_router(reports_router)
     router.include_router(coverage_router)
