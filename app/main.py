@@ -18,6 +18,7 @@ from app.applications import importers as _application_importers  # noqa: F401  
 from app.applications.router import applications_router, plans_router, reports_router
 from app.audit.router import router as audit_router
 from app.committee.router import experts_router, meetings_router
+from app.core.auth import install_principal_resolvers
 from app.core.config import Settings, get_settings
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
@@ -41,6 +42,7 @@ from app.exams.router import (
     registrations_router,
     sessions_router,
 )
+from app.funding import flows as _funding_flows  # noqa: F401  (registers)
 from app.funding import importers as _funding_importers  # noqa: F401  (registers)
 from app.funding.router import (
     expenditures_router,
@@ -240,6 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"persistAuthorization": True},
     )
     app.state.settings = settings
+    install_principal_resolvers(app, accounts_service.PRINCIPAL_RESOLVERS)
     app.state.engine = create_db_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,

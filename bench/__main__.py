@@ -1,10 +1,19 @@
-"""Run every benchmark."""
+"""Run every benchmark: ``python -m bench`` (all), or ``python -m bench import|export``."""
 
-from bench import import_students
+import sys
+
+from bench import export, import_students
+
+BENCHMARKS = {"import": import_students.main, "export": export.main}
 
 
 def main() -> None:
-    import_students.main()
+    names = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        sys.exit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    for name in names:
+        BENCHMARKS[name]()
 
 
 if __name__ == "__main__":

@@ -27,27 +27,49 @@ describe() {
     esac
 }
 
+# Coverage of app/ is measured in both halves and checked once, combined, against the floor
+# in pyproject.toml ([tool.coverage.report] fail_under).
+rm -f .coverage .coverage.sqlite .coverage.postgresql
+cov=(--cov=app --cov-report= --cov-fail-under=0)
+
 banner "pytest on SQLite (1/2)"
-env -u ONEX_TEST_DATABASE_URL "$py" -m pytest "$@"
+env -u ONEX_TEST_DATABASE_URL COVERAGE_FILE=.coverage.sqlite "$py" -m pytest "${cov[@]}" "$@"
 sqlite_rc=$?
 
 banner "pytest on PostgreSQL (2/2)"
 if bash scripts/with-postgres.sh --find >/dev/null || [[ "${REQUIRE_POSTGRES:-0}" == "1" ]]; then
-    bash scripts/with-postgres.sh "$py" -m pytest "$@"
+    COVERAGE_FILE=.coverage.postgresql bash scripts/with-postgres.sh "$py" -m pytest "${cov[@]}" "$@"
     pg_rc=$?
 else
     echo "PostgreSQL not installed: skipping the PostgreSQL half (REQUIRE_POSTGRES=1 makes this an error)"
     pg_rc=skipped
 fi
 
+banner "coverage of app/ (both halves combined)"
+coverage_rc=0
+if [[ $sqlite_rc == 0 ]]; then
+    files=(.coverage.sqlite)
+    [[ -f .coverage.postgresql ]] && files+=(.coverage.postgresql)
+    "$py" -m coverage combine --quiet "${files[@]}"
+    total=$("$py" -m coverage report --format=total)
+    coverage_rc=$?
+    echo "app/ covered: ${total}% (the floor is fail_under in pyproject.toml)"
+else
+    coverage_rc=skipped
+fi
+
 banner "summary"
 echo "SQLite:     $(describe "$sqlite_rc")"
 echo "PostgreSQL: $(describe "$pg_rc")"
+echo "Coverage:   $([[ $coverage_rc == 0 ]] && echo "above the floor" || echo "BELOW THE FLOOR ($coverage_rc)")"
 
 if [[ $sqlite_rc != 0 ]]; then
     exit 1
 fi
 if [[ $pg_rc != 0 && $pg_rc != skipped ]]; then
+    exit 1
+fi
+if [[ $coverage_rc != 0 ]]; then
     exit 1
 fi
 exit 0

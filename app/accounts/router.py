@@ -17,7 +17,7 @@ from app.accounts.models import (
     UserPublic,
     UserUpdate,
 )
-from app.core.auth import AdminPrincipal, CurrentPrincipal, IfMatch, SettingsDep, set_etag
+from app.core.auth import AdminPrincipal, CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -31,6 +31,7 @@ from app.core.legacy import fetch_for_export
 from app.core.pagination import Page, PageDep
 from app.core.params import DbId
 from app.core.roles import SCOPE_FIELDS, Role
+from app.core.versions import IfMatch, set_etag
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(

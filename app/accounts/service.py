@@ -23,19 +23,21 @@ from app.accounts.models import (
 )
 from app.core import security
 from app.core.audit import record, snapshot
+from app.core.auth import PrincipalResolvers
 from app.core.config import Settings
 from app.core.errors import (
     Conflict,
     InvalidState,
     NotFound,
-    PreconditionFailed,
     TooManyRequests,
     Unauthorized,
     UnprocessableEntity,
 )
+from app.core.locks import advisory_lock, lock_row
 from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import SCOPE_FIELDS, Principal, Role, scope_problems
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.reference.models import College, EvaluationOrg, Student, Teacher
 
 MAX_USERNAME_LENGTH = 64
@@ -90,9 +92,7 @@ _SCOPE_MODELS: dict[str, tuple[type[SQLModel], str]] = {
 
 def _serialise_login(session: Session, username: str) -> None:
     """Attempts for one username run one at a time, across workers (SQLite: BEGIN IMMEDIATE)."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:u))"), {"u": username})
+    advisory_lock(session, username)
 
 
 def login(
@@ -224,22 +224,10 @@ def create_user(session: Session, actor: Principal | None, data: UserCreate) -> 
     return user
 
 
-def check_version(current: int, if_match: int | None, what: str) -> None:
-    """412 when the client's ``If-Match`` names another version than the stored one."""
-    if if_match is not None and if_match != current:
-        raise PreconditionFailed(
-            f"The {what} was changed by someone else (current version {current}, "
-            f"If-Match {if_match}); reload it and apply your change again",
-            current_version=current,
-        )
-
-
 def update_user(
     session: Session, actor: Principal, user_id: int, data: UserUpdate, if_match: int | None
 ) -> User:
-    user = session.exec(select(User).where(User.id == user_id).with_for_update()).first()
-    if user is None:
-        raise NotFound(f"No user with id {user_id}")
+    user = lock_row(session, User, user_id, "user")
     check_version(user.version, if_match, "user")
     changes = data.model_dump(exclude_unset=True)
     if actor.user_id == user.id and (
@@ -362,9 +350,7 @@ def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> Ap
 
 
 def revoke_api_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
-    api_key = session.exec(select(ApiKey).where(ApiKey.id == key_id).with_for_update()).first()
-    if api_key is None:
-        raise NotFound(f"No API key with id {key_id}")
+    api_key = lock_row(session, ApiKey, key_id, "API key")
     if api_key.revoked_at is not None:
         raise InvalidState(
             f"API key {key_id} was already revoked at {api_key.revoked_at.isoformat()}",
@@ -385,3 +371,9 @@ def revoke_api_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
     )
     session.commit()
     return api_key
+
+
+PRINCIPAL_RESOLVERS = PrincipalResolvers(
+    from_token=principal_from_token, from_api_key=principal_from_api_key
+)
+"""What the application installs into core's authentication (``install_principal_resolvers``)."""

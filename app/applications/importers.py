@@ -3,7 +3,6 @@ typed it, with a ``year`` and an optional ``status`` given as query parameters."
 
 import difflib
 import re
-import unicodedata
 from collections import defaultdict
 from enum import StrEnum
 from typing import Any
@@ -25,18 +24,10 @@ from app.applications.models import (
 )
 from app.core.roles import Principal
 from app.core.types import utcnow
-from app.imports.engine import (
-    CellError,
-    Column,
-    ImportKind,
-    Plan,
-    RowRefused,
-    choice,
-    integer,
-    multi,
-    text,
-)
+from app.imports.cells import choice, integer, match_text, multi, text
+from app.imports.engine import Column, ImportKind, Plan, RowRefused
 from app.imports.registry import register
+from app.reference.importers import certificate_name_cell
 from app.reference.models import (
     LEVEL_ORDER,
     MAX_COHORT,
@@ -71,22 +62,11 @@ class ApplicationImportOptions(BaseModel):
     )
 
 
-def _match_text(value: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", value)).casefold()
-
-
 def display_certificate_name(raw: str) -> str:
     """The name a certificate first seen in an upload gets: no leading ``1+X``, no trailing
     ``证书``, spaces kept inside."""
     name = _LEADING_1X.sub("", raw.strip()).strip()
     return name.removesuffix("证书").strip() or raw.strip()
-
-
-def _certificate_cell(raw: str) -> str:
-    name = str(text(100)(raw))
-    if not normalise_certificate_name(name):
-        raise CellError("a certificate name, such as Web前端开发")
-    return name
 
 
 def _year(cells: dict[str, Any], options: Any) -> int | None:
@@ -153,8 +133,8 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
     for major_id, major_code, name in session.execute(
         sa.select(Major.id, Major.code, Major.name)  # type: ignore[call-overload]
     ):
-        by_name[_match_text(name)].append(major_id)
-        names[_match_text(name)] = name
+        by_name[match_text(name)].append(major_id)
+        names[match_text(name)] = name
         by_code[major_code] = major_id
     return Plan(
         existing=existing,
@@ -178,7 +158,7 @@ def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
     ids: set[int] = set()
     unknown: list[str] = []
     for major in majors:
-        key = _match_text(major)
+        key = match_text(major)
         if major in by_code:
             ids.add(by_code[major])
         elif len(by_name.get(key, [])) == 1:
@@ -370,7 +350,7 @@ register(
                 "certificate",
                 "申报试点证书名称",
                 "certificate",
-                _certificate_cell,
+                certificate_name_cell,
                 aliases=("证书名称", "试点证书名称", "证书"),
                 example="Web前端开发",
                 help="matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书",

@@ -27,13 +27,20 @@ from app.applications.models import (
     ReportGroupBy,
     ReturnBody,
 )
-from app.core.auth import CurrentPrincipal, IfMatch, set_created, set_etag
+from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
+from app.core.responses import (
+    ACTION_RESPONSES,
+    CREATE_RESPONSES,
+    GET_RESPONSES,
+    WRITE_RESPONSES,
+)
+from app.core.versions import IfMatch, set_created, set_etag
 
 applications_router = APIRouter(
     prefix="/applications", tags=["applications"], responses=problem_responses(401, 403, 422)
@@ -46,10 +53,6 @@ reports_router = APIRouter(
 )
 
 YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")]
-GET_RESPONSES = problem_responses(404)
-CREATE_RESPONSES = problem_responses(409)
-WRITE_RESPONSES = problem_responses(404, 409, 412)
-ACTION_RESPONSES = problem_responses(404, 409)
 
 
 # --- applications ----------------------------------------------------------------------------

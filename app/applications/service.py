@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.accounts.service import check_version
 from app.applications.models import (
     MAX_CORE_COURSES,
     MIN_CORE_COURSES,
@@ -45,8 +44,10 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
-from app.core.roles import Principal, Role
+from app.core.locks import lock_one, lock_row
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.reference.models import (
     Certificate,
     College,
@@ -58,8 +59,7 @@ from app.reference.models import (
     Teacher,
 )
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
-READER_ROLES = READ_ALL_ROLES | {
+READER_ROLES = READ_ALL | {
     Role.college_manager,
     Role.teacher,
     Role.student,
@@ -106,7 +106,7 @@ def visible(statement: Any, principal: Principal) -> Any:
     decided ones for the certificates it issues.
     """
     role = principal.role
-    if role in READ_ALL_ROLES:
+    if role in READ_ALL:
         return statement
     if role == Role.college_manager:
         return statement.where(_has_major_in_college(principal.college_id or -1))
@@ -368,9 +368,9 @@ def locked_application(
     statement = visible(
         select(PilotApplication).where(PilotApplication.id == application_id), principal
     )
-    application: PilotApplication | None = session.exec(statement.with_for_update()).first()
-    if application is None:
-        raise NotFound(f"No pilot application with id {application_id}")
+    application: PilotApplication = lock_one(
+        session, statement, "pilot application", application_id
+    )
     return application
 
 
@@ -1015,10 +1015,9 @@ def create_plan(session: Session, principal: Principal, data: PlanCreate) -> Pil
 
 def _locked_plan(session: Session, principal: Principal, plan_id: int) -> tuple[PilotPlan, int]:
     statement = plan_statement(session, principal, PlanFilters()).where(PilotPlan.id == plan_id)
-    row = session.exec(statement.with_for_update(of=PilotPlan)).first()
-    if row is None:
-        raise NotFound(f"No pilot plan with id {plan_id}")
-    plan, _major_name, college_id, _application_status = row
+    plan, _major_name, college_id, _application_status = lock_one(
+        session, statement, "pilot plan", plan_id, of=PilotPlan
+    )
     return plan, college_id
 
 
@@ -1092,9 +1091,7 @@ def _core_course_problems(session: Session, plan: PilotPlan) -> list[dict[str, s
 def _require_approved_application(session: Session, plan: PilotPlan, what: str) -> None:
     """409 unless the plan's application is (still) approved; its row stays locked, so a
     close racing this change waits for it or is seen by it."""
-    application = session.exec(
-        select(PilotApplication).where(PilotApplication.id == plan.application_id).with_for_update()
-    ).one()
+    application = lock_row(session, PilotApplication, plan.application_id, "pilot application")
     if application.status != ApplicationStatus.approved:
         raise InvalidState(
             f"Plan {plan.id} cannot be {what}: its application {application.id} is "

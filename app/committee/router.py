@@ -15,7 +15,7 @@ from app.committee.models import (
     MeetingPublic,
     MeetingUpdate,
 )
-from app.core.auth import CurrentPrincipal, IfMatch, set_created, set_etag
+from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -27,6 +27,7 @@ from app.core.export import (
 )
 from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
+from app.core.versions import IfMatch, set_created, set_etag
 
 experts_router = APIRouter(
     prefix="/experts", tags=["committee"], responses=problem_responses(401, 403, 422)

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.committee.models import (
     AttendeePublic,
     DecisionIn,
@@ -29,21 +28,22 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.legacy import RowListing as Listing
 from app.core.legacy import fetch_for_export
+from app.core.locks import lock_row
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 
-READER_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 EXPERT_ENTITY = "expert"
 MEETING_ENTITY = "meeting"
 
 
 def _require_reader(principal: Principal) -> None:
-    if principal.role not in READER_ROLES:
+    if principal.role not in READ_ALL:
         raise Forbidden(
             f"Role {principal.role.value} may not read the expert committee; allowed roles: "
             "academic_office, auditor, admin",
-            allowed_roles=sorted(r.value for r in READER_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL),
         )
 
 
@@ -131,18 +131,11 @@ def create_expert(session: Session, principal: Principal, data: ExpertCreate) ->
     return expert
 
 
-def _locked_expert(session: Session, expert_id: int) -> Expert:
-    expert = session.exec(select(Expert).where(Expert.id == expert_id).with_for_update()).first()
-    if expert is None:
-        raise NotFound(f"No expert with id {expert_id}")
-    return expert
-
-
 def update_expert(
     session: Session, principal: Principal, expert_id: int, data: ExpertUpdate, if_match: int | None
 ) -> Expert:
     _require_office(principal)
-    expert = _locked_expert(session, expert_id)
+    expert = lock_row(session, Expert, expert_id, "expert")
     check_version(expert.version, if_match, "expert")
     apply_changes(session, principal, expert, data.model_dump(exclude_unset=True), EXPERT_ENTITY)
     return expert
@@ -151,7 +144,7 @@ def update_expert(
 def delete_expert(session: Session, principal: Principal, expert_id: int) -> None:
     """Delete an expert who attended no meeting; one who did is kept (set ``active`` false)."""
     _require_office(principal)
-    expert = _locked_expert(session, expert_id)
+    expert = lock_row(session, Expert, expert_id, "expert")
     attended = session.exec(
         select(func.count()).where(MeetingAttendee.expert_id == expert_id)
     ).one()
@@ -323,15 +316,6 @@ def create_meeting(session: Session, principal: Principal, data: MeetingCreate) 
     return meeting
 
 
-def _locked_meeting(session: Session, meeting_id: int) -> Meeting:
-    meeting = session.exec(
-        select(Meeting).where(Meeting.id == meeting_id).with_for_update()
-    ).first()
-    if meeting is None:
-        raise NotFound(f"No meeting with id {meeting_id}")
-    return meeting
-
-
 def update_meeting(
     session: Session,
     principal: Principal,
@@ -341,7 +325,7 @@ def update_meeting(
 ) -> Meeting:
     """Change a meeting; ``attendee_ids`` and ``decisions``, when sent, replace the lists."""
     _require_office(principal)
-    meeting = _locked_meeting(session, meeting_id)
+    meeting = lock_row(session, Meeting, meeting_id, "meeting")
     check_version(meeting.version, if_match, "meeting")
     changes = data.model_dump(exclude_unset=True)
     attendee_ids = changes.pop("attendee_ids", None)
@@ -373,7 +357,7 @@ def update_meeting(
 
 def delete_meeting(session: Session, principal: Principal, meeting_id: int) -> None:
     _require_office(principal)
-    meeting = _locked_meeting(session, meeting_id)
+    meeting = lock_row(session, Meeting, meeting_id, "meeting")
     before = _meeting_snapshot(session, meeting)
     for model in (MeetingAttendee, MeetingDecision):
         for row in session.exec(select(model).where(model.meeting_id == meeting_id)).all():

@@ -7,10 +7,10 @@ from pydantic import BaseModel
 from sqlmodel import JSON, Field, Session, SQLModel
 
 from app.core.context import current_request_id
+from app.core.locks import AUDIT_FEED_KEY, advisory_lock
 from app.core.models import Timestamped
 from app.core.roles import Principal
 
-FEED_LOCK_KEY = 0x0E7E_F00D
 SECRET_FIELDS = frozenset({"password_hash", "key_hash", "password"})
 
 
@@ -86,8 +86,7 @@ def record(
     On PostgreSQL a transaction-scoped lock makes event ids follow commit order, so a poller
     of the change feed that has seen id N never later finds a smaller id appear.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
+    advisory_lock(session, AUDIT_FEED_KEY)
     event = AuditEvent(
         actor=principal.label if principal else "system",
         actor_role=principal.role.value if principal else None,

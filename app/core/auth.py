@@ -1,16 +1,21 @@
-"""Request authentication (bearer token or ``X-API-Key``) and role checks as typed dependencies."""
+"""Request authentication (bearer token or ``X-API-Key``) and role checks as typed dependencies.
+
+Core knows no accounts: the application factory installs the resolvers (``accounts`` owns users
+and keys) that turn a credential into a principal, with ``install_principal_resolvers``.
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlmodel import Session
 
-from app.accounts import service as accounts
 from app.core.config import Settings
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, PreconditionFailed, Unauthorized
+from app.core.errors import Forbidden, Unauthorized
 from app.core.roles import Principal, Role
 from app.core.types import school_today
 
@@ -36,6 +41,25 @@ def get_settings_from_app(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 
 
+@dataclass(frozen=True)
+class PrincipalResolvers:
+    """Who a credential names, or None when it names no one (unknown, revoked, expired)."""
+
+    from_token: Callable[[Session, Settings, str], Principal | None]
+    from_api_key: Callable[[Session, str], Principal | None]
+
+
+def install_principal_resolvers(app: FastAPI, resolvers: PrincipalResolvers) -> None:
+    app.state.principal_resolvers = resolvers
+
+
+def _resolvers(request: Request) -> PrincipalResolvers:
+    resolvers: PrincipalResolvers | None = getattr(request.app.state, "principal_resolvers", None)
+    if resolvers is None:
+        raise RuntimeError("No principal resolvers installed; call install_principal_resolvers")
+    return resolvers
+
+
 def get_principal(
     request: Request,
     session: SessionDep,
@@ -44,13 +68,14 @@ def get_principal(
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
     """Who the request acts as; 401 when no valid credential came with it."""
+    resolvers = _resolvers(request)
     principal = None
     if api_key:
-        principal = accounts.principal_from_api_key(session, api_key)
+        principal = resolvers.from_api_key(session, api_key)
         if principal is None:
             raise Unauthorized("The X-API-Key is unknown, revoked or expired")
     elif token:
-        principal = accounts.principal_from_token(session, settings, token)
+        principal = resolvers.from_token(session, settings, token)
         if principal is None:
             raise Unauthorized("The access token is invalid or expired; log in again")
     if principal is None:
@@ -65,48 +90,27 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+def check_role(principal: Principal, *roles: Role, what: str = "do this") -> None:
+    """403 unless ``principal`` has one of ``roles``; ``what`` names the refused action."""
+    if principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(
+            f"Role {principal.role.value} may not {what}; allowed roles: {allowed}",
+            allowed_roles=[r.value for r in roles],
+        )
+
+
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency that lets only ``roles`` through (403 for the others)."""
-    allowed = ", ".join(r.value for r in roles)
 
     def _check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles:
-            raise Forbidden(
-                f"Role {principal.role.value} may not do this; allowed roles: {allowed}",
-                allowed_roles=[r.value for r in roles],
-            )
+        check_role(principal, *roles)
         return principal
 
     return _check
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.admin))]
-
-
-def parse_if_match(request: Request) -> int | None:
-    """The version named by ``If-Match`` (``"3"``, ``W/"3"``, ``3``); None when absent or ``*``."""
-    raw = request.headers.get("if-match")
-    if raw is None or raw.strip() == "*":
-        return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise PreconditionFailed(
-            f'If-Match must be the ETag from a previous GET, such as "3"; got {raw!r}'
-        )
-    return int(value)
-
-
-IfMatch = Annotated[int | None, Depends(parse_if_match)]
-
-
-def set_etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = f'"{version}"'
-
-
-def set_created(response: Response, path: str, row_id: int | None, version: int) -> None:
-    """``ETag`` and ``Location`` of a row a POST just created under ``/api/v1/<path>``."""
-    set_etag(response, version)
-    response.headers["Location"] = f"/api/v1/{path}/{row_id}"
 
 
 def school_today_dep(settings: SettingsDep) -> date:

@@ -14,6 +14,18 @@ class Role(StrEnum):
     auditor = "auditor"
 
 
+READ_ALL: frozenset[Role] = frozenset({Role.admin, Role.academic_office, Role.auditor})
+"""Read every row of every domain, unscoped."""
+
+READ_ALL_OR_COLLEGE: frozenset[Role] = READ_ALL | {Role.college_manager}
+"""Read a domain's reports: ``READ_ALL`` everything, a college manager their own college's."""
+
+OFFICE: frozenset[Role] = frozenset({Role.academic_office})
+"""Write a domain's rows that belong to no one college (the default writers of an upload)."""
+
+OFFICE_OR_COLLEGE: frozenset[Role] = frozenset({Role.academic_office, Role.college_manager})
+"""Write a college's rows: the academic office any college's, a college manager their own."""
+
 SCOPE_FIELD_BY_ROLE: dict[Role, str] = {
     Role.college_manager: "college_id",
     Role.teacher: "teacher_id",

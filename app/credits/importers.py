@@ -4,8 +4,6 @@ and a code the catalogue does not know yet is created with the row's course name
 the college of the row's first major and taught to the row's majors."""
 
 import difflib
-import re
-import unicodedata
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -21,17 +19,10 @@ from app.credits.models import (
     ConversionRule,
     ConversionRuleMajor,
 )
-from app.imports.engine import (
-    CellError,
-    Column,
-    ImportKind,
-    Plan,
-    RowRefused,
-    code,
-    multi,
-    text,
-)
+from app.imports.cells import CellError, code, date_cell, decimal, match_text, multi, text
+from app.imports.engine import Column, ImportKind, Plan, RowRefused
 from app.imports.registry import register
+from app.reference.importers import certificate_name_cell
 from app.reference.models import (
     LEVEL_ORDER,
     MAX_CREDITS,
@@ -43,7 +34,6 @@ from app.reference.models import (
     levels_from_text,
     normalise_certificate_name,
 )
-from app.trainings.importers import school_date
 
 MODES = {
     "免修": ConversionMode.exemption,
@@ -52,17 +42,6 @@ MODES = {
     "替代": ConversionMode.substitution,
     "substitution": ConversionMode.substitution,
 }
-
-
-def _match_text(value: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", value)).casefold()
-
-
-def _certificate_cell(raw: str) -> str:
-    name = str(text(100)(raw))
-    if not normalise_certificate_name(name):
-        raise CellError("a certificate name, such as Web前端开发")
-    return name
 
 
 def _level_cell(raw: str) -> Level:
@@ -78,18 +57,6 @@ def _mode_cell(raw: str) -> ConversionMode:
     if mode is None:
         raise CellError("免修 (exemption) or 替换 (substitution)")
     return mode
-
-
-def _credits_cell(raw: str) -> Decimal:
-    try:
-        number = Decimal(unicodedata.normalize("NFKC", raw).strip())
-    except ArithmeticError as exc:
-        raise CellError(f"a number above 0 and at most {MAX_CREDITS}") from exc
-    if not number.is_finite() or not Decimal(0) < number <= MAX_CREDITS:
-        raise CellError(f"a number above 0 and at most {MAX_CREDITS}")
-    if number.quantize(Decimal("0.1")) != number:
-        raise CellError("at most one decimal place")
-    return number.quantize(Decimal("0.1"))
 
 
 def _row_key(cells: dict[str, Any], _options: Any) -> Any:
@@ -148,8 +115,8 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
     for major_id, major_code, name, college_id in session.execute(
         sa.select(Major.id, Major.code, Major.name, Major.college_id)  # type: ignore[call-overload]
     ):
-        by_name[_match_text(name)].append(major_id)
-        display[_match_text(name)] = name
+        by_name[match_text(name)].append(major_id)
+        display[match_text(name)] = name
         by_code[major_code] = major_id
         college_of[major_id] = college_id
     return Plan(
@@ -199,7 +166,7 @@ def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
     ids: list[int] = []
     unknown: list[str] = []
     for major in majors:
-        key = _match_text(major)
+        key = match_text(major)
         if major in by_code:
             found = by_code[major]
         elif len(by_name.get(key, [])) == 1:
@@ -231,7 +198,7 @@ def _course_id(plan: Plan, course_code: str, name: str | None, major_ids: list[i
     courses: dict[str, tuple[int, str]] = plan.lookups["courses"]
     if course_code in courses:
         course_id, known_name = courses[course_code]
-        if name and _match_text(name) != _match_text(known_name):
+        if name and match_text(name) != match_text(known_name):
             raise RowRefused(
                 f"course {course_code} is {known_name!r} in the catalogue, not {name!r}; fix the "
                 "name or the code",
@@ -246,7 +213,7 @@ def _course_id(plan: Plan, course_code: str, name: str | None, major_ids: list[i
             course_code,
         )
     new: dict[str, dict[str, Any]] = plan.lookups["new_courses"]
-    if course_code in new and _match_text(new[course_code]["name"]) != _match_text(name):
+    if course_code in new and match_text(new[course_code]["name"]) != match_text(name):
         raise RowRefused(
             f"course {course_code} is named {new[course_code]['name']!r} in another row",
             "课程名称",
@@ -267,6 +234,8 @@ def _course_id(plan: Plan, course_code: str, name: str | None, major_ids: list[i
 
 
 COMPARED = ("min_level", "credits", "mode", "major_ids", "effective_from", "effective_to", "notes")
+CREDITS = decimal(Decimal("0.1"), MAX_CREDITS, 1)
+"""Above 0 and at most MAX_CREDITS, one decimal place (so at least 0.1)."""
 
 
 def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
@@ -401,7 +370,7 @@ register(
                 "certificate",
                 "证书名称",
                 "certificate",
-                _certificate_cell,
+                certificate_name_cell,
                 aliases=("X证书", "证书", "职业技能等级证书"),
                 example="Web前端开发",
                 help="matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书",
@@ -425,7 +394,7 @@ register(
                 example="Web前端开发基础",
                 help="checked against the catalogue; needed to create a course it lacks",
             ),
-            Column("credits", "学分", "credits", _credits_cell, example="4"),
+            Column("credits", "学分", "credits", CREDITS, example="4"),
             Column(
                 "mode",
                 "转换方式",
@@ -448,7 +417,7 @@ register(
                 "effective_from",
                 "生效日期",
                 "effective_from",
-                school_date,
+                date_cell,
                 required=False,
                 example="2022-09-01",
                 help="first day in force; empty: since always",
@@ -457,7 +426,7 @@ register(
                 "effective_to",
                 "失效日期",
                 "effective_to",
-                school_date,
+                date_cell,
                 required=False,
                 example="",
                 help="last day in force; empty: open-ended",

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.core.auth import CurrentPrincipal, IfMatch, Today, set_created, set_etag
+from app.core.auth import CurrentPrincipal, Today
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -18,6 +18,7 @@ from app.core.export import (
 )
 from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
+from app.core.versions import IfMatch, set_created, set_etag
 from app.credits import service
 from app.credits.models import (
     BulkApproveBody,

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import PilotApplication
 from app.core.audit import record, snapshot
+from app.core.auth import check_role
 from app.core.errors import (
     AppError,
     Conflict,
@@ -25,9 +25,11 @@ from app.core.errors import (
 )
 from app.core.legacy import RowListing as Listing
 from app.core.legacy import fetch_for_export
+from app.core.locks import lock_first, lock_row
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.credits.models import (
     BulkApproveResult,
     BulkOutcome,
@@ -59,20 +61,10 @@ from app.credits.models import (
 from app.exams.models import CertificateStatus, ExamSession, IssuedCertificate
 from app.reference.models import Certificate, Course, EvaluationOrg, Level, Major, Student
 
-READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
 RULE_ENTITY = "conversion_rule"
 REQUEST_ENTITY = "conversion_request"
 CREDIT_ENTITY = "credit_record"
 ZERO = Decimal("0.0")
-
-
-def _require(principal: Principal, *roles: Role, what: str) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
-        raise Forbidden(
-            f"Role {principal.role.value} may not {what}; allowed roles: {allowed}",
-            allowed_roles=[r.value for r in roles],
-        )
 
 
 def in_force(rule: ConversionRule, day: date) -> bool:
@@ -305,7 +297,7 @@ def rule_major_ids(session: Session, rule_id: int) -> list[int]:
 
 def create_rule(session: Session, principal: Principal, data: RuleCreate) -> ConversionRule:
     """A new rule (academic office); one rule per certificate and course at any time."""
-    _require(principal, Role.academic_office, what="write conversion rules")
+    check_role(principal, Role.academic_office, what="write conversion rules")
     _check_refs(session, data.certificate_id, data.course_id, data.major_ids)
     _check_level_offered(session, data.certificate_id, data.min_level)
     _refuse_overlap(
@@ -346,12 +338,7 @@ def _successor_id(session: Session, rule_id: int) -> int | None:
 
 
 def _locked_rule(session: Session, rule_id: int) -> ConversionRule:
-    rule = session.exec(
-        select(ConversionRule).where(ConversionRule.id == rule_id).with_for_update()
-    ).first()
-    if rule is None:
-        raise NotFound(f"No conversion rule with id {rule_id}")
-    return rule
+    return lock_row(session, ConversionRule, rule_id, "conversion rule")
 
 
 IN_PLACE_WHEN_USED = frozenset({"effective_to", "notes"})
@@ -368,7 +355,7 @@ def update_rule(
     """Change a rule. A rule no request used changes in place; a used one only gets its end
     date or notes changed in place, anything else closes it the day before the new version
     starts (``effective_from``, default today) and opens that new version."""
-    _require(principal, Role.academic_office, what="write conversion rules")
+    check_role(principal, Role.academic_office, what="write conversion rules")
     rule = _locked_rule(session, rule_id)
     check_version(rule.version, if_match, "conversion rule")
     successor = _successor_id(session, rule_id)
@@ -495,7 +482,7 @@ def _new_version(
 
 def delete_rule(session: Session, principal: Principal, rule_id: int) -> None:
     """Only a rule no request used; a used rule is closed with ``effective_to`` instead."""
-    _require(principal, Role.academic_office, what="write conversion rules")
+    check_role(principal, Role.academic_office, what="write conversion rules")
     rule = _locked_rule(session, rule_id)
     if _rule_used(session, rule_id):
         raise Conflict(
@@ -741,23 +728,15 @@ def _locked_student(session: Session, student_id: int, field: str = "body.studen
     other. ``FOR NO KEY UPDATE`` on PostgreSQL: rows that only reference the student (a
     revocation's reversal lines) are not held up, so a revocation waiting for the
     certificate's row never deadlocks with it."""
-    student = session.exec(
-        select(Student).where(Student.id == student_id).with_for_update(key_share=True)
-    ).first()
-    if student is None:
-        raise UnprocessableEntity(
-            f"No student with id {student_id}",
-            errors=[{"field": field, "message": "no such student"}],
-        )
-    return student
+    return lock_row(session, Student, student_id, "student", field=field, no_key=True)
 
 
 def _shared_rule(session: Session, rule_id: int) -> ConversionRule | None:
     """The rule, share-locked so that a concurrent change of it (which takes the row
     exclusively and asks whether a request used it) waits for this transaction."""
-    rule: ConversionRule | None = session.exec(
-        select(ConversionRule).where(ConversionRule.id == rule_id).with_for_update(read=True)
-    ).first()
+    rule: ConversionRule | None = lock_first(
+        session, select(ConversionRule).where(ConversionRule.id == rule_id), share=True
+    )
     return rule
 
 
@@ -765,11 +744,9 @@ def _shared_certificate(session: Session, issued_id: int) -> IssuedCertificate |
     """The issued certificate, share-locked: its revocation (which takes the row exclusively,
     then reverses its credits and rejects its waiting requests) waits for this transaction
     and then sees what it wrote."""
-    issued: IssuedCertificate | None = session.exec(
-        select(IssuedCertificate)
-        .where(IssuedCertificate.id == issued_id)
-        .with_for_update(read=True)
-    ).first()
+    issued: IssuedCertificate | None = lock_first(
+        session, select(IssuedCertificate).where(IssuedCertificate.id == issued_id), share=True
+    )
     return issued
 
 
@@ -778,7 +755,7 @@ def create_request(
 ) -> ConversionRequest:
     """A student for themself, or the academic office for a student. The student's row is
     locked first, so two requests of one student are checked one after the other."""
-    _require(principal, Role.academic_office, Role.student, what="file conversion requests")
+    check_role(principal, Role.academic_office, Role.student, what="file conversion requests")
     student_id = data.student_id
     if principal.role == Role.student:
         if student_id is not None and student_id != principal.student_id:
@@ -852,9 +829,7 @@ def _refuse_action(request: ConversionRequest, action: str) -> None:
 
 
 def _lock_request(session: Session, request_id: int) -> ConversionRequest:
-    return session.exec(
-        select(ConversionRequest).where(ConversionRequest.id == request_id).with_for_update()
-    ).one()
+    return lock_row(session, ConversionRequest, request_id, "conversion request")
 
 
 def approve(
@@ -863,7 +838,7 @@ def approve(
     """submitted → approved, checked again, and the credit written in the same transaction.
     The student's row, then the certificate's (shared, so a revocation waits), then the
     request's are locked: racing approvals queue, and a revocation sees the credit."""
-    _require(principal, Role.academic_office, what="approve conversion requests")
+    check_role(principal, Role.academic_office, what="approve conversion requests")
     visible = _visible_request(session, principal, request_id)
     student = _locked_student(session, visible.student_id)
     issued = _shared_certificate(session, visible.issued_certificate_id)
@@ -951,7 +926,7 @@ def reject(
     session: Session, principal: Principal, request_id: int, reason: str, today: date
 ) -> ConversionRequest:
     """submitted → rejected with a reason, by the academic office."""
-    _require(principal, Role.academic_office, what="reject conversion requests")
+    check_role(principal, Role.academic_office, what="reject conversion requests")
     _visible_request(session, principal, request_id)
     request = _lock_request(session, request_id)
     if request.status != RequestStatus.submitted:
@@ -965,7 +940,7 @@ def withdraw(
     session: Session, principal: Principal, request_id: int, today: date
 ) -> ConversionRequest:
     """submitted → withdrawn, by the student who asked."""
-    _require(principal, Role.student, what="withdraw conversion requests")
+    check_role(principal, Role.student, what="withdraw conversion requests")
     _visible_request(session, principal, request_id)
     request = _lock_request(session, request_id)
     if request.status != RequestStatus.submitted:
@@ -977,7 +952,7 @@ def bulk_approve(
     session: Session, principal: Principal, ids: list[int], today: date
 ) -> BulkApproveResult:
     """Approve each request on its own (its own transaction); say for each why not."""
-    _require(principal, Role.academic_office, what="approve conversion requests")
+    check_role(principal, Role.academic_office, what="approve conversion requests")
     results: list[BulkOutcome] = []
     for request_id in ids:
         try:
@@ -1326,12 +1301,8 @@ def reverse_credit(
 ) -> CreditRecord:
     """Write the negative line that cancels a credit, once; the request becomes ``reversed``
     and the course can be claimed again."""
-    _require(principal, Role.academic_office, what="reverse credits")
-    credit = session.exec(
-        select(CreditRecord).where(CreditRecord.id == record_id).with_for_update()
-    ).first()
-    if credit is None:
-        raise NotFound(f"No credit record with id {record_id}")
+    check_role(principal, Role.academic_office, what="reverse credits")
+    credit = lock_row(session, CreditRecord, record_id, "credit record")
     if credit.kind != CreditKind.credit:
         raise InvalidState(
             f"Credit record {record_id} is itself a reversal (of record {credit.reverses_id}); "
@@ -1395,8 +1366,6 @@ def settle_revoked_certificate(
 
 # --- the report ------------------------------------------------------------------------------
 
-REPORT_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
-
 
 def conversion_report(
     session: Session, principal: Principal, *, year: int | None
@@ -1404,12 +1373,12 @@ def conversion_report(
     """One row per approved (not reversed) conversion, by approval date, and the counts per
     rule and per course; a college manager sees their college's students."""
     scope = principal.college_id if principal.role == Role.college_manager else None
-    if principal.role not in REPORT_READERS and principal.role != Role.college_manager:
+    if principal.role not in READ_ALL and principal.role != Role.college_manager:
         raise Forbidden(
             f"Role {principal.role.value} may not read the conversion report; allowed roles: "
-            + ", ".join(sorted(r.value for r in REPORT_READERS))
+            + ", ".join(sorted(r.value for r in READ_ALL))
             + ", college_manager (own college)",
-            allowed_roles=sorted(r.value for r in REPORT_READERS | {Role.college_manager}),
+            allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
     statement = (
         select(  # type: ignore[call-overload]

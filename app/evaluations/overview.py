@@ -8,7 +8,7 @@ from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from app.applications.models import ApplicationStatus, PilotApplication
 from app.core.errors import Forbidden
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, Principal
 from app.core.types import Money
 from app.credits import service as credits_service
 from app.evaluations import service as evaluations
@@ -17,8 +17,6 @@ from app.exams.models import FunnelGroupBy, FunnelRow
 from app.funding import service as funding
 from app.trainings import service as trainings
 from app.trainings.models import CoverageTotals
-
-OVERVIEW_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 
 
 class StatusCount(SQLModel):
@@ -73,11 +71,11 @@ def credit_totals(session: Session, year: int | None) -> CreditsFigure:
 
 def overview(session: Session, principal: Principal, year: int | None, today: date) -> Overview:
     """Each figure from the service that owns it, so the overview agrees with every report."""
-    if principal.role not in OVERVIEW_ROLES:
+    if principal.role not in READ_ALL:
         raise Forbidden(
             f"Role {principal.role.value} may not read the overview; allowed roles: "
             "academic_office, auditor, admin",
-            allowed_roles=sorted(r.value for r in OVERVIEW_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL),
         )
     statement = select(
         PilotApplication.status,

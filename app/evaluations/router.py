@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.applications.models import MAX_YEAR, MIN_YEAR
-from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_etag
+from app.core.auth import CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -19,6 +19,7 @@ from app.core.export import (
 from app.core.pagination import Page, PageDep
 from app.core.params import DbId
 from app.core.types import school_today
+from app.core.versions import IfMatch, set_etag
 from app.evaluations import service
 from app.evaluations.indicators import INDICATORS
 from app.evaluations.models import (

@@ -15,7 +15,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.applications.service import visible
 from app.core.audit import record, snapshot
@@ -28,9 +27,11 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.legacy import fetch_for_export
+from app.core.locks import lock_first, lock_row
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.evaluations.indicators import (
     BY_KEY,
     DEFAULT_COMMITTEE_WEIGHT,
@@ -54,8 +55,6 @@ from app.evaluations.models import (
 )
 from app.reference.models import Certificate, Major
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
-READER_ROLES = READ_ALL_ROLES | {Role.college_manager}
 DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 ENTITY = "evaluation"
 SCHEME_ENTITY = "evaluation_scheme"
@@ -71,11 +70,11 @@ def _require_office(principal: Principal, what: str) -> None:
 
 
 def _require_reader(principal: Principal) -> None:
-    if principal.role not in READER_ROLES:
+    if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
             f"Role {principal.role.value} may not read evaluations; allowed roles: "
             "academic_office, auditor, admin, college_manager (own college's pilots)",
-            allowed_roles=sorted(r.value for r in READER_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
 
 
@@ -142,12 +141,12 @@ def _lock_scheme(session: Session, year: int, create: bool) -> tuple[EvaluationS
     """The year's scheme row, locked, and how it came: ``found`` (stored before this request
     looked), ``inserted`` (stored from the defaults by this request, when ``create``) or
     ``raced`` (absent when this request looked, stored meanwhile by another one)."""
-    statement = select(EvaluationScheme).where(EvaluationScheme.year == year).with_for_update()
-    scheme = session.exec(statement).first()
+    statement = select(EvaluationScheme).where(EvaluationScheme.year == year)
+    scheme: EvaluationScheme | None = lock_first(session, statement)
     if scheme is not None or not create:
         return scheme, "found"
     inserted = _insert_defaults_unless_stored(session, year)
-    return session.exec(statement).first(), "inserted" if inserted else "raced"
+    return lock_first(session, statement), "inserted" if inserted else "raced"
 
 
 def _insert_defaults_unless_stored(session: Session, year: int) -> bool:
@@ -441,9 +440,7 @@ def _locked_evaluation(session: Session, evaluation_id: int) -> tuple[Evaluation
         raise NotFound(f"No evaluation with id {evaluation_id}")
     scheme = _locked_scheme(session, found.year, create=True)
     assert scheme is not None
-    evaluation = session.exec(
-        select(Evaluation).where(Evaluation.id == evaluation_id).with_for_update()
-    ).one()
+    evaluation = lock_row(session, Evaluation, evaluation_id, "evaluation")
     session.refresh(evaluation)
     return evaluation, scheme
 

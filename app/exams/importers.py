@@ -2,8 +2,6 @@
 single registration per row), ``exam-results`` and ``issued-certificates`` (the session's own
 evaluation organisation or the academic office)."""
 
-import re
-import unicodedata
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,8 +20,9 @@ from app.applications.models import (
 from app.core.audit import record, snapshot
 from app.core.config import get_settings
 from app.core.errors import Conflict
+from app.core.locks import lock_row
 from app.core.params import MAX_DB_ID
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.exams import service
 from app.exams.models import (
@@ -34,47 +33,17 @@ from app.exams.models import (
     IssuedCertificate,
     RegistrationStatus,
 )
-from app.imports.engine import (
-    CellError,
-    ChangedDuringImport,
-    Column,
-    ImportKind,
-    Plan,
-    RowRefused,
-    code,
-    decimal,
-    integer,
-    text,
-)
+from app.imports.cells import code, date_cell, decimal, integer, text, yes_no
+from app.imports.engine import ChangedDuringImport, Column, ImportKind, Plan, RowRefused
 from app.imports.registry import register
 from app.reference.models import EvaluationOrg, Major, Student
 
 RESULT_WRITERS = frozenset({Role.academic_office, Role.evaluation_org})
-REGISTRATION_WRITERS = frozenset({Role.academic_office, Role.college_manager})
 TRUE_WORDS = frozenset({"是", "通过", "合格", "y", "yes", "true", "1", "pass", "passed"})
 FALSE_WORDS = frozenset({"否", "不通过", "未通过", "不合格", "n", "no", "false", "0", "fail"})
-_DATE = re.compile(
-    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]00:00(:00)?)?$"
+passed_cell = yes_no(
+    TRUE_WORDS, FALSE_WORDS, "是 or 否 (also 通过/不通过, 合格/不合格, yes/no, 1/0)"
 )
-
-
-def passed_cell(raw: str) -> bool:
-    value = unicodedata.normalize("NFKC", raw).strip().casefold()
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
-    raise CellError("是 or 否 (also 通过/不通过, 合格/不合格, yes/no, 1/0)")
-
-
-def date_cell(raw: str) -> date:
-    match = _DATE.match(unicodedata.normalize("NFKC", raw).strip())
-    try:
-        if match is None:
-            raise ValueError
-        return date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError as exc:
-        raise CellError("a date such as 2022-12-20 or 2022年12月20日") from exc
 
 
 EARLIEST_ISSUE = date(2000, 1, 1)
@@ -311,15 +280,10 @@ def _lock_and_recount(
     """Take the rows of the sessions, then of their applications (the order a single
     registration takes them), and check the seats and headcount again under the locks."""
     sessions = sorted({r["session_id"] for r in rows})
-    exams = {
-        s: session.exec(select(ExamSession).where(ExamSession.id == s).with_for_update()).one()
-        for s in sessions
-    }
+    exams = {s: lock_row(session, ExamSession, s, "exam session") for s in sessions}
     applications = sorted({e.application_id for e in exams.values()})
     for application_id in applications:
-        application = session.exec(
-            select(PilotApplication).where(PilotApplication.id == application_id).with_for_update()
-        ).one()
+        application = lock_row(session, PilotApplication, application_id, "pilot application")
         if application.status != ApplicationStatus.approved:
             raise Conflict(
                 f"Pilot application {application_id} became {application.status.value} while "
@@ -410,7 +374,7 @@ register(
         ),
         prepare=_registrations_prepare,
         to_values=_registration_values,
-        writers=REGISTRATION_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_registration_college,
         before_write=_lock_and_recount,
         write_extra=_audit_registrations,
@@ -455,7 +419,7 @@ def _results_prepare(session: Session, principal: Principal) -> Plan:
                     )
                 ).all()
             ),
-            "subsidised": service.standing_subsidies(
+            "subsidised": service.standing_payments(
                 session, [v["id"] for v in existing.values() if v["passed"]]
             ),
             "org_names": _org_names(session),
@@ -588,7 +552,7 @@ def _lock_and_recheck_results(
         ).all()
     )
     _refuse_if_found(
-        service.standing_subsidies(session, list(results_of.values())),
+        service.standing_payments(session, list(results_of.values())),
         "Pass subsidies were paid",
         "reverse a payment before changing its result to not passed",
         "voucher_numbers",

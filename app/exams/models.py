@@ -7,9 +7,10 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, StringConstraints, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.listing import IdFilter
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime
 from app.reference.models import Level, RefId
@@ -27,6 +28,7 @@ Fee = Annotated[
 Score = Annotated[
     Decimal, Field(ge=0, le=100, max_digits=4, decimal_places=1, description="0–100, one decimal")
 ]
+FilterDate = Annotated[date | None, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 CertificateNumber = Annotated[
     str,
     StringConstraints(
@@ -256,6 +258,14 @@ class RegistrationPublic(SQLModel):
     updated_at: datetime
 
 
+class RegistrationRow(RegistrationPublic):
+    """A registration as its export row: the result's scores and pass as cells of their own."""
+
+    theory_score: Decimal | None = None
+    practical_score: Decimal | None = None
+    passed: bool | None = None
+
+
 class RevokeBody(SQLModel):
     reason: Reason
 
@@ -290,6 +300,42 @@ class PublicCertificate(SQLModel):
     evaluation_org: str
     issue_date: date
     status: CertificateStatus
+
+
+# --- list filters ------------------------------------------------------------------------------
+
+
+class ExamSessionFilters(BaseModel):
+    """Filters of the exam sessions list."""
+
+    certificate_id: IdFilter = Field(None, description="Sessions of this certificate")
+    level: Level | None = Field(None, description="Sessions of this level")
+    application_id: IdFilter = Field(None, description="Sessions of this pilot application")
+    date_from: FilterDate = Field(None, description="Exam on or after")
+    date_to: FilterDate = Field(None, description="Exam on or before")
+    status: SessionStatus | None = Field(
+        None, description="upcoming (window not open), open, closed (window closed), held"
+    )
+
+
+class RegistrationFilters(BaseModel):
+    """Filters of the registrations list."""
+
+    session_id: IdFilter = Field(None, description="Registrations in this exam session")
+    student_id: IdFilter = Field(None, description="Registrations of this student")
+    application_id: IdFilter = Field(None, description="Registrations for this pilot")
+    college_id: IdFilter = Field(None, description="Registrations of this college's students")
+    status: RegistrationStatus | None = Field(None, description="Registrations in this state")
+
+
+class IssuedCertificateFilters(BaseModel):
+    """Filters of the issued certificates list."""
+
+    student_id: IdFilter = Field(None, description="Certificates of this student")
+    session_id: IdFilter = Field(None, description="Certificates from this exam session")
+    certificate_id: IdFilter = Field(None, description="Certificates of this kind")
+    status: CertificateStatus | None = Field(None, description="valid or revoked")
+    number: str | None = Field(None, max_length=64, description="The certificate number, exactly")
 
 
 # --- the funnel --------------------------------------------------------------------------------

@@ -1,12 +1,11 @@
 """HTTP for exam sessions, registrations, results, issued certificates and their public
 verification."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from app.core.auth import CurrentPrincipal, IfMatch, Today, set_etag
+from app.core.auth import CurrentPrincipal, Today
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -16,27 +15,28 @@ from app.core.export import (
     FormatQuery,
     export_response,
 )
-from app.core.pagination import Page, PageDep
-from app.core.params import MAX_DB_ID, DbId
-from app.exams import service
+from app.core.listing import ListDep
+from app.core.pagination import Page
+from app.core.params import DbId
+from app.core.versions import IfMatch, set_etag
+from app.exams import reports, service
 from app.exams.models import (
-    CertificateStatus,
     ExamSessionCreate,
+    ExamSessionFilters,
     ExamSessionPublic,
     ExamSessionUpdate,
     FunnelGroupBy,
     FunnelReport,
+    IssuedCertificateFilters,
     IssuedCertificatePublic,
     PublicCertificate,
     RegistrationCreate,
+    RegistrationFilters,
     RegistrationPublic,
-    RegistrationStatus,
     ResultPublic,
     ResultPut,
     RevokeBody,
-    SessionStatus,
 )
-from app.reference.models import Level
 
 sessions_router = APIRouter(
     prefix="/exam-sessions", tags=["exams"], responses=problem_responses(401, 403, 422)
@@ -52,67 +52,24 @@ funnel_router = APIRouter(
     prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
 )
 
-FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
-DateQuery = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 ACTION_RESPONSES = problem_responses(404, 409)
 WRITE_RESPONSES = problem_responses(404, 409, 412)
 
 
 # --- sessions --------------------------------------------------------------------------------
 
-SESSION_COLUMNS = [
-    ExportColumn("id", "考核ID"),
-    ExportColumn("certificate_name", "证书名称"),
-    ExportColumn("level", "级别"),
-    ExportColumn("evaluation_org_name", "培训评价组织"),
-    ExportColumn("exam_date", "考核日期"),
-    ExportColumn("site", "考点"),
-    ExportColumn("capacity", "容量"),
-    ExportColumn("registered", "已报名"),
-    ExportColumn("registration_opens", "报名开始"),
-    ExportColumn("registration_closes", "报名截止"),
-    ExportColumn("fee", "考试费"),
-    ExportColumn("status", "状态"),
-]
-
 
 @sessions_router.get("", response_model=Page[ExamSessionPublic], responses=EXPORT_RESPONSES)
 def exam_sessions_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
+    filters: Annotated[ExamSessionFilters, Query()],
+    params: ListDep,
     today: Today,
-    certificate_id: FilterId = None,
-    level: Level | None = None,
-    application_id: FilterId = None,
-    date_from: Annotated[
-        date | None,
-        Query(ge=date(2000, 1, 1), le=date(2100, 12, 31), description="Exam on or after"),
-    ] = None,
-    date_to: Annotated[
-        date | None,
-        Query(ge=date(2000, 1, 1), le=date(2100, 12, 31), description="Exam on or before"),
-    ] = None,
-    status: Annotated[
-        SessionStatus | None,
-        Query(description="upcoming (window not open), open, closed (window closed), held"),
-    ] = None,
-    format: FormatQuery = ExportFormat.json,
 ) -> Any:
     """Exam sessions, latest exam first, with the live registrations and the status by today's
     date in the school's time zone. An evaluation organisation sees its own."""
-    filters: dict[str, Any] = {
-        "certificate_id": certificate_id,
-        "level": level,
-        "application_id": application_id,
-        "date_from": date_from,
-        "date_to": date_to,
-        "status": status,
-    }
-    if format != ExportFormat.json:
-        items = service.export_sessions(session, principal, today, **filters)
-        return export_response(items, SESSION_COLUMNS, format, "exam-sessions")
-    return service.list_sessions(session, principal, page, today, **filters)
+    return service.sessions(today).respond(session, principal, filters, params)
 
 
 @sessions_router.post(
@@ -196,59 +153,17 @@ def exam_sessions_registrations_create(
 
 # --- registrations -----------------------------------------------------------------------------
 
-REGISTRATION_COLUMNS = [
-    ExportColumn("id", "报名ID"),
-    ExportColumn("session_id", "考核ID"),
-    ExportColumn("exam_date", "考核日期"),
-    ExportColumn("level", "级别"),
-    ExportColumn("student_no", "学号"),
-    ExportColumn("student_name", "姓名"),
-    ExportColumn("cohort", "年级"),
-    ExportColumn("status", "状态"),
-    ExportColumn("theory_score", "理论成绩"),
-    ExportColumn("practical_score", "实操成绩"),
-    ExportColumn("passed", "是否通过"),
-]
-
-
-def _registration_row(item: RegistrationPublic) -> dict[str, Any]:
-    result = item.result
-    return {
-        **item.__dict__,
-        "theory_score": result.theory_score if result else None,
-        "practical_score": result.practical_score if result else None,
-        "passed": result.passed if result else None,
-    }
-
 
 @registrations_router.get("", response_model=Page[RegistrationPublic], responses=EXPORT_RESPONSES)
 def registrations_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    session_id: FilterId = None,
-    student_id: FilterId = None,
-    application_id: FilterId = None,
-    college_id: FilterId = None,
-    status: RegistrationStatus | None = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[RegistrationFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Registrations with their results, by session. A college manager sees their college's
     students, a student their own, an evaluation organisation its sessions'."""
-    filters: dict[str, Any] = {
-        "session_id": session_id,
-        "student_id": student_id,
-        "application_id": application_id,
-        "college_id": college_id,
-        "status": status,
-    }
-    if format != ExportFormat.json:
-        items = [
-            _registration_row(r)
-            for r in service.export_registrations(session, principal, **filters)
-        ]
-        return export_response(items, REGISTRATION_COLUMNS, format, "exam-registrations")
-    return service.list_registrations(session, principal, page, **filters)
+    return service.REGISTRATIONS.respond(session, principal, filters, params)
 
 
 @registrations_router.get(
@@ -320,19 +235,6 @@ def registrations_result_put(
 
 # --- issued certificates -----------------------------------------------------------------------
 
-CERTIFICATE_COLUMNS = [
-    ExportColumn("number", "证书编号"),
-    ExportColumn("student_no", "学号"),
-    ExportColumn("student_name", "姓名"),
-    ExportColumn("certificate_name", "证书名称"),
-    ExportColumn("level", "级别"),
-    ExportColumn("evaluation_org_name", "培训评价组织"),
-    ExportColumn("session_id", "考核ID"),
-    ExportColumn("issue_date", "发证日期"),
-    ExportColumn("status", "状态"),
-    ExportColumn("revoke_reason", "撤销原因"),
-]
-
 
 @certificates_router.get(
     "", response_model=Page[IssuedCertificatePublic], responses=EXPORT_RESPONSES
@@ -340,27 +242,12 @@ CERTIFICATE_COLUMNS = [
 def issued_certificates_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    student_id: FilterId = None,
-    session_id: FilterId = None,
-    certificate_id: FilterId = None,
-    status: CertificateStatus | None = None,
-    number: Annotated[str | None, Query(max_length=64)] = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[IssuedCertificateFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Issued certificate numbers, newest first. A student sees their own, a college manager
     their college's students', an evaluation organisation those of its sessions."""
-    filters: dict[str, Any] = {
-        "student_id": student_id,
-        "session_id": session_id,
-        "certificate_id": certificate_id,
-        "status": status,
-        "number": number,
-    }
-    if format != ExportFormat.json:
-        items = service.export_certificates(session, principal, **filters)
-        return export_response(items, CERTIFICATE_COLUMNS, format, "issued-certificates")
-    return service.list_certificates(session, principal, page, **filters)
+    return service.CERTIFICATES.respond(session, principal, filters, params)
 
 
 @certificates_router.get(
@@ -459,7 +346,7 @@ def reports_funnel(
     student training batches (0 before any is recorded). Academic office, auditors and
     admins; a college manager sees the pilots with a major of their college and their
     college's candidates."""
-    report = service.funnel(session, principal, year=year, group_by=group_by)
+    report = reports.funnel(session, principal, year=year, group_by=group_by)
     if format != ExportFormat.json:
         items = [row.model_dump() for row in [*report.rows, report.total]]
         name = f"funnel-by-{group_by.value}" + (f"-{year}" if year else "")

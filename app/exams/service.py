@@ -3,7 +3,6 @@
 state machine, results, issued certificates and their public verification. Every change is
 audited and committed here."""
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import (
     ApplicationCohort,
     ApplicationMajor,
@@ -19,19 +17,22 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.audit import apply_changes, record, snapshot
+from app.core.auth import check_role
 from app.core.errors import (
     Conflict,
     Forbidden,
     InvalidState,
     NotFound,
-    TooManyRequests,
     UnprocessableEntity,
 )
-from app.core.legacy import RowListing as Listing
-from app.core.legacy import fetch_for_export
-from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.export import ExportColumn
+from app.core.hooks import Hook
+from app.core.listing import Listing, each
+from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
+from app.core.ratelimit import RateLimit
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.credits.service import settle_revoked_certificate
 from app.exams.models import (
     CertificateStatus,
@@ -39,27 +40,25 @@ from app.exams.models import (
     ExamResult,
     ExamSession,
     ExamSessionCreate,
+    ExamSessionFilters,
     ExamSessionPublic,
     ExamSessionUpdate,
-    FunnelGroupBy,
-    FunnelReport,
-    FunnelRow,
     IssuedCertificate,
+    IssuedCertificateFilters,
     IssuedCertificatePublic,
     PublicCertificate,
     PublicLookup,
+    RegistrationFilters,
     RegistrationPublic,
+    RegistrationRow,
     RegistrationStatus,
     ResultPublic,
     ResultPut,
     SessionStatus,
 )
-from app.funding.models import Expenditure
-from app.funding.service import not_reversed
-from app.reference.models import Certificate, College, EvaluationOrg, Level, Major, Student
-from app.trainings.models import TrainingBatch, TrainingEnrollment
+from app.exams.reports import funnel as funnel  # re-exported: app.evaluations reads it here
+from app.reference.models import Certificate, EvaluationOrg, Major, Student
 
-READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
 SESSION_ENTITY = "exam_session"
 REGISTRATION_ENTITY = "exam_registration"
 RESULT_ENTITY = "exam_result"
@@ -67,7 +66,6 @@ CERTIFICATE_ENTITY = "issued_certificate"
 PUBLIC_LOOKUPS_PER_MINUTE = 60
 PUBLIC_LOOKUP_WINDOW = timedelta(minutes=1)
 PUBLIC_LOOKUP_PRUNE_BATCH = 500
-PUBLIC_LOCK_KEY = 0x0E7E_C3A7
 
 
 def session_status(exam: ExamSession, today: date) -> SessionStatus:
@@ -92,15 +90,6 @@ def _status_filter(status: SessionStatus, today: date) -> Any:
     return sa.and_(closes < today, exam_date <= today)
 
 
-def _require(principal: Principal, *roles: Role, what: str) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
-        raise Forbidden(
-            f"Role {principal.role.value} may not {what}; allowed roles: {allowed}",
-            allowed_roles=[r.value for r in roles],
-        )
-
-
 # --- sessions --------------------------------------------------------------------------------
 
 
@@ -116,16 +105,10 @@ def _live_count() -> Any:
 
 
 def session_statement(
-    principal: Principal,
-    *,
-    certificate_id: int | None = None,
-    level: Level | None = None,
-    application_id: int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    status: SessionStatus | None = None,
-    today: date | None = None,
+    _session: Session, principal: Principal, filters: ExamSessionFilters, today: date
 ) -> Any:
+    """Sessions with their certificate's and organisation's names and live registrations; an
+    evaluation organisation sees its own. ``status`` is as of ``today``."""
     statement = (
         select(ExamSession, Certificate.name, EvaluationOrg.name, _live_count())
         .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
@@ -135,22 +118,19 @@ def session_statement(
         statement = statement.where(
             ExamSession.evaluation_org_id == (principal.evaluation_org_id or -1)
         )
-    if certificate_id is not None:
-        statement = statement.where(ExamSession.certificate_id == certificate_id)
-    if level is not None:
-        statement = statement.where(ExamSession.level == level)
-    if application_id is not None:
-        statement = statement.where(ExamSession.application_id == application_id)
-    if date_from is not None:
-        statement = statement.where(col(ExamSession.exam_date) >= date_from)
-    if date_to is not None:
-        statement = statement.where(col(ExamSession.exam_date) <= date_to)
-    if status is not None and today is not None:
-        statement = statement.where(_status_filter(status, today))
+    if filters.certificate_id is not None:
+        statement = statement.where(ExamSession.certificate_id == filters.certificate_id)
+    if filters.level is not None:
+        statement = statement.where(ExamSession.level == filters.level)
+    if filters.application_id is not None:
+        statement = statement.where(ExamSession.application_id == filters.application_id)
+    if filters.date_from is not None:
+        statement = statement.where(col(ExamSession.exam_date) >= filters.date_from)
+    if filters.date_to is not None:
+        statement = statement.where(col(ExamSession.exam_date) <= filters.date_to)
+    if filters.status is not None:
+        statement = statement.where(_status_filter(filters.status, today))
     return statement
-
-
-SESSION_ORDER = [col(ExamSession.exam_date).desc(), col(ExamSession.id)]
 
 
 def _session_public(row: Any, today: date) -> ExamSessionPublic:
@@ -166,33 +146,53 @@ def _session_public(row: Any, today: date) -> ExamSessionPublic:
     )
 
 
-def list_sessions(
-    session: Session, principal: Principal, page: PageParams, today: date, **filters: Any
-) -> Page[ExamSessionPublic]:
-    statement = session_statement(principal, today=today, **filters)
-    return paginate(session, statement, page, SESSION_ORDER, lambda r: _session_public(r, today))
+SESSION_COLUMNS = [
+    ExportColumn("id", "考核ID"),
+    ExportColumn("certificate_name", "证书名称"),
+    ExportColumn("level", "级别"),
+    ExportColumn("evaluation_org_name", "培训评价组织"),
+    ExportColumn("exam_date", "考核日期"),
+    ExportColumn("site", "考点"),
+    ExportColumn("capacity", "容量"),
+    ExportColumn("registered", "已报名"),
+    ExportColumn("registration_opens", "报名开始"),
+    ExportColumn("registration_closes", "报名截止"),
+    ExportColumn("fee", "考试费"),
+    ExportColumn("status", "状态"),
+]
 
 
-def export_sessions(
-    session: Session, principal: Principal, today: date, **filters: Any
-) -> list[ExamSessionPublic]:
-    statement = session_statement(principal, today=today, **filters)
-    rows = fetch_for_export(session, statement, SESSION_ORDER)
-    return [_session_public(r, today) for r in rows]
+def sessions(today: date) -> Listing[ExamSessionFilters, ExamSessionPublic]:
+    """The exam sessions list as of ``today``, the school's date (the request's ``Today``):
+    each session's ``status``, and the ``status`` filter, depend on it."""
+
+    def statement(session: Session, principal: Principal, filters: ExamSessionFilters) -> Any:
+        return session_statement(session, principal, filters, today)
+
+    def to_item(row: Any) -> ExamSessionPublic:
+        return _session_public(row, today)
+
+    return Listing(
+        noun="exam session",
+        statement=statement,
+        order=[col(ExamSession.exam_date).desc(), col(ExamSession.id)],
+        to_items=each(to_item),
+        filters=ExamSessionFilters,
+        key=ExamSession.id,
+        columns=SESSION_COLUMNS,
+        filename="exam-sessions",
+    )
 
 
 def get_session(
     session: Session, principal: Principal, session_id: int, today: date
 ) -> ExamSessionPublic:
-    row = session.exec(session_statement(principal).where(ExamSession.id == session_id)).first()
-    if row is None:
-        raise NotFound(f"No exam session with id {session_id}")
-    return _session_public(row, today)
+    return sessions(today).one(session, principal, session_id)
 
 
 def create_session(session: Session, principal: Principal, data: ExamSessionCreate) -> ExamSession:
     """A session for an approved pilot; its certificate, level and organisation come from it."""
-    _require(principal, Role.academic_office, what="create exam sessions")
+    check_role(principal, Role.academic_office, what="create exam sessions")
     application = session.get(PilotApplication, data.application_id)
     if application is None:
         raise UnprocessableEntity(
@@ -229,12 +229,7 @@ def create_session(session: Session, principal: Principal, data: ExamSessionCrea
 
 
 def _locked_session(session: Session, session_id: int) -> ExamSession:
-    exam: ExamSession | None = session.exec(
-        select(ExamSession).where(ExamSession.id == session_id).with_for_update()
-    ).first()
-    if exam is None:
-        raise NotFound(f"No exam session with id {session_id}")
-    return exam
+    return lock_row(session, ExamSession, session_id, "exam session")
 
 
 def live_in_session(session: Session, session_id: int) -> int:
@@ -255,7 +250,7 @@ def update_session(
     if_match: int | None,
 ) -> ExamSession:
     """Change a session; its capacity never drops below the live registrations."""
-    _require(principal, Role.academic_office, what="change exam sessions")
+    check_role(principal, Role.academic_office, what="change exam sessions")
     exam = _locked_session(session, session_id)
     check_version(exam.version, if_match, "exam session")
     changes = data.model_dump(exclude_unset=True)
@@ -362,9 +357,7 @@ def lock_session_and_application(
     """Lock the session's row, then its application's: every writer that counts seats or
     headcount takes them in this order, so concurrent registrations queue, never deadlock."""
     exam = _locked_session(session, session_id)
-    application = session.exec(
-        select(PilotApplication).where(PilotApplication.id == exam.application_id).with_for_update()
-    ).one()
+    application = lock_row(session, PilotApplication, exam.application_id, "pilot application")
     return exam, application
 
 
@@ -518,14 +511,11 @@ def registration_actions(status: RegistrationStatus) -> list[str]:
 
 
 def registration_statement(
-    principal: Principal,
-    *,
-    session_id: int | None = None,
-    student_id: int | None = None,
-    application_id: int | None = None,
-    college_id: int | None = None,
-    status: RegistrationStatus | None = None,
+    _session: Session, principal: Principal, filters: RegistrationFilters
 ) -> Any:
+    """Registrations with their session, student, college and result. A college manager sees
+    their college's students', a student their own, an evaluation organisation its
+    sessions'."""
     statement = (
         select(ExamRegistration, ExamSession, Student, col(Major.college_id), ExamResult)  # type: ignore[call-overload]
         .join(ExamSession, col(ExamSession.id) == ExamRegistration.session_id)
@@ -550,20 +540,17 @@ def registration_statement(
                 for r in READ_ALL | {Role.college_manager, Role.student, Role.evaluation_org}
             ),
         )
-    if session_id is not None:
-        statement = statement.where(ExamRegistration.session_id == session_id)
-    if student_id is not None:
-        statement = statement.where(ExamRegistration.student_id == student_id)
-    if application_id is not None:
-        statement = statement.where(ExamRegistration.application_id == application_id)
-    if college_id is not None:
-        statement = statement.where(Major.college_id == college_id)
-    if status is not None:
-        statement = statement.where(ExamRegistration.status == status)
+    if filters.session_id is not None:
+        statement = statement.where(ExamRegistration.session_id == filters.session_id)
+    if filters.student_id is not None:
+        statement = statement.where(ExamRegistration.student_id == filters.student_id)
+    if filters.application_id is not None:
+        statement = statement.where(ExamRegistration.application_id == filters.application_id)
+    if filters.college_id is not None:
+        statement = statement.where(Major.college_id == filters.college_id)
+    if filters.status is not None:
+        statement = statement.where(ExamRegistration.status == filters.status)
     return statement
-
-
-REGISTRATION_ORDER = [col(ExamRegistration.session_id), col(ExamRegistration.id)]
 
 
 def registration_public(row: Any) -> RegistrationPublic:
@@ -585,38 +572,56 @@ def registration_public(row: Any) -> RegistrationPublic:
     )
 
 
-def list_registrations(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[RegistrationPublic]:
-    statement = registration_statement(principal, **filters)
-    return paginate(session, statement, page, REGISTRATION_ORDER, registration_public)
-
-
-def export_registrations(
-    session: Session, principal: Principal, **filters: Any
-) -> list[RegistrationPublic]:
-    rows = fetch_for_export(
-        session, registration_statement(principal, **filters), REGISTRATION_ORDER
+def registration_row(row: Any) -> RegistrationRow:
+    """A registration as the list shows it, with its result's scores and pass also as the
+    export's own cells (the JSON answer shows ``RegistrationPublic``'s fields only)."""
+    item = registration_public(row)
+    result = item.result
+    return RegistrationRow(
+        **item.__dict__,
+        theory_score=result.theory_score if result else None,
+        practical_score=result.practical_score if result else None,
+        passed=result.passed if result else None,
     )
-    return [registration_public(r) for r in rows]
+
+
+REGISTRATIONS = Listing(
+    noun="exam registration",
+    statement=registration_statement,
+    order=[col(ExamRegistration.session_id), col(ExamRegistration.id)],
+    to_items=each(registration_row),
+    filters=RegistrationFilters,
+    key=ExamRegistration.id,
+    columns=[
+        ExportColumn("id", "报名ID"),
+        ExportColumn("session_id", "考核ID"),
+        ExportColumn("exam_date", "考核日期"),
+        ExportColumn("level", "级别"),
+        ExportColumn("student_no", "学号"),
+        ExportColumn("student_name", "姓名"),
+        ExportColumn("cohort", "年级"),
+        ExportColumn("status", "状态"),
+        ExportColumn("theory_score", "理论成绩"),
+        ExportColumn("practical_score", "实操成绩"),
+        ExportColumn("passed", "是否通过"),
+    ],
+    filename="exam-registrations",
+)
 
 
 def get_registration(
     session: Session, principal: Principal, registration_id: int
 ) -> RegistrationPublic:
-    row = session.exec(
-        registration_statement(principal).where(ExamRegistration.id == registration_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"No exam registration with id {registration_id}")
-    return registration_public(row)
+    return REGISTRATIONS.one(session, principal, registration_id)
 
 
 def _visible_registration(
     session: Session, principal: Principal, registration_id: int
 ) -> tuple[ExamRegistration, ExamSession, Student, int]:
     row = session.exec(
-        registration_statement(principal).where(ExamRegistration.id == registration_id)
+        registration_statement(session, principal, RegistrationFilters()).where(
+            ExamRegistration.id == registration_id
+        )
     ).first()
     if row is None:
         raise NotFound(f"No exam registration with id {registration_id}")
@@ -661,9 +666,7 @@ def cancel(
     )
     _require_registrar(principal, student, college_id)
     exam, _application = lock_session_and_application(session, exam.id or 0)
-    registration = session.exec(
-        select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
-    ).one()
+    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
     if registration.status != RegistrationStatus.registered:
         _refuse(registration, "cancel", "registered")
     problem = window_problem(exam, today)
@@ -709,9 +712,7 @@ def mark_absent(
     )
     _require_org_or_office(principal, exam, "mark candidates absent")
     _require_exam_held(registration, exam, today)
-    registration = session.exec(
-        select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
-    ).one()
+    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
     if registration.status != RegistrationStatus.registered:
         _refuse(registration, "absent", "registered")
     return _move(session, principal, registration, RegistrationStatus.absent, "absent")
@@ -756,17 +757,33 @@ def valid_certificate_number(session: Session, result_id: int) -> str | None:
     return number
 
 
-def standing_subsidies(session: Session, result_ids: list[int]) -> dict[int, str]:
-    """result id → the voucher of its pass subsidy that stands (paid and not reversed)."""
+@dataclass
+class PassesFailing:
+    """Passed results about to be recorded as not passed, handed to ``result_changing``.
+
+    A pass may have been rewarded with a payment (the pass subsidy, 奖励补贴, paid by the
+    funding domain); while such a payment stands, the pass may not become a fail. Handlers
+    name each standing payment in ``payments``; exams refuses the change for those."""
+
+    result_ids: list[int]
+    payments: dict[int, str] = field(default_factory=dict)
+    """Result id → the voucher number of a payment that stands on it."""
+
+
+result_changing: Hook[[Session, PassesFailing]] = Hook("result_changing")
+"""Called, inside the transaction and under the locks of the change (the sessions' rows held
+shared, the registrations locked), before passed results become fails; funding registers the
+handler that finds their standing pass subsidies (``app.funding.flows``)."""
+
+
+def standing_payments(session: Session, result_ids: list[int]) -> dict[int, str]:
+    """Result id → the voucher of a payment that stands on it (paid and not reversed), as
+    the handlers of ``result_changing`` name them."""
     if not result_ids:
         return {}
-    return dict(
-        session.execute(
-            sa.select(Expenditure.exam_result_id, Expenditure.voucher_no).where(  # type: ignore[call-overload]
-                col(Expenditure.exam_result_id).in_(sorted(result_ids)), not_reversed()
-            )
-        ).all()
-    )
+    change = PassesFailing(result_ids=sorted(result_ids))
+    result_changing(session, change)
+    return change.payments
 
 
 def share_sessions(session: Session, session_ids: list[int]) -> None:
@@ -782,7 +799,7 @@ def share_sessions(session: Session, session_ids: list[int]) -> None:
 
 
 def refuse_fail_of_paid_pass(session: Session, registration_id: int, result_id: int) -> None:
-    voucher = standing_subsidies(session, [result_id]).get(result_id)
+    voucher = standing_payments(session, [result_id]).get(result_id)
     if voucher is not None:
         raise Conflict(
             f"Registration {registration_id}'s pass has the standing subsidy payment {voucher}; "
@@ -804,9 +821,7 @@ def put_result(
     _require_org_or_office(principal, exam, "record results")
     _require_exam_held(registration, exam, today)
     share_sessions(session, [exam.id or 0])
-    registration = session.exec(
-        select(ExamRegistration).where(ExamRegistration.id == registration_id).with_for_update()
-    ).one()
+    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
     if registration.status not in RESULT_STATES:
         _refuse(registration, "record a result for", "registered or sat")
     result = session.exec(
@@ -850,14 +865,11 @@ def put_result(
 
 
 def certificate_statement(
-    principal: Principal,
-    *,
-    student_id: int | None = None,
-    session_id: int | None = None,
-    certificate_id: int | None = None,
-    status: CertificateStatus | None = None,
-    number: str | None = None,
+    _session: Session, principal: Principal, filters: IssuedCertificateFilters
 ) -> Any:
+    """Issued certificates with their holder, session, certificate and organisation. A
+    student sees their own, a college manager their college's students', an evaluation
+    organisation those of its sessions."""
     statement = (
         select(  # type: ignore[call-overload]
             IssuedCertificate, Student, ExamSession, col(Certificate.name), col(EvaluationOrg.name)
@@ -880,20 +892,17 @@ def certificate_statement(
         )
     elif role not in READ_ALL:
         raise Forbidden(f"Role {role.value} may not read issued certificates")
-    if student_id is not None:
-        statement = statement.where(IssuedCertificate.student_id == student_id)
-    if session_id is not None:
-        statement = statement.where(IssuedCertificate.session_id == session_id)
-    if certificate_id is not None:
-        statement = statement.where(ExamSession.certificate_id == certificate_id)
-    if status is not None:
-        statement = statement.where(IssuedCertificate.status == status)
-    if number is not None:
-        statement = statement.where(IssuedCertificate.number == number)
+    if filters.student_id is not None:
+        statement = statement.where(IssuedCertificate.student_id == filters.student_id)
+    if filters.session_id is not None:
+        statement = statement.where(IssuedCertificate.session_id == filters.session_id)
+    if filters.certificate_id is not None:
+        statement = statement.where(ExamSession.certificate_id == filters.certificate_id)
+    if filters.status is not None:
+        statement = statement.where(IssuedCertificate.status == filters.status)
+    if filters.number is not None:
+        statement = statement.where(IssuedCertificate.number == filters.number)
     return statement
-
-
-CERTIFICATE_ORDER = [col(IssuedCertificate.issue_date).desc(), col(IssuedCertificate.id)]
 
 
 def certificate_public(row: Any) -> IssuedCertificatePublic:
@@ -912,26 +921,33 @@ def certificate_public(row: Any) -> IssuedCertificatePublic:
     )
 
 
-CERTIFICATES = Listing("issued certificate", CERTIFICATE_ORDER, certificate_public)
-
-
-def list_certificates(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[IssuedCertificatePublic]:
-    return CERTIFICATES.page(session, certificate_statement(principal, **filters), page)
-
-
-def export_certificates(
-    session: Session, principal: Principal, **filters: Any
-) -> list[IssuedCertificatePublic]:
-    return CERTIFICATES.export(session, certificate_statement(principal, **filters))
+CERTIFICATES = Listing(
+    noun="issued certificate",
+    statement=certificate_statement,
+    order=[col(IssuedCertificate.issue_date).desc(), col(IssuedCertificate.id)],
+    to_items=each(certificate_public),
+    filters=IssuedCertificateFilters,
+    key=IssuedCertificate.id,
+    columns=[
+        ExportColumn("number", "证书编号"),
+        ExportColumn("student_no", "学号"),
+        ExportColumn("student_name", "姓名"),
+        ExportColumn("certificate_name", "证书名称"),
+        ExportColumn("level", "级别"),
+        ExportColumn("evaluation_org_name", "培训评价组织"),
+        ExportColumn("session_id", "考核ID"),
+        ExportColumn("issue_date", "发证日期"),
+        ExportColumn("status", "状态"),
+        ExportColumn("revoke_reason", "撤销原因"),
+    ],
+    filename="issued-certificates",
+)
 
 
 def get_certificate(
     session: Session, principal: Principal, certificate_id: int
 ) -> IssuedCertificatePublic:
-    statement = certificate_statement(principal).where(IssuedCertificate.id == certificate_id)
-    return CERTIFICATES.one(session, statement, certificate_id)
+    return CERTIFICATES.one(session, principal, certificate_id)
 
 
 def revoke(
@@ -940,15 +956,15 @@ def revoke(
     """valid → revoked with a reason, by the office or the issuing organisation; the credit
     bank reverses the credits converted from it in the same transaction."""
     row = session.exec(
-        certificate_statement(principal).where(IssuedCertificate.id == certificate_id)
+        certificate_statement(session, principal, IssuedCertificateFilters()).where(
+            IssuedCertificate.id == certificate_id
+        )
     ).first()
     if row is None:
         raise NotFound(f"No issued certificate with id {certificate_id}")
     _issued, _student, exam, _name, _org = row
     _require_org_or_office(principal, exam, "revoke certificates")
-    issued = session.exec(
-        select(IssuedCertificate).where(IssuedCertificate.id == certificate_id).with_for_update()
-    ).one()
+    issued = lock_row(session, IssuedCertificate, certificate_id, "issued certificate")
     if issued.status != CertificateStatus.valid:
         raise InvalidState(
             f"Certificate {issued.number} is already revoked ({issued.revoke_reason})",
@@ -986,47 +1002,22 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+PUBLIC_LOOKUPS = RateLimit(
+    table=PublicLookup,
+    limit=PUBLIC_LOOKUPS_PER_MINUTE,
+    window=PUBLIC_LOOKUP_WINDOW,
+    lock_key=PUBLIC_LOOKUP_SPACE,
+    what="look-ups",
+    per="a minute",
+    prune_batch=PUBLIC_LOOKUP_PRUNE_BATCH,
+)
+"""The public verification's limit, counted in the database so it holds across workers."""
+
+
 def count_public_lookup(session: Session, client: str) -> None:
-    """Count this look-up against ``client``'s 60 a minute, in the database (so the limit
-    holds across workers); 429 with ``Retry-After`` past it."""
-    client = client[:64]
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:c))"),
-            {"k": PUBLIC_LOCK_KEY, "c": client},
-        )
-    now = utcnow()
-    session.add(PublicLookup(client=client, created_at=now, updated_at=now))
-    session.flush()
-    since = now - PUBLIC_LOOKUP_WINDOW
-    recent = session.exec(
-        select(PublicLookup.created_at)
-        .where(PublicLookup.client == client, col(PublicLookup.created_at) > since)
-        .order_by(col(PublicLookup.created_at))
-    ).all()
-    if len(recent) > PUBLIC_LOOKUPS_PER_MINUTE:
-        session.rollback()
-        oldest = recent[len(recent) - PUBLIC_LOOKUPS_PER_MINUTE - 1]
-        retry_after = max(1, int((oldest + PUBLIC_LOOKUP_WINDOW - now).total_seconds()) + 1)
-        raise TooManyRequests(
-            f"More than {PUBLIC_LOOKUPS_PER_MINUTE} look-ups a minute from this client; try "
-            f"again in {retry_after} seconds",
-            headers={"Retry-After": str(retry_after)},
-            retry_after=retry_after,
-        )
-    # Forget every client's look-ups older than the window (not only this client's, or the rows
-    # of one-off clients would stay for ever), a bounded number at a time; on PostgreSQL rows
-    # another look-up is deleting right now are skipped rather than waited for.
-    expired = (
-        select(PublicLookup.id)
-        .where(col(PublicLookup.created_at) <= since)
-        .limit(PUBLIC_LOOKUP_PRUNE_BATCH)
-        .with_for_update(skip_locked=True)
-    )
-    session.execute(
-        sa.delete(PublicLookup).where(col(PublicLookup.id).in_(expired.scalar_subquery()))
-    )
-    session.commit()
+    """Count this look-up against ``client``'s 60 a minute; 429 with ``Retry-After`` past
+    it."""
+    PUBLIC_LOOKUPS.hit(session, client)
 
 
 def public_certificate(session: Session, number: str) -> PublicCertificate:
@@ -1055,214 +1046,4 @@ def public_certificate(session: Session, number: str) -> PublicCertificate:
         evaluation_org=org_name,
         issue_date=issued.issue_date,
         status=issued.status,
-    )
-
-
-# --- the funnel --------------------------------------------------------------------------------
-
-FUNNEL_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
-DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
-
-
-@dataclass
-class _Tally:
-    label: str
-    applications: set[int] = field(default_factory=set)
-    trained: set[tuple[int, int]] = field(default_factory=set)
-    registered: set[tuple[int, int]] = field(default_factory=set)
-    sat: set[tuple[int, int]] = field(default_factory=set)
-    passed: set[tuple[int, int]] = field(default_factory=set)
-    certified: set[tuple[int, int]] = field(default_factory=set)
-
-    def row(self, key: str, headcount_of: dict[int, int]) -> FunnelRow:
-        sat = len(self.sat)
-        return FunnelRow(
-            key=key,
-            label=self.label,
-            headcount=sum(headcount_of[a] for a in self.applications),
-            trained=len(self.trained),
-            registered=len(self.registered),
-            sat=sat,
-            passed=len(self.passed),
-            certified=len(self.certified),
-            pass_rate=round(len(self.passed) / sat, 4) if sat else None,
-        )
-
-
-def funnel(
-    session: Session, principal: Principal, *, year: int | None, group_by: FunnelGroupBy
-) -> FunnelReport:
-    """Declared headcount → trained → registered → sat → passed → certified per group and
-    overall, in candidates (a student in a pilot), for approved and closed pilots."""
-    scope = principal.college_id if principal.role == Role.college_manager else None
-    if principal.role not in FUNNEL_READERS and scope is None:
-        raise Forbidden(
-            f"Role {principal.role.value} may not read the funnel; allowed roles: "
-            + ", ".join(sorted(r.value for r in FUNNEL_READERS))
-            + ", college_manager (own college)",
-            allowed_roles=sorted(r.value for r in FUNNEL_READERS),
-        )
-    applications = select(  # type: ignore[call-overload]
-        PilotApplication.id,
-        PilotApplication.year,
-        PilotApplication.level,
-        PilotApplication.tier,
-        PilotApplication.headcount,
-        Certificate.id,
-        Certificate.name,
-    ).join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
-    applications = applications.where(col(PilotApplication.status).in_(DECIDED))
-    if year is not None:
-        applications = applications.where(PilotApplication.year == year)
-    if scope is not None:
-        applications = applications.where(
-            col(PilotApplication.id).in_(
-                select(ApplicationMajor.application_id)
-                .join(Major, col(Major.id) == ApplicationMajor.major_id)
-                .where(Major.college_id == scope)
-            )
-        )
-    pilots = {row[0]: row for row in session.exec(applications).all()}
-    ids = list(pilots)
-    headcount_of = {a: row[4] for a, row in pilots.items()}
-    majors: dict[int, list[tuple[int, str, int, str]]] = defaultdict(list)
-    cohorts: dict[int, list[int]] = defaultdict(list)
-    candidates: list[Any] = []
-    trainees: list[Any] = []
-    if ids:
-        for app_id, major_id, major_name, college_id, college_name in session.exec(
-            select(  # type: ignore[call-overload]
-                ApplicationMajor.application_id, Major.id, Major.name, College.id, College.name
-            )
-            .join(Major, col(Major.id) == ApplicationMajor.major_id)
-            .join(College, col(College.id) == Major.college_id)
-            .where(col(ApplicationMajor.application_id).in_(ids))
-        ).all():
-            majors[app_id].append((major_id, major_name, college_id, college_name))
-        for app_id, cohort in session.exec(
-            select(ApplicationCohort.application_id, ApplicationCohort.cohort).where(
-                col(ApplicationCohort.application_id).in_(ids)
-            )
-        ).all():
-            cohorts[app_id].append(cohort)
-        certified = (
-            select(IssuedCertificate.id)
-            .where(
-                col(IssuedCertificate.result_id) == col(ExamResult.id),
-                IssuedCertificate.status == CertificateStatus.valid,
-            )
-            .exists()
-        )
-        candidates = list(
-            session.exec(
-                select(  # type: ignore[call-overload]
-                    ExamRegistration.application_id,
-                    ExamRegistration.student_id,
-                    ExamRegistration.status,
-                    ExamResult.passed,
-                    certified,
-                    Student.major_id,
-                    Student.cohort,
-                    Major.college_id,
-                )
-                .join(Student, col(Student.id) == ExamRegistration.student_id)
-                .join(Major, col(Major.id) == Student.major_id)
-                .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
-                .where(
-                    col(ExamRegistration.application_id).in_(ids),
-                    col(ExamRegistration.live).is_(True),
-                    (Major.college_id == scope) if scope is not None else sa.true(),
-                )
-            ).all()
-        )
-        trainees = list(
-            session.exec(
-                select(  # type: ignore[call-overload]
-                    TrainingBatch.application_id,
-                    TrainingEnrollment.student_id,
-                    Student.major_id,
-                    Student.cohort,
-                    Major.college_id,
-                )
-                .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
-                .join(Student, col(Student.id) == TrainingEnrollment.student_id)
-                .join(Major, col(Major.id) == Student.major_id)
-                .where(
-                    col(TrainingBatch.application_id).in_(ids),
-                    (Major.college_id == scope) if scope is not None else sa.true(),
-                )
-                .distinct()
-            ).all()
-        )
-    names: dict[str, str] = {}
-    for app_id, pilot in pilots.items():
-        names[f"application:{app_id}"] = (
-            f"{pilot[6]} {pilot[2].value} ({pilot[3].value} {pilot[1]})"
-        )
-        names[f"certificate:{pilot[5]}"] = pilot[6]
-        for major_id, major_name, college_id, college_name in majors[app_id]:
-            names[f"major:{major_id}"] = major_name
-            names[f"college:{college_id}"] = college_name
-        for cohort in cohorts[app_id]:
-            names[f"cohort:{cohort}"] = f"{cohort}级"
-
-    def pilot_groups(app_id: int) -> set[str]:
-        if group_by == FunnelGroupBy.application:
-            return {f"application:{app_id}"}
-        if group_by == FunnelGroupBy.certificate:
-            return {f"certificate:{pilots[app_id][5]}"}
-        if group_by == FunnelGroupBy.major:
-            return {f"major:{m[0]}" for m in majors[app_id]}
-        if group_by == FunnelGroupBy.college:
-            return {f"college:{m[2]}" for m in majors[app_id]}
-        return {f"cohort:{c}" for c in cohorts[app_id]}
-
-    tallies: dict[str, _Tally] = {}
-    total = _Tally(label="合计")
-
-    def tally(key: str) -> _Tally:
-        if key not in tallies:
-            tallies[key] = _Tally(label=names.get(key, key.split(":", 1)[1]))
-        return tallies[key]
-
-    for app_id in pilots:
-        total.applications.add(app_id)
-        for key in pilot_groups(app_id):
-            tally(key).applications.add(app_id)
-
-    def candidate_group(app_id: int, major_id: int, cohort: int, college_id: int) -> str:
-        own = {
-            FunnelGroupBy.major: f"major:{major_id}",
-            FunnelGroupBy.college: f"college:{college_id}",
-            FunnelGroupBy.cohort: f"cohort:{cohort}",
-        }
-        return own.get(group_by) or next(iter(pilot_groups(app_id)))
-
-    for app_id, student_id, major_id, cohort, college_id in trainees:
-        for target in (tally(candidate_group(app_id, major_id, cohort, college_id)), total):
-            target.trained.add((app_id, student_id))
-    for (
-        app_id,
-        student_id,
-        status,
-        passed,
-        has_certificate,
-        major_id,
-        cohort,
-        college_id,
-    ) in candidates:
-        key = candidate_group(app_id, major_id, cohort, college_id)
-        candidate = (app_id, student_id)
-        for target in (tally(key), total):
-            target.registered.add(candidate)
-            if status == RegistrationStatus.sat:
-                target.sat.add(candidate)
-            if passed:
-                target.passed.add(candidate)
-            if has_certificate:
-                target.certified.add(candidate)
-    rows = [tally.row(key.split(":", 1)[1], headcount_of) for key, tally in tallies.items()]
-    rows.sort(key=lambda r: (r.label, r.key))
-    return FunnelReport(
-        year=year, group_by=group_by, rows=rows, total=total.row("total", headcount_of)
     )

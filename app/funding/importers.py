@@ -6,7 +6,7 @@ amount: checked row by row, then again with the lines locked before writing."""
 import re
 import unicodedata
 from collections import defaultdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,8 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.core.audit import record, snapshot
 from app.core.params import MAX_DB_ID
-from app.core.roles import Principal, Role
-from app.exams.importers import date_cell
+from app.core.roles import OFFICE, Principal
 from app.funding import service
 from app.funding.models import (
     MAX_AMOUNT,
@@ -24,26 +23,13 @@ from app.funding.models import (
     Expenditure,
     ExpenditureKind,
 )
-from app.imports.engine import CellError, Column, ImportKind, Plan, RowRefused, integer, text
+from app.imports.cells import CellError, date_cell, integer, money, text
+from app.imports.engine import Column, ImportKind, Plan, RowRefused
 from app.imports.registry import register
 
 COMPARED = ("line_id", "kind", "amount", "spent_on", "payee", "voucher_no", "description")
 _VOUCHER = re.compile(VOUCHER_PATTERN)
-_MONEY_NOISE = re.compile(r"[\s,¥￥元]")
-
-
-def money_cell(raw: str) -> Decimal:
-    """``1234.5``, ``1,234.50``, ``¥1234.50`` or ``1234.50元``: more than 0, two decimals."""
-    value = _MONEY_NOISE.sub("", unicodedata.normalize("NFKC", raw))
-    try:
-        amount = Decimal(value)
-    except InvalidOperation as exc:
-        raise CellError("an amount in yuan such as 1234.50") from exc
-    if not amount.is_finite() or not Decimal("0.01") <= amount <= MAX_AMOUNT:
-        raise CellError(f"an amount from 0.01 to {MAX_AMOUNT}")
-    if amount.quantize(Decimal("0.01")) != amount:
-        raise CellError("at most two decimal places (fen)")
-    return amount.quantize(Decimal("0.01"))
+money_cell = money(MAX_AMOUNT)
 
 
 def voucher_cell(raw: str) -> str:
@@ -199,7 +185,7 @@ register(
         ),
         prepare=_prepare,
         to_values=_values,
-        writers=frozenset({Role.academic_office}),
+        writers=OFFICE,
         before_write=_lock_and_recheck,
         write_extra=_audit,
         description="Payments from budget lines by voucher number; a line is never overdrawn, "

@@ -9,9 +9,10 @@ from typing import Annotated
 
 import pydantic
 import sqlalchemy as sa
-from pydantic import PlainSerializer, StringConstraints
+from pydantic import BaseModel, PlainSerializer, StringConstraints
 from sqlmodel import Field, SQLModel
 
+from app.core.listing import IdFilter
 from app.core.models import PatchModel, Versioned, enum_type
 from app.core.types import CENT, Money, MoneyFen
 from app.reference.models import NO_NUL, RefId
@@ -53,6 +54,8 @@ bound: Σ over many funds (a report's total, every year's funds) may exceed one 
 largest value, and the answer must still be exact rather than refused."""
 FiscalYear = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Fiscal year, e.g. 2022")]
 SpentOn = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+YearFilter = Annotated[int | None, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Fiscal year")]
+DateFilter = Annotated[date | None, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 
 
 class FundingKind(StrEnum):
@@ -385,6 +388,49 @@ class SubsidyRunPublic(SQLModel):
     payments: list[SubsidyPayment]
     line_remaining: MoneySum = Field(description="What the line has left after the run")
     created_at: datetime | None
+
+
+# --- list filters ------------------------------------------------------------------------------
+
+
+class SourceFilters(BaseModel):
+    """Filters of the funding sources list."""
+
+    year: YearFilter = None
+    kind: FundingKind | None = Field(None, description="Funds of this kind")
+    earmarked: bool | None = Field(None, description="Earmarked (专款专用) funds, or the others")
+
+
+class LineFilters(BaseModel):
+    """Filters of the budget lines list."""
+
+    source_id: IdFilter = Field(None, description="Lines of this funding source")
+    application_id: IdFilter = Field(None, description="Lines of this pilot application")
+    category: Category | None = Field(None, description="Lines of this category")
+    year: YearFilter = None
+    college_id: IdFilter = Field(None, description="Lines of pilots with a major of this college")
+
+
+class ExpenditureFilters(BaseModel):
+    """Filters of the expenditures list."""
+
+    line_id: IdFilter = Field(None, description="Spent from this budget line")
+    source_id: IdFilter = Field(None, description="Spent from this funding source")
+    application_id: IdFilter = Field(None, description="Spent for this pilot application")
+    category: Category | None = Field(None, description="Spent in this category")
+    kind: ExpenditureKind | None = Field(None, description="payment, reversal or subsidy")
+    subsidy_run_id: IdFilter = Field(None, description="Paid by this subsidy run")
+    date_from: DateFilter = Field(None, description="Spent on or after")
+    date_to: DateFilter = Field(None, description="Spent on or before")
+    voucher_no: str | None = Field(None, max_length=64, description="The voucher number, exactly")
+
+
+class SubsidyRunFilters(BaseModel):
+    """Filters of the subsidy runs list."""
+
+    session_id: IdFilter = Field(None, description="Runs over this exam session")
+    line_id: IdFilter = Field(None, description="Runs paid from this budget line")
+    application_id: IdFilter = Field(None, description="Runs for this pilot application")
 
 
 # --- the report ------------------------------------------------------------------------------

@@ -1,12 +1,11 @@
 """HTTP for funding sources, budget lines, expenditures (with reversals), subsidy runs and the
 funding report."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.core.auth import CurrentPrincipal, IfMatch, Today, set_created, set_etag
+from app.core.auth import CurrentPrincipal, Today
 from app.core.db import SessionDep
 from app.core.errors import MethodNotAllowed, problem_responses
 from app.core.export import (
@@ -16,27 +15,30 @@ from app.core.export import (
     FormatQuery,
     export_response,
 )
-from app.core.pagination import Page, PageDep
-from app.core.params import MAX_DB_ID, DbId
-from app.funding import service
+from app.core.listing import ListDep
+from app.core.pagination import Page
+from app.core.params import DbId
+from app.core.versions import IfMatch, set_created, set_etag
+from app.funding import reports, service
 from app.funding.models import (
     MAX_YEAR,
     MIN_YEAR,
-    Category,
     ExpenditureCreate,
-    ExpenditureKind,
+    ExpenditureFilters,
     ExpenditurePublic,
     FundingGroupBy,
-    FundingKind,
     FundingReport,
     LineCreate,
+    LineFilters,
     LinePublic,
     LineUpdate,
     ReverseBody,
     SourceCreate,
+    SourceFilters,
     SourcePublic,
     SourceUpdate,
     SubsidyRunCreate,
+    SubsidyRunFilters,
     SubsidyRunPublic,
     SubsidyRunSummary,
 )
@@ -57,9 +59,7 @@ funding_report_router = APIRouter(
     prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
 )
 
-FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
 YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Fiscal year")]
-DateQuery = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 GET_RESPONSES = problem_responses(404)
 CREATE_RESPONSES = problem_responses(409)
 WRITE_RESPONSES = problem_responses(404, 409, 412)
@@ -68,37 +68,17 @@ ACTION_RESPONSES = problem_responses(404, 409)
 
 # --- funding sources ---------------------------------------------------------------------------
 
-SOURCE_COLUMNS = [
-    ExportColumn("id", "经费来源ID"),
-    ExportColumn("name", "经费名称"),
-    ExportColumn("kind", "类别"),
-    ExportColumn("fiscal_year", "年度"),
-    ExportColumn("document_no", "文号"),
-    ExportColumn("earmarked", "专款专用"),
-    ExportColumn("amount", "金额"),
-    ExportColumn("allocated", "已分配"),
-    ExportColumn("unallocated", "未分配"),
-    ExportColumn("spent", "已支出"),
-]
-
 
 @sources_router.get("", response_model=Page[SourcePublic], responses=EXPORT_RESPONSES)
 def funding_sources_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    year: YearQuery = None,
-    kind: FundingKind | None = None,
-    earmarked: bool | None = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[SourceFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Funds with what is allocated to budget lines and spent, latest year first. The academic
     office, auditors and admins see all; a college manager those funding their pilots."""
-    filters: dict[str, Any] = {"year": year, "kind": kind, "earmarked": earmarked}
-    if format != ExportFormat.json:
-        items = service.export_sources(session, principal, **filters)
-        return export_response(items, SOURCE_COLUMNS, format, "funding-sources")
-    return service.list_sources(session, principal, page, **filters)
+    return service.SOURCES.respond(session, principal, filters, params)
 
 
 @sources_router.post(
@@ -160,44 +140,17 @@ def funding_sources_delete(
 
 # --- budget lines ------------------------------------------------------------------------------
 
-LINE_COLUMNS = [
-    ExportColumn("id", "预算ID"),
-    ExportColumn("source_name", "经费来源"),
-    ExportColumn("fiscal_year", "年度"),
-    ExportColumn("application_label", "试点项目"),
-    ExportColumn("category", "支出类别"),
-    ExportColumn("amount", "预算金额"),
-    ExportColumn("spent", "已支出"),
-    ExportColumn("remaining", "余额"),
-    ExportColumn("notes", "备注"),
-]
-
 
 @lines_router.get("", response_model=Page[LinePublic], responses=EXPORT_RESPONSES)
 def budget_lines_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    source_id: FilterId = None,
-    application_id: FilterId = None,
-    category: Category | None = None,
-    year: YearQuery = None,
-    college_id: FilterId = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[LineFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Budget lines with spent and remaining. A college manager sees their own pilots' lines
     (pilots with a major of their college)."""
-    filters: dict[str, Any] = {
-        "source_id": source_id,
-        "application_id": application_id,
-        "category": category,
-        "year": year,
-        "college_id": college_id,
-    }
-    if format != ExportFormat.json:
-        items = service.export_lines(session, principal, **filters)
-        return export_response(items, LINE_COLUMNS, format, "budget-lines")
-    return service.list_lines(session, principal, page, **filters)
+    return service.LINES.respond(session, principal, filters, params)
 
 
 @lines_router.post(
@@ -257,60 +210,17 @@ def budget_lines_delete(session: SessionDep, principal: CurrentPrincipal, line_i
 
 # --- expenditures ------------------------------------------------------------------------------
 
-EXPENDITURE_COLUMNS = [
-    ExportColumn("id", "支出ID"),
-    ExportColumn("line_id", "预算ID"),
-    ExportColumn("category", "支出类别"),
-    ExportColumn("kind", "类型"),
-    ExportColumn("spent_on", "日期"),
-    ExportColumn("amount", "金额"),
-    ExportColumn("payee", "收款方"),
-    ExportColumn("voucher_no", "凭证号"),
-    ExportColumn("description", "摘要"),
-    ExportColumn("reverses_id", "冲销支出ID"),
-    ExportColumn("reversed_by_id", "被冲销ID"),
-]
-
 
 @expenditures_router.get("", response_model=Page[ExpenditurePublic], responses=EXPORT_RESPONSES)
 def expenditures_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    line_id: FilterId = None,
-    source_id: FilterId = None,
-    application_id: FilterId = None,
-    category: Category | None = None,
-    kind: ExpenditureKind | None = None,
-    subsidy_run_id: FilterId = None,
-    date_from: Annotated[
-        date | None,
-        Query(ge=date(2000, 1, 1), le=date(2100, 12, 31), description="Spent on or after"),
-    ] = None,
-    date_to: Annotated[
-        date | None,
-        Query(ge=date(2000, 1, 1), le=date(2100, 12, 31), description="Spent on or before"),
-    ] = None,
-    voucher_no: Annotated[str | None, Query(max_length=64)] = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[ExpenditureFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Expenditures, latest first; a reversal is a negative entry pointing at its original.
     A college manager sees their own pilots' spending."""
-    filters: dict[str, Any] = {
-        "line_id": line_id,
-        "source_id": source_id,
-        "application_id": application_id,
-        "category": category,
-        "kind": kind,
-        "subsidy_run_id": subsidy_run_id,
-        "date_from": date_from,
-        "date_to": date_to,
-        "voucher_no": voucher_no,
-    }
-    if format != ExportFormat.json:
-        items = service.export_expenditures(session, principal, **filters)
-        return export_response(items, EXPENDITURE_COLUMNS, format, "expenditures")
-    return service.list_expenditures(session, principal, page, **filters)
+    return service.EXPENDITURES.respond(session, principal, filters, params)
 
 
 @expenditures_router.post(
@@ -422,25 +332,16 @@ def subsidy_runs_create(
     return run
 
 
-@subsidy_router.get("", response_model=Page[SubsidyRunSummary])
+@subsidy_router.get("", response_model=Page[SubsidyRunSummary], responses=EXPORT_RESPONSES)
 def subsidy_runs_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    session_id: FilterId = None,
-    line_id: FilterId = None,
-    application_id: FilterId = None,
-) -> Page[SubsidyRunSummary]:
+    filters: Annotated[SubsidyRunFilters, Query()],
+    params: ListDep,
+) -> Any:
     """Subsidy runs, newest first (the payments are under `GET …/{id}`). A college manager
     sees their own pilots' runs."""
-    return service.list_subsidy_runs(
-        session,
-        principal,
-        page,
-        session_id=session_id,
-        line_id=line_id,
-        application_id=application_id,
-    )
+    return service.SUBSIDY_RUNS.respond(session, principal, filters, params)
 
 
 @subsidy_router.get("/{run_id}", response_model=SubsidyRunPublic, responses=GET_RESPONSES)
@@ -486,7 +387,7 @@ def reports_funding(
     fund, category, pilot or college, and overall, for the funds of a fiscal year. Money is
     exact (sums over integer fen). Academic office, auditors, admins; a college manager sees
     their own pilots."""
-    result = service.report(session, principal, year=year, group_by=group_by)
+    result = reports.report(session, principal, year=year, group_by=group_by)
     if format != ExportFormat.json:
         items = [row.model_dump() for row in [*result.rows, result.total]]
         name = f"funding-by-{group_by.value}" + (f"-{year}" if year else "")

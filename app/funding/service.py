@@ -4,7 +4,6 @@ is locked before summing), append-only expenditures with reversals, pass-only su
 and the one computation of allocated and spent money that the report and the annual
 evaluation share. Sums run in SQL over integer fen, so they are exact on every database."""
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -14,14 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
-from app.core.legacy import RowListing as Listing
-from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.export import ExportColumn
+from app.core.listing import Listing, each
+from app.core.locks import lock_row
+from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import CENT, FEN_PER_YUAN
+from app.core.versions import check_version
 from app.exams.models import ExamRegistration, ExamResult, ExamSession, RegistrationStatus
 from app.funding.models import (
     CATEGORY_NAMES,
@@ -31,29 +31,29 @@ from app.funding.models import (
     Category,
     Expenditure,
     ExpenditureCreate,
+    ExpenditureFilters,
     ExpenditureKind,
     ExpenditurePublic,
-    FundingGroupBy,
     FundingKind,
-    FundingReport,
-    FundingRow,
     FundingSource,
     LineCreate,
+    LineFilters,
     LinePublic,
     LineUpdate,
     ReverseBody,
     SourceCreate,
+    SourceFilters,
     SourcePublic,
     SourceUpdate,
     SubsidyPayment,
     SubsidyRun,
     SubsidyRunCreate,
+    SubsidyRunFilters,
     SubsidyRunPublic,
     SubsidyRunSummary,
 )
-from app.reference.models import Certificate, College, Major, Student
+from app.reference.models import Certificate, Major, Student
 
-READ_ALL = frozenset({Role.admin, Role.academic_office, Role.auditor})
 SOURCE_ENTITY = "funding_source"
 LINE_ENTITY = "budget_line"
 EXPENDITURE_ENTITY = "expenditure"
@@ -71,7 +71,7 @@ def _fen(expression: Any) -> Any:
     return sa.type_coerce(expression, sa.BigInteger())
 
 
-def _sum_fen(expression: Any) -> Any:
+def sum_fen(expression: Any) -> Any:
     return func.coalesce(func.sum(_fen(expression)), 0)
 
 
@@ -86,7 +86,7 @@ def _require_office(principal: Principal, what: str) -> None:
         )
 
 
-def _reader_scope(principal: Principal, what: str) -> int | None:
+def reader_scope(principal: Principal, what: str) -> int | None:
     """None for readers of everything; a college manager's college id; 403 for the others."""
     if principal.role in READ_ALL:
         return None
@@ -95,7 +95,7 @@ def _reader_scope(principal: Principal, what: str) -> int | None:
     raise Forbidden(
         f"Role {principal.role.value} may not read {what}; allowed roles: academic_office, "
         "auditor, admin, college_manager (their own pilots)",
-        allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager}),
+        allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
     )
 
 
@@ -114,7 +114,7 @@ def spent_on_line(session: Session, line_id: int) -> Decimal:
     """Σ of the line's entries (reversals are negative)."""
     return yuan(
         session.exec(
-            select(_sum_fen(Expenditure.amount)).where(Expenditure.line_id == line_id)
+            select(sum_fen(Expenditure.amount)).where(Expenditure.line_id == line_id)
         ).one()
     )
 
@@ -122,7 +122,7 @@ def spent_on_line(session: Session, line_id: int) -> Decimal:
 def allocated_from_source(session: Session, source_id: int, *, except_line: int = 0) -> Decimal:
     return yuan(
         session.exec(
-            select(_sum_fen(BudgetLine.amount)).where(
+            select(sum_fen(BudgetLine.amount)).where(
                 BudgetLine.source_id == source_id, BudgetLine.id != except_line
             )
         ).one()
@@ -131,7 +131,7 @@ def allocated_from_source(session: Session, source_id: int, *, except_line: int 
 
 def line_spent_subquery() -> Any:
     return (
-        select(_sum_fen(Expenditure.amount))
+        select(sum_fen(Expenditure.amount))
         .where(col(Expenditure.line_id) == col(BudgetLine.id))
         .scalar_subquery()
     )
@@ -140,21 +140,17 @@ def line_spent_subquery() -> Any:
 # --- funding sources ---------------------------------------------------------------------------
 
 
-def source_statement(
-    principal: Principal,
-    *,
-    year: int | None = None,
-    kind: FundingKind | None = None,
-    earmarked: bool | None = None,
-) -> Any:
-    scope = _reader_scope(principal, "funding sources")
+def source_statement(_session: Session, principal: Principal, filters: SourceFilters) -> Any:
+    """Funds with what is allocated to budget lines and spent. The academic office, auditors
+    and admins see all; a college manager those funding their pilots."""
+    scope = reader_scope(principal, "funding sources")
     allocated = (
-        select(_sum_fen(BudgetLine.amount))
+        select(sum_fen(BudgetLine.amount))
         .where(col(BudgetLine.source_id) == col(FundingSource.id))
         .scalar_subquery()
     )
     spent = (
-        select(_sum_fen(Expenditure.amount))
+        select(sum_fen(Expenditure.amount))
         .join(BudgetLine, col(BudgetLine.id) == Expenditure.line_id)
         .where(col(BudgetLine.source_id) == col(FundingSource.id))
         .scalar_subquery()
@@ -168,20 +164,13 @@ def source_statement(
                 )
             )
         )
-    if year is not None:
-        statement = statement.where(FundingSource.fiscal_year == year)
-    if kind is not None:
-        statement = statement.where(FundingSource.kind == kind)
-    if earmarked is not None:
-        statement = statement.where(FundingSource.earmarked == earmarked)
+    if filters.year is not None:
+        statement = statement.where(FundingSource.fiscal_year == filters.year)
+    if filters.kind is not None:
+        statement = statement.where(FundingSource.kind == filters.kind)
+    if filters.earmarked is not None:
+        statement = statement.where(FundingSource.earmarked == filters.earmarked)
     return statement
-
-
-SOURCE_ORDER = [
-    col(FundingSource.fiscal_year).desc(),
-    col(FundingSource.name),
-    col(FundingSource.id),
-]
 
 
 def _source_public(row: Any) -> SourcePublic:
@@ -196,22 +185,31 @@ def _source_public(row: Any) -> SourcePublic:
     )
 
 
-SOURCES = Listing("funding source", SOURCE_ORDER, _source_public)
-
-
-def list_sources(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[SourcePublic]:
-    return SOURCES.page(session, source_statement(principal, **filters), page)
-
-
-def export_sources(session: Session, principal: Principal, **filters: Any) -> list[SourcePublic]:
-    return SOURCES.export(session, source_statement(principal, **filters))
+SOURCES = Listing(
+    noun="funding source",
+    statement=source_statement,
+    order=[col(FundingSource.fiscal_year).desc(), col(FundingSource.name), col(FundingSource.id)],
+    to_items=each(_source_public),
+    filters=SourceFilters,
+    key=FundingSource.id,
+    columns=[
+        ExportColumn("id", "经费来源ID"),
+        ExportColumn("name", "经费名称"),
+        ExportColumn("kind", "类别"),
+        ExportColumn("fiscal_year", "年度"),
+        ExportColumn("document_no", "文号"),
+        ExportColumn("earmarked", "专款专用"),
+        ExportColumn("amount", "金额"),
+        ExportColumn("allocated", "已分配"),
+        ExportColumn("unallocated", "未分配"),
+        ExportColumn("spent", "已支出"),
+    ],
+    filename="funding-sources",
+)
 
 
 def get_source(session: Session, principal: Principal, source_id: int) -> SourcePublic:
-    statement = source_statement(principal).where(FundingSource.id == source_id)
-    return SOURCES.one(session, statement, source_id)
+    return SOURCES.one(session, principal, source_id)
 
 
 def _check_source_unique(
@@ -265,23 +263,8 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
     return source
 
 
-def _locked(session: Session, model: Any, row_id: int, what: str, field: str | None) -> Any:
-    """The row, locked (``SELECT … FOR UPDATE``; the session hook reads locked rows afresh).
-    Missing: 422 on ``field`` when the id came in a body, else 404."""
-    row = session.exec(select(model).where(model.id == row_id).with_for_update()).first()
-    if row is None:
-        if field:
-            raise UnprocessableEntity(
-                f"No {what} with id {row_id}",
-                errors=[{"field": field, "message": f"no such {what}"}],
-            )
-        raise NotFound(f"No {what} with id {row_id}")
-    return row
-
-
 def _locked_source(session: Session, source_id: int, field: str | None = None) -> FundingSource:
-    source: FundingSource = _locked(session, FundingSource, source_id, "funding source", field)
-    return source
+    return lock_row(session, FundingSource, source_id, "funding source", field=field)
 
 
 def update_source(
@@ -372,16 +355,10 @@ def delete_source(session: Session, principal: Principal, source_id: int) -> Non
 # --- budget lines ------------------------------------------------------------------------------
 
 
-def line_statement(
-    principal: Principal,
-    *,
-    source_id: int | None = None,
-    application_id: int | None = None,
-    category: Category | None = None,
-    year: int | None = None,
-    college_id: int | None = None,
-) -> Any:
-    scope = _reader_scope(principal, "budget lines")
+def line_statement(_session: Session, principal: Principal, filters: LineFilters) -> Any:
+    """Budget lines with their fund, pilot and spent. A college manager sees their own
+    pilots' lines (pilots with a major of their college)."""
+    scope = reader_scope(principal, "budget lines")
     statement = (
         select(  # type: ignore[call-overload]
             BudgetLine,
@@ -400,22 +377,19 @@ def line_statement(
     )
     if scope is not None:
         statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
-    if source_id is not None:
-        statement = statement.where(BudgetLine.source_id == source_id)
-    if application_id is not None:
-        statement = statement.where(BudgetLine.application_id == application_id)
-    if category is not None:
-        statement = statement.where(BudgetLine.category == category)
-    if year is not None:
-        statement = statement.where(FundingSource.fiscal_year == year)
-    if college_id is not None:
+    if filters.source_id is not None:
+        statement = statement.where(BudgetLine.source_id == filters.source_id)
+    if filters.application_id is not None:
+        statement = statement.where(BudgetLine.application_id == filters.application_id)
+    if filters.category is not None:
+        statement = statement.where(BudgetLine.category == filters.category)
+    if filters.year is not None:
+        statement = statement.where(FundingSource.fiscal_year == filters.year)
+    if filters.college_id is not None:
         statement = statement.where(
-            col(BudgetLine.application_id).in_(_pilots_of_college(college_id))
+            col(BudgetLine.application_id).in_(_pilots_of_college(filters.college_id))
         )
     return statement
-
-
-LINE_ORDER = [col(BudgetLine.source_id), col(BudgetLine.application_id), col(BudgetLine.id)]
 
 
 def pilot_label(certificate: str, level: Any, tier: Any, year: int) -> str:
@@ -437,21 +411,30 @@ def _line_public(row: Any) -> LinePublic:
     )
 
 
-LINES = Listing("budget line", LINE_ORDER, _line_public)
-
-
-def list_lines(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[LinePublic]:
-    return LINES.page(session, line_statement(principal, **filters), page)
-
-
-def export_lines(session: Session, principal: Principal, **filters: Any) -> list[LinePublic]:
-    return LINES.export(session, line_statement(principal, **filters))
+LINES = Listing(
+    noun="budget line",
+    statement=line_statement,
+    order=[col(BudgetLine.source_id), col(BudgetLine.application_id), col(BudgetLine.id)],
+    to_items=each(_line_public),
+    filters=LineFilters,
+    key=BudgetLine.id,
+    columns=[
+        ExportColumn("id", "预算ID"),
+        ExportColumn("source_name", "经费来源"),
+        ExportColumn("fiscal_year", "年度"),
+        ExportColumn("application_label", "试点项目"),
+        ExportColumn("category", "支出类别"),
+        ExportColumn("amount", "预算金额"),
+        ExportColumn("spent", "已支出"),
+        ExportColumn("remaining", "余额"),
+        ExportColumn("notes", "备注"),
+    ],
+    filename="budget-lines",
+)
 
 
 def get_line(session: Session, principal: Principal, line_id: int) -> LinePublic:
-    return LINES.one(session, line_statement(principal).where(BudgetLine.id == line_id), line_id)
+    return LINES.one(session, principal, line_id)
 
 
 def _earmark_problem(source: FundingSource, category: Category) -> None:
@@ -538,8 +521,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
 def locked_line(session: Session, line_id: int, field: str | None = None) -> BudgetLine:
     """The line's row, locked: every writer of its money (a payment, an upload, a subsidy run,
     a reversal, a change of its amount) takes it before summing what was spent."""
-    line: BudgetLine = _locked(session, BudgetLine, line_id, "budget line", field)
-    return line
+    return lock_row(session, BudgetLine, line_id, "budget line", field=field)
 
 
 def update_line(
@@ -609,20 +591,25 @@ def not_reversed() -> Any:
     return ~(select(_Reversal.id).where(col(_Reversal.reverses_id) == col(Expenditure.id)).exists())
 
 
+def standing_subsidies(session: Session, result_ids: list[int]) -> dict[int, str]:
+    """Exam result id → the voucher of its pass subsidy that stands (paid and not reversed)."""
+    if not result_ids:
+        return {}
+    return dict(
+        session.execute(
+            sa.select(Expenditure.exam_result_id, Expenditure.voucher_no).where(  # type: ignore[call-overload]
+                col(Expenditure.exam_result_id).in_(sorted(result_ids)), not_reversed()
+            )
+        ).all()
+    )
+
+
 def expenditure_statement(
-    principal: Principal,
-    *,
-    line_id: int | None = None,
-    source_id: int | None = None,
-    application_id: int | None = None,
-    category: Category | None = None,
-    kind: ExpenditureKind | None = None,
-    subsidy_run_id: int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    voucher_no: str | None = None,
+    _session: Session, principal: Principal, filters: ExpenditureFilters
 ) -> Any:
-    scope = _reader_scope(principal, "expenditures")
+    """Expenditures with their line's fund, pilot and category and the reversal pointing at
+    them. A college manager sees their own pilots' spending."""
+    scope = reader_scope(principal, "expenditures")
     reversed_by = (
         select(_Reversal.id)
         .where(col(_Reversal.reverses_id) == col(Expenditure.id))
@@ -637,28 +624,29 @@ def expenditure_statement(
     ).join(BudgetLine, col(BudgetLine.id) == Expenditure.line_id)
     if scope is not None:
         statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
-    if line_id is not None:
-        statement = statement.where(Expenditure.line_id == line_id)
-    if source_id is not None:
-        statement = statement.where(BudgetLine.source_id == source_id)
-    if application_id is not None:
-        statement = statement.where(BudgetLine.application_id == application_id)
-    if category is not None:
-        statement = statement.where(BudgetLine.category == category)
-    if kind is not None:
-        statement = statement.where(Expenditure.kind == kind)
-    if subsidy_run_id is not None:
-        statement = statement.where(Expenditure.subsidy_run_id == subsidy_run_id)
-    if date_from is not None:
-        statement = statement.where(col(Expenditure.spent_on) >= date_from)
-    if date_to is not None:
-        statement = statement.where(col(Expenditure.spent_on) <= date_to)
-    if voucher_no is not None:
-        statement = statement.where(Expenditure.voucher_no == voucher_no)
+    return _filter_expenditures(statement, filters)
+
+
+def _filter_expenditures(statement: Any, filters: ExpenditureFilters) -> Any:
+    if filters.line_id is not None:
+        statement = statement.where(Expenditure.line_id == filters.line_id)
+    if filters.source_id is not None:
+        statement = statement.where(BudgetLine.source_id == filters.source_id)
+    if filters.application_id is not None:
+        statement = statement.where(BudgetLine.application_id == filters.application_id)
+    if filters.category is not None:
+        statement = statement.where(BudgetLine.category == filters.category)
+    if filters.kind is not None:
+        statement = statement.where(Expenditure.kind == filters.kind)
+    if filters.subsidy_run_id is not None:
+        statement = statement.where(Expenditure.subsidy_run_id == filters.subsidy_run_id)
+    if filters.date_from is not None:
+        statement = statement.where(col(Expenditure.spent_on) >= filters.date_from)
+    if filters.date_to is not None:
+        statement = statement.where(col(Expenditure.spent_on) <= filters.date_to)
+    if filters.voucher_no is not None:
+        statement = statement.where(Expenditure.voucher_no == filters.voucher_no)
     return statement
-
-
-EXPENDITURE_ORDER = [col(Expenditure.spent_on).desc(), col(Expenditure.id).desc()]
 
 
 def _expenditure_public(row: Any) -> ExpenditurePublic:
@@ -674,26 +662,34 @@ def _expenditure_public(row: Any) -> ExpenditurePublic:
     )
 
 
-EXPENDITURES = Listing("expenditure", EXPENDITURE_ORDER, _expenditure_public)
-
-
-def list_expenditures(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[ExpenditurePublic]:
-    return EXPENDITURES.page(session, expenditure_statement(principal, **filters), page)
-
-
-def export_expenditures(
-    session: Session, principal: Principal, **filters: Any
-) -> list[ExpenditurePublic]:
-    return EXPENDITURES.export(session, expenditure_statement(principal, **filters))
+EXPENDITURES = Listing(
+    noun="expenditure",
+    statement=expenditure_statement,
+    order=[col(Expenditure.spent_on).desc(), col(Expenditure.id).desc()],
+    to_items=each(_expenditure_public),
+    filters=ExpenditureFilters,
+    key=Expenditure.id,
+    columns=[
+        ExportColumn("id", "支出ID"),
+        ExportColumn("line_id", "预算ID"),
+        ExportColumn("category", "支出类别"),
+        ExportColumn("kind", "类型"),
+        ExportColumn("spent_on", "日期"),
+        ExportColumn("amount", "金额"),
+        ExportColumn("payee", "收款方"),
+        ExportColumn("voucher_no", "凭证号"),
+        ExportColumn("description", "摘要"),
+        ExportColumn("reverses_id", "冲销支出ID"),
+        ExportColumn("reversed_by_id", "被冲销ID"),
+    ],
+    filename="expenditures",
+)
 
 
 def get_expenditure(
     session: Session, principal: Principal, expenditure_id: int
 ) -> ExpenditurePublic:
-    statement = expenditure_statement(principal).where(Expenditure.id == expenditure_id)
-    return EXPENDITURES.one(session, statement, expenditure_id)
+    return EXPENDITURES.one(session, principal, expenditure_id)
 
 
 def _check_voucher(session: Session, voucher_no: str) -> None:
@@ -762,7 +758,7 @@ def reverse_expenditure(
     if current is None:
         raise NotFound(f"No expenditure with id {expenditure_id}")
     locked_line(session, current.line_id)
-    original: Expenditure = _locked(session, Expenditure, expenditure_id, "expenditure", None)
+    original = lock_row(session, Expenditure, expenditure_id, "expenditure")
     if original.kind == ExpenditureKind.reversal:
         raise InvalidState(
             f"Expenditure {expenditure_id} is itself the reversal of {original.reverses_id}; "
@@ -830,23 +826,8 @@ def _subsidy_voucher(run_id: int | str, result_id: int) -> str:
     return f"SUB{run_id}-{result_id}"
 
 
-def run_subsidies(
-    session: Session,
-    principal: Principal,
-    data: SubsidyRunCreate,
-    today: date,
-    *,
-    dry_run: bool,
-) -> SubsidyRunPublic:
-    """Pay every passed candidate of the session without a payment that stands (one paid
-    and not reversed), from the pilot's ``exam_subsidy`` line, all or nothing. The exam
-    session's row is locked first, then the line: runs over one session (from any line)
-    take turns, so a result never has two payments that stand; a reversed payment (a
-    mistake corrected by 红冲) is paid again by the next run."""
-    _require_office(principal, "run exam subsidies")
-    exam: ExamSession = _locked(
-        session, ExamSession, data.session_id, "exam session", "body.session_id"
-    )
+def _subsidy_line(session: Session, data: SubsidyRunCreate, exam: ExamSession) -> BudgetLine:
+    """The run's line, locked: an ``exam_subsidy`` line of the session's pilot (422 else)."""
     line = locked_line(session, data.line_id, field="body.line_id")
     if line.category != Category.exam_subsidy:
         raise UnprocessableEntity(
@@ -861,76 +842,67 @@ def run_subsidies(
             "session's pilot",
             errors=[{"field": "body.line_id", "message": "a line of another pilot"}],
         )
-    passed = _passed_candidates(session, exam.id or 0)
-    paid_before = set(
-        session.exec(
-            select(Expenditure.exam_result_id).where(
-                col(Expenditure.exam_result_id).in_([p[0] for p in passed]), not_reversed()
-            )
-        ).all()
-    )
-    to_pay = [p for p in passed if p[0] not in paid_before]
-    amount = data.amount_per_student
-    total = amount * len(to_pay)
-    spent = spent_on_line(session, line.id or 0)
-    remaining = line.amount - spent
+    return line
+
+
+def _paid_before(session: Session, passed: list[Any]) -> set[int]:
+    """The passed results that already have a payment that stands."""
+    return set(standing_subsidies(session, [p[0] for p in passed]))
+
+
+def _refuse_short_line(line: BudgetLine, remaining: Decimal, amount: Decimal, count: int) -> None:
+    total = amount * count
     if total > remaining:
         raise Conflict(
-            f"Budget line {line.id} has {remaining} left; paying {len(to_pay)} passed "
+            f"Budget line {line.id} has {remaining} left; paying {count} passed "
             f"candidate(s) {amount} each needs {total}, {total - remaining} short. Nobody was "
             "paid",
             code="insufficient_funds",
             needed=f"{total}",
             available=f"{remaining}",
             shortfall=f"{total - remaining}",
-            candidates=len(to_pay),
+            candidates=count,
         )
-    spent_on = data.spent_on or today
-    run = SubsidyRun(
-        session_id=exam.id or 0,
-        line_id=line.id or 0,
-        amount_per_student=amount,
-        passed_count=len(passed),
-        already_paid_count=len(paid_before),
-        paid_count=len(to_pay),
-        total=total,
-        spent_on=spent_on,
-        actor=principal.label[:100],
-    )
-    payments: list[SubsidyPayment] = []
-    if dry_run:
-        session.rollback()
-        for result_id, student_id, student_no, name in to_pay:
-            payments.append(
-                SubsidyPayment(
-                    expenditure_id=None,
-                    exam_result_id=result_id,
-                    student_id=student_id,
-                    student_no=student_no,
-                    student_name=name,
-                    amount=amount,
-                    voucher_no=_subsidy_voucher("<run>", result_id),
-                )
-            )
-        return _run_public(run, exam.application_id, payments, remaining - total, dry_run=True)
+
+
+def _would_pay(to_pay: list[Any], amount: Decimal) -> list[SubsidyPayment]:
+    """A dry run's payments: who would be paid, with no expenditure behind them."""
+    return [
+        SubsidyPayment(
+            expenditure_id=None,
+            exam_result_id=result_id,
+            student_id=student_id,
+            student_no=student_no,
+            student_name=name,
+            amount=amount,
+            voucher_no=_subsidy_voucher("<run>", result_id),
+        )
+        for result_id, student_id, student_no, name in to_pay
+    ]
+
+
+def _pay(
+    session: Session, principal: Principal, run: SubsidyRun, exam: ExamSession, to_pay: list[Any]
+) -> None:
+    """Write the run, one subsidy expenditure per result in ``to_pay``, and their audit."""
     session.add(run)
     session.flush()
     assert run.id is not None
-    entries = []
-    for result_id, _student_id, student_no, name in to_pay:
-        entry = Expenditure(
-            line_id=line.id or 0,
+    entries = [
+        Expenditure(
+            line_id=run.line_id,
             kind=ExpenditureKind.subsidy,
-            amount=amount,
-            spent_on=spent_on,
+            amount=run.amount_per_student,
+            spent_on=run.spent_on,
             payee=f"{name} ({student_no})"[:200],
             voucher_no=_subsidy_voucher(run.id, result_id),
             description=f"考核{exam.id}通过奖励补贴",
             subsidy_run_id=run.id,
             exam_result_id=result_id,
         )
-        session.add(entry)
-        entries.append(entry)
+        for result_id, _student_id, student_no, name in to_pay
+    ]
+    session.add_all(entries)
     session.flush()
     record(
         session,
@@ -953,7 +925,49 @@ def run_subsidies(
             entity_id=entry.id,
             after=snapshot(entry),
         )
+
+
+def run_subsidies(
+    session: Session,
+    principal: Principal,
+    data: SubsidyRunCreate,
+    today: date,
+    *,
+    dry_run: bool,
+) -> SubsidyRunPublic:
+    """Pay every passed candidate of the session without a payment that stands (one paid
+    and not reversed), from the pilot's ``exam_subsidy`` line, all or nothing. The exam
+    session's row is locked first, then the line: runs over one session (from any line)
+    take turns, so a result never has two payments that stand; a reversed payment (a
+    mistake corrected by 红冲) is paid again by the next run."""
+    _require_office(principal, "run exam subsidies")
+    exam = lock_row(session, ExamSession, data.session_id, "exam session", field="body.session_id")
+    line = _subsidy_line(session, data, exam)
+    passed = _passed_candidates(session, exam.id or 0)
+    paid_before = _paid_before(session, passed)
+    to_pay = [p for p in passed if p[0] not in paid_before]
+    amount = data.amount_per_student
+    total = amount * len(to_pay)
+    remaining = line.amount - spent_on_line(session, line.id or 0)
+    _refuse_short_line(line, remaining, amount, len(to_pay))
+    run = SubsidyRun(
+        session_id=exam.id or 0,
+        line_id=line.id or 0,
+        amount_per_student=amount,
+        passed_count=len(passed),
+        already_paid_count=len(paid_before),
+        paid_count=len(to_pay),
+        total=total,
+        spent_on=data.spent_on or today,
+        actor=principal.label[:100],
+    )
+    if dry_run:
+        session.rollback()
+        payments = _would_pay(to_pay, amount)
+        return _run_public(run, exam.application_id, payments, remaining - total, dry_run=True)
+    _pay(session, principal, run, exam, to_pay)
     session.commit()
+    assert run.id is not None
     return get_subsidy_run(session, principal, run.id)
 
 
@@ -979,41 +993,58 @@ def _run_public(
     )
 
 
-def list_subsidy_runs(
-    session: Session,
-    principal: Principal,
-    page: PageParams,
-    *,
-    session_id: int | None = None,
-    line_id: int | None = None,
-    application_id: int | None = None,
-) -> Page[SubsidyRunSummary]:
-    scope = _reader_scope(principal, "subsidy runs")
+def subsidy_run_statement(
+    _session: Session, principal: Principal, filters: SubsidyRunFilters
+) -> Any:
+    """Subsidy runs with their line's pilot. A college manager sees their own pilots' runs."""
+    scope = reader_scope(principal, "subsidy runs")
     statement = select(SubsidyRun, BudgetLine.application_id).join(
         BudgetLine, col(BudgetLine.id) == SubsidyRun.line_id
     )
     if scope is not None:
         statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
-    if session_id is not None:
-        statement = statement.where(SubsidyRun.session_id == session_id)
-    if line_id is not None:
-        statement = statement.where(SubsidyRun.line_id == line_id)
-    if application_id is not None:
-        statement = statement.where(BudgetLine.application_id == application_id)
-    return paginate(
-        session,
-        statement,
-        page,
-        [col(SubsidyRun.id).desc()],
-        lambda row: SubsidyRunSummary.model_validate(
-            {**row[0].model_dump(), "application_id": row[1]}
-        ),
-    )
+    if filters.session_id is not None:
+        statement = statement.where(SubsidyRun.session_id == filters.session_id)
+    if filters.line_id is not None:
+        statement = statement.where(SubsidyRun.line_id == filters.line_id)
+    if filters.application_id is not None:
+        statement = statement.where(BudgetLine.application_id == filters.application_id)
+    return statement
+
+
+def _run_summary(row: Any) -> SubsidyRunSummary:
+    run, application_id = row
+    return SubsidyRunSummary.model_validate({**run.model_dump(), "application_id": application_id})
+
+
+SUBSIDY_RUNS = Listing(
+    noun="subsidy run",
+    statement=subsidy_run_statement,
+    order=[col(SubsidyRun.id).desc()],
+    to_items=each(_run_summary),
+    filters=SubsidyRunFilters,
+    key=SubsidyRun.id,
+    columns=[
+        ExportColumn("id", "补贴批次ID"),
+        ExportColumn("session_id", "考核ID"),
+        ExportColumn("line_id", "预算ID"),
+        ExportColumn("application_id", "试点项目ID"),
+        ExportColumn("amount_per_student", "每人金额"),
+        ExportColumn("passed_count", "通过人数"),
+        ExportColumn("already_paid_count", "此前已付人数"),
+        ExportColumn("paid_count", "本次支付人数"),
+        ExportColumn("total", "支付合计"),
+        ExportColumn("spent_on", "支付日期"),
+        ExportColumn("actor", "经办人"),
+        ExportColumn("created_at", "创建时间"),
+    ],
+    filename="subsidy-runs",
+)
 
 
 def get_subsidy_run(session: Session, principal: Principal, run_id: int) -> SubsidyRunPublic:
     """A run with everyone it paid (reversed payments are still listed)."""
-    scope = _reader_scope(principal, "subsidy runs")
+    scope = reader_scope(principal, "subsidy runs")
     statement = (
         select(SubsidyRun, BudgetLine)
         .join(BudgetLine, col(BudgetLine.id) == SubsidyRun.line_id)
@@ -1083,7 +1114,7 @@ def line_figures(
         .scalar_subquery()
     )
     subsidy_fen = (
-        select(_sum_fen(Expenditure.amount))
+        select(sum_fen(Expenditure.amount))
         .where(
             col(Expenditure.line_id) == col(BudgetLine.id),
             Expenditure.kind == ExpenditureKind.subsidy,
@@ -1155,101 +1186,3 @@ def funding_totals(session: Session, year: int | None) -> tuple[Decimal, Decimal
         allocated += line.allocated
         spent += line.spent
     return allocated, spent
-
-
-def execution_rate(allocated: Decimal, spent: Decimal) -> float | None:
-    if not allocated:
-        return None
-    return float((spent / allocated).quantize(Decimal("0.0001")))
-
-
-@dataclass
-class _Tally:
-    label: str
-    allocated: Decimal = ZERO
-    spent: Decimal = ZERO
-    subsidies_paid: int = 0
-    subsidies_amount: Decimal = ZERO
-
-    def add(self, line: LineFigures) -> None:
-        self.allocated += line.allocated
-        self.spent += line.spent
-        self.subsidies_paid += line.subsidies_paid
-        self.subsidies_amount += line.subsidies_amount
-
-    def row(self, key: str) -> FundingRow:
-        return FundingRow(
-            key=key,
-            label=self.label,
-            allocated=self.allocated,
-            spent=self.spent,
-            remaining=self.allocated - self.spent,
-            execution_rate=execution_rate(self.allocated, self.spent),
-            subsidies_paid=self.subsidies_paid,
-            subsidies_amount=self.subsidies_amount,
-        )
-
-
-def report(
-    session: Session, principal: Principal, *, year: int | None, group_by: FundingGroupBy
-) -> FundingReport:
-    """Allocated, spent, remaining, execution rate and subsidies per group and overall. A
-    pilot with majors in several colleges counts in each college's group; the total counts
-    every line once."""
-    scope = _reader_scope(principal, "the funding report")
-    lines = line_figures(session, year, scope)
-    application_ids = sorted({line.application_id for line in lines})
-    labels: dict[int, str] = {}
-    colleges: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    if application_ids:
-        for app_id, app_year, level, tier, certificate in session.exec(
-            select(  # type: ignore[call-overload]
-                PilotApplication.id,
-                PilotApplication.year,
-                PilotApplication.level,
-                PilotApplication.tier,
-                Certificate.name,
-            )
-            .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
-            .where(col(PilotApplication.id).in_(application_ids))
-        ).all():
-            labels[app_id] = pilot_label(certificate, level, tier, app_year)
-        for app_id, college_id, college_name in session.exec(
-            select(ApplicationMajor.application_id, College.id, College.name)
-            .join(Major, col(Major.id) == ApplicationMajor.major_id)
-            .join(College, col(College.id) == Major.college_id)
-            .where(col(ApplicationMajor.application_id).in_(application_ids))
-            .distinct()
-        ).all():
-            if scope is None or college_id == scope:
-                colleges[app_id].append((college_id or 0, college_name))
-
-    def groups(line: LineFigures) -> list[tuple[str, str]]:
-        if group_by == FundingGroupBy.source:
-            return [(str(line.source_id), line.source_name)]
-        if group_by == FundingGroupBy.category:
-            return [(line.category.value, CATEGORY_NAMES[line.category])]
-        if group_by == FundingGroupBy.application:
-            return [(str(line.application_id), labels[line.application_id])]
-        return [(str(c), name) for c, name in colleges[line.application_id]]
-
-    tallies: dict[str, _Tally] = {}
-    total = _Tally(label="合计")
-    for line in lines:
-        total.add(line)
-        for key, label in groups(line):
-            tallies.setdefault(key, _Tally(label=label)).add(line)
-    rows = sorted((t.row(k) for k, t in tallies.items()), key=lambda r: (r.label, r.key))
-    sources_amount = None
-    if scope is None:
-        statement = select(_sum_fen(FundingSource.amount))
-        if year is not None:
-            statement = statement.where(FundingSource.fiscal_year == year)
-        sources_amount = yuan(session.exec(statement).one())
-    return FundingReport(
-        year=year,
-        group_by=group_by,
-        rows=rows,
-        total=total.row("total"),
-        sources_amount=sources_amount,
-    )

@@ -9,7 +9,7 @@ import itertools
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -21,20 +21,17 @@ from sqlmodel import Session, SQLModel
 
 from app.core.audit import record, snapshot
 from app.core.errors import Conflict, UnprocessableEntity
-from app.core.roles import Principal, Role
+from app.core.locks import advisory_lock
+from app.core.roles import OFFICE, Principal, Role
 from app.core.types import utcnow
+from app.imports.cells import CellError, Parser
 from app.imports.models import ImportBatch, ImportReport, RowError
 from app.imports.readers import read_rows
 
 HEADER_SCAN_ROWS = 20
 MAX_REPORTED_ERRORS = 1000
-MULTI_VALUE_SEPARATORS = re.compile(r"[、，,;；\n\r]+")
 _HEADER_NOISE = re.compile(r"[\s_*:：()（）]")
 WRITE_CHUNK = 2000
-
-
-class CellError(ValueError):
-    """A cell that cannot be used; the message says what is allowed."""
 
 
 class RowRefused(Exception):
@@ -45,110 +42,6 @@ class RowRefused(Exception):
         self.reason = reason
         self.column = column
         self.value = value
-
-
-# --- cell parsers ----------------------------------------------------------------------------
-
-
-Parser = Callable[[str], Any]
-
-
-def text(max_length: int = 100) -> Parser:
-    def parse(raw: str) -> str:
-        value = raw.strip()
-        if len(value) > max_length:
-            raise CellError(f"at most {max_length} characters (this one has {len(value)})")
-        return value
-
-    return parse
-
-
-_FLOAT_CODE = re.compile(r"^\d+\.0+$")
-_SCIENTIFIC = re.compile(r"^\d+(\.\d+)?[eE]\+?\d+$")
-_CODE = re.compile(r"^[0-9A-Za-z_.-]+$")
-
-
-def code(max_length: int = 20) -> Parser:
-    """Codes and numbers kept as text: ``510203.0`` (a spreadsheet's float) reads as 510203."""
-
-    def parse(raw: str) -> str:
-        if raw.isascii() and raw.isalnum() and len(raw) <= max_length:
-            return raw
-        value = unicodedata.normalize("NFKC", raw).strip()
-        if _FLOAT_CODE.match(value):
-            value = value.split(".", 1)[0]
-        elif _SCIENTIFIC.match(value):
-            number = Decimal(value)
-            if number == number.to_integral_value():
-                value = str(int(number))
-        if not _CODE.match(value):
-            raise CellError("letters, digits, '.', '_' or '-' only")
-        if len(value) > max_length:
-            raise CellError(f"at most {max_length} characters")
-        return value
-
-    return parse
-
-
-def integer(low: int, high: int, suffix: str = "") -> Parser:
-    like = f" (like {low}{suffix})" if suffix else ""
-
-    def parse(raw: str) -> int:
-        value = raw
-        if suffix and value.endswith(suffix):
-            value = value[: -len(suffix)]
-        if not (value.isascii() and value.isdigit()):
-            value = unicodedata.normalize("NFKC", raw).replace(" ", "").strip()
-            if suffix:
-                value = value.removesuffix(suffix)
-            if _FLOAT_CODE.match(value):
-                value = value.split(".", 1)[0]
-        if not (value.isascii() and value.isdigit()) or len(value) > 9:
-            raise CellError(f"a whole number from {low} to {high}{like}")
-        number = int(value)
-        if not low <= number <= high:
-            raise CellError(f"a whole number from {low} to {high}")
-        return number
-
-    return parse
-
-
-def decimal(low: Decimal, high: Decimal, places: int) -> Parser:
-    def parse(raw: str) -> Decimal:
-        try:
-            number = Decimal(unicodedata.normalize("NFKC", raw).strip())
-        except InvalidOperation as exc:
-            raise CellError(f"a number from {low} to {high}") from exc
-        if not number.is_finite() or not low <= number <= high:
-            raise CellError(f"a number from {low} to {high}")
-        quantum = Decimal(1).scaleb(-places)
-        if number.quantize(quantum) != number:
-            raise CellError(f"at most {places} decimal place(s)")
-        return number.quantize(quantum)
-
-    return parse
-
-
-def split_multi(raw: str) -> list[str]:
-    """A multi-value cell: parts separated by 、 ， , ; or a line break."""
-    return [part.strip() for part in MULTI_VALUE_SEPARATORS.split(raw) if part.strip()]
-
-
-def multi(item: Parser) -> Parser:
-    def parse(raw: str) -> list[Any]:
-        return [item(part) for part in split_multi(raw)]
-
-    return parse
-
-
-def choice(allowed: Sequence[str]) -> Parser:
-    def parse(raw: str) -> str:
-        value = raw.strip()
-        if value not in allowed:
-            raise CellError("one of " + ", ".join(allowed))
-        return value
-
-    return parse
 
 
 def did_you_mean(value: str, candidates: Iterable[str]) -> str:
@@ -199,7 +92,7 @@ class ImportKind:
     key: str
     prepare: Callable[[Session, Principal], Plan]
     to_values: Callable[[Plan, dict[str, Any], Principal], dict[str, Any]]
-    writers: frozenset[Role] = frozenset({Role.academic_office})
+    writers: frozenset[Role] = OFFICE
     college_of: Callable[[Plan, dict[str, Any]], int | None] | None = None
     before_write: Callable[[Session, Principal, Plan, list[dict[str, Any]]], None] | None = None
     extra_fields: tuple[str, ...] = ()
@@ -307,10 +200,7 @@ class _Errors:
 
 def _lock_kind(session: Session, kind: ImportKind) -> None:
     """Two uploads of one kind run one after the other (SQLite: BEGIN IMMEDIATE already)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"import:{kind.name}"}
-        )
+    advisory_lock(session, f"import:{kind.name}")
 
 
 def _same(old: Any, new: Any) -> bool:

@@ -12,12 +12,10 @@ from sqlmodel import Session, col, or_, select
 from app.core.errors import Forbidden, PayloadTooLarge
 from app.core.legacy import fetch_for_export
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL, Principal
 from app.imports.engine import ImportKind, run_import
 from app.imports.models import ImportBatch, ImportBatchPublic, ImportReport
 from app.imports.readers import MAX_UPLOAD_BYTES
-
-BATCH_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
 
 
 def read_limited(stream: BinaryIO, limit: int = MAX_UPLOAD_BYTES) -> bytes:
@@ -93,7 +91,7 @@ def export_batches(session: Session, principal: Principal, *, kind: str | None) 
 def batch_statement(principal: Principal, *, kind: str | None) -> Any:
     """Every batch for the office, auditors and admins; their own for everyone else."""
     statement = select(ImportBatch)
-    if principal.role not in BATCH_READERS:
+    if principal.role not in READ_ALL:
         mine = []
         if principal.user_id is not None:
             mine.append(col(ImportBatch.actor_user_id) == principal.user_id)

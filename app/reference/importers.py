@@ -8,22 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
-from app.imports.engine import (
-    CellError,
-    Column,
-    ImportKind,
-    Plan,
-    RowRefused,
-    choice,
-    code,
-    decimal,
-    did_you_mean,
-    integer,
-    multi,
-    text,
-)
+from app.imports.cells import CellError, choice, code, decimal, integer, multi, text
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
 from app.imports.registry import register
 from app.reference.models import (
     LEVEL_ORDER,
@@ -43,7 +31,6 @@ from app.reference.models import (
     normalise_certificate_name,
 )
 
-COLLEGE_WRITERS = frozenset({Role.academic_office, Role.college_manager})
 NEAR_MISS_RATIO = 0.75
 
 
@@ -211,7 +198,7 @@ register(
         ),
         prepare=_prepare_majors,
         to_values=_major_values,
-        writers=COLLEGE_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         before_write=_create_pending_colleges,
@@ -341,7 +328,7 @@ register(
         ),
         prepare=_prepare_courses,
         to_values=_course_values,
-        writers=COLLEGE_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         extra_fields=("major_ids",),
@@ -400,7 +387,7 @@ register(
         ),
         prepare=_prepare_teachers,
         to_values=_teacher_values,
-        writers=COLLEGE_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         description="Teachers matched by staff number",
@@ -491,7 +478,7 @@ register(
         ),
         prepare=_prepare_students,
         to_values=_student_values,
-        writers=COLLEGE_WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_student_college,
         scope_columns=("major_code", "major_name"),
         require_any=("major_code", "major_name"),
@@ -569,7 +556,8 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], _principal: Principal
     }
 
 
-def _certificate_name(raw: str) -> str:
+def certificate_name_cell(raw: str) -> str:
+    """A certificate's name, as an upload of any kind names one."""
     name = str(text(100)(raw))
     if not normalise_certificate_name(name):
         raise CellError("a certificate name, such as Web前端开发")
@@ -588,7 +576,7 @@ register(
                 "name",
                 "证书名称",
                 "name",
-                _certificate_name,
+                certificate_name_cell,
                 aliases=("证书", "certificate"),
                 example="Web前端开发",
             ),

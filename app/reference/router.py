@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from sqlmodel import Session
 
-from app.core.auth import CurrentPrincipal, IfMatch, set_created, set_etag
+from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -19,6 +19,7 @@ from app.core.export import (
 from app.core.listing import ListDep
 from app.core.pagination import Page, PageDep
 from app.core.params import MAX_DB_ID, DbId
+from app.core.versions import IfMatch, set_created, set_etag
 from app.reference import service
 from app.reference.models import (
     CertificateCreate,

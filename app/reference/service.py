@@ -2,20 +2,21 @@
 deletes. Every change is audited and committed here."""
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
-from app.accounts.service import check_version
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.legacy import fetch_for_export
 from app.core.listing import Listing, each
+from app.core.locks import lock_row
 from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.reference.models import (
     Certificate,
     CertificateCreate,
@@ -54,10 +55,6 @@ from app.reference.models import (
     normalise_certificate_name,
 )
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
-Row = TypeVar("Row", bound=SQLModel)
-
-
 # --- scope -----------------------------------------------------------------------------------
 
 
@@ -78,7 +75,7 @@ def require_office(principal: Principal) -> None:
 
 def require_writer_role(principal: Principal, what: str) -> None:
     """403 before anything else for roles that never write ``what``."""
-    if principal.role not in (Role.academic_office, Role.college_manager):
+    if principal.role not in OFFICE_OR_COLLEGE:
         raise Forbidden(
             f"Role {principal.role.value} may not change {what}; "
             "allowed roles: academic_office, college_manager (own college)",
@@ -115,14 +112,6 @@ def _search(statement: Any, q: str | None, *columns: Any) -> Any:
         return statement
     pattern = _like(q)
     return statement.where(sa.or_(*(col(c).ilike(pattern, escape="\\") for c in columns)))
-
-
-def _locked(session: Session, model: type[Row], row_id: int, label: str) -> Row:
-    pk = model.__table__.c.id  # type: ignore[attr-defined]
-    row = session.exec(select(model).where(pk == row_id).with_for_update()).first()
-    if row is None:
-        raise NotFound(f"No {label} with id {row_id}")
-    return row
 
 
 def _exists(session: Session, model: type[SQLModel], row_id: int) -> bool:
@@ -279,7 +268,7 @@ def update_college(
     if_match: int | None,
 ) -> College:
     require_office(principal)
-    college = _locked(session, College, college_id, "college")
+    college = lock_row(session, College, college_id, "college")
     check_version(college.version, if_match, "college")
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, {"code"})
@@ -291,7 +280,7 @@ def update_college(
 
 def delete_college(session: Session, principal: Principal, college_id: int) -> None:
     require_office(principal)
-    college = _locked(session, College, college_id, "college")
+    college = lock_row(session, College, college_id, "college")
     _refuse_if_referenced(session, "college", College, college_id)
     _deleted(session, principal, college, "college")
 
@@ -333,7 +322,7 @@ def get_major(session: Session, principal: Principal, major_id: int) -> MajorPub
 
 
 def _scoped_major(session: Session, principal: Principal, major_id: int) -> Major:
-    major = _locked(session, Major, major_id, "major")
+    major = lock_row(session, Major, major_id, "major")
     scope = college_scope(principal)
     if scope is not None and major.college_id != scope:
         raise NotFound(f"No major with id {major_id}")
@@ -487,7 +476,7 @@ def create_course(session: Session, principal: Principal, data: CourseCreate) ->
 
 
 def _scoped_course(session: Session, principal: Principal, course_id: int) -> Course:
-    course = _locked(session, Course, course_id, "course")
+    course = lock_row(session, Course, course_id, "course")
     scope = college_scope(principal)
     if scope is not None and course.college_id != scope:
         raise NotFound(f"No course with id {course_id}")
@@ -548,12 +537,10 @@ def teacher_statement(
         statement = statement.where(Teacher.id == (principal.teacher_id or -1))
     elif principal.role == Role.college_manager:
         statement = statement.where(Teacher.college_id == college_scope(principal))
-    elif principal.role not in READ_ALL_ROLES:
+    elif principal.role not in READ_ALL:
         raise Forbidden(
             f"Role {principal.role.value} may not read teachers",
-            allowed_roles=sorted(
-                r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher}
-            ),
+            allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.teacher}),
         )
     if college_id is not None:
         statement = statement.where(Teacher.college_id == college_id)
@@ -583,7 +570,7 @@ def get_teacher(session: Session, principal: Principal, teacher_id: int) -> Teac
 
 
 def _scoped_teacher(session: Session, principal: Principal, teacher_id: int) -> Teacher:
-    teacher = _locked(session, Teacher, teacher_id, "teacher")
+    teacher = lock_row(session, Teacher, teacher_id, "teacher")
     scope = college_scope(principal)
     if scope is not None and teacher.college_id != scope:
         raise NotFound(f"No teacher with id {teacher_id}")
@@ -655,11 +642,11 @@ def student_statement(session: Session, principal: Principal, filters: StudentFi
             Teacher.id == (principal.teacher_id or -1)
         )
         statement = statement.where(col(Major.college_id).in_(teacher_college))
-    elif principal.role not in READ_ALL_ROLES:
+    elif principal.role not in READ_ALL:
         raise Forbidden(
             f"Role {principal.role.value} may not read students",
             allowed_roles=sorted(
-                r.value for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher, Role.student}
+                r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.student}
             ),
         )
     if filters.college_id is not None:
@@ -722,7 +709,7 @@ def _major_college(session: Session, major_id: int, field: str = "major_id") -> 
 
 
 def _scoped_student(session: Session, principal: Principal, student_id: int) -> tuple[Student, int]:
-    student = _locked(session, Student, student_id, "student")
+    student = lock_row(session, Student, student_id, "student")
     college_id = _major_college(session, student.major_id)
     scope = college_scope(principal)
     if scope is not None and college_id != scope:
@@ -830,7 +817,7 @@ def update_evaluation_org(
     if_match: int | None,
 ) -> EvaluationOrg:
     require_office(principal)
-    org = _locked(session, EvaluationOrg, org_id, "evaluation organisation")
+    org = lock_row(session, EvaluationOrg, org_id, "evaluation organisation")
     check_version(org.version, if_match, "evaluation organisation")
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, {"contact"})
@@ -849,7 +836,7 @@ def update_evaluation_org(
 
 def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -> None:
     require_office(principal)
-    org = _locked(session, EvaluationOrg, org_id, "evaluation organisation")
+    org = lock_row(session, EvaluationOrg, org_id, "evaluation organisation")
     _refuse_if_referenced(session, "evaluation organisation", EvaluationOrg, org_id)
     _deleted(session, principal, org, "evaluation_org")
 
@@ -947,7 +934,7 @@ def update_certificate(
     if_match: int | None,
 ) -> Certificate:
     require_office(principal)
-    certificate = _locked(session, Certificate, certificate_id, "certificate")
+    certificate = lock_row(session, Certificate, certificate_id, "certificate")
     check_version(certificate.version, if_match, "certificate")
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, set())
@@ -978,6 +965,6 @@ def update_certificate(
 
 def delete_certificate(session: Session, principal: Principal, certificate_id: int) -> None:
     require_office(principal)
-    certificate = _locked(session, Certificate, certificate_id, "certificate")
+    certificate = lock_row(session, Certificate, certificate_id, "certificate")
     _refuse_if_referenced(session, "certificate", Certificate, certificate_id)
     _deleted(session, principal, certificate, "certificate")

@@ -1,7 +1,5 @@
 """The ``teacher-trainings`` and ``training-enrollments`` import kinds, through the one engine."""
 
-import re
-import unicodedata
 from collections import defaultdict
 from datetime import date
 from typing import Any
@@ -17,20 +15,10 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.config import get_settings
-from app.core.roles import Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
-from app.imports.engine import (
-    CellError,
-    Column,
-    ImportKind,
-    Plan,
-    RowRefused,
-    choice,
-    code,
-    did_you_mean,
-    integer,
-    text,
-)
+from app.imports.cells import CellError, choice, code, date_cell, integer, text, yes_no
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
 from app.imports.registry import register
 from app.reference.models import (
     LEVEL_ORDER,
@@ -50,8 +38,6 @@ from app.trainings.models import (
     TrainingStatus,
 )
 
-WRITERS = frozenset({Role.academic_office, Role.college_manager})
-_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[T ]00:00(?::00)?)?$")
 STATUS_WORDS = {
     "planned": TrainingStatus.planned,
     "计划": TrainingStatus.planned,
@@ -69,17 +55,7 @@ STATUS_WORDS = {
 }
 YES = {"是", "yes", "y", "true", "1", "已结业", "结业", "完成", "√"}
 NO = {"否", "no", "n", "false", "0", "未结业", "未完成"}
-
-
-def school_date(raw: str) -> date:
-    """2022-03-01, 2022/3/1, 2022.3.1 or 2022年3月1日."""
-    match = _DATE.match(unicodedata.normalize("NFKC", raw).strip())
-    try:
-        if match is None:
-            raise ValueError
-        return date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError as exc:
-        raise CellError("a date like 2022-03-01 or 2022年3月1日") from exc
+_yes_no = yes_no(YES, NO)
 
 
 def _status(raw: str) -> TrainingStatus:
@@ -105,15 +81,6 @@ def _certificate_no(raw: str) -> str:
     if any(ch.isspace() or ch == "\x00" for ch in value):
         raise CellError("no spaces inside a certificate number")
     return value
-
-
-def _yes_no(raw: str) -> bool:
-    value = raw.strip().casefold()
-    if value in YES:
-        return True
-    if value in NO:
-        return False
-    raise CellError("是 or 否")
 
 
 def _teachers(session: Session) -> dict[str, tuple[int, int]]:
@@ -312,8 +279,8 @@ register(
                 aliases=("培训评价组织",),
                 example="北京新大陆时代教育科技有限公司",
             ),
-            Column("start_date", "开始日期", "start_date", school_date, example="2022-07-11"),
-            Column("end_date", "结束日期", "end_date", school_date, example="2022-07-15"),
+            Column("start_date", "开始日期", "start_date", date_cell, example="2022-07-11"),
+            Column("end_date", "结束日期", "end_date", date_cell, example="2022-07-15"),
             Column("hours", "学时", "hours", integer(1, MAX_HOURS), example="40"),
             Column(
                 "status",
@@ -346,7 +313,7 @@ register(
                 "certified_on",
                 "获证日期",
                 "certified_on",
-                school_date,
+                date_cell,
                 required=False,
                 example="2022-07-15",
             ),
@@ -354,14 +321,14 @@ register(
                 "valid_until",
                 "有效期至",
                 "valid_until",
-                school_date,
+                date_cell,
                 required=False,
                 example="2030-07-14",
             ),
         ),
         prepare=_prepare_trainings,
         to_values=_training_values,
-        writers=WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         college_of=_training_college,
         scope_columns=("staff_no",),
         description="Teacher trainings matched by (staff no, certificate, level, start date); "
@@ -566,7 +533,7 @@ register(
         ),
         prepare=_prepare_enrollments,
         to_values=_enrollment_values,
-        writers=WRITERS,
+        writers=OFFICE_OR_COLLEGE,
         description="Students of a training batch (?batch_id= or a 培训批次 column) matched by "
         "student number, with attended hours (≤ the batch's) and completion; only students of "
         "the pilot's majors and cohorts",

@@ -16,7 +16,7 @@ from app.applications.models import ApplicationStatus, PilotApplication, PilotTe
 from app.applications.service import get_application, visible
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn, ExportFormat, export_response
-from app.core.roles import Principal, Role
+from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.reference.models import Certificate, College, Level, Teacher
 from app.trainings.models import (
     ApplicationDetail,
@@ -30,9 +30,6 @@ from app.trainings.models import (
     TrainingEnrollment,
     TrainingStatus,
 )
-
-REPORT_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor, Role.college_manager})
-
 
 # --- the figure ------------------------------------------------------------------------------
 
@@ -151,10 +148,10 @@ def application_detail(
 
 
 def _require_report_reader(principal: Principal) -> None:
-    if principal.role not in REPORT_ROLES:
+    if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
             f"Role {principal.role.value} may not read the teacher coverage report",
-            allowed_roles=sorted(r.value for r in REPORT_ROLES),
+            allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
 
 

@@ -7,14 +7,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationStatus
-from app.core.auth import CurrentPrincipal, IfMatch, SettingsDep, set_created, set_etag
+from app.core.auth import CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
 from app.core.listing import ListDep
 from app.core.pagination import Page
-from app.core.params import MAX_DB_ID, DbId
+from app.core.params import DbId, FilterId
+from app.core.responses import (
+    ACTION_RESPONSES,
+    CREATE_RESPONSES,
+    GET_RESPONSES,
+    WRITE_RESPONSES,
+)
 from app.core.types import school_today
+from app.core.versions import IfMatch, set_created, set_etag
 from app.trainings import reports, service
 from app.trainings.models import (
     ApplicationDetail,
@@ -53,12 +60,7 @@ application_detail_router = APIRouter(
     prefix="/applications", tags=["applications"], responses=problem_responses(401, 403, 422)
 )
 
-FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
 YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")]
-GET_RESPONSES = problem_responses(404)
-CREATE_RESPONSES = problem_responses(409)
-WRITE_RESPONSES = problem_responses(404, 409, 412)
-ACTION_RESPONSES = problem_responses(404, 409)
 
 
 # --- teacher trainings -----------------------------------------------------------------------

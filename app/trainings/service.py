@@ -11,7 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
-from app.accounts.service import check_version
 from app.applications.models import (
     ApplicationCohort,
     ApplicationMajor,
@@ -23,8 +22,10 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
-from app.core.roles import Principal, Role
+from app.core.locks import lock_first, lock_one, lock_row
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
+from app.core.versions import check_version
 from app.reference.models import Certificate, Level, Major, Student, Teacher
 from app.trainings.models import (
     BatchCreate,
@@ -54,7 +55,6 @@ from app.trainings.models import (
 from app.trainings.reports import coverage_by_application as coverage_by_application
 from app.trainings.reports import coverage_report as coverage_report
 
-READ_ALL_ROLES = frozenset({Role.admin, Role.academic_office, Role.auditor})
 TRAINING_ENTITY = "teacher_training"
 BATCH_ENTITY = "training_batch"
 ENROLLMENT_ENTITY = "training_enrollment"
@@ -93,7 +93,7 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     the office, auditors and admins; their college's teachers' for a college manager; their own
     for a teacher; those for its certificates for an evaluation organisation."""
     role = principal.role
-    if role in READ_ALL_ROLES:
+    if role in READ_ALL:
         return statement
     if role == Role.college_manager:
         return statement.where(Teacher.college_id == (principal.college_id or -1))
@@ -110,8 +110,7 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     raise Forbidden(
         f"Role {role.value} may not read teacher trainings",
         allowed_roles=sorted(
-            r.value
-            for r in READ_ALL_ROLES | {Role.college_manager, Role.teacher, Role.evaluation_org}
+            r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.evaluation_org}
         ),
     )
 
@@ -360,10 +359,9 @@ def _locked_training(
         .where(TeacherTraining.id == training_id),
         principal,
     )
-    row = session.exec(statement.with_for_update(of=TeacherTraining)).first()
-    if row is None:
-        raise NotFound(f"No teacher training with id {training_id}")
-    training, teacher = row
+    training, teacher = lock_one(
+        session, statement, "teacher training", training_id, of=TeacherTraining
+    )
     return training, teacher
 
 
@@ -687,10 +685,7 @@ def _locked_batch(
         .where(TrainingBatch.id == batch_id),
         principal,
     )
-    row = session.exec(statement.with_for_update(of=TrainingBatch)).first()
-    if row is None:
-        raise NotFound(f"No training batch with id {batch_id}")
-    batch, application = row
+    batch, application = lock_one(session, statement, "training batch", batch_id, of=TrainingBatch)
     return batch, application
 
 
@@ -872,11 +867,9 @@ def add_enrollment(
     _require_batch_writer(session, principal, batch.application_id)
     # A shared lock: enrolments into the pilot's batches go on side by side, while its close
     # (which locks it for update) waits for them, or they see it closed.
-    application = session.exec(
-        select(PilotApplication)
-        .where(PilotApplication.id == batch.application_id)
-        .with_for_update(read=True)
-    ).one()
+    application = lock_row(
+        session, PilotApplication, batch.application_id, "pilot application", share=True
+    )
     _require_approved(application, "Students are enrolled")
     student = session.get(Student, data.student_id)
     if student is None:
@@ -916,11 +909,12 @@ def _locked_enrollment(
 ) -> tuple[TrainingEnrollment, TrainingBatch]:
     batch, _application = _locked_batch(session, principal, batch_id)
     _require_batch_writer(session, principal, batch.application_id)
-    enrollment = session.exec(
-        select(TrainingEnrollment)
-        .where(TrainingEnrollment.id == enrollment_id, TrainingEnrollment.batch_id == batch_id)
-        .with_for_update()
-    ).first()
+    enrollment: TrainingEnrollment | None = lock_first(
+        session,
+        select(TrainingEnrollment).where(
+            TrainingEnrollment.id == enrollment_id, TrainingEnrollment.batch_id == batch_id
+        ),
+    )
     if enrollment is None:
         raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")
     return enrollment, batch

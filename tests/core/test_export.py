@@ -4,6 +4,7 @@ import csv
 import io
 import json
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session
 from starlette.testclient import TestClient
@@ -67,3 +68,59 @@ def test_audit_events_export_with_before_and_after_as_json(client: TestClient, d
     ]
     assert len(rows) == 1
     assert json.loads(rows[0][8])["name"] == "nightly"
+
+
+def _xlsx(items: list[dict[str, object]], title: str = "学生名单") -> bytes:
+    from app.core.export import ExportColumn, xlsx_chunks
+
+    columns = [ExportColumn("code", "代码"), ExportColumn("name", "名称"), ExportColumn("n", "数")]
+    return b"".join(xlsx_chunks(items, columns, title))
+
+
+def test_xlsx_header_is_frozen_filtered_and_fitted() -> None:
+    workbook = load_workbook(io.BytesIO(_xlsx([{"code": "007", "name": "甲", "n": 3}])))
+    sheet = workbook.active
+    assert sheet.title == "学生名单"
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:C2"
+    assert sheet["A1"].font.b
+    assert sheet.column_dimensions["A"].width >= 8
+    assert [c.value for c in sheet[2]] == ["007", "甲", 3]
+    assert sheet["A2"].data_type == "s"
+
+
+def test_xlsx_cells_with_forbidden_characters_still_open() -> None:
+    hostile = "=1+1\x00\x07\x1b\ud800😀\ufffe"
+    content = _xlsx([{"code": hostile, "name": "x" * 40_000, "n": None}], title="a/b:c*?[d]")
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert sheet["A2"].value == "=1+1\ufffd\ufffd\ufffd\ufffd😀\ufffd"
+    assert sheet["A2"].data_type == "s"
+    assert len(sheet["B2"].value) == 32_767
+    assert sheet["C2"].value is None
+    assert sheet.title == "a_b_c___d_"
+
+
+def test_xlsx_past_a_sheets_rows_goes_on_in_another_sheet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.core import export
+
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 3)
+    content = _xlsx([{"code": str(i), "name": "n", "n": i} for i in range(5)])
+    workbook = load_workbook(io.BytesIO(content))
+    assert workbook.sheetnames == ["学生名单", "学生名单 (2)", "学生名单 (3)"]
+    rows = [
+        list(row)
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows(min_row=2, values_only=True)
+    ]
+    assert [r[0] for r in rows] == ["0", "1", "2", "3", "4"]
+    assert all(sheet["A1"].value == "代码" for sheet in workbook.worksheets)
+
+
+def test_csv_cells_with_lone_surrogates_and_formulas_encode() -> None:
+    from app.core.export import ExportColumn, csv_chunks
+
+    columns = [ExportColumn("name", "名称")]
+    body = b"".join(csv_chunks([{"name": "=a\ud800b😀"}, {"name": "-1"}], columns))
+    assert body.decode("utf-8-sig").splitlines() == ["名称", "'=a\ufffdb😀", "'-1"]

@@ -1,0 +1,146 @@
+"""The funding report: budget execution (预算执行) per fund, category, pilot or college.
+
+Allocated, spent, remaining, execution rate (spent ÷ allocated) and the pass subsidies paid
+(count and amount, reversed ones not counted), per group and overall, from the one computation
+of each line's money that the annual evaluation shares (:func:`line_figures`). Money is exact:
+the sums run in SQL over integer fen."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlmodel import Session, col, select
+
+from app.applications.models import ApplicationMajor, PilotApplication
+from app.core.roles import Principal
+from app.funding.models import (
+    CATEGORY_NAMES,
+    FundingGroupBy,
+    FundingReport,
+    FundingRow,
+    FundingSource,
+)
+from app.funding.service import (
+    ZERO,
+    LineFigures,
+    line_figures,
+    pilot_label,
+    reader_scope,
+    sum_fen,
+    yuan,
+)
+from app.reference.models import Certificate, College, Major
+
+
+def execution_rate(allocated: Decimal, spent: Decimal) -> float | None:
+    if not allocated:
+        return None
+    return float((spent / allocated).quantize(Decimal("0.0001")))
+
+
+@dataclass
+class _Tally:
+    label: str
+    allocated: Decimal = ZERO
+    spent: Decimal = ZERO
+    subsidies_paid: int = 0
+    subsidies_amount: Decimal = ZERO
+
+    def add(self, line: LineFigures) -> None:
+        self.allocated += line.allocated
+        self.spent += line.spent
+        self.subsidies_paid += line.subsidies_paid
+        self.subsidies_amount += line.subsidies_amount
+
+    def row(self, key: str) -> FundingRow:
+        return FundingRow(
+            key=key,
+            label=self.label,
+            allocated=self.allocated,
+            spent=self.spent,
+            remaining=self.allocated - self.spent,
+            execution_rate=execution_rate(self.allocated, self.spent),
+            subsidies_paid=self.subsidies_paid,
+            subsidies_amount=self.subsidies_amount,
+        )
+
+
+@dataclass
+class _Pilots:
+    """The pilots the lines fund: their labels, and the colleges (id, name) of their majors
+    (only the reader's own college for a college manager)."""
+
+    labels: dict[int, str]
+    colleges: dict[int, list[tuple[int, str]]]
+
+
+def _pilots(session: Session, application_ids: list[int], scope: int | None) -> _Pilots:
+    pilots = _Pilots(labels={}, colleges=defaultdict(list))
+    if not application_ids:
+        return pilots
+    for app_id, app_year, level, tier, certificate in session.exec(
+        select(  # type: ignore[call-overload]
+            PilotApplication.id,
+            PilotApplication.year,
+            PilotApplication.level,
+            PilotApplication.tier,
+            Certificate.name,
+        )
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+        .where(col(PilotApplication.id).in_(application_ids))
+    ).all():
+        pilots.labels[app_id] = pilot_label(certificate, level, tier, app_year)
+    for app_id, college_id, college_name in session.exec(
+        select(ApplicationMajor.application_id, College.id, College.name)
+        .join(Major, col(Major.id) == ApplicationMajor.major_id)
+        .join(College, col(College.id) == Major.college_id)
+        .where(col(ApplicationMajor.application_id).in_(application_ids))
+        .distinct()
+    ).all():
+        if scope is None or college_id == scope:
+            pilots.colleges[app_id].append((college_id or 0, college_name))
+    return pilots
+
+
+def _groups(line: LineFigures, group_by: FundingGroupBy, pilots: _Pilots) -> list[tuple[str, str]]:
+    """The (key, label) of each group ``line`` counts in: one, or a pilot's every college."""
+    if group_by == FundingGroupBy.source:
+        return [(str(line.source_id), line.source_name)]
+    if group_by == FundingGroupBy.category:
+        return [(line.category.value, CATEGORY_NAMES[line.category])]
+    if group_by == FundingGroupBy.application:
+        return [(str(line.application_id), pilots.labels[line.application_id])]
+    return [(str(c), name) for c, name in pilots.colleges[line.application_id]]
+
+
+def _sources_amount(session: Session, year: int | None) -> Decimal:
+    """Σ of the amounts of the funds of fiscal ``year`` (every year when None)."""
+    statement = select(sum_fen(FundingSource.amount))
+    if year is not None:
+        statement = statement.where(FundingSource.fiscal_year == year)
+    return yuan(session.exec(statement).one())
+
+
+def report(
+    session: Session, principal: Principal, *, year: int | None, group_by: FundingGroupBy
+) -> FundingReport:
+    """Allocated, spent, remaining, execution rate and subsidies per group and overall. A
+    pilot with majors in several colleges counts in each college's group; the total counts
+    every line once."""
+    scope = reader_scope(principal, "the funding report")
+    lines = line_figures(session, year, scope)
+    pilots = _pilots(session, sorted({line.application_id for line in lines}), scope)
+    tallies: dict[str, _Tally] = {}
+    total = _Tally(label="合计")
+    for line in lines:
+        total.add(line)
+        for key, label in _groups(line, group_by, pilots):
+            tallies.setdefault(key, _Tally(label=label)).add(line)
+    rows = sorted((t.row(k) for k, t in tallies.items()), key=lambda r: (r.label, r.key))
+    return FundingReport(
+        year=year,
+        group_by=group_by,
+        rows=rows,
+        total=total.row("total"),
+        sources_amount=_sources_amount(session, year) if scope is None else None,
+    )

@@ -1,0 +1,176 @@
+"""Cell parsers of the import engine: one spreadsheet cell's text in, a typed value out, or a
+``CellError`` saying what the column takes. Every importer parses its cells with these."""
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+MULTI_VALUE_SEPARATORS = re.compile(r"[、，,;；\n\r]+")
+
+
+class CellError(ValueError):
+    """A cell that cannot be used; the message says what is allowed."""
+
+
+Parser = Callable[[str], Any]
+
+
+def text(max_length: int = 100) -> Parser:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if len(value) > max_length:
+            raise CellError(f"at most {max_length} characters (this one has {len(value)})")
+        return value
+
+    return parse
+
+
+_FLOAT_CODE = re.compile(r"^\d+\.0+$")
+_SCIENTIFIC = re.compile(r"^\d+(\.\d+)?[eE]\+?\d+$")
+_CODE = re.compile(r"^[0-9A-Za-z_.-]+$")
+
+
+def code(max_length: int = 20) -> Parser:
+    """Codes and numbers kept as text: ``510203.0`` (a spreadsheet's float) reads as 510203."""
+
+    def parse(raw: str) -> str:
+        if raw.isascii() and raw.isalnum() and len(raw) <= max_length:
+            return raw
+        value = unicodedata.normalize("NFKC", raw).strip()
+        if _FLOAT_CODE.match(value):
+            value = value.split(".", 1)[0]
+        elif _SCIENTIFIC.match(value):
+            number = Decimal(value)
+            if number == number.to_integral_value():
+                value = str(int(number))
+        if not _CODE.match(value):
+            raise CellError("letters, digits, '.', '_' or '-' only")
+        if len(value) > max_length:
+            raise CellError(f"at most {max_length} characters")
+        return value
+
+    return parse
+
+
+def integer(low: int, high: int, suffix: str = "") -> Parser:
+    like = f" (like {low}{suffix})" if suffix else ""
+
+    def parse(raw: str) -> int:
+        value = raw
+        if suffix and value.endswith(suffix):
+            value = value[: -len(suffix)]
+        if not (value.isascii() and value.isdigit()):
+            value = unicodedata.normalize("NFKC", raw).replace(" ", "").strip()
+            if suffix:
+                value = value.removesuffix(suffix)
+            if _FLOAT_CODE.match(value):
+                value = value.split(".", 1)[0]
+        if not (value.isascii() and value.isdigit()) or len(value) > 9:
+            raise CellError(f"a whole number from {low} to {high}{like}")
+        number = int(value)
+        if not low <= number <= high:
+            raise CellError(f"a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def decimal(low: Decimal, high: Decimal, places: int) -> Parser:
+    def parse(raw: str) -> Decimal:
+        try:
+            number = Decimal(unicodedata.normalize("NFKC", raw).strip())
+        except InvalidOperation as exc:
+            raise CellError(f"a number from {low} to {high}") from exc
+        if not number.is_finite() or not low <= number <= high:
+            raise CellError(f"a number from {low} to {high}")
+        quantum = Decimal(1).scaleb(-places)
+        if number.quantize(quantum) != number:
+            raise CellError(f"at most {places} decimal place(s)")
+        return number.quantize(quantum)
+
+    return parse
+
+
+def split_multi(raw: str) -> list[str]:
+    """A multi-value cell: parts separated by 、 ， , ; or a line break."""
+    return [part.strip() for part in MULTI_VALUE_SEPARATORS.split(raw) if part.strip()]
+
+
+def multi(item: Parser) -> Parser:
+    def parse(raw: str) -> list[Any]:
+        return [item(part) for part in split_multi(raw)]
+
+    return parse
+
+
+def choice(allowed: Sequence[str]) -> Parser:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value not in allowed:
+            raise CellError("one of " + ", ".join(allowed))
+        return value
+
+    return parse
+
+
+_MONEY_NOISE = re.compile(r"[\s,¥￥元]")
+CENT = Decimal("0.01")
+
+
+def money(high: Decimal) -> Parser:
+    """Yuan: ``1234.5``, ``1,234.50``, ``¥1234.50`` or ``1234.50元``; 0.01 to ``high``, two
+    decimals."""
+
+    def parse(raw: str) -> Decimal:
+        value = _MONEY_NOISE.sub("", unicodedata.normalize("NFKC", raw))
+        try:
+            amount = Decimal(value)
+        except InvalidOperation as exc:
+            raise CellError("an amount in yuan such as 1234.50") from exc
+        if not amount.is_finite() or not CENT <= amount <= high:
+            raise CellError(f"an amount from 0.01 to {high}")
+        if amount.quantize(CENT) != amount:
+            raise CellError("at most two decimal places (fen)")
+        return amount.quantize(CENT)
+
+    return parse
+
+
+_DATE = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]00:00(:00)?)?$"
+)
+
+
+def date_cell(raw: str) -> date:
+    """2022-03-01, 2022/3/1, 2022.3.1 or 2022年3月1日 (a spreadsheet date's midnight ignored)."""
+    match = _DATE.match(unicodedata.normalize("NFKC", raw).strip())
+    try:
+        if match is None:
+            raise ValueError
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError as exc:
+        raise CellError("a date such as 2022-03-01 or 2022年3月1日") from exc
+
+
+def yes_no(yes: Iterable[str], no: Iterable[str], hint: str = "是 or 否") -> Parser:
+    """True for a word of ``yes``, False for one of ``no`` (lower-case words; any case read)."""
+    yes_words = frozenset(yes)
+    no_words = frozenset(no)
+
+    def parse(raw: str) -> bool:
+        value = unicodedata.normalize("NFKC", raw).strip().casefold()
+        if value in yes_words:
+            return True
+        if value in no_words:
+            return False
+        raise CellError(hint)
+
+    return parse
+
+
+def match_text(value: str) -> str:
+    """A name as compared with stored names: NFKC, no white space, case-folded."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", value)).casefold()
