@@ -53,7 +53,12 @@ from app.imports.router import document_kind_options
 from app.imports.router import router as imports_router
 from app.reference.router import router as reference_router
 from app.system.router import router as system_router
-from app.trainings.router import batches_router, coverage_router, trainings_router
+from app.trainings.router import (
+    application_detail_router,
+    batches_router,
+    coverage_router,
+    trainings_router,
+)
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger("onex.app")
@@ -166,6 +171,7 @@ def api_router() -> APIRouter:
     router.include_router(api_keys_router)
     router.include_router(reference_router)
     router.include_router(applications_router)
+    router.include_router(application_detail_router)
     router.include_router(plans_router)
     router.include_router(reports_router)
     router.include_router(coverage_router)

@@ -7,9 +7,10 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints, field_validator
+from pydantic import BaseModel, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.listing import IdFilter
 from app.core.models import PatchModel, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime
 from app.reference.models import MAX_COHORT, MIN_COHORT, NO_NUL, Level, RefId
@@ -287,7 +288,38 @@ class ApplicationPublic(SQLModel):
     updated_at: datetime
 
 
+class ApplicationListed(ApplicationPublic):
+    """An application as its list answers it: the JSON fields, and the cells only its CSV/XLSX
+    export has (left out of the JSON)."""
+
+    major_names: list[str] = Field(exclude=True)
+    cohort_labels: list[str] = Field(exclude=True)
+    plans_filed: str = Field(exclude=True, description="Majors with a filed plan / majors")
+
+
+class ApplicationFilters(BaseModel):
+    """Filters of the applications list."""
+
+    year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")
+    status: ApplicationStatus | None = Field(None, description="Only applications in this state")
+    certificate_id: IdFilter = Field(None, description="Applications for this certificate")
+    college_id: IdFilter = Field(None, description="Applications with a major of it")
+    major_id: IdFilter = Field(None, description="Applications with this major")
+    level: Level | None = Field(None, description="Only this level")
+    tier: Tier | None = Field(None, description="Only this tier")
+    cohort: int | None = Field(
+        None, ge=MIN_COHORT, le=MAX_COHORT, description="Applications with this entry year (年级)"
+    )
+
+
 # --- teachers --------------------------------------------------------------------------------
+
+
+class PilotTeacherSelection(BaseModel):
+    """What a pilot's teacher list reads: the pilot named by the path (the list takes no query
+    filters)."""
+
+    application_id: int
 
 
 class PilotTeacherCreate(SQLModel):
@@ -357,6 +389,16 @@ class ReturnBody(SQLModel):
     reason: Reason = Field(description="What the college must change before filing again")
 
 
+class PlanFilters(BaseModel):
+    """Filters of the work plans list."""
+
+    application_id: IdFilter = Field(None, description="Plans of this application")
+    major_id: IdFilter = Field(None, description="Plans of this major")
+    college_id: IdFilter = Field(None, description="Plans of this college's majors")
+    status: PlanStatus | None = Field(None, description="Only plans in this state")
+    year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")
+
+
 class PlanCoursePublic(SQLModel):
     id: int
     code: str
@@ -385,6 +427,13 @@ class PlanPublic(SQLModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class PlanListed(PlanPublic):
+    """A plan as its list answers it, with the core courses' names for its CSV/XLSX export
+    (left out of the JSON)."""
+
+    core_course_names: list[str] = Field(exclude=True)
 
 
 # --- report ----------------------------------------------------------------------------------

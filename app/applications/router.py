@@ -1,48 +1,46 @@
 """HTTP for pilot applications, the teachers assigned to them, the majors' work plans and the
 summary report."""
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.applications import service
+from app.applications import reports, service
 from app.applications.models import (
     MAX_YEAR,
     MIN_YEAR,
     ApplicationCreate,
+    ApplicationFilters,
     ApplicationPublic,
     ApplicationsReport,
     ApplicationStatus,
     ApplicationUpdate,
     PilotTeacherCreate,
     PilotTeacherPublic,
+    PilotTeacherSelection,
     PlanCreate,
+    PlanFilters,
     PlanPublic,
-    PlanStatus,
     PlanUpdate,
     RejectBody,
     ReportGroupBy,
     ReturnBody,
-    Tier,
 )
-from app.core.auth import CurrentPrincipal, SettingsDep
+from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.export import (
-    EXPORT_RESPONSES,
-    ExportColumn,
-    ExportFormat,
-    FormatQuery,
-    export_response,
+from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
+from app.core.listing import ListDep
+from app.core.pagination import Page
+from app.core.params import DbId
+from app.core.responses import (
+    ACTION_RESPONSES,
+    CREATE_RESPONSES,
+    GET_RESPONSES,
+    WRITE_RESPONSES,
 )
-from app.core.pagination import Page, PageDep
-from app.core.params import MAX_DB_ID, DbId
-from app.core.roles import Role
-from app.core.types import school_today
 from app.core.versions import IfMatch, set_created, set_etag
-from app.reference.models import MAX_COHORT, MIN_COHORT, Level
-from app.trainings import service as trainings
-from app.trainings.models import ApplicationDetail
 
 applications_router = APIRouter(
     prefix="/applications", tags=["applications"], responses=problem_responses(401, 403, 422)
@@ -54,78 +52,25 @@ reports_router = APIRouter(
     prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
 )
 
-FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
 YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")]
-GET_RESPONSES = problem_responses(404)
-CREATE_RESPONSES = problem_responses(409)
-WRITE_RESPONSES = problem_responses(404, 409, 412)
-ACTION_RESPONSES = problem_responses(404, 409)
 
 
 # --- applications ----------------------------------------------------------------------------
-
-APPLICATION_COLUMNS = [
-    ExportColumn("id", "序号"),
-    ExportColumn("tier", "本科/高职/中职"),
-    ExportColumn("certificate_name", "申报试点证书名称"),
-    ExportColumn("level", "申报级别"),
-    ExportColumn("major_names", "申报专业"),
-    ExportColumn("cohort_labels", "申报年级"),
-    ExportColumn("headcount", "申报人数"),
-    ExportColumn("year", "年度"),
-    ExportColumn("status", "状态"),
-    ExportColumn("contact", "联系人"),
-    ExportColumn("plans_filed", "已报备方案"),
-]
-
-
-def _export_item(application: ApplicationPublic) -> dict[str, Any]:
-    filed = sum(1 for m in application.majors if m.plan_status in {"filed", "acknowledged"})
-    return {
-        **application.__dict__,
-        "major_names": [m.name for m in application.majors],
-        "cohort_labels": [f"{c}级" for c in application.cohorts],
-        "plans_filed": f"{filed}/{len(application.majors)}",
-    }
 
 
 @applications_router.get("", response_model=Page[ApplicationPublic], responses=EXPORT_RESPONSES)
 def applications_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    year: YearQuery = None,
-    status: ApplicationStatus | None = None,
-    certificate_id: FilterId = None,
-    college_id: Annotated[
-        int | None, Query(ge=1, le=MAX_DB_ID, description="Applications with a major of it")
-    ] = None,
-    major_id: FilterId = None,
-    level: Level | None = None,
-    tier: Tier | None = None,
-    cohort: Annotated[int | None, Query(ge=MIN_COHORT, le=MAX_COHORT)] = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[ApplicationFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Pilot applications, newest year first, with majors (and each major's plan status) and
     cohorts. The office, auditors and admins see all; a college manager those with a major of
     their college; a teacher those they are assigned to; a student the approved or closed ones
     covering their major and cohort; an evaluation organisation the approved or closed ones for
     its certificates. The CSV/XLSX export has the 一览表's headers, so it uploads again."""
-    filters: dict[str, Any] = {
-        "year": year,
-        "status": status,
-        "certificate_id": certificate_id,
-        "college_id": college_id,
-        "major_id": major_id,
-        "level": level,
-        "tier": tier,
-        "cohort": cohort,
-    }
-    if format != ExportFormat.json:
-        rows = service.rows_for_export(session, principal, **filters)
-        items = [_export_item(a) for a in service.application_publics(session, rows)]
-        return export_response(items, APPLICATION_COLUMNS, format, "applications")
-    return service.list_applications(session, principal, page, **filters)
+    return service.APPLICATIONS.respond(session, principal, filters, params)
 
 
 @applications_router.post(
@@ -145,31 +90,8 @@ def applications_create(
     return service.get_application(session, principal, application.id)
 
 
-@applications_router.get(
-    "/{application_id}", response_model=ApplicationDetail, responses=GET_RESPONSES
-)
-def applications_get(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-    application_id: DbId,
-    response: Response,
-) -> ApplicationDetail:
-    """One application; `majors` shows each participating major's plan status (None: no plan
-    yet), so the office sees at a glance who has not filed. `teacher_coverage` counts the
-    assigned teachers holding a certified, still valid trainer certificate for the pilot's
-    certificate at or above its level (a student reading their pilot sees the figures, not the
-    names of the teachers without one); `trained_students` those who completed a batch."""
-    application = service.get_application(session, principal, application_id)
-    coverage, trained = trainings.application_figures(
-        session, application_id, school_today(settings.timezone)
-    )
-    if principal.role == Role.student:
-        coverage = coverage.model_copy(update={"missing": None})
-    set_etag(response, application.version)
-    return ApplicationDetail.model_validate(
-        {**application.model_dump(), "teacher_coverage": coverage, "trained_students": trained}
-    )
+# GET /applications/{application_id} is declared by app.trainings.router: an application's
+# detail shows its training figures (teacher coverage, trained students), which trainings owns.
 
 
 @applications_router.patch(
@@ -263,19 +185,15 @@ def applications_close(
 @applications_router.get(
     "/{application_id}/teachers",
     response_model=Page[PilotTeacherPublic],
-    responses=GET_RESPONSES,
+    responses={**GET_RESPONSES, **EXPORT_RESPONSES},
 )
 def applications_teachers_list(
-    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, page: PageDep
-) -> Page[PilotTeacherPublic]:
+    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, params: ListDep
+) -> Any:
     """Teachers assigned to the pilot, by staff number, with their roles."""
-    teachers = service.list_teachers(session, principal, application_id)
-    return Page[PilotTeacherPublic](
-        items=teachers[page.offset : page.offset + page.limit],
-        total=len(teachers),
-        limit=page.limit,
-        offset=page.offset,
-    )
+    selection = PilotTeacherSelection(application_id=application_id)
+    listing = replace(service.TEACHERS, filename=f"application-{application_id}-teachers")
+    return listing.respond(session, principal, selection, params)
 
 
 @applications_router.post(
@@ -310,28 +228,15 @@ def applications_teachers_remove(
 # --- plans -----------------------------------------------------------------------------------
 
 
-@plans_router.get("", response_model=Page[PlanPublic])
+@plans_router.get("", response_model=Page[PlanPublic], responses=EXPORT_RESPONSES)
 def plans_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    application_id: FilterId = None,
-    major_id: FilterId = None,
-    college_id: FilterId = None,
-    status: PlanStatus | None = None,
-    year: YearQuery = None,
-) -> Page[PlanPublic]:
+    filters: Annotated[PlanFilters, Query()],
+    params: ListDep,
+) -> Any:
     """Work plans with their core courses; a college manager sees their college's."""
-    return service.list_plans(
-        session,
-        principal,
-        page,
-        application_id=application_id,
-        major_id=major_id,
-        college_id=college_id,
-        status=status,
-        year=year,
-    )
+    return service.PLANS.respond(session, principal, filters, params)
 
 
 @plans_router.post(
@@ -422,22 +327,6 @@ def plans_return(
 
 # --- report ----------------------------------------------------------------------------------
 
-GROUP_HEADERS = {
-    ReportGroupBy.certificate: "申报试点证书名称",
-    ReportGroupBy.college: "二级学院",
-    ReportGroupBy.major: "申报专业",
-    ReportGroupBy.level: "申报级别",
-    ReportGroupBy.tier: "本科/高职/中职",
-}
-
-
-def _report_columns(group_by: ReportGroupBy) -> list[ExportColumn]:
-    return [
-        ExportColumn("label", GROUP_HEADERS[group_by]),
-        ExportColumn("applications", "申报数"),
-        ExportColumn("headcount", "申报人数"),
-    ]
-
 
 @reports_router.get("/applications", response_model=ApplicationsReport, responses=EXPORT_RESPONSES)
 def reports_applications(
@@ -453,16 +342,7 @@ def reports_applications(
 ) -> Any:
     """Count and Σ headcount per group, plus totals over the applications you can read. An
     application with majors in several groups counts in each; the totals count it once."""
-    result = service.report(session, principal, year=year, group_by=group_by, status=status)
+    result = reports.report(session, principal, year=year, group_by=group_by, status=status)
     if format != ExportFormat.json:
-        items: list[dict[str, Any]] = [row.model_dump() for row in result.rows]
-        items.append(
-            {
-                "label": "合计",
-                "applications": result.total_applications,
-                "headcount": result.total_headcount,
-            }
-        )
-        name = f"applications-by-{group_by.value}" + (f"-{year}" if year else "")
-        return export_response(items, _report_columns(group_by), format, name)
+        return reports.report_export(result, format)
     return result

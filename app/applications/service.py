@@ -1,6 +1,6 @@
 """Pilot application rules: who files, edits and decides which application, the state machine,
-the teachers assigned to a pilot, and the summary report. Every change is audited and
-committed here."""
+the teachers assigned to a pilot and the majors' work plans, and their lists. Every change is
+audited and committed here; the summary report is in :mod:`app.applications.reports`."""
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -8,17 +8,18 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from app.applications.models import (
     MAX_CORE_COURSES,
     MIN_CORE_COURSES,
     ApplicationCohort,
     ApplicationCreate,
+    ApplicationFilters,
+    ApplicationListed,
     ApplicationMajor,
     ApplicationMajorPublic,
     ApplicationPublic,
-    ApplicationsReport,
     ApplicationStatus,
     ApplicationUpdate,
     PilotApplication,
@@ -26,23 +27,24 @@ from app.applications.models import (
     PilotTeacher,
     PilotTeacherCreate,
     PilotTeacherPublic,
+    PilotTeacherSelection,
     PlanCourse,
     PlanCoursePublic,
     PlanCreate,
+    PlanFilters,
+    PlanListed,
     PlanPublic,
     PlanStatus,
     PlanUpdate,
-    ReportGroupBy,
-    ReportRow,
     TeacherRole,
     Tier,
     cohort_problem,
 )
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
-from app.core.legacy import fetch_for_export
+from app.core.export import ExportColumn
+from app.core.listing import Listing, each
 from app.core.locks import lock_one, lock_row
-from app.core.pagination import Page, PageParams, paginate
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
@@ -186,145 +188,157 @@ def _require_office(principal: Principal, what: str) -> None:
 # --- reading ---------------------------------------------------------------------------------
 
 
+def _with_major(major_id: int) -> Any:
+    return col(PilotApplication.id).in_(
+        select(ApplicationMajor.application_id).where(ApplicationMajor.major_id == major_id)
+    )
+
+
+def _with_cohort(cohort: int) -> Any:
+    return col(PilotApplication.id).in_(
+        select(ApplicationCohort.application_id).where(ApplicationCohort.cohort == cohort)
+    )
+
+
 def application_statement(
-    principal: Principal,
-    *,
-    year: int | None = None,
-    status: ApplicationStatus | None = None,
-    certificate_id: int | None = None,
-    college_id: int | None = None,
-    major_id: int | None = None,
-    level: Level | None = None,
-    tier: Tier | None = None,
-    cohort: int | None = None,
+    _session: Session, principal: Principal, filters: ApplicationFilters
 ) -> Any:
     statement = select(PilotApplication, Certificate.name).join(
         Certificate, col(Certificate.id) == PilotApplication.certificate_id
     )
     statement = visible(statement, principal)
-    if year is not None:
-        statement = statement.where(PilotApplication.year == year)
-    if status is not None:
-        statement = statement.where(PilotApplication.status == status)
-    if certificate_id is not None:
-        statement = statement.where(PilotApplication.certificate_id == certificate_id)
-    if level is not None:
-        statement = statement.where(PilotApplication.level == level)
-    if tier is not None:
-        statement = statement.where(PilotApplication.tier == tier)
-    if college_id is not None:
-        statement = statement.where(_has_major_in_college(college_id))
-    if major_id is not None:
-        statement = statement.where(
-            col(PilotApplication.id).in_(
-                select(ApplicationMajor.application_id).where(ApplicationMajor.major_id == major_id)
-            )
-        )
-    if cohort is not None:
-        statement = statement.where(
-            col(PilotApplication.id).in_(
-                select(ApplicationCohort.application_id).where(ApplicationCohort.cohort == cohort)
-            )
-        )
+    if filters.year is not None:
+        statement = statement.where(PilotApplication.year == filters.year)
+    if filters.status is not None:
+        statement = statement.where(PilotApplication.status == filters.status)
+    if filters.certificate_id is not None:
+        statement = statement.where(PilotApplication.certificate_id == filters.certificate_id)
+    if filters.level is not None:
+        statement = statement.where(PilotApplication.level == filters.level)
+    if filters.tier is not None:
+        statement = statement.where(PilotApplication.tier == filters.tier)
+    if filters.college_id is not None:
+        statement = statement.where(_has_major_in_college(filters.college_id))
+    if filters.major_id is not None:
+        statement = statement.where(_with_major(filters.major_id))
+    if filters.cohort is not None:
+        statement = statement.where(_with_cohort(filters.cohort))
     return statement
 
 
-APPLICATION_ORDER = [
-    col(PilotApplication.year).desc(),
-    col(PilotApplication.id),
-]
-
-
-def application_publics(session: Session, rows: Sequence[Any]) -> list[ApplicationPublic]:
-    """Applications with their majors (and each major's plan) and cohorts, in two statements
-    for all ``rows``."""
-    ids = [application.id for application, _ in rows]
+def _majors_of(session: Session, ids: Sequence[int]) -> dict[int, list[ApplicationMajorPublic]]:
+    """Each application's majors with their college and work plan, in one statement."""
     majors: dict[int, list[ApplicationMajorPublic]] = defaultdict(list)
-    cohorts: dict[int, list[int]] = defaultdict(list)
-    if ids:
-        links = session.exec(
-            select(  # type: ignore[call-overload]
-                ApplicationMajor.application_id,
-                Major.id,
-                Major.code,
-                Major.name,
-                College.id,
-                College.name,
-                PilotPlan.id,
-                PilotPlan.status,
-            )
-            .join(Major, col(Major.id) == ApplicationMajor.major_id)
-            .join(College, col(College.id) == Major.college_id)
-            .outerjoin(
-                PilotPlan,
-                sa.and_(
-                    col(PilotPlan.application_id) == ApplicationMajor.application_id,
-                    col(PilotPlan.major_id) == ApplicationMajor.major_id,
-                ),
-            )
-            .where(col(ApplicationMajor.application_id).in_(ids))
-            .order_by(col(Major.code), col(Major.id))
-        ).all()
-        for app_id, m_id, m_code, m_name, c_id, c_name, plan_id, plan_status in links:
-            majors[app_id].append(
-                ApplicationMajorPublic(
-                    id=m_id,
-                    code=m_code,
-                    name=m_name,
-                    college_id=c_id,
-                    college_name=c_name,
-                    plan_id=plan_id,
-                    plan_status=plan_status,
-                )
-            )
-        for app_id, cohort in session.exec(
-            select(ApplicationCohort.application_id, ApplicationCohort.cohort)
-            .where(col(ApplicationCohort.application_id).in_(ids))
-            .order_by(col(ApplicationCohort.cohort))
-        ).all():
-            cohorts[app_id].append(cohort)
-    return [
-        ApplicationPublic.model_validate(
-            {
-                **application.model_dump(),
-                "certificate_name": certificate_name,
-                "majors": majors[application.id],
-                "cohorts": cohorts[application.id],
-                "allowed_actions": allowed_actions(application.status),
-            }
+    links = session.exec(
+        select(  # type: ignore[call-overload]
+            ApplicationMajor.application_id,
+            Major.id,
+            Major.code,
+            Major.name,
+            College.id,
+            College.name,
+            PilotPlan.id,
+            PilotPlan.status,
         )
-        for application, certificate_name in rows
-    ]
+        .join(Major, col(Major.id) == ApplicationMajor.major_id)
+        .join(College, col(College.id) == Major.college_id)
+        .outerjoin(
+            PilotPlan,
+            sa.and_(
+                col(PilotPlan.application_id) == ApplicationMajor.application_id,
+                col(PilotPlan.major_id) == ApplicationMajor.major_id,
+            ),
+        )
+        .where(col(ApplicationMajor.application_id).in_(ids))
+        .order_by(col(Major.code), col(Major.id))
+    ).all()
+    for app_id, m_id, m_code, m_name, c_id, c_name, plan_id, plan_status in links:
+        majors[app_id].append(
+            ApplicationMajorPublic(
+                id=m_id,
+                code=m_code,
+                name=m_name,
+                college_id=c_id,
+                college_name=c_name,
+                plan_id=plan_id,
+                plan_status=plan_status,
+            )
+        )
+    return majors
 
 
-def list_applications(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[ApplicationPublic]:
-    raw = paginate(
-        session, application_statement(principal, **filters), page, APPLICATION_ORDER, lambda r: r
-    )
-    return Page[ApplicationPublic](
-        items=application_publics(session, raw.items),
-        total=raw.total,
-        limit=raw.limit,
-        offset=raw.offset,
-    )
+def _cohorts_of(session: Session, ids: Sequence[int]) -> dict[int, list[int]]:
+    """Each application's cohorts, in one statement."""
+    cohorts: dict[int, list[int]] = defaultdict(list)
+    for app_id, cohort in session.exec(
+        select(ApplicationCohort.application_id, ApplicationCohort.cohort)
+        .where(col(ApplicationCohort.application_id).in_(ids))
+        .order_by(col(ApplicationCohort.cohort))
+    ).all():
+        cohorts[app_id].append(cohort)
+    return cohorts
 
 
-def rows_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
-    """Every matching application for a CSV/XLSX export (422 when too many match)."""
-    statement = application_statement(principal, **filters)
-    return fetch_for_export(session, statement, APPLICATION_ORDER)
+FILED_PLANS = frozenset({PlanStatus.filed, PlanStatus.acknowledged})
+
+
+def application_items(session: Session, rows: Sequence[Any]) -> list[ApplicationListed]:
+    """Applications with their majors (and each major's plan) and cohorts, in two statements
+    for all ``rows``; with the export's cells (major names, 年级 labels, plans filed)."""
+    ids = [application.id for application, _ in rows]
+    majors = _majors_of(session, ids) if ids else {}
+    cohorts = _cohorts_of(session, ids) if ids else {}
+    items = []
+    for application, certificate_name in rows:
+        its_majors = majors.get(application.id, [])
+        its_cohorts = cohorts.get(application.id, [])
+        filed = sum(1 for m in its_majors if m.plan_status in FILED_PLANS)
+        items.append(
+            ApplicationListed.model_validate(
+                {
+                    **application.model_dump(),
+                    "certificate_name": certificate_name,
+                    "majors": its_majors,
+                    "cohorts": its_cohorts,
+                    "allowed_actions": allowed_actions(application.status),
+                    "major_names": [m.name for m in its_majors],
+                    "cohort_labels": [f"{c}级" for c in its_cohorts],
+                    "plans_filed": f"{filed}/{len(its_majors)}",
+                }
+            )
+        )
+    return items
+
+
+APPLICATIONS = Listing(
+    noun="pilot application",
+    statement=application_statement,
+    order=[col(PilotApplication.year).desc(), col(PilotApplication.id)],
+    to_items=application_items,
+    filters=ApplicationFilters,
+    key=PilotApplication.id,
+    columns=[
+        ExportColumn("id", "序号"),
+        ExportColumn("tier", "本科/高职/中职"),
+        ExportColumn("certificate_name", "申报试点证书名称"),
+        ExportColumn("level", "申报级别"),
+        ExportColumn("major_names", "申报专业"),
+        ExportColumn("cohort_labels", "申报年级"),
+        ExportColumn("headcount", "申报人数"),
+        ExportColumn("year", "年度"),
+        ExportColumn("status", "状态"),
+        ExportColumn("contact", "联系人"),
+        ExportColumn("plans_filed", "已报备方案"),
+    ],
+    filename="applications",
+)
+"""The applications list; its CSV/XLSX export has the 一览表's headers, so it uploads again."""
 
 
 def get_application(
     session: Session, principal: Principal, application_id: int
 ) -> ApplicationPublic:
-    statement = application_statement(principal).where(PilotApplication.id == application_id)
-    row = session.exec(statement).first()
-    if row is None:
-        raise NotFound(f"No pilot application with id {application_id}")
-    return application_publics(session, [row])[0]
+    return APPLICATIONS.one(session, principal, application_id)
 
 
 def _major_ids(session: Session, application_id: int) -> list[int]:
@@ -652,17 +666,43 @@ def _teacher_public(row: PilotTeacher, teacher: Teacher) -> PilotTeacherPublic:
     )
 
 
-def list_teachers(
-    session: Session, principal: Principal, application_id: int
-) -> list[PilotTeacherPublic]:
-    get_application(session, principal, application_id)
-    rows = session.exec(
+def _require_readable(session: Session, principal: Principal, application_id: int) -> None:
+    """404 unless the application exists and ``principal`` may read it."""
+    statement = visible(
+        select(PilotApplication.id).where(PilotApplication.id == application_id), principal
+    )
+    if session.exec(statement).first() is None:
+        raise NotFound(f"No pilot application with id {application_id}")
+
+
+def teacher_statement(
+    session: Session, principal: Principal, selection: PilotTeacherSelection
+) -> Any:
+    """The teachers assigned to a pilot the principal may read (404 otherwise)."""
+    _require_readable(session, principal, selection.application_id)
+    return (
         select(PilotTeacher, Teacher)
         .join(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
-        .where(PilotTeacher.application_id == application_id)
-        .order_by(col(Teacher.staff_no), col(PilotTeacher.id))
-    ).all()
-    return [_teacher_public(row, teacher) for row, teacher in rows]
+        .where(PilotTeacher.application_id == selection.application_id)
+    )
+
+
+TEACHERS = Listing(
+    noun="pilot teacher",
+    statement=teacher_statement,
+    order=[col(Teacher.staff_no), col(PilotTeacher.id)],
+    to_items=each(lambda row: _teacher_public(*row)),
+    filters=PilotTeacherSelection,
+    columns=[
+        ExportColumn("application_id", "申报序号"),
+        ExportColumn("staff_no", "工号"),
+        ExportColumn("name", "姓名"),
+        ExportColumn("roles", "角色"),
+        ExportColumn("created_at", "指派时间"),
+    ],
+    filename="pilot-teachers",
+)
+"""A pilot's teachers, by staff number."""
 
 
 def _require_teacher_manager(
@@ -781,98 +821,6 @@ def remove_teacher(
     session.commit()
 
 
-# --- report ----------------------------------------------------------------------------------
-
-
-def report(
-    session: Session,
-    principal: Principal,
-    *,
-    year: int | None,
-    group_by: ReportGroupBy,
-    status: ApplicationStatus | None,
-) -> ApplicationsReport:
-    """Count and Σ headcount per group. An application with several majors (or colleges)
-    counts in each of their groups; the totals count it once. Without ``status`` rejected
-    applications are left out."""
-    base = visible(select(PilotApplication.id), principal)
-    if year is not None:
-        base = base.where(PilotApplication.year == year)
-    if status is not None:
-        base = base.where(PilotApplication.status == status)
-    else:
-        base = base.where(PilotApplication.status != ApplicationStatus.rejected)
-    chosen = base.subquery()
-    app_id = col(PilotApplication.id)
-    headcount = col(PilotApplication.headcount)
-    inside = app_id.in_(select(chosen.c.id))
-    if group_by in (ReportGroupBy.level, ReportGroupBy.tier):
-        column = col(
-            PilotApplication.level if group_by == ReportGroupBy.level else PilotApplication.tier
-        )
-        result = session.exec(
-            select(column, column, func.count(app_id), func.sum(headcount))
-            .where(inside)
-            .group_by(column)
-            .order_by(column)
-        ).all()
-        rows: list[Any] = [(value.value, value.value, n, total) for value, _, n, total in result]
-    elif group_by == ReportGroupBy.certificate:
-        rows = list(
-            session.exec(
-                select(Certificate.id, Certificate.name, func.count(app_id), func.sum(headcount))
-                .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
-                .where(inside)
-                .group_by(col(Certificate.id), col(Certificate.name))
-                .order_by(col(Certificate.name), col(Certificate.id))
-            ).all()
-        )
-    else:
-        group_id = col(Major.id) if group_by == ReportGroupBy.major else col(College.id)
-        group_name = col(Major.name) if group_by == ReportGroupBy.major else col(College.name)
-        pairs = (
-            select(
-                app_id.label("app_id"),
-                headcount.label("headcount"),
-                group_id.label("gid"),
-                group_name.label("name"),
-            )
-            .join(ApplicationMajor, col(ApplicationMajor.application_id) == app_id)
-            .join(Major, col(Major.id) == ApplicationMajor.major_id)
-            .join(College, col(College.id) == Major.college_id)
-            .where(inside)
-            .distinct()
-            .subquery()
-        )
-        rows = list(
-            session.execute(
-                sa.select(
-                    pairs.c.gid,
-                    pairs.c.name,
-                    sa.func.count(pairs.c.app_id),
-                    sa.func.sum(pairs.c.headcount),
-                )
-                .group_by(pairs.c.gid, pairs.c.name)
-                .order_by(pairs.c.name, pairs.c.gid)
-            ).all()
-        )
-    totals = session.exec(
-        select(func.count(app_id), func.coalesce(func.sum(headcount), 0)).where(inside)
-    ).one()
-    return ApplicationsReport(
-        year=year,
-        group_by=group_by,
-        rows=[
-            ReportRow(
-                key=str(key), label=str(label), applications=int(n), headcount=int(total or 0)
-            )
-            for key, label, n, total in rows
-        ],
-        total_applications=int(totals[0]),
-        total_headcount=int(totals[1]),
-    )
-
-
 # --- plans -----------------------------------------------------------------------------------
 
 PLAN_ENTITY = "pilot_plan"
@@ -894,15 +842,7 @@ def plan_allowed_actions(
     return actions + [n for n, (sources, _) in PLAN_TRANSITIONS.items() if status in sources]
 
 
-def plan_statement(
-    principal: Principal,
-    *,
-    application_id: int | None = None,
-    major_id: int | None = None,
-    college_id: int | None = None,
-    status: PlanStatus | None = None,
-    year: int | None = None,
-) -> Any:
+def plan_statement(session: Session, principal: Principal, filters: PlanFilters) -> Any:
     statement = (
         select(PilotPlan, Major.name, Major.college_id, PilotApplication.status)
         .join(Major, col(Major.id) == PilotPlan.major_id)
@@ -911,23 +851,20 @@ def plan_statement(
     statement = visible(statement, principal)
     if principal.role == Role.college_manager:
         statement = statement.where(Major.college_id == (principal.college_id or -1))
-    if application_id is not None:
-        statement = statement.where(PilotPlan.application_id == application_id)
-    if major_id is not None:
-        statement = statement.where(PilotPlan.major_id == major_id)
-    if college_id is not None:
-        statement = statement.where(Major.college_id == college_id)
-    if status is not None:
-        statement = statement.where(PilotPlan.status == status)
-    if year is not None:
-        statement = statement.where(PilotApplication.year == year)
+    if filters.application_id is not None:
+        statement = statement.where(PilotPlan.application_id == filters.application_id)
+    if filters.major_id is not None:
+        statement = statement.where(PilotPlan.major_id == filters.major_id)
+    if filters.college_id is not None:
+        statement = statement.where(Major.college_id == filters.college_id)
+    if filters.status is not None:
+        statement = statement.where(PilotPlan.status == filters.status)
+    if filters.year is not None:
+        statement = statement.where(PilotApplication.year == filters.year)
     return statement
 
 
-PLAN_ORDER = [col(PilotPlan.application_id), col(PilotPlan.major_id), col(PilotPlan.id)]
-
-
-def plan_publics(session: Session, rows: Sequence[Any]) -> list[PlanPublic]:
+def plan_items(session: Session, rows: Sequence[Any]) -> list[PlanListed]:
     """Plans with their core courses, in one statement for all ``rows``."""
     ids = [plan.id for plan, _, _, _ in rows]
     courses: dict[int, list[PlanCoursePublic]] = defaultdict(list)
@@ -942,33 +879,43 @@ def plan_publics(session: Session, rows: Sequence[Any]) -> list[PlanPublic]:
                 PlanCoursePublic.model_validate({"id": c_id, "code": c_code, "name": c_name})
             )
     return [
-        PlanPublic.model_validate(
+        PlanListed.model_validate(
             {
                 **plan.model_dump(),
                 "major_name": major_name,
                 "college_id": college_id,
                 "core_courses": courses[plan.id],
                 "allowed_actions": plan_allowed_actions(plan.status, application_status),
+                "core_course_names": [c.name for c in courses[plan.id]],
             }
         )
         for plan, major_name, college_id, application_status in rows
     ]
 
 
-def list_plans(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[PlanPublic]:
-    raw = paginate(session, plan_statement(principal, **filters), page, PLAN_ORDER, lambda r: r)
-    return Page[PlanPublic](
-        items=plan_publics(session, raw.items), total=raw.total, limit=raw.limit, offset=raw.offset
-    )
+PLANS = Listing(
+    noun="pilot plan",
+    statement=plan_statement,
+    order=[col(PilotPlan.application_id), col(PilotPlan.major_id), col(PilotPlan.id)],
+    to_items=plan_items,
+    filters=PlanFilters,
+    key=PilotPlan.id,
+    columns=[
+        ExportColumn("id", "序号"),
+        ExportColumn("application_id", "申报序号"),
+        ExportColumn("major_name", "专业"),
+        ExportColumn("status", "状态"),
+        ExportColumn("core_course_names", "书证融通核心课程"),
+        ExportColumn("budget_amount", "经费预算(元)"),
+        ExportColumn("filed_at", "报备时间"),
+        ExportColumn("return_reason", "退回原因"),
+    ],
+    filename="plans",
+)
 
 
 def get_plan(session: Session, principal: Principal, plan_id: int) -> PlanPublic:
-    row = session.exec(plan_statement(principal).where(PilotPlan.id == plan_id)).first()
-    if row is None:
-        raise NotFound(f"No pilot plan with id {plan_id}")
-    return plan_publics(session, [row])[0]
+    return PLANS.one(session, principal, plan_id)
 
 
 def _require_plan_writer(principal: Principal, college_id: int) -> None:
@@ -1067,7 +1014,7 @@ def create_plan(session: Session, principal: Principal, data: PlanCreate) -> Pil
 
 
 def _locked_plan(session: Session, principal: Principal, plan_id: int) -> tuple[PilotPlan, int]:
-    statement = plan_statement(principal).where(PilotPlan.id == plan_id)
+    statement = plan_statement(session, principal, PlanFilters()).where(PilotPlan.id == plan_id)
     plan, _major_name, college_id, _application_status = lock_one(
         session, statement, "pilot plan", plan_id, of=PilotPlan
     )

@@ -6,10 +6,11 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import StringConstraints, model_validator
+from pydantic import BaseModel, StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
-from app.applications.models import ApplicationPublic
+from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationPublic
+from app.core.listing import IdFilter
 from app.core.models import PatchModel, Versioned, enum_type
 from app.reference.models import NO_NUL, Level, RefId
 
@@ -223,6 +224,23 @@ class TrainingPublic(SQLModel):
     updated_at: datetime
 
 
+class TrainingFilters(BaseModel):
+    """Filters of the teacher trainings list."""
+
+    teacher_id: IdFilter = Field(None, description="Trainings of this teacher")
+    certificate_id: IdFilter = Field(None, description="Trainings for this certificate")
+    college_id: IdFilter = Field(None, description="Trainings of this college's teachers")
+    level: Level | None = Field(None, description="Only this level")
+    status: TrainingStatus | None = Field(None, description="Only trainings in this state")
+
+
+class TrainingSelection(TrainingFilters):
+    """What the trainings list reads: its filters, and the day ``valid_today`` is judged on
+    (the school's today, not a query parameter)."""
+
+    today: date
+
+
 # --- batches ---------------------------------------------------------------------------------
 
 
@@ -284,6 +302,34 @@ class BatchPublic(SQLModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class BatchListed(BatchPublic):
+    """A batch as its list answers it, with the instructors' names for its CSV/XLSX export
+    (left out of the JSON)."""
+
+    instructor_names: list[str] = Field(exclude=True)
+
+
+class BatchFilters(BaseModel):
+    """Filters of the training batches list."""
+
+    application_id: IdFilter = Field(None, description="Batches of this application")
+    year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")
+    certificate_id: IdFilter = Field(None, description="Batches for this certificate")
+    instructor_id: IdFilter = Field(None, description="Batches this teacher teaches")
+
+
+class EnrollmentFilters(BaseModel):
+    """Filters of a batch's enrolments list."""
+
+    completed: bool | None = Field(None, description="Only students who completed (or not)")
+
+
+class EnrollmentSelection(EnrollmentFilters):
+    """What a batch's enrolment list reads: its filters and the batch the path names."""
+
+    batch_id: int
 
 
 class EnrollmentCreate(SQLModel):

@@ -1,6 +1,7 @@
-"""HTTP for teacher trainings, student training batches with their enrolments, and the
-teacher-coverage report."""
+"""HTTP for teacher trainings, student training batches with their enrolments, the
+teacher-coverage report, and an application's detail with its training figures."""
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -9,31 +10,36 @@ from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationStatus
 from app.core.auth import CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.export import (
-    EXPORT_RESPONSES,
-    ExportColumn,
-    ExportFormat,
-    FormatQuery,
-    export_response,
+from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
+from app.core.listing import ListDep
+from app.core.pagination import Page
+from app.core.params import DbId, FilterId
+from app.core.responses import (
+    ACTION_RESPONSES,
+    CREATE_RESPONSES,
+    GET_RESPONSES,
+    WRITE_RESPONSES,
 )
-from app.core.pagination import Page, PageDep
-from app.core.params import MAX_DB_ID, DbId
 from app.core.types import school_today
 from app.core.versions import IfMatch, set_created, set_etag
-from app.reference.models import Level
-from app.trainings import service
+from app.trainings import reports, service
 from app.trainings.models import (
+    ApplicationDetail,
     BatchCreate,
+    BatchFilters,
     BatchPublic,
     BatchUpdate,
     CertifyBody,
     EnrollmentCreate,
+    EnrollmentFilters,
     EnrollmentPublic,
+    EnrollmentSelection,
     EnrollmentUpdate,
     TeacherCoverageReport,
     TrainingCreate,
+    TrainingFilters,
     TrainingPublic,
-    TrainingStatus,
+    TrainingSelection,
     TrainingUpdate,
 )
 
@@ -50,31 +56,14 @@ batches_router = APIRouter(
 coverage_router = APIRouter(
     prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
 )
+application_detail_router = APIRouter(
+    prefix="/applications", tags=["applications"], responses=problem_responses(401, 403, 422)
+)
 
-FilterId = Annotated[int | None, Query(ge=1, le=MAX_DB_ID)]
 YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")]
-GET_RESPONSES = problem_responses(404)
-CREATE_RESPONSES = problem_responses(409)
-WRITE_RESPONSES = problem_responses(404, 409, 412)
-ACTION_RESPONSES = problem_responses(404, 409)
 
 
 # --- teacher trainings -----------------------------------------------------------------------
-
-TRAINING_COLUMNS = [
-    ExportColumn("staff_no", "工号"),
-    ExportColumn("teacher_name", "姓名"),
-    ExportColumn("certificate_name", "证书名称"),
-    ExportColumn("level", "级别"),
-    ExportColumn("provider", "培训机构"),
-    ExportColumn("start_date", "开始日期"),
-    ExportColumn("end_date", "结束日期"),
-    ExportColumn("hours", "学时"),
-    ExportColumn("status", "状态"),
-    ExportColumn("trainer_certificate_no", "师资培训证书编号"),
-    ExportColumn("evaluator_qualification_no", "考评员证书编号"),
-    ExportColumn("valid_until", "有效期至"),
-]
 
 
 @trainings_router.get("", response_model=Page[TrainingPublic], responses=EXPORT_RESPONSES)
@@ -82,32 +71,14 @@ def teacher_trainings_list(
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
-    page: PageDep,
-    teacher_id: FilterId = None,
-    certificate_id: FilterId = None,
-    college_id: Annotated[
-        int | None, Query(ge=1, le=MAX_DB_ID, description="Trainings of this college's teachers")
-    ] = None,
-    level: Level | None = None,
-    status: TrainingStatus | None = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[TrainingFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Teacher trainings by staff number and start date. A teacher sees their own; a college
     manager their college's teachers'; an evaluation organisation those for its certificates;
     the office, auditors and admins all."""
-    filters: dict[str, Any] = {
-        "teacher_id": teacher_id,
-        "certificate_id": certificate_id,
-        "college_id": college_id,
-        "level": level,
-        "status": status,
-    }
-    today = school_today(settings.timezone)
-    if format != ExportFormat.json:
-        rows = service.trainings_for_export(session, principal, **filters)
-        items = [service.training_public(row, today) for row in rows]
-        return export_response(items, TRAINING_COLUMNS, format, "teacher-trainings")
-    return service.list_trainings(session, principal, page, today, **filters)
+    selection = TrainingSelection(**filters.model_dump(), today=school_today(settings.timezone))
+    return service.TRAININGS.respond(session, principal, selection, params)
 
 
 @trainings_router.post(
@@ -241,50 +212,17 @@ def teacher_trainings_fail(
 
 # --- training batches ------------------------------------------------------------------------
 
-BATCH_COLUMNS = [
-    ExportColumn("id", "序号"),
-    ExportColumn("year", "年度"),
-    ExportColumn("certificate_name", "证书名称"),
-    ExportColumn("level", "级别"),
-    ExportColumn("title", "培训名称"),
-    ExportColumn("hours", "学时"),
-    ExportColumn("start_date", "开始日期"),
-    ExportColumn("end_date", "结束日期"),
-    ExportColumn("instructor_names", "授课教师"),
-    ExportColumn("enrolled", "参训人数"),
-    ExportColumn("completed", "结业人数"),
-]
-
 
 @batches_router.get("", response_model=Page[BatchPublic], responses=EXPORT_RESPONSES)
 def training_batches_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    page: PageDep,
-    application_id: FilterId = None,
-    year: YearQuery = None,
-    certificate_id: FilterId = None,
-    instructor_id: Annotated[
-        int | None, Query(ge=1, le=MAX_DB_ID, description="Batches this teacher teaches")
-    ] = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[BatchFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """Student training batches by start date, over the pilots you can read, with their
     instructors and how many students are enrolled and have completed."""
-    filters: dict[str, Any] = {
-        "application_id": application_id,
-        "year": year,
-        "certificate_id": certificate_id,
-        "instructor_id": instructor_id,
-    }
-    if format != ExportFormat.json:
-        rows = service.batches_for_export(session, principal, **filters)
-        items = [
-            {**b.__dict__, "instructor_names": [i.name for i in b.instructors]}
-            for b in service.batch_publics(session, rows)
-        ]
-        return export_response(items, BATCH_COLUMNS, format, "training-batches")
-    return service.list_batches(session, principal, page, **filters)
+    return service.BATCHES.respond(session, principal, filters, params)
 
 
 @batches_router.post(
@@ -341,15 +279,6 @@ def training_batches_delete(
     service.delete_batch(session, principal, batch_id)
 
 
-ENROLLMENT_COLUMNS = [
-    ExportColumn("student_no", "学号"),
-    ExportColumn("student_name", "姓名"),
-    ExportColumn("cohort", "年级"),
-    ExportColumn("attended_hours", "出勤学时"),
-    ExportColumn("completed", "结业"),
-]
-
-
 @batches_router.get(
     "/{batch_id}/enrollments",
     response_model=Page[EnrollmentPublic],
@@ -359,17 +288,14 @@ def training_batches_enrollments_list(
     session: SessionDep,
     principal: CurrentPrincipal,
     batch_id: DbId,
-    page: PageDep,
-    completed: bool | None = None,
-    format: FormatQuery = ExportFormat.json,
+    filters: Annotated[EnrollmentFilters, Query()],
+    params: ListDep,
 ) -> Any:
     """The batch's students by student number, with hours attended and completion. A student
     sees only their own enrolment."""
-    if format != ExportFormat.json:
-        rows = service.enrollments_for_export(session, principal, batch_id, completed)
-        items = [service.enrollment_public(row) for row in rows]
-        return export_response(items, ENROLLMENT_COLUMNS, format, f"batch-{batch_id}-enrollments")
-    return service.list_enrollments(session, principal, batch_id, page, completed)
+    selection = EnrollmentSelection(**filters.model_dump(), batch_id=batch_id)
+    listing = replace(service.ENROLLMENTS, filename=f"batch-{batch_id}-enrollments")
+    return listing.respond(session, principal, selection, params)
 
 
 @batches_router.post(
@@ -429,35 +355,6 @@ def training_batches_enrollments_remove(
 
 # --- coverage report -------------------------------------------------------------------------
 
-COVERAGE_COLUMNS = [
-    ExportColumn("scope", "范围"),
-    ExportColumn("application_id", "申报序号"),
-    ExportColumn("label", "名称"),
-    ExportColumn("level", "级别"),
-    ExportColumn("assigned", "试点教师数"),
-    ExportColumn("certified", "持证教师数"),
-    ExportColumn("coverage_percent", "覆盖率%"),
-    ExportColumn("below_target", "未达100%"),
-    ExportColumn("missing", "未持证教师"),
-]
-
-
-def _coverage_items(report: TeacherCoverageReport) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = [
-        {
-            **pilot.model_dump(),
-            "scope": "试点",
-            "label": f"{pilot.year} {pilot.certificate_name}",
-        }
-        for pilot in report.pilots
-    ]
-    items += [
-        {**college.model_dump(), "scope": "二级学院", "label": college.college_name}
-        for college in report.colleges
-    ]
-    items.append({**report.overall.model_dump(), "scope": "合计", "label": "全部试点"})
-    return items
-
 
 @coverage_router.get(
     "/teacher-coverage", response_model=TeacherCoverageReport, responses=EXPORT_RESPONSES
@@ -478,7 +375,7 @@ def reports_teacher_coverage(
     valid training for its certificate at or above its level, the percentage and who is
     missing (`below_target` flags a pilot under 100 %); per teachers' college and overall.
     For the office, auditors, admins and college managers (their college's pilots)."""
-    report = service.coverage_report(
+    report = reports.coverage_report(
         session,
         principal,
         today=school_today(settings.timezone),
@@ -487,6 +384,30 @@ def reports_teacher_coverage(
         certificate_id=certificate_id,
     )
     if format != ExportFormat.json:
-        name = "teacher-coverage" + (f"-{year}" if year else "")
-        return export_response(_coverage_items(report), COVERAGE_COLUMNS, format, name)
+        return reports.coverage_export(report, format)
     return report
+
+
+# --- an application's detail -----------------------------------------------------------------
+
+
+@application_detail_router.get(
+    "/{application_id}", response_model=ApplicationDetail, responses=GET_RESPONSES
+)
+def applications_get(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    application_id: DbId,
+    response: Response,
+) -> ApplicationDetail:
+    """One application; `majors` shows each participating major's plan status (None: no plan
+    yet), so the office sees at a glance who has not filed. `teacher_coverage` counts the
+    assigned teachers holding a certified, still valid trainer certificate for the pilot's
+    certificate at or above its level (a student reading their pilot sees the figures, not the
+    names of the teachers without one); `trained_students` those who completed a batch."""
+    detail = reports.application_detail(
+        session, principal, application_id, school_today(settings.timezone)
+    )
+    set_etag(response, detail.version)
+    return detail

@@ -1,6 +1,7 @@
 """Training rules: who records and certifies which teacher's training, the state machine and
 the unique trainer certificate number; student batches and their enrolments (only the pilot's
-majors and cohorts); teacher coverage per pilot. Every change is audited and committed here."""
+majors and cohorts); and their lists. Every change is audited and committed here; teacher
+coverage is in :mod:`app.trainings.reports`."""
 
 from collections import defaultdict
 from collections.abc import Sequence
@@ -15,42 +16,44 @@ from app.applications.models import (
     ApplicationMajor,
     ApplicationStatus,
     PilotApplication,
-    PilotTeacher,
 )
 from app.applications.service import locked_application, visible
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
-from app.core.legacy import fetch_for_export
+from app.core.export import ExportColumn
+from app.core.listing import Listing, each
 from app.core.locks import lock_first, lock_one, lock_row
-from app.core.pagination import Page, PageParams, paginate
-from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
+from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
-from app.reference.models import Certificate, College, Level, Major, Student, Teacher
+from app.reference.models import Certificate, Level, Major, Student, Teacher
 from app.trainings.models import (
     BatchCreate,
+    BatchFilters,
+    BatchListed,
     BatchPublic,
     BatchUpdate,
     CertifyBody,
-    CoverageCollege,
-    CoverageFigure,
-    CoveragePilot,
-    CoverageTotals,
     EnrollmentCreate,
     EnrollmentPublic,
+    EnrollmentSelection,
     EnrollmentUpdate,
     InstructorPublic,
-    TeacherCoverageReport,
     TeacherTraining,
     TrainingBatch,
     TrainingBatchInstructor,
     TrainingCreate,
     TrainingEnrollment,
     TrainingPublic,
+    TrainingSelection,
     TrainingStatus,
     TrainingUpdate,
     dates_problem,
 )
+
+# The annual evaluation (app.evaluations) reads these here; they live in app.trainings.reports.
+from app.trainings.reports import coverage_by_application as coverage_by_application
+from app.trainings.reports import coverage_report as coverage_report
 
 TRAINING_ENTITY = "teacher_training"
 BATCH_ENTITY = "training_batch"
@@ -80,12 +83,6 @@ def allowed_actions(status: TrainingStatus) -> list[str]:
     """The actions a training in ``status`` allows."""
     actions = ["update", "delete"] if status == TrainingStatus.planned else ["update"]
     return actions + [name for name, (sources, _) in TRANSITIONS.items() if status in sources]
-
-
-def is_valid_on(training: TeacherTraining, today: date) -> bool:
-    return training.status == TrainingStatus.certified and (
-        training.valid_until is None or training.valid_until >= today
-    )
 
 
 # --- who sees and writes what ----------------------------------------------------------------
@@ -156,43 +153,47 @@ def _require_training_writer(
 # --- reading trainings -----------------------------------------------------------------------
 
 
+def valid_on(today: date) -> Any:
+    """True for a training that is certified and not expired on ``today`` (``valid_until``
+    empty or ``today`` or later)."""
+    return sa.and_(
+        col(TeacherTraining.status) == TrainingStatus.certified,
+        sa.or_(
+            col(TeacherTraining.valid_until).is_(None),
+            col(TeacherTraining.valid_until) >= today,
+        ),
+    )
+
+
 def training_statement(
-    principal: Principal,
-    *,
-    teacher_id: int | None = None,
-    certificate_id: int | None = None,
-    college_id: int | None = None,
-    level: Level | None = None,
-    status: TrainingStatus | None = None,
+    _session: Session, principal: Principal, selection: TrainingSelection
 ) -> Any:
     statement = (
-        select(TeacherTraining, Teacher, Certificate.name)
+        select(
+            TeacherTraining,
+            Teacher,
+            Certificate.name,
+            valid_on(selection.today).label("valid_today"),
+        )
         .join(Teacher, col(Teacher.id) == TeacherTraining.teacher_id)
         .join(Certificate, col(Certificate.id) == TeacherTraining.certificate_id)
     )
     statement = visible_trainings(statement, principal)
-    if teacher_id is not None:
-        statement = statement.where(TeacherTraining.teacher_id == teacher_id)
-    if certificate_id is not None:
-        statement = statement.where(TeacherTraining.certificate_id == certificate_id)
-    if college_id is not None:
-        statement = statement.where(Teacher.college_id == college_id)
-    if level is not None:
-        statement = statement.where(TeacherTraining.level == level)
-    if status is not None:
-        statement = statement.where(TeacherTraining.status == status)
+    if selection.teacher_id is not None:
+        statement = statement.where(TeacherTraining.teacher_id == selection.teacher_id)
+    if selection.certificate_id is not None:
+        statement = statement.where(TeacherTraining.certificate_id == selection.certificate_id)
+    if selection.college_id is not None:
+        statement = statement.where(Teacher.college_id == selection.college_id)
+    if selection.level is not None:
+        statement = statement.where(TeacherTraining.level == selection.level)
+    if selection.status is not None:
+        statement = statement.where(TeacherTraining.status == selection.status)
     return statement
 
 
-TRAINING_ORDER = [
-    col(Teacher.staff_no),
-    col(TeacherTraining.start_date),
-    col(TeacherTraining.id),
-]
-
-
-def training_public(row: Any, today: date) -> TrainingPublic:
-    training, teacher, certificate_name = row
+def training_public(row: Any) -> TrainingPublic:
+    training, teacher, certificate_name, valid_today = row
     return TrainingPublic.model_validate(
         {
             **training.model_dump(),
@@ -200,36 +201,46 @@ def training_public(row: Any, today: date) -> TrainingPublic:
             "teacher_name": teacher.name,
             "college_id": teacher.college_id,
             "certificate_name": certificate_name,
-            "valid_today": is_valid_on(training, today),
+            "valid_today": bool(valid_today),
             "allowed_actions": allowed_actions(training.status),
         }
     )
 
 
-def list_trainings(
-    session: Session, principal: Principal, page: PageParams, today: date, **filters: Any
-) -> Page[TrainingPublic]:
-    return paginate(
-        session,
-        training_statement(principal, **filters),
-        page,
-        TRAINING_ORDER,
-        lambda row: training_public(row, today),
-    )
-
-
-def trainings_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
-    return fetch_for_export(session, training_statement(principal, **filters), TRAINING_ORDER)
+TRAININGS = Listing(
+    noun="teacher training",
+    statement=training_statement,
+    order=[col(Teacher.staff_no), col(TeacherTraining.start_date), col(TeacherTraining.id)],
+    to_items=each(training_public),
+    filters=TrainingSelection,
+    columns=[
+        ExportColumn("staff_no", "工号"),
+        ExportColumn("teacher_name", "姓名"),
+        ExportColumn("certificate_name", "证书名称"),
+        ExportColumn("level", "级别"),
+        ExportColumn("provider", "培训机构"),
+        ExportColumn("start_date", "开始日期"),
+        ExportColumn("end_date", "结束日期"),
+        ExportColumn("hours", "学时"),
+        ExportColumn("status", "状态"),
+        ExportColumn("trainer_certificate_no", "师资培训证书编号"),
+        ExportColumn("evaluator_qualification_no", "考评员证书编号"),
+        ExportColumn("valid_until", "有效期至"),
+    ],
+    filename="teacher-trainings",
+)
+"""Teacher trainings by staff number and start date; ``valid_today`` is judged on the
+selection's ``today``."""
 
 
 def get_training(
     session: Session, principal: Principal, training_id: int, today: date
 ) -> TrainingPublic:
-    statement = training_statement(principal).where(TeacherTraining.id == training_id)
-    row = session.exec(statement).first()
+    statement = training_statement(session, principal, TrainingSelection(today=today))
+    row = session.exec(statement.where(TeacherTraining.id == training_id)).first()
     if row is None:
         raise NotFound(f"No teacher training with id {training_id}")
-    return training_public(row, today)
+    return training_public(row)
 
 
 # --- writing trainings -----------------------------------------------------------------------
@@ -472,283 +483,112 @@ def delete_training(session: Session, principal: Principal, training_id: int) ->
     _delete(session, principal, "delete", TRAINING_ENTITY, training)
 
 
-# --- coverage --------------------------------------------------------------------------------
-
-
-def _rank(column: Any) -> Any:
-    return sa.case({lv.value: lv.rank for lv in Level}, value=column, else_=-1)
-
-
-def covered_expression(today: date) -> Any:
-    """True for a PilotTeacher row (joined to its PilotApplication) whose teacher holds a
-    training for the pilot's certificate at or above its level, certified by ``today`` and
-    still valid on it (``today`` may be a past day: the evaluation measures at year end)."""
-    return (
-        select(TeacherTraining.id)
-        .where(
-            col(TeacherTraining.teacher_id) == col(PilotTeacher.teacher_id),
-            col(TeacherTraining.certificate_id) == col(PilotApplication.certificate_id),
-            col(TeacherTraining.status) == TrainingStatus.certified,
-            _rank(col(TeacherTraining.level)) >= _rank(col(PilotApplication.level)),
-            sa.or_(
-                col(TeacherTraining.certified_on).is_(None),
-                col(TeacherTraining.certified_on) <= today,
-            ),
-            sa.or_(
-                col(TeacherTraining.valid_until).is_(None),
-                col(TeacherTraining.valid_until) >= today,
-            ),
-        )
-        .exists()
-    )
-
-
-def _assignments(session: Session, application_ids: Any, today: date) -> list[Any]:
-    """(application id, teacher name, staff no, college id, college name, covered) for every
-    teacher assigned to the applications, in one statement."""
-    covered = covered_expression(today).label("covered")
-    return list(
-        session.exec(
-            select(  # type: ignore[call-overload]
-                PilotTeacher.application_id,
-                Teacher.name,
-                Teacher.staff_no,
-                College.id,
-                College.name,
-                covered,
-            )
-            .join(PilotApplication, col(PilotApplication.id) == PilotTeacher.application_id)
-            .join(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
-            .join(College, col(College.id) == Teacher.college_id)
-            .where(col(PilotTeacher.application_id).in_(application_ids))
-            .order_by(col(Teacher.staff_no))
-        ).all()
-    )
-
-
-def _percent(part: int, whole: int) -> float | None:
-    return round(part * 100 / whole, 1) if whole else None
-
-
-def _figure(rows: Sequence[Any]) -> CoverageFigure:
-    assigned = len(rows)
-    certified = sum(1 for row in rows if row[5])
-    return CoverageFigure(
-        assigned=assigned,
-        certified=certified,
-        coverage_percent=_percent(certified, assigned),
-        below_target=assigned == 0 or certified < assigned,
-        missing=[f"{row[1]} ({row[2]})" for row in rows if not row[5]],
-    )
-
-
-def coverage_by_application(
-    session: Session, application_ids: Sequence[int], today: date
-) -> dict[int, CoverageFigure]:
-    """The coverage figure of each pilot, the same computation as the coverage report, in
-    one statement (the annual evaluation's teacher-coverage indicator)."""
-    by_pilot: dict[int, list[Any]] = defaultdict(list)
-    if application_ids:
-        for row in _assignments(session, list(application_ids), today):
-            by_pilot[row[0]].append(row)
-    return {app_id: _figure(by_pilot.get(app_id, [])) for app_id in application_ids}
-
-
-def application_figures(
-    session: Session, application_id: int, today: date
-) -> tuple[CoverageFigure, int]:
-    """The pilot's teacher coverage and how many students completed one of its batches."""
-    figure = _figure(_assignments(session, [application_id], today))
-    trained = session.exec(
-        select(func.count(sa.distinct(col(TrainingEnrollment.student_id))))
-        .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
-        .where(TrainingBatch.application_id == application_id, col(TrainingEnrollment.completed))
-    ).one()
-    return figure, int(trained)
-
-
-def coverage_report(
-    session: Session,
-    principal: Principal,
-    *,
-    today: date,
-    year: int | None = None,
-    status: ApplicationStatus | None = None,
-    certificate_id: int | None = None,
-) -> TeacherCoverageReport:
-    """Coverage per pilot, per teachers' college and overall, in two statements whatever the
-    number of pilots and teachers. Without ``status`` rejected and draft pilots are left out."""
-    if principal.role not in READ_ALL_OR_COLLEGE:
-        raise Forbidden(
-            f"Role {principal.role.value} may not read the teacher coverage report",
-            allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
-        )
-    statement = visible(
-        select(PilotApplication, Certificate.name).join(
-            Certificate, col(Certificate.id) == PilotApplication.certificate_id
-        ),
-        principal,
-    )
-    if year is not None:
-        statement = statement.where(PilotApplication.year == year)
-    if status is not None:
-        statement = statement.where(PilotApplication.status == status)
-    else:
-        statement = statement.where(
-            col(PilotApplication.status).not_in(
-                [ApplicationStatus.rejected, ApplicationStatus.draft]
-            )
-        )
-    if certificate_id is not None:
-        statement = statement.where(PilotApplication.certificate_id == certificate_id)
-    pilots = session.exec(
-        statement.order_by(col(PilotApplication.year).desc(), col(PilotApplication.id))
-    ).all()
-    ids_subquery = statement.with_only_columns(col(PilotApplication.id)).order_by(None)
-    by_pilot: dict[int, list[Any]] = defaultdict(list)
-    colleges: dict[int, list[Any]] = {}
-    for row in _assignments(session, ids_subquery, today):
-        by_pilot[row[0]].append(row)
-        colleges.setdefault(row[3], [row[4], 0, 0])
-        colleges[row[3]][1] += 1
-        colleges[row[3]][2] += 1 if row[5] else 0
-    pilot_rows = []
-    for application, certificate_name in pilots:
-        figure = _figure(by_pilot.get(application.id, []))
-        pilot_rows.append(
-            CoveragePilot(
-                **figure.model_dump(),
-                application_id=application.id,
-                year=application.year,
-                certificate_id=application.certificate_id,
-                certificate_name=certificate_name,
-                level=application.level,
-                tier=application.tier.value,
-                status=application.status.value,
-            )
-        )
-    assigned = sum(p.assigned for p in pilot_rows)
-    certified = sum(p.certified for p in pilot_rows)
-    return TeacherCoverageReport(
-        year=year,
-        as_of=today,
-        pilots=pilot_rows,
-        colleges=[
-            CoverageCollege(
-                college_id=college_id,
-                college_name=name,
-                assigned=n,
-                certified=ok,
-                coverage_percent=_percent(ok, n),
-            )
-            for college_id, (name, n, ok) in sorted(colleges.items(), key=lambda i: i[1][0])
-        ],
-        overall=CoverageTotals(
-            pilots=len(pilot_rows),
-            pilots_below_target=sum(1 for p in pilot_rows if p.below_target),
-            assigned=assigned,
-            certified=certified,
-            coverage_percent=_percent(certified, assigned),
-        ),
-    )
-
-
 # --- batches ---------------------------------------------------------------------------------
 
 
-def batch_statement(
-    principal: Principal,
-    *,
-    application_id: int | None = None,
-    year: int | None = None,
-    certificate_id: int | None = None,
-    instructor_id: int | None = None,
-) -> Any:
+def batch_statement(_session: Session, principal: Principal, filters: BatchFilters) -> Any:
     statement = (
         select(TrainingBatch, PilotApplication, Certificate.name)
         .join(PilotApplication, col(PilotApplication.id) == TrainingBatch.application_id)
         .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
     )
     statement = visible(statement, principal)
-    if application_id is not None:
-        statement = statement.where(TrainingBatch.application_id == application_id)
-    if year is not None:
-        statement = statement.where(PilotApplication.year == year)
-    if certificate_id is not None:
-        statement = statement.where(PilotApplication.certificate_id == certificate_id)
-    if instructor_id is not None:
+    if filters.application_id is not None:
+        statement = statement.where(TrainingBatch.application_id == filters.application_id)
+    if filters.year is not None:
+        statement = statement.where(PilotApplication.year == filters.year)
+    if filters.certificate_id is not None:
+        statement = statement.where(PilotApplication.certificate_id == filters.certificate_id)
+    if filters.instructor_id is not None:
         statement = statement.where(
             col(TrainingBatch.id).in_(
                 select(TrainingBatchInstructor.batch_id).where(
-                    TrainingBatchInstructor.teacher_id == instructor_id
+                    TrainingBatchInstructor.teacher_id == filters.instructor_id
                 )
             )
         )
     return statement
 
 
-BATCH_ORDER = [col(TrainingBatch.start_date), col(TrainingBatch.id)]
-
-
-def batch_publics(session: Session, rows: Sequence[Any]) -> list[BatchPublic]:
-    """Batches with their instructors and enrolment counts, in two statements for all rows."""
-    ids = [batch.id for batch, _, _ in rows]
+def _instructors_of(session: Session, ids: Sequence[int]) -> dict[int, list[InstructorPublic]]:
+    """Each batch's instructors by staff number, in one statement."""
     instructors: dict[int, list[InstructorPublic]] = defaultdict(list)
-    counts: dict[int, tuple[int, int]] = {}
-    if ids:
-        for batch_id, t_id, staff_no, name in session.exec(
-            select(TrainingBatchInstructor.batch_id, Teacher.id, Teacher.staff_no, Teacher.name)
-            .join(Teacher, col(Teacher.id) == TrainingBatchInstructor.teacher_id)
-            .where(col(TrainingBatchInstructor.batch_id).in_(ids))
-            .order_by(col(Teacher.staff_no))
-        ).all():
-            instructors[batch_id].append(
-                InstructorPublic(id=t_id or 0, staff_no=staff_no, name=name)
-            )
-        completed = sa.func.sum(sa.case((col(TrainingEnrollment.completed), 1), else_=0))
+    for batch_id, t_id, staff_no, name in session.exec(
+        select(TrainingBatchInstructor.batch_id, Teacher.id, Teacher.staff_no, Teacher.name)
+        .join(Teacher, col(Teacher.id) == TrainingBatchInstructor.teacher_id)
+        .where(col(TrainingBatchInstructor.batch_id).in_(ids))
+        .order_by(col(Teacher.staff_no))
+    ).all():
+        instructors[batch_id].append(InstructorPublic(id=t_id or 0, staff_no=staff_no, name=name))
+    return instructors
+
+
+def _enrolment_counts(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """(enrolled, completed) of each batch that has enrolments, in one statement."""
+    completed = sa.func.sum(sa.case((col(TrainingEnrollment.completed), 1), else_=0))
+    return {
+        batch_id: (int(n), int(done or 0))
         for batch_id, n, done in session.exec(
             select(TrainingEnrollment.batch_id, func.count(), completed)
             .where(col(TrainingEnrollment.batch_id).in_(ids))
             .group_by(col(TrainingEnrollment.batch_id))
-        ).all():
-            counts[batch_id] = (int(n), int(done or 0))
-    return [
-        BatchPublic.model_validate(
-            {
-                **batch.model_dump(),
-                "certificate_name": certificate_name,
-                "level": application.level,
-                "year": application.year,
-                "instructors": instructors[batch.id],
-                "enrolled": counts.get(batch.id, (0, 0))[0],
-                "completed": counts.get(batch.id, (0, 0))[1],
-            }
+        ).all()
+    }
+
+
+def batch_items(session: Session, rows: Sequence[Any]) -> list[BatchListed]:
+    """Batches with their instructors and enrolment counts, in two statements for all rows."""
+    ids = [batch.id for batch, _, _ in rows]
+    instructors = _instructors_of(session, ids) if ids else {}
+    counts = _enrolment_counts(session, ids) if ids else {}
+    items = []
+    for batch, application, certificate_name in rows:
+        enrolled, completed = counts.get(batch.id, (0, 0))
+        its_instructors = instructors.get(batch.id, [])
+        items.append(
+            BatchListed.model_validate(
+                {
+                    **batch.model_dump(),
+                    "certificate_name": certificate_name,
+                    "level": application.level,
+                    "year": application.year,
+                    "instructors": its_instructors,
+                    "enrolled": enrolled,
+                    "completed": completed,
+                    "instructor_names": [i.name for i in its_instructors],
+                }
+            )
         )
-        for batch, application, certificate_name in rows
-    ]
+    return items
 
 
-def list_batches(
-    session: Session, principal: Principal, page: PageParams, **filters: Any
-) -> Page[BatchPublic]:
-    raw = paginate(session, batch_statement(principal, **filters), page, BATCH_ORDER, lambda r: r)
-    return Page[BatchPublic](
-        items=batch_publics(session, raw.items),
-        total=raw.total,
-        limit=raw.limit,
-        offset=raw.offset,
-    )
-
-
-def batches_for_export(session: Session, principal: Principal, **filters: Any) -> list[Any]:
-    return fetch_for_export(session, batch_statement(principal, **filters), BATCH_ORDER)
+BATCHES = Listing(
+    noun="training batch",
+    statement=batch_statement,
+    order=[col(TrainingBatch.start_date), col(TrainingBatch.id)],
+    to_items=batch_items,
+    filters=BatchFilters,
+    key=TrainingBatch.id,
+    columns=[
+        ExportColumn("id", "序号"),
+        ExportColumn("year", "年度"),
+        ExportColumn("certificate_name", "证书名称"),
+        ExportColumn("level", "级别"),
+        ExportColumn("title", "培训名称"),
+        ExportColumn("hours", "学时"),
+        ExportColumn("start_date", "开始日期"),
+        ExportColumn("end_date", "结束日期"),
+        ExportColumn("instructor_names", "授课教师"),
+        ExportColumn("enrolled", "参训人数"),
+        ExportColumn("completed", "结业人数"),
+    ],
+    filename="training-batches",
+)
+"""Student training batches by start date, over the pilots the principal may read."""
 
 
 def get_batch(session: Session, principal: Principal, batch_id: int) -> BatchPublic:
-    row = session.exec(batch_statement(principal).where(TrainingBatch.id == batch_id)).first()
-    if row is None:
-        raise NotFound(f"No training batch with id {batch_id}")
-    return batch_publics(session, [row])[0]
+    return BATCHES.one(session, principal, batch_id)
 
 
 def _require_batch_writer(session: Session, principal: Principal, application_id: int) -> None:
@@ -917,21 +757,34 @@ def delete_batch(session: Session, principal: Principal, batch_id: int) -> None:
 # --- enrolments ------------------------------------------------------------------------------
 
 
-def enrollment_statement(principal: Principal, batch_id: int, completed: bool | None = None) -> Any:
-    """The batch's enrolments; a student sees only their own, never their classmates'."""
+def _require_readable_batch(session: Session, principal: Principal, batch_id: int) -> None:
+    """404 unless the batch exists and its pilot is one ``principal`` may read."""
+    statement = visible(
+        select(TrainingBatch.id)
+        .join(PilotApplication, col(PilotApplication.id) == TrainingBatch.application_id)
+        .where(TrainingBatch.id == batch_id),
+        principal,
+    )
+    if session.exec(statement).first() is None:
+        raise NotFound(f"No training batch with id {batch_id}")
+
+
+def enrollment_statement(
+    session: Session, principal: Principal, selection: EnrollmentSelection
+) -> Any:
+    """The enrolments of a batch the principal may read (404 otherwise); a student sees only
+    their own, never their classmates'."""
+    _require_readable_batch(session, principal, selection.batch_id)
     statement = (
         select(TrainingEnrollment, Student)
         .join(Student, col(Student.id) == TrainingEnrollment.student_id)
-        .where(TrainingEnrollment.batch_id == batch_id)
+        .where(TrainingEnrollment.batch_id == selection.batch_id)
     )
     if principal.role == Role.student:
         statement = statement.where(TrainingEnrollment.student_id == (principal.student_id or -1))
-    if completed is not None:
-        statement = statement.where(TrainingEnrollment.completed == completed)
+    if selection.completed is not None:
+        statement = statement.where(TrainingEnrollment.completed == selection.completed)
     return statement
-
-
-ENROLLMENT_ORDER = [col(Student.student_no), col(TrainingEnrollment.id)]
 
 
 def enrollment_public(row: Any) -> EnrollmentPublic:
@@ -947,30 +800,22 @@ def enrollment_public(row: Any) -> EnrollmentPublic:
     )
 
 
-def list_enrollments(
-    session: Session,
-    principal: Principal,
-    batch_id: int,
-    page: PageParams,
-    completed: bool | None = None,
-) -> Page[EnrollmentPublic]:
-    get_batch(session, principal, batch_id)
-    return paginate(
-        session,
-        enrollment_statement(principal, batch_id, completed),
-        page,
-        ENROLLMENT_ORDER,
-        enrollment_public,
-    )
-
-
-def enrollments_for_export(
-    session: Session, principal: Principal, batch_id: int, completed: bool | None = None
-) -> list[Any]:
-    get_batch(session, principal, batch_id)
-    return fetch_for_export(
-        session, enrollment_statement(principal, batch_id, completed), ENROLLMENT_ORDER
-    )
+ENROLLMENTS = Listing(
+    noun="enrolment",
+    statement=enrollment_statement,
+    order=[col(Student.student_no), col(TrainingEnrollment.id)],
+    to_items=each(enrollment_public),
+    filters=EnrollmentSelection,
+    columns=[
+        ExportColumn("student_no", "学号"),
+        ExportColumn("student_name", "姓名"),
+        ExportColumn("cohort", "年级"),
+        ExportColumn("attended_hours", "出勤学时"),
+        ExportColumn("completed", "结业"),
+    ],
+    filename="enrollments",
+)
+"""A batch's students by student number, with hours attended and completion."""
 
 
 def eligibility_problem(session: Session, application_id: int, student: Student) -> str | None:
@@ -1078,10 +923,8 @@ def _locked_enrollment(
 def get_enrollment(
     session: Session, principal: Principal, batch_id: int, enrollment_id: int
 ) -> EnrollmentPublic:
-    get_batch(session, principal, batch_id)
-    row = session.exec(
-        enrollment_statement(principal, batch_id).where(TrainingEnrollment.id == enrollment_id)
-    ).first()
+    statement = enrollment_statement(session, principal, EnrollmentSelection(batch_id=batch_id))
+    row = session.exec(statement.where(TrainingEnrollment.id == enrollment_id)).first()
     if row is None:
         raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")
     return enrollment_public(row)

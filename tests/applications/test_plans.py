@@ -328,3 +328,27 @@ def test_a_section_may_be_cleared_with_null_but_the_course_list_may_not(
     assert cleared.json()["budget_amount"] is None
     assert refused.status_code == 422
     assert "core_course_ids cannot be null" in refused.json()["detail"]
+
+
+def test_plan_list_exports_csv_and_xlsx_with_the_core_courses(
+    client: TestClient, db: Session
+) -> None:
+    college, major, application_id, course_ids = _setup(db, courses=3)
+    headers = manager_of(db, college)
+    plan = _plan(client, headers, application_id, major, course_ids).json()
+    _setup(db)  # another college's pilot, without a plan
+
+    csv = client.get(URL, params={"format": "csv"}, headers=headers)
+    xlsx = client.get(URL, params={"format": "xlsx", "status": "filed"}, headers=headers)
+
+    assert csv.status_code == 200, csv.text
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert 'filename="plans.csv"' in csv.headers["content-disposition"]
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "序号,申报序号,专业,状态,书证融通核心课程,经费预算(元),报备时间,退回原因"
+    assert len(lines) == 2
+    assert lines[1].startswith(f"{plan['id']},{application_id},{major.name},draft,")
+    names = "、".join(c["name"] for c in plan["core_courses"])
+    assert names in lines[1] and "12000.50" in lines[1]
+    assert xlsx.status_code == 200
+    assert xlsx.content.startswith(b"PK")

@@ -183,3 +183,29 @@ def test_removing_an_assignment_deletes_it_and_removing_it_again_is_404(
     assert removed.status_code == 204
     assert again.status_code == 404
     assert db.exec(select(PilotTeacher)).all() == []
+
+
+def test_the_teacher_list_pages_and_exports_csv_and_xlsx(client: TestClient, db: Session) -> None:
+    application = make_application(db, status=ApplicationStatus.approved)
+    teachers = sorted((make_teacher(db) for _ in range(3)), key=lambda t: t.staff_no)
+    headers = office(db)
+    url = f"{URL}/{application.id}/teachers"
+    for teacher in teachers:
+        client.post(url, json={"teacher_id": teacher.id, "roles": ["trainer"]}, headers=headers)
+
+    page = client.get(url, params={"limit": 2, "offset": 1}, headers=headers)
+    csv = client.get(url, params={"format": "csv"}, headers=headers)
+    xlsx = client.get(url, params={"format": "xlsx"}, headers=headers)
+    missing = client.get(f"{URL}/99999/teachers", params={"format": "csv"}, headers=headers)
+
+    assert page.json()["total"] == 3
+    assert [t["staff_no"] for t in page.json()["items"]] == [t.staff_no for t in teachers[1:]]
+    assert csv.status_code == 200, csv.text
+    name = f"application-{application.id}-teachers.csv"
+    assert f'filename="{name}"' in csv.headers["content-disposition"]
+    lines = csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "申报序号,工号,姓名,角色,指派时间"
+    assert [line.split(",")[1] for line in lines[1:]] == [t.staff_no for t in teachers]
+    assert lines[1].split(",")[3] == "trainer"
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    assert missing.status_code == 404
