@@ -30,7 +30,7 @@ from app.exams.models import (
     RegistrationStatus,
 )
 from app.funding import service as funding
-from app.trainings import service as trainings
+from app.trainings import reports as trainings_reports
 
 PLACE = Decimal("0.1")
 HUNDRED = Decimal(100)
@@ -227,7 +227,7 @@ def teacher_coverage(session: Session, context: IndicatorContext, ids: Sequence[
     """The teacher-coverage report's figure for the pilot (trainings.coverage_by_application)
     as of the evaluated year's last day (or the compute day while the year runs): trainings
     certified later, or expired by then, do not count. Missing when no teacher is assigned."""
-    figures = trainings.coverage_by_application(session, ids, context.as_of)
+    figures = trainings_reports.coverage_by_application(session, ids, context.as_of)
     return {
         a: None
         if figures[a].coverage_percent is None

@@ -16,7 +16,7 @@ from app.evaluations import service as evaluations
 from app.exams import reports as exams_reports
 from app.exams.models import FunnelGroupBy, FunnelRow
 from app.funding import service as funding
-from app.trainings import service as trainings
+from app.trainings import reports as trainings_reports
 from app.trainings.models import CoverageTotals
 
 
@@ -95,7 +95,7 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
         )
     counts = _by_status(session, year)
     funnel = exams_reports.funnel(session, principal, year=year, group_by=FunnelGroupBy.application)
-    coverage = trainings.coverage_report(session, principal, today=today, year=year)
+    coverage = trainings_reports.coverage_report(session, principal, today=today, year=year)
     finalized = False
     if year is not None:
         finalized = evaluations.year_finalized(session, year)

@@ -52,8 +52,6 @@ from app.trainings.models import (
 )
 
 # The annual evaluation (app.evaluations) reads these here; they live in app.trainings.reports.
-from app.trainings.reports import coverage_by_application as coverage_by_application
-from app.trainings.reports import coverage_report as coverage_report
 
 TRAINING_ENTITY = "teacher_training"
 BATCH_ENTITY = "training_batch"

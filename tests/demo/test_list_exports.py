@@ -35,12 +35,11 @@ def _poison_free_text(db: Session) -> int:
                 continue
             if isinstance(kind, sa.Enum):
                 continue
-            with db.begin_nested():
-                db.execute(
-                    table.update()
-                    .where(column.is_not(None))
-                    .values({column.name: sa.literal(HOSTILE) + column})
-                )
+            db.execute(
+                table.update()
+                .where(column.is_not(None))
+                .values({column.name: sa.literal(HOSTILE) + column})
+            )
             poisoned += 1
     db.commit()
     return poisoned
