@@ -666,6 +666,26 @@ def _teacher_public(row: PilotTeacher, teacher: Teacher) -> PilotTeacherPublic:
     )
 
 
+def approved_application(session: Session, application_id: int, purpose: str) -> PilotApplication:
+    """The approved pilot a request body names by ``application_id``: 422 when there is none,
+    409 when it is not approved (``purpose``: what is only done for approved pilots, e.g.
+    "Exam sessions are made")."""
+    application = session.get(PilotApplication, application_id)
+    if application is None:
+        raise UnprocessableEntity(
+            f"No pilot application with id {application_id}",
+            errors=[{"field": "body.application_id", "message": "no such application"}],
+        )
+    if application.status != ApplicationStatus.approved:
+        raise InvalidState(
+            f"{purpose} for approved pilots; application {application.id} is "
+            f"{application.status.value}",
+            current_state=application.status.value,
+            allowed_actions=[],
+        )
+    return application
+
+
 def _require_readable(session: Session, principal: Principal, application_id: int) -> None:
     """404 unless the application exists and ``principal`` may read it."""
     statement = visible(

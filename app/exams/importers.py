@@ -341,6 +341,23 @@ def _audit_registrations(session: Session, plan: Plan, rows: list[dict[str, Any]
             )
 
 
+CANDIDATE_COLUMNS = (
+    Column(
+        "session_id",
+        "考核ID",
+        "session_id",
+        SESSION_ID,
+        required=False,
+        aliases=("考核", "session"),
+        example="1",
+        help=SESSION_HELP,
+    ),
+    Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
+)
+"""The two columns that name a candidate in every exams upload: the session (or the page's)
+and the student."""
+
+
 register(
     ImportKind(
         name="exam-registrations",
@@ -350,17 +367,7 @@ register(
         row_key=_session_key,
         options=ExamImportOptions,
         columns=(
-            Column(
-                "session_id",
-                "考核ID",
-                "session_id",
-                SESSION_ID,
-                required=False,
-                aliases=("考核", "session"),
-                example="1",
-                help=SESSION_HELP,
-            ),
-            Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
+            *CANDIDATE_COLUMNS,
             Column(
                 "name",
                 "姓名",
@@ -624,17 +631,7 @@ register(
         row_key=_session_key,
         options=ExamImportOptions,
         columns=(
-            Column(
-                "session_id",
-                "考核ID",
-                "session_id",
-                SESSION_ID,
-                required=False,
-                aliases=("考核", "session"),
-                example="1",
-                help=SESSION_HELP,
-            ),
-            Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
+            *CANDIDATE_COLUMNS,
             Column("name", "姓名", "name", text(100), required=False, example="张三"),
             Column(
                 "theory_score",
@@ -843,17 +840,7 @@ register(
         key="number",
         options=ExamImportOptions,
         columns=(
-            Column(
-                "session_id",
-                "考核ID",
-                "session_id",
-                SESSION_ID,
-                required=False,
-                aliases=("考核", "session"),
-                example="1",
-                help=SESSION_HELP,
-            ),
-            Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
+            *CANDIDATE_COLUMNS,
             Column("name", "姓名", "name", text(100), required=False, example="张三"),
             Column(
                 "number",

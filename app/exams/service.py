@@ -16,6 +16,7 @@ from app.applications.models import (
     ApplicationStatus,
     PilotApplication,
 )
+from app.applications.service import approved_application
 from app.core.audit import apply_changes, record, snapshot
 from app.core.auth import check_role
 from app.core.errors import (
@@ -192,19 +193,7 @@ def get_session(
 def create_session(session: Session, principal: Principal, data: ExamSessionCreate) -> ExamSession:
     """A session for an approved pilot; its certificate, level and organisation come from it."""
     check_role(principal, Role.academic_office, what="create exam sessions")
-    application = session.get(PilotApplication, data.application_id)
-    if application is None:
-        raise UnprocessableEntity(
-            f"No pilot application with id {data.application_id}",
-            errors=[{"field": "body.application_id", "message": "no such application"}],
-        )
-    if application.status != ApplicationStatus.approved:
-        raise InvalidState(
-            f"Exam sessions are made for approved pilots; application {application.id} is "
-            f"{application.status.value}",
-            current_state=application.status.value,
-            allowed_actions=[],
-        )
+    application = approved_application(session, data.application_id, "Exam sessions are made")
     certificate = session.get(Certificate, application.certificate_id)
     assert certificate is not None
     exam = ExamSession(

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
-from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
+from app.applications.models import ApplicationMajor, PilotApplication
+from app.applications.service import approved_application
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
@@ -472,19 +473,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
     its lines is checked."""
     _require_office(principal, "create budget lines")
     source = _locked_source(session, data.source_id, field="body.source_id")
-    application = session.get(PilotApplication, data.application_id)
-    if application is None:
-        raise UnprocessableEntity(
-            f"No pilot application with id {data.application_id}",
-            errors=[{"field": "body.application_id", "message": "no such application"}],
-        )
-    if application.status != ApplicationStatus.approved:
-        raise InvalidState(
-            f"Money is budgeted for approved pilots; application {application.id} is "
-            f"{application.status.value}",
-            current_state=application.status.value,
-            allowed_actions=[],
-        )
+    application = approved_application(session, data.application_id, "Money is budgeted")
     _earmark_problem(source, data.category)
     existing = session.exec(
         select(BudgetLine.id).where(
