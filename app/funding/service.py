@@ -593,23 +593,24 @@ def standing_subsidies(session: Session, result_ids: list[int]) -> dict[int, str
     )
 
 
+_REVERSED_BY = (
+    select(_Reversal.id).where(col(_Reversal.reverses_id) == col(Expenditure.id)).scalar_subquery()
+)
+"""The id of the reversal pointing at an expenditure, if any."""
+
+
 def expenditure_statement(
     _session: Session, principal: Principal, filters: ExpenditureFilters
 ) -> Any:
     """Expenditures with their line's fund, pilot and category and the reversal pointing at
     them. A college manager sees their own pilots' spending."""
     scope = reader_scope(principal, "expenditures")
-    reversed_by = (
-        select(_Reversal.id)
-        .where(col(_Reversal.reverses_id) == col(Expenditure.id))
-        .scalar_subquery()
-    )
     statement = select(  # type: ignore[call-overload]
         Expenditure,
         BudgetLine.source_id,
         BudgetLine.application_id,
         BudgetLine.category,
-        reversed_by,
+        _REVERSED_BY,
     ).join(BudgetLine, col(BudgetLine.id) == Expenditure.line_id)
     if scope is not None:
         statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
@@ -659,17 +660,17 @@ EXPENDITURES = Listing(
     filters=ExpenditureFilters,
     key=Expenditure.id,
     columns=[
-        ExportColumn("id", "支出ID"),
-        ExportColumn("line_id", "预算ID"),
-        ExportColumn("category", "支出类别"),
-        ExportColumn("kind", "类型"),
-        ExportColumn("spent_on", "日期"),
-        ExportColumn("amount", "金额"),
-        ExportColumn("payee", "收款方"),
-        ExportColumn("voucher_no", "凭证号"),
-        ExportColumn("description", "摘要"),
-        ExportColumn("reverses_id", "冲销支出ID"),
-        ExportColumn("reversed_by_id", "被冲销ID"),
+        ExportColumn("id", "支出ID", Expenditure.id),
+        ExportColumn("line_id", "预算ID", Expenditure.line_id),
+        ExportColumn("category", "支出类别", BudgetLine.category),
+        ExportColumn("kind", "类型", Expenditure.kind),
+        ExportColumn("spent_on", "日期", Expenditure.spent_on),
+        ExportColumn("amount", "金额", Expenditure.amount),
+        ExportColumn("payee", "收款方", Expenditure.payee),
+        ExportColumn("voucher_no", "凭证号", Expenditure.voucher_no),
+        ExportColumn("description", "摘要", Expenditure.description),
+        ExportColumn("reverses_id", "冲销支出ID", Expenditure.reverses_id),
+        ExportColumn("reversed_by_id", "被冲销ID", _REVERSED_BY),
     ],
     filename="expenditures",
 )
