@@ -58,6 +58,7 @@ from app.reference.models import (
     Student,
     Teacher,
 )
+from app.reference.service import require_college_writer
 
 READER_ROLES = READ_ALL | {
     Role.college_manager,
@@ -938,25 +939,6 @@ def get_plan(session: Session, principal: Principal, plan_id: int) -> PlanPublic
     return PLANS.one(session, principal, plan_id)
 
 
-def _require_plan_writer(principal: Principal, college_id: int) -> None:
-    """The office writes every plan; a college manager the plans of their college's majors."""
-    if principal.role == Role.academic_office:
-        return
-    if principal.role == Role.college_manager:
-        if principal.college_id == college_id:
-            return
-        raise Forbidden(
-            f"A college manager writes only the plans of their own college's majors (college "
-            f"id {principal.college_id}); this major belongs to college id {college_id}",
-            code="out_of_scope",
-        )
-    raise Forbidden(
-        f"Role {principal.role.value} may not write pilot plans; allowed roles: "
-        "academic_office, college_manager (own college)",
-        allowed_roles=[Role.academic_office.value, Role.college_manager.value],
-    )
-
-
 def _check_courses(session: Session, course_ids: Sequence[int], field: str) -> None:
     found = set(session.exec(select(Course.id).where(col(Course.id).in_(list(course_ids)))).all())
     missing = [c for c in course_ids if c not in found]
@@ -994,7 +976,7 @@ def create_plan(session: Session, principal: Principal, data: PlanCreate) -> Pil
             f"Major {data.major_id} is not one of application {data.application_id}'s majors",
             errors=[{"field": "body.major_id", "message": "not a major of the application"}],
         )
-    _require_plan_writer(principal, major.college_id)
+    require_college_writer(principal, major.college_id, "the pilot plans")
     if application.status != ApplicationStatus.approved:
         raise InvalidState(
             f"Work plans are made for approved applications; application "
@@ -1046,7 +1028,7 @@ def update_plan(
 ) -> PilotPlan:
     """Change a draft or returned plan; a returned plan that is changed is a draft again."""
     plan, college_id = _locked_plan(session, principal, plan_id)
-    _require_plan_writer(principal, college_id)
+    require_college_writer(principal, college_id, "the pilot plans")
     check_version(plan.version, if_match, "pilot plan")
     if plan.status not in PLAN_EDITABLE:
         raise InvalidState(
@@ -1133,7 +1115,7 @@ def plan_transition(
     sources, target = PLAN_TRANSITIONS[action]
     plan, college_id = _locked_plan(session, principal, plan_id)
     if action == "file":
-        _require_plan_writer(principal, college_id)
+        require_college_writer(principal, college_id, "the pilot plans")
     else:
         _require_office(principal, f"{action} pilot plans")
     _refuse_unless_in(
