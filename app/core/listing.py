@@ -20,13 +20,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
+from sqlalchemy.sql import operators
 from sqlmodel import Session, select
+from starlette.datastructures import URL
 
-from app.core.errors import NotFound
+from app.core.cursor import MAX_CURSOR_LENGTH, Cursor, decode, encode
+from app.core.errors import NotFound, UnprocessableEntity
 from app.core.export import (
     ExportColumn,
     ExportFormat,
@@ -57,12 +60,18 @@ class NoFilters(BaseModel):
     """The filter model of a list that takes no filters."""
 
 
-class ListParams(BaseModel):
-    """The parameters every list takes besides its filters: a page, and the answer's format."""
+@dataclass
+class ListParams:
+    """The parameters every list takes besides its filters: a page (by offset, or after a
+    cursor), and the answer's format; the request's URL and response, for the ``Link``
+    header of the next page."""
 
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     format: ExportFormat = ExportFormat.json
+    cursor: str | None = None
+    url: URL | None = None
+    response: Response | None = None
 
     @property
     def page(self) -> PageParams:
@@ -70,13 +79,30 @@ class ListParams(BaseModel):
 
 
 def list_params(
+    request: Request,
+    response: Response,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1–{MAX_LIMIT}); json only")
     ] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip; json only")] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR_LENGTH,
+            description="The `next` of the previous page: the page after it, at the same cost "
+            "however deep (`offset` is then counted from there); json only",
+        ),
+    ] = None,
     format: FormatQuery = ExportFormat.json,
 ) -> ListParams:
-    return ListParams(limit=limit, offset=offset, format=format)
+    return ListParams(
+        limit=limit,
+        offset=offset,
+        format=format,
+        cursor=cursor,
+        url=request.url,
+        response=response,
+    )
 
 
 ListDep = Annotated[ListParams, Depends(list_params)]
@@ -108,18 +134,68 @@ class Listing(Generic[F, T]):
     filename: str = ""
     """The export's file name (without extension) and sheet name."""
 
-    def page(self, session: Session, principal: Principal, filters: F, page: PageParams) -> Page[T]:
-        """One page in the stable order, with the total that matches the filters."""
+    def page(
+        self,
+        session: Session,
+        principal: Principal,
+        filters: F,
+        page: PageParams,
+        cursor: str | None = None,
+    ) -> Page[T]:
+        """One page in the stable order, with the total that matches the filters and, when
+        more rows follow, the ``next`` cursor. After a cursor the page starts past its key (an
+        index range, not a count of skipped rows) and the total is the one counted when the
+        walk began."""
         statement = self.statement(session, principal, filters)
-        counted = select(func.count()).select_from(statement.order_by(None).subquery())
-        total = session.exec(counted).one()
-        rows = session.exec(statement.order_by(*self.order).limit(page.limit).offset(page.offset))
+        terms = self.keyset_terms
+        if cursor is not None:
+            if terms is None:
+                raise UnprocessableEntity(
+                    "This list pages by `offset` only; it gives no cursor",
+                    code="invalid_cursor",
+                    errors=[{"field": "query.cursor", "message": "this list takes no cursor"}],
+                )
+            after = decode(cursor, len(terms))
+            total = after.total
+            statement = statement.where(_past(terms, after.key))
+        else:
+            counted = select(func.count()).select_from(statement.order_by(None).subquery())
+            total = int(session.exec(counted).one())
+        width = len(statement.column_descriptions)
+        keys = [expression for expression, _descending in terms or ()]
+        query = statement.add_columns(*keys).order_by(*self.order)
+        window = query.limit(page.limit + 1).offset(page.offset)
+        rows: Sequence[Any] = (session.execute(window) if keys else session.exec(window)).all()
+        more = len(rows) > page.limit
+        rows = rows[: page.limit]
+        following = None
+        if keys:
+            if more:
+                following = encode(Cursor(key=tuple(rows[-1][width:]), total=total))
+            rows = [row[0] if width == 1 else row[:width] for row in rows]
         return Page[T](
-            items=list(self.to_items(session, rows.all())),
-            total=int(total),
+            items=list(self.to_items(session, rows)),
+            total=total,
             limit=page.limit,
             offset=page.offset,
+            next=following,
         )
+
+    @property
+    def keyset_terms(self) -> list[tuple[Any, bool]] | None:
+        """The order as (column, descending) pairs, when it can page by key: every term a
+        column that never holds NULL (so "past the last row" is a plain comparison)."""
+        terms = []
+        for term in self.order:
+            expression, descending = term, False
+            modifier = getattr(term, "modifier", None)
+            if modifier in (operators.desc_op, operators.asc_op):
+                expression, descending = term.element, modifier is operators.desc_op
+            column = getattr(expression, "expression", expression)
+            if getattr(column, "nullable", True):
+                return None
+            terms.append((expression, descending))
+        return terms
 
     def stream(self, session: Session, principal: Principal, filters: F) -> Iterator[T]:
         """Every matching row in order, fetched ``EXPORT_CHUNK_ROWS`` at a time from a
@@ -171,7 +247,13 @@ class Listing(Generic[F, T]):
     ) -> Any:
         """What a list endpoint answers: the JSON page, or the export ``format`` asks for."""
         if params.format == ExportFormat.json:
-            return self.page(session, principal, filters, params.page)
+            page = self.page(session, principal, filters, params.page, params.cursor)
+            if page.next is not None and params.url is not None and params.response is not None:
+                following = params.url.remove_query_params("offset").include_query_params(
+                    cursor=page.next
+                )
+                params.response.headers["Link"] = f'<{following}>; rel="next"'
+            return page
         return self.export(session, principal, filters, params.format)
 
     def one(self, session: Session, principal: Principal, row_id: int) -> T:
@@ -182,3 +264,14 @@ class Listing(Generic[F, T]):
         if not rows:
             raise NotFound(f"No {self.noun} with id {row_id}")
         return self.to_items(session, rows)[0]
+
+
+def _past(terms: list[tuple[Any, bool]], key: tuple[Any, ...]) -> Any:
+    """Rows after ``key`` in the order ``terms``: (a, b) after (x, y) is a past x, or a = x
+    and b past y — written out so each term keeps its own direction."""
+    alternatives = []
+    for index, (expression, descending) in enumerate(terms):
+        beyond = expression < key[index] if descending else expression > key[index]
+        equal = [terms[i][0] == key[i] for i in range(index)]
+        alternatives.append(and_(*equal, beyond))
+    return or_(*alternatives)
