@@ -141,6 +141,7 @@ class ConversionRequest(Versioned, table=True):
 
     __tablename__ = "conversion_requests"
     __table_args__ = (
+        sa.Index("ix_conversion_requests_created_at_id", "created_at", "id"),
         sa.UniqueConstraint("student_id", "course_id", "live"),
         sa.CheckConstraint(
             "(status IN ('submitted', 'approved')) = (live IS NOT NULL)",
@@ -172,6 +173,7 @@ class CreditRecord(Timestamped, table=True):
 
     __tablename__ = "credit_records"
     __table_args__ = (
+        sa.Index("ix_credit_records_recorded_on_id", "recorded_on", "id"),
         sa.UniqueConstraint("request_id", "kind"),
         sa.CheckConstraint(
             "(kind = 'credit' AND credits > 0 AND reverses_id IS NULL) OR "

@@ -95,6 +95,7 @@ class ExamRegistration(Versioned, table=True):
 
     __tablename__ = "exam_registrations"
     __table_args__ = (
+        sa.Index("ix_exam_registrations_session_id_id", "session_id", "id"),
         sa.UniqueConstraint("session_id", "student_id", "live"),
         sa.CheckConstraint("(status = 'cancelled') = (live IS NULL)", name="live_unless_cancelled"),
         sa.CheckConstraint("live IS NULL OR live", name="live_true_or_null"),
@@ -130,6 +131,7 @@ class IssuedCertificate(Versioned, table=True):
     """A certificate number issued for a passed result; publicly verifiable."""
 
     __tablename__ = "issued_certificates"
+    __table_args__ = (sa.Index("ix_issued_certificates_issue_date_id", "issue_date", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True)

@@ -912,7 +912,7 @@ def certificate_public(row: Any) -> IssuedCertificatePublic:
 CERTIFICATES = Listing(
     noun="issued certificate",
     statement=certificate_statement,
-    order=[col(IssuedCertificate.issue_date).desc(), col(IssuedCertificate.id)],
+    order=[col(IssuedCertificate.issue_date).desc(), col(IssuedCertificate.id).desc()],
     to_items=each(certificate_public),
     filters=IssuedCertificateFilters,
     key=IssuedCertificate.id,

@@ -176,6 +176,7 @@ class Expenditure(Versioned, table=True):
 
     __tablename__ = "expenditures"
     __table_args__ = (
+        sa.Index("ix_expenditures_spent_on_id", "spent_on", "id"),
         sa.CheckConstraint(
             "(kind = 'reversal' AND amount < 0 AND reverses_id IS NOT NULL) OR "
             "(kind <> 'reversal' AND amount > 0 AND reverses_id IS NULL)",

@@ -303,6 +303,7 @@ class TeacherPublic(SQLModel):
 class Student(Versioned, table=True):
     __tablename__ = "students"
     __table_args__ = (
+        sa.Index("ix_students_student_no_id", "student_no", "id"),
         sa.CheckConstraint(f"cohort BETWEEN {MIN_COHORT} AND {MAX_COHORT}", name="cohort_range"),
     )
 
