@@ -147,9 +147,8 @@ def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
     )
 
 
-def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+def _training_teacher(plan: Plan, staff_no: str) -> int:
     teachers: dict[str, tuple[int, int]] = plan.lookups["teachers"]
-    staff_no = cells["staff_no"]
     if staff_no not in teachers:
         raise RowRefused(
             f"unknown staff number {staff_no}{did_you_mean(staff_no, teachers)}; upload the "
@@ -157,6 +156,11 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
             "工号",
             staff_no,
         )
+    return teachers[staff_no][0]
+
+
+def _training_certificate(plan: Plan, cells: dict[str, Any]) -> tuple[int, Level]:
+    """The certificate's id and the row's level, which the certificate must offer."""
     certificates: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
     normalized = normalise_certificate_name(cells["certificate"])
     if normalized not in certificates:
@@ -175,35 +179,33 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
             "级别",
             level.value,
         )
-    start, end = cells["start_date"], cells["end_date"]
-    if end < start:
+    return cert_id, level
+
+
+def _claim_trainer_number(plan: Plan, number: str, key: Any) -> None:
+    """A trainer certificate number belongs to one training of the upload and the database."""
+    numbers: dict[str, Any] = plan.lookups["numbers"]
+    holder = numbers.get(number)
+    if holder is not None and holder != key:
         raise RowRefused(
-            f"the end date {end} is before the start date {start}", "结束日期", str(end)
+            f"trainer certificate number {number} is already held by {holder[0]} "
+            f"({holder[1]}, from {holder[3]}); numbers are unique",
+            "师资培训证书编号",
+            number,
         )
-    status = cells.get("status") or TrainingStatus.planned
-    number = cells.get("trainer_certificate_no")
-    if status == TrainingStatus.certified and not number:
-        raise RowRefused(
-            "a certified training needs its trainer certificate number", "师资培训证书编号", ""
-        )
-    key = _training_key(cells, None)
-    if number:
-        numbers: dict[str, Any] = plan.lookups["numbers"]
-        holder = numbers.get(number)
-        if holder is not None and holder != key:
-            raise RowRefused(
-                f"trainer certificate number {number} is already held by {holder[0]} "
-                f"({holder[1]}, from {holder[3]}); numbers are unique",
-                "师资培训证书编号",
-                number,
-            )
-        numbers[number] = key
-    certified_on = cells.get("certified_on")
-    derived = status == TrainingStatus.certified and certified_on is None
+    numbers[number] = key
+
+
+def _issue_date(plan: Plan, cells: dict[str, Any], start: date, end: date) -> date | None:
+    """A certified training's issue date (the end date when none is given), not after today
+    nor before the start; None for the other statuses."""
+    certified_on: date | None = cells.get("certified_on")
+    derived = certified_on is None
     if derived:
         certified_on = end
+    assert certified_on is not None
     today: date = plan.lookups["today"]
-    if status == TrainingStatus.certified and certified_on is not None and certified_on > today:
+    if certified_on > today:
         raise RowRefused(
             f"the issue date {certified_on}"
             + (" (the end date, as no issue date is given)" if derived else "")
@@ -211,12 +213,33 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
             "获证日期",
             str(certified_on),
         )
-    if status == TrainingStatus.certified and certified_on is not None and certified_on < start:
+    if certified_on < start:
         raise RowRefused(
             f"the issue date {certified_on} is before the training's start {start}",
             "获证日期",
             str(certified_on),
         )
+    return certified_on
+
+
+def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    teacher_id = _training_teacher(plan, cells["staff_no"])
+    cert_id, level = _training_certificate(plan, cells)
+    start, end = cells["start_date"], cells["end_date"]
+    if end < start:
+        raise RowRefused(
+            f"the end date {end} is before the start date {start}", "结束日期", str(end)
+        )
+    status = cells.get("status") or TrainingStatus.planned
+    number = cells.get("trainer_certificate_no")
+    certified = status == TrainingStatus.certified
+    if certified and not number:
+        raise RowRefused(
+            "a certified training needs its trainer certificate number", "师资培训证书编号", ""
+        )
+    if number:
+        _claim_trainer_number(plan, number, _training_key(cells, None))
+    certified_on = _issue_date(plan, cells, start, end) if certified else cells.get("certified_on")
     valid_until = cells.get("valid_until")
     if valid_until is not None and certified_on is not None and valid_until < certified_on:
         raise RowRefused(
@@ -225,7 +248,7 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
             str(valid_until),
         )
     return {
-        "teacher_id": teachers[staff_no][0],
+        "teacher_id": teacher_id,
         "certificate_id": cert_id,
         "level": level,
         "provider": cells.get("provider") or None,
@@ -235,7 +258,7 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
         "status": status,
         "trainer_certificate_no": number or None,
         "evaluator_qualification_no": cells.get("evaluator_qualification_no") or None,
-        "certified_on": certified_on if status == TrainingStatus.certified else None,
+        "certified_on": certified_on if certified else None,
         "valid_until": valid_until,
     }
 
