@@ -2,15 +2,17 @@
 
 Declared headcount → trained → registered → sat → passed → certified, per group and overall, in
 candidates (a student in a pilot), for approved and closed pilots. The pilots are read first
-(three statements), then their candidates and trainees (one statement each); everything else
-is counted in Python, so the report costs five statements however many pilots it covers."""
+(three statements); their candidates and trainees are counted in SQL per (pilot, major,
+cohort, college) cell (one statement each) and the cells added up per group in Python: five
+statements however many pilots and candidates it covers, and memory that does not grow with
+the registrations."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.applications.models import (
     ApplicationCohort,
@@ -36,32 +38,34 @@ from app.trainings.models import TrainingBatch, TrainingEnrollment
 FUNNEL_READERS = READ_ALL
 DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 
-Candidate = tuple[int, int]
-"""(pilot application id, student id)."""
-
 
 @dataclass
 class _Tally:
     label: str
     applications: set[int] = field(default_factory=set)
-    trained: set[Candidate] = field(default_factory=set)
-    registered: set[Candidate] = field(default_factory=set)
-    sat: set[Candidate] = field(default_factory=set)
-    passed: set[Candidate] = field(default_factory=set)
-    certified: set[Candidate] = field(default_factory=set)
+    trained: int = 0
+    registered: int = 0
+    sat: int = 0
+    passed: int = 0
+    certified: int = 0
+
+    def add_candidates(self, registered: int, sat: int, passed: int, certified: int) -> None:
+        self.registered += registered
+        self.sat += sat
+        self.passed += passed
+        self.certified += certified
 
     def row(self, key: str, headcount_of: dict[int, int]) -> FunnelRow:
-        sat = len(self.sat)
         return FunnelRow(
             key=key,
             label=self.label,
             headcount=sum(headcount_of[a] for a in self.applications),
-            trained=len(self.trained),
-            registered=len(self.registered),
-            sat=sat,
-            passed=len(self.passed),
-            certified=len(self.certified),
-            pass_rate=round(len(self.passed) / sat, 4) if sat else None,
+            trained=self.trained,
+            registered=self.registered,
+            sat=self.sat,
+            passed=self.passed,
+            certified=self.certified,
+            pass_rate=round(self.passed / self.sat, 4) if self.sat else None,
         )
 
 
@@ -166,58 +170,77 @@ def _read_majors_and_cohorts(session: Session, pilots: _Pilots) -> None:
         pilots.cohorts[app_id].append(cohort)
 
 
-def _candidates(session: Session, ids: list[int], scope: int | None) -> list[Any]:
-    """Live registrations of the pilots: (application, student, status, passed, holds a valid
-    certificate, major, cohort, college)."""
-    certified = (
-        select(IssuedCertificate.id)
-        .where(
-            col(IssuedCertificate.result_id) == col(ExamResult.id),
-            IssuedCertificate.status == CertificateStatus.valid,
-        )
-        .exists()
-    )
+def _candidate_counts(session: Session, ids: list[int], scope: int | None) -> list[Any]:
+    """Live registrations of the pilots counted in SQL per (application, major, cohort,
+    college): distinct students registered, who sat, who passed, who hold a valid certificate.
+    A candidate (a student in a pilot) lies in exactly one such cell, so the cells add up to
+    any grouping without counting anyone twice."""
+    student = col(ExamRegistration.student_id)
     return list(
         session.exec(
             select(  # type: ignore[call-overload]
                 ExamRegistration.application_id,
-                ExamRegistration.student_id,
-                ExamRegistration.status,
-                ExamResult.passed,
-                certified,
                 Student.major_id,
                 Student.cohort,
                 Major.college_id,
+                func.count(sa.distinct(student)),
+                _distinct_when(col(ExamRegistration.status) == RegistrationStatus.sat, student),
+                _distinct_when(col(ExamResult.passed).is_(True), student),
+                _distinct_when(col(IssuedCertificate.id).is_not(None), student),
             )
             .join(Student, col(Student.id) == ExamRegistration.student_id)
             .join(Major, col(Major.id) == Student.major_id)
             .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
+            .outerjoin(
+                IssuedCertificate,
+                sa.and_(
+                    col(IssuedCertificate.result_id) == col(ExamResult.id),
+                    col(IssuedCertificate.status) == CertificateStatus.valid,
+                ),
+            )
             .where(
                 col(ExamRegistration.application_id).in_(ids),
                 col(ExamRegistration.live).is_(True),
                 _in_scope(scope),
             )
+            .group_by(
+                col(ExamRegistration.application_id),
+                col(Student.major_id),
+                col(Student.cohort),
+                col(Major.college_id),
+            )
         ).all()
     )
 
 
-def _trainees(session: Session, ids: list[int], scope: int | None) -> list[Any]:
-    """Students enrolled in a training batch of the pilots: (application, student, major,
-    cohort, college), each once."""
+def _distinct_when(condition: Any, value: Any) -> Any:
+    """count(DISTINCT value) over the rows meeting ``condition`` (FILTER without FILTER, so
+    SQLite runs it too)."""
+    return func.count(sa.distinct(sa.case((condition, value))))
+
+
+def _trainee_counts(session: Session, ids: list[int], scope: int | None) -> list[Any]:
+    """Distinct students enrolled in a training batch of the pilots, per (application, major,
+    cohort, college)."""
     return list(
         session.exec(
             select(  # type: ignore[call-overload]
                 TrainingBatch.application_id,
-                TrainingEnrollment.student_id,
                 Student.major_id,
                 Student.cohort,
                 Major.college_id,
+                func.count(sa.distinct(col(TrainingEnrollment.student_id))),
             )
             .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
             .join(Student, col(Student.id) == TrainingEnrollment.student_id)
             .join(Major, col(Major.id) == Student.major_id)
             .where(col(TrainingBatch.application_id).in_(ids), _in_scope(scope))
-            .distinct()
+            .group_by(
+                col(TrainingBatch.application_id),
+                col(Student.major_id),
+                col(Student.cohort),
+                col(Major.college_id),
+            )
         ).all()
     )
 
@@ -258,37 +281,20 @@ class _Groups:
 
 
 def _count(groups: _Groups, total: _Tally, trainees: list[Any], candidates: list[Any]) -> None:
-    """Add every pilot, trainee and candidate to its group(s) and to the total."""
+    """Add every pilot to its group(s) and every cell of trainees and candidates to its group
+    and to the total."""
     for app_id in groups.pilots.rows:
         total.applications.add(app_id)
         for key in groups.of_pilot(app_id):
             groups.tally(key).applications.add(app_id)
-    for app_id, student_id, major_id, cohort, college_id in trainees:
+    for app_id, major_id, cohort, college_id, trained in trainees:
         key = groups.of_candidate(app_id, major_id, cohort, college_id)
         for target in (groups.tally(key), total):
-            target.trained.add((app_id, student_id))
-    for app_id, student_id, status, passed, certified, major_id, cohort, college_id in candidates:
+            target.trained += int(trained)
+    for app_id, major_id, cohort, college_id, *counts in candidates:
         key = groups.of_candidate(app_id, major_id, cohort, college_id)
-        _count_candidate(
-            (groups.tally(key), total), (app_id, student_id), status, passed, certified
-        )
-
-
-def _count_candidate(
-    targets: tuple[_Tally, ...],
-    candidate: Candidate,
-    status: RegistrationStatus,
-    passed: bool | None,
-    certified: bool,
-) -> None:
-    for target in targets:
-        target.registered.add(candidate)
-        if status == RegistrationStatus.sat:
-            target.sat.add(candidate)
-        if passed:
-            target.passed.add(candidate)
-        if certified:
-            target.certified.add(candidate)
+        for target in (groups.tally(key), total):
+            target.add_candidates(*(int(n) for n in counts))
 
 
 def funnel(
@@ -301,8 +307,8 @@ def funnel(
     candidates: list[Any] = []
     trainees: list[Any] = []
     if pilots.ids:
-        candidates = _candidates(session, pilots.ids, scope)
-        trainees = _trainees(session, pilots.ids, scope)
+        candidates = _candidate_counts(session, pilots.ids, scope)
+        trainees = _trainee_counts(session, pilots.ids, scope)
     groups = _Groups(pilots, group_by)
     total = _Tally(label="合计")
     _count(groups, total, trainees, candidates)
