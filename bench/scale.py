@@ -24,10 +24,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
-import app.models  # noqa: F401
+import app.models
 import app.plugins  # noqa: F401
 from app.core.db import create_db_engine, is_sqlite
 from app.core.migrations import upgrade_to_head
@@ -362,9 +361,8 @@ def main() -> None:
     if not args.skip_generate:
         started = time.perf_counter()
         sizes = _generate(url, scale)
-        print(
-            f"\nbench scale: BENCH_SCALE={scale}, generated in {time.perf_counter() - started:.0f} s"
-        )
+        took = time.perf_counter() - started
+        print(f"\nbench scale: BENCH_SCALE={scale}, generated in {took:.0f} s")
         print(", ".join(f"{table} {n:,}" for table, n in sizes.items()))
     print(f"\n{'report':<40}{'seconds':>9}{'+peak MB':>9}{'floor s':>9}{'x floor':>9}")
     for name, call, floor_sql in _cases(url):
