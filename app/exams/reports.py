@@ -170,47 +170,61 @@ def _read_majors_and_cohorts(session: Session, pilots: _Pilots) -> None:
         pilots.cohorts[app_id].append(cohort)
 
 
-def _candidate_counts(session: Session, ids: list[int], scope: int | None) -> list[Any]:
-    """Live registrations of the pilots counted in SQL per (application, major, cohort,
-    college): distinct students registered, who sat, who passed, who hold a valid certificate.
-    A candidate (a student in a pilot) lies in exactly one such cell, so the cells add up to
-    any grouping without counting anyone twice."""
+def _own_column(group_by: FunnelGroupBy) -> Any:
+    """The candidate's own column a group is read from (major, college, cohort), or None when
+    the group is the pilot's (application, certificate)."""
+    return {
+        FunnelGroupBy.major: col(Student.major_id),
+        FunnelGroupBy.college: col(Major.college_id),
+        FunnelGroupBy.cohort: col(Student.cohort),
+    }.get(group_by)
+
+
+def _cells(
+    statement: Any, application: Any, student: Any, group_by: FunnelGroupBy, scope: int | None
+) -> Any:
+    """``statement`` grouped per (pilot, the candidate's own group column): a candidate (a
+    student in a pilot) lies in exactly one cell, so the cells add up to their group without
+    counting anyone twice. Students and majors are joined only when the group or the scope
+    needs them."""
+    own = _own_column(group_by)
+    if own is not None or scope is not None:
+        statement = statement.join(Student, col(Student.id) == student)
+        if group_by == FunnelGroupBy.college or scope is not None:
+            statement = statement.join(Major, col(Major.id) == Student.major_id)
+    if scope is not None:
+        statement = statement.where(_in_scope(scope))
+    if own is None:
+        return statement.add_columns(sa.null()).group_by(application)
+    return statement.add_columns(own).group_by(application, own)
+
+
+def _candidate_counts(
+    session: Session, ids: list[int], scope: int | None, group_by: FunnelGroupBy
+) -> list[Any]:
+    """Live registrations of the pilots counted in SQL per cell: (pilot, own group column,
+    distinct students registered, who sat, who passed, who hold a valid certificate)."""
+    application = col(ExamRegistration.application_id)
     student = col(ExamRegistration.student_id)
-    return list(
-        session.exec(
-            select(  # type: ignore[call-overload]
-                ExamRegistration.application_id,
-                Student.major_id,
-                Student.cohort,
-                Major.college_id,
-                func.count(sa.distinct(student)),
-                _distinct_when(col(ExamRegistration.status) == RegistrationStatus.sat, student),
-                _distinct_when(col(ExamResult.passed).is_(True), student),
-                _distinct_when(col(IssuedCertificate.id).is_not(None), student),
-            )
-            .join(Student, col(Student.id) == ExamRegistration.student_id)
-            .join(Major, col(Major.id) == Student.major_id)
-            .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
-            .outerjoin(
-                IssuedCertificate,
-                sa.and_(
-                    col(IssuedCertificate.result_id) == col(ExamResult.id),
-                    col(IssuedCertificate.status) == CertificateStatus.valid,
-                ),
-            )
-            .where(
-                col(ExamRegistration.application_id).in_(ids),
-                col(ExamRegistration.live).is_(True),
-                _in_scope(scope),
-            )
-            .group_by(
-                col(ExamRegistration.application_id),
-                col(Student.major_id),
-                col(Student.cohort),
-                col(Major.college_id),
-            )
-        ).all()
+    statement = (
+        select(  # type: ignore[call-overload]
+            application,
+            func.count(sa.distinct(student)),
+            _distinct_when(col(ExamRegistration.status) == RegistrationStatus.sat, student),
+            _distinct_when(col(ExamResult.passed).is_(True), student),
+            _distinct_when(col(IssuedCertificate.id).is_not(None), student),
+        )
+        .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
+        .outerjoin(
+            IssuedCertificate,
+            sa.and_(
+                col(IssuedCertificate.result_id) == col(ExamResult.id),
+                col(IssuedCertificate.status) == CertificateStatus.valid,
+            ),
+        )
+        .where(application.in_(ids), col(ExamRegistration.live).is_(True))
     )
+    return list(session.exec(_cells(statement, application, student, group_by, scope)).all())
 
 
 def _distinct_when(condition: Any, value: Any) -> Any:
@@ -219,30 +233,20 @@ def _distinct_when(condition: Any, value: Any) -> Any:
     return func.count(sa.distinct(sa.case((condition, value))))
 
 
-def _trainee_counts(session: Session, ids: list[int], scope: int | None) -> list[Any]:
-    """Distinct students enrolled in a training batch of the pilots, per (application, major,
-    cohort, college)."""
-    return list(
-        session.exec(
-            select(  # type: ignore[call-overload]
-                TrainingBatch.application_id,
-                Student.major_id,
-                Student.cohort,
-                Major.college_id,
-                func.count(sa.distinct(col(TrainingEnrollment.student_id))),
-            )
-            .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
-            .join(Student, col(Student.id) == TrainingEnrollment.student_id)
-            .join(Major, col(Major.id) == Student.major_id)
-            .where(col(TrainingBatch.application_id).in_(ids), _in_scope(scope))
-            .group_by(
-                col(TrainingBatch.application_id),
-                col(Student.major_id),
-                col(Student.cohort),
-                col(Major.college_id),
-            )
-        ).all()
+def _trainee_counts(
+    session: Session, ids: list[int], scope: int | None, group_by: FunnelGroupBy
+) -> list[Any]:
+    """Distinct students enrolled in a training batch of the pilots, per cell: (pilot, own
+    group column, trained)."""
+    application = col(TrainingBatch.application_id)
+    student = col(TrainingEnrollment.student_id)
+    statement = (
+        select(application, func.count(sa.distinct(student)))
+        .select_from(TrainingEnrollment)
+        .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
+        .where(application.in_(ids))
     )
+    return list(session.exec(_cells(statement, application, student, group_by, scope)).all())
 
 
 class _Groups:
@@ -266,13 +270,11 @@ class _Groups:
             return {f"college:{m[2]}" for m in majors}
         return {f"cohort:{c}" for c in self.pilots.cohorts[app_id]}
 
-    def of_candidate(self, app_id: int, major_id: int, cohort: int, college_id: int) -> str:
-        own = {
-            FunnelGroupBy.major: f"major:{major_id}",
-            FunnelGroupBy.college: f"college:{college_id}",
-            FunnelGroupBy.cohort: f"cohort:{cohort}",
-        }
-        return own.get(self.group_by) or next(iter(self.of_pilot(app_id)))
+    def of_candidate(self, app_id: int, own: Any) -> str:
+        """The group of a cell: its own major, college or cohort, or else its pilot's."""
+        if own is not None:
+            return f"{self.group_by.value}:{own}"
+        return next(iter(self.of_pilot(app_id)))
 
     def tally(self, key: str) -> _Tally:
         if key not in self.tallies:
@@ -287,14 +289,14 @@ def _count(groups: _Groups, total: _Tally, trainees: list[Any], candidates: list
         total.applications.add(app_id)
         for key in groups.of_pilot(app_id):
             groups.tally(key).applications.add(app_id)
-    for app_id, major_id, cohort, college_id, trained in trainees:
-        key = groups.of_candidate(app_id, major_id, cohort, college_id)
+    for app_id, trained, own in trainees:
+        key = groups.of_candidate(app_id, own)
         for target in (groups.tally(key), total):
             target.trained += int(trained)
-    for app_id, major_id, cohort, college_id, *counts in candidates:
-        key = groups.of_candidate(app_id, major_id, cohort, college_id)
+    for app_id, registered, sat, passed, certified, own in candidates:
+        key = groups.of_candidate(app_id, own)
         for target in (groups.tally(key), total):
-            target.add_candidates(*(int(n) for n in counts))
+            target.add_candidates(int(registered), int(sat), int(passed), int(certified))
 
 
 def funnel(
@@ -307,8 +309,8 @@ def funnel(
     candidates: list[Any] = []
     trainees: list[Any] = []
     if pilots.ids:
-        candidates = _candidate_counts(session, pilots.ids, scope)
-        trainees = _trainee_counts(session, pilots.ids, scope)
+        candidates = _candidate_counts(session, pilots.ids, scope, group_by)
+        trainees = _trainee_counts(session, pilots.ids, scope, group_by)
     groups = _Groups(pilots, group_by)
     total = _Tally(label="合计")
     _count(groups, total, trainees, candidates)
