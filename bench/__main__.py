@@ -1,14 +1,18 @@
-"""Run every benchmark: ``python -m bench`` (all), or ``python -m bench import|export``."""
+"""Run every benchmark: ``python -m bench`` (all), or ``python -m bench import|export|scale``;
+options after the names (``--database-url …``) are read by the benchmarks that take them."""
 
 import sys
 
-from bench import export, import_students
+from bench import export, import_students, scale
 
-BENCHMARKS = {"import": import_students.main, "export": export.main}
+BENCHMARKS = {"import": import_students.main, "export": export.main, "scale": scale.main}
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(BENCHMARKS)
+    names = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+    if any(arg.startswith("-") for arg in sys.argv[1:]):
+        names = names[:1]
+    names = names or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         sys.exit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")

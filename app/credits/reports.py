@@ -65,19 +65,30 @@ def _report_scope(principal: Principal) -> int | None:
 
 
 def _report_statement(year: int | None, college_id: int | None) -> Any:
-    """Approved requests with everything a report row names, by approval date."""
+    """Approved requests with the columns a report row names (no ORM objects: a row is
+    plain values), by approval date."""
     statement = (
         select(  # type: ignore[call-overload]
-            ConversionRequest,
-            Student,
-            Major,
-            IssuedCertificate,
-            ExamSession,
-            col(Certificate.name),
-            col(EvaluationOrg.name),
-            ConversionRule,
-            Course,
+            ConversionRequest.id,
+            Student.student_no,
+            Student.name,
+            Major.code,
+            Major.name,
+            Student.cohort,
+            Certificate.name,
+            ExamSession.level,
+            EvaluationOrg.name,
+            IssuedCertificate.number,
+            IssuedCertificate.issue_date,
+            Course.id,
+            Course.code,
+            Course.name,
+            ConversionRule.id,
+            ConversionRule.credits,
+            ConversionRule.mode,
+            ConversionRequest.decided_on,
         )
+        .select_from(ConversionRequest)
         .join(Student, col(Student.id) == ConversionRequest.student_id)
         .join(Major, col(Major.id) == Student.major_id)
         .join(
@@ -103,55 +114,61 @@ def _report_statement(year: int | None, college_id: int | None) -> Any:
 
 
 def _report_row(row: Any) -> ConversionReportRow:
-    request, student, major, issued, exam, cert_name, org_name, rule, course = row
     return ConversionReportRow(
-        request_id=request.id,
-        student_no=student.student_no,
-        student_name=student.name,
-        major_code=major.code,
-        major_name=major.name,
-        cohort=student.cohort,
-        certificate_name=cert_name,
-        level=exam.level,
-        evaluation_org_name=org_name,
-        certificate_number=issued.number,
-        issue_date=issued.issue_date,
-        course_code=course.code,
-        course_name=course.name,
-        credits=rule.credits,
-        mode=rule.mode,
-        approved_on=request.decided_on,
+        request_id=row[0],
+        student_no=row[1],
+        student_name=row[2],
+        major_code=row[3],
+        major_name=row[4],
+        cohort=row[5],
+        certificate_name=row[6],
+        level=row[7],
+        evaluation_org_name=row[8],
+        certificate_number=row[9],
+        issue_date=row[10],
+        course_code=row[12],
+        course_name=row[13],
+        credits=row[15],
+        mode=row[16],
+        approved_on=row[17],
     )
 
 
 def _count(row: Any, per_rule: dict[int, RuleCount], per_course: dict[int, CourseCount]) -> None:
     """Add the conversion of ``row`` to its rule's and its course's counts."""
-    _request, _student, _major, _issued, _exam, cert_name, _org, rule, course = row
+    cert_name, course_id, course_code, course_name, rule_id, credits = (
+        row[6],
+        row[11],
+        row[12],
+        row[13],
+        row[14],
+        row[15],
+    )
     by_rule = per_rule.setdefault(
-        rule.id,
+        rule_id,
         RuleCount(
-            rule_id=rule.id,
+            rule_id=rule_id,
             certificate_name=cert_name,
-            course_code=course.code,
-            course_name=course.name,
+            course_code=course_code,
+            course_name=course_name,
             conversions=0,
             credits=ZERO,
         ),
     )
     by_rule.conversions += 1
-    by_rule.credits += rule.credits
+    by_rule.credits += credits
     by_course = per_course.setdefault(
-        course.id,
+        course_id,
         CourseCount(
-            course_id=course.id,
-            course_code=course.code,
-            course_name=course.name,
+            course_id=course_id,
+            course_code=course_code,
+            course_name=course_name,
             conversions=0,
             credits=ZERO,
         ),
     )
     by_course.conversions += 1
-    by_course.credits += rule.credits
+    by_course.credits += credits
 
 
 def conversion_report(

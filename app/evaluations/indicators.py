@@ -8,7 +8,7 @@ means *missing* (it cannot be measured yet), which is never the same as 0.
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -47,6 +47,8 @@ class IndicatorContext:
     as_of: date
     timezone: str
     headcount_of: Mapping[int, int]
+    facts: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    """What one indicator read and another needs too (the exam counts), read once per compute."""
 
 
 Values = dict[int, Decimal | None]
@@ -149,18 +151,47 @@ def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int
     return {a: percent(on_time[a], majors[a]) if majors.get(a) else None for a in ids}
 
 
-def registration_rate(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
-    """Distinct students with a live (not cancelled) registration ÷ the pilot's headcount;
-    missing while the pilot has no exam session at all (nothing to register for yet)."""
-    rows = session.exec(
+@dataclass(frozen=True)
+class ExamCounts:
+    """Per pilot: distinct students with a live registration, who sat, who passed (as in the
+    funnel), and the pilots that have an exam session."""
+
+    registered: dict[int, int]
+    sat: dict[int, int]
+    passed: dict[int, int]
+    with_session: set[int]
+
+
+def exam_counts(session: Session, context: IndicatorContext, ids: Sequence[int]) -> ExamCounts:
+    """The pilots' exam counts, counted in SQL in one statement (and the pilots with a session
+    in another), once per compute: the indicators that need them share them."""
+    cached = context.facts.get("exam_counts")
+    if isinstance(cached, ExamCounts):
+        return cached
+    student = col(ExamRegistration.student_id)
+    registered: dict[int, int] = {}
+    sat: dict[int, int] = {}
+    passed: dict[int, int] = {}
+    for app_id, n_registered, n_sat, n_passed in session.exec(
         select(
             ExamRegistration.application_id,
-            func.count(sa.distinct(col(ExamRegistration.student_id))),
+            func.count(sa.distinct(student)),
+            func.count(
+                sa.distinct(
+                    sa.case((col(ExamRegistration.status) == RegistrationStatus.sat, student))
+                )
+            ),
+            func.count(sa.distinct(sa.case((col(ExamResult.passed).is_(True), student)))),
         )
+        .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
         .where(col(ExamRegistration.application_id).in_(ids), col(ExamRegistration.live).is_(True))
         .group_by(col(ExamRegistration.application_id))
-    ).all()
-    registered = {app_id: int(n) for app_id, n in rows}
+    ).all():
+        registered[app_id] = int(n_registered)
+        if n_sat:
+            sat[app_id] = int(n_sat)
+        if n_passed:
+            passed[app_id] = int(n_passed)
     with_session = set(
         session.exec(
             select(ExamSession.application_id)
@@ -168,45 +199,34 @@ def registration_rate(session: Session, context: IndicatorContext, ids: Sequence
             .distinct()
         ).all()
     )
+    counts = ExamCounts(registered, sat, passed, with_session)
+    context.facts["exam_counts"] = counts
+    return counts
+
+
+def registration_rate(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """Distinct students with a live (not cancelled) registration ÷ the pilot's headcount;
+    missing while the pilot has no exam session at all (nothing to register for yet)."""
+    counts = exam_counts(session, context, ids)
     return {
-        a: percent(registered.get(a, 0), context.headcount_of[a])
-        if a in with_session or a in registered
+        a: percent(counts.registered.get(a, 0), context.headcount_of[a])
+        if a in counts.with_session or a in counts.registered
         else None
         for a in ids
     }
 
 
-def _sat_and_passed(session: Session, ids: Sequence[int]) -> tuple[dict[int, int], dict[int, int]]:
-    """Distinct candidates (as in the funnel) who sat an exam of the pilot, and who passed."""
-    sat: dict[int, set[int]] = defaultdict(set)
-    passed: dict[int, set[int]] = defaultdict(set)
-    for app_id, student_id, status, ok in session.exec(
-        select(
-            ExamRegistration.application_id,
-            ExamRegistration.student_id,
-            ExamRegistration.status,
-            ExamResult.passed,
-        )
-        .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
-        .where(col(ExamRegistration.application_id).in_(ids), col(ExamRegistration.live).is_(True))
-    ).all():
-        if status == RegistrationStatus.sat:
-            sat[app_id].add(student_id)
-        if ok:
-            passed[app_id].add(student_id)
-    return ({a: len(s) for a, s in sat.items()}, {a: len(s) for a, s in passed.items()})
-
-
 def pass_rate(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
     """Candidates who passed ÷ candidates who sat; missing while nobody has sat an exam."""
-    sat, passed = _sat_and_passed(session, ids)
+    counts = exam_counts(session, context, ids)
+    sat, passed = counts.sat, counts.passed
     return {a: percent(passed.get(a, 0), sat[a]) if sat.get(a) else None for a in ids}
 
 
 def certificates_issued(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
     """Distinct students holding a valid certificate issued from one of the pilot's sessions;
     missing while nobody has sat an exam of the pilot."""
-    sat, _ = _sat_and_passed(session, ids)
+    sat = exam_counts(session, context, ids).sat
     rows = session.exec(
         select(
             ExamSession.application_id,

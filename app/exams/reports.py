@@ -2,15 +2,17 @@
 
 Declared headcount → trained → registered → sat → passed → certified, per group and overall, in
 candidates (a student in a pilot), for approved and closed pilots. The pilots are read first
-(three statements), then their candidates and trainees (one statement each); everything else
-is counted in Python, so the report costs five statements however many pilots it covers."""
+(three statements); their candidates and trainees are counted in SQL per (pilot, major,
+cohort, college) cell (one statement each) and the cells added up per group in Python: five
+statements however many pilots and candidates it covers, and memory that does not grow with
+the registrations."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.applications.models import (
     ApplicationCohort,
@@ -36,32 +38,34 @@ from app.trainings.models import TrainingBatch, TrainingEnrollment
 FUNNEL_READERS = READ_ALL
 DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 
-Candidate = tuple[int, int]
-"""(pilot application id, student id)."""
-
 
 @dataclass
 class _Tally:
     label: str
     applications: set[int] = field(default_factory=set)
-    trained: set[Candidate] = field(default_factory=set)
-    registered: set[Candidate] = field(default_factory=set)
-    sat: set[Candidate] = field(default_factory=set)
-    passed: set[Candidate] = field(default_factory=set)
-    certified: set[Candidate] = field(default_factory=set)
+    trained: int = 0
+    registered: int = 0
+    sat: int = 0
+    passed: int = 0
+    certified: int = 0
+
+    def add_candidates(self, registered: int, sat: int, passed: int, certified: int) -> None:
+        self.registered += registered
+        self.sat += sat
+        self.passed += passed
+        self.certified += certified
 
     def row(self, key: str, headcount_of: dict[int, int]) -> FunnelRow:
-        sat = len(self.sat)
         return FunnelRow(
             key=key,
             label=self.label,
             headcount=sum(headcount_of[a] for a in self.applications),
-            trained=len(self.trained),
-            registered=len(self.registered),
-            sat=sat,
-            passed=len(self.passed),
-            certified=len(self.certified),
-            pass_rate=round(len(self.passed) / sat, 4) if sat else None,
+            trained=self.trained,
+            registered=self.registered,
+            sat=self.sat,
+            passed=self.passed,
+            certified=self.certified,
+            pass_rate=round(self.passed / self.sat, 4) if self.sat else None,
         )
 
 
@@ -166,60 +170,83 @@ def _read_majors_and_cohorts(session: Session, pilots: _Pilots) -> None:
         pilots.cohorts[app_id].append(cohort)
 
 
-def _candidates(session: Session, ids: list[int], scope: int | None) -> list[Any]:
-    """Live registrations of the pilots: (application, student, status, passed, holds a valid
-    certificate, major, cohort, college)."""
-    certified = (
-        select(IssuedCertificate.id)
-        .where(
-            col(IssuedCertificate.result_id) == col(ExamResult.id),
-            IssuedCertificate.status == CertificateStatus.valid,
+def _own_column(group_by: FunnelGroupBy) -> Any:
+    """The candidate's own column a group is read from (major, college, cohort), or None when
+    the group is the pilot's (application, certificate)."""
+    return {
+        FunnelGroupBy.major: col(Student.major_id),
+        FunnelGroupBy.college: col(Major.college_id),
+        FunnelGroupBy.cohort: col(Student.cohort),
+    }.get(group_by)
+
+
+def _cells(
+    statement: Any, application: Any, student: Any, group_by: FunnelGroupBy, scope: int | None
+) -> Any:
+    """``statement`` grouped per (pilot, the candidate's own group column): a candidate (a
+    student in a pilot) lies in exactly one cell, so the cells add up to their group without
+    counting anyone twice. Students and majors are joined only when the group or the scope
+    needs them."""
+    own = _own_column(group_by)
+    if own is not None or scope is not None:
+        statement = statement.join(Student, col(Student.id) == student)
+        if group_by == FunnelGroupBy.college or scope is not None:
+            statement = statement.join(Major, col(Major.id) == Student.major_id)
+    if scope is not None:
+        statement = statement.where(_in_scope(scope))
+    if own is None:
+        return statement.add_columns(sa.null()).group_by(application)
+    return statement.add_columns(own).group_by(application, own)
+
+
+def _candidate_counts(
+    session: Session, ids: list[int], scope: int | None, group_by: FunnelGroupBy
+) -> list[Any]:
+    """Live registrations of the pilots counted in SQL per cell: (pilot, own group column,
+    distinct students registered, who sat, who passed, who hold a valid certificate)."""
+    application = col(ExamRegistration.application_id)
+    student = col(ExamRegistration.student_id)
+    statement = (
+        select(  # type: ignore[call-overload]
+            application,
+            func.count(sa.distinct(student)),
+            _distinct_when(col(ExamRegistration.status) == RegistrationStatus.sat, student),
+            _distinct_when(col(ExamResult.passed).is_(True), student),
+            _distinct_when(col(IssuedCertificate.id).is_not(None), student),
         )
-        .exists()
+        .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
+        .outerjoin(
+            IssuedCertificate,
+            sa.and_(
+                col(IssuedCertificate.result_id) == col(ExamResult.id),
+                col(IssuedCertificate.status) == CertificateStatus.valid,
+            ),
+        )
+        .where(application.in_(ids), col(ExamRegistration.live).is_(True))
     )
-    return list(
-        session.exec(
-            select(  # type: ignore[call-overload]
-                ExamRegistration.application_id,
-                ExamRegistration.student_id,
-                ExamRegistration.status,
-                ExamResult.passed,
-                certified,
-                Student.major_id,
-                Student.cohort,
-                Major.college_id,
-            )
-            .join(Student, col(Student.id) == ExamRegistration.student_id)
-            .join(Major, col(Major.id) == Student.major_id)
-            .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
-            .where(
-                col(ExamRegistration.application_id).in_(ids),
-                col(ExamRegistration.live).is_(True),
-                _in_scope(scope),
-            )
-        ).all()
-    )
+    return list(session.exec(_cells(statement, application, student, group_by, scope)).all())
 
 
-def _trainees(session: Session, ids: list[int], scope: int | None) -> list[Any]:
-    """Students enrolled in a training batch of the pilots: (application, student, major,
-    cohort, college), each once."""
-    return list(
-        session.exec(
-            select(  # type: ignore[call-overload]
-                TrainingBatch.application_id,
-                TrainingEnrollment.student_id,
-                Student.major_id,
-                Student.cohort,
-                Major.college_id,
-            )
-            .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
-            .join(Student, col(Student.id) == TrainingEnrollment.student_id)
-            .join(Major, col(Major.id) == Student.major_id)
-            .where(col(TrainingBatch.application_id).in_(ids), _in_scope(scope))
-            .distinct()
-        ).all()
+def _distinct_when(condition: Any, value: Any) -> Any:
+    """count(DISTINCT value) over the rows meeting ``condition`` (FILTER without FILTER, so
+    SQLite runs it too)."""
+    return func.count(sa.distinct(sa.case((condition, value))))
+
+
+def _trainee_counts(
+    session: Session, ids: list[int], scope: int | None, group_by: FunnelGroupBy
+) -> list[Any]:
+    """Distinct students enrolled in a training batch of the pilots, per cell: (pilot, own
+    group column, trained)."""
+    application = col(TrainingBatch.application_id)
+    student = col(TrainingEnrollment.student_id)
+    statement = (
+        select(application, func.count(sa.distinct(student)))
+        .select_from(TrainingEnrollment)
+        .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
+        .where(application.in_(ids))
     )
+    return list(session.exec(_cells(statement, application, student, group_by, scope)).all())
 
 
 class _Groups:
@@ -243,13 +270,11 @@ class _Groups:
             return {f"college:{m[2]}" for m in majors}
         return {f"cohort:{c}" for c in self.pilots.cohorts[app_id]}
 
-    def of_candidate(self, app_id: int, major_id: int, cohort: int, college_id: int) -> str:
-        own = {
-            FunnelGroupBy.major: f"major:{major_id}",
-            FunnelGroupBy.college: f"college:{college_id}",
-            FunnelGroupBy.cohort: f"cohort:{cohort}",
-        }
-        return own.get(self.group_by) or next(iter(self.of_pilot(app_id)))
+    def of_candidate(self, app_id: int, own: Any) -> str:
+        """The group of a cell: its own major, college or cohort, or else its pilot's."""
+        if own is not None:
+            return f"{self.group_by.value}:{own}"
+        return next(iter(self.of_pilot(app_id)))
 
     def tally(self, key: str) -> _Tally:
         if key not in self.tallies:
@@ -258,37 +283,20 @@ class _Groups:
 
 
 def _count(groups: _Groups, total: _Tally, trainees: list[Any], candidates: list[Any]) -> None:
-    """Add every pilot, trainee and candidate to its group(s) and to the total."""
+    """Add every pilot to its group(s) and every cell of trainees and candidates to its group
+    and to the total."""
     for app_id in groups.pilots.rows:
         total.applications.add(app_id)
         for key in groups.of_pilot(app_id):
             groups.tally(key).applications.add(app_id)
-    for app_id, student_id, major_id, cohort, college_id in trainees:
-        key = groups.of_candidate(app_id, major_id, cohort, college_id)
+    for app_id, trained, own in trainees:
+        key = groups.of_candidate(app_id, own)
         for target in (groups.tally(key), total):
-            target.trained.add((app_id, student_id))
-    for app_id, student_id, status, passed, certified, major_id, cohort, college_id in candidates:
-        key = groups.of_candidate(app_id, major_id, cohort, college_id)
-        _count_candidate(
-            (groups.tally(key), total), (app_id, student_id), status, passed, certified
-        )
-
-
-def _count_candidate(
-    targets: tuple[_Tally, ...],
-    candidate: Candidate,
-    status: RegistrationStatus,
-    passed: bool | None,
-    certified: bool,
-) -> None:
-    for target in targets:
-        target.registered.add(candidate)
-        if status == RegistrationStatus.sat:
-            target.sat.add(candidate)
-        if passed:
-            target.passed.add(candidate)
-        if certified:
-            target.certified.add(candidate)
+            target.trained += int(trained)
+    for app_id, registered, sat, passed, certified, own in candidates:
+        key = groups.of_candidate(app_id, own)
+        for target in (groups.tally(key), total):
+            target.add_candidates(int(registered), int(sat), int(passed), int(certified))
 
 
 def funnel(
@@ -301,8 +309,8 @@ def funnel(
     candidates: list[Any] = []
     trainees: list[Any] = []
     if pilots.ids:
-        candidates = _candidates(session, pilots.ids, scope)
-        trainees = _trainees(session, pilots.ids, scope)
+        candidates = _candidate_counts(session, pilots.ids, scope, group_by)
+        trainees = _trainee_counts(session, pilots.ids, scope, group_by)
     groups = _Groups(pilots, group_by)
     total = _Tally(label="合计")
     _count(groups, total, trainees, candidates)

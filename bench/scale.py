@@ -1,0 +1,397 @@
+"""A province-sized year in PostgreSQL, and each report against a floor (issue 14).
+
+``python -m bench scale --database-url postgresql+psycopg://…`` (or ``BENCH_DATABASE_URL``)
+empties that database, migrates it, and builds one year with ``INSERT … SELECT … FROM
+generate_series(…)``: 30 approved pilots, 100,000 students, about 1,000,000 registrations,
+920,000 results, 590,000 issued certificates, 200,000 expenditures and 100,000 credit records
+at ``BENCH_SCALE=1`` (every count but the pilots, majors, colleges and teachers is multiplied by
+``BENCH_SCALE``; default 0.1 so that a run takes minutes on two cores).
+
+Then it measures each report, called through its service function in a forked child (time and
+peak memory growth, best of ``BENCH_REPEAT`` runs, default 2), beside its floor: one SQL
+statement sent through the driver that returns the same figures. Targets: each report ≤ 1.5×
+its floor and under 2 s at ``BENCH_SCALE=1``.
+
+PostgreSQL only: SQLite is refused (the generator is PostgreSQL SQL, and a province runs
+PostgreSQL).
+"""
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session
+
+import app.models
+import app.plugins  # noqa: F401
+from app.core.db import create_db_engine, is_sqlite
+from app.core.migrations import upgrade_to_head
+from app.core.roles import Principal, Role
+from bench.harness import Measurement, measure
+
+YEAR = 2024
+PILOTS = 30
+SESSIONS_PER_PILOT = 4
+PRINCIPAL = Principal(role=Role.academic_office, label="bench")
+TODAY = date(YEAR, 12, 31)
+
+
+def _counts(scale: float) -> dict[str, int]:
+    students = max(1000, int(100_000 * scale))
+    return {
+        "students": students,
+        "registrations": students * 10,
+        "expenditures": max(1000, int(200_000 * scale)),
+    }
+
+
+def _generate(url: str, scale: float) -> dict[str, int]:
+    """Empty the database, migrate it and fill one year; the row count of each big table."""
+    engine = create_db_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    engine.dispose()
+    upgrade_to_head(url)
+    n = _counts(scale)
+    engine = create_db_engine(url)
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            for statement in _fill_statements(n):
+                cursor.execute(statement)
+        driver.commit()  # type: ignore[union-attr]
+        driver.autocommit = True  # type: ignore[union-attr]
+        driver.execute("VACUUM ANALYZE")  # type: ignore[union-attr]
+    finally:
+        raw.close()
+    with engine.connect() as connection:
+        sizes = {
+            table: int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+            for table in (
+                "students",
+                "exam_registrations",
+                "exam_results",
+                "issued_certificates",
+                "expenditures",
+                "credit_records",
+            )
+        }
+    engine.dispose()
+    return sizes
+
+
+# Columns every Versioned table has.
+V = "created_at, updated_at, version"
+NOW = "now(), now(), 1"
+
+
+def _fill_statements(n: dict[str, int]) -> list[str]:
+    students, registrations, expenditures = n["students"], n["registrations"], n["expenditures"]
+    sessions = PILOTS * SESSIONS_PER_PILOT
+    return [
+        f"INSERT INTO colleges ({V}, name, code) SELECT {NOW}, '学院' || g, 'C' || g "
+        "FROM generate_series(1, 10) g",
+        f"INSERT INTO majors ({V}, code, name, college_id) "
+        f"SELECT {NOW}, '51' || lpad(g::text, 4, '0'), '专业' || g, (g - 1) % 10 + 1 "
+        "FROM generate_series(1, 40) g",
+        f"INSERT INTO evaluation_orgs ({V}, name) SELECT {NOW}, '评价组织' || g "
+        "FROM generate_series(1, 5) g",
+        f"INSERT INTO certificates ({V}, name, normalized_name, evaluation_org_id, levels) "
+        f"SELECT {NOW}, '证书' || g, '证书' || g, (g - 1) % 5 + 1, '初级,中级,高级' "
+        f"FROM generate_series(1, {PILOTS}) g",
+        f"INSERT INTO courses ({V}, code, name, credits, college_id) "
+        f"SELECT {NOW}, 'K' || g, '课程' || g, 2, (g - 1) % 10 + 1 "
+        f"FROM generate_series(1, {PILOTS}) g",
+        f"INSERT INTO students ({V}, student_no, name, major_id, cohort, class_name) "
+        f"SELECT {NOW}, 'S' || lpad(g::text, 8, '0'), '学生' || g, (g - 1) % 40 + 1, "
+        f"2022 + g % 2, '班' || g % 50 FROM generate_series(1, {students}) g",
+        f"INSERT INTO pilot_applications ({V}, year, tier, certificate_id, level, headcount, "
+        f"status) SELECT {NOW}, {YEAR}, '高职', g, '中级', {max(100, students // 10)}, "
+        f"'approved' FROM generate_series(1, {PILOTS}) g",
+        "INSERT INTO pilot_application_majors (application_id, major_id) "
+        f"SELECT a, (a + k * 13) % 40 + 1 FROM generate_series(1, {PILOTS}) a, "
+        "generate_series(0, 2) k",
+        "INSERT INTO pilot_application_cohorts (application_id, cohort) "
+        f"SELECT a, c FROM generate_series(1, {PILOTS}) a, generate_series(2022, 2023) c",
+        f"INSERT INTO teachers ({V}, staff_no, name, college_id) "
+        f"SELECT {NOW}, 'T' || g, '教师' || g, (g - 1) % 10 + 1 FROM generate_series(1, 300) g",
+        f"INSERT INTO pilot_teachers ({V}, application_id, teacher_id, trainer, evaluator) "
+        f"SELECT {NOW}, a, (a - 1) * 10 + k, true, k % 2 = 0 "
+        f"FROM generate_series(1, {PILOTS}) a, generate_series(1, 10) k",
+        f"INSERT INTO teacher_trainings ({V}, teacher_id, certificate_id, level, start_date, "
+        "end_date, hours, status, trainer_certificate_no, certified_on, valid_until) "
+        f"SELECT {NOW}, t, (t - 1) / 10 + 1, CASE WHEN t % 3 = 0 THEN '高级' ELSE '中级' END, "
+        f"'{YEAR}-03-01', '{YEAR}-03-10', 40, 'certified', 'TC' || t, '{YEAR}-03-10', "
+        f"'{YEAR + 3}-03-10' FROM generate_series(1, 300) t WHERE t % 10 <> 7",
+        f"INSERT INTO exam_sessions ({V}, application_id, certificate_id, level, "
+        "evaluation_org_id, exam_date, site, capacity, registration_opens, "
+        "registration_closes, fee) "
+        f"SELECT {NOW}, (g - 1) / {SESSIONS_PER_PILOT} + 1, (g - 1) / {SESSIONS_PER_PILOT} + 1, "
+        f"'中级', ((g - 1) / {SESSIONS_PER_PILOT}) % 5 + 1, '{YEAR}-06-01'::date + g, "
+        f"'考点' || g, 100000, '{YEAR}-03-01', '{YEAR}-05-01', 30000 "
+        f"FROM generate_series(1, {sessions}) g",
+        f"INSERT INTO training_batches ({V}, application_id, title, hours, start_date, end_date) "
+        f"SELECT {NOW}, a, '培训' || a, 40, '{YEAR}-04-01', '{YEAR}-04-30' "
+        f"FROM generate_series(1, {PILOTS}) a",
+        # Registration i: student i % S, round i / S, in a session distinct per round.
+        f"INSERT INTO exam_registrations ({V}, session_id, student_id, application_id, status, "
+        f"live) SELECT {NOW}, s, st, (s - 1) / {SESSIONS_PER_PILOT} + 1, "
+        "CASE WHEN h < 3 THEN 'cancelled' WHEN h < 6 THEN 'absent' WHEN h < 8 THEN "
+        "'registered' ELSE 'sat' END, CASE WHEN h < 3 THEN NULL ELSE true END "
+        f"FROM (SELECT g % {students} + 1 AS st, "
+        f"((g % {students}) * 7 + (g / {students}) * 13) % {sessions} + 1 AS s, "
+        "(g::bigint * 2654435761) % 1000003 % 100 AS h "
+        f"FROM generate_series(0, {registrations - 1}) g) r",
+        f"INSERT INTO exam_results ({V}, registration_id, theory_score, practical_score, passed) "
+        f"SELECT {NOW}, id, 40 + id % 60, 50 + id % 50, "
+        "(id::bigint * 2654435761) % 1000003 % 100 < 64 "
+        "FROM exam_registrations WHERE status = 'sat'",
+        f"INSERT INTO issued_certificates ({V}, number, result_id, student_id, session_id, "
+        "issue_date, status) "
+        f"SELECT {NOW}, 'N' || x.id, x.id, r.student_id, r.session_id, '{YEAR}-07-01', "
+        "CASE WHEN x.id % 50 = 0 THEN 'revoked' ELSE 'valid' END "
+        "FROM exam_results x JOIN exam_registrations r ON r.id = x.registration_id "
+        "WHERE x.passed",
+        f"INSERT INTO training_enrollments ({V}, batch_id, student_id, attended_hours, "
+        "completed) SELECT DISTINCT ON (application_id, student_id) "
+        f"{NOW}, application_id, student_id, 40, true FROM exam_registrations "
+        "WHERE (student_id * 31 + application_id) % 10 <> 0",
+        f"INSERT INTO funding_sources ({V}, name, kind, fiscal_year, amount, earmarked) "
+        f"SELECT {NOW}, '经费' || g, 'school', {YEAR}, 100000000000, false "
+        "FROM generate_series(1, 2) g",
+        f"INSERT INTO budget_lines ({V}, source_id, application_id, category, amount) "
+        f"SELECT {NOW}, s, a, c, 100000000 FROM generate_series(1, 2) s, "
+        f"generate_series(1, {PILOTS}) a, unnest(ARRAY['equipment', 'teacher_training', "
+        "'student_training', 'exam_fee', 'exam_subsidy', 'other']) c",
+        # Payments on every line; a fifth of them are pass subsidies on distinct results.
+        f"INSERT INTO expenditures ({V}, line_id, kind, amount, spent_on, payee, voucher_no, "
+        "exam_result_id) "
+        f"SELECT {NOW}, g % (2 * {PILOTS} * 6) + 1, "
+        "CASE WHEN g % 5 = 0 THEN 'subsidy' ELSE 'payment' END, 10000 + g % 1000, "
+        f"'{YEAR}-01-01'::date + g % 360, '收款人' || g % 100, 'V' || g, "
+        "CASE WHEN g % 5 = 0 THEN g ELSE NULL END "
+        f"FROM generate_series(1, {expenditures}) g",
+        f"INSERT INTO conversion_rules ({V}, certificate_id, min_level, course_id, credits, mode) "
+        f"SELECT {NOW}, g, '初级', g, 2, '免修' FROM generate_series(1, {PILOTS}) g",
+        # One approved conversion per student holding a valid certificate.
+        f"INSERT INTO conversion_requests ({V}, student_id, issued_certificate_id, rule_id, "
+        "course_id, status, live, decided_at, decided_on, decided_by) "
+        f"SELECT DISTINCT ON (c.student_id) {NOW}, c.student_id, c.id, e.certificate_id, "
+        f"e.certificate_id, 'approved', true, now(), '{YEAR}-09-01', 'bench' "
+        "FROM issued_certificates c JOIN exam_sessions e ON e.id = c.session_id "
+        "WHERE c.status = 'valid' ORDER BY c.student_id, c.id",
+        "INSERT INTO credit_records (created_at, updated_at, student_id, course_id, request_id, "
+        "issued_certificate_id, rule_id, kind, credits, mode, recorded_on, recorded_by) "
+        "SELECT now(), now(), student_id, course_id, id, issued_certificate_id, rule_id, "
+        f"'credit', 2, '免修', '{YEAR}-09-01', 'bench' FROM conversion_requests",
+    ]
+
+
+# --- the reports and their floors ------------------------------------------------------------
+
+FUNNEL_FLOOR = f"""
+WITH c AS (
+  SELECT r.application_id AS a, count(DISTINCT r.student_id) AS registered,
+    count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat') AS sat,
+    count(DISTINCT r.student_id) FILTER (WHERE x.passed) AS passed,
+    count(DISTINCT r.student_id) FILTER (WHERE i.id IS NOT NULL) AS certified
+  FROM exam_registrations r JOIN pilot_applications p ON p.id = r.application_id
+  LEFT JOIN exam_results x ON x.registration_id = r.id
+  LEFT JOIN issued_certificates i ON i.result_id = x.id AND i.status = 'valid'
+  WHERE r.live AND p.year = {YEAR} AND p.status IN ('approved', 'closed')
+  GROUP BY r.application_id),
+t AS (
+  SELECT b.application_id AS a, count(DISTINCT e.student_id) AS trained
+  FROM training_enrollments e JOIN training_batches b ON b.id = e.batch_id
+  GROUP BY b.application_id)
+SELECT p.id, p.headcount, t.trained, c.* FROM pilot_applications p
+LEFT JOIN c ON c.a = p.id LEFT JOIN t ON t.a = p.id
+WHERE p.year = {YEAR} AND p.status IN ('approved', 'closed')
+"""
+
+FUNNEL_COLLEGE_FLOOR = f"""
+WITH c AS (
+  SELECT r.application_id AS a, m.college_id, count(DISTINCT r.student_id) AS registered,
+    count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat') AS sat,
+    count(DISTINCT r.student_id) FILTER (WHERE x.passed) AS passed,
+    count(DISTINCT r.student_id) FILTER (WHERE i.id IS NOT NULL) AS certified
+  FROM exam_registrations r JOIN pilot_applications p ON p.id = r.application_id
+  JOIN students s ON s.id = r.student_id JOIN majors m ON m.id = s.major_id
+  LEFT JOIN exam_results x ON x.registration_id = r.id
+  LEFT JOIN issued_certificates i ON i.result_id = x.id AND i.status = 'valid'
+  WHERE r.live AND p.year = {YEAR} AND p.status IN ('approved', 'closed')
+  GROUP BY r.application_id, m.college_id),
+t AS (
+  SELECT b.application_id AS a, m.college_id, count(DISTINCT e.student_id) AS trained
+  FROM training_enrollments e JOIN training_batches b ON b.id = e.batch_id
+  JOIN students s ON s.id = e.student_id JOIN majors m ON m.id = s.major_id
+  GROUP BY b.application_id, m.college_id)
+SELECT college_id, sum(registered), sum(sat), sum(passed), sum(certified), sum(trained)
+FROM c FULL JOIN t USING (a, college_id) GROUP BY college_id
+"""
+
+COMPUTE_FLOOR = f"""
+SELECT r.application_id, count(DISTINCT r.student_id),
+  count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat'),
+  count(DISTINCT r.student_id) FILTER (WHERE x.passed),
+  count(DISTINCT i.student_id) FILTER (WHERE i.status = 'valid')
+FROM exam_registrations r JOIN pilot_applications p ON p.id = r.application_id
+LEFT JOIN exam_results x ON x.registration_id = r.id
+LEFT JOIN issued_certificates i ON i.result_id = x.id
+WHERE r.live AND p.year = {YEAR} GROUP BY r.application_id
+"""
+
+COVERAGE_FLOOR = f"""
+SELECT pt.application_id, count(*), count(*) FILTER (WHERE EXISTS (
+  SELECT 1 FROM teacher_trainings tt WHERE tt.teacher_id = pt.teacher_id
+  AND tt.certificate_id = p.certificate_id AND tt.status = 'certified'
+  AND tt.level IN ('中级', '高级') AND tt.valid_until >= '{TODAY}'))
+FROM pilot_teachers pt JOIN pilot_applications p ON p.id = pt.application_id
+WHERE p.year = {YEAR} GROUP BY pt.application_id
+"""
+
+FUNDING_FLOOR = f"""
+SELECT l.id, l.amount, coalesce(sum(e.amount), 0),
+  count(*) FILTER (WHERE e.kind = 'subsidy'),
+  coalesce(sum(e.amount) FILTER (WHERE e.kind = 'subsidy'), 0)
+FROM budget_lines l JOIN funding_sources s ON s.id = l.source_id
+LEFT JOIN expenditures e ON e.line_id = l.id
+WHERE s.fiscal_year = {YEAR} GROUP BY l.id
+"""
+
+CREDITS_FLOOR = f"""
+SELECT q.id, st.student_no, st.name, m.code, m.name, st.cohort, c.name, e.level, o.name,
+  i.number, i.issue_date, k.code, k.name, u.credits, u.mode, q.decided_on
+FROM conversion_requests q JOIN students st ON st.id = q.student_id
+JOIN majors m ON m.id = st.major_id JOIN issued_certificates i ON i.id = q.issued_certificate_id
+JOIN exam_sessions e ON e.id = i.session_id JOIN certificates c ON c.id = e.certificate_id
+JOIN evaluation_orgs o ON o.id = e.evaluation_org_id JOIN conversion_rules u ON u.id = q.rule_id
+JOIN courses k ON k.id = q.course_id
+WHERE q.status = 'approved' AND q.decided_on BETWEEN '{YEAR}-01-01' AND '{YEAR}-12-31'
+ORDER BY q.decided_on, st.student_no, k.code
+"""
+
+
+def _service_case(url: str, call: Callable[[Session], Any]) -> Callable[[], dict[str, Any]]:
+    def run() -> dict[str, Any]:
+        engine = create_db_engine(url)
+        with Session(engine) as session:
+            session.connection()  # connected before the clock starts, as the floor is
+            started = time.perf_counter()
+            call(session)
+            seconds = time.perf_counter() - started
+        engine.dispose()
+        return {"seconds": seconds}
+
+    return run
+
+
+def _floor_case(url: str, sql: str) -> Callable[[], dict[str, Any]]:
+    def run() -> dict[str, Any]:
+        engine = create_db_engine(url)
+        raw = engine.raw_connection()
+        try:
+            with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                started = time.perf_counter()
+                cursor.execute(sql)
+                rows = cursor.fetchall()
+                seconds = time.perf_counter() - started
+        finally:
+            raw.close()
+        engine.dispose()
+        return {"seconds": seconds, "rows": len(rows)}
+
+    return run
+
+
+def _cases(url: str) -> list[tuple[str, Callable[[Session], Any], str]]:
+    from app.credits import reports as credits_reports
+    from app.evaluations import overview, service
+    from app.exams import reports as exams_reports
+    from app.exams.models import FunnelGroupBy
+    from app.funding import reports as funding_reports
+    from app.funding.models import FundingGroupBy
+    from app.trainings import reports as trainings_reports
+
+    return [
+        (
+            "GET /reports/funnel",
+            lambda s: exams_reports.funnel(
+                s, PRINCIPAL, year=YEAR, group_by=FunnelGroupBy.application
+            ),
+            FUNNEL_FLOOR,
+        ),
+        (
+            "GET /reports/funnel?group_by=college",
+            lambda s: exams_reports.funnel(s, PRINCIPAL, year=YEAR, group_by=FunnelGroupBy.college),
+            FUNNEL_COLLEGE_FLOOR,
+        ),
+        (
+            "GET /reports/overview",
+            lambda s: overview.overview(s, PRINCIPAL, YEAR, TODAY),
+            FUNNEL_FLOOR,
+        ),
+        (
+            "POST /evaluations/compute",
+            lambda s: service.compute_year(s, PRINCIPAL, YEAR, TODAY, "Asia/Shanghai"),
+            COMPUTE_FLOOR,
+        ),
+        (
+            "GET /reports/teacher-coverage",
+            lambda s: trainings_reports.coverage_report(s, PRINCIPAL, today=TODAY, year=YEAR),
+            COVERAGE_FLOOR,
+        ),
+        (
+            "GET /reports/funding?group_by=college",
+            lambda s: funding_reports.report(
+                s, PRINCIPAL, year=YEAR, group_by=FundingGroupBy.college
+            ),
+            FUNDING_FLOOR,
+        ),
+        (
+            "GET /reports/credit-conversions",
+            lambda s: credits_reports.conversion_report(s, PRINCIPAL, year=YEAR),
+            CREDITS_FLOOR,
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench scale", description=__doc__)
+    parser.add_argument("benchmarks", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--skip-generate", action="store_true", help="reuse the generated year")
+    args = parser.parse_args(sys.argv[1:])
+    url = args.database_url
+    if not url or is_sqlite(url):
+        message = (
+            "bench scale needs PostgreSQL: pass --database-url postgresql+psycopg://… or set "
+            "BENCH_DATABASE_URL (SQLite is not supported: the year is generated with "
+            "PostgreSQL's generate_series). The database is emptied."
+        )
+        if "scale" in args.benchmarks:
+            sys.exit(message)
+        print(f"\nskipped: {message}")
+        return
+    scale = float(os.environ.get("BENCH_SCALE", "0.1"))
+    repeat = int(os.environ.get("BENCH_REPEAT", "2"))
+    if not args.skip_generate:
+        started = time.perf_counter()
+        sizes = _generate(url, scale)
+        took = time.perf_counter() - started
+        print(f"\nbench scale: BENCH_SCALE={scale}, generated in {took:.0f} s")
+        print(", ".join(f"{table} {n:,}" for table, n in sizes.items()))
+    print(f"\n{'report':<40}{'seconds':>9}{'+peak MB':>9}{'floor s':>9}{'x floor':>9}")
+    for name, call, floor_sql in _cases(url):
+        row: Measurement = measure(name, _service_case(url, call), repeat)
+        floor = measure(name + " floor", _floor_case(url, floor_sql), repeat)
+        print(
+            f"{name:<40}{row.seconds:>9.3f}{row.peak_rss_mb:>9.0f}{floor.seconds:>9.3f}"
+            f"{row.seconds / floor.seconds:>9.2f}",
+            flush=True,
+        )
