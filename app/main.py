@@ -24,7 +24,7 @@ from app.core.auth import install_principal_resolvers
 from app.core.config import Settings, get_settings
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
-from app.core.limits import ConcurrencyLimitMiddleware
+from app.core.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
 from app.credits.router import (
@@ -49,7 +49,8 @@ from app.funding.router import (
     sources_router,
     subsidy_router,
 )
-from app.imports.router import document_kind_options
+from app.imports.readers import MAX_UPLOAD_BYTES
+from app.imports.router import MULTIPART_OVERHEAD, document_kind_options
 from app.imports.router import router as imports_router
 from app.reference.router import router as reference_router
 from app.system.router import router as system_router
@@ -257,6 +258,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # Inside the request context (so a refusal has a request id and an access-log line).
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.request_limit)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        json_limit=settings.max_json_body_bytes,
+        upload_limit=MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
+    )
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(system_router)

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=20, ge=0, le=500)
     # Requests served at once per process (503 problem+json beyond); unset = pool + overflow.
     max_concurrent_requests: int | None = Field(default=None, ge=1)
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """The largest request body other than an upload; larger ones get 413 before any work."""
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
     # networks, "*" for any): the per-client limits then see the real client, not the proxy.
     forwarded_allow_ips: str = "127.0.0.1"
