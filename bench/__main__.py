@@ -1,10 +1,10 @@
-"""Run every benchmark: ``python -m bench`` (all), or ``python -m bench import|export``."""
+"""Run every benchmark: ``python -m bench`` (all), or ``python -m bench import|export|serve``."""
 
 import sys
 
-from bench import export, import_students
+from bench import export, import_students, serve
 
-BENCHMARKS = {"import": import_students.main, "export": export.main}
+BENCHMARKS = {"import": import_students.main, "export": export.main, "serve": serve.main}
 
 
 def main() -> None:
