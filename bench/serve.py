@@ -1,7 +1,8 @@
 """Keep-alive latency of the real server with 1 and N workers (issue 14, item 5).
 
-One client keeps one connection open and sends ``BENCH_REQUESTS`` (default 300) sequential
-requests to each path, against, one after the other:
+One client, on one keep-alive connection per server, sends ``BENCH_REQUESTS`` (default 300) sequential
+requests to each path, against each of these servers, all started first and then taking turns
+in blocks of 10 requests (so that a busy moment on a shared machine falls on all of them alike):
 
 - ``python -m app serve --workers 1``: the floor, the latency one worker gives;
 - ``python -m app serve --workers N`` (N from ``BENCH_WORKERS``, default 2);
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 WARM_UP = 30
+BLOCK = 10
 PATHS = ("/health", "/ready")
 
 
@@ -71,35 +73,31 @@ def _start(command: list[str], env: dict[str, str], workers: int) -> tuple[Serve
     return server, port
 
 
-def _latencies(port: int, path: str) -> list[float]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    seconds = []
-    for index in range(WARM_UP + REQUESTS):
-        started = time.perf_counter()
-        connection.request("GET", path)
-        response = connection.getresponse()
-        response.read()
-        elapsed = time.perf_counter() - started
-        if response.status != 200:
-            sys.exit(f"GET {path} answered {response.status}")
-        if index >= WARM_UP:
-            seconds.append(elapsed)
-    connection.close()
+def _request(connection: http.client.HTTPConnection, path: str) -> float:
+    started = time.perf_counter()
+    connection.request("GET", path)
+    response = connection.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - started
+    if response.status != 200:
+        sys.exit(f"GET {path} answered {response.status}")
+    return elapsed
+
+
+def _measure(ports: list[int], path: str) -> list[list[float]]:
+    """Per server, the seconds of each request on one keep-alive connection; the servers take
+    turns in blocks of ``BLOCK`` requests, so a noisy moment on the machine hits them alike."""
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for port in ports]
+    for connection in connections:
+        for _ in range(WARM_UP):
+            _request(connection, path)
+    seconds: list[list[float]] = [[] for _ in ports]
+    for _ in range(0, REQUESTS, BLOCK):
+        for connection, times in zip(connections, seconds, strict=True):
+            times += [_request(connection, path) for _ in range(BLOCK)]
+    for connection in connections:
+        connection.close()
     return seconds
-
-
-def _run(case: str, command: list[str], workers: int, env: dict[str, str]) -> list[Latency]:
-    server, port = _start(command, env, workers)
-    try:
-        rows = []
-        for path in PATHS:
-            ms = sorted(second * 1000 for second in _latencies(port, path))
-            p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-            rows.append(Latency(case, path, statistics.median(ms), p95))
-        return rows
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def main() -> None:
@@ -118,7 +116,19 @@ def main() -> None:
             ("1 worker, python -m app serve (floor)", [*app, "1"], 1),
             (f"{WORKERS} workers, python -m app serve", [*app, str(WORKERS)], WORKERS),
         ]
-        rows = [row for case in cases for row in _run(*case, env=env)]
+        servers = [_start(command, env, workers) for _, command, workers in cases]
+        try:
+            rows = []
+            for path in PATHS:
+                measured = _measure([port for _, port in servers], path)
+                for (case, _, _), seconds in zip(cases, measured, strict=True):
+                    ms = sorted(second * 1000 for second in seconds)
+                    p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
+                    rows.append(Latency(case, path, statistics.median(ms), p95))
+        finally:
+            for server, _ in servers:
+                server.terminate()
+                server.wait(timeout=30)
 
     print(f"\nKeep-alive latency, one connection, {REQUESTS} sequential requests per path (ms)")
     print(f"{'case':<42}{'path':<9}{'median':>8}{'p95':>8}{'- floor':>9}")
