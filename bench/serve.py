@@ -1,8 +1,9 @@
 """Keep-alive latency of the real server with 1 and N workers (issue 14, item 5).
 
-One client, on one keep-alive connection per server, sends ``BENCH_REQUESTS`` (default 300) sequential
-requests to each path, against each of these servers, all started first and then taking turns
-in blocks of 10 requests (so that a busy moment on a shared machine falls on all of them alike):
+One client, on one keep-alive connection per server, sends ``BENCH_REQUESTS`` (default 300)
+sequential requests to each path, against each of these servers, all started first and then
+taking turns in blocks of 10 requests (so that a busy moment on a shared machine falls on all of
+them alike):
 
 - ``python -m app serve --workers 1``: the floor, the latency one worker gives;
 - ``python -m app serve --workers N`` (N from ``BENCH_WORKERS``, default 2);
