@@ -32,4 +32,6 @@ USER onex
 ENV ONEX_ENV=production
 EXPOSE 8000
 
+# `python -m app serve` (not plain `uvicorn --workers`) binds its own TCP socket, so every
+# connection of every worker has TCP_NODELAY (docs/deployment.md).
 CMD ["sh", "-c", "python -m app migrate && exec python -m app serve --host 0.0.0.0 --port 8000 --workers 4"]

@@ -11,10 +11,10 @@ from app.core.config import get_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from app.core.serving import serve
 
     settings = get_settings()
-    uvicorn.run(
+    return serve(
         "app.main:create_app",
         factory=True,
         host=args.host,
@@ -25,7 +25,6 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
-    return 0
 
 
 def _migrate(_args: argparse.Namespace) -> int:

@@ -1,11 +1,17 @@
-"""Run every benchmark: ``python -m bench`` (all), or ``python -m bench import|export|scale``;
-options after the names (``--database-url …``) are read by the benchmarks that take them."""
+"""Run every benchmark: ``python -m bench`` (all), or ``python -m bench
+import|export|serve|scale``; options after the names (``--database-url …``) are read by the
+benchmarks that take them."""
 
 import sys
 
-from bench import export, import_students, scale
+from bench import export, import_students, scale, serve
 
-BENCHMARKS = {"import": import_students.main, "export": export.main, "scale": scale.main}
+BENCHMARKS = {
+    "import": import_students.main,
+    "export": export.main,
+    "serve": serve.main,
+    "scale": scale.main,
+}
 
 
 def main() -> None:
