@@ -6,6 +6,7 @@ import difflib
 import gc
 import hashlib
 import itertools
+import operator
 import re
 import threading
 import unicodedata
@@ -16,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg import sql as psycopg_sql
 from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
@@ -466,18 +468,24 @@ def _write(
     now = utcnow()
     table = kind.table
     table_fields = set(_compared_fields(kind))
+    inserts = [{k: v for k, v in values.items() if k in table_fields} for values in changes.creates]
+    if inserts and not _copy_insert(session, table, inserts, now):
+        _bulk_insert(session, sa.insert(table).values(_stamps(session, table, now)), inserts)
+    if changes.updates:
+        _bulk_update(session, table, table_fields, changes.updates, now)
+    if kind.write_extra is not None:
+        kind.write_extra(session, plan, changes.creates + changes.updates)
+
+
+def _stamps(session: Session, table: sa.Table, now: Any) -> dict[str, Any]:
+    """The values every new row gets: its timestamps and version 1."""
     stamps: dict[str, Any] = {}
     for name in ("created_at", "updated_at"):
         if name in table.c:
             stamps[name] = _constant(session, table.c[name], now)
     if "version" in table.c:
         stamps["version"] = sa.literal_column("1")
-    inserts = [{k: v for k, v in values.items() if k in table_fields} for values in changes.creates]
-    _bulk_insert(session, sa.insert(table).values(stamps), inserts)
-    if changes.updates:
-        _bulk_update(session, table, table_fields, changes.updates, now)
-    if kind.write_extra is not None:
-        kind.write_extra(session, plan, changes.creates + changes.updates)
+    return stamps
 
 
 _PLAIN_TYPES = (str, int, type(None))
@@ -564,6 +572,79 @@ def _plain_rows(
     if not set(map(type, itertools.chain.from_iterable(values))) <= set(_PLAIN_TYPES):
         return None
     return values
+
+
+def _copy_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]], now: Any) -> bool:
+    """On PostgreSQL (psycopg), write the new rows with one ``COPY … FROM STDIN`` on the
+    session's own connection, so they stay in the upload's transaction. Every value goes
+    through its column type's bind processing (money to fen, enums to their names, timestamps
+    to UTC) as an INSERT would; the columns a row leaves out get their timestamps, version 1
+    or their scalar default. False (nothing written) on another database, or when the rows do
+    not all have the same keys or a left-out column has a default COPY cannot give."""
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+        return False
+    keys = rows[0].keys()
+    if not keys or any(row.keys() != keys for row in rows):
+        return False
+    constants = _copy_constants(table, set(keys), now)
+    if constants is None:
+        return False
+    names = [*keys, *constants]
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    width = len(keys)
+    tail = tuple(
+        processor(value) if processor else value
+        for processor, value in zip(processors[width:], constants.values(), strict=True)
+    )
+    converting = [(i, processor) for i, processor in enumerate(processors[:width]) if processor]
+    pick = operator.itemgetter(*keys)
+    query = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name),
+        psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, names)),
+    )
+    session.flush()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(query) as copy:
+        write = copy.write_row
+        for row in rows:
+            values = pick(row) if width > 1 else (row[names[0]],)
+            if converting:
+                values = _converted(values, converting)
+            write(values + tail)
+    return True
+
+
+def _converted(values: tuple[Any, ...], converting: list[tuple[int, Any]]) -> tuple[Any, ...]:
+    cells = list(values)
+    for index, processor in converting:
+        cells[index] = processor(cells[index])
+    return tuple(cells)
+
+
+def _copy_constants(table: sa.Table, given: set[str], now: Any) -> dict[str, Any] | None:
+    """The value of each column a new row leaves out and an INSERT would fill in from Python
+    (timestamps, version, scalar defaults); None when one has a default COPY cannot give."""
+    constants: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in given or column.primary_key:
+            continue
+        default = column.default
+        if column.name in ("created_at", "updated_at"):
+            constants[column.name] = now
+        elif column.name == "version":
+            constants[column.name] = 1
+        elif default is None:
+            continue
+        elif isinstance(default, sa.ColumnDefault) and default.is_scalar:
+            constants[column.name] = default.arg
+        else:
+            return None
+    return constants
 
 
 def _constant(session: Session, column: sa.Column[Any], value: Any) -> Any:
