@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from psycopg import sql as psycopg_sql
 from pydantic import BaseModel
@@ -609,13 +610,19 @@ def _copy_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]], 
     session.flush()
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(query) as copy:
-        write = copy.write_row
-        for row in rows:
-            values = pick(row) if width > 1 else (row[names[0]],)
-            if converting:
-                values = _converted(values, converting)
-            write(values + tail)
+    try:
+        with driver.cursor() as cursor, cursor.copy(query) as copy:
+            write = copy.write_row
+            for row in rows:
+                values = pick(row) if width > 1 else (row[names[0]],)
+                if converting:
+                    values = _converted(values, converting)
+                write(values + tail)
+    except psycopg.Error as exc:
+        # As SQLAlchemy would wrap it, so a constraint answers 409 and a bad value 422.
+        raise sa.exc.DBAPIError.instance(
+            query.as_string(driver), None, exc, psycopg.Error, dialect=dialect
+        ) from exc
     return True
 
 
