@@ -62,11 +62,23 @@ def _measure_once(name: str, target: Callable[[], dict[str, Any]]) -> Measuremen
     return Measurement(name, extra.pop("seconds", seconds), peak_mb, extra)
 
 
-def report(title: str, rows: list[Measurement], floor: Measurement, count: int) -> None:
+def report(
+    title: str,
+    rows: list[Measurement],
+    floor: Measurement,
+    count: int,
+    *,
+    floors: dict[str, Measurement] | None = None,
+) -> None:
+    """Print ``rows`` beside ``floor``; ``floors`` gives some rows (by name) a floor of their
+    own, named in the last column."""
+    floors = floors or {}
     print(f"\n{title}")
-    print(f"{'case':<38}{'seconds':>9}{'rows/s':>10}{'+peak MB':>9}{'x floor':>9}")
+    print(f"{'case':<44}{'seconds':>9}{'rows/s':>10}{'+peak MB':>9}{'x floor':>9}  floor")
     for row in [floor, *rows]:
+        own = floors.get(row.name, floor)
         print(
-            f"{row.name:<38}{row.seconds:>9.2f}{count / row.seconds:>10,.0f}"
-            f"{row.peak_rss_mb:>9.0f}{row.seconds / floor.seconds:>9.1f}"
+            f"{row.name:<44}{row.seconds:>9.2f}{count / row.seconds:>10,.0f}"
+            f"{row.peak_rss_mb:>9.0f}{row.seconds / own.seconds:>9.2f}"
+            + (f"  {own.name}" if row is not floor and own is not floor else "")
         )

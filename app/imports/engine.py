@@ -6,6 +6,7 @@ import difflib
 import gc
 import hashlib
 import itertools
+import operator
 import re
 import threading
 import unicodedata
@@ -15,7 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg import sql as psycopg_sql
 from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
@@ -76,6 +79,10 @@ class Plan:
     """Entries the kind adds to the upload's report, e.g. ``created_certificates``."""
 
 
+def as_is(value: Any) -> Any:
+    return value
+
+
 @dataclass(frozen=True)
 class ImportKind:
     """One kind of upload. ``to_values`` turns a row's parsed cells into the table's values
@@ -97,7 +104,7 @@ class ImportKind:
     before_write: Callable[[Session, Principal, Plan, list[dict[str, Any]]], None] | None = None
     extra_fields: tuple[str, ...] = ()
     write_extra: Callable[[Session, Plan, list[dict[str, Any]]], None] | None = None
-    key_of: Callable[[Any], Any] = lambda value: value
+    key_of: Callable[[Any], Any] = as_is
     scope_columns: tuple[str, ...] = ()
     require_any: tuple[str, ...] = ()
     description: str = ""
@@ -212,13 +219,17 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
-def _key(kind: ImportKind, cells: dict[str, Any], options: Any) -> Any:
-    """The row's natural key: ``row_key`` of its cells and options, or its key column's value."""
+def _keys(kind: ImportKind, parsed: list[tuple[int, dict[str, Any]]], options: Any) -> list[Any]:
+    """Each row's natural key: ``row_key`` of its cells and options, or its key column's
+    value (None when the cell is empty or bad)."""
     if kind.row_key is not None:
-        return kind.row_key(cells, options)
-    if cells.get(kind.key) is None:
-        return None
-    return kind.key_of(cells[kind.key])
+        row_key = kind.row_key
+        return [row_key(cells, options) for _, cells in parsed]
+    name, key_of = kind.key, kind.key_of
+    values = [cells.get(name) for _, cells in parsed]
+    if key_of is as_is:
+        return values
+    return [None if value is None else key_of(value) for value in values]
 
 
 def _key_text(value: Any) -> str:
@@ -278,12 +289,13 @@ def run_import(
         errors = _Errors()
         parsed = _parse_rows(kind, rows, header, errors)
         key_header = rows[header.index][header.positions[kind.key]].strip()
-        _refuse_duplicate_keys(kind, parsed, key_header, errors, options)
+        keys = _keys(kind, parsed, options)
+        _refuse_duplicate_keys(kind, parsed, keys, key_header, errors)
 
         _lock_kind(session, kind)
         plan = kind.prepare(session, principal)
         plan.options = options
-        changes = _compare(kind, plan, principal, parsed, key_header, errors)
+        changes = _compare(kind, plan, principal, parsed, keys, key_header, errors)
         report = ImportReport(
             kind=kind.name,
             file_name=file_name,
@@ -377,14 +389,15 @@ def _parse_rows(
 def _refuse_duplicate_keys(
     kind: ImportKind,
     parsed: list[tuple[int, dict[str, Any]]],
+    keys: list[Any],
     key_header: str,
     errors: _Errors,
-    options: Any = None,
 ) -> None:
+    if len(set(keys)) == len(keys):
+        return
     label = next(c.zh for c in kind.columns if c.key == kind.key)
     seen: dict[Any, int] = {}
-    for line, cells in parsed:
-        value = _key(kind, cells, options)
+    for (line, _cells), value in zip(parsed, keys, strict=True):
         if value is None:
             continue
         if value in seen:
@@ -409,6 +422,7 @@ def _compare(
     plan: Plan,
     principal: Principal,
     parsed: list[tuple[int, dict[str, Any]]],
+    keys: list[Any],
     key_header: str,
     errors: _Errors,
 ) -> _Changes:
@@ -417,15 +431,16 @@ def _compare(
     scoped = principal.role == Role.college_manager and kind.college_of is not None
     fields = [*_compared_fields(kind), *kind.extra_fields]
     changes = _Changes()
-    for line, cells in parsed:
-        if line in errors.bad_rows:
+    to_values, find, bad_rows = kind.to_values, plan.existing.get, errors.bad_rows
+    for (line, cells), key in zip(parsed, keys, strict=True):
+        if bad_rows and line in bad_rows:
             continue
         try:
-            values = kind.to_values(plan, cells, principal)
+            values = to_values(plan, cells, principal)
         except RowRefused as exc:
             errors.add(line, exc.column, exc.value, exc.reason)
             continue
-        existing = plan.existing.get(_key(kind, cells, plan.options))
+        existing = find(key)
         if scoped and kind.college_of is not None:
             own = principal.college_id
             target = kind.college_of(plan, values)
@@ -466,18 +481,44 @@ def _write(
     now = utcnow()
     table = kind.table
     table_fields = set(_compared_fields(kind))
+    inserts = changes.creates
+    columns = _shared_columns(inserts, table_fields)
+    if inserts and not (columns and _copy_insert(session, table, inserts, columns, now)):
+        insert = sa.insert(table).values(_stamps(session, table, now))
+        _bulk_insert(session, insert, inserts, columns, table_fields)
+    if changes.updates:
+        _bulk_update(session, table, table_fields, changes.updates, now)
+    if kind.write_extra is not None:
+        kind.write_extra(session, plan, changes.creates + changes.updates)
+
+
+def _shared_columns(rows: list[dict[str, Any]], table_fields: set[str]) -> list[str] | None:
+    """The table's columns the rows give, when every row has the same keys; else None."""
+    if not rows:
+        return None
+    first = rows[0].keys()
+    if any(row.keys() != first for row in rows):
+        return None
+    return [name for name in first if name in table_fields]
+
+
+def _picker(columns: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A function giving a row's values of ``columns`` as a tuple, in that order."""
+    if len(columns) == 1:
+        name = columns[0]
+        return lambda row: (row[name],)
+    return operator.itemgetter(*columns)
+
+
+def _stamps(session: Session, table: sa.Table, now: Any) -> dict[str, Any]:
+    """The values every new row gets: its timestamps and version 1."""
     stamps: dict[str, Any] = {}
     for name in ("created_at", "updated_at"):
         if name in table.c:
             stamps[name] = _constant(session, table.c[name], now)
     if "version" in table.c:
         stamps["version"] = sa.literal_column("1")
-    inserts = [{k: v for k, v in values.items() if k in table_fields} for values in changes.creates]
-    _bulk_insert(session, sa.insert(table).values(stamps), inserts)
-    if changes.updates:
-        _bulk_update(session, table, table_fields, changes.updates, now)
-    if kind.write_extra is not None:
-        kind.write_extra(session, plan, changes.creates + changes.updates)
+    return stamps
 
 
 _PLAIN_TYPES = (str, int, type(None))
@@ -526,44 +567,123 @@ def _bulk_update(
         )
 
 
-def _bulk_insert(session: Session, insert: sa.Insert, rows: list[dict[str, Any]]) -> None:
+def _bulk_insert(
+    session: Session,
+    insert: sa.Insert,
+    rows: list[dict[str, Any]],
+    columns: list[str] | None,
+    table_fields: set[str],
+) -> None:
     """Insert ``rows`` in chunks of executemany. On SQLite, when every row has the same keys
     and every value is already a plain str/int/None, the statement is compiled once and the
     rows go straight to the driver's executemany (the per-row parameter processing was a
     third of a 50,000-row import)."""
-    if not rows:
-        return
-    keys = list(rows[0])
     connection = session.connection()
-    values = _plain_rows(connection, insert, keys, rows)
-    if values is None:
-        for start in range(0, len(rows), WRITE_CHUNK):
-            session.execute(insert, rows[start : start + WRITE_CHUNK])
+    values = _plain_rows(connection, insert, columns, rows) if columns else None
+    if values is not None and columns:
+        sql = insert.compile(dialect=connection.dialect, column_keys=columns).string
+        for start in range(0, len(values), WRITE_CHUNK):
+            connection.exec_driver_sql(sql, values[start : start + WRITE_CHUNK])
         return
-    sql = insert.compile(dialect=connection.dialect, column_keys=keys).string
-    for start in range(0, len(values), WRITE_CHUNK):
-        connection.exec_driver_sql(sql, values[start : start + WRITE_CHUNK])
+    params = [{k: v for k, v in row.items() if k in table_fields} for row in rows]
+    for start in range(0, len(params), WRITE_CHUNK):
+        session.execute(insert, params[start : start + WRITE_CHUNK])
 
 
 def _plain_rows(
-    connection: sa.Connection, insert: sa.Insert, keys: list[str], rows: list[dict[str, Any]]
+    connection: sa.Connection, insert: sa.Insert, columns: list[str], rows: list[dict[str, Any]]
 ) -> list[tuple[Any, ...]] | None:
     """The rows as tuples in the compiled statement's parameter order, or None when they
-    need SQLAlchemy's processing (not SQLite, differing keys, values of other types)."""
+    need SQLAlchemy's processing (not SQLite, values of other types)."""
     if connection.dialect.name != "sqlite":
         return None
-    compiled = insert.compile(dialect=connection.dialect, column_keys=keys)
+    compiled = insert.compile(dialect=connection.dialect, column_keys=columns)
     order = list(compiled.positiontup or [])
-    width = len(keys)
-    if set(order) != set(keys) or any(len(row) != width for row in rows):
+    if sorted(order) != sorted(columns):
         return None
-    try:
-        values = [tuple([row[name] for name in order]) for row in rows]
-    except KeyError:
-        return None
+    values = list(map(_picker(order), rows))
     if not set(map(type, itertools.chain.from_iterable(values))) <= set(_PLAIN_TYPES):
         return None
     return values
+
+
+def _copy_insert(
+    session: Session, table: sa.Table, rows: list[dict[str, Any]], columns: list[str], now: Any
+) -> bool:
+    """On PostgreSQL (psycopg), write the new rows with one ``COPY … FROM STDIN`` on the
+    session's own connection, so they stay in the upload's transaction. Every value goes
+    through its column type's bind processing (money to fen, enums to their names, timestamps
+    to UTC) as an INSERT would; the columns a row leaves out get their timestamps, version 1
+    or their scalar default. ``columns`` are the table's columns every row gives. False
+    (nothing written) on another database, or when a left-out column has a default COPY
+    cannot give."""
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+        return False
+    constants = _copy_constants(table, set(columns), now)
+    if constants is None:
+        return False
+    names = [*columns, *constants]
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    width = len(columns)
+    tail = tuple(
+        processor(value) if processor else value
+        for processor, value in zip(processors[width:], constants.values(), strict=True)
+    )
+    converting = [(i, processor) for i, processor in enumerate(processors[:width]) if processor]
+    pick = _picker(columns)
+    query = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name),
+        psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, names)),
+    )
+    session.flush()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(query) as copy:
+            write = copy.write_row
+            for row in rows:
+                values = pick(row)
+                if converting:
+                    values = _converted(values, converting)
+                write(values + tail)
+    except psycopg.Error as exc:
+        # As SQLAlchemy would wrap it, so a constraint answers 409 and a bad value 422.
+        raise sa.exc.DBAPIError.instance(
+            query.as_string(driver), None, exc, psycopg.Error, dialect=dialect
+        ) from exc
+    return True
+
+
+def _converted(values: tuple[Any, ...], converting: list[tuple[int, Any]]) -> tuple[Any, ...]:
+    cells = list(values)
+    for index, processor in converting:
+        cells[index] = processor(cells[index])
+    return tuple(cells)
+
+
+def _copy_constants(table: sa.Table, given: set[str], now: Any) -> dict[str, Any] | None:
+    """The value of each column a new row leaves out and an INSERT would fill in from Python
+    (timestamps, version, scalar defaults); None when one has a default COPY cannot give."""
+    constants: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in given or column.primary_key:
+            continue
+        default = column.default
+        if column.name in ("created_at", "updated_at"):
+            constants[column.name] = now
+        elif column.name == "version":
+            constants[column.name] = 1
+        elif default is None:
+            continue
+        elif isinstance(default, sa.ColumnDefault) and default.is_scalar:
+            constants[column.name] = default.arg
+        else:
+            return None
+    return constants
 
 
 def _constant(session: Session, column: sa.Column[Any], value: Any) -> Any:

@@ -132,13 +132,27 @@ def _decode(content: bytes) -> str:
         ) from exc
 
 
+def _first_line(text: str) -> str:
+    """The first line with something on it, found without splitting the whole text."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        for part in line.split("\r"):
+            if part.strip():
+                return part
+        start = end + 1
+    return ""
+
+
 def _text_rows(content: bytes, *, tab: bool) -> list[list[str]]:
     text = _decode(content)
     if "\x00" in text:
         raise UnsupportedMediaType(
             f"The file is binary, not a spreadsheet this service reads. Accepted: {ACCEPTED}"
         )
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    first_line = _first_line(text)
     delimiter = "\t" if tab or first_line.count("\t") > first_line.count(",") else ","
     csv.field_size_limit(1024 * 1024)
     try:
