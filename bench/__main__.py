@@ -1,10 +1,10 @@
-"""Run every benchmark: ``python -m bench`` (all), or ``python -m bench import|export``."""
+"""Run every benchmark: ``python -m bench`` (all), or ``python -m bench import|export|writes``."""
 
 import sys
 
-from bench import export, import_students
+from bench import export, import_students, writes
 
-BENCHMARKS = {"import": import_students.main, "export": export.main}
+BENCHMARKS = {"import": import_students.main, "export": export.main, "writes": writes.main}
 
 
 def main() -> None:
