@@ -1,11 +1,11 @@
 """Row locks and advisory locks: the one place services take them.
 
-Row locks (``lock_row``, ``lock_one``, ``lock_first``) are ``SELECT … FOR UPDATE`` (or
-``FOR NO KEY UPDATE`` with ``no_key``, ``FOR SHARE`` with ``share``) of one row; the session
-hook in ``app.core.db`` reads a locked row afresh. On SQLite the clause is dropped: a writing
-request's transaction starts with ``BEGIN IMMEDIATE`` and holds the database's write lock, so
-writers are serialised already. A missing row is 404 (an id in the path) or 422 on ``field``
-(an id in the body).
+Row locks (``lock_row``, ``lock_one``, ``lock_first``, ``lock_listed``) are ``SELECT … FOR
+UPDATE`` (or ``FOR NO KEY UPDATE`` with ``no_key``, ``FOR SHARE`` with ``share``) of one row;
+the session hook in ``app.core.db`` reads a locked row afresh. On SQLite the clause is dropped:
+a writing request's transaction starts with ``BEGIN IMMEDIATE`` and holds the database's write
+lock, so writers are serialised already. A missing row is 404 (an id in the path) or 422 on
+``field`` (an id in the body).
 
 Advisory locks (``advisory_lock``) are PostgreSQL transaction-scoped locks on a key with no
 row behind it (``pg_advisory_xact_lock``), released at commit or rollback; on SQLite they are
@@ -51,6 +51,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
 from app.core.errors import NotFound, UnprocessableEntity
+from app.core.listing import Listing
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -122,6 +123,22 @@ def lock_row(
         no_key=no_key,
     )
     return row
+
+
+def lock_listed(
+    session: Session, listing: Listing[Any, Any], principal: Any, row_id: int, *, of: Any
+) -> Any:
+    """The row ``listing.one`` answers, as the list's statement selects it (the row and the
+    columns the list joins to it), the ``of`` table's row locked; 404 "No <noun> with id …"
+    when the principal may not see it.
+
+    An update reads, checks and answers from this one statement: the checks see the locked
+    row, and the answer is built from it (``listing.to_items``) with the values just written,
+    instead of a second read after the commit."""
+    statement = listing.statement(session, principal, listing.filters()).where(
+        listing.key == row_id
+    )
+    return lock_one(session, statement, listing.noun, row_id, of=of)
 
 
 def advisory_lock(session: Session, key: int | str, *, space: int | None = None) -> None:
