@@ -11,8 +11,6 @@ Advisory locks (``advisory_lock``) are PostgreSQL transaction-scoped locks on a 
 row behind it (``pg_advisory_xact_lock``), released at commit or rollback; on SQLite they are
 no-ops for the same reason. The keys in use:
 
-* ``AUDIT_FEED_KEY``: every audit event (``core.audit.record``), so event ids follow commit
-  order and a poller of the change feed never sees a smaller id appear later;
 * ``"import:<kind>"`` (hashed): an upload of one kind, so two uploads of a kind take turns;
 * the username (hashed): a login attempt, so failures are counted one attempt at a time;
 * ``(PUBLIC_LOOKUP_SPACE, client)`` (client hashed): a public certificate look-up, so a client's
@@ -42,7 +40,8 @@ one within a transaction), so concurrent writers queue and never deadlock:
    before the line; an expenditure or its reversal locks the line before the expenditure;
    the expenditure upload locks its lines in id order.
 7. Evaluations: the year's scheme row first, then the evaluation.
-8. Last, at the write's audit event: ``AUDIT_FEED_KEY``, held until commit.
+
+An audit event takes no lock: the change feed stays in order without one (``core.audit``).
 """
 
 from typing import Any, TypeVar
@@ -55,7 +54,6 @@ from app.core.listing import Listing
 
 Row = TypeVar("Row", bound=SQLModel)
 
-AUDIT_FEED_KEY = 0x0E7E_F00D
 PUBLIC_LOOKUP_SPACE = 0x0E7E_C3A7
 
 
