@@ -1,33 +1,37 @@
 """Audited writes per second on two workers: 16 clients, each PATCHing its own draft pilot
-application (``PATCH /api/v1/applications/{id}`` with ``If-Match``) through the ASGI app, against
-a floor measured in the same run: the database driver alone running the same single-row
-``UPDATE`` from 16 connections.
+application (``PATCH /api/v1/applications/{id}`` with ``If-Match``) over HTTP, against a floor
+measured in the same run: the database driver alone running the same single-row ``UPDATE``
+from 16 connections.
 
-A "worker" is a forked process holding one instance of the app (as a uvicorn worker does); each
-worker serves 8 client threads, each with its own ``TestClient`` (so the sync handlers run on the
-worker's thread pool, each request with its own session and connection). In-process clients keep
-the multi-worker server's keep-alive stall (issue 14, item 5) out of the figure, which measures
-the write path itself. The floor runs in the same shape: 2 processes × 8 threads, one driver
-connection each, autocommit ``UPDATE pilot_applications SET headcount = … WHERE id = …``.
+The two workers are two ``python -m app serve`` processes of one uvicorn worker each, 8 clients
+on each (``httpx.Client`` with keep-alive, one thread each, in the bench's process). Two servers
+rather than one ``--workers 2`` keep the multi-worker server's 45 ms keep-alive stall (issue 14,
+item 5) out of the figure, which measures the write path itself. The floor runs 2 processes × 8
+threads, one driver connection each, autocommit ``UPDATE pilot_applications SET headcount = …
+WHERE id = …``.
 
 ``BENCH_DATABASE_URL=postgresql://…`` runs it on PostgreSQL (the database is emptied and
 migrated), which is what it is for; the default is a temporary SQLite file, where writers are
-serialised by the database anyway. ``BENCH_SECONDS`` sets each case's duration (default 8).
+serialised by the database anyway. ``BENCH_SECONDS`` sets each case's duration (default 8);
+``BENCH_APP_DIR`` serves another checkout's ``app`` (to measure before and after a change on
+the same schema).
 
-Target (issue 14): audited writes/s on two workers ≥ 3× the 103/s measured on main before the
-change.
+Target (issue 14): audited writes/s on two workers ≥ 3× main's before the change.
 """
 
-import logging
 import multiprocessing
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -40,7 +44,6 @@ from app.applications.models import (
     PilotApplication,
     Tier,
 )
-from app.core.config import Settings
 from app.core.db import create_db_engine, is_sqlite
 from app.core.migrations import upgrade_to_head
 from app.core.roles import Role
@@ -51,6 +54,7 @@ WORKERS = 2
 CLIENTS = 16
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 SECRET = "bench-secret-key-that-is-long-enough-for-hs256"
+APP_DIR = os.environ.get("BENCH_APP_DIR") or str(Path(__file__).resolve().parents[1])
 
 
 def _database(folder: Path) -> str:
@@ -132,47 +136,84 @@ def _run_threads(targets: list[Any]) -> int:
     return sum(counts)
 
 
-def _api_worker(url: str, token: str, ids: list[int], queue: Any) -> None:
-    from starlette.testclient import TestClient
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
-    from app.main import create_app
 
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=url,
-        secret_key=SECRET,
-        env="development",
-        log_level="WARNING",
-        db_pool_size=len(ids),
-    )
-    application = create_app(settings)
-    logging.getLogger("onex.access").setLevel(logging.WARNING)
-    clients: list[TestClient] = []
-
-    def client_for(application_id: int) -> Any:
-        client = TestClient(application, raise_server_exceptions=True)
-        client.__enter__()
-        clients.append(client)
-        headers = {"Authorization": f"Bearer {token}"}
-        path = f"/api/v1/applications/{application_id}"
-        etag = client.get(path, headers=headers).headers["etag"]
-        headcount = [40]
-
-        def patch() -> None:
-            nonlocal etag
-            headcount[0] = 41 if headcount[0] == 40 else 40
-            response = client.patch(
-                path, headers={**headers, "If-Match": etag}, json={"headcount": headcount[0]}
+def _start_servers(url: str) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+    """``WORKERS`` servers of one uvicorn worker each (``python -m app serve``), run from
+    ``BENCH_APP_DIR`` (default: this checkout, so another checkout's code can be measured)."""
+    env = {
+        **os.environ,
+        "ONEX_DATABASE_URL": url,
+        "ONEX_SECRET_KEY": SECRET,
+        "ONEX_LOG_LEVEL": "WARNING",
+        "ONEX_DB_POOL_SIZE": str(CLIENTS),
+        "PYTHONPATH": APP_DIR,
+    }
+    servers, bases = [], []
+    for _ in range(WORKERS):
+        port = _free_port()
+        servers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "app", "serve", "--port", str(port)],
+                cwd=APP_DIR,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
-            assert response.status_code == 200, response.text
-            etag = response.headers["etag"]
+        )
+        bases.append(f"http://127.0.0.1:{port}")
+    for base in bases:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server at {base} did not start")
+            time.sleep(0.2)
+    return servers, bases
 
-        return patch
 
-    done = _run_threads([lambda i=i: client_for(i) for i in ids])
-    for client in clients:
-        client.__exit__(None, None, None)
-    queue.put(done)
+def _audited_writes(url: str, token: str, ids: list[int]) -> float:
+    """PATCHes per second from ``CLIENTS`` keep-alive clients, spread over the servers."""
+    servers, bases = _start_servers(url)
+    clients: list[httpx.Client] = []
+    try:
+
+        def client_for(n: int) -> Any:
+            client = httpx.Client(
+                base_url=bases[n % WORKERS], headers={"Authorization": f"Bearer {token}"}
+            )
+            clients.append(client)
+            path = f"/api/v1/applications/{ids[n]}"
+            etag = client.get(path).headers["etag"]
+            headcount = 40
+
+            def patch() -> None:
+                nonlocal etag, headcount
+                headcount = 81 - headcount
+                response = client.patch(
+                    path, headers={"If-Match": etag}, json={"headcount": headcount}
+                )
+                assert response.status_code == 200, response.text
+                etag = response.headers["etag"]
+
+            return patch
+
+        return _run_threads([lambda n=n: client_for(n) for n in range(len(ids))]) / SECONDS
+    finally:
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def _driver_worker(url: str, ids: list[int], queue: Any) -> None:
@@ -221,7 +262,7 @@ def main() -> None:
         token, ids = _arrange(url)
         backend = make_url_backend(url)
         floor = _in_workers(_driver_worker, (url,), ids)
-        audited = _in_workers(_api_worker, (url, token), ids)
+        audited = _audited_writes(url, token, ids)
         print(
             f"\nAudited writes on {backend}: {WORKERS} workers, {CLIENTS} clients, "
             f"{SECONDS:.0f} s each"

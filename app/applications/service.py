@@ -386,9 +386,9 @@ def _cohorts(session: Session, application_id: int) -> list[int]:
     )
 
 
-def _links(session: Session, application_id: int) -> tuple[list[ApplicationMajorPublic], list[int]]:
-    """One application's majors (with college and plan, by code) and cohorts, in one
-    statement: the majors' rows and the cohorts' rows of a ``UNION ALL``."""
+def _links_statement() -> Any:
+    """The statement of ``_links``, built once (``:application_id`` is bound per call)."""
+    application_id = sa.bindparam("application_id", type_=sa.Integer)
     majors_part = (
         select(  # type: ignore[call-overload]
             Major.id,
@@ -410,15 +410,24 @@ def _links(session: Session, application_id: int) -> tuple[list[ApplicationMajor
                 col(PilotPlan.major_id) == ApplicationMajor.major_id,
             ),
         )
-        .where(ApplicationMajor.application_id == application_id)
+        .where(col(ApplicationMajor.application_id) == application_id)
     )
     cohorts_part = select(  # type: ignore[call-overload]
         *[sa.null()] * 7, ApplicationCohort.cohort
-    ).where(ApplicationCohort.application_id == application_id)
+    ).where(col(ApplicationCohort.application_id) == application_id)
+    return sa.union_all(majors_part, cohorts_part)
+
+
+LINKS = _links_statement()
+
+
+def _links(session: Session, application_id: int) -> tuple[list[ApplicationMajorPublic], list[int]]:
+    """One application's majors (with college and plan, by code) and cohorts, in one
+    statement: the majors' rows and the cohorts' rows of a ``UNION ALL``."""
     majors: list[ApplicationMajorPublic] = []
     cohorts: list[int] = []
     for m_id, m_code, m_name, c_id, c_name, plan_id, plan_status, cohort in session.execute(
-        sa.union_all(majors_part, cohorts_part)
+        LINKS, {"application_id": application_id}
     ).all():
         if cohort is not None:
             cohorts.append(cohort)
