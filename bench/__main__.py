@@ -1,15 +1,16 @@
 """Run every benchmark: ``python -m bench`` (all), or ``python -m bench
-import|export|serve|scale``; options after the names (``--database-url …``) are read by the
-benchmarks that take them."""
+import|export|serve|writes|scale``; options after the names (``--database-url …``) are read by
+the benchmarks that take them."""
 
 import sys
 
-from bench import export, import_students, scale, serve
+from bench import export, import_students, scale, serve, writes
 
 BENCHMARKS = {
     "import": import_students.main,
     "export": export.main,
     "serve": serve.main,
+    "writes": writes.main,
     "scale": scale.main,
 }
 

@@ -109,7 +109,7 @@ def applications_update(
     lists."""
     application = service.update_application(session, principal, application_id, data, if_match)
     set_etag(response, application.version)
-    return service.get_application(session, principal, application_id)
+    return application
 
 
 @applications_router.delete(

@@ -44,7 +44,7 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
-from app.core.locks import lock_one, lock_row
+from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
@@ -153,7 +153,7 @@ def visible(statement: Any, principal: Principal) -> Any:
     )
 
 
-def _require_filer(session: Session, principal: Principal, major_ids: Sequence[int]) -> None:
+def _require_filer(session: Session | None, principal: Principal, major_ids: Sequence[int]) -> None:
     """The office files for every major; a college manager only when all are their college's."""
     if principal.role == Role.academic_office:
         return
@@ -163,6 +163,7 @@ def _require_filer(session: Session, principal: Principal, major_ids: Sequence[i
             "roles: academic_office, college_manager (majors of their own college)",
             allowed_roles=[Role.academic_office.value, Role.college_manager.value],
         )
+    assert session is not None
     foreign = session.exec(
         select(Major.name)
         .where(col(Major.id).in_(list(major_ids)))
@@ -170,12 +171,26 @@ def _require_filer(session: Session, principal: Principal, major_ids: Sequence[i
         .order_by(col(Major.name))
     ).all()
     if foreign:
-        raise Forbidden(
-            "A college manager files only for majors of their own college "
-            f"(college id {principal.college_id}); not theirs: {'、'.join(foreign)}",
-            code="out_of_scope",
-            foreign_majors=list(foreign),
-        )
+        _refuse_foreign(principal, foreign)
+
+
+def _require_filer_of(principal: Principal, majors: Sequence[ApplicationMajorPublic]) -> None:
+    """``_require_filer`` for majors already read with their colleges (no statement)."""
+    if principal.role == Role.college_manager:
+        foreign = sorted(m.name for m in majors if m.college_id != principal.college_id)
+        if foreign:
+            _refuse_foreign(principal, foreign)
+        return
+    _require_filer(None, principal, [])
+
+
+def _refuse_foreign(principal: Principal, foreign: Sequence[str]) -> None:
+    raise Forbidden(
+        "A college manager files only for majors of their own college "
+        f"(college id {principal.college_id}); not theirs: {'、'.join(foreign)}",
+        code="out_of_scope",
+        foreign_majors=list(foreign),
+    )
 
 
 def _require_office(principal: Principal, what: str) -> None:
@@ -289,26 +304,36 @@ def application_items(session: Session, rows: Sequence[Any]) -> list[Application
     ids = [application.id for application, _ in rows]
     majors = _majors_of(session, ids) if ids else {}
     cohorts = _cohorts_of(session, ids) if ids else {}
-    items = []
-    for application, certificate_name in rows:
-        its_majors = majors.get(application.id, [])
-        its_cohorts = cohorts.get(application.id, [])
-        filed = sum(1 for m in its_majors if m.plan_status in FILED_PLANS)
-        items.append(
-            ApplicationListed.model_validate(
-                {
-                    **application.model_dump(),
-                    "certificate_name": certificate_name,
-                    "majors": its_majors,
-                    "cohorts": its_cohorts,
-                    "allowed_actions": allowed_actions(application.status),
-                    "major_names": [m.name for m in its_majors],
-                    "cohort_labels": [f"{c}级" for c in its_cohorts],
-                    "plans_filed": f"{filed}/{len(its_majors)}",
-                }
-            )
+    return [
+        _listed(
+            application,
+            certificate_name,
+            majors.get(application.id, []),
+            cohorts.get(application.id, []),
         )
-    return items
+        for application, certificate_name in rows
+    ]
+
+
+def _listed(
+    application: PilotApplication,
+    certificate_name: str,
+    majors: list[ApplicationMajorPublic],
+    cohorts: list[int],
+) -> ApplicationListed:
+    filed = sum(1 for m in majors if m.plan_status in FILED_PLANS)
+    return ApplicationListed.model_validate(
+        {
+            **application.model_dump(),
+            "certificate_name": certificate_name,
+            "majors": majors,
+            "cohorts": cohorts,
+            "allowed_actions": allowed_actions(application.status),
+            "major_names": [m.name for m in majors],
+            "cohort_labels": [f"{c}级" for c in cohorts],
+            "plans_filed": f"{filed}/{len(majors)}",
+        }
+    )
 
 
 APPLICATIONS = Listing(
@@ -362,6 +387,67 @@ def _cohorts(session: Session, application_id: int) -> list[int]:
     )
 
 
+def _links_statement() -> Any:
+    """The statement of ``_links``, built once (``:application_id`` is bound per call)."""
+    application_id = sa.bindparam("application_id", type_=sa.Integer)
+    majors_part = (
+        select(  # type: ignore[call-overload]
+            Major.id,
+            Major.code,
+            Major.name,
+            College.id,
+            College.name,
+            PilotPlan.id,
+            PilotPlan.status,
+            sa.null().label("cohort"),
+        )
+        .select_from(ApplicationMajor)
+        .join(Major, col(Major.id) == ApplicationMajor.major_id)
+        .join(College, col(College.id) == Major.college_id)
+        .outerjoin(
+            PilotPlan,
+            sa.and_(
+                col(PilotPlan.application_id) == ApplicationMajor.application_id,
+                col(PilotPlan.major_id) == ApplicationMajor.major_id,
+            ),
+        )
+        .where(col(ApplicationMajor.application_id) == application_id)
+    )
+    cohorts_part = select(  # type: ignore[call-overload]
+        *[sa.null()] * 7, ApplicationCohort.cohort
+    ).where(col(ApplicationCohort.application_id) == application_id)
+    return sa.union_all(majors_part, cohorts_part)
+
+
+LINKS = _links_statement()
+
+
+def _links(session: Session, application_id: int) -> tuple[list[ApplicationMajorPublic], list[int]]:
+    """One application's majors (with college and plan, by code) and cohorts, in one
+    statement: the majors' rows and the cohorts' rows of a ``UNION ALL``."""
+    majors: list[ApplicationMajorPublic] = []
+    cohorts: list[int] = []
+    for m_id, m_code, m_name, c_id, c_name, plan_id, plan_status, cohort in session.execute(
+        LINKS, {"application_id": application_id}
+    ).all():
+        if cohort is not None:
+            cohorts.append(cohort)
+            continue
+        majors.append(
+            ApplicationMajorPublic(
+                id=m_id,
+                code=m_code,
+                name=m_name,
+                college_id=c_id,
+                college_name=c_name,
+                plan_id=plan_id,
+                plan_status=PlanStatus(plan_status) if plan_status else None,
+            )
+        )
+    majors.sort(key=lambda m: (m.code, m.id))
+    return majors, sorted(cohorts)
+
+
 def locked_application(
     session: Session, principal: Principal, application_id: int
 ) -> PilotApplication:
@@ -381,6 +467,12 @@ def locked_application(
 def _check_references(
     session: Session, certificate_id: int, level: Level, major_ids: Sequence[int]
 ) -> None:
+    _check_certificate(session, certificate_id, level)
+    _check_majors(session, major_ids)
+
+
+def _check_certificate(session: Session, certificate_id: int, level: Level) -> Certificate:
+    """The certificate, which must exist and offer ``level``."""
     certificate = session.get(Certificate, certificate_id)
     if certificate is None:
         raise UnprocessableEntity(
@@ -396,6 +488,10 @@ def _check_references(
             f"it offers {offered}",
             errors=[{"field": "body.level", "message": f"offered levels: {offered}"}],
         )
+    return certificate
+
+
+def _check_majors(session: Session, major_ids: Sequence[int]) -> None:
     found = set(session.exec(select(Major.id).where(col(Major.id).in_(list(major_ids)))).all())
     missing = [m for m in major_ids if m not in found]
     if missing:
@@ -559,35 +655,49 @@ def update_application(
     application_id: int,
     data: ApplicationUpdate,
     if_match: int | None,
-) -> PilotApplication:
-    application = locked_application(session, principal, application_id)
-    before_majors = _major_ids(session, application_id)
-    before_cohorts = _cohorts(session, application_id)
-    _require_filer(session, principal, before_majors)
+) -> ApplicationPublic:
+    """Change a draft and answer it as its read-one does. A change of plain fields reads the
+    locked row (with its certificate's name) and its links once and writes the row and its
+    audit event: references, cohorts and uniqueness are checked again only when a field they
+    depend on changes."""
+    application, certificate_name = lock_listed(
+        session, APPLICATIONS, principal, application_id, of=PilotApplication
+    )
+    before_majors, before_cohorts = _links(session, application_id)
+    before_major_ids = sorted(m.id for m in before_majors)
+    _require_filer_of(principal, before_majors)
     check_version(application.version, if_match, "pilot application")
     _refuse_unless_draft(application, "changed")
     changes = data.model_dump(exclude_unset=True)
-    major_ids: list[int] = changes.pop("major_ids", None) or before_majors
+    major_ids: list[int] = changes.pop("major_ids", None) or before_major_ids
     cohorts: list[int] = changes.pop("cohorts", None) or before_cohorts
-    _require_filer(session, principal, major_ids)
-    year = changes.get("year", application.year)
-    certificate_id = changes.get("certificate_id", application.certificate_id)
-    level = changes.get("level", application.level)
-    tier = changes.get("tier", application.tier)
-    _check_references(session, certificate_id, level, major_ids)
-    _check_cohorts(year, cohorts)
-    _check_unique(session, year, certificate_id, level, tier, application_id)
+    majors_changed = sorted(major_ids) != before_major_ids
+    if majors_changed:
+        _require_filer(session, principal, major_ids)
+        _check_majors(session, major_ids)
+    key = {
+        name: changes.get(name, getattr(application, name))
+        for name in ("year", "certificate_id", "level", "tier")
+    }
+    if {"certificate_id", "level"} & changes.keys():
+        certificate_name = _check_certificate(session, key["certificate_id"], key["level"]).name
+    _check_cohorts(key["year"], cohorts)
+    if key.keys() & changes.keys():
+        _check_unique(session, **key, own_id=application_id)
     _update_with_links(
         session,
         principal,
         application,
         changes,
         ENTITY,
-        before_links={"major_ids": before_majors, "cohorts": before_cohorts},
+        before_links={"major_ids": before_major_ids, "cohorts": before_cohorts},
         after_links={"major_ids": major_ids, "cohorts": cohorts},
         write_links=lambda: _set_links(session, application_id, major_ids, cohorts),
     )
-    return application
+    majors = (
+        _majors_of(session, [application_id])[application_id] if majors_changed else before_majors
+    )
+    return _listed(application, certificate_name, majors, sorted(cohorts))
 
 
 def delete_application(session: Session, principal: Principal, application_id: int) -> None:

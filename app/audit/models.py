@@ -37,7 +37,10 @@ class AuditEventPublic(BaseModel):
 class ChangeFeedItem(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int = Field(description="The cursor: pass the last one you saw as `after`")
+    id: int = Field(
+        description="The cursor: pass the last item's id as `after` (ids in a batch are in "
+        "commit order, not always ascending)"
+    )
     created_at: datetime
     action: str
     entity: str

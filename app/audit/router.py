@@ -60,13 +60,21 @@ def audit_events_list(
 def events_feed(
     session: SessionDep,
     _reader: FeedReader,
-    after: Annotated[int, Query(ge=0, le=MAX_DB_ID, description="Last id already seen")] = 0,
+    after: Annotated[
+        int,
+        Query(ge=0, le=MAX_DB_ID, description="The id of the last event handed to you, or 0"),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     format: FeedFormat = ExportFormat.json,
 ) -> Any:
-    """The ordered change feed: poll with the `next_after` of the previous answer and fetch
-    the entities that changed. Ids only grow, so nothing is missed or seen twice. As CSV or
-    XLSX (`format`) it holds the same batch; the next `after` is its last row's ID."""
+    """The ordered change feed: poll with the `next_after` of the previous answer (the id of
+    the last event you were handed; 0 to start) and fetch the entities that changed. Events
+    come in commit order: by the transaction that wrote them, then by id, and an event is
+    handed out only once every older transaction has ended, so nothing is missed or seen twice
+    even when writes commit out of id order. Ids within a batch are therefore not always
+    ascending: always resume from the last item (`next_after`), never from the largest id.
+    An `after` that names no event is refused (422). As CSV or XLSX (`format`) it holds the
+    same batch; the next `after` is its last row's ID."""
     feed = service.change_feed(session, after, limit)
     if format == ExportFormat.json:
         return feed

@@ -2,10 +2,12 @@
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.audit.models import AuditEventFilters, AuditEventPublic, ChangeFeed, ChangeFeedItem
-from app.core.audit import AuditEvent
+from app.core.audit import AuditEvent, feed_watermark
+from app.core.errors import UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
 from app.core.roles import Principal
@@ -64,13 +66,30 @@ FEED_COLUMNS = [
 FEED_FILENAME = "events"
 
 
+def _position(session: Session, after: int) -> tuple[int, int]:
+    """The feed position ``(xact_id, id)`` of event ``after`` (before every event for 0)."""
+    if after == 0:
+        return (-1, 0)
+    xact_id = session.exec(select(AuditEvent.xact_id).where(AuditEvent.id == after)).first()
+    if xact_id is None:
+        raise UnprocessableEntity(
+            f"No event with id {after}: pass 0, or the next_after of a previous batch",
+            errors=[{"field": "query.after", "message": f"no event with id {after}"}],
+        )
+    return (xact_id, after)
+
+
 def change_feed(session: Session, after: int, limit: int) -> ChangeFeed:
-    rows = session.exec(
-        select(AuditEvent)
-        .where(col(AuditEvent.id) > after)
-        .order_by(col(AuditEvent.id))
-        .limit(limit + 1)
-    ).all()
+    """The events after event ``after`` in the feed's order ``(xact_id, id)``, below the
+    watermark on PostgreSQL (see :mod:`app.core.audit`): none is skipped or handed out twice."""
+    position = col(AuditEvent.xact_id), col(AuditEvent.id)
+    statement = select(AuditEvent).where(
+        sa.tuple_(*position) > sa.tuple_(*_position(session, after))
+    )
+    watermark = feed_watermark(session)
+    if watermark is not None:
+        statement = statement.where(col(AuditEvent.xact_id) < watermark)
+    rows = session.exec(statement.order_by(*position).limit(limit + 1)).all()
     items = [ChangeFeedItem.model_validate(row) for row in rows[:limit]]
     return ChangeFeed(
         items=items,

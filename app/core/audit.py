@@ -1,15 +1,89 @@
-"""The audit trail: one ``AuditEvent`` per change, written in the same transaction as the change."""
+"""The audit trail: one ``AuditEvent`` per change, written in the same transaction as the change.
+
+The events are also the change feed (``GET /api/v1/events``, :mod:`app.audit.service`), which
+other systems poll with a cursor and must never make them miss an event or see one twice. Event
+ids come from a sequence, drawn when the event is inserted, so on PostgreSQL they are *not* in
+commit order: a transaction that drew id 7 may commit after another one's id 8 was read. Writers
+are not made to take turns to fix that (one lock held by every audited write from its event to
+its commit queued every write of the service behind it); the feed orders and withholds instead.
+
+**Position.** Each event records the id of the transaction that wrote it, ``xact_id``
+(PostgreSQL: the column's default ``pg_current_xact_id()``, a 64-bit id that never wraps; SQLite:
+0). The feed's order is ``(xact_id, id)``: the events of one transaction together, in the order
+they were written, and transactions in the order they began to write.
+
+**Watermark.** On PostgreSQL a poll only hands out events with ``xact_id`` below
+``pg_snapshot_xmin(pg_current_snapshot())`` of the statement that reads them: every transaction
+below that id has ended, so the set of events under the watermark is final — nothing can still
+join it. An event of a transaction still in flight (whatever its id) is withheld until it commits
+and every older transaction has ended too; it cannot be skipped, because a transaction that has
+not ended has an ``xact_id`` at or above the watermark, and so above every position already
+handed out.
+
+**Cursor.** A consumer passes the id of the last event it was handed (``after``; ``next_after``
+of the previous batch). The feed looks that event up, takes its position ``(xact_id, id)`` and
+hands out the events after it in the feed's order, below the watermark. Every event handed out
+so far lies at or before the cursor; every event not yet handed out lies after it (it was either
+above the watermark, which only rises, or beyond the batch's limit). So no event is skipped and
+none is handed out twice. ``after=0`` starts at the beginning; an ``after`` that names no event
+is refused (422). Ids within a batch need not be ascending; positions are.
+
+**Costs.** A long transaction anywhere in the PostgreSQL cluster holds the watermark back: the feed
+then pauses (it never skips) until that transaction ends. Events written before the column
+existed have ``xact_id`` 0 and come first, in id order, so cursors handed out before keep
+working. The order is by writing transaction, not strictly by commit: two transactions that
+change the same row are in commit order whenever the row is locked by the transaction's first
+write (every single-row update here locks its row first); a consumer that needs the latest state
+fetches the entity, as the feed's description says.
+
+**SQLite** serialises writers (``BEGIN IMMEDIATE``, and the write lock of any other writer), so
+event ids follow commit order there already; ``xact_id`` is 0 and there is no watermark.
+"""
 
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import JSON, Field, Session, SQLModel
 
 from app.core.context import current_request_id
-from app.core.locks import AUDIT_FEED_KEY, advisory_lock
 from app.core.models import Timestamped
 from app.core.roles import Principal
+
+
+class current_xact_id(FunctionElement[int]):  # noqa: N801 - named like the SQL functions
+    """The writing transaction's id: ``pg_current_xact_id()`` as a bigint; 0 on SQLite."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+@compiles(current_xact_id)
+def _xact_id_default(_element: current_xact_id, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "0"
+
+
+@compiles(current_xact_id, "postgresql")
+def _xact_id_postgresql(_element: current_xact_id, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "(pg_current_xact_id()::text)::bigint"
+
+
+XACT_ID_DEFAULT_POSTGRESQL = "(pg_current_xact_id()::text)::bigint"
+"""The ``xact_id`` column's default on PostgreSQL (the migration sets it)."""
+
+FEED_WATERMARK_POSTGRESQL = "(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint"
+"""Every transaction below this id has ended, as the reading statement's snapshot sees it."""
+
+
+def feed_watermark(session: Session) -> Any:
+    """The SQL expression of the feed's watermark, or None where there is none (SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return sa.text(FEED_WATERMARK_POSTGRESQL)
+
 
 SECRET_FIELDS = frozenset({"password_hash", "key_hash", "password"})
 
@@ -21,6 +95,7 @@ class AuditEvent(Timestamped, table=True):
     __table_args__ = (
         sa.Index("ix_audit_events_entity_entity_id", "entity", "entity_id"),
         sa.Index("ix_audit_events_created_at", "created_at"),
+        sa.Index("ix_audit_events_xact_id_id", "xact_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -34,6 +109,13 @@ class AuditEvent(Timestamped, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     request_id: str | None = Field(default=None, max_length=128)
+    xact_id: int | None = Field(
+        default=None,
+        sa_type=sa.BigInteger,
+        nullable=False,
+        sa_column_kwargs={"server_default": current_xact_id()},
+        description="The writing transaction (the database fills it in): the feed's order",
+    )
 
 
 def snapshot(obj: BaseModel | None) -> dict[str, Any] | None:
@@ -83,10 +165,8 @@ def record(
 ) -> AuditEvent:
     """Add the audit event to ``session``; the caller's commit writes it with the change.
 
-    On PostgreSQL a transaction-scoped lock makes event ids follow commit order, so a poller
-    of the change feed that has seen id N never later finds a smaller id appear.
-    """
-    advisory_lock(session, AUDIT_FEED_KEY)
+    No lock: the feed's order and watermark (see the module's description) keep a poller from
+    missing an event whose transaction commits late."""
     event = AuditEvent(
         actor=principal.label if principal else "system",
         actor_role=principal.role.value if principal else None,

@@ -1,18 +1,16 @@
 """Row locks and advisory locks: the one place services take them.
 
-Row locks (``lock_row``, ``lock_one``, ``lock_first``) are ``SELECT … FOR UPDATE`` (or
-``FOR NO KEY UPDATE`` with ``no_key``, ``FOR SHARE`` with ``share``) of one row; the session
-hook in ``app.core.db`` reads a locked row afresh. On SQLite the clause is dropped: a writing
-request's transaction starts with ``BEGIN IMMEDIATE`` and holds the database's write lock, so
-writers are serialised already. A missing row is 404 (an id in the path) or 422 on ``field``
-(an id in the body).
+Row locks (``lock_row``, ``lock_one``, ``lock_first``, ``lock_listed``) are ``SELECT … FOR
+UPDATE`` (or ``FOR NO KEY UPDATE`` with ``no_key``, ``FOR SHARE`` with ``share``) of one row;
+the session hook in ``app.core.db`` reads a locked row afresh. On SQLite the clause is dropped:
+a writing request's transaction starts with ``BEGIN IMMEDIATE`` and holds the database's write
+lock, so writers are serialised already. A missing row is 404 (an id in the path) or 422 on
+``field`` (an id in the body).
 
 Advisory locks (``advisory_lock``) are PostgreSQL transaction-scoped locks on a key with no
 row behind it (``pg_advisory_xact_lock``), released at commit or rollback; on SQLite they are
 no-ops for the same reason. The keys in use:
 
-* ``AUDIT_FEED_KEY``: every audit event (``core.audit.record``), so event ids follow commit
-  order and a poller of the change feed never sees a smaller id appear later;
 * ``"import:<kind>"`` (hashed): an upload of one kind, so two uploads of a kind take turns;
 * the username (hashed): a login attempt, so failures are counted one attempt at a time;
 * ``(PUBLIC_LOOKUP_SPACE, client)`` (client hashed): a public certificate look-up, so a client's
@@ -42,7 +40,8 @@ one within a transaction), so concurrent writers queue and never deadlock:
    before the line; an expenditure or its reversal locks the line before the expenditure;
    the expenditure upload locks its lines in id order.
 7. Evaluations: the year's scheme row first, then the evaluation.
-8. Last, at the write's audit event: ``AUDIT_FEED_KEY``, held until commit.
+
+An audit event takes no lock: the change feed stays in order without one (``core.audit``).
 """
 
 from typing import Any, TypeVar
@@ -51,10 +50,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
 from app.core.errors import NotFound, UnprocessableEntity
+from app.core.listing import Listing
 
 Row = TypeVar("Row", bound=SQLModel)
 
-AUDIT_FEED_KEY = 0x0E7E_F00D
 PUBLIC_LOOKUP_SPACE = 0x0E7E_C3A7
 
 
@@ -122,6 +121,22 @@ def lock_row(
         no_key=no_key,
     )
     return row
+
+
+def lock_listed(
+    session: Session, listing: Listing[Any, Any], principal: Any, row_id: int, *, of: Any
+) -> Any:
+    """The row ``listing.one`` answers, as the list's statement selects it (the row and the
+    columns the list joins to it), the ``of`` table's row locked; 404 "No <noun> with id …"
+    when the principal may not see it.
+
+    An update reads, checks and answers from this one statement: the checks see the locked
+    row, and the answer is built from it (``listing.to_items``) with the values just written,
+    instead of a second read after the commit."""
+    statement = listing.statement(session, principal, listing.filters()).where(
+        listing.key == row_id
+    )
+    return lock_one(session, statement, listing.noun, row_id, of=of)
 
 
 def advisory_lock(session: Session, key: int | str, *, space: int | None = None) -> None:

@@ -349,7 +349,7 @@ def students_update(
 ) -> StudentPublic:
     student = service.update_student(session, principal, student_id, data, if_match)
     set_etag(response, student.version)
-    return service.get_student(session, principal, student_id)
+    return student
 
 
 @router.delete(

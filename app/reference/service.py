@@ -11,7 +11,7 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
-from app.core.locks import lock_row
+from app.core.locks import lock_listed, lock_row
 from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
@@ -738,14 +738,18 @@ def update_student(
     student_id: int,
     data: StudentUpdate,
     if_match: int | None,
-) -> Student:
+) -> StudentPublic:
+    """Change a student and answer it as its read-one does, from the one statement that locks
+    the row with its major and college (read again only when the major changed)."""
     require_writer_role(principal, "students")
-    student, college_id = _scoped_student(session, principal, student_id)
+    row = lock_listed(session, STUDENTS, principal, student_id, of=Student)
+    student, college_id = row[0], row[3]
     require_college_writer(principal, college_id, "students")
     check_version(student.version, if_match, "student")
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, {"class_name"})
-    if "major_id" in changes:
+    moved = "major_id" in changes and changes["major_id"] != student.major_id
+    if moved:
         require_college_writer(principal, _major_college(session, changes["major_id"]), "students")
     _unique(
         session,
@@ -757,7 +761,7 @@ def update_student(
         "student",
     )
     apply_changes(session, principal, student, changes, "student")
-    return student
+    return get_student(session, principal, student_id) if moved else student_public(row)
 
 
 def delete_student(session: Session, principal: Principal, student_id: int) -> None:
