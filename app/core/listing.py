@@ -205,7 +205,12 @@ class Listing(Generic[F, T]):
         return self._chunks(session, statement)
 
     def _chunks(self, session: Session, statement: Any) -> Iterator[T]:
+        # Executed now, not when the first row is asked for: a statement the database refuses
+        # fails before a response has started, as a problem, never as a file cut short.
         result = session.exec(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
+        return self._mapped(session, result)
+
+    def _mapped(self, session: Session, result: Any) -> Iterator[T]:
         for rows in result.partitions():
             yield from self.to_items(session, rows)
 
@@ -238,9 +243,9 @@ class Listing(Generic[F, T]):
         return bool(self.columns) and all(c.sql is not None for c in self.columns)
 
     def _rows(self, session: Session, statement: Any) -> Iterator[Sequence[Any]]:
+        # Executed now, as in ``_chunks``.
         result = session.execute(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
-        for rows in result.partitions():
-            yield from rows
+        return _each_row(result)
 
     def respond(
         self, session: Session, principal: Principal, filters: F, params: ListParams
@@ -275,3 +280,8 @@ def _past(terms: list[tuple[Any, bool]], key: tuple[Any, ...]) -> Any:
         equal = [terms[i][0] == key[i] for i in range(index)]
         alternatives.append(and_(*equal, beyond))
     return or_(*alternatives)
+
+
+def _each_row(result: Any) -> Iterator[Sequence[Any]]:
+    for rows in result.partitions():
+        yield from rows

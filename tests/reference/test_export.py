@@ -138,3 +138,25 @@ def test_export_streams_every_row_across_chunks_in_order(
         "丁学院",
         "戊学院",
     ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_the_database_refuses_is_a_problem_not_a_cut_file(
+    client: TestClient, db: Session, fmt: str
+) -> None:
+    """PostgreSQL refuses a NUL in a text parameter: the refusal comes before the file starts,
+    as a problem (SQLite takes it and finds nothing: a complete, empty file)."""
+    make_college(db)
+    response = client.get(
+        "/api/v1/colleges", params={"format": fmt, "q": "a\x00b"}, headers=office(db)
+    )
+    if response.status_code == 200:
+        assert response.headers["content-type"].startswith(("text/csv", "application/vnd"))
+        if fmt == "csv":
+            assert response.content.decode("utf-8-sig").splitlines() == ["ID,学院名称,学院代码"]
+        else:
+            rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows())
+            assert len(rows) == 1
+    else:
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
