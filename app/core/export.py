@@ -105,9 +105,6 @@ def cell_value(value: Any) -> Cell:
     return str(value)
 
 
-cell_text = cell_value  # the name the reports use
-
-
 def neutralise(value: Cell) -> Cell:
     """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):

@@ -56,10 +56,6 @@ TextFilter = Annotated[
 """The free-text search field ``q`` of a filter model."""
 
 
-class NoFilters(BaseModel):
-    """The filter model of a list that takes no filters."""
-
-
 @dataclass
 class ListParams:
     """The parameters every list takes besides its filters: a page (by offset, or after a
@@ -196,13 +192,6 @@ class Listing(Generic[F, T]):
                 return None
             terms.append((expression, descending))
         return terms
-
-    def stream(self, session: Session, principal: Principal, filters: F) -> Iterator[T]:
-        """Every matching row in order, fetched ``EXPORT_CHUNK_ROWS`` at a time from a
-        server-side cursor and mapped a chunk at a time. The statement (and so the caller's
-        access) is checked now, before the first row is asked for."""
-        statement = self.statement(session, principal, filters).order_by(*self.order)
-        return self._chunks(session, statement)
 
     def _chunks(self, session: Session, statement: Any) -> Iterator[T]:
         # Executed now, not when the first row is asked for: a statement the database refuses
