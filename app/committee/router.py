@@ -1,28 +1,10 @@
 """HTTP for the expert advisory committee: experts and meetings."""
 
-from typing import Annotated, Any
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query, Response, status
-
-from app.committee import service
-from app.committee.models import (
-    ExpertCreate,
-    ExpertFilters,
-    ExpertPublic,
-    ExpertUpdate,
-    MeetingCreate,
-    MeetingFilters,
-    MeetingPublic,
-    MeetingUpdate,
-)
-from app.core.auth import CurrentPrincipal
-from app.core.db import SessionDep
+from app.committee import models, service
 from app.core.errors import problem_responses
-from app.core.export import EXPORT_RESPONSES
-from app.core.listing import ListDep
-from app.core.pagination import Page
-from app.core.params import DbId
-from app.core.versions import IfMatch, set_created, set_etag
+from app.core.routes import Routes
 
 experts_router = APIRouter(
     prefix="/experts", tags=["committee"], responses=problem_responses(401, 403, 422)
@@ -31,130 +13,48 @@ meetings_router = APIRouter(
     prefix="/meetings", tags=["committee"], responses=problem_responses(401, 403, 422)
 )
 
-GET_RESPONSES = problem_responses(404)
-WRITE_RESPONSES = problem_responses(404, 409, 412)
-DELETE_RESPONSES = problem_responses(404, 409)
-
-
-@experts_router.get("", response_model=Page[ExpertPublic], responses=EXPORT_RESPONSES)
-def experts_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[ExpertFilters, Query()],
-    params: ListDep,
-) -> Any:
+experts = Routes(experts_router, models.ExpertPublic, id_name="expert_id", read=service.get_expert)
+experts.list(
+    service.EXPERTS,
     """The committee's experts by name, with how many meetings each attended. The office,
-    auditors (leadership group, experts) and admins read them."""
-    return service.EXPERTS.respond(session, principal, filters, params)
-
-
-@experts_router.post(
-    "",
-    response_model=ExpertPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409),
+    auditors (leadership group, experts) and admins read them.""",
 )
-def experts_create(
-    session: SessionDep, principal: CurrentPrincipal, data: ExpertCreate, response: Response
-) -> ExpertPublic:
-    """Add an expert to the committee (academic office)."""
-    expert = service.create_expert(session, principal, data)
-    assert expert.id is not None
-    set_created(response, "experts", expert.id, expert.version)
-    return service.get_expert(session, principal, expert.id)
-
-
-@experts_router.get("/{expert_id}", response_model=ExpertPublic, responses=GET_RESPONSES)
-def experts_get(
-    session: SessionDep, principal: CurrentPrincipal, expert_id: DbId, response: Response
-) -> ExpertPublic:
-    expert = service.get_expert(session, principal, expert_id)
-    set_etag(response, expert.version)
-    return expert
-
-
-@experts_router.patch("/{expert_id}", response_model=ExpertPublic, responses=WRITE_RESPONSES)
-def experts_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    expert_id: DbId,
-    data: ExpertUpdate,
-    if_match: IfMatch,
-    response: Response,
-) -> ExpertPublic:
-    """Change an expert (academic office; `If-Match`)."""
-    expert = service.update_expert(session, principal, expert_id, data, if_match)
-    set_etag(response, expert.version)
-    return service.get_expert(session, principal, expert_id)
-
-
-@experts_router.delete(
-    "/{expert_id}", status_code=status.HTTP_204_NO_CONTENT, responses=DELETE_RESPONSES
+experts.create(
+    models.ExpertCreate,
+    service.create_expert,
+    "Add an expert to the committee (academic office).",
 )
-def experts_delete(session: SessionDep, principal: CurrentPrincipal, expert_id: DbId) -> None:
-    """Delete an expert who attended no meeting (409 otherwise: set `active` false)."""
-    service.delete_expert(session, principal, expert_id)
-
+experts.get()
+experts.update(
+    models.ExpertUpdate, service.update_expert, "Change an expert (academic office; `If-Match`)."
+)
+experts.delete(
+    service.delete_expert,
+    "Delete an expert who attended no meeting (409 otherwise: set `active` false).",
+)
 
 # --- meetings --------------------------------------------------------------------------------
 
-
-@meetings_router.get("", response_model=Page[MeetingPublic], responses=EXPORT_RESPONSES)
-def meetings_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[MeetingFilters, Query()],
-    params: ListDep,
-) -> Any:
-    """The committee's meetings, newest first, with attendees, minutes and decisions."""
-    return service.MEETINGS.respond(session, principal, filters, params)
-
-
-@meetings_router.post(
-    "",
-    response_model=MeetingPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409),
+meetings = Routes(
+    meetings_router, models.MeetingPublic, id_name="meeting_id", read=service.get_meeting
 )
-def meetings_create(
-    session: SessionDep, principal: CurrentPrincipal, data: MeetingCreate, response: Response
-) -> MeetingPublic:
+meetings.list(
+    service.MEETINGS,
+    "The committee's meetings, newest first, with attendees, minutes and decisions.",
+)
+meetings.create(
+    models.MeetingCreate,
+    service.create_meeting,
     """Record a meeting with its attendees (experts), minutes and decisions, each with an
-    owner and a due date (academic office)."""
-    meeting = service.create_meeting(session, principal, data)
-    assert meeting.id is not None
-    set_created(response, "meetings", meeting.id, meeting.version)
-    return service.get_meeting(session, principal, meeting.id)
-
-
-@meetings_router.get("/{meeting_id}", response_model=MeetingPublic, responses=GET_RESPONSES)
-def meetings_get(
-    session: SessionDep, principal: CurrentPrincipal, meeting_id: DbId, response: Response
-) -> MeetingPublic:
-    meeting = service.get_meeting(session, principal, meeting_id)
-    set_etag(response, meeting.version)
-    return meeting
-
-
-@meetings_router.patch("/{meeting_id}", response_model=MeetingPublic, responses=WRITE_RESPONSES)
-def meetings_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    meeting_id: DbId,
-    data: MeetingUpdate,
-    if_match: IfMatch,
-    response: Response,
-) -> MeetingPublic:
-    """Change a meeting (academic office; `If-Match`). `attendee_ids` and `decisions`, when
-    sent, replace the whole list (e.g. to mark a decision done)."""
-    meeting = service.update_meeting(session, principal, meeting_id, data, if_match)
-    set_etag(response, meeting.version)
-    return service.get_meeting(session, principal, meeting_id)
-
-
-@meetings_router.delete(
-    "/{meeting_id}", status_code=status.HTTP_204_NO_CONTENT, responses=DELETE_RESPONSES
+    owner and a due date (academic office).""",
 )
-def meetings_delete(session: SessionDep, principal: CurrentPrincipal, meeting_id: DbId) -> None:
-    """Delete a meeting with its attendance and decisions (academic office)."""
-    service.delete_meeting(session, principal, meeting_id)
+meetings.get()
+meetings.update(
+    models.MeetingUpdate,
+    service.update_meeting,
+    """Change a meeting (academic office; `If-Match`). `attendee_ids` and `decisions`, when
+    sent, replace the whole list (e.g. to mark a decision done).""",
+)
+meetings.delete(
+    service.delete_meeting, "Delete a meeting with its attendance and decisions (academic office)."
+)

@@ -3,7 +3,7 @@ options and ledgers, credit reversals and the registry report."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query
 
 from app.core.auth import CurrentPrincipal, Today
 from app.core.db import SessionDep
@@ -14,26 +14,21 @@ from app.core.export import (
     FormatQuery,
     export_response,
 )
-from app.core.listing import ListDep
-from app.core.pagination import Page
 from app.core.params import DbId
-from app.core.versions import IfMatch, set_created, set_etag
+from app.core.routes import Routes
 from app.credits import ledger, reports, requests, rules
 from app.credits.models import (
     BulkApproveBody,
     BulkApproveResult,
     ConversionOptions,
     ConversionReport,
-    CreditFilters,
     CreditRecordPublic,
     Ledger,
     RejectBody,
     RequestCreate,
-    RequestFilters,
     RequestPublic,
     ReverseBody,
     RuleCreate,
-    RuleFilters,
     RulePublic,
     RuleUpdate,
 )
@@ -63,103 +58,56 @@ WRITE_RESPONSES = problem_responses(404, 409, 412)
 # --- rules -----------------------------------------------------------------------------------
 
 
-@rules_router.get("", response_model=Page[RulePublic], responses=EXPORT_RESPONSES)
-def credit_rules_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[RuleFilters, Query()],
-    params: ListDep,
-) -> Any:
+rules_routes = Routes(rules_router, RulePublic, id_name="rule_id", read=rules.get_rule)
+rules_routes.list(
+    rules.RULES,
     """Conversion rules (学分转换规则), by certificate and course code; every version of a
     changed rule is listed (`replaces_id` / `superseded_by_id`). Everyone logged in reads
-    them. The CSV/XLSX export has the headers of the `credit-rules` upload."""
-    return rules.RULES.respond(session, principal, filters, params)
-
-
-@rules_router.post(
-    "",
-    response_model=RulePublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409),
+    them. The CSV/XLSX export has the headers of the `credit-rules` upload.""",
 )
-def credit_rules_create(
-    session: SessionDep, principal: CurrentPrincipal, data: RuleCreate, response: Response
-) -> RulePublic:
+rules_routes.create(
+    RuleCreate,
+    rules.create_rule,
     """A rule (academic office): a certificate at or above `min_level` gives `credits` for a
     course by 免修 or 替换, for the listed majors, from `effective_from` to `effective_to`
     (empty: open). A second rule for the same certificate and course in an overlapping
-    period is 409 `duplicate` with `existing_id`."""
-    rule = rules.create_rule(session, principal, data)
-    set_created(response, "credit-rules", rule.id, rule.version)
-    return rules.get_rule(session, principal, rule.id or 0)
-
-
-@rules_router.get("/{rule_id}", response_model=RulePublic, responses=problem_responses(404))
-def credit_rules_get(
-    session: SessionDep, principal: CurrentPrincipal, rule_id: DbId, response: Response
-) -> RulePublic:
+    period is 409 `duplicate` with `existing_id`.""",
+)
+rules_routes.get(
     """One rule with its majors and versions (`ETag` for a later `PATCH`); everyone logged
     in."""
-    rule = rules.get_rule(session, principal, rule_id)
-    set_etag(response, rule.version)
-    return rule
-
-
-@rules_router.patch("/{rule_id}", response_model=RulePublic, responses=WRITE_RESPONSES)
-def credit_rules_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    rule_id: DbId,
-    data: RuleUpdate,
-    if_match: IfMatch,
-    response: Response,
-    today: Today,
-) -> RulePublic:
+)
+rules_routes.update(
+    RuleUpdate,
+    rules.update_rule,
     """Change a rule (academic office, `If-Match`). A rule no request used changes in place.
     A used rule keeps its terms: setting only `effective_to` or `notes` changes it in place;
     any other change closes it the day before `effective_from` (default today) and answers
     the **new version** (another `id`, `replaces_id` = this one, `Location` pointing at it).
-    A rule that was already replaced is 409 `invalid_state` naming its successor."""
-    rule = rules.update_rule(session, principal, rule_id, data, if_match, today)
-    set_etag(response, rule.version)
-    if rule.id != rule_id:
-        response.headers["Location"] = f"/api/v1/credit-rules/{rule.id}"
-    return rules.get_rule(session, principal, rule.id or 0)
-
-
-@rules_router.delete(
-    "/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ACTION_RESPONSES
+    A rule that was already replaced is 409 `invalid_state` naming its successor.""",
+    extra={"today": Today},
 )
-def credit_rules_delete(session: SessionDep, principal: CurrentPrincipal, rule_id: DbId) -> None:
+rules_routes.delete(
+    rules.delete_rule,
     """Delete a rule no request used (academic office); a used rule is 409 `rule_in_use`:
-    close it with `effective_to` instead."""
-    rules.delete_rule(session, principal, rule_id)
+    close it with `effective_to` instead.""",
+)
 
 
 # --- requests --------------------------------------------------------------------------------
 
 
-@requests_router.get("", response_model=Page[RequestPublic], responses=EXPORT_RESPONSES)
-def conversion_requests_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[RequestFilters, Query()],
-    params: ListDep,
-) -> Any:
-    """Conversion requests, newest first. The academic office, auditors and admins see all;
-    a college manager their college's students'; a student their own."""
-    return requests.REQUESTS.respond(session, principal, filters, params)
-
-
-@requests_router.post(
-    "",
-    response_model=RequestPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409),
+requests_routes = Routes(
+    requests_router, RequestPublic, id_name="request_id", read=requests.get_request
 )
-def conversion_requests_create(
-    session: SessionDep, principal: CurrentPrincipal, data: RequestCreate, response: Response
-) -> RequestPublic:
+requests_routes.list(
+    requests.REQUESTS,
+    """Conversion requests, newest first. The academic office, auditors and admins see all;
+    a college manager their college's students'; a student their own.""",
+)
+requests_routes.create(
+    RequestCreate,
+    requests.create_request,
     """Ask for a conversion: a student for themself (`student_id` may be left out), or the
     academic office for a student. Refused with 409, a `code` and the `rule_id`, when the
     certificate is not the student's (`certificate_not_own`), is revoked
@@ -167,10 +115,8 @@ def conversion_requests_create(
     or below its level (`level_below_rule`); when the rule does not cover the student's major
     (`major_not_covered`) or was not in force on the issue date (`rule_not_in_force`); or when
     the student already has a submitted or approved conversion for that course
-    (`course_already_claimed`, with `existing_id`)."""
-    request = requests.create_request(session, principal, data)
-    set_created(response, "conversion-requests", request.id, request.version)
-    return requests.get_request(session, principal, request.id or 0)
+    (`course_already_claimed`, with `existing_id`).""",
+)
 
 
 @requests_router.post(
@@ -184,68 +130,33 @@ def conversion_requests_bulk_approve(
     return requests.bulk_approve(session, principal, data.ids, today)
 
 
-@requests_router.get(
-    "/{request_id}", response_model=RequestPublic, responses=problem_responses(404)
+requests_routes.get(
+    "One request with its `allowed_actions`; readers as the list (404 outside the scope)."
 )
-def conversion_requests_get(
-    session: SessionDep, principal: CurrentPrincipal, request_id: DbId, response: Response
-) -> RequestPublic:
-    """One request with its `allowed_actions`; readers as the list (404 outside the scope)."""
-    request = requests.get_request(session, principal, request_id)
-    set_etag(response, request.version)
-    return request
-
-
-@requests_router.post(
-    "/{request_id}/approve", response_model=RequestPublic, responses=ACTION_RESPONSES
-)
-def conversion_requests_approve(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    request_id: DbId,
-    response: Response,
-    today: Today,
-) -> RequestPublic:
+requests_routes.action(
+    "approve",
+    requests.approve,
     """submitted → approved (academic office). Every rule is checked again (a certificate
     revoked since is refused) and the credit is written to the student's ledger in the same
-    transaction; racing approvals leave one credit."""
-    request = requests.approve(session, principal, request_id, today)
-    set_etag(response, request.version)
-    return requests.get_request(session, principal, request_id)
-
-
-@requests_router.post(
-    "/{request_id}/reject", response_model=RequestPublic, responses=ACTION_RESPONSES
+    transaction; racing approvals leave one credit.""",
+    extra={"today": Today},
 )
-def conversion_requests_reject(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    request_id: DbId,
-    data: RejectBody,
-    response: Response,
-    today: Today,
-) -> RequestPublic:
+requests_routes.action(
+    "reject",
+    lambda session, principal, request_id, data, today: requests.reject(
+        session, principal, request_id, data.reason, today
+    ),
     """submitted → rejected with a `reason` (academic office); the course may be asked for
-    again."""
-    request = requests.reject(session, principal, request_id, data.reason, today)
-    set_etag(response, request.version)
-    return requests.get_request(session, principal, request_id)
-
-
-@requests_router.post(
-    "/{request_id}/withdraw", response_model=RequestPublic, responses=ACTION_RESPONSES
+    again.""",
+    body=RejectBody,
+    extra={"today": Today},
 )
-def conversion_requests_withdraw(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    request_id: DbId,
-    response: Response,
-    today: Today,
-) -> RequestPublic:
-    """submitted → withdrawn, by the student who asked."""
-    request = requests.withdraw(session, principal, request_id, today)
-    set_etag(response, request.version)
-    return requests.get_request(session, principal, request_id)
+requests_routes.action(
+    "withdraw",
+    requests.withdraw,
+    "submitted → withdrawn, by the student who asked.",
+    extra={"today": Today},
+)
 
 
 # --- students' options and ledgers -----------------------------------------------------------
@@ -277,52 +188,29 @@ def students_credits(session: SessionDep, principal: CurrentPrincipal, student_i
     return ledger.ledger(session, principal, student_id)
 
 
-@records_router.get("", response_model=Page[CreditRecordPublic], responses=EXPORT_RESPONSES)
-def credit_records_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[CreditFilters, Query()],
-    params: ListDep,
-) -> Any:
+records = Routes(records_router, CreditRecordPublic, id_name="record_id", read=ledger.get_credit)
+records.list(
+    ledger.CREDITS,
     """Ledger lines across students, newest first, with the student, course and certificate
     (and whether it is still valid). The academic office, auditors and admins see all; a
     college manager their college's students'; a student their own. For example
     `?issued_certificate_id=` finds everything converted from one certificate, and
-    `?certificate_status=revoked&reversed=false` must always be empty."""
-    return ledger.CREDITS.respond(session, principal, filters, params)
-
-
-@records_router.get(
-    "/{record_id}", response_model=CreditRecordPublic, responses=problem_responses(404)
+    `?certificate_status=revoked&reversed=false` must always be empty.""",
 )
-def credit_records_get(
-    session: SessionDep, principal: CurrentPrincipal, record_id: DbId
-) -> CreditRecordPublic:
-    """One ledger line; readers as the list."""
-    return ledger.get_credit(session, principal, record_id)
-
-
-@records_router.post(
-    "/{record_id}/reverse",
-    response_model=CreditRecordPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=ACTION_RESPONSES,
-)
-def credit_records_reverse(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    record_id: DbId,
-    data: ReverseBody,
-    response: Response,
-    today: Today,
-) -> CreditRecordPublic:
+records.get("One ledger line; readers as the list.", etag=False)
+records.action(
+    "reverse",
+    lambda session, principal, record_id, data, today: ledger.reverse_credit(
+        session, principal, record_id, data.reason, today
+    ),
     """Reverse a credit (academic office, with a `reason`): a negative line pointing at it is
     added — nothing is deleted — the request becomes `reversed` and the course can be claimed
     again. A credit is reversed once (409 `already_reversed`). Revoking the certificate
-    reverses its credits by itself."""
-    reversal = ledger.reverse_credit(session, principal, record_id, data.reason, today)
-    response.headers["Location"] = f"/api/v1/credit-records/{reversal.id}"
-    return ledger.get_credit(session, principal, reversal.id or 0)
+    reverses its credits by itself.""",
+    body=ReverseBody,
+    extra={"today": Today},
+    creates=True,
+)
 
 
 # --- the report ------------------------------------------------------------------------------

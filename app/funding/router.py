@@ -15,30 +15,25 @@ from app.core.export import (
     FormatQuery,
     export_response,
 )
-from app.core.listing import ListDep
-from app.core.pagination import Page
 from app.core.params import DbId
-from app.core.versions import IfMatch, set_created, set_etag
+from app.core.routes import Routes
+from app.core.versions import set_created
 from app.funding import reports, service
 from app.funding.models import (
     MAX_YEAR,
     MIN_YEAR,
     ExpenditureCreate,
-    ExpenditureFilters,
     ExpenditurePublic,
     FundingGroupBy,
     FundingReport,
     LineCreate,
-    LineFilters,
     LinePublic,
     LineUpdate,
     ReverseBody,
     SourceCreate,
-    SourceFilters,
     SourcePublic,
     SourceUpdate,
     SubsidyRunCreate,
-    SubsidyRunFilters,
     SubsidyRunPublic,
     SubsidyRunSummary,
 )
@@ -68,192 +63,96 @@ ACTION_RESPONSES = problem_responses(404, 409)
 
 # --- funding sources ---------------------------------------------------------------------------
 
-
-@sources_router.get("", response_model=Page[SourcePublic], responses=EXPORT_RESPONSES)
-def funding_sources_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[SourceFilters, Query()],
-    params: ListDep,
-) -> Any:
+sources = Routes(sources_router, SourcePublic, id_name="source_id", read=service.get_source)
+sources.list(
+    service.SOURCES,
     """Funds with what is allocated to budget lines and spent, latest year first. The academic
-    office, auditors and admins see all; a college manager those funding their pilots."""
-    return service.SOURCES.respond(session, principal, filters, params)
-
-
-@sources_router.post(
-    "",
-    response_model=SourcePublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=CREATE_RESPONSES,
+    office, auditors and admins see all; a college manager those funding their pilots.""",
 )
-def funding_sources_create(
-    session: SessionDep, principal: CurrentPrincipal, data: SourceCreate, response: Response
-) -> SourcePublic:
+sources.create(
+    SourceCreate,
+    service.create_source,
     """Record a fund (academic office): name, kind, fiscal year, amount, 文号. The ministry's
-    and the city's special funds are always earmarked (专款专用). Names are unique per year."""
-    source = service.create_source(session, principal, data)
-    set_created(response, "funding-sources", source.id, source.version)
-    return service.get_source(session, principal, source.id or 0)
-
-
-@sources_router.get("/{source_id}", response_model=SourcePublic, responses=GET_RESPONSES)
-def funding_sources_get(
-    session: SessionDep, principal: CurrentPrincipal, source_id: DbId, response: Response
-) -> SourcePublic:
+    and the city's special funds are always earmarked (专款专用). Names are unique per year.""",
+)
+sources.get(
     """One fund with `allocated`, `unallocated` and `spent`, and its `ETag` for `PATCH`. A
     college manager sees only funds with lines for their own pilots (404 otherwise)."""
-    source = service.get_source(session, principal, source_id)
-    set_etag(response, source.version)
-    return source
-
-
-@sources_router.patch("/{source_id}", response_model=SourcePublic, responses=WRITE_RESPONSES)
-def funding_sources_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    source_id: DbId,
-    data: SourceUpdate,
-    if_match: IfMatch,
-    response: Response,
-) -> SourcePublic:
+)
+sources.update(
+    SourceUpdate,
+    service.update_source,
     """Change a fund's name, kind, fiscal year, amount, 文号, earmarking or notes (academic
     office, `If-Match`). The amount never drops below what its budget lines allocate (409
     `amount_below_allocated`); a special kind (`moe_special`, `municipal_special`) is always
     earmarked (422 for `earmarked: false`); earmarking a fund that has `other` lines is
     refused (409 `earmarked_category`, naming the lines); name and year stay unique (409
-    `duplicate`)."""
-    source = service.update_source(session, principal, source_id, data, if_match)
-    set_etag(response, source.version)
-    return service.get_source(session, principal, source_id)
-
-
-@sources_router.delete(
-    "/{source_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ACTION_RESPONSES
+    `duplicate`).""",
 )
-def funding_sources_delete(
-    session: SessionDep, principal: CurrentPrincipal, source_id: DbId
-) -> None:
-    """Delete a fund that has no budget lines (409 `has_budget_lines` otherwise)."""
-    service.delete_source(session, principal, source_id)
-
+sources.delete(
+    service.delete_source,
+    "Delete a fund that has no budget lines (409 `has_budget_lines` otherwise).",
+)
 
 # --- budget lines ------------------------------------------------------------------------------
 
-
-@lines_router.get("", response_model=Page[LinePublic], responses=EXPORT_RESPONSES)
-def budget_lines_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[LineFilters, Query()],
-    params: ListDep,
-) -> Any:
+lines = Routes(lines_router, LinePublic, id_name="line_id", read=service.get_line)
+lines.list(
+    service.LINES,
     """Budget lines with spent and remaining. A college manager sees their own pilots' lines
-    (pilots with a major of their college)."""
-    return service.LINES.respond(session, principal, filters, params)
-
-
-@lines_router.post(
-    "",
-    response_model=LinePublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409),
+    (pilots with a major of their college).""",
 )
-def budget_lines_create(
-    session: SessionDep, principal: CurrentPrincipal, data: LineCreate, response: Response
-) -> LinePublic:
+lines.create(
+    LineCreate,
+    service.create_line,
     """Allocate part of a fund to an approved pilot for a category (academic office). An
     earmarked fund refuses `other` (422 `earmarked_category`, naming the allowed categories);
     the fund's lines never exceed its amount (409 `source_exceeded`, also under concurrent
     requests: the fund's row is locked while they are summed); one line per fund, pilot and
-    category."""
-    line = service.create_line(session, principal, data)
-    set_created(response, "budget-lines", line.id, line.version)
-    return service.get_line(session, principal, line.id or 0)
-
-
-@lines_router.get("/{line_id}", response_model=LinePublic, responses=GET_RESPONSES)
-def budget_lines_get(
-    session: SessionDep, principal: CurrentPrincipal, line_id: DbId, response: Response
-) -> LinePublic:
+    category.""",
+)
+lines.get(
     """One budget line with `spent` and `remaining`, and its `ETag` for `PATCH`. A college
     manager sees only their own pilots' lines (404 otherwise)."""
-    line = service.get_line(session, principal, line_id)
-    set_etag(response, line.version)
-    return line
-
-
-@lines_router.patch("/{line_id}", response_model=LinePublic, responses=WRITE_RESPONSES)
-def budget_lines_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    line_id: DbId,
-    data: LineUpdate,
-    if_match: IfMatch,
-    response: Response,
-) -> LinePublic:
+)
+lines.update(
+    LineUpdate,
+    service.update_line,
     """Change a line's amount or notes (academic office, `If-Match`): never below what it has
     spent (409 `amount_below_spent`), and the fund's lines never above the fund (409
-    `source_exceeded`)."""
-    line = service.update_line(session, principal, line_id, data, if_match)
-    set_etag(response, line.version)
-    return service.get_line(session, principal, line_id)
-
-
-@lines_router.delete(
-    "/{line_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ACTION_RESPONSES
+    `source_exceeded`).""",
 )
-def budget_lines_delete(session: SessionDep, principal: CurrentPrincipal, line_id: DbId) -> None:
-    """Delete a line nothing was spent from (409 `has_expenditures` otherwise)."""
-    service.delete_line(session, principal, line_id)
-
+lines.delete(
+    service.delete_line, "Delete a line nothing was spent from (409 `has_expenditures` otherwise)."
+)
 
 # --- expenditures ------------------------------------------------------------------------------
 
-
-@expenditures_router.get("", response_model=Page[ExpenditurePublic], responses=EXPORT_RESPONSES)
-def expenditures_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[ExpenditureFilters, Query()],
-    params: ListDep,
-) -> Any:
-    """Expenditures, latest first; a reversal is a negative entry pointing at its original.
-    A college manager sees their own pilots' spending."""
-    return service.EXPENDITURES.respond(session, principal, filters, params)
-
-
-@expenditures_router.post(
-    "",
-    response_model=ExpenditurePublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=CREATE_RESPONSES,
+expenditures = Routes(
+    expenditures_router,
+    ExpenditurePublic,
+    id_name="expenditure_id",
+    read=service.get_expenditure,
 )
-def expenditures_create(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    data: ExpenditureCreate,
-    response: Response,
-    today: Today,
-) -> ExpenditurePublic:
+expenditures.list(
+    service.EXPENDITURES,
+    """Expenditures, latest first; a reversal is a negative entry pointing at its original.
+    A college manager sees their own pilots' spending.""",
+)
+expenditures.create(
+    ExpenditureCreate,
+    service.create_expenditure,
     """Record a payment from a budget line (academic office). Σ spent on a line never exceeds
     its amount, also under concurrent requests (the line's row is locked while spent is
     summed): 409 `line_exceeded` with what is left. Voucher numbers are unique (409
-    `duplicate`). Money records are never edited or deleted: correct one with `…/reverse`."""
-    expenditure = service.create_expenditure(session, principal, data, today)
-    set_created(response, "expenditures", expenditure.id, expenditure.version)
-    return service.get_expenditure(session, principal, expenditure.id or 0)
-
-
-@expenditures_router.get(
-    "/{expenditure_id}", response_model=ExpenditurePublic, responses=GET_RESPONSES
+    `duplicate`). Money records are never edited or deleted: correct one with `…/reverse`.""",
+    extra={"today": Today},
 )
-def expenditures_get(
-    session: SessionDep, principal: CurrentPrincipal, expenditure_id: DbId
-) -> ExpenditurePublic:
+expenditures.get(
     """One expenditure. `PATCH` and `DELETE` here answer 405: money records are never edited
-    or deleted; `POST …/reverse` writes the correcting entry."""
-    return service.get_expenditure(session, principal, expenditure_id)
+    or deleted; `POST …/reverse` writes the correcting entry.""",
+    etag=False,
+)
 
 
 @expenditures_router.post(
@@ -332,24 +231,16 @@ def subsidy_runs_create(
     return run
 
 
-@subsidy_router.get("", response_model=Page[SubsidyRunSummary], responses=EXPORT_RESPONSES)
-def subsidy_runs_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[SubsidyRunFilters, Query()],
-    params: ListDep,
-) -> Any:
+subsidy_runs = Routes(
+    subsidy_router, SubsidyRunPublic, id_name="run_id", read=service.get_subsidy_run
+)
+subsidy_runs.list(
+    service.SUBSIDY_RUNS,
     """Subsidy runs, newest first (the payments are under `GET …/{id}`). A college manager
-    sees their own pilots' runs."""
-    return service.SUBSIDY_RUNS.respond(session, principal, filters, params)
-
-
-@subsidy_router.get("/{run_id}", response_model=SubsidyRunPublic, responses=GET_RESPONSES)
-def subsidy_runs_get(
-    session: SessionDep, principal: CurrentPrincipal, run_id: DbId
-) -> SubsidyRunPublic:
-    """A subsidy run and everyone it paid."""
-    return service.get_subsidy_run(session, principal, run_id)
+    sees their own pilots' runs.""",
+    item=SubsidyRunSummary,
+)
+subsidy_runs.get("A subsidy run and everyone it paid.", etag=False)
 
 
 # --- the report --------------------------------------------------------------------------------

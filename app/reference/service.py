@@ -243,11 +243,8 @@ COLLEGES = Listing(
 )
 
 
-def get_college(session: Session, college_id: int) -> College:
-    college = session.get(College, college_id)
-    if college is None:
-        raise NotFound(f"No college with id {college_id}")
-    return college
+def get_college(session: Session, principal: Principal, college_id: int) -> CollegePublic:
+    return COLLEGES.one(session, principal, college_id)
 
 
 def create_college(session: Session, principal: Principal, data: CollegeCreate) -> College:

@@ -1,0 +1,323 @@
+"""The standard endpoints of a resource, declared once: list (JSON page, CSV or XLSX), create,
+read one, change, delete and workflow actions.
+
+A router says *what* a resource is (its path, public model, list and service functions) and
+:class:`Routes` writes the endpoints, so every resource answers the same way: a create is a
+201 with ``Location`` and ``ETag``; a read sends the ``ETag`` a ``PATCH`` returns in
+``If-Match``; a write answers the row as a read would show it. The endpoints keep the names
+they had when they were written by hand (``colleges_list``, ``plans_file``, …), so OpenAPI
+operation ids and summaries do not move.
+
+Service functions have one shape, whatever the resource::
+
+    read(session, principal, id) -> Public | row
+    create(session, principal, data) -> row             # has .id and .version
+    update(session, principal, id, data, if_match) -> row | Public
+    delete(session, principal, id) -> None
+    action(session, principal, id[, data][, if_match]) -> row | Public
+
+A write that already returns the public model is answered as it is; otherwise the row is read
+again through ``read`` (scoped like every read).
+"""
+
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
+
+from app.core.auth import CurrentPrincipal
+from app.core.db import SessionDep
+from app.core.export import EXPORT_RESPONSES
+from app.core.listing import ListDep, Listing
+from app.core.pagination import Page
+from app.core.params import DbId
+from app.core.responses import (
+    ACTION_RESPONSES,
+    CREATE_RESPONSES,
+    DELETE_RESPONSES,
+    GET_RESPONSES,
+    WRITE_RESPONSES,
+)
+from app.core.versions import IfMatch, set_created, set_etag
+
+Responses = dict[int | str, dict[str, Any]]
+
+_KW = inspect.Parameter.KEYWORD_ONLY
+
+
+def _signed(endpoint: Callable[..., Any], params: dict[str, Any]) -> Callable[..., Any]:
+    """Give ``endpoint`` (which takes ``**kwargs``) the typed signature FastAPI reads."""
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, _KW, annotation=annotation) for name, annotation in params.items()]
+    )
+    return endpoint
+
+
+def _doc(doc: str | None) -> str | None:
+    return inspect.cleandoc(doc) if doc else None
+
+
+class Routes:
+    """One resource's endpoints on ``router``.
+
+    ``prefix`` is the resource's path below the router's prefix (``"/colleges"``, or ``""``
+    when the router's prefix is the resource); the two make the collection of a created
+    row's ``Location`` and, dashes as underscores, the endpoints' name stem (``colleges_list``)
+    unless ``name`` is given. ``id_name`` is the path parameter (``"college_id"``) and
+    ``read(session, principal, id)`` the scoped read of one row.
+    """
+
+    def __init__(
+        self,
+        router: APIRouter,
+        public: type[BaseModel],
+        *,
+        id_name: str,
+        read: Callable[..., Any] | None = None,
+        prefix: str = "",
+        name: str | None = None,
+    ) -> None:
+        self.router = router
+        self.public = public
+        self.id_name = id_name
+        self.prefix = prefix
+        self.item_path = f"{prefix}/{{{id_name}}}"
+        self.location = f"{router.prefix}{prefix}".strip("/")
+        self.name = name or self.location.replace("-", "_")
+        self._read = read
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def answer(self, session: Any, principal: Any, row_id: int, written: Any) -> Any:
+        """What a write answers: the public model it returned, or the row read again."""
+        if isinstance(written, self.public):
+            return written
+        if self._read is None:
+            return self.public.model_validate(written)
+        return self.public.model_validate(self._read(session, principal, row_id))
+
+    def _add(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        method: str,
+        name: str,
+        doc: str | None,
+        **options: Any,
+    ) -> None:
+        self.router.add_api_route(
+            path, endpoint, methods=[method], name=name, description=_doc(doc), **options
+        )
+
+    # --- the standard endpoints --------------------------------------------------------------
+
+    def list(
+        self,
+        listing: Listing[Any, Any],
+        doc: str | None = None,
+        *,
+        item: type[BaseModel] | None = None,
+        responses: Responses | None = None,
+    ) -> "Routes":
+        """``GET <prefix>``: the list as a JSON page, or CSV/XLSX with ``format``."""
+
+        def endpoint(**kw: Any) -> Any:
+            return listing.respond(kw["session"], kw["principal"], kw["filters"], kw["params"])
+
+        params = {
+            "session": SessionDep,
+            "principal": CurrentPrincipal,
+            "filters": Annotated[listing.filters, Query()],
+            "params": ListDep,
+        }
+        self._add(
+            self.prefix,
+            _signed(endpoint, params),
+            method="GET",
+            name=f"{self.name}_list",
+            doc=doc,
+            response_model=Page[item or self.public],  # type: ignore[misc]
+            responses={**EXPORT_RESPONSES, **(responses or {})},
+        )
+        return self
+
+    def create(
+        self,
+        body: type[BaseModel],
+        create: Callable[..., Any],
+        doc: str | None = None,
+        *,
+        responses: Responses = CREATE_RESPONSES,
+        extra: dict[str, Any] | None = None,
+    ) -> "Routes":
+        """``POST <prefix>``: 201 with ``Location`` and ``ETag``, the row as a read shows it.
+        ``extra`` names further parameters (a dependency such as ``Today``) passed on to
+        ``create`` by keyword."""
+        extra = extra or {}
+
+        def endpoint(**kw: Any) -> Any:
+            session, principal = kw["session"], kw["principal"]
+            row = create(session, principal, kw["data"], **{k: kw[k] for k in extra})
+            set_created(kw["response"], self.location, row.id, row.version)
+            return self.answer(session, principal, row.id, row)
+
+        params = {
+            "session": SessionDep,
+            "principal": CurrentPrincipal,
+            "data": body,
+            "response": Response,
+            **extra,
+        }
+        self._add(
+            self.prefix,
+            _signed(endpoint, params),
+            method="POST",
+            name=f"{self.name}_create",
+            doc=doc,
+            response_model=self.public,
+            status_code=status.HTTP_201_CREATED,
+            responses=responses,
+        )
+        return self
+
+    def get(
+        self,
+        doc: str | None = None,
+        *,
+        etag: bool = True,
+        responses: Responses = GET_RESPONSES,
+    ) -> "Routes":
+        """``GET <prefix>/{id}``: one row, with its ``ETag``."""
+        read = self._read
+        assert read is not None, "Routes.get needs read="
+
+        def endpoint(**kw: Any) -> Any:
+            row = self.public.model_validate(read(kw["session"], kw["principal"], kw[self.id_name]))
+            if etag:
+                set_etag(kw["response"], row.version)  # type: ignore[attr-defined]
+            return row
+
+        self._add(
+            self.item_path,
+            _signed(endpoint, self._item_params(response=True)),
+            method="GET",
+            name=f"{self.name}_get",
+            doc=doc,
+            response_model=self.public,
+            responses=responses,
+        )
+        return self
+
+    def update(
+        self,
+        body: type[BaseModel],
+        update: Callable[..., Any],
+        doc: str | None = None,
+        *,
+        method: str = "PATCH",
+        extra: dict[str, Any] | None = None,
+        responses: Responses = WRITE_RESPONSES,
+    ) -> "Routes":
+        """``PATCH <prefix>/{id}`` with ``If-Match``: the row as a read shows it after."""
+        return self.action(
+            "",
+            update,
+            doc,
+            name=f"{self.name}_update",
+            body=body,
+            if_match=True,
+            extra=extra,
+            method=method,
+            responses=responses,
+        )
+
+    def delete(
+        self,
+        delete: Callable[..., Any],
+        doc: str | None = None,
+        *,
+        responses: Responses = DELETE_RESPONSES,
+    ) -> "Routes":
+        """``DELETE <prefix>/{id}``: 204."""
+
+        def endpoint(**kw: Any) -> None:
+            delete(kw["session"], kw["principal"], kw[self.id_name])
+
+        self._add(
+            self.item_path,
+            _signed(endpoint, self._item_params()),
+            method="DELETE",
+            name=f"{self.name}_delete",
+            doc=doc,
+            status_code=status.HTTP_204_NO_CONTENT,
+            responses=responses,
+        )
+        return self
+
+    def action(
+        self,
+        suffix: str,
+        act: Callable[..., Any],
+        doc: str | None = None,
+        *,
+        name: str | None = None,
+        body: type[BaseModel] | None = None,
+        if_match: bool = False,
+        extra: dict[str, Any] | None = None,
+        creates: bool = False,
+        method: str = "POST",
+        responses: Responses = ACTION_RESPONSES,
+    ) -> "Routes":
+        """``POST <prefix>/{id}/<suffix>``: a workflow step on one row; answers the row as a
+        read shows it after, with its new ``ETag``. ``act`` gets ``data`` when there is a
+        ``body`` and ``if_match`` when asked for, in that order, then ``extra`` by keyword.
+
+        A step that writes a new row (a reversal entry) says ``creates``: 201 with the new
+        row's ``Location``. A step that answers another row than the one named (a rule's new
+        version) sends that row's ``Location`` too."""
+        extra = extra or {}
+
+        def endpoint(**kw: Any) -> Any:
+            session, principal, row_id = kw["session"], kw["principal"], kw[self.id_name]
+            args = [kw[k] for k in ("data", "if_match") if k in kw]
+            written = act(session, principal, row_id, *args, **{k: kw[k] for k in extra})
+            written_id = getattr(written, "id", None) or row_id
+            out = self.answer(session, principal, written_id, written)
+            response = kw["response"]
+            if creates or written_id != row_id:
+                response.headers["Location"] = f"/api/v1/{self.location}/{written_id}"
+            version = getattr(out, "version", None)
+            if version is not None:
+                set_etag(response, version)
+            return out
+
+        params = self._item_params(response=True)
+        if body is not None:
+            params["data"] = body
+        if if_match:
+            params["if_match"] = IfMatch
+        params.update(extra)
+        self._add(
+            f"{self.item_path}/{suffix}" if suffix else self.item_path,
+            _signed(endpoint, params),
+            method=method,
+            name=name or f"{self.name}_{suffix.replace('-', '_')}",
+            doc=doc,
+            response_model=self.public,
+            status_code=status.HTTP_201_CREATED if creates else status.HTTP_200_OK,
+            responses=responses,
+        )
+        return self
+
+    def _item_params(self, *, response: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "session": SessionDep,
+            "principal": CurrentPrincipal,
+            self.id_name: DbId,
+        }
+        if response:
+            params["response"] = Response
+        return params
