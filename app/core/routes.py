@@ -66,7 +66,9 @@ class Routes:
     when the router's prefix is the resource); the two make the collection of a created
     row's ``Location`` and, dashes as underscores, the endpoints' name stem (``colleges_list``)
     unless ``name`` is given. ``id_name`` is the path parameter (``"college_id"``) and
-    ``read(session, principal, id)`` the scoped read of one row.
+    ``read(session, principal, id)`` the scoped read of one row. ``context`` names
+    dependencies the read needs as well (``{"today": Today}``): every endpoint that answers
+    a row takes them and hands them to ``read`` by keyword.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class Routes:
         read: Callable[..., Any] | None = None,
         prefix: str = "",
         name: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> None:
         self.router = router
         self.public = public
@@ -87,16 +90,21 @@ class Routes:
         self.location = f"{router.prefix}{prefix}".strip("/")
         self.name = name or self.location.replace("-", "_")
         self._read = read
+        self.context = context or {}
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def answer(self, session: Any, principal: Any, row_id: int, written: Any) -> Any:
-        """What a write answers: the public model it returned, or the row read again."""
+    def answer(self, kw: dict[str, Any], row_id: int, written: Any = None) -> Any:
+        """What an endpoint answers: the public model a write returned, or the row read
+        (again) with the endpoint's arguments ``kw``."""
         if isinstance(written, self.public):
             return written
         if self._read is None:
             return self.public.model_validate(written)
-        return self.public.model_validate(self._read(session, principal, row_id))
+        context = {k: kw[k] for k in self.context}
+        return self.public.model_validate(
+            self._read(kw["session"], kw["principal"], row_id, **context)
+        )
 
     def _add(
         self,
@@ -159,16 +167,16 @@ class Routes:
         extra = extra or {}
 
         def endpoint(**kw: Any) -> Any:
-            session, principal = kw["session"], kw["principal"]
-            row = create(session, principal, kw["data"], **{k: kw[k] for k in extra})
+            row = create(kw["session"], kw["principal"], kw["data"], **{k: kw[k] for k in extra})
             set_created(kw["response"], self.location, row.id, row.version)
-            return self.answer(session, principal, row.id, row)
+            return self.answer(kw, row.id, row)
 
         params = {
             "session": SessionDep,
             "principal": CurrentPrincipal,
             "data": body,
             "response": Response,
+            **self.context,
             **extra,
         }
         self._add(
@@ -191,13 +199,12 @@ class Routes:
         responses: Responses = GET_RESPONSES,
     ) -> "Routes":
         """``GET <prefix>/{id}``: one row, with its ``ETag``."""
-        read = self._read
-        assert read is not None, "Routes.get needs read="
+        assert self._read is not None, "Routes.get needs read="
 
         def endpoint(**kw: Any) -> Any:
-            row = self.public.model_validate(read(kw["session"], kw["principal"], kw[self.id_name]))
+            row = self.answer(kw, kw[self.id_name])
             if etag:
-                set_etag(kw["response"], row.version)  # type: ignore[attr-defined]
+                set_etag(kw["response"], row.version)
             return row
 
         self._add(
@@ -285,7 +292,7 @@ class Routes:
             args = [kw[k] for k in ("data", "if_match") if k in kw]
             written = act(session, principal, row_id, *args, **{k: kw[k] for k in extra})
             written_id = getattr(written, "id", None) or row_id
-            out = self.answer(session, principal, written_id, written)
+            out = self.answer(kw, written_id, written)
             response = kw["response"]
             if creates or written_id != row_id:
                 response.headers["Location"] = f"/api/v1/{self.location}/{written_id}"
@@ -320,4 +327,5 @@ class Routes:
         }
         if response:
             params["response"] = Response
+            params.update(self.context)
         return params

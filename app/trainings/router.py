@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationStatus
-from app.core.auth import CurrentPrincipal, SettingsDep
+from app.core.auth import CurrentPrincipal, SettingsDep, Today
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
@@ -16,17 +16,16 @@ from app.core.pagination import Page
 from app.core.params import DbId, FilterId
 from app.core.responses import (
     ACTION_RESPONSES,
-    CREATE_RESPONSES,
     GET_RESPONSES,
     WRITE_RESPONSES,
 )
+from app.core.routes import Routes
 from app.core.types import school_today
-from app.core.versions import IfMatch, set_created, set_etag
+from app.core.versions import IfMatch, set_etag
 from app.trainings import reports, service
 from app.trainings.models import (
     ApplicationDetail,
     BatchCreate,
-    BatchFilters,
     BatchPublic,
     BatchUpdate,
     CertifyBody,
@@ -81,202 +80,93 @@ def teacher_trainings_list(
     return service.TRAININGS.respond(session, principal, selection, params)
 
 
-@trainings_router.post(
-    "",
-    response_model=TrainingPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=CREATE_RESPONSES,
+trainings = Routes(
+    trainings_router,
+    TrainingPublic,
+    id_name="training_id",
+    read=service.get_training,
+    context={"today": Today},
 )
-def teacher_trainings_create(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-    data: TrainingCreate,
-    response: Response,
-) -> TrainingPublic:
+trainings.create(
+    TrainingCreate,
+    service.create_training,
     """Record a planned training. The office records any teacher's; a college manager their
-    college's teachers'; a teacher their own."""
-    training = service.create_training(session, principal, data)
-    set_created(response, "teacher-trainings", training.id, training.version)
-    assert training.id is not None
-    return service.get_training(session, principal, training.id, school_today(settings.timezone))
-
-
-@trainings_router.get("/{training_id}", response_model=TrainingPublic, responses=GET_RESPONSES)
-def teacher_trainings_get(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-    training_id: DbId,
-    response: Response,
-) -> TrainingPublic:
+    college's teachers'; a teacher their own.""",
+)
+trainings.get(
     """One teacher training with `valid_today` and the actions its state allows; its version
     as the ETag. 404 when it does not exist or is not yours to read."""
-    training = service.get_training(
-        session, principal, training_id, school_today(settings.timezone)
-    )
-    set_etag(response, training.version)
-    return training
-
-
-@trainings_router.patch("/{training_id}", response_model=TrainingPublic, responses=WRITE_RESPONSES)
-def teacher_trainings_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-    training_id: DbId,
-    data: TrainingUpdate,
-    if_match: IfMatch,
-    response: Response,
-) -> TrainingPublic:
+)
+trainings.update(
+    TrainingUpdate,
+    service.update_training,
     """Change a training (`If-Match`). Planned and in-progress trainings change any field; a
     certified one only its certificate numbers, `valid_until` and notes; a failed one only its
     notes (409 `invalid_state` otherwise). A teacher changes their own planned or in-progress
-    training but never the certificate fields (403)."""
-    training = service.update_training(session, principal, training_id, data, if_match)
-    set_etag(response, training.version)
-    return service.get_training(session, principal, training_id, school_today(settings.timezone))
-
-
-@trainings_router.delete(
-    "/{training_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ACTION_RESPONSES
+    training but never the certificate fields (403).""",
 )
-def teacher_trainings_delete(
-    session: SessionDep, principal: CurrentPrincipal, training_id: DbId
-) -> None:
-    """Delete a planned training."""
-    service.delete_training(session, principal, training_id)
-
-
-def _act(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-    training_id: int,
-    action: str,
-    response: Response,
-    certify: CertifyBody | None = None,
-) -> TrainingPublic:
-    today = school_today(settings.timezone)
-    training = service.transition_training(session, principal, training_id, action, today, certify)
-    set_etag(response, training.version)
-    return service.get_training(session, principal, training_id, today)
-
-
-@trainings_router.post(
-    "/{training_id}/start", response_model=TrainingPublic, responses=ACTION_RESPONSES
+trainings.delete(service.delete_training, "Delete a planned training.", responses=ACTION_RESPONSES)
+trainings.action(
+    "start",
+    lambda session, principal, training_id, today: service.transition_training(
+        session, principal, training_id, "start", today
+    ),
+    "planned → in_progress.",
+    extra={"today": Today},
 )
-def teacher_trainings_start(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-    training_id: DbId,
-    response: Response,
-) -> TrainingPublic:
-    """planned → in_progress."""
-    return _act(session, principal, settings, training_id, "start", response)
-
-
-@trainings_router.post(
-    "/{training_id}/certify", response_model=TrainingPublic, responses=ACTION_RESPONSES
-)
-def teacher_trainings_certify(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-    training_id: DbId,
-    data: CertifyBody,
-    response: Response,
-) -> TrainingPublic:
+trainings.action(
+    "certify",
+    lambda session, principal, training_id, data, today: service.transition_training(
+        session, principal, training_id, "certify", today, data
+    ),
     """in_progress → certified with the trainer certificate number (unique: 409 naming its
     holder otherwise), an optional 考评员 number and `valid_until`; `certified_on` (default
     today) lies between the training's start and today. Only the office or the teacher's
-    college manager certifies."""
-    return _act(session, principal, settings, training_id, "certify", response, data)
-
-
-@trainings_router.post(
-    "/{training_id}/fail", response_model=TrainingPublic, responses=ACTION_RESPONSES
+    college manager certifies.""",
+    body=CertifyBody,
+    extra={"today": Today},
 )
-def teacher_trainings_fail(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-    training_id: DbId,
-    response: Response,
-) -> TrainingPublic:
+trainings.action(
+    "fail",
+    lambda session, principal, training_id, today: service.transition_training(
+        session, principal, training_id, "fail", today
+    ),
     """in_progress → failed (no certificate). Only the office or the teacher's college
-    manager records the outcome."""
-    return _act(session, principal, settings, training_id, "fail", response)
+    manager records the outcome.""",
+    extra={"today": Today},
+)
 
 
 # --- training batches ------------------------------------------------------------------------
 
 
-@batches_router.get("", response_model=Page[BatchPublic], responses=EXPORT_RESPONSES)
-def training_batches_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[BatchFilters, Query()],
-    params: ListDep,
-) -> Any:
+batches = Routes(batches_router, BatchPublic, id_name="batch_id", read=service.get_batch)
+batches.list(
+    service.BATCHES,
     """Student training batches by start date, over the pilots you can read, with their
-    instructors and how many students are enrolled and have completed."""
-    return service.BATCHES.respond(session, principal, filters, params)
-
-
-@batches_router.post(
-    "",
-    response_model=BatchPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=CREATE_RESPONSES,
+    instructors and how many students are enrolled and have completed.""",
 )
-def training_batches_create(
-    session: SessionDep, principal: CurrentPrincipal, data: BatchCreate, response: Response
-) -> BatchPublic:
+batches.create(
+    BatchCreate,
+    service.create_batch,
     """Start a student training batch for an approved application (the office, or the
-    college manager of one of its majors)."""
-    batch = service.create_batch(session, principal, data)
-    set_created(response, "training-batches", batch.id, batch.version)
-    assert batch.id is not None
-    return service.get_batch(session, principal, batch.id)
-
-
-@batches_router.get("/{batch_id}", response_model=BatchPublic, responses=GET_RESPONSES)
-def training_batches_get(
-    session: SessionDep, principal: CurrentPrincipal, batch_id: DbId, response: Response
-) -> BatchPublic:
+    college manager of one of its majors).""",
+)
+batches.get(
     """One batch with its instructors and enrolment counts; its version as the ETag. 404 when
     it does not exist or its pilot is not yours to read."""
-    batch = service.get_batch(session, principal, batch_id)
-    set_etag(response, batch.version)
-    return batch
-
-
-@batches_router.patch("/{batch_id}", response_model=BatchPublic, responses=WRITE_RESPONSES)
-def training_batches_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    batch_id: DbId,
-    data: BatchUpdate,
-    if_match: IfMatch,
-    response: Response,
-) -> BatchPublic:
-    """Change a batch (`If-Match`); `instructor_ids` replaces the list; its hours never go
-    below what an enrolled student has attended (409)."""
-    batch = service.update_batch(session, principal, batch_id, data, if_match)
-    set_etag(response, batch.version)
-    return service.get_batch(session, principal, batch_id)
-
-
-@batches_router.delete(
-    "/{batch_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ACTION_RESPONSES
 )
-def training_batches_delete(
-    session: SessionDep, principal: CurrentPrincipal, batch_id: DbId
-) -> None:
-    """Delete a batch that has no enrolments (409 otherwise)."""
-    service.delete_batch(session, principal, batch_id)
+batches.update(
+    BatchUpdate,
+    service.update_batch,
+    """Change a batch (`If-Match`); `instructor_ids` replaces the list; its hours never go
+    below what an enrolled student has attended (409).""",
+)
+batches.delete(
+    service.delete_batch,
+    "Delete a batch that has no enrolments (409 otherwise).",
+    responses=ACTION_RESPONSES,
+)
 
 
 @batches_router.get(
