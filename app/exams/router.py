@@ -18,7 +18,8 @@ from app.core.export import (
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
-from app.core.versions import IfMatch, set_etag
+from app.core.routes import Routes
+from app.core.versions import set_etag
 from app.exams import reports, service
 from app.exams.models import (
     ExamSessionCreate,
@@ -27,11 +28,9 @@ from app.exams.models import (
     ExamSessionUpdate,
     FunnelGroupBy,
     FunnelReport,
-    IssuedCertificateFilters,
     IssuedCertificatePublic,
     PublicCertificate,
     RegistrationCreate,
-    RegistrationFilters,
     RegistrationPublic,
     ResultPublic,
     ResultPut,
@@ -72,58 +71,26 @@ def exam_sessions_list(
     return service.sessions(today).respond(session, principal, filters, params)
 
 
-@sessions_router.post(
-    "",
-    response_model=ExamSessionPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409),
+exam_sessions = Routes(
+    sessions_router,
+    ExamSessionPublic,
+    id_name="session_id",
+    read=service.get_session,
+    context={"today": Today},
 )
-def exam_sessions_create(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    data: ExamSessionCreate,
-    response: Response,
-    today: Today,
-) -> ExamSessionPublic:
+exam_sessions.create(
+    ExamSessionCreate,
+    service.create_session,
     """Schedule a session for an approved pilot (academic office); the certificate, level and
-    evaluation organisation are the pilot's. The window must open ≤ close ≤ the exam date."""
-    exam = service.create_session(session, principal, data)
-    assert exam.id is not None
-    set_etag(response, exam.version)
-    response.headers["Location"] = f"/api/v1/exam-sessions/{exam.id}"
-    return service.get_session(session, principal, exam.id, today)
-
-
-@sessions_router.get(
-    "/{session_id}", response_model=ExamSessionPublic, responses=problem_responses(404)
+    evaluation organisation are the pilot's. The window must open ≤ close ≤ the exam date.""",
 )
-def exam_sessions_get(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    session_id: DbId,
-    response: Response,
-    today: Today,
-) -> ExamSessionPublic:
-    exam = service.get_session(session, principal, session_id, today)
-    set_etag(response, exam.version)
-    return exam
-
-
-@sessions_router.patch("/{session_id}", response_model=ExamSessionPublic, responses=WRITE_RESPONSES)
-def exam_sessions_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    session_id: DbId,
-    data: ExamSessionUpdate,
-    if_match: IfMatch,
-    response: Response,
-    today: Today,
-) -> ExamSessionPublic:
+exam_sessions.get()
+exam_sessions.update(
+    ExamSessionUpdate,
+    service.update_session,
     """Change a session (academic office, `If-Match`); capacity never drops below the live
-    registrations."""
-    exam = service.update_session(session, principal, session_id, data, if_match)
-    set_etag(response, exam.version)
-    return service.get_session(session, principal, session_id, today)
+    registrations.""",
+)
 
 
 @sessions_router.post(
@@ -154,61 +121,32 @@ def exam_sessions_registrations_create(
 # --- registrations -----------------------------------------------------------------------------
 
 
-@registrations_router.get("", response_model=Page[RegistrationPublic], responses=EXPORT_RESPONSES)
-def registrations_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[RegistrationFilters, Query()],
-    params: ListDep,
-) -> Any:
+registrations = Routes(
+    registrations_router,
+    RegistrationPublic,
+    id_name="registration_id",
+    read=service.get_registration,
+)
+registrations.list(
+    service.REGISTRATIONS,
     """Registrations with their results, by session. A college manager sees their college's
-    students, a student their own, an evaluation organisation its sessions'."""
-    return service.REGISTRATIONS.respond(session, principal, filters, params)
-
-
-@registrations_router.get(
-    "/{registration_id}", response_model=RegistrationPublic, responses=problem_responses(404)
+    students, a student their own, an evaluation organisation its sessions'.""",
 )
-def registrations_get(
-    session: SessionDep, principal: CurrentPrincipal, registration_id: DbId, response: Response
-) -> RegistrationPublic:
-    registration = service.get_registration(session, principal, registration_id)
-    set_etag(response, registration.version)
-    return registration
-
-
-@registrations_router.post(
-    "/{registration_id}/cancel", response_model=RegistrationPublic, responses=ACTION_RESPONSES
-)
-def registrations_cancel(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    registration_id: DbId,
-    response: Response,
-    today: Today,
-) -> RegistrationPublic:
+registrations.get()
+registrations.action(
+    "cancel",
+    service.cancel,
     """registered → cancelled, by the student or their college (or the office), only while
-    the registration window is open. The seat and the headcount place are freed."""
-    registration = service.cancel(session, principal, registration_id, today)
-    set_etag(response, registration.version)
-    return service.get_registration(session, principal, registration_id)
-
-
-@registrations_router.post(
-    "/{registration_id}/absent", response_model=RegistrationPublic, responses=ACTION_RESPONSES
+    the registration window is open. The seat and the headcount place are freed.""",
+    extra={"today": Today},
 )
-def registrations_absent(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    registration_id: DbId,
-    response: Response,
-    today: Today,
-) -> RegistrationPublic:
+registrations.action(
+    "absent",
+    service.mark_absent,
     """registered → absent (缺考), by the academic office or the session's organisation, from
-    the exam date on (409 `invalid_state` before it)."""
-    registration = service.mark_absent(session, principal, registration_id, today)
-    set_etag(response, registration.version)
-    return service.get_registration(session, principal, registration_id)
+    the exam date on (409 `invalid_state` before it).""",
+    extra={"today": Today},
+)
 
 
 @registrations_router.put(
@@ -236,51 +174,30 @@ def registrations_result_put(
 # --- issued certificates -----------------------------------------------------------------------
 
 
-@certificates_router.get(
-    "", response_model=Page[IssuedCertificatePublic], responses=EXPORT_RESPONSES
+issued_certificates = Routes(
+    certificates_router,
+    IssuedCertificatePublic,
+    id_name="certificate_id",
+    read=service.get_certificate,
 )
-def issued_certificates_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[IssuedCertificateFilters, Query()],
-    params: ListDep,
-) -> Any:
+issued_certificates.list(
+    service.CERTIFICATES,
     """Issued certificate numbers, newest first. A student sees their own, a college manager
-    their college's students', an evaluation organisation those of its sessions."""
-    return service.CERTIFICATES.respond(session, principal, filters, params)
-
-
-@certificates_router.get(
-    "/{certificate_id}", response_model=IssuedCertificatePublic, responses=problem_responses(404)
+    their college's students', an evaluation organisation those of its sessions.""",
 )
-def issued_certificates_get(
-    session: SessionDep, principal: CurrentPrincipal, certificate_id: DbId, response: Response
-) -> IssuedCertificatePublic:
-    issued = service.get_certificate(session, principal, certificate_id)
-    set_etag(response, issued.version)
-    return issued
-
-
-@certificates_router.post(
-    "/{certificate_id}/revoke",
-    response_model=IssuedCertificatePublic,
-    responses=ACTION_RESPONSES,
-)
-def issued_certificates_revoke(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    certificate_id: DbId,
-    data: RevokeBody,
-    response: Response,
-    today: Today,
-) -> IssuedCertificatePublic:
+issued_certificates.get()
+issued_certificates.action(
+    "revoke",
+    lambda session, principal, certificate_id, data, today: service.revoke(
+        session, principal, certificate_id, data.reason, today
+    ),
     """valid → revoked with a reason (academic office or the issuing organisation); the public
     look-up then answers `revoked`. In the same transaction the credit bank reverses every
     credit converted from the certificate and rejects its requests still waiting for review,
-    with the revocation's reason."""
-    issued = service.revoke(session, principal, certificate_id, data.reason, today)
-    set_etag(response, issued.version)
-    return service.get_certificate(session, principal, certificate_id)
+    with the revocation's reason.""",
+    body=RevokeBody,
+    extra={"today": Today},
+)
 
 
 # --- public verification -----------------------------------------------------------------------
