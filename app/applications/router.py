@@ -2,16 +2,16 @@
 summary report."""
 
 from dataclasses import replace
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, status
 
 from app.applications import reports, service
 from app.applications.models import (
     MAX_YEAR,
     MIN_YEAR,
     ApplicationCreate,
-    ApplicationFilters,
     ApplicationPublic,
     ApplicationsReport,
     ApplicationStatus,
@@ -20,7 +20,6 @@ from app.applications.models import (
     PilotTeacherPublic,
     PilotTeacherSelection,
     PlanCreate,
-    PlanFilters,
     PlanPublic,
     PlanUpdate,
     RejectBody,
@@ -36,11 +35,9 @@ from app.core.pagination import Page
 from app.core.params import DbId
 from app.core.responses import (
     ACTION_RESPONSES,
-    CREATE_RESPONSES,
     GET_RESPONSES,
-    WRITE_RESPONSES,
 )
-from app.core.versions import IfMatch, set_created, set_etag
+from app.core.routes import Routes
 
 applications_router = APIRouter(
     prefix="/applications", tags=["applications"], responses=problem_responses(401, 403, 422)
@@ -58,125 +55,51 @@ YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="P
 # --- applications ----------------------------------------------------------------------------
 
 
-@applications_router.get("", response_model=Page[ApplicationPublic], responses=EXPORT_RESPONSES)
-def applications_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[ApplicationFilters, Query()],
-    params: ListDep,
-) -> Any:
+applications = Routes(
+    applications_router,
+    ApplicationPublic,
+    id_name="application_id",
+    read=service.get_application,
+)
+applications.list(
+    service.APPLICATIONS,
     """Pilot applications, newest year first, with majors (and each major's plan status) and
     cohorts. The office, auditors and admins see all; a college manager those with a major of
     their college; a teacher those they are assigned to; a student the approved or closed ones
     covering their major and cohort; an evaluation organisation the approved or closed ones for
-    its certificates. The CSV/XLSX export has the 一览表's headers, so it uploads again."""
-    return service.APPLICATIONS.respond(session, principal, filters, params)
-
-
-@applications_router.post(
-    "",
-    response_model=ApplicationPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=CREATE_RESPONSES,
+    its certificates. The CSV/XLSX export has the 一览表's headers, so it uploads again.""",
 )
-def applications_create(
-    session: SessionDep, principal: CurrentPrincipal, data: ApplicationCreate, response: Response
-) -> ApplicationPublic:
+applications.create(
+    ApplicationCreate,
+    service.create_application,
     """File a draft application. A college manager files only for majors of their college;
-    one application per (year, certificate, level, tier)."""
-    application = service.create_application(session, principal, data)
-    set_created(response, "applications", application.id, application.version)
-    assert application.id is not None
-    return service.get_application(session, principal, application.id)
-
-
+    one application per (year, certificate, level, tier).""",
+)
 # GET /applications/{application_id} is declared by app.trainings.router: an application's
 # detail shows its training figures (teacher coverage, trained students), which trainings owns.
-
-
-@applications_router.patch(
-    "/{application_id}", response_model=ApplicationPublic, responses=WRITE_RESPONSES
-)
-def applications_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    application_id: DbId,
-    data: ApplicationUpdate,
-    if_match: IfMatch,
-    response: Response,
-) -> ApplicationPublic:
+applications.update(
+    ApplicationUpdate,
+    service.update_application,
     """Change a draft (send the ETag in `If-Match`); `major_ids` and `cohorts` replace the
-    lists."""
-    application = service.update_application(session, principal, application_id, data, if_match)
-    set_etag(response, application.version)
-    return application
-
-
-@applications_router.delete(
-    "/{application_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ACTION_RESPONSES
+    lists.""",
 )
-def applications_delete(
-    session: SessionDep, principal: CurrentPrincipal, application_id: DbId
-) -> None:
-    """Delete a draft application."""
-    service.delete_application(session, principal, application_id)
-
-
-def _act(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    application_id: int,
-    action: str,
-    response: Response,
-    reason: str | None = None,
-) -> ApplicationPublic:
-    application = service.transition(session, principal, application_id, action, reason)
-    set_etag(response, application.version)
-    return service.get_application(session, principal, application_id)
-
-
-@applications_router.post(
-    "/{application_id}/submit", response_model=ApplicationPublic, responses=ACTION_RESPONSES
+applications.delete(
+    service.delete_application, "Delete a draft application.", responses=ACTION_RESPONSES
 )
-def applications_submit(
-    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, response: Response
-) -> ApplicationPublic:
-    """draft → submitted, by the office or the college manager of every major."""
-    return _act(session, principal, application_id, "submit", response)
-
-
-@applications_router.post(
-    "/{application_id}/approve", response_model=ApplicationPublic, responses=ACTION_RESPONSES
+for step, doc in (
+    ("submit", "draft → submitted, by the office or the college manager of every major."),
+    ("approve", "submitted → approved (academic office)."),
+    ("close", "approved → closed (academic office); no plan is filed after that."),
+):
+    applications.action(step, partial(service.transition, action=step), doc)
+applications.action(
+    "reject",
+    lambda session, principal, application_id, data: service.transition(
+        session, principal, application_id, "reject", data.reason
+    ),
+    "submitted → rejected with a reason (academic office).",
+    body=RejectBody,
 )
-def applications_approve(
-    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, response: Response
-) -> ApplicationPublic:
-    """submitted → approved (academic office)."""
-    return _act(session, principal, application_id, "approve", response)
-
-
-@applications_router.post(
-    "/{application_id}/reject", response_model=ApplicationPublic, responses=ACTION_RESPONSES
-)
-def applications_reject(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    application_id: DbId,
-    data: RejectBody,
-    response: Response,
-) -> ApplicationPublic:
-    """submitted → rejected with a reason (academic office)."""
-    return _act(session, principal, application_id, "reject", response, data.reason)
-
-
-@applications_router.post(
-    "/{application_id}/close", response_model=ApplicationPublic, responses=ACTION_RESPONSES
-)
-def applications_close(
-    session: SessionDep, principal: CurrentPrincipal, application_id: DbId, response: Response
-) -> ApplicationPublic:
-    """approved → closed (academic office); no plan is filed after that."""
-    return _act(session, principal, application_id, "close", response)
 
 
 # --- teachers --------------------------------------------------------------------------------
@@ -228,101 +151,43 @@ def applications_teachers_remove(
 # --- plans -----------------------------------------------------------------------------------
 
 
-@plans_router.get("", response_model=Page[PlanPublic], responses=EXPORT_RESPONSES)
-def plans_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[PlanFilters, Query()],
-    params: ListDep,
-) -> Any:
-    """Work plans with their core courses; a college manager sees their college's."""
-    return service.PLANS.respond(session, principal, filters, params)
-
-
-@plans_router.post(
-    "",
-    response_model=PlanPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=CREATE_RESPONSES,
+plans = Routes(plans_router, PlanPublic, id_name="plan_id", read=service.get_plan)
+plans.list(
+    service.PLANS, "Work plans with their core courses; a college manager sees their college's."
 )
-def plans_create(
-    session: SessionDep, principal: CurrentPrincipal, data: PlanCreate, response: Response
-) -> PlanPublic:
+plans.create(
+    PlanCreate,
+    service.create_plan,
     """Start a major's draft plan for an approved application (one per application and
-    major). Core courses are checked when the plan is filed."""
-    plan = service.create_plan(session, principal, data)
-    set_created(response, "plans", plan.id, plan.version)
-    assert plan.id is not None
-    return service.get_plan(session, principal, plan.id)
-
-
-@plans_router.get("/{plan_id}", response_model=PlanPublic, responses=GET_RESPONSES)
-def plans_get(
-    session: SessionDep, principal: CurrentPrincipal, plan_id: DbId, response: Response
-) -> PlanPublic:
+    major). Core courses are checked when the plan is filed.""",
+)
+plans.get(
     """One work plan with its sections, core courses and `allowed_actions`; the `ETag` is
     what a `PATCH` sends back in `If-Match`."""
-    plan = service.get_plan(session, principal, plan_id)
-    set_etag(response, plan.version)
-    return plan
-
-
-@plans_router.patch("/{plan_id}", response_model=PlanPublic, responses=WRITE_RESPONSES)
-def plans_update(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    plan_id: DbId,
-    data: PlanUpdate,
-    if_match: IfMatch,
-    response: Response,
-) -> PlanPublic:
+)
+plans.update(
+    PlanUpdate,
+    service.update_plan,
     """Change a draft or returned plan (`If-Match`); a returned plan becomes a draft again.
-    `core_course_ids` replaces the list."""
-    plan = service.update_plan(session, principal, plan_id, data, if_match)
-    set_etag(response, plan.version)
-    return service.get_plan(session, principal, plan_id)
-
-
-def _plan_act(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    plan_id: int,
-    action: str,
-    response: Response,
-    reason: str | None = None,
-) -> PlanPublic:
-    plan = service.plan_transition(session, principal, plan_id, action, reason)
-    set_etag(response, plan.version)
-    return service.get_plan(session, principal, plan_id)
-
-
-@plans_router.post("/{plan_id}/file", response_model=PlanPublic, responses=ACTION_RESPONSES)
-def plans_file(
-    session: SessionDep, principal: CurrentPrincipal, plan_id: DbId, response: Response
-) -> PlanPublic:
-    """File (报备) a draft or returned plan with the office: needs 3–5 core courses of the
-    major and an application that is still approved (not closed)."""
-    return _plan_act(session, principal, plan_id, "file", response)
-
-
-@plans_router.post("/{plan_id}/acknowledge", response_model=PlanPublic, responses=ACTION_RESPONSES)
-def plans_acknowledge(
-    session: SessionDep, principal: CurrentPrincipal, plan_id: DbId, response: Response
-) -> PlanPublic:
-    """filed → acknowledged (academic office)."""
-    return _plan_act(session, principal, plan_id, "acknowledge", response)
-
-
-@plans_router.post("/{plan_id}/return", response_model=PlanPublic, responses=ACTION_RESPONSES)
-def plans_return(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    plan_id: DbId,
-    data: ReturnBody,
-    response: Response,
-) -> PlanPublic:
-    """filed → returned with a reason (academic office); the college edits and files again."""
-    return _plan_act(session, principal, plan_id, "return", response, data.reason)
+    `core_course_ids` replaces the list.""",
+)
+for step, doc in (
+    (
+        "file",
+        """File (报备) a draft or returned plan with the office: needs 3–5 core courses of the
+        major and an application that is still approved (not closed).""",
+    ),
+    ("acknowledge", "filed → acknowledged (academic office)."),
+):
+    plans.action(step, partial(service.plan_transition, action=step), doc)
+plans.action(
+    "return",
+    lambda session, principal, plan_id, data: service.plan_transition(
+        session, principal, plan_id, "return", data.reason
+    ),
+    "filed → returned with a reason (academic office); the college edits and files again.",
+    body=ReturnBody,
+)
 
 
 # --- report ----------------------------------------------------------------------------------

@@ -262,7 +262,7 @@ def update_college(
     college_id: int,
     data: CollegeUpdate,
     if_match: int | None,
-) -> College:
+) -> CollegePublic:
     require_office(principal)
     college = lock_row(session, College, college_id, "college")
     check_version(college.version, if_match, "college")
@@ -271,7 +271,7 @@ def update_college(
     _unique(session, College, College.name, changes.get("name"), college_id, "name", "college")
     _unique(session, College, College.code, changes.get("code"), college_id, "code", "college")
     apply_changes(session, principal, college, changes, "college")
-    return college
+    return CollegePublic.model_validate(college)
 
 
 def delete_college(session: Session, principal: Principal, college_id: int) -> None:
@@ -822,7 +822,7 @@ def update_evaluation_org(
     org_id: int,
     data: EvaluationOrgUpdate,
     if_match: int | None,
-) -> EvaluationOrg:
+) -> EvaluationOrgPublic:
     require_office(principal)
     org = lock_row(session, EvaluationOrg, org_id, "evaluation organisation")
     check_version(org.version, if_match, "evaluation organisation")
@@ -838,7 +838,7 @@ def update_evaluation_org(
         "evaluation organisation",
     )
     apply_changes(session, principal, org, changes, "evaluation_org")
-    return org
+    return EvaluationOrgPublic.model_validate(org)
 
 
 def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -> None:
