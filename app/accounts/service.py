@@ -24,7 +24,7 @@ from app.accounts.models import (
     UserUpdate,
 )
 from app.core import security
-from app.core.audit import record, snapshot
+from app.core.audit import record, record_row, snapshot
 from app.core.auth import PrincipalResolvers
 from app.core.config import Settings
 from app.core.errors import (
@@ -362,14 +362,7 @@ def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> Ap
     )
     session.add(api_key)
     session.flush()
-    record(
-        session,
-        actor,
-        action="create",
-        entity="api_key",
-        entity_id=api_key.id,
-        after=snapshot(api_key),
-    )
+    record_row(session, actor, api_key, "api_key")
     session.commit()
     return ApiKeyCreated.model_validate({**api_key.model_dump(), "key": key})
 

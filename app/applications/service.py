@@ -40,7 +40,7 @@ from app.applications.models import (
     Tier,
     cohort_problem,
 )
-from app.core.audit import apply_changes, record, snapshot
+from app.core.audit import apply_changes, record, record_row, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
@@ -913,14 +913,7 @@ def add_teacher(
     )
     session.add(row)
     session.flush()
-    record(
-        session,
-        principal,
-        action="assign_teacher",
-        entity="pilot_teacher",
-        entity_id=row.id,
-        after=snapshot(row),
-    )
+    record_row(session, principal, row, "pilot_teacher", action="assign_teacher")
     session.commit()
     return _teacher_public(row, teacher)
 

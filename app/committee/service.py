@@ -25,7 +25,7 @@ from app.committee.models import (
     MeetingRow,
     MeetingUpdate,
 )
-from app.core.audit import apply_changes, record, snapshot
+from app.core.audit import apply_changes, record, record_row, snapshot
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
@@ -120,14 +120,7 @@ def create_expert(session: Session, principal: Principal, data: ExpertCreate) ->
     expert = Expert.model_validate(data)
     session.add(expert)
     session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=EXPERT_ENTITY,
-        entity_id=expert.id,
-        after=snapshot(expert),
-    )
+    record_row(session, principal, expert, EXPERT_ENTITY)
     session.commit()
     return expert
 

@@ -181,3 +181,25 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_row(
+    session: Session,
+    principal: Principal | None,
+    row: SQLModel,
+    entity: str,
+    *,
+    action: str = "create",
+    before: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """:func:`record` of ``row`` as it now is (flushed, so it has its id): a creation, or a
+    workflow ``action`` whose ``before`` the caller took."""
+    return record(
+        session,
+        principal,
+        action=action,
+        entity=entity,
+        entity_id=getattr(row, "id", None),
+        before=before,
+        after=snapshot(row),
+    )

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.core.audit import record, snapshot
+from app.core.audit import record_row, snapshot
 from app.core.auth import check_role
 from app.core.errors import InvalidState, NotFound
 from app.core.export import ExportColumn
@@ -210,23 +210,8 @@ def write_reversal(
     request.status = RequestStatus.reversed
     request.live = None
     session.flush()
-    record(
-        session,
-        principal,
-        action="reverse",
-        entity=CREDIT_ENTITY,
-        entity_id=reversal.id,
-        after=snapshot(reversal),
-    )
-    record(
-        session,
-        principal,
-        action="reverse",
-        entity=REQUEST_ENTITY,
-        entity_id=request.id,
-        before=before,
-        after=snapshot(request),
-    )
+    record_row(session, principal, reversal, CREDIT_ENTITY, action="reverse")
+    record_row(session, principal, request, REQUEST_ENTITY, action="reverse", before=before)
     return reversal
 
 

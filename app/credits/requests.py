@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.core.audit import record, snapshot
+from app.core.audit import record, record_row, snapshot
 from app.core.auth import check_role
 from app.core.errors import (
     AppError,
@@ -374,14 +374,7 @@ def create_request(
     )
     session.add(request)
     session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=REQUEST_ENTITY,
-        entity_id=request.id,
-        after=snapshot(request),
-    )
+    record_row(session, principal, request, REQUEST_ENTITY)
     session.commit()
     return request
 
@@ -445,14 +438,7 @@ def approve(
         before=before,
         after=snapshot(request),
     )
-    record(
-        session,
-        principal,
-        action="create",
-        entity=CREDIT_ENTITY,
-        entity_id=credit.id,
-        after=snapshot(credit),
-    )
+    record_row(session, principal, credit, CREDIT_ENTITY)
     session.commit()
     return request
 
@@ -504,15 +490,7 @@ def close_request(
     if reason is not None:
         request.reason = reason
     session.flush()
-    record(
-        session,
-        principal,
-        action=action,
-        entity=REQUEST_ENTITY,
-        entity_id=request.id,
-        before=before,
-        after=snapshot(request),
-    )
+    record_row(session, principal, request, REQUEST_ENTITY, action=action, before=before)
     if commit:
         session.commit()
     return request

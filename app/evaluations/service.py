@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.applications.service import visible
-from app.core.audit import record, snapshot
+from app.core.audit import record, record_row, snapshot
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -282,14 +282,13 @@ def put_scheme(
     _apply_scheme(scheme, data)
     session.add(scheme)
     session.flush()
-    record(
+    record_row(
         session,
         principal,
+        scheme,
+        SCHEME_ENTITY,
         action="update" if existing else "create",
-        entity=SCHEME_ENTITY,
-        entity_id=scheme.id,
         before=before,
-        after=snapshot(scheme),
     )
     has_evaluations = session.exec(select(Evaluation.id).where(Evaluation.year == year)).first()
     if has_evaluations is not None:
@@ -436,15 +435,7 @@ def _compute(
         evaluation.computed_at = now
         _retotal(evaluation, scheme)
         session.flush()
-        record(
-            session,
-            principal,
-            action="compute",
-            entity=ENTITY,
-            entity_id=evaluation.id,
-            before=before,
-            after=snapshot(evaluation),
-        )
+        record_row(session, principal, evaluation, ENTITY, action="compute", before=before)
     _rerank(session, year)
 
 
@@ -552,24 +543,10 @@ def finalize_year(session: Session, principal: Principal, year: int) -> Evaluati
         evaluation_before = snapshot(evaluation)
         evaluation.finalized_at = now
         session.flush()
-        record(
-            session,
-            principal,
-            action="finalize",
-            entity=ENTITY,
-            entity_id=evaluation.id,
-            before=evaluation_before,
-            after=snapshot(evaluation),
+        record_row(
+            session, principal, evaluation, ENTITY, action="finalize", before=evaluation_before
         )
-    record(
-        session,
-        principal,
-        action="finalize",
-        entity=SCHEME_ENTITY,
-        entity_id=scheme.id,
-        before=before,
-        after=snapshot(scheme),
-    )
+    record_row(session, principal, scheme, SCHEME_ENTITY, action="finalize", before=before)
     session.commit()
     return year_run(session, principal, year)
 

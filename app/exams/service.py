@@ -17,7 +17,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.applications.service import approved_application
-from app.core.audit import apply_changes, record, snapshot
+from app.core.audit import apply_changes, record, record_row, snapshot
 from app.core.auth import check_role
 from app.core.errors import (
     Conflict,
@@ -204,14 +204,7 @@ def create_session(session: Session, principal: Principal, data: ExamSessionCrea
     )
     session.add(exam)
     session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=SESSION_ENTITY,
-        entity_id=exam.id,
-        after=snapshot(exam),
-    )
+    record_row(session, principal, exam, SESSION_ENTITY)
     session.commit()
     return exam
 
@@ -418,14 +411,7 @@ def register(
     )
     session.add(registration)
     session.flush()
-    record(
-        session,
-        principal,
-        action="register",
-        entity=REGISTRATION_ENTITY,
-        entity_id=registration.id,
-        after=snapshot(registration),
-    )
+    record_row(session, principal, registration, REGISTRATION_ENTITY, action="register")
     session.commit()
     return registration
 
@@ -717,15 +703,7 @@ def _move(
     registration.status = target
     registration.live = None if target == RegistrationStatus.cancelled else True
     session.flush()
-    record(
-        session,
-        principal,
-        action=action,
-        entity=REGISTRATION_ENTITY,
-        entity_id=registration.id,
-        before=before,
-        after=snapshot(registration),
-    )
+    record_row(session, principal, registration, REGISTRATION_ENTITY, action=action, before=before)
     session.commit()
     return registration
 
@@ -836,14 +814,13 @@ def put_result(
         registration.status = RegistrationStatus.sat
     session.flush()
     if before != snapshot(result):
-        record(
+        record_row(
             session,
             principal,
+            result,
+            RESULT_ENTITY,
             action="update" if before else "create",
-            entity=RESULT_ENTITY,
-            entity_id=result.id,
             before=before,
-            after=snapshot(result),
         )
     session.commit()
     return result

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from app.applications.models import ApplicationMajor, PilotApplication
 from app.applications.service import approved_application
-from app.core.audit import apply_changes, record, snapshot
+from app.core.audit import apply_changes, record, record_row, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
@@ -252,14 +252,7 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
     source = FundingSource(**data.model_dump(exclude={"earmarked"}), earmarked=bool(earmarked))
     session.add(source)
     session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=SOURCE_ENTITY,
-        entity_id=source.id,
-        after=snapshot(source),
-    )
+    record_row(session, principal, source, SOURCE_ENTITY)
     session.commit()
     return source
 
@@ -495,14 +488,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
     line = BudgetLine(**data.model_dump())
     session.add(line)
     session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=LINE_ENTITY,
-        entity_id=line.id,
-        after=snapshot(line),
-    )
+    record_row(session, principal, line, LINE_ENTITY)
     session.commit()
     return line
 
@@ -726,14 +712,7 @@ def create_expenditure(
     )
     session.add(expenditure)
     session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=EXPENDITURE_ENTITY,
-        entity_id=expenditure.id,
-        after=snapshot(expenditure),
-    )
+    record_row(session, principal, expenditure, EXPENDITURE_ENTITY)
     session.commit()
     return expenditure
 
@@ -780,14 +759,13 @@ def reverse_expenditure(
     )
     session.add(reversal)
     session.flush()
-    record(
+    record_row(
         session,
         principal,
+        reversal,
+        EXPENDITURE_ENTITY,
         action="reverse",
-        entity=EXPENDITURE_ENTITY,
-        entity_id=reversal.id,
         before=snapshot(original),
-        after=snapshot(reversal),
     )
     session.commit()
     return reversal
@@ -907,14 +885,7 @@ def _pay(
         },
     )
     for entry in entries:
-        record(
-            session,
-            principal,
-            action="create",
-            entity=EXPENDITURE_ENTITY,
-            entity_id=entry.id,
-            after=snapshot(entry),
-        )
+        record_row(session, principal, entry, EXPENDITURE_ENTITY)
 
 
 def run_subsidies(
