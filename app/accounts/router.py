@@ -5,20 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.accounts import service
-from app.accounts.models import (
-    ApiKeyCreate,
-    ApiKeyCreated,
-    ApiKeyFilters,
-    ApiKeyPublic,
-    Me,
-    PasswordChange,
-    Token,
-    UserCreate,
-    UserFilters,
-    UserPublic,
-    UserUpdate,
-)
+from app.accounts import models, service
 from app.core.auth import AdminPrincipal, CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
@@ -27,20 +14,17 @@ from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
 from app.core.roles import SCOPE_FIELDS
+from app.core.routes import domain_router
 from app.core.versions import IfMatch, set_etag
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
-users_router = APIRouter(
-    prefix="/users", tags=["users"], responses=problem_responses(401, 403, 422)
-)
-api_keys_router = APIRouter(
-    prefix="/api-keys", tags=["api-keys"], responses=problem_responses(401, 403, 422)
-)
+users_router = domain_router("/users", "users")
+api_keys_router = domain_router("/api-keys", "api-keys")
 
 
 @auth_router.post(
     "/token",
-    response_model=Token,
+    response_model=models.Token,
     responses=problem_responses(401, 422, 429),
     summary="Log in (OAuth2 password flow)",
 )
@@ -49,20 +33,20 @@ def auth_token(
     session: SessionDep,
     settings: SettingsDep,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-) -> Token:
+) -> models.Token:
     """Exchange a username and password for a bearer token. Five failures for one username
     within 15 minutes lock further attempts for it (429 with `Retry-After`)."""
     client_ip = request.client.host if request.client else None
     return service.login(session, settings, form.username, form.password, client_ip)
 
 
-@auth_router.get("/me", response_model=Me, responses=problem_responses(401))
-def auth_me(session: SessionDep, principal: CurrentPrincipal) -> Me:
+@auth_router.get("/me", response_model=models.Me, responses=problem_responses(401))
+def auth_me(session: SessionDep, principal: CurrentPrincipal) -> models.Me:
     """Who this credential acts as: role, scope, and the user account (none for an API key)."""
     user = None
     if principal.user_id is not None:
-        user = UserPublic.model_validate(service.get_user(session, principal.user_id))
-    return Me(
+        user = models.UserPublic.model_validate(service.get_user(session, principal.user_id))
+    return models.Me(
         principal=principal.label,
         role=principal.role,
         user=user,
@@ -77,17 +61,17 @@ def auth_me(session: SessionDep, principal: CurrentPrincipal) -> Me:
     responses=problem_responses(401, 409, 422),
 )
 def auth_change_password(
-    session: SessionDep, principal: CurrentPrincipal, data: PasswordChange
+    session: SessionDep, principal: CurrentPrincipal, data: models.PasswordChange
 ) -> None:
     """Change your own password (the current one is required)."""
     service.change_own_password(session, principal, data)
 
 
-@users_router.get("", response_model=Page[UserPublic], responses=EXPORT_RESPONSES)
+@users_router.get("", response_model=Page[models.UserPublic], responses=EXPORT_RESPONSES)
 def users_list(
     session: SessionDep,
     admin: AdminPrincipal,
-    filters: Annotated[UserFilters, Query()],
+    filters: Annotated[models.UserFilters, Query()],
     params: ListDep,
 ) -> Any:
     """Users, oldest first."""
@@ -96,72 +80,74 @@ def users_list(
 
 @users_router.post(
     "",
-    response_model=UserPublic,
+    response_model=models.UserPublic,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(409),
 )
 def users_create(
-    session: SessionDep, admin: AdminPrincipal, data: UserCreate, response: Response
-) -> UserPublic:
+    session: SessionDep, admin: AdminPrincipal, data: models.UserCreate, response: Response
+) -> models.UserPublic:
     """Create a user. Scoped roles need their scope: `college_manager` a `college_id`,
     `teacher` a `teacher_id`, `student` a `student_id`, `evaluation_org` an `evaluation_org_id`."""
     user = service.create_user(session, admin, data)
     set_etag(response, user.version)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
-    return UserPublic.model_validate(user)
+    return models.UserPublic.model_validate(user)
 
 
-@users_router.get("/{user_id}", response_model=UserPublic, responses=problem_responses(404))
+@users_router.get("/{user_id}", response_model=models.UserPublic, responses=problem_responses(404))
 def users_get(
     session: SessionDep, admin: AdminPrincipal, user_id: DbId, response: Response
-) -> UserPublic:
+) -> models.UserPublic:
     user = service.USERS.one(session, admin, user_id)
     set_etag(response, user.version)
     return user
 
 
 @users_router.patch(
-    "/{user_id}", response_model=UserPublic, responses=problem_responses(404, 409, 412)
+    "/{user_id}", response_model=models.UserPublic, responses=problem_responses(404, 409, 412)
 )
 def users_update(
     session: SessionDep,
     admin: AdminPrincipal,
     user_id: DbId,
-    data: UserUpdate,
+    data: models.UserUpdate,
     if_match: IfMatch,
     response: Response,
-) -> UserPublic:
+) -> models.UserPublic:
     """Change a user (send `If-Match` with the ETag you read to avoid overwriting a newer
     change). Deactivate with `is_active: false`; users are never deleted, the audit trail
     refers to them."""
     user = service.update_user(session, admin, user_id, data, if_match)
     set_etag(response, user.version)
-    return UserPublic.model_validate(user)
+    return models.UserPublic.model_validate(user)
 
 
-@api_keys_router.get("", response_model=Page[ApiKeyPublic], responses=EXPORT_RESPONSES)
+@api_keys_router.get("", response_model=Page[models.ApiKeyPublic], responses=EXPORT_RESPONSES)
 def api_keys_list(
     session: SessionDep,
     admin: AdminPrincipal,
-    filters: Annotated[ApiKeyFilters, Query()],
+    filters: Annotated[models.ApiKeyFilters, Query()],
     params: ListDep,
 ) -> Any:
     """API keys (never the secret), oldest first."""
     return service.API_KEYS.respond(session, admin, filters, params)
 
 
-@api_keys_router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+@api_keys_router.post("", response_model=models.ApiKeyCreated, status_code=status.HTTP_201_CREATED)
 def api_keys_create(
-    session: SessionDep, admin: AdminPrincipal, data: ApiKeyCreate
-) -> ApiKeyCreated:
+    session: SessionDep, admin: AdminPrincipal, data: models.ApiKeyCreate
+) -> models.ApiKeyCreated:
     """Create a key bound to one role and scope. The `key` is shown in this response only;
     the service keeps a hash. Clients send it as `X-API-Key`."""
     return service.create_api_key(session, admin, data)
 
 
 @api_keys_router.post(
-    "/{key_id}/revoke", response_model=ApiKeyPublic, responses=problem_responses(404, 409)
+    "/{key_id}/revoke", response_model=models.ApiKeyPublic, responses=problem_responses(404, 409)
 )
-def api_keys_revoke(session: SessionDep, admin: AdminPrincipal, key_id: DbId) -> ApiKeyPublic:
+def api_keys_revoke(
+    session: SessionDep, admin: AdminPrincipal, key_id: DbId
+) -> models.ApiKeyPublic:
     """Revoke a key at once; it answers 401 from then on. The record stays for the audit."""
-    return ApiKeyPublic.model_validate(service.revoke_api_key(session, admin, key_id))
+    return models.ApiKeyPublic.model_validate(service.revoke_api_key(session, admin, key_id))

@@ -4,7 +4,6 @@ applications a principal may read, as JSON or as a CSV/XLSX download."""
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi.responses import StreamingResponse
 from sqlmodel import Session, col, func, select
 
 from app.applications.models import (
@@ -16,7 +15,7 @@ from app.applications.models import (
     ReportRow,
 )
 from app.applications.service import visible
-from app.core.export import ExportColumn, ExportFormat, export_response
+from app.core.export import ExportColumn
 from app.core.roles import Principal
 from app.reference.models import Certificate, College, Major
 
@@ -141,13 +140,11 @@ def report(
     )
 
 
-def report_export(result: ApplicationsReport, fmt: ExportFormat) -> StreamingResponse:
-    """The report as a CSV/XLSX download: a row per group, then the 合计 row."""
-    columns = [
-        ExportColumn("label", GROUP_HEADERS[result.group_by]),
-        ExportColumn("applications", "申报数"),
-        ExportColumn("headcount", "申报人数"),
-    ]
+REPORT_COLUMNS = [ExportColumn("applications", "申报数"), ExportColumn("headcount", "申报人数")]
+
+
+def report_rows(result: ApplicationsReport) -> list[dict[str, Any]]:
+    """The download's rows: one per group, then the 合计 row."""
     items: list[dict[str, Any]] = [row.model_dump() for row in result.rows]
     items.append(
         {
@@ -156,5 +153,4 @@ def report_export(result: ApplicationsReport, fmt: ExportFormat) -> StreamingRes
             "headcount": result.total_headcount,
         }
     )
-    name = f"applications-by-{result.group_by.value}" + (f"-{result.year}" if result.year else "")
-    return export_response(items, columns, fmt, name)
+    return items

@@ -5,51 +5,29 @@ from dataclasses import replace
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
-from app.applications import reports, service
-from app.applications.models import (
-    MAX_YEAR,
-    MIN_YEAR,
-    ApplicationCreate,
-    ApplicationPublic,
-    ApplicationsReport,
-    ApplicationStatus,
-    ApplicationUpdate,
-    PilotTeacherCreate,
-    PilotTeacherPublic,
-    PilotTeacherSelection,
-    PlanCreate,
-    PlanPublic,
-    PlanUpdate,
-    RejectBody,
-    ReportGroupBy,
-    ReturnBody,
-)
+from app.applications import models, reports, service
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
+from app.core.reports import grouped_columns, report_filename, report_response
 from app.core.responses import (
     ACTION_RESPONSES,
     GET_RESPONSES,
 )
-from app.core.routes import Routes
+from app.core.routes import Routes, domain_router
 
-applications_router = APIRouter(
-    prefix="/applications", tags=["applications"], responses=problem_responses(401, 403, 422)
-)
-plans_router = APIRouter(
-    prefix="/plans", tags=["plans"], responses=problem_responses(401, 403, 422)
-)
-reports_router = APIRouter(
-    prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
-)
+applications_router = domain_router("/applications", "applications")
+plans_router = domain_router("/plans", "plans")
+reports_router = domain_router("/reports", "reports")
 
-YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")]
+YearQuery = Annotated[
+    int | None, Query(ge=models.MIN_YEAR, le=models.MAX_YEAR, description="Pilot year")
+]
 
 
 # --- applications ----------------------------------------------------------------------------
@@ -57,7 +35,7 @@ YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="P
 
 applications = Routes(
     applications_router,
-    ApplicationPublic,
+    models.ApplicationPublic,
     id_name="application_id",
     read=service.get_application,
 )
@@ -70,7 +48,7 @@ applications.list(
     its certificates. The CSV/XLSX export has the 一览表's headers, so it uploads again.""",
 )
 applications.create(
-    ApplicationCreate,
+    models.ApplicationCreate,
     service.create_application,
     """File a draft application. A college manager files only for majors of their college;
     one application per (year, certificate, level, tier).""",
@@ -78,7 +56,7 @@ applications.create(
 # GET /applications/{application_id} is declared by app.trainings.router: an application's
 # detail shows its training figures (teacher coverage, trained students), which trainings owns.
 applications.update(
-    ApplicationUpdate,
+    models.ApplicationUpdate,
     service.update_application,
     """Change a draft (send the ETag in `If-Match`); `major_ids` and `cohorts` replace the
     lists.""",
@@ -98,7 +76,7 @@ applications.action(
         session, principal, application_id, "reject", data.reason
     ),
     "submitted → rejected with a reason (academic office).",
-    body=RejectBody,
+    body=models.RejectBody,
 )
 
 
@@ -107,21 +85,21 @@ applications.action(
 
 @applications_router.get(
     "/{application_id}/teachers",
-    response_model=Page[PilotTeacherPublic],
+    response_model=Page[models.PilotTeacherPublic],
     responses={**GET_RESPONSES, **EXPORT_RESPONSES},
 )
 def applications_teachers_list(
     session: SessionDep, principal: CurrentPrincipal, application_id: DbId, params: ListDep
 ) -> Any:
     """Teachers assigned to the pilot, by staff number, with their roles."""
-    selection = PilotTeacherSelection(application_id=application_id)
+    selection = models.PilotTeacherSelection(application_id=application_id)
     listing = replace(service.TEACHERS, filename=f"application-{application_id}-teachers")
     return listing.respond(session, principal, selection, params)
 
 
 @applications_router.post(
     "/{application_id}/teachers",
-    response_model=PilotTeacherPublic,
+    response_model=models.PilotTeacherPublic,
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
 )
@@ -129,8 +107,8 @@ def applications_teachers_add(
     session: SessionDep,
     principal: CurrentPrincipal,
     application_id: DbId,
-    data: PilotTeacherCreate,
-) -> PilotTeacherPublic:
+    data: models.PilotTeacherCreate,
+) -> models.PilotTeacherPublic:
     """Assign a teacher as `trainer` and/or `evaluator`. A college manager assigns teachers of
     their college to a pilot with a major of their college."""
     return service.add_teacher(session, principal, application_id, data)
@@ -151,12 +129,12 @@ def applications_teachers_remove(
 # --- plans -----------------------------------------------------------------------------------
 
 
-plans = Routes(plans_router, PlanPublic, id_name="plan_id", read=service.get_plan)
+plans = Routes(plans_router, models.PlanPublic, id_name="plan_id", read=service.get_plan)
 plans.list(
     service.PLANS, "Work plans with their core courses; a college manager sees their college's."
 )
 plans.create(
-    PlanCreate,
+    models.PlanCreate,
     service.create_plan,
     """Start a major's draft plan for an approved application (one per application and
     major). Core courses are checked when the plan is filed.""",
@@ -166,7 +144,7 @@ plans.get(
     what a `PATCH` sends back in `If-Match`."""
 )
 plans.update(
-    PlanUpdate,
+    models.PlanUpdate,
     service.update_plan,
     """Change a draft or returned plan (`If-Match`); a returned plan becomes a draft again.
     `core_course_ids` replaces the list.""",
@@ -186,21 +164,23 @@ plans.action(
         session, principal, plan_id, "return", data.reason
     ),
     "filed → returned with a reason (academic office); the college edits and files again.",
-    body=ReturnBody,
+    body=models.ReturnBody,
 )
 
 
 # --- report ----------------------------------------------------------------------------------
 
 
-@reports_router.get("/applications", response_model=ApplicationsReport, responses=EXPORT_RESPONSES)
+@reports_router.get(
+    "/applications", response_model=models.ApplicationsReport, responses=EXPORT_RESPONSES
+)
 def reports_applications(
     session: SessionDep,
     principal: CurrentPrincipal,
     year: YearQuery = None,
-    group_by: ReportGroupBy = ReportGroupBy.certificate,
+    group_by: models.ReportGroupBy = models.ReportGroupBy.certificate,
     status: Annotated[
-        ApplicationStatus | None,
+        models.ApplicationStatus | None,
         Query(description="Only this status; without it every status but rejected"),
     ] = None,
     format: FormatQuery = ExportFormat.json,
@@ -208,6 +188,10 @@ def reports_applications(
     """Count and Σ headcount per group, plus totals over the applications you can read. An
     application with majors in several groups counts in each; the totals count it once."""
     result = reports.report(session, principal, year=year, group_by=group_by, status=status)
-    if format != ExportFormat.json:
-        return reports.report_export(result, format)
-    return result
+    return report_response(
+        result,
+        format,
+        reports.report_rows(result),
+        grouped_columns(reports.GROUP_HEADERS, group_by, reports.REPORT_COLUMNS),
+        report_filename("applications", year, group_by),
+    )

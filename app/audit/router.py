@@ -2,25 +2,23 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from app.audit import service
-from app.audit.models import AuditEventFilters, AuditEventPublic, ChangeFeed
+from app.audit.models import AuditEventPublic, ChangeFeed
 from app.core.auth import require_roles
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
 from app.core.export import (
-    EXPORT_RESPONSES,
     XLSX_MEDIA_TYPE,
     ExportFormat,
     export_response,
 )
-from app.core.listing import ListDep
-from app.core.pagination import MAX_LIMIT, Page
+from app.core.pagination import MAX_LIMIT
 from app.core.params import MAX_DB_ID
 from app.core.roles import Principal, Role
+from app.core.routes import Routes, domain_router
 
-router = APIRouter(tags=["audit"], responses=problem_responses(401, 403, 422))
+router = domain_router("", "audit")
 
 AuditReader = Annotated[Principal, Depends(require_roles(Role.admin, Role.auditor))]
 FeedReader = Annotated[
@@ -45,15 +43,9 @@ FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/audit-events", response_model=Page[AuditEventPublic], responses=EXPORT_RESPONSES)
-def audit_events_list(
-    session: SessionDep,
-    reader: AuditReader,
-    filters: Annotated[AuditEventFilters, Query()],
-    params: ListDep,
-) -> Any:
-    """Every recorded change with its before and after values, newest first."""
-    return service.EVENTS.respond(session, reader, filters, params)
+Routes(
+    router, AuditEventPublic, id_name="event_id", prefix="/audit-events", principal=AuditReader
+).list(service.EVENTS, "Every recorded change with its before and after values, newest first.")
 
 
 @router.get("/events", response_model=ChangeFeed, responses=FEED_RESPONSES)

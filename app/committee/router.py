@@ -1,17 +1,10 @@
 """HTTP for the expert advisory committee: experts and meetings."""
 
-from fastapi import APIRouter
-
 from app.committee import models, service
-from app.core.errors import problem_responses
-from app.core.routes import Routes
+from app.core.routes import Routes, domain_router
 
-experts_router = APIRouter(
-    prefix="/experts", tags=["committee"], responses=problem_responses(401, 403, 422)
-)
-meetings_router = APIRouter(
-    prefix="/meetings", tags=["committee"], responses=problem_responses(401, 403, 422)
-)
+experts_router = domain_router("/experts", "committee")
+meetings_router = domain_router("/meetings", "committee")
 
 experts = Routes(experts_router, models.ExpertPublic, id_name="expert_id", read=service.get_expert)
 experts.list(

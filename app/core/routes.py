@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
+from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES
 from app.core.listing import ListDep, Listing
 from app.core.pagination import Page
@@ -45,6 +46,12 @@ from app.core.versions import IfMatch, set_created, set_etag
 Responses = dict[int | str, dict[str, Any]]
 
 _KW = inspect.Parameter.KEYWORD_ONLY
+
+
+def domain_router(prefix: str, tag: str) -> APIRouter:
+    """A router for the resources under ``prefix`` (``"/exam-sessions"``, or ``""``), shown
+    under ``tag`` in the API docs, whose every endpoint may answer 401, 403 and 422."""
+    return APIRouter(prefix=prefix, tags=[tag], responses=problem_responses(401, 403, 422))
 
 
 def _signed(endpoint: Callable[..., Any], params: dict[str, Any]) -> Callable[..., Any]:
@@ -68,7 +75,8 @@ class Routes:
     unless ``name`` is given. ``id_name`` is the path parameter (``"college_id"``) and
     ``read(session, principal, id)`` the scoped read of one row. ``context`` names
     dependencies the read needs as well (``{"today": Today}``): every endpoint that answers
-    a row takes them and hands them to ``read`` by keyword.
+    a row takes them and hands them to ``read`` by keyword. ``principal`` is the dependency
+    that resolves the caller (``AdminPrincipal`` refuses everyone else before anything).
     """
 
     def __init__(
@@ -81,6 +89,7 @@ class Routes:
         prefix: str = "",
         name: str | None = None,
         context: dict[str, Any] | None = None,
+        principal: Any = CurrentPrincipal,
     ) -> None:
         self.router = router
         self.public = public
@@ -91,6 +100,7 @@ class Routes:
         self.name = name or self.location.replace("-", "_")
         self._read = read
         self.context = context or {}
+        self.principal = principal
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -137,7 +147,7 @@ class Routes:
 
         params = {
             "session": SessionDep,
-            "principal": CurrentPrincipal,
+            "principal": self.principal,
             "filters": Annotated[listing.filters, Query()],
             "params": ListDep,
         }
@@ -173,7 +183,7 @@ class Routes:
 
         params = {
             "session": SessionDep,
-            "principal": CurrentPrincipal,
+            "principal": self.principal,
             "data": body,
             "response": Response,
             **self.context,
@@ -322,7 +332,7 @@ class Routes:
     def _item_params(self, *, response: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = {
             "session": SessionDep,
-            "principal": CurrentPrincipal,
+            "principal": self.principal,
             self.id_name: DbId,
         }
         if response:

@@ -44,10 +44,6 @@ REPORT_COLUMNS = [
 """The columns of the report's CSV/XLSX (its rows)."""
 
 
-def report_filename(year: int | None) -> str:
-    return "credit-conversions" + (f"-{year}" if year else "")
-
-
 # --- the conversion report -------------------------------------------------------------------
 
 

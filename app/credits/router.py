@@ -3,7 +3,7 @@ options and ledgers, credit reversals and the registry report."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.core.auth import CurrentPrincipal, Today
 from app.core.db import SessionDep
@@ -12,44 +12,17 @@ from app.core.export import (
     EXPORT_RESPONSES,
     ExportFormat,
     FormatQuery,
-    export_response,
 )
 from app.core.params import DbId
-from app.core.routes import Routes
-from app.credits import ledger, reports, requests, rules
-from app.credits.models import (
-    BulkApproveBody,
-    BulkApproveResult,
-    ConversionOptions,
-    ConversionReport,
-    CreditRecordPublic,
-    Ledger,
-    RejectBody,
-    RequestCreate,
-    RequestPublic,
-    ReverseBody,
-    RuleCreate,
-    RulePublic,
-    RuleUpdate,
-)
+from app.core.reports import report_filename, report_response
+from app.core.routes import Routes, domain_router
+from app.credits import ledger, models, reports, requests, rules
 
-rules_router = APIRouter(
-    prefix="/credit-rules", tags=["credit-bank"], responses=problem_responses(401, 403, 422)
-)
-requests_router = APIRouter(
-    prefix="/conversion-requests",
-    tags=["credit-bank"],
-    responses=problem_responses(401, 403, 422),
-)
-students_router = APIRouter(
-    prefix="/students", tags=["credit-bank"], responses=problem_responses(401, 403, 422)
-)
-records_router = APIRouter(
-    prefix="/credit-records", tags=["credit-bank"], responses=problem_responses(401, 403, 422)
-)
-report_router = APIRouter(
-    prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
-)
+rules_router = domain_router("/credit-rules", "credit-bank")
+requests_router = domain_router("/conversion-requests", "credit-bank")
+students_router = domain_router("/students", "credit-bank")
+records_router = domain_router("/credit-records", "credit-bank")
+report_router = domain_router("/reports", "reports")
 
 ACTION_RESPONSES = problem_responses(404, 409)
 WRITE_RESPONSES = problem_responses(404, 409, 412)
@@ -58,7 +31,7 @@ WRITE_RESPONSES = problem_responses(404, 409, 412)
 # --- rules -----------------------------------------------------------------------------------
 
 
-rules_routes = Routes(rules_router, RulePublic, id_name="rule_id", read=rules.get_rule)
+rules_routes = Routes(rules_router, models.RulePublic, id_name="rule_id", read=rules.get_rule)
 rules_routes.list(
     rules.RULES,
     """Conversion rules (学分转换规则), by certificate and course code; every version of a
@@ -66,7 +39,7 @@ rules_routes.list(
     them. The CSV/XLSX export has the headers of the `credit-rules` upload.""",
 )
 rules_routes.create(
-    RuleCreate,
+    models.RuleCreate,
     rules.create_rule,
     """A rule (academic office): a certificate at or above `min_level` gives `credits` for a
     course by 免修 or 替换, for the listed majors, from `effective_from` to `effective_to`
@@ -78,7 +51,7 @@ rules_routes.get(
     in."""
 )
 rules_routes.update(
-    RuleUpdate,
+    models.RuleUpdate,
     rules.update_rule,
     """Change a rule (academic office, `If-Match`). A rule no request used changes in place.
     A used rule keeps its terms: setting only `effective_to` or `notes` changes it in place;
@@ -98,7 +71,7 @@ rules_routes.delete(
 
 
 requests_routes = Routes(
-    requests_router, RequestPublic, id_name="request_id", read=requests.get_request
+    requests_router, models.RequestPublic, id_name="request_id", read=requests.get_request
 )
 requests_routes.list(
     requests.REQUESTS,
@@ -106,7 +79,7 @@ requests_routes.list(
     a college manager their college's students'; a student their own.""",
 )
 requests_routes.create(
-    RequestCreate,
+    models.RequestCreate,
     requests.create_request,
     """Ask for a conversion: a student for themself (`student_id` may be left out), or the
     academic office for a student. Refused with 409, a `code` and the `rule_id`, when the
@@ -120,11 +93,11 @@ requests_routes.create(
 
 
 @requests_router.post(
-    "/bulk-approve", response_model=BulkApproveResult, responses=problem_responses(409)
+    "/bulk-approve", response_model=models.BulkApproveResult, responses=problem_responses(409)
 )
 def conversion_requests_bulk_approve(
-    session: SessionDep, principal: CurrentPrincipal, data: BulkApproveBody, today: Today
-) -> BulkApproveResult:
+    session: SessionDep, principal: CurrentPrincipal, data: models.BulkApproveBody, today: Today
+) -> models.BulkApproveResult:
     """Approve several requests (academic office). Each is approved or refused on its own;
     the answer says for each id `approved` or the `code` and `detail` of the refusal."""
     return requests.bulk_approve(session, principal, data.ids, today)
@@ -148,7 +121,7 @@ requests_routes.action(
     ),
     """submitted → rejected with a `reason` (academic office); the course may be asked for
     again.""",
-    body=RejectBody,
+    body=models.RejectBody,
     extra={"today": Today},
 )
 requests_routes.action(
@@ -164,12 +137,12 @@ requests_routes.action(
 
 @students_router.get(
     "/{student_id}/conversion-options",
-    response_model=ConversionOptions,
+    response_model=models.ConversionOptions,
     responses=problem_responses(404),
 )
 def students_conversion_options(
     session: SessionDep, principal: CurrentPrincipal, student_id: DbId
-) -> ConversionOptions:
+) -> models.ConversionOptions:
     """What the student may still claim: one item per course with no submitted or approved
     conversion, where one of their valid certificates qualifies for a rule (certificate,
     level, major, in force on the issue date). The item names the best way to claim it (most
@@ -180,15 +153,19 @@ def students_conversion_options(
 
 
 @students_router.get(
-    "/{student_id}/credits", response_model=Ledger, responses=problem_responses(404)
+    "/{student_id}/credits", response_model=models.Ledger, responses=problem_responses(404)
 )
-def students_credits(session: SessionDep, principal: CurrentPrincipal, student_id: DbId) -> Ledger:
+def students_credits(
+    session: SessionDep, principal: CurrentPrincipal, student_id: DbId
+) -> models.Ledger:
     """The student's credit-bank ledger (course, credits, mode, certificate, date), oldest
     first, with reversals as negative lines, and the net totals. Readers as the options."""
     return ledger.ledger(session, principal, student_id)
 
 
-records = Routes(records_router, CreditRecordPublic, id_name="record_id", read=ledger.get_credit)
+records = Routes(
+    records_router, models.CreditRecordPublic, id_name="record_id", read=ledger.get_credit
+)
 records.list(
     ledger.CREDITS,
     """Ledger lines across students, newest first, with the student, course and certificate
@@ -207,7 +184,7 @@ records.action(
     added — nothing is deleted — the request becomes `reversed` and the course can be claimed
     again. A credit is reversed once (409 `already_reversed`). Revoking the certificate
     reverses its credits by itself.""",
-    body=ReverseBody,
+    body=models.ReverseBody,
     extra={"today": Today},
     creates=True,
 )
@@ -217,7 +194,7 @@ records.action(
 
 
 @report_router.get(
-    "/credit-conversions", response_model=ConversionReport, responses=EXPORT_RESPONSES
+    "/credit-conversions", response_model=models.ConversionReport, responses=EXPORT_RESPONSES
 )
 def reports_credit_conversions(
     session: SessionDep,
@@ -232,7 +209,10 @@ def reports_credit_conversions(
     approval date — and the counts per rule and per course. CSV/XLSX give the rows. Academic
     office, auditors and admins; a college manager their college's students."""
     report = reports.conversion_report(session, principal, year=year)
-    if format != ExportFormat.json:
-        filename = reports.report_filename(year)
-        return export_response(report.rows, reports.REPORT_COLUMNS, format, filename)
-    return report
+    return report_response(
+        report,
+        format,
+        report.rows,
+        reports.REPORT_COLUMNS,
+        report_filename("credit-conversions", year),
+    )

@@ -3,7 +3,7 @@ ranking (also as CSV/XLSX)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import Header, Path, Query, Response
 
 from app.applications.models import MAX_YEAR, MIN_YEAR
 from app.core.auth import CurrentPrincipal, SettingsDep
@@ -13,25 +13,14 @@ from app.core.export import EXPORT_RESPONSES
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
+from app.core.routes import domain_router
 from app.core.types import school_today
 from app.core.versions import IfMatch, set_etag
-from app.evaluations import service
-from app.evaluations.models import (
-    CommitteeScorePut,
-    EvaluationFilters,
-    EvaluationPublic,
-    EvaluationRun,
-    SchemePublic,
-    SchemePut,
-)
+from app.evaluations import models, service
 from app.evaluations.overview import Overview, overview
 
-evaluations_router = APIRouter(
-    prefix="/evaluations", tags=["evaluations"], responses=problem_responses(401, 403, 422)
-)
-schemes_router = APIRouter(
-    prefix="/evaluation-schemes", tags=["evaluations"], responses=problem_responses(401, 403, 422)
-)
+evaluations_router = domain_router("/evaluations", "evaluations")
+schemes_router = domain_router("/evaluation-schemes", "evaluations")
 
 YearPath = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="The evaluation year")]
 YearRequired = Annotated[int, Query(ge=MIN_YEAR, le=MAX_YEAR, description="The pilot year")]
@@ -41,10 +30,10 @@ YearFilter = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="
 # --- schemes ---------------------------------------------------------------------------------
 
 
-@schemes_router.get("/{year}", response_model=SchemePublic)
+@schemes_router.get("/{year}", response_model=models.SchemePublic)
 def evaluation_schemes_get(
     session: SessionDep, principal: CurrentPrincipal, year: YearPath, response: Response
-) -> SchemePublic:
+) -> models.SchemePublic:
     """The year's weights, rating thresholds and plan deadline. A year with nothing stored
     answers the documented defaults with `stored` false and `is_default` true."""
     scheme = service.get_scheme(session, principal, year)
@@ -53,13 +42,15 @@ def evaluation_schemes_get(
     return scheme
 
 
-@schemes_router.put("/{year}", response_model=SchemePublic, responses=problem_responses(409, 412))
+@schemes_router.put(
+    "/{year}", response_model=models.SchemePublic, responses=problem_responses(409, 412)
+)
 def evaluation_schemes_put(
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
     year: YearPath,
-    data: SchemePut,
+    data: models.SchemePut,
     if_match: IfMatch,
     response: Response,
     if_none_match: Annotated[
@@ -70,7 +61,7 @@ def evaluation_schemes_put(
             "otherwise); other values are ignored",
         ),
     ] = None,
-) -> SchemePublic:
+) -> models.SchemePublic:
     """Set the year's scheme (academic office). Every indicator key needs a weight; weights are
     whole numbers ≥ 0 that sum, with `committee_weight`, to exactly 100 (422 otherwise);
     thresholds must be ordered. If the year's evaluations were already computed they are
@@ -98,11 +89,13 @@ def evaluation_schemes_put(
 # --- evaluations -----------------------------------------------------------------------------
 
 
-@evaluations_router.get("", response_model=Page[EvaluationPublic], responses=EXPORT_RESPONSES)
+@evaluations_router.get(
+    "", response_model=Page[models.EvaluationPublic], responses=EXPORT_RESPONSES
+)
 def evaluations_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    filters: Annotated[EvaluationFilters, Query()],
+    filters: Annotated[models.EvaluationFilters, Query()],
     params: ListDep,
 ) -> Any:
     """Evaluations ranked by total within each year (newest year first; pilots without a
@@ -118,10 +111,12 @@ def evaluations_list(
     return service.evaluations_listing(filters).respond(session, principal, filters, params)
 
 
-@evaluations_router.post("/compute", response_model=EvaluationRun, responses=problem_responses(409))
+@evaluations_router.post(
+    "/compute", response_model=models.EvaluationRun, responses=problem_responses(409)
+)
 def evaluations_compute(
     session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, year: YearRequired
-) -> EvaluationRun:
+) -> models.EvaluationRun:
     """Compute (or compute again) the indicators of every approved or closed pilot of the
     year from the data, with the year's scheme (stored from the defaults if none was set).
     Idempotent; committee scores are kept. 409 once the year is finalized.
@@ -137,11 +132,11 @@ def evaluations_compute(
 
 
 @evaluations_router.post(
-    "/finalize", response_model=EvaluationRun, responses=problem_responses(409)
+    "/finalize", response_model=models.EvaluationRun, responses=problem_responses(409)
 )
 def evaluations_finalize(
     session: SessionDep, principal: CurrentPrincipal, year: YearRequired
-) -> EvaluationRun:
+) -> models.EvaluationRun:
     """Freeze the year (academic office): the figures, totals, ratings and ranks stay exactly
     as last computed, whatever data changes later; compute, committee scores and scheme
     changes are refused (409) from then on. Compute again first to take the latest data.
@@ -151,11 +146,11 @@ def evaluations_finalize(
 
 
 @evaluations_router.get(
-    "/{evaluation_id}", response_model=EvaluationPublic, responses=problem_responses(404)
+    "/{evaluation_id}", response_model=models.EvaluationPublic, responses=problem_responses(404)
 )
 def evaluations_get(
     session: SessionDep, principal: CurrentPrincipal, evaluation_id: DbId, response: Response
-) -> EvaluationPublic:
+) -> models.EvaluationPublic:
     evaluation = service.get_evaluation(session, principal, evaluation_id)
     set_etag(response, evaluation.version)
     return evaluation
@@ -163,17 +158,17 @@ def evaluations_get(
 
 @evaluations_router.put(
     "/{evaluation_id}/committee-score",
-    response_model=EvaluationPublic,
+    response_model=models.EvaluationPublic,
     responses=problem_responses(404, 409, 412),
 )
 def evaluations_committee_score(
     session: SessionDep,
     principal: CurrentPrincipal,
     evaluation_id: DbId,
-    data: CommitteeScorePut,
+    data: models.CommitteeScorePut,
     if_match: IfMatch,
     response: Response,
-) -> EvaluationPublic:
+) -> models.EvaluationPublic:
     """Enter or change the expert committee's score (0–100) and comments (academic office;
     `If-Match` optional). The total, rating, 整改 flag and the year's ranks change at once.
     409 with the current figures once the year is finalized."""
@@ -184,9 +179,7 @@ def evaluations_committee_score(
 
 # --- the overview ----------------------------------------------------------------------------
 
-overview_router = APIRouter(
-    prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
-)
+overview_router = domain_router("/reports", "reports")
 
 
 @overview_router.get("/overview", response_model=Overview)

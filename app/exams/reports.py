@@ -21,6 +21,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.errors import Forbidden
+from app.core.export import ExportColumn
 from app.core.roles import READ_ALL, Principal, Role
 from app.exams.models import (
     CertificateStatus,
@@ -320,3 +321,23 @@ def funnel(
     return FunnelReport(
         year=year, group_by=group_by, rows=rows, total=total.row("total", headcount_of)
     )
+
+
+# --- the funnel's download -------------------------------------------------------------------
+
+FUNNEL_GROUPS = {
+    FunnelGroupBy.application: "试点项目",
+    FunnelGroupBy.certificate: "证书名称",
+    FunnelGroupBy.major: "专业",
+    FunnelGroupBy.cohort: "年级",
+    FunnelGroupBy.college: "二级学院",
+}
+FUNNEL_COLUMNS = [
+    ExportColumn("headcount", "申报人数"),
+    ExportColumn("trained", "已培训"),
+    ExportColumn("registered", "已报名"),
+    ExportColumn("sat", "实考"),
+    ExportColumn("passed", "通过"),
+    ExportColumn("certified", "已发证"),
+    ExportColumn("pass_rate", "通过率"),
+]

@@ -10,46 +10,22 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
     EXPORT_RESPONSES,
-    ExportColumn,
     ExportFormat,
     FormatQuery,
-    export_response,
 )
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
-from app.core.routes import Routes
+from app.core.reports import grouped_columns, report_filename, report_response
+from app.core.routes import Routes, domain_router
 from app.core.versions import set_etag
-from app.exams import reports, service
-from app.exams.models import (
-    ExamSessionCreate,
-    ExamSessionFilters,
-    ExamSessionPublic,
-    ExamSessionUpdate,
-    FunnelGroupBy,
-    FunnelReport,
-    IssuedCertificatePublic,
-    PublicCertificate,
-    RegistrationCreate,
-    RegistrationPublic,
-    ResultPublic,
-    ResultPut,
-    RevokeBody,
-)
+from app.exams import models, reports, service
 
-sessions_router = APIRouter(
-    prefix="/exam-sessions", tags=["exams"], responses=problem_responses(401, 403, 422)
-)
-registrations_router = APIRouter(
-    prefix="/registrations", tags=["exams"], responses=problem_responses(401, 403, 422)
-)
-certificates_router = APIRouter(
-    prefix="/issued-certificates", tags=["certificates"], responses=problem_responses(401, 403, 422)
-)
+sessions_router = domain_router("/exam-sessions", "exams")
+registrations_router = domain_router("/registrations", "exams")
+certificates_router = domain_router("/issued-certificates", "certificates")
 public_router = APIRouter(prefix="/public", tags=["public"])
-funnel_router = APIRouter(
-    prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
-)
+funnel_router = domain_router("/reports", "reports")
 
 ACTION_RESPONSES = problem_responses(404, 409)
 WRITE_RESPONSES = problem_responses(404, 409, 412)
@@ -58,11 +34,11 @@ WRITE_RESPONSES = problem_responses(404, 409, 412)
 # --- sessions --------------------------------------------------------------------------------
 
 
-@sessions_router.get("", response_model=Page[ExamSessionPublic], responses=EXPORT_RESPONSES)
+@sessions_router.get("", response_model=Page[models.ExamSessionPublic], responses=EXPORT_RESPONSES)
 def exam_sessions_list(
     session: SessionDep,
     principal: CurrentPrincipal,
-    filters: Annotated[ExamSessionFilters, Query()],
+    filters: Annotated[models.ExamSessionFilters, Query()],
     params: ListDep,
     today: Today,
 ) -> Any:
@@ -73,20 +49,20 @@ def exam_sessions_list(
 
 exam_sessions = Routes(
     sessions_router,
-    ExamSessionPublic,
+    models.ExamSessionPublic,
     id_name="session_id",
     read=service.get_session,
     context={"today": Today},
 )
 exam_sessions.create(
-    ExamSessionCreate,
+    models.ExamSessionCreate,
     service.create_session,
     """Schedule a session for an approved pilot (academic office); the certificate, level and
     evaluation organisation are the pilot's. The window must open ≤ close ≤ the exam date.""",
 )
 exam_sessions.get()
 exam_sessions.update(
-    ExamSessionUpdate,
+    models.ExamSessionUpdate,
     service.update_session,
     """Change a session (academic office, `If-Match`); capacity never drops below the live
     registrations.""",
@@ -95,7 +71,7 @@ exam_sessions.update(
 
 @sessions_router.post(
     "/{session_id}/registrations",
-    response_model=RegistrationPublic,
+    response_model=models.RegistrationPublic,
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
 )
@@ -103,10 +79,10 @@ def exam_sessions_registrations_create(
     session: SessionDep,
     principal: CurrentPrincipal,
     session_id: DbId,
-    data: RegistrationCreate,
+    data: models.RegistrationCreate,
     response: Response,
     today: Today,
-) -> RegistrationPublic:
+) -> models.RegistrationPublic:
     """Register a student: the academic office anyone, a college manager students of their
     college, a student themself. Refused (409, naming what is missing) unless the window is
     open, the pilot covers the student's major and cohort, a seat is free, the pilot's
@@ -123,7 +99,7 @@ def exam_sessions_registrations_create(
 
 registrations = Routes(
     registrations_router,
-    RegistrationPublic,
+    models.RegistrationPublic,
     id_name="registration_id",
     read=service.get_registration,
 )
@@ -150,16 +126,16 @@ registrations.action(
 
 
 @registrations_router.put(
-    "/{registration_id}/result", response_model=ResultPublic, responses=ACTION_RESPONSES
+    "/{registration_id}/result", response_model=models.ResultPublic, responses=ACTION_RESPONSES
 )
 def registrations_result_put(
     session: SessionDep,
     principal: CurrentPrincipal,
     registration_id: DbId,
-    data: ResultPut,
+    data: models.ResultPut,
     response: Response,
     today: Today,
-) -> ResultPublic:
+) -> models.ResultPublic:
     """Record or correct the result (scores 0–100, passed) of a registration that was not
     cancelled or absent, from the exam date on (409 `invalid_state` before it); it becomes
     `sat`. The academic office or the session's own
@@ -168,7 +144,7 @@ def registrations_result_put(
     standing pass subsidy (409 `subsidy_paid`: reverse the payment first)."""
     result = service.put_result(session, principal, registration_id, data, today)
     set_etag(response, result.version)
-    return ResultPublic.model_validate(result.model_dump())
+    return models.ResultPublic.model_validate(result.model_dump())
 
 
 # --- issued certificates -----------------------------------------------------------------------
@@ -176,7 +152,7 @@ def registrations_result_put(
 
 issued_certificates = Routes(
     certificates_router,
-    IssuedCertificatePublic,
+    models.IssuedCertificatePublic,
     id_name="certificate_id",
     read=service.get_certificate,
 )
@@ -195,7 +171,7 @@ issued_certificates.action(
     look-up then answers `revoked`. In the same transaction the credit bank reverses every
     credit converted from the certificate and rejects its requests still waiting for review,
     with the revocation's reason.""",
-    body=RevokeBody,
+    body=models.RevokeBody,
     extra={"today": Today},
 )
 
@@ -209,14 +185,14 @@ def _client_key(request: Request) -> str:
 
 @public_router.get(
     "/certificates/{number}",
-    response_model=PublicCertificate,
+    response_model=models.PublicCertificate,
     responses=problem_responses(404, 422, 429),
 )
 def public_certificates_get(
     session: SessionDep,
     request: Request,
     number: Annotated[str, Path(min_length=1, max_length=64, description="证书编号")],
-) -> PublicCertificate:
+) -> models.PublicCertificate:
     """Verify a certificate number, with no credential: the holder's masked name, the
     certificate, level, organisation, issue date and `valid` or `revoked`. An unknown number
     answers 404 and reveals nothing. More than 60 look-ups a minute from one client answer
@@ -227,34 +203,13 @@ def public_certificates_get(
 
 # --- the funnel --------------------------------------------------------------------------------
 
-FUNNEL_HEADERS = {
-    FunnelGroupBy.application: "试点项目",
-    FunnelGroupBy.certificate: "证书名称",
-    FunnelGroupBy.major: "专业",
-    FunnelGroupBy.cohort: "年级",
-    FunnelGroupBy.college: "二级学院",
-}
 
-
-def _funnel_columns(group_by: FunnelGroupBy) -> list[ExportColumn]:
-    return [
-        ExportColumn("label", FUNNEL_HEADERS[group_by]),
-        ExportColumn("headcount", "申报人数"),
-        ExportColumn("trained", "已培训"),
-        ExportColumn("registered", "已报名"),
-        ExportColumn("sat", "实考"),
-        ExportColumn("passed", "通过"),
-        ExportColumn("certified", "已发证"),
-        ExportColumn("pass_rate", "通过率"),
-    ]
-
-
-@funnel_router.get("/funnel", response_model=FunnelReport, responses=EXPORT_RESPONSES)
+@funnel_router.get("/funnel", response_model=models.FunnelReport, responses=EXPORT_RESPONSES)
 def reports_funnel(
     session: SessionDep,
     principal: CurrentPrincipal,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Pilot year")] = None,
-    group_by: FunnelGroupBy = FunnelGroupBy.application,
+    group_by: models.FunnelGroupBy = models.FunnelGroupBy.application,
     format: FormatQuery = ExportFormat.json,
 ) -> Any:
     """Declared headcount → trained → registered → sat → passed → certified, with the pass
@@ -264,8 +219,10 @@ def reports_funnel(
     admins; a college manager sees the pilots with a major of their college and their
     college's candidates."""
     report = reports.funnel(session, principal, year=year, group_by=group_by)
-    if format != ExportFormat.json:
-        items = [row.model_dump() for row in [*report.rows, report.total]]
-        name = f"funnel-by-{group_by.value}" + (f"-{year}" if year else "")
-        return export_response(items, _funnel_columns(group_by), format, name)
-    return report
+    return report_response(
+        report,
+        format,
+        [*report.rows, report.total],
+        grouped_columns(reports.FUNNEL_GROUPS, group_by, reports.FUNNEL_COLUMNS),
+        report_filename("funnel", year, group_by),
+    )

@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from app.applications.models import ApplicationMajor, PilotApplication
+from app.core.export import ExportColumn
 from app.core.roles import Principal
 from app.funding.models import (
     CATEGORY_NAMES,
@@ -144,3 +145,21 @@ def report(
         total=total.row("total"),
         sources_amount=_sources_amount(session, year) if scope is None else None,
     )
+
+
+# --- the report's download -------------------------------------------------------------------
+
+REPORT_GROUPS = {
+    FundingGroupBy.source: "经费来源",
+    FundingGroupBy.category: "支出类别",
+    FundingGroupBy.application: "试点项目",
+    FundingGroupBy.college: "二级学院",
+}
+REPORT_COLUMNS = [
+    ExportColumn("allocated", "预算金额"),
+    ExportColumn("spent", "已支出"),
+    ExportColumn("remaining", "余额"),
+    ExportColumn("execution_rate", "执行率"),
+    ExportColumn("subsidies_paid", "奖励补贴人数"),
+    ExportColumn("subsidies_amount", "奖励补贴金额"),
+]

@@ -3,58 +3,31 @@ funding report."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.core.auth import CurrentPrincipal, Today
 from app.core.db import SessionDep
 from app.core.errors import MethodNotAllowed, problem_responses
 from app.core.export import (
     EXPORT_RESPONSES,
-    ExportColumn,
     ExportFormat,
     FormatQuery,
-    export_response,
 )
 from app.core.params import DbId
-from app.core.routes import Routes
+from app.core.reports import grouped_columns, report_filename, report_response
+from app.core.routes import Routes, domain_router
 from app.core.versions import set_created
-from app.funding import reports, service
-from app.funding.models import (
-    MAX_YEAR,
-    MIN_YEAR,
-    ExpenditureCreate,
-    ExpenditurePublic,
-    FundingGroupBy,
-    FundingReport,
-    LineCreate,
-    LinePublic,
-    LineUpdate,
-    ReverseBody,
-    SourceCreate,
-    SourcePublic,
-    SourceUpdate,
-    SubsidyRunCreate,
-    SubsidyRunPublic,
-    SubsidyRunSummary,
-)
+from app.funding import models, reports, service
 
-sources_router = APIRouter(
-    prefix="/funding-sources", tags=["funding"], responses=problem_responses(401, 403, 422)
-)
-lines_router = APIRouter(
-    prefix="/budget-lines", tags=["funding"], responses=problem_responses(401, 403, 422)
-)
-expenditures_router = APIRouter(
-    prefix="/expenditures", tags=["funding"], responses=problem_responses(401, 403, 422)
-)
-subsidy_router = APIRouter(
-    prefix="/subsidy-runs", tags=["funding"], responses=problem_responses(401, 403, 422)
-)
-funding_report_router = APIRouter(
-    prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
-)
+sources_router = domain_router("/funding-sources", "funding")
+lines_router = domain_router("/budget-lines", "funding")
+expenditures_router = domain_router("/expenditures", "funding")
+subsidy_router = domain_router("/subsidy-runs", "funding")
+funding_report_router = domain_router("/reports", "reports")
 
-YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Fiscal year")]
+YearQuery = Annotated[
+    int | None, Query(ge=models.MIN_YEAR, le=models.MAX_YEAR, description="Fiscal year")
+]
 GET_RESPONSES = problem_responses(404)
 CREATE_RESPONSES = problem_responses(409)
 WRITE_RESPONSES = problem_responses(404, 409, 412)
@@ -63,14 +36,14 @@ ACTION_RESPONSES = problem_responses(404, 409)
 
 # --- funding sources ---------------------------------------------------------------------------
 
-sources = Routes(sources_router, SourcePublic, id_name="source_id", read=service.get_source)
+sources = Routes(sources_router, models.SourcePublic, id_name="source_id", read=service.get_source)
 sources.list(
     service.SOURCES,
     """Funds with what is allocated to budget lines and spent, latest year first. The academic
     office, auditors and admins see all; a college manager those funding their pilots.""",
 )
 sources.create(
-    SourceCreate,
+    models.SourceCreate,
     service.create_source,
     """Record a fund (academic office): name, kind, fiscal year, amount, 文号. The ministry's
     and the city's special funds are always earmarked (专款专用). Names are unique per year.""",
@@ -80,7 +53,7 @@ sources.get(
     college manager sees only funds with lines for their own pilots (404 otherwise)."""
 )
 sources.update(
-    SourceUpdate,
+    models.SourceUpdate,
     service.update_source,
     """Change a fund's name, kind, fiscal year, amount, 文号, earmarking or notes (academic
     office, `If-Match`). The amount never drops below what its budget lines allocate (409
@@ -96,14 +69,14 @@ sources.delete(
 
 # --- budget lines ------------------------------------------------------------------------------
 
-lines = Routes(lines_router, LinePublic, id_name="line_id", read=service.get_line)
+lines = Routes(lines_router, models.LinePublic, id_name="line_id", read=service.get_line)
 lines.list(
     service.LINES,
     """Budget lines with spent and remaining. A college manager sees their own pilots' lines
     (pilots with a major of their college).""",
 )
 lines.create(
-    LineCreate,
+    models.LineCreate,
     service.create_line,
     """Allocate part of a fund to an approved pilot for a category (academic office). An
     earmarked fund refuses `other` (422 `earmarked_category`, naming the allowed categories);
@@ -116,7 +89,7 @@ lines.get(
     manager sees only their own pilots' lines (404 otherwise)."""
 )
 lines.update(
-    LineUpdate,
+    models.LineUpdate,
     service.update_line,
     """Change a line's amount or notes (academic office, `If-Match`): never below what it has
     spent (409 `amount_below_spent`), and the fund's lines never above the fund (409
@@ -130,7 +103,7 @@ lines.delete(
 
 expenditures = Routes(
     expenditures_router,
-    ExpenditurePublic,
+    models.ExpenditurePublic,
     id_name="expenditure_id",
     read=service.get_expenditure,
 )
@@ -140,7 +113,7 @@ expenditures.list(
     A college manager sees their own pilots' spending.""",
 )
 expenditures.create(
-    ExpenditureCreate,
+    models.ExpenditureCreate,
     service.create_expenditure,
     """Record a payment from a budget line (academic office). Σ spent on a line never exceeds
     its amount, also under concurrent requests (the line's row is locked while spent is
@@ -157,7 +130,7 @@ expenditures.get(
 
 @expenditures_router.post(
     "/{expenditure_id}/reverse",
-    response_model=ExpenditurePublic,
+    response_model=models.ExpenditurePublic,
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
 )
@@ -165,10 +138,10 @@ def expenditures_reverse(
     session: SessionDep,
     principal: CurrentPrincipal,
     expenditure_id: DbId,
-    data: ReverseBody,
+    data: models.ReverseBody,
     response: Response,
     today: Today,
-) -> ExpenditurePublic:
+) -> models.ExpenditurePublic:
     """Reverse (红冲) an expenditure (academic office): writes a negative entry on the same
     line pointing at the original, which frees the amount again. Once per entry (409
     `invalid_state` the second time); a reversal is not itself reversed."""
@@ -201,23 +174,23 @@ def expenditures_delete_refused(expenditure_id: str) -> None:
 
 @subsidy_router.post(
     "",
-    response_model=SubsidyRunPublic,
+    response_model=models.SubsidyRunPublic,
     status_code=status.HTTP_201_CREATED,
     responses={
-        200: {"model": SubsidyRunPublic, "description": "A dry run: who would be paid"},
+        200: {"model": models.SubsidyRunPublic, "description": "A dry run: who would be paid"},
         **ACTION_RESPONSES,
     },
 )
 def subsidy_runs_create(
     session: SessionDep,
     principal: CurrentPrincipal,
-    data: SubsidyRunCreate,
+    data: models.SubsidyRunCreate,
     response: Response,
     today: Today,
     dry_run: Annotated[
         bool, Query(description="Show who would be paid (200); record nothing")
     ] = False,
-) -> SubsidyRunPublic:
+) -> models.SubsidyRunPublic:
     """Pay the pass subsidy (奖励补贴) to every passed candidate of an exam session from an
     `exam_subsidy` line of the session's pilot (academic office): one subsidy expenditure per
     passed result, none for anyone who did not pass, never two for the same result (a second
@@ -232,45 +205,28 @@ def subsidy_runs_create(
 
 
 subsidy_runs = Routes(
-    subsidy_router, SubsidyRunPublic, id_name="run_id", read=service.get_subsidy_run
+    subsidy_router, models.SubsidyRunPublic, id_name="run_id", read=service.get_subsidy_run
 )
 subsidy_runs.list(
     service.SUBSIDY_RUNS,
     """Subsidy runs, newest first (the payments are under `GET …/{id}`). A college manager
     sees their own pilots' runs.""",
-    item=SubsidyRunSummary,
+    item=models.SubsidyRunSummary,
 )
 subsidy_runs.get("A subsidy run and everyone it paid.", etag=False)
 
 
 # --- the report --------------------------------------------------------------------------------
 
-REPORT_HEADERS = {
-    FundingGroupBy.source: "经费来源",
-    FundingGroupBy.category: "支出类别",
-    FundingGroupBy.application: "试点项目",
-    FundingGroupBy.college: "二级学院",
-}
 
-
-def _report_columns(group_by: FundingGroupBy) -> list[ExportColumn]:
-    return [
-        ExportColumn("label", REPORT_HEADERS[group_by]),
-        ExportColumn("allocated", "预算金额"),
-        ExportColumn("spent", "已支出"),
-        ExportColumn("remaining", "余额"),
-        ExportColumn("execution_rate", "执行率"),
-        ExportColumn("subsidies_paid", "奖励补贴人数"),
-        ExportColumn("subsidies_amount", "奖励补贴金额"),
-    ]
-
-
-@funding_report_router.get("/funding", response_model=FundingReport, responses=EXPORT_RESPONSES)
+@funding_report_router.get(
+    "/funding", response_model=models.FundingReport, responses=EXPORT_RESPONSES
+)
 def reports_funding(
     session: SessionDep,
     principal: CurrentPrincipal,
     year: YearQuery = None,
-    group_by: FundingGroupBy = FundingGroupBy.source,
+    group_by: models.FundingGroupBy = models.FundingGroupBy.source,
     format: FormatQuery = ExportFormat.json,
 ) -> Any:
     """Budget execution (预算执行): allocated, spent, remaining, execution rate (spent ÷
@@ -279,8 +235,10 @@ def reports_funding(
     exact (sums over integer fen). Academic office, auditors, admins; a college manager sees
     their own pilots."""
     result = reports.report(session, principal, year=year, group_by=group_by)
-    if format != ExportFormat.json:
-        items = [row.model_dump() for row in [*result.rows, result.total]]
-        name = f"funding-by-{group_by.value}" + (f"-{year}" if year else "")
-        return export_response(items, _report_columns(group_by), format, name)
-    return result
+    return report_response(
+        result,
+        format,
+        [*result.rows, result.total],
+        grouped_columns(reports.REPORT_GROUPS, group_by, reports.REPORT_COLUMNS),
+        report_filename("funding", year, group_by),
+    )

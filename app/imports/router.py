@@ -9,11 +9,10 @@ from pydantic import BaseModel, ValidationError
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.errors import UnprocessableEntity, problem_responses
-from app.core.export import EXPORT_RESPONSES, XLSX_MEDIA_TYPE
-from app.core.listing import ListDep
-from app.core.pagination import Page
+from app.core.export import XLSX_MEDIA_TYPE
+from app.core.routes import Routes
 from app.imports import service
-from app.imports.models import ImportBatchFilters, ImportBatchPublic, ImportReport
+from app.imports.models import ImportBatchPublic, ImportReport
 from app.imports.readers import MAX_UPLOAD_BYTES
 from app.imports.registry import KINDS, get_kind
 
@@ -159,13 +158,8 @@ def imports_template(_principal: CurrentPrincipal, kind: KindPath) -> Response:
     )
 
 
-@router.get("", response_model=Page[ImportBatchPublic], responses=EXPORT_RESPONSES)
-def imports_list(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    filters: Annotated[ImportBatchFilters, Query()],
-    params: ListDep,
-) -> Any:
+Routes(router, ImportBatchPublic, id_name="batch_id").list(
+    service.BATCHES,
     """Past real uploads, newest first: who, when, kind, file name, SHA-256 and counts. The
-    academic office, auditors and admins see all; others see their own."""
-    return service.BATCHES.respond(session, principal, filters, params)
+    academic office, auditors and admins see all; others see their own.""",
+)

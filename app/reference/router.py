@@ -1,13 +1,10 @@
 """HTTP for the reference data: colleges, majors, courses, teachers, students, evaluation
 organisations and certificates. Every list also exports as CSV or XLSX (``format``)."""
 
-from fastapi import APIRouter
-
-from app.core.errors import problem_responses
-from app.core.routes import Routes
+from app.core.routes import Routes, domain_router
 from app.reference import models, service
 
-router = APIRouter(tags=["reference"], responses=problem_responses(401, 403, 422))
+router = domain_router("", "reference")
 
 # --- colleges ----------------------------------------------------------------------------------
 

@@ -9,13 +9,12 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi.responses import StreamingResponse
 from sqlmodel import Session, col, func, select
 
 from app.applications.models import ApplicationStatus, PilotApplication, PilotTeacher
 from app.applications.service import get_application, visible
 from app.core.errors import Forbidden
-from app.core.export import ExportColumn, ExportFormat, export_response
+from app.core.export import ExportColumn
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.reference.models import Certificate, College, Level, Teacher
 from app.trainings.models import (
@@ -277,7 +276,7 @@ COVERAGE_COLUMNS = [
 ]
 
 
-def _coverage_items(report: TeacherCoverageReport) -> list[dict[str, Any]]:
+def coverage_rows(report: TeacherCoverageReport) -> list[dict[str, Any]]:
     """The export's rows: each pilot, each college, then the overall row."""
     items: list[dict[str, Any]] = [
         {**pilot.model_dump(), "scope": "试点", "label": f"{pilot.year} {pilot.certificate_name}"}
@@ -289,9 +288,3 @@ def _coverage_items(report: TeacherCoverageReport) -> list[dict[str, Any]]:
     ]
     items.append({**report.overall.model_dump(), "scope": "合计", "label": "全部试点"})
     return items
-
-
-def coverage_export(report: TeacherCoverageReport, fmt: ExportFormat) -> StreamingResponse:
-    """The report as a CSV/XLSX download named for its year."""
-    name = "teacher-coverage" + (f"-{report.year}" if report.year else "")
-    return export_response(_coverage_items(report), COVERAGE_COLUMNS, fmt, name)

@@ -4,60 +4,30 @@ teacher-coverage report, and an application's detail with its training figures."
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationStatus
 from app.core.auth import CurrentPrincipal, SettingsDep, Today
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId, FilterId
+from app.core.reports import report_filename, report_response
 from app.core.responses import (
     ACTION_RESPONSES,
     GET_RESPONSES,
     WRITE_RESPONSES,
 )
-from app.core.routes import Routes
+from app.core.routes import Routes, domain_router
 from app.core.types import school_today
 from app.core.versions import IfMatch, set_etag
-from app.trainings import reports, service
-from app.trainings.models import (
-    ApplicationDetail,
-    BatchCreate,
-    BatchPublic,
-    BatchUpdate,
-    CertifyBody,
-    EnrollmentCreate,
-    EnrollmentFilters,
-    EnrollmentPublic,
-    EnrollmentSelection,
-    EnrollmentUpdate,
-    TeacherCoverageReport,
-    TrainingCreate,
-    TrainingFilters,
-    TrainingPublic,
-    TrainingSelection,
-    TrainingUpdate,
-)
+from app.trainings import models, reports, service
 
-trainings_router = APIRouter(
-    prefix="/teacher-trainings",
-    tags=["teacher-trainings"],
-    responses=problem_responses(401, 403, 422),
-)
-batches_router = APIRouter(
-    prefix="/training-batches",
-    tags=["training-batches"],
-    responses=problem_responses(401, 403, 422),
-)
-coverage_router = APIRouter(
-    prefix="/reports", tags=["reports"], responses=problem_responses(401, 403, 422)
-)
-application_detail_router = APIRouter(
-    prefix="/applications", tags=["applications"], responses=problem_responses(401, 403, 422)
-)
+trainings_router = domain_router("/teacher-trainings", "teacher-trainings")
+batches_router = domain_router("/training-batches", "training-batches")
+coverage_router = domain_router("/reports", "reports")
+application_detail_router = domain_router("/applications", "applications")
 
 YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")]
 
@@ -65,30 +35,32 @@ YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="P
 # --- teacher trainings -----------------------------------------------------------------------
 
 
-@trainings_router.get("", response_model=Page[TrainingPublic], responses=EXPORT_RESPONSES)
+@trainings_router.get("", response_model=Page[models.TrainingPublic], responses=EXPORT_RESPONSES)
 def teacher_trainings_list(
     session: SessionDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
-    filters: Annotated[TrainingFilters, Query()],
+    filters: Annotated[models.TrainingFilters, Query()],
     params: ListDep,
 ) -> Any:
     """Teacher trainings by staff number and start date. A teacher sees their own; a college
     manager their college's teachers'; an evaluation organisation those for its certificates;
     the office, auditors and admins all."""
-    selection = TrainingSelection(**filters.model_dump(), today=school_today(settings.timezone))
+    selection = models.TrainingSelection(
+        **filters.model_dump(), today=school_today(settings.timezone)
+    )
     return service.TRAININGS.respond(session, principal, selection, params)
 
 
 trainings = Routes(
     trainings_router,
-    TrainingPublic,
+    models.TrainingPublic,
     id_name="training_id",
     read=service.get_training,
     context={"today": Today},
 )
 trainings.create(
-    TrainingCreate,
+    models.TrainingCreate,
     service.create_training,
     """Record a planned training. The office records any teacher's; a college manager their
     college's teachers'; a teacher their own.""",
@@ -98,7 +70,7 @@ trainings.get(
     as the ETag. 404 when it does not exist or is not yours to read."""
 )
 trainings.update(
-    TrainingUpdate,
+    models.TrainingUpdate,
     service.update_training,
     """Change a training (`If-Match`). Planned and in-progress trainings change any field; a
     certified one only its certificate numbers, `valid_until` and notes; a failed one only its
@@ -123,7 +95,7 @@ trainings.action(
     holder otherwise), an optional 考评员 number and `valid_until`; `certified_on` (default
     today) lies between the training's start and today. Only the office or the teacher's
     college manager certifies.""",
-    body=CertifyBody,
+    body=models.CertifyBody,
     extra={"today": Today},
 )
 trainings.action(
@@ -140,14 +112,14 @@ trainings.action(
 # --- training batches ------------------------------------------------------------------------
 
 
-batches = Routes(batches_router, BatchPublic, id_name="batch_id", read=service.get_batch)
+batches = Routes(batches_router, models.BatchPublic, id_name="batch_id", read=service.get_batch)
 batches.list(
     service.BATCHES,
     """Student training batches by start date, over the pilots you can read, with their
     instructors and how many students are enrolled and have completed.""",
 )
 batches.create(
-    BatchCreate,
+    models.BatchCreate,
     service.create_batch,
     """Start a student training batch for an approved application (the office, or the
     college manager of one of its majors).""",
@@ -157,7 +129,7 @@ batches.get(
     it does not exist or its pilot is not yours to read."""
 )
 batches.update(
-    BatchUpdate,
+    models.BatchUpdate,
     service.update_batch,
     """Change a batch (`If-Match`); `instructor_ids` replaces the list; its hours never go
     below what an enrolled student has attended (409).""",
@@ -171,26 +143,26 @@ batches.delete(
 
 @batches_router.get(
     "/{batch_id}/enrollments",
-    response_model=Page[EnrollmentPublic],
+    response_model=Page[models.EnrollmentPublic],
     responses={**GET_RESPONSES, **EXPORT_RESPONSES},
 )
 def training_batches_enrollments_list(
     session: SessionDep,
     principal: CurrentPrincipal,
     batch_id: DbId,
-    filters: Annotated[EnrollmentFilters, Query()],
+    filters: Annotated[models.EnrollmentFilters, Query()],
     params: ListDep,
 ) -> Any:
     """The batch's students by student number, with hours attended and completion. A student
     sees only their own enrolment."""
-    selection = EnrollmentSelection(**filters.model_dump(), batch_id=batch_id)
+    selection = models.EnrollmentSelection(**filters.model_dump(), batch_id=batch_id)
     listing = replace(service.ENROLLMENTS, filename=f"batch-{batch_id}-enrollments")
     return listing.respond(session, principal, selection, params)
 
 
 @batches_router.post(
     "/{batch_id}/enrollments",
-    response_model=EnrollmentPublic,
+    response_model=models.EnrollmentPublic,
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
 )
@@ -198,9 +170,9 @@ def training_batches_enrollments_add(
     session: SessionDep,
     principal: CurrentPrincipal,
     batch_id: DbId,
-    data: EnrollmentCreate,
+    data: models.EnrollmentCreate,
     response: Response,
-) -> EnrollmentPublic:
+) -> models.EnrollmentPublic:
     """Enrol a student of the pilot's majors and cohorts (422 `not_eligible` naming why
     otherwise); attended hours at most the batch's."""
     enrollment = service.add_enrollment(session, principal, batch_id, data)
@@ -211,7 +183,7 @@ def training_batches_enrollments_add(
 
 @batches_router.patch(
     "/{batch_id}/enrollments/{enrollment_id}",
-    response_model=EnrollmentPublic,
+    response_model=models.EnrollmentPublic,
     responses=WRITE_RESPONSES,
 )
 def training_batches_enrollments_update(
@@ -219,10 +191,10 @@ def training_batches_enrollments_update(
     principal: CurrentPrincipal,
     batch_id: DbId,
     enrollment_id: DbId,
-    data: EnrollmentUpdate,
+    data: models.EnrollmentUpdate,
     if_match: IfMatch,
     response: Response,
-) -> EnrollmentPublic:
+) -> models.EnrollmentPublic:
     """Record attended hours (≤ the batch's) and completion (`If-Match`)."""
     enrollment = service.update_enrollment(
         session, principal, batch_id, enrollment_id, data, if_match
@@ -247,7 +219,7 @@ def training_batches_enrollments_remove(
 
 
 @coverage_router.get(
-    "/teacher-coverage", response_model=TeacherCoverageReport, responses=EXPORT_RESPONSES
+    "/teacher-coverage", response_model=models.TeacherCoverageReport, responses=EXPORT_RESPONSES
 )
 def reports_teacher_coverage(
     session: SessionDep,
@@ -273,16 +245,20 @@ def reports_teacher_coverage(
         status=status,
         certificate_id=certificate_id,
     )
-    if format != ExportFormat.json:
-        return reports.coverage_export(report, format)
-    return report
+    return report_response(
+        report,
+        format,
+        reports.coverage_rows(report),
+        reports.COVERAGE_COLUMNS,
+        report_filename("teacher-coverage", year),
+    )
 
 
 # --- an application's detail -----------------------------------------------------------------
 
 
 @application_detail_router.get(
-    "/{application_id}", response_model=ApplicationDetail, responses=GET_RESPONSES
+    "/{application_id}", response_model=models.ApplicationDetail, responses=GET_RESPONSES
 )
 def applications_get(
     session: SessionDep,
@@ -290,7 +266,7 @@ def applications_get(
     settings: SettingsDep,
     application_id: DbId,
     response: Response,
-) -> ApplicationDetail:
+) -> models.ApplicationDetail:
     """One application; `majors` shows each participating major's plan status (None: no plan
     yet), so the office sees at a glance who has not filed. `teacher_coverage` counts the
     assigned teachers holding a certified, still valid trainer certificate for the pilot's
