@@ -41,6 +41,7 @@ from app.applications.models import (
     cohort_problem,
 )
 from app.core.audit import apply_changes, record, record_row, snapshot
+from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
@@ -191,14 +192,6 @@ def _refuse_foreign(principal: Principal, foreign: Sequence[str]) -> None:
         code="out_of_scope",
         foreign_majors=list(foreign),
     )
-
-
-def _require_office(principal: Principal, what: str) -> None:
-    if principal.role != Role.academic_office:
-        raise Forbidden(
-            f"Only the academic office may {what}; role {principal.role.value} may not",
-            allowed_roles=[Role.academic_office.value],
-        )
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -735,7 +728,7 @@ def transition(
     sources, target = TRANSITIONS[action]
     application = locked_application(session, principal, application_id)
     if action in OFFICE_ACTIONS:
-        _require_office(principal, f"{action} pilot applications")
+        require_office(principal, f"{action} pilot applications")
     else:
         _require_filer(session, principal, _major_ids(session, application_id))
     _refuse_unless_in(
@@ -1220,7 +1213,7 @@ def plan_transition(
     if action == "file":
         require_college_writer(principal, college_id, "the pilot plans")
     else:
-        _require_office(principal, f"{action} pilot plans")
+        require_office(principal, f"{action} pilot plans")
     _refuse_unless_in(
         plan.status, sources, action, f"plan {plan_id}", plan_allowed_actions(plan.status)
     )

@@ -26,11 +26,12 @@ from app.committee.models import (
     MeetingUpdate,
 )
 from app.core.audit import apply_changes, record, record_row, snapshot
+from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
 from app.core.locks import lock_row
-from app.core.roles import READ_ALL, Principal, Role
+from app.core.roles import READ_ALL, Principal
 from app.core.types import utcnow
 from app.core.versions import check_version
 
@@ -44,15 +45,6 @@ def _require_reader(principal: Principal) -> None:
             f"Role {principal.role.value} may not read the expert committee; allowed roles: "
             "academic_office, auditor, admin",
             allowed_roles=sorted(r.value for r in READ_ALL),
-        )
-
-
-def _require_office(principal: Principal) -> None:
-    if principal.role != Role.academic_office:
-        raise Forbidden(
-            f"Only the academic office keeps the expert committee; role {principal.role.value} "
-            "may not",
-            allowed_roles=[Role.academic_office.value],
         )
 
 
@@ -116,7 +108,7 @@ def get_expert(session: Session, principal: Principal, expert_id: int) -> Expert
 
 
 def create_expert(session: Session, principal: Principal, data: ExpertCreate) -> Expert:
-    _require_office(principal)
+    require_office(principal, "keep the expert committee")
     expert = Expert.model_validate(data)
     session.add(expert)
     session.flush()
@@ -128,7 +120,7 @@ def create_expert(session: Session, principal: Principal, data: ExpertCreate) ->
 def update_expert(
     session: Session, principal: Principal, expert_id: int, data: ExpertUpdate, if_match: int | None
 ) -> Expert:
-    _require_office(principal)
+    require_office(principal, "keep the expert committee")
     expert = lock_row(session, Expert, expert_id, "expert")
     check_version(expert.version, if_match, "expert")
     apply_changes(session, principal, expert, data.model_dump(exclude_unset=True), EXPERT_ENTITY)
@@ -137,7 +129,7 @@ def update_expert(
 
 def delete_expert(session: Session, principal: Principal, expert_id: int) -> None:
     """Delete an expert who attended no meeting; one who did is kept (set ``active`` false)."""
-    _require_office(principal)
+    require_office(principal, "keep the expert committee")
     expert = lock_row(session, Expert, expert_id, "expert")
     attended = session.exec(
         select(func.count()).where(MeetingAttendee.expert_id == expert_id)
@@ -316,7 +308,7 @@ def _meeting_snapshot(session: Session, meeting: Meeting) -> dict[str, Any]:
 
 
 def create_meeting(session: Session, principal: Principal, data: MeetingCreate) -> Meeting:
-    _require_office(principal)
+    require_office(principal, "keep the expert committee")
     _check_attendees(session, data.attendee_ids)
     meeting = Meeting.model_validate(data.model_dump(exclude={"attendee_ids", "decisions"}))
     session.add(meeting)
@@ -345,7 +337,7 @@ def update_meeting(
     if_match: int | None,
 ) -> Meeting:
     """Change a meeting; ``attendee_ids`` and ``decisions``, when sent, replace the lists."""
-    _require_office(principal)
+    require_office(principal, "keep the expert committee")
     meeting = lock_row(session, Meeting, meeting_id, "meeting")
     check_version(meeting.version, if_match, "meeting")
     changes = data.model_dump(exclude_unset=True)
@@ -377,7 +369,7 @@ def update_meeting(
 
 
 def delete_meeting(session: Session, principal: Principal, meeting_id: int) -> None:
-    _require_office(principal)
+    require_office(principal, "keep the expert committee")
     meeting = lock_row(session, Meeting, meeting_id, "meeting")
     before = _meeting_snapshot(session, meeting)
     for model in (MeetingAttendee, MeetingDecision):

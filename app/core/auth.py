@@ -100,6 +100,15 @@ def check_role(principal: Principal, *roles: Role, what: str = "do this") -> Non
         )
 
 
+def require_office(principal: Principal, what: str = "change this") -> None:
+    """403 unless ``principal`` is the academic office, which alone may ``what``."""
+    if principal.role != Role.academic_office:
+        raise Forbidden(
+            f"Only the academic office may {what}; role {principal.role.value} may not",
+            allowed_roles=[Role.academic_office.value],
+        )
+
+
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency that lets only ``roles`` through (403 for the others)."""
 

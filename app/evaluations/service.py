@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.applications.service import visible
 from app.core.audit import record, record_row, snapshot
+from app.core.auth import require_office
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -31,7 +32,7 @@ from app.core.errors import (
 from app.core.export import ExportColumn
 from app.core.listing import Listing
 from app.core.locks import lock_first, lock_row
-from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
+from app.core.roles import READ_ALL_OR_COLLEGE, Principal
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.evaluations.indicators import (
@@ -62,14 +63,6 @@ DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 ENTITY = "evaluation"
 SCHEME_ENTITY = "evaluation_scheme"
 FINALIZED = "finalized"
-
-
-def _require_office(principal: Principal, what: str) -> None:
-    if principal.role != Role.academic_office:
-        raise Forbidden(
-            f"Only the academic office may {what}; role {principal.role.value} may not",
-            allowed_roles=[Role.academic_office.value],
-        )
 
 
 def _require_reader(principal: Principal) -> None:
@@ -266,7 +259,7 @@ def put_scheme(
     a PUT that finds no scheme creates one, and 412 answers a creating PUT (no ``If-Match``)
     that finds the scheme stored meanwhile by a concurrent request, or any stored scheme when
     ``create_only`` (``If-None-Match: *``)."""
-    _require_office(principal, "set evaluation schemes")
+    require_office(principal, "set evaluation schemes")
     problems = weight_problems(data)
     if problems:
         raise UnprocessableEntity(
@@ -443,7 +436,7 @@ def compute_year(
     session: Session, principal: Principal, year: int, today: date, timezone: str
 ) -> EvaluationRun:
     """(Re)compute the year's evaluations from the data; 409 once the year is finalized."""
-    _require_office(principal, "compute evaluations")
+    require_office(principal, "compute evaluations")
     scheme = _locked_scheme(session, year, create=True)
     assert scheme is not None
     _refuse_if_finalized(scheme, f"compute the {year} evaluation again")
@@ -473,7 +466,7 @@ def put_committee_score(
     """Enter the committee's score and comments; the total, rating and ranks follow at once.
     Refused (409) once the year is finalized. Answers the evaluation as this request wrote
     it (read before the commit, so a write committed right after cannot show in it)."""
-    _require_office(principal, "enter committee scores")
+    require_office(principal, "enter committee scores")
     evaluation, scheme = _locked_evaluation(session, evaluation_id)
     if scheme.finalized_at is not None:
         raise InvalidState(
@@ -524,7 +517,7 @@ def _refuse_unscored(year: int, evaluations: Sequence[Evaluation]) -> None:
 def finalize_year(session: Session, principal: Principal, year: int) -> EvaluationRun:
     """Freeze the year as last computed: figures, totals, ratings and ranks stay as they are;
     compute, committee scores and scheme changes are refused from now on."""
-    _require_office(principal, "finalize evaluations")
+    require_office(principal, "finalize evaluations")
     scheme = _locked_scheme(session, year, create=False)
     _refuse_if_finalized(scheme, f"finalize {year} again")
     evaluations = session.exec(select(Evaluation).where(Evaluation.year == year)).all()

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 from app.applications.models import ApplicationMajor, PilotApplication
 from app.applications.service import approved_application
 from app.core.audit import apply_changes, record, record_row, snapshot
+from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
@@ -77,14 +78,6 @@ def sum_fen(expression: Any) -> Any:
 
 
 # --- who may do what ---------------------------------------------------------------------------
-
-
-def _require_office(principal: Principal, what: str) -> None:
-    if principal.role != Role.academic_office:
-        raise Forbidden(
-            f"Role {principal.role.value} may not {what}; only the academic office writes money",
-            allowed_roles=[Role.academic_office.value],
-        )
 
 
 def reader_scope(principal: Principal, what: str) -> int | None:
@@ -246,7 +239,7 @@ def _earmarking(kind: FundingKind, earmarked: bool | None) -> bool | None:
 
 def create_source(session: Session, principal: Principal, data: SourceCreate) -> FundingSource:
     """A fund; the two special kinds are always earmarked (专款专用)."""
-    _require_office(principal, "create funding sources")
+    require_office(principal, "create funding sources")
     earmarked = _earmarking(data.kind, data.earmarked)
     _check_source_unique(session, data.fiscal_year, data.name)
     source = FundingSource(**data.model_dump(exclude={"earmarked"}), earmarked=bool(earmarked))
@@ -271,7 +264,7 @@ def update_source(
     """Change a fund; its amount never drops below what its budget lines allocate, a special
     kind stays earmarked, and an earmarked fund has no `other` lines (专款专用). The source
     row is locked, as by every writer of its lines."""
-    _require_office(principal, "change funding sources")
+    require_office(principal, "change funding sources")
     source = _locked_source(session, source_id)
     check_version(source.version, if_match, "funding source")
     changes = data.model_dump(exclude_unset=True)
@@ -322,7 +315,7 @@ def _refuse_other_lines(session: Session, source: FundingSource) -> None:
 
 def delete_source(session: Session, principal: Principal, source_id: int) -> None:
     """Only a fund with no budget lines is deleted."""
-    _require_office(principal, "delete funding sources")
+    require_office(principal, "delete funding sources")
     source = _locked_source(session, source_id)
     lines = session.exec(select(func.count()).where(BudgetLine.source_id == source_id)).one()
     if lines:
@@ -464,7 +457,7 @@ def _source_exceeded(source: FundingSource, allocated: Decimal, amount: Decimal)
 def create_line(session: Session, principal: Principal, data: LineCreate) -> BudgetLine:
     """Allocate part of a source to an approved pilot, with the source row locked while Σ of
     its lines is checked."""
-    _require_office(principal, "create budget lines")
+    require_office(principal, "create budget lines")
     source = _locked_source(session, data.source_id, field="body.source_id")
     application = approved_application(session, data.application_id, "Money is budgeted")
     _earmark_problem(source, data.category)
@@ -505,7 +498,7 @@ def update_line(
     """Change a line's amount or notes: never below what it has spent, and its source's lines
     never above the source (the source, then the line, are locked: the order every writer
     takes them in)."""
-    _require_office(principal, "change budget lines")
+    require_office(principal, "change budget lines")
     current = session.get(BudgetLine, line_id)
     if current is None:
         raise NotFound(f"No budget line with id {line_id}")
@@ -532,7 +525,7 @@ def update_line(
 
 def delete_line(session: Session, principal: Principal, line_id: int) -> None:
     """Only a line nothing was ever spent from (or paid by a subsidy run) is deleted."""
-    _require_office(principal, "delete budget lines")
+    require_office(principal, "delete budget lines")
     line = locked_line(session, line_id)
     entries = session.exec(select(func.count()).where(Expenditure.line_id == line_id)).one()
     runs = session.exec(select(func.count()).where(SubsidyRun.line_id == line_id)).one()
@@ -699,7 +692,7 @@ def create_expenditure(
 ) -> Expenditure:
     """Spend from a line; the line row is locked before Σ spent is checked, so concurrent
     expenditures never overdraw it."""
-    _require_office(principal, "record expenditures")
+    require_office(principal, "record expenditures")
     line = locked_line(session, data.line_id, field="body.line_id")
     spent = spent_on_line(session, data.line_id)
     if spent + data.amount > line.amount:
@@ -722,7 +715,7 @@ def reverse_expenditure(
 ) -> Expenditure:
     """Write the reversal (红冲) of an entry: the negative amount on the same line, pointing at
     the original. Once per entry (also a unique constraint); a reversal is not reversed."""
-    _require_office(principal, "reverse expenditures")
+    require_office(principal, "reverse expenditures")
     current = session.get(Expenditure, expenditure_id)
     if current is None:
         raise NotFound(f"No expenditure with id {expenditure_id}")
@@ -901,7 +894,7 @@ def run_subsidies(
     session's row is locked first, then the line: runs over one session (from any line)
     take turns, so a result never has two payments that stand; a reversed payment (a
     mistake corrected by 红冲) is paid again by the next run."""
-    _require_office(principal, "run exam subsidies")
+    require_office(principal, "run exam subsidies")
     exam = lock_row(session, ExamSession, data.session_id, "exam session", field="body.session_id")
     line = _subsidy_line(session, data, exam)
     passed = _passed_candidates(session, exam.id or 0)

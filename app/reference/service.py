@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
 from app.core.audit import apply_changes, record, snapshot
+from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each
@@ -66,14 +67,6 @@ def college_scope(principal: Principal) -> int | None:
     if principal.role == Role.college_manager:
         return principal.college_id if principal.college_id is not None else -1
     return None
-
-
-def require_office(principal: Principal) -> None:
-    if principal.role != Role.academic_office:
-        raise Forbidden(
-            f"Role {principal.role.value} may not change this; allowed roles: academic_office",
-            allowed_roles=[Role.academic_office.value],
-        )
 
 
 def require_writer_role(principal: Principal, what: str) -> None:
@@ -248,7 +241,7 @@ def get_college(session: Session, principal: Principal, college_id: int) -> Coll
 
 
 def create_college(session: Session, principal: Principal, data: CollegeCreate) -> College:
-    require_office(principal)
+    require_office(principal, "change reference data")
     _unique(session, College, College.name, data.name, None, "name", "college")
     _unique(session, College, College.code, data.code, None, "code", "college")
     college = College.model_validate(data)
@@ -263,7 +256,7 @@ def update_college(
     data: CollegeUpdate,
     if_match: int | None,
 ) -> CollegePublic:
-    require_office(principal)
+    require_office(principal, "change reference data")
     college = lock_row(session, College, college_id, "college")
     check_version(college.version, if_match, "college")
     changes = data.model_dump(exclude_unset=True)
@@ -275,7 +268,7 @@ def update_college(
 
 
 def delete_college(session: Session, principal: Principal, college_id: int) -> None:
-    require_office(principal)
+    require_office(principal, "change reference data")
     college = lock_row(session, College, college_id, "college")
     _refuse_if_referenced(session, "college", College, college_id)
     _deleted(session, principal, college, "college")
@@ -801,7 +794,7 @@ def get_evaluation_org(session: Session, principal: Principal, org_id: int) -> E
 def create_evaluation_org(
     session: Session, principal: Principal, data: EvaluationOrgCreate
 ) -> EvaluationOrg:
-    require_office(principal)
+    require_office(principal, "change reference data")
     _unique(
         session,
         EvaluationOrg,
@@ -823,7 +816,7 @@ def update_evaluation_org(
     data: EvaluationOrgUpdate,
     if_match: int | None,
 ) -> EvaluationOrgPublic:
-    require_office(principal)
+    require_office(principal, "change reference data")
     org = lock_row(session, EvaluationOrg, org_id, "evaluation organisation")
     check_version(org.version, if_match, "evaluation organisation")
     changes = data.model_dump(exclude_unset=True)
@@ -842,7 +835,7 @@ def update_evaluation_org(
 
 
 def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -> None:
-    require_office(principal)
+    require_office(principal, "change reference data")
     org = lock_row(session, EvaluationOrg, org_id, "evaluation organisation")
     _refuse_if_referenced(session, "evaluation organisation", EvaluationOrg, org_id)
     _deleted(session, principal, org, "evaluation_org")
@@ -917,7 +910,7 @@ def find_certificate_by_name(session: Session, name: str) -> Certificate | None:
 def create_certificate(
     session: Session, principal: Principal, data: CertificateCreate
 ) -> Certificate:
-    require_office(principal)
+    require_office(principal, "change reference data")
     _require_ref(
         session,
         EvaluationOrg,
@@ -947,7 +940,7 @@ def update_certificate(
     data: CertificateUpdate,
     if_match: int | None,
 ) -> Certificate:
-    require_office(principal)
+    require_office(principal, "change reference data")
     certificate = lock_row(session, Certificate, certificate_id, "certificate")
     check_version(certificate.version, if_match, "certificate")
     changes = data.model_dump(exclude_unset=True)
@@ -978,7 +971,7 @@ def update_certificate(
 
 
 def delete_certificate(session: Session, principal: Principal, certificate_id: int) -> None:
-    require_office(principal)
+    require_office(principal, "change reference data")
     certificate = lock_row(session, Certificate, certificate_id, "certificate")
     _refuse_if_referenced(session, "certificate", Certificate, certificate_id)
     _deleted(session, principal, certificate, "certificate")
