@@ -24,7 +24,7 @@ from app.accounts.models import (
     UserUpdate,
 )
 from app.core import security
-from app.core.audit import record, record_row, snapshot
+from app.core.audit import record, save_new, snapshot
 from app.core.auth import PrincipalResolvers
 from app.core.config import Settings
 from app.core.errors import (
@@ -360,10 +360,7 @@ def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> Ap
             "created_by_id": actor.user_id,
         },
     )
-    session.add(api_key)
-    session.flush()
-    record_row(session, actor, api_key, "api_key")
-    session.commit()
+    save_new(session, actor, api_key, "api_key")
     return ApiKeyCreated.model_validate({**api_key.model_dump(), "key": key})
 
 

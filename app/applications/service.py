@@ -40,7 +40,7 @@ from app.applications.models import (
     Tier,
     cohort_problem,
 )
-from app.core.audit import apply_changes, record, record_row, snapshot
+from app.core.audit import apply_changes, delete_row, record, record_row, snapshot
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
@@ -709,12 +709,7 @@ def delete_application(session: Session, principal: Principal, application_id: i
     session.execute(
         sa.delete(PilotTeacher).where(col(PilotTeacher.application_id) == application_id)
     )
-    session.delete(application)
-    session.flush()
-    record(
-        session, principal, action="delete", entity=ENTITY, entity_id=application_id, before=before
-    )
-    session.commit()
+    delete_row(session, principal, application, ENTITY, before)
 
 
 def transition(

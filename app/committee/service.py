@@ -25,7 +25,7 @@ from app.committee.models import (
     MeetingRow,
     MeetingUpdate,
 )
-from app.core.audit import apply_changes, record, record_row, snapshot
+from app.core.audit import apply_changes, delete_row, record, save_new
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
@@ -110,10 +110,7 @@ def get_expert(session: Session, principal: Principal, expert_id: int) -> Expert
 def create_expert(session: Session, principal: Principal, data: ExpertCreate) -> Expert:
     require_office(principal, "keep the expert committee")
     expert = Expert.model_validate(data)
-    session.add(expert)
-    session.flush()
-    record_row(session, principal, expert, EXPERT_ENTITY)
-    session.commit()
+    save_new(session, principal, expert, EXPERT_ENTITY)
     return expert
 
 
@@ -141,17 +138,7 @@ def delete_expert(session: Session, principal: Principal, expert_id: int) -> Non
             code="expert_attended_meetings",
             meetings_attended=int(attended),
         )
-    before = snapshot(expert)
-    session.delete(expert)
-    record(
-        session,
-        principal,
-        action="delete",
-        entity=EXPERT_ENTITY,
-        entity_id=expert_id,
-        before=before,
-    )
-    session.commit()
+    delete_row(session, principal, expert, EXPERT_ENTITY)
 
 
 # --- meetings --------------------------------------------------------------------------------
@@ -376,13 +363,4 @@ def delete_meeting(session: Session, principal: Principal, meeting_id: int) -> N
         for row in session.exec(select(model).where(model.meeting_id == meeting_id)).all():
             session.delete(row)
     session.flush()
-    session.delete(meeting)
-    record(
-        session,
-        principal,
-        action="delete",
-        entity=MEETING_ENTITY,
-        entity_id=meeting_id,
-        before=before,
-    )
-    session.commit()
+    delete_row(session, principal, meeting, MEETING_ENTITY, before)

@@ -203,3 +203,37 @@ def record_row(
         before=before,
         after=snapshot(row),
     )
+
+
+def save_new(
+    session: Session, principal: Principal | None, row: SQLModel, entity: str, **after: Any
+) -> None:
+    """Add ``row``, record its creation (its values, and ``after``'s extra ones) and commit."""
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        principal,
+        action="create",
+        entity=entity,
+        entity_id=getattr(row, "id", None),
+        after={**(snapshot(row) or {}), **after},
+    )
+    session.commit()
+
+
+def delete_row(
+    session: Session,
+    principal: Principal | None,
+    row: SQLModel,
+    entity: str,
+    before: dict[str, Any] | None = None,
+) -> None:
+    """Delete ``row``, record its values as they were (or ``before``, when the caller took
+    them with related rows it has deleted), and commit."""
+    before = snapshot(row) if before is None else before
+    row_id = getattr(row, "id", None)
+    session.delete(row)
+    session.flush()
+    record(session, principal, action="delete", entity=entity, entity_id=row_id, before=before)
+    session.commit()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.core.audit import record, record_row, snapshot
+from app.core.audit import record, record_row, save_new, snapshot
 from app.core.auth import check_role
 from app.core.errors import (
     AppError,
@@ -372,10 +372,7 @@ def create_request(
         live=True,
         note=data.note or None,
     )
-    session.add(request)
-    session.flush()
-    record_row(session, principal, request, REQUEST_ENTITY)
-    session.commit()
+    save_new(session, principal, request, REQUEST_ENTITY)
     return request
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.core.audit import record, snapshot
+from app.core.audit import delete_row, record, snapshot
 from app.core.auth import check_role
 from app.core.errors import Conflict, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
@@ -512,9 +512,4 @@ def delete_rule(session: Session, principal: Principal, rule_id: int) -> None:
     session.execute(
         sa.delete(ConversionRuleMajor).where(col(ConversionRuleMajor.rule_id) == rule_id)
     )
-    session.delete(rule)
-    session.flush()
-    record(
-        session, principal, action="delete", entity=RULE_ENTITY, entity_id=rule_id, before=before
-    )
-    session.commit()
+    delete_row(session, principal, rule, RULE_ENTITY, before)

@@ -17,7 +17,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.applications.service import approved_application
-from app.core.audit import apply_changes, record, record_row, snapshot
+from app.core.audit import apply_changes, record, record_row, save_new, snapshot
 from app.core.auth import check_role
 from app.core.errors import (
     Conflict,
@@ -202,10 +202,7 @@ def create_session(session: Session, principal: Principal, data: ExamSessionCrea
         level=application.level,
         evaluation_org_id=certificate.evaluation_org_id,
     )
-    session.add(exam)
-    session.flush()
-    record_row(session, principal, exam, SESSION_ENTITY)
-    session.commit()
+    save_new(session, principal, exam, SESSION_ENTITY)
     return exam
 
 

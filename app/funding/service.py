@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from app.applications.models import ApplicationMajor, PilotApplication
 from app.applications.service import approved_application
-from app.core.audit import apply_changes, record, record_row, snapshot
+from app.core.audit import apply_changes, delete_row, record, record_row, save_new, snapshot
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
@@ -243,10 +243,7 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
     earmarked = _earmarking(data.kind, data.earmarked)
     _check_source_unique(session, data.fiscal_year, data.name)
     source = FundingSource(**data.model_dump(exclude={"earmarked"}), earmarked=bool(earmarked))
-    session.add(source)
-    session.flush()
-    record_row(session, principal, source, SOURCE_ENTITY)
-    session.commit()
+    save_new(session, principal, source, SOURCE_ENTITY)
     return source
 
 
@@ -325,18 +322,7 @@ def delete_source(session: Session, principal: Principal, source_id: int) -> Non
             code="has_budget_lines",
             referenced_by=[{"entity": "budget-lines", "count": int(lines)}],
         )
-    before = snapshot(source)
-    session.delete(source)
-    session.flush()
-    record(
-        session,
-        principal,
-        action="delete",
-        entity=SOURCE_ENTITY,
-        entity_id=source_id,
-        before=before,
-    )
-    session.commit()
+    delete_row(session, principal, source, SOURCE_ENTITY)
 
 
 # --- budget lines ------------------------------------------------------------------------------
@@ -479,10 +465,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
     if allocated + data.amount > source.amount:
         raise _source_exceeded(source, allocated, data.amount)
     line = BudgetLine(**data.model_dump())
-    session.add(line)
-    session.flush()
-    record_row(session, principal, line, LINE_ENTITY)
-    session.commit()
+    save_new(session, principal, line, LINE_ENTITY)
     return line
 
 
@@ -540,13 +523,7 @@ def delete_line(session: Session, principal: Principal, line_id: int) -> None:
                 {"entity": "subsidy-runs", "count": int(runs)},
             ],
         )
-    before = snapshot(line)
-    session.delete(line)
-    session.flush()
-    record(
-        session, principal, action="delete", entity=LINE_ENTITY, entity_id=line_id, before=before
-    )
-    session.commit()
+    delete_row(session, principal, line, LINE_ENTITY)
 
 
 # --- expenditures ------------------------------------------------------------------------------
@@ -703,10 +680,7 @@ def create_expenditure(
         spent_on=data.spent_on or today,
         kind=ExpenditureKind.payment,
     )
-    session.add(expenditure)
-    session.flush()
-    record_row(session, principal, expenditure, EXPENDITURE_ENTITY)
-    session.commit()
+    save_new(session, principal, expenditure, EXPENDITURE_ENTITY)
     return expenditure
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
-from app.core.audit import apply_changes, record, snapshot
+from app.core.audit import apply_changes, delete_row, save_new
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
@@ -178,32 +178,6 @@ def _refuse_if_referenced(
         )
 
 
-def _created(
-    session: Session, principal: Principal, row: SQLModel, entity: str, **extra: Any
-) -> None:
-    session.add(row)
-    session.flush()
-    after = {**(snapshot(row) or {}), **extra}
-    record(
-        session,
-        principal,
-        action="create",
-        entity=entity,
-        entity_id=getattr(row, "id", None),
-        after=after,
-    )
-    session.commit()
-
-
-def _deleted(session: Session, principal: Principal, row: SQLModel, entity: str) -> None:
-    before = snapshot(row)
-    row_id = getattr(row, "id", None)
-    session.delete(row)
-    session.flush()
-    record(session, principal, action="delete", entity=entity, entity_id=row_id, before=before)
-    session.commit()
-
-
 def _not_null(changes: dict[str, Any], nullable: set[str]) -> None:
     for field, value in changes.items():
         if value is None and field not in nullable:
@@ -245,7 +219,7 @@ def create_college(session: Session, principal: Principal, data: CollegeCreate) 
     _unique(session, College, College.name, data.name, None, "name", "college")
     _unique(session, College, College.code, data.code, None, "code", "college")
     college = College.model_validate(data)
-    _created(session, principal, college, "college")
+    save_new(session, principal, college, "college")
     return college
 
 
@@ -271,7 +245,7 @@ def delete_college(session: Session, principal: Principal, college_id: int) -> N
     require_office(principal, "change reference data")
     college = lock_row(session, College, college_id, "college")
     _refuse_if_referenced(session, "college", College, college_id)
-    _deleted(session, principal, college, "college")
+    delete_row(session, principal, college, "college")
 
 
 # --- majors ----------------------------------------------------------------------------------
@@ -327,7 +301,7 @@ def create_major(session: Session, principal: Principal, data: MajorCreate) -> M
     _require_ref(session, College, data.college_id, "college_id", "college")
     _unique(session, Major, Major.code, data.code, None, "code", "major")
     major = Major.model_validate(data)
-    _created(session, principal, major, "major")
+    save_new(session, principal, major, "major")
     return major
 
 
@@ -353,7 +327,7 @@ def delete_major(session: Session, principal: Principal, major_id: int) -> None:
     major = _scoped_major(session, principal, major_id)
     require_college_writer(principal, major.college_id, "majors")
     _refuse_if_referenced(session, "major", Major, major_id)
-    _deleted(session, principal, major, "major")
+    delete_row(session, principal, major, "major")
 
 
 # --- courses ---------------------------------------------------------------------------------
@@ -463,7 +437,7 @@ def create_course(session: Session, principal: Principal, data: CourseCreate) ->
     session.flush()
     assert course.id is not None
     _set_course_majors(session, course.id, major_ids)
-    _created(session, principal, course, "course", major_ids=major_ids)
+    save_new(session, principal, course, "course", major_ids=major_ids)
     return course
 
 
@@ -515,7 +489,7 @@ def delete_course(session: Session, principal: Principal, course_id: int) -> Non
     owned = frozenset({CourseMajor.__tablename__})
     _refuse_if_referenced(session, "course", Course, course_id, owned)
     session.execute(sa.delete(CourseMajor).where(col(CourseMajor.course_id) == course_id))
-    _deleted(session, principal, course, "course")
+    delete_row(session, principal, course, "course")
 
 
 # --- teachers --------------------------------------------------------------------------------
@@ -578,7 +552,7 @@ def create_teacher(session: Session, principal: Principal, data: TeacherCreate) 
     _require_ref(session, College, data.college_id, "college_id", "college")
     _unique(session, Teacher, Teacher.staff_no, data.staff_no, None, "staff_no", "teacher")
     teacher = Teacher.model_validate(data)
-    _created(session, principal, teacher, "teacher")
+    save_new(session, principal, teacher, "teacher")
     return teacher
 
 
@@ -616,7 +590,7 @@ def delete_teacher(session: Session, principal: Principal, teacher_id: int) -> N
     teacher = _scoped_teacher(session, principal, teacher_id)
     require_college_writer(principal, teacher.college_id, "teachers")
     _refuse_if_referenced(session, "teacher", Teacher, teacher_id)
-    _deleted(session, principal, teacher, "teacher")
+    delete_row(session, principal, teacher, "teacher")
 
 
 # --- students --------------------------------------------------------------------------------
@@ -718,7 +692,7 @@ def create_student(session: Session, principal: Principal, data: StudentCreate) 
     require_college_writer(principal, college_id, "students")
     _unique(session, Student, Student.student_no, data.student_no, None, "student_no", "student")
     student = Student.model_validate(data)
-    _created(session, principal, student, "student")
+    save_new(session, principal, student, "student")
     return student
 
 
@@ -759,7 +733,7 @@ def delete_student(session: Session, principal: Principal, student_id: int) -> N
     student, college_id = _scoped_student(session, principal, student_id)
     require_college_writer(principal, college_id, "students")
     _refuse_if_referenced(session, "student", Student, student_id)
-    _deleted(session, principal, student, "student")
+    delete_row(session, principal, student, "student")
 
 
 # --- evaluation organisations ----------------------------------------------------------------
@@ -805,7 +779,7 @@ def create_evaluation_org(
         "evaluation organisation",
     )
     org = EvaluationOrg.model_validate(data)
-    _created(session, principal, org, "evaluation_org")
+    save_new(session, principal, org, "evaluation_org")
     return org
 
 
@@ -838,7 +812,7 @@ def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -
     require_office(principal, "change reference data")
     org = lock_row(session, EvaluationOrg, org_id, "evaluation organisation")
     _refuse_if_referenced(session, "evaluation organisation", EvaluationOrg, org_id)
-    _deleted(session, principal, org, "evaluation_org")
+    delete_row(session, principal, org, "evaluation_org")
 
 
 # --- certificates ----------------------------------------------------------------------------
@@ -929,7 +903,7 @@ def create_certificate(
             "normalized_name": normalised,
         }
     )
-    _created(session, principal, certificate, "certificate")
+    save_new(session, principal, certificate, "certificate")
     return certificate
 
 
@@ -974,4 +948,4 @@ def delete_certificate(session: Session, principal: Principal, certificate_id: i
     require_office(principal, "change reference data")
     certificate = lock_row(session, Certificate, certificate_id, "certificate")
     _refuse_if_referenced(session, "certificate", Certificate, certificate_id)
-    _deleted(session, principal, certificate, "certificate")
+    delete_row(session, principal, certificate, "certificate")
