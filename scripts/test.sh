@@ -32,17 +32,44 @@ describe() {
 rm -f .coverage .coverage.sqlite .coverage.postgresql
 cov=(--cov=app --cov-report= --cov-fail-under=0)
 
-banner "pytest on SQLite (1/2)"
-env -u ONEX_TEST_DATABASE_URL COVERAGE_FILE=.coverage.sqlite "$py" -m pytest "${cov[@]}" "$@"
-sqlite_rc=$?
+# The two halves are independent (each its own database and coverage file), so on a machine
+# with two or more CPUs they run at the same time, each line of output prefixed with its half;
+# TEST_JOBS=1 runs them one after the other.
+jobs=${TEST_JOBS:-$( (nproc 2>/dev/null || echo 1) | awk '{print ($1 >= 2) ? 2 : 1}')}
 
-banner "pytest on PostgreSQL (2/2)"
-if bash scripts/with-postgres.sh --find >/dev/null || [[ "${REQUIRE_POSTGRES:-0}" == "1" ]]; then
+run_sqlite() {
+    env -u ONEX_TEST_DATABASE_URL COVERAGE_FILE=.coverage.sqlite "$py" -m pytest "${cov[@]}" "$@"
+}
+run_postgres() {
     COVERAGE_FILE=.coverage.postgresql bash scripts/with-postgres.sh "$py" -m pytest "${cov[@]}" "$@"
+}
+want_postgres=0
+if bash scripts/with-postgres.sh --find >/dev/null || [[ "${REQUIRE_POSTGRES:-0}" == "1" ]]; then
+    want_postgres=1
+fi
+pg_rc=skipped
+
+if [[ $jobs -ge 2 && $want_postgres == 1 ]]; then
+    banner "pytest on SQLite [sqlite] and on PostgreSQL [postgresql], side by side"
+    (run_sqlite "$@" 2>&1 | sed -u 's/^/[sqlite] /') &
+    sqlite_pid=$!
+    (run_postgres "$@" 2>&1 | sed -u 's/^/[postgresql] /') &
+    pg_pid=$!
+    wait "$sqlite_pid"
+    sqlite_rc=$?
+    wait "$pg_pid"
     pg_rc=$?
 else
-    echo "PostgreSQL not installed: skipping the PostgreSQL half (REQUIRE_POSTGRES=1 makes this an error)"
-    pg_rc=skipped
+    banner "pytest on SQLite (1/2)"
+    run_sqlite "$@"
+    sqlite_rc=$?
+    banner "pytest on PostgreSQL (2/2)"
+    if [[ $want_postgres == 1 ]]; then
+        run_postgres "$@"
+        pg_rc=$?
+    else
+        echo "PostgreSQL not installed: skipping the PostgreSQL half (REQUIRE_POSTGRES=1 makes this an error)"
+    fi
 fi
 
 banner "coverage of app/ (both halves combined)"

@@ -36,7 +36,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn
-from app.core.listing import Listing, each
+from app.core.listing import Listing, each, where_equal
 from app.core.locks import advisory_lock, lock_row
 from app.core.roles import SCOPE_FIELDS, Principal, Role, scope_problems
 from app.core.types import utcnow
@@ -179,10 +179,7 @@ def get_user(session: Session, user_id: int) -> User:
 def users_statement(_session: Session, _principal: Principal, filters: UserFilters) -> Any:
     """The users matching the list's filters (the admin check is the router's)."""
     statement = select(User)
-    if filters.role is not None:
-        statement = statement.where(User.role == filters.role)
-    if filters.is_active is not None:
-        statement = statement.where(User.is_active == filters.is_active)
+    statement = where_equal(statement, filters, role=User.role, is_active=User.is_active)
     if filters.q:
         pattern = f"%{filters.q.strip()}%"
         statement = statement.where(

@@ -44,7 +44,7 @@ from app.core.audit import apply_changes, delete_row, record, record_row, snapsh
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
-from app.core.listing import Listing, each
+from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
@@ -216,16 +216,15 @@ def application_statement(
         Certificate, col(Certificate.id) == PilotApplication.certificate_id
     )
     statement = visible(statement, principal)
-    if filters.year is not None:
-        statement = statement.where(PilotApplication.year == filters.year)
-    if filters.status is not None:
-        statement = statement.where(PilotApplication.status == filters.status)
-    if filters.certificate_id is not None:
-        statement = statement.where(PilotApplication.certificate_id == filters.certificate_id)
-    if filters.level is not None:
-        statement = statement.where(PilotApplication.level == filters.level)
-    if filters.tier is not None:
-        statement = statement.where(PilotApplication.tier == filters.tier)
+    statement = where_equal(
+        statement,
+        filters,
+        year=PilotApplication.year,
+        status=PilotApplication.status,
+        certificate_id=PilotApplication.certificate_id,
+        level=PilotApplication.level,
+        tier=PilotApplication.tier,
+    )
     if filters.college_id is not None:
         statement = statement.where(_has_major_in_college(filters.college_id))
     if filters.major_id is not None:
@@ -963,16 +962,15 @@ def plan_statement(session: Session, principal: Principal, filters: PlanFilters)
     statement = visible(statement, principal)
     if principal.role == Role.college_manager:
         statement = statement.where(Major.college_id == (principal.college_id or -1))
-    if filters.application_id is not None:
-        statement = statement.where(PilotPlan.application_id == filters.application_id)
-    if filters.major_id is not None:
-        statement = statement.where(PilotPlan.major_id == filters.major_id)
-    if filters.college_id is not None:
-        statement = statement.where(Major.college_id == filters.college_id)
-    if filters.status is not None:
-        statement = statement.where(PilotPlan.status == filters.status)
-    if filters.year is not None:
-        statement = statement.where(PilotApplication.year == filters.year)
+    statement = where_equal(
+        statement,
+        filters,
+        application_id=PilotPlan.application_id,
+        major_id=PilotPlan.major_id,
+        college_id=Major.college_id,
+        status=PilotPlan.status,
+        year=PilotApplication.year,
+    )
     return statement
 
 

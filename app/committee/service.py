@@ -29,7 +29,7 @@ from app.core.audit import apply_changes, delete_row, record, save_new
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
-from app.core.listing import Listing, each
+from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, Principal
 from app.core.types import utcnow
@@ -64,10 +64,7 @@ def expert_statement(session: Session, principal: Principal, filters: ExpertFilt
     """Experts with how many meetings each attended; the office, auditors and admins only."""
     _require_reader(principal)
     statement = select(Expert, _attended().label("attended"))
-    if filters.kind is not None:
-        statement = statement.where(Expert.kind == filters.kind)
-    if filters.active is not None:
-        statement = statement.where(Expert.active == filters.active)
+    statement = where_equal(statement, filters, kind=Expert.kind, active=Expert.active)
     if filters.q:
         pattern = f"%{filters.q}%"
         statement = statement.where(

@@ -274,3 +274,14 @@ def _past(terms: list[tuple[Any, bool]], key: tuple[Any, ...]) -> Any:
 def _each_row(result: Any) -> Iterator[Sequence[Any]]:
     for rows in result.partitions():
         yield from rows
+
+
+def where_equal(statement: Any, filters: BaseModel, **columns: Any) -> Any:
+    """``statement`` limited, for each filter field named, to rows whose column equals the
+    value given; a filter left out (None) does not limit: ``where_equal(statement, filters,
+    year=Source.fiscal_year, kind=Source.kind)``."""
+    for name, column in columns.items():
+        value = getattr(filters, name)
+        if value is not None:
+            statement = statement.where(column == value)
+    return statement

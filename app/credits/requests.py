@@ -21,7 +21,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn
-from app.core.listing import Listing, each
+from app.core.listing import Listing, each, where_equal
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
 from app.credits.access import scoped, visible_student
@@ -206,18 +206,16 @@ def request_statement(session: Session, principal: Principal, filters: RequestFi
         .join(Course, col(Course.id) == ConversionRequest.course_id)
     )
     statement = scoped(statement, principal, ConversionRequest.student_id, "conversion requests")
-    if filters.student_id is not None:
-        statement = statement.where(ConversionRequest.student_id == filters.student_id)
-    if filters.status is not None:
-        statement = statement.where(ConversionRequest.status == filters.status)
-    if filters.course_id is not None:
-        statement = statement.where(ConversionRequest.course_id == filters.course_id)
-    if filters.certificate_id is not None:
-        statement = statement.where(ExamSession.certificate_id == filters.certificate_id)
-    if filters.rule_id is not None:
-        statement = statement.where(ConversionRequest.rule_id == filters.rule_id)
-    if filters.college_id is not None:
-        statement = statement.where(Major.college_id == filters.college_id)
+    statement = where_equal(
+        statement,
+        filters,
+        student_id=ConversionRequest.student_id,
+        status=ConversionRequest.status,
+        course_id=ConversionRequest.course_id,
+        certificate_id=ExamSession.certificate_id,
+        rule_id=ConversionRequest.rule_id,
+        college_id=Major.college_id,
+    )
     return statement
 
 

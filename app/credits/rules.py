@@ -14,7 +14,7 @@ from app.core.audit import delete_row, record, snapshot
 from app.core.auth import check_role
 from app.core.errors import Conflict, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
-from app.core.listing import Listing
+from app.core.listing import Listing, where_equal
 from app.core.roles import Principal, Role
 from app.core.versions import check_version
 from app.credits.models import (
@@ -86,10 +86,12 @@ def rule_statement(_session: Session, _principal: Principal, filters: RuleFilter
         .join(Course, col(Course.id) == ConversionRule.course_id)
         .outerjoin(_successor, _successor.replaces_id == ConversionRule.id)
     )
-    if filters.certificate_id is not None:
-        statement = statement.where(ConversionRule.certificate_id == filters.certificate_id)
-    if filters.course_id is not None:
-        statement = statement.where(ConversionRule.course_id == filters.course_id)
+    statement = where_equal(
+        statement,
+        filters,
+        certificate_id=ConversionRule.certificate_id,
+        course_id=ConversionRule.course_id,
+    )
     if filters.major_id is not None:
         statement = statement.where(
             col(ConversionRule.id).in_(

@@ -30,7 +30,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn
-from app.core.listing import Listing
+from app.core.listing import Listing, where_equal
 from app.core.locks import lock_first, lock_row
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal
 from app.core.types import utcnow
@@ -562,12 +562,13 @@ def _statement(principal: Principal, filters: EvaluationFilters) -> Any:
         .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
     )
     statement = visible(statement, principal)
-    if filters.year is not None:
-        statement = statement.where(Evaluation.year == filters.year)
-    if filters.rating is not None:
-        statement = statement.where(Evaluation.rating == filters.rating)
-    if filters.needs_rectification is not None:
-        statement = statement.where(Evaluation.needs_rectification == filters.needs_rectification)
+    statement = where_equal(
+        statement,
+        filters,
+        year=Evaluation.year,
+        rating=Evaluation.rating,
+        needs_rectification=Evaluation.needs_rectification,
+    )
     return statement
 
 

@@ -28,7 +28,7 @@ from app.core.errors import (
 )
 from app.core.export import ExportColumn
 from app.core.hooks import Hook
-from app.core.listing import Listing, each
+from app.core.listing import Listing, each, where_equal
 from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
 from app.core.ratelimit import RateLimit
 from app.core.roles import READ_ALL, Principal, Role
@@ -118,12 +118,13 @@ def session_statement(
         statement = statement.where(
             ExamSession.evaluation_org_id == (principal.evaluation_org_id or -1)
         )
-    if filters.certificate_id is not None:
-        statement = statement.where(ExamSession.certificate_id == filters.certificate_id)
-    if filters.level is not None:
-        statement = statement.where(ExamSession.level == filters.level)
-    if filters.application_id is not None:
-        statement = statement.where(ExamSession.application_id == filters.application_id)
+    statement = where_equal(
+        statement,
+        filters,
+        certificate_id=ExamSession.certificate_id,
+        level=ExamSession.level,
+        application_id=ExamSession.application_id,
+    )
     if filters.date_from is not None:
         statement = statement.where(col(ExamSession.exam_date) >= filters.date_from)
     if filters.date_to is not None:
@@ -511,16 +512,15 @@ def registration_statement(
                 for r in READ_ALL | {Role.college_manager, Role.student, Role.evaluation_org}
             ),
         )
-    if filters.session_id is not None:
-        statement = statement.where(ExamRegistration.session_id == filters.session_id)
-    if filters.student_id is not None:
-        statement = statement.where(ExamRegistration.student_id == filters.student_id)
-    if filters.application_id is not None:
-        statement = statement.where(ExamRegistration.application_id == filters.application_id)
-    if filters.college_id is not None:
-        statement = statement.where(Major.college_id == filters.college_id)
-    if filters.status is not None:
-        statement = statement.where(ExamRegistration.status == filters.status)
+    statement = where_equal(
+        statement,
+        filters,
+        session_id=ExamRegistration.session_id,
+        student_id=ExamRegistration.student_id,
+        application_id=ExamRegistration.application_id,
+        college_id=Major.college_id,
+        status=ExamRegistration.status,
+    )
     return statement
 
 
@@ -854,16 +854,15 @@ def certificate_statement(
         )
     elif role not in READ_ALL:
         raise Forbidden(f"Role {role.value} may not read issued certificates")
-    if filters.student_id is not None:
-        statement = statement.where(IssuedCertificate.student_id == filters.student_id)
-    if filters.session_id is not None:
-        statement = statement.where(IssuedCertificate.session_id == filters.session_id)
-    if filters.certificate_id is not None:
-        statement = statement.where(ExamSession.certificate_id == filters.certificate_id)
-    if filters.status is not None:
-        statement = statement.where(IssuedCertificate.status == filters.status)
-    if filters.number is not None:
-        statement = statement.where(IssuedCertificate.number == filters.number)
+    statement = where_equal(
+        statement,
+        filters,
+        student_id=IssuedCertificate.student_id,
+        session_id=IssuedCertificate.session_id,
+        certificate_id=ExamSession.certificate_id,
+        status=IssuedCertificate.status,
+        number=IssuedCertificate.number,
+    )
     return statement
 
 

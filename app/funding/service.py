@@ -19,7 +19,7 @@ from app.core.audit import apply_changes, delete_row, record, record_row, save_n
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
-from app.core.listing import Listing, each
+from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
 from app.core.types import CENT, FEN_PER_YUAN
@@ -158,12 +158,13 @@ def source_statement(_session: Session, principal: Principal, filters: SourceFil
                 )
             )
         )
-    if filters.year is not None:
-        statement = statement.where(FundingSource.fiscal_year == filters.year)
-    if filters.kind is not None:
-        statement = statement.where(FundingSource.kind == filters.kind)
-    if filters.earmarked is not None:
-        statement = statement.where(FundingSource.earmarked == filters.earmarked)
+    statement = where_equal(
+        statement,
+        filters,
+        year=FundingSource.fiscal_year,
+        kind=FundingSource.kind,
+        earmarked=FundingSource.earmarked,
+    )
     return statement
 
 
@@ -350,14 +351,14 @@ def line_statement(_session: Session, principal: Principal, filters: LineFilters
     )
     if scope is not None:
         statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
-    if filters.source_id is not None:
-        statement = statement.where(BudgetLine.source_id == filters.source_id)
-    if filters.application_id is not None:
-        statement = statement.where(BudgetLine.application_id == filters.application_id)
-    if filters.category is not None:
-        statement = statement.where(BudgetLine.category == filters.category)
-    if filters.year is not None:
-        statement = statement.where(FundingSource.fiscal_year == filters.year)
+    statement = where_equal(
+        statement,
+        filters,
+        source_id=BudgetLine.source_id,
+        application_id=BudgetLine.application_id,
+        category=BudgetLine.category,
+        year=FundingSource.fiscal_year,
+    )
     if filters.college_id is not None:
         statement = statement.where(
             col(BudgetLine.application_id).in_(_pilots_of_college(filters.college_id))
@@ -574,18 +575,16 @@ def expenditure_statement(
 
 
 def _filter_expenditures(statement: Any, filters: ExpenditureFilters) -> Any:
-    if filters.line_id is not None:
-        statement = statement.where(Expenditure.line_id == filters.line_id)
-    if filters.source_id is not None:
-        statement = statement.where(BudgetLine.source_id == filters.source_id)
-    if filters.application_id is not None:
-        statement = statement.where(BudgetLine.application_id == filters.application_id)
-    if filters.category is not None:
-        statement = statement.where(BudgetLine.category == filters.category)
-    if filters.kind is not None:
-        statement = statement.where(Expenditure.kind == filters.kind)
-    if filters.subsidy_run_id is not None:
-        statement = statement.where(Expenditure.subsidy_run_id == filters.subsidy_run_id)
+    statement = where_equal(
+        statement,
+        filters,
+        line_id=Expenditure.line_id,
+        source_id=BudgetLine.source_id,
+        application_id=BudgetLine.application_id,
+        category=BudgetLine.category,
+        kind=Expenditure.kind,
+        subsidy_run_id=Expenditure.subsidy_run_id,
+    )
     if filters.date_from is not None:
         statement = statement.where(col(Expenditure.spent_on) >= filters.date_from)
     if filters.date_to is not None:
@@ -931,12 +930,13 @@ def subsidy_run_statement(
     )
     if scope is not None:
         statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
-    if filters.session_id is not None:
-        statement = statement.where(SubsidyRun.session_id == filters.session_id)
-    if filters.line_id is not None:
-        statement = statement.where(SubsidyRun.line_id == filters.line_id)
-    if filters.application_id is not None:
-        statement = statement.where(BudgetLine.application_id == filters.application_id)
+    statement = where_equal(
+        statement,
+        filters,
+        session_id=SubsidyRun.session_id,
+        line_id=SubsidyRun.line_id,
+        application_id=BudgetLine.application_id,
+    )
     return statement
 
 

@@ -11,7 +11,7 @@ from app.core.audit import apply_changes, delete_row, save_new
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
-from app.core.listing import Listing, each
+from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_row
 from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
 from app.core.types import utcnow
@@ -618,12 +618,13 @@ def student_statement(session: Session, principal: Principal, filters: StudentFi
                 r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.student}
             ),
         )
-    if filters.college_id is not None:
-        statement = statement.where(Major.college_id == filters.college_id)
-    if filters.major_id is not None:
-        statement = statement.where(Student.major_id == filters.major_id)
-    if filters.cohort is not None:
-        statement = statement.where(Student.cohort == filters.cohort)
+    statement = where_equal(
+        statement,
+        filters,
+        college_id=Major.college_id,
+        major_id=Student.major_id,
+        cohort=Student.cohort,
+    )
     if filters.class_name:
         statement = statement.where(Student.class_name == filters.class_name.strip())
     return _search(statement, filters.q, Student.student_no, Student.name)

@@ -21,7 +21,7 @@ from app.applications.service import locked_application, visible
 from app.core.audit import apply_changes, record, snapshot
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
-from app.core.listing import Listing, each
+from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_first, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
@@ -491,12 +491,13 @@ def batch_statement(_session: Session, principal: Principal, filters: BatchFilte
         .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
     )
     statement = visible(statement, principal)
-    if filters.application_id is not None:
-        statement = statement.where(TrainingBatch.application_id == filters.application_id)
-    if filters.year is not None:
-        statement = statement.where(PilotApplication.year == filters.year)
-    if filters.certificate_id is not None:
-        statement = statement.where(PilotApplication.certificate_id == filters.certificate_id)
+    statement = where_equal(
+        statement,
+        filters,
+        application_id=TrainingBatch.application_id,
+        year=PilotApplication.year,
+        certificate_id=PilotApplication.certificate_id,
+    )
     if filters.instructor_id is not None:
         statement = statement.where(
             col(TrainingBatch.id).in_(
