@@ -22,8 +22,10 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         reload=args.reload,
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # Forwarded headers are read only from the configured proxies; with none configured
+        # (the default) not at all, whatever uvicorn's own default would trust.
+        proxy_headers=settings.trusts_proxies,
+        forwarded_allow_ips=settings.forwarded_allow_ips if settings.trusts_proxies else None,
     )
 
 

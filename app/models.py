@@ -1,6 +1,6 @@
 """Imports every table model so that ``SQLModel.metadata`` knows the whole schema."""
 
-from app.accounts.models import ApiKey, LoginFailure, User
+from app.accounts.models import ApiKey, LoginFailure, RevokedToken, User
 from app.applications.models import (
     ApplicationCohort,
     ApplicationMajor,
@@ -79,6 +79,7 @@ __all__ = [
     "PilotTeacher",
     "PlanCourse",
     "PublicLookup",
+    "RevokedToken",
     "Student",
     "SubsidyRun",
     "Teacher",

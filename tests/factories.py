@@ -58,7 +58,11 @@ def make_user(
 def token_for(user: User, minutes: int = 30) -> str:
     assert user.id is not None
     return create_access_token(
-        subject=user.id, role=user.role.value, secret_key=TEST_SECRET, minutes=minutes
+        subject=user.id,
+        role=user.role.value,
+        secret_key=TEST_SECRET,
+        minutes=minutes,
+        session_epoch=user.session_epoch,
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.core.config import Settings
+from app.exams.service import PUBLIC_LOOKUPS_PER_MINUTE
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,3 +167,21 @@ def test_public_limit_counts_the_client_a_trusted_proxy_names(
         )
     assert response.status_code == 404
     assert _lookup_clients(cli_env) == [counted_as]
+
+
+def test_by_default_no_forwarded_header_is_believed_so_the_public_limit_holds(
+    cli_env: dict[str, str],
+) -> None:
+    """A local client varying `X-Forwarded-For` is still one client: past the limit, 429."""
+    cli_env.pop("ONEX_FORWARDED_ALLOW_IPS", None)
+    cli_env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's own variable, trusted by default
+    with _served(cli_env) as base, httpx.Client(base_url=base, timeout=5) as client:
+        statuses = [
+            client.get(
+                "/api/v1/public/certificates/NO-SUCH-NUMBER",
+                headers={"X-Forwarded-For": f"203.0.113.{i}", "X-Forwarded-Proto": "https"},
+            ).status_code
+            for i in range(PUBLIC_LOOKUPS_PER_MINUTE + 1)
+        ]
+    assert statuses == [404] * PUBLIC_LOOKUPS_PER_MINUTE + [429]
+    assert set(_lookup_clients(cli_env)) == {"127.0.0.1"}

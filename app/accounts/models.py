@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.models import Timestamped, Versioned, enum_type
 from app.core.roles import Role
-from app.core.types import UTCDateTime
+from app.core.types import UTCDateTime, utcnow
 
 Username = Annotated[
     str,
@@ -42,6 +42,10 @@ class User(Versioned, table=True):
     evaluation_org_id: int | None = Field(default=None, foreign_key="evaluation_orgs.id")
     is_active: bool = Field(default=True)
     password_hash: str = Field(max_length=255)
+    session_epoch: int = Field(
+        default=0, nullable=False, sa_column_kwargs={"server_default": sa.text("0")}
+    )
+    """Tokens carry the epoch they were issued in; moving it on ends every earlier token."""
 
 
 class UserCreate(ScopeFields):
@@ -121,13 +125,18 @@ class ApiKey(Timestamped, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the key last authenticated a request, to within a minute (written at most once a
+    minute per key)."""
 
 
 class ApiKeyCreate(ScopeFields):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     role: Role
     expires_at: datetime | None = Field(
-        default=None, description="Optional expiry (ISO 8601 with offset); none means no expiry"
+        default=None,
+        description="Optional expiry (ISO 8601 with offset, in the future); none means no "
+        "expiry. From then on the key answers 401",
     )
 
 
@@ -146,6 +155,11 @@ class ApiKeyPublic(ScopeFields):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        default=None,
+        description="When the key last authenticated a request, to within a minute; "
+        "null when never used",
+    )
 
 
 class ApiKeyCreated(ApiKeyPublic):
@@ -161,3 +175,14 @@ class LoginFailure(Timestamped, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64)
     client_ip: str | None = Field(default=None, max_length=64)
+
+
+class RevokedToken(SQLModel, table=True):
+    """An access token ended by logging out, until it would have expired anyway (then purged)."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: str = Field(primary_key=True, max_length=32)
+    user_id: int = Field(foreign_key="users.id")
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    revoked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.accounts import models, service
-from app.core.auth import AdminPrincipal, CurrentPrincipal, SettingsDep
+from app.core.auth import AdminPrincipal, CurrentPrincipal, SettingsDep, oauth2_scheme
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES
@@ -63,8 +63,26 @@ def auth_me(session: SessionDep, principal: CurrentPrincipal) -> models.Me:
 def auth_change_password(
     session: SessionDep, principal: CurrentPrincipal, data: models.PasswordChange
 ) -> None:
-    """Change your own password (the current one is required)."""
+    """Change your own password (the current one is required). Every token issued to you
+    before, this one included, stops working (401): log in again with the new password."""
     service.change_own_password(session, principal, data)
+
+
+@auth_router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 409),
+)
+def auth_logout(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> None:
+    """End the bearer token this request carries, and only it: from now on it answers 401,
+    like an expired token; your other sessions go on. An API key cannot log out (409
+    `not_a_user`): an admin revokes it."""
+    service.logout(session, settings, principal, token)
 
 
 @users_router.get("", response_model=Page[models.UserPublic], responses=EXPORT_RESPONSES)
@@ -117,10 +135,24 @@ def users_update(
 ) -> models.UserPublic:
     """Change a user (send `If-Match` with the ETag you read to avoid overwriting a newer
     change). Deactivate with `is_active: false`; users are never deleted, the audit trail
-    refers to them."""
+    refers to them. A new `password`, another `role` or a deactivation ends every session the
+    user has: their earlier tokens answer 401."""
     user = service.update_user(session, admin, user_id, data, if_match)
     set_etag(response, user.version)
     return models.UserPublic.model_validate(user)
+
+
+@users_router.post(
+    "/{user_id}/sessions/end",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404),
+)
+def users_end_sessions(session: SessionDep, admin: AdminPrincipal, user_id: DbId) -> None:
+    """End every session of the user (admin): each token issued to them so far answers 401,
+    like an expired token, until they log in again. The account itself is unchanged. Setting a
+    new `password`, another `role` or `is_active: false` with `PATCH /users/{user_id}` ends
+    them too."""
+    service.end_sessions(session, admin, user_id)
 
 
 @api_keys_router.get("", response_model=Page[models.ApiKeyPublic], responses=EXPORT_RESPONSES)
@@ -138,8 +170,10 @@ def api_keys_list(
 def api_keys_create(
     session: SessionDep, admin: AdminPrincipal, data: models.ApiKeyCreate
 ) -> models.ApiKeyCreated:
-    """Create a key bound to one role and scope. The `key` is shown in this response only;
-    the service keeps a hash. Clients send it as `X-API-Key`."""
+    """Create a key bound to one role and scope, optionally expiring at `expires_at` (after
+    which it answers 401). The `key` is shown in this response only; the service keeps a hash.
+    Clients send it as `X-API-Key`. `last_used_at` then shows, to within a minute, when the key
+    last authenticated a request."""
     return service.create_api_key(session, admin, data)
 
 

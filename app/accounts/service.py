@@ -2,7 +2,7 @@
 
 import math
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from app.accounts.models import (
     ApiKeyPublic,
     LoginFailure,
     PasswordChange,
+    RevokedToken,
     Token,
     User,
     UserCreate,
@@ -44,6 +45,10 @@ from app.core.versions import check_version
 from app.reference.models import College, EvaluationOrg, Student, Teacher
 
 MAX_USERNAME_LENGTH = 64
+API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""An API key's ``last_used_at`` is written at most once per this long."""
+REVOKED_TOKEN_PURGE_BATCH = 500
+"""At most this many expired revoked-token rows are deleted by one logout."""
 
 
 def principal_for_user(user: User) -> Principal:
@@ -138,16 +143,28 @@ def login(
         role=user.role.value,
         secret_key=settings.secret_key,
         minutes=settings.access_token_minutes,
+        session_epoch=user.session_epoch,
     )
     return Token(access_token=token, expires_in=settings.access_token_minutes * 60, role=user.role)
 
 
 def principal_from_token(session: Session, settings: Settings, token: str) -> Principal | None:
+    """The token's user, unless the token is forged or expired, the user is disabled, the
+    user's session epoch has moved on since it was issued, or it was logged out. One
+    statement, as before sessions could end: the user's row, joined with a primary-key look-up
+    of the revoked tokens."""
     claims = security.decode_access_token(token, settings.secret_key)
-    if claims is None or not str(claims["sub"]).isdigit():
+    if claims is None:
         return None
-    user = session.get(User, int(claims["sub"]))
-    if user is None or not user.is_active:
+    found = session.exec(
+        select(User, RevokedToken.jti)
+        .outerjoin(RevokedToken, col(RevokedToken.jti) == claims["jti"])
+        .where(User.id == int(claims["sub"]))
+    ).first()
+    if found is None:
+        return None
+    user, revoked = found
+    if not user.is_active or user.session_epoch != claims["sep"] or revoked is not None:
         return None
     return principal_for_user(user)
 
@@ -161,9 +178,33 @@ def principal_from_api_key(session: Session, key: str) -> Principal | None:
         return None
     if api_key.revoked_at is not None:
         return None
-    if api_key.expires_at is not None and api_key.expires_at <= utcnow():
+    now = utcnow()
+    if api_key.expires_at is not None and api_key.expires_at <= now:
         return None
-    return principal_for_api_key(api_key)
+    principal = principal_for_api_key(api_key)
+    if api_key.last_used_at is None or api_key.last_used_at <= now - API_KEY_LAST_USED_RESOLUTION:
+        _note_api_key_use(session, principal.api_key_id or 0, now)
+    return principal
+
+
+def _note_api_key_use(session: Session, key_id: int, now: datetime) -> None:
+    """Set the key's ``last_used_at`` in a short transaction of its own, unless another request
+    did so within the resolution: a storm of requests writes it once a minute, not per request.
+    Best effort: a write that cannot take the lock at once is skipped, the next one sets it."""
+    session.rollback()  # end the look-up's read; the write starts a fresh transaction
+    stale = now - API_KEY_LAST_USED_RESOLUTION
+    try:
+        session.execute(
+            sa.update(ApiKey)
+            .where(
+                col(ApiKey.id) == key_id,
+                sa.or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) <= stale),
+            )
+            .values(last_used_at=now)
+        )
+        session.commit()
+    except sa.exc.OperationalError:
+        session.rollback()
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -257,14 +298,23 @@ def update_user(
     _check_scope(session, role, scope)
     before = snapshot(user)
     password = changes.pop("password", None)
+    ends_sessions = (
+        password is not None
+        or changes.get("role", user.role) != user.role
+        or (user.is_active and changes.get("is_active") is False)
+    )
     if password is not None:
         user.password_hash = security.hash_password(password)
     for field, value in {**changes, **scope}.items():
         setattr(user, field, value)
+    if ends_sessions:
+        user.session_epoch += 1
     session.flush()
     after = snapshot(user)
     if password is not None:
         after = {**(after or {}), "password": "changed"}
+    if ends_sessions:
+        after = {**(after or {}), "sessions": "ended"}
     record(
         session,
         actor,
@@ -288,8 +338,62 @@ def change_own_password(session: Session, principal: Principal, data: PasswordCh
             errors=[{"field": "body.current_password", "message": "does not match"}],
         )
     user.password_hash = security.hash_password(data.new_password)
+    user.session_epoch += 1
     record(session, principal, action="change_password", entity="user", entity_id=user.id)
     session.commit()
+
+
+def end_sessions(session: Session, actor: Principal, user_id: int) -> User:
+    """End every token the user holds (an admin's action): the user must log in again."""
+    user = lock_row(session, User, user_id, "user")
+    user.session_epoch += 1
+    session.flush()
+    record(
+        session,
+        actor,
+        action="end_sessions",
+        entity="user",
+        entity_id=user.id,
+        after={"session_epoch": user.session_epoch},
+    )
+    session.commit()
+    return user
+
+
+def logout(session: Session, settings: Settings, principal: Principal, token: str | None) -> None:
+    """End the bearer token the request came with (and only it), until it would have expired.
+    Also forgets a bounded number of revoked tokens that have expired since."""
+    if principal.user_id is None:
+        raise Conflict(
+            "An API key is not a session and cannot log out; an admin revokes it with "
+            "POST /api/v1/api-keys/{id}/revoke",
+            code="not_a_user",
+        )
+    claims = security.decode_access_token(token or "", settings.secret_key)
+    if claims is None:  # pragma: no cover - the principal came from this very token
+        raise Unauthorized("The access token is invalid or expired; log in again")
+    now = utcnow()
+    expired = (
+        select(RevokedToken.jti)
+        .where(col(RevokedToken.expires_at) <= now)
+        .limit(REVOKED_TOKEN_PURGE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(sa.delete(RevokedToken).where(col(RevokedToken.jti).in_(expired)))
+    session.add(
+        RevokedToken(
+            jti=claims["jti"],
+            user_id=principal.user_id,
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            revoked_at=now,
+        )
+    )
+    record(session, principal, action="logout", entity="user", entity_id=principal.user_id)
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        # The same token logged out twice at once: the other request already revoked it.
+        session.rollback()
 
 
 def ensure_bootstrap_admin(session: Session, username: str, password: str) -> User | None:
@@ -336,6 +440,7 @@ API_KEYS = Listing(
         ExportColumn("created_at", "创建时间"),
         ExportColumn("expires_at", "过期时间"),
         ExportColumn("revoked_at", "吊销时间"),
+        ExportColumn("last_used_at", "最近使用时间"),
     ],
     filename="api-keys",
 )
@@ -347,6 +452,12 @@ def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> Ap
         raise UnprocessableEntity(
             "expires_at needs a UTC offset, e.g. 2027-01-01T00:00:00+08:00",
             errors=[{"field": "body.expires_at", "message": "timezone offset required"}],
+        )
+    if data.expires_at is not None and data.expires_at <= utcnow():
+        raise UnprocessableEntity(
+            f"expires_at {data.expires_at.isoformat()} has passed; give a time in the future "
+            "(or none for a key that does not expire)",
+            errors=[{"field": "body.expires_at", "message": "in the past"}],
         )
     key, lookup_id = security.generate_api_key()
     api_key = ApiKey.model_validate(

@@ -37,7 +37,13 @@ class Settings(BaseSettings):
     """The largest request body other than an upload; larger ones get 413 before any work."""
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
     # networks, "*" for any): the per-client limits then see the real client, not the proxy.
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Empty (the default): no one's, so no client can pick the address it is counted under.
+    forwarded_allow_ips: str = ""
+
+    @property
+    def trusts_proxies(self) -> bool:
+        """Whether any proxy's forwarded headers are believed (``forwarded_allow_ips`` set)."""
+        return bool(self.forwarded_allow_ips.strip())
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> "Settings":

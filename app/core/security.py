@@ -14,6 +14,8 @@ from app.core.types import utcnow
 
 JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "onex"
+TOKEN_ID_LENGTH = 32
+"""Characters of a token's ``jti`` (16 random bytes in hex)."""
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost the same time.
@@ -36,7 +38,13 @@ def password_needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-def create_access_token(*, subject: int, role: str, secret_key: str, minutes: int) -> str:
+def create_access_token(
+    *, subject: int, role: str, secret_key: str, minutes: int, session_epoch: int = 0
+) -> str:
+    """A signed token for user ``subject``, valid ``minutes``. It carries its own id (``jti``,
+    what logging out revokes) and the user's session epoch (``sep``): the token stops working
+    as soon as the user's epoch moves on (password change or reset, role change, deactivation,
+    an admin ending the user's sessions)."""
     now = utcnow()
     claims = {
         "sub": str(subject),
@@ -44,6 +52,8 @@ def create_access_token(*, subject: int, role: str, secret_key: str, minutes: in
         "iat": now,
         "exp": now + timedelta(minutes=minutes),
         "typ": "access",
+        "jti": secrets.token_hex(16),
+        "sep": session_epoch,
     }
     return jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM)
 
@@ -52,11 +62,19 @@ def decode_access_token(token: str, secret_key: str) -> dict[str, Any] | None:
     """The token's claims, or None when it is malformed, forged or expired."""
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, secret_key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]}
+            token,
+            secret_key,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub", "jti", "sep"]},
         )
     except jwt.PyJWTError:
         return None
-    if claims.get("typ") != "access":
+    if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
+        return None
+    jti, epoch = claims["jti"], claims["sep"]
+    if not isinstance(jti, str) or len(jti) != TOKEN_ID_LENGTH:
+        return None
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
         return None
     return claims
 

@@ -1,12 +1,15 @@
 """Column and field types shared by every domain: UTC timestamps and money in fen."""
 
+import math
+import re
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from pydantic import Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Dialect
 
 FEN_PER_YUAN = 100
@@ -60,15 +63,44 @@ class MoneyFen(sa.types.TypeDecorator[Decimal]):
 
 
 def _money_to_str(value: Decimal) -> str:
-    return f"{value.quantize(CENT):f}"
+    return f"{unsigned_zero(value.quantize(CENT)):f}"
+
+
+_MONEY_TEXT = re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")
+MONEY_FORM = (
+    'an amount in yuan written like "1234.50": digits, then at most two decimals after a '
+    "point (no exponent such as 1e3, no NaN or Infinity)"
+)
+
+
+def _plain_money(value: Any) -> Any:
+    """Money arrives as plain decimal text (or a plain number): ``"1e3"``, ``"NaN"`` and
+    ``"Infinity"`` are refused, naming the form that is accepted."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not _MONEY_TEXT.fullmatch(text):
+            raise PydanticCustomError("money_format", f"expected {MONEY_FORM}, got {value!r}")
+        return text
+    if isinstance(value, float) and (not math.isfinite(value) or "e" in repr(value)):
+        raise PydanticCustomError("money_format", f"expected {MONEY_FORM}")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise PydanticCustomError("money_format", f"expected {MONEY_FORM}")
+    return value
 
 
 Money = Annotated[
     Decimal,
+    BeforeValidator(_plain_money),
     Field(max_digits=14, decimal_places=2, examples=["1234.50"]),
     PlainSerializer(_money_to_str, return_type=str, when_used="json"),
 ]
 """An amount in yuan with at most two decimals; JSON shows it as a string such as ``"1234.50"``."""
+
+
+def unsigned_zero(value: Decimal) -> Decimal:
+    """``value``, with a negative zero (``-0.0``) made ``0.0``: a score or an amount of nothing
+    is never shown with a sign."""
+    return value.copy_abs() if value.is_zero() else value
 
 
 def school_date(moment: datetime, timezone: str) -> date:

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.listing import IdFilter
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
-from app.core.types import Money, MoneyFen, UTCDateTime
+from app.core.types import Money, MoneyFen, UTCDateTime, unsigned_zero
 from app.reference.models import Level, RefId
 from app.trainings.models import SchoolDate
 
@@ -228,7 +228,7 @@ class ResultPut(SQLModel):
     @field_validator("theory_score", "practical_score", mode="after")
     @classmethod
     def _one_place(cls, value: Decimal | None) -> Decimal | None:
-        return None if value is None else value.quantize(SCORE_PLACE)
+        return None if value is None else unsigned_zero(value.quantize(SCORE_PLACE))
 
 
 class ResultPublic(SQLModel):

@@ -195,7 +195,11 @@ def subsidy_runs_create(
     `exam_subsidy` line of the session's pilot (academic office): one subsidy expenditure per
     passed result, none for anyone who did not pass, never two for the same result (a second
     run pays only results that passed since). All or nothing: when the line cannot cover
-    them, 409 `insufficient_funds` with the `shortfall` and nobody is paid."""
+    them, 409 `insufficient_funds` with the `shortfall` and nobody is paid. A run that would
+    pay nobody — every passed candidate already has a payment that stands, from an earlier run
+    or one that ran at the same moment — is not recorded: 409 `nothing_to_pay` with `passed`
+    and `already_paid`, so the list of runs holds only runs that paid someone (a dry run
+    answers 200 with no payments)."""
     run = service.run_subsidies(session, principal, data, today, dry_run=dry_run)
     if dry_run:
         response.status_code = status.HTTP_200_OK

@@ -799,6 +799,25 @@ def _refuse_short_line(line: BudgetLine, remaining: Decimal, amount: Decimal, co
         )
 
 
+def _refuse_nothing_to_pay(exam_id: int, passed: int, already_paid: int) -> None:
+    """A run that would pay nobody is not recorded: 409, so a clerk who runs it twice (or two
+    clerks at once) sees that the other run paid, not an empty run in the list."""
+    if passed == 0:
+        detail = f"Exam session {exam_id} has no passed candidate; there is nothing to pay"
+    else:
+        detail = (
+            f"All {passed} passed candidate(s) of exam session {exam_id} already have a "
+            "subsidy payment that stands (see the session's subsidy runs); there is nothing "
+            "to pay"
+        )
+    raise Conflict(
+        f"{detail}. No run was recorded",
+        code="nothing_to_pay",
+        passed=passed,
+        already_paid=already_paid,
+    )
+
+
 def _would_pay(to_pay: list[Any], amount: Decimal) -> list[SubsidyPayment]:
     """A dry run's payments: who would be paid, with no expenditure behind them."""
     return [
@@ -866,7 +885,9 @@ def run_subsidies(
     and not reversed), from the pilot's ``exam_subsidy`` line, all or nothing. The exam
     session's row is locked first, then the line: runs over one session (from any line)
     take turns, so a result never has two payments that stand; a reversed payment (a
-    mistake corrected by 红冲) is paid again by the next run."""
+    mistake corrected by 红冲) is paid again by the next run. A run that would pay nobody
+    (everyone already paid, by an earlier or a concurrent run) is refused with 409
+    ``nothing_to_pay`` and not recorded; its dry run shows the empty list."""
     require_office(principal, "run exam subsidies")
     exam = lock_row(session, ExamSession, data.session_id, "exam session", field="body.session_id")
     line = _subsidy_line(session, data, exam)
@@ -877,6 +898,9 @@ def run_subsidies(
     total = amount * len(to_pay)
     remaining = line.amount - spent_on_line(session, line.id or 0)
     _refuse_short_line(line, remaining, amount, len(to_pay))
+    if not to_pay and not dry_run:
+        session.rollback()
+        _refuse_nothing_to_pay(exam.id or 0, len(passed), len(paid_before))
     run = SubsidyRun(
         session_id=exam.id or 0,
         line_id=line.id or 0,

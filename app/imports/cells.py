@@ -8,6 +8,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.core.types import unsigned_zero
+
 MULTI_VALUE_SEPARATORS = re.compile(r"[、，,;；\n\r]+")
 
 
@@ -89,7 +91,7 @@ def decimal(low: Decimal, high: Decimal, places: int) -> Parser:
         quantum = Decimal(1).scaleb(-places)
         if number.quantize(quantum) != number:
             raise CellError(f"at most {places} decimal place(s)")
-        return number.quantize(quantum)
+        return unsigned_zero(number.quantize(quantum))
 
     return parse
 

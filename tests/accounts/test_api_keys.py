@@ -1,8 +1,12 @@
-from sqlmodel import Session, select
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from app.accounts.models import ApiKey
 from app.core.roles import Role
+from app.core.types import utcnow
 from tests.factories import login_as
 from tests.reference.factories import make_org
 
@@ -59,11 +63,20 @@ def test_revoked_key_is_refused_at_once(client: TestClient, db: Session) -> None
 
 def test_expired_key_is_refused(client: TestClient, db: Session) -> None:
     admin = login_as(db, Role.admin)
-    created = _create_key(client, admin, role="auditor", expires_at="2020-01-01T00:00:00+08:00")
+    created = _create_key(client, admin, role="auditor", expires_at="2099-01-01T00:00:00+08:00")
+    key = {"X-API-Key": str(created["key"])}
+    assert client.get("/api/v1/audit-events", headers=key).status_code == 200
+    db.execute(
+        sa.update(ApiKey)
+        .where(col(ApiKey.id) == created["id"])
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    db.commit()
 
-    response = client.get("/api/v1/audit-events", headers={"X-API-Key": str(created["key"])})
+    response = client.get("/api/v1/audit-events", headers=key)
 
     assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def test_key_carries_the_scope_of_its_role(client: TestClient, db: Session) -> None:

@@ -243,3 +243,42 @@ def test_no_result_or_absence_before_the_exam_date(client: TestClient, db: Sessi
     db.refresh(registration)
     assert registration.status == RegistrationStatus.registered and registration.version == 1
     assert db.exec(select(ExamResult)).all() == []
+
+
+@pytest.mark.parametrize("score", ["-0.0", -0.0, "-0", "-0.00"])
+def test_a_negative_zero_score_is_stored_and_returned_as_zero(
+    client: TestClient, db: Session, score: object
+) -> None:
+    _exam, _student, registration = _registration(db)
+    headers = office(db)
+    url = f"/api/v1/registrations/{registration.id}/result"
+
+    response = client.put(url, json={"theory_score": score, "passed": False}, headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["theory_score"] == "0.0"
+    shown = client.get(f"/api/v1/registrations/{registration.id}", headers=headers).json()
+    assert shown["result"]["theory_score"] == "0.0"
+    stored = db.exec(select(ExamResult)).one().theory_score
+    assert stored == 0 and not stored.is_signed()
+    event = db.exec(select(AuditEvent).where(AuditEvent.entity == "exam_result")).one()
+    assert event.after is not None and event.after["theory_score"] == "0.0"
+
+
+def test_results_upload_reads_a_negative_zero_score_as_zero(
+    client: TestClient, db: Session
+) -> None:
+    exam, student, _registration_row = _registration(db)
+    headers = headers_for(db, Role.evaluation_org, evaluation_org_id=exam.evaluation_org_id)
+    content = xlsx_bytes(
+        [
+            ["考核ID", "学号", "理论成绩", "是否通过"],
+            [exam.id, student.student_no, "-0.0", "不通过"],
+        ]
+    )
+
+    response = upload(client, headers, "exam-results", "r.xlsx", content)
+
+    assert response.json()["created"] == 1, response.text
+    stored = db.exec(select(ExamResult)).one().theory_score
+    assert stored == 0 and stored is not None and not stored.is_signed()

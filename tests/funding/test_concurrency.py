@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from app.core.config import Settings
-from app.funding.models import BudgetLine, Category, Expenditure, ExpenditureKind
+from app.funding.models import BudgetLine, Category, Expenditure, ExpenditureKind, SubsidyRun
 from app.funding.service import not_reversed, spent_on_line
 from app.main import create_app
 from tests.concurrency import Call, fire_concurrently
@@ -164,9 +164,13 @@ def test_concurrent_subsidy_runs_pay_each_passed_result_once(
     responses = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
 
     # Runs over one session take turns (its row is locked): one pays, the others find
-    # everyone paid.
-    assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]
-    assert sorted(r.json()["paid_count"] for r in responses) == [0] * 11 + [10]
+    # everyone paid and are refused without recording an empty run.
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 11, [
+        r.text for r in responses
+    ]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"nothing_to_pay"}
+    assert [r.json()["paid_count"] for r in responses if r.status_code == 201] == [10]
+    assert db.exec(select(func.count()).select_from(SubsidyRun)).one() == 1
     payments = db.exec(
         select(func.count()).where(Expenditure.kind == ExpenditureKind.subsidy)
     ).one()
@@ -197,7 +201,9 @@ def test_concurrent_subsidy_runs_pay_each_passed_result_once(
 
     again = fire_concurrently(app, calls, max_in_flight=IN_FLIGHT)
 
-    assert sorted(r.json()["paid_count"] for r in again) == [0] * 11 + [3]
+    assert sorted(r.status_code for r in again) == [201] + [409] * 11
+    assert [r.json()["paid_count"] for r in again if r.status_code == 201] == [3]
+    assert db.exec(select(func.count()).select_from(SubsidyRun)).one() == 2
     standing = db.exec(
         select(func.count())
         .select_from(Expenditure)

@@ -231,3 +231,25 @@ def test_the_expenditures_template_has_the_ledger_headers(client: TestClient, db
     assert sheet is not None
     headers = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
     assert headers[:5] == ["预算ID", "金额", "日期", "收款方", "凭证号"]
+
+
+def test_money_in_exponent_form_nan_or_infinity_is_refused_naming_the_form(
+    client: TestClient, db: Session
+) -> None:
+    headers = office(db)
+    line = make_line(db, make_source(db), make_pilot(db), amount="5000.00")
+    refused = ["1e3", "1E+3", "12.5e1", "NaN", "nan", "Infinity", "-Infinity", "inf", "1.234"]
+
+    responses = [
+        _spend(client, headers, line, amount, f"E-{i}") for i, amount in enumerate(refused)
+    ]
+    accepted = _spend(client, headers, line, "1000", "OK-1")
+
+    for amount, response in zip(refused, responses, strict=True):
+        assert response.status_code == 422, (amount, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        (error,) = response.json()["errors"]
+        assert error["field"] == "body.amount"
+        assert '"1234.50"' in error["message"] and "two decimals" in error["message"]
+    assert accepted.status_code == 201 and accepted.json()["amount"] == "1000.00"
+    assert [e.amount for e in db.exec(select(Expenditure)).all()] == [Decimal("1000.00")]

@@ -65,7 +65,8 @@ def test_only_passed_candidates_are_paid_and_never_twice(client: TestClient, db:
 
     assert first.status_code == 201 and first.json()["paid_count"] == 4
     assert first.headers["location"] == f"/api/v1/subsidy-runs/{first.json()['id']}"
-    assert second.status_code == 201 and second.json()["paid_count"] == 0
+    assert second.status_code == 409 and second.json()["code"] == "nothing_to_pay"
+    assert (second.json()["passed"], second.json()["already_paid"]) == (4, 4)
     assert third.json()["paid_count"] == 1
     assert [p["student_id"] for p in third.json()["payments"]] == [late.id]
     assert _payments(db) == 5
@@ -78,7 +79,7 @@ def test_only_passed_candidates_are_paid_and_never_twice(client: TestClient, db:
     ).json()
     assert listed["total"] == 4 and {i["kind"] for i in listed["items"]} == {"subsidy"}
     runs = client.get(f"/api/v1/subsidy-runs?session_id={exam.id}", headers=headers).json()
-    assert [r["paid_count"] for r in runs["items"]] == [1, 0, 4]
+    assert [r["paid_count"] for r in runs["items"]] == [1, 4]
 
 
 def test_a_line_that_cannot_cover_everyone_pays_nobody(client: TestClient, db: Session) -> None:
@@ -152,7 +153,7 @@ def test_a_reversed_subsidy_is_paid_again_once_by_the_next_run(
     assert again.json()["paid_count"] == 1
     assert again.json()["passed"] == 2 and again.json()["already_paid"] == 1
     assert [p["exam_result_id"] for p in again.json()["payments"]] == [mistaken["exam_result_id"]]
-    assert third.json()["paid_count"] == 0 and third.json()["already_paid"] == 2
+    assert third.status_code == 409 and third.json()["already_paid"] == 2
     standing = db.exec(
         select(Expenditure.exam_result_id, func.count())
         .where(Expenditure.kind == ExpenditureKind.subsidy)
@@ -203,3 +204,23 @@ def test_only_the_office_runs_subsidies_and_others_read_by_scope(
     assert client.get(f"/api/v1/subsidy-runs/{run['id']}", headers=manager).status_code == 404
     auditor = headers_for(db, Role.auditor)
     assert client.get(f"/api/v1/subsidy-runs/{run['id']}", headers=auditor).status_code == 200
+
+
+def test_a_run_with_nobody_to_pay_is_refused_and_not_recorded(
+    client: TestClient, db: Session
+) -> None:
+    headers = office(db)
+    pilot = make_pilot(db)
+    exam = held_session(db, pilot, passed=0, failed=2)
+    line = make_line(db, make_source(db), pilot, category=Category.exam_subsidy, amount="2000")
+
+    dry = _run(client, headers, exam.id, line.id, dry_run="true")
+    response = _run(client, headers, exam.id, line.id)
+
+    assert dry.status_code == 200 and dry.json()["payments"] == []
+    assert response.status_code == 409
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "nothing_to_pay"
+    assert (response.json()["passed"], response.json()["already_paid"]) == (0, 0)
+    assert db.exec(select(SubsidyRun)).all() == []
+    assert not db.exec(select(AuditEvent).where(AuditEvent.entity == "subsidy_run")).all()
