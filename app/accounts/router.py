@@ -1,21 +1,17 @@
 """HTTP for logins, users and API keys."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.accounts import models, service
 from app.core.auth import AdminPrincipal, CurrentPrincipal, SettingsDep, oauth2_scheme
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
-from app.core.export import EXPORT_RESPONSES
-from app.core.listing import ListDep
-from app.core.pagination import Page
 from app.core.params import DbId
 from app.core.roles import SCOPE_FIELDS
-from app.core.routes import domain_router
-from app.core.versions import IfMatch, set_etag
+from app.core.routes import Routes, domain_router
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = domain_router("/users", "users")
@@ -85,61 +81,29 @@ def auth_logout(
     service.logout(session, settings, principal, token)
 
 
-@users_router.get("", response_model=Page[models.UserPublic], responses=EXPORT_RESPONSES)
-def users_list(
-    session: SessionDep,
-    admin: AdminPrincipal,
-    filters: Annotated[models.UserFilters, Query()],
-    params: ListDep,
-) -> Any:
-    """Users, oldest first."""
-    return service.USERS.respond(session, admin, filters, params)
-
-
-@users_router.post(
-    "",
-    response_model=models.UserPublic,
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409),
+users = Routes(
+    users_router,
+    models.UserPublic,
+    id_name="user_id",
+    read=service.USERS.one,
+    principal=AdminPrincipal,
 )
-def users_create(
-    session: SessionDep, admin: AdminPrincipal, data: models.UserCreate, response: Response
-) -> models.UserPublic:
+users.list(service.USERS, "Users, oldest first.")
+users.create(
+    models.UserCreate,
+    service.create_user,
     """Create a user. Scoped roles need their scope: `college_manager` a `college_id`,
-    `teacher` a `teacher_id`, `student` a `student_id`, `evaluation_org` an `evaluation_org_id`."""
-    user = service.create_user(session, admin, data)
-    set_etag(response, user.version)
-    response.headers["Location"] = f"/api/v1/users/{user.id}"
-    return models.UserPublic.model_validate(user)
-
-
-@users_router.get("/{user_id}", response_model=models.UserPublic, responses=problem_responses(404))
-def users_get(
-    session: SessionDep, admin: AdminPrincipal, user_id: DbId, response: Response
-) -> models.UserPublic:
-    user = service.USERS.one(session, admin, user_id)
-    set_etag(response, user.version)
-    return user
-
-
-@users_router.patch(
-    "/{user_id}", response_model=models.UserPublic, responses=problem_responses(404, 409, 412)
+    `teacher` a `teacher_id`, `student` a `student_id`, `evaluation_org` an `evaluation_org_id`.""",
 )
-def users_update(
-    session: SessionDep,
-    admin: AdminPrincipal,
-    user_id: DbId,
-    data: models.UserUpdate,
-    if_match: IfMatch,
-    response: Response,
-) -> models.UserPublic:
+users.get()
+users.update(
+    models.UserUpdate,
+    service.update_user,
     """Change a user (send `If-Match` with the ETag you read to avoid overwriting a newer
     change). Deactivate with `is_active: false`; users are never deleted, the audit trail
     refers to them. A new `password`, another `role` or a deactivation ends every session the
-    user has: their earlier tokens answer 401."""
-    user = service.update_user(session, admin, user_id, data, if_match)
-    set_etag(response, user.version)
-    return models.UserPublic.model_validate(user)
+    user has: their earlier tokens answer 401.""",
+)
 
 
 @users_router.post(
@@ -155,15 +119,8 @@ def users_end_sessions(session: SessionDep, admin: AdminPrincipal, user_id: DbId
     service.end_sessions(session, admin, user_id)
 
 
-@api_keys_router.get("", response_model=Page[models.ApiKeyPublic], responses=EXPORT_RESPONSES)
-def api_keys_list(
-    session: SessionDep,
-    admin: AdminPrincipal,
-    filters: Annotated[models.ApiKeyFilters, Query()],
-    params: ListDep,
-) -> Any:
-    """API keys (never the secret), oldest first."""
-    return service.API_KEYS.respond(session, admin, filters, params)
+api_keys = Routes(api_keys_router, models.ApiKeyPublic, id_name="key_id", principal=AdminPrincipal)
+api_keys.list(service.API_KEYS, "API keys (never the secret), oldest first.")
 
 
 @api_keys_router.post("", response_model=models.ApiKeyCreated, status_code=status.HTTP_201_CREATED)
@@ -177,11 +134,8 @@ def api_keys_create(
     return service.create_api_key(session, admin, data)
 
 
-@api_keys_router.post(
-    "/{key_id}/revoke", response_model=models.ApiKeyPublic, responses=problem_responses(404, 409)
+api_keys.action(
+    "revoke",
+    service.revoke_api_key,
+    "Revoke a key at once; it answers 401 from then on. The record stays for the audit.",
 )
-def api_keys_revoke(
-    session: SessionDep, admin: AdminPrincipal, key_id: DbId
-) -> models.ApiKeyPublic:
-    """Revoke a key at once; it answers 401 from then on. The record stays for the audit."""
-    return models.ApiKeyPublic.model_validate(service.revoke_api_key(session, admin, key_id))
