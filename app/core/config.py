@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # networks, "*" for any): the per-client limits then see the real client, not the proxy.
     forwarded_allow_ips: str = "127.0.0.1"
 
+    audit_seal_seconds: int = Field(default=60, ge=0, le=24 * 3600)
+    """How often each worker seals the audit chain (docs/security.md); 0 = never (run
+    ``python -m app audit seal`` from a timer instead)."""
+
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> "Settings":
         if self.env == "production":
