@@ -120,7 +120,16 @@ def _openapi(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _unreadable(exc: Exception) -> str:
+    return (
+        f"error: the audit trail could not be read ({exc.__class__.__name__}); "
+        "is the database migrated? (python -m app migrate)"
+    )
+
+
 def _audit_seal(_args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.audit.chain import ChainBroken, seal
     from app.core.db import create_db_engine
 
@@ -131,6 +140,9 @@ def _audit_seal(_args: argparse.Namespace) -> int:
     except ChainBroken as exc:
         print(f"audit chain not sealed: {exc.message}", file=sys.stderr)
         return 1
+    except SQLAlchemyError as exc:
+        print(_unreadable(exc), file=sys.stderr)
+        return 2
     finally:
         engine.dispose()
     print(f"audit chain sealed: {result.sealed} events added, {result.last_seq} sealed in all")
@@ -138,19 +150,29 @@ def _audit_seal(_args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from app.audit.chain import ChainBroken, seal, verify
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.audit.chain import ChainBroken, parse_checkpoint, seal, verify
     from app.core.db import create_db_engine
 
+    try:
+        expect = parse_checkpoint(args.expect) if args.expect else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     settings = get_settings()
     engine = create_db_engine(settings.database_url)
     try:
         if not args.no_seal:
             with suppress(ChainBroken):  # the walk below names the first bad event
                 seal(engine, settings.secret_key)
-        result = verify(engine, settings.secret_key)
+        result = verify(engine, settings.secret_key, expect=expect)
     except ChainBroken as exc:
         print(f"audit trail broken: {exc.message}", file=sys.stderr)
         return 1
+    except SQLAlchemyError as exc:
+        print(_unreadable(exc), file=sys.stderr)
+        return 2
     finally:
         engine.dispose()
     print(result.summary())
@@ -201,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     verify.add_argument(
         "--no-seal", action="store_true", help="only read: do not seal new events first"
+    )
+    verify.add_argument(
+        "--expect",
+        metavar="LENGTH:HASH",
+        help="the checkpoint an earlier verify printed: fail unless the chain still holds it",
     )
     verify.set_defaults(func=_audit_verify)
     audit_commands.add_parser(

@@ -246,12 +246,27 @@ class VerifyResult:
     unsealed: int
     last_hash: str | None
 
+    @property
+    def checkpoint(self) -> str | None:
+        """``LENGTH:LAST_LINK``: keep it outside the database and pass it back to
+        ``verify --expect``, which then also catches the chain being cut back and rebuilt."""
+        return f"{self.sealed}:{self.last_hash}" if self.sealed else None
+
     def summary(self) -> str:
-        end = f", chain position {self.sealed} hash {self.last_hash}" if self.sealed else ""
+        end = f"; checkpoint {self.checkpoint}" if self.checkpoint else ""
         return (
-            f"audit trail intact: {self.events} events, {self.sealed} sealed{end}, "
-            f"{self.unsealed} not yet sealed"
+            f"audit trail intact: {self.events} events, {self.sealed} sealed, "
+            f"{self.unsealed} not yet sealed{end}"
         )
+
+
+def parse_checkpoint(text: str) -> tuple[int, str]:
+    """``LENGTH:LAST_LINK`` as printed by ``audit verify``; ValueError when it is not one."""
+    length, _, link_hex = text.partition(":")
+    if not length.isdigit() or int(length) < 1 or len(link_hex) != 64:
+        raise ValueError(f"not a checkpoint: {text!r} (expected LENGTH:64 hex digits)")
+    int(link_hex, 16)
+    return int(length), link_hex.lower()
 
 
 @contextmanager
@@ -263,10 +278,13 @@ def _read_only() -> Iterator[None]:
         write_intent_var.reset(token)
 
 
-def verify(engine: Engine, secret_key: str) -> VerifyResult:
+def verify(
+    engine: Engine, secret_key: str, *, expect: tuple[int, str] | None = None
+) -> VerifyResult:
     """Walk the whole trail in feed order; raise :class:`ChainBroken` at the first event that
-    was changed, deleted or inserted out of order. Reads one consistent snapshot, writes
-    nothing."""
+    was changed, deleted or inserted out of order, or when the chain no longer holds the
+    checkpoint ``expect`` (``(length, last link)`` of an earlier verify). Reads one consistent
+    snapshot, writes nothing."""
     key = chain_key(secret_key)
     with _read_only(), Session(engine) as session:
         if engine.dialect.name == "postgresql":
@@ -276,7 +294,26 @@ def verify(engine: Engine, secret_key: str) -> VerifyResult:
                     "postgresql_readonly": True,
                 }
             )
-        return _verify(session, key)
+        result = _verify(session, key)
+        if expect is not None:
+            _check_expected(session, result, expect)
+        return result
+
+
+def _check_expected(session: Session, result: VerifyResult, expect: tuple[int, str]) -> None:
+    length, expected_link = expect
+    if length > result.sealed:
+        raise ChainBroken(
+            f"the chain is {result.sealed} long but was {length} at the given checkpoint: "
+            "sealed events were deleted and the chain rebuilt"
+        )
+    seal = session.exec(select(AuditSeal).where(AuditSeal.seq == length)).one()
+    if not hmac.compare_digest(seal.chain_hash, expected_link):
+        raise ChainBroken(
+            f"chain position {length} (event {seal.event_id}) differs from the given "
+            "checkpoint: the chain was rebuilt since",
+            seal.event_id,
+        )
 
 
 def _verify(session: Session, key: bytes) -> VerifyResult:

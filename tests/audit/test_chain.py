@@ -276,6 +276,69 @@ def test_audit_verify_on_the_command_line(
     assert "audit chain not sealed: the end of the chain does not verify" in sealed.stderr
 
 
+def test_a_checkpoint_kept_elsewhere_catches_a_chain_cut_back_and_rebuilt(
+    engine: Engine, db_engine: Engine, database_url: str
+) -> None:
+    ids = _write_events(engine, 5)
+    seal(engine, TEST_SECRET)
+    checkpoint = verify(engine, TEST_SECRET).checkpoint
+    assert checkpoint is not None and checkpoint.startswith("5:")
+    held = _run_cli(["audit", "verify", "--expect", checkpoint], database_url)
+    assert held.returncode == 0, held.stderr
+    assert held.stdout.strip().endswith(f"checkpoint {checkpoint}")
+
+    # Someone with the key deletes the newest event and seals the chain afresh: it verifies on
+    # its own, but no longer holds the checkpoint printed before.
+    _sql(db_engine, "DELETE FROM audit_events WHERE id = :id", id=ids[4])
+    _sql(db_engine, "DELETE FROM audit_seals")
+    _sql(db_engine, "DELETE FROM audit_chain")
+    seal(engine, TEST_SECRET)
+    assert verify(engine, TEST_SECRET).sealed == 4
+    cut = _run_cli(["audit", "verify", "--expect", checkpoint], database_url)
+    assert cut.returncode == 1
+    assert "the chain is 4 long but was 5 at the given checkpoint" in cut.stderr
+
+    # ... or puts another event in its place.
+    _write_events(engine, 1)
+    seal(engine, TEST_SECRET)
+    with pytest.raises(ChainBroken) as caught:
+        verify(engine, TEST_SECRET, expect=(5, checkpoint.split(":")[1]))
+    assert "chain position 5" in caught.value.message
+    assert "differs from the given checkpoint" in caught.value.message
+
+    bad = _run_cli(["audit", "verify", "--expect", "five"], database_url)
+    assert bad.returncode == 2
+    assert "not a checkpoint" in bad.stderr
+
+
+def test_events_written_before_hashing_are_sealed_as_they_are_and_no_later_one_may_lack_a_hash(
+    engine: Engine, db_engine: Engine
+) -> None:
+    ids = _write_events(engine, 4)
+    # As migration 0017 leaves a database with events: no content hash, and the checkpoint
+    # remembering how far those events go.
+    _sql(db_engine, "UPDATE audit_events SET content_hash = NULL WHERE id <= :id", id=ids[1])
+    _sql(
+        db_engine,
+        "INSERT INTO audit_chain (id, last_seq, sealed_below, legacy_max_id) VALUES (1, 0, 0, :id)",
+        id=ids[1],
+    )
+
+    assert seal(engine, TEST_SECRET).sealed == 4
+    assert verify(engine, TEST_SECRET).sealed == 4
+
+    # A legacy event changed after sealing is still caught by its seal.
+    _sql(db_engine, "UPDATE audit_events SET action = 'delete' WHERE id = :id", id=ids[0])
+    broken = _broken(engine)
+    assert broken.event_id == ids[0]
+    assert "does not match its seal" in broken.message
+    _sql(db_engine, "UPDATE audit_events SET action = 'update' WHERE id = :id", id=ids[0])
+
+    _sql(db_engine, "UPDATE audit_events SET content_hash = NULL WHERE id = :id", id=ids[2])
+    broken = _broken(engine)
+    assert (broken.event_id, broken.message) == (ids[2], f"event {ids[2]} has no content hash")
+
+
 def test_the_demo_data_verifies(engine: Engine, database_url: str) -> None:
     with Session(engine, expire_on_commit=False) as session:
         assert load_demo(session, "admin", "demo-password-123").created
