@@ -153,21 +153,17 @@ CONTENT_FIELDS = (
 hands those out on insert; the chain's seal binds them) and ``updated_at``."""
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, dict | list | tuple):
-        # As the JSON column stores it: keys become strings, tuples lists.
-        return json.loads(json.dumps(value))
-    return value
-
-
 def content_digest(event: Any) -> str:
     """The SHA-256 (hex) of an event's content: ``CONTENT_FIELDS`` as canonical JSON (sorted
     keys, no spaces, times in UTC ISO 8601), the same for the object written and the row read
     back on either database."""
-    content = {name: _canonical(getattr(event, name)) for name in CONTENT_FIELDS}
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    content = {name: getattr(event, name) for name in CONTENT_FIELDS}
+    created_at: datetime | None = content["created_at"]
+    if created_at is not None:
+        content["created_at"] = created_at.astimezone(UTC).isoformat()
+    # First as the JSON column stores it (keys become strings, tuples lists), then canonical.
+    stored = json.loads(json.dumps(content))
+    text = json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

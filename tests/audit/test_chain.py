@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,14 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
 from app.audit.chain import ChainBroken, seal, verify
 from app.core.audit import AuditEvent, AuditSeal, content_digest, record
+from app.core.config import Settings
 from app.core.roles import Role
 from app.demo.loader import load_demo
+from app.main import create_app
 from tests.concurrency import Call, fire_concurrently
 from tests.conftest import TEST_SECRET
 from tests.factories import login_as
@@ -337,6 +341,18 @@ def test_events_written_before_hashing_are_sealed_as_they_are_and_no_later_one_m
     _sql(db_engine, "UPDATE audit_events SET content_hash = NULL WHERE id = :id", id=ids[2])
     broken = _broken(engine)
     assert (broken.event_id, broken.message) == (ids[2], f"event {ids[2]} has no content hash")
+
+
+def test_each_worker_seals_the_chain_on_its_own(settings: Settings, engine: Engine) -> None:
+    ids = _write_events(engine, 3)
+    sealing = create_app(settings.model_copy(update={"audit_seal_seconds": 1}))
+
+    with TestClient(sealing):
+        deadline = time.monotonic() + 20
+        while verify(engine, TEST_SECRET).sealed < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    assert verify(engine, TEST_SECRET).sealed == len(ids)
 
 
 def test_the_demo_data_verifies(engine: Engine, database_url: str) -> None:
