@@ -199,7 +199,9 @@ def _seal_batch(session: Session, key: bytes, batch: int) -> tuple[int, int]:
         statement.order_by(col(AuditEvent.xact_id), col(AuditEvent.id)).limit(batch)
     ).all()
     drained = len(events) < batch
-    new_below = watermark if drained and watermark is not None else chain.sealed_below
+    new_below = chain.sealed_below
+    if drained and watermark is not None:
+        new_below = max(new_below, watermark)
     if not events and new_below <= chain.sealed_below and chain.key_check is not None:
         session.rollback()
         return 0, chain.last_seq
