@@ -207,37 +207,38 @@ def _seal_batch(session: Session, key: bytes, batch: int) -> tuple[int, int]:
         return 0, chain.last_seq
 
     seq, previous = chain.last_seq, chain.last_hash or ""
-    seals = []
+    seals: list[dict[str, object]] = []
+    refusal: ChainBroken | None = None
     for event in events:
         assert event.id is not None and event.xact_id is not None
-        if event.xact_id < chain.sealed_below:
-            raise ChainBroken(
-                f"event {event.id} was inserted out of order: its transaction "
-                f"{event.xact_id} had ended before the chain was last sealed",
-                event.id,
-            )
         digest = content_digest(event)
-        if event.content_hash is None:
-            if event.id > chain.legacy_max_id:
-                raise ChainBroken(f"event {event.id} has no content hash", event.id)
-        elif not hmac.compare_digest(event.content_hash, digest):
-            raise ChainBroken(
-                f"event {event.id} was changed: its content no longer matches its hash",
-                event.id,
-            )
+        try:
+            if event.xact_id < chain.sealed_below:
+                raise ChainBroken(
+                    f"event {event.id} was inserted out of order: its transaction "
+                    f"{event.xact_id} had ended before the chain was last sealed",
+                    event.id,
+                )
+            _check_content(event, digest, chain.legacy_max_id)
+        except ChainBroken as exc:
+            refusal, new_below = exc, chain.sealed_below  # seal what comes before it, only
+            break
         seq += 1
         previous = link(key, previous, seq, event.id, event.xact_id, digest)
         seals.append({"event_id": event.id, "seq": seq, "chain_hash": previous})
     if seals:
         session.execute(sa.insert(AuditSeal), seals)
+        last = events[len(seals) - 1]
         chain.last_seq, chain.last_hash = seq, previous
-        chain.last_event_id, chain.last_xact_id = events[-1].id, events[-1].xact_id
+        chain.last_event_id, chain.last_xact_id = last.id, last.xact_id
     chain.sealed_below = new_below
     chain.key_check = key_check(key)
     chain.checkpoint_hash = checkpoint_hash(key, chain)
     chain.sealed_at = utcnow()
     session.add(chain)
     session.commit()
+    if refusal is not None:
+        raise refusal
     return len(seals), seq
 
 

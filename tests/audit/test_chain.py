@@ -124,6 +124,11 @@ def test_a_raw_update_of_one_events_detail_is_found(
             seal(engine, TEST_SECRET)
         assert refused.value.event_id == ids[2]
         assert _broken(engine).event_id == ids[2]
+        with db_engine.connect() as connection:
+            sealed_ids = connection.execute(
+                sa.text("SELECT event_id FROM audit_seals ORDER BY seq")
+            ).scalars()
+            assert list(sealed_ids) == ids[:2]
 
 
 def test_an_update_that_also_rewrites_the_content_hash_breaks_the_seal(
