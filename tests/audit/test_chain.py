@@ -327,6 +327,7 @@ def test_events_written_before_hashing_are_sealed_as_they_are_and_no_later_one_m
     # As migration 0017 leaves a database with events: no content hash, and the checkpoint
     # remembering how far those events go.
     _sql(db_engine, "UPDATE audit_events SET content_hash = NULL WHERE id <= :id", id=ids[1])
+    _sql(db_engine, "DELETE FROM audit_chain")
     _sql(
         db_engine,
         "INSERT INTO audit_chain (id, last_seq, sealed_below, legacy_max_id) VALUES (1, 0, 0, :id)",
@@ -369,6 +370,28 @@ def test_the_demo_data_verifies(engine: Engine, database_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert " 0 not yet sealed" in result.stdout
     assert verify(engine, TEST_SECRET).events > 100
+
+
+def test_on_postgresql_an_event_committed_late_is_sealed_in_its_place_not_skipped(
+    engine: Engine, db: Session, is_postgres: bool
+) -> None:
+    if not is_postgres:
+        pytest.skip("SQLite serialises writers: an event cannot commit after a later one")
+    first = _write_events(engine, 1)
+    with Session(engine, expire_on_commit=False) as held:
+        early = record(held, None, action="update", entity="college", entity_id=7, after={})
+        held.flush()  # its transaction began to write first, and stays open
+        late = _write_events(engine, 1)  # a later transaction commits meanwhile
+
+        assert seal(engine, TEST_SECRET).last_seq == 1  # only what is final: nothing after it
+        seen = verify(engine, TEST_SECRET)  # the held event is not visible yet
+        assert (seen.events, seen.sealed, seen.unsealed) == (2, 1, 1)
+        held.commit()
+
+    assert seal(engine, TEST_SECRET).last_seq == 3
+    seals = db.exec(select(AuditSeal.event_id).order_by(AuditSeal.seq)).all()  # type: ignore[arg-type]
+    assert list(seals) == [*first, early.id, *late]
+    assert verify(engine, TEST_SECRET).sealed == 3
 
 
 def test_concurrent_writers_and_a_sealer_build_a_chain_that_verifies(
