@@ -389,7 +389,7 @@ class _Walk:
             after = f" after event {self.last_sealed_id}" if self.last_sealed_id else ""
             raise ChainBroken(
                 f"event {event.id} was inserted out of order: it sits{after} among events "
-                f"already sealed (before chain position {self.expected})",
+                f"already sealed (before chain position {self.expected}) without a seal",
                 event.id,
             )
         if event.xact_id < self.chain.sealed_below:
