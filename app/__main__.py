@@ -1,9 +1,10 @@
-"""Command line: ``python -m app serve|migrate|create-user|demo|openapi``."""
+"""Command line: ``python -m app serve|migrate|create-user|demo|openapi|audit``."""
 
 import argparse
 import getpass
 import json
 import sys
+from contextlib import suppress
 
 from sqlmodel import Session
 
@@ -121,6 +122,65 @@ def _openapi(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _unreadable(exc: Exception) -> str:
+    return (
+        f"error: the audit trail could not be read ({exc.__class__.__name__}); "
+        "is the database migrated? (python -m app migrate)"
+    )
+
+
+def _audit_seal(_args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.audit.chain import ChainBroken, seal
+    from app.core.db import create_db_engine
+
+    settings = get_settings()
+    engine = create_db_engine(settings.database_url)
+    try:
+        result = seal(engine, settings.secret_key)
+    except ChainBroken as exc:
+        print(f"audit chain not sealed: {exc.message}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(_unreadable(exc), file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"audit chain sealed: {result.sealed} events added, {result.last_seq} sealed in all")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.audit.chain import ChainBroken, parse_checkpoint, seal, verify
+    from app.core.db import create_db_engine
+
+    try:
+        expect = parse_checkpoint(args.expect) if args.expect else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    engine = create_db_engine(settings.database_url)
+    try:
+        if not args.no_seal:
+            with suppress(ChainBroken):  # the walk below names the first bad event
+                seal(engine, settings.secret_key)
+        result = verify(engine, settings.secret_key, expect=expect)
+    except ChainBroken as exc:
+        print(f"audit trail broken: {exc.message}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(_unreadable(exc), file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(result.summary())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from app.core.roles import Role
 
@@ -153,6 +213,28 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--url", default="http://127.0.0.1:8000", help="where the service will run")
     demo.set_defaults(func=_demo)
     commands.add_parser("openapi", help="print the OpenAPI schema").set_defaults(func=_openapi)
+
+    audit = commands.add_parser(
+        "audit", help="the tamper-evident audit trail: verify it, or seal what is final"
+    )
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify",
+        help="seal, then check every event against its hash and the chain; exit 1 naming the "
+        "first event changed, deleted or inserted out of order",
+    )
+    verify.add_argument(
+        "--no-seal", action="store_true", help="only read: do not seal new events first"
+    )
+    verify.add_argument(
+        "--expect",
+        metavar="LENGTH:HASH",
+        help="the checkpoint an earlier verify printed: fail unless the chain still holds it",
+    )
+    verify.set_defaults(func=_audit_verify)
+    audit_commands.add_parser(
+        "seal", help="add the events whose place in the change feed is final to the chain"
+    ).set_defaults(func=_audit_seal)
 
     args = parser.parse_args(argv)
     result: int = args.func(args)

@@ -1,9 +1,11 @@
 """The application factory."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -18,6 +20,7 @@ from app import (
 from app.accounts import service as accounts_service
 from app.accounts.router import api_keys_router, auth_router, users_router
 from app.applications.router import applications_router, plans_router, reports_router
+from app.audit.chain import seal_quietly
 from app.audit.router import router as audit_router
 from app.committee.router import experts_router, meetings_router
 from app.core.auth import install_principal_resolvers
@@ -219,6 +222,20 @@ def _bootstrap_admin(app: FastAPI, settings: Settings) -> None:
         logger.info("created bootstrap admin %s", created.username)
 
 
+def _start_audit_sealer(app: FastAPI, settings: Settings) -> "asyncio.Task[None] | None":
+    """Every ``audit_seal_seconds`` seal the audit chain up to the change feed's watermark, on a
+    worker thread (several workers take turns on the chain's checkpoint; writers never wait)."""
+    if not settings.audit_seal_seconds:
+        return None
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(settings.audit_seal_seconds)
+            await anyio.to_thread.run_sync(seal_quietly, app.state.engine, settings.secret_key)
+
+    return asyncio.create_task(run(), name="audit-sealer")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
@@ -226,7 +243,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _bootstrap_admin(app, settings)
+        sealer = _start_audit_sealer(app, settings)
         yield
+        if sealer is not None:
+            sealer.cancel()
+            with suppress(asyncio.CancelledError):
+                await sealer
         app.state.engine.dispose()
 
     app = FastAPIOffline(

@@ -38,8 +38,19 @@ fetches the entity, as the feed's description says.
 
 **SQLite** serialises writers (``BEGIN IMMEDIATE``, and the write lock of any other writer), so
 event ids follow commit order there already; ``xact_id`` is 0 and there is no watermark.
+
+**Tamper evidence.** Every event gets a ``content_hash`` as it is inserted: SHA-256 over its
+content in one canonical form (:func:`content_digest`; computed in Python, no statement and no
+lock). The chain that binds the events together is sealed afterwards, in the feed's order and
+only below the watermark, where the order is final: :mod:`app.audit.chain` gives each sealed
+event an ``AuditSeal`` (its chain position and an HMAC over the previous link, its position and
+its content hash) and keeps an ``AuditChain`` checkpoint. So a write never waits for another
+writer to learn "the previous hash"; see docs/security.md for what the chain proves.
 """
 
+import hashlib
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,6 +63,7 @@ from sqlmodel import JSON, Field, Session, SQLModel
 from app.core.context import current_request_id
 from app.core.models import Timestamped
 from app.core.roles import Principal
+from app.core.types import UTCDateTime
 
 
 class current_xact_id(FunctionElement[int]):  # noqa: N801 - named like the SQL functions
@@ -116,6 +128,85 @@ class AuditEvent(Timestamped, table=True):
         sa_column_kwargs={"server_default": current_xact_id()},
         description="The writing transaction (the database fills it in): the feed's order",
     )
+    content_hash: str | None = Field(
+        default=None,
+        max_length=64,
+        description="SHA-256 of the content (content_digest), set when the event is inserted; "
+        "null only for events written before the trail was hashed",
+    )
+
+
+CONTENT_FIELDS = (
+    "created_at",
+    "actor",
+    "actor_role",
+    "actor_user_id",
+    "actor_api_key_id",
+    "action",
+    "entity",
+    "entity_id",
+    "before",
+    "after",
+    "request_id",
+)
+"""What an event's content hash covers: everything but the id and ``xact_id`` (the database
+hands those out on insert; the chain's seal binds them) and ``updated_at``."""
+
+
+def content_digest(event: Any) -> str:
+    """The SHA-256 (hex) of an event's content: ``CONTENT_FIELDS`` as canonical JSON (sorted
+    keys, no spaces, times in UTC ISO 8601), the same for the object written and the row read
+    back on either database."""
+    content = {name: getattr(event, name) for name in CONTENT_FIELDS}
+    created_at: datetime | None = content["created_at"]
+    if created_at is not None:
+        content["created_at"] = created_at.astimezone(UTC).isoformat()
+    # First as the JSON column stores it (keys become strings, tuples lists), then canonical.
+    stored = json.loads(json.dumps(content))
+    text = json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@sa.event.listens_for(AuditEvent, "before_insert")
+def _hash_content(_mapper: Any, _connection: Any, event: AuditEvent) -> None:
+    """Every event inserted through the ORM carries the hash of what it says: part of the
+    INSERT, no statement of its own."""
+    event.content_hash = content_digest(event)
+
+
+class AuditSeal(SQLModel, table=True):
+    """One sealed event's link in the chain (written by :mod:`app.audit.chain`, never by a
+    request): its position and ``HMAC(key, previous link, position, id, xact_id, content)``."""
+
+    __tablename__ = "audit_seals"
+
+    event_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(sa_type=sa.BigInteger, unique=True, description="1, 2, 3, … in feed order")
+    chain_hash: str = Field(max_length=64)
+
+
+class AuditChain(SQLModel, table=True):
+    """The chain's checkpoint, one row (id 1): how far it is sealed and the last link, under an
+    HMAC of its own, so deleting the newest sealed events or the seals shows."""
+
+    __tablename__ = "audit_chain"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_seq: int = Field(default=0, sa_type=sa.BigInteger)
+    last_event_id: int | None = Field(default=None)
+    last_xact_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    last_hash: str | None = Field(default=None, max_length=64)
+    sealed_below: int = Field(
+        default=0,
+        sa_type=sa.BigInteger,
+        description="PostgreSQL: every event of a transaction below this id is sealed",
+    )
+    legacy_max_id: int = Field(
+        default=0, description="Events up to this id were written before content hashes"
+    )
+    key_check: str | None = Field(default=None, max_length=64)
+    checkpoint_hash: str | None = Field(default=None, max_length=64)
+    sealed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 def snapshot(obj: BaseModel | None) -> dict[str, Any] | None:

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         """Whether any proxy's forwarded headers are believed (``forwarded_allow_ips`` set)."""
         return bool(self.forwarded_allow_ips.strip())
 
+    audit_seal_seconds: int = Field(default=60, ge=0, le=24 * 3600)
+    """How often each worker seals the audit chain (docs/security.md); 0 = never (run
+    ``python -m app audit seal`` from a timer instead)."""
+
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> "Settings":
         if self.env == "production":
