@@ -2,7 +2,7 @@
 chain's seals (one per sealed event) and its checkpoint
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-02 14:30:00
 """
 
