@@ -17,13 +17,15 @@ Targets (issue 13): peak memory growth ≤ 50 MB; CSV ≤ 2x its floor; XLSX ≤
 """
 
 import csv
+import hashlib
 import io
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,8 @@ from sqlmodel import Session, col
 
 import app.models  # noqa: F401
 from app.core.db import create_db_engine, is_sqlite
-from app.core.export import csv_chunks, xlsx_chunks
-from app.core.listing import Listing
+from app.core.export import CHUNK_SIZE, csv_chunks, xlsx_chunks
+from app.core.listing import EXPORT_CHUNK_ROWS, Listing
 from app.core.migrations import upgrade_to_head
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
@@ -102,30 +104,59 @@ def _drain(chunks: Iterator[bytes]) -> int:
     return sum(len(chunk) for chunk in chunks)
 
 
-def _driver_rows(url: str) -> Iterator[tuple[Any, ...]]:
-    """The list's rows through the driver alone, a server-side cursor on PostgreSQL."""
+def _digest(chunks: Iterator[bytes]) -> str:
+    hashed = hashlib.sha256()
+    for chunk in chunks:
+        hashed.update(chunk)
+    return hashed.hexdigest()
+
+
+def _driver_batches(url: str) -> Iterator[Sequence[Sequence[Any]]]:
+    """The list's rows through the driver alone (a DB-API cursor: no SQLAlchemy result, no row
+    objects but the driver's own), fetched as the pipeline fetches them: 1,000 at a time, from a
+    server-side (named) cursor on PostgreSQL. The connection comes from an engine made as the
+    pipeline makes its own, so both connect alike."""
     engine = create_db_engine(url)
     with engine.connect() as connection:
-        result = connection.execution_options(yield_per=1000).exec_driver_sql(FLOOR_SQL)
-        for rows in result.partitions():
-            yield from rows
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor() if is_sqlite(url) else dbapi.cursor(name="floor")
+        cursor.execute(FLOOR_SQL)
+        while rows := cursor.fetchmany(EXPORT_CHUNK_ROWS):
+            yield rows
+        cursor.close()
     engine.dispose()
 
 
-def _csv_floor(url: str) -> Callable[[], dict[str, Any]]:
+def _driver_rows(url: str) -> Iterator[Sequence[Any]]:
+    return chain.from_iterable(_driver_batches(url))
+
+
+def _csv_floor(url: str, digest: bool = False) -> Callable[[], dict[str, Any]]:
+    """The same file by the plainest means: each fetched batch written whole by the ``csv``
+    module, UTF-8 with a BOM, encoded ``CHUNK_SIZE`` at a time; ``digest`` adds the file's
+    SHA-256 (for the check that it is the pipeline's file, outside the timing)."""
+
     def run() -> dict[str, Any]:
+        hashed = hashlib.sha256()
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         buffer.write("\ufeff")
         writer.writerow(HEADERS)
         size = 0
-        for row in _driver_rows(url):
-            writer.writerow(row)
-            if buffer.tell() >= 65536:
-                size += len(buffer.getvalue().encode("utf-8"))
+        for rows in _driver_batches(url):
+            writer.writerows(rows)
+            if buffer.tell() >= CHUNK_SIZE:
+                chunk = buffer.getvalue().encode("utf-8")
+                size += len(chunk)
+                if digest:
+                    hashed.update(chunk)
                 buffer.seek(0)
                 buffer.truncate()
-        return {"bytes": size + len(buffer.getvalue().encode("utf-8"))}
+        chunk = buffer.getvalue().encode("utf-8")
+        if digest:
+            hashed.update(chunk)
+        return {"bytes": size + len(chunk), "sha256": hashed.hexdigest() if digest else ""}
 
     return run
 
@@ -148,18 +179,21 @@ def _xlsx_floor(url: str) -> Callable[[], dict[str, Any]]:
     return run
 
 
-def _pipeline(url: str, fmt: str, listing: Listing[Any, Any] = STUDENTS) -> Any:
+def _pipeline(
+    url: str, fmt: str, listing: Listing[Any, Any] = STUDENTS, digest: bool = False
+) -> Any:
     def run() -> dict[str, Any]:
         engine = create_db_engine(url)
         with Session(engine) as session:
             rows = listing.export_rows(session, PRINCIPAL, StudentFilters())
             headers = [c.header for c in listing.columns]
             if fmt == "csv":
-                size = _drain(csv_chunks(rows, headers))
+                chunks = csv_chunks(rows, headers)
             else:
-                size = _drain(xlsx_chunks(rows, headers, listing.filename))
+                chunks = xlsx_chunks(rows, headers, listing.filename)
+            result = {"sha256": _digest(chunks)} if digest else {"bytes": _drain(chunks)}
         engine.dispose()
-        return {"bytes": size}
+        return result
 
     return run
 
@@ -222,6 +256,9 @@ def main() -> None:
     try:
         url = _database(folder)
         backend = "SQLite" if is_sqlite(url) else "PostgreSQL"
+        floor_file = _csv_floor(url, digest=True)()["sha256"]
+        if _pipeline(url, "csv", digest=True)()["sha256"] != floor_file:
+            sys.exit("the CSV floor does not write the pipeline's file: its figure would mislead")
         csv_floor = measure("floor: driver + csv module", _csv_floor(url))
         as_csv = measure("export csv (pipeline)", _pipeline(url, "csv"))
         report(
