@@ -6,6 +6,11 @@ cleaner of its format: :func:`csv_safe` neutralises formula prefixes and anythin
 encode, :func:`xlsx_safe` removes the characters XML forbids. Whatever a row holds, the file
 opens: nothing raises once the response has started.
 
+CSV is written a batch of rows at a time (the cursor's chunks, :class:`Batches`): the ``csv``
+module writes the batch whole and its text is searched once; only a batch that may hold a cell
+needing care is written again cell by cell (:func:`_csv_batch`). The bytes are those of
+:func:`csv_cell` on every cell either way.
+
 XLSX is written by XlsxWriter in ``constant_memory`` mode (chosen by measurement, see
 ``bench/export.py``): rows go to a temporary file as they are written, the workbook is zipped at
 the end and streamed out in chunks."""
