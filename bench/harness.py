@@ -45,6 +45,23 @@ def measure(name: str, target: Callable[[], dict[str, Any]], repeat: int = 3) ->
     return best
 
 
+def measure_in_turns(
+    targets: list[tuple[str, Callable[[], dict[str, Any]]]], repeat: int = 3
+) -> list[Measurement]:
+    """Like :func:`measure` for several targets that take turns (a floor, its case, the floor
+    again, …), so that a busy moment of a shared machine falls on each of them alike."""
+    runs: dict[str, list[Measurement]] = {name: [] for name, _target in targets}
+    for _ in range(repeat):
+        for name, target in targets:
+            runs[name].append(_measure_once(name, target))
+    best = []
+    for name, _target in targets:
+        fastest = min(runs[name], key=lambda run: run.seconds)
+        fastest.peak_rss_mb = max(run.peak_rss_mb for run in runs[name])
+        best.append(fastest)
+    return best
+
+
 def _measure_once(name: str, target: Callable[[], dict[str, Any]]) -> Measurement:
     """Run ``target`` in a forked child (so peak memory is its own) and time it there;
     ``extra["seconds"]``, when given, replaces the child's own timing."""

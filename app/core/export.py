@@ -6,6 +6,11 @@ cleaner of its format: :func:`csv_safe` neutralises formula prefixes and anythin
 encode, :func:`xlsx_safe` removes the characters XML forbids. Whatever a row holds, the file
 opens: nothing raises once the response has started.
 
+CSV is written a batch of rows at a time (the cursor's chunks, :class:`Batches`): the ``csv``
+module writes the batch whole and its text is searched once; only a batch that may hold a cell
+needing care is written again cell by cell (:func:`_csv_batch`). The bytes are those of
+:func:`csv_cell` on every cell either way.
+
 XLSX is written by XlsxWriter in ``constant_memory`` mode (chosen by measurement, see
 ``bench/export.py``): rows go to a temporary file as they are written, the workbook is zipped at
 the end and streamed out in chunks."""
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
+from itertools import chain, islice
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -33,6 +39,8 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
 CHUNK_SIZE = 64 * 1024
+BATCH_ROWS = 1000
+"""Rows the CSV writer takes at a time when they do not come in batches already."""
 XLSX_MAX_ROWS = 1_048_576
 """Rows of one worksheet, the header included; an export past it goes on in another sheet."""
 XLSX_MAX_CELL_CHARS = 32_767
@@ -154,20 +162,114 @@ def csv_cell(value: Any) -> Cell:
     return csv_safe(cell_value(value))
 
 
+class Batches:
+    """Rows that arrive in batches (an export's chunks, as fetched from the cursor): iterating
+    gives the rows one by one; the CSV writer takes a batch at a time (:func:`batches_of`)."""
+
+    __slots__ = ("batches",)
+
+    def __init__(self, batches: Iterable[Sequence[Sequence[Any]]]) -> None:
+        self.batches = iter(batches)
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        return chain.from_iterable(self.batches)
+
+
+def batches_of(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
+    """``rows`` in batches: their own when they are :class:`Batches`, else ``BATCH_ROWS`` at a
+    time."""
+    if isinstance(rows, Batches):
+        return rows.batches
+    iterator = iter(rows)
+    return iter(lambda: list(islice(iterator, BATCH_ROWS)), [])
+
+
+PLAIN_TYPES = frozenset({str, int, float, type(None)})
+"""Values the ``csv`` module writes as it would write their :func:`csv_cell` (text once it is
+known to be safe: see :func:`_csv_batch`)."""
+FORMULA_STARTS = (
+    *(
+        (prefix, tuple(f"{before}{quote}{prefix}" for before in ",\n" for quote in ("", '"')))
+        for prefix in "=+-@\t"
+    ),
+    ('"\r', (',"\r', '\n"\r')),
+)
+"""How a field that starts with a formula prefix can begin in CSV text: after the delimiter or a
+line's end, quoted or not (a field holding a carriage return is always quoted), each after
+what all of them hold, searched for first."""
+
+
+def _may_start_a_formula(text: str) -> bool:
+    """Whether some field of ``text`` (whole CSV lines) may start with a formula prefix: a
+    substring search that can answer yes wrongly (a negative number, a quoted comma followed by
+    ``=``), never no wrongly."""
+    head = "\n" + text[:2]
+    return any(
+        mark in text and any(start in text or start in head for start in starts)
+        for mark, starts in FORMULA_STARTS
+    )
+
+
+def _plain_rows(batch: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]] | None:
+    """The batch as cells the ``csv`` module writes as :func:`csv_cell` would once the text is
+    safe: a column holding anything but text, numbers and blanks goes through
+    :func:`csv_cell`; ``None`` when the rows differ in length."""
+    if len(set(map(len, batch))) > 1:
+        return None
+    if PLAIN_TYPES.issuperset(map(type, chain.from_iterable(batch))):
+        return batch
+    columns: list[Sequence[Any]] = list(zip(*batch, strict=True))
+    for index, column in enumerate(columns):
+        if not PLAIN_TYPES.issuperset(map(type, column)):
+            columns[index] = tuple(map(csv_cell, column))
+    return zip(*columns, strict=True)
+
+
+def _taken(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def _csv_batch(batch: Sequence[Sequence[Any]], buffer: io.StringIO, writer: Any) -> bytes:
+    """A batch of rows as CSV bytes, exactly as :func:`csv_cell` on every cell writes them.
+
+    The batch is written whole by the ``csv`` module (C code) and its text then searched once:
+    when no field may start with a formula prefix and the text encodes (no lone surrogate), it
+    is what the cell-by-cell way writes. Otherwise the batch is written again cell by cell."""
+    rows = _plain_rows(batch)
+    if rows is not None:
+        writer.writerows(rows)
+        text = _taken(buffer)
+        if not _may_start_a_formula(text):
+            try:
+                return text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: made safe cell by cell below
+                pass
+    write, cell = writer.writerow, csv_cell
+    for row in batch:
+        write([cell(value) for value in row])
+    return _taken(buffer).encode("utf-8")
+
+
 def csv_chunks(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> Iterator[bytes]:
-    """``rows`` of values as CSV bytes, about ``CHUNK_SIZE`` at a time, the first with a BOM."""
+    """``rows`` of values as CSV bytes, at least ``CHUNK_SIZE`` at a time (but the last), the
+    first with a BOM; every cell as :func:`csv_cell` makes it."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow([csv_cell(h) for h in headers])
-    write, tell, cell = writer.writerow, buffer.tell, csv_cell
-    for row in rows:
-        write([cell(v) for v in row])
-        if tell() >= CHUNK_SIZE:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+    pieces = [_taken(buffer).encode("utf-8")]
+    size = len(pieces[0])
+    for batch in batches_of(rows):
+        piece = _csv_batch(batch, buffer, writer)
+        pieces.append(piece)
+        size += len(piece)
+        if size >= CHUNK_SIZE:
+            yield b"".join(pieces)
+            pieces, size = [], 0
+    yield b"".join(pieces)
 
 
 def display_width(text: str) -> int:

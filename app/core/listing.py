@@ -31,6 +31,7 @@ from starlette.datastructures import URL
 from app.core.cursor import MAX_CURSOR_LENGTH, Cursor, decode, encode
 from app.core.errors import NotFound, UnprocessableEntity
 from app.core.export import (
+    Batches,
     ExportColumn,
     ExportFormat,
     FormatQuery,
@@ -193,15 +194,12 @@ class Listing(Generic[F, T]):
             terms.append((expression, descending))
         return terms
 
-    def _chunks(self, session: Session, statement: Any) -> Iterator[T]:
+    def _chunks(self, session: Session, statement: Any) -> Iterator[Sequence[T]]:
+        """The items of ``statement``, a chunk (one call of ``to_items``) at a time."""
         # Executed now, not when the first row is asked for: a statement the database refuses
         # fails before a response has started, as a problem, never as a file cut short.
         result = session.exec(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
-        return self._mapped(session, result)
-
-    def _mapped(self, session: Session, result: Any) -> Iterator[T]:
-        for rows in result.partitions():
-            yield from self.to_items(session, rows)
+        return (self.to_items(session, rows) for rows in result.partitions())
 
     def export(
         self, session: Session, principal: Principal, filters: F, fmt: ExportFormat
@@ -210,31 +208,34 @@ class Listing(Generic[F, T]):
         rows = self.export_rows(session, principal, filters)
         return export_rows(rows, [c.header for c in self.columns], fmt, self.filename)
 
-    def export_rows(
-        self, session: Session, principal: Principal, filters: F
-    ) -> Iterator[Sequence[Any]]:
+    def export_rows(self, session: Session, principal: Principal, filters: F) -> Batches:
         """The export's rows of values, in order, read as they are asked for. When every
         column names its ``sql`` expression, they are read as those columns of the list's
         statement (same joins, scope, filters and order), no model built per row; otherwise
         they are the items of ``to_items``. The statement (and so the caller's access) is
-        checked now, before the first row is asked for."""
+        checked now, before the first row is asked for. They come in the cursor's chunks
+        (:class:`~app.core.export.Batches`)."""
         statement = self.statement(session, principal, filters).order_by(*self.order)
         if self.reads_export_columns:
             columns = statement.with_only_columns(
                 *[c.sql for c in self.columns], maintain_column_froms=True
             )
             return self._rows(session, columns)
-        return item_rows(self._chunks(session, statement), self.columns)
+        return Batches(
+            list(item_rows(items, self.columns)) for items in self._chunks(session, statement)
+        )
 
     @property
     def reads_export_columns(self) -> bool:
         """Whether the export reads its columns straight from SQL (every column has ``sql``)."""
         return bool(self.columns) and all(c.sql is not None for c in self.columns)
 
-    def _rows(self, session: Session, statement: Any) -> Iterator[Sequence[Any]]:
-        # Executed now, as in ``_chunks``.
-        result = session.execute(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
-        return _each_row(result)
+    def _rows(self, session: Session, statement: Any) -> Batches:
+        # Executed now, as in ``_chunks``; by the session's connection (Core): the rows are
+        # plain columns, the ORM would only add its per-row loading.
+        connection = session.connection()
+        result = connection.execute(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
+        return Batches(result.partitions())
 
     def respond(
         self, session: Session, principal: Principal, filters: F, params: ListParams
@@ -269,11 +270,6 @@ def _past(terms: list[tuple[Any, bool]], key: tuple[Any, ...]) -> Any:
         equal = [terms[i][0] == key[i] for i in range(index)]
         alternatives.append(and_(*equal, beyond))
     return or_(*alternatives)
-
-
-def _each_row(result: Any) -> Iterator[Sequence[Any]]:
-    for rows in result.partitions():
-        yield from rows
 
 
 def where_equal(statement: Any, filters: BaseModel, **columns: Any) -> Any:
