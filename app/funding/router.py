@@ -77,7 +77,9 @@ def funding_sources_list(
     params: ListDep,
 ) -> Any:
     """Funds with what is allocated to budget lines and spent, latest year first. The academic
-    office, auditors and admins see all; a college manager those funding their pilots."""
+    office, auditors and admins see all, with each fund's whole totals; a college manager those
+    funding their pilots, with `allocated` and `spent` of their own college's lines only and
+    `unallocated` null (it would tell what other colleges' lines hold)."""
     return service.SOURCES.respond(session, principal, filters, params)
 
 
@@ -102,7 +104,9 @@ def funding_sources_get(
     session: SessionDep, principal: CurrentPrincipal, source_id: DbId, response: Response
 ) -> SourcePublic:
     """One fund with `allocated`, `unallocated` and `spent`, and its `ETag` for `PATCH`. A
-    college manager sees only funds with lines for their own pilots (404 otherwise)."""
+    college manager sees only funds with lines for their own pilots (404 otherwise), with
+    `allocated` and `spent` of their own college's lines only and `unallocated` null: the fund's
+    whole totals would tell what other colleges' lines hold."""
     source = service.get_source(session, principal, source_id)
     set_etag(response, source.version)
     return source
