@@ -43,9 +43,19 @@ class World:
     callers: list[Caller]
     ids: dict[str, list[int]]
     """Kind → every id of that kind in the world."""
+    owned: dict[tuple[str, str], int]
+    """(caller, kind) → an object of the caller's own that a write may name."""
+    bodies: dict[tuple[str, str], dict[str, Any]]
+    """(method, path) → a body that passes every check before the look-up a probe aims at."""
 
     def caller(self, name: str) -> Caller:
         return next(c for c in self.callers if c.name == name)
+
+    def own(self, caller: Caller, kind: str) -> int:
+        return self.owned[(caller.name, kind)]
+
+    def body(self, method: str, path: str, _caller: Caller) -> dict[str, Any]:
+        return dict(self.bodies.get((method, path), {}))
 
 
 TABLES = {
@@ -125,7 +135,85 @@ def build_world(db: Session) -> World:
         kind: list(db.exec(sa.text(f'SELECT id FROM "{table}" ORDER BY id')).scalars())  # type: ignore[call-overload]
         for kind, table in TABLES.items()
     }
-    return World(callers, ids)
+    owned, bodies = _anchors(db, college_a.id, teacher_a.id or 0)
+    return World(callers, ids, owned, bodies)
+
+
+def _anchors(
+    db: Session, college_a: int, teacher_a: int
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], dict[str, Any]]]:
+    """The objects of college A's manager (and teacher) that writes name, and the bodies."""
+
+    def one(sql: str, **params: Any) -> Any:
+        return db.execute(sa.text(sql), params).first()
+
+    batch_id, application_id = one("SELECT id, application_id FROM training_batches ORDER BY id")
+    year, tier, certificate_id, level, headcount = one(
+        "SELECT year, tier, certificate_id, level, headcount FROM pilot_applications WHERE id = :a",
+        a=application_id,
+    )
+    cohort = one(
+        "SELECT cohort FROM pilot_application_cohorts WHERE application_id = :a", a=application_id
+    )[0]
+    major_id = one(
+        "SELECT major_id FROM pilot_application_majors WHERE application_id = :a",
+        a=application_id,
+    )[0]
+    session_id = one("SELECT id FROM exam_sessions ORDER BY id")[0]
+    owned = {
+        ("manager_a", "student"): one(
+            "SELECT s.id FROM students s JOIN majors m ON m.id = s.major_id "
+            "WHERE m.college_id = :c ORDER BY s.id",
+            c=college_a,
+        )[0],
+        ("manager_a", "course"): one(
+            "SELECT id FROM courses WHERE college_id = :c ORDER BY id", c=college_a
+        )[0],
+        ("manager_a", "application"): application_id,
+        ("manager_a", "batch"): batch_id,
+        ("manager_a", "session"): session_id,
+        ("student_a", "session"): session_id,
+        ("student_b", "session"): session_id,
+        ("teacher_a", "training"): one(
+            "SELECT id FROM teacher_trainings WHERE teacher_id = :t ORDER BY id", t=teacher_a
+        )[0],
+    }
+    dates = {"start_date": "2026-01-05", "end_date": "2026-01-09"}
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("post", "/api/v1/courses"): {
+            "code": "SWEEP-C1",
+            "name": "扫描课程",
+            "college_id": college_a,
+        },
+        ("post", "/api/v1/students"): {"student_no": "SWEEP0001", "name": "扫描", "cohort": 2022},
+        ("post", "/api/v1/applications"): {
+            "year": year,
+            "tier": tier,
+            "certificate_id": certificate_id,
+            "level": level,
+            "cohorts": [cohort],
+            "headcount": headcount,
+        },
+        ("post", "/api/v1/applications/{application_id}/teachers"): {"roles": ["trainer"]},
+        ("post", "/api/v1/plans"): {"major_id": major_id},
+        ("post", "/api/v1/teacher-trainings"): {
+            "certificate_id": certificate_id,
+            "level": level,
+            "hours": 40,
+            **dates,
+        },
+        ("post", "/api/v1/training-batches"): {
+            "application_id": application_id,
+            "title": "扫描批次",
+            "hours": 10,
+            **dates,
+        },
+        ("post", "/api/v1/conversion-requests"): {
+            "issued_certificate_id": one("SELECT id FROM issued_certificates ORDER BY id")[0],
+            "rule_id": one("SELECT id FROM conversion_rules ORDER BY id")[0],
+        },
+    }
+    return owned, bodies
 
 
 def _ids(db: Session, sql: str, **params: Any) -> set[int]:
@@ -255,6 +343,8 @@ def foreign_ids(db: Session, caller: Caller) -> dict[str, set[int]]:
     f["credit_record"] = _in(db, "credit_records", "student_id", students)
     if role == Role.college_manager:
         f["source"] = _sources_without_own_lines(db, apps)
+    if role != Role.evaluation_org:
+        f.pop("session", None)  # the exam timetable is every other role's to read
     return {kind: ids for kind, ids in f.items() if ids}
 
 
