@@ -1,6 +1,7 @@
 """Small helpers that put rows in the database and give credentials for them."""
 
 import itertools
+import json
 from typing import Any
 
 from sqlmodel import Session
@@ -74,3 +75,18 @@ def auth(user: User) -> dict[str, str]:
 def login_as(db: Session, role: Role = Role.academic_office, **fields: Any) -> dict[str, str]:
     """Make a user with ``role`` and return headers that authenticate as them."""
     return auth(make_user(db, role, **fields))
+
+
+def assert_answered_as_missing(
+    refused: Any, missing: Any, refused_id: int, missing_id: int
+) -> None:
+    """``refused`` (a request naming an object the caller may not read, of id ``refused_id``)
+    is answered exactly as ``missing`` (the same request naming ``missing_id``, which does not
+    exist): same status and media type, and the same body once the id named is swapped, so
+    nothing in it tells the two apart."""
+    assert refused.status_code == missing.status_code, (refused.text, missing.text)
+    assert refused.headers["content-type"] == missing.headers["content-type"]
+    expected = {k: v for k, v in missing.json().items() if k != "request_id"}
+    answered = {k: v for k, v in refused.json().items() if k != "request_id"}
+    swapped = json.loads(json.dumps(expected).replace(str(missing_id), str(refused_id)))
+    assert answered == swapped, (answered, expected)

@@ -457,10 +457,14 @@ def locked_application(
 
 
 def _check_references(
-    session: Session, certificate_id: int, level: Level, major_ids: Sequence[int]
+    session: Session,
+    principal: Principal,
+    certificate_id: int,
+    level: Level,
+    major_ids: Sequence[int],
 ) -> None:
     _check_certificate(session, certificate_id, level)
-    _check_majors(session, major_ids)
+    _check_majors(session, principal, major_ids)
 
 
 def _check_certificate(session: Session, certificate_id: int, level: Level) -> Certificate:
@@ -483,8 +487,13 @@ def _check_certificate(session: Session, certificate_id: int, level: Level) -> C
     return certificate
 
 
-def _check_majors(session: Session, major_ids: Sequence[int]) -> None:
-    found = set(session.exec(select(Major.id).where(col(Major.id).in_(list(major_ids)))).all())
+def _check_majors(session: Session, principal: Principal, major_ids: Sequence[int]) -> None:
+    """Every major exists; a college manager names only their college's majors (one of another
+    college, which they may not read, is answered as a missing one)."""
+    statement = select(Major.id).where(col(Major.id).in_(list(major_ids)))
+    if principal.role == Role.college_manager:
+        statement = statement.where(Major.college_id == (principal.college_id or -1))
+    found = set(session.exec(statement).all())
     missing = [m for m in major_ids if m not in found]
     if missing:
         raise UnprocessableEntity(
@@ -609,8 +618,8 @@ def _record_move(
 def create_application(
     session: Session, principal: Principal, data: ApplicationCreate
 ) -> PilotApplication:
-    _require_filer(session, principal, data.major_ids)
-    _check_references(session, data.certificate_id, data.level, data.major_ids)
+    _require_filer_of(principal, [])
+    _check_references(session, principal, data.certificate_id, data.level, data.major_ids)
     _check_cohorts(data.year, data.cohorts)
     _check_unique(session, data.year, data.certificate_id, data.level, data.tier, None)
     application = PilotApplication.model_validate(data.model_dump(exclude={"major_ids", "cohorts"}))
@@ -665,8 +674,7 @@ def update_application(
     cohorts: list[int] = changes.pop("cohorts", None) or before_cohorts
     majors_changed = sorted(major_ids) != before_major_ids
     if majors_changed:
-        _require_filer(session, principal, major_ids)
-        _check_majors(session, major_ids)
+        _check_majors(session, principal, major_ids)
     key = {
         name: changes.get(name, getattr(application, name))
         for name in ("year", "certificate_id", "level", "tier")
@@ -847,12 +855,17 @@ def _require_teacher_manager(
             f"Application {application_id} has no major of your college (id {own})",
             code="out_of_scope",
         )
-    if teacher is not None and teacher.college_id != own:
+    if teacher is not None and not _assigns(principal, teacher):
         raise Forbidden(
-            f"Teacher {teacher.staff_no} belongs to another college (id {teacher.college_id}); "
-            "a college manager assigns only teachers of their own college",
+            "A college manager assigns and removes only teachers of their own college",
             code="out_of_scope",
         )
+
+
+def _assigns(principal: Principal, teacher: Teacher) -> bool:
+    """Whether ``principal`` assigns ``teacher``: the office anyone, a college manager their
+    college's teachers (the only ones they read)."""
+    return principal.role != Role.college_manager or teacher.college_id == principal.college_id
 
 
 def _refuse_teacher_change(application: PilotApplication) -> None:
@@ -871,13 +884,14 @@ def add_teacher(
     session: Session, principal: Principal, application_id: int, data: PilotTeacherCreate
 ) -> PilotTeacherPublic:
     application = locked_application(session, principal, application_id)
+    _require_teacher_manager(session, principal, application_id, None)
     teacher = session.get(Teacher, data.teacher_id)
-    if teacher is None:
+    if teacher is None or not _assigns(principal, teacher):
+        # A teacher the caller may not read is answered as one that does not exist.
         raise UnprocessableEntity(
             f"No teacher with id {data.teacher_id}",
             errors=[{"field": "body.teacher_id", "message": f"no teacher {data.teacher_id}"}],
         )
-    _require_teacher_manager(session, principal, application_id, teacher)
     _refuse_teacher_change(application)
     existing = session.exec(
         select(PilotTeacher.id).where(
@@ -1028,8 +1042,15 @@ def get_plan(session: Session, principal: Principal, plan_id: int) -> PlanPublic
     return PLANS.one(session, principal, plan_id)
 
 
-def _check_courses(session: Session, course_ids: Sequence[int], field: str) -> None:
-    found = set(session.exec(select(Course.id).where(col(Course.id).in_(list(course_ids)))).all())
+def _check_courses(
+    session: Session, principal: Principal, course_ids: Sequence[int], field: str
+) -> None:
+    """Every course exists; a college manager names only their college's courses (one of
+    another college, which they may not read, is answered as a missing one)."""
+    statement = select(Course.id).where(col(Course.id).in_(list(course_ids)))
+    if principal.role == Role.college_manager:
+        statement = statement.where(Course.college_id == (principal.college_id or -1))
+    found = set(session.exec(statement).all())
     missing = [c for c in course_ids if c not in found]
     if missing:
         raise UnprocessableEntity(
@@ -1085,7 +1106,7 @@ def create_plan(session: Session, principal: Principal, data: PlanCreate) -> Pil
             code="duplicate",
             existing_id=existing,
         )
-    _check_courses(session, data.core_course_ids, "body.core_course_ids")
+    _check_courses(session, principal, data.core_course_ids, "body.core_course_ids")
     plan = PilotPlan.model_validate(data.model_dump(exclude={"core_course_ids"}))
     session.add(plan)
     session.flush()
@@ -1131,7 +1152,8 @@ def update_plan(
     course_ids = changes.pop("core_course_ids", None)
     if course_ids is None:
         course_ids = before_courses
-    _check_courses(session, course_ids, "body.core_course_ids")
+    added = sorted(set(course_ids) - set(before_courses))
+    _check_courses(session, principal, added, "body.core_course_ids")
     _update_with_links(
         session,
         principal,

@@ -351,7 +351,8 @@ def create_request(
     issued = _shared_certificate(session, data.issued_certificate_id)
     rule = _shared_rule(session, data.rule_id)
     errors = []
-    if issued is None:
+    if issued is None or (principal.role == Role.student and issued.student_id != student_id):
+        # A certificate the student may not read is answered as one that does not exist.
         errors.append({"field": "body.issued_certificate_id", "message": "no such certificate"})
     if rule is None:
         errors.append({"field": "body.rule_id", "message": "no such conversion rule"})

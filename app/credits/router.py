@@ -83,7 +83,8 @@ requests_routes.create(
     requests.create_request,
     """Ask for a conversion: a student for themself (`student_id` may be left out), or the
     academic office for a student. Refused with 409, a `code` and the `rule_id`, when the
-    certificate is not the student's (`certificate_not_own`), is revoked
+    certificate is not the student's (`certificate_not_own`; to a student, another student's
+    certificate is answered as a missing one, 422), is revoked
     (`certificate_revoked`), is another certificate than the rule's (`certificate_mismatch`)
     or below its level (`level_below_rule`); when the rule does not cover the student's major
     (`major_not_covered`) or was not in force on the issue date (`rule_not_in_force`); or when

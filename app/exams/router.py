@@ -84,7 +84,9 @@ def exam_sessions_registrations_create(
     today: Today,
 ) -> models.RegistrationPublic:
     """Register a student: the academic office anyone, a college manager students of their
-    college, a student themself. Refused (409, naming what is missing) unless the window is
+    college, a student themself; any other student is answered as a missing one (422), so
+    a refusal never names a student the caller may not read. Refused (409, naming what is
+    missing) unless the window is
     open, the pilot covers the student's major and cohort, a seat is free, the pilot's
     headcount is not reached and the student has no live registration here."""
     registration = service.register(session, principal, session_id, data.student_id, today)

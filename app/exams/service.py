@@ -352,23 +352,22 @@ def _require_registrar_role(principal: Principal) -> None:
         )
 
 
+def _registers_for(principal: Principal, student: Student, college_id: int) -> bool:
+    """Whether ``principal`` registers ``student``: the office anyone, a college manager their
+    college's students, a student themself."""
+    if principal.role == Role.student:
+        return principal.student_id == student.id
+    if principal.role == Role.college_manager:
+        return principal.college_id == college_id
+    return principal.role == Role.academic_office
+
+
 def _require_registrar(principal: Principal, student: Student, college_id: int) -> None:
     _require_registrar_role(principal)
-    if principal.role == Role.academic_office:
-        return
-    if principal.role == Role.student:
-        if principal.student_id == student.id:
-            return
+    if not _registers_for(principal, student, college_id):
         raise Forbidden(
-            "A student registers only themself", code="out_of_scope", student_id=student.id
-        )
-    if principal.role == Role.college_manager:
-        if principal.college_id == college_id:
-            return
-        raise Forbidden(
-            f"A college manager registers only students of their own college (college id "
-            f"{principal.college_id}); student {student.student_no} is in college id "
-            f"{college_id}",
+            "A student registers and cancels only themself, a college manager only students "
+            "of their own college",
             code="out_of_scope",
         )
 
@@ -393,12 +392,12 @@ def register(
     _require_registrar_role(principal)
     exam, application = lock_session_and_application(session, session_id)
     student = session.get(Student, student_id)
-    if student is None:
+    if student is None or not _registers_for(principal, student, _college_of(session, student)):
+        # A student the caller may not read is answered as one that does not exist.
         raise UnprocessableEntity(
             f"No student with id {student_id}",
             errors=[{"field": "body.student_id", "message": "no such student"}],
         )
-    _require_registrar(principal, student, _college_of(session, student))
     check_registration(session, exam, application, student, today)
     registration = ExamRegistration(
         session_id=session_id,

@@ -250,9 +250,17 @@ class SourcePublic(SQLModel):
     document_no: str | None
     earmarked: bool
     notes: str | None
-    allocated: MoneySum = Field(description="Σ of its budget lines")
-    unallocated: MoneySum = Field(description="amount − allocated")
-    spent: MoneySum = Field(description="Σ spent on its lines (reversals netted)")
+    allocated: MoneySum = Field(
+        description="Σ of its budget lines; for a college manager, of their college's lines only"
+    )
+    unallocated: MoneySum | None = Field(
+        description="amount − allocated; null for a college manager, who reads only their "
+        "college's lines"
+    )
+    spent: MoneySum = Field(
+        description="Σ spent on its lines (reversals netted); for a college manager, on their "
+        "college's lines only"
+    )
     version: int
     created_at: datetime
     updated_at: datetime

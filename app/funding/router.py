@@ -40,7 +40,9 @@ sources = Routes(sources_router, models.SourcePublic, id_name="source_id", read=
 sources.list(
     service.SOURCES,
     """Funds with what is allocated to budget lines and spent, latest year first. The academic
-    office, auditors and admins see all; a college manager those funding their pilots.""",
+    office, auditors and admins see all, with each fund's whole totals; a college manager those
+    funding their pilots, with `allocated` and `spent` of their own college's lines only and
+    `unallocated` null (it would tell what other colleges' lines hold).""",
 )
 sources.create(
     models.SourceCreate,
@@ -50,7 +52,9 @@ sources.create(
 )
 sources.get(
     """One fund with `allocated`, `unallocated` and `spent`, and its `ETag` for `PATCH`. A
-    college manager sees only funds with lines for their own pilots (404 otherwise)."""
+    college manager sees only funds with lines for their own pilots (404 otherwise), with
+    `allocated` and `spent` of their own college's lines only and `unallocated` null: the fund's
+    whole totals would tell what other colleges' lines hold."""
 )
 sources.update(
     models.SourceUpdate,

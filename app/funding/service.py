@@ -136,20 +136,26 @@ def line_spent_subquery() -> Any:
 
 def source_statement(_session: Session, principal: Principal, filters: SourceFilters) -> Any:
     """Funds with what is allocated to budget lines and spent. The academic office, auditors
-    and admins see all; a college manager those funding their pilots."""
+    and admins see all, with the fund's whole totals; a college manager those funding their
+    pilots, with the totals of their own college's lines only (the lines they read) and no
+    ``unallocated``, which would tell what the other colleges' lines hold."""
     scope = reader_scope(principal, "funding sources")
-    allocated = (
-        select(sum_fen(BudgetLine.amount))
-        .where(col(BudgetLine.source_id) == col(FundingSource.id))
-        .scalar_subquery()
+    allocated_lines = select(sum_fen(BudgetLine.amount)).where(
+        col(BudgetLine.source_id) == col(FundingSource.id)
     )
-    spent = (
+    spent_lines = (
         select(sum_fen(Expenditure.amount))
         .join(BudgetLine, col(BudgetLine.id) == Expenditure.line_id)
         .where(col(BudgetLine.source_id) == col(FundingSource.id))
-        .scalar_subquery()
     )
-    statement = select(FundingSource, allocated, spent)
+    if scope is not None:
+        own_lines = col(BudgetLine.application_id).in_(_pilots_of_college(scope))
+        allocated_lines = allocated_lines.where(own_lines)
+        spent_lines = spent_lines.where(own_lines)
+    whole = sa.literal(scope is None)
+    statement = select(
+        FundingSource, allocated_lines.scalar_subquery(), spent_lines.scalar_subquery(), whole
+    )
     if scope is not None:
         statement = statement.where(
             col(FundingSource.id).in_(
@@ -169,12 +175,12 @@ def source_statement(_session: Session, principal: Principal, filters: SourceFil
 
 
 def _source_public(row: Any) -> SourcePublic:
-    source, allocated, spent = row
+    source, allocated, spent, whole = row
     return SourcePublic.model_validate(
         {
             **source.model_dump(),
             "allocated": yuan(allocated),
-            "unallocated": source.amount - yuan(allocated),
+            "unallocated": source.amount - yuan(allocated) if whole else None,
             "spent": yuan(spent),
         }
     )

@@ -400,11 +400,17 @@ def get_course(session: Session, principal: Principal, course_id: int) -> Course
     return COURSES.one(session, principal, course_id)
 
 
-def _check_majors(session: Session, major_ids: list[int]) -> list[int]:
+def _check_majors(session: Session, principal: Principal, major_ids: list[int]) -> list[int]:
+    """The majors, sorted; each exists, and is of a college manager's college (one of another
+    college, which they may not read, is answered as a missing one)."""
     wanted = sorted(set(major_ids))
     if not wanted:
         return []
-    found = set(session.exec(select(Major.id).where(col(Major.id).in_(wanted))).all())
+    statement = select(Major.id).where(col(Major.id).in_(wanted))
+    scope = college_scope(principal)
+    if scope is not None:
+        statement = statement.where(Major.college_id == scope)
+    found = set(session.exec(statement).all())
     missing = [m for m in wanted if m not in found]
     if missing:
         raise UnprocessableEntity(
@@ -430,7 +436,7 @@ def create_course(session: Session, principal: Principal, data: CourseCreate) ->
     require_writer_role(principal, "courses")
     require_college_writer(principal, data.college_id, "courses")
     _require_ref(session, College, data.college_id, "college_id", "college")
-    major_ids = _check_majors(session, data.major_ids)
+    major_ids = _check_majors(session, principal, data.major_ids)
     _unique(session, Course, Course.code, data.code, None, "code", "course")
     course = Course.model_validate(data.model_dump(exclude={"major_ids"}))
     session.add(course)
@@ -465,7 +471,8 @@ def update_course(
     before_majors = _course_major_ids(session, course_id)
     after_majors = before_majors
     if "major_ids" in changes:
-        after_majors = _check_majors(session, changes.pop("major_ids"))
+        after_majors = sorted(set(changes.pop("major_ids")))
+        _check_majors(session, principal, [m for m in after_majors if m not in before_majors])
         if after_majors != before_majors:
             _set_course_majors(session, course_id, after_majors)
             if not any(getattr(course, f) != v for f, v in changes.items()):
@@ -668,9 +675,14 @@ def get_student(session: Session, principal: Principal, student_id: int) -> Stud
     return STUDENTS.one(session, principal, student_id)
 
 
-def _major_college(session: Session, major_id: int, field: str = "major_id") -> int:
+def _major_college(
+    session: Session, major_id: int, field: str = "major_id", principal: Principal | None = None
+) -> int:
+    """The major's college; 422 when there is no such major, or (given ``principal``) when it
+    is outside a college manager's college: a major they may not read is a missing one."""
     college_id = session.exec(select(Major.college_id).where(Major.id == major_id)).first()
-    if college_id is None:
+    scope = college_scope(principal) if principal is not None else None
+    if college_id is None or (scope is not None and college_id != scope):
         raise UnprocessableEntity(
             f"No major with id {major_id}",
             errors=[{"field": f"body.{field}", "message": f"no major with id {major_id}"}],
@@ -689,7 +701,7 @@ def _scoped_student(session: Session, principal: Principal, student_id: int) -> 
 
 def create_student(session: Session, principal: Principal, data: StudentCreate) -> Student:
     require_writer_role(principal, "students")
-    college_id = _major_college(session, data.major_id)
+    college_id = _major_college(session, data.major_id, principal=principal)
     require_college_writer(principal, college_id, "students")
     _unique(session, Student, Student.student_no, data.student_no, None, "student_no", "student")
     student = Student.model_validate(data)
@@ -715,7 +727,8 @@ def update_student(
     _not_null(changes, {"class_name"})
     moved = "major_id" in changes and changes["major_id"] != student.major_id
     if moved:
-        require_college_writer(principal, _major_college(session, changes["major_id"]), "students")
+        major_college = _major_college(session, changes["major_id"], principal=principal)
+        require_college_writer(principal, major_college, "students")
     _unique(
         session,
         Student,

@@ -19,6 +19,7 @@ from app.applications.models import (
 )
 from app.applications.service import locked_application, visible
 from app.core.audit import apply_changes, record, snapshot
+from app.core.auth import check_role
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.listing import Listing, each, where_equal
@@ -113,6 +114,9 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     )
 
 
+TRAINING_WRITERS = (Role.academic_office, Role.college_manager, Role.teacher)
+
+
 def _require_training_writer(
     principal: Principal, teacher: Teacher, *, certifying: bool = False
 ) -> None:
@@ -126,8 +130,7 @@ def _require_training_writer(
         if teacher.college_id == principal.college_id:
             return
         raise Forbidden(
-            f"Teacher {teacher.staff_no} belongs to another college (id {teacher.college_id}); "
-            f"a college manager records trainings of their own college's teachers only",
+            "A college manager records trainings of their own college's teachers only",
             code="out_of_scope",
         )
     if role == Role.teacher and not certifying:
@@ -244,9 +247,21 @@ def get_training(
 # --- writing trainings -----------------------------------------------------------------------
 
 
-def _teacher_or_422(session: Session, teacher_id: int, field: str) -> Teacher:
+def _reads_teacher(principal: Principal, teacher: Teacher) -> bool:
+    """Whether a writer reads ``teacher``: a college manager their college's teachers, a
+    teacher themself, the office all."""
+    if principal.role == Role.college_manager:
+        return teacher.college_id == principal.college_id
+    if principal.role == Role.teacher:
+        return teacher.id == principal.teacher_id
+    return True
+
+
+def _teacher_or_422(session: Session, principal: Principal, teacher_id: int, field: str) -> Teacher:
+    """The teacher, or the 422 of a missing one: a teacher the caller may not read is
+    answered as one that does not exist."""
     teacher = session.get(Teacher, teacher_id)
-    if teacher is None:
+    if teacher is None or not _reads_teacher(principal, teacher):
         raise UnprocessableEntity(
             f"No teacher with id {teacher_id}",
             errors=[{"field": field, "message": f"no teacher {teacher_id}"}],
@@ -339,7 +354,8 @@ def _delete(
 def create_training(
     session: Session, principal: Principal, data: TrainingCreate
 ) -> TeacherTraining:
-    teacher = _teacher_or_422(session, data.teacher_id, "body.teacher_id")
+    check_role(principal, *TRAINING_WRITERS, what="write teacher trainings")
+    teacher = _teacher_or_422(session, principal, data.teacher_id, "body.teacher_id")
     _require_training_writer(principal, teacher)
     _check_certificate_level(session, data.certificate_id, data.level)
     training = TeacherTraining.model_validate(data.model_dump())
@@ -393,7 +409,7 @@ def update_training(
             f"{', '.join(refused)} (it may change {', '.join(sorted(editable))})",
         )
     if "teacher_id" in changes and changes["teacher_id"] != training.teacher_id:
-        new_teacher = _teacher_or_422(session, changes["teacher_id"], "body.teacher_id")
+        new_teacher = _teacher_or_422(session, principal, changes["teacher_id"], "body.teacher_id")
         _require_training_writer(principal, new_teacher)
     start = changes.get("start_date", training.start_date)
     end = changes.get("end_date", training.end_date)
@@ -628,8 +644,13 @@ def _require_approved(application: PilotApplication, what: str) -> None:
         )
 
 
-def _check_teachers(session: Session, teacher_ids: Sequence[int]) -> None:
-    found = set(session.exec(select(Teacher.id).where(col(Teacher.id).in_(teacher_ids))).all())
+def _check_teachers(session: Session, principal: Principal, teacher_ids: Sequence[int]) -> None:
+    """Every instructor exists; a college manager names only their college's teachers (one of
+    another college is answered as a missing one)."""
+    statement = select(Teacher.id).where(col(Teacher.id).in_(teacher_ids))
+    if principal.role == Role.college_manager:
+        statement = statement.where(Teacher.college_id == (principal.college_id or -1))
+    found = set(session.exec(statement).all())
     missing = [t for t in teacher_ids if t not in found]
     if missing:
         raise UnprocessableEntity(
@@ -664,7 +685,7 @@ def create_batch(session: Session, principal: Principal, data: BatchCreate) -> T
         ) from exc
     _require_batch_writer(session, principal, data.application_id)
     _require_approved(application, "Training batches are run")
-    _check_teachers(session, data.instructor_ids)
+    _check_teachers(session, principal, data.instructor_ids)
     batch = TrainingBatch.model_validate(data.model_dump(exclude={"instructor_ids"}))
     session.add(batch)
     session.flush()
@@ -707,7 +728,7 @@ def update_batch(
     before_instructors = _instructor_ids(session, batch_id)
     instructors = changes.pop("instructor_ids", None)
     instructors = before_instructors if instructors is None else sorted(set(instructors))
-    _check_teachers(session, instructors)
+    _check_teachers(session, principal, sorted(set(instructors) - set(before_instructors)))
     problem = dates_problem(
         changes.get("start_date", batch.start_date), changes.get("end_date", batch.end_date)
     )
@@ -849,6 +870,14 @@ def eligibility_problem(session: Session, application_id: int, student: Student)
     return f"Student {student.name} ({student.student_no}): " + "; ".join(problems)
 
 
+def _reads_student(session: Session, principal: Principal, student: Student) -> bool:
+    """Whether a batch writer reads ``student``: a college manager their college's students."""
+    if principal.role != Role.college_manager:
+        return True
+    major = session.get(Major, student.major_id)
+    return major is not None and major.college_id == principal.college_id
+
+
 def _attended_problem(attended: int, batch: TrainingBatch) -> None:
     if attended > batch.hours:
         raise UnprocessableEntity(
@@ -871,7 +900,8 @@ def add_enrollment(
     )
     _require_approved(application, "Students are enrolled")
     student = session.get(Student, data.student_id)
-    if student is None:
+    if student is None or not _reads_student(session, principal, student):
+        # A student the caller may not read is answered as one that does not exist.
         raise UnprocessableEntity(
             f"No student with id {data.student_id}",
             errors=[{"field": "body.student_id", "message": f"no student {data.student_id}"}],

@@ -18,6 +18,7 @@ from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.reference.models import Level
 from tests.applications.factories import make_application
+from tests.factories import assert_answered_as_missing
 from tests.reference.factories import (
     counting,
     headers_for,
@@ -168,11 +169,15 @@ def test_college_manager_may_not_file_when_a_major_belongs_to_another_college(
     foreign = make_major(db, name="外院专业")
     payload = _payload(db, major_ids=[make_major(db, college).id, foreign.id])
 
-    response = client.post(URL, json=payload, headers=manager_of(db, college))
+    headers = manager_of(db, college)
+    response = client.post(URL, json=payload, headers=headers)
+    missing_ids = [payload["major_ids"][0], 999999]
+    missing = client.post(URL, json={**payload, "major_ids": missing_ids}, headers=headers)
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "out_of_scope"
-    assert "外院专业" in response.json()["detail"]
+    # A major of another college, which the manager may not read, is answered as a missing one.
+    assert response.status_code == 422
+    assert_answered_as_missing(response, missing, foreign.id, 999999)
+    assert "外院专业" not in response.text
     assert db.exec(select(PilotApplication)).all() == []
 
 
@@ -519,14 +524,15 @@ def test_college_manager_may_not_add_another_colleges_major_to_their_draft(
     application = make_application(db, majors=[make_major(db, college)])
     foreign = make_major(db)
 
+    headers = manager_of(db, college)
     response = client.patch(
-        f"{URL}/{application.id}",
-        json={"major_ids": [foreign.id]},
-        headers=manager_of(db, college),
+        f"{URL}/{application.id}", json={"major_ids": [foreign.id]}, headers=headers
     )
+    missing = client.patch(f"{URL}/{application.id}", json={"major_ids": [999999]}, headers=headers)
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "out_of_scope"
+    assert response.status_code == 422
+    assert_answered_as_missing(response, missing, foreign.id, 999999)
+    assert foreign.name not in response.text
 
 
 def test_a_nul_character_in_a_text_field_is_422_naming_the_field(

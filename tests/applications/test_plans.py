@@ -12,6 +12,7 @@ from app.applications.models import ApplicationStatus, PilotPlan, PlanStatus
 from app.core.roles import Role
 from app.reference.models import College, Major
 from tests.applications.factories import major_courses, make_application
+from tests.factories import assert_answered_as_missing
 from tests.reference.factories import (
     counting,
     headers_for,
@@ -352,3 +353,25 @@ def test_plan_list_exports_csv_and_xlsx_with_the_core_courses(
     assert names in lines[1] and "12000.50" in lines[1]
     assert xlsx.status_code == 200
     assert xlsx.content.startswith(b"PK")
+
+
+def test_a_core_course_of_another_college_is_answered_to_a_manager_as_a_missing_one(
+    client: TestClient, db: Session
+) -> None:
+    college, major, application_id, course_ids = _setup(db)
+    theirs = make_course(db, make_college(db))
+    headers = manager_of(db, college)
+
+    refused = _plan(client, headers, application_id, major, [*course_ids[:2], theirs.id])
+    missing = _plan(client, headers, application_id, major, [*course_ids[:2], 999999])
+    created = _plan(client, headers, application_id, major, course_ids[:3])
+    assert created.status_code == 201, created.text
+    plan_url = f"{URL}/{created.json()['id']}"
+    changed = client.patch(plan_url, json={"core_course_ids": [theirs.id]}, headers=headers)
+    changed_missing = client.patch(plan_url, json={"core_course_ids": [999999]}, headers=headers)
+
+    # A course the manager may not read is refused as a missing one, and never read back.
+    assert refused.status_code == 422
+    assert_answered_as_missing(refused, missing, theirs.id, 999999)
+    assert_answered_as_missing(changed, changed_missing, theirs.id, 999999)
+    assert theirs.name not in refused.text + changed.text

@@ -6,6 +6,7 @@ from starlette.testclient import TestClient
 from app.applications.models import ApplicationStatus, PilotTeacher
 from app.core.roles import Role
 from tests.applications.factories import make_application
+from tests.factories import assert_answered_as_missing
 from tests.reference.factories import (
     headers_for,
     make_college,
@@ -137,9 +138,17 @@ def test_college_manager_assigns_own_teachers_to_a_pilot_of_their_college_only(
         headers=headers,
     )
 
+    missing_teacher = client.post(
+        f"{URL}/{own_pilot.id}/teachers",
+        json={"teacher_id": 999999, "roles": ["trainer"]},
+        headers=headers,
+    )
+
     assert ok.status_code == 201
-    assert foreign_teacher.status_code == 403
-    assert "another college" in foreign_teacher.json()["detail"]
+    # Another college's teacher is answered as a missing one: no staff number, no college id.
+    assert foreign_teacher.status_code == 422
+    assert_answered_as_missing(foreign_teacher, missing_teacher, other_teacher.id, 999999)
+    assert other_teacher.staff_no not in foreign_teacher.text
     assert foreign_pilot.status_code == 404
 
 

@@ -12,6 +12,7 @@ from app.credits.models import ConversionRequest, CreditRecord, RequestStatus
 from app.exams.models import CertificateStatus
 from app.reference.models import Level
 from tests.credits.factories import issue_certificate, make_rule
+from tests.factories import assert_answered_as_missing
 from tests.imports.helpers import count
 from tests.reference.factories import (
     headers_for,
@@ -84,6 +85,23 @@ def test_a_certificate_of_another_student_is_refused(client: TestClient, db: Ses
 
     body = _refused(response, "certificate_not_own", rule.id)
     assert theirs.number in body["detail"]
+    assert count(db, ConversionRequest) == 0
+
+
+def test_to_a_student_another_students_certificate_is_answered_as_a_missing_one(
+    client: TestClient, db: Session
+) -> None:
+    _student, _issued, rule, me = _setup(db)
+    someone = make_student(db, make_major(db))
+    theirs = issue_certificate(db, someone)
+
+    response = _ask(client, me, issued_certificate_id=theirs.id, rule_id=rule.id)
+    missing = _ask(client, me, issued_certificate_id=999999, rule_id=rule.id)
+
+    # Stepping through ids tells nothing: no certificate number, no student number.
+    assert response.status_code == 422
+    assert_answered_as_missing(response, missing, theirs.id, 999999)
+    assert theirs.number not in response.text and someone.student_no not in response.text
     assert count(db, ConversionRequest) == 0
 
 

@@ -8,6 +8,7 @@ from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.exams.models import ExamRegistration, RegistrationStatus
 from tests.exams.factories import make_pilot, make_registration, make_session, pilot_students
+from tests.factories import assert_answered_as_missing
 from tests.reference.factories import (
     headers_for,
     make_college,
@@ -201,10 +202,14 @@ def test_student_registers_themself_but_not_someone_else(client: TestClient, db:
 
     mine = _register(client, exam.id, None, headers)
     theirs = _register(client, exam.id, other.id, headers)
+    missing = _register(client, exam.id, 999999, headers)
 
     assert mine.status_code == 201
     assert mine.json()["student_id"] == me.id
-    assert theirs.status_code == 403
+    # Another student is answered as one that does not exist: nothing tells them apart.
+    assert theirs.status_code == 422
+    assert_answered_as_missing(theirs, missing, other.id, 999999)
+    assert other.student_no not in theirs.text
 
 
 def test_college_manager_registers_only_students_of_their_college(
@@ -222,9 +227,13 @@ def test_college_manager_registers_only_students_of_their_college(
 
     assert _register(client, exam.id, own_student.id, headers).status_code == 201
     refused = _register(client, exam.id, foreign_student.id, headers)
+    missing = _register(client, exam.id, 999999, headers)
 
-    assert refused.status_code == 403
-    assert "own college" in refused.json()["detail"]
+    # A student of another college is answered as a missing one: no number, no college id.
+    assert refused.status_code == 422
+    assert_answered_as_missing(refused, missing, foreign_student.id, 999999)
+    assert foreign_student.student_no not in refused.text
+    assert f"college id {other_college.id}" not in refused.text
 
 
 def make_application_for(db: Session, majors: list) -> PilotApplication:  # type: ignore[type-arg]

@@ -366,3 +366,39 @@ def test_kind_year_and_earmarking_are_changed_by_patch_within_the_rules(
     db.refresh(moe)
     assert (school.kind, school.earmarked) == (FundingKind.school, False)
     assert (moe.kind, moe.earmarked, moe.fiscal_year) == (FundingKind.moe_special, True, 2023)
+
+
+def test_a_college_manager_reads_a_funds_totals_of_their_own_colleges_lines_only(
+    client: TestClient, db: Session
+) -> None:
+    college = make_college(db)
+    own = make_pilot(db, major=make_major(db, college))
+    foreign = make_pilot(db)
+    source = make_source(db, amount="300000.00")
+    own_line = make_line(db, source, own, amount="156000.00")
+    foreign_line = make_line(db, source, foreign, category=Category.exam_fee, amount="50000.00")
+    _spend(db, own_line, "1000.00", "V-OWN")
+    _spend(db, foreign_line, "7000.00", "V-FOREIGN")
+    headers = manager_of(db, college)
+
+    one = client.get(f"/api/v1/funding-sources/{source.id}", headers=headers).json()
+    listed = client.get("/api/v1/funding-sources", headers=headers).json()["items"]
+    exported = client.get("/api/v1/funding-sources", params={"format": "csv"}, headers=headers)
+    whole = client.get(f"/api/v1/funding-sources/{source.id}", headers=office(db)).json()
+
+    # The manager's view adds up their college's lines; nothing tells what the others hold.
+    for seen in (one, listed[0]):
+        assert (seen["amount"], seen["allocated"], seen["spent"]) == (
+            "300000.00",
+            "156000.00",
+            "1000.00",
+        )
+        assert seen["unallocated"] is None
+    assert "206000.00" not in exported.text and "8000.00" not in exported.text
+    assert "156000.00" in exported.text
+    # The office reads the fund's whole totals.
+    assert (whole["allocated"], whole["unallocated"], whole["spent"]) == (
+        "206000.00",
+        "94000.00",
+        "8000.00",
+    )

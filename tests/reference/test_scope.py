@@ -4,10 +4,12 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from app.core.roles import Role
+from tests.factories import assert_answered_as_missing
 from tests.reference.factories import (
     headers_for,
     make_certificate,
     make_college,
+    make_course,
     make_major,
     make_student,
     manager_of,
@@ -80,3 +82,30 @@ def test_evaluation_org_may_not_list_students(client: TestClient, db: Session) -
     cert = make_certificate(db)
     headers = headers_for(db, Role.evaluation_org, evaluation_org_id=cert.evaluation_org_id)
     assert client.get("/api/v1/students", headers=headers).status_code == 403
+
+
+def test_a_major_of_another_college_is_answered_to_a_manager_as_a_missing_one(
+    client: TestClient, db: Session
+) -> None:
+    college = make_college(db)
+    ours, theirs = make_major(db, college), make_major(db, make_college(db))
+    student = make_student(db, ours)
+    course = make_course(db, college)
+    headers = manager_of(db, college)
+    new_student = {"student_no": "S-NEW-1", "name": "新生", "cohort": 2022}
+    new_course = {"code": "C-NEW-1", "name": "新课", "college_id": college.id}
+
+    def both(method: str, url: str, body: dict[str, object], field: str) -> None:
+        many = field.endswith("_ids")
+        named = {**body, field: [theirs.id] if many else theirs.id}
+        missing = {**body, field: [999999] if many else 999999}
+        refused = client.request(method, url, json=named, headers=headers)
+        absent = client.request(method, url, json=missing, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert_answered_as_missing(refused, absent, theirs.id, 999999)
+        assert theirs.name not in refused.text
+
+    both("POST", "/api/v1/students", new_student, "major_id")
+    both("PATCH", f"/api/v1/students/{student.id}", {}, "major_id")
+    both("POST", "/api/v1/courses", new_course, "major_ids")
+    both("PATCH", f"/api/v1/courses/{course.id}", {}, "major_ids")

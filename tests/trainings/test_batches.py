@@ -8,6 +8,7 @@ from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.trainings.models import TrainingBatch, TrainingBatchInstructor, TrainingEnrollment
 from tests.applications.factories import make_application
+from tests.factories import assert_answered_as_missing
 from tests.reference.factories import (
     headers_for,
     make_college,
@@ -478,3 +479,82 @@ def test_a_student_sees_only_their_own_enrolment_in_a_batch(
     assert exported.status_code == 200
     assert me.student_no in exported.text and classmate.student_no not in exported.text
     assert by_office.json()["total"] == 2
+
+
+def test_a_college_manager_names_only_their_colleges_teachers_as_instructors(
+    client: TestClient, db: Session
+) -> None:
+    mine, other = make_college(db), make_college(db)
+    own = make_application(db, majors=[make_major(db, mine)], status=ApplicationStatus.approved)
+    colleague, stranger = make_teacher(db, mine), make_teacher(db, other)
+    headers = manager_of(db, mine)
+
+    created = client.post(
+        BATCHES, json=_batch_body(own.id, instructor_ids=[stranger.id]), headers=headers
+    )
+    missing = client.post(
+        BATCHES, json=_batch_body(own.id, instructor_ids=[999999]), headers=headers
+    )
+    batch = client.post(
+        BATCHES, json=_batch_body(own.id, instructor_ids=[colleague.id]), headers=headers
+    )
+    assert batch.status_code == 201, batch.text
+    changed = client.patch(
+        f"{BATCHES}/{batch.json()['id']}",
+        json={"instructor_ids": [colleague.id, stranger.id]},
+        headers=headers,
+    )
+    changed_missing = client.patch(
+        f"{BATCHES}/{batch.json()['id']}",
+        json={"instructor_ids": [colleague.id, 999999]},
+        headers=headers,
+    )
+
+    # Another college's teacher is refused as a missing one, and never read back.
+    assert created.status_code == 422
+    assert_answered_as_missing(created, missing, stranger.id, 999999)
+    assert_answered_as_missing(changed, changed_missing, stranger.id, 999999)
+    for response in (created, changed):
+        assert stranger.staff_no not in response.text and stranger.name not in response.text
+    instructors = db.exec(select(TrainingBatchInstructor.teacher_id)).all()
+    assert instructors == [colleague.id]
+
+
+def test_a_batch_keeps_the_instructors_the_office_gave_it_when_its_manager_changes_it(
+    client: TestClient, db: Session
+) -> None:
+    mine, other = make_college(db), make_college(db)
+    own = make_application(db, majors=[make_major(db, mine)], status=ApplicationStatus.approved)
+    stranger = make_teacher(db, other)
+    batch = make_batch(db, own, instructors=(stranger,))
+
+    changed = client.patch(
+        f"{BATCHES}/{batch.id}", json={"title": "改名"}, headers=manager_of(db, mine)
+    )
+
+    assert changed.status_code == 200, changed.text
+
+
+def test_a_college_manager_enrols_only_their_colleges_students(
+    client: TestClient, db: Session
+) -> None:
+    mine, other = make_college(db), make_college(db)
+    ours, theirs = make_major(db, mine), make_major(db, other)
+    application = make_application(db, majors=[ours], status=ApplicationStatus.approved)
+    batch = make_batch(db, application)
+    stranger = make_student(db, theirs, cohort=2021)
+    headers = manager_of(db, mine)
+
+    refused = client.post(
+        f"{BATCHES}/{batch.id}/enrollments", json={"student_id": stranger.id}, headers=headers
+    )
+    missing = client.post(
+        f"{BATCHES}/{batch.id}/enrollments", json={"student_id": 999999}, headers=headers
+    )
+
+    # No name, number or major of the other college's student: answered as a missing one.
+    assert refused.status_code == 422
+    assert_answered_as_missing(refused, missing, stranger.id, 999999)
+    for secret in (stranger.name, stranger.student_no, theirs.name):
+        assert secret not in refused.text
+    assert db.exec(select(TrainingEnrollment)).all() == []

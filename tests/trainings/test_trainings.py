@@ -9,6 +9,7 @@ from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.reference.models import Level
 from app.trainings.models import TeacherTraining, TrainingStatus
+from tests.factories import assert_answered_as_missing
 from tests.reference.factories import (
     headers_for,
     make_certificate,
@@ -274,12 +275,18 @@ def test_teacher_may_not_record_a_colleagues_training(client: TestClient, db: Se
     me, colleague = make_teacher(db), make_teacher(db)
     headers = headers_for(db, Role.teacher, teacher_id=me.id)
 
-    response = client.post(
-        TRAININGS, json=training_body(colleague, make_certificate(db)), headers=headers
+    certificate = make_certificate(db)
+    response = client.post(TRAININGS, json=training_body(colleague, certificate), headers=headers)
+    missing = client.post(
+        TRAININGS,
+        json={**training_body(colleague, certificate), "teacher_id": 999999},
+        headers=headers,
     )
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "out_of_scope"
+    # A colleague the teacher may not read is answered as a teacher that does not exist.
+    assert response.status_code == 422
+    assert_answered_as_missing(response, missing, colleague.id, 999999)
+    assert colleague.staff_no not in response.text
 
 
 def test_college_manager_sees_and_certifies_their_colleges_teachers_only(
@@ -296,14 +303,21 @@ def test_college_manager_sees_and_certifies_their_colleges_teachers_only(
         f"{TRAININGS}/{own.id}/certify", json={"trainer_certificate_no": "TC-M"}, headers=headers
     )
     hidden = client.post(f"{TRAININGS}/{foreign.id}/start", headers=headers)
-    recorded = client.post(
-        TRAININGS, json=training_body(make_teacher(db, other), certificate), headers=headers
+    theirs = make_teacher(db, other)
+    recorded = client.post(TRAININGS, json=training_body(theirs, certificate), headers=headers)
+    missing = client.post(
+        TRAININGS,
+        json={**training_body(theirs, certificate), "teacher_id": 999999},
+        headers=headers,
     )
 
     assert [t["id"] for t in listed.json()["items"]] == [own.id]
     assert certified.status_code == 200
     assert hidden.status_code == 404
-    assert recorded.status_code == 403
+    # Another college's teacher is answered as a missing one: no staff number, no college id.
+    assert recorded.status_code == 422
+    assert_answered_as_missing(recorded, missing, theirs.id, 999999)
+    assert theirs.staff_no not in recorded.text
 
 
 def test_auditor_reads_but_may_not_write(client: TestClient, db: Session) -> None:
