@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.listing import IdFilter
+from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime
 from app.reference.models import MAX_COHORT, MIN_COHORT, NO_NUL, Level, RefId
@@ -297,7 +297,7 @@ class ApplicationListed(ApplicationPublic):
     plans_filed: str = Field(exclude=True, description="Majors with a filed plan / majors")
 
 
-class ApplicationFilters(BaseModel):
+class ApplicationFilters(UpdatedSince):
     """Filters of the applications list."""
 
     year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")

@@ -349,6 +349,7 @@ APPLICATIONS = Listing(
         ExportColumn("plans_filed", "已报备方案"),
     ],
     filename="applications",
+    updated=[PilotApplication.updated_at],
 )
 """The applications list; its CSV/XLSX export has the 一览表's headers, so it uploads again."""
 

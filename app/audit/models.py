@@ -46,6 +46,14 @@ class ChangeFeedItem(BaseModel):
     entity: str
     entity_id: str
     actor: str
+    rows: dict[str, Any] | None = Field(
+        None,
+        description="For an upload (`action` `import`, `entity` `import_batch`): the rows it "
+        "wrote — `changed_at` (their `updated_at`), `created_ids` and `updated_ids` of the "
+        "uploaded kind, or `ids_omitted` when there were over 10,000 of either: then read the "
+        "kind's list with `updated_since=changed_at`. Null for other events, whose row is "
+        "`entity` / `entity_id`",
+    )
 
 
 class ChangeFeed(BaseModel):

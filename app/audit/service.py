@@ -79,6 +79,17 @@ def _position(session: Session, after: int) -> tuple[int, int]:
     return (xact_id, after)
 
 
+UPLOAD_ROWS = ("changed_at", "created_ids", "updated_ids", "ids_omitted")
+
+
+def _feed_item(event: AuditEvent) -> ChangeFeedItem:
+    """The feed's view of an event; an upload's also names the rows it wrote."""
+    item = ChangeFeedItem.model_validate(event)
+    if event.action == "import" and event.after:
+        item.rows = {key: event.after[key] for key in UPLOAD_ROWS if key in event.after}
+    return item
+
+
 def change_feed(session: Session, after: int, limit: int) -> ChangeFeed:
     """The events after event ``after`` in the feed's order ``(xact_id, id)``, below the
     watermark on PostgreSQL (see :mod:`app.core.audit`): none is skipped or handed out twice."""
@@ -90,7 +101,7 @@ def change_feed(session: Session, after: int, limit: int) -> ChangeFeed:
     if watermark is not None:
         statement = statement.where(col(AuditEvent.xact_id) < watermark)
     rows = session.exec(statement.order_by(*position).limit(limit + 1)).all()
-    items = [ChangeFeedItem.model_validate(row) for row in rows[:limit]]
+    items = [_feed_item(row) for row in rows[:limit]]
     return ChangeFeed(
         items=items,
         after=after,

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import and_, func, or_
 from sqlalchemy.sql import operators
 from sqlmodel import Session, select
@@ -55,6 +55,18 @@ TextFilter = Annotated[
     str | None, Field(max_length=100, description="Part of a code, number or name")
 ]
 """The free-text search field ``q`` of a filter model."""
+
+
+class UpdatedSince(BaseModel):
+    """The filter of a list another system mirrors: only rows changed since a moment. A filter
+    model inherits it; its :class:`Listing` names the ``updated`` columns it compares."""
+
+    updated_since: AwareDatetime | None = Field(
+        None,
+        description="Only rows created or changed at or after this moment (ISO 8601 with an "
+        "offset, e.g. `2026-09-01T08:00:00+08:00`): a mirror asks for what changed since its "
+        "last sync, with the time it started that sync",
+    )
 
 
 @dataclass
@@ -130,6 +142,17 @@ class Listing(Generic[F, T]):
     columns: Sequence[ExportColumn] = field(default_factory=tuple)
     filename: str = ""
     """The export's file name (without extension) and sheet name."""
+    updated: Sequence[Any] = field(default_factory=tuple)
+    """The ``updated_at`` columns ``updated_since`` compares (a row counts as changed when
+    any of them is at or after it); the filter model inherits :class:`UpdatedSince`."""
+
+    def scoped(self, session: Session, principal: Principal, filters: F) -> Any:
+        """The statement of the rows ``principal`` may read that match ``filters``."""
+        statement = self.statement(session, principal, filters)
+        since = getattr(filters, "updated_since", None)
+        if since is not None and self.updated:
+            statement = statement.where(or_(*(column >= since for column in self.updated)))
+        return statement
 
     def page(
         self,
@@ -143,7 +166,7 @@ class Listing(Generic[F, T]):
         more rows follow, the ``next`` cursor. After a cursor the page starts past its key (an
         index range, not a count of skipped rows) and the total is the one counted when the
         walk began."""
-        statement = self.statement(session, principal, filters)
+        statement = self.scoped(session, principal, filters)
         terms = self.keyset_terms
         if cursor is not None:
             if terms is None:
@@ -215,7 +238,7 @@ class Listing(Generic[F, T]):
         they are the items of ``to_items``. The statement (and so the caller's access) is
         checked now, before the first row is asked for. They come in the cursor's chunks
         (:class:`~app.core.export.Batches`)."""
-        statement = self.statement(session, principal, filters).order_by(*self.order)
+        statement = self.scoped(session, principal, filters).order_by(*self.order)
         if self.reads_export_columns:
             columns = statement.with_only_columns(
                 *[c.sql for c in self.columns], maintain_column_froms=True

@@ -138,6 +138,7 @@ CREDITS = Listing(
         ExportColumn("recorded_by", "记账人", CreditRecord.recorded_by),
     ],
     filename="credit-records",
+    updated=[CreditRecord.updated_at],
 )
 
 

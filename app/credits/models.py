@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, PlainValidator, StringConstraints, WithJsonSchema, model_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.listing import IdFilter
+from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
 from app.core.params import MAX_DB_ID
 from app.core.types import UTCDateTime
@@ -409,7 +409,7 @@ class ConversionOptions(SQLModel):
     items: list[ConversionOption] = Field(description="One per course, by course code")
 
 
-class CreditFilters(BaseModel):
+class CreditFilters(UpdatedSince):
     """Filters of the credit records list (and of one student's ledger)."""
 
     student_id: IdFilter = None

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.listing import IdFilter
+from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime, unsigned_zero
 from app.reference.models import Level, RefId
@@ -320,7 +320,7 @@ class ExamSessionFilters(BaseModel):
     )
 
 
-class RegistrationFilters(BaseModel):
+class RegistrationFilters(UpdatedSince):
     """Filters of the registrations list."""
 
     session_id: IdFilter = Field(None, description="Registrations in this exam session")
@@ -330,7 +330,7 @@ class RegistrationFilters(BaseModel):
     status: RegistrationStatus | None = Field(None, description="Registrations in this state")
 
 
-class IssuedCertificateFilters(BaseModel):
+class IssuedCertificateFilters(UpdatedSince):
     """Filters of the issued certificates list."""
 
     student_id: IdFilter = Field(None, description="Certificates of this student")

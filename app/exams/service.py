@@ -576,6 +576,7 @@ REGISTRATIONS = Listing(
         ExportColumn("passed", "是否通过", ExamResult.passed),
     ],
     filename="exam-registrations",
+    updated=[ExamRegistration.updated_at, ExamResult.updated_at],
 )
 
 
@@ -901,6 +902,7 @@ CERTIFICATES = Listing(
         ExportColumn("revoke_reason", "撤销原因", IssuedCertificate.revoke_reason),
     ],
     filename="issued-certificates",
+    updated=[IssuedCertificate.updated_at],
 )
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, PlainSerializer, StringConstraints
 from sqlmodel import Field, SQLModel
 
-from app.core.listing import IdFilter
+from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned, enum_type
 from app.core.types import CENT, Money, MoneyFen
 from app.reference.models import NO_NUL, RefId
@@ -420,7 +420,7 @@ class LineFilters(BaseModel):
     college_id: IdFilter = Field(None, description="Lines of pilots with a major of this college")
 
 
-class ExpenditureFilters(BaseModel):
+class ExpenditureFilters(UpdatedSince):
     """Filters of the expenditures list."""
 
     line_id: IdFilter = Field(None, description="Spent from this budget line")

@@ -634,6 +634,7 @@ EXPENDITURES = Listing(
         ExportColumn("reversed_by_id", "被冲销ID", _REVERSED_BY),
     ],
     filename="expenditures",
+    updated=[Expenditure.updated_at],
 )
 
 

@@ -316,7 +316,9 @@ def run_import(
             session.rollback()
             return report
 
-        _write(session, principal, kind, plan, changes)
+        changed = _changed_ids(
+            session, kind, changes, _write(session, principal, kind, plan, changes)
+        )
         report.also_created = dict(plan.also_created)
         batch = ImportBatch(
             kind=kind.name,
@@ -338,7 +340,11 @@ def run_import(
             action="import",
             entity="import_batch",
             entity_id=batch.id,
-            after={**(snapshot(batch) or {}), "also_created": report.also_created},
+            after={
+                **(snapshot(batch) or {}),
+                "also_created": report.also_created,
+                **changed,
+            },
         )
         session.commit()
         report.written = True
@@ -474,8 +480,9 @@ def _compare(
 
 def _write(
     session: Session, principal: Principal, kind: ImportKind, plan: Plan, changes: _Changes
-) -> None:
-    """Bulk inserts and updates, in the caller's transaction."""
+) -> Any:
+    """Bulk inserts and updates, in the caller's transaction; the moment every row written
+    carries as its ``updated_at`` (and a new one as its ``created_at``)."""
     if kind.before_write is not None:
         kind.before_write(session, principal, plan, changes.creates + changes.updates)
     now = utcnow()
@@ -490,6 +497,32 @@ def _write(
         _bulk_update(session, table, table_fields, changes.updates, now)
     if kind.write_extra is not None:
         kind.write_extra(session, plan, changes.creates + changes.updates)
+    return now
+
+
+MAX_FEED_IDS = 10_000
+"""At most this many created (and as many updated) ids are listed in an upload's feed event;
+beyond, the event says ``ids_omitted`` and a consumer asks the list with ``updated_since``."""
+
+
+def _changed_ids(session: Session, kind: ImportKind, changes: _Changes, now: Any) -> dict[str, Any]:
+    """What the upload's feed event says it changed: the moment, and the ids it created and
+    updated (when there are not too many to list)."""
+    table = kind.table
+    found: dict[str, Any] = {"changed_at": now.isoformat()}
+    if len(changes.creates) > MAX_FEED_IDS or len(changes.updates) > MAX_FEED_IDS:
+        found["ids_omitted"] = True
+        return found
+    created: list[int] = []
+    if changes.creates and "created_at" in table.c:
+        created = list(
+            session.execute(
+                sa.select(table.c.id).where(table.c.created_at == now).order_by(table.c.id)
+            ).scalars()
+        )
+    found["created_ids"] = created
+    found["updated_ids"] = sorted(int(values["id"]) for values in changes.updates)
+    return found
 
 
 def _shared_columns(rows: list[dict[str, Any]], table_fields: set[str]) -> list[str] | None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, PlainValidator, StringConstraints, WithJsonSchema, field_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.listing import IdFilter, TextFilter
+from app.core.listing import IdFilter, TextFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned
 
 MIN_COHORT = 2000
@@ -278,7 +278,7 @@ class TeacherUpdate(PatchModel):
     title: ShortText | None = None
 
 
-class TeacherFilters(BaseModel):
+class TeacherFilters(UpdatedSince):
     """Filters of the teachers list."""
 
     college_id: IdFilter = None
@@ -339,7 +339,7 @@ class CollegeFilters(BaseModel):
     q: TextFilter = None
 
 
-class StudentFilters(BaseModel):
+class StudentFilters(UpdatedSince):
     """Filters of the students list."""
 
     college_id: IdFilter = None

@@ -538,6 +538,7 @@ TEACHERS = Listing(
         ExportColumn("title", "职称"),
     ],
     filename="teachers",
+    updated=[Teacher.updated_at],
 )
 
 
@@ -668,6 +669,7 @@ STUDENTS = Listing(
         ExportColumn("class_name", "班级", Student.class_name),
     ],
     filename="students",
+    updated=[Student.updated_at],
 )
 
 

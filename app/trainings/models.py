@@ -10,7 +10,7 @@ from pydantic import BaseModel, StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationPublic
-from app.core.listing import IdFilter
+from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned, enum_type
 from app.reference.models import NO_NUL, Level, RefId
 
@@ -320,7 +320,7 @@ class BatchFilters(BaseModel):
     instructor_id: IdFilter = Field(None, description="Batches this teacher teaches")
 
 
-class EnrollmentFilters(BaseModel):
+class EnrollmentFilters(UpdatedSince):
     """Filters of a batch's enrolments list."""
 
     completed: bool | None = Field(None, description="Only students who completed (or not)")

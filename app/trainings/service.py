@@ -834,6 +834,7 @@ ENROLLMENTS = Listing(
         ExportColumn("completed", "结业"),
     ],
     filename="enrollments",
+    updated=[TrainingEnrollment.updated_at],
 )
 """A batch's students by student number, with hours attended and completion."""
 
