@@ -164,10 +164,10 @@ TAGS = [
 def _for_generators(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema as client generators take it unchanged (issue 17).
 
-    Every component's title is its (unique) name in CamelCase, e.g. ``Thresholds-Input`` is
-    titled ``ThresholdsInput`` and ``Body_auth_token`` ``BodyAuthToken``, so generators that name classes by title never merge two schemas; and
-    a file upload is ``format: binary`` (pydantic 2 writes ``contentMediaType``, which
-    generators type as a plain string).
+    Every component's title is its (unique) name in CamelCase (``Thresholds-Input`` is titled
+    ``ThresholdsInput``, ``Body_auth_token`` ``BodyAuthToken``), so generators that name
+    classes by title never merge two schemas; and a file upload is ``format: binary`` (pydantic
+    2 writes ``contentMediaType``, which generators type as a plain string).
     """
     for name, component in schema.get("components", {}).get("schemas", {}).items():
         component["title"] = "".join(
