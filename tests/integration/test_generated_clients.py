@@ -77,8 +77,10 @@ def _generate_python(schema: Path, out: Path) -> None:
     config = out / "config.json"
     config.write_text(json.dumps({"post_hooks": []}), encoding="utf-8")
     generated = subprocess.run(
-        [str(BIN / "openapi-python-client"), "generate", "--path", str(schema)]
-        + ["--meta", "none", "--config", str(config)],
+        [
+            *(str(BIN / "openapi-python-client"), "generate", "--path", str(schema)),
+            *("--meta", "none", "--config", str(config)),
+        ],
         cwd=out,
         capture_output=True,
         text=True,
