@@ -111,6 +111,33 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upload(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from app.upload_client import API_KEY_VARIABLE, Upload, UsageError, parse_options, run
+
+    api_key = os.environ.get(API_KEY_VARIABLE, "").strip()
+    if not api_key:
+        print(f"error: set {API_KEY_VARIABLE} to an API key of the service", file=sys.stderr)
+        return 2
+    try:
+        options = parse_options(args.option)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    upload = Upload(
+        url=args.url,
+        kind=args.kind,
+        path=Path(args.file),
+        api_key=api_key,
+        dry_run=args.dry_run,
+        options=options,
+        retries=args.retries,
+    )
+    return run(upload)
+
+
 def _openapi(_args: argparse.Namespace) -> int:
     from app.main import create_app
 
@@ -151,6 +178,28 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--url", default="http://127.0.0.1:8000", help="where the service will run")
     demo.set_defaults(func=_demo)
     commands.add_parser("openapi", help="print the OpenAPI schema").set_defaults(func=_openapi)
+
+    upload = commands.add_parser(
+        "upload",
+        help="upload a .xlsx/.csv/.tsv to a running service (API key in ONEX_API_KEY)",
+        description="Exit status: 0 written (or a clean dry run), 1 refused by the service "
+        "(bad rows, key or kind), 2 usage or connection problems.",
+    )
+    upload.add_argument("kind", help="e.g. students, majors, applications")
+    upload.add_argument("file")
+    upload.add_argument("--url", required=True, help="the service, e.g. http://127.0.0.1:8000")
+    upload.add_argument("--dry-run", action="store_true", help="check and report only")
+    upload.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a kind's own query parameter, e.g. --option year=2022 for applications",
+    )
+    upload.add_argument(
+        "--retries", type=int, default=5, help="retries of a 503 or 429 (after Retry-After)"
+    )
+    upload.set_defaults(func=_upload)
 
     args = parser.parse_args(argv)
     result: int = args.func(args)
