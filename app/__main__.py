@@ -4,10 +4,14 @@ import argparse
 import getpass
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
 from app.core.config import get_settings
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -52,8 +56,18 @@ def _create_user(args: argparse.Namespace) -> int:
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        print(
+            "error: no terminal to ask for the password; pipe it in with --password-stdin",
+            file=sys.stderr,
+        )
+        return 2
     else:
-        password = getpass.getpass(f"Password for {args.username}: ")
+        try:
+            password = getpass.getpass(f"Password for {args.username}: ")
+        except (EOFError, KeyboardInterrupt):
+            print("\nerror: no password given", file=sys.stderr)
+            return 2
     try:
         data = UserCreate(
             username=args.username,
@@ -66,7 +80,7 @@ def _create_user(args: argparse.Namespace) -> int:
             evaluation_org_id=args.evaluation_org_id,
         )
     except ValidationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     engine = create_db_engine(get_settings().database_url)
     with Session(engine, expire_on_commit=False) as session:
@@ -77,6 +91,13 @@ def _create_user(args: argparse.Namespace) -> int:
             return 1
     print(f"created user {user.username} (id {user.id}, role {user.role.value})")
     return 0
+
+
+def _one_line(exc: "ValidationError") -> str:
+    """A validation error as one line: ``field: message; field: message``."""
+    return "; ".join(
+        f"{'.'.join(map(str, error['loc'])) or 'input'}: {error['msg']}" for error in exc.errors()
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -102,7 +123,13 @@ def _demo(args: argparse.Namespace) -> int:
             remember_password(creds, text)
         print(text, end="")
     elif creds.exists():
-        print("The database already has data. " + creds.read_text(encoding="utf-8"), end="")
+        # The remembered text minus its first line ("Demo data loaded. ..."): nothing was loaded.
+        logins = creds.read_text(encoding="utf-8").split("\n", 1)[-1]
+        print(
+            f"The database already has data; nothing loaded. Open {args.url}/docs, click "
+            "Authorize and log in as:\n" + logins,
+            end="",
+        )
     else:
         print(
             "The database already has users; log in with yours "
