@@ -39,17 +39,24 @@ def key(served: Served) -> str:
     return api_key(served, "upload command tests")
 
 
-def test_dry_run_then_upload_then_rerun_is_unchanged(served: Served, key: str) -> None:
-    dry = _upload(["majors", str(MAJORS), "--dry-run", "--url", served.url], key, served.env)
-    real = _upload(["majors", str(MAJORS), "--url", served.url], key, served.env)
-    again = _upload(["majors", str(MAJORS), "--url", served.url], key, served.env)
+def test_dry_run_then_upload_then_rerun_is_unchanged(
+    served: Served, key: str, tmp_path: Path
+) -> None:
+    # Colleges of their own: the served app is shared with the generated-client test.
+    colleges = tmp_path / "colleges.csv"
+    colleges.write_text("学院名称,学院代码\n上传测试学院甲,UPA\n上传测试学院乙,UPB\n", "utf-8")
+    args = ["colleges", str(colleges), "--url", served.url]
+
+    dry = _upload([*args, "--dry-run"], key, served.env)
+    real = _upload(args, key, served.env)
+    again = _upload(args, key, served.env)
 
     assert dry.returncode == 0, dry.stderr
-    assert "37 created, 0 updated, 0 unchanged (dry run, nothing written)" in dry.stdout
+    assert "2 created, 0 updated, 0 unchanged (dry run, nothing written)" in dry.stdout
     assert real.returncode == 0, real.stderr
-    assert "37 created, 0 updated, 0 unchanged (written)" in real.stdout
+    assert "2 created, 0 updated, 0 unchanged (written)" in real.stdout
     assert again.returncode == 0, again.stderr
-    assert "0 created, 0 updated, 37 unchanged (written)" in again.stdout
+    assert "0 created, 0 updated, 2 unchanged (written)" in again.stdout
 
 
 def test_bad_rows_are_a_table_and_exit_1(served: Served, key: str, tmp_path: Path) -> None:
