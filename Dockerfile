@@ -32,6 +32,10 @@ USER onex
 ENV ONEX_ENV=production
 EXPOSE 8000
 
+# Healthy once /ready answers 200 (database reachable, schema at head); the image has no curl.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=6 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=4).status != 200)"]
+
 # `python -m app serve` (not plain `uvicorn --workers`) binds its own TCP socket, so every
 # connection of every worker has TCP_NODELAY (docs/deployment.md).
 CMD ["sh", "-c", "python -m app migrate && exec python -m app serve --host 0.0.0.0 --port 8000 --workers 4"]

@@ -5,10 +5,14 @@ import getpass
 import json
 import sys
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
 from app.core.config import get_settings
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -55,8 +59,18 @@ def _create_user(args: argparse.Namespace) -> int:
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        print(
+            "error: no terminal to ask for the password; pipe it in with --password-stdin",
+            file=sys.stderr,
+        )
+        return 2
     else:
-        password = getpass.getpass(f"Password for {args.username}: ")
+        try:
+            password = getpass.getpass(f"Password for {args.username}: ")
+        except (EOFError, KeyboardInterrupt):
+            print("\nerror: no password given", file=sys.stderr)
+            return 2
     try:
         data = UserCreate(
             username=args.username,
@@ -69,7 +83,7 @@ def _create_user(args: argparse.Namespace) -> int:
             evaluation_org_id=args.evaluation_org_id,
         )
     except ValidationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     engine = create_db_engine(get_settings().database_url)
     with Session(engine, expire_on_commit=False) as session:
@@ -80,6 +94,13 @@ def _create_user(args: argparse.Namespace) -> int:
             return 1
     print(f"created user {user.username} (id {user.id}, role {user.role.value})")
     return 0
+
+
+def _one_line(exc: "ValidationError") -> str:
+    """A validation error as one line: ``field: message; field: message``."""
+    return "; ".join(
+        f"{'.'.join(map(str, error['loc'])) or 'input'}: {error['msg']}" for error in exc.errors()
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -105,13 +126,46 @@ def _demo(args: argparse.Namespace) -> int:
             remember_password(creds, text)
         print(text, end="")
     elif creds.exists():
-        print("The database already has data. " + creds.read_text(encoding="utf-8"), end="")
+        # The remembered text minus its first line ("Demo data loaded. ..."): nothing was loaded.
+        logins = creds.read_text(encoding="utf-8").split("\n", 1)[-1]
+        print(
+            f"The database already has data; nothing loaded. Open {args.url}/docs, click "
+            "Authorize and log in as:\n" + logins,
+            end="",
+        )
     else:
         print(
             "The database already has users; log in with yours "
             "(or add one: python -m app create-user NAME --role admin)."
         )
     return 0
+
+
+def _upload(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from app.upload_client import API_KEY_VARIABLE, Upload, UsageError, parse_options, run
+
+    api_key = os.environ.get(API_KEY_VARIABLE, "").strip()
+    if not api_key:
+        print(f"error: set {API_KEY_VARIABLE} to an API key of the service", file=sys.stderr)
+        return 2
+    try:
+        options = parse_options(args.option)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    upload = Upload(
+        url=args.url,
+        kind=args.kind,
+        path=Path(args.file),
+        api_key=api_key,
+        dry_run=args.dry_run,
+        options=options,
+        retries=args.retries,
+    )
+    return run(upload)
 
 
 def _openapi(_args: argparse.Namespace) -> int:
@@ -235,6 +289,27 @@ def main(argv: list[str] | None = None) -> int:
     audit_commands.add_parser(
         "seal", help="add the events whose place in the change feed is final to the chain"
     ).set_defaults(func=_audit_seal)
+    upload = commands.add_parser(
+        "upload",
+        help="upload a .xlsx/.csv/.tsv to a running service (API key in ONEX_API_KEY)",
+        description="Exit status: 0 written (or a clean dry run), 1 refused by the service "
+        "(bad rows, key or kind), 2 usage or connection problems.",
+    )
+    upload.add_argument("kind", help="e.g. students, majors, applications")
+    upload.add_argument("file")
+    upload.add_argument("--url", required=True, help="the service, e.g. http://127.0.0.1:8000")
+    upload.add_argument("--dry-run", action="store_true", help="check and report only")
+    upload.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a kind's own query parameter, e.g. --option year=2022 for applications",
+    )
+    upload.add_argument(
+        "--retries", type=int, default=5, help="retries of a 503 or 429 (after Retry-After)"
+    )
+    upload.set_defaults(func=_upload)
 
     args = parser.parse_args(argv)
     result: int = args.func(args)

@@ -2,8 +2,10 @@
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
@@ -162,6 +164,37 @@ TAGS = [
 ]
 
 
+def _for_generators(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as client generators take it unchanged (issue 17).
+
+    Every component's title is its (unique) name in CamelCase (``Thresholds-Input`` is titled
+    ``ThresholdsInput``, ``Body_auth_token`` ``BodyAuthToken``), so generators that name
+    classes by title never merge two schemas; and a file upload is ``format: binary`` (pydantic
+    2 writes ``contentMediaType``, which generators type as a plain string).
+    """
+    for name, component in schema.get("components", {}).get("schemas", {}).items():
+        component["title"] = "".join(
+            part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name)
+        )
+        for field in component.get("properties", {}).values():
+            if field.get("type") == "string" and "contentMediaType" in field:
+                del field["contentMediaType"]
+                field["format"] = "binary"
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    """``app.openapi()`` (and /openapi.json) answer the schema as generators take it."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _for_generators(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def operation_id(route: APIRoute) -> str:
     """Stable, readable operation ids: the handler's name, e.g. ``users_list``."""
     return route.name
@@ -252,13 +285,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine.dispose()
 
     app = FastAPIOffline(
-        title="1+X pilot service",
+        # A title generators turn into an importable package name (onex_1x_pilot_service_client).
+        title="onex 1+X pilot service",
         version=__version__,
         description=DESCRIPTION,
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
-        swagger_ui_parameters={"persistAuthorization": True},
+        # No validator badge: the page loads nothing from outside.
+        swagger_ui_parameters={"persistAuthorization": True, "validatorUrl": None},
     )
     app.state.settings = settings
     install_principal_resolvers(app, accounts_service.PRINCIPAL_RESOLVERS)
@@ -289,4 +324,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(system_router)
     app.include_router(api_router())
+    install_openapi(app)
     return app

@@ -56,6 +56,8 @@ def test_migrate_then_demo_prints_a_login_that_works(cli_env: dict[str, str]) ->
     password = first.stdout.split("Password for all of them: ")[1].split()[0]
     assert second.returncode == 0
     assert password in second.stdout
+    assert "Demo data loaded" not in second.stdout
+    assert "already has data" in second.stdout
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         database_url=cli_env["ONEX_DATABASE_URL"],
@@ -96,6 +98,33 @@ def test_create_user_reads_the_password_from_stdin(cli_env: dict[str, str]) -> N
     assert "taken" in duplicate.stderr
     assert unscoped.returncode == 1
     assert "teacher_id" in unscoped.stderr
+
+
+def test_create_user_without_a_terminal_or_stdin_flag_says_so_in_one_line(
+    cli_env: dict[str, str],
+) -> None:
+    _run(["migrate"], cli_env)
+
+    result = _run(["create-user", "registrar", "--role", "academic_office"], cli_env, stdin="")
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: no terminal to ask for the password; pipe it in with --password-stdin"
+    ]
+
+
+def test_a_too_short_username_is_one_line(cli_env: dict[str, str]) -> None:
+    result = _run(
+        ["create-user", "cs", "--role", "college_manager", "--password-stdin"],
+        cli_env,
+        stdin="long-enough-password\n",
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: username: String should have at least 3 characters"
+    ]
 
 
 def test_openapi_prints_the_schema(cli_env: dict[str, str]) -> None:

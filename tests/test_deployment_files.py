@@ -4,12 +4,16 @@ They read docker-compose.yml, .env.example and the Dockerfile; no database is ne
 """
 
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from app.core.config import Settings
@@ -164,3 +168,115 @@ def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert {".env", ".venv", ".git", "data"} <= patterns
+
+
+# Compose v1 (docker-compose, file format 2.x) and v2 (docker compose, the Compose
+# Specification) must both accept the file (issue 17). Where the tools are installed they say so
+# themselves; otherwise the rules below, the parts of each format this file could break, decide.
+COMPOSE_V1_TOP_LEVEL = {"version", "services", "volumes", "networks"}
+COMPOSE_V2_TOP_LEVEL = {"version", "name", "services", "volumes", "networks", "configs", "secrets"}
+COMPOSE_V1_SERVICE_KEYS = {
+    "build", "command", "container_name", "depends_on", "entrypoint", "env_file",
+    "environment", "expose", "healthcheck", "image", "init", "labels", "logging", "networks",
+    "ports", "restart", "stop_grace_period", "user", "volumes", "working_dir",
+}  # fmt: skip
+HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "disable"}
+CONDITIONS_V1 = {"service_started", "service_healthy"}
+CONDITIONS_V2 = {"service_started", "service_healthy", "service_completed_successfully"}
+
+
+def _format_version(compose: dict[str, Any]) -> tuple[int, int]:
+    major, _, minor = str(compose["version"]).partition(".")
+    return int(major), int(minor or 0)
+
+
+def _compose_problems_v1(compose: dict[str, Any]) -> list[str]:
+    problems = [f"top-level {key!r}" for key in set(compose) - COMPOSE_V1_TOP_LEVEL]
+    if "version" not in compose:
+        return [*problems, "no version: Compose v1 reads the file as the legacy format 1"]
+    version = _format_version(compose)
+    if not (2, 3) <= version < (3, 0):
+        # condition: in depends_on exists in 2.1+ only (not in 3.x); start_period in 2.3+.
+        problems.append(f"version {compose['version']}: depends_on conditions need 2.3–2.4")
+    for name, service in compose["services"].items():
+        problems += [f"{name}: {key!r}" for key in set(service) - COMPOSE_V1_SERVICE_KEYS]
+        problems += [
+            f"{name}: healthcheck {key!r}"
+            for key in set(service.get("healthcheck", {})) - HEALTHCHECK_KEYS
+        ]
+        depends = service.get("depends_on", {})
+        if isinstance(depends, dict):
+            problems += [
+                f"{name}: condition {spec.get('condition')!r}"
+                for spec in depends.values()
+                if spec.get("condition") not in CONDITIONS_V1
+            ]
+    return problems
+
+
+def _compose_problems_v2(compose: dict[str, Any]) -> list[str]:
+    problems = [
+        f"top-level {key!r}"
+        for key in set(compose) - COMPOSE_V2_TOP_LEVEL
+        if not str(key).startswith("x-")
+    ]
+    for name, service in compose["services"].items():
+        problems += [
+            f"{name}: healthcheck {key!r}"
+            for key in set(service.get("healthcheck", {})) - HEALTHCHECK_KEYS
+        ]
+        depends = service.get("depends_on", {})
+        if isinstance(depends, dict):
+            problems += [
+                f"{name}: condition {spec.get('condition')!r}"
+                for spec in depends.values()
+                if spec.get("condition") not in CONDITIONS_V2
+            ]
+    return problems
+
+
+def test_compose_file_is_accepted_by_compose_v1_and_v2() -> None:
+    compose = _compose()
+    assert _compose_problems_v1(compose) == []
+    assert _compose_problems_v2(compose) == []
+
+
+def test_the_compose_rules_catch_what_v1_rejects() -> None:
+    """The checks above fail on the file as it was before issue 17 (a top-level ``name:``, no
+    version), so they can fail at all."""
+    before = {**_compose(), "name": "onex"}
+    del before["version"]
+    assert "top-level 'name'" in _compose_problems_v1(before)
+    assert any("legacy format 1" in p for p in _compose_problems_v1(before))
+    assert _compose_problems_v1({**_compose(), "version": "3.8"})
+
+
+@pytest.mark.parametrize("command", [["docker", "compose"], ["docker-compose"]])
+def test_compose_tools_accept_the_file(command: list[str]) -> None:
+    probe = (
+        subprocess.run([*command, "version"], capture_output=True, text=True, check=False)
+        if shutil.which(command[0])
+        else None
+    )
+    if probe is None or probe.returncode != 0:
+        pytest.skip(f"{' '.join(command)} is not installed: the rules above stand in for it")
+    env = {**os.environ, "ONEX_SECRET_KEY": "x" * 40}
+    result = subprocess.run(
+        [*command, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_both_services_have_health_checks_and_the_app_checks_ready() -> None:
+    app_check = json.dumps(_service("app")["healthcheck"]["test"])
+    assert "/ready" in app_check
+    assert _service("db")["healthcheck"]["test"]
+    healthchecks = [
+        args for keyword, args in _dockerfile_instructions() if keyword == "HEALTHCHECK"
+    ]
+    assert healthchecks, "the image has no HEALTHCHECK"
+    assert "/ready" in healthchecks[-1]

@@ -111,3 +111,62 @@ def test_the_readme_reads_the_password_the_demo_command_writes() -> None:
     assert match is not None
     prefix = match.group(1)
     assert f'f"{prefix}{{password}}"' in cli
+
+
+# Files a shell example may name without shipping them: what `make install` / `make run` make.
+MADE_BY_MAKE = (".venv/", "data/")
+PATH_WORD = re.compile(r"^[A-Za-z0-9_.][\w.-]*(?:/[\w.-]+)*$")
+FILE_SUFFIX = re.compile(r"\.(?:py|tsv|csv|xlsx|md|ya?ml|txt|sh|toml|ini|json|cfg)$")
+OUTPUT_OPTIONS = {"-o", "--output", ">", ">>"}
+
+
+def _named_files(command: str) -> list[str]:
+    """The relative file paths a command reads (not those it writes with -o or >)."""
+    spaced = re.sub(r"(>>?)", r" \1 ", command)
+    try:
+        words = shlex.split(spaced, comments=True)
+    except ValueError:
+        return []
+    files = []
+    for previous, word in zip(["", *words], words, strict=False):
+        word = word.split("=@", 1)[-1].rstrip(")")
+        if previous in OUTPUT_OPTIONS or not PATH_WORD.match(word):
+            continue
+        if "/" in word or FILE_SUFFIX.search(word):
+            files.append(word)
+    return files
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_name)
+def test_every_file_a_shell_example_names_is_in_the_repository(page: Path) -> None:
+    for example in _shell_examples(page):
+        for command in _commands(example):
+            for path in _named_files(command):
+                if path.startswith(MADE_BY_MAKE):
+                    continue
+                assert (ROOT / path).exists(), f"{_name(page)}: {path!r} in {command!r}"
+
+
+def test_the_files_make_run_creates_are_the_ones_examples_may_assume() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "VENV := .venv" in makefile
+    assert "mkdir -p data" in makefile
+    assert _named_files("cat docs/none.md > out.json; curl -o x.xlsx y") == ["docs/none.md"]
+
+
+def _documented_variables() -> set[str]:
+    """Settings (``.env.example``) and the variables the docs say a command reads."""
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    names = set(re.findall(r"\b(ONEX_[A-Z0-9_]+)=", example))
+    return names | {"ONEX_API_KEY", "ONEX_TEST_DATABASE_URL"}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_name)
+def test_every_onex_variable_in_a_shell_example_is_documented(page: Path) -> None:
+    documented = _documented_variables()
+    for example in _shell_examples(page):
+        used = set(re.findall(r"\b(ONEX_[A-Z0-9_]+)\b", example))
+        defined = set(re.findall(r"(?:^|[\s;(])(ONEX_[A-Z0-9_]+)=", example))
+        assert used - defined <= documented, (
+            f"{_name(page)}: undocumented {sorted(used - defined - documented)}"
+        )

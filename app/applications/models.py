@@ -252,7 +252,7 @@ class ApplicationUpdate(PatchModel):
         return None if value is None else _distinct(value)
 
 
-class RejectBody(SQLModel):
+class ApplicationRejectBody(SQLModel):
     reason: Reason = Field(description="Why the application is rejected; the college sees it")
 
 

@@ -76,7 +76,7 @@ applications.action(
         session, principal, application_id, "reject", data.reason
     ),
     "submitted → rejected with a reason (academic office).",
-    body=models.RejectBody,
+    body=models.ApplicationRejectBody,
 )
 
 

@@ -317,11 +317,11 @@ class RequestCreate(SQLModel):
     note: Note | None = None
 
 
-class RejectBody(SQLModel):
+class ConversionRejectBody(SQLModel):
     reason: Reason
 
 
-class ReverseBody(SQLModel):
+class CreditReverseBody(SQLModel):
     reason: Reason
 
 

@@ -122,7 +122,7 @@ requests_routes.action(
     ),
     """submitted → rejected with a `reason` (academic office); the course may be asked for
     again.""",
-    body=models.RejectBody,
+    body=models.ConversionRejectBody,
     extra={"today": Today},
 )
 requests_routes.action(
@@ -185,7 +185,7 @@ records.action(
     added — nothing is deleted — the request becomes `reversed` and the course can be claimed
     again. A credit is reversed once (409 `already_reversed`). Revoking the certificate
     reverses its credits by itself.""",
-    body=models.ReverseBody,
+    body=models.CreditReverseBody,
     extra={"today": Today},
     creates=True,
 )

@@ -38,9 +38,9 @@ from app.funding import service as funding
 from app.funding.models import (
     Category,
     ExpenditureCreate,
+    ExpenditureReverseBody,
     FundingKind,
     LineCreate,
-    ReverseBody,
     SourceCreate,
     SubsidyRunCreate,
 )
@@ -427,7 +427,7 @@ def _funding(session: Session, ctx: DemoContext) -> None:
         session,
         DEMO_IMPORTER,
         entries[2].id or 0,
-        ReverseBody(reason="重复录入，红冲", spent_on=date(2022, 7, 20)),
+        ExpenditureReverseBody(reason="重复录入，红冲", spent_on=date(2022, 7, 20)),
         date(2022, 7, 20),
     )
     held = session.exec(

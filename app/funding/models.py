@@ -319,7 +319,7 @@ class ExpenditureCreate(SQLModel):
     description: Notes | None = Field(default=None, description="摘要")
 
 
-class ReverseBody(SQLModel):
+class ExpenditureReverseBody(SQLModel):
     reason: Reason = Field(description="Why the entry is reversed (红冲原因)")
     voucher_no: VoucherNo | None = Field(
         default=None, description="The reversal's own voucher number; default `<original>-R`"

@@ -142,7 +142,7 @@ def expenditures_reverse(
     session: SessionDep,
     principal: CurrentPrincipal,
     expenditure_id: DbId,
-    data: models.ReverseBody,
+    data: models.ExpenditureReverseBody,
     response: Response,
     today: Today,
 ) -> models.ExpenditurePublic:

@@ -36,13 +36,13 @@ from app.funding.models import (
     ExpenditureFilters,
     ExpenditureKind,
     ExpenditurePublic,
+    ExpenditureReverseBody,
     FundingKind,
     FundingSource,
     LineCreate,
     LineFilters,
     LinePublic,
     LineUpdate,
-    ReverseBody,
     SourceCreate,
     SourceFilters,
     SourcePublic,
@@ -691,7 +691,11 @@ def create_expenditure(
 
 
 def reverse_expenditure(
-    session: Session, principal: Principal, expenditure_id: int, data: ReverseBody, today: date
+    session: Session,
+    principal: Principal,
+    expenditure_id: int,
+    data: ExpenditureReverseBody,
+    today: date,
 ) -> Expenditure:
     """Write the reversal (红冲) of an entry: the negative amount on the same line, pointing at
     the original. Once per entry (also a unique constraint); a reversal is not reversed."""

@@ -142,7 +142,11 @@ def _options(model: type[BaseModel] | None, request: Request) -> BaseModel | Non
     responses={
         200: {
             "description": "An .xlsx with the headers and one example row",
-            "content": {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            # application/octet-stream too: generators that know no .xlsx type read it as bytes.
+            "content": {
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
         },
         **problem_responses(404),
     },

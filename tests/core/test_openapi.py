@@ -114,3 +114,28 @@ def test_admin_only_routes_refuse_every_other_role(
         for path, method in admin_paths:
             response = client.request(method.upper(), _concrete(path), headers=headers, json={})
             assert response.status_code == 403, (role, method, path, response.status_code)
+
+
+def test_schema_titles_are_unique_for_generators(app: FastAPI) -> None:
+    """Generators name classes by title: two schemas with one title lose an operation (issue 17:
+    the rejects and reversals of applications, conversions and expenditures, and Thresholds)."""
+    schemas = app.openapi()["components"]["schemas"]
+    titles = [schema.get("title", name) for name, schema in schemas.items()]
+
+    assert sorted({t for t in titles if titles.count(t) > 1}) == []
+    assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", title) for title in titles), titles
+    assert not [name for name in schemas if "__" in name]
+    assert {"ApplicationRejectBody", "ConversionRejectBody", "CreditReverseBody"} <= set(schemas)
+    assert {"ExpenditureReverseBody", "Thresholds-Input", "Thresholds-Output"} <= set(schemas)
+
+
+def test_uploads_are_binary_files_and_file_answers_are_declared(app: FastAPI) -> None:
+    schema = app.openapi()
+    upload = schema["components"]["schemas"]["Body_imports_upload"]["properties"]["file"]
+    template = schema["paths"]["/api/v1/imports/{kind}/template"]["get"]["responses"]["200"]
+
+    assert upload["format"] == "binary"
+    assert "contentMediaType" not in str(schema)
+    assert "application/octet-stream" in template["content"]
+    assert re.fullmatch(r"[a-z_][a-z0-9_]*", re.sub(r"\W+", "_", schema["info"]["title"]).lower())
+    assert not schema["info"]["title"][0].isdigit()
