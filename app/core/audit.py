@@ -232,15 +232,7 @@ def apply_changes(
     for field, value in changes.items():
         setattr(row, field, value)
     session.flush()
-    record(
-        session,
-        principal,
-        action=action,
-        entity=entity,
-        entity_id=getattr(row, "id", None),
-        before=before,
-        after={**(snapshot(row) or {}), **(extra_after or {})},
-    )
+    record_row(session, principal, row, entity, action=action, before=before, extra=extra_after)
     session.commit()
 
 
@@ -282,9 +274,14 @@ def record_row(
     *,
     action: str = "create",
     before: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """:func:`record` of ``row`` as it now is (flushed, so it has its id): a creation, or a
-    workflow ``action`` whose ``before`` the caller took."""
+    """:func:`record` of ``row`` as it now is (flushed, so it has its id), with ``extra``
+    values beside its columns: a creation, or a change or workflow ``action`` whose
+    ``before`` the caller took."""
+    after = snapshot(row)
+    if extra:
+        after = {**(after or {}), **extra}
     return record(
         session,
         principal,
@@ -292,7 +289,7 @@ def record_row(
         entity=entity,
         entity_id=getattr(row, "id", None),
         before=before,
-        after=snapshot(row),
+        after=after,
     )
 
 
@@ -302,14 +299,7 @@ def save_new(
     """Add ``row``, record its creation (its values, and ``after``'s extra ones) and commit."""
     session.add(row)
     session.flush()
-    record(
-        session,
-        principal,
-        action="create",
-        entity=entity,
-        entity_id=getattr(row, "id", None),
-        after={**(snapshot(row) or {}), **after},
-    )
+    record_row(session, principal, row, entity, extra=after)
     session.commit()
 
 
