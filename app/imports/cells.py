@@ -80,10 +80,18 @@ def integer(low: int, high: int, suffix: str = "") -> Parser:
     return parse
 
 
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]*)?")
+"""A number written out (``-12``, ``3.50``): never ``1e3``, ``NaN`` or ``Infinity``, which
+``Decimal()`` would also take."""
+
+
 def decimal(low: Decimal, high: Decimal, places: int) -> Parser:
     def parse(raw: str) -> Decimal:
+        value = unicodedata.normalize("NFKC", raw).strip()
+        if not _PLAIN_DECIMAL.fullmatch(value):
+            raise CellError(f"a number from {low} to {high}")
         try:
-            number = Decimal(unicodedata.normalize("NFKC", raw).strip())
+            number = Decimal(value)
         except InvalidOperation as exc:
             raise CellError(f"a number from {low} to {high}") from exc
         if not number.is_finite() or not low <= number <= high:
@@ -128,6 +136,8 @@ def money(high: Decimal) -> Parser:
 
     def parse(raw: str) -> Decimal:
         value = _MONEY_NOISE.sub("", unicodedata.normalize("NFKC", raw))
+        if not _PLAIN_DECIMAL.fullmatch(value):
+            raise CellError("an amount in yuan such as 1234.50")
         try:
             amount = Decimal(value)
         except InvalidOperation as exc:
