@@ -40,8 +40,8 @@ lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install ## mypy (strict) on app/
-	$(BIN)/mypy app
+typecheck: install ## mypy (strict) on app/ and bench/
+	$(BIN)/mypy app bench
 
 migrations-check: install ## migrate a throw-away SQLite database to head, then `alembic check`
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

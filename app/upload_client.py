@@ -101,6 +101,10 @@ def send(
             http.close()
 
 
+def _rows(count: int) -> str:
+    return "1 row" if count == 1 else f"{count} rows"
+
+
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
@@ -117,7 +121,7 @@ def format_report(report: Mapping[str, Any]) -> str:
         else ("written" if report.get("written") else "nothing written")
     )
     lines = [
-        f"{report.get('kind')} {report.get('file_name')}: {report.get('rows', 0)} rows, "
+        f"{report.get('kind')} {report.get('file_name')}: {_rows(report.get('rows', 0))}, "
         f"{report.get('created', 0)} created, {report.get('updated', 0)} updated, "
         f"{report.get('unchanged', 0)} unchanged ({mode})"
     ]

@@ -77,7 +77,7 @@ def _arrange(url: str) -> tuple[str, list[int]]:
         org = EvaluationOrg(name="评价组织")
         session.add_all([user, college, org])
         session.flush()
-        major = Major(code="510201", name="计算机应用技术", college_id=college.id)
+        major = Major(code="510201", name="计算机应用技术", college_id=college.id or 0)
         session.add(major)
         session.flush()
         ids = []
@@ -85,7 +85,7 @@ def _arrange(url: str) -> tuple[str, list[int]]:
             certificate = Certificate(
                 name=f"证书{n}",
                 normalized_name=f"证书{n}",
-                evaluation_org_id=org.id,
+                evaluation_org_id=org.id or 0,
                 levels="初级,中级",
             )
             session.add(certificate)
@@ -93,15 +93,17 @@ def _arrange(url: str) -> tuple[str, list[int]]:
             application = PilotApplication(
                 year=2022,
                 tier=Tier.higher_vocational,
-                certificate_id=certificate.id,
+                certificate_id=certificate.id or 0,
                 level=Level.intermediate,
                 headcount=40,
                 status=ApplicationStatus.draft,
             )
             session.add(application)
             session.flush()
-            session.add(ApplicationMajor(application_id=application.id, major_id=major.id))
-            session.add(ApplicationCohort(application_id=application.id, cohort=2021))
+            session.add(
+                ApplicationMajor(application_id=application.id or 0, major_id=major.id or 0)
+            )
+            session.add(ApplicationCohort(application_id=application.id or 0, cohort=2021))
             ids.append(application.id or 0)
         session.commit()
         assert user.id is not None
@@ -247,7 +249,7 @@ def _in_workers(target: Any, args: tuple[Any, ...], ids: list[int]) -> float:
     ]
     for process in processes:
         process.start()
-    total = sum(queue.get() for _ in processes)
+    total: float = sum(queue.get() for _ in processes)
     for process in processes:
         process.join()
         if process.exitcode != 0:
