@@ -62,6 +62,25 @@ def _signed(endpoint: Callable[..., Any], params: dict[str, Any]) -> Callable[..
     return endpoint
 
 
+# What an endpoint says when its router gives no description of its own.
+_CREATE_DOC = (
+    "Create one; 201 with `Location` and `ETag`, the row as a read shows it. A role that may "
+    "not is 403; a field outside the caller's scope or invalid is 422; a duplicate is 409."
+)
+_GET_DOC = (
+    "One row with its `ETag` (for a later `If-Match`). Whoever may read the list may read "
+    "it; a row outside the caller's scope is 404, as if it did not exist."
+)
+_UPDATE_DOC = (
+    "Change it; send `If-Match` with the ETag you read (412 if it changed since). Only "
+    "whoever may create it may change it; outside the caller's scope it is 404."
+)
+_DELETE_DOC = (
+    "Delete it; 409 names what still refers to it. Only whoever may create it may delete it; "
+    "outside the caller's scope it is 404."
+)
+
+
 def _doc(doc: str | None) -> str | None:
     return inspect.cleandoc(doc) if doc else None
 
@@ -77,6 +96,11 @@ class Routes:
     dependencies the read needs as well (``{"today": Today}``): every endpoint that answers
     a row takes them and hands them to ``read`` by keyword. ``principal`` is the dependency
     that resolves the caller (``AdminPrincipal`` refuses everyone else before anything).
+
+    ``noun`` names the resource in Chinese (``"学生"``) for the API docs: the standard
+    endpoints are summarised 学生列表 / 新建学生 / 查看学生 / 修改学生 / 删除学生 unless an endpoint
+    gives its own ``summary``; a workflow action always gives its own (提交申报). Summaries are
+    what Swagger UI shows on each line; operation ids come from the endpoint names only.
     """
 
     def __init__(
@@ -90,8 +114,10 @@ class Routes:
         name: str | None = None,
         context: dict[str, Any] | None = None,
         principal: Any = CurrentPrincipal,
+        noun: str | None = None,
     ) -> None:
         self.router = router
+        self.noun = noun
         self.public = public
         self.id_name = id_name
         self.prefix = prefix
@@ -124,11 +150,24 @@ class Routes:
         method: str,
         name: str,
         doc: str | None,
+        summary: str | None,
         **options: Any,
     ) -> None:
         self.router.add_api_route(
-            path, endpoint, methods=[method], name=name, description=_doc(doc), **options
+            path,
+            endpoint,
+            methods=[method],
+            name=name,
+            summary=summary,
+            description=_doc(doc),
+            **options,
         )
+
+    def _summary(self, summary: str | None, pattern: str) -> str | None:
+        """``summary`` as given, else ``pattern`` (``"新建{}"``) made with the noun."""
+        if summary is not None:
+            return summary
+        return pattern.format(self.noun) if self.noun else None
 
     # --- the standard endpoints --------------------------------------------------------------
 
@@ -139,6 +178,7 @@ class Routes:
         *,
         item: type[BaseModel] | None = None,
         responses: Responses | None = None,
+        summary: str | None = None,
     ) -> "Routes":
         """``GET <prefix>``: the list as a JSON page, or CSV/XLSX with ``format``."""
 
@@ -157,6 +197,7 @@ class Routes:
             method="GET",
             name=f"{self.name}_list",
             doc=doc,
+            summary=self._summary(summary, "{}列表"),
             response_model=Page[item or self.public],  # type: ignore[misc]
             responses={**EXPORT_RESPONSES, **(responses or {})},
         )
@@ -170,6 +211,7 @@ class Routes:
         *,
         responses: Responses = CREATE_RESPONSES,
         extra: dict[str, Any] | None = None,
+        summary: str | None = None,
     ) -> "Routes":
         """``POST <prefix>``: 201 with ``Location`` and ``ETag``, the row as a read shows it.
         ``extra`` names further parameters (a dependency such as ``Today``) passed on to
@@ -194,7 +236,8 @@ class Routes:
             _signed(endpoint, params),
             method="POST",
             name=f"{self.name}_create",
-            doc=doc,
+            doc=doc or _CREATE_DOC,
+            summary=self._summary(summary, "新建{}"),
             response_model=self.public,
             status_code=status.HTTP_201_CREATED,
             responses=responses,
@@ -207,6 +250,7 @@ class Routes:
         *,
         etag: bool = True,
         responses: Responses = GET_RESPONSES,
+        summary: str | None = None,
     ) -> "Routes":
         """``GET <prefix>/{id}``: one row, with its ``ETag``."""
         assert self._read is not None, "Routes.get needs read="
@@ -222,7 +266,8 @@ class Routes:
             _signed(endpoint, self._item_params(response=True)),
             method="GET",
             name=f"{self.name}_get",
-            doc=doc,
+            doc=doc or _GET_DOC,
+            summary=self._summary(summary, "查看{}"),
             response_model=self.public,
             responses=responses,
         )
@@ -237,12 +282,14 @@ class Routes:
         method: str = "PATCH",
         extra: dict[str, Any] | None = None,
         responses: Responses = WRITE_RESPONSES,
+        summary: str | None = None,
     ) -> "Routes":
         """``PATCH <prefix>/{id}`` with ``If-Match``: the row as a read shows it after."""
         return self.action(
             "",
             update,
-            doc,
+            doc or _UPDATE_DOC,
+            summary=self._summary(summary, "修改{}"),
             name=f"{self.name}_update",
             body=body,
             if_match=True,
@@ -257,6 +304,7 @@ class Routes:
         doc: str | None = None,
         *,
         responses: Responses = DELETE_RESPONSES,
+        summary: str | None = None,
     ) -> "Routes":
         """``DELETE <prefix>/{id}``: 204."""
 
@@ -268,7 +316,8 @@ class Routes:
             _signed(endpoint, self._item_params()),
             method="DELETE",
             name=f"{self.name}_delete",
-            doc=doc,
+            doc=doc or _DELETE_DOC,
+            summary=self._summary(summary, "删除{}"),
             status_code=status.HTTP_204_NO_CONTENT,
             responses=responses,
         )
@@ -287,6 +336,7 @@ class Routes:
         creates: bool = False,
         method: str = "POST",
         responses: Responses = ACTION_RESPONSES,
+        summary: str | None = None,
     ) -> "Routes":
         """``POST <prefix>/{id}/<suffix>``: a workflow step on one row; answers the row as a
         read shows it after, with its new ``ETag``. ``act`` gets ``data`` when there is a
@@ -323,6 +373,7 @@ class Routes:
             method=method,
             name=name or f"{self.name}_{suffix.replace('-', '_')}",
             doc=doc,
+            summary=summary,
             response_model=self.public,
             status_code=status.HTTP_201_CREATED if creates else status.HTTP_200_OK,
             responses=responses,
