@@ -6,7 +6,8 @@ A router says *what* a resource is (its path, public model, list and service fun
 201 with ``Location`` and ``ETag``; a read sends the ``ETag`` a ``PATCH`` returns in
 ``If-Match``; a write answers the row as a read would show it. The endpoints keep the names
 they had when they were written by hand (``colleges_list``, ``plans_file``, …), so OpenAPI
-operation ids and summaries do not move.
+operation ids do not move; the summaries the docs show are Chinese, made from ``noun`` or
+given as ``summary``.
 
 Service functions have one shape, whatever the resource::
 
