@@ -63,25 +63,6 @@ def _signed(endpoint: Callable[..., Any], params: dict[str, Any]) -> Callable[..
     return endpoint
 
 
-# What an endpoint says when its router gives no description of its own.
-_CREATE_DOC = (
-    "Create one; 201 with `Location` and `ETag`, the row as a read shows it. A role that may "
-    "not is 403; a field outside the caller's scope or invalid is 422; a duplicate is 409."
-)
-_GET_DOC = (
-    "One row with its `ETag` (for a later `If-Match`). Whoever may read the list may read "
-    "it; a row outside the caller's scope is 404, as if it did not exist."
-)
-_UPDATE_DOC = (
-    "Change it; send `If-Match` with the ETag you read (412 if it changed since). Only "
-    "whoever may create it may change it; outside the caller's scope it is 404."
-)
-_DELETE_DOC = (
-    "Delete it; 409 names what still refers to it. Only whoever may create it may delete it; "
-    "outside the caller's scope it is 404."
-)
-
-
 def _doc(doc: str | None) -> str | None:
     return inspect.cleandoc(doc) if doc else None
 
@@ -237,7 +218,7 @@ class Routes:
             _signed(endpoint, params),
             method="POST",
             name=f"{self.name}_create",
-            doc=doc or _CREATE_DOC,
+            doc=doc,
             summary=self._summary(summary, "新建{}"),
             response_model=self.public,
             status_code=status.HTTP_201_CREATED,
@@ -267,7 +248,7 @@ class Routes:
             _signed(endpoint, self._item_params(response=True)),
             method="GET",
             name=f"{self.name}_get",
-            doc=doc or _GET_DOC,
+            doc=doc,
             summary=self._summary(summary, "查看{}"),
             response_model=self.public,
             responses=responses,
@@ -289,7 +270,7 @@ class Routes:
         return self.action(
             "",
             update,
-            doc or _UPDATE_DOC,
+            doc,
             summary=self._summary(summary, "修改{}"),
             name=f"{self.name}_update",
             body=body,
@@ -317,7 +298,7 @@ class Routes:
             _signed(endpoint, self._item_params()),
             method="DELETE",
             name=f"{self.name}_delete",
-            doc=doc or _DELETE_DOC,
+            doc=doc,
             summary=self._summary(summary, "删除{}"),
             status_code=status.HTTP_204_NO_CONTENT,
             responses=responses,
