@@ -70,97 +70,165 @@ API_PREFIX = "/api/v1"
 logger = logging.getLogger("onex.app")
 
 DESCRIPTION = """
-The service a vocational college runs its **1+X certificate pilot** on: which majors pilot which
-vocational skill certificates, teacher and student training, exams and results, issued
-certificates, the credit bank and the earmarked funds.
+某职业院校 **1+X 证书制度试点** 的管理服务：哪些专业试点哪些职业技能等级证书
+（试点申报与试点工作方案）、师资培训与学生培训、考核报名与成绩、证书发放与查验、学分银行，以及专项经费的预算与支出；
+另有年度绩效考核与专家顾问委员会。
 
-**Logging in**: click *Authorize*, enter a username and password (the OAuth2 password flow),
-or paste an API key into `X-API-Key`. Every error is `application/problem+json` with a stable
-`code`. Lists take `limit`/`offset` and answer `{items, total, limit, offset}`.
+**登录**：点击 *Authorize*，输入用户名和密码（OAuth2 密码模式）；其他校内系统在请求头
+`X-API-Key` 中携带 API 密钥。每个接口说明写明哪些角色可以调用、会拒绝什么。
+
+**错误**：所有错误都是 `application/problem+json`，带有稳定的 `code`（程序据此判断）
+和面向人的 `title`/`detail`；401 未登录，403 角色无权，404 不存在或不在你的范围内，
+409 状态或引用冲突，412 `If-Match` 中的版本已过期，422 输入有误（逐字段说明）。
+
+**分页**：列表接受 `limit`/`offset`，返回 `{items, total, limit, offset}`；加 `format=csv` 或
+`format=xlsx` 导出同一列表。修改时在 `If-Match` 中回传读取时拿到的 `ETag`。
+
+**For integrators (English):** the service a vocational college runs its 1+X certificate pilot
+on. Log in with the OAuth2 password flow (`POST /api/v1/auth/token`) or send an API key in
+`X-API-Key`. Every error is `application/problem+json` with a stable `code`; lists take
+`limit`/`offset` and answer `{items, total, limit, offset}`. Operation ids and paths are stable;
+the summaries shown here are Chinese, the descriptions say who may call each operation.
 """
 
+
+def _tag(name: str, display: str, zh: str, en: str) -> dict[str, str]:
+    """A tag as Swagger UI (its description) and Redoc (``x-displayName``) show it: the Chinese
+    name and description first, the English after."""
+    return {"name": name, "x-displayName": display, "description": f"**{display}**：{zh}\n\n{en}"}
+
+
 TAGS = [
-    {"name": "auth", "description": "Log in, who am I, change my password"},
-    {"name": "users", "description": "User accounts, their roles and scopes (admin)"},
-    {"name": "api-keys", "description": "Service-account keys for other campus systems (admin)"},
-    {
-        "name": "reference",
-        "description": "Colleges, majors, courses, teachers, students, evaluation organisations "
+    _tag(
+        "auth",
+        "登录与身份",
+        "登录、查看当前身份、修改本人密码、退出登录",
+        "Log in, who am I, change my password",
+    ),
+    _tag(
+        "users",
+        "用户管理",
+        "用户账号及其角色与范围（仅管理员）",
+        "User accounts, their roles and scopes (admin)",
+    ),
+    _tag(
+        "api-keys",
+        "API 密钥",
+        "供其他校内系统使用的服务账号密钥（仅管理员）",
+        "Service-account keys for other campus systems (admin)",
+    ),
+    _tag(
+        "reference",
+        "基础数据",
+        "二级学院、专业、课程、教师、学生、培训评价组织与 X 证书；"
+        "每个列表都可导出 CSV 或 XLSX（`format`）",
+        "Colleges, majors, courses, teachers, students, evaluation organisations "
         "and certificates; every list also exports as CSV or XLSX (`format`)",
-    },
-    {
-        "name": "imports",
-        "description": "Bulk uploads of .xlsx/.csv/.tsv for every kind, their templates and "
+    ),
+    _tag(
+        "imports",
+        "批量导入",
+        "各类数据的 .xlsx/.csv/.tsv 批量导入、导入模板与导入记录",
+        "Bulk uploads of .xlsx/.csv/.tsv for every kind, their templates and "
         "the history of import batches",
-    },
-    {
-        "name": "applications",
-        "description": "Pilot applications (试点申报): draft → submitted → approved | rejected, "
+    ),
+    _tag(
+        "applications",
+        "试点申报",
+        "试点申报：草稿 → 已提交 → 已批准 | 已驳回，已批准 → 已结束；各试点指派的教师",
+        "Pilot applications: draft → submitted → approved | rejected, "
         "approved → closed; the teachers assigned to each pilot",
-    },
-    {
-        "name": "plans",
-        "description": "Each major's pilot work plan (试点工作方案) with 3–5 core courses: "
+    ),
+    _tag(
+        "plans",
+        "试点工作方案",
+        "各专业的试点工作方案（含 3–5 门核心课程）：草稿 → 已报备 → 已确认 | 已退回",
+        "Each major's pilot work plan with 3–5 core courses: "
         "draft → filed → acknowledged | returned",
-    },
-    {
-        "name": "exams",
-        "description": "Exam sessions (考核) of approved pilots, registrations (报名) that never "
-        "exceed a session's capacity or a pilot's headcount, cancel/absent, and results (成绩)",
-    },
-    {
-        "name": "certificates",
-        "description": "Issued certificate numbers (证书编号) for passed results, and revocation",
-    },
-    {
-        "name": "public",
-        "description": "No credential needed: verify a certificate number (60 look-ups a minute "
-        "per client)",
-    },
-    {
-        "name": "teacher-trainings",
-        "description": "Teachers' trainer trainings (师资培训): planned → in_progress → "
-        "certified | failed, with the unique trainer certificate number and 考评员 "
-        "qualification",
-    },
-    {
-        "name": "training-batches",
-        "description": "Student training batches (学生培训) of approved pilots and their "
-        "enrolments: attended hours and completion",
-    },
-    {
-        "name": "credit-bank",
-        "description": "The credit bank (学分银行): conversion rules (certificate → course, "
-        "免修/替换, versioned), students' conversion requests reviewed by the academic office "
+    ),
+    _tag(
+        "exams",
+        "考核与报名",
+        "已批准试点的考核场次、报名（不超过场次容量和试点人数）、取消/缺考，以及成绩",
+        "Exam sessions of approved pilots, registrations that never exceed a session's "
+        "capacity or a pilot's headcount, cancel/absent, and results",
+    ),
+    _tag(
+        "certificates",
+        "证书发放",
+        "为通过的成绩发放证书编号，以及吊销",
+        "Issued certificate numbers for passed results, and revocation",
+    ),
+    _tag(
+        "public",
+        "证书查验",
+        "无需登录：查验证书编号（每个客户端每分钟 60 次）",
+        "No credential needed: verify a certificate number (60 look-ups a minute per client)",
+    ),
+    _tag(
+        "teacher-trainings",
+        "师资培训",
+        "教师的培训师培训：计划 → 进行中 → 合格 | 不合格，合格时登记唯一的培训证书编号与考评员资格",
+        "Teachers' trainer trainings: planned → in_progress → certified | failed, with the "
+        "unique trainer certificate number and evaluator (考评员) qualification",
+    ),
+    _tag(
+        "training-batches",
+        "学生培训",
+        "已批准试点的学生培训批次及学员：参训学时与结业",
+        "Student training batches of approved pilots and their enrolments: attended hours "
+        "and completion",
+    ),
+    _tag(
+        "credit-bank",
+        "学分银行",
+        "学分转换规则（证书 → 课程，免修/替换，有版本）、学生的学分转换申请及教务处审核"
+        "（已提交 → 已批准 | 已驳回 | 已撤回）、学生仍可申请的转换，"
+        "以及只增不改、以冲销更正的学分台账",
+        "The credit bank: conversion rules (certificate → course, exemption/replacement, "
+        "versioned), students' conversion requests reviewed by the academic office "
         "(submitted → approved | rejected | withdrawn), options still open to a student, and "
         "the append-only credit ledger with reversals",
-    },
-    {
-        "name": "funding",
-        "description": "Funds (专项经费, 专款专用), budget lines per pilot and category, "
-        "expenditures that never overdraw a line (corrected by reversals, never edited) and "
-        "pass-only exam subsidy runs (奖励补贴)",
-    },
-    {
-        "name": "reports",
-        "description": "Summaries: applications and headcount per group; teacher coverage "
-        "(师资培训覆盖率) per pilot, college and overall; the exam funnel; approved credit "
-        "conversions for the credit-bank registry; budget execution; the year's overview",
-    },
-    {
-        "name": "evaluations",
-        "description": "The annual performance evaluation (绩效考核): each year's scheme "
-        "(weights, thresholds, plan deadline), computed indicators per approved pilot, the "
-        "committee score, weighted total, rating 优秀/良好/合格/不合格, 整改 flag, ranking, and "
-        "finalize (freeze)",
-    },
-    {
-        "name": "committee",
-        "description": "The expert advisory committee (专家顾问委员会): experts and its regular "
-        "meetings (例会) with attendees, minutes and decisions",
-    },
-    {"name": "audit", "description": "The audit trail and the change feed other systems poll"},
-    {"name": "system", "description": "Liveness and readiness probes"},
+    ),
+    _tag(
+        "funding",
+        "专项经费",
+        "专项经费（专款专用）、按试点和类别的预算项目、不会超支的经费支出（以红冲更正，从不修改）"
+        "以及按考核通过人数发放的奖励补贴",
+        "Funds (earmarked), budget lines per pilot and category, expenditures that never "
+        "overdraw a line (corrected by reversals, never edited) and pass-only exam subsidy runs",
+    ),
+    _tag(
+        "reports",
+        "统计报表",
+        "试点申报与人数汇总、师资培训覆盖率、考核漏斗、学分银行登记表、预算执行情况、年度总览",
+        "Summaries: applications and headcount per group; teacher coverage per pilot, college "
+        "and overall; the exam funnel; approved credit conversions for the credit-bank "
+        "registry; budget execution; the year's overview",
+    ),
+    _tag(
+        "evaluations",
+        "绩效考核",
+        "年度绩效考核：考核方案（权重、等级线、方案报备截止日）、各已批准试点的指标、专家委员会评分、"
+        "加权总分、等级（优秀/良好/合格/不合格）、整改标记、排名与年度锁定",
+        "The annual performance evaluation: each year's scheme (weights, thresholds, plan "
+        "deadline), computed indicators per approved pilot, the committee score, weighted "
+        "total, rating, rectification flag, ranking, and finalize (freeze)",
+    ),
+    _tag(
+        "committee",
+        "专家顾问委员会",
+        "专家顾问委员会的专家及其例会（出席专家、纪要与决议）",
+        "The expert advisory committee: experts and its regular meetings with attendees, "
+        "minutes and decisions",
+    ),
+    _tag(
+        "audit",
+        "审计与变更订阅",
+        "审计记录，以及供其他系统轮询的变更订阅",
+        "The audit trail and the change feed other systems poll",
+    ),
+    _tag("system", "系统状态", "存活与就绪探针", "Liveness and readiness probes"),
 ]
 
 

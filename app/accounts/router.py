@@ -22,7 +22,7 @@ api_keys_router = domain_router("/api-keys", "api-keys")
     "/token",
     response_model=models.Token,
     responses=problem_responses(401, 422, 429),
-    summary="Log in (OAuth2 password flow)",
+    summary="登录（OAuth2 密码模式）",
 )
 def auth_token(
     request: Request,
@@ -36,7 +36,9 @@ def auth_token(
     return service.login(session, settings, form.username, form.password, client_ip)
 
 
-@auth_router.get("/me", response_model=models.Me, responses=problem_responses(401))
+@auth_router.get(
+    "/me", response_model=models.Me, responses=problem_responses(401), summary="当前身份"
+)
 def auth_me(session: SessionDep, principal: CurrentPrincipal) -> models.Me:
     """Who this credential acts as: role, scope, and the user account (none for an API key)."""
     user = None
@@ -55,6 +57,7 @@ def auth_me(session: SessionDep, principal: CurrentPrincipal) -> models.Me:
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 409, 422),
+    summary="修改本人密码",
 )
 def auth_change_password(
     session: SessionDep, principal: CurrentPrincipal, data: models.PasswordChange
@@ -68,6 +71,7 @@ def auth_change_password(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 409),
+    summary="退出登录",
 )
 def auth_logout(
     session: SessionDep,
@@ -87,6 +91,7 @@ users = Routes(
     id_name="user_id",
     read=service.USERS.one,
     principal=AdminPrincipal,
+    noun="用户",
 )
 users.list(service.USERS, "Users, oldest first.")
 users.create(
@@ -95,7 +100,7 @@ users.create(
     """Create a user. Scoped roles need their scope: `college_manager` a `college_id`,
     `teacher` a `teacher_id`, `student` a `student_id`, `evaluation_org` an `evaluation_org_id`.""",
 )
-users.get()
+users.get("""One user with its roles and scope (admin only; everyone else 403).""")
 users.update(
     models.UserUpdate,
     service.update_user,
@@ -110,6 +115,7 @@ users.update(
     "/{user_id}/sessions/end",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404),
+    summary="结束用户的全部会话",
 )
 def users_end_sessions(session: SessionDep, admin: AdminPrincipal, user_id: DbId) -> None:
     """End every session of the user (admin): each token issued to them so far answers 401,
@@ -119,11 +125,22 @@ def users_end_sessions(session: SessionDep, admin: AdminPrincipal, user_id: DbId
     service.end_sessions(session, admin, user_id)
 
 
-api_keys = Routes(api_keys_router, models.ApiKeyPublic, id_name="key_id", principal=AdminPrincipal)
+api_keys = Routes(
+    api_keys_router,
+    models.ApiKeyPublic,
+    id_name="key_id",
+    principal=AdminPrincipal,
+    noun="API 密钥",
+)
 api_keys.list(service.API_KEYS, "API keys (never the secret), oldest first.")
 
 
-@api_keys_router.post("", response_model=models.ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+@api_keys_router.post(
+    "",
+    response_model=models.ApiKeyCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="新建 API 密钥",
+)
 def api_keys_create(
     session: SessionDep, admin: AdminPrincipal, data: models.ApiKeyCreate
 ) -> models.ApiKeyCreated:
@@ -138,4 +155,5 @@ api_keys.action(
     "revoke",
     service.revoke_api_key,
     "Revoke a key at once; it answers 401 from then on. The record stays for the audit.",
+    summary="吊销 API 密钥",
 )

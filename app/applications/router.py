@@ -38,6 +38,7 @@ applications = Routes(
     models.ApplicationPublic,
     id_name="application_id",
     read=service.get_application,
+    noun="试点申报",
 )
 applications.list(
     service.APPLICATIONS,
@@ -64,12 +65,16 @@ applications.update(
 applications.delete(
     service.delete_application, "Delete a draft application.", responses=ACTION_RESPONSES
 )
-for step, doc in (
-    ("submit", "draft → submitted, by the office or the college manager of every major."),
-    ("approve", "submitted → approved (academic office)."),
-    ("close", "approved → closed (academic office); no plan is filed after that."),
+for step, summary, doc in (
+    (
+        "submit",
+        "提交试点申报",
+        "draft → submitted, by the office or the college manager of every major.",
+    ),
+    ("approve", "批准试点申报", "submitted → approved (academic office)."),
+    ("close", "结束试点", "approved → closed (academic office); no plan is filed after that."),
 ):
-    applications.action(step, partial(service.transition, action=step), doc)
+    applications.action(step, partial(service.transition, action=step), doc, summary=summary)
 applications.action(
     "reject",
     lambda session, principal, application_id, data: service.transition(
@@ -77,6 +82,7 @@ applications.action(
     ),
     "submitted → rejected with a reason (academic office).",
     body=models.ApplicationRejectBody,
+    summary="驳回试点申报",
 )
 
 
@@ -87,6 +93,7 @@ applications.action(
     "/{application_id}/teachers",
     response_model=Page[models.PilotTeacherPublic],
     responses={**GET_RESPONSES, **EXPORT_RESPONSES},
+    summary="试点教师列表",
 )
 def applications_teachers_list(
     session: SessionDep, principal: CurrentPrincipal, application_id: DbId, params: ListDep
@@ -102,6 +109,7 @@ def applications_teachers_list(
     response_model=models.PilotTeacherPublic,
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
+    summary="指派试点教师",
 )
 def applications_teachers_add(
     session: SessionDep,
@@ -118,6 +126,7 @@ def applications_teachers_add(
     "/{application_id}/teachers/{teacher_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ACTION_RESPONSES,
+    summary="移除试点教师",
 )
 def applications_teachers_remove(
     session: SessionDep, principal: CurrentPrincipal, application_id: DbId, teacher_id: DbId
@@ -129,7 +138,9 @@ def applications_teachers_remove(
 # --- plans -----------------------------------------------------------------------------------
 
 
-plans = Routes(plans_router, models.PlanPublic, id_name="plan_id", read=service.get_plan)
+plans = Routes(
+    plans_router, models.PlanPublic, id_name="plan_id", read=service.get_plan, noun="试点工作方案"
+)
 plans.list(
     service.PLANS, "Work plans with their core courses; a college manager sees their college's."
 )
@@ -149,15 +160,16 @@ plans.update(
     """Change a draft or returned plan (`If-Match`); a returned plan becomes a draft again.
     `core_course_ids` replaces the list.""",
 )
-for step, doc in (
+for step, summary, doc in (
     (
         "file",
+        "报备试点工作方案",
         """File (报备) a draft or returned plan with the office: needs 3–5 core courses of the
         major and an application that is still approved (not closed).""",
     ),
-    ("acknowledge", "filed → acknowledged (academic office)."),
+    ("acknowledge", "确认试点工作方案", "filed → acknowledged (academic office)."),
 ):
-    plans.action(step, partial(service.plan_transition, action=step), doc)
+    plans.action(step, partial(service.plan_transition, action=step), doc, summary=summary)
 plans.action(
     "return",
     lambda session, principal, plan_id, data: service.plan_transition(
@@ -165,6 +177,7 @@ plans.action(
     ),
     "filed → returned with a reason (academic office); the college edits and files again.",
     body=models.ReturnBody,
+    summary="退回试点工作方案",
 )
 
 
@@ -172,7 +185,10 @@ plans.action(
 
 
 @reports_router.get(
-    "/applications", response_model=models.ApplicationsReport, responses=EXPORT_RESPONSES
+    "/applications",
+    response_model=models.ApplicationsReport,
+    responses=EXPORT_RESPONSES,
+    summary="试点申报汇总",
 )
 def reports_applications(
     session: SessionDep,

@@ -44,11 +44,18 @@ FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 Routes(
-    router, AuditEventPublic, id_name="event_id", prefix="/audit-events", principal=AuditReader
+    router,
+    AuditEventPublic,
+    id_name="event_id",
+    prefix="/audit-events",
+    principal=AuditReader,
+    noun="审计事件",
 ).list(service.EVENTS, "Every recorded change with its before and after values, newest first.")
 
 
-@router.get("/events", response_model=ChangeFeed, responses=FEED_RESPONSES)
+@router.get(
+    "/events", response_model=ChangeFeed, responses=FEED_RESPONSES, summary="变更订阅（增量拉取）"
+)
 def events_feed(
     session: SessionDep,
     _reader: FeedReader,

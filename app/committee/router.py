@@ -6,7 +6,9 @@ from app.core.routes import Routes, domain_router
 experts_router = domain_router("/experts", "committee")
 meetings_router = domain_router("/meetings", "committee")
 
-experts = Routes(experts_router, models.ExpertPublic, id_name="expert_id", read=service.get_expert)
+experts = Routes(
+    experts_router, models.ExpertPublic, id_name="expert_id", read=service.get_expert, noun="专家"
+)
 experts.list(
     service.EXPERTS,
     """The committee's experts by name, with how many meetings each attended. The office,
@@ -17,7 +19,10 @@ experts.create(
     service.create_expert,
     "Add an expert to the committee (academic office).",
 )
-experts.get()
+experts.get(
+    """One expert with its `ETag`; the office, auditors (leadership group, experts) and admins
+    read it, every other role is 403."""
+)
 experts.update(
     models.ExpertUpdate, service.update_expert, "Change an expert (academic office; `If-Match`)."
 )
@@ -29,7 +34,11 @@ experts.delete(
 # --- meetings --------------------------------------------------------------------------------
 
 meetings = Routes(
-    meetings_router, models.MeetingPublic, id_name="meeting_id", read=service.get_meeting
+    meetings_router,
+    models.MeetingPublic,
+    id_name="meeting_id",
+    read=service.get_meeting,
+    noun="专家例会",
 )
 meetings.list(
     service.MEETINGS,
@@ -41,7 +50,10 @@ meetings.create(
     """Record a meeting with its attendees (experts), minutes and decisions, each with an
     owner and a due date (academic office).""",
 )
-meetings.get()
+meetings.get(
+    """One meeting with its attendees, minutes and decisions; the office, auditors and admins
+    read it, every other role is 403."""
+)
 meetings.update(
     models.MeetingUpdate,
     service.update_meeting,

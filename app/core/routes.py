@@ -6,7 +6,8 @@ A router says *what* a resource is (its path, public model, list and service fun
 201 with ``Location`` and ``ETag``; a read sends the ``ETag`` a ``PATCH`` returns in
 ``If-Match``; a write answers the row as a read would show it. The endpoints keep the names
 they had when they were written by hand (``colleges_list``, ``plans_file``, …), so OpenAPI
-operation ids and summaries do not move.
+operation ids do not move; the summaries the docs show are Chinese, made from ``noun`` or
+given as ``summary``.
 
 Service functions have one shape, whatever the resource::
 
@@ -77,6 +78,11 @@ class Routes:
     dependencies the read needs as well (``{"today": Today}``): every endpoint that answers
     a row takes them and hands them to ``read`` by keyword. ``principal`` is the dependency
     that resolves the caller (``AdminPrincipal`` refuses everyone else before anything).
+
+    ``noun`` names the resource in Chinese (``"学生"``) for the API docs: the standard
+    endpoints are summarised 学生列表 / 新建学生 / 查看学生 / 修改学生 / 删除学生 unless an endpoint
+    gives its own ``summary``; a workflow action always gives its own (提交申报). Summaries are
+    what Swagger UI shows on each line; operation ids come from the endpoint names only.
     """
 
     def __init__(
@@ -90,8 +96,10 @@ class Routes:
         name: str | None = None,
         context: dict[str, Any] | None = None,
         principal: Any = CurrentPrincipal,
+        noun: str | None = None,
     ) -> None:
         self.router = router
+        self.noun = noun
         self.public = public
         self.id_name = id_name
         self.prefix = prefix
@@ -124,11 +132,24 @@ class Routes:
         method: str,
         name: str,
         doc: str | None,
+        summary: str | None,
         **options: Any,
     ) -> None:
         self.router.add_api_route(
-            path, endpoint, methods=[method], name=name, description=_doc(doc), **options
+            path,
+            endpoint,
+            methods=[method],
+            name=name,
+            summary=summary,
+            description=_doc(doc),
+            **options,
         )
+
+    def _summary(self, summary: str | None, pattern: str) -> str | None:
+        """``summary`` as given, else ``pattern`` (``"新建{}"``) made with the noun."""
+        if summary is not None:
+            return summary
+        return pattern.format(self.noun) if self.noun else None
 
     # --- the standard endpoints --------------------------------------------------------------
 
@@ -139,6 +160,7 @@ class Routes:
         *,
         item: type[BaseModel] | None = None,
         responses: Responses | None = None,
+        summary: str | None = None,
     ) -> "Routes":
         """``GET <prefix>``: the list as a JSON page, or CSV/XLSX with ``format``."""
 
@@ -157,6 +179,7 @@ class Routes:
             method="GET",
             name=f"{self.name}_list",
             doc=doc,
+            summary=self._summary(summary, "{}列表"),
             response_model=Page[item or self.public],  # type: ignore[misc]
             responses={**EXPORT_RESPONSES, **(responses or {})},
         )
@@ -170,6 +193,7 @@ class Routes:
         *,
         responses: Responses = CREATE_RESPONSES,
         extra: dict[str, Any] | None = None,
+        summary: str | None = None,
     ) -> "Routes":
         """``POST <prefix>``: 201 with ``Location`` and ``ETag``, the row as a read shows it.
         ``extra`` names further parameters (a dependency such as ``Today``) passed on to
@@ -195,6 +219,7 @@ class Routes:
             method="POST",
             name=f"{self.name}_create",
             doc=doc,
+            summary=self._summary(summary, "新建{}"),
             response_model=self.public,
             status_code=status.HTTP_201_CREATED,
             responses=responses,
@@ -207,6 +232,7 @@ class Routes:
         *,
         etag: bool = True,
         responses: Responses = GET_RESPONSES,
+        summary: str | None = None,
     ) -> "Routes":
         """``GET <prefix>/{id}``: one row, with its ``ETag``."""
         assert self._read is not None, "Routes.get needs read="
@@ -223,6 +249,7 @@ class Routes:
             method="GET",
             name=f"{self.name}_get",
             doc=doc,
+            summary=self._summary(summary, "查看{}"),
             response_model=self.public,
             responses=responses,
         )
@@ -237,12 +264,14 @@ class Routes:
         method: str = "PATCH",
         extra: dict[str, Any] | None = None,
         responses: Responses = WRITE_RESPONSES,
+        summary: str | None = None,
     ) -> "Routes":
         """``PATCH <prefix>/{id}`` with ``If-Match``: the row as a read shows it after."""
         return self.action(
             "",
             update,
             doc,
+            summary=self._summary(summary, "修改{}"),
             name=f"{self.name}_update",
             body=body,
             if_match=True,
@@ -257,6 +286,7 @@ class Routes:
         doc: str | None = None,
         *,
         responses: Responses = DELETE_RESPONSES,
+        summary: str | None = None,
     ) -> "Routes":
         """``DELETE <prefix>/{id}``: 204."""
 
@@ -269,6 +299,7 @@ class Routes:
             method="DELETE",
             name=f"{self.name}_delete",
             doc=doc,
+            summary=self._summary(summary, "删除{}"),
             status_code=status.HTTP_204_NO_CONTENT,
             responses=responses,
         )
@@ -287,6 +318,7 @@ class Routes:
         creates: bool = False,
         method: str = "POST",
         responses: Responses = ACTION_RESPONSES,
+        summary: str | None = None,
     ) -> "Routes":
         """``POST <prefix>/{id}/<suffix>``: a workflow step on one row; answers the row as a
         read shows it after, with its new ``ETag``. ``act`` gets ``data`` when there is a
@@ -323,6 +355,7 @@ class Routes:
             method=method,
             name=name or f"{self.name}_{suffix.replace('-', '_')}",
             doc=doc,
+            summary=summary,
             response_model=self.public,
             status_code=status.HTTP_201_CREATED if creates else status.HTTP_200_OK,
             responses=responses,

@@ -31,7 +31,9 @@ WRITE_RESPONSES = problem_responses(404, 409, 412)
 # --- rules -----------------------------------------------------------------------------------
 
 
-rules_routes = Routes(rules_router, models.RulePublic, id_name="rule_id", read=rules.get_rule)
+rules_routes = Routes(
+    rules_router, models.RulePublic, id_name="rule_id", read=rules.get_rule, noun="学分转换规则"
+)
 rules_routes.list(
     rules.RULES,
     """Conversion rules (学分转换规则), by certificate and course code; every version of a
@@ -71,7 +73,11 @@ rules_routes.delete(
 
 
 requests_routes = Routes(
-    requests_router, models.RequestPublic, id_name="request_id", read=requests.get_request
+    requests_router,
+    models.RequestPublic,
+    id_name="request_id",
+    read=requests.get_request,
+    noun="学分转换申请",
 )
 requests_routes.list(
     requests.REQUESTS,
@@ -94,7 +100,10 @@ requests_routes.create(
 
 
 @requests_router.post(
-    "/bulk-approve", response_model=models.BulkApproveResult, responses=problem_responses(409)
+    "/bulk-approve",
+    response_model=models.BulkApproveResult,
+    responses=problem_responses(409),
+    summary="批量批准学分转换申请",
 )
 def conversion_requests_bulk_approve(
     session: SessionDep, principal: CurrentPrincipal, data: models.BulkApproveBody, today: Today
@@ -114,6 +123,7 @@ requests_routes.action(
     revoked since is refused) and the credit is written to the student's ledger in the same
     transaction; racing approvals leave one credit.""",
     extra={"today": Today},
+    summary="批准学分转换申请",
 )
 requests_routes.action(
     "reject",
@@ -124,12 +134,14 @@ requests_routes.action(
     again.""",
     body=models.ConversionRejectBody,
     extra={"today": Today},
+    summary="驳回学分转换申请",
 )
 requests_routes.action(
     "withdraw",
     requests.withdraw,
     "submitted → withdrawn, by the student who asked.",
     extra={"today": Today},
+    summary="撤回学分转换申请",
 )
 
 
@@ -140,6 +152,7 @@ requests_routes.action(
     "/{student_id}/conversion-options",
     response_model=models.ConversionOptions,
     responses=problem_responses(404),
+    summary="学生可申请的学分转换",
 )
 def students_conversion_options(
     session: SessionDep, principal: CurrentPrincipal, student_id: DbId
@@ -154,7 +167,10 @@ def students_conversion_options(
 
 
 @students_router.get(
-    "/{student_id}/credits", response_model=models.Ledger, responses=problem_responses(404)
+    "/{student_id}/credits",
+    response_model=models.Ledger,
+    responses=problem_responses(404),
+    summary="学生学分银行账户",
 )
 def students_credits(
     session: SessionDep, principal: CurrentPrincipal, student_id: DbId
@@ -165,7 +181,11 @@ def students_credits(
 
 
 records = Routes(
-    records_router, models.CreditRecordPublic, id_name="record_id", read=ledger.get_credit
+    records_router,
+    models.CreditRecordPublic,
+    id_name="record_id",
+    read=ledger.get_credit,
+    noun="学分记录",
 )
 records.list(
     ledger.CREDITS,
@@ -188,6 +208,7 @@ records.action(
     body=models.CreditReverseBody,
     extra={"today": Today},
     creates=True,
+    summary="冲销学分记录",
 )
 
 
@@ -195,7 +216,10 @@ records.action(
 
 
 @report_router.get(
-    "/credit-conversions", response_model=models.ConversionReport, responses=EXPORT_RESPONSES
+    "/credit-conversions",
+    response_model=models.ConversionReport,
+    responses=EXPORT_RESPONSES,
+    summary="学分转换登记表",
 )
 def reports_credit_conversions(
     session: SessionDep,

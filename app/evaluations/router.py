@@ -30,7 +30,7 @@ YearFilter = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="
 # --- schemes ---------------------------------------------------------------------------------
 
 
-@schemes_router.get("/{year}", response_model=models.SchemePublic)
+@schemes_router.get("/{year}", response_model=models.SchemePublic, summary="查看年度考核方案")
 def evaluation_schemes_get(
     session: SessionDep, principal: CurrentPrincipal, year: YearPath, response: Response
 ) -> models.SchemePublic:
@@ -43,7 +43,10 @@ def evaluation_schemes_get(
 
 
 @schemes_router.put(
-    "/{year}", response_model=models.SchemePublic, responses=problem_responses(409, 412)
+    "/{year}",
+    response_model=models.SchemePublic,
+    responses=problem_responses(409, 412),
+    summary="设置年度考核方案",
 )
 def evaluation_schemes_put(
     session: SessionDep,
@@ -90,7 +93,10 @@ def evaluation_schemes_put(
 
 
 @evaluations_router.get(
-    "", response_model=Page[models.EvaluationPublic], responses=EXPORT_RESPONSES
+    "",
+    response_model=Page[models.EvaluationPublic],
+    responses=EXPORT_RESPONSES,
+    summary="绩效考核列表",
 )
 def evaluations_list(
     session: SessionDep,
@@ -112,7 +118,10 @@ def evaluations_list(
 
 
 @evaluations_router.post(
-    "/compute", response_model=models.EvaluationRun, responses=problem_responses(409)
+    "/compute",
+    response_model=models.EvaluationRun,
+    responses=problem_responses(409),
+    summary="计算年度绩效考核",
 )
 def evaluations_compute(
     session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, year: YearRequired
@@ -132,7 +141,10 @@ def evaluations_compute(
 
 
 @evaluations_router.post(
-    "/finalize", response_model=models.EvaluationRun, responses=problem_responses(409)
+    "/finalize",
+    response_model=models.EvaluationRun,
+    responses=problem_responses(409),
+    summary="锁定年度绩效考核",
 )
 def evaluations_finalize(
     session: SessionDep, principal: CurrentPrincipal, year: YearRequired
@@ -146,11 +158,18 @@ def evaluations_finalize(
 
 
 @evaluations_router.get(
-    "/{evaluation_id}", response_model=models.EvaluationPublic, responses=problem_responses(404)
+    "/{evaluation_id}",
+    response_model=models.EvaluationPublic,
+    responses=problem_responses(404),
+    summary="查看绩效考核",
 )
 def evaluations_get(
     session: SessionDep, principal: CurrentPrincipal, evaluation_id: DbId, response: Response
 ) -> models.EvaluationPublic:
+    """One evaluation with its indicators, committee score, total and rating, and its `ETag`
+    for the committee score. Readers as the list: the office, auditors and admins all, a
+    college manager the pilots with a major of their college (404 otherwise); every other
+    role is 403."""
     evaluation = service.get_evaluation(session, principal, evaluation_id)
     set_etag(response, evaluation.version)
     return evaluation
@@ -160,6 +179,7 @@ def evaluations_get(
     "/{evaluation_id}/committee-score",
     response_model=models.EvaluationPublic,
     responses=problem_responses(404, 409, 412),
+    summary="录入专家委员会评分",
 )
 def evaluations_committee_score(
     session: SessionDep,
@@ -182,7 +202,7 @@ def evaluations_committee_score(
 overview_router = domain_router("/reports", "reports")
 
 
-@overview_router.get("/overview", response_model=Overview)
+@overview_router.get("/overview", response_model=Overview, summary="年度总览")
 def reports_overview(
     session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, year: YearFilter = None
 ) -> Overview:

@@ -34,7 +34,12 @@ WRITE_RESPONSES = problem_responses(404, 409, 412)
 # --- sessions --------------------------------------------------------------------------------
 
 
-@sessions_router.get("", response_model=Page[models.ExamSessionPublic], responses=EXPORT_RESPONSES)
+@sessions_router.get(
+    "",
+    response_model=Page[models.ExamSessionPublic],
+    responses=EXPORT_RESPONSES,
+    summary="考核场次列表",
+)
 def exam_sessions_list(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -53,6 +58,7 @@ exam_sessions = Routes(
     id_name="session_id",
     read=service.get_session,
     context={"today": Today},
+    noun="考核场次",
 )
 exam_sessions.create(
     models.ExamSessionCreate,
@@ -60,7 +66,10 @@ exam_sessions.create(
     """Schedule a session for an approved pilot (academic office); the certificate, level and
     evaluation organisation are the pilot's. The window must open ≤ close ≤ the exam date.""",
 )
-exam_sessions.get()
+exam_sessions.get(
+    """One session with its live registrations and status by today's date; readers as the
+    list (an evaluation organisation its own; 404 outside the caller's scope)."""
+)
 exam_sessions.update(
     models.ExamSessionUpdate,
     service.update_session,
@@ -74,6 +83,7 @@ exam_sessions.update(
     response_model=models.RegistrationPublic,
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
+    summary="考核报名",
 )
 def exam_sessions_registrations_create(
     session: SessionDep,
@@ -104,19 +114,25 @@ registrations = Routes(
     models.RegistrationPublic,
     id_name="registration_id",
     read=service.get_registration,
+    noun="考核报名",
 )
 registrations.list(
     service.REGISTRATIONS,
     """Registrations with their results, by session. A college manager sees their college's
     students, a student their own, an evaluation organisation its sessions'.""",
 )
-registrations.get()
+registrations.get(
+    """One registration with its result; readers as the list (a college manager their
+    college's students, a student their own, an evaluation organisation its sessions'; 404
+    otherwise)."""
+)
 registrations.action(
     "cancel",
     service.cancel,
     """registered → cancelled, by the student or their college (or the office), only while
     the registration window is open. The seat and the headcount place are freed.""",
     extra={"today": Today},
+    summary="取消报名",
 )
 registrations.action(
     "absent",
@@ -124,11 +140,15 @@ registrations.action(
     """registered → absent (缺考), by the academic office or the session's organisation, from
     the exam date on (409 `invalid_state` before it).""",
     extra={"today": Today},
+    summary="登记缺考",
 )
 
 
 @registrations_router.put(
-    "/{registration_id}/result", response_model=models.ResultPublic, responses=ACTION_RESPONSES
+    "/{registration_id}/result",
+    response_model=models.ResultPublic,
+    responses=ACTION_RESPONSES,
+    summary="录入或更正成绩",
 )
 def registrations_result_put(
     session: SessionDep,
@@ -157,13 +177,17 @@ issued_certificates = Routes(
     models.IssuedCertificatePublic,
     id_name="certificate_id",
     read=service.get_certificate,
+    noun="已发证书",
 )
 issued_certificates.list(
     service.CERTIFICATES,
     """Issued certificate numbers, newest first. A student sees their own, a college manager
     their college's students', an evaluation organisation those of its sessions.""",
 )
-issued_certificates.get()
+issued_certificates.get(
+    """One issued certificate; readers as the list (a student their own, a college manager
+    their college's students', an evaluation organisation its sessions'; 404 otherwise)."""
+)
 issued_certificates.action(
     "revoke",
     lambda session, principal, certificate_id, data, today: service.revoke(
@@ -175,6 +199,7 @@ issued_certificates.action(
     with the revocation's reason.""",
     body=models.RevokeBody,
     extra={"today": Today},
+    summary="吊销证书",
 )
 
 
@@ -189,6 +214,7 @@ def _client_key(request: Request) -> str:
     "/certificates/{number}",
     response_model=models.PublicCertificate,
     responses=problem_responses(404, 422, 429),
+    summary="证书查验（无需登录）",
 )
 def public_certificates_get(
     session: SessionDep,
@@ -206,7 +232,9 @@ def public_certificates_get(
 # --- the funnel --------------------------------------------------------------------------------
 
 
-@funnel_router.get("/funnel", response_model=models.FunnelReport, responses=EXPORT_RESPONSES)
+@funnel_router.get(
+    "/funnel", response_model=models.FunnelReport, responses=EXPORT_RESPONSES, summary="考核漏斗"
+)
 def reports_funnel(
     session: SessionDep,
     principal: CurrentPrincipal,

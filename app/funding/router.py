@@ -36,7 +36,13 @@ ACTION_RESPONSES = problem_responses(404, 409)
 
 # --- funding sources ---------------------------------------------------------------------------
 
-sources = Routes(sources_router, models.SourcePublic, id_name="source_id", read=service.get_source)
+sources = Routes(
+    sources_router,
+    models.SourcePublic,
+    id_name="source_id",
+    read=service.get_source,
+    noun="专项经费",
+)
 sources.list(
     service.SOURCES,
     """Funds with what is allocated to budget lines and spent, latest year first. The academic
@@ -73,7 +79,9 @@ sources.delete(
 
 # --- budget lines ------------------------------------------------------------------------------
 
-lines = Routes(lines_router, models.LinePublic, id_name="line_id", read=service.get_line)
+lines = Routes(
+    lines_router, models.LinePublic, id_name="line_id", read=service.get_line, noun="预算项目"
+)
 lines.list(
     service.LINES,
     """Budget lines with spent and remaining. A college manager sees their own pilots' lines
@@ -110,6 +118,7 @@ expenditures = Routes(
     models.ExpenditurePublic,
     id_name="expenditure_id",
     read=service.get_expenditure,
+    noun="经费支出",
 )
 expenditures.list(
     service.EXPENDITURES,
@@ -137,6 +146,7 @@ expenditures.get(
     response_model=models.ExpenditurePublic,
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
+    summary="红冲经费支出",
 )
 def expenditures_reverse(
     session: SessionDep,
@@ -184,6 +194,7 @@ def expenditures_delete_refused(expenditure_id: str) -> None:
         200: {"model": models.SubsidyRunPublic, "description": "A dry run: who would be paid"},
         **ACTION_RESPONSES,
     },
+    summary="发放奖励补贴",
 )
 def subsidy_runs_create(
     session: SessionDep,
@@ -213,7 +224,11 @@ def subsidy_runs_create(
 
 
 subsidy_runs = Routes(
-    subsidy_router, models.SubsidyRunPublic, id_name="run_id", read=service.get_subsidy_run
+    subsidy_router,
+    models.SubsidyRunPublic,
+    id_name="run_id",
+    read=service.get_subsidy_run,
+    noun="奖励补贴发放",
 )
 subsidy_runs.list(
     service.SUBSIDY_RUNS,
@@ -228,7 +243,10 @@ subsidy_runs.get("A subsidy run and everyone it paid.", etag=False)
 
 
 @funding_report_router.get(
-    "/funding", response_model=models.FundingReport, responses=EXPORT_RESPONSES
+    "/funding",
+    response_model=models.FundingReport,
+    responses=EXPORT_RESPONSES,
+    summary="预算执行情况",
 )
 def reports_funding(
     session: SessionDep,

@@ -37,6 +37,7 @@ MULTIPART_OVERHEAD = 64 * 1024
     response_model=ImportReport,
     responses=problem_responses(404, 409, 413, 415),
     max_body_size=MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
+    summary="上传导入文件",
 )
 def imports_upload(
     session: SessionDep,
@@ -150,6 +151,7 @@ def _options(model: type[BaseModel] | None, request: Request) -> BaseModel | Non
         },
         **problem_responses(404),
     },
+    summary="下载导入模板",
 )
 def imports_template(_principal: CurrentPrincipal, kind: KindPath) -> Response:
     """The .xlsx to fill in for `kind`: Chinese headers (the English name and the rules in
@@ -162,7 +164,7 @@ def imports_template(_principal: CurrentPrincipal, kind: KindPath) -> Response:
     )
 
 
-Routes(router, ImportBatchPublic, id_name="batch_id").list(
+Routes(router, ImportBatchPublic, id_name="batch_id", noun="导入记录").list(
     service.BATCHES,
     """Past real uploads, newest first: who, when, kind, file name, SHA-256 and counts. The
     academic office, auditors and admins see all; others see their own.""",

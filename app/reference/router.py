@@ -14,6 +14,7 @@ colleges = Routes(
     id_name="college_id",
     read=service.COLLEGES.one,
     prefix="/colleges",
+    noun="二级学院",
 )
 colleges.list(service.COLLEGES, """Colleges (二级学院), readable by every role.""")
 colleges.create(
@@ -21,7 +22,7 @@ colleges.create(
     service.create_college,
     """Create a college (academic office). The name is unique; the code is optional.""",
 )
-colleges.get()
+colleges.get("""One college with its `ETag`; readable by every role.""")
 colleges.update(
     models.CollegeUpdate,
     service.update_college,
@@ -35,7 +36,12 @@ colleges.delete(
 # --- majors ------------------------------------------------------------------------------------
 
 majors = Routes(
-    router, models.MajorPublic, id_name="major_id", read=service.MAJORS.one, prefix="/majors"
+    router,
+    models.MajorPublic,
+    id_name="major_id",
+    read=service.MAJORS.one,
+    prefix="/majors",
+    noun="专业",
 )
 majors.list(
     service.MAJORS,
@@ -46,27 +52,52 @@ majors.create(
     service.create_major,
     """Create a major (academic office, or a college manager in their own college).""",
 )
-majors.get()
-majors.update(models.MajorUpdate, service.update_major)
+majors.get(
+    """One major with its `ETag`; a college manager reads their own college's only (404 for
+    another's)."""
+)
+majors.update(
+    models.MajorUpdate,
+    service.update_major,
+    """Change a major (academic office, or a college manager in their own college; moving it
+    to another college needs both); send `If-Match` with the ETag you read.""",
+)
 majors.delete(service.delete_major, """Delete a major no student or course refers to.""")
 
 # --- courses -----------------------------------------------------------------------------------
 
 courses = Routes(
-    router, models.CoursePublic, id_name="course_id", read=service.COURSES.one, prefix="/courses"
+    router,
+    models.CoursePublic,
+    id_name="course_id",
+    read=service.COURSES.one,
+    prefix="/courses",
+    noun="课程",
 )
 courses.list(
     service.COURSES,
     """Courses with the majors that teach them; a college manager sees their own college's.""",
 )
-courses.create(models.CourseCreate, service.create_course)
-courses.get()
+courses.create(
+    models.CourseCreate,
+    service.create_course,
+    """Create a course (academic office, or a college manager in their own college); the code
+    is unique and `major_ids` must be majors the caller may change.""",
+)
+courses.get(
+    """One course with the majors that teach it; a college manager reads their own college's
+    only (404 for another's)."""
+)
 courses.update(
     models.CourseUpdate,
     service.update_course,
     """Change a course; `major_ids` replaces the list of majors that teach it.""",
 )
-courses.delete(service.delete_course)
+courses.delete(
+    service.delete_course,
+    """Delete a course nothing refers to (academic office, or a college manager in their own
+    college); otherwise 409 names what still does.""",
+)
 
 # --- teachers ----------------------------------------------------------------------------------
 
@@ -76,15 +107,33 @@ teachers = Routes(
     id_name="teacher_id",
     read=service.TEACHERS.one,
     prefix="/teachers",
+    noun="教师",
 )
 teachers.list(
     service.TEACHERS,
     """Teachers; a college manager sees their college's, a teacher only themself.""",
 )
-teachers.create(models.TeacherCreate, service.create_teacher)
-teachers.get()
-teachers.update(models.TeacherUpdate, service.update_teacher)
-teachers.delete(service.delete_teacher)
+teachers.create(
+    models.TeacherCreate,
+    service.create_teacher,
+    """Create a teacher (academic office, or a college manager in their own college); the staff
+    number is unique (409).""",
+)
+teachers.get(
+    """One teacher; a college manager reads their college's, a teacher only themself (404
+    otherwise)."""
+)
+teachers.update(
+    models.TeacherUpdate,
+    service.update_teacher,
+    """Change a teacher (academic office, or a college manager in their own college); send
+    `If-Match` with the ETag you read.""",
+)
+teachers.delete(
+    service.delete_teacher,
+    """Delete a teacher nothing refers to (academic office, or a college manager in their own
+    college); otherwise 409 names what still does.""",
+)
 
 # --- students ----------------------------------------------------------------------------------
 
@@ -94,16 +143,34 @@ students = Routes(
     id_name="student_id",
     read=service.STUDENTS.one,
     prefix="/students",
+    noun="学生",
 )
 students.list(
     service.STUDENTS,
     """Students with their major and college; a college manager sees their college's, a
     teacher their college's, a student only their own record.""",
 )
-students.create(models.StudentCreate, service.create_student)
-students.get()
-students.update(models.StudentUpdate, service.update_student)
-students.delete(service.delete_student)
+students.create(
+    models.StudentCreate,
+    service.create_student,
+    """Create a student (academic office, or a college manager for a major of their own
+    college); the student number is unique (409).""",
+)
+students.get(
+    """One student; a college manager or teacher reads their college's, a student only their
+    own record (404 otherwise)."""
+)
+students.update(
+    models.StudentUpdate,
+    service.update_student,
+    """Change a student (academic office, or a college manager in their own college, also for
+    the new major); send `If-Match` with the ETag you read.""",
+)
+students.delete(
+    service.delete_student,
+    """Delete a student nothing refers to (academic office, or a college manager in their own
+    college); otherwise 409 names what still does.""",
+)
 
 # --- evaluation orgs ---------------------------------------------------------------------------
 
@@ -113,15 +180,28 @@ evaluation_orgs = Routes(
     id_name="org_id",
     read=service.EVALUATION_ORGS.one,
     prefix="/evaluation-orgs",
+    noun="培训评价组织",
 )
 evaluation_orgs.list(
     service.EVALUATION_ORGS,
     """Training and evaluation organisations (培训评价组织), readable by every role.""",
 )
-evaluation_orgs.create(models.EvaluationOrgCreate, service.create_evaluation_org)
-evaluation_orgs.get()
-evaluation_orgs.update(models.EvaluationOrgUpdate, service.update_evaluation_org)
-evaluation_orgs.delete(service.delete_evaluation_org)
+evaluation_orgs.create(
+    models.EvaluationOrgCreate,
+    service.create_evaluation_org,
+    """Create an organisation (academic office); the name is unique (409).""",
+)
+evaluation_orgs.get("""One organisation with its `ETag`; readable by every role.""")
+evaluation_orgs.update(
+    models.EvaluationOrgUpdate,
+    service.update_evaluation_org,
+    """Change an organisation (academic office); send `If-Match` with the ETag you read.""",
+)
+evaluation_orgs.delete(
+    service.delete_evaluation_org,
+    """Delete an organisation nothing refers to (academic office); otherwise 409 names what
+    still does.""",
+)
 
 # --- certificates ------------------------------------------------------------------------------
 
@@ -131,13 +211,27 @@ certificates = Routes(
     id_name="certificate_id",
     read=service.CERTIFICATES.one,
     prefix="/certificates",
+    noun="X证书",
 )
 certificates.list(
     service.CERTIFICATES,
     """X certificates with their organisation and levels, readable by every role. `q` also
     matches the normalised name (spaces, brackets, a leading `1+X`, a trailing `证书`).""",
 )
-certificates.create(models.CertificateCreate, service.create_certificate)
-certificates.get()
-certificates.update(models.CertificateUpdate, service.update_certificate)
-certificates.delete(service.delete_certificate)
+certificates.create(
+    models.CertificateCreate,
+    service.create_certificate,
+    """Create an X certificate of an organisation (academic office); the name, normalised as
+    `q` matches it, is unique (409).""",
+)
+certificates.get("""One X certificate with its levels; readable by every role.""")
+certificates.update(
+    models.CertificateUpdate,
+    service.update_certificate,
+    """Change an X certificate (academic office); send `If-Match` with the ETag you read.""",
+)
+certificates.delete(
+    service.delete_certificate,
+    """Delete an X certificate nothing refers to (academic office); otherwise 409 names what
+    still does.""",
+)

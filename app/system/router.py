@@ -21,13 +21,15 @@ class Readiness(BaseModel):
     migration: str
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, summary="存活检查")
 def system_health() -> Health:
     """The process is alive (no database call)."""
     return Health(status="ok")
 
 
-@router.get("/ready", response_model=Readiness, responses=problem_responses(503))
+@router.get(
+    "/ready", response_model=Readiness, responses=problem_responses(503), summary="就绪检查"
+)
 def system_ready(request: Request) -> Readiness:
     """The database is reachable and its schema is at the migration head this code expects."""
     engine: Engine = request.app.state.engine

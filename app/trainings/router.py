@@ -35,7 +35,12 @@ YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="P
 # --- teacher trainings -----------------------------------------------------------------------
 
 
-@trainings_router.get("", response_model=Page[models.TrainingPublic], responses=EXPORT_RESPONSES)
+@trainings_router.get(
+    "",
+    response_model=Page[models.TrainingPublic],
+    responses=EXPORT_RESPONSES,
+    summary="师资培训列表",
+)
 def teacher_trainings_list(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -58,6 +63,7 @@ trainings = Routes(
     id_name="training_id",
     read=service.get_training,
     context={"today": Today},
+    noun="师资培训",
 )
 trainings.create(
     models.TrainingCreate,
@@ -85,6 +91,7 @@ trainings.action(
     ),
     "planned → in_progress.",
     extra={"today": Today},
+    summary="开始师资培训",
 )
 trainings.action(
     "certify",
@@ -97,6 +104,7 @@ trainings.action(
     college manager certifies.""",
     body=models.CertifyBody,
     extra={"today": Today},
+    summary="师资培训合格发证",
 )
 trainings.action(
     "fail",
@@ -106,13 +114,20 @@ trainings.action(
     """in_progress → failed (no certificate). Only the office or the teacher's college
     manager records the outcome.""",
     extra={"today": Today},
+    summary="师资培训不合格",
 )
 
 
 # --- training batches ------------------------------------------------------------------------
 
 
-batches = Routes(batches_router, models.BatchPublic, id_name="batch_id", read=service.get_batch)
+batches = Routes(
+    batches_router,
+    models.BatchPublic,
+    id_name="batch_id",
+    read=service.get_batch,
+    noun="学生培训批次",
+)
 batches.list(
     service.BATCHES,
     """Student training batches by start date, over the pilots you can read, with their
@@ -145,6 +160,7 @@ batches.delete(
     "/{batch_id}/enrollments",
     response_model=Page[models.EnrollmentPublic],
     responses={**GET_RESPONSES, **EXPORT_RESPONSES},
+    summary="培训学员列表",
 )
 def training_batches_enrollments_list(
     session: SessionDep,
@@ -165,6 +181,7 @@ def training_batches_enrollments_list(
     response_model=models.EnrollmentPublic,
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
+    summary="新增培训学员",
 )
 def training_batches_enrollments_add(
     session: SessionDep,
@@ -185,6 +202,7 @@ def training_batches_enrollments_add(
     "/{batch_id}/enrollments/{enrollment_id}",
     response_model=models.EnrollmentPublic,
     responses=WRITE_RESPONSES,
+    summary="修改培训学员学时与结业",
 )
 def training_batches_enrollments_update(
     session: SessionDep,
@@ -207,6 +225,7 @@ def training_batches_enrollments_update(
     "/{batch_id}/enrollments/{enrollment_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ACTION_RESPONSES,
+    summary="移出培训学员",
 )
 def training_batches_enrollments_remove(
     session: SessionDep, principal: CurrentPrincipal, batch_id: DbId, enrollment_id: DbId
@@ -219,7 +238,10 @@ def training_batches_enrollments_remove(
 
 
 @coverage_router.get(
-    "/teacher-coverage", response_model=models.TeacherCoverageReport, responses=EXPORT_RESPONSES
+    "/teacher-coverage",
+    response_model=models.TeacherCoverageReport,
+    responses=EXPORT_RESPONSES,
+    summary="师资培训覆盖率",
 )
 def reports_teacher_coverage(
     session: SessionDep,
@@ -258,7 +280,10 @@ def reports_teacher_coverage(
 
 
 @application_detail_router.get(
-    "/{application_id}", response_model=models.ApplicationDetail, responses=GET_RESPONSES
+    "/{application_id}",
+    response_model=models.ApplicationDetail,
+    responses=GET_RESPONSES,
+    summary="查看试点申报",
 )
 def applications_get(
     session: SessionDep,
