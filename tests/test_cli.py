@@ -2,11 +2,8 @@
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,23 +15,13 @@ from starlette.testclient import TestClient
 from app.core.config import Settings
 from app.exams.service import PUBLIC_LOOKUPS_PER_MINUTE
 from app.main import create_app
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.cli import run_app, serving
 
 
 def _run(
     args: list[str], env: dict[str, str], stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_app(args, env, stdin=stdin)
 
 
 @pytest.fixture
@@ -135,37 +122,12 @@ def test_openapi_prints_the_schema(cli_env: dict[str, str]) -> None:
     assert "/api/v1/auth/token" in schema["paths"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _served(env: dict[str, str]) -> Iterator[str]:
-    """``python -m app serve`` on a free port until the block ends; yields its base URL."""
+    """``python -m app serve`` on a migrated database until the block ends; yields its URL."""
     _run(["migrate"], env)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with serving(env) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_serve_answers_health_and_ready(cli_env: dict[str, str]) -> None:

@@ -2,12 +2,9 @@
 behind the writers in the feed's order, and ``audit verify`` names the first event that was
 changed, deleted or inserted out of order with raw SQL."""
 
-import os
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +20,10 @@ from app.core.config import Settings
 from app.core.roles import Role
 from app.demo.loader import load_demo
 from app.main import create_app
+from tests.cli import app_env, run_app
 from tests.concurrency import Call, fire_concurrently
 from tests.conftest import TEST_SECRET
 from tests.factories import login_as
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write_events(engine: Engine, count: int) -> list[int]:
@@ -62,17 +58,8 @@ def _broken(engine: Engine) -> ChainBroken:
 
 
 def _run_cli(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEX_")}
-    env.update(ONEX_DATABASE_URL=database_url, ONEX_SECRET_KEY=TEST_SECRET)
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    env = app_env(ONEX_DATABASE_URL=database_url, ONEX_SECRET_KEY=TEST_SECRET)
+    return run_app(args, env, timeout=300)
 
 
 def test_every_event_is_hashed_as_it_is_written_and_the_sealed_chain_verifies(

@@ -6,10 +6,6 @@ do not depend on the database, so they run once, in the SQLite half of ``make te
 """
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli import app_env, run_app, serving
+
 ADMIN = "admin"
 ADMIN_PASSWORD = "integration-admin-password"
 OFFICE = "office"  # the academic office: the role that uploads reference data and applications
@@ -34,55 +31,22 @@ def sqlite_half_only() -> None:
         pytest.skip("runs once, in the SQLite half: it serves its own database over HTTP")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def cli_env(database: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEX_")}
-    env["ONEX_DATABASE_URL"] = f"sqlite:///{database}"
-    env["ONEX_SECRET_KEY"] = "integration-secret-key-long-enough-0123456789"
-    env["ONEX_BOOTSTRAP_ADMIN_USERNAME"] = ADMIN
-    env["ONEX_BOOTSTRAP_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    return env
+    return app_env(
+        ONEX_DATABASE_URL=f"sqlite:///{database}",
+        ONEX_SECRET_KEY="integration-secret-key-long-enough-0123456789",
+        ONEX_BOOTSTRAP_ADMIN_USERNAME=ADMIN,
+        ONEX_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    )
 
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     sqlite_half_only()
     env = cli_env(tmp_path_factory.mktemp("served") / "served.db")
-    migrated = subprocess.run(
-        [sys.executable, "-m", "app", "migrate"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    migrated = run_app(["migrate"], env)
     assert migrated.returncode == 0, migrated.stderr
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("the served app did not become ready")
+    with serving(env) as url:
         token = _token(url, ADMIN)
         office = httpx.post(
             f"{url}/api/v1/users",
@@ -92,9 +56,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         )
         assert office.status_code == 201, office.text
         yield Served(url=url, env=env)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _token(url: str, username: str) -> str:

@@ -13,14 +13,13 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.integration.conftest import ROOT, free_port, sqlite_half_only
+from tests.cli import ROOT, app_env, run_app, serving
+from tests.integration.conftest import sqlite_half_only
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"```(?:sh|bash)\n(.*?)```", re.S)
@@ -63,42 +62,13 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
         (work / ".venv").mkdir()
         (work / ".venv" / "bin").mkdir()
         (work / ".venv" / "bin" / "python").symlink_to(sys.executable)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEX_")}
-    env["ONEX_AUDIT_SEAL_SECONDS"] = "0"
+    env = app_env(ONEX_AUDIT_SEAL_SECONDS="0")
     for command in (["migrate"], ["demo"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "app", *command],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        done = run_app(command, env, cwd=work, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=work,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("the served app did not become ready")
-        env["DOC_PORT"] = str(port)
+    with serving(env, cwd=work) as url:
+        env["DOC_PORT"] = url.rsplit(":", 1)[1]
         yield work, env
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_the_docs_have_blocks_to_run_and_every_skip_still_matches() -> None:

@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from app.demo.loader import DEMO_CERTIFICATES, DEMO_ORGS
-from tests.integration.conftest import ADMIN_PASSWORD, OFFICE, ROOT, Served, sqlite_half_only
+from tests.cli import ROOT
+from tests.integration.conftest import ADMIN_PASSWORD, OFFICE, Served, sqlite_half_only
 
 PACKAGE = "onex_1x_pilot_service_client"
 NPM_TOOLS = ROOT / "tests" / "integration" / "npm"

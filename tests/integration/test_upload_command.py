@@ -3,7 +3,6 @@ tiny fake server that is busy once. They run once, in the SQLite half (see conft
 
 import json
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, Served, api_key, free_port, sqlite_half_only
+from tests.cli import ROOT, free_port, run_app
+from tests.integration.conftest import Served, api_key, sqlite_half_only
 
 MAJORS = ROOT / "app" / "demo" / "fixtures" / "majors-sample.tsv"
 
@@ -23,15 +23,7 @@ def _upload(
     env = {k: v for k, v in env.items() if k != "ONEX_API_KEY"}
     if key is not None:
         env["ONEX_API_KEY"] = key
-    return subprocess.run(
-        [sys.executable, "-m", "app", "upload", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_app(["upload", *args], env)
 
 
 @pytest.fixture(scope="module")
