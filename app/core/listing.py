@@ -16,13 +16,15 @@ rows from a server-side cursor in chunks of ``EXPORT_CHUNK_ROWS`` and write them
 (:mod:`app.core.export`), so memory stays flat however many rows match.
 """
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 from sqlalchemy import and_, func, or_
 from sqlalchemy.sql import operators
 from sqlmodel import Session, select
@@ -57,11 +59,23 @@ TextFilter = Annotated[
 """The free-text search field ``q`` of a filter model."""
 
 
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}")
+
+
+def _written_moment(value: Any) -> Any:
+    """Only a moment written out: pydantic alone would also read ``60.0`` as a Unix time."""
+    if not isinstance(value, datetime) and not (
+        isinstance(value, str) and _ISO_MOMENT.match(value)
+    ):
+        raise ValueError("an ISO 8601 moment with its offset, e.g. 2026-09-01T08:00:00+08:00")
+    return value
+
+
 class UpdatedSince(BaseModel):
     """The filter of a list another system mirrors: only rows changed since a moment. A filter
     model inherits it; its :class:`Listing` names the ``updated`` columns it compares."""
 
-    updated_since: AwareDatetime | None = Field(
+    updated_since: Annotated[AwareDatetime, BeforeValidator(_written_moment)] | None = Field(
         None,
         description="Only rows created or changed at or after this moment (ISO 8601 with an "
         "offset, e.g. `2026-09-01T08:00:00+08:00`): a mirror asks for what changed since its "

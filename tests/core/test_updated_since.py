@@ -70,7 +70,9 @@ def test_students_changed_since_a_moment_are_the_ones_listed(
     assert len(exported.content.decode("utf-8-sig").splitlines()) == 1 + 2
 
 
-@pytest.mark.parametrize("value", ["2026-09-01T08:00:00", "yesterday", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "value", ["2026-09-01T08:00:00", "yesterday", "2026-13-01T00:00:00Z", "60.0", "1700000000"]
+)
 def test_updated_since_needs_a_moment_with_its_offset(
     client: TestClient, db: Session, value: str
 ) -> None:
