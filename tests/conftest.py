@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 import app.models
 from app.core.config import Settings
+from app.core.i18n import set_default_language
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
 
@@ -39,6 +40,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     upgrade_to_head(url)
     return url
+
+
+@pytest.fixture(autouse=True)
+def english_outside_requests() -> None:
+    """Messages built outside a request (unit tests of parsers and services) read in English
+    too, like the suite's app (see ``settings``), whatever app a previous test created."""
+    set_default_language("en")
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
+from app.core.i18n import N_, _, translate
 from app.core.roles import Principal, Role
 from app.core.types import school_today
 
@@ -73,15 +74,18 @@ def get_principal(
     if api_key:
         principal = resolvers.from_api_key(session, api_key)
         if principal is None:
-            raise Unauthorized("The X-API-Key is unknown, revoked or expired")
+            raise Unauthorized(_("The X-API-Key is unknown, revoked or expired"))
     elif token:
         principal = resolvers.from_token(session, settings, token)
         if principal is None:
-            raise Unauthorized("The access token is invalid or expired; log in again")
+            raise Unauthorized(_("The access token is invalid or expired; log in again"))
     if principal is None:
         raise Unauthorized(
-            "Authentication required: send `Authorization: Bearer <token>` "
-            f"(from POST {TOKEN_URL}) or `X-API-Key`"
+            _(
+                "Authentication required: send `Authorization: Bearer <token>` (from POST "
+                "{token_url}) or `X-API-Key`",
+                token_url=TOKEN_URL,
+            )
         )
     request.state.principal_label = principal.label
     return principal
@@ -90,21 +94,30 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def check_role(principal: Principal, *roles: Role, what: str = "do this") -> None:
+def check_role(principal: Principal, *roles: Role, what: str = N_("do this")) -> None:
     """403 unless ``principal`` has one of ``roles``; ``what`` names the refused action."""
     if principal.role not in roles:
         allowed = ", ".join(r.value for r in roles)
         raise Forbidden(
-            f"Role {principal.role.value} may not {what}; allowed roles: {allowed}",
+            _(
+                "Role {role} may not {what}; allowed roles: {allowed}",
+                role=principal.role.value,
+                what=translate(what),
+                allowed=allowed,
+            ),
             allowed_roles=[r.value for r in roles],
         )
 
 
-def require_office(principal: Principal, what: str = "change this") -> None:
+def require_office(principal: Principal, what: str = N_("change this")) -> None:
     """403 unless ``principal`` is the academic office, which alone may ``what``."""
     if principal.role != Role.academic_office:
         raise Forbidden(
-            f"Only the academic office may {what}; role {principal.role.value} may not",
+            _(
+                "Only the academic office may {what}; role {role} may not",
+                what=translate(what),
+                role=principal.role.value,
+            ),
             allowed_roles=[Role.academic_office.value],
         )
 

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from app.core.errors import UnprocessableEntity
+from app.core.i18n import _
 
 MAX_CURSOR_LENGTH = 1000
 
@@ -88,8 +89,11 @@ def decode(text: str, terms: int) -> Cursor:
         InvalidOperation,
     ) as error:
         raise UnprocessableEntity(
-            "The cursor is not one this list gave: pass the `next` of the previous page as it is",
+            _(
+                "The cursor is not one this list gave: pass the `next` of the previous "
+                "page as it is",
+            ),
             code="invalid_cursor",
-            errors=[{"field": "query.cursor", "message": "not a cursor of this list"}],
+            errors=[{"field": "query.cursor", "message": _("not a cursor of this list")}],
         ) from error
     return Cursor(key=key, total=total)

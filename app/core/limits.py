@@ -9,6 +9,7 @@ busy service is alive)."""
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
+from app.core.i18n import _
 
 RETRY_AFTER_SECONDS = 1
 EXEMPT_PATHS = frozenset({"/health"})
@@ -27,8 +28,12 @@ class ConcurrencyLimitMiddleware:
         if self.in_flight >= self.limit:
             response = problem_response(
                 503,
-                f"The service is handling {self.limit} requests at once, its limit; "
-                f"retry in {RETRY_AFTER_SECONDS} second(s)",
+                _(
+                    "The service is handling {limit} requests at once, its limit; "
+                    "retry in {seconds} second(s)",
+                    limit=self.limit,
+                    seconds=RETRY_AFTER_SECONDS,
+                ),
                 code="overloaded",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
@@ -89,10 +94,14 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int, upload: bool) -> None:
-        what = "an upload" if upload else "a request body"
+        what = _("an upload") if upload else _("a request body")
         response = problem_response(
             413,
-            f"The body is larger than {limit:,} bytes, the limit of {what}",
+            _(
+                "The body is larger than {limit} bytes, the limit of {what}",
+                limit=f"{limit:,}",
+                what=what,
+            ),
             code="payload_too_large",
             extra={"limit_bytes": limit},
             headers={"Connection": "close"},

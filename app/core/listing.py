@@ -40,6 +40,7 @@ from app.core.export import (
     export_rows,
     item_rows,
 )
+from app.core.i18n import _, translate
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
 from app.core.params import MAX_DB_ID
 from app.core.roles import Principal
@@ -67,7 +68,7 @@ def _written_moment(value: Any) -> Any:
     if not isinstance(value, datetime) and not (
         isinstance(value, str) and _ISO_MOMENT.match(value)
     ):
-        raise ValueError("an ISO 8601 moment with its offset, e.g. 2026-09-01T08:00:00+08:00")
+        raise ValueError(_("an ISO 8601 moment with its offset, e.g. 2026-09-01T08:00:00+08:00"))
     return value
 
 
@@ -185,9 +186,9 @@ class Listing(Generic[F, T]):
         if cursor is not None:
             if terms is None:
                 raise UnprocessableEntity(
-                    "This list pages by `offset` only; it gives no cursor",
+                    _("This list pages by `offset` only; it gives no cursor"),
                     code="invalid_cursor",
-                    errors=[{"field": "query.cursor", "message": "this list takes no cursor"}],
+                    errors=[{"field": "query.cursor", "message": _("this list takes no cursor")}],
                 )
             after = decode(cursor, len(terms))
             total = after.total
@@ -294,7 +295,9 @@ class Listing(Generic[F, T]):
         statement = self.statement(session, principal, self.filters()).where(self.key == row_id)
         rows = session.exec(statement).all()
         if not rows:
-            raise NotFound(f"No {self.noun} with id {row_id}")
+            raise NotFound(
+                _("No {noun} with id {row_id}", noun=translate(self.noun), row_id=row_id)
+            )
         return self.to_items(session, rows)[0]
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from pydantic import ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.i18n import _
 from app.core.types import UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -75,5 +76,5 @@ class PatchModel(SQLModel):
         if isinstance(data, dict):
             for name, value in data.items():
                 if value is None and name in cls.model_fields and name not in cls.NULLABLE:
-                    raise ValueError(f"{name} cannot be null; leave it out to keep it")
+                    raise ValueError(_("{name} cannot be null; leave it out to keep it", name=name))
         return data

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.core.errors import TooManyRequests
+from app.core.i18n import _, translate
 from app.core.locks import advisory_lock
 from app.core.types import utcnow
 
@@ -61,8 +62,14 @@ class RateLimit:
             oldest = recent[len(recent) - self.limit - 1]
             retry_after = max(1, int((oldest + self.window - now).total_seconds()) + 1)
             raise TooManyRequests(
-                f"More than {self.limit} {self.what} {self.per} from this client; try again in "
-                f"{retry_after} seconds",
+                _(
+                    "More than {limit} {what} {per} from this client; try again in "
+                    "{retry_after} seconds",
+                    limit=self.limit,
+                    what=translate(self.what),
+                    per=translate(self.per),
+                    retry_after=retry_after,
+                ),
                 headers={"Retry-After": str(retry_after)},
                 retry_after=retry_after,
             )

@@ -12,6 +12,8 @@ from pydantic import BeforeValidator, Field, PlainSerializer
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import Dialect
 
+from app.core.i18n import N_, _, translate
+
 FEN_PER_YUAN = 100
 CENT = Decimal("0.01")
 
@@ -53,7 +55,7 @@ class MoneyFen(sa.types.TypeDecorator[Decimal]):
             return None
         amount = Decimal(value)
         if amount.quantize(CENT) != amount:
-            raise ValueError(f"money has at most two decimal places, got {value}")
+            raise ValueError(_("money has at most two decimal places, got {value}", value=value))
         return int(amount * FEN_PER_YUAN)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
@@ -67,7 +69,7 @@ def _money_to_str(value: Decimal) -> str:
 
 
 _MONEY_TEXT = re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")
-MONEY_FORM = (
+MONEY_FORM = N_(
     'an amount in yuan written like "1234.50": digits, then at most two decimals after a '
     "point (no exponent such as 1e3, no NaN or Infinity)"
 )
@@ -79,12 +81,15 @@ def _plain_money(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
         if not _MONEY_TEXT.fullmatch(text):
-            raise PydanticCustomError("money_format", f"expected {MONEY_FORM}, got {value!r}")
+            raise PydanticCustomError(
+                "money_format",
+                _("expected {form}, got {value}", form=translate(MONEY_FORM), value=repr(value)),
+            )
         return text
     if isinstance(value, float) and (not math.isfinite(value) or "e" in repr(value)):
-        raise PydanticCustomError("money_format", f"expected {MONEY_FORM}")
+        raise PydanticCustomError("money_format", _("expected {form}", form=translate(MONEY_FORM)))
     if isinstance(value, Decimal) and not value.is_finite():
-        raise PydanticCustomError("money_format", f"expected {MONEY_FORM}")
+        raise PydanticCustomError("money_format", _("expected {form}", form=translate(MONEY_FORM)))
     return value
 
 

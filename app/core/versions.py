@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from app.core.errors import PreconditionFailed
+from app.core.i18n import _, translate
 
 
 def parse_if_match(request: Request) -> int | None:
@@ -16,7 +17,10 @@ def parse_if_match(request: Request) -> int | None:
     value = raw.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
         raise PreconditionFailed(
-            f'If-Match must be the ETag from a previous GET, such as "3"; got {raw!r}'
+            _(
+                'If-Match must be the ETag from a previous GET, such as "3"; got {raw}',
+                raw=repr(raw),
+            )
         )
     return int(value)
 
@@ -28,8 +32,13 @@ def check_version(current: int, if_match: int | None, what: str) -> None:
     """412 when the client's ``If-Match`` names another version than the stored one."""
     if if_match is not None and if_match != current:
         raise PreconditionFailed(
-            f"The {what} was changed by someone else (current version {current}, "
-            f"If-Match {if_match}); reload it and apply your change again",
+            _(
+                "The {what} was changed by someone else (current version {current}, "
+                "If-Match {if_match}); reload it and apply your change again",
+                what=translate(what),
+                current=current,
+                if_match=if_match,
+            ),
             current_version=current,
         )
 

@@ -28,6 +28,7 @@ from app.core.errors import (
 )
 from app.core.export import ExportColumn
 from app.core.hooks import Hook
+from app.core.i18n import N_
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
 from app.core.ratelimit import RateLimit
@@ -969,8 +970,8 @@ PUBLIC_LOOKUPS = RateLimit(
     limit=PUBLIC_LOOKUPS_PER_MINUTE,
     window=PUBLIC_LOOKUP_WINDOW,
     lock_key=PUBLIC_LOOKUP_SPACE,
-    what="look-ups",
-    per="a minute",
+    what=N_("look-ups"),
+    per=N_("a minute"),
     prune_batch=PUBLIC_LOOKUP_PRUNE_BATCH,
 )
 """The public verification's limit, counted in the database so it holds across workers."""

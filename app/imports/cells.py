@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.core.i18n import N_, _, translate
 from app.core.types import unsigned_zero
 
 MULTI_VALUE_SEPARATORS = re.compile(r"[、，,;；\n\r]+")
@@ -24,7 +25,13 @@ def text(max_length: int = 100) -> Parser:
     def parse(raw: str) -> str:
         value = raw.strip()
         if len(value) > max_length:
-            raise CellError(f"at most {max_length} characters (this one has {len(value)})")
+            raise CellError(
+                _(
+                    "at most {max_length} characters (this one has {length})",
+                    max_length=max_length,
+                    length=len(value),
+                )
+            )
         return value
 
     return parse
@@ -49,17 +56,15 @@ def code(max_length: int = 20) -> Parser:
             if number == number.to_integral_value():
                 value = str(int(number))
         if not _CODE.match(value):
-            raise CellError("letters, digits, '.', '_' or '-' only")
+            raise CellError(_("letters, digits, '.', '_' or '-' only"))
         if len(value) > max_length:
-            raise CellError(f"at most {max_length} characters")
+            raise CellError(_("at most {max_length} characters", max_length=max_length))
         return value
 
     return parse
 
 
 def integer(low: int, high: int, suffix: str = "") -> Parser:
-    like = f" (like {low}{suffix})" if suffix else ""
-
     def parse(raw: str) -> int:
         value = raw
         if suffix and value.endswith(suffix):
@@ -71,10 +76,19 @@ def integer(low: int, high: int, suffix: str = "") -> Parser:
             if _FLOAT_CODE.match(value):
                 value = value.split(".", 1)[0]
         if not (value.isascii() and value.isdigit()) or len(value) > 9:
-            raise CellError(f"a whole number from {low} to {high}{like}")
+            if suffix:
+                raise CellError(
+                    _(
+                        "a whole number from {low} to {high} (like {low}{suffix})",
+                        low=low,
+                        high=high,
+                        suffix=suffix,
+                    )
+                )
+            raise CellError(_("a whole number from {low} to {high}", low=low, high=high))
         number = int(value)
         if not low <= number <= high:
-            raise CellError(f"a whole number from {low} to {high}")
+            raise CellError(_("a whole number from {low} to {high}", low=low, high=high))
         return number
 
     return parse
@@ -89,16 +103,16 @@ def decimal(low: Decimal, high: Decimal, places: int) -> Parser:
     def parse(raw: str) -> Decimal:
         value = unicodedata.normalize("NFKC", raw).strip()
         if not _PLAIN_DECIMAL.fullmatch(value):
-            raise CellError(f"a number from {low} to {high}")
+            raise CellError(_("a number from {low} to {high}", low=low, high=high))
         try:
             number = Decimal(value)
         except InvalidOperation as exc:
-            raise CellError(f"a number from {low} to {high}") from exc
+            raise CellError(_("a number from {low} to {high}", low=low, high=high)) from exc
         if not number.is_finite() or not low <= number <= high:
-            raise CellError(f"a number from {low} to {high}")
+            raise CellError(_("a number from {low} to {high}", low=low, high=high))
         quantum = Decimal(1).scaleb(-places)
         if number.quantize(quantum) != number:
-            raise CellError(f"at most {places} decimal place(s)")
+            raise CellError(_("at most {places} decimal place(s)", places=places))
         return unsigned_zero(number.quantize(quantum))
 
     return parse
@@ -120,7 +134,7 @@ def choice(allowed: Sequence[str]) -> Parser:
     def parse(raw: str) -> str:
         value = raw.strip()
         if value not in allowed:
-            raise CellError("one of " + ", ".join(allowed))
+            raise CellError(_("one of {choices}", choices=", ".join(allowed)))
         return value
 
     return parse
@@ -137,15 +151,15 @@ def money(high: Decimal) -> Parser:
     def parse(raw: str) -> Decimal:
         value = _MONEY_NOISE.sub("", unicodedata.normalize("NFKC", raw))
         if not _PLAIN_DECIMAL.fullmatch(value):
-            raise CellError("an amount in yuan such as 1234.50")
+            raise CellError(_("an amount in yuan such as 1234.50"))
         try:
             amount = Decimal(value)
         except InvalidOperation as exc:
-            raise CellError("an amount in yuan such as 1234.50") from exc
+            raise CellError(_("an amount in yuan such as 1234.50")) from exc
         if not amount.is_finite() or not CENT <= amount <= high:
-            raise CellError(f"an amount from 0.01 to {high}")
+            raise CellError(_("an amount from 0.01 to {high}", high=high))
         if amount.quantize(CENT) != amount:
-            raise CellError("at most two decimal places (fen)")
+            raise CellError(_("at most two decimal places (fen)"))
         return amount.quantize(CENT)
 
     return parse
@@ -164,10 +178,10 @@ def date_cell(raw: str) -> date:
             raise ValueError
         return date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError as exc:
-        raise CellError("a date such as 2022-03-01 or 2022年3月1日") from exc
+        raise CellError(_("a date such as 2022-03-01 or 2022年3月1日")) from exc
 
 
-def yes_no(yes: Iterable[str], no: Iterable[str], hint: str = "是 or 否") -> Parser:
+def yes_no(yes: Iterable[str], no: Iterable[str], hint: str = N_("是 or 否")) -> Parser:
     """True for a word of ``yes``, False for one of ``no`` (lower-case words; any case read)."""
     yes_words = frozenset(yes)
     no_words = frozenset(no)
@@ -178,7 +192,7 @@ def yes_no(yes: Iterable[str], no: Iterable[str], hint: str = "是 or 否") -> P
             return True
         if value in no_words:
             return False
-        raise CellError(hint)
+        raise CellError(translate(hint))
 
     return parse
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel
 
 from app.core.audit import record, snapshot
 from app.core.errors import Conflict, UnprocessableEntity
+from app.core.i18n import _, translate
 from app.core.locks import advisory_lock
 from app.core.roles import OFFICE, Principal, Role
 from app.core.types import utcnow
@@ -49,7 +50,7 @@ class RowRefused(Exception):
 
 def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     close = difflib.get_close_matches(value, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return _("; did you mean {suggestion}?", suggestion=repr(close[0])) if close else ""
 
 
 # --- declarations ----------------------------------------------------------------------------
@@ -143,10 +144,15 @@ def _find_header(kind: ImportKind, rows: list[list[str]]) -> _Header:
     expected = ", ".join(f"{c.zh} ({c.en})" for c in kind.columns if c.required)
     if best[1] < 0:
         raise UnprocessableEntity(
-            f"No header row found in the first {HEADER_SCAN_ROWS} rows; expected columns: "
-            f"{expected}",
+            _(
+                "No header row found in the first {rows} rows; expected columns: {expected}",
+                rows=HEADER_SCAN_ROWS,
+                expected=expected,
+            ),
             code="missing_columns",
-            errors=[{"field": "file", "message": f"expected columns: {expected}"}],
+            errors=[
+                {"field": "file", "message": _("expected columns: {expected}", expected=expected)}
+            ],
         )
     index = best[1]
     positions: dict[str, int] = {}
@@ -162,25 +168,39 @@ def _find_header(kind: ImportKind, rows: list[list[str]]) -> _Header:
             ignored.append(cell)
         elif match.key in positions:
             duplicate.append(
-                {"field": f"file.{cell}", "message": f"a second {match.zh} ({match.en}) column"}
+                {
+                    "field": f"file.{cell}",
+                    "message": _("a second {zh} ({en}) column", zh=match.zh, en=match.en),
+                }
             )
         else:
             positions[match.key] = position
     missing = [c for c in kind.columns if c.required and c.key not in positions]
     problems = duplicate + [
-        {"field": f"file.{c.zh}", "message": f"required column {c.zh} ({c.en}) is missing"}
+        {
+            "field": f"file.{c.zh}",
+            "message": _("required column {zh} ({en}) is missing", zh=c.zh, en=c.en),
+        }
         for c in missing
     ]
     if kind.require_any and not any(key in positions for key in kind.require_any):
-        either = " or ".join(f"{c.zh} ({c.en})" for c in kind.columns if c.key in kind.require_any)
-        problems.append({"field": "file", "message": f"a column {either} is required"})
+        either = _(" or ").join(
+            f"{c.zh} ({c.en})" for c in kind.columns if c.key in kind.require_any
+        )
+        problems.append(
+            {"field": "file", "message": _("a column {either} is required", either=either)}
+        )
     if problems:
         found = ", ".join(cell.strip() for cell in rows[index] if cell.strip())
         raise UnprocessableEntity(
-            "The file's columns do not fit a "
-            f"{kind.name} upload: "
-            + "; ".join(p["message"] for p in problems)
-            + f". Found columns: {found}. Expected: {expected}",
+            _(
+                "The file's columns do not fit a {kind} upload: {problems}. Found columns: "
+                "{found}. Expected: {expected}",
+                kind=kind.name,
+                problems="; ".join(p["message"] for p in problems),
+                found=found,
+                expected=expected,
+            ),
             code="missing_columns",
             errors=problems,
         )
@@ -224,9 +244,9 @@ def _keys(kind: ImportKind, parsed: list[tuple[int, dict[str, Any]]], options: A
     value (None when the cell is empty or bad)."""
     if kind.row_key is not None:
         row_key = kind.row_key
-        return [row_key(cells, options) for _, cells in parsed]
+        return [row_key(cells, options) for _line, cells in parsed]
     name, key_of = kind.key, kind.key_of
-    values = [cells.get(name) for _, cells in parsed]
+    values = [cells.get(name) for _line, cells in parsed]
     if key_of is as_is:
         return values
     return [None if value is None else key_of(value) for value in values]
@@ -375,7 +395,15 @@ def _parse_rows(
             value = raw[position].strip() if position < width else ""
             if not value:
                 if column.required:
-                    errors.add(line, title, "", f"required: {column.help or column.zh}")
+                    errors.add(
+                        line,
+                        title,
+                        "",
+                        _(
+                            "required: {what}",
+                            what=translate(column.help) if column.help else column.zh,
+                        ),
+                    )
                 cells[key] = None
                 continue
             try:
@@ -385,9 +413,9 @@ def _parse_rows(
         parsed.append((line, cells))
     if not parsed:
         raise UnprocessableEntity(
-            "The file has a header row but no data rows; add at least one row under the header",
+            _("The file has a header row but no data rows; add at least one row under the header"),
             code="no_data_rows",
-            errors=[{"field": "file", "message": "header only, no data rows"}],
+            errors=[{"field": "file", "message": _("header only, no data rows")}],
         )
     return parsed
 
@@ -412,7 +440,12 @@ def _refuse_duplicate_keys(
                 line,
                 key_header,
                 text,
-                f"{label} {text} already appears in row {seen[value]}; each row needs its own",
+                _(
+                    "{label} {value} already appears in row {row}; each row needs its own",
+                    label=label,
+                    value=text,
+                    row=seen[value],
+                ),
             )
         else:
             seen[value] = line
@@ -462,9 +495,15 @@ def _compare(
                     line,
                     column,
                     value,
-                    ("would move the row to" if moves else "belongs to")
-                    + " another college; a college manager imports only rows of their own "
-                    "college",
+                    _(
+                        "would move the row to another college; a college manager imports only "
+                        "rows of their own college"
+                    )
+                    if moves
+                    else _(
+                        "belongs to another college; a college manager imports only rows of "
+                        "their own college"
+                    ),
                 )
                 continue
         if existing is None:
@@ -595,8 +634,11 @@ def _bulk_update(
     if versioned and changed != len(rows):
         session.rollback()
         raise ChangedDuringImport(
-            f"{len(rows) - changed} of the rows to update were changed by someone else while "
-            "the file was being imported; nothing was written, upload it again"
+            _(
+                "{count} of the rows to update were changed by someone else while the "
+                "file was being imported; nothing was written, upload it again",
+                count=len(rows) - changed,
+            )
         )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from python_calamine import CalamineError, CalamineWorkbook
 
 from app.core.errors import AppError, PayloadTooLarge, UnprocessableEntity
-from app.core.i18n import N_
+from app.core.i18n import N_, _, translate
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNPACKED_XLSX_BYTES = 400 * 1024 * 1024
@@ -19,7 +19,7 @@ XLSX_EXTENSIONS = frozenset({".xlsx", ".xlsm"})
 TEXT_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
-ACCEPTED = ".xlsx, .csv (UTF-8, UTF-8 with BOM, GB18030/GBK) or .tsv"
+ACCEPTED = N_(".xlsx, .csv (UTF-8, UTF-8 with BOM, GB18030/GBK) or .tsv")
 
 
 class UnsupportedMediaType(AppError):
@@ -33,26 +33,41 @@ def read_rows(filename: str, content: bytes) -> list[list[str]]:
     uses); index ``i`` is spreadsheet row ``i + 1``."""
     if not content:
         raise UnprocessableEntity(
-            "The file is empty: upload a spreadsheet with a header row and at least one data row",
+            _(
+                "The file is empty: upload a spreadsheet with a header row and at least "
+                "one data row",
+            ),
             code="empty_file",
-            errors=[{"field": "file", "message": "empty file"}],
+            errors=[{"field": "file", "message": _("empty file")}],
         )
     extension = PurePath(filename or "").suffix.lower()
     if content.startswith(OLE_MAGIC):
         raise UnsupportedMediaType(
-            "This is an old .xls (or another OLE) file; save it as .xlsx and upload again. "
-            f"Accepted: {ACCEPTED}"
+            _(
+                "This is an old .xls (or another OLE) file; save it as .xlsx and upload "
+                "again. Accepted: {accepted}",
+                accepted=translate(ACCEPTED),
+            )
         )
     if content.startswith(ZIP_MAGIC):
         return _xlsx_rows(content)
     if extension in XLSX_EXTENSIONS:
         raise UnsupportedMediaType(
-            f"{filename!r} is named .xlsx but is not an Excel workbook. Accepted: {ACCEPTED}"
+            _(
+                "{filename} is named .xlsx but is not an Excel workbook. Accepted: {accepted}",
+                filename=repr(filename),
+                accepted=translate(ACCEPTED),
+            )
         )
     if extension in TEXT_EXTENSIONS or not extension:
         return _text_rows(content, tab=extension == ".tsv")
     raise UnsupportedMediaType(
-        f"Files of type {extension!r} are not spreadsheets this service reads. Accepted: {ACCEPTED}"
+        _(
+            "Files of type {extension} are not spreadsheets this service reads. "
+            "Accepted: {accepted}",
+            extension=repr(extension),
+            accepted=translate(ACCEPTED),
+        )
     )
 
 
@@ -84,12 +99,17 @@ def _check_unpacked_size(content: bytes) -> None:
             unpacked = sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise UnsupportedMediaType(
-            f"The file could not be read as an .xlsx workbook. Accepted: {ACCEPTED}"
+            _(
+                "The file could not be read as an .xlsx workbook. Accepted: {accepted}",
+                accepted=translate(ACCEPTED),
+            )
         ) from exc
     if unpacked > MAX_UNPACKED_XLSX_BYTES:
         raise PayloadTooLarge(
-            f"The workbook unpacks to more than {MAX_UNPACKED_XLSX_BYTES // (1024 * 1024)} MB; "
-            "split it into smaller files",
+            _(
+                "The workbook unpacks to more than {mb} MB; split it into smaller files",
+                mb=MAX_UNPACKED_XLSX_BYTES // (1024 * 1024),
+            ),
             max_bytes=MAX_UNPACKED_XLSX_BYTES,
         )
 
@@ -99,7 +119,9 @@ def _xlsx_rows(content: bytes) -> list[list[str]]:
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
         if not workbook.sheet_names:
-            raise UnsupportedMediaType(f"The workbook has no sheets. Accepted: {ACCEPTED}")
+            raise UnsupportedMediaType(
+                _("The workbook has no sheets. Accepted: {accepted}", accepted=translate(ACCEPTED))
+            )
         sheet = workbook.get_sheet_by_index(0)
         return [
             [v if type(v) is str else cell_to_text(v) for v in row]
@@ -107,8 +129,11 @@ def _xlsx_rows(content: bytes) -> list[list[str]]:
         ]
     except (CalamineError, ValueError, OSError) as exc:
         raise UnsupportedMediaType(
-            f"The file could not be read as an .xlsx workbook ({type(exc).__name__}). "
-            f"Accepted: {ACCEPTED}"
+            _(
+                "The file could not be read as an .xlsx workbook ({error}). Accepted: {accepted}",
+                error=type(exc).__name__,
+                accepted=translate(ACCEPTED),
+            )
         ) from exc
 
 
@@ -119,7 +144,10 @@ def _decode(content: bytes) -> str:
         return content.decode("utf-16", errors="replace")
     if b"\x00" in content[:8192]:
         raise UnsupportedMediaType(
-            f"The file is binary, not a spreadsheet this service reads. Accepted: {ACCEPTED}"
+            _(
+                "The file is binary, not a spreadsheet this service reads. Accepted: {accepted}",
+                accepted=translate(ACCEPTED),
+            )
         )
     try:
         return content.decode("utf-8")
@@ -129,7 +157,7 @@ def _decode(content: bytes) -> str:
         return content.decode("gb18030")
     except UnicodeDecodeError as exc:
         raise UnsupportedMediaType(
-            "The text is neither UTF-8 nor GB18030/GBK; save it as 'CSV UTF-8' and upload again"
+            _("The text is neither UTF-8 nor GB18030/GBK; save it as 'CSV UTF-8' and upload again")
         ) from exc
 
 
@@ -151,7 +179,10 @@ def _text_rows(content: bytes, *, tab: bool) -> list[list[str]]:
     text = _decode(content)
     if "\x00" in text:
         raise UnsupportedMediaType(
-            f"The file is binary, not a spreadsheet this service reads. Accepted: {ACCEPTED}"
+            _(
+                "The file is binary, not a spreadsheet this service reads. Accepted: {accepted}",
+                accepted=translate(ACCEPTED),
+            )
         )
     first_line = _first_line(text)
     delimiter = "\t" if tab or first_line.count("\t") > first_line.count(",") else ","
@@ -160,7 +191,7 @@ def _text_rows(content: bytes, *, tab: bool) -> list[list[str]]:
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise UnprocessableEntity(
-            f"The text could not be read as CSV: {exc}",
+            _("The text could not be read as CSV: {error}", error=str(exc)),
             code="unreadable_file",
             errors=[{"field": "file", "message": str(exc)}],
         ) from exc

@@ -8,8 +8,9 @@ from pydantic import BaseModel, ValidationError
 
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
-from app.core.errors import UnprocessableEntity, problem_responses
+from app.core.errors import UnprocessableEntity, problem_responses, validation_message
 from app.core.export import XLSX_MEDIA_TYPE
+from app.core.i18n import _
 from app.core.routes import Routes
 from app.imports import service
 from app.imports.models import ImportBatchPublic, ImportReport
@@ -73,8 +74,12 @@ def imports_upload(
     )
     if not report.written and not dry_run:
         raise UnprocessableEntity(
-            f"{report.errors_total} problem(s) in {report.file_name}; nothing was written. "
-            "Fix the rows named in `errors` and upload again",
+            _(
+                "{errors_total} problem(s) in {file_name}; nothing was written. Fix the "
+                "rows named in `errors` and upload again",
+                errors_total=report.errors_total,
+                file_name=report.file_name,
+            ),
             code="import_rejected",
             errors=[e.model_dump() for e in report.errors],
             **report.model_dump(exclude={"errors"}),
@@ -127,12 +132,14 @@ def _options(model: type[BaseModel] | None, request: Request) -> BaseModel | Non
         return model.model_validate(given)
     except ValidationError as exc:
         errors = [
-            {"field": "query." + ".".join(map(str, e["loc"])), "message": e["msg"]}
+            {"field": "query." + ".".join(map(str, e["loc"])), "message": validation_message(e)}
             for e in exc.errors()
         ]
         raise UnprocessableEntity(
-            "The request is not valid: "
-            + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            _(
+                "The request is not valid: {summary}",
+                summary="; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            ),
             errors=errors,
         ) from exc
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, or_, select
 
 from app.core.errors import Forbidden, PayloadTooLarge
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _
 from app.core.listing import Listing, each
 from app.core.roles import READ_ALL, Principal
 from app.imports.engine import ImportKind, run_import
@@ -23,7 +24,10 @@ def read_limited(stream: BinaryIO, limit: int = MAX_UPLOAD_BYTES) -> bytes:
     content = stream.read(limit + 1)
     if len(content) > limit:
         raise PayloadTooLarge(
-            f"The file is larger than {limit // (1024 * 1024)} MB; split it into smaller files",
+            _(
+                "The file is larger than {mb} MB; split it into smaller files",
+                mb=limit // (1024 * 1024),
+            ),
             max_bytes=limit,
         )
     return content
@@ -42,7 +46,12 @@ def upload(
     if principal.role not in kind.writers:
         allowed = ", ".join(sorted(r.value for r in kind.writers))
         raise Forbidden(
-            f"Role {principal.role.value} may not upload {kind.name}; allowed roles: {allowed}",
+            _(
+                "Role {role} may not upload {kind}; allowed roles: {allowed}",
+                role=principal.role.value,
+                kind=kind.name,
+                allowed=allowed,
+            ),
             allowed_roles=sorted(r.value for r in kind.writers),
         )
     return run_import(
@@ -91,7 +100,7 @@ def batch_statement(_session: Session, principal: Principal, filters: ImportBatc
 
 
 BATCHES = Listing(
-    noun="import batch",
+    noun=N_("import batch"),
     statement=batch_statement,
     order=[col(ImportBatch.id).desc()],
     to_items=each(ImportBatchPublic.model_validate),

@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from app.core.errors import ServiceUnavailable, problem_responses
+from app.core.i18n import _
 from app.core.migrations import current_revisions
 
 router = APIRouter(tags=["system"])
@@ -40,12 +41,17 @@ def system_ready(request: Request) -> Readiness:
             current = current_revisions(connection)
     except Exception as exc:
         raise ServiceUnavailable(
-            f"The database is not reachable: {type(exc).__name__}", code="database_unreachable"
+            _("The database is not reachable: {error}", error=type(exc).__name__),
+            code="database_unreachable",
         ) from exc
     if current != heads:
         raise ServiceUnavailable(
-            f"The database schema is at {sorted(current) or 'no revision'}, the code expects "
-            f"{sorted(heads)}: run `python -m app migrate`",
+            _(
+                "The database schema is at {current}, the code expects {heads}: run "
+                "`python -m app migrate`",
+                current=sorted(current) or _("no revision"),
+                heads=sorted(heads),
+            ),
             code="migrations_pending",
         )
     return Readiness(status="ready", database="ok", migration=", ".join(sorted(current)))
