@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
+from app.core.i18n import _
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
 from app.imports.cells import CellError, choice, code, decimal, integer, multi, text
@@ -56,8 +57,12 @@ def _college_id(plan: Plan, name: str, column: str) -> int:
     if name in colleges:
         return colleges[name]
     raise RowRefused(
-        f"unknown college {name!r}{did_you_mean(name, colleges)}; use the name of a college "
-        "that exists (GET /api/v1/colleges)",
+        _(
+            "unknown college {name}{hint}; use the name of a "
+            "college that exists (GET /api/v1/colleges)",
+            name=repr(name),
+            hint=did_you_mean(name, colleges),
+        ),
         column,
         name,
     )
@@ -86,7 +91,11 @@ def _college_values(plan: Plan, cells: dict[str, Any], _principal: Principal) ->
             owner = codes.get(code_value)
             if owner not in (None, cells["name"]):
                 raise RowRefused(
-                    f"college code {code_value} already belongs to {owner!r}; codes are unique",
+                    _(
+                        "college code {code_value} already belongs to {owner}; codes are unique",
+                        code_value=code_value,
+                        owner=repr(owner),
+                    ),
                     "学院代码",
                     code_value,
                 )
@@ -243,10 +252,18 @@ def _major_id(plan: Plan, value: str, column: str) -> int:
     if len(ids) == 1:
         return ids[0]
     if len(ids) > 1:
-        raise RowRefused(f"more than one major is named {value!r}; use its code", column, value)
+        raise RowRefused(
+            _("more than one major is named {value}; use its code", value=repr(value)),
+            column,
+            value,
+        )
     raise RowRefused(
-        f"unknown major {value!r}{did_you_mean(value, [*by_name, *by_code])}; use a major code "
-        "or name that exists (GET /api/v1/majors)",
+        _(
+            "unknown major {value}{hint}; use a major code "
+            "or name that exists (GET /api/v1/majors)",
+            value=repr(value),
+            hint=did_you_mean(value, [*by_name, *by_code]),
+        ),
         column,
         value,
     )
@@ -419,7 +436,7 @@ def _student_values(plan: Plan, cells: dict[str, Any], _principal: Principal) ->
     elif cells.get("major_name"):
         major_id = _major_id(plan, cells["major_name"], "专业")
     else:
-        raise RowRefused("required: 专业代码 (major_code) or 专业 (major name)", "专业", "")
+        raise RowRefused(_("required: 专业代码 (major_code) or 专业 (major name)"), "专业", "")
     values: dict[str, Any] = {
         "student_no": cells["student_no"],
         "name": cells["name"],
@@ -540,14 +557,18 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], _principal: Principal
     org = cells["evaluation_org"]
     if org not in orgs:
         raise RowRefused(
-            f"unknown evaluation organisation {org!r}{did_you_mean(org, orgs)}; use the name "
-            "of one that exists (GET /api/v1/evaluation-orgs)",
+            _(
+                "unknown evaluation organisation {org}{hint}; use the "
+                "name of one that exists (GET /api/v1/evaluation-orgs)",
+                org=repr(org),
+                hint=did_you_mean(org, orgs),
+            ),
             "培训评价组织",
             org,
         )
     levels = [Level(v) for v in cells["levels"]]
     if not levels:
-        raise RowRefused("at least one level: 初级, 中级 or 高级", "等级", "")
+        raise RowRefused(_("at least one level: 初级, 中级 or 高级"), "等级", "")
     return {
         "name": cells["name"],
         "normalized_name": normalise_certificate_name(cells["name"]),
@@ -560,7 +581,7 @@ def certificate_name_cell(raw: str) -> str:
     """A certificate's name, as an upload of any kind names one."""
     name = str(text(100)(raw))
     if not normalise_certificate_name(name):
-        raise CellError("a certificate name, such as Web前端开发")
+        raise CellError(_("a certificate name, such as Web前端开发"))
     return name
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, PlainValidator, StringConstraints, WithJsonSchema, field_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.i18n import _
 from app.core.listing import IdFilter, TextFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned
 
@@ -44,9 +45,9 @@ def _credits(value: object) -> Decimal:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         number = Decimal(str(value))
     else:
-        raise ValueError("credits are a number from 0 to 99.9 with at most one decimal place")
+        raise ValueError(_("credits are a number from 0 to 99.9 with at most one decimal place"))
     if not number.is_finite() or not Decimal(0) <= number <= MAX_CREDITS:
-        raise ValueError("credits are a number from 0 to 99.9")
+        raise ValueError(_("credits are a number from 0 to 99.9"))
     return number.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 

@@ -11,6 +11,7 @@ from app.core.audit import apply_changes, delete_row, save_new
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _, translate
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_row
 from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
@@ -73,8 +74,12 @@ def require_writer_role(principal: Principal, what: str) -> None:
     """403 before anything else for roles that never write ``what``."""
     if principal.role not in OFFICE_OR_COLLEGE:
         raise Forbidden(
-            f"Role {principal.role.value} may not change {what}; "
-            "allowed roles: academic_office, college_manager (own college)",
+            _(
+                "Role {role} may not change {what}; allowed roles: academic_office, "
+                "college_manager (own college)",
+                role=principal.role.value,
+                what=translate(what),
+            ),
             allowed_roles=[Role.academic_office.value, Role.college_manager.value],
         )
 
@@ -87,13 +92,22 @@ def require_college_writer(principal: Principal, college_id: int, what: str) -> 
         if principal.college_id == college_id:
             return
         raise Forbidden(
-            f"A college manager changes only {what} of their own college "
-            f"(college id {principal.college_id}); this one belongs to college id {college_id}",
+            _(
+                "A college manager changes only {what} of their own college (college id "
+                "{own}); this one belongs to college id {college_id}",
+                what=translate(what),
+                own=principal.college_id,
+                college_id=college_id,
+            ),
             code="out_of_scope",
         )
     raise Forbidden(
-        f"Role {principal.role.value} may not change {what}; "
-        "allowed roles: academic_office, college_manager (own college)",
+        _(
+            "Role {role} may not change {what}; allowed roles: academic_office, "
+            "college_manager (own college)",
+            role=principal.role.value,
+            what=translate(what),
+        ),
         allowed_roles=[Role.academic_office.value, Role.college_manager.value],
     )
 
@@ -120,8 +134,15 @@ def _require_ref(
 ) -> None:
     if not _exists(session, model, row_id):
         raise UnprocessableEntity(
-            f"No {label} with id {row_id}",
-            errors=[{"field": f"body.{field}", "message": f"no {label} with id {row_id}"}],
+            _("No {label} with id {row_id}", label=translate(label), row_id=row_id),
+            errors=[
+                {
+                    "field": f"body.{field}",
+                    "message": _(
+                        "no {label} with id {row_id}", label=translate(label), row_id=row_id
+                    ),
+                }
+            ],
         )
 
 
@@ -143,7 +164,13 @@ def _unique(
     other = session.exec(statement).first()
     if other is not None:
         raise Conflict(
-            f"Another {label} already has {field} {value!r} (id {other})",
+            _(
+                "Another {label} already has {field} {value} (id {other})",
+                label=translate(label),
+                field=field,
+                value=repr(value),
+                other=other,
+            ),
             code="duplicate",
             field=field,
             existing_id=other,
@@ -172,7 +199,12 @@ def _refuse_if_referenced(
     if found:
         listed = ", ".join(f"{f['count']} {f['entity']}" for f in found)
         raise Conflict(
-            f"The {label} {row_id} is still referred to by {listed}; remove or move them first",
+            _(
+                "The {label} {row_id} is still referred to by {listed}; remove or move them first",
+                label=translate(label),
+                row_id=row_id,
+                listed=listed,
+            ),
             code="still_referenced",
             referenced_by=found,
         )
@@ -182,8 +214,8 @@ def _not_null(changes: dict[str, Any], nullable: set[str]) -> None:
     for field, value in changes.items():
         if value is None and field not in nullable:
             raise UnprocessableEntity(
-                f"{field} cannot be null",
-                errors=[{"field": f"body.{field}", "message": "cannot be null"}],
+                _("{field} cannot be null", field=field),
+                errors=[{"field": f"body.{field}", "message": _("cannot be null")}],
             )
 
 
@@ -195,7 +227,7 @@ def college_statement(_session: Session, _principal: Principal, filters: College
 
 
 COLLEGES = Listing(
-    noun="college",
+    noun=N_("college"),
     statement=college_statement,
     order=[col(College.id)],
     to_items=each(CollegePublic.model_validate),
@@ -215,9 +247,9 @@ def get_college(session: Session, principal: Principal, college_id: int) -> Coll
 
 
 def create_college(session: Session, principal: Principal, data: CollegeCreate) -> College:
-    require_office(principal, "change reference data")
-    _unique(session, College, College.name, data.name, None, "name", "college")
-    _unique(session, College, College.code, data.code, None, "code", "college")
+    require_office(principal, N_("change reference data"))
+    _unique(session, College, College.name, data.name, None, "name", N_("college"))
+    _unique(session, College, College.code, data.code, None, "code", N_("college"))
     college = College.model_validate(data)
     save_new(session, principal, college, "college")
     return college
@@ -230,21 +262,21 @@ def update_college(
     data: CollegeUpdate,
     if_match: int | None,
 ) -> CollegePublic:
-    require_office(principal, "change reference data")
-    college = lock_row(session, College, college_id, "college")
-    check_version(college.version, if_match, "college")
+    require_office(principal, N_("change reference data"))
+    college = lock_row(session, College, college_id, N_("college"))
+    check_version(college.version, if_match, N_("college"))
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, {"code"})
-    _unique(session, College, College.name, changes.get("name"), college_id, "name", "college")
-    _unique(session, College, College.code, changes.get("code"), college_id, "code", "college")
+    _unique(session, College, College.name, changes.get("name"), college_id, "name", N_("college"))
+    _unique(session, College, College.code, changes.get("code"), college_id, "code", N_("college"))
     apply_changes(session, principal, college, changes, "college")
     return CollegePublic.model_validate(college)
 
 
 def delete_college(session: Session, principal: Principal, college_id: int) -> None:
-    require_office(principal, "change reference data")
-    college = lock_row(session, College, college_id, "college")
-    _refuse_if_referenced(session, "college", College, college_id)
+    require_office(principal, N_("change reference data"))
+    college = lock_row(session, College, college_id, N_("college"))
+    _refuse_if_referenced(session, N_("college"), College, college_id)
     delete_row(session, principal, college, "college")
 
 
@@ -267,7 +299,7 @@ def major_public(row: Any) -> MajorPublic:
 
 
 MAJORS = Listing(
-    noun="major",
+    noun=N_("major"),
     statement=major_statement,
     order=[col(Major.code), col(Major.id)],
     to_items=each(major_public),
@@ -288,18 +320,18 @@ def get_major(session: Session, principal: Principal, major_id: int) -> MajorPub
 
 
 def _scoped_major(session: Session, principal: Principal, major_id: int) -> Major:
-    major = lock_row(session, Major, major_id, "major")
+    major = lock_row(session, Major, major_id, N_("major"))
     scope = college_scope(principal)
     if scope is not None and major.college_id != scope:
-        raise NotFound(f"No major with id {major_id}")
+        raise NotFound(_("No major with id {major_id}", major_id=major_id))
     return major
 
 
 def create_major(session: Session, principal: Principal, data: MajorCreate) -> Major:
-    require_writer_role(principal, "majors")
-    require_college_writer(principal, data.college_id, "majors")
-    _require_ref(session, College, data.college_id, "college_id", "college")
-    _unique(session, Major, Major.code, data.code, None, "code", "major")
+    require_writer_role(principal, N_("majors"))
+    require_college_writer(principal, data.college_id, N_("majors"))
+    _require_ref(session, College, data.college_id, "college_id", N_("college"))
+    _unique(session, Major, Major.code, data.code, None, "code", N_("major"))
     major = Major.model_validate(data)
     save_new(session, principal, major, "major")
     return major
@@ -308,25 +340,25 @@ def create_major(session: Session, principal: Principal, data: MajorCreate) -> M
 def update_major(
     session: Session, principal: Principal, major_id: int, data: MajorUpdate, if_match: int | None
 ) -> Major:
-    require_writer_role(principal, "majors")
+    require_writer_role(principal, N_("majors"))
     major = _scoped_major(session, principal, major_id)
-    require_college_writer(principal, major.college_id, "majors")
-    check_version(major.version, if_match, "major")
+    require_college_writer(principal, major.college_id, N_("majors"))
+    check_version(major.version, if_match, N_("major"))
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, set())
     if "college_id" in changes:
-        require_college_writer(principal, changes["college_id"], "majors")
-        _require_ref(session, College, changes["college_id"], "college_id", "college")
-    _unique(session, Major, Major.code, changes.get("code"), major_id, "code", "major")
+        require_college_writer(principal, changes["college_id"], N_("majors"))
+        _require_ref(session, College, changes["college_id"], "college_id", N_("college"))
+    _unique(session, Major, Major.code, changes.get("code"), major_id, "code", N_("major"))
     apply_changes(session, principal, major, changes, "major")
     return major
 
 
 def delete_major(session: Session, principal: Principal, major_id: int) -> None:
-    require_writer_role(principal, "majors")
+    require_writer_role(principal, N_("majors"))
     major = _scoped_major(session, principal, major_id)
-    require_college_writer(principal, major.college_id, "majors")
-    _refuse_if_referenced(session, "major", Major, major_id)
+    require_college_writer(principal, major.college_id, N_("majors"))
+    _refuse_if_referenced(session, N_("major"), Major, major_id)
     delete_row(session, principal, major, "major")
 
 
@@ -378,7 +410,7 @@ def course_items(session: Session, rows: Sequence[Any]) -> list[CourseItem]:
 
 
 COURSES = Listing(
-    noun="course",
+    noun=N_("course"),
     statement=course_statement,
     order=[col(Course.code), col(Course.id)],
     to_items=course_items,
@@ -414,8 +446,16 @@ def _check_majors(session: Session, principal: Principal, major_ids: list[int]) 
     missing = [m for m in wanted if m not in found]
     if missing:
         raise UnprocessableEntity(
-            f"No major with id {', '.join(map(str, missing))}",
-            errors=[{"field": "body.major_ids", "message": f"unknown major ids {missing}"}],
+            _(
+                "No major with id {ids}",
+                ids=", ".join(map(str, missing)),
+            ),
+            errors=[
+                {
+                    "field": "body.major_ids",
+                    "message": _("unknown major ids {missing}", missing=missing),
+                }
+            ],
         )
     return wanted
 
@@ -433,11 +473,11 @@ def _set_course_majors(session: Session, course_id: int, major_ids: list[int]) -
 
 
 def create_course(session: Session, principal: Principal, data: CourseCreate) -> Course:
-    require_writer_role(principal, "courses")
-    require_college_writer(principal, data.college_id, "courses")
-    _require_ref(session, College, data.college_id, "college_id", "college")
+    require_writer_role(principal, N_("courses"))
+    require_college_writer(principal, data.college_id, N_("courses"))
+    _require_ref(session, College, data.college_id, "college_id", N_("college"))
     major_ids = _check_majors(session, principal, data.major_ids)
-    _unique(session, Course, Course.code, data.code, None, "code", "course")
+    _unique(session, Course, Course.code, data.code, None, "code", N_("course"))
     course = Course.model_validate(data.model_dump(exclude={"major_ids"}))
     session.add(course)
     session.flush()
@@ -448,26 +488,26 @@ def create_course(session: Session, principal: Principal, data: CourseCreate) ->
 
 
 def _scoped_course(session: Session, principal: Principal, course_id: int) -> Course:
-    course = lock_row(session, Course, course_id, "course")
+    course = lock_row(session, Course, course_id, N_("course"))
     scope = college_scope(principal)
     if scope is not None and course.college_id != scope:
-        raise NotFound(f"No course with id {course_id}")
+        raise NotFound(_("No course with id {course_id}", course_id=course_id))
     return course
 
 
 def update_course(
     session: Session, principal: Principal, course_id: int, data: CourseUpdate, if_match: int | None
 ) -> Course:
-    require_writer_role(principal, "courses")
+    require_writer_role(principal, N_("courses"))
     course = _scoped_course(session, principal, course_id)
-    require_college_writer(principal, course.college_id, "courses")
-    check_version(course.version, if_match, "course")
+    require_college_writer(principal, course.college_id, N_("courses"))
+    check_version(course.version, if_match, N_("course"))
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, set())
     if "college_id" in changes:
-        require_college_writer(principal, changes["college_id"], "courses")
-        _require_ref(session, College, changes["college_id"], "college_id", "college")
-    _unique(session, Course, Course.code, changes.get("code"), course_id, "code", "course")
+        require_college_writer(principal, changes["college_id"], N_("courses"))
+        _require_ref(session, College, changes["college_id"], "college_id", N_("college"))
+    _unique(session, Course, Course.code, changes.get("code"), course_id, "code", N_("course"))
     before_majors = _course_major_ids(session, course_id)
     after_majors = before_majors
     if "major_ids" in changes:
@@ -490,11 +530,11 @@ def update_course(
 
 
 def delete_course(session: Session, principal: Principal, course_id: int) -> None:
-    require_writer_role(principal, "courses")
+    require_writer_role(principal, N_("courses"))
     course = _scoped_course(session, principal, course_id)
-    require_college_writer(principal, course.college_id, "courses")
+    require_college_writer(principal, course.college_id, N_("courses"))
     owned = frozenset({CourseMajor.__tablename__})
-    _refuse_if_referenced(session, "course", Course, course_id, owned)
+    _refuse_if_referenced(session, N_("course"), Course, course_id, owned)
     session.execute(sa.delete(CourseMajor).where(col(CourseMajor.course_id) == course_id))
     delete_row(session, principal, course, "course")
 
@@ -510,7 +550,7 @@ def teacher_statement(_session: Session, principal: Principal, filters: TeacherF
         statement = statement.where(Teacher.college_id == college_scope(principal))
     elif principal.role not in READ_ALL:
         raise Forbidden(
-            f"Role {principal.role.value} may not read teachers",
+            _("Role {role} may not read teachers", role=principal.role.value),
             allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.teacher}),
         )
     if filters.college_id is not None:
@@ -524,7 +564,7 @@ def teacher_public(row: Any) -> TeacherPublic:
 
 
 TEACHERS = Listing(
-    noun="teacher",
+    noun=N_("teacher"),
     statement=teacher_statement,
     order=[col(Teacher.staff_no), col(Teacher.id)],
     to_items=each(teacher_public),
@@ -547,18 +587,18 @@ def get_teacher(session: Session, principal: Principal, teacher_id: int) -> Teac
 
 
 def _scoped_teacher(session: Session, principal: Principal, teacher_id: int) -> Teacher:
-    teacher = lock_row(session, Teacher, teacher_id, "teacher")
+    teacher = lock_row(session, Teacher, teacher_id, N_("teacher"))
     scope = college_scope(principal)
     if scope is not None and teacher.college_id != scope:
-        raise NotFound(f"No teacher with id {teacher_id}")
+        raise NotFound(_("No teacher with id {teacher_id}", teacher_id=teacher_id))
     return teacher
 
 
 def create_teacher(session: Session, principal: Principal, data: TeacherCreate) -> Teacher:
-    require_writer_role(principal, "teachers")
-    require_college_writer(principal, data.college_id, "teachers")
-    _require_ref(session, College, data.college_id, "college_id", "college")
-    _unique(session, Teacher, Teacher.staff_no, data.staff_no, None, "staff_no", "teacher")
+    require_writer_role(principal, N_("teachers"))
+    require_college_writer(principal, data.college_id, N_("teachers"))
+    _require_ref(session, College, data.college_id, "college_id", N_("college"))
+    _unique(session, Teacher, Teacher.staff_no, data.staff_no, None, "staff_no", N_("teacher"))
     teacher = Teacher.model_validate(data)
     save_new(session, principal, teacher, "teacher")
     return teacher
@@ -571,15 +611,15 @@ def update_teacher(
     data: TeacherUpdate,
     if_match: int | None,
 ) -> Teacher:
-    require_writer_role(principal, "teachers")
+    require_writer_role(principal, N_("teachers"))
     teacher = _scoped_teacher(session, principal, teacher_id)
-    require_college_writer(principal, teacher.college_id, "teachers")
-    check_version(teacher.version, if_match, "teacher")
+    require_college_writer(principal, teacher.college_id, N_("teachers"))
+    check_version(teacher.version, if_match, N_("teacher"))
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, {"title"})
     if "college_id" in changes:
-        require_college_writer(principal, changes["college_id"], "teachers")
-        _require_ref(session, College, changes["college_id"], "college_id", "college")
+        require_college_writer(principal, changes["college_id"], N_("teachers"))
+        _require_ref(session, College, changes["college_id"], "college_id", N_("college"))
     _unique(
         session,
         Teacher,
@@ -587,17 +627,17 @@ def update_teacher(
         changes.get("staff_no"),
         teacher_id,
         "staff_no",
-        "teacher",
+        N_("teacher"),
     )
     apply_changes(session, principal, teacher, changes, "teacher")
     return teacher
 
 
 def delete_teacher(session: Session, principal: Principal, teacher_id: int) -> None:
-    require_writer_role(principal, "teachers")
+    require_writer_role(principal, N_("teachers"))
     teacher = _scoped_teacher(session, principal, teacher_id)
-    require_college_writer(principal, teacher.college_id, "teachers")
-    _refuse_if_referenced(session, "teacher", Teacher, teacher_id)
+    require_college_writer(principal, teacher.college_id, N_("teachers"))
+    _refuse_if_referenced(session, N_("teacher"), Teacher, teacher_id)
     delete_row(session, principal, teacher, "teacher")
 
 
@@ -621,7 +661,7 @@ def student_statement(session: Session, principal: Principal, filters: StudentFi
         statement = statement.where(col(Major.college_id).in_(teacher_college))
     elif principal.role not in READ_ALL:
         raise Forbidden(
-            f"Role {principal.role.value} may not read students",
+            _("Role {role} may not read students", role=principal.role.value),
             allowed_roles=sorted(
                 r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.student}
             ),
@@ -652,7 +692,7 @@ def student_public(row: Any) -> StudentPublic:
 
 
 STUDENTS = Listing(
-    noun="student",
+    noun=N_("student"),
     statement=student_statement,
     order=[col(Student.student_no), col(Student.id)],
     to_items=each(student_public),
@@ -686,26 +726,33 @@ def _major_college(
     scope = college_scope(principal) if principal is not None else None
     if college_id is None or (scope is not None and college_id != scope):
         raise UnprocessableEntity(
-            f"No major with id {major_id}",
-            errors=[{"field": f"body.{field}", "message": f"no major with id {major_id}"}],
+            _("No major with id {major_id}", major_id=major_id),
+            errors=[
+                {
+                    "field": f"body.{field}",
+                    "message": _("no major with id {major_id}", major_id=major_id),
+                }
+            ],
         )
     return college_id
 
 
 def _scoped_student(session: Session, principal: Principal, student_id: int) -> tuple[Student, int]:
-    student = lock_row(session, Student, student_id, "student")
+    student = lock_row(session, Student, student_id, N_("student"))
     college_id = _major_college(session, student.major_id)
     scope = college_scope(principal)
     if scope is not None and college_id != scope:
-        raise NotFound(f"No student with id {student_id}")
+        raise NotFound(_("No student with id {student_id}", student_id=student_id))
     return student, college_id
 
 
 def create_student(session: Session, principal: Principal, data: StudentCreate) -> Student:
-    require_writer_role(principal, "students")
+    require_writer_role(principal, N_("students"))
     college_id = _major_college(session, data.major_id, principal=principal)
-    require_college_writer(principal, college_id, "students")
-    _unique(session, Student, Student.student_no, data.student_no, None, "student_no", "student")
+    require_college_writer(principal, college_id, N_("students"))
+    _unique(
+        session, Student, Student.student_no, data.student_no, None, "student_no", N_("student")
+    )
     student = Student.model_validate(data)
     save_new(session, principal, student, "student")
     return student
@@ -720,17 +767,17 @@ def update_student(
 ) -> StudentPublic:
     """Change a student and answer it as its read-one does, from the one statement that locks
     the row with its major and college (read again only when the major changed)."""
-    require_writer_role(principal, "students")
+    require_writer_role(principal, N_("students"))
     row = lock_listed(session, STUDENTS, principal, student_id, of=Student)
     student, college_id = row[0], row[3]
-    require_college_writer(principal, college_id, "students")
-    check_version(student.version, if_match, "student")
+    require_college_writer(principal, college_id, N_("students"))
+    check_version(student.version, if_match, N_("student"))
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, {"class_name"})
     moved = "major_id" in changes and changes["major_id"] != student.major_id
     if moved:
         major_college = _major_college(session, changes["major_id"], principal=principal)
-        require_college_writer(principal, major_college, "students")
+        require_college_writer(principal, major_college, N_("students"))
     _unique(
         session,
         Student,
@@ -738,17 +785,17 @@ def update_student(
         changes.get("student_no"),
         student_id,
         "student_no",
-        "student",
+        N_("student"),
     )
     apply_changes(session, principal, student, changes, "student")
     return get_student(session, principal, student_id) if moved else student_public(row)
 
 
 def delete_student(session: Session, principal: Principal, student_id: int) -> None:
-    require_writer_role(principal, "students")
+    require_writer_role(principal, N_("students"))
     student, college_id = _scoped_student(session, principal, student_id)
-    require_college_writer(principal, college_id, "students")
-    _refuse_if_referenced(session, "student", Student, student_id)
+    require_college_writer(principal, college_id, N_("students"))
+    _refuse_if_referenced(session, N_("student"), Student, student_id)
     delete_row(session, principal, student, "student")
 
 
@@ -762,7 +809,7 @@ def evaluation_org_statement(
 
 
 EVALUATION_ORGS = Listing(
-    noun="evaluation organisation",
+    noun=N_("evaluation organisation"),
     statement=evaluation_org_statement,
     order=[col(EvaluationOrg.id)],
     to_items=each(EvaluationOrgPublic.model_validate),
@@ -784,7 +831,7 @@ def get_evaluation_org(session: Session, principal: Principal, org_id: int) -> E
 def create_evaluation_org(
     session: Session, principal: Principal, data: EvaluationOrgCreate
 ) -> EvaluationOrg:
-    require_office(principal, "change reference data")
+    require_office(principal, N_("change reference data"))
     _unique(
         session,
         EvaluationOrg,
@@ -792,7 +839,7 @@ def create_evaluation_org(
         data.name,
         None,
         "name",
-        "evaluation organisation",
+        N_("evaluation organisation"),
     )
     org = EvaluationOrg.model_validate(data)
     save_new(session, principal, org, "evaluation_org")
@@ -806,9 +853,9 @@ def update_evaluation_org(
     data: EvaluationOrgUpdate,
     if_match: int | None,
 ) -> EvaluationOrgPublic:
-    require_office(principal, "change reference data")
-    org = lock_row(session, EvaluationOrg, org_id, "evaluation organisation")
-    check_version(org.version, if_match, "evaluation organisation")
+    require_office(principal, N_("change reference data"))
+    org = lock_row(session, EvaluationOrg, org_id, N_("evaluation organisation"))
+    check_version(org.version, if_match, N_("evaluation organisation"))
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, {"contact"})
     _unique(
@@ -818,16 +865,16 @@ def update_evaluation_org(
         changes.get("name"),
         org_id,
         "name",
-        "evaluation organisation",
+        N_("evaluation organisation"),
     )
     apply_changes(session, principal, org, changes, "evaluation_org")
     return EvaluationOrgPublic.model_validate(org)
 
 
 def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -> None:
-    require_office(principal, "change reference data")
-    org = lock_row(session, EvaluationOrg, org_id, "evaluation organisation")
-    _refuse_if_referenced(session, "evaluation organisation", EvaluationOrg, org_id)
+    require_office(principal, N_("change reference data"))
+    org = lock_row(session, EvaluationOrg, org_id, N_("evaluation organisation"))
+    _refuse_if_referenced(session, N_("evaluation organisation"), EvaluationOrg, org_id)
     delete_row(session, principal, org, "evaluation_org")
 
 
@@ -869,7 +916,7 @@ def certificate_public(row: Any) -> CertificatePublic:
 
 
 CERTIFICATES = Listing(
-    noun="certificate",
+    noun=N_("certificate"),
     statement=certificate_statement,
     order=[col(Certificate.id)],
     to_items=each(certificate_public),
@@ -900,17 +947,23 @@ def find_certificate_by_name(session: Session, name: str) -> Certificate | None:
 def create_certificate(
     session: Session, principal: Principal, data: CertificateCreate
 ) -> Certificate:
-    require_office(principal, "change reference data")
+    require_office(principal, N_("change reference data"))
     _require_ref(
         session,
         EvaluationOrg,
         data.evaluation_org_id,
         "evaluation_org_id",
-        "evaluation organisation",
+        N_("evaluation organisation"),
     )
     normalised = normalise_certificate_name(data.name)
     _unique(
-        session, Certificate, Certificate.normalized_name, normalised, None, "name", "certificate"
+        session,
+        Certificate,
+        Certificate.normalized_name,
+        normalised,
+        None,
+        "name",
+        N_("certificate"),
     )
     certificate = Certificate.model_validate(
         {
@@ -930,9 +983,9 @@ def update_certificate(
     data: CertificateUpdate,
     if_match: int | None,
 ) -> Certificate:
-    require_office(principal, "change reference data")
-    certificate = lock_row(session, Certificate, certificate_id, "certificate")
-    check_version(certificate.version, if_match, "certificate")
+    require_office(principal, N_("change reference data"))
+    certificate = lock_row(session, Certificate, certificate_id, N_("certificate"))
+    check_version(certificate.version, if_match, N_("certificate"))
     changes = data.model_dump(exclude_unset=True)
     _not_null(changes, set())
     if "levels" in changes:
@@ -943,7 +996,7 @@ def update_certificate(
             EvaluationOrg,
             changes["evaluation_org_id"],
             "evaluation_org_id",
-            "evaluation organisation",
+            N_("evaluation organisation"),
         )
     if "name" in changes:
         changes["normalized_name"] = normalise_certificate_name(changes["name"])
@@ -954,14 +1007,14 @@ def update_certificate(
             changes["normalized_name"],
             certificate_id,
             "name",
-            "certificate",
+            N_("certificate"),
         )
     apply_changes(session, principal, certificate, changes, "certificate")
     return certificate
 
 
 def delete_certificate(session: Session, principal: Principal, certificate_id: int) -> None:
-    require_office(principal, "change reference data")
-    certificate = lock_row(session, Certificate, certificate_id, "certificate")
-    _refuse_if_referenced(session, "certificate", Certificate, certificate_id)
+    require_office(principal, N_("change reference data"))
+    certificate = lock_row(session, Certificate, certificate_id, N_("certificate"))
+    _refuse_if_referenced(session, N_("certificate"), Certificate, certificate_id)
     delete_row(session, principal, certificate, "certificate")
