@@ -37,6 +37,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _, translate
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import advisory_lock, lock_row
 from app.core.roles import SCOPE_FIELDS, Principal, Role, scope_problems
@@ -75,8 +76,12 @@ def _check_scope(session: Session, role: Role, scope: dict[str, Any]) -> None:
     problems = scope_problems(role, scope)
     if problems:
         raise UnprocessableEntity(
-            "The scope does not fit the role: "
-            + "; ".join(f"{p['field'].removeprefix('body.')} {p['message']}" for p in problems),
+            _(
+                "The scope does not fit the role: {problems}",
+                problems="; ".join(
+                    f"{p['field'].removeprefix('body.')} {p['message']}" for p in problems
+                ),
+            ),
             errors=problems,
         )
     for field, value in scope.items():
@@ -85,16 +90,23 @@ def _check_scope(session: Session, role: Role, scope: dict[str, Any]) -> None:
         model, label = _SCOPE_MODELS[field]
         if session.get(model, value) is None:
             raise UnprocessableEntity(
-                f"{field} {value} names no {label}",
-                errors=[{"field": f"body.{field}", "message": f"no {label} with id {value}"}],
+                _("{field} {value} names no {label}", field=field, value=value, label=label),
+                errors=[
+                    {
+                        "field": f"body.{field}",
+                        "message": _(
+                            "no {label} with id {value}", label=translate(label), value=value
+                        ),
+                    }
+                ],
             )
 
 
 _SCOPE_MODELS: dict[str, tuple[type[SQLModel], str]] = {
-    "college_id": (College, "college"),
-    "teacher_id": (Teacher, "teacher"),
-    "student_id": (Student, "student"),
-    "evaluation_org_id": (EvaluationOrg, "evaluation organisation"),
+    "college_id": (College, N_("college")),
+    "teacher_id": (Teacher, N_("teacher")),
+    "student_id": (Student, N_("student")),
+    "evaluation_org_id": (EvaluationOrg, N_("evaluation organisation")),
 }
 
 
@@ -122,7 +134,10 @@ def login(
         retry_after = max(1, math.ceil((unlocks_at - now).total_seconds()))
         session.rollback()
         raise TooManyRequests(
-            f"Too many failed logins for this username; try again in {retry_after} seconds",
+            _(
+                "Too many failed logins for this username; try again in {retry_after} seconds",
+                retry_after=retry_after,
+            ),
             code="login_throttled",
             headers={"Retry-After": str(retry_after)},
             retry_after=retry_after,
@@ -132,7 +147,7 @@ def login(
     if user is None or not password_ok or not user.is_active:
         session.add(LoginFailure(username=username, client_ip=client_ip))
         session.commit()
-        raise Unauthorized("Incorrect username or password, or the account is disabled")
+        raise Unauthorized(_("Incorrect username or password, or the account is disabled"))
     session.execute(sa.delete(LoginFailure).where(col(LoginFailure.username) == username))
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
@@ -213,7 +228,7 @@ def _note_api_key_use(session: Session, key_id: int, now: datetime) -> None:
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"No user with id {user_id}")
+        raise NotFound(_("No user with id {user_id}", user_id=user_id))
     return user
 
 
@@ -230,7 +245,7 @@ def users_statement(_session: Session, _principal: Principal, filters: UserFilte
 
 
 USERS = Listing(
-    noun="user",
+    noun=N_("user"),
     statement=users_statement,
     order=[col(User.id)],
     to_items=each(UserPublic.model_validate),
@@ -258,7 +273,11 @@ def create_user(session: Session, actor: Principal | None, data: UserCreate) -> 
     existing = session.exec(select(User).where(User.username == data.username)).first()
     if existing is not None:
         raise Conflict(
-            f"The username {data.username!r} is taken (user id {existing.id})",
+            _(
+                "The username {username} is taken (user id {id})",
+                username=repr(data.username),
+                id=existing.id,
+            ),
             code="username_taken",
         )
     user = User.model_validate(
@@ -275,20 +294,21 @@ def create_user(session: Session, actor: Principal | None, data: UserCreate) -> 
 def update_user(
     session: Session, actor: Principal, user_id: int, data: UserUpdate, if_match: int | None
 ) -> User:
-    user = lock_row(session, User, user_id, "user")
-    check_version(user.version, if_match, "user")
+    user = lock_row(session, User, user_id, N_("user"))
+    check_version(user.version, if_match, N_("user"))
     changes = data.model_dump(exclude_unset=True)
     if actor.user_id == user.id and (
         changes.get("is_active") is False or changes.get("role", user.role) != user.role
     ):
         raise Conflict(
-            "You cannot deactivate your own account or change your own role; ask another admin",
+            _("You cannot deactivate your own account or change your own role; ask another admin"),
             code="self_lockout",
         )
     for field, value in changes.items():
         if value is None and field not in SCOPE_FIELDS and field != "email":
             raise UnprocessableEntity(
-                f"{field} cannot be null", errors=[{"field": f"body.{field}", "message": "null"}]
+                _("{field} cannot be null", field=field),
+                errors=[{"field": f"body.{field}", "message": _("null")}],
             )
     role = changes.get("role", user.role)
     scope = {field: changes.get(field, getattr(user, field)) for field in SCOPE_FIELDS}
@@ -330,12 +350,12 @@ def update_user(
 
 def change_own_password(session: Session, principal: Principal, data: PasswordChange) -> None:
     if principal.user_id is None:
-        raise Conflict("API keys have no password", code="not_a_user")
+        raise Conflict(_("API keys have no password"), code="not_a_user")
     user = get_user(session, principal.user_id)
     if not security.verify_password(user.password_hash, data.current_password):
         raise UnprocessableEntity(
-            "The current password is not correct",
-            errors=[{"field": "body.current_password", "message": "does not match"}],
+            _("The current password is not correct"),
+            errors=[{"field": "body.current_password", "message": _("does not match")}],
         )
     user.password_hash = security.hash_password(data.new_password)
     user.session_epoch += 1
@@ -345,7 +365,7 @@ def change_own_password(session: Session, principal: Principal, data: PasswordCh
 
 def end_sessions(session: Session, actor: Principal, user_id: int) -> User:
     """End every token the user holds (an admin's action): the user must log in again."""
-    user = lock_row(session, User, user_id, "user")
+    user = lock_row(session, User, user_id, N_("user"))
     user.session_epoch += 1
     session.flush()
     record(
@@ -365,13 +385,15 @@ def logout(session: Session, settings: Settings, principal: Principal, token: st
     Also forgets a bounded number of revoked tokens that have expired since."""
     if principal.user_id is None:
         raise Conflict(
-            "An API key is not a session and cannot log out; an admin revokes it with "
-            "POST /api/v1/api-keys/{id}/revoke",
+            _(
+                "An API key is not a session and cannot log out; an admin revokes it with "
+                "POST /api/v1/api-keys/{id}/revoke",
+            ),
             code="not_a_user",
         )
     claims = security.decode_access_token(token or "", settings.secret_key)
     if claims is None:  # pragma: no cover - the principal came from this very token
-        raise Unauthorized("The access token is invalid or expired; log in again")
+        raise Unauthorized(_("The access token is invalid or expired; log in again"))
     now = utcnow()
     expired = (
         select(RevokedToken.jti)
@@ -422,7 +444,7 @@ def api_keys_statement(_session: Session, _principal: Principal, filters: ApiKey
 
 
 API_KEYS = Listing(
-    noun="API key",
+    noun=N_("API key"),
     statement=api_keys_statement,
     order=[col(ApiKey.id)],
     to_items=each(ApiKeyPublic.model_validate),
@@ -450,14 +472,17 @@ def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> Ap
     _check_scope(session, data.role, data.model_dump(include=set(SCOPE_FIELDS)))
     if data.expires_at is not None and data.expires_at.tzinfo is None:
         raise UnprocessableEntity(
-            "expires_at needs a UTC offset, e.g. 2027-01-01T00:00:00+08:00",
-            errors=[{"field": "body.expires_at", "message": "timezone offset required"}],
+            _("expires_at needs a UTC offset, e.g. 2027-01-01T00:00:00+08:00"),
+            errors=[{"field": "body.expires_at", "message": _("timezone offset required")}],
         )
     if data.expires_at is not None and data.expires_at <= utcnow():
         raise UnprocessableEntity(
-            f"expires_at {data.expires_at.isoformat()} has passed; give a time in the future "
-            "(or none for a key that does not expire)",
-            errors=[{"field": "body.expires_at", "message": "in the past"}],
+            _(
+                "expires_at {expires_at} has passed; give a time in the "
+                "future (or none for a key that does not expire)",
+                expires_at=data.expires_at.isoformat(),
+            ),
+            errors=[{"field": "body.expires_at", "message": _("in the past")}],
         )
     key, lookup_id = security.generate_api_key()
     api_key = ApiKey.model_validate(
@@ -473,10 +498,14 @@ def create_api_key(session: Session, actor: Principal, data: ApiKeyCreate) -> Ap
 
 
 def revoke_api_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
-    api_key = lock_row(session, ApiKey, key_id, "API key")
+    api_key = lock_row(session, ApiKey, key_id, N_("API key"))
     if api_key.revoked_at is not None:
         raise InvalidState(
-            f"API key {key_id} was already revoked at {api_key.revoked_at.isoformat()}",
+            _(
+                "API key {key_id} was already revoked at {revoked_at}",
+                key_id=key_id,
+                revoked_at=api_key.revoked_at.isoformat(),
+            ),
             current_state="revoked",
             allowed_actions=[],
         )

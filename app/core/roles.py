@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.core.i18n import _
+
 
 class Role(StrEnum):
     admin = "admin"
@@ -45,14 +47,21 @@ def scope_problems(role: Role, scope: dict[str, int | None]) -> list[dict[str, s
         value = scope.get(field)
         if field == required and value is None:
             problems.append(
-                {"field": f"body.{field}", "message": f"required for role {role.value}"}
+                {
+                    "field": f"body.{field}",
+                    "message": _("required for role {role}", role=role.value),
+                }
             )
         elif field != required and value is not None:
-            allowed = f"only {required}" if required else "no scope field"
+            allowed = _("only {field}", field=required) if required else _("no scope field")
             problems.append(
                 {
                     "field": f"body.{field}",
-                    "message": f"not allowed for role {role.value} (it takes {allowed})",
+                    "message": _(
+                        "not allowed for role {role} (it takes {allowed})",
+                        role=role.value,
+                        allowed=allowed,
+                    ),
                 }
             )
     return problems

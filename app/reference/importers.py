@@ -237,7 +237,7 @@ def _prepare_courses(session: Session, _principal: Principal) -> Plan:
         existing=existing,
         lookups={
             "colleges": _ids_by_name(session, College),
-            "major_codes": {major_code: major_id for major_id, major_code, _ in majors},
+            "major_codes": {major_code: major_id for major_id, major_code, _name in majors},
             "major_names": dict(names),
         },
     )
@@ -423,9 +423,9 @@ def _prepare_students(session: Session, _principal: Principal) -> Plan:
     return Plan(
         existing=_rows_by(session, Student, "student_no"),
         lookups={
-            "major_codes": {m_code: m_id for m_id, m_code, _, _ in majors},
+            "major_codes": {m_code: m_id for m_id, m_code, _name, _college in majors},
             "major_names": dict(names),
-            "major_college": {m_id: college for m_id, _, _, college in majors},
+            "major_college": {m_id: college for m_id, _code, _name, college in majors},
         },
     )
 

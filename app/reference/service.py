@@ -383,7 +383,7 @@ def course_statement(_session: Session, principal: Principal, filters: CourseFil
 
 def course_items(session: Session, rows: Sequence[Any]) -> list[CourseItem]:
     """Courses with their majors, fetched for all ``rows`` in one statement."""
-    ids = [course.id for course, _ in rows]
+    ids = [course.id for course, _majors in rows]
     majors: dict[int, list[CourseMajorRef]] = {i: [] for i in ids}
     if ids:
         links = session.exec(
