@@ -22,6 +22,7 @@ from app.applications.models import (
     Tier,
     cohort_problem,
 )
+from app.core.i18n import _
 from app.core.roles import Principal
 from app.core.types import utcnow
 from app.imports.cells import choice, integer, match_text, multi, text
@@ -165,21 +166,30 @@ def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
             ids.add(by_name[key][0])
         elif len(by_name.get(key, [])) > 1:
             raise RowRefused(
-                f"more than one major is named {major!r}; use its code", "申报专业", major
+                _("more than one major is named {major}; use its code", major=repr(major)),
+                "申报专业",
+                major,
             )
         else:
             close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
             hint = "、".join(display[c] for c in close)
-            unknown.append(f"{major!r}" + (f" (closest: {hint})" if hint else " (no close name)"))
+            unknown.append(
+                _("{major} (closest: {hint})", major=repr(major), hint=hint)
+                if hint
+                else _("{major} (no close name)", major=repr(major))
+            )
     if unknown:
         raise RowRefused(
-            "unknown major " + "; ".join(unknown) + "; use the name or code of a major that "
-            "exists (GET /api/v1/majors, or upload majors first)",
+            _(
+                "unknown major {majors}; use the name or code of a major that exists "
+                "(GET /api/v1/majors, or upload majors first)",
+                majors="; ".join(unknown),
+            ),
             "申报专业",
             "、".join(majors),
         )
     if not ids:
-        raise RowRefused("at least one major", "申报专业", "")
+        raise RowRefused(_("at least one major"), "申报专业", "")
     return sorted(ids)
 
 
@@ -191,8 +201,14 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int | None:
         if level not in levels:
             offered = "、".join(lv.value for lv in levels)
             raise RowRefused(
-                f"the certificate {name} (id {cert_id}) is offered at {offered}, not at "
-                f"{level.value}; add the level to the certificate first",
+                _(
+                    "the certificate {name} (id {cert_id}) is offered at {offered}, not at "
+                    "{level}; add the level to the certificate first",
+                    name=name,
+                    cert_id=cert_id,
+                    offered=offered,
+                    level=level.value,
+                ),
                 "申报级别",
                 level.value,
             )
@@ -212,11 +228,11 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
     options: ApplicationImportOptions = plan.options or ApplicationImportOptions()
     year = _year(cells, options)
     if year is None:
-        raise RowRefused("no year: pass ?year=2022 with the upload or add a 年度 column", "年度")
+        raise RowRefused(_("no year: pass ?year=2022 with the upload or add a 年度 column"), "年度")
     level = Level(cells["level"])
     cohorts = sorted(set(cells["cohorts"] or []))
     if not cohorts:
-        raise RowRefused("at least one cohort, like 2020级", "申报年级", "")
+        raise RowRefused(_("at least one cohort, like 2020级"), "申报年级", "")
     for cohort in cohorts:
         problem = cohort_problem(year, cohort)
         if problem:
@@ -242,9 +258,13 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         changed = [f for f in COMPARED if f in values and values[f] != existing.get(f)]
         if changed:
             raise RowRefused(
-                f"application {existing['id']} is {ApplicationStatus(existing['status']).value}; "
-                "an upload changes only drafts, and this row would change "
-                + ", ".join(f"{f} ({existing.get(f)} → {values[f]})" for f in changed),
+                _(
+                    "application {id} is {status}; an upload changes only drafts, and this row "
+                    "would change {changes}",
+                    id=existing["id"],
+                    status=ApplicationStatus(existing["status"]).value,
+                    changes=", ".join(f"{f} ({existing.get(f)} → {values[f]})" for f in changed),
+                ),
                 "申报试点证书名称",
                 cells["certificate"],
             )

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.i18n import _
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime
@@ -91,8 +92,12 @@ def cohort_problem(year: int, cohort: int) -> str | None:
     """Why ``cohort`` is not a plausible entry year for a pilot in ``year``, or None."""
     low, high = year - COHORT_YEARS_BEFORE, year + COHORT_YEARS_AFTER
     if not low <= cohort <= high:
-        return (
-            f"cohort {cohort} is not plausible for {year}: use an entry year from {low} to {high}"
+        return _(
+            "cohort {cohort} is not plausible for {year}: use an entry year from {low} to {high}",
+            cohort=cohort,
+            year=year,
+            low=low,
+            high=high,
         )
     return None
 

@@ -44,6 +44,7 @@ from app.core.audit import apply_changes, delete_row, record, record_row, snapsh
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _, translate
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
@@ -85,7 +86,7 @@ ENTITY = "pilot_application"
 def allowed_actions(status: ApplicationStatus) -> list[str]:
     """The actions an application in ``status`` allows (edits only for a draft)."""
     actions = ["update", "delete"] if status == ApplicationStatus.draft else []
-    return actions + [name for name, (sources, _) in TRANSITIONS.items() if status in sources]
+    return actions + [name for name, (sources, _target) in TRANSITIONS.items() if status in sources]
 
 
 # --- who sees what ---------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def visible(statement: Any, principal: Principal) -> Any:
             ),
         )
     raise Forbidden(
-        f"Role {role.value} may not read pilot applications",
+        _("Role {role} may not read pilot applications", role=role.value),
         allowed_roles=sorted(r.value for r in READER_ROLES),
     )
 
@@ -160,8 +161,11 @@ def _require_filer(session: Session | None, principal: Principal, major_ids: Seq
         return
     if principal.role != Role.college_manager:
         raise Forbidden(
-            f"Role {principal.role.value} may not file or change pilot applications; allowed "
-            "roles: academic_office, college_manager (majors of their own college)",
+            _(
+                "Role {role} may not file or change pilot applications; allowed roles: "
+                "academic_office, college_manager (majors of their own college)",
+                role=principal.role.value,
+            ),
             allowed_roles=[Role.academic_office.value, Role.college_manager.value],
         )
     assert session is not None
@@ -187,8 +191,12 @@ def _require_filer_of(principal: Principal, majors: Sequence[ApplicationMajorPub
 
 def _refuse_foreign(principal: Principal, foreign: Sequence[str]) -> None:
     raise Forbidden(
-        "A college manager files only for majors of their own college "
-        f"(college id {principal.college_id}); not theirs: {'、'.join(foreign)}",
+        _(
+            "A college manager files only for majors of their own college (college id "
+            "{college_id}); not theirs: {majors}",
+            college_id=principal.college_id,
+            majors="、".join(foreign),
+        ),
         code="out_of_scope",
         foreign_majors=list(foreign),
     )
@@ -293,7 +301,7 @@ FILED_PLANS = frozenset({PlanStatus.filed, PlanStatus.acknowledged})
 def application_items(session: Session, rows: Sequence[Any]) -> list[ApplicationListed]:
     """Applications with their majors (and each major's plan) and cohorts, in two statements
     for all ``rows``; with the export's cells (major names, 年级 labels, plans filed)."""
-    ids = [application.id for application, _ in rows]
+    ids = [application.id for application, _names in rows]
     majors = _majors_of(session, ids) if ids else {}
     cohorts = _cohorts_of(session, ids) if ids else {}
     return [
@@ -329,7 +337,7 @@ def _listed(
 
 
 APPLICATIONS = Listing(
-    noun="pilot application",
+    noun=N_("pilot application"),
     statement=application_statement,
     order=[col(PilotApplication.year).desc(), col(PilotApplication.id)],
     to_items=application_items,
@@ -449,7 +457,7 @@ def locked_application(
         select(PilotApplication).where(PilotApplication.id == application_id), principal
     )
     application: PilotApplication = lock_one(
-        session, statement, "pilot application", application_id
+        session, statement, N_("pilot application"), application_id
     )
     return application
 
@@ -473,17 +481,26 @@ def _check_certificate(session: Session, certificate_id: int, level: Level) -> C
     certificate = session.get(Certificate, certificate_id)
     if certificate is None:
         raise UnprocessableEntity(
-            f"No certificate with id {certificate_id}",
+            _("No certificate with id {certificate_id}", certificate_id=certificate_id),
             errors=[
-                {"field": "body.certificate_id", "message": f"no certificate {certificate_id}"}
+                {
+                    "field": "body.certificate_id",
+                    "message": _("no certificate {certificate_id}", certificate_id=certificate_id),
+                }
             ],
         )
     if level not in certificate.level_list:
         offered = "、".join(lv.value for lv in certificate.level_list)
         raise UnprocessableEntity(
-            f"The certificate {certificate.name} is not offered at level {level.value}; "
-            f"it offers {offered}",
-            errors=[{"field": "body.level", "message": f"offered levels: {offered}"}],
+            _(
+                "The certificate {name} is not offered at level {level}; it offers {offered}",
+                name=certificate.name,
+                level=level.value,
+                offered=offered,
+            ),
+            errors=[
+                {"field": "body.level", "message": _("offered levels: {offered}", offered=offered)}
+            ],
         )
     return certificate
 
@@ -498,8 +515,16 @@ def _check_majors(session: Session, principal: Principal, major_ids: Sequence[in
     missing = [m for m in major_ids if m not in found]
     if missing:
         raise UnprocessableEntity(
-            f"No major with id {', '.join(map(str, missing))}",
-            errors=[{"field": "body.major_ids", "message": f"unknown major ids {missing}"}],
+            _(
+                "No major with id {ids}",
+                ids=", ".join(map(str, missing)),
+            ),
+            errors=[
+                {
+                    "field": "body.major_ids",
+                    "message": _("unknown major ids {missing}", missing=missing),
+                }
+            ],
         )
 
 
@@ -531,8 +556,14 @@ def _check_unique(
     other = session.exec(statement).first()
     if other is not None:
         raise Conflict(
-            f"Pilot application {other} already covers this certificate at {level.value} for "
-            f"{tier.value} in {year}; change that one instead",
+            _(
+                "Pilot application {other} already covers this certificate at {level} for "
+                "{tier} in {year}; change that one instead",
+                other=other,
+                level=level.value,
+                tier=tier.value,
+                year=year,
+            ),
             code="duplicate",
             existing_id=other,
         )
@@ -596,9 +627,14 @@ def _refuse_unless_in(
     if current in sources:
         return
     raise InvalidState(
-        f"Cannot {action} {what}: it is {current.value}; {action} needs "
-        f"{' or '.join(sorted(s.value for s in sources))}. Allowed now: "
-        f"{', '.join(allowed) if allowed else 'none'}",
+        _(
+            "Cannot {action} {what}: it is {state}; {action} needs {needs}. Allowed now: {allowed}",
+            action=action,
+            what=what,
+            state=current.value,
+            needs=_(" or ").join(sorted(s.value for s in sources)),
+            allowed=", ".join(allowed) if allowed else _("none"),
+        ),
         current_state=current.value,
         allowed_actions=allowed,
     )
@@ -644,8 +680,12 @@ def create_application(
 def _refuse_unless_draft(application: PilotApplication, action: str) -> None:
     if application.status != ApplicationStatus.draft:
         raise InvalidState(
-            f"Only a draft application can be {action}; application {application.id} is "
-            f"{application.status.value}",
+            _(
+                "Only a draft application can be {action}; application {id} is {status}",
+                action=translate(action),
+                id=application.id,
+                status=application.status.value,
+            ),
             current_state=application.status.value,
             allowed_actions=allowed_actions(application.status),
         )
@@ -668,8 +708,8 @@ def update_application(
     before_majors, before_cohorts = _links(session, application_id)
     before_major_ids = sorted(m.id for m in before_majors)
     _require_filer_of(principal, before_majors)
-    check_version(application.version, if_match, "pilot application")
-    _refuse_unless_draft(application, "changed")
+    check_version(application.version, if_match, N_("pilot application"))
+    _refuse_unless_draft(application, N_("changed"))
     changes = data.model_dump(exclude_unset=True)
     major_ids: list[int] = changes.pop("major_ids", None) or before_major_ids
     cohorts: list[int] = changes.pop("cohorts", None) or before_cohorts
@@ -706,7 +746,7 @@ def delete_application(session: Session, principal: Principal, application_id: i
     major_ids = _major_ids(session, application_id)
     cohorts = _cohorts(session, application_id)
     _require_filer(session, principal, major_ids)
-    _refuse_unless_draft(application, "deleted")
+    _refuse_unless_draft(application, N_("deleted"))
     before = _snapshot(application, major_ids, cohorts)
     session.execute(
         sa.delete(ApplicationMajor).where(col(ApplicationMajor.application_id) == application_id)
@@ -738,7 +778,7 @@ def transition(
         application.status,
         sources,
         action,
-        f"application {application_id}",
+        _("application {id}", id=application_id),
         allowed_actions(application.status),
     )
     changes: dict[str, Any] = {"status": target}
@@ -780,13 +820,17 @@ def approved_application(session: Session, application_id: int, purpose: str) ->
     application = session.get(PilotApplication, application_id)
     if application is None:
         raise UnprocessableEntity(
-            f"No pilot application with id {application_id}",
-            errors=[{"field": "body.application_id", "message": "no such application"}],
+            _("No pilot application with id {application_id}", application_id=application_id),
+            errors=[{"field": "body.application_id", "message": _("no such application")}],
         )
     if application.status != ApplicationStatus.approved:
         raise InvalidState(
-            f"{purpose} for approved pilots; application {application.id} is "
-            f"{application.status.value}",
+            _(
+                "{purpose} for approved pilots; application {id} is {status}",
+                purpose=translate(purpose),
+                id=application.id,
+                status=application.status.value,
+            ),
             current_state=application.status.value,
             allowed_actions=[],
         )
@@ -799,7 +843,9 @@ def _require_readable(session: Session, principal: Principal, application_id: in
         select(PilotApplication.id).where(PilotApplication.id == application_id), principal
     )
     if session.exec(statement).first() is None:
-        raise NotFound(f"No pilot application with id {application_id}")
+        raise NotFound(
+            _("No pilot application with id {application_id}", application_id=application_id)
+        )
 
 
 def teacher_statement(
@@ -815,7 +861,7 @@ def teacher_statement(
 
 
 TEACHERS = Listing(
-    noun="pilot teacher",
+    noun=N_("pilot teacher"),
     statement=teacher_statement,
     order=[col(Teacher.staff_no), col(PilotTeacher.id)],
     to_items=each(lambda row: _teacher_public(*row)),
@@ -841,8 +887,11 @@ def _require_teacher_manager(
         return
     if principal.role != Role.college_manager:
         raise Forbidden(
-            f"Role {principal.role.value} may not assign teachers to pilots; allowed roles: "
-            "academic_office, college_manager (own college)",
+            _(
+                "Role {role} may not assign teachers to pilots; allowed roles: "
+                "academic_office, college_manager (own college)",
+                role=principal.role.value,
+            ),
             allowed_roles=[Role.academic_office.value, Role.college_manager.value],
         )
     own = principal.college_id or -1
@@ -853,12 +902,16 @@ def _require_teacher_manager(
     ).first()
     if has_major is None:
         raise Forbidden(
-            f"Application {application_id} has no major of your college (id {own})",
+            _(
+                "Application {application_id} has no major of your college (id {own})",
+                application_id=application_id,
+                own=own,
+            ),
             code="out_of_scope",
         )
     if teacher is not None and not _assigns(principal, teacher):
         raise Forbidden(
-            "A college manager assigns and removes only teachers of their own college",
+            _("A college manager assigns and removes only teachers of their own college"),
             code="out_of_scope",
         )
 
@@ -874,8 +927,12 @@ def _refuse_teacher_change(application: PilotApplication) -> None:
     rejected pilot keeps the teachers it had."""
     if application.status not in TEACHER_STATES:
         raise InvalidState(
-            f"Application {application.id} is {application.status.value}; teachers are "
-            "assigned and removed only while it is draft, submitted or approved",
+            _(
+                "Application {id} is {status}; teachers are assigned and removed only "
+                "while it is draft, submitted or approved",
+                id=application.id,
+                status=application.status.value,
+            ),
             current_state=application.status.value,
             allowed_actions=allowed_actions(application.status),
         )
@@ -890,8 +947,13 @@ def add_teacher(
     if teacher is None or not _assigns(principal, teacher):
         # A teacher the caller may not read is answered as one that does not exist.
         raise UnprocessableEntity(
-            f"No teacher with id {data.teacher_id}",
-            errors=[{"field": "body.teacher_id", "message": f"no teacher {data.teacher_id}"}],
+            _("No teacher with id {teacher_id}", teacher_id=data.teacher_id),
+            errors=[
+                {
+                    "field": "body.teacher_id",
+                    "message": _("no teacher {teacher_id}", teacher_id=data.teacher_id),
+                }
+            ],
         )
     _refuse_teacher_change(application)
     existing = session.exec(
@@ -902,8 +964,13 @@ def add_teacher(
     ).first()
     if existing is not None:
         raise Conflict(
-            f"Teacher {teacher.staff_no} is already assigned to application {application_id} "
-            f"(assignment {existing}); remove it first to change the roles",
+            _(
+                "Teacher {staff_no} is already assigned to application {application_id} "
+                "(assignment {existing}); remove it first to change the roles",
+                staff_no=teacher.staff_no,
+                application_id=application_id,
+                existing=existing,
+            ),
             code="duplicate",
             existing_id=existing,
         )
@@ -930,7 +997,13 @@ def remove_teacher(
         )
     ).first()
     if row is None:
-        raise NotFound(f"Teacher {teacher_id} is not assigned to application {application_id}")
+        raise NotFound(
+            _(
+                "Teacher {teacher_id} is not assigned to application {application_id}",
+                teacher_id=teacher_id,
+                application_id=application_id,
+            )
+        )
     _require_teacher_manager(session, principal, application_id, session.get(Teacher, teacher_id))
     _refuse_teacher_change(application)
     before = snapshot(row)
@@ -965,7 +1038,7 @@ def plan_allowed_actions(
     if application_status != ApplicationStatus.approved:
         return []
     actions = ["update"] if status in PLAN_EDITABLE else []
-    return actions + [n for n, (sources, _) in PLAN_TRANSITIONS.items() if status in sources]
+    return actions + [n for n, (sources, _target) in PLAN_TRANSITIONS.items() if status in sources]
 
 
 def plan_statement(session: Session, principal: Principal, filters: PlanFilters) -> Any:
@@ -991,7 +1064,7 @@ def plan_statement(session: Session, principal: Principal, filters: PlanFilters)
 
 def plan_items(session: Session, rows: Sequence[Any]) -> list[PlanListed]:
     """Plans with their core courses, in one statement for all ``rows``."""
-    ids = [plan.id for plan, _, _, _ in rows]
+    ids = [plan.id for plan, *_rest in rows]
     courses: dict[int, list[PlanCoursePublic]] = defaultdict(list)
     if ids:
         for plan_id, c_id, c_code, c_name in session.exec(
@@ -1019,7 +1092,7 @@ def plan_items(session: Session, rows: Sequence[Any]) -> list[PlanListed]:
 
 
 PLANS = Listing(
-    noun="pilot plan",
+    noun=N_("pilot plan"),
     statement=plan_statement,
     order=[col(PilotPlan.application_id), col(PilotPlan.major_id), col(PilotPlan.id)],
     to_items=plan_items,
@@ -1055,8 +1128,13 @@ def _check_courses(
     missing = [c for c in course_ids if c not in found]
     if missing:
         raise UnprocessableEntity(
-            f"No course with id {', '.join(map(str, missing))}",
-            errors=[{"field": field, "message": f"unknown course ids {missing}"}],
+            _(
+                "No course with id {ids}",
+                ids=", ".join(map(str, missing)),
+            ),
+            errors=[
+                {"field": field, "message": _("unknown course ids {missing}", missing=missing)}
+            ],
         )
 
 
@@ -1084,14 +1162,22 @@ def create_plan(session: Session, principal: Principal, data: PlanCreate) -> Pil
     major = session.get(Major, data.major_id)
     if major is None or data.major_id not in _major_ids(session, data.application_id):
         raise UnprocessableEntity(
-            f"Major {data.major_id} is not one of application {data.application_id}'s majors",
-            errors=[{"field": "body.major_id", "message": "not a major of the application"}],
+            _(
+                "Major {major_id} is not one of application {application_id}'s majors",
+                major_id=data.major_id,
+                application_id=data.application_id,
+            ),
+            errors=[{"field": "body.major_id", "message": _("not a major of the application")}],
         )
-    require_college_writer(principal, major.college_id, "the pilot plans")
+    require_college_writer(principal, major.college_id, N_("the pilot plans"))
     if application.status != ApplicationStatus.approved:
         raise InvalidState(
-            f"Work plans are made for approved applications; application "
-            f"{data.application_id} is {application.status.value}",
+            _(
+                "Work plans are made for approved applications; application "
+                "{application_id} is {status}",
+                application_id=data.application_id,
+                status=application.status.value,
+            ),
             current_state=application.status.value,
             allowed_actions=allowed_actions(application.status),
         )
@@ -1102,8 +1188,13 @@ def create_plan(session: Session, principal: Principal, data: PlanCreate) -> Pil
     ).first()
     if existing is not None:
         raise Conflict(
-            f"Major {major.name} already has plan {existing} for application "
-            f"{data.application_id}; change that one instead",
+            _(
+                "Major {name} already has plan {existing} for application "
+                "{application_id}; change that one instead",
+                name=major.name,
+                existing=existing,
+                application_id=data.application_id,
+            ),
             code="duplicate",
             existing_id=existing,
         )
@@ -1129,7 +1220,7 @@ def create_plan(session: Session, principal: Principal, data: PlanCreate) -> Pil
 def _locked_plan(session: Session, principal: Principal, plan_id: int) -> tuple[PilotPlan, int]:
     statement = plan_statement(session, principal, PlanFilters()).where(PilotPlan.id == plan_id)
     plan, _major_name, college_id, _application_status = lock_one(
-        session, statement, "pilot plan", plan_id, of=PilotPlan
+        session, statement, N_("pilot plan"), plan_id, of=PilotPlan
     )
     return plan, college_id
 
@@ -1139,15 +1230,19 @@ def update_plan(
 ) -> PilotPlan:
     """Change a draft or returned plan; a returned plan that is changed is a draft again."""
     plan, college_id = _locked_plan(session, principal, plan_id)
-    require_college_writer(principal, college_id, "the pilot plans")
-    check_version(plan.version, if_match, "pilot plan")
+    require_college_writer(principal, college_id, N_("the pilot plans"))
+    check_version(plan.version, if_match, N_("pilot plan"))
     if plan.status not in PLAN_EDITABLE:
         raise InvalidState(
-            f"Plan {plan_id} is {plan.status.value}; only a draft or returned plan is changed",
+            _(
+                "Plan {plan_id} is {status}; only a draft or returned plan is changed",
+                plan_id=plan_id,
+                status=plan.status.value,
+            ),
             current_state=plan.status.value,
             allowed_actions=plan_allowed_actions(plan.status),
         )
-    _require_approved_application(session, plan, "changed")
+    _require_approved_application(session, plan, N_("changed"))
     changes = data.model_dump(exclude_unset=True)
     before_courses = _plan_course_ids(session, plan_id)
     course_ids = changes.pop("core_course_ids", None)
@@ -1175,8 +1270,12 @@ def _core_course_problems(session: Session, plan: PilotPlan) -> list[dict[str, s
         problems.append(
             {
                 "field": "core_course_ids",
-                "message": f"a plan lists {MIN_CORE_COURSES} to {MAX_CORE_COURSES} core courses; "
-                f"this one lists {len(course_ids)}",
+                "message": _(
+                    "a plan lists {low} to {high} core courses; this one lists {count}",
+                    low=MIN_CORE_COURSES,
+                    high=MAX_CORE_COURSES,
+                    count=len(course_ids),
+                ),
             }
         )
     taught = set(
@@ -1196,7 +1295,10 @@ def _core_course_problems(session: Session, plan: PilotPlan) -> list[dict[str, s
         problems.append(
             {
                 "field": "core_course_ids",
-                "message": f"not courses of the plan's major: {', '.join(foreign)}",
+                "message": _(
+                    "not courses of the plan's major: {majors}",
+                    majors=", ".join(foreign),
+                ),
             }
         )
     return problems
@@ -1205,11 +1307,17 @@ def _core_course_problems(session: Session, plan: PilotPlan) -> list[dict[str, s
 def _require_approved_application(session: Session, plan: PilotPlan, what: str) -> None:
     """409 unless the plan's application is (still) approved; its row stays locked, so a
     close racing this change waits for it or is seen by it."""
-    application = lock_row(session, PilotApplication, plan.application_id, "pilot application")
+    application = lock_row(session, PilotApplication, plan.application_id, N_("pilot application"))
     if application.status != ApplicationStatus.approved:
         raise InvalidState(
-            f"Plan {plan.id} cannot be {what}: its application {application.id} is "
-            f"{application.status.value}; plans are changed and filed only while it is approved",
+            _(
+                "Plan {id} cannot be {what}: its application {application_id} is {state}; "
+                "plans are changed and filed only while it is approved",
+                id=plan.id,
+                what=translate(what),
+                application_id=application.id,
+                state=application.status.value,
+            ),
             current_state=plan.status.value,
             application_status=application.status.value,
             allowed_actions=[],
@@ -1227,18 +1335,22 @@ def plan_transition(
     sources, target = PLAN_TRANSITIONS[action]
     plan, college_id = _locked_plan(session, principal, plan_id)
     if action == "file":
-        require_college_writer(principal, college_id, "the pilot plans")
+        require_college_writer(principal, college_id, N_("the pilot plans"))
     else:
-        require_office(principal, f"{action} pilot plans")
+        require_office(principal, _("{action} pilot plans", action=action))
     _refuse_unless_in(
-        plan.status, sources, action, f"plan {plan_id}", plan_allowed_actions(plan.status)
+        plan.status, sources, action, _("plan {id}", id=plan_id), plan_allowed_actions(plan.status)
     )
     if action == "file":
-        _require_approved_application(session, plan, "filed")
+        _require_approved_application(session, plan, N_("filed"))
         problems = _core_course_problems(session, plan)
         if problems:
             raise UnprocessableEntity(
-                f"Plan {plan_id} cannot be filed: " + "; ".join(p["message"] for p in problems),
+                _(
+                    "Plan {plan_id} cannot be filed: {problems}",
+                    plan_id=plan_id,
+                    problems="; ".join(p["message"] for p in problems),
+                ),
                 code="plan_incomplete",
                 errors=problems,
             )

@@ -195,7 +195,7 @@ def get_session(
 def create_session(session: Session, principal: Principal, data: ExamSessionCreate) -> ExamSession:
     """A session for an approved pilot; its certificate, level and organisation come from it."""
     check_role(principal, Role.academic_office, what="create exam sessions")
-    application = approved_application(session, data.application_id, "Exam sessions are made")
+    application = approved_application(session, data.application_id, N_("Exam sessions are made"))
     certificate = session.get(Certificate, application.certificate_id)
     assert certificate is not None
     exam = ExamSession(

@@ -19,6 +19,7 @@ from app.core.audit import apply_changes, delete_row, record, record_row, save_n
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
@@ -452,7 +453,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
     its lines is checked."""
     require_office(principal, "create budget lines")
     source = _locked_source(session, data.source_id, field="body.source_id")
-    application = approved_application(session, data.application_id, "Money is budgeted")
+    application = approved_application(session, data.application_id, N_("Money is budgeted"))
     _earmark_problem(source, data.category)
     existing = session.exec(
         select(BudgetLine.id).where(
