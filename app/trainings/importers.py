@@ -15,6 +15,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.config import get_settings
+from app.core.i18n import _
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.imports.cells import CellError, choice, code, date_cell, integer, text, yes_no
@@ -62,7 +63,7 @@ def _status(raw: str) -> TrainingStatus:
     value = STATUS_WORDS.get(raw.strip().casefold())
     if value is None:
         raise CellError(
-            "one of 计划 (planned), 培训中 (in_progress), 已获证 (certified), 未通过 (failed)"
+            _("one of 计划 (planned), 培训中 (in_progress), 已获证 (certified), 未通过 (failed)")
         )
     return value
 
@@ -79,7 +80,7 @@ def _certificate_no(raw: str) -> str:
     except CellError:
         value = str(_NUMBER_AS_TEXT(raw))
     if any(ch.isspace() or ch == "\x00" for ch in value):
-        raise CellError("no spaces inside a certificate number")
+        raise CellError(_("no spaces inside a certificate number"))
     return value
 
 
@@ -151,8 +152,11 @@ def _training_teacher(plan: Plan, staff_no: str) -> int:
     teachers: dict[str, tuple[int, int]] = plan.lookups["teachers"]
     if staff_no not in teachers:
         raise RowRefused(
-            f"unknown staff number {staff_no}{did_you_mean(staff_no, teachers)}; upload the "
-            "teacher first (kind teachers)",
+            _(
+                "unknown staff number {staff_no}{hint}; upload the teacher first (kind teachers)",
+                staff_no=staff_no,
+                hint=did_you_mean(staff_no, teachers),
+            ),
             "工号",
             staff_no,
         )
@@ -165,8 +169,11 @@ def _training_certificate(plan: Plan, cells: dict[str, Any]) -> tuple[int, Level
     normalized = normalise_certificate_name(cells["certificate"])
     if normalized not in certificates:
         raise RowRefused(
-            f"unknown certificate {cells['certificate']!r}; use the name of one that exists "
-            "(GET /api/v1/certificates)",
+            _(
+                "unknown certificate {certificate}; use the name of one that exists "
+                "(GET /api/v1/certificates)",
+                certificate=repr(cells["certificate"]),
+            ),
             "证书名称",
             cells["certificate"],
         )
@@ -175,7 +182,12 @@ def _training_certificate(plan: Plan, cells: dict[str, Any]) -> tuple[int, Level
     if level not in levels:
         offered = "、".join(lv.value for lv in levels)
         raise RowRefused(
-            f"the certificate {name} is offered at {offered}, not at {level.value}",
+            _(
+                "the certificate {name} is offered at {offered}, not at {level}",
+                name=name,
+                offered=offered,
+                level=level.value,
+            ),
             "级别",
             level.value,
         )
@@ -188,8 +200,14 @@ def _claim_trainer_number(plan: Plan, number: str, key: Any) -> None:
     holder = numbers.get(number)
     if holder is not None and holder != key:
         raise RowRefused(
-            f"trainer certificate number {number} is already held by {holder[0]} "
-            f"({holder[1]}, from {holder[3]}); numbers are unique",
+            _(
+                "trainer certificate number {number} is already held by {holder} "
+                "({staff_no}, from {start}); numbers are unique",
+                number=number,
+                holder=holder[0],
+                staff_no=holder[1],
+                start=holder[3],
+            ),
             "师资培训证书编号",
             number,
         )
@@ -207,15 +225,29 @@ def _issue_date(plan: Plan, cells: dict[str, Any], start: date, end: date) -> da
     today: date = plan.lookups["today"]
     if certified_on > today:
         raise RowRefused(
-            f"the issue date {certified_on}"
-            + (" (the end date, as no issue date is given)" if derived else "")
-            + f" is after today ({today}); a certificate is recorded once it is issued",
+            _(
+                "the issue date {certified_on} (the end date, as no issue date is given) is "
+                "after today ({today}); a certificate is recorded once it is issued",
+                certified_on=certified_on,
+                today=today,
+            )
+            if derived
+            else _(
+                "the issue date {certified_on} is after today ({today}); a certificate is "
+                "recorded once it is issued",
+                certified_on=certified_on,
+                today=today,
+            ),
             "获证日期",
             str(certified_on),
         )
     if certified_on < start:
         raise RowRefused(
-            f"the issue date {certified_on} is before the training's start {start}",
+            _(
+                "the issue date {certified_on} is before the training's start {start}",
+                certified_on=certified_on,
+                start=start,
+            ),
             "获证日期",
             str(certified_on),
         )
@@ -228,14 +260,16 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
     start, end = cells["start_date"], cells["end_date"]
     if end < start:
         raise RowRefused(
-            f"the end date {end} is before the start date {start}", "结束日期", str(end)
+            _("the end date {end} is before the start date {start}", end=end, start=start),
+            "结束日期",
+            str(end),
         )
     status = cells.get("status") or TrainingStatus.planned
     number = cells.get("trainer_certificate_no")
     certified = status == TrainingStatus.certified
     if certified and not number:
         raise RowRefused(
-            "a certified training needs its trainer certificate number", "师资培训证书编号", ""
+            _("a certified training needs its trainer certificate number"), "师资培训证书编号", ""
         )
     if number:
         _claim_trainer_number(plan, number, _training_key(cells, None))
@@ -243,7 +277,11 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
     valid_until = cells.get("valid_until")
     if valid_until is not None and certified_on is not None and valid_until < certified_on:
         raise RowRefused(
-            f"valid until {valid_until} is before the issue date {certified_on}",
+            _(
+                "valid until {valid_until} is before the issue date {certified_on}",
+                valid_until=valid_until,
+                certified_on=certified_on,
+            ),
             "有效期至",
             str(valid_until),
         )
@@ -408,7 +446,7 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
     statuses: dict[int, Any] = dict(
         session.execute(
             sa.select(PilotApplication.id, PilotApplication.status)  # type: ignore[call-overload]
-            .where(col(PilotApplication.id).in_({app_id for _, _, app_id in batch_rows}))
+            .where(col(PilotApplication.id).in_({app_id for _id, _hours, app_id in batch_rows}))
             .order_by(PilotApplication.id)
             .with_for_update(read=True)
         ).all()
@@ -452,17 +490,24 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
     batch_id = _batch_of(cells, plan.options)
     if batch_id is None:
         raise RowRefused(
-            "no training batch: pass ?batch_id= with the upload or add a 培训批次 column",
+            _("no training batch: pass ?batch_id= with the upload or add a 培训批次 column"),
             "培训批次",
         )
     batches: dict[int, tuple[int, int, Any]] = plan.lookups["batches"]
     if batch_id not in batches:
-        raise RowRefused(f"no training batch {batch_id}", "培训批次", str(batch_id))
+        raise RowRefused(
+            _("no training batch {batch_id}", batch_id=batch_id), "培训批次", str(batch_id)
+        )
     hours, app_id, status = batches[batch_id]
     if ApplicationStatus(status) != ApplicationStatus.approved:
         raise RowRefused(
-            f"batch {batch_id}'s application {app_id} is {ApplicationStatus(status).value}; "
-            "students are enrolled only while it is approved",
+            _(
+                "batch {batch_id}'s application {app_id} is {status}; students are "
+                "enrolled only while it is approved",
+                batch_id=batch_id,
+                app_id=app_id,
+                status=ApplicationStatus(status).value,
+            ),
             "培训批次",
             str(batch_id),
         )
@@ -470,36 +515,60 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
         "colleges"
     ].get(app_id, set()):
         raise RowRefused(
-            f"batch {batch_id} belongs to a pilot with no major of your college; a college "
-            "manager imports only their own pilots' enrolments",
+            _(
+                "batch {batch_id} belongs to a pilot with no major of your college; a "
+                "college manager imports only their own pilots' enrolments",
+                batch_id=batch_id,
+            ),
             "培训批次",
             str(batch_id),
         )
     students: dict[str, tuple[int, str, int, int]] = plan.lookups["students"]
     student_no = cells["student_no"]
     if student_no not in students:
-        raise RowRefused(f"unknown student number {student_no}", "学号", student_no)
+        raise RowRefused(
+            _("unknown student number {student_no}", student_no=student_no), "学号", student_no
+        )
     s_id, name, major_id, cohort = students[student_no]
     majors: dict[int, str] = plan.lookups["majors"].get(app_id, {})
     cohorts: set[int] = plan.lookups["cohorts"].get(app_id, set())
     problems = []
     if major_id not in majors:
         problems.append(
-            f"the major is not one of the pilot's majors ({'、'.join(sorted(majors.values()))})"
+            _(
+                "the major is not one of the pilot's majors ({majors})",
+                majors="、".join(sorted(majors.values())),
+            )
         )
     if cohort not in cohorts:
         problems.append(
-            f"cohort {cohort}级 is not one of the pilot's cohorts "
-            f"({'、'.join(f'{c}级' for c in sorted(cohorts))})"
+            _(
+                "cohort {cohort}级 is not one of the pilot's cohorts ({cohorts})",
+                cohort=cohort,
+                cohorts="、".join(f"{c}级" for c in sorted(cohorts)),
+            )
         )
     if problems:
         raise RowRefused(
-            f"student {name} ({student_no}): " + "; ".join(problems), "学号", student_no
+            _(
+                "student {name} ({student_no}): {problems}",
+                name=name,
+                student_no=student_no,
+                problems="; ".join(problems),
+            ),
+            "学号",
+            student_no,
         )
     attended = cells["attended_hours"]
     if attended > hours:
         raise RowRefused(
-            f"{attended} attended hours is more than the batch's {hours}", "出勤学时", str(attended)
+            _(
+                "{attended} attended hours is more than the batch's {hours}",
+                attended=attended,
+                hours=hours,
+            ),
+            "出勤学时",
+            str(attended),
         )
     values: dict[str, Any] = {
         "batch_id": batch_id,

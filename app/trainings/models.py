@@ -10,6 +10,7 @@ from pydantic import BaseModel, StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationPublic
+from app.core.i18n import _
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned, enum_type
 from app.reference.models import NO_NUL, Level, RefId
@@ -45,7 +46,11 @@ class TrainingStatus(StrEnum):
 def dates_problem(start: date | None, end: date | None) -> str | None:
     """Why ``start``–``end`` is not a period (it ends before it starts), or None."""
     if start is not None and end is not None and end < start:
-        return f"end_date {end} is before start_date {start}; a training ends on or after it starts"
+        return _(
+            "end_date {end} is before start_date {start}; a training ends on or after it starts",
+            end=end,
+            start=start,
+        )
     return None
 
 

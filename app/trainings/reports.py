@@ -15,6 +15,7 @@ from app.applications.models import ApplicationStatus, PilotApplication, PilotTe
 from app.applications.service import get_application, visible
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
+from app.core.i18n import _
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.reference.models import Certificate, College, Level, Teacher
 from app.trainings.models import (
@@ -149,7 +150,7 @@ def application_detail(
 def _require_report_reader(principal: Principal) -> None:
     if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
-            f"Role {principal.role.value} may not read the teacher coverage report",
+            _("Role {role} may not read the teacher coverage report", role=principal.role.value),
             allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
 

@@ -22,6 +22,7 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.auth import check_role
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _, translate
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_first, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
@@ -81,7 +82,7 @@ EDITABLE: dict[TrainingStatus, frozenset[str]] = {
 def allowed_actions(status: TrainingStatus) -> list[str]:
     """The actions a training in ``status`` allows."""
     actions = ["update", "delete"] if status == TrainingStatus.planned else ["update"]
-    return actions + [name for name, (sources, _) in TRANSITIONS.items() if status in sources]
+    return actions + [name for name, (sources, _target) in TRANSITIONS.items() if status in sources]
 
 
 # --- who sees and writes what ----------------------------------------------------------------
@@ -107,7 +108,7 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
             )
         )
     raise Forbidden(
-        f"Role {role.value} may not read teacher trainings",
+        _("Role {role} may not read teacher trainings", role=role.value),
         allowed_roles=sorted(
             r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.evaluation_org}
         ),
@@ -130,23 +131,28 @@ def _require_training_writer(
         if teacher.college_id == principal.college_id:
             return
         raise Forbidden(
-            "A college manager records trainings of their own college's teachers only",
+            _("A college manager records trainings of their own college's teachers only"),
             code="out_of_scope",
         )
     if role == Role.teacher and not certifying:
         if teacher.id == principal.teacher_id:
             return
-        raise Forbidden("A teacher records only their own trainings", code="out_of_scope")
+        raise Forbidden(_("A teacher records only their own trainings"), code="out_of_scope")
     allowed = [Role.academic_office.value, Role.college_manager.value]
     if not certifying:
         allowed.append(Role.teacher.value)
     what = (
-        "record the outcome or certificate of a teacher training"
+        _("record the outcome or certificate of a teacher training")
         if certifying
-        else "write teacher trainings"
+        else _("write teacher trainings")
     )
     raise Forbidden(
-        f"Role {role.value} may not {what}; allowed roles: {', '.join(allowed)}",
+        _(
+            "Role {role} may not {what}; allowed roles: {allowed}",
+            role=role.value,
+            what=what,
+            allowed=", ".join(allowed),
+        ),
         allowed_roles=allowed,
     )
 
@@ -209,7 +215,7 @@ def training_public(row: Any) -> TrainingPublic:
 
 
 TRAININGS = Listing(
-    noun="teacher training",
+    noun=N_("teacher training"),
     statement=training_statement,
     order=[col(Teacher.staff_no), col(TeacherTraining.start_date), col(TeacherTraining.id)],
     to_items=each(training_public),
@@ -240,7 +246,7 @@ def get_training(
     statement = training_statement(session, principal, TrainingSelection(today=today))
     row = session.exec(statement.where(TeacherTraining.id == training_id)).first()
     if row is None:
-        raise NotFound(f"No teacher training with id {training_id}")
+        raise NotFound(_("No teacher training with id {training_id}", training_id=training_id))
     return training_public(row)
 
 
@@ -263,8 +269,10 @@ def _teacher_or_422(session: Session, principal: Principal, teacher_id: int, fie
     teacher = session.get(Teacher, teacher_id)
     if teacher is None or not _reads_teacher(principal, teacher):
         raise UnprocessableEntity(
-            f"No teacher with id {teacher_id}",
-            errors=[{"field": field, "message": f"no teacher {teacher_id}"}],
+            _("No teacher with id {teacher_id}", teacher_id=teacher_id),
+            errors=[
+                {"field": field, "message": _("no teacher {teacher_id}", teacher_id=teacher_id)}
+            ],
         )
     return teacher
 
@@ -275,17 +283,29 @@ def _check_certificate_level(
     certificate = session.get(Certificate, certificate_id)
     if certificate is None:
         raise UnprocessableEntity(
-            f"No certificate with id {certificate_id}",
+            _("No certificate with id {certificate_id}", certificate_id=certificate_id),
             errors=[
-                {"field": f"{prefix}certificate_id", "message": f"no certificate {certificate_id}"}
+                {
+                    "field": f"{prefix}certificate_id",
+                    "message": _("no certificate {certificate_id}", certificate_id=certificate_id),
+                }
             ],
         )
     if level not in certificate.level_list:
         offered = "、".join(lv.value for lv in certificate.level_list)
         raise UnprocessableEntity(
-            f"The certificate {certificate.name} is not offered at level {level.value}; it "
-            f"offers {offered}",
-            errors=[{"field": f"{prefix}level", "message": f"offered levels: {offered}"}],
+            _(
+                "The certificate {name} is not offered at level {level}; it offers {offered}",
+                name=certificate.name,
+                level=level.value,
+                offered=offered,
+            ),
+            errors=[
+                {
+                    "field": f"{prefix}level",
+                    "message": _("offered levels: {offered}", offered=offered),
+                }
+            ],
         )
 
 
@@ -302,8 +322,14 @@ def _check_number_free(session: Session, number: str, own_id: int | None) -> Non
     if holder is not None:
         training_id, name, staff_no = holder
         raise Conflict(
-            f"Trainer certificate number {number} is already held by {name} ({staff_no}), "
-            f"training {training_id}; certificate numbers are unique",
+            _(
+                "Trainer certificate number {number} is already held by {name} "
+                "({staff_no}), training {training_id}; certificate numbers are unique",
+                number=number,
+                name=name,
+                staff_no=staff_no,
+                training_id=training_id,
+            ),
             code="duplicate",
             existing_id=training_id,
             holder=f"{name} ({staff_no})",
@@ -354,7 +380,7 @@ def _delete(
 def create_training(
     session: Session, principal: Principal, data: TrainingCreate
 ) -> TeacherTraining:
-    check_role(principal, *TRAINING_WRITERS, what="write teacher trainings")
+    check_role(principal, *TRAINING_WRITERS, what=N_("write teacher trainings"))
     teacher = _teacher_or_422(session, principal, data.teacher_id, "body.teacher_id")
     _require_training_writer(principal, teacher)
     _check_certificate_level(session, data.certificate_id, data.level)
@@ -374,7 +400,7 @@ def _locked_training(
         principal,
     )
     training, teacher = lock_one(
-        session, statement, "teacher training", training_id, of=TeacherTraining
+        session, statement, N_("teacher training"), training_id, of=TeacherTraining
     )
     return training, teacher
 
@@ -399,14 +425,20 @@ def update_training(
     training, teacher = _locked_training(session, principal, training_id)
     changes = data.model_dump(exclude_unset=True)
     _require_training_writer(principal, teacher, certifying=bool(CERTIFICATE_FIELDS & set(changes)))
-    check_version(training.version, if_match, "teacher training")
+    check_version(training.version, if_match, N_("teacher training"))
     editable = EDITABLE[training.status]
     refused = sorted(set(changes) - editable)
     if refused:
         raise _refused(
             training,
-            f"Training {training_id} is {training.status.value}; it cannot change "
-            f"{', '.join(refused)} (it may change {', '.join(sorted(editable))})",
+            _(
+                "Training {training_id} is {status}; it cannot change {refused} (it may "
+                "change {editable})",
+                training_id=training_id,
+                status=training.status.value,
+                refused=", ".join(refused),
+                editable=", ".join(sorted(editable)),
+            ),
         )
     if "teacher_id" in changes and changes["teacher_id"] != training.teacher_id:
         new_teacher = _teacher_or_422(session, principal, changes["teacher_id"], "body.teacher_id")
@@ -427,9 +459,12 @@ def update_training(
     valid_until = changes.get("valid_until", training.valid_until)
     if valid_until is not None and training.certified_on and valid_until < training.certified_on:
         raise UnprocessableEntity(
-            f"valid_until {valid_until} is before the certificate's issue date "
-            f"{training.certified_on}",
-            errors=[{"field": "body.valid_until", "message": "before certified_on"}],
+            _(
+                "valid_until {valid_until} is before the certificate's issue date {certified_on}",
+                valid_until=valid_until,
+                certified_on=training.certified_on,
+            ),
+            errors=[{"field": "body.valid_until", "message": _("before certified_on")}],
         )
     apply_changes(session, principal, training, changes, TRAINING_ENTITY)
     return training
@@ -451,9 +486,15 @@ def transition_training(
         allowed = allowed_actions(training.status)
         raise _refused(
             training,
-            f"Cannot {action} training {training_id}: it is {training.status.value}; {action} "
-            f"needs {' or '.join(sorted(s.value for s in sources))}. Allowed now: "
-            f"{', '.join(allowed)}",
+            _(
+                "Cannot {action} {what}: it is {state}; {action} needs {needs}. Allowed now: "
+                "{allowed}",
+                action=action,
+                what=_("training {id}", id=training_id),
+                state=training.status.value,
+                needs=_(" or ").join(sorted(s.value for s in sources)),
+                allowed=", ".join(allowed),
+            ),
         )
     before = snapshot(training)
     if certify is not None:
@@ -461,20 +502,33 @@ def transition_training(
         certified_on = certify.certified_on or today
         if not training.start_date <= certified_on <= today:
             raise UnprocessableEntity(
-                f"certified_on {certified_on} is outside the training's start "
-                f"{training.start_date} and today {today}; a certificate is issued once the "
-                "training has begun and is recorded once issued",
+                _(
+                    "certified_on {certified_on} is outside the training's start {start_date} "
+                    "and today {today}; a certificate is issued once the training has begun "
+                    "and is recorded once issued",
+                    certified_on=certified_on,
+                    start_date=training.start_date,
+                    today=today,
+                ),
                 errors=[
                     {
                         "field": "body.certified_on",
-                        "message": f"from {training.start_date} to {today}",
+                        "message": _(
+                            "from {start_date} to {today}",
+                            start_date=training.start_date,
+                            today=today,
+                        ),
                     }
                 ],
             )
         if certify.valid_until is not None and certify.valid_until < certified_on:
             raise UnprocessableEntity(
-                f"valid_until {certify.valid_until} is before the issue date {certified_on}",
-                errors=[{"field": "body.valid_until", "message": "before certified_on"}],
+                _(
+                    "valid_until {valid_until} is before the issue date {certified_on}",
+                    valid_until=certify.valid_until,
+                    certified_on=certified_on,
+                ),
+                errors=[{"field": "body.valid_until", "message": _("before certified_on")}],
             )
         training.trainer_certificate_no = certify.trainer_certificate_no
         training.evaluator_qualification_no = certify.evaluator_qualification_no
@@ -491,8 +545,11 @@ def delete_training(session: Session, principal: Principal, training_id: int) ->
     if training.status != TrainingStatus.planned:
         raise _refused(
             training,
-            f"Only a planned training is deleted; training {training_id} is "
-            f"{training.status.value}",
+            _(
+                "Only a planned training is deleted; training {training_id} is {status}",
+                training_id=training_id,
+                status=training.status.value,
+            ),
         )
     _delete(session, principal, "delete", TRAINING_ENTITY, training)
 
@@ -553,7 +610,7 @@ def _enrolment_counts(session: Session, ids: Sequence[int]) -> dict[int, tuple[i
 
 def batch_items(session: Session, rows: Sequence[Any]) -> list[BatchListed]:
     """Batches with their instructors and enrolment counts, in two statements for all rows."""
-    ids = [batch.id for batch, _, _ in rows]
+    ids = [batch.id for batch, *_rest in rows]
     instructors = _instructors_of(session, ids) if ids else {}
     counts = _enrolment_counts(session, ids) if ids else {}
     items = []
@@ -578,7 +635,7 @@ def batch_items(session: Session, rows: Sequence[Any]) -> list[BatchListed]:
 
 
 BATCHES = Listing(
-    noun="training batch",
+    noun=N_("training batch"),
     statement=batch_statement,
     order=[col(TrainingBatch.start_date), col(TrainingBatch.id)],
     to_items=batch_items,
@@ -623,13 +680,20 @@ def _require_batch_writer(session: Session, principal: Principal, application_id
         if own is not None:
             return
         raise Forbidden(
-            f"Application {application_id} has no major of your college (id "
-            f"{principal.college_id}); a college manager runs its own pilots' batches",
+            _(
+                "Application {application_id} has no major of your college (id "
+                "{college_id}); a college manager runs its own pilots' batches",
+                application_id=application_id,
+                college_id=principal.college_id,
+            ),
             code="out_of_scope",
         )
     raise Forbidden(
-        f"Role {principal.role.value} may not run training batches; allowed roles: "
-        "academic_office, college_manager (own college's pilots)",
+        _(
+            "Role {role} may not run training batches; allowed roles: "
+            "academic_office, college_manager (own college's pilots)",
+            role=principal.role.value,
+        ),
         allowed_roles=[Role.academic_office.value, Role.college_manager.value],
     )
 
@@ -637,8 +701,12 @@ def _require_batch_writer(session: Session, principal: Principal, application_id
 def _require_approved(application: PilotApplication, what: str) -> None:
     if application.status != ApplicationStatus.approved:
         raise InvalidState(
-            f"{what} only for an approved application; application {application.id} is "
-            f"{application.status.value}",
+            _(
+                "{what} only for an approved application; application {id} is {status}",
+                what=translate(what),
+                id=application.id,
+                status=application.status.value,
+            ),
             current_state=application.status.value,
             allowed_actions=[],
         )
@@ -654,8 +722,13 @@ def _check_teachers(session: Session, principal: Principal, teacher_ids: Sequenc
     missing = [t for t in teacher_ids if t not in found]
     if missing:
         raise UnprocessableEntity(
-            f"No teacher with id {', '.join(map(str, missing))}",
-            errors=[{"field": "body.instructor_ids", "message": f"unknown teacher ids {missing}"}],
+            _("No teacher with id {items}", items=", ".join(map(str, missing))),
+            errors=[
+                {
+                    "field": "body.instructor_ids",
+                    "message": _("unknown teacher ids {missing}", missing=missing),
+                }
+            ],
         )
 
 
@@ -684,7 +757,7 @@ def create_batch(session: Session, principal: Principal, data: BatchCreate) -> T
             exc.detail, errors=[{"field": "body.application_id", "message": exc.detail}]
         ) from exc
     _require_batch_writer(session, principal, data.application_id)
-    _require_approved(application, "Training batches are run")
+    _require_approved(application, N_("Training batches are run"))
     _check_teachers(session, principal, data.instructor_ids)
     batch = TrainingBatch.model_validate(data.model_dump(exclude={"instructor_ids"}))
     session.add(batch)
@@ -705,7 +778,9 @@ def _locked_batch(
         .where(TrainingBatch.id == batch_id),
         principal,
     )
-    batch, application = lock_one(session, statement, "training batch", batch_id, of=TrainingBatch)
+    batch, application = lock_one(
+        session, statement, N_("training batch"), batch_id, of=TrainingBatch
+    )
     return batch, application
 
 
@@ -723,7 +798,7 @@ def update_batch(
 ) -> TrainingBatch:
     batch, application = _locked_batch(session, principal, batch_id)
     _require_batch_writer(session, principal, application.id or 0)
-    check_version(batch.version, if_match, "training batch")
+    check_version(batch.version, if_match, N_("training batch"))
     changes = data.model_dump(exclude_unset=True)
     before_instructors = _instructor_ids(session, batch_id)
     instructors = changes.pop("instructor_ids", None)
@@ -738,8 +813,13 @@ def update_batch(
         attended = _max_attended(session, batch_id)
         if changes["hours"] < attended:
             raise Conflict(
-                f"Batch {batch_id} cannot have {changes['hours']} hours: an enrolled student "
-                f"has already attended {attended}",
+                _(
+                    "Batch {batch_id} cannot have {hours} hours: an enrolled student "
+                    "has already attended {attended}",
+                    batch_id=batch_id,
+                    hours=changes["hours"],
+                    attended=attended,
+                ),
                 code="hours_below_attended",
                 max_attended_hours=attended,
             )
@@ -766,7 +846,11 @@ def delete_batch(session: Session, principal: Principal, batch_id: int) -> None:
     ).one()
     if enrolled:
         raise Conflict(
-            f"Batch {batch_id} has {enrolled} enrolled student(s); remove them first",
+            _(
+                "Batch {batch_id} has {enrolled} enrolled student(s); remove them first",
+                batch_id=batch_id,
+                enrolled=enrolled,
+            ),
             code="has_enrollments",
         )
     extra = {"instructor_ids": _instructor_ids(session, batch_id)}
@@ -786,7 +870,7 @@ def _require_readable_batch(session: Session, principal: Principal, batch_id: in
         principal,
     )
     if session.exec(statement).first() is None:
-        raise NotFound(f"No training batch with id {batch_id}")
+        raise NotFound(_("No training batch with id {batch_id}", batch_id=batch_id))
 
 
 def enrollment_statement(
@@ -821,7 +905,7 @@ def enrollment_public(row: Any) -> EnrollmentPublic:
 
 
 ENROLLMENTS = Listing(
-    noun="enrolment",
+    noun=N_("enrolment"),
     statement=enrollment_statement,
     order=[col(Student.student_no), col(TrainingEnrollment.id)],
     to_items=each(enrollment_public),
@@ -855,20 +939,31 @@ def eligibility_problem(session: Session, application_id: int, student: Student)
         ).all()
     )
     problems = []
-    if student.major_id not in {m_id for m_id, _ in majors}:
+    if student.major_id not in {m_id for m_id, _name in majors}:
         major = session.get(Major, student.major_id)
         problems.append(
-            f"major {major.name if major else student.major_id} is not one of the pilot's "
-            f"majors ({'、'.join(name for _, name in majors)})"
+            _(
+                "major {major} is not one of the pilot's majors ({majors})",
+                major=major.name if major else student.major_id,
+                majors="、".join(name for _id, name in majors),
+            )
         )
     if student.cohort not in cohorts:
         problems.append(
-            f"cohort {student.cohort}级 is not one of the pilot's cohorts "
-            f"({'、'.join(f'{c}级' for c in cohorts)})"
+            _(
+                "cohort {cohort}级 is not one of the pilot's cohorts ({cohorts})",
+                cohort=student.cohort,
+                cohorts="、".join(f"{c}级" for c in cohorts),
+            )
         )
     if not problems:
         return None
-    return f"Student {student.name} ({student.student_no}): " + "; ".join(problems)
+    return _(
+        "Student {name} ({student_no}): {problems}",
+        name=student.name,
+        student_no=student.student_no,
+        problems="; ".join(problems),
+    )
 
 
 def _reads_student(session: Session, principal: Principal, student: Student) -> bool:
@@ -882,9 +977,16 @@ def _reads_student(session: Session, principal: Principal, student: Student) -> 
 def _attended_problem(attended: int, batch: TrainingBatch) -> None:
     if attended > batch.hours:
         raise UnprocessableEntity(
-            f"attended_hours {attended} is more than the batch's {batch.hours} hours",
+            _(
+                "attended_hours {attended} is more than the batch's {hours} hours",
+                attended=attended,
+                hours=batch.hours,
+            ),
             errors=[
-                {"field": "body.attended_hours", "message": f"at most {batch.hours} (the batch)"}
+                {
+                    "field": "body.attended_hours",
+                    "message": _("at most {hours} (the batch)", hours=batch.hours),
+                }
             ],
         )
 
@@ -897,15 +999,20 @@ def add_enrollment(
     # A shared lock: enrolments into the pilot's batches go on side by side, while its close
     # (which locks it for update) waits for them, or they see it closed.
     application = lock_row(
-        session, PilotApplication, batch.application_id, "pilot application", share=True
+        session, PilotApplication, batch.application_id, N_("pilot application"), share=True
     )
-    _require_approved(application, "Students are enrolled")
+    _require_approved(application, N_("Students are enrolled"))
     student = session.get(Student, data.student_id)
     if student is None or not _reads_student(session, principal, student):
         # A student the caller may not read is answered as one that does not exist.
         raise UnprocessableEntity(
-            f"No student with id {data.student_id}",
-            errors=[{"field": "body.student_id", "message": f"no student {data.student_id}"}],
+            _("No student with id {student_id}", student_id=data.student_id),
+            errors=[
+                {
+                    "field": "body.student_id",
+                    "message": _("no student {student_id}", student_id=data.student_id),
+                }
+            ],
         )
     problem = eligibility_problem(session, batch.application_id, student)
     if problem:
@@ -923,8 +1030,13 @@ def add_enrollment(
     ).first()
     if existing is not None:
         raise Conflict(
-            f"Student {student.student_no} is already enrolled in batch {batch_id} "
-            f"(enrolment {existing})",
+            _(
+                "Student {student_no} is already enrolled in batch {batch_id} (enrolment "
+                "{existing})",
+                student_no=student.student_no,
+                batch_id=batch_id,
+                existing=existing,
+            ),
             code="duplicate",
             existing_id=existing,
         )
@@ -946,7 +1058,13 @@ def _locked_enrollment(
         ),
     )
     if enrollment is None:
-        raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")
+        raise NotFound(
+            _(
+                "No enrolment {enrollment_id} in training batch {batch_id}",
+                enrollment_id=enrollment_id,
+                batch_id=batch_id,
+            )
+        )
     return enrollment, batch
 
 
@@ -956,7 +1074,13 @@ def get_enrollment(
     statement = enrollment_statement(session, principal, EnrollmentSelection(batch_id=batch_id))
     row = session.exec(statement.where(TrainingEnrollment.id == enrollment_id)).first()
     if row is None:
-        raise NotFound(f"No enrolment {enrollment_id} in training batch {batch_id}")
+        raise NotFound(
+            _(
+                "No enrolment {enrollment_id} in training batch {batch_id}",
+                enrollment_id=enrollment_id,
+                batch_id=batch_id,
+            )
+        )
     return enrollment_public(row)
 
 
@@ -969,7 +1093,7 @@ def update_enrollment(
     if_match: int | None,
 ) -> TrainingEnrollment:
     enrollment, batch = _locked_enrollment(session, principal, batch_id, enrollment_id)
-    check_version(enrollment.version, if_match, "training enrolment")
+    check_version(enrollment.version, if_match, N_("training enrolment"))
     changes = data.model_dump(exclude_unset=True)
     _attended_problem(changes.get("attended_hours", enrollment.attended_hours), batch)
     apply_changes(session, principal, enrollment, changes, ENROLLMENT_ENTITY)
