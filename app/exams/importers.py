@@ -20,6 +20,7 @@ from app.applications.models import (
 from app.core.audit import record, snapshot
 from app.core.config import get_settings
 from app.core.errors import Conflict
+from app.core.i18n import N_, _
 from app.core.locks import lock_row
 from app.core.params import MAX_DB_ID
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
@@ -90,14 +91,22 @@ def _student(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
     student = plan.lookups["students"].get(cells["student_no"])
     if student is None:
         raise RowRefused(
-            f"no student with number {cells['student_no']} (upload students first)",
+            _(
+                "no student with number {student_no} (upload students first)",
+                student_no=cells["student_no"],
+            ),
             "学号",
             cells["student_no"],
         )
     name = cells.get("name")
     if name and name != student["name"]:
         raise RowRefused(
-            f"student {cells['student_no']} is {student['name']}, not {name}; check the row",
+            _(
+                "student {student_no} is {student_name}, not {name}; check the row",
+                student_no=cells["student_no"],
+                student_name=student["name"],
+                name=name,
+            ),
             "姓名",
             name,
         )
@@ -123,11 +132,11 @@ def _session_id(cells: dict[str, Any], options: Any) -> int | None:
 def _session(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
     session_id = _session_id(cells, plan.options)
     if session_id is None:
-        raise RowRefused("no session: add a 考核ID column or pass ?session_id= with the upload")
+        raise RowRefused(_("no session: add a 考核ID column or pass ?session_id= with the upload"))
     exam = plan.lookups["sessions"].get(session_id)
     if exam is None:
         raise RowRefused(
-            f"no exam session with id {session_id}",
+            _("no exam session with id {session_id}", session_id=session_id),
             "考核ID",
             str(session_id) if session_id is not None else "",
         )
@@ -147,8 +156,12 @@ def _check_org(plan: Plan, principal: Principal, exam: dict[str, Any]) -> None:
     if exam["evaluation_org_id"] != principal.evaluation_org_id:
         names: dict[int, str] = plan.lookups["org_names"]
         raise RowRefused(
-            f"session {exam['id']} belongs to {names.get(exam['evaluation_org_id'], '?')}; an "
-            "evaluation organisation uploads only for its own sessions",
+            _(
+                "session {exam_id} belongs to {org}; an "
+                "evaluation organisation uploads only for its own sessions",
+                exam_id=exam["id"],
+                org=names.get(exam["evaluation_org_id"], "?"),
+            ),
             "考核ID",
             str(exam["id"]),
         )
@@ -218,8 +231,15 @@ def _registration_values(
     today: date = plan.lookups["today"]
     if not exam["registration_opens"] <= today <= exam["registration_closes"]:
         raise RowRefused(
-            f"registration for session {exam['id']} is open from {exam['registration_opens']} "
-            f"to the end of {exam['registration_closes']}; today is {today}",
+            _(
+                "registration for session {exam_id} is open from "
+                "{opens} to the end of {closes}; "
+                "today is {today}",
+                exam_id=exam["id"],
+                opens=exam["registration_opens"],
+                closes=exam["registration_closes"],
+                today=today,
+            ),
             "考核ID",
             str(exam["id"]),
         )
@@ -227,34 +247,61 @@ def _registration_values(
     application = plan.lookups["applications"][application_id]
     missing = []
     if application["status"] != ApplicationStatus.approved:
-        missing.append(f"pilot application {application_id} is {application['status'].value}")
+        missing.append(
+            _(
+                "pilot application {application_id} is {status}",
+                application_id=application_id,
+                status=application["status"].value,
+            )
+        )
     if student["major_id"] not in plan.lookups["majors"][application_id]:
         names = plan.lookups["major_names"]
         pilot = "、".join(sorted(names[m] for m in plan.lookups["majors"][application_id]))
         missing.append(
-            f"major {names.get(student['major_id'])} is not among the pilot's majors ({pilot})"
+            _(
+                "major {major} is not among the pilot's majors ({pilot})",
+                major=names.get(student["major_id"]),
+                pilot=pilot,
+            )
         )
     if student["cohort"] not in plan.lookups["cohorts"][application_id]:
         pilot = "、".join(f"{c}级" for c in sorted(plan.lookups["cohorts"][application_id]))
-        missing.append(f"cohort {student['cohort']}级 is not among the pilot's cohorts ({pilot})")
+        missing.append(
+            _(
+                "cohort {cohort}级 is not among the pilot's cohorts ({pilot})",
+                cohort=student["cohort"],
+                pilot=pilot,
+            )
+        )
     if missing:
         raise RowRefused(
-            f"student {cells['student_no']} is not eligible: " + "; ".join(missing),
+            _(
+                "student {student_no} is not eligible: {missing}",
+                student_no=cells["student_no"],
+                missing="; ".join(missing),
+            ),
             "学号",
             cells["student_no"],
         )
     seats: dict[int, int] = plan.lookups["seats"]
     if seats[exam["id"]] >= exam["capacity"]:
         raise RowRefused(
-            f"session {exam['id']} is full: all {exam['capacity']} seats are taken",
+            _(
+                "session {exam_id} is full: all {capacity} seats are taken",
+                exam_id=exam["id"],
+                capacity=exam["capacity"],
+            ),
             "学号",
             cells["student_no"],
         )
     counted: set[int] = plan.lookups["counted"][application_id]
     if student["id"] not in counted and len(counted) >= application["headcount"]:
         raise RowRefused(
-            f"pilot application {application_id}'s headcount of {application['headcount']} "
-            "students is reached",
+            _(
+                "pilot application {application_id}'s headcount of {headcount} students is reached",
+                application_id=application_id,
+                headcount=application["headcount"],
+            ),
             "学号",
             cells["student_no"],
         )
@@ -280,15 +327,18 @@ def _lock_and_recount(
     """Take the rows of the sessions, then of their applications (the order a single
     registration takes them), and check the seats and headcount again under the locks."""
     sessions = sorted({r["session_id"] for r in rows})
-    exams = {s: lock_row(session, ExamSession, s, "exam session") for s in sessions}
+    exams = {s: lock_row(session, ExamSession, s, N_("exam session")) for s in sessions}
     applications = sorted({e.application_id for e in exams.values()})
     for application_id in applications:
-        application = lock_row(session, PilotApplication, application_id, "pilot application")
+        application = lock_row(session, PilotApplication, application_id, N_("pilot application"))
         if application.status != ApplicationStatus.approved:
             raise Conflict(
-                f"Pilot application {application_id} became {application.status.value} while "
-                "the file was checked; students register only for approved pilots. Nothing was "
-                "written",
+                _(
+                    "Pilot application {application_id} became {status} while the file was "
+                    "checked; students register only for approved pilots. Nothing was written",
+                    application_id=application_id,
+                    status=application.status.value,
+                ),
                 code="not_eligible",
             )
         new_students = {r["student_id"] for r in rows if r["application_id"] == application_id}
@@ -302,17 +352,26 @@ def _lock_and_recount(
         )
         if len(registered | new_students) > application.headcount:
             raise Conflict(
-                f"Pilot application {application_id}'s headcount of {application.headcount} "
-                "would be exceeded: registrations were made while the file was checked; "
-                "nothing was written, upload it again",
+                _(
+                    "Pilot application {application_id}'s headcount of {headcount} would be "
+                    "exceeded: registrations were made while the file was checked; nothing "
+                    "was written, upload it again",
+                    application_id=application_id,
+                    headcount=application.headcount,
+                ),
                 code="headcount_reached",
             )
     for session_id, exam in exams.items():
         new = sum(1 for r in rows if r["session_id"] == session_id)
         if service.live_in_session(session, session_id) + new > exam.capacity:
             raise Conflict(
-                f"Session {session_id} would exceed its {exam.capacity} seats: registrations "
-                "were made while the file was checked; nothing was written, upload it again",
+                _(
+                    "Session {session_id} would exceed its {capacity} seats: registrations "
+                    "were made while the file was checked; nothing was written, upload it "
+                    "again",
+                    session_id=session_id,
+                    capacity=exam.capacity,
+                ),
                 code="session_full",
             )
 
@@ -443,21 +502,34 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
     registration = plan.lookups["registrations"].get((exam["id"], cells["student_no"]))
     if registration is None:
         raise RowRefused(
-            f"student {cells['student_no']} has no registration in session {exam['id']} that "
-            "was not cancelled; results are recorded only for registrations",
+            _(
+                "student {student_no} has no registration in session {exam_id} that "
+                "was not cancelled; results are recorded only for registrations",
+                student_no=cells["student_no"],
+                exam_id=exam["id"],
+            ),
             "学号",
             cells["student_no"],
         )
     if plan.lookups["today"] < exam["exam_date"]:
         raise RowRefused(
-            f"session {exam['id']}'s exam is on {exam['exam_date']} (today is "
-            f"{plan.lookups['today']}); results are recorded from the exam date on",
+            _(
+                "session {exam_id}'s exam is on {exam_date} (today is "
+                "{today}); results are recorded from the exam date on",
+                exam_id=exam["id"],
+                exam_date=exam["exam_date"],
+                today=plan.lookups["today"],
+            ),
             "考核ID",
             str(exam["id"]),
         )
     if registration["status"] == RegistrationStatus.absent:
         raise RowRefused(
-            f"student {cells['student_no']} was marked absent from session {exam['id']}",
+            _(
+                "student {student_no} was marked absent from session {exam_id}",
+                student_no=cells["student_no"],
+                exam_id=exam["id"],
+            ),
             "学号",
             cells["student_no"],
         )
@@ -466,16 +538,24 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
         number = plan.lookups["certified"].get(current["id"])
         if number is not None:
             raise RowRefused(
-                f"student {cells['student_no']} holds the valid certificate {number} for this "
-                "result; revoke it before changing the result to not passed",
+                _(
+                    "student {student_no} holds the valid certificate {number} for this "
+                    "result; revoke it before changing the result to not passed",
+                    student_no=cells["student_no"],
+                    number=number,
+                ),
                 "是否通过",
                 "否",
             )
         voucher = plan.lookups["subsidised"].get(current["id"])
         if voucher is not None:
             raise RowRefused(
-                f"student {cells['student_no']}'s pass has the standing subsidy payment "
-                f"{voucher}; reverse the payment before changing the result to not passed",
+                _(
+                    "student {student_no}'s pass has the standing subsidy payment "
+                    "{voucher}; reverse the payment before changing the result to not passed",
+                    student_no=cells["student_no"],
+                    voucher=voucher,
+                ),
                 "是否通过",
                 "否",
             )
@@ -539,16 +619,22 @@ def _lock_and_recheck_results(
     if moved:
         states = ", ".join(f"{r.id} is {r.status.value}" for r in moved)
         raise ChangedDuringImport(
-            f"Registrations changed while the file was checked ({states}); results are "
-            "recorded only for registered or sat candidates. Nothing was written; upload the "
-            "file again to see the rows named",
+            _(
+                "Registrations changed while the file was checked ({states}); results are "
+                "recorded only for registered or sat candidates. Nothing was written; "
+                "upload the file again to see the rows named",
+                states=states,
+            ),
             registration_ids=[r.id for r in moved],
         )
     failing = sorted({r["registration_id"] for r in rows if not r["passed"]})
     _refuse_if_found(
         _valid_numbers(session, set(failing)),
-        "Certificates were issued",
-        "a result with a valid certificate cannot become a fail until the certificate is revoked",
+        _("Certificates were issued"),
+        _(
+            "a result with a valid certificate cannot become a fail until the "
+            "certificate is revoked",
+        ),
         "certificate_numbers",
     )
     results_of: dict[int, int] = dict(
@@ -560,8 +646,8 @@ def _lock_and_recheck_results(
     )
     _refuse_if_found(
         service.standing_payments(session, list(results_of.values())),
-        "Pass subsidies were paid",
-        "reverse a payment before changing its result to not passed",
+        _("Pass subsidies were paid"),
+        _("reverse a payment before changing its result to not passed"),
         "voucher_numbers",
     )
 
@@ -572,7 +658,12 @@ def _refuse_if_found(found: dict[int, str], what: str, rule: str, field: str) ->
         names = sorted(found.values())
         extra: dict[str, Any] = {field: names}
         raise ChangedDuringImport(
-            f"{what} while the file was checked ({', '.join(names)}); {rule}. Nothing was written",
+            _(
+                "{what} while the file was checked ({names}); {rule}. Nothing was written",
+                what=what,
+                names=", ".join(names),
+                rule=rule,
+            ),
             **extra,
         )
 
@@ -716,8 +807,12 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
     result_id = plan.lookups["passed"].get((exam["id"], cells["student_no"]))
     if result_id is None:
         raise RowRefused(
-            f"student {cells['student_no']} has no passed result in session {exam['id']}; a "
-            "certificate is issued only for a passed result",
+            _(
+                "student {student_no} has no passed result in session {exam_id}; a "
+                "certificate is issued only for a passed result",
+                student_no=cells["student_no"],
+                exam_id=exam["id"],
+            ),
             "学号",
             cells["student_no"],
         )
@@ -725,16 +820,24 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
     current = plan.existing.get(number)
     if current is not None and current["result_id"] != result_id:
         raise RowRefused(
-            f"certificate number {number} is already issued to another result; numbers are "
-            "unique across the service",
+            _(
+                "certificate number {number} is already issued to another result; numbers "
+                "are unique across the service",
+                number=number,
+            ),
             "证书编号",
             number,
         )
     issued = plan.lookups["number_by_result"].get(result_id)
     if issued is not None and issued != number:
         raise RowRefused(
-            f"student {cells['student_no']} already holds certificate number {issued} for "
-            f"session {exam['id']}",
+            _(
+                "student {student_no} already holds certificate number {issued} for "
+                "session {exam_id}",
+                student_no=cells["student_no"],
+                issued=issued,
+                exam_id=exam["id"],
+            ),
             "证书编号",
             number,
         )
@@ -742,16 +845,26 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
     earlier = in_file.setdefault(result_id, number)
     if earlier != number:
         raise RowRefused(
-            f"student {cells['student_no']} is given certificate number {earlier} in an earlier "
-            f"row for session {exam['id']}; one number per result",
+            _(
+                "student {student_no} is given certificate number {earlier} in an "
+                "earlier row for session {exam_id}; one number per result",
+                student_no=cells["student_no"],
+                earlier=earlier,
+                exam_id=exam["id"],
+            ),
             "证书编号",
             number,
         )
     today: date = plan.lookups["today"]
     if not EARLIEST_ISSUE <= cells["issue_date"] <= today:
         raise RowRefused(
-            f"issue date {cells['issue_date']} is outside {EARLIEST_ISSUE} – {today} (today); "
-            "a certificate is dated the day it was issued",
+            _(
+                "issue date {issue_date} is outside {earliest_issue} – {today} "
+                "(today); a certificate is dated the day it was issued",
+                issue_date=cells["issue_date"],
+                earliest_issue=EARLIEST_ISSUE,
+                today=today,
+            ),
             "发证日期",
             cells["issue_date"].isoformat(),
         )
@@ -799,9 +912,13 @@ def _lock_and_recheck_certificates(
     if gone:
         numbers = sorted(r["number"] for r in rows if r["result_id"] in gone)
         raise ChangedDuringImport(
-            "Results were changed to not passed while the file was checked (certificate "
-            f"number(s) {', '.join(numbers)}); a certificate is issued only for a passed "
-            "result. Nothing was written; upload the file again to see the rows named",
+            _(
+                "Results were changed to not passed while the file was checked "
+                "(certificate number(s) {numbers}); a certificate is issued only for a "
+                "passed result. Nothing was written; upload the file again to see the "
+                "rows named",
+                numbers=", ".join(numbers),
+            ),
             certificate_numbers=numbers,
         )
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.i18n import _
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime, unsigned_zero
@@ -166,9 +167,9 @@ class _Window(SQLModel):
         closes = getattr(self, "registration_closes", None)
         exam = getattr(self, "exam_date", None)
         if opens and closes and opens > closes:
-            raise ValueError("registration_opens must be on or before registration_closes")
+            raise ValueError(_("registration_opens must be on or before registration_closes"))
         if closes and exam and closes > exam:
-            raise ValueError("registration_closes must be on or before exam_date")
+            raise ValueError(_("registration_closes must be on or before exam_date"))
         return self
 
 

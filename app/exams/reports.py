@@ -22,6 +22,7 @@ from app.applications.models import (
 )
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
+from app.core.i18n import _
 from app.core.roles import READ_ALL, Principal, Role
 from app.exams.models import (
     CertificateStatus,
@@ -110,9 +111,12 @@ def _funnel_scope(principal: Principal) -> int | None:
     scope = principal.college_id if principal.role == Role.college_manager else None
     if principal.role not in FUNNEL_READERS and scope is None:
         raise Forbidden(
-            f"Role {principal.role.value} may not read the funnel; allowed roles: "
-            + ", ".join(sorted(r.value for r in FUNNEL_READERS))
-            + ", college_manager (own college)",
+            _(
+                "Role {role} may not read the funnel; allowed roles: {allowed}, "
+                "college_manager (own college)",
+                role=principal.role.value,
+                allowed=", ".join(sorted(r.value for r in FUNNEL_READERS)),
+            ),
             allowed_roles=sorted(r.value for r in FUNNEL_READERS),
         )
     return scope

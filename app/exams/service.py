@@ -28,7 +28,7 @@ from app.core.errors import (
 )
 from app.core.export import ExportColumn
 from app.core.hooks import Hook
-from app.core.i18n import N_
+from app.core.i18n import N_, _, translate
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
 from app.core.ratelimit import RateLimit
@@ -175,7 +175,7 @@ def sessions(today: date) -> Listing[ExamSessionFilters, ExamSessionPublic]:
         return _session_public(row, today)
 
     return Listing(
-        noun="exam session",
+        noun=N_("exam session"),
         statement=statement,
         order=[col(ExamSession.exam_date).desc(), col(ExamSession.id)],
         to_items=each(to_item),
@@ -194,7 +194,7 @@ def get_session(
 
 def create_session(session: Session, principal: Principal, data: ExamSessionCreate) -> ExamSession:
     """A session for an approved pilot; its certificate, level and organisation come from it."""
-    check_role(principal, Role.academic_office, what="create exam sessions")
+    check_role(principal, Role.academic_office, what=N_("create exam sessions"))
     application = approved_application(session, data.application_id, N_("Exam sessions are made"))
     certificate = session.get(Certificate, application.certificate_id)
     assert certificate is not None
@@ -209,7 +209,7 @@ def create_session(session: Session, principal: Principal, data: ExamSessionCrea
 
 
 def _locked_session(session: Session, session_id: int) -> ExamSession:
-    return lock_row(session, ExamSession, session_id, "exam session")
+    return lock_row(session, ExamSession, session_id, N_("exam session"))
 
 
 def live_in_session(session: Session, session_id: int) -> int:
@@ -230,23 +230,33 @@ def update_session(
     if_match: int | None,
 ) -> ExamSession:
     """Change a session; its capacity never drops below the live registrations."""
-    check_role(principal, Role.academic_office, what="change exam sessions")
+    check_role(principal, Role.academic_office, what=N_("change exam sessions"))
     exam = _locked_session(session, session_id)
-    check_version(exam.version, if_match, "exam session")
+    check_version(exam.version, if_match, N_("exam session"))
     changes = data.model_dump(exclude_unset=True)
     merged = {**exam.model_dump(), **changes}
     if not merged["registration_opens"] <= merged["registration_closes"] <= merged["exam_date"]:
         raise UnprocessableEntity(
-            "The registration window must open on or before it closes, and close on or before "
-            f"the exam date; this would give {merged['registration_opens']} – "
-            f"{merged['registration_closes']}, exam {merged['exam_date']}",
-            errors=[{"field": "body", "message": "opens ≤ closes ≤ exam_date"}],
+            _(
+                "The registration window must open on or before it closes, and close on "
+                "or before the exam date; this would give {opens} – "
+                "{closes}, exam {exam_date}",
+                opens=merged["registration_opens"],
+                closes=merged["registration_closes"],
+                exam_date=merged["exam_date"],
+            ),
+            errors=[{"field": "body", "message": _("opens ≤ closes ≤ exam_date")}],
         )
     taken = live_in_session(session, session_id)
     if merged["capacity"] < taken:
         raise Conflict(
-            f"Session {session_id} has {taken} live registrations; capacity cannot go below "
-            f"that (asked for {merged['capacity']})",
+            _(
+                "Session {session_id} has {taken} live registrations; capacity cannot go "
+                "below that (asked for {capacity})",
+                session_id=session_id,
+                taken=taken,
+                capacity=merged["capacity"],
+            ),
             code="capacity_below_registrations",
             registered=taken,
         )
@@ -264,7 +274,11 @@ def eligibility_problems(
     problems = []
     if application.status != ApplicationStatus.approved:
         problems.append(
-            f"pilot application {application.id} is {application.status.value}, not approved"
+            _(
+                "pilot application {id} is {status}, not approved",
+                id=application.id,
+                status=application.status.value,
+            )
         )
     majors = session.exec(
         select(Major.id, Major.name)
@@ -272,11 +286,14 @@ def eligibility_problems(
         .where(ApplicationMajor.application_id == application.id)
         .order_by(col(Major.name))
     ).all()
-    if student.major_id not in {m for m, _ in majors}:
+    if student.major_id not in {m for m, _name in majors}:
         own = session.get(Major, student.major_id)
         problems.append(
-            f"the student's major {own.name if own else student.major_id} is not among the "
-            f"pilot's majors ({'、'.join(n for _, n in majors)})"
+            _(
+                "the student's major {major} is not among the pilot's majors ({majors})",
+                major=own.name if own else student.major_id,
+                majors="、".join(n for _id, n in majors),
+            )
         )
     cohorts = sorted(
         session.exec(
@@ -287,8 +304,11 @@ def eligibility_problems(
     )
     if student.cohort not in cohorts:
         problems.append(
-            f"the student's cohort {student.cohort}级 is not among the pilot's cohorts "
-            f"({'、'.join(f'{c}级' for c in cohorts)})"
+            _(
+                "the student's cohort {cohort}级 is not among the pilot's cohorts ({cohorts})",
+                cohort=student.cohort,
+                cohorts="、".join(f"{c}级" for c in cohorts),
+            )
         )
     return problems
 
@@ -319,14 +339,18 @@ def _has_live_in_application(session: Session, application_id: int, student_id: 
 
 def window_problem(exam: ExamSession, today: date) -> str | None:
     if today < exam.registration_opens:
-        return (
-            f"registration for session {exam.id} opens on {exam.registration_opens}; "
-            f"today is {today}"
+        return _(
+            "registration for session {id} opens on {opens}; today is {today}",
+            id=exam.id,
+            opens=exam.registration_opens,
+            today=today,
         )
     if today > exam.registration_closes:
-        return (
-            f"registration for session {exam.id} closed at the end of "
-            f"{exam.registration_closes}; today is {today}"
+        return _(
+            "registration for session {id} closed at the end of {closes}; today is {today}",
+            id=exam.id,
+            closes=exam.registration_closes,
+            today=today,
         )
     return None
 
@@ -337,7 +361,7 @@ def lock_session_and_application(
     """Lock the session's row, then its application's: every writer that counts seats or
     headcount takes them in this order, so concurrent registrations queue, never deadlock."""
     exam = _locked_session(session, session_id)
-    application = lock_row(session, PilotApplication, exam.application_id, "pilot application")
+    application = lock_row(session, PilotApplication, exam.application_id, N_("pilot application"))
     return exam, application
 
 
@@ -347,8 +371,11 @@ REGISTRARS = (Role.academic_office, Role.college_manager, Role.student)
 def _require_registrar_role(principal: Principal) -> None:
     if principal.role not in REGISTRARS:
         raise Forbidden(
-            f"Role {principal.role.value} may not register or cancel; allowed roles: "
-            "academic_office, college_manager (own college), student (themself)",
+            _(
+                "Role {role} may not register or cancel; allowed roles: academic_office, "
+                "college_manager (own college), student (themself)",
+                role=principal.role.value,
+            ),
             allowed_roles=[r.value for r in REGISTRARS],
         )
 
@@ -367,8 +394,10 @@ def _require_registrar(principal: Principal, student: Student, college_id: int) 
     _require_registrar_role(principal)
     if not _registers_for(principal, student, college_id):
         raise Forbidden(
-            "A student registers and cancels only themself, a college manager only students "
-            "of their own college",
+            _(
+                "A student registers and cancels only themself, a college manager only "
+                "students of their own college",
+            ),
             code="out_of_scope",
         )
 
@@ -386,8 +415,8 @@ def register(
     if student_id is None:
         if principal.role != Role.student or principal.student_id is None:
             raise UnprocessableEntity(
-                "student_id is required (only a student registering themself may leave it out)",
-                errors=[{"field": "body.student_id", "message": "required"}],
+                _("student_id is required (only a student registering themself may leave it out)"),
+                errors=[{"field": "body.student_id", "message": _("required")}],
             )
         student_id = principal.student_id
     _require_registrar_role(principal)
@@ -396,8 +425,8 @@ def register(
     if student is None or not _registers_for(principal, student, _college_of(session, student)):
         # A student the caller may not read is answered as one that does not exist.
         raise UnprocessableEntity(
-            f"No student with id {student_id}",
-            errors=[{"field": "body.student_id", "message": "no such student"}],
+            _("No student with id {student_id}", student_id=student_id),
+            errors=[{"field": "body.student_id", "message": _("no such student")}],
         )
     check_registration(session, exam, application, student, today)
     registration = ExamRegistration(
@@ -426,7 +455,7 @@ def check_registration(
     problem = window_problem(exam, today)
     if problem:
         raise Conflict(
-            f"Cannot register: {problem}",
+            _("Cannot register: {problem}", problem=problem),
             code="registration_closed",
             registration_opens=exam.registration_opens.isoformat(),
             registration_closes=exam.registration_closes.isoformat(),
@@ -434,8 +463,12 @@ def check_registration(
     problems = eligibility_problems(session, application, student)
     if problems:
         raise Conflict(
-            f"Student {student.student_no} is not eligible for session {exam.id}: "
-            + "; ".join(problems),
+            _(
+                "Student {student_no} is not eligible for session {id}: {problems}",
+                student_no=student.student_no,
+                id=exam.id,
+                problems="; ".join(problems),
+            ),
             code="not_eligible",
             missing=problems,
         )
@@ -448,15 +481,23 @@ def check_registration(
     ).first()
     if existing is not None:
         raise Conflict(
-            f"Student {student.student_no} already has registration {existing} in session "
-            f"{exam.id}",
+            _(
+                "Student {student_no} already has registration {existing} in session {id}",
+                student_no=student.student_no,
+                existing=existing,
+                id=exam.id,
+            ),
             code="already_registered",
             existing_id=existing,
         )
     taken = live_in_session(session, exam.id or 0)
     if taken >= exam.capacity:
         raise Conflict(
-            f"Session {exam.id} is full: all {exam.capacity} seats are taken",
+            _(
+                "Session {id} is full: all {capacity} seats are taken",
+                id=exam.id,
+                capacity=exam.capacity,
+            ),
             code="session_full",
             capacity=exam.capacity,
         )
@@ -464,8 +505,12 @@ def check_registration(
         counted = _registered_students(session, application.id or 0)
         if counted >= application.headcount:
             raise Conflict(
-                f"Pilot application {application.id}'s headcount of {application.headcount} "
-                "students is reached across its sessions",
+                _(
+                    "Pilot application {id}'s headcount of {headcount} students is reached "
+                    "across its sessions",
+                    id=application.id,
+                    headcount=application.headcount,
+                ),
                 code="headcount_reached",
                 headcount=application.headcount,
             )
@@ -506,7 +551,7 @@ def registration_statement(
         )
     elif role not in READ_ALL:
         raise Forbidden(
-            f"Role {role.value} may not read exam registrations",
+            _("Role {role} may not read exam registrations", role=role.value),
             allowed_roles=sorted(
                 r.value
                 for r in READ_ALL | {Role.college_manager, Role.student, Role.evaluation_org}
@@ -557,7 +602,7 @@ def registration_row(row: Any) -> RegistrationRow:
 
 
 REGISTRATIONS = Listing(
-    noun="exam registration",
+    noun=N_("exam registration"),
     statement=registration_statement,
     order=[col(ExamRegistration.session_id), col(ExamRegistration.id)],
     to_items=each(registration_row),
@@ -596,7 +641,9 @@ def _visible_registration(
         )
     ).first()
     if row is None:
-        raise NotFound(f"No exam registration with id {registration_id}")
+        raise NotFound(
+            _("No exam registration with id {registration_id}", registration_id=registration_id)
+        )
     registration, exam, student, college_id, _result = row
     return registration, exam, student, college_id
 
@@ -604,8 +651,15 @@ def _visible_registration(
 def _refuse(registration: ExamRegistration, action: str, needs: str) -> None:
     allowed = registration_actions(registration.status)
     raise InvalidState(
-        f"Cannot {action} registration {registration.id}: it is {registration.status.value}; "
-        f"{action} needs {needs}. Allowed now: {', '.join(allowed) if allowed else 'none'}",
+        _(
+            "Cannot {action} registration {id}: it is {status}; {action} needs "
+            "{needs}. Allowed now: {allowed}",
+            action=translate(action),
+            id=registration.id,
+            status=registration.status.value,
+            needs=translate(needs),
+            allowed=", ".join(allowed) if allowed else _("none"),
+        ),
         current_state=registration.status.value,
         allowed_actions=allowed,
     )
@@ -618,13 +672,23 @@ def _require_org_or_office(principal: Principal, exam: ExamSession, what: str) -
         if principal.evaluation_org_id == exam.evaluation_org_id:
             return
         raise Forbidden(
-            f"Session {exam.id} belongs to evaluation organisation {exam.evaluation_org_id}; "
-            f"organisation {principal.evaluation_org_id} may not {what}",
+            _(
+                "Session {id} belongs to evaluation organisation {evaluation_org_id}; "
+                "organisation {own_org_id} may not {what}",
+                id=exam.id,
+                evaluation_org_id=exam.evaluation_org_id,
+                own_org_id=principal.evaluation_org_id,
+                what=translate(what),
+            ),
             code="out_of_scope",
         )
     raise Forbidden(
-        f"Role {principal.role.value} may not {what}; allowed roles: academic_office, "
-        "evaluation_org (its own sessions)",
+        _(
+            "Role {role} may not {what}; allowed roles: academic_office, "
+            "evaluation_org (its own sessions)",
+            role=principal.role.value,
+            what=translate(what),
+        ),
         allowed_roles=[Role.academic_office.value, Role.evaluation_org.value],
     )
 
@@ -638,14 +702,18 @@ def cancel(
     )
     _require_registrar(principal, student, college_id)
     exam, _application = lock_session_and_application(session, exam.id or 0)
-    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
+    registration = lock_row(session, ExamRegistration, registration_id, N_("exam registration"))
     if registration.status != RegistrationStatus.registered:
-        _refuse(registration, "cancel", "registered")
+        _refuse(registration, N_("cancel"), N_("registered"))
     problem = window_problem(exam, today)
     if problem:
         raise InvalidState(
-            f"Cannot cancel registration {registration_id}: {problem}; a registration is "
-            "cancelled only while the window is open",
+            _(
+                "Cannot cancel registration {registration_id}: {problem}; a registration "
+                "is cancelled only while the window is open",
+                registration_id=registration_id,
+                problem=problem,
+            ),
             current_state=registration.status.value,
             allowed_actions=[a for a in registration_actions(registration.status) if a != "cancel"],
         )
@@ -654,9 +722,12 @@ def cancel(
 
 def exam_held_problem(exam: ExamSession, today: date) -> str | None:
     if today < exam.exam_date:
-        return (
-            f"session {exam.id}'s exam is on {exam.exam_date} (today is {today}); absences and "
-            "results are recorded from the exam date on"
+        return _(
+            "session {id}'s exam is on {exam_date} (today is {today}); absences and results "
+            "are recorded from the exam date on",
+            id=exam.id,
+            exam_date=exam.exam_date,
+            today=today,
         )
     return None
 
@@ -665,7 +736,7 @@ def _require_exam_held(registration: ExamRegistration, exam: ExamSession, today:
     problem = exam_held_problem(exam, today)
     if problem:
         raise InvalidState(
-            f"Registration {registration.id}: {problem}",
+            _("Registration {id}: {problem}", id=registration.id, problem=problem),
             current_state=registration.status.value,
             allowed_actions=[
                 a
@@ -682,11 +753,11 @@ def mark_absent(
     registration, exam, _student, _college = _visible_registration(
         session, principal, registration_id
     )
-    _require_org_or_office(principal, exam, "mark candidates absent")
+    _require_org_or_office(principal, exam, N_("mark candidates absent"))
     _require_exam_held(registration, exam, today)
-    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
+    registration = lock_row(session, ExamRegistration, registration_id, N_("exam registration"))
     if registration.status != RegistrationStatus.registered:
-        _refuse(registration, "absent", "registered")
+        _refuse(registration, N_("absent"), N_("registered"))
     return _move(session, principal, registration, RegistrationStatus.absent, "absent")
 
 
@@ -766,9 +837,14 @@ def refuse_fail_of_paid_pass(session: Session, registration_id: int, result_id: 
     voucher = standing_payments(session, [result_id]).get(result_id)
     if voucher is not None:
         raise Conflict(
-            f"Registration {registration_id}'s pass has the standing subsidy payment {voucher}; "
-            "reverse the payment (红冲, POST /api/v1/expenditures/{id}/reverse) before changing "
-            "the result to not passed",
+            _(
+                "Registration {registration_id}'s pass has the standing subsidy payment "
+                "{voucher}; reverse the payment (红冲, POST "
+                "/api/v1/expenditures/{{id}}/reverse) before changing the result to not "
+                "passed",
+                registration_id=registration_id,
+                voucher=voucher,
+            ),
             code="subsidy_paid",
             voucher_no=voucher,
         )
@@ -782,12 +858,12 @@ def put_result(
     registration, exam, _student, _college = _visible_registration(
         session, principal, registration_id
     )
-    _require_org_or_office(principal, exam, "record results")
+    _require_org_or_office(principal, exam, N_("record results"))
     _require_exam_held(registration, exam, today)
     share_sessions(session, [exam.id or 0])
-    registration = lock_row(session, ExamRegistration, registration_id, "exam registration")
+    registration = lock_row(session, ExamRegistration, registration_id, N_("exam registration"))
     if registration.status not in RESULT_STATES:
-        _refuse(registration, "record a result for", "registered or sat")
+        _refuse(registration, N_("record a result for"), N_("registered or sat"))
     result = session.exec(
         select(ExamResult).where(ExamResult.registration_id == registration_id)
     ).first()
@@ -795,8 +871,12 @@ def put_result(
         number = valid_certificate_number(session, result.id or 0)
         if number is not None:
             raise Conflict(
-                f"Registration {registration_id}'s result has the valid certificate {number}; "
-                "revoke it before changing the result to not passed",
+                _(
+                    "Registration {registration_id}'s result has the valid certificate "
+                    "{number}; revoke it before changing the result to not passed",
+                    registration_id=registration_id,
+                    number=number,
+                ),
                 code="certificate_issued",
                 certificate_number=number,
             )
@@ -854,7 +934,7 @@ def certificate_statement(
             Major.college_id == (principal.college_id or -1)
         )
     elif role not in READ_ALL:
-        raise Forbidden(f"Role {role.value} may not read issued certificates")
+        raise Forbidden(_("Role {role} may not read issued certificates", role=role.value))
     statement = where_equal(
         statement,
         filters,
@@ -884,7 +964,7 @@ def certificate_public(row: Any) -> IssuedCertificatePublic:
 
 
 CERTIFICATES = Listing(
-    noun="issued certificate",
+    noun=N_("issued certificate"),
     statement=certificate_statement,
     order=[col(IssuedCertificate.issue_date).desc(), col(IssuedCertificate.id).desc()],
     to_items=each(certificate_public),
@@ -924,13 +1004,19 @@ def revoke(
         )
     ).first()
     if row is None:
-        raise NotFound(f"No issued certificate with id {certificate_id}")
+        raise NotFound(
+            _("No issued certificate with id {certificate_id}", certificate_id=certificate_id)
+        )
     _issued, _student, exam, _name, _org = row
-    _require_org_or_office(principal, exam, "revoke certificates")
-    issued = lock_row(session, IssuedCertificate, certificate_id, "issued certificate")
+    _require_org_or_office(principal, exam, N_("revoke certificates"))
+    issued = lock_row(session, IssuedCertificate, certificate_id, N_("issued certificate"))
     if issued.status != CertificateStatus.valid:
         raise InvalidState(
-            f"Certificate {issued.number} is already revoked ({issued.revoke_reason})",
+            _(
+                "Certificate {number} is already revoked ({revoke_reason})",
+                number=issued.number,
+                revoke_reason=issued.revoke_reason,
+            ),
             current_state=issued.status.value,
             allowed_actions=[],
         )
@@ -999,7 +1085,7 @@ def public_certificate(session: Session, number: str) -> PublicCertificate:
         .where(IssuedCertificate.number == number)
     ).first()
     if row is None:
-        raise NotFound("No certificate with this number")
+        raise NotFound(_("No certificate with this number"))
     issued, holder, exam, certificate_name, org_name = row
     return PublicCertificate(
         number=issued.number,
