@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.core.errors import Forbidden, NotFound
+from app.core.i18n import _, translate
 from app.core.roles import READ_ALL, Principal, Role
 from app.reference.models import Major, Student
 
@@ -24,7 +25,7 @@ def scoped(statement: Any, principal: Principal, student_column: Any, what: str)
         return statement.where(student_column == (principal.student_id or -1))
     if role not in READ_ALL:
         raise Forbidden(
-            f"Role {role.value} may not read {what}",
+            _("Role {role} may not read {what}", role=role.value, what=translate(what)),
             allowed_roles=sorted(r.value for r in READERS),
         )
     return statement
@@ -35,7 +36,7 @@ def visible_student(session: Session, principal: Principal, student_id: int) -> 
     role = principal.role
     if role not in READERS:
         raise Forbidden(
-            f"Role {role.value} may not read students' credit banks",
+            _("Role {role} may not read students' credit banks", role=role.value),
             allowed_roles=sorted(r.value for r in READERS),
         )
     row = session.exec(
@@ -44,10 +45,10 @@ def visible_student(session: Session, principal: Principal, student_id: int) -> 
         .where(Student.id == student_id)
     ).first()
     if row is None:
-        raise NotFound(f"No student with id {student_id}")
+        raise NotFound(_("No student with id {student_id}", student_id=student_id))
     student, college_id = row
     if role == Role.student and principal.student_id != student_id:
-        raise NotFound(f"No student with id {student_id}")
+        raise NotFound(_("No student with id {student_id}", student_id=student_id))
     if role == Role.college_manager and principal.college_id != college_id:
-        raise NotFound(f"No student with id {student_id}")
+        raise NotFound(_("No student with id {student_id}", student_id=student_id))
     return student

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from app.core.i18n import _
 from app.core.roles import Principal
 from app.core.types import utcnow
 from app.credits.models import (
@@ -49,13 +50,13 @@ def _level_cell(raw: str) -> Level:
     for level in LEVEL_ORDER:
         if value == level.value:
             return level
-    raise CellError("one of 初级, 中级, 高级")
+    raise CellError(_("one of 初级, 中级, 高级"))
 
 
 def _mode_cell(raw: str) -> ConversionMode:
     mode = MODES.get(raw.strip().casefold())
     if mode is None:
-        raise CellError("免修 (exemption) or 替换 (substitution)")
+        raise CellError(_("免修 (exemption) or 替换 (substitution)"))
     return mode
 
 
@@ -158,8 +159,12 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
         close = difflib.get_close_matches(normalized, list(names), n=3, cutoff=0.5)
         hint = "; did you mean " + "、".join(names[c] for c in close) + "?" if close else ""
         raise RowRefused(
-            f"unknown certificate {raw!r}{hint} Certificates come from the reference data "
-            "(/api/v1/certificates) or the applications upload",
+            _(
+                "unknown certificate {raw}{hint} Certificates come from the reference "
+                "data (/api/v1/certificates) or the applications upload",
+                raw=repr(raw),
+                hint=hint,
+            ),
             "证书名称",
             raw,
         )
@@ -167,7 +172,12 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
     if level not in levels:
         offered = "、".join(lv.value for lv in levels)
         raise RowRefused(
-            f"the certificate {name} is offered at {offered}, not at {level.value}",
+            _(
+                "the certificate {name} is offered at {offered}, not at {level}",
+                name=name,
+                offered=offered,
+                level=level.value,
+            ),
             "最低级别",
             level.value,
         )
@@ -188,24 +198,33 @@ def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
             found = by_name[key][0]
         elif len(by_name.get(key, [])) > 1:
             raise RowRefused(
-                f"more than one major is named {major!r}; use its code", "适用专业", major
+                _("more than one major is named {major}; use its code", major=repr(major)),
+                "适用专业",
+                major,
             )
         else:
             close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
             hint = "、".join(display[c] for c in close)
-            unknown.append(f"{major!r}" + (f" (closest: {hint})" if hint else " (no close name)"))
+            unknown.append(
+                _("{major} (closest: {hint})", major=repr(major), hint=hint)
+                if hint
+                else _("{major} (no close name)", major=repr(major))
+            )
             continue
         if found not in ids:
             ids.append(found)
     if unknown:
         raise RowRefused(
-            "unknown major " + "; ".join(unknown) + "; use the name or code of a major that "
-            "exists (GET /api/v1/majors, or upload majors first)",
+            _(
+                "unknown major {majors}; use the name or code of a major that exists "
+                "(GET /api/v1/majors, or upload majors first)",
+                majors="; ".join(unknown),
+            ),
             "适用专业",
             "、".join(majors),
         )
     if not ids:
-        raise RowRefused("at least one major", "适用专业", "")
+        raise RowRefused(_("at least one major"), "适用专业", "")
     return ids
 
 
@@ -215,22 +234,34 @@ def _course_id(plan: Plan, course_code: str, name: str | None, major_ids: list[i
         course_id, known_name = courses[course_code]
         if name and match_text(name) != match_text(known_name):
             raise RowRefused(
-                f"course {course_code} is {known_name!r} in the catalogue, not {name!r}; fix the "
-                "name or the code",
+                _(
+                    "course {course_code} is {known_name} in the catalogue, not {name}; fix "
+                    "the name or the code",
+                    course_code=course_code,
+                    known_name=repr(known_name),
+                    name=repr(name),
+                ),
                 "课程名称",
                 name,
             )
         return course_id
     if not name:
         raise RowRefused(
-            f"no course with code {course_code}; give its 课程名称 so the upload creates it",
+            _(
+                "no course with code {course_code}; give its 课程名称 so the upload creates it",
+                course_code=course_code,
+            ),
             "课程代码",
             course_code,
         )
     new: dict[str, dict[str, Any]] = plan.lookups["new_courses"]
     if course_code in new and match_text(new[course_code]["name"]) != match_text(name):
         raise RowRefused(
-            f"course {course_code} is named {new[course_code]['name']!r} in another row",
+            _(
+                "course {course_code} is named {name} in another row",
+                course_code=course_code,
+                name=repr(new[course_code]["name"]),
+            ),
             "课程名称",
             name,
         )
@@ -277,14 +308,23 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
             values[optional] = existing.get(optional) if existing else None
     start, end = values["effective_from"], values["effective_to"]
     if start is not None and end is not None and start > end:
-        raise RowRefused(f"失效日期 {end} is before 生效日期 {start}", "失效日期", str(end))
+        raise RowRefused(
+            _("失效日期 {end} is before 生效日期 {start}", end=end, start=start),
+            "失效日期",
+            str(end),
+        )
     if existing is not None and existing.get("replaces_id") is not None:
         previous_end = plan.lookups["rule_ends"].get(existing["replaces_id"])
         if previous_end is not None and (start is None or start <= previous_end):
             raise RowRefused(
-                f"conversion rule {existing['id']} is the version after rule "
-                f"{existing['replaces_id']}, which is in force until {previous_end}; 生效日期 "
-                "must be after that",
+                _(
+                    "conversion rule {id} is the version after rule "
+                    "{replaces_id}, which is in force until {previous_end}; 生效日期 "
+                    "must be after that",
+                    id=existing["id"],
+                    replaces_id=existing["replaces_id"],
+                    previous_end=previous_end,
+                ),
                 "生效日期",
                 str(start or ""),
             )
@@ -294,10 +334,14 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         changed = [f for f in COMPARED if values[f] != existing.get(f)]
         if changed:
             raise RowRefused(
-                f"conversion rule {existing['id']} was used by conversion requests, so an upload "
-                "does not change it in place; change it with PATCH /api/v1/credit-rules/"
-                f"{existing['id']} (which closes it and opens a new version). This row would "
-                "change " + ", ".join(f"{f} ({existing.get(f)} → {values[f]})" for f in changed),
+                _(
+                    "conversion rule {id} was used by conversion requests, so an upload does "
+                    "not change it in place; change it with PATCH /api/v1/credit-rules/{id} "
+                    "(which closes it and opens a new version). This row would change "
+                    "{changes}",
+                    id=existing["id"],
+                    changes=", ".join(f"{f} ({existing.get(f)} → {values[f]})" for f in changed),
+                ),
                 "课程代码",
                 cells["course_code"],
             )
@@ -356,7 +400,7 @@ def _write_majors(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> 
         (cert, course): rule_id
         for rule_id, cert, course in session.execute(
             sa.select(table.c.id, table.c.certificate_id, table.c.course_id).where(
-                current, table.c.course_id.in_(sorted({c for _, c in wanted}))
+                current, table.c.course_id.in_(sorted({c for _cert, c in wanted}))
             )
         )
         if (cert, course) in wanted

@@ -12,6 +12,7 @@ from app.core.audit import record_row, snapshot
 from app.core.auth import check_role
 from app.core.errors import InvalidState, NotFound
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _
 from app.core.listing import Listing, each
 from app.core.roles import Principal, Role
 from app.credits.access import scoped, visible_student
@@ -63,7 +64,7 @@ def credit_statement(session: Session, principal: Principal, filters: CreditFilt
         .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
         .outerjoin(_reversal, _reversal.reverses_id == CreditRecord.id)
     )
-    statement = scoped(statement, principal, CreditRecord.student_id, "credit records")
+    statement = scoped(statement, principal, CreditRecord.student_id, N_("credit records"))
     return statement.where(*_credit_conditions(filters))
 
 
@@ -111,7 +112,7 @@ def credit_public(row: Any) -> CreditRecordPublic:
 
 
 CREDITS = Listing(
-    noun="credit record",
+    noun=N_("credit record"),
     statement=credit_statement,
     order=[col(CreditRecord.recorded_on).desc(), col(CreditRecord.id).desc()],
     to_items=each(credit_public),
@@ -229,23 +230,31 @@ def reverse_credit(
 ) -> CreditRecord:
     """Write the negative line that cancels a credit, once; the request becomes ``reversed``
     and the course can be claimed again."""
-    check_role(principal, Role.academic_office, what="reverse credits")
+    check_role(principal, Role.academic_office, what=N_("reverse credits"))
     credit = session.exec(
         select(CreditRecord).where(CreditRecord.id == record_id).with_for_update()
     ).first()
     if credit is None:
-        raise NotFound(f"No credit record with id {record_id}")
+        raise NotFound(_("No credit record with id {record_id}", record_id=record_id))
     if credit.kind != CreditKind.credit:
         raise InvalidState(
-            f"Credit record {record_id} is itself a reversal (of record {credit.reverses_id}); "
-            "only a credit is reversed",
+            _(
+                "Credit record {record_id} is itself a reversal (of record "
+                "{reverses_id}); only a credit is reversed",
+                record_id=record_id,
+                reverses_id=credit.reverses_id,
+            ),
             current_state=credit.kind.value,
             allowed_actions=[],
         )
     existing = reversal_of(session, record_id)
     if existing is not None:
         raise InvalidState(
-            f"Credit record {record_id} was already reversed by record {existing}",
+            _(
+                "Credit record {record_id} was already reversed by record {existing}",
+                record_id=record_id,
+                existing=existing,
+            ),
             code="already_reversed",
             current_state="reversed",
             allowed_actions=[],

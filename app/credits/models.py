@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, PlainValidator, StringConstraints, WithJsonSchema, model_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.i18n import _
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
 from app.core.params import MAX_DB_ID
@@ -29,7 +30,7 @@ CREDIT_ENTITY = "credit_record"
 def _positive_credits(value: object) -> Decimal:
     """Credits above 0 up to 99.9 with at most one decimal place (a string or a number)."""
     if isinstance(value, bool):
-        raise ValueError("credits are a number above 0 and at most 99.9")
+        raise ValueError(_("credits are a number above 0 and at most 99.9"))
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, int | float):
@@ -38,13 +39,13 @@ def _positive_credits(value: object) -> Decimal:
         try:
             number = Decimal(value.strip())
         except ArithmeticError as exc:
-            raise ValueError("credits are a number above 0 and at most 99.9") from exc
+            raise ValueError(_("credits are a number above 0 and at most 99.9")) from exc
     else:
-        raise ValueError("credits are a number above 0 and at most 99.9")
+        raise ValueError(_("credits are a number above 0 and at most 99.9"))
     if not number.is_finite() or not Decimal(0) < number <= MAX_CREDITS:
-        raise ValueError("credits are a number above 0 and at most 99.9")
+        raise ValueError(_("credits are a number above 0 and at most 99.9"))
     if number.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) != number:
-        raise ValueError("credits have at most one decimal place")
+        raise ValueError(_("credits have at most one decimal place"))
     return number.quantize(Decimal("0.1"))
 
 
@@ -208,7 +209,7 @@ class _Period(SQLModel):
         start = getattr(self, "effective_from", None)
         end = getattr(self, "effective_to", None)
         if start and end and start > end:
-            raise ValueError("effective_from must be on or before effective_to")
+            raise ValueError(_("effective_from must be on or before effective_to"))
         return self
 
 

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, func, select
 from app.applications.models import PilotApplication
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
+from app.core.i18n import _
 from app.core.roles import Principal, Role
 from app.credits.models import (
     ZERO,
@@ -52,9 +53,12 @@ def _report_scope(principal: Principal) -> int | None:
     roles but the readers are refused."""
     if principal.role not in REPORT_READERS and principal.role != Role.college_manager:
         raise Forbidden(
-            f"Role {principal.role.value} may not read the conversion report; allowed roles: "
-            + ", ".join(sorted(r.value for r in REPORT_READERS))
-            + ", college_manager (own college)",
+            _(
+                "Role {role} may not read the conversion report; allowed roles: {allowed}, "
+                "college_manager (own college)",
+                role=principal.role.value,
+                allowed=", ".join(sorted(r.value for r in REPORT_READERS)),
+            ),
             allowed_roles=sorted(r.value for r in REPORT_READERS | {Role.college_manager}),
         )
     return principal.college_id if principal.role == Role.college_manager else None

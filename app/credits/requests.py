@@ -21,6 +21,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _
 from app.core.listing import Listing, each, where_equal
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
@@ -70,9 +71,14 @@ def check_conversion(
     _check_major(session, student, rule)
     if not in_force(rule, issued.issue_date):
         raise _refusal(
-            f"Conversion rule {rule.id} is in force "
-            f"{period_text(rule.effective_from, rule.effective_to)}; issued certificate "
-            f"{issued.number} was issued on {issued.issue_date}, outside it",
+            _(
+                "Conversion rule {id} is in force {period}; "
+                "issued certificate {number} was issued on {issue_date}, outside it",
+                id=rule.id,
+                period=period_text(rule.effective_from, rule.effective_to),
+                number=issued.number,
+                issue_date=issued.issue_date,
+            ),
             "rule_not_in_force",
             rule,
             effective_from=rule.effective_from.isoformat() if rule.effective_from else None,
@@ -86,16 +92,24 @@ def _check_certificate(student: Student, issued: IssuedCertificate, rule: Conver
     """The certificate is the student's own and valid."""
     if issued.student_id != student.id:
         raise _refusal(
-            f"Issued certificate {issued.number} is not student {student.student_no}'s own; a "
-            "conversion uses the student's own certificate",
+            _(
+                "Issued certificate {number} is not student {student_no}'s own; a "
+                "conversion uses the student's own certificate",
+                number=issued.number,
+                student_no=student.student_no,
+            ),
             "certificate_not_own",
             rule,
             issued_certificate_id=issued.id,
         )
     if issued.status != CertificateStatus.valid:
         raise _refusal(
-            f"Issued certificate {issued.number} is revoked ({issued.revoke_reason}); only a "
-            "valid certificate converts to credits",
+            _(
+                "Issued certificate {number} is revoked ({revoke_reason}); only a valid "
+                "certificate converts to credits",
+                number=issued.number,
+                revoke_reason=issued.revoke_reason,
+            ),
             "certificate_revoked",
             rule,
             issued_certificate_id=issued.id,
@@ -110,17 +124,29 @@ def _check_certificate_fits(
         held = session.get(Certificate, exam.certificate_id)
         wanted = session.get(Certificate, rule.certificate_id)
         raise _refusal(
-            f"Conversion rule {rule.id} is for the certificate "
-            f"{wanted.name if wanted else rule.certificate_id}; issued certificate "
-            f"{issued.number} is {held.name if held else exam.certificate_id}",
+            _(
+                "Conversion rule {id} is for the certificate "
+                "{wanted}; issued certificate {number} is "
+                "{held}",
+                id=rule.id,
+                wanted=wanted.name if wanted else rule.certificate_id,
+                number=issued.number,
+                held=held.name if held else exam.certificate_id,
+            ),
             "certificate_mismatch",
             rule,
             issued_certificate_id=issued.id,
         )
     if not exam.level.at_or_above(rule.min_level):
         raise _refusal(
-            f"Conversion rule {rule.id} needs the certificate at {rule.min_level.value} or "
-            f"above; issued certificate {issued.number} is {exam.level.value}",
+            _(
+                "Conversion rule {id} needs the certificate at {min_level} or above; "
+                "issued certificate {number} is {level}",
+                id=rule.id,
+                min_level=rule.min_level.value,
+                number=issued.number,
+                level=exam.level.value,
+            ),
             "level_below_rule",
             rule,
             min_level=rule.min_level.value,
@@ -137,9 +163,14 @@ def _check_major(session: Session, student: Student, rule: ConversionRule) -> No
             select(Major.name).where(col(Major.id).in_(majors)).order_by(col(Major.code))
         ).all()
         raise _refusal(
-            f"Conversion rule {rule.id} applies to {'、'.join(names)}; student "
-            f"{student.student_no}'s major {own.name if own else student.major_id} is not one "
-            "of them",
+            _(
+                "Conversion rule {id} applies to {names}; student {student_no}'s major "
+                "{major} is not one of them",
+                id=rule.id,
+                names="、".join(names),
+                student_no=student.student_no,
+                major=own.name if own else student.major_id,
+            ),
             "major_not_covered",
             rule,
             major_ids=majors,
@@ -161,9 +192,14 @@ def _check_course_unclaimed(
     if existing is not None:
         course = session.get(Course, rule.course_id)
         raise _refusal(
-            f"Student {student.student_no} already has an {existing.status.value} conversion "
-            f"(request {existing.id}) for the course "
-            f"{course.code + ' ' + course.name if course else rule.course_id}; one per course",
+            _(
+                "Student {student_no} already has an {status} conversion (request {id}) "
+                "for the course {course}; one per course",
+                student_no=student.student_no,
+                status=existing.status.value,
+                id=existing.id,
+                course=course.code + " " + course.name if course else rule.course_id,
+            ),
             "course_already_claimed",
             rule,
             existing_id=existing.id,
@@ -205,7 +241,9 @@ def request_statement(session: Session, principal: Principal, filters: RequestFi
         .join(ConversionRule, col(ConversionRule.id) == ConversionRequest.rule_id)
         .join(Course, col(Course.id) == ConversionRequest.course_id)
     )
-    statement = scoped(statement, principal, ConversionRequest.student_id, "conversion requests")
+    statement = scoped(
+        statement, principal, ConversionRequest.student_id, N_("conversion requests")
+    )
     statement = where_equal(
         statement,
         filters,
@@ -242,7 +280,7 @@ def request_public(row: Any) -> RequestPublic:
 
 
 REQUESTS = Listing(
-    noun="conversion request",
+    noun=N_("conversion request"),
     statement=request_statement,
     order=[col(ConversionRequest.created_at).desc(), col(ConversionRequest.id).desc()],
     to_items=each(request_public),
@@ -285,8 +323,8 @@ def _locked_student(session: Session, student_id: int, field: str = "body.studen
     ).first()
     if student is None:
         raise UnprocessableEntity(
-            f"No student with id {student_id}",
-            errors=[{"field": field, "message": "no such student"}],
+            _("No student with id {student_id}", student_id=student_id),
+            errors=[{"field": field, "message": _("no such student")}],
         )
     return student
 
@@ -327,15 +365,15 @@ def _filed_for(principal: Principal, data: RequestCreate) -> int:
     if principal.role == Role.student:
         if student_id is not None and student_id != principal.student_id:
             raise Forbidden(
-                "A student files conversion requests only for themself",
+                _("A student files conversion requests only for themself"),
                 code="out_of_scope",
                 student_id=student_id,
             )
         student_id = principal.student_id
     if student_id is None:
         raise UnprocessableEntity(
-            "student_id is required (only a student asking for themself may leave it out)",
-            errors=[{"field": "body.student_id", "message": "required"}],
+            _("student_id is required (only a student asking for themself may leave it out)"),
+            errors=[{"field": "body.student_id", "message": _("required")}],
         )
     return student_id
 
@@ -345,7 +383,7 @@ def create_request(
 ) -> ConversionRequest:
     """A student for themself, or the academic office for a student. The student's row is
     locked first, so two requests of one student are checked one after the other."""
-    check_role(principal, Role.academic_office, Role.student, what="file conversion requests")
+    check_role(principal, Role.academic_office, Role.student, what=N_("file conversion requests"))
     student_id = _filed_for(principal, data)
     student = _locked_student(session, student_id)
     issued = _shared_certificate(session, data.issued_certificate_id)
@@ -353,12 +391,15 @@ def create_request(
     errors = []
     if issued is None or (principal.role == Role.student and issued.student_id != student_id):
         # A certificate the student may not read is answered as one that does not exist.
-        errors.append({"field": "body.issued_certificate_id", "message": "no such certificate"})
+        errors.append({"field": "body.issued_certificate_id", "message": _("no such certificate")})
     if rule is None:
-        errors.append({"field": "body.rule_id", "message": "no such conversion rule"})
+        errors.append({"field": "body.rule_id", "message": _("no such conversion rule")})
     if errors or issued is None or rule is None:
         raise UnprocessableEntity(
-            "Unknown references: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            _(
+                "Unknown references: {problems}",
+                problems="; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            ),
             errors=errors,
         )
     check_conversion(session, student, issued, rule)
@@ -386,7 +427,7 @@ def _visible_request(session: Session, principal: Principal, request_id: int) ->
         )
     ).first()
     if row is None:
-        raise NotFound(f"No conversion request with id {request_id}")
+        raise NotFound(_("No conversion request with id {request_id}", request_id=request_id))
     request: ConversionRequest = row[0]
     return request
 
@@ -394,9 +435,14 @@ def _visible_request(session: Session, principal: Principal, request_id: int) ->
 def _refuse_action(request: ConversionRequest, action: str) -> None:
     allowed = request_actions(request.status)
     raise InvalidState(
-        f"Cannot {action} conversion request {request.id}: it is {request.status.value}; only "
-        f"a submitted request can be {action}d. Allowed now: "
-        f"{', '.join(allowed) if allowed else 'none'}",
+        _(
+            "Cannot {action} conversion request {id}: it is {status}; only a "
+            "submitted request can be {action}d. Allowed now: {allowed}",
+            action=action,
+            id=request.id,
+            status=request.status.value,
+            allowed=", ".join(allowed) if allowed else _("none"),
+        ),
         current_state=request.status.value,
         allowed_actions=allowed,
     )
@@ -408,7 +454,7 @@ def approve(
     """submitted → approved, checked again, and the credit written in the same transaction.
     The student's row, then the certificate's (shared, so a revocation waits), then the
     request's are locked: racing approvals queue, and a revocation sees the credit."""
-    check_role(principal, Role.academic_office, what="approve conversion requests")
+    check_role(principal, Role.academic_office, what=N_("approve conversion requests"))
     visible = _visible_request(session, principal, request_id)
     student = _locked_student(session, visible.student_id)
     issued = _shared_certificate(session, visible.issued_certificate_id)
@@ -496,7 +542,7 @@ def reject(
     session: Session, principal: Principal, request_id: int, reason: str, today: date
 ) -> ConversionRequest:
     """submitted → rejected with a reason, by the academic office."""
-    check_role(principal, Role.academic_office, what="reject conversion requests")
+    check_role(principal, Role.academic_office, what=N_("reject conversion requests"))
     _visible_request(session, principal, request_id)
     request = lock_request(session, request_id)
     if request.status != RequestStatus.submitted:
@@ -510,7 +556,7 @@ def withdraw(
     session: Session, principal: Principal, request_id: int, today: date
 ) -> ConversionRequest:
     """submitted → withdrawn, by the student who asked."""
-    check_role(principal, Role.student, what="withdraw conversion requests")
+    check_role(principal, Role.student, what=N_("withdraw conversion requests"))
     _visible_request(session, principal, request_id)
     request = lock_request(session, request_id)
     if request.status != RequestStatus.submitted:
@@ -541,7 +587,7 @@ def bulk_approve(
     session: Session, principal: Principal, ids: list[int], today: date
 ) -> BulkApproveResult:
     """Approve each request on its own (its own transaction); say for each why not."""
-    check_role(principal, Role.academic_office, what="approve conversion requests")
+    check_role(principal, Role.academic_office, what=N_("approve conversion requests"))
     results: list[BulkOutcome] = []
     for request_id in ids:
         try:
@@ -644,7 +690,7 @@ def conversion_options(
     student = visible_student(session, principal, student_id)
     claimed = _claimed_courses(session, student_id)
     held = _held_certificates(session, student_id)
-    certificate_ids = sorted({exam.certificate_id for _, exam, _ in held})
+    certificate_ids = sorted({exam.certificate_id for _issued, exam, _student in held})
     if not certificate_ids:
         return ConversionOptions(student_id=student_id, items=[])
     rules = _major_rules(session, certificate_ids, student.major_id)

@@ -14,6 +14,7 @@ from app.core.audit import delete_row, record, snapshot
 from app.core.auth import check_role
 from app.core.errors import Conflict, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _
 from app.core.listing import Listing, where_equal
 from app.core.roles import Principal, Role
 from app.core.versions import check_version
@@ -143,7 +144,7 @@ def rule_items(session: Session, rows: Sequence[Any]) -> list[RulePublic]:
 
 
 RULES = Listing(
-    noun="conversion rule",
+    noun=N_("conversion rule"),
     statement=rule_statement,
     order=[col(Certificate.name), col(Course.code), col(ConversionRule.id)],
     to_items=rule_items,
@@ -178,21 +179,24 @@ def _check_refs(
 ) -> None:
     errors = []
     if session.get(Certificate, certificate_id) is None:
-        errors.append({"field": "body.certificate_id", "message": "no such certificate"})
+        errors.append({"field": "body.certificate_id", "message": _("no such certificate")})
     if session.get(Course, course_id) is None:
-        errors.append({"field": "body.course_id", "message": "no such course"})
+        errors.append({"field": "body.course_id", "message": _("no such course")})
     known = set(session.exec(select(Major.id).where(col(Major.id).in_(major_ids))).all())
     unknown = sorted(set(major_ids) - known)
     if unknown:
         errors.append(
             {
                 "field": "body.major_ids",
-                "message": f"no major with id {', '.join(map(str, unknown))}",
+                "message": _("no major with id {items}", items=", ".join(map(str, unknown))),
             }
         )
     if errors:
         raise UnprocessableEntity(
-            "Unknown references: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            _(
+                "Unknown references: {problems}",
+                problems="; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            ),
             errors=errors,
         )
 
@@ -202,16 +206,25 @@ def _check_level_offered(session: Session, certificate_id: int, level: Level) ->
     if certificate is not None and level not in certificate.level_list:
         offered = "、".join(lv.value for lv in certificate.level_list)
         raise UnprocessableEntity(
-            f"The certificate {certificate.name} is offered at {offered}, not at {level.value}",
-            errors=[{"field": "body.min_level", "message": f"one of {offered}"}],
+            _(
+                "The certificate {name} is offered at {offered}, not at {level}",
+                name=certificate.name,
+                offered=offered,
+                level=level.value,
+            ),
+            errors=[{"field": "body.min_level", "message": _("one of {offered}", offered=offered)}],
         )
 
 
 def _check_period(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and start > end:
         raise UnprocessableEntity(
-            f"effective_from ({start}) must be on or before effective_to ({end})",
-            errors=[{"field": "body.effective_to", "message": "before effective_from"}],
+            _(
+                "effective_from ({start}) must be on or before effective_to ({end})",
+                start=start,
+                end=end,
+            ),
+            errors=[{"field": "body.effective_to", "message": _("before effective_from")}],
         )
 
 
@@ -257,10 +270,15 @@ def _refuse_overlap(
     other = _overlapping(session, certificate_id, course_id, start, end, exclude)
     if other is not None:
         raise Conflict(
-            f"Conversion rule {other.id} already maps this certificate to this course for "
-            f"{period_text(other.effective_from, other.effective_to)}, which overlaps "
-            f"{period_text(start, end)}; change that rule (a used one gets a new version) or "
-            "close it first",
+            _(
+                "Conversion rule {id} already maps this certificate to this course for "
+                "{period}, which overlaps "
+                "{new_period}; change that rule (a used one gets a new "
+                "version) or close it first",
+                id=other.id,
+                period=period_text(other.effective_from, other.effective_to),
+                new_period=period_text(start, end),
+            ),
             code="duplicate",
             existing_id=other.id,
         )
@@ -306,7 +324,7 @@ def _locked_rule(session: Session, rule_id: int) -> ConversionRule:
         select(ConversionRule).where(ConversionRule.id == rule_id).with_for_update()
     ).first()
     if rule is None:
-        raise NotFound(f"No conversion rule with id {rule_id}")
+        raise NotFound(_("No conversion rule with id {rule_id}", rule_id=rule_id))
     return rule
 
 
@@ -320,7 +338,7 @@ def _with_majors(rule: ConversionRule, major_ids: list[int], **extra: Any) -> di
 
 def create_rule(session: Session, principal: Principal, data: RuleCreate) -> ConversionRule:
     """A new rule (academic office); one rule per certificate and course at any time."""
-    check_role(principal, Role.academic_office, what="write conversion rules")
+    check_role(principal, Role.academic_office, what=N_("write conversion rules"))
     _check_refs(session, data.certificate_id, data.course_id, data.major_ids)
     _check_level_offered(session, data.certificate_id, data.min_level)
     _refuse_overlap(
@@ -355,13 +373,17 @@ def update_rule(
     """Change a rule. A rule no request used changes in place; a used one only gets its end
     date or notes changed in place, anything else closes it the day before the new version
     starts (``effective_from``, default today) and opens that new version."""
-    check_role(principal, Role.academic_office, what="write conversion rules")
+    check_role(principal, Role.academic_office, what=N_("write conversion rules"))
     rule = _locked_rule(session, rule_id)
-    check_version(rule.version, if_match, "conversion rule")
+    check_version(rule.version, if_match, N_("conversion rule"))
     successor = _successor_id(session, rule_id)
     if successor is not None:
         raise InvalidState(
-            f"Conversion rule {rule_id} was replaced by version {successor}; change that one",
+            _(
+                "Conversion rule {rule_id} was replaced by version {successor}; change that one",
+                rule_id=rule_id,
+                successor=successor,
+            ),
             current_state="superseded",
             allowed_actions=[],
             superseded_by_id=successor,
@@ -429,10 +451,20 @@ def _new_period(
     starts: date = changes.get("effective_from") or today
     if rule.effective_from is not None and starts - timedelta(days=1) < rule.effective_from:
         raise UnprocessableEntity(
-            f"Conversion rule {rule.id} was used by a request, so a change opens a new version "
-            f"and closes this one the day before; the new version must start after "
-            f"{rule.effective_from} (this one's first day), not on {starts}",
-            errors=[{"field": "body.effective_from", "message": f"after {rule.effective_from}"}],
+            _(
+                "Conversion rule {id} was used by a request, so a change opens a new "
+                "version and closes this one the day before; the new version must start "
+                "after {effective_from} (this one's first day), not on {starts}",
+                id=rule.id,
+                effective_from=rule.effective_from,
+                starts=starts,
+            ),
+            errors=[
+                {
+                    "field": "body.effective_from",
+                    "message": _("after {effective_from}", effective_from=rule.effective_from),
+                }
+            ],
         )
     ends = changes.get("effective_to", rule.effective_to)
     if ends is not None and ends < starts:
@@ -496,18 +528,25 @@ def _new_version(
 
 def delete_rule(session: Session, principal: Principal, rule_id: int) -> None:
     """Only a rule no request used; a used rule is closed with ``effective_to`` instead."""
-    check_role(principal, Role.academic_office, what="write conversion rules")
+    check_role(principal, Role.academic_office, what=N_("write conversion rules"))
     rule = _locked_rule(session, rule_id)
     if _rule_used(session, rule_id):
         raise Conflict(
-            f"Conversion rule {rule_id} was used by conversion requests and is kept; close it "
-            "by setting effective_to instead",
+            _(
+                "Conversion rule {rule_id} was used by conversion requests and is kept; "
+                "close it by setting effective_to instead",
+                rule_id=rule_id,
+            ),
             code="rule_in_use",
         )
     successor = _successor_id(session, rule_id)
     if successor is not None:
         raise Conflict(
-            f"Conversion rule {rule_id} is the earlier version of rule {successor} and is kept",
+            _(
+                "Conversion rule {rule_id} is the earlier version of rule {successor} and is kept",
+                rule_id=rule_id,
+                successor=successor,
+            ),
             code="rule_in_use",
         )
     before = _with_majors(rule, rule_major_ids(session, rule_id))
