@@ -157,7 +157,11 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
     if normalized not in known:
         names = {key: name for key, (_id, _levels, name) in known.items()}
         close = difflib.get_close_matches(normalized, list(names), n=3, cutoff=0.5)
-        hint = "; did you mean " + "、".join(names[c] for c in close) + "?" if close else ""
+        hint = (
+            _("; did you mean {suggestion}?", suggestion="、".join(names[c] for c in close))
+            if close
+            else ""
+        )
         raise RowRefused(
             _(
                 "unknown certificate {raw}{hint} Certificates come from the reference "
