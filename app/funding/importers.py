@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.core.audit import record, snapshot
+from app.core.i18n import _
 from app.core.params import MAX_DB_ID
 from app.core.roles import OFFICE, Principal
 from app.funding import service
@@ -37,7 +38,7 @@ def voucher_cell(raw: str) -> str:
     if value.endswith(".0") and value[:-2].isdigit():
         value = value[:-2]
     if len(value) > 64 or not _VOUCHER.match(value):
-        raise CellError("one word without spaces, at most 64 characters (e.g. PZ-001, 记-12)")
+        raise CellError(_("one word without spaces, at most 64 characters (e.g. PZ-001, 记-12)"))
     return value
 
 
@@ -78,9 +79,14 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         changed = [k for k in COMPARED if current.get(k) != values[k]]
         if changed:
             raise RowRefused(
-                f"voucher {cells['voucher_no']} is already recorded (expenditure "
-                f"{current['id']}) with other values ({', '.join(changed)}); money records are "
-                "never edited: reverse it and record a new voucher",
+                _(
+                    "voucher {voucher_no} is already recorded (expenditure "
+                    "{expenditure_id}) with other values ({changed}); money records are never "
+                    "edited: reverse it and record a new voucher",
+                    voucher_no=cells["voucher_no"],
+                    expenditure_id=current["id"],
+                    changed=", ".join(changed),
+                ),
                 "凭证号",
                 cells["voucher_no"],
             )
@@ -88,7 +94,10 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
     line = plan.lookups["lines"].get(cells["line_id"])
     if line is None:
         raise RowRefused(
-            f"no budget line with id {cells['line_id']} (GET /api/v1/budget-lines)",
+            _(
+                "no budget line with id {line_id} (GET /api/v1/budget-lines)",
+                line_id=cells["line_id"],
+            ),
             "预算ID",
             str(cells["line_id"]),
         )
@@ -96,9 +105,17 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
     left = line["amount"] - line["spent"] - pending[cells["line_id"]]
     if cells["amount"] > left:
         raise RowRefused(
-            f"budget line {cells['line_id']} has {left} left (amount {line['amount']}, spent "
-            f"{line['spent']}, earlier rows of this file {pending[cells['line_id']]}); this row "
-            f"asks for {cells['amount']}",
+            _(
+                "budget line {line_id} has {left} left (amount {amount}, spent "
+                "{spent}, earlier rows of this file {pending}); this "
+                "row asks for {asked}",
+                line_id=cells["line_id"],
+                left=left,
+                amount=line["amount"],
+                spent=line["spent"],
+                pending=pending[cells["line_id"]],
+                asked=cells["amount"],
+            ),
             "金额",
             f"{cells['amount']}",
         )

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.applications.models import ApplicationMajor, PilotApplication
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.roles import Principal
 from app.funding.models import (
     CATEGORY_NAMES,
@@ -128,7 +129,7 @@ def report(
     """Allocated, spent, remaining, execution rate and subsidies per group and overall. A
     pilot with majors in several colleges counts in each college's group; the total counts
     every line once."""
-    scope = reader_scope(principal, "the funding report")
+    scope = reader_scope(principal, N_("the funding report"))
     lines = line_figures(session, year, scope)
     pilots = _pilots(session, sorted({line.application_id for line in lines}), scope)
     tallies: dict[str, _Tally] = {}

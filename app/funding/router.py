@@ -13,6 +13,7 @@ from app.core.export import (
     ExportFormat,
     FormatQuery,
 )
+from app.core.i18n import _
 from app.core.params import DbId
 from app.core.reports import grouped_columns, report_filename, report_response
 from app.core.routes import Routes, domain_router
@@ -166,9 +167,13 @@ def expenditures_reverse(
 
 def _never_edited(expenditure_id: str) -> None:
     raise MethodNotAllowed(
-        f"Money records are never edited or deleted: expenditure {expenditure_id} stays as "
-        f"recorded. To correct it, POST /api/v1/expenditures/{expenditure_id}/reverse (a "
-        "reversal entry) and record the right amount anew",
+        _(
+            "Money records are never edited or deleted: expenditure {expenditure_id} "
+            "stays as recorded. To correct it, POST "
+            "/api/v1/expenditures/{expenditure_id}/reverse (a reversal entry) and "
+            "record the right amount anew",
+            expenditure_id=expenditure_id,
+        ),
         code="method_not_allowed",
     )
 

@@ -19,7 +19,7 @@ from app.core.audit import apply_changes, delete_row, record, record_row, save_n
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
-from app.core.i18n import N_
+from app.core.i18n import N_, _, translate
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
@@ -88,8 +88,12 @@ def reader_scope(principal: Principal, what: str) -> int | None:
     if principal.role == Role.college_manager:
         return principal.college_id or -1
     raise Forbidden(
-        f"Role {principal.role.value} may not read {what}; allowed roles: academic_office, "
-        "auditor, admin, college_manager (their own pilots)",
+        _(
+            "Role {role} may not read {what}; allowed roles: academic_office, "
+            "auditor, admin, college_manager (their own pilots)",
+            role=principal.role.value,
+            what=translate(what),
+        ),
         allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
     )
 
@@ -140,7 +144,7 @@ def source_statement(_session: Session, principal: Principal, filters: SourceFil
     and admins see all, with the fund's whole totals; a college manager those funding their
     pilots, with the totals of their own college's lines only (the lines they read) and no
     ``unallocated``, which would tell what the other colleges' lines hold."""
-    scope = reader_scope(principal, "funding sources")
+    scope = reader_scope(principal, N_("funding sources"))
     allocated_lines = select(sum_fen(BudgetLine.amount)).where(
         col(BudgetLine.source_id) == col(FundingSource.id)
     )
@@ -188,7 +192,7 @@ def _source_public(row: Any) -> SourcePublic:
 
 
 SOURCES = Listing(
-    noun="funding source",
+    noun=N_("funding source"),
     statement=source_statement,
     order=[col(FundingSource.fiscal_year).desc(), col(FundingSource.name), col(FundingSource.id)],
     to_items=each(_source_public),
@@ -226,7 +230,12 @@ def _check_source_unique(
     ).first()
     if existing is not None:
         raise Conflict(
-            f"A funding source named {name!r} already exists for {year} (id {existing})",
+            _(
+                "A funding source named {name} already exists for {year} (id {existing})",
+                name=repr(name),
+                year=year,
+                existing=existing,
+            ),
             code="duplicate",
             existing_id=existing,
         )
@@ -238,16 +247,19 @@ def _earmarking(kind: FundingKind, earmarked: bool | None) -> bool | None:
         return earmarked
     if earmarked is False:
         raise UnprocessableEntity(
-            f"A {kind.value} fund is special money and always earmarked (专款专用); leave "
-            "earmarked out or send true",
-            errors=[{"field": "body.earmarked", "message": "must be true for this kind"}],
+            _(
+                "A {kind} fund is special money and always earmarked (专款专用); leave "
+                "earmarked out or send true",
+                kind=kind.value,
+            ),
+            errors=[{"field": "body.earmarked", "message": _("must be true for this kind")}],
         )
     return True
 
 
 def create_source(session: Session, principal: Principal, data: SourceCreate) -> FundingSource:
     """A fund; the two special kinds are always earmarked (专款专用)."""
-    require_office(principal, "create funding sources")
+    require_office(principal, N_("create funding sources"))
     earmarked = _earmarking(data.kind, data.earmarked)
     _check_source_unique(session, data.fiscal_year, data.name)
     source = FundingSource(**data.model_dump(exclude={"earmarked"}), earmarked=bool(earmarked))
@@ -256,7 +268,7 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
 
 
 def _locked_source(session: Session, source_id: int, field: str | None = None) -> FundingSource:
-    return lock_row(session, FundingSource, source_id, "funding source", field=field)
+    return lock_row(session, FundingSource, source_id, N_("funding source"), field=field)
 
 
 def update_source(
@@ -269,9 +281,9 @@ def update_source(
     """Change a fund; its amount never drops below what its budget lines allocate, a special
     kind stays earmarked, and an earmarked fund has no `other` lines (专款专用). The source
     row is locked, as by every writer of its lines."""
-    require_office(principal, "change funding sources")
+    require_office(principal, N_("change funding sources"))
     source = _locked_source(session, source_id)
-    check_version(source.version, if_match, "funding source")
+    check_version(source.version, if_match, N_("funding source"))
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes or "fiscal_year" in changes:
         _check_source_unique(
@@ -289,8 +301,13 @@ def update_source(
         allocated = allocated_from_source(session, source_id)
         if changes["amount"] < allocated:
             raise Conflict(
-                f"Funding source {source_id} has {allocated} allocated to budget lines; its "
-                f"amount cannot go below that (asked for {changes['amount']})",
+                _(
+                    "Funding source {source_id} has {allocated} allocated to budget lines; "
+                    "its amount cannot go below that (asked for {asked})",
+                    source_id=source_id,
+                    allocated=allocated,
+                    asked=changes["amount"],
+                ),
                 code="amount_below_allocated",
                 allocated=f"{allocated}",
             )
@@ -307,11 +324,16 @@ def _refuse_other_lines(session: Session, source: FundingSource) -> None:
     ).all()
     if others:
         raise Conflict(
-            f"Funding source {source.id} ({source.name}) has {len(others)} budget line(s) for "
-            f"other (ids {', '.join(str(i) for i in others)}); earmarked money (专款专用) may "
-            "only be budgeted to "
-            + ", ".join(c.value for c in EARMARKED_CATEGORIES)
-            + ". Delete or move those lines first",
+            _(
+                "Funding source {id} ({name}) has {count} budget line(s) for other (ids "
+                "{ids}); earmarked money (专款专用) may only be budgeted to {allowed}. Delete "
+                "or move those lines first",
+                id=source.id,
+                name=source.name,
+                count=len(others),
+                ids=", ".join(str(i) for i in others),
+                allowed=", ".join(c.value for c in EARMARKED_CATEGORIES),
+            ),
             code="earmarked_category",
             budget_line_ids=list(others),
             allowed_categories=[c.value for c in EARMARKED_CATEGORIES],
@@ -320,13 +342,17 @@ def _refuse_other_lines(session: Session, source: FundingSource) -> None:
 
 def delete_source(session: Session, principal: Principal, source_id: int) -> None:
     """Only a fund with no budget lines is deleted."""
-    require_office(principal, "delete funding sources")
+    require_office(principal, N_("delete funding sources"))
     source = _locked_source(session, source_id)
     lines = session.exec(select(func.count()).where(BudgetLine.source_id == source_id)).one()
     if lines:
         raise Conflict(
-            f"Funding source {source_id} has {lines} budget line(s); delete them first (a line "
-            "with expenditures is never deleted)",
+            _(
+                "Funding source {source_id} has {lines} budget line(s); delete them first "
+                "(a line with expenditures is never deleted)",
+                source_id=source_id,
+                lines=lines,
+            ),
             code="has_budget_lines",
             referenced_by=[{"entity": "budget-lines", "count": int(lines)}],
         )
@@ -339,7 +365,7 @@ def delete_source(session: Session, principal: Principal, source_id: int) -> Non
 def line_statement(_session: Session, principal: Principal, filters: LineFilters) -> Any:
     """Budget lines with their fund, pilot and spent. A college manager sees their own
     pilots' lines (pilots with a major of their college)."""
-    scope = reader_scope(principal, "budget lines")
+    scope = reader_scope(principal, N_("budget lines"))
     statement = (
         select(  # type: ignore[call-overload]
             BudgetLine,
@@ -393,7 +419,7 @@ def _line_public(row: Any) -> LinePublic:
 
 
 LINES = Listing(
-    noun="budget line",
+    noun=N_("budget line"),
     statement=line_statement,
     order=[col(BudgetLine.source_id), col(BudgetLine.application_id), col(BudgetLine.id)],
     to_items=each(_line_public),
@@ -422,14 +448,22 @@ def _earmark_problem(source: FundingSource, category: Category) -> None:
     if source.earmarked and category not in EARMARKED_CATEGORIES:
         allowed = "、".join(f"{c.value} ({CATEGORY_NAMES[c]})" for c in EARMARKED_CATEGORIES)
         raise UnprocessableEntity(
-            f"Funding source {source.id} ({source.name}) is earmarked (专款专用): its money may "
-            f"only be budgeted to {allowed}; not to {category.value}",
+            _(
+                "Funding source {id} ({name}) is earmarked (专款专用): its money may only be "
+                "budgeted to {allowed}; not to {category}",
+                id=source.id,
+                name=source.name,
+                allowed=allowed,
+                category=category.value,
+            ),
             code="earmarked_category",
             errors=[
                 {
                     "field": "body.category",
-                    "message": "allowed on an earmarked source: "
-                    + ", ".join(c.value for c in EARMARKED_CATEGORIES),
+                    "message": _(
+                        "allowed on an earmarked source: {allowed}",
+                        allowed=", ".join(c.value for c in EARMARKED_CATEGORIES),
+                    ),
                 }
             ],
             allowed_categories=[c.value for c in EARMARKED_CATEGORIES],
@@ -439,8 +473,16 @@ def _earmark_problem(source: FundingSource, category: Category) -> None:
 def _source_exceeded(source: FundingSource, allocated: Decimal, amount: Decimal) -> Conflict:
     available = source.amount - allocated
     return Conflict(
-        f"Funding source {source.id} ({source.name}) has {source.amount}, of which {allocated} "
-        f"is already allocated; {available} is left, {amount} asked for",
+        _(
+            "Funding source {id} ({name}) has {amount}, of which {allocated} is "
+            "already allocated; {available} is left, {asked} asked for",
+            id=source.id,
+            name=source.name,
+            amount=source.amount,
+            allocated=allocated,
+            available=available,
+            asked=amount,
+        ),
         code="source_exceeded",
         source_amount=f"{source.amount}",
         allocated=f"{allocated}",
@@ -451,7 +493,7 @@ def _source_exceeded(source: FundingSource, allocated: Decimal, amount: Decimal)
 def create_line(session: Session, principal: Principal, data: LineCreate) -> BudgetLine:
     """Allocate part of a source to an approved pilot, with the source row locked while Σ of
     its lines is checked."""
-    require_office(principal, "create budget lines")
+    require_office(principal, N_("create budget lines"))
     source = _locked_source(session, data.source_id, field="body.source_id")
     application = approved_application(session, data.application_id, N_("Money is budgeted"))
     _earmark_problem(source, data.category)
@@ -464,8 +506,14 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
     ).first()
     if existing is not None:
         raise Conflict(
-            f"Funding source {source.id} already has a {data.category.value} line for pilot "
-            f"{application.id} (id {existing}); change its amount instead",
+            _(
+                "Funding source {id} already has a {category} line for pilot {application_id} "
+                "(id {existing}); change its amount instead",
+                id=source.id,
+                category=data.category.value,
+                application_id=application.id,
+                existing=existing,
+            ),
             code="duplicate",
             existing_id=existing,
         )
@@ -480,7 +528,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
 def locked_line(session: Session, line_id: int, field: str | None = None) -> BudgetLine:
     """The line's row, locked: every writer of its money (a payment, an upload, a subsidy run,
     a reversal, a change of its amount) takes it before summing what was spent."""
-    return lock_row(session, BudgetLine, line_id, "budget line", field=field)
+    return lock_row(session, BudgetLine, line_id, N_("budget line"), field=field)
 
 
 def update_line(
@@ -489,21 +537,26 @@ def update_line(
     """Change a line's amount or notes: never below what it has spent, and its source's lines
     never above the source (the source, then the line, are locked: the order every writer
     takes them in)."""
-    require_office(principal, "change budget lines")
+    require_office(principal, N_("change budget lines"))
     current = session.get(BudgetLine, line_id)
     if current is None:
-        raise NotFound(f"No budget line with id {line_id}")
+        raise NotFound(_("No budget line with id {line_id}", line_id=line_id))
     source = _locked_source(session, current.source_id)
     line = locked_line(session, line_id)
-    check_version(line.version, if_match, "budget line")
+    check_version(line.version, if_match, N_("budget line"))
     changes = data.model_dump(exclude_unset=True)
     if "amount" in changes:
         amount: Decimal = changes["amount"]
         spent = spent_on_line(session, line_id)
         if amount < spent:
             raise Conflict(
-                f"Budget line {line_id} has already spent {spent}; its amount cannot go below "
-                f"that (asked for {amount})",
+                _(
+                    "Budget line {line_id} has already spent {spent}; its amount cannot go "
+                    "below that (asked for {amount})",
+                    line_id=line_id,
+                    spent=spent,
+                    amount=amount,
+                ),
                 code="amount_below_spent",
                 spent=f"{spent}",
             )
@@ -516,15 +569,20 @@ def update_line(
 
 def delete_line(session: Session, principal: Principal, line_id: int) -> None:
     """Only a line nothing was ever spent from (or paid by a subsidy run) is deleted."""
-    require_office(principal, "delete budget lines")
+    require_office(principal, N_("delete budget lines"))
     line = locked_line(session, line_id)
     entries = session.exec(select(func.count()).where(Expenditure.line_id == line_id)).one()
     runs = session.exec(select(func.count()).where(SubsidyRun.line_id == line_id)).one()
     if entries or runs:
         raise Conflict(
-            f"Budget line {line_id} has {entries} expenditure(s) and {runs} subsidy run(s); "
-            "money records are kept, so the line stays (lower its amount to what was spent "
-            "instead)",
+            _(
+                "Budget line {line_id} has {entries} expenditure(s) and {runs} subsidy "
+                "run(s); money records are kept, so the line stays (lower its amount to "
+                "what was spent instead)",
+                line_id=line_id,
+                entries=entries,
+                runs=runs,
+            ),
             code="has_expenditures",
             referenced_by=[
                 {"entity": "expenditures", "count": int(entries)},
@@ -568,7 +626,7 @@ def expenditure_statement(
 ) -> Any:
     """Expenditures with their line's fund, pilot and category and the reversal pointing at
     them. A college manager sees their own pilots' spending."""
-    scope = reader_scope(principal, "expenditures")
+    scope = reader_scope(principal, N_("expenditures"))
     statement = select(  # type: ignore[call-overload]
         Expenditure,
         BudgetLine.source_id,
@@ -615,7 +673,7 @@ def _expenditure_public(row: Any) -> ExpenditurePublic:
 
 
 EXPENDITURES = Listing(
-    noun="expenditure",
+    noun=N_("expenditure"),
     statement=expenditure_statement,
     order=[col(Expenditure.spent_on).desc(), col(Expenditure.id).desc()],
     to_items=each(_expenditure_public),
@@ -651,8 +709,12 @@ def _check_voucher(session: Session, voucher_no: str) -> None:
     ).first()
     if existing is not None:
         raise Conflict(
-            f"Voucher number {voucher_no} is already recorded (expenditure {existing}); each "
-            "voucher is recorded once",
+            _(
+                "Voucher number {voucher_no} is already recorded (expenditure "
+                "{existing}); each voucher is recorded once",
+                voucher_no=voucher_no,
+                existing=existing,
+            ),
             code="duplicate",
             existing_id=existing,
         )
@@ -661,10 +723,17 @@ def _check_voucher(session: Session, voucher_no: str) -> None:
 def line_exceeded(line: BudgetLine, spent: Decimal, amount: Decimal) -> Conflict:
     remaining = line.amount - spent
     return Conflict(
-        f"Budget line {line.id} has {line.amount}, of which {spent} is spent; {remaining} is "
-        f"left, {amount} asked for. Nothing was recorded",
+        _(
+            "Budget line {id} has {amount}, of which {spent} is spent; {remaining} is "
+            "left, {asked} asked for. Nothing was recorded",
+            id=line.id,
+            amount=line.amount,
+            spent=spent,
+            remaining=remaining,
+            asked=amount,
+        ),
         code="line_exceeded",
-        line_amount=f"{line.amount}",
+        amount=f"{line.amount}",
         spent=f"{spent}",
         remaining=f"{remaining}",
         shortfall=f"{amount - remaining}",
@@ -676,7 +745,7 @@ def create_expenditure(
 ) -> Expenditure:
     """Spend from a line; the line row is locked before Σ spent is checked, so concurrent
     expenditures never overdraw it."""
-    require_office(principal, "record expenditures")
+    require_office(principal, N_("record expenditures"))
     line = locked_line(session, data.line_id, field="body.line_id")
     spent = spent_on_line(session, data.line_id)
     if spent + data.amount > line.amount:
@@ -700,16 +769,20 @@ def reverse_expenditure(
 ) -> Expenditure:
     """Write the reversal (红冲) of an entry: the negative amount on the same line, pointing at
     the original. Once per entry (also a unique constraint); a reversal is not reversed."""
-    require_office(principal, "reverse expenditures")
+    require_office(principal, N_("reverse expenditures"))
     current = session.get(Expenditure, expenditure_id)
     if current is None:
-        raise NotFound(f"No expenditure with id {expenditure_id}")
+        raise NotFound(_("No expenditure with id {expenditure_id}", expenditure_id=expenditure_id))
     locked_line(session, current.line_id)
-    original = lock_row(session, Expenditure, expenditure_id, "expenditure")
+    original = lock_row(session, Expenditure, expenditure_id, N_("expenditure"))
     if original.kind == ExpenditureKind.reversal:
         raise InvalidState(
-            f"Expenditure {expenditure_id} is itself the reversal of {original.reverses_id}; "
-            "record a new expenditure to restore the amount",
+            _(
+                "Expenditure {expenditure_id} is itself the reversal of {reverses_id}; "
+                "record a new expenditure to restore the amount",
+                expenditure_id=expenditure_id,
+                reverses_id=original.reverses_id,
+            ),
             current_state="reversal",
             allowed_actions=[],
         )
@@ -718,7 +791,11 @@ def reverse_expenditure(
     ).first()
     if existing is not None:
         raise InvalidState(
-            f"Expenditure {expenditure_id} was already reversed by expenditure {existing}",
+            _(
+                "Expenditure {expenditure_id} was already reversed by expenditure {existing}",
+                expenditure_id=expenditure_id,
+                existing=existing,
+            ),
             current_state="reversed",
             allowed_actions=[],
             reversed_by_id=existing,
@@ -777,16 +854,26 @@ def _subsidy_line(session: Session, data: SubsidyRunCreate, exam: ExamSession) -
     line = locked_line(session, data.line_id, field="body.line_id")
     if line.category != Category.exam_subsidy:
         raise UnprocessableEntity(
-            f"Budget line {line.id} is for {line.category.value}; pass subsidies are paid from "
-            "an exam_subsidy (奖励补贴) line",
-            errors=[{"field": "body.line_id", "message": "not an exam_subsidy line"}],
+            _(
+                "Budget line {id} is for {category}; pass subsidies are paid from an "
+                "exam_subsidy (奖励补贴) line",
+                id=line.id,
+                category=line.category.value,
+            ),
+            errors=[{"field": "body.line_id", "message": _("not an exam_subsidy line")}],
         )
     if line.application_id != exam.application_id:
         raise UnprocessableEntity(
-            f"Budget line {line.id} belongs to pilot {line.application_id}, exam session "
-            f"{exam.id} to pilot {exam.application_id}; use an exam_subsidy line of the "
-            "session's pilot",
-            errors=[{"field": "body.line_id", "message": "a line of another pilot"}],
+            _(
+                "Budget line {id} belongs to pilot {application_id}, exam session "
+                "{session_id} to pilot {session_application_id}; use an exam_subsidy line "
+                "of the session's pilot",
+                id=line.id,
+                application_id=line.application_id,
+                session_id=exam.id,
+                session_application_id=exam.application_id,
+            ),
+            errors=[{"field": "body.line_id", "message": _("a line of another pilot")}],
         )
     return line
 
@@ -800,9 +887,17 @@ def _refuse_short_line(line: BudgetLine, remaining: Decimal, amount: Decimal, co
     total = amount * count
     if total > remaining:
         raise Conflict(
-            f"Budget line {line.id} has {remaining} left; paying {count} passed "
-            f"candidate(s) {amount} each needs {total}, {total - remaining} short. Nobody was "
-            "paid",
+            _(
+                "Budget line {id} has {remaining} left; paying {count} passed "
+                "candidate(s) {amount} each needs {total}, {short} short. "
+                "Nobody was paid",
+                id=line.id,
+                remaining=remaining,
+                count=count,
+                amount=amount,
+                total=total,
+                short=total - remaining,
+            ),
             code="insufficient_funds",
             needed=f"{total}",
             available=f"{remaining}",
@@ -815,15 +910,20 @@ def _refuse_nothing_to_pay(exam_id: int, passed: int, already_paid: int) -> None
     """A run that would pay nobody is not recorded: 409, so a clerk who runs it twice (or two
     clerks at once) sees that the other run paid, not an empty run in the list."""
     if passed == 0:
-        detail = f"Exam session {exam_id} has no passed candidate; there is nothing to pay"
+        detail = _(
+            "Exam session {exam_id} has no passed candidate; there is nothing to pay",
+            exam_id=exam_id,
+        )
     else:
-        detail = (
-            f"All {passed} passed candidate(s) of exam session {exam_id} already have a "
+        detail = _(
+            "All {passed} passed candidate(s) of exam session {exam_id} already have a "
             "subsidy payment that stands (see the session's subsidy runs); there is nothing "
-            "to pay"
+            "to pay",
+            passed=passed,
+            exam_id=exam_id,
         )
     raise Conflict(
-        f"{detail}. No run was recorded",
+        _("{detail}. No run was recorded", detail=detail),
         code="nothing_to_pay",
         passed=passed,
         already_paid=already_paid,
@@ -900,8 +1000,10 @@ def run_subsidies(
     mistake corrected by 红冲) is paid again by the next run. A run that would pay nobody
     (everyone already paid, by an earlier or a concurrent run) is refused with 409
     ``nothing_to_pay`` and not recorded; its dry run shows the empty list."""
-    require_office(principal, "run exam subsidies")
-    exam = lock_row(session, ExamSession, data.session_id, "exam session", field="body.session_id")
+    require_office(principal, N_("run exam subsidies"))
+    exam = lock_row(
+        session, ExamSession, data.session_id, N_("exam session"), field="body.session_id"
+    )
     line = _subsidy_line(session, data, exam)
     passed = _passed_candidates(session, exam.id or 0)
     paid_before = _paid_before(session, passed)
@@ -960,7 +1062,7 @@ def subsidy_run_statement(
     _session: Session, principal: Principal, filters: SubsidyRunFilters
 ) -> Any:
     """Subsidy runs with their line's pilot. A college manager sees their own pilots' runs."""
-    scope = reader_scope(principal, "subsidy runs")
+    scope = reader_scope(principal, N_("subsidy runs"))
     statement = select(SubsidyRun, BudgetLine.application_id).join(
         BudgetLine, col(BudgetLine.id) == SubsidyRun.line_id
     )
@@ -982,7 +1084,7 @@ def _run_summary(row: Any) -> SubsidyRunSummary:
 
 
 SUBSIDY_RUNS = Listing(
-    noun="subsidy run",
+    noun=N_("subsidy run"),
     statement=subsidy_run_statement,
     order=[col(SubsidyRun.id).desc()],
     to_items=each(_run_summary),
@@ -1008,7 +1110,7 @@ SUBSIDY_RUNS = Listing(
 
 def get_subsidy_run(session: Session, principal: Principal, run_id: int) -> SubsidyRunPublic:
     """A run with everyone it paid (reversed payments are still listed)."""
-    scope = reader_scope(principal, "subsidy runs")
+    scope = reader_scope(principal, N_("subsidy runs"))
     statement = (
         select(SubsidyRun, BudgetLine)
         .join(BudgetLine, col(BudgetLine.id) == SubsidyRun.line_id)
@@ -1018,7 +1120,7 @@ def get_subsidy_run(session: Session, principal: Principal, run_id: int) -> Subs
         statement = statement.where(col(BudgetLine.application_id).in_(_pilots_of_college(scope)))
     row = session.exec(statement).first()
     if row is None:
-        raise NotFound(f"No subsidy run with id {run_id}")
+        raise NotFound(_("No subsidy run with id {run_id}", run_id=run_id))
     run, line = row
     payments = [
         SubsidyPayment(
