@@ -9,6 +9,7 @@ from app.audit.models import AuditEventFilters, AuditEventPublic, ChangeFeed, Ch
 from app.core.audit import AuditEvent, feed_watermark
 from app.core.errors import UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _
 from app.core.listing import Listing, each
 from app.core.roles import Principal
 
@@ -32,7 +33,7 @@ def events_statement(_session: Session, _principal: Principal, filters: AuditEve
 
 
 EVENTS = Listing(
-    noun="audit event",
+    noun=N_("audit event"),
     statement=events_statement,
     order=[col(AuditEvent.id).desc()],
     to_items=each(AuditEventPublic.model_validate),
@@ -73,8 +74,13 @@ def _position(session: Session, after: int) -> tuple[int, int]:
     xact_id = session.exec(select(AuditEvent.xact_id).where(AuditEvent.id == after)).first()
     if xact_id is None:
         raise UnprocessableEntity(
-            f"No event with id {after}: pass 0, or the next_after of a previous batch",
-            errors=[{"field": "query.after", "message": f"no event with id {after}"}],
+            _(
+                "No event with id {after}: pass 0, or the next_after of a previous batch",
+                after=after,
+            ),
+            errors=[
+                {"field": "query.after", "message": _("no event with id {after}", after=after)}
+            ],
         )
     return (xact_id, after)
 

@@ -29,6 +29,7 @@ from app.core.audit import apply_changes, delete_row, record, save_new
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, Principal
@@ -42,8 +43,11 @@ MEETING_ENTITY = "meeting"
 def _require_reader(principal: Principal) -> None:
     if principal.role not in READ_ALL:
         raise Forbidden(
-            f"Role {principal.role.value} may not read the expert committee; allowed roles: "
-            "academic_office, auditor, admin",
+            _(
+                "Role {role} may not read the expert committee; allowed roles: "
+                "academic_office, auditor, admin",
+                role=principal.role.value,
+            ),
             allowed_roles=sorted(r.value for r in READ_ALL),
         )
 
@@ -81,7 +85,7 @@ def expert_public(row: Any) -> ExpertPublic:
 
 
 EXPERTS = Listing(
-    noun="expert",
+    noun=N_("expert"),
     statement=expert_statement,
     order=[col(Expert.name), col(Expert.id)],
     to_items=each(expert_public),
@@ -105,7 +109,7 @@ def get_expert(session: Session, principal: Principal, expert_id: int) -> Expert
 
 
 def create_expert(session: Session, principal: Principal, data: ExpertCreate) -> Expert:
-    require_office(principal, "keep the expert committee")
+    require_office(principal, N_("keep the expert committee"))
     expert = Expert.model_validate(data)
     save_new(session, principal, expert, EXPERT_ENTITY)
     return expert
@@ -114,24 +118,28 @@ def create_expert(session: Session, principal: Principal, data: ExpertCreate) ->
 def update_expert(
     session: Session, principal: Principal, expert_id: int, data: ExpertUpdate, if_match: int | None
 ) -> Expert:
-    require_office(principal, "keep the expert committee")
-    expert = lock_row(session, Expert, expert_id, "expert")
-    check_version(expert.version, if_match, "expert")
+    require_office(principal, N_("keep the expert committee"))
+    expert = lock_row(session, Expert, expert_id, N_("expert"))
+    check_version(expert.version, if_match, N_("expert"))
     apply_changes(session, principal, expert, data.model_dump(exclude_unset=True), EXPERT_ENTITY)
     return expert
 
 
 def delete_expert(session: Session, principal: Principal, expert_id: int) -> None:
     """Delete an expert who attended no meeting; one who did is kept (set ``active`` false)."""
-    require_office(principal, "keep the expert committee")
-    expert = lock_row(session, Expert, expert_id, "expert")
+    require_office(principal, N_("keep the expert committee"))
+    expert = lock_row(session, Expert, expert_id, N_("expert"))
     attended = session.exec(
         select(func.count()).where(MeetingAttendee.expert_id == expert_id)
     ).one()
     if attended:
         raise Conflict(
-            f"Expert {expert_id} attended {attended} meeting(s) and stays in their records; "
-            "set active to false instead",
+            _(
+                "Expert {expert_id} attended {attended} meeting(s) and stays in their "
+                "records; set active to false instead",
+                expert_id=expert_id,
+                attended=attended,
+            ),
             code="expert_attended_meetings",
             meetings_attended=int(attended),
         )
@@ -230,7 +238,7 @@ def meeting_rows(session: Session, meetings: Sequence[Meeting]) -> list[MeetingR
 
 
 MEETINGS = Listing(
-    noun="meeting",
+    noun=N_("meeting"),
     statement=meeting_statement,
     order=[col(Meeting.meeting_date).desc(), col(Meeting.id).desc()],
     to_items=meeting_rows,
@@ -257,9 +265,13 @@ def _check_attendees(session: Session, expert_ids: Sequence[int]) -> None:
     unknown = [i for i in expert_ids if i not in known]
     if unknown:
         raise UnprocessableEntity(
-            f"Unknown expert id(s): {', '.join(map(str, unknown))}",
+            _("Unknown expert id(s): {items}", items=", ".join(map(str, unknown))),
             errors=[
-                {"field": "body.attendee_ids", "message": f"no expert with id {i}"} for i in unknown
+                {
+                    "field": "body.attendee_ids",
+                    "message": _("no expert with id {expert_id}", expert_id=i),
+                }
+                for i in unknown
             ],
         )
 
@@ -292,7 +304,7 @@ def _meeting_snapshot(session: Session, meeting: Meeting) -> dict[str, Any]:
 
 
 def create_meeting(session: Session, principal: Principal, data: MeetingCreate) -> Meeting:
-    require_office(principal, "keep the expert committee")
+    require_office(principal, N_("keep the expert committee"))
     _check_attendees(session, data.attendee_ids)
     meeting = Meeting.model_validate(data.model_dump(exclude={"attendee_ids", "decisions"}))
     session.add(meeting)
@@ -321,9 +333,9 @@ def update_meeting(
     if_match: int | None,
 ) -> Meeting:
     """Change a meeting; ``attendee_ids`` and ``decisions``, when sent, replace the lists."""
-    require_office(principal, "keep the expert committee")
-    meeting = lock_row(session, Meeting, meeting_id, "meeting")
-    check_version(meeting.version, if_match, "meeting")
+    require_office(principal, N_("keep the expert committee"))
+    meeting = lock_row(session, Meeting, meeting_id, N_("meeting"))
+    check_version(meeting.version, if_match, N_("meeting"))
     changes = data.model_dump(exclude_unset=True)
     attendee_ids = changes.pop("attendee_ids", None)
     decisions = changes.pop("decisions", None)
@@ -353,8 +365,8 @@ def update_meeting(
 
 
 def delete_meeting(session: Session, principal: Principal, meeting_id: int) -> None:
-    require_office(principal, "keep the expert committee")
-    meeting = lock_row(session, Meeting, meeting_id, "meeting")
+    require_office(principal, N_("keep the expert committee"))
+    meeting = lock_row(session, Meeting, meeting_id, N_("meeting"))
     before = _meeting_snapshot(session, meeting)
     for model in (MeetingAttendee, MeetingDecision):
         for row in session.exec(select(model).where(model.meeting_id == meeting_id)).all():

@@ -11,6 +11,7 @@ from pydantic import BaseModel, StringConstraints, model_validator
 from sqlmodel import JSON, Field, SQLModel
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, Tier
+from app.core.i18n import _
 from app.core.models import Versioned, enum_type
 from app.core.types import UTCDateTime
 from app.reference.models import NO_NUL, Level
@@ -97,7 +98,7 @@ class Thresholds(SQLModel):
     @model_validator(mode="after")
     def _ordered(self) -> "Thresholds":
         if not self.qualified < self.good < self.excellent:
-            raise ValueError("thresholds must be ordered: qualified < good < excellent")
+            raise ValueError(_("thresholds must be ordered: qualified < good < excellent"))
         return self
 
 

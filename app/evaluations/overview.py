@@ -8,6 +8,7 @@ from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from app.applications.models import ApplicationStatus, PilotApplication
 from app.core.errors import Forbidden
+from app.core.i18n import _
 from app.core.roles import READ_ALL, Principal
 from app.core.types import Money
 from app.credits import reports as credits_reports
@@ -89,8 +90,11 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
     """Each figure from the service that owns it, so the overview agrees with every report."""
     if principal.role not in READ_ALL:
         raise Forbidden(
-            f"Role {principal.role.value} may not read the overview; allowed roles: "
-            "academic_office, auditor, admin",
+            _(
+                "Role {role} may not read the overview; allowed roles: academic_office, "
+                "auditor, admin",
+                role=principal.role.value,
+            ),
             allowed_roles=sorted(r.value for r in READ_ALL),
         )
     counts = _by_status(session, year)

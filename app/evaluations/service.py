@@ -30,6 +30,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _
 from app.core.listing import Listing, where_equal
 from app.core.locks import lock_first, lock_row
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal
@@ -68,8 +69,11 @@ FINALIZED = "finalized"
 def _require_reader(principal: Principal) -> None:
     if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
-            f"Role {principal.role.value} may not read evaluations; allowed roles: "
-            "academic_office, auditor, admin, college_manager (own college's pilots)",
+            _(
+                "Role {role} may not read evaluations; allowed roles: academic_office, "
+                "auditor, admin, college_manager (own college's pilots)",
+                role=principal.role.value,
+            ),
             allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
 
@@ -178,8 +182,13 @@ def _insert_defaults_unless_stored(session: Session, year: int) -> bool:
 def _refuse_if_finalized(scheme: EvaluationScheme | None, what: str) -> None:
     if scheme is not None and scheme.finalized_at is not None:
         raise InvalidState(
-            f"Cannot {what}: the {scheme.year} evaluation was finalized at "
-            f"{scheme.finalized_at.isoformat()} and is frozen",
+            _(
+                "Cannot {what}: the {year} evaluation was finalized at {finalized_at} and "
+                "is frozen",
+                what=what,
+                year=scheme.year,
+                finalized_at=scheme.finalized_at.isoformat(),
+            ),
             current_state=FINALIZED,
             allowed_actions=[],
             year=scheme.year,
@@ -194,17 +203,23 @@ def weight_problems(data: SchemePut) -> list[dict[str, str]]:
     for key in data.weights:
         if key not in BY_KEY:
             problems.append(
-                {"field": f"body.weights.{key}", "message": f"unknown indicator; known: {known}"}
+                {
+                    "field": f"body.weights.{key}",
+                    "message": _("unknown indicator; known: {known}", known=known),
+                }
             )
     for key in BY_KEY:
         if key not in data.weights:
-            problems.append({"field": f"body.weights.{key}", "message": "weight missing"})
+            problems.append({"field": f"body.weights.{key}", "message": _("weight missing")})
     total = sum(data.weights.values()) + data.committee_weight
     if not problems and total != 100:
         problems.append(
             {
                 "field": "body.weights",
-                "message": f"the weights and committee_weight sum to {total}; they must sum to 100",
+                "message": _(
+                    "the weights and committee_weight sum to {total}; they must sum to 100",
+                    total=total,
+                ),
             }
         )
     return problems
@@ -220,18 +235,28 @@ def _check_scheme_version(
     if came == "inserted":
         if if_match:
             raise PreconditionFailed(
-                f"No {year} scheme is stored, so none has version {if_match}; PUT without "
-                "If-Match (or with If-Match 0, the version GET shows for a scheme not stored)",
+                _(
+                    "No {year} scheme is stored, so none has version {if_match}; PUT without "
+                    "If-Match (or with If-Match 0, the version GET shows for a scheme not "
+                    "stored)",
+                    year=year,
+                    if_match=if_match,
+                ),
                 current_version=0,
             )
     elif if_match is None and (create_only or came == "raced"):
         raise PreconditionFailed(
-            f"A {year} scheme is already stored (version {scheme.version}), by another "
-            "request while this one meant to create it; GET it and PUT again with If-Match",
+            _(
+                "A {year} scheme is already stored (version {version}), by another "
+                "request while this one meant to create it; GET it and PUT again with "
+                "If-Match",
+                year=year,
+                version=scheme.version,
+            ),
             current_version=scheme.version,
         )
     else:
-        check_version(scheme.version, if_match, "evaluation scheme")
+        check_version(scheme.version, if_match, N_("evaluation scheme"))
 
 
 def _apply_scheme(scheme: EvaluationScheme, data: SchemePut) -> None:
@@ -259,16 +284,19 @@ def put_scheme(
     a PUT that finds no scheme creates one, and 412 answers a creating PUT (no ``If-Match``)
     that finds the scheme stored meanwhile by a concurrent request, or any stored scheme when
     ``create_only`` (``If-None-Match: *``)."""
-    require_office(principal, "set evaluation schemes")
+    require_office(principal, N_("set evaluation schemes"))
     problems = weight_problems(data)
     if problems:
         raise UnprocessableEntity(
-            "The scheme's weights are not valid: " + "; ".join(p["message"] for p in problems),
+            _(
+                "The scheme's weights are not valid: {problems}",
+                problems="; ".join(p["message"] for p in problems),
+            ),
             errors=problems,
         )
     scheme, came = _lock_scheme(session, year, create=True)
     assert scheme is not None
-    _refuse_if_finalized(scheme, f"change the {year} scheme")
+    _refuse_if_finalized(scheme, _("change the {year} scheme", year=year))
     _check_scheme_version(scheme, came, if_match, create_only)
     existing = None if came == "inserted" else scheme
     before = snapshot(existing)
@@ -436,10 +464,10 @@ def compute_year(
     session: Session, principal: Principal, year: int, today: date, timezone: str
 ) -> EvaluationRun:
     """(Re)compute the year's evaluations from the data; 409 once the year is finalized."""
-    require_office(principal, "compute evaluations")
+    require_office(principal, N_("compute evaluations"))
     scheme = _locked_scheme(session, year, create=True)
     assert scheme is not None
-    _refuse_if_finalized(scheme, f"compute the {year} evaluation again")
+    _refuse_if_finalized(scheme, _("compute the {year} evaluation again", year=year))
     _compute(session, principal, scheme, today, timezone)
     session.commit()
     return year_run(session, principal, year)
@@ -448,10 +476,10 @@ def compute_year(
 def _locked_evaluation(session: Session, evaluation_id: int) -> tuple[Evaluation, EvaluationScheme]:
     found = session.get(Evaluation, evaluation_id)
     if found is None:
-        raise NotFound(f"No evaluation with id {evaluation_id}")
+        raise NotFound(_("No evaluation with id {evaluation_id}", evaluation_id=evaluation_id))
     scheme = _locked_scheme(session, found.year, create=True)
     assert scheme is not None
-    evaluation = lock_row(session, Evaluation, evaluation_id, "evaluation")
+    evaluation = lock_row(session, Evaluation, evaluation_id, N_("evaluation"))
     session.refresh(evaluation)
     return evaluation, scheme
 
@@ -466,12 +494,16 @@ def put_committee_score(
     """Enter the committee's score and comments; the total, rating and ranks follow at once.
     Refused (409) once the year is finalized. Answers the evaluation as this request wrote
     it (read before the commit, so a write committed right after cannot show in it)."""
-    require_office(principal, "enter committee scores")
+    require_office(principal, N_("enter committee scores"))
     evaluation, scheme = _locked_evaluation(session, evaluation_id)
     if scheme.finalized_at is not None:
         raise InvalidState(
-            f"Cannot change evaluation {evaluation_id}'s committee score: the {scheme.year} "
-            "evaluation is finalized and frozen",
+            _(
+                "Cannot change evaluation {evaluation_id}'s committee score: the {year} "
+                "evaluation is finalized and frozen",
+                evaluation_id=evaluation_id,
+                year=scheme.year,
+            ),
             current_state=FINALIZED,
             allowed_actions=[],
             committee_score=None
@@ -480,7 +512,7 @@ def put_committee_score(
             total=None if evaluation.total is None else str(evaluation.total),
             rating=None if evaluation.rating is None else evaluation.rating.value,
         )
-    check_version(evaluation.version, if_match, "evaluation")
+    check_version(evaluation.version, if_match, N_("evaluation"))
     before = snapshot(evaluation)
     evaluation.committee_score = data.score.quantize(PLACE)
     evaluation.committee_comments = data.comments
@@ -507,8 +539,13 @@ def _refuse_unscored(year: int, evaluations: Sequence[Evaluation]) -> None:
     unscored = sorted(e.id for e in evaluations if e.committee_score is None and e.id)
     if unscored:
         raise Conflict(
-            f"Cannot finalize {year}: {len(unscored)} evaluation(s) have no committee score "
-            f"yet (ids {', '.join(map(str, unscored[:20]))}); enter them first",
+            _(
+                "Cannot finalize {year}: {count} evaluation(s) have no committee score "
+                "yet (ids {items}); enter them first",
+                year=year,
+                count=len(unscored),
+                items=", ".join(map(str, unscored[:20])),
+            ),
             code="committee_scores_missing",
             evaluation_ids=unscored,
         )
@@ -517,14 +554,17 @@ def _refuse_unscored(year: int, evaluations: Sequence[Evaluation]) -> None:
 def finalize_year(session: Session, principal: Principal, year: int) -> EvaluationRun:
     """Freeze the year as last computed: figures, totals, ratings and ranks stay as they are;
     compute, committee scores and scheme changes are refused from now on."""
-    require_office(principal, "finalize evaluations")
+    require_office(principal, N_("finalize evaluations"))
     scheme = _locked_scheme(session, year, create=False)
-    _refuse_if_finalized(scheme, f"finalize {year} again")
+    _refuse_if_finalized(scheme, _("finalize {year} again", year=year))
     evaluations = session.exec(select(Evaluation).where(Evaluation.year == year)).all()
     if scheme is None or not evaluations:
         raise InvalidState(
-            f"Nothing to finalize for {year}: compute the evaluations first "
-            f"(POST /api/v1/evaluations/compute?year={year})",
+            _(
+                "Nothing to finalize for {year}: compute the evaluations first (POST "
+                "/api/v1/evaluations/compute?year={year})",
+                year=year,
+            ),
             current_state="not_computed",
             allowed_actions=["compute"],
         )
@@ -642,8 +682,8 @@ def _public(
 
 def _publics(session: Session, rows: Sequence[Any]) -> list[EvaluationPublic]:
     """(evaluation, pilot, certificate name) rows as evaluations, in two statements for all."""
-    majors = _major_names(session, [application.id for _, application, _ in rows])
-    schemes = _schemes(session, {evaluation.year for evaluation, _, _ in rows})
+    majors = _major_names(session, [application.id for _evaluation, application, _scheme in rows])
+    schemes = _schemes(session, {evaluation.year for evaluation, _application, _scheme in rows})
     return [
         _public(
             evaluation,
@@ -684,7 +724,7 @@ def evaluation_rows(session: Session, rows: Sequence[Any]) -> list[EvaluationPub
 
 
 EVALUATIONS = Listing(
-    noun="evaluation",
+    noun=N_("evaluation"),
     statement=evaluation_statement,
     order=ORDER,
     to_items=evaluation_rows,
