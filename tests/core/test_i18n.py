@@ -3,6 +3,7 @@
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from fastapi import FastAPI
@@ -131,3 +132,118 @@ def test_the_suite_default_stays_english(client: TestClient) -> None:
     assert body["title"] == "Not found"
     chinese = client.get("/api/v1/no-such-thing", headers={"Accept-Language": "zh-CN"}).json()
     assert chinese["title"] == "未找到"
+
+
+# --- every domain's messages: Chinese without Accept-Language, English on request ------------
+
+
+def _college(client: TestClient, headers: dict[str, str], name: str) -> int:
+    response = client.post("/api/v1/colleges", json={"name": name}, headers=headers)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def test_a_missing_object_reads_in_chinese_and_in_english(
+    chinese_client: TestClient, db: Session
+) -> None:
+    headers = login_as(db, Role.academic_office)
+    zh, en = _both(chinese_client, "GET", "/api/v1/students/999999999", headers=headers)
+    assert (zh["status"], zh["code"]) == (404, "not_found")
+    assert zh["detail"] == "不存在编号为 999999999 的学生"
+    assert en["detail"] == "No student with id 999999999"
+
+
+def test_a_refused_role_reads_in_chinese_and_in_english(
+    chinese_client: TestClient, db: Session
+) -> None:
+    headers = login_as(db, Role.teacher)
+    zh, en = _both(
+        chinese_client, "POST", "/api/v1/colleges", json={"name": "任意学院"}, headers=headers
+    )
+    assert (zh["status"], zh["code"]) == (403, "forbidden")
+    assert zh["title"] == "无权操作"
+    assert zh["detail"] == "只有教务处可以修改基础数据；角色 teacher 不可以"
+    assert (
+        en["detail"] == "Only the academic office may change reference data; role teacher may not"
+    )
+
+
+def test_a_conflict_reads_in_chinese_and_in_english(
+    chinese_client: TestClient, db: Session
+) -> None:
+    headers = login_as(db, Role.academic_office)
+    name = f"冲突测试学院{uuid4().hex[:8]}"
+    existing = _college(chinese_client, headers, name)
+    zh, en = _both(chinese_client, "POST", "/api/v1/colleges", json={"name": name}, headers=headers)
+    assert (zh["status"], zh["code"]) == (409, "duplicate")
+    assert zh["detail"] == f"已有另一个二级学院的 name 为 '{name}'（编号 {existing}）"
+    assert en["detail"] == f"Another college already has name '{name}' (id {existing})"
+
+
+def test_a_state_refusal_reads_in_chinese_and_in_english(
+    chinese_client: TestClient, db: Session
+) -> None:
+    """A 409 whose message is put together from translated pieces (what, action, states)."""
+    headers = login_as(db, Role.academic_office)
+    college = _college(chinese_client, headers, f"状态测试学院{uuid4().hex[:8]}")
+    major = chinese_client.post(
+        "/api/v1/majors",
+        json={"code": uuid4().hex[:8], "name": "软件技术", "college_id": college},
+        headers=headers,
+    )
+    assert major.status_code == 201, major.text
+    zh, en = _both(chinese_client, "DELETE", f"/api/v1/colleges/{college}", headers=headers)
+    assert zh["status"] == 409
+    assert zh["detail"].startswith(f"二级学院 {college} 仍被以下数据引用：")
+    assert en["detail"].startswith(f"The college {college} is still referred to by ")
+
+
+def test_a_domain_validator_reads_in_chinese_and_in_english(
+    chinese_client: TestClient, db: Session
+) -> None:
+    headers = login_as(db, Role.academic_office)
+    college = _college(chinese_client, headers, f"学分测试学院{uuid4().hex[:8]}")
+    body = {"code": uuid4().hex[:8], "name": "程序设计", "credits": "120", "college_id": college}
+    zh, en = _both(chinese_client, "POST", "/api/v1/courses", json=body, headers=headers)
+    assert (zh["status"], zh["code"]) == (422, "validation_error")
+    (message,) = [e["message"] for e in zh["errors"] if e["field"] == "body.credits"]
+    assert message == "学分应为 0 到 99.9 之间的数，最多一位小数"
+    (message,) = [e["message"] for e in en["errors"] if e["field"] == "body.credits"]
+    assert message == "credits are a number from 0 to 99.9 with at most one decimal place"
+
+
+def test_an_uploads_row_errors_read_in_chinese_and_in_english(
+    chinese_client: TestClient, db: Session
+) -> None:
+    headers = login_as(db, Role.academic_office)
+    college = f"信息工程学院{uuid4().hex[:6]}"
+    _college(chinese_client, headers, college)
+    csv = f"专业代码,专业名称,二级学院\n{uuid4().hex[:8]},软件技术,{college}X\n,物联网,{college}\n"
+    zh, en = _both(
+        chinese_client,
+        "POST",
+        "/api/v1/imports/majors",
+        files={"file": ("专业.csv", csv.encode())},
+        headers=headers,
+    )
+    assert (zh["status"], zh["code"]) == (422, "import_rejected")
+    assert (
+        zh["detail"]
+        == "专业.csv 中有 2 处问题；未写入任何数据。请修改 `errors` 中列出的行后重新上传"
+    )
+    assert en["detail"].startswith("2 problem(s) in 专业.csv; nothing was written")
+    assert [(e["row"], e["column"]) for e in zh["errors"]] == [
+        (e["row"], e["column"]) for e in en["errors"]
+    ]
+    reasons = {e["column"]: e["reason"] for e in zh["errors"]}
+    assert reasons["专业代码"] == "必填：专业代码"
+    assert reasons["二级学院"] == (
+        f"未知的二级学院 '{college}X'；您是不是要填 '{college}'？；请填写已有学院的名称"
+        "（GET /api/v1/colleges）"
+    )
+    reasons = {e["column"]: e["reason"] for e in en["errors"]}
+    assert reasons["专业代码"] == "required: 专业代码"
+    assert reasons["二级学院"] == (
+        f"unknown college '{college}X'; did you mean '{college}'?; use the name of a college "
+        "that exists (GET /api/v1/colleges)"
+    )
