@@ -771,7 +771,7 @@ def transition(
     sources, target = TRANSITIONS[action]
     application = locked_application(session, principal, application_id)
     if action in OFFICE_ACTIONS:
-        require_office(principal, f"{action} pilot applications")
+        require_office(principal, _("{action} pilot applications", action=action))
     else:
         _require_filer(session, principal, _major_ids(session, application_id))
     _refuse_unless_in(
