@@ -3,6 +3,7 @@
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+from string import Formatter
 from uuid import uuid4
 
 import pytest
@@ -24,6 +25,21 @@ def test_every_message_has_its_translation_and_every_entry_is_used() -> None:
     result = catalogue.check()
     assert result.untranslated == [], "run `python -m app i18n update` and translate these"
     assert result.unused == [], "run `python -m app i18n update` to drop these"
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _text, name, _spec, _conv in Formatter().parse(text) if name is not None}
+
+
+def test_every_translation_keeps_the_placeholders_of_its_message() -> None:
+    """A translation naming a placeholder its message does not fill would fail (500) when
+    the message is shown; one dropping a placeholder would lose what it says."""
+    wrong = {
+        msgid: text
+        for msgid, text in catalogue._read().items()
+        if text and _placeholders(msgid) != _placeholders(text)
+    }
+    assert wrong == {}
 
 
 def _binds_underscore(tree: ast.AST) -> list[int]:
