@@ -1,6 +1,7 @@
 """One message catalogue: Chinese by default, English on request, codes the same in both."""
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from string import Formatter
@@ -263,3 +264,42 @@ def test_an_uploads_row_errors_read_in_chinese_and_in_english(
         f"unknown college '{college}X'; did you mean '{college}'?; use the name of a college "
         "that exists (GET /api/v1/colleges)"
     )
+
+
+MISSING_PATHS = [
+    "/api/v1/colleges/{}",
+    "/api/v1/majors/{}",
+    "/api/v1/courses/{}",
+    "/api/v1/teachers/{}",
+    "/api/v1/evaluation-orgs/{}",
+    "/api/v1/certificates/{}",
+    "/api/v1/applications/{}",
+    "/api/v1/plans/{}",
+    "/api/v1/teacher-trainings/{}",
+    "/api/v1/training-batches/{}",
+    "/api/v1/exam-sessions/{}",
+    "/api/v1/registrations/{}",
+    "/api/v1/issued-certificates/{}",
+    "/api/v1/credit-rules/{}",
+    "/api/v1/conversion-requests/{}",
+    "/api/v1/credit-records/{}",
+    "/api/v1/funding-sources/{}",
+    "/api/v1/budget-lines/{}",
+    "/api/v1/expenditures/{}",
+    "/api/v1/subsidy-runs/{}",
+    "/api/v1/evaluations/{}",
+    "/api/v1/experts/{}",
+    "/api/v1/meetings/{}",
+]
+
+
+def test_every_domains_missing_object_is_named_in_chinese(
+    chinese_client: TestClient, db: Session
+) -> None:
+    """The noun of each domain's 404 comes from the catalogue too: no English word in it."""
+    headers = login_as(db, Role.academic_office)
+    for path in MISSING_PATHS:
+        zh, en = _both(chinese_client, "GET", path.format(999999999), headers=headers)
+        assert zh["status"] == 404, path
+        assert re.fullmatch(r"不存在编号为 999999999 的[^A-Za-z]+", zh["detail"]), zh["detail"]
+        assert re.fullmatch(r"No [a-z ]+ with id 999999999", en["detail"]), en["detail"]
