@@ -22,7 +22,7 @@ from app.applications.models import (
     Tier,
     cohort_problem,
 )
-from app.core.i18n import _
+from app.core.i18n import N_, _
 from app.core.roles import Principal
 from app.core.types import utcnow
 from app.imports.cells import choice, integer, match_text, multi, text
@@ -364,7 +364,7 @@ register(
                 choice([t.value for t in Tier]),
                 aliases=("层次", "办学层次"),
                 example="高职",
-                help="本科, 高职 or 中职",
+                help=N_("本科, 高职 or 中职"),
             ),
             Column(
                 "certificate",
@@ -373,7 +373,9 @@ register(
                 certificate_name_cell,
                 aliases=("证书名称", "试点证书名称", "证书"),
                 example="Web前端开发",
-                help="matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书",
+                help=N_(
+                    "matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"
+                ),
             ),
             Column(
                 "level",
@@ -382,7 +384,7 @@ register(
                 choice([lv.value for lv in LEVEL_ORDER]),
                 aliases=("级别", "等级"),
                 example="中级",
-                help="初级, 中级 or 高级",
+                help=N_("初级, 中级 or 高级"),
             ),
             Column(
                 "majors",
@@ -391,7 +393,7 @@ register(
                 multi(text(100)),
                 aliases=("专业",),
                 example="软件技术、计算机应用技术",
-                help="major names or codes, separated by 、",
+                help=N_("major names or codes, separated by 、"),
             ),
             Column(
                 "cohorts",
@@ -400,7 +402,7 @@ register(
                 multi(integer(MIN_COHORT, MAX_COHORT, "级")),
                 aliases=("年级",),
                 example="2020级、2021级",
-                help="entry years like 2020级, 2020 级 or 2020, separated by 、",
+                help=N_("entry years like 2020级, 2020 级 or 2020, separated by 、"),
             ),
             Column(
                 "headcount",
@@ -418,7 +420,7 @@ register(
                 required=False,
                 aliases=("申报年度",),
                 example="2022",
-                help="or pass ?year= with the upload",
+                help=N_("or pass ?year= with the upload"),
             ),
             Column("contact", "联系人", "contact", text(100), required=False, example="王老师"),
             Column("notes", "备注", "notes", text(2000), required=False, example=""),

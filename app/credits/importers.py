@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from app.core.i18n import _
+from app.core.i18n import N_, _
 from app.core.roles import Principal
 from app.core.types import utcnow
 from app.credits.models import (
@@ -436,7 +436,9 @@ register(
                 certificate_name_cell,
                 aliases=("X证书", "证书", "职业技能等级证书"),
                 example="Web前端开发",
-                help="matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书",
+                help=N_(
+                    "matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"
+                ),
             ),
             Column(
                 "min_level",
@@ -445,7 +447,7 @@ register(
                 _level_cell,
                 aliases=("级别", "证书级别", "最低等级"),
                 example="中级",
-                help="初级, 中级 or 高级: the certificate at this level or above",
+                help=N_("初级, 中级 or 高级: the certificate at this level or above"),
             ),
             Column("course_code", "课程代码", "course_code", code(20), example="C5102031"),
             Column(
@@ -455,7 +457,7 @@ register(
                 text(100),
                 required=False,
                 example="Web前端开发基础",
-                help="checked against the catalogue; needed to create a course it lacks",
+                help=N_("checked against the catalogue; needed to create a course it lacks"),
             ),
             Column("credits", "学分", "credits", CREDITS, example="4"),
             Column(
@@ -465,7 +467,7 @@ register(
                 _mode_cell,
                 aliases=("方式", "认定方式"),
                 example="替换",
-                help="免修 (exemption) or 替换 (substitution)",
+                help=N_("免修 (exemption) or 替换 (substitution)"),
             ),
             Column(
                 "majors",
@@ -474,7 +476,7 @@ register(
                 multi(text(100)),
                 aliases=("专业",),
                 example="软件技术、计算机应用技术",
-                help="major names or codes, separated by 、",
+                help=N_("major names or codes, separated by 、"),
             ),
             Column(
                 "effective_from",
@@ -483,7 +485,7 @@ register(
                 date_cell,
                 required=False,
                 example="2022-09-01",
-                help="first day in force; empty: since always",
+                help=N_("first day in force; empty: since always"),
             ),
             Column(
                 "effective_to",
@@ -492,7 +494,7 @@ register(
                 date_cell,
                 required=False,
                 example="",
-                help="last day in force; empty: open-ended",
+                help=N_("last day in force; empty: open-ended"),
             ),
             Column("notes", "备注", "notes", text(1000), required=False, example=""),
         ),

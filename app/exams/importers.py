@@ -50,7 +50,7 @@ passed_cell = yes_no(
 EARLIEST_ISSUE = date(2000, 1, 1)
 SCORE = decimal(Decimal(0), Decimal(100), 1)
 SESSION_ID = integer(1, MAX_DB_ID)
-SESSION_HELP = "the exam session's id (GET /api/v1/exam-sessions), or pass ?session_id="
+SESSION_HELP = N_("the exam session's id (GET /api/v1/exam-sessions), or pass ?session_id=")
 
 
 def _today() -> date:
@@ -434,7 +434,7 @@ register(
                 text(100),
                 required=False,
                 example="张三",
-                help="checked against the student number when given",
+                help=N_("checked against the student number when given"),
             ),
             Column("class_name", "班级", "class_name", text(100), required=False, example=""),
         ),
@@ -732,7 +732,7 @@ register(
                 required=False,
                 aliases=("理论",),
                 example="82.5",
-                help="0–100, one decimal",
+                help=N_("0–100, one decimal"),
             ),
             Column(
                 "practical_score",
@@ -742,7 +742,7 @@ register(
                 required=False,
                 aliases=("实操", "实践成绩"),
                 example="76",
-                help="0–100, one decimal",
+                help=N_("0–100, one decimal"),
             ),
             Column(
                 "passed",
@@ -751,7 +751,7 @@ register(
                 passed_cell,
                 aliases=("通过", "结果", "考核结果"),
                 example="是",
-                help="是 or 否",
+                help=N_("是 or 否"),
             ),
         ),
         prepare=_results_prepare,

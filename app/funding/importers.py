@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.core.audit import record, snapshot
-from app.core.i18n import _
+from app.core.i18n import N_, _
 from app.core.params import MAX_DB_ID
 from app.core.roles import OFFICE, Principal
 from app.funding import service
@@ -167,7 +167,7 @@ register(
                 integer(1, MAX_DB_ID),
                 aliases=("预算行ID", "line_id", "budget_line"),
                 example="1",
-                help="the budget line's id (GET /api/v1/budget-lines)",
+                help=N_("the budget line's id (GET /api/v1/budget-lines)"),
             ),
             Column(
                 "amount", "金额", "amount", money_cell, aliases=("支出金额",), example="1280.00"
@@ -188,7 +188,7 @@ register(
                 voucher_cell,
                 aliases=("凭证编号",),
                 example="PZ-2022-0001",
-                help="unique across the service",
+                help=N_("unique across the service"),
             ),
             Column(
                 "description",

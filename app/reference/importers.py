@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from app.core.i18n import _
+from app.core.i18n import N_, _
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
 from app.imports.cells import CellError, choice, code, decimal, integer, multi, text
@@ -340,7 +340,7 @@ register(
                 required=False,
                 aliases=("专业代码", "major_codes"),
                 example="510203、510201",
-                help="major codes or names, separated by 、",
+                help=N_("major codes or names, separated by 、"),
             ),
         ),
         prepare=_prepare_courses,
@@ -481,7 +481,7 @@ register(
                 integer(MIN_COHORT, MAX_COHORT, "级"),
                 aliases=("入学年份", "grade"),
                 example="2020级",
-                help="the entry year, like 2020 or 2020级",
+                help=N_("the entry year, like 2020 or 2020级"),
             ),
             Column(
                 "class_name",
@@ -616,7 +616,7 @@ register(
                 multi(choice([lv.value for lv in LEVEL_ORDER])),
                 aliases=("级别",),
                 example="初级、中级、高级",
-                help="初级, 中级 and/or 高级, separated by 、",
+                help=N_("初级, 中级 and/or 高级, separated by 、"),
             ),
         ),
         prepare=_prepare_certificates,

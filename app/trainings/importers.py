@@ -15,7 +15,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.config import get_settings
-from app.core.i18n import _
+from app.core.i18n import N_, _
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.imports.cells import CellError, choice, code, date_cell, integer, text, yes_no
@@ -350,7 +350,7 @@ register(
                 _status,
                 required=False,
                 example="已获证",
-                help="计划, 培训中, 已获证 or 未通过 (planned, in_progress, certified, failed)",
+                help=N_("计划, 培训中, 已获证 or 未通过 (planned, in_progress, certified, failed)"),
             ),
             Column(
                 "trainer_certificate_no",
@@ -610,7 +610,7 @@ register(
                 required=False,
                 aliases=("是否结业", "完成"),
                 example="是",
-                help="是 or 否",
+                help=N_("是 or 否"),
             ),
             Column(
                 "batch_id",
@@ -620,7 +620,7 @@ register(
                 required=False,
                 aliases=("批次", "batch"),
                 example="1",
-                help="the batch's id, or pass ?batch_id= with the upload",
+                help=N_("the batch's id, or pass ?batch_id= with the upload"),
             ),
         ),
         prepare=_prepare_enrollments,
