@@ -37,6 +37,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import advisory_lock, lock_row
 from app.core.roles import SCOPE_FIELDS, Principal, Role, scope_problems
@@ -237,19 +238,20 @@ USERS = Listing(
     filters=UserFilters,
     key=User.id,
     columns=[
-        ExportColumn("id", "ID"),
-        ExportColumn("username", "用户名"),
-        ExportColumn("full_name", "姓名"),
-        ExportColumn("email", "邮箱"),
-        ExportColumn("role", "角色"),
-        ExportColumn("college_id", "学院ID"),
-        ExportColumn("teacher_id", "教师ID"),
-        ExportColumn("student_id", "学生ID"),
-        ExportColumn("evaluation_org_id", "评价组织ID"),
-        ExportColumn("is_active", "启用"),
-        ExportColumn("created_at", "创建时间"),
+        ExportColumn("id", N_("ID")),
+        ExportColumn("username", N_("Username")),
+        ExportColumn("full_name", N_("Full name")),
+        ExportColumn("email", N_("Email")),
+        ExportColumn("role", N_("Role")),
+        ExportColumn("college_id", N_("College ID")),
+        ExportColumn("teacher_id", N_("Teacher ID")),
+        ExportColumn("student_id", N_("Student ID")),
+        ExportColumn("evaluation_org_id", N_("Evaluation organisation ID")),
+        ExportColumn("is_active", N_("Enabled")),
+        ExportColumn("created_at", N_("Created at")),
     ],
     filename="users",
+    sheet=N_("Users"),
 )
 
 
@@ -429,20 +431,21 @@ API_KEYS = Listing(
     filters=ApiKeyFilters,
     key=ApiKey.id,
     columns=[
-        ExportColumn("id", "ID"),
-        ExportColumn("name", "名称"),
-        ExportColumn("role", "角色"),
-        ExportColumn("lookup_id", "公开编号"),
-        ExportColumn("college_id", "学院ID"),
-        ExportColumn("teacher_id", "教师ID"),
-        ExportColumn("student_id", "学生ID"),
-        ExportColumn("evaluation_org_id", "评价组织ID"),
-        ExportColumn("created_at", "创建时间"),
-        ExportColumn("expires_at", "过期时间"),
-        ExportColumn("revoked_at", "吊销时间"),
-        ExportColumn("last_used_at", "最近使用时间"),
+        ExportColumn("id", N_("ID")),
+        ExportColumn("name", N_("Name")),
+        ExportColumn("role", N_("Role")),
+        ExportColumn("lookup_id", N_("Public lookup number")),
+        ExportColumn("college_id", N_("College ID")),
+        ExportColumn("teacher_id", N_("Teacher ID")),
+        ExportColumn("student_id", N_("Student ID")),
+        ExportColumn("evaluation_org_id", N_("Evaluation organisation ID")),
+        ExportColumn("created_at", N_("Created at")),
+        ExportColumn("expires_at", N_("Expires at")),
+        ExportColumn("revoked_at", N_("Revoked at")),
+        ExportColumn("last_used_at", N_("Last used at")),
     ],
     filename="api-keys",
+    sheet=N_("API keys"),
 )
 
 

@@ -44,6 +44,7 @@ from app.core.audit import apply_changes, delete_row, record, record_row, snapsh
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
@@ -336,19 +337,20 @@ APPLICATIONS = Listing(
     filters=ApplicationFilters,
     key=PilotApplication.id,
     columns=[
-        ExportColumn("id", "序号"),
-        ExportColumn("tier", "本科/高职/中职"),
-        ExportColumn("certificate_name", "申报试点证书名称"),
-        ExportColumn("level", "申报级别"),
-        ExportColumn("major_names", "申报专业"),
-        ExportColumn("cohort_labels", "申报年级"),
-        ExportColumn("headcount", "申报人数"),
-        ExportColumn("year", "年度"),
-        ExportColumn("status", "状态"),
-        ExportColumn("contact", "联系人"),
-        ExportColumn("plans_filed", "已报备方案"),
+        ExportColumn("id", N_("Application number")),
+        ExportColumn("tier", N_("School tier")),
+        ExportColumn("certificate_name", N_("Pilot certificate")),
+        ExportColumn("level", N_("Level applied for")),
+        ExportColumn("major_names", N_("Majors applied for")),
+        ExportColumn("cohort_labels", N_("Cohorts applied for")),
+        ExportColumn("headcount", N_("Headcount")),
+        ExportColumn("year", N_("Year")),
+        ExportColumn("status", N_("Status")),
+        ExportColumn("contact", N_("Contact person")),
+        ExportColumn("plans_filed", N_("Plans filed")),
     ],
     filename="applications",
+    sheet=N_("Pilot applications"),
     updated=[PilotApplication.updated_at],
 )
 """The applications list; its CSV/XLSX export has the 一览表's headers, so it uploads again."""
@@ -821,13 +823,14 @@ TEACHERS = Listing(
     to_items=each(lambda row: _teacher_public(*row)),
     filters=PilotTeacherSelection,
     columns=[
-        ExportColumn("application_id", "申报序号"),
-        ExportColumn("staff_no", "工号"),
-        ExportColumn("name", "姓名"),
-        ExportColumn("roles", "角色"),
-        ExportColumn("created_at", "指派时间"),
+        ExportColumn("application_id", N_("Application ID")),
+        ExportColumn("staff_no", N_("Staff number")),
+        ExportColumn("name", N_("Full name")),
+        ExportColumn("roles", N_("Role")),
+        ExportColumn("created_at", N_("Assigned at")),
     ],
     filename="pilot-teachers",
+    sheet=N_("Pilot teachers"),
 )
 """A pilot's teachers, by staff number."""
 
@@ -1026,16 +1029,17 @@ PLANS = Listing(
     filters=PlanFilters,
     key=PilotPlan.id,
     columns=[
-        ExportColumn("id", "序号"),
-        ExportColumn("application_id", "申报序号"),
-        ExportColumn("major_name", "专业"),
-        ExportColumn("status", "状态"),
-        ExportColumn("core_course_names", "书证融通核心课程"),
-        ExportColumn("budget_amount", "经费预算(元)"),
-        ExportColumn("filed_at", "报备时间"),
-        ExportColumn("return_reason", "退回原因"),
+        ExportColumn("id", N_("Application number")),
+        ExportColumn("application_id", N_("Application ID")),
+        ExportColumn("major_name", N_("Major")),
+        ExportColumn("status", N_("Status")),
+        ExportColumn("core_course_names", N_("Core courses integrating the certificate")),
+        ExportColumn("budget_amount", N_("Budget (yuan)")),
+        ExportColumn("filed_at", N_("Filed at")),
+        ExportColumn("return_reason", N_("Return reason")),
     ],
     filename="plans",
+    sheet=N_("Pilot work plans"),
 )
 
 

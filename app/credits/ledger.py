@@ -12,6 +12,7 @@ from app.core.audit import record_row, snapshot
 from app.core.auth import check_role
 from app.core.errors import InvalidState, NotFound
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.listing import Listing, each
 from app.core.roles import Principal, Role
 from app.credits.access import scoped, visible_student
@@ -118,26 +119,27 @@ CREDITS = Listing(
     filters=CreditFilters,
     key=CreditRecord.id,
     columns=[
-        ExportColumn("id", "记录ID", CreditRecord.id),
-        ExportColumn("recorded_on", "记账日期", CreditRecord.recorded_on),
-        ExportColumn("kind", "类型", CreditRecord.kind),
-        ExportColumn("student_no", "学号", Student.student_no),
-        ExportColumn("student_name", "姓名", Student.name),
-        ExportColumn("course_code", "课程代码", Course.code),
-        ExportColumn("course_name", "课程名称", Course.name),
-        ExportColumn("credits", "学分", CreditRecord.credits),
-        ExportColumn("mode", "转换方式", CreditRecord.mode),
-        ExportColumn("certificate_name", "证书名称", Certificate.name),
-        ExportColumn("level", "级别", ExamSession.level),
-        ExportColumn("certificate_number", "证书编号", IssuedCertificate.number),
-        ExportColumn("certificate_status", "证书状态", IssuedCertificate.status),
-        ExportColumn("request_id", "申请ID", CreditRecord.request_id),
-        ExportColumn("reverses_id", "冲销记录ID", CreditRecord.reverses_id),
-        ExportColumn("reversed_by_id", "被冲销记录ID", _reversal.id),
-        ExportColumn("reason", "原因", CreditRecord.reason),
-        ExportColumn("recorded_by", "记账人", CreditRecord.recorded_by),
+        ExportColumn("id", N_("Record ID"), CreditRecord.id),
+        ExportColumn("recorded_on", N_("Recorded on"), CreditRecord.recorded_on),
+        ExportColumn("kind", N_("Type"), CreditRecord.kind),
+        ExportColumn("student_no", N_("Student number"), Student.student_no),
+        ExportColumn("student_name", N_("Full name"), Student.name),
+        ExportColumn("course_code", N_("Course code"), Course.code),
+        ExportColumn("course_name", N_("Course name"), Course.name),
+        ExportColumn("credits", N_("Credits"), CreditRecord.credits),
+        ExportColumn("mode", N_("Conversion mode"), CreditRecord.mode),
+        ExportColumn("certificate_name", N_("Certificate name"), Certificate.name),
+        ExportColumn("level", N_("Level"), ExamSession.level),
+        ExportColumn("certificate_number", N_("Certificate number"), IssuedCertificate.number),
+        ExportColumn("certificate_status", N_("Certificate status"), IssuedCertificate.status),
+        ExportColumn("request_id", N_("Request ID"), CreditRecord.request_id),
+        ExportColumn("reverses_id", N_("Reverses record ID"), CreditRecord.reverses_id),
+        ExportColumn("reversed_by_id", N_("Reversed by record"), _reversal.id),
+        ExportColumn("reason", N_("Reason"), CreditRecord.reason),
+        ExportColumn("recorded_by", N_("Recorded by"), CreditRecord.recorded_by),
     ],
     filename="credit-records",
+    sheet=N_("Credit records"),
     updated=[CreditRecord.updated_at],
 )
 

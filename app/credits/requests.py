@@ -21,6 +21,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.listing import Listing, each, where_equal
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
@@ -249,22 +250,23 @@ REQUESTS = Listing(
     filters=RequestFilters,
     key=ConversionRequest.id,
     columns=[
-        ExportColumn("id", "申请ID"),
-        ExportColumn("student_no", "学号"),
-        ExportColumn("student_name", "姓名"),
-        ExportColumn("certificate_name", "证书名称"),
-        ExportColumn("level", "级别"),
-        ExportColumn("certificate_number", "证书编号"),
-        ExportColumn("course_code", "课程代码"),
-        ExportColumn("course_name", "课程名称"),
-        ExportColumn("credits", "学分"),
-        ExportColumn("mode", "转换方式"),
-        ExportColumn("status", "状态"),
-        ExportColumn("reason", "驳回原因"),
-        ExportColumn("created_at", "申请时间"),
-        ExportColumn("decided_on", "审核日期"),
+        ExportColumn("id", N_("Request ID")),
+        ExportColumn("student_no", N_("Student number")),
+        ExportColumn("student_name", N_("Full name")),
+        ExportColumn("certificate_name", N_("Certificate name")),
+        ExportColumn("level", N_("Level")),
+        ExportColumn("certificate_number", N_("Certificate number")),
+        ExportColumn("course_code", N_("Course code")),
+        ExportColumn("course_name", N_("Course name")),
+        ExportColumn("credits", N_("Credits")),
+        ExportColumn("mode", N_("Conversion mode")),
+        ExportColumn("status", N_("Status")),
+        ExportColumn("reason", N_("Rejection reason")),
+        ExportColumn("created_at", N_("Requested at")),
+        ExportColumn("decided_on", N_("Decided on")),
     ],
     filename="conversion-requests",
+    sheet=N_("Credit conversion requests"),
 )
 
 

@@ -14,6 +14,7 @@ from app.core.audit import delete_row, record, snapshot
 from app.core.auth import check_role
 from app.core.errors import Conflict, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.listing import Listing, where_equal
 from app.core.roles import Principal, Role
 from app.core.versions import check_version
@@ -150,19 +151,20 @@ RULES = Listing(
     filters=RuleFilters,
     key=ConversionRule.id,
     columns=[
-        ExportColumn("id", "规则ID"),
-        ExportColumn("certificate_name", "证书名称"),
-        ExportColumn("min_level", "最低级别"),
-        ExportColumn("course_code", "课程代码"),
-        ExportColumn("course_name", "课程名称"),
-        ExportColumn("credits", "学分"),
-        ExportColumn("mode", "转换方式"),
-        ExportColumn("major_names", "适用专业"),
-        ExportColumn("effective_from", "生效日期"),
-        ExportColumn("effective_to", "失效日期"),
-        ExportColumn("notes", "备注"),
+        ExportColumn("id", N_("Rule ID")),
+        ExportColumn("certificate_name", N_("Certificate name")),
+        ExportColumn("min_level", N_("Minimum level")),
+        ExportColumn("course_code", N_("Course code")),
+        ExportColumn("course_name", N_("Course name")),
+        ExportColumn("credits", N_("Credits")),
+        ExportColumn("mode", N_("Conversion mode")),
+        ExportColumn("major_names", N_("Majors it applies to")),
+        ExportColumn("effective_from", N_("Effective from")),
+        ExportColumn("effective_to", N_("Effective to")),
+        ExportColumn("notes", N_("Notes")),
     ],
     filename="credit-rules",
+    sheet=N_("Credit conversion rules"),
 )
 
 

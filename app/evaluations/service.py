@@ -30,6 +30,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.listing import Listing, where_equal
 from app.core.locks import lock_first, lock_row
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal
@@ -691,22 +692,23 @@ EVALUATIONS = Listing(
     filters=EvaluationFilters,
     key=Evaluation.id,
     columns=[
-        ExportColumn("rank", "排名"),
-        ExportColumn("year", "年度"),
-        ExportColumn("certificate_name", "证书名称"),
-        ExportColumn("level", "级别"),
-        ExportColumn("tier", "本科/高职/中职"),
-        ExportColumn("major_names", "专业"),
-        ExportColumn("headcount", "申报人数"),
+        ExportColumn("rank", N_("Rank")),
+        ExportColumn("year", N_("Year")),
+        ExportColumn("certificate_name", N_("Certificate name")),
+        ExportColumn("level", N_("Level")),
+        ExportColumn("tier", N_("School tier")),
+        ExportColumn("major_names", N_("Major")),
+        ExportColumn("headcount", N_("Headcount")),
         *[ExportColumn(f"indicator_{i.key}", f"{i.label}({i.unit})") for i in INDICATORS],
-        ExportColumn("committee_score", "专家委员会评分"),
-        ExportColumn("total", "总分"),
-        ExportColumn("rating", "等级"),
-        ExportColumn("needs_rectification", "需整改"),
-        ExportColumn("committee_comments", "评语"),
-        ExportColumn("finalized", "已定稿"),
+        ExportColumn("committee_score", N_("Committee score")),
+        ExportColumn("total", N_("Total score")),
+        ExportColumn("rating", N_("Grade")),
+        ExportColumn("needs_rectification", N_("Needs rectification")),
+        ExportColumn("committee_comments", N_("Committee comments")),
+        ExportColumn("finalized", N_("Finalised")),
     ],
     filename="evaluations",
+    sheet=N_("Pilot evaluations"),
 )
 
 

@@ -28,6 +28,7 @@ from app.core.errors import (
 )
 from app.core.export import ExportColumn
 from app.core.hooks import Hook
+from app.core.i18n import N_
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
 from app.core.ratelimit import RateLimit
@@ -148,18 +149,18 @@ def _session_public(row: Any, today: date) -> ExamSessionPublic:
 
 
 SESSION_COLUMNS = [
-    ExportColumn("id", "考核ID"),
-    ExportColumn("certificate_name", "证书名称"),
-    ExportColumn("level", "级别"),
-    ExportColumn("evaluation_org_name", "培训评价组织"),
-    ExportColumn("exam_date", "考核日期"),
-    ExportColumn("site", "考点"),
-    ExportColumn("capacity", "容量"),
-    ExportColumn("registered", "已报名"),
-    ExportColumn("registration_opens", "报名开始"),
-    ExportColumn("registration_closes", "报名截止"),
-    ExportColumn("fee", "考试费"),
-    ExportColumn("status", "状态"),
+    ExportColumn("id", N_("Exam session ID")),
+    ExportColumn("certificate_name", N_("Certificate name")),
+    ExportColumn("level", N_("Level")),
+    ExportColumn("evaluation_org_name", N_("Evaluation organisation")),
+    ExportColumn("exam_date", N_("Exam date")),
+    ExportColumn("site", N_("Exam site")),
+    ExportColumn("capacity", N_("Capacity")),
+    ExportColumn("registered", N_("Registered for the exam")),
+    ExportColumn("registration_opens", N_("Registration opens")),
+    ExportColumn("registration_closes", N_("Registration closes")),
+    ExportColumn("fee", N_("Exam fee")),
+    ExportColumn("status", N_("Status")),
 ]
 
 
@@ -182,6 +183,7 @@ def sessions(today: date) -> Listing[ExamSessionFilters, ExamSessionPublic]:
         key=ExamSession.id,
         columns=SESSION_COLUMNS,
         filename="exam-sessions",
+        sheet=N_("Exam sessions"),
     )
 
 
@@ -563,19 +565,20 @@ REGISTRATIONS = Listing(
     filters=RegistrationFilters,
     key=ExamRegistration.id,
     columns=[
-        ExportColumn("id", "报名ID", ExamRegistration.id),
-        ExportColumn("session_id", "考核ID", ExamRegistration.session_id),
-        ExportColumn("exam_date", "考核日期", ExamSession.exam_date),
-        ExportColumn("level", "级别", ExamSession.level),
-        ExportColumn("student_no", "学号", Student.student_no),
-        ExportColumn("student_name", "姓名", Student.name),
-        ExportColumn("cohort", "年级", Student.cohort),
-        ExportColumn("status", "状态", ExamRegistration.status),
-        ExportColumn("theory_score", "理论成绩", ExamResult.theory_score),
-        ExportColumn("practical_score", "实操成绩", ExamResult.practical_score),
-        ExportColumn("passed", "是否通过", ExamResult.passed),
+        ExportColumn("id", N_("Registration ID"), ExamRegistration.id),
+        ExportColumn("session_id", N_("Exam session ID"), ExamRegistration.session_id),
+        ExportColumn("exam_date", N_("Exam date"), ExamSession.exam_date),
+        ExportColumn("level", N_("Level"), ExamSession.level),
+        ExportColumn("student_no", N_("Student number"), Student.student_no),
+        ExportColumn("student_name", N_("Full name"), Student.name),
+        ExportColumn("cohort", N_("Cohort"), Student.cohort),
+        ExportColumn("status", N_("Status"), ExamRegistration.status),
+        ExportColumn("theory_score", N_("Theory score"), ExamResult.theory_score),
+        ExportColumn("practical_score", N_("Practical score"), ExamResult.practical_score),
+        ExportColumn("passed", N_("Passed"), ExamResult.passed),
     ],
     filename="exam-registrations",
+    sheet=N_("Exam registrations"),
     updated=[ExamRegistration.updated_at, ExamResult.updated_at],
 )
 
@@ -890,18 +893,19 @@ CERTIFICATES = Listing(
     filters=IssuedCertificateFilters,
     key=IssuedCertificate.id,
     columns=[
-        ExportColumn("number", "证书编号", IssuedCertificate.number),
-        ExportColumn("student_no", "学号", Student.student_no),
-        ExportColumn("student_name", "姓名", Student.name),
-        ExportColumn("certificate_name", "证书名称", Certificate.name),
-        ExportColumn("level", "级别", ExamSession.level),
-        ExportColumn("evaluation_org_name", "培训评价组织", EvaluationOrg.name),
-        ExportColumn("session_id", "考核ID", IssuedCertificate.session_id),
-        ExportColumn("issue_date", "发证日期", IssuedCertificate.issue_date),
-        ExportColumn("status", "状态", IssuedCertificate.status),
-        ExportColumn("revoke_reason", "撤销原因", IssuedCertificate.revoke_reason),
+        ExportColumn("number", N_("Certificate number"), IssuedCertificate.number),
+        ExportColumn("student_no", N_("Student number"), Student.student_no),
+        ExportColumn("student_name", N_("Full name"), Student.name),
+        ExportColumn("certificate_name", N_("Certificate name"), Certificate.name),
+        ExportColumn("level", N_("Level"), ExamSession.level),
+        ExportColumn("evaluation_org_name", N_("Evaluation organisation"), EvaluationOrg.name),
+        ExportColumn("session_id", N_("Exam session ID"), IssuedCertificate.session_id),
+        ExportColumn("issue_date", N_("Issue date"), IssuedCertificate.issue_date),
+        ExportColumn("status", N_("Status"), IssuedCertificate.status),
+        ExportColumn("revoke_reason", N_("Revocation reason"), IssuedCertificate.revoke_reason),
     ],
     filename="issued-certificates",
+    sheet=N_("Issued certificates"),
     updated=[IssuedCertificate.updated_at],
 )
 

@@ -19,6 +19,7 @@ from app.core.audit import apply_changes, delete_row, record, record_row, save_n
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
@@ -194,18 +195,19 @@ SOURCES = Listing(
     filters=SourceFilters,
     key=FundingSource.id,
     columns=[
-        ExportColumn("id", "经费来源ID"),
-        ExportColumn("name", "经费名称"),
-        ExportColumn("kind", "类别"),
-        ExportColumn("fiscal_year", "年度"),
-        ExportColumn("document_no", "文号"),
-        ExportColumn("earmarked", "专款专用"),
-        ExportColumn("amount", "金额"),
-        ExportColumn("allocated", "已分配"),
-        ExportColumn("unallocated", "未分配"),
-        ExportColumn("spent", "已支出"),
+        ExportColumn("id", N_("Funding source ID")),
+        ExportColumn("name", N_("Funding name")),
+        ExportColumn("kind", N_("Category")),
+        ExportColumn("fiscal_year", N_("Year")),
+        ExportColumn("document_no", N_("Document number")),
+        ExportColumn("earmarked", N_("Earmarked")),
+        ExportColumn("amount", N_("Amount")),
+        ExportColumn("allocated", N_("Allocated")),
+        ExportColumn("unallocated", N_("Unallocated")),
+        ExportColumn("spent", N_("Spent")),
     ],
     filename="funding-sources",
+    sheet=N_("Funding sources"),
 )
 
 
@@ -399,17 +401,18 @@ LINES = Listing(
     filters=LineFilters,
     key=BudgetLine.id,
     columns=[
-        ExportColumn("id", "预算ID"),
-        ExportColumn("source_name", "经费来源"),
-        ExportColumn("fiscal_year", "年度"),
-        ExportColumn("application_label", "试点项目"),
-        ExportColumn("category", "支出类别"),
-        ExportColumn("amount", "预算金额"),
-        ExportColumn("spent", "已支出"),
-        ExportColumn("remaining", "余额"),
-        ExportColumn("notes", "备注"),
+        ExportColumn("id", N_("Budget line ID")),
+        ExportColumn("source_name", N_("Funding source")),
+        ExportColumn("fiscal_year", N_("Year")),
+        ExportColumn("application_label", N_("Pilot project")),
+        ExportColumn("category", N_("Spending category")),
+        ExportColumn("amount", N_("Budget amount")),
+        ExportColumn("spent", N_("Spent")),
+        ExportColumn("remaining", N_("Remaining")),
+        ExportColumn("notes", N_("Notes")),
     ],
     filename="budget-lines",
+    sheet=N_("Budget lines"),
 )
 
 
@@ -621,19 +624,20 @@ EXPENDITURES = Listing(
     filters=ExpenditureFilters,
     key=Expenditure.id,
     columns=[
-        ExportColumn("id", "支出ID", Expenditure.id),
-        ExportColumn("line_id", "预算ID", Expenditure.line_id),
-        ExportColumn("category", "支出类别", BudgetLine.category),
-        ExportColumn("kind", "类型", Expenditure.kind),
-        ExportColumn("spent_on", "日期", Expenditure.spent_on),
-        ExportColumn("amount", "金额", Expenditure.amount),
-        ExportColumn("payee", "收款方", Expenditure.payee),
-        ExportColumn("voucher_no", "凭证号", Expenditure.voucher_no),
-        ExportColumn("description", "摘要", Expenditure.description),
-        ExportColumn("reverses_id", "冲销支出ID", Expenditure.reverses_id),
-        ExportColumn("reversed_by_id", "被冲销ID", _REVERSED_BY),
+        ExportColumn("id", N_("Expenditure ID"), Expenditure.id),
+        ExportColumn("line_id", N_("Budget line ID"), Expenditure.line_id),
+        ExportColumn("category", N_("Spending category"), BudgetLine.category),
+        ExportColumn("kind", N_("Type"), Expenditure.kind),
+        ExportColumn("spent_on", N_("Date"), Expenditure.spent_on),
+        ExportColumn("amount", N_("Amount"), Expenditure.amount),
+        ExportColumn("payee", N_("Payee"), Expenditure.payee),
+        ExportColumn("voucher_no", N_("Voucher number"), Expenditure.voucher_no),
+        ExportColumn("description", N_("Description"), Expenditure.description),
+        ExportColumn("reverses_id", N_("Reverses expenditure ID"), Expenditure.reverses_id),
+        ExportColumn("reversed_by_id", N_("Reversed by"), _REVERSED_BY),
     ],
     filename="expenditures",
+    sheet=N_("Expenditures"),
     updated=[Expenditure.updated_at],
 )
 
@@ -988,20 +992,21 @@ SUBSIDY_RUNS = Listing(
     filters=SubsidyRunFilters,
     key=SubsidyRun.id,
     columns=[
-        ExportColumn("id", "补贴批次ID"),
-        ExportColumn("session_id", "考核ID"),
-        ExportColumn("line_id", "预算ID"),
-        ExportColumn("application_id", "试点项目ID"),
-        ExportColumn("amount_per_student", "每人金额"),
-        ExportColumn("passed_count", "通过人数"),
-        ExportColumn("already_paid_count", "此前已付人数"),
-        ExportColumn("paid_count", "本次支付人数"),
-        ExportColumn("total", "支付合计"),
-        ExportColumn("spent_on", "支付日期"),
-        ExportColumn("actor", "经办人"),
-        ExportColumn("created_at", "创建时间"),
+        ExportColumn("id", N_("Subsidy run ID")),
+        ExportColumn("session_id", N_("Exam session ID")),
+        ExportColumn("line_id", N_("Budget line ID")),
+        ExportColumn("application_id", N_("Pilot ID")),
+        ExportColumn("amount_per_student", N_("Amount per student")),
+        ExportColumn("passed_count", N_("Students passed")),
+        ExportColumn("already_paid_count", N_("Students paid before")),
+        ExportColumn("paid_count", N_("Students paid in this run")),
+        ExportColumn("total", N_("Total paid")),
+        ExportColumn("spent_on", N_("Paid on")),
+        ExportColumn("actor", N_("Handled by")),
+        ExportColumn("created_at", N_("Created at")),
     ],
     filename="subsidy-runs",
+    sheet=N_("Subsidy runs"),
 )
 
 

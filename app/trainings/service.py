@@ -22,6 +22,7 @@ from app.core.audit import apply_changes, record, snapshot
 from app.core.auth import check_role
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import N_
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_first, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
@@ -215,20 +216,21 @@ TRAININGS = Listing(
     to_items=each(training_public),
     filters=TrainingSelection,
     columns=[
-        ExportColumn("staff_no", "工号"),
-        ExportColumn("teacher_name", "姓名"),
-        ExportColumn("certificate_name", "证书名称"),
-        ExportColumn("level", "级别"),
-        ExportColumn("provider", "培训机构"),
-        ExportColumn("start_date", "开始日期"),
-        ExportColumn("end_date", "结束日期"),
-        ExportColumn("hours", "学时"),
-        ExportColumn("status", "状态"),
-        ExportColumn("trainer_certificate_no", "师资培训证书编号"),
-        ExportColumn("evaluator_qualification_no", "考评员证书编号"),
-        ExportColumn("valid_until", "有效期至"),
+        ExportColumn("staff_no", N_("Staff number")),
+        ExportColumn("teacher_name", N_("Full name")),
+        ExportColumn("certificate_name", N_("Certificate name")),
+        ExportColumn("level", N_("Level")),
+        ExportColumn("provider", N_("Training provider")),
+        ExportColumn("start_date", N_("Start date")),
+        ExportColumn("end_date", N_("End date")),
+        ExportColumn("hours", N_("Hours")),
+        ExportColumn("status", N_("Status")),
+        ExportColumn("trainer_certificate_no", N_("Trainer certificate number")),
+        ExportColumn("evaluator_qualification_no", N_("Assessor qualification number")),
+        ExportColumn("valid_until", N_("Valid until")),
     ],
     filename="teacher-trainings",
+    sheet=N_("Teacher trainings"),
 )
 """Teacher trainings by staff number and start date; ``valid_today`` is judged on the
 selection's ``today``."""
@@ -585,19 +587,20 @@ BATCHES = Listing(
     filters=BatchFilters,
     key=TrainingBatch.id,
     columns=[
-        ExportColumn("id", "序号"),
-        ExportColumn("year", "年度"),
-        ExportColumn("certificate_name", "证书名称"),
-        ExportColumn("level", "级别"),
-        ExportColumn("title", "培训名称"),
-        ExportColumn("hours", "学时"),
-        ExportColumn("start_date", "开始日期"),
-        ExportColumn("end_date", "结束日期"),
-        ExportColumn("instructor_names", "授课教师"),
-        ExportColumn("enrolled", "参训人数"),
-        ExportColumn("completed", "结业人数"),
+        ExportColumn("id", N_("Application number")),
+        ExportColumn("year", N_("Year")),
+        ExportColumn("certificate_name", N_("Certificate name")),
+        ExportColumn("level", N_("Level")),
+        ExportColumn("title", N_("Training title")),
+        ExportColumn("hours", N_("Hours")),
+        ExportColumn("start_date", N_("Start date")),
+        ExportColumn("end_date", N_("End date")),
+        ExportColumn("instructor_names", N_("Instructors")),
+        ExportColumn("enrolled", N_("Trainees enrolled")),
+        ExportColumn("completed", N_("Completed trainees")),
     ],
     filename="training-batches",
+    sheet=N_("Student training batches"),
 )
 """Student training batches by start date, over the pilots the principal may read."""
 
@@ -827,13 +830,14 @@ ENROLLMENTS = Listing(
     to_items=each(enrollment_public),
     filters=EnrollmentSelection,
     columns=[
-        ExportColumn("student_no", "学号"),
-        ExportColumn("student_name", "姓名"),
-        ExportColumn("cohort", "年级"),
-        ExportColumn("attended_hours", "出勤学时"),
-        ExportColumn("completed", "结业"),
+        ExportColumn("student_no", N_("Student number")),
+        ExportColumn("student_name", N_("Full name")),
+        ExportColumn("cohort", N_("Cohort")),
+        ExportColumn("attended_hours", N_("Hours attended")),
+        ExportColumn("completed", N_("Completed")),
     ],
     filename="enrollments",
+    sheet=N_("Training enrolments"),
     updated=[TrainingEnrollment.updated_at],
 )
 """A batch's students by student number, with hours attended and completion."""
