@@ -173,7 +173,7 @@ def test_money_dates_and_rates_are_typed_cells(client: TestClient, demo: Session
     book = _book(client.get("/api/v1/expenditures", params={"format": "xlsx"}, headers=clerk))
     sheet = book.worksheets[0]
     headers = [c.value for c in sheet[1]]
-    first = [c for c in sheet[2]]
+    first = list(sheet[2])
     amount = first[headers.index("金额")]
     assert isinstance(amount.value, int | float) and amount.number_format == "#,##0.00"
     spent_on = first[headers.index("日期")]
