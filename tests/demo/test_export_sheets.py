@@ -181,9 +181,7 @@ def test_money_dates_and_rates_are_typed_cells(client: TestClient, demo: Session
     as_json = client.get("/api/v1/expenditures", headers=clerk).json()["items"][0]
     assert isinstance(as_json["amount"], str) and re.fullmatch(r"-?\d+\.\d\d", as_json["amount"])
     report = _book(
-        client.get(
-            "/api/v1/reports/funnel", params={"year": 2022, "format": "xlsx"}, headers=clerk
-        )
+        client.get("/api/v1/reports/funnel", params={"year": 2022, "format": "xlsx"}, headers=clerk)
     ).worksheets[0]
     headers = [c.value for c in report[2]]
     rate = headers.index("通过率")
