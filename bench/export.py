@@ -44,6 +44,7 @@ from sqlmodel import Session, col
 import app.models  # noqa: F401
 from app.core.db import create_db_engine, is_sqlite
 from app.core.export import CHUNK_SIZE, csv_chunks, xlsx_chunks
+from app.core.i18n import translate
 from app.core.listing import EXPORT_CHUNK_ROWS, Listing
 from app.core.migrations import upgrade_to_head
 from app.core.roles import Principal, Role
@@ -193,7 +194,7 @@ def _pipeline(
         engine = create_db_engine(url)
         with Session(engine) as session:
             rows = listing.export_rows(session, PRINCIPAL, StudentFilters())
-            headers = [c.header for c in listing.columns]
+            headers = [translate(c.header) for c in listing.columns]
             if fmt == "csv":
                 chunks = csv_chunks(rows, headers)
             else:
