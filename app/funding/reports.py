@@ -161,7 +161,7 @@ REPORT_COLUMNS = [
     ExportColumn("allocated", N_("Budget amount")),
     ExportColumn("spent", N_("Spent")),
     ExportColumn("remaining", N_("Remaining")),
-    ExportColumn("execution_rate", N_("Execution rate")),
+    ExportColumn("execution_rate", N_("Execution rate"), percent=True),
     ExportColumn("subsidies_paid", N_("Students subsidised")),
     ExportColumn("subsidies_amount", N_("Subsidies paid")),
 ]

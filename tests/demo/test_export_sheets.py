@@ -224,3 +224,23 @@ def test_an_export_in_either_language_has_headers_its_importer_reads(
             body = answer.json()
             assert body.get("code") != "missing_columns", (kind, language, fmt, body)
             assert answer.status_code in (200, 422), (kind, body)
+
+
+def test_the_funding_report_has_typed_money_and_a_percent_execution_rate(
+    client: TestClient, demo: Session
+) -> None:
+    clerk = {**office(demo), **ZH}
+    response = client.get(
+        "/api/v1/reports/funding", params={"year": 2022, "format": "xlsx"}, headers=clerk
+    )
+    sheet = _book(response).worksheets[0]
+    assert sheet.title == "预算执行情况"
+    assert sheet["A1"].value == "预算执行情况（预算年度：2022；分组：经费来源）"
+    headers = [c.value for c in sheet[2]]
+    rows = list(sheet.iter_rows(min_row=3))
+    rate, spent = headers.index("执行率"), headers.index("已支出")
+    assert all(row[rate].number_format == "0.0%" for row in rows if row[rate].value is not None)
+    assert all(row[spent].number_format == "#,##0.00" for row in rows)
+    total = rows[-1]
+    assert total[0].value == "合计" and total[0].font.bold
+    assert total[spent].value == pytest.approx(sum(row[spent].value for row in rows[:-1]))
