@@ -142,7 +142,7 @@ def _column_names(column: Column) -> set[str]:
 
 EXAMPLE_MARK = "示例"
 """A template's example row starts with this (``示例：计算机与软件学院``); an upload skips it."""
-_EXAMPLE = re.compile(r"^(示例|example)\s*([:：]|$)", re.IGNORECASE)
+_EXAMPLE = re.compile(r"^示例\s*([:：]|$)")
 
 
 def is_example_row(raw: list[str]) -> bool:

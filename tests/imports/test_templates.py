@@ -168,3 +168,12 @@ def test_the_template_speaks_english_on_request(client: TestClient, demo: Sessio
     sheet = english.worksheets[0]
     assert [c.value for c in sheet[1]][:2] == ["学号", "姓名"]
     assert get_column_letter(1) == "A"
+
+
+def test_only_a_row_marked_as_the_example_is_skipped() -> None:
+    assert is_example_row(["示例：计算机与软件学院", "CS"])
+    assert is_example_row(["", " 示例:1", "高职"])
+    assert is_example_row(["示例", ""])
+    assert not is_example_row(["示例学院", "SL"])
+    assert not is_example_row(["Example", "EX"])
+    assert not is_example_row(["计算机学院", "示例：x"])
