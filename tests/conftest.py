@@ -150,3 +150,10 @@ def client(app: FastAPI, engine: Engine) -> Iterator[TestClient]:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "app" / "demo" / "fixtures"
+
+
+@pytest.fixture
+def chinese(client: TestClient) -> None:
+    """The test's requests in Chinese, as a clerk's browser sends them (the suite's default
+    is English): exports then carry the Chinese headers and labels importers read."""
+    client.headers["Accept-Language"] = "zh-CN"

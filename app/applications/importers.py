@@ -28,7 +28,12 @@ from app.core.types import utcnow
 from app.imports.cells import choice, integer, match_text, multi, text
 from app.imports.engine import Column, ImportKind, Plan, RowRefused
 from app.imports.registry import register
-from app.reference.importers import certificate_name_cell
+from app.reference.importers import (
+    CERTIFICATE_NAMES,
+    LEVEL_CHOICES,
+    MAJOR_NAMES,
+    certificate_name_cell,
+)
 from app.reference.models import (
     LEVEL_ORDER,
     MAX_COHORT,
@@ -365,6 +370,7 @@ register(
                 aliases=("层次", "办学层次"),
                 example="高职",
                 help=N_("本科, 高职 or 中职"),
+                choices=tuple(t.value for t in Tier),
             ),
             Column(
                 "certificate",
@@ -376,6 +382,7 @@ register(
                 help=N_(
                     "matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"
                 ),
+                choices_from=CERTIFICATE_NAMES,
             ),
             Column(
                 "level",
@@ -385,6 +392,7 @@ register(
                 aliases=("级别", "等级"),
                 example="中级",
                 help=N_("初级, 中级 or 高级"),
+                choices=LEVEL_CHOICES,
             ),
             Column(
                 "majors",
@@ -394,6 +402,8 @@ register(
                 aliases=("专业",),
                 example="软件技术、计算机应用技术",
                 help=N_("major names or codes, separated by 、"),
+                choices_from=MAJOR_NAMES,
+                multiple=True,
             ),
             Column(
                 "cohorts",

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.i18n import _
+from app.core.i18n import N_, _
+from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime
@@ -68,12 +69,34 @@ class Tier(StrEnum):
     secondary_vocational = "中职"
 
 
+TIER_LABELS = enum_labels(
+    Tier,
+    {
+        Tier.undergraduate: N_("Undergraduate"),
+        Tier.higher_vocational: N_("Higher vocational"),
+        Tier.secondary_vocational: N_("Secondary vocational"),
+    },
+)
+
+
 class ApplicationStatus(StrEnum):
     draft = "draft"
     submitted = "submitted"
     approved = "approved"
     rejected = "rejected"
     closed = "closed"
+
+
+APPLICATION_STATUS_LABELS = enum_labels(
+    ApplicationStatus,
+    {
+        ApplicationStatus.draft: N_("Draft"),
+        ApplicationStatus.submitted: N_("Submitted"),
+        ApplicationStatus.approved: N_("Approved"),
+        ApplicationStatus.rejected: N_("Rejected"),
+        ApplicationStatus.closed: N_("Closed"),
+    },
+)
 
 
 class PlanStatus(StrEnum):
@@ -83,9 +106,29 @@ class PlanStatus(StrEnum):
     returned = "returned"
 
 
+PLAN_STATUS_LABELS = enum_labels(
+    PlanStatus,
+    {
+        PlanStatus.draft: N_("Draft"),
+        PlanStatus.filed: N_("Filed"),
+        PlanStatus.acknowledged: N_("Acknowledged"),
+        PlanStatus.returned: N_("Returned"),
+    },
+)
+
+
 class TeacherRole(StrEnum):
     trainer = "trainer"
     evaluator = "evaluator"
+
+
+TEACHER_ROLE_LABELS = enum_labels(
+    TeacherRole,
+    {
+        TeacherRole.trainer: N_("Trainer"),
+        TeacherRole.evaluator: N_("Assessor"),
+    },
+)
 
 
 def cohort_problem(year: int, cohort: int) -> str | None:
@@ -450,6 +493,18 @@ class ReportGroupBy(StrEnum):
     major = "major"
     level = "level"
     tier = "tier"
+
+
+REPORT_GROUP_BY_LABELS = enum_labels(
+    ReportGroupBy,
+    {
+        ReportGroupBy.certificate: N_("Certificate"),
+        ReportGroupBy.college: N_("College"),
+        ReportGroupBy.major: N_("Major"),
+        ReportGroupBy.level: N_("Level"),
+        ReportGroupBy.tier: N_("Tier"),
+    },
+)
 
 
 class ReportRow(SQLModel):

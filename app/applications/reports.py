@@ -16,15 +16,17 @@ from app.applications.models import (
 )
 from app.applications.service import visible
 from app.core.export import ExportColumn
+from app.core.i18n import N_, translate
+from app.core.reports import TOTAL
 from app.core.roles import Principal
 from app.reference.models import Certificate, College, Major
 
 GROUP_HEADERS = {
-    ReportGroupBy.certificate: "申报试点证书名称",
-    ReportGroupBy.college: "二级学院",
-    ReportGroupBy.major: "申报专业",
-    ReportGroupBy.level: "申报级别",
-    ReportGroupBy.tier: "本科/高职/中职",
+    ReportGroupBy.certificate: N_("Pilot certificate"),
+    ReportGroupBy.college: N_("College"),
+    ReportGroupBy.major: N_("Majors applied for"),
+    ReportGroupBy.level: N_("Level applied for"),
+    ReportGroupBy.tier: N_("School tier"),
 }
 
 APP_ID = col(PilotApplication.id)
@@ -140,7 +142,10 @@ def report(
     )
 
 
-REPORT_COLUMNS = [ExportColumn("applications", "申报数"), ExportColumn("headcount", "申报人数")]
+REPORT_COLUMNS = [
+    ExportColumn("applications", N_("Applications")),
+    ExportColumn("headcount", N_("Headcount")),
+]
 
 
 def report_rows(result: ApplicationsReport) -> list[dict[str, Any]]:
@@ -148,7 +153,7 @@ def report_rows(result: ApplicationsReport) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = [row.model_dump() for row in result.rows]
     items.append(
         {
-            "label": "合计",
+            "label": translate(TOTAL),
             "applications": result.total_applications,
             "headcount": result.total_headcount,
         }

@@ -11,6 +11,7 @@ from app.applications import models, reports, service
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
+from app.core.i18n import N_, _
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
@@ -210,4 +211,11 @@ def reports_applications(
         reports.report_rows(result),
         grouped_columns(reports.GROUP_HEADERS, group_by, reports.REPORT_COLUMNS),
         report_filename("applications", year, group_by),
+        title=N_("Pilot applications summary"),
+        filters={
+            N_("Year"): year,
+            N_("Group by"): group_by,
+            N_("Status"): status or _("every status but rejected"),
+        },
+        totals=1,
     )

@@ -77,4 +77,6 @@ def events_feed(
     feed = service.change_feed(session, after, limit)
     if format == ExportFormat.json:
         return feed
-    return export_response(feed.items, service.FEED_COLUMNS, format, service.FEED_FILENAME)
+    return export_response(
+        feed.items, service.FEED_COLUMNS, format, service.FEED_FILENAME, sheet=service.FEED_SHEET
+    )

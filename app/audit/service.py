@@ -11,7 +11,7 @@ from app.core.errors import UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
 from app.core.listing import Listing, each
-from app.core.roles import Principal
+from app.core.roles import Principal, Role
 
 
 def events_statement(_session: Session, _principal: Principal, filters: AuditEventFilters) -> Any:
@@ -40,31 +40,33 @@ EVENTS = Listing(
     filters=AuditEventFilters,
     key=AuditEvent.id,
     columns=[
-        ExportColumn("id", "ID"),
-        ExportColumn("created_at", "时间"),
-        ExportColumn("actor", "操作者"),
-        ExportColumn("actor_role", "角色"),
-        ExportColumn("action", "操作"),
-        ExportColumn("entity", "对象"),
-        ExportColumn("entity_id", "对象ID"),
-        ExportColumn("before", "修改前"),
-        ExportColumn("after", "修改后"),
-        ExportColumn("request_id", "请求ID"),
+        ExportColumn("id", N_("ID")),
+        ExportColumn("created_at", N_("Time")),
+        ExportColumn("actor", N_("Actor")),
+        ExportColumn("actor_role", N_("Role"), codes=Role),
+        ExportColumn("action", N_("Action")),
+        ExportColumn("entity", N_("Entity")),
+        ExportColumn("entity_id", N_("Entity ID")),
+        ExportColumn("before", N_("Before")),
+        ExportColumn("after", N_("After")),
+        ExportColumn("request_id", N_("Request trace ID")),
     ],
     filename="audit-events",
+    sheet=N_("Audit log"),
 )
 
 
 FEED_COLUMNS = [
-    ExportColumn("id", "ID"),
-    ExportColumn("created_at", "时间"),
-    ExportColumn("action", "操作"),
-    ExportColumn("entity", "对象"),
-    ExportColumn("entity_id", "对象ID"),
-    ExportColumn("actor", "操作者"),
+    ExportColumn("id", N_("ID")),
+    ExportColumn("created_at", N_("Time")),
+    ExportColumn("action", N_("Action")),
+    ExportColumn("entity", N_("Entity")),
+    ExportColumn("entity_id", N_("Entity ID")),
+    ExportColumn("actor", N_("Actor")),
 ]
 """The change feed's batch as CSV or XLSX: the same items as its JSON."""
 FEED_FILENAME = "events"
+FEED_SHEET = N_("Change feed")
 
 
 def _position(session: Session, after: int) -> tuple[int, int]:

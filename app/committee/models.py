@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
+from app.core.i18n import N_
+from app.core.labels import enum_labels
 from app.core.listing import IdFilter
 from app.core.models import PatchModel, Versioned, enum_type
 from app.reference.models import NO_NUL, RefId
@@ -42,6 +44,15 @@ class ExpertKind(StrEnum):
     enterprise = "enterprise"
     school = "school"
 
+
+EXPERT_KIND_LABELS = enum_labels(
+    ExpertKind,
+    {
+        ExpertKind.evaluation_org: N_("Evaluation organisation expert"),
+        ExpertKind.enterprise: N_("Leading enterprise expert"),
+        ExpertKind.school: N_("School expert"),
+    },
+)
 
 # --- tables ----------------------------------------------------------------------------------
 

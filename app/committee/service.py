@@ -92,15 +92,16 @@ EXPERTS = Listing(
     filters=ExpertFilters,
     key=Expert.id,
     columns=[
-        ExportColumn("name", "姓名"),
-        ExportColumn("organisation", "单位"),
-        ExportColumn("kind", "类别"),
-        ExportColumn("title", "职务/职称"),
-        ExportColumn("contact", "联系方式"),
-        ExportColumn("active", "在任"),
-        ExportColumn("meetings_attended", "参会次数"),
+        ExportColumn("name", N_("Full name")),
+        ExportColumn("organisation", N_("Organisation")),
+        ExportColumn("kind", N_("Category")),
+        ExportColumn("title", N_("Position or title")),
+        ExportColumn("contact", N_("Contact")),
+        ExportColumn("active", N_("Serving")),
+        ExportColumn("meetings_attended", N_("Meetings attended")),
     ],
     filename="experts",
+    sheet=N_("Expert committee"),
 )
 
 
@@ -245,14 +246,15 @@ MEETINGS = Listing(
     filters=MeetingFilters,
     key=Meeting.id,
     columns=[
-        ExportColumn("meeting_date", "日期"),
-        ExportColumn("topic", "议题"),
-        ExportColumn("location", "地点"),
-        ExportColumn("attendee_names", "参会专家"),
-        ExportColumn("decision_lines", "决议"),
-        ExportColumn("open_decisions", "未完成决议"),
+        ExportColumn("meeting_date", N_("Date")),
+        ExportColumn("topic", N_("Topic")),
+        ExportColumn("location", N_("Location")),
+        ExportColumn("attendee_names", N_("Experts attending")),
+        ExportColumn("decision_lines", N_("Decisions")),
+        ExportColumn("open_decisions", N_("Open decisions")),
     ],
     filename="meetings",
+    sheet=N_("Committee meetings"),
 )
 
 

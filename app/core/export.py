@@ -18,6 +18,7 @@ the end and streamed out in chunks."""
 import csv
 import io
 import json
+import math
 import re
 import tempfile
 import unicodedata
@@ -29,10 +30,13 @@ from enum import Enum, StrEnum
 from itertools import chain, islice
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import xlsxwriter
 from fastapi import Query
 from fastapi.responses import StreamingResponse
+
+from app.core.labels import Labels
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -60,8 +64,10 @@ class ExportFormat(StrEnum):
 FormatQuery = Annotated[
     ExportFormat,
     Query(
-        description="`json` (one page), or every matching row as `csv` (UTF-8 with BOM) or "
-        "`xlsx`, with Chinese column headers; `limit`/`offset` apply to json only"
+        description="`json` (one page, codes as they are), or every matching row as `csv` (UTF-8 "
+        "with BOM) or `xlsx`, headers and enum values as people read them in the request's "
+        "language (`Accept-Language`; Chinese by default): 状态 已批准, not `approved`; "
+        "`limit`/`offset` apply to json only"
     ),
 ]
 
@@ -78,28 +84,36 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class ExportColumn:
-    """One column of an export: the item's attribute or key it shows, its header, and — for a
-    list whose every column has one — the SQL expression that reads the same value straight
-    from the list's statement (see :meth:`app.core.listing.Listing.export`)."""
+    """One column of an export: the item's attribute or key it shows, its header (an ``N_()``
+    msgid, English, translated when the file is written: the Chinese is the header importers
+    read), and — for a list whose every column has one — the SQL expression that reads the
+    same value straight from the list's statement (see :meth:`app.core.listing.Listing.export`).
+    ``percent``: the values are fractions (0.85), shown in XLSX as percent cells (85.0%).
+    ``codes``: the values are an enum's codes kept as text (an audit event's role), shown by
+    that enum's labels."""
 
     key: str
     header: str
     sql: Any = None
+    percent: bool = False
+    codes: type[Enum] | None = None
 
 
 Cell = str | int | float
 
 
-def cell_value(value: Any) -> Cell:
-    """A value as a spreadsheet shows it: lists joined with 、, enums by value, None as blank."""
+def cell_value(value: Any, labels: Labels | None = None) -> Cell:
+    """A value as a spreadsheet shows it: lists joined with 、, enums by their label (in the
+    language of ``labels``, the current one by default), yes/no for a bool, None as blank."""
     if value is None:
         return ""
+    if isinstance(value, Enum):
+        return (labels or Labels()).of(type(value))[value]
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, Enum):
-        return str(value.value)
+        labels = labels or Labels()
+        return labels.yes if value else labels.no
     if isinstance(value, int | float):
         return value
     if isinstance(value, Decimal):
@@ -109,7 +123,7 @@ def cell_value(value: Any) -> Cell:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, list | tuple):
-        return "、".join(str(cell_value(v)) for v in value)
+        return "、".join(str(cell_value(v, labels)) for v in value)
     return str(value)
 
 
@@ -147,9 +161,9 @@ def item_rows(items: Iterable[Any], columns: Sequence[ExportColumn]) -> Iterator
         yield [data.get(key) for key in keys]
 
 
-def csv_cell(value: Any) -> Cell:
-    """``csv_safe(cell_value(value))``, with the common cells (text, whole numbers, blanks)
-    taken first: an export calls it for every cell."""
+def csv_cell(value: Any, labels: Labels | None = None) -> Cell:
+    """``csv_safe(cell_value(value, labels))``, with the common cells (text, whole numbers,
+    blanks) taken first: an export calls it for every cell of a column that is not plain."""
     kind = value.__class__
     if kind is str:
         if value and value[0] in FORMULA_FIRST:
@@ -159,7 +173,20 @@ def csv_cell(value: Any) -> Cell:
         return value  # type: ignore[no-any-return]
     if kind is int or value is None:
         return "" if value is None else value
-    return csv_safe(cell_value(value))
+    return csv_safe(cell_value(value, labels))
+
+
+def _column_cells(column: Sequence[Any], labels: Labels) -> tuple[Any, ...]:
+    """One batch's column of values as CSV cells. A column of one enum (and blanks) goes
+    through that enum's label table, a dict lookup per cell; any other through
+    :func:`csv_cell`."""
+    enums = {value.__class__ for value in column if value is not None}
+    if len(enums) == 1:
+        enum = enums.pop()
+        if issubclass(enum, Enum):
+            table = labels.of(enum)
+            return tuple("" if value is None else table[value] for value in column)
+    return tuple(csv_cell(value, labels) for value in column)
 
 
 class Batches:
@@ -210,10 +237,10 @@ def _may_start_a_formula(text: str) -> bool:
     )
 
 
-def _plain_rows(batch: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]] | None:
+def _plain_rows(batch: Sequence[Sequence[Any]], labels: Labels) -> Iterable[Sequence[Any]] | None:
     """The batch as cells the ``csv`` module writes as :func:`csv_cell` would once the text is
     safe: a column holding anything but text, numbers and blanks goes through
-    :func:`csv_cell`; ``None`` when the rows differ in length."""
+    :func:`_column_cells` (enums by their labels); ``None`` when the rows differ in length."""
     if len(set(map(len, batch))) > 1:
         return None
     if PLAIN_TYPES.issuperset(map(type, chain.from_iterable(batch))):
@@ -221,7 +248,7 @@ def _plain_rows(batch: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]] | Non
     columns: list[Sequence[Any]] = list(zip(*batch, strict=True))
     for index, column in enumerate(columns):
         if not PLAIN_TYPES.issuperset(map(type, column)):
-            columns[index] = tuple(map(csv_cell, column))
+            columns[index] = _column_cells(column, labels)
     return zip(*columns, strict=True)
 
 
@@ -232,13 +259,15 @@ def _taken(buffer: io.StringIO) -> str:
     return text
 
 
-def _csv_batch(batch: Sequence[Sequence[Any]], buffer: io.StringIO, writer: Any) -> bytes:
+def _csv_batch(
+    batch: Sequence[Sequence[Any]], buffer: io.StringIO, writer: Any, labels: Labels
+) -> bytes:
     """A batch of rows as CSV bytes, exactly as :func:`csv_cell` on every cell writes them.
 
     The batch is written whole by the ``csv`` module (C code) and its text then searched once:
     when no field may start with a formula prefix and the text encodes (no lone surrogate), it
     is what the cell-by-cell way writes. Otherwise the batch is written again cell by cell."""
-    rows = _plain_rows(batch)
+    rows = _plain_rows(batch, labels)
     if rows is not None:
         writer.writerows(rows)
         text = _taken(buffer)
@@ -249,13 +278,17 @@ def _csv_batch(batch: Sequence[Sequence[Any]], buffer: io.StringIO, writer: Any)
                 pass
     write, cell = writer.writerow, csv_cell
     for row in batch:
-        write([cell(value) for value in row])
+        write([cell(value, labels) for value in row])
     return _taken(buffer).encode("utf-8")
 
 
-def csv_chunks(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> Iterator[bytes]:
+def csv_chunks(
+    rows: Iterable[Sequence[Any]], headers: Sequence[str], labels: Labels | None = None
+) -> Iterator[bytes]:
     """``rows`` of values as CSV bytes, at least ``CHUNK_SIZE`` at a time (but the last), the
-    first with a BOM; every cell as :func:`csv_cell` makes it."""
+    first with a BOM: a plain table, the header row first (no title, no formats), every cell
+    as :func:`csv_cell` makes it in the language of ``labels`` (enums by their labels)."""
+    labels = labels or Labels()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
@@ -263,7 +296,7 @@ def csv_chunks(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> Iterato
     pieces = [_taken(buffer).encode("utf-8")]
     size = len(pieces[0])
     for batch in batches_of(rows):
-        piece = _csv_batch(batch, buffer, writer)
+        piece = _csv_batch(batch, buffer, writer, labels)
         pieces.append(piece)
         size += len(piece)
         if size >= CHUNK_SIZE:
@@ -282,63 +315,206 @@ def sheet_name(title: str) -> str:
     return SHEET_NAME_FORBIDDEN.sub("_", xlsx_safe(title))[:31].strip("'") or "Sheet1"
 
 
+class _Formats:
+    """The cell formats of one workbook, made once: number formats (optionally bold, for a
+    totals row) and the header's and title's."""
+
+    def __init__(self, workbook: Any) -> None:
+        self.workbook = workbook
+        self.made: dict[tuple[str, bool], Any] = {}
+        self.header = workbook.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
+        self.title = workbook.add_format({"bold": True, "font_size": 14})
+        self.bold = workbook.add_format({"bold": True})
+
+    def number(self, num_format: str, bold: bool = False) -> Any:
+        made = self.made.get((num_format, bold))
+        if made is None:
+            spec: dict[str, Any] = {"num_format": num_format}
+            if bold:
+                spec["bold"] = True
+            made = self.made[num_format, bold] = self.workbook.add_format(spec)
+        return made
+
+
+INTEGER_FORMAT = "0"
+MONEY_FORMAT = "#,##0.00"
+ONE_PLACE_FORMAT = "0.0"
+FLOAT_FORMAT = "0.00"
+PERCENT_FORMAT = "0.0%"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+DECIMAL_FORMATS = {-2: MONEY_FORMAT, -1: ONE_PLACE_FORMAT}
+"""A Decimal's format by its places: money has two (``1234.50``), scores and credits one."""
+
+
 class _SheetWriter:
-    """Rows into one workbook: a bold, frozen, filtered header on each sheet, header-fitted
-    column widths, text kept as text; a sheet that fills up continues in ``<name> (2)``."""
+    """Rows into one workbook: a title row when there is one, then a bold, frozen, filtered
+    header; column widths fitted to the header and the first row; text kept as text, numbers
+    as numbers with their format (integers, money with two places, percentages), dates and
+    moments as date cells (moments in the school's time zone), enums by their labels; the
+    last ``totals`` rows bold. A sheet that fills up continues in ``<name> (2)``."""
 
     def __init__(
-        self, workbook: Any, title: str, headers: Sequence[str], widths: Sequence[int]
+        self,
+        workbook: Any,
+        title: str,
+        headers: Sequence[str],
+        labels: Labels,
+        *,
+        percent: Sequence[int] = (),
+        heading: str = "",
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         self.workbook = workbook
         self.title = sheet_name(title)
         self.headers = [xlsx_safe(h) for h in headers]
-        self.widths = widths
-        self.header_format = workbook.add_format({"bold": True})
+        self.labels = labels
+        self.formats = _Formats(workbook)
+        self.percent = frozenset(percent)
+        self.heading = xlsx_safe(heading)
+        self.zone = ZoneInfo(timezone)
         self.sheets = 0
         self.sheet: Any = None
         self.row = 0
+        self.header_row = 0
+        self.filter_end: int | None = None
+        self.bold = False
+        self._set_formats()
 
-    def _new_sheet(self) -> None:
+    def _set_formats(self) -> None:
+        number = self.formats.number
+        self.integer = number(INTEGER_FORMAT, self.bold)
+        self.date = number(DATE_FORMAT, self.bold)
+        self.moment = number(DATETIME_FORMAT, self.bold)
+        self.rate = number(PERCENT_FORMAT, self.bold)
+        self.real = number(FLOAT_FORMAT, self.bold)
+        self.text = self.formats.bold if self.bold else None
+
+    def start_totals(self) -> None:
+        """The rows written from now on are totals: bold, and outside the filter."""
+        self.filter_end = self.row - 1
+        self.bold = True
+        self._set_formats()
+
+    def _widths(self, first: Sequence[Any]) -> list[int]:
+        widths = []
+        for index, header in enumerate(self.headers):
+            width = display_width(header) + 4
+            value = first[index] if index < len(first) else None
+            if isinstance(value, datetime):
+                width = max(width, 20)
+            elif isinstance(value, date):
+                width = max(width, 12)
+            elif isinstance(value, Decimal):
+                width = max(width, 14)
+            elif isinstance(value, str | Enum):
+                width = max(width, display_width(str(cell_value(value, self.labels))) + 2)
+            widths.append(min(max(width, 10), 60))
+        return widths
+
+    def _new_sheet(self, first: Sequence[Any]) -> None:
         self._close_sheet()
         self.sheets += 1
         name = self.title if self.sheets == 1 else sheet_name(f"{self.title[:25]} ({self.sheets})")
         self.sheet = self.workbook.add_worksheet(name)
-        for index, width in enumerate(self.widths):
+        for index, width in enumerate(self._widths(first)):
             self.sheet.set_column(index, index, width)
-        self.sheet.freeze_panes(1, 0)
-        self.sheet.write_row(0, 0, self.headers, self.header_format)
-        self.row = 1
+        self.header_row = 0
+        if self.heading and self.sheets == 1:
+            self.sheet.write_string(0, 0, self.heading, self.formats.title)
+            self.header_row = 1
+        self.sheet.freeze_panes(self.header_row + 1, 0)
+        self.sheet.write_row(self.header_row, 0, self.headers, self.formats.header)
+        self.row = self.header_row + 1
 
     def _close_sheet(self) -> None:
         if self.sheet is not None and self.headers:
-            self.sheet.autofilter(0, 0, max(self.row - 1, 0), len(self.headers) - 1)
+            end = self.filter_end if self.filter_end is not None else self.row - 1
+            self.sheet.autofilter(
+                self.header_row, 0, max(end, self.header_row), len(self.headers) - 1
+            )
 
     def write(self, values: Sequence[Any]) -> None:
         if self.sheet is None or self.row >= XLSX_MAX_ROWS:
-            self._new_sheet()
-        write_string = self.sheet.write_string
-        write_number = self.sheet.write_number
+            self._new_sheet(values)
+        sheet = self.sheet
+        write_string = sheet.write_string
+        write_number = sheet.write_number
+        integer, text = self.integer, self.text
         row = self.row
         for index, raw in enumerate(values):
-            value = cell_value(raw)
+            kind = raw.__class__
+            if kind is str:
+                if raw:
+                    write_string(row, index, xlsx_safe(raw), text)
+            elif kind is int:
+                write_number(row, index, raw, integer)
+            elif raw is not None:
+                self._write_other(row, index, raw)
+        self.row = row + 1
+
+    def _write_other(self, row: int, index: int, raw: Any) -> None:
+        """A cell that is not plain text or a whole number."""
+        sheet = self.sheet
+        if isinstance(raw, Enum):
+            sheet.write_string(row, index, self.labels.of(type(raw))[raw], self.text)
+        elif isinstance(raw, bool):
+            sheet.write_string(row, index, self.labels.yes if raw else self.labels.no, self.text)
+        elif isinstance(raw, Decimal | float | int):
+            self._write_number(row, index, raw)
+        elif isinstance(raw, datetime):
+            moment = raw if raw.tzinfo is None else raw.astimezone(self.zone).replace(tzinfo=None)
+            sheet.write_datetime(row, index, moment, self.moment)
+        elif isinstance(raw, date):
+            sheet.write_datetime(row, index, raw, self.date)
+        else:
+            value = cell_value(raw, self.labels)
             if isinstance(value, str):
                 if value:
-                    write_string(row, index, xlsx_safe(value))
+                    sheet.write_string(row, index, xlsx_safe(value), self.text)
             else:
-                write_number(row, index, value)
-        self.row = row + 1
+                sheet.write_number(row, index, value, self.integer)
+
+    def _write_number(self, row: int, index: int, raw: Decimal | float | int) -> None:
+        """A number cell: a Decimal formatted by its places (money two), a float with two, a
+        whole number as one; a percent column as percentages. NaN and infinities stay blank."""
+        if isinstance(raw, Decimal):
+            if not raw.is_finite():
+                return
+            places = raw.as_tuple().exponent
+            num_format = DECIMAL_FORMATS.get(places if isinstance(places, int) else 0, "0")
+            value: float | int = float(raw)
+        elif isinstance(raw, float):
+            if not math.isfinite(raw):
+                return
+            num_format, value = FLOAT_FORMAT, raw
+        else:
+            num_format, value = INTEGER_FORMAT, raw
+        if index in self.percent:
+            num_format = PERCENT_FORMAT
+        self.sheet.write_number(row, index, value, self.formats.number(num_format, self.bold))
 
     def close(self) -> None:
         if self.sheet is None:
-            self._new_sheet()
+            self._new_sheet(())
         self._close_sheet()
 
 
 def xlsx_chunks(
-    rows: Iterable[Sequence[Any]], headers: Sequence[str], sheet_title: str
+    rows: Iterable[Sequence[Any]],
+    headers: Sequence[str],
+    sheet_title: str,
+    labels: Labels | None = None,
+    *,
+    percent: Sequence[int] = (),
+    heading: str = "",
+    totals: int = 0,
+    timezone: str = "Asia/Shanghai",
 ) -> Iterator[bytes]:
-    """``rows`` of values as one .xlsx workbook, streamed in chunks once it is complete."""
-    widths = [min(max(display_width(h) + 4, 10), 60) for h in headers]
+    """``rows`` of values as one .xlsx workbook, streamed in chunks once it is complete: the
+    sheet ``sheet_title``, a ``heading`` row above the header when given (a report's title),
+    the last ``totals`` rows bold (a report's totals, kept out of the filter)."""
+    labels = labels or Labels()
     with tempfile.TemporaryFile() as output:
         workbook = xlsxwriter.Workbook(
             output,
@@ -349,9 +525,26 @@ def xlsx_chunks(
                 "strings_to_urls": False,
             },
         )
-        writer = _SheetWriter(workbook, sheet_title, headers, widths)
-        for row in rows:
-            writer.write(row)
+        writer = _SheetWriter(
+            workbook,
+            sheet_title,
+            headers,
+            labels,
+            percent=percent,
+            heading=heading,
+            timezone=timezone,
+        )
+        if totals:
+            listed = list(rows)
+            body, tail = listed[: len(listed) - totals], listed[len(listed) - totals :]
+            for row in body:
+                writer.write(row)
+            writer.start_totals()
+            for row in tail:
+                writer.write(row)
+        else:
+            for row in rows:
+                writer.write(row)
         writer.close()
         workbook.close()
         output.seek(0)
@@ -366,22 +559,88 @@ def attachment(filename: str, fmt: ExportFormat) -> dict[str, str]:
     return {"Content-Disposition": disposition}
 
 
+def _as_members(
+    rows: Iterable[Sequence[Any]], coded: list[tuple[int, type[Enum]]]
+) -> Iterable[Sequence[Any]]:
+    """``rows`` with the codes of the ``coded`` columns as their enum's members (a value that
+    is no code stays as it is), batch by batch when they come in batches."""
+    members = [(index, {m.value: m for m in enum}) for index, enum in coded]
+
+    def convert(row: Sequence[Any]) -> list[Any]:
+        cells = list(row)
+        for index, table in members:
+            value = cells[index]
+            if value.__class__ is str:
+                cells[index] = table.get(value, value)
+        return cells
+
+    if isinstance(rows, Batches):
+        return Batches([convert(row) for row in batch] for batch in rows.batches)
+    return map(convert, rows)
+
+
+def _timezone() -> str:
+    from app.core.config import get_settings
+
+    return get_settings().timezone
+
+
 def export_rows(
-    rows: Iterable[Sequence[Any]], headers: Sequence[str], fmt: ExportFormat, filename: str
+    rows: Iterable[Sequence[Any]],
+    columns: Sequence[ExportColumn],
+    fmt: ExportFormat,
+    filename: str,
+    *,
+    sheet: str = "",
+    heading: str = "",
+    totals: int = 0,
 ) -> StreamingResponse:
     """Stream ``rows`` of values (read lazily, as the file is written) as CSV or XLSX named
-    ``filename``, under ``headers``."""
+    ``filename``, under the ``columns``' headers, in the request's language (taken now: the
+    file is written after the endpoint returns). ``sheet`` is the XLSX sheet's name (an
+    ``N_()`` msgid); ``heading`` a title row above the XLSX header (already in the language);
+    ``totals`` how many last rows are totals (bold in XLSX). CSV stays a plain table."""
+    labels = Labels()
+    headers = [labels.text(c.header) for c in columns]
+    coded = [(index, c.codes) for index, c in enumerate(columns) if c.codes is not None]
+    if coded:
+        rows = _as_members(rows, coded)
     if fmt == ExportFormat.csv:
-        body: Iterator[bytes] = csv_chunks(rows, headers)
+        body: Iterator[bytes] = csv_chunks(rows, headers, labels)
         media_type = CSV_MEDIA_TYPE
     else:
-        body = xlsx_chunks(rows, headers, filename)
+        percent = [index for index, column in enumerate(columns) if column.percent]
+        body = xlsx_chunks(
+            rows,
+            headers,
+            labels.text(sheet) if sheet else filename,
+            labels,
+            percent=percent,
+            heading=heading,
+            totals=totals,
+            timezone=_timezone(),
+        )
         media_type = XLSX_MEDIA_TYPE
     return StreamingResponse(body, media_type=media_type, headers=attachment(filename, fmt))
 
 
 def export_response(
-    items: Iterable[Any], columns: Sequence[ExportColumn], fmt: ExportFormat, filename: str
+    items: Iterable[Any],
+    columns: Sequence[ExportColumn],
+    fmt: ExportFormat,
+    filename: str,
+    *,
+    sheet: str = "",
+    heading: str = "",
+    totals: int = 0,
 ) -> StreamingResponse:
     """Stream ``items`` (models or mappings, read lazily) as CSV or XLSX of ``columns``."""
-    return export_rows(item_rows(items, columns), [c.header for c in columns], fmt, filename)
+    return export_rows(
+        item_rows(items, columns),
+        columns,
+        fmt,
+        filename,
+        sheet=sheet,
+        heading=heading,
+        totals=totals,
+    )

@@ -156,7 +156,9 @@ class Listing(Generic[F, T]):
     """The id column :meth:`one` narrows by."""
     columns: Sequence[ExportColumn] = field(default_factory=tuple)
     filename: str = ""
-    """The export's file name (without extension) and sheet name."""
+    """The export's file name (without extension)."""
+    sheet: str = ""
+    """The XLSX sheet's name, an ``N_()`` msgid (``N_("Students")``: 学生名单)."""
     updated: Sequence[Any] = field(default_factory=tuple)
     """The ``updated_at`` columns ``updated_since`` compares (a row counts as changed when
     any of them is at or after it); the filter model inherits :class:`UpdatedSince`."""
@@ -244,7 +246,7 @@ class Listing(Generic[F, T]):
     ) -> StreamingResponse:
         """Every matching row as a CSV or XLSX download, streamed."""
         rows = self.export_rows(session, principal, filters)
-        return export_rows(rows, [c.header for c in self.columns], fmt, self.filename)
+        return export_rows(rows, self.columns, fmt, self.filename, sheet=self.sheet)
 
     def export_rows(self, session: Session, principal: Principal, filters: F) -> Batches:
         """The export's rows of values, in order, read as they are asked for. When every

@@ -3,7 +3,9 @@
 Every report (applications, teacher coverage, funnel, funding, credit conversions) goes
 through :func:`report_response`, so a report's download is named and written one way: the
 rows a person reads (one per group, then the totals row where a sum means something) under
-Chinese headers, in a file named ``<report>[-by-<group>][-<year>]``.
+headers and labels in the request's language, in a file named ``<report>[-by-<group>][-<year>]``.
+The XLSX has a title row naming the report, its year and its filters, and its totals row bold;
+the CSV is the plain table (header row first) a script reads.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,6 +13,12 @@ from enum import Enum
 from typing import Any
 
 from app.core.export import ExportColumn, ExportFormat, export_response
+from app.core.i18n import N_, _, translate
+from app.core.labels import label
+
+TOTAL = N_("Total")
+"""The label of a report's totals row (合计)."""
+ALL = N_("All")
 
 
 def report_filename(stem: str, year: int | None = None, group_by: Enum | None = None) -> str:
@@ -26,14 +34,43 @@ def grouped_columns(
     return [ExportColumn("label", headers[group_by]), *columns]
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, Enum):
+        return label(value)
+    return str(value)
+
+
+def report_heading(title: str, filters: Mapping[str, Any]) -> str:
+    """``试点申报汇总（年度：2022；分组：证书）``: the report's name (an ``N_()`` msgid) and the
+    filters it was asked with (msgid → value; a value left out, None, reads 全部)."""
+    parts = [
+        _(
+            "{name}: {value}",
+            name=translate(name),
+            value=_shown(value) if value is not None else translate(ALL),
+        )
+        for name, value in filters.items()
+    ]
+    return translate(title) + (_(" ({filters})", filters=_("; ").join(parts)) if parts else "")
+
+
 def report_response(
     report: Any,
     fmt: ExportFormat,
     rows: Iterable[Any],
     columns: Sequence[ExportColumn],
     filename: str,
+    *,
+    title: str,
+    filters: Mapping[str, Any] | None = None,
+    totals: int = 0,
 ) -> Any:
-    """``report`` for JSON; otherwise ``rows`` (models or mappings) as a CSV/XLSX download."""
+    """``report`` for JSON; otherwise ``rows`` (models or mappings) as a CSV/XLSX download,
+    its sheet named ``title`` (an ``N_()`` msgid), the XLSX headed by the title and
+    ``filters`` (see :func:`report_heading`), its last ``totals`` rows the totals."""
     if fmt == ExportFormat.json:
         return report
-    return export_response(rows, columns, fmt, filename)
+    heading = report_heading(title, filters or {})
+    return export_response(
+        rows, columns, fmt, filename, sheet=title, heading=heading, totals=totals
+    )

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.core.i18n import _
+from app.core.i18n import N_, _
+from app.core.labels import enum_labels
 
 
 class Role(StrEnum):
@@ -15,6 +16,19 @@ class Role(StrEnum):
     evaluation_org = "evaluation_org"
     auditor = "auditor"
 
+
+ROLE_LABELS = enum_labels(
+    Role,
+    {
+        Role.admin: N_("Administrator"),
+        Role.academic_office: N_("Academic office"),
+        Role.college_manager: N_("College manager"),
+        Role.teacher: N_("Teacher"),
+        Role.student: N_("Student"),
+        Role.evaluation_org: N_("Evaluation organisation"),
+        Role.auditor: N_("Auditor"),
+    },
+)
 
 READ_ALL: frozenset[Role] = frozenset({Role.admin, Role.academic_office, Role.auditor})
 """Read every row of every domain, unscoped."""

@@ -23,7 +23,12 @@ from app.credits.models import (
 from app.imports.cells import CellError, code, date_cell, decimal, match_text, multi, text
 from app.imports.engine import Column, ImportKind, Plan, RowRefused
 from app.imports.registry import register
-from app.reference.importers import certificate_name_cell
+from app.reference.importers import (
+    CERTIFICATE_NAMES,
+    LEVEL_CHOICES,
+    MAJOR_NAMES,
+    certificate_name_cell,
+)
 from app.reference.models import (
     LEVEL_ORDER,
     MAX_CREDITS,
@@ -439,6 +444,7 @@ register(
                 help=N_(
                     "matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"
                 ),
+                choices_from=CERTIFICATE_NAMES,
             ),
             Column(
                 "min_level",
@@ -448,6 +454,7 @@ register(
                 aliases=("级别", "证书级别", "最低等级"),
                 example="中级",
                 help=N_("初级, 中级 or 高级: the certificate at this level or above"),
+                choices=LEVEL_CHOICES,
             ),
             Column("course_code", "课程代码", "course_code", code(20), example="C5102031"),
             Column(
@@ -468,6 +475,7 @@ register(
                 aliases=("方式", "认定方式"),
                 example="替换",
                 help=N_("免修 (exemption) or 替换 (substitution)"),
+                choices=tuple(mode.value for mode in ConversionMode),
             ),
             Column(
                 "majors",
@@ -477,6 +485,8 @@ register(
                 aliases=("专业",),
                 example="软件技术、计算机应用技术",
                 help=N_("major names or codes, separated by 、"),
+                choices_from=MAJOR_NAMES,
+                multiple=True,
             ),
             Column(
                 "effective_from",

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, PlainValidator, StringConstraints, WithJsonSchema, model_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.i18n import _
+from app.core.i18n import N_, _
+from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
 from app.core.params import MAX_DB_ID
@@ -80,6 +81,15 @@ class ConversionMode(StrEnum):
     substitution = "替换"
 
 
+CONVERSION_MODE_LABELS = enum_labels(
+    ConversionMode,
+    {
+        ConversionMode.exemption: N_("Exemption"),
+        ConversionMode.substitution: N_("Substitution"),
+    },
+)
+
+
 class RequestStatus(StrEnum):
     submitted = "submitted"
     approved = "approved"
@@ -88,10 +98,30 @@ class RequestStatus(StrEnum):
     reversed = "reversed"
 
 
+REQUEST_STATUS_LABELS = enum_labels(
+    RequestStatus,
+    {
+        RequestStatus.submitted: N_("Submitted"),
+        RequestStatus.approved: N_("Approved"),
+        RequestStatus.rejected: N_("Rejected"),
+        RequestStatus.withdrawn: N_("Withdrawn"),
+        RequestStatus.reversed: N_("Reversed"),
+    },
+)
+
+
 class CreditKind(StrEnum):
     credit = "credit"
     reversal = "reversal"
 
+
+CREDIT_KIND_LABELS = enum_labels(
+    CreditKind,
+    {
+        CreditKind.credit: N_("Credit granted"),
+        CreditKind.reversal: N_("Reversal"),
+    },
+)
 
 LIVE_STATUSES = (RequestStatus.submitted, RequestStatus.approved)
 

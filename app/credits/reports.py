@@ -10,7 +10,8 @@ from sqlmodel import Session, col, func, select
 from app.applications.models import PilotApplication
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
-from app.core.i18n import _
+from app.core.i18n import N_, _, translate
+from app.core.reports import TOTAL
 from app.core.roles import Principal, Role
 from app.credits.models import (
     ZERO,
@@ -27,22 +28,29 @@ from app.reference.models import Certificate, Course, EvaluationOrg, Major, Stud
 
 REPORT_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
 REPORT_COLUMNS = [
-    ExportColumn("student_no", "学号"),
-    ExportColumn("student_name", "姓名"),
-    ExportColumn("major_name", "专业"),
-    ExportColumn("cohort", "年级"),
-    ExportColumn("certificate_name", "证书名称"),
-    ExportColumn("level", "级别"),
-    ExportColumn("evaluation_org_name", "培训评价组织"),
-    ExportColumn("certificate_number", "证书编号"),
-    ExportColumn("issue_date", "发证日期"),
-    ExportColumn("course_code", "课程代码"),
-    ExportColumn("course_name", "课程名称"),
-    ExportColumn("credits", "学分"),
-    ExportColumn("mode", "转换方式"),
-    ExportColumn("approved_on", "审核通过日期"),
+    ExportColumn("student_no", N_("Student number")),
+    ExportColumn("student_name", N_("Full name")),
+    ExportColumn("major_name", N_("Major")),
+    ExportColumn("cohort", N_("Cohort")),
+    ExportColumn("certificate_name", N_("Certificate name")),
+    ExportColumn("level", N_("Level")),
+    ExportColumn("evaluation_org_name", N_("Evaluation organisation")),
+    ExportColumn("certificate_number", N_("Certificate number")),
+    ExportColumn("issue_date", N_("Issue date")),
+    ExportColumn("course_code", N_("Course code")),
+    ExportColumn("course_name", N_("Course name")),
+    ExportColumn("credits", N_("Credits")),
+    ExportColumn("mode", N_("Conversion mode")),
+    ExportColumn("approved_on", N_("Approved on")),
 ]
 """The columns of the report's CSV/XLSX (its rows)."""
+
+
+def report_rows(report: ConversionReport) -> list[dict[str, Any]]:
+    """The download's rows: one per conversion, then the totals row (Σ credits)."""
+    items: list[dict[str, Any]] = [row.model_dump() for row in report.rows]
+    items.append({"student_no": translate(TOTAL), "credits": report.credits})
+    return items
 
 
 # --- the conversion report -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from app.core.export import (
     ExportFormat,
     FormatQuery,
 )
+from app.core.i18n import N_
 from app.core.params import DbId
 from app.core.reports import report_filename, report_response
 from app.core.routes import Routes, domain_router
@@ -237,7 +238,10 @@ def reports_credit_conversions(
     return report_response(
         report,
         format,
-        report.rows,
+        reports.report_rows(report),
         reports.REPORT_COLUMNS,
         report_filename("credit-conversions", year),
+        title=N_("Credit conversion register"),
+        filters={N_("Year"): year},
+        totals=1,
     )

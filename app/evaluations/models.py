@@ -11,7 +11,8 @@ from pydantic import BaseModel, StringConstraints, model_validator
 from sqlmodel import JSON, Field, SQLModel
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, Tier
-from app.core.i18n import _
+from app.core.i18n import N_, _
+from app.core.labels import enum_labels
 from app.core.models import Versioned, enum_type
 from app.core.types import UTCDateTime
 from app.reference.models import NO_NUL, Level
@@ -33,6 +34,16 @@ class Rating(StrEnum):
     qualified = "合格"
     failed = "不合格"
 
+
+RATING_LABELS = enum_labels(
+    Rating,
+    {
+        Rating.excellent: N_("Excellent"),
+        Rating.good: N_("Good"),
+        Rating.qualified: N_("Qualified"),
+        Rating.failed: N_("Unqualified"),
+    },
+)
 
 # --- tables ----------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from app.exams.models import (
 from app.imports.cells import code, date_cell, decimal, integer, text, yes_no
 from app.imports.engine import ChangedDuringImport, Column, ImportKind, Plan, RowRefused
 from app.imports.registry import register
+from app.reference.importers import YES_NO_CHOICES
 from app.reference.models import EvaluationOrg, Major, Student
 
 RESULT_WRITERS = frozenset({Role.academic_office, Role.evaluation_org})
@@ -752,6 +753,7 @@ register(
                 aliases=("通过", "结果", "考核结果"),
                 example="是",
                 help=N_("是 or 否"),
+                choices=YES_NO_CHOICES,
             ),
         ),
         prepare=_results_prepare,

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.i18n import _
+from app.core.i18n import N_, _
+from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Timestamped, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime, unsigned_zero
@@ -48,6 +49,17 @@ class SessionStatus(StrEnum):
     held = "held"
 
 
+SESSION_STATUS_LABELS = enum_labels(
+    SessionStatus,
+    {
+        SessionStatus.upcoming: N_("Not yet open"),
+        SessionStatus.open: N_("Registration open"),
+        SessionStatus.closed: N_("Registration closed"),
+        SessionStatus.held: N_("Held"),
+    },
+)
+
+
 class RegistrationStatus(StrEnum):
     registered = "registered"
     cancelled = "cancelled"
@@ -55,10 +67,29 @@ class RegistrationStatus(StrEnum):
     sat = "sat"
 
 
+REGISTRATION_STATUS_LABELS = enum_labels(
+    RegistrationStatus,
+    {
+        RegistrationStatus.registered: N_("Registered"),
+        RegistrationStatus.cancelled: N_("Cancelled"),
+        RegistrationStatus.absent: N_("Absent"),
+        RegistrationStatus.sat: N_("Sat the exam"),
+    },
+)
+
+
 class CertificateStatus(StrEnum):
     valid = "valid"
     revoked = "revoked"
 
+
+CERTIFICATE_STATUS_LABELS = enum_labels(
+    CertificateStatus,
+    {
+        CertificateStatus.valid: N_("Valid"),
+        CertificateStatus.revoked: N_("Revoked"),
+    },
+)
 
 # --- tables ----------------------------------------------------------------------------------
 
@@ -350,6 +381,18 @@ class FunnelGroupBy(StrEnum):
     major = "major"
     cohort = "cohort"
     college = "college"
+
+
+FUNNEL_GROUP_BY_LABELS = enum_labels(
+    FunnelGroupBy,
+    {
+        FunnelGroupBy.application: N_("Pilot"),
+        FunnelGroupBy.certificate: N_("Certificate"),
+        FunnelGroupBy.major: N_("Major"),
+        FunnelGroupBy.cohort: N_("Cohort"),
+        FunnelGroupBy.college: N_("College"),
+    },
+)
 
 
 class FunnelRow(SQLModel):

@@ -22,7 +22,8 @@ from app.applications.models import (
 )
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
-from app.core.i18n import _
+from app.core.i18n import N_, _, translate
+from app.core.reports import TOTAL
 from app.core.roles import READ_ALL, Principal, Role
 from app.exams.models import (
     CertificateStatus,
@@ -317,7 +318,7 @@ def funnel(
         candidates = _candidate_counts(session, pilots.ids, scope, group_by)
         trainees = _trainee_counts(session, pilots.ids, scope, group_by)
     groups = _Groups(pilots, group_by)
-    total = _Tally(label="合计")
+    total = _Tally(label=translate(TOTAL))
     _count(groups, total, trainees, candidates)
     headcount_of = pilots.headcounts()
     rows = [tally.row(key.split(":", 1)[1], headcount_of) for key, tally in groups.tallies.items()]
@@ -330,18 +331,18 @@ def funnel(
 # --- the funnel's download -------------------------------------------------------------------
 
 FUNNEL_GROUPS = {
-    FunnelGroupBy.application: "试点项目",
-    FunnelGroupBy.certificate: "证书名称",
-    FunnelGroupBy.major: "专业",
-    FunnelGroupBy.cohort: "年级",
-    FunnelGroupBy.college: "二级学院",
+    FunnelGroupBy.application: N_("Pilot project"),
+    FunnelGroupBy.certificate: N_("Certificate name"),
+    FunnelGroupBy.major: N_("Major"),
+    FunnelGroupBy.cohort: N_("Cohort"),
+    FunnelGroupBy.college: N_("College"),
 }
 FUNNEL_COLUMNS = [
-    ExportColumn("headcount", "申报人数"),
-    ExportColumn("trained", "已培训"),
-    ExportColumn("registered", "已报名"),
-    ExportColumn("sat", "实考"),
-    ExportColumn("passed", "通过"),
-    ExportColumn("certified", "已发证"),
-    ExportColumn("pass_rate", "通过率"),
+    ExportColumn("headcount", N_("Headcount")),
+    ExportColumn("trained", N_("Trained")),
+    ExportColumn("registered", N_("Registered for the exam")),
+    ExportColumn("sat", N_("Sat")),
+    ExportColumn("passed", N_("Passed the exam")),
+    ExportColumn("certified", N_("Certificates issued")),
+    ExportColumn("pass_rate", N_("Pass rate"), percent=True),
 ]

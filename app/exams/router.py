@@ -13,6 +13,7 @@ from app.core.export import (
     ExportFormat,
     FormatQuery,
 )
+from app.core.i18n import N_
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
@@ -255,4 +256,7 @@ def reports_funnel(
         [*report.rows, report.total],
         grouped_columns(reports.FUNNEL_GROUPS, group_by, reports.FUNNEL_COLUMNS),
         report_filename("funnel", year, group_by),
+        title=N_("Certification funnel"),
+        filters={N_("Year"): year, N_("Group by"): group_by},
+        totals=1,
     )

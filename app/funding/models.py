@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, PlainSerializer, StringConstraints
 from sqlmodel import Field, SQLModel
 
+from app.core.i18n import N_
+from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned, enum_type
 from app.core.types import CENT, Money, MoneyFen
@@ -67,6 +69,16 @@ class FundingKind(StrEnum):
     other = "other"
 
 
+FUNDING_KIND_LABELS = enum_labels(
+    FundingKind,
+    {
+        FundingKind.moe_special: N_("Ministry of Education special fund"),
+        FundingKind.municipal_special: N_("Municipal education commission special fund"),
+        FundingKind.school: N_("School construction fund"),
+        FundingKind.other: N_("Other"),
+    },
+)
+
 EARMARKED_KINDS = frozenset({FundingKind.moe_special, FundingKind.municipal_special})
 
 
@@ -80,6 +92,18 @@ class Category(StrEnum):
     exam_subsidy = "exam_subsidy"
     other = "other"
 
+
+CATEGORY_LABELS = enum_labels(
+    Category,
+    {
+        Category.equipment: N_("Equipment purchase"),
+        Category.teacher_training: N_("Teacher training"),
+        Category.student_training: N_("Student training"),
+        Category.exam_fee: N_("Exam fees"),
+        Category.exam_subsidy: N_("Pass subsidy"),
+        Category.other: N_("Other"),
+    },
+)
 
 EARMARKED_CATEGORIES = (
     Category.equipment,
@@ -105,6 +129,15 @@ class ExpenditureKind(StrEnum):
     subsidy = "subsidy"
     reversal = "reversal"
 
+
+EXPENDITURE_KIND_LABELS = enum_labels(
+    ExpenditureKind,
+    {
+        ExpenditureKind.payment: N_("Payment"),
+        ExpenditureKind.subsidy: N_("Subsidy"),
+        ExpenditureKind.reversal: N_("Reversal"),
+    },
+)
 
 # --- tables ----------------------------------------------------------------------------------
 
@@ -450,6 +483,17 @@ class FundingGroupBy(StrEnum):
     category = "category"
     application = "application"
     college = "college"
+
+
+FUNDING_GROUP_BY_LABELS = enum_labels(
+    FundingGroupBy,
+    {
+        FundingGroupBy.source: N_("Funding source"),
+        FundingGroupBy.category: N_("Spending category"),
+        FundingGroupBy.application: N_("Pilot"),
+        FundingGroupBy.college: N_("College"),
+    },
+)
 
 
 class FundingRow(SQLModel):

@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from app.applications.models import ApplicationMajor, PilotApplication
 from app.core.export import ExportColumn
-from app.core.i18n import N_
+from app.core.i18n import N_, translate
+from app.core.reports import TOTAL
 from app.core.roles import Principal
 from app.funding.models import (
     CATEGORY_NAMES,
@@ -133,7 +134,7 @@ def report(
     lines = line_figures(session, year, scope)
     pilots = _pilots(session, sorted({line.application_id for line in lines}), scope)
     tallies: dict[str, _Tally] = {}
-    total = _Tally(label="合计")
+    total = _Tally(label=translate(TOTAL))
     for line in lines:
         total.add(line)
         for key, label in _groups(line, group_by, pilots):
@@ -151,16 +152,16 @@ def report(
 # --- the report's download -------------------------------------------------------------------
 
 REPORT_GROUPS = {
-    FundingGroupBy.source: "经费来源",
-    FundingGroupBy.category: "支出类别",
-    FundingGroupBy.application: "试点项目",
-    FundingGroupBy.college: "二级学院",
+    FundingGroupBy.source: N_("Funding source"),
+    FundingGroupBy.category: N_("Spending category"),
+    FundingGroupBy.application: N_("Pilot project"),
+    FundingGroupBy.college: N_("College"),
 }
 REPORT_COLUMNS = [
-    ExportColumn("allocated", "预算金额"),
-    ExportColumn("spent", "已支出"),
-    ExportColumn("remaining", "余额"),
-    ExportColumn("execution_rate", "执行率"),
-    ExportColumn("subsidies_paid", "奖励补贴人数"),
-    ExportColumn("subsidies_amount", "奖励补贴金额"),
+    ExportColumn("allocated", N_("Budget amount")),
+    ExportColumn("spent", N_("Spent")),
+    ExportColumn("remaining", N_("Remaining")),
+    ExportColumn("execution_rate", N_("Execution rate"), percent=True),
+    ExportColumn("subsidies_paid", N_("Students subsidised")),
+    ExportColumn("subsidies_amount", N_("Subsidies paid")),
 ]

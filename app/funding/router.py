@@ -13,7 +13,7 @@ from app.core.export import (
     ExportFormat,
     FormatQuery,
 )
-from app.core.i18n import _
+from app.core.i18n import N_, _
 from app.core.params import DbId
 from app.core.reports import grouped_columns, report_filename, report_response
 from app.core.routes import Routes, domain_router
@@ -272,4 +272,7 @@ def reports_funding(
         [*result.rows, result.total],
         grouped_columns(reports.REPORT_GROUPS, group_by, reports.REPORT_COLUMNS),
         report_filename("funding", year, group_by),
+        title=N_("Budget execution"),
+        filters={N_("Fiscal year"): year, N_("Group by"): group_by},
+        totals=1,
     )

@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel
 from app.core.audit import record, snapshot
 from app.core.errors import Conflict, UnprocessableEntity
 from app.core.i18n import _, translate
+from app.core.labels import english_of
 from app.core.locks import advisory_lock
 from app.core.roles import OFFICE, Principal, Role
 from app.core.types import utcnow
@@ -58,6 +59,13 @@ def did_you_mean(value: str, candidates: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class Column:
+    """One column of an upload: its key, Chinese and English headers (and aliases), its cell
+    parser, whether it is required, the template's example and help. ``choices``: the values
+    an enum column takes (the template's drop-down, strict); ``choices_from``: the names a
+    reference column takes as they are stored when the template is downloaded (a drop-down
+    that warns on another value: a code, or a name the upload creates); ``multiple``: the
+    cell takes several values separated by 、 (its drop-down offers one, any text goes)."""
+
     key: str
     zh: str
     en: str
@@ -66,6 +74,9 @@ class Column:
     aliases: tuple[str, ...] = ()
     example: str = ""
     help: str = ""
+    choices: tuple[str, ...] = ()
+    choices_from: Callable[[Session], list[str]] | None = None
+    multiple: bool = False
 
 
 @dataclass
@@ -123,7 +134,23 @@ def header_key(text: str) -> str:
 
 
 def _column_names(column: Column) -> set[str]:
-    return {header_key(n) for n in (column.zh, column.en, column.key, *column.aliases)}
+    """The headers a column is recognised by: its own, its aliases, and the English header an
+    export in English writes for any of them (the catalogue's msgid of that Chinese header)."""
+    names = (column.zh, column.en, column.key, *column.aliases)
+    english = [msgid for name in names for msgid in english_of(name)]
+    return {header_key(n) for n in (*names, *english)}
+
+
+EXAMPLE_MARK = "示例"
+"""A template's example row starts with this (``示例：计算机与软件学院``); an upload skips it."""
+_EXAMPLE = re.compile(r"^示例\s*([:：]|$)")
+
+
+def is_example_row(raw: list[str]) -> bool:
+    """Whether a row is a template's example row: its first non-blank cell starts with 示例
+    followed by a colon (or is 示例 alone)."""
+    first = next((cell for cell in raw if cell and not cell.isspace()), "")
+    return bool(_EXAMPLE.match(unicodedata.normalize("NFKC", first).strip()))
 
 
 @dataclass
@@ -386,7 +413,7 @@ def _parse_rows(
     parsed: list[tuple[int, dict[str, Any]]] = []
     for index in range(header.index + 1, len(rows)):
         raw = rows[index]
-        if not any(raw) or not "".join(raw).strip():
+        if not any(raw) or not "".join(raw).strip() or is_example_row(raw):
             continue
         line = index + 1
         width = len(raw)

@@ -149,7 +149,8 @@ def _options(model: type[BaseModel] | None, request: Request) -> BaseModel | Non
     response_class=Response,
     responses={
         200: {
-            "description": "An .xlsx with the headers and one example row",
+            "description": "An .xlsx: the data sheet (headers, a 示例 row the upload skips, "
+            "drop-downs), then the 填写说明 instructions sheet",
             # application/octet-stream too: generators that know no .xlsx type read it as bytes.
             "content": {
                 XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
@@ -160,12 +161,17 @@ def _options(model: type[BaseModel] | None, request: Request) -> BaseModel | Non
     },
     summary="下载导入模板",
 )
-def imports_template(_principal: CurrentPrincipal, kind: KindPath) -> Response:
-    """The .xlsx to fill in for `kind`: Chinese headers (the English name and the rules in
-    each header's comment) and one example row to replace."""
+def imports_template(session: SessionDep, _principal: CurrentPrincipal, kind: KindPath) -> Response:
+    """The .xlsx to fill in for `kind`, for any signed-in caller (404 for an unknown kind).
+    Its first sheet has the Chinese headers (the English name and the rules in each header's
+    comment), one grey example row starting with 示例 that an upload skips, and drop-downs on
+    the enum columns (级别, 层次, 状态, …) and on the reference columns (二级学院, 专业, 证书,
+    …) listing the names stored when it is downloaded; a 填写说明 sheet says for each column
+    whether it is required, its format, its allowed values and an example. The instructions
+    follow `Accept-Language`; the headers stay Chinese (the English ones are accepted too)."""
     import_kind = get_kind(kind)
     return Response(
-        service.template(import_kind),
+        service.template(session, import_kind),
         media_type=XLSX_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{import_kind.name}-template.xlsx"'},
     )

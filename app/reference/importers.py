@@ -2,6 +2,7 @@
 
 import difflib
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +46,26 @@ def _rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dic
         row[position]: dict(zip(names, row, strict=True))
         for row in session.execute(sa.select(*columns))
     }
+
+
+def names_of(model: type[SQLModel]) -> Callable[[Session], list[str]]:
+    """The names of ``model``'s rows as stored now, in order: a template's drop-down."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+
+    def names(session: Session) -> list[str]:
+        query = sa.select(table.c.name).distinct().order_by(table.c.name)
+        return [str(name) for name in session.execute(query).scalars()]
+
+    return names
+
+
+COLLEGE_NAMES = names_of(College)
+MAJOR_NAMES = names_of(Major)
+CERTIFICATE_NAMES = names_of(Certificate)
+EVALUATION_ORG_NAMES = names_of(EvaluationOrg)
+LEVEL_CHOICES = tuple(lv.value for lv in LEVEL_ORDER)
+"""初级, 中级, 高级: the drop-down of a level column."""
+YES_NO_CHOICES = ("是", "否")
 
 
 def _ids_by_name(session: Session, model: type[SQLModel]) -> dict[str, int]:
@@ -203,6 +224,7 @@ register(
                 text(100),
                 aliases=("学院", "学院名称", "college_name"),
                 example="计算机与软件学院",
+                choices_from=COLLEGE_NAMES,
             ),
         ),
         prepare=_prepare_majors,
@@ -331,6 +353,7 @@ register(
                 text(100),
                 aliases=("二级学院", "学院"),
                 example="计算机与软件学院",
+                choices_from=COLLEGE_NAMES,
             ),
             Column(
                 "majors",
@@ -341,6 +364,8 @@ register(
                 aliases=("专业代码", "major_codes"),
                 example="510203、510201",
                 help=N_("major codes or names, separated by 、"),
+                choices_from=MAJOR_NAMES,
+                multiple=True,
             ),
         ),
         prepare=_prepare_courses,
@@ -399,6 +424,7 @@ register(
                 text(100),
                 aliases=("学院", "所在学院", "学院名称"),
                 example="计算机与软件学院",
+                choices_from=COLLEGE_NAMES,
             ),
             Column("title", "职称", "title", text(100), required=False, example="副教授"),
         ),
@@ -473,6 +499,7 @@ register(
                 required=False,
                 aliases=("专业名称", "major_name"),
                 example="软件技术",
+                choices_from=MAJOR_NAMES,
             ),
             Column(
                 "cohort",
@@ -608,6 +635,7 @@ register(
                 text(100),
                 aliases=("评价组织", "组织"),
                 example="北京某某科技有限公司",
+                choices_from=EVALUATION_ORG_NAMES,
             ),
             Column(
                 "levels",
@@ -617,6 +645,8 @@ register(
                 aliases=("级别",),
                 example="初级、中级、高级",
                 help=N_("初级, 中级 and/or 高级, separated by 、"),
+                choices=LEVEL_CHOICES,
+                multiple=True,
             ),
         ),
         prepare=_prepare_certificates,

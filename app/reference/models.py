@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, PlainValidator, StringConstraints, WithJsonSchema, field_validator
 from sqlmodel import Field, SQLModel
 
-from app.core.i18n import _
+from app.core.i18n import N_, _
+from app.core.labels import enum_labels
 from app.core.listing import IdFilter, TextFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned
 
@@ -81,6 +82,15 @@ class Level(StrEnum):
         """True when this level is ``other`` or higher (a 中级 certificate covers 初级)."""
         return self.rank >= other.rank
 
+
+LEVEL_LABELS = enum_labels(
+    Level,
+    {
+        Level.junior: N_("Junior"),
+        Level.intermediate: N_("Intermediate"),
+        Level.senior: N_("Senior"),
+    },
+)
 
 LEVEL_ORDER: list[Level] = [Level.junior, Level.intermediate, Level.senior]
 

@@ -234,11 +234,12 @@ COLLEGES = Listing(
     filters=CollegeFilters,
     key=College.id,
     columns=[
-        ExportColumn("id", "ID", College.id),
-        ExportColumn("name", "学院名称", College.name),
-        ExportColumn("code", "学院代码", College.code),
+        ExportColumn("id", N_("ID"), College.id),
+        ExportColumn("name", N_("College name"), College.name),
+        ExportColumn("code", N_("College code"), College.code),
     ],
     filename="colleges",
+    sheet=N_("Colleges"),
 )
 
 
@@ -306,12 +307,13 @@ MAJORS = Listing(
     filters=MajorFilters,
     key=Major.id,
     columns=[
-        ExportColumn("id", "ID"),
-        ExportColumn("code", "专业代码"),
-        ExportColumn("name", "专业名称"),
-        ExportColumn("college_name", "二级学院"),
+        ExportColumn("id", N_("ID")),
+        ExportColumn("code", N_("Major code")),
+        ExportColumn("name", N_("Major name")),
+        ExportColumn("college_name", N_("College")),
     ],
     filename="majors",
+    sheet=N_("Majors"),
 )
 
 
@@ -417,14 +419,15 @@ COURSES = Listing(
     filters=CourseFilters,
     key=Course.id,
     columns=[
-        ExportColumn("id", "ID"),
-        ExportColumn("code", "课程代码"),
-        ExportColumn("name", "课程名称"),
-        ExportColumn("credits", "学分"),
-        ExportColumn("college_name", "开课学院"),
-        ExportColumn("major_codes", "专业"),
+        ExportColumn("id", N_("ID")),
+        ExportColumn("code", N_("Course code")),
+        ExportColumn("name", N_("Course name")),
+        ExportColumn("credits", N_("Credits")),
+        ExportColumn("college_name", N_("Teaching college")),
+        ExportColumn("major_codes", N_("Major")),
     ],
     filename="courses",
+    sheet=N_("Courses"),
 )
 
 
@@ -571,13 +574,14 @@ TEACHERS = Listing(
     filters=TeacherFilters,
     key=Teacher.id,
     columns=[
-        ExportColumn("id", "ID"),
-        ExportColumn("staff_no", "工号"),
-        ExportColumn("name", "姓名"),
-        ExportColumn("college_name", "二级学院"),
-        ExportColumn("title", "职称"),
+        ExportColumn("id", N_("ID")),
+        ExportColumn("staff_no", N_("Staff number")),
+        ExportColumn("name", N_("Full name")),
+        ExportColumn("college_name", N_("College")),
+        ExportColumn("title", N_("Professional title")),
     ],
     filename="teachers",
+    sheet=N_("Teachers"),
     updated=[Teacher.updated_at],
 )
 
@@ -699,16 +703,17 @@ STUDENTS = Listing(
     filters=StudentFilters,
     key=Student.id,
     columns=[
-        ExportColumn("id", "ID", Student.id),
-        ExportColumn("student_no", "学号", Student.student_no),
-        ExportColumn("name", "姓名", Student.name),
-        ExportColumn("major_code", "专业代码", Major.code),
-        ExportColumn("major_name", "专业名称", Major.name),
-        ExportColumn("college_name", "二级学院", College.name),
-        ExportColumn("cohort", "年级", Student.cohort),
-        ExportColumn("class_name", "班级", Student.class_name),
+        ExportColumn("id", N_("ID"), Student.id),
+        ExportColumn("student_no", N_("Student number"), Student.student_no),
+        ExportColumn("name", N_("Full name"), Student.name),
+        ExportColumn("major_code", N_("Major code"), Major.code),
+        ExportColumn("major_name", N_("Major name"), Major.name),
+        ExportColumn("college_name", N_("College"), College.name),
+        ExportColumn("cohort", N_("Cohort"), Student.cohort),
+        ExportColumn("class_name", N_("Class"), Student.class_name),
     ],
     filename="students",
+    sheet=N_("Students"),
     updated=[Student.updated_at],
 )
 
@@ -816,11 +821,12 @@ EVALUATION_ORGS = Listing(
     filters=EvaluationOrgFilters,
     key=EvaluationOrg.id,
     columns=[
-        ExportColumn("id", "ID"),
-        ExportColumn("name", "名称"),
-        ExportColumn("contact", "联系人"),
+        ExportColumn("id", N_("ID")),
+        ExportColumn("name", N_("Name")),
+        ExportColumn("contact", N_("Contact person")),
     ],
     filename="evaluation-orgs",
+    sheet=N_("Evaluation organisations"),
 )
 
 
@@ -923,12 +929,13 @@ CERTIFICATES = Listing(
     filters=CertificateFilters,
     key=Certificate.id,
     columns=[
-        ExportColumn("id", "ID"),
-        ExportColumn("name", "证书名称"),
-        ExportColumn("evaluation_org_name", "培训评价组织"),
-        ExportColumn("levels", "等级"),
+        ExportColumn("id", N_("ID")),
+        ExportColumn("name", N_("Certificate name")),
+        ExportColumn("evaluation_org_name", N_("Evaluation organisation")),
+        ExportColumn("levels", N_("Grade")),
     ],
     filename="certificates",
+    sheet=N_("Certificates"),
 )
 
 

@@ -15,12 +15,13 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.config import get_settings
-from app.core.i18n import N_, _
+from app.core.i18n import N_, _, translate
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.imports.cells import CellError, choice, code, date_cell, integer, text, yes_no
 from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
 from app.imports.registry import register
+from app.reference.importers import CERTIFICATE_NAMES, LEVEL_CHOICES, YES_NO_CHOICES
 from app.reference.models import (
     LEVEL_ORDER,
     Certificate,
@@ -33,6 +34,7 @@ from app.reference.models import (
 )
 from app.trainings.models import (
     MAX_HOURS,
+    TRAINING_STATUS_LABELS,
     TeacherTraining,
     TrainingBatch,
     TrainingEnrollment,
@@ -322,6 +324,7 @@ register(
                 text(100),
                 aliases=("证书", "试点证书名称"),
                 example="Web前端开发",
+                choices_from=CERTIFICATE_NAMES,
             ),
             Column(
                 "level",
@@ -330,6 +333,7 @@ register(
                 choice([lv.value for lv in LEVEL_ORDER]),
                 aliases=("等级",),
                 example="中级",
+                choices=LEVEL_CHOICES,
             ),
             Column(
                 "provider",
@@ -351,6 +355,9 @@ register(
                 required=False,
                 example="已获证",
                 help=N_("计划, 培训中, 已获证 or 未通过 (planned, in_progress, certified, failed)"),
+                choices=tuple(
+                    translate(TRAINING_STATUS_LABELS[status], "zh-CN") for status in TrainingStatus
+                ),
             ),
             Column(
                 "trainer_certificate_no",
@@ -611,6 +618,7 @@ register(
                 aliases=("是否结业", "完成"),
                 example="是",
                 help=N_("是 or 否"),
+                choices=YES_NO_CHOICES,
             ),
             Column(
                 "batch_id",

@@ -10,7 +10,8 @@ from pydantic import BaseModel, StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationPublic
-from app.core.i18n import _
+from app.core.i18n import N_, _
+from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Versioned, enum_type
 from app.reference.models import NO_NUL, Level, RefId
@@ -41,6 +42,17 @@ class TrainingStatus(StrEnum):
     in_progress = "in_progress"
     certified = "certified"
     failed = "failed"
+
+
+TRAINING_STATUS_LABELS = enum_labels(
+    TrainingStatus,
+    {
+        TrainingStatus.planned: N_("Planned"),
+        TrainingStatus.in_progress: N_("In training"),
+        TrainingStatus.certified: N_("Certified"),
+        TrainingStatus.failed: N_("Not passed"),
+    },
+)
 
 
 def dates_problem(start: date | None, end: date | None) -> str | None:

@@ -15,7 +15,8 @@ from app.applications.models import ApplicationStatus, PilotApplication, PilotTe
 from app.applications.service import get_application, visible
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
-from app.core.i18n import _
+from app.core.i18n import N_, _, translate
+from app.core.reports import TOTAL
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.reference.models import Certificate, College, Level, Teacher
 from app.trainings.models import (
@@ -264,28 +265,36 @@ def coverage_report(
 
 # --- its export ------------------------------------------------------------------------------
 
+PILOT, COLLEGE, ALL_PILOTS = N_("Pilot"), N_("College"), N_("All pilots")
+
 COVERAGE_COLUMNS = [
-    ExportColumn("scope", "范围"),
-    ExportColumn("application_id", "申报序号"),
-    ExportColumn("label", "名称"),
-    ExportColumn("level", "级别"),
-    ExportColumn("assigned", "试点教师数"),
-    ExportColumn("certified", "持证教师数"),
-    ExportColumn("coverage_percent", "覆盖率%"),
-    ExportColumn("below_target", "未达100%"),
-    ExportColumn("missing", "未持证教师"),
+    ExportColumn("scope", N_("Scope")),
+    ExportColumn("application_id", N_("Application ID")),
+    ExportColumn("label", N_("Name")),
+    ExportColumn("level", N_("Level")),
+    ExportColumn("assigned", N_("Pilot teachers")),
+    ExportColumn("certified", N_("Certified teachers")),
+    ExportColumn("coverage_percent", N_("Coverage %")),
+    ExportColumn("below_target", N_("Below 100%")),
+    ExportColumn("missing", N_("Teachers without certificate")),
 ]
 
 
 def coverage_rows(report: TeacherCoverageReport) -> list[dict[str, Any]]:
     """The export's rows: each pilot, each college, then the overall row."""
     items: list[dict[str, Any]] = [
-        {**pilot.model_dump(), "scope": "试点", "label": f"{pilot.year} {pilot.certificate_name}"}
+        {
+            **pilot.model_dump(),
+            "scope": translate(PILOT),
+            "label": f"{pilot.year} {pilot.certificate_name}",
+        }
         for pilot in report.pilots
     ]
     items += [
-        {**college.model_dump(), "scope": "二级学院", "label": college.college_name}
+        {**college.model_dump(), "scope": translate(COLLEGE), "label": college.college_name}
         for college in report.colleges
     ]
-    items.append({**report.overall.model_dump(), "scope": "合计", "label": "全部试点"})
+    items.append(
+        {**report.overall.model_dump(), "scope": translate(TOTAL), "label": translate(ALL_PILOTS)}
+    )
     return items

@@ -10,6 +10,7 @@ from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationStatus
 from app.core.auth import CurrentPrincipal, SettingsDep, Today
 from app.core.db import SessionDep
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
+from app.core.i18n import N_, _
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId, FilterId
@@ -273,6 +274,13 @@ def reports_teacher_coverage(
         reports.coverage_rows(report),
         reports.COVERAGE_COLUMNS,
         report_filename("teacher-coverage", year),
+        title=N_("Teacher training coverage"),
+        filters={
+            N_("Year"): year,
+            N_("Status"): status or _("submitted, approved and closed"),
+            N_("Certificate ID"): certificate_id,
+        },
+        totals=1,
     )
 
 

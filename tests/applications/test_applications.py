@@ -3,6 +3,7 @@ do what."""
 
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
@@ -502,6 +503,7 @@ def test_list_uses_the_same_number_of_statements_for_1_and_50_items(
     assert counts[0] == counts[1]
 
 
+@pytest.mark.usefixtures("chinese")
 def test_list_exports_csv_with_the_tables_headers(client: TestClient, db: Session) -> None:
     make_application(db, cohorts=(2020, 2021))
     headers = office(db)

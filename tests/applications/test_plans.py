@@ -4,6 +4,7 @@ courses, acknowledged or returned by the academic office."""
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
@@ -331,6 +332,7 @@ def test_a_section_may_be_cleared_with_null_but_the_course_list_may_not(
     assert "core_course_ids cannot be null" in refused.json()["detail"]
 
 
+@pytest.mark.usefixtures("chinese")
 def test_plan_list_exports_csv_and_xlsx_with_the_core_courses(
     client: TestClient, db: Session
 ) -> None:
@@ -348,7 +350,7 @@ def test_plan_list_exports_csv_and_xlsx_with_the_core_courses(
     lines = csv.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "序号,申报序号,专业,状态,书证融通核心课程,经费预算(元),报备时间,退回原因"
     assert len(lines) == 2
-    assert lines[1].startswith(f"{plan['id']},{application_id},{major.name},draft,")
+    assert lines[1].startswith(f"{plan['id']},{application_id},{major.name},草稿,")
     names = "、".join(c["name"] for c in plan["core_courses"])
     assert names in lines[1] and "12000.50" in lines[1]
     assert xlsx.status_code == 200

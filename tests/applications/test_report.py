@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pytest
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
@@ -88,6 +89,7 @@ def test_a_college_manager_sees_the_summary_of_their_colleges_applications(
     assert body["total_headcount"] == 12
 
 
+@pytest.mark.usefixtures("chinese")
 def test_the_summary_exports_as_csv_with_a_totals_row_and_as_xlsx(
     client: TestClient, db: Session
 ) -> None:

@@ -2,6 +2,7 @@
 table, approve it, file plans for two majors with 4 core courses each, return one, refile it,
 and check the summary against the table (3,300)."""
 
+import pytest
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
@@ -27,6 +28,7 @@ def _one(client: TestClient, headers: dict[str, str], path: str, **params: objec
     return result
 
 
+@pytest.mark.usefixtures("chinese")
 def test_import_approve_file_return_refile_and_summarise_the_2022_pilots(
     client: TestClient, db: Session
 ) -> None:

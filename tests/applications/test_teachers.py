@@ -1,5 +1,6 @@
 """Teachers assigned to a pilot as trainer and/or evaluator."""
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -194,6 +195,7 @@ def test_removing_an_assignment_deletes_it_and_removing_it_again_is_404(
     assert db.exec(select(PilotTeacher)).all() == []
 
 
+@pytest.mark.usefixtures("chinese")
 def test_the_teacher_list_pages_and_exports_csv_and_xlsx(client: TestClient, db: Session) -> None:
     application = make_application(db, status=ApplicationStatus.approved)
     teachers = sorted((make_teacher(db) for _ in range(3)), key=lambda t: t.staff_no)
@@ -215,6 +217,6 @@ def test_the_teacher_list_pages_and_exports_csv_and_xlsx(client: TestClient, db:
     lines = csv.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "申报序号,工号,姓名,角色,指派时间"
     assert [line.split(",")[1] for line in lines[1:]] == [t.staff_no for t in teachers]
-    assert lines[1].split(",")[3] == "trainer"
+    assert lines[1].split(",")[3] == "培训教师"
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
     assert missing.status_code == 404

@@ -1,6 +1,7 @@
 import csv
 import io
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session
 from starlette.testclient import TestClient
@@ -77,6 +78,7 @@ def test_change_feed_is_closed_to_students(client: TestClient, db: Session) -> N
     assert response.status_code == 403
 
 
+@pytest.mark.usefixtures("chinese")
 def test_change_feed_exports_the_same_batch_as_csv_and_xlsx(
     client: TestClient, db: Session
 ) -> None:

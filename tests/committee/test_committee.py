@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -44,6 +45,7 @@ def _meeting_body(attendee_ids: list[int], **changes: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.usefixtures("chinese")
 def test_the_office_adds_experts_and_auditors_read_them(client: TestClient, db: Session) -> None:
     headers = office(db)
     created = _expert(client, headers)

@@ -26,6 +26,7 @@ def test_formula_prefixes_are_neutralised_and_numbers_are_not() -> None:
     assert neutralise(-5) == -5
 
 
+@pytest.mark.usefixtures("chinese")
 def test_users_export_as_csv_with_chinese_headers(client: TestClient, db: Session) -> None:
     admin = login_as(db, Role.admin)
     response = client.get("/api/v1/users", params={"format": "csv"}, headers=admin)
@@ -33,9 +34,10 @@ def test_users_export_as_csv_with_chinese_headers(client: TestClient, db: Sessio
     assert response.content.startswith(b"\xef\xbb\xbf")
     header, first = response.content.decode("utf-8-sig").splitlines()[:2]
     assert header.startswith("ID,用户名,姓名")
-    assert ",admin," in first
+    assert ",系统管理员," in first  # the role by its label
 
 
+@pytest.mark.usefixtures("chinese")
 def test_api_keys_export_as_xlsx(client: TestClient, db: Session) -> None:
     admin = login_as(db, Role.admin)
     client.post("/api/v1/api-keys", json={"name": "nightly", "role": "auditor"}, headers=admin)
@@ -43,9 +45,10 @@ def test_api_keys_export_as_xlsx(client: TestClient, db: Session) -> None:
     assert response.status_code == 200
     rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
     assert rows[0][:3] == ("ID", "名称", "角色")
-    assert rows[1][1:3] == ("nightly", "auditor")
+    assert rows[1][1:3] == ("nightly", "审计员")
 
 
+@pytest.mark.usefixtures("chinese")
 def test_audit_events_export_with_before_and_after_as_json(client: TestClient, db: Session) -> None:
     admin = login_as(db, Role.admin)
     client.post("/api/v1/api-keys", json={"name": "nightly", "role": "auditor"}, headers=admin)

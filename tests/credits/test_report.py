@@ -5,6 +5,7 @@ import io
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
@@ -80,6 +81,7 @@ def test_one_row_per_approved_conversion_and_counts(client: TestClient, db: Sess
     assert other_year["rows"] == []
 
 
+@pytest.mark.usefixtures("chinese")
 def test_the_report_exports_as_csv_and_xlsx(client: TestClient, db: Session) -> None:
     _conversions(client, db)
     headers = office(db)
@@ -89,9 +91,10 @@ def test_the_report_exports_as_csv_and_xlsx(client: TestClient, db: Session) -> 
 
     lines = csv.content.decode("utf-8-sig").splitlines()
     assert lines[0].split(",")[:4] == ["学号", "姓名", "专业", "年级"]
-    assert len(lines) == 4
+    assert len(lines) == 5  # header, three conversions, 合计 (Σ credits)
+    assert lines[-1].startswith("合计,")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
-    assert sheet is not None and sheet.max_row == 4
+    assert sheet is not None and sheet.max_row == 6  # title, header, three rows, 合计
 
 
 def test_who_reads_the_report(client: TestClient, db: Session) -> None:

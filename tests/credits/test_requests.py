@@ -4,6 +4,7 @@ actions and who may take them."""
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -387,6 +388,7 @@ def test_lists_are_scoped(client: TestClient, db: Session) -> None:
     assert teacher.status_code == 403
 
 
+@pytest.mark.usefixtures("chinese")
 def test_the_list_exports_as_csv(client: TestClient, db: Session) -> None:
     _submitted(client, db)
 

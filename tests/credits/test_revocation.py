@@ -4,6 +4,7 @@ rejected, and the office finds all of it through the credit-records list."""
 
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -228,6 +229,7 @@ def test_who_reads_credit_records(client: TestClient, db: Session) -> None:
     assert client.get(f"{RECORDS}/{line.id}", headers=stranger).status_code == 404
 
 
+@pytest.mark.usefixtures("chinese")
 def test_credit_records_export_csv_and_xlsx(client: TestClient, db: Session) -> None:
     _holder_with_credits(client, db)
     headers = office(db)

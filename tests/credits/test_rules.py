@@ -4,6 +4,7 @@ certificate, course, major and date; a rule a request used is versioned, not edi
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -133,6 +134,7 @@ def test_everyone_reads_rules_and_filters_them(client: TestClient, db: Session) 
     assert ids(course_id=course.id, on="2022-08-31") == [early.id]
 
 
+@pytest.mark.usefixtures("chinese")
 def test_rules_export_with_the_upload_headers(client: TestClient, db: Session) -> None:
     make_rule(db, make_certificate(db), [make_major(db, name="软件技术Y")])
 

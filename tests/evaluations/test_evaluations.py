@@ -3,6 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -245,6 +246,7 @@ def test_roles_office_writes_auditors_read_managers_read_their_college(
     assert client.get(EVALUATIONS, headers=teacher).status_code == 403
 
 
+@pytest.mark.usefixtures("chinese")
 def test_ranking_exports_as_csv_and_xlsx(client: TestClient, db: Session) -> None:
     _three_pilots(db)
     headers = office(db)

@@ -3,6 +3,7 @@ overall."""
 
 from datetime import date
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -82,6 +83,7 @@ def test_funnel_counts_each_stage_per_pilot_and_overall(client: TestClient, db: 
     assert len(body["rows"]) == 2
 
 
+@pytest.mark.usefixtures("chinese")
 def test_funnel_by_major_and_as_csv(client: TestClient, db: Session) -> None:
     _seed(db)
     headers = headers_for(db, Role.auditor)

@@ -168,6 +168,7 @@ def test_capacity_cannot_drop_below_live_registrations(client: TestClient, db: S
     assert stale.status_code == 412
 
 
+@pytest.mark.usefixtures("chinese")
 def test_sessions_export_as_csv(client: TestClient, db: Session) -> None:
     make_session(db, make_pilot(db))
 

@@ -5,6 +5,7 @@ import io
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
@@ -162,6 +163,7 @@ def test_college_managers_read_their_pilots_spending_and_write_nothing(
     )
 
 
+@pytest.mark.usefixtures("chinese")
 def test_expenditures_filter_and_export(client: TestClient, db: Session) -> None:
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db))

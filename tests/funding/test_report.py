@@ -5,6 +5,7 @@ import io
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session
 from starlette.testclient import TestClient
@@ -101,6 +102,7 @@ def test_groups_by_category_application_and_college(client: TestClient, db: Sess
     assert manager["sources_amount"] is None
 
 
+@pytest.mark.usefixtures("chinese")
 def test_the_report_exports_with_a_total_row(client: TestClient, db: Session) -> None:
     line = make_line(db, make_source(db), make_pilot(db), amount="10.00")
     _spend_many(db, line.id or 0, "2.50", 1)
@@ -113,7 +115,9 @@ def test_the_report_exports_with_a_total_row(client: TestClient, db: Session) ->
     assert lines[0].split(",")[:4] == ["经费来源", "预算金额", "已支出", "余额"]
     assert lines[-1].startswith("合计,10.00,2.50,7.50,0.25")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
-    assert sheet is not None and sheet.max_row == 3
+    assert sheet is not None and sheet.max_row == 4  # title, header, one group, 合计
+    assert str(sheet["A1"].value).startswith("预算执行情况")
+    assert sheet["A4"].value == "合计" and sheet["A4"].font.bold
 
 
 def test_teachers_and_students_do_not_read_the_report(client: TestClient, db: Session) -> None:

@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -314,6 +315,7 @@ def test_a_college_manager_reads_only_their_pilots_lines_and_sources(
     )
 
 
+@pytest.mark.usefixtures("chinese")
 def test_lines_export_as_csv_with_chinese_headers(client: TestClient, db: Session) -> None:
     make_line(db, make_source(db), make_pilot(db), amount="1234.50")
 

@@ -123,6 +123,7 @@ def test_every_kind_has_a_template_that_uploads_its_own_headers(
     assert answer.json()["code"] == "no_data_rows"
 
 
+@pytest.mark.usefixtures("chinese")
 def test_students_export_uploads_back_unchanged(
     client: TestClient, db: Session, fixtures_dir: Path
 ) -> None:
@@ -228,6 +229,7 @@ def test_import_batch_list_statement_count_does_not_grow_with_page_size(
     assert counts[0] == counts[1]
 
 
+@pytest.mark.usefixtures("chinese")
 def test_import_batches_export_as_csv(client: TestClient, db: Session) -> None:
     headers = office(db)
     upload(client, headers, "colleges", "学院.csv", "学院名称\n外国语学院\n".encode())

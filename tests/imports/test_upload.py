@@ -383,7 +383,7 @@ def test_template_has_chinese_headers_english_comments_and_an_example(
     headers = [c.value for c in sheet[1]]
     assert headers[:2] == ["学号", "姓名"]
     assert sheet["A1"].comment.text.startswith("student_no")
-    assert sheet["A2"].value == "2020510203001"
+    assert sheet["A2"].value == "示例：2020510203001"  # the example row an upload skips
 
 
 def test_workbook_that_unpacks_too_large_is_413(

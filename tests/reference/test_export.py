@@ -22,6 +22,7 @@ from app.reference.models import (
 from tests.reference.factories import counting, make_college, make_major, make_student, office
 
 
+@pytest.mark.usefixtures("chinese")
 def test_students_csv_has_bom_chinese_headers_and_neutralised_formulas(
     client: TestClient, db: Session
 ) -> None:
@@ -38,6 +39,7 @@ def test_students_csv_has_bom_chinese_headers_and_neutralised_formulas(
     assert "2022001" in lines[1]
 
 
+@pytest.mark.usefixtures("chinese")
 def test_students_xlsx_honours_the_filters(client: TestClient, db: Session) -> None:
     major = make_major(db)
     make_student(db, major, student_no="2020001", cohort=2020)
@@ -141,6 +143,7 @@ def test_export_streams_every_row_across_chunks_in_order(
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.usefixtures("chinese")
 def test_an_export_the_database_refuses_is_a_problem_not_a_cut_file(
     client: TestClient, db: Session, fmt: str
 ) -> None:

@@ -1,5 +1,6 @@
 """Student training batches of approved pilots and their enrolments."""
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -352,6 +353,7 @@ def test_teacher_may_read_batches_of_their_pilots_but_not_run_them(
     assert created.status_code == 422
 
 
+@pytest.mark.usefixtures("chinese")
 def test_enrolment_list_is_ordered_filters_and_exports(client: TestClient, db: Session) -> None:
     major, _application, batch = approved_batch(db)
     second = make_student(db, major, student_no="S2", cohort=2021)

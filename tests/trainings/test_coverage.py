@@ -3,6 +3,7 @@ rules and its exports."""
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
@@ -202,6 +203,7 @@ def test_teacher_and_student_may_not_read_the_coverage_report(
     assert "teacher coverage" in response.json()["detail"]
 
 
+@pytest.mark.usefixtures("chinese")
 def test_coverage_report_exports_csv_and_xlsx(client: TestClient, db: Session) -> None:
     certificate = make_certificate(db, name="Web前端开发")
     application = make_application(db, certificate=certificate, status=ApplicationStatus.approved)

@@ -338,6 +338,7 @@ def test_student_may_not_read_trainings(client: TestClient, db: Session) -> None
     assert response.status_code == 403
 
 
+@pytest.mark.usefixtures("chinese")
 def test_list_filters_by_status_and_exports(client: TestClient, db: Session) -> None:
     certificate = make_certificate(db)
     teacher = make_teacher(db)
