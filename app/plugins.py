@@ -7,6 +7,7 @@ do, so no entry point can run a service with a hook left without its handler."""
 from app.applications import importers as applications_importers
 from app.credits import flows as credits_flows
 from app.credits import importers as credits_importers
+from app.exams import flows as exams_flows
 from app.exams import importers as exams_importers
 from app.funding import flows as funding_flows
 from app.funding import importers as funding_importers
@@ -18,6 +19,7 @@ REGISTERED = (
     applications_importers,
     trainings_importers,
     exams_importers,
+    exams_flows,
     credits_importers,
     credits_flows,
     funding_importers,

@@ -196,8 +196,8 @@ def weight_problems(data: SchemePut) -> list[dict[str, str]]:
             problems.append(
                 {"field": f"body.weights.{key}", "message": f"unknown indicator; known: {known}"}
             )
-    for key in BY_KEY:
-        if key not in data.weights:
+    for key, indicator in BY_KEY.items():
+        if key not in data.weights and not indicator.optional:
             problems.append({"field": f"body.weights.{key}", "message": "weight missing"})
     total = sum(data.weights.values()) + data.committee_weight
     if not problems and total != 100:

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from app.applications.models import ApplicationMajor, PilotApplication
 from app.applications.service import approved_application
+from app.bases.models import TrainingBase
 from app.core.audit import apply_changes, delete_row, record, record_row, save_new, snapshot
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
@@ -590,6 +591,7 @@ def _filter_expenditures(statement: Any, filters: ExpenditureFilters) -> Any:
         category=BudgetLine.category,
         kind=Expenditure.kind,
         subsidy_run_id=Expenditure.subsidy_run_id,
+        base_id=Expenditure.base_id,
     )
     if filters.date_from is not None:
         statement = statement.where(col(Expenditure.spent_on) >= filters.date_from)
@@ -632,6 +634,7 @@ EXPENDITURES = Listing(
         ExportColumn("description", "摘要", Expenditure.description),
         ExportColumn("reverses_id", "冲销支出ID", Expenditure.reverses_id),
         ExportColumn("reversed_by_id", "被冲销ID", _REVERSED_BY),
+        ExportColumn("base_id", "实训基地ID", Expenditure.base_id),
     ],
     filename="expenditures",
     updated=[Expenditure.updated_at],
@@ -670,6 +673,23 @@ def line_exceeded(line: BudgetLine, spent: Decimal, amount: Decimal) -> Conflict
     )
 
 
+def _check_base(session: Session, line: BudgetLine, base_id: int) -> None:
+    """Only an equipment (设备采购) payment names the training base it equips, and the base
+    exists (422 otherwise)."""
+    if line.category != Category.equipment:
+        raise UnprocessableEntity(
+            f"Budget line {line.id} is for {CATEGORY_NAMES[line.category]}; only an equipment "
+            "(设备采购) payment names the training base it equips",
+            code="base_not_for_category",
+            errors=[{"field": "body.base_id", "message": "only on an equipment line"}],
+        )
+    if session.get(TrainingBase, base_id) is None:
+        raise UnprocessableEntity(
+            f"No training base with id {base_id}",
+            errors=[{"field": "body.base_id", "message": f"no training base {base_id}"}],
+        )
+
+
 def create_expenditure(
     session: Session, principal: Principal, data: ExpenditureCreate, today: date
 ) -> Expenditure:
@@ -677,6 +697,8 @@ def create_expenditure(
     expenditures never overdraw it."""
     require_office(principal, "record expenditures")
     line = locked_line(session, data.line_id, field="body.line_id")
+    if data.base_id is not None:
+        _check_base(session, line, data.base_id)
     spent = spent_on_line(session, data.line_id)
     if spent + data.amount > line.amount:
         raise line_exceeded(line, spent, data.amount)
@@ -733,6 +755,7 @@ def reverse_expenditure(
         voucher_no=voucher,
         description=data.reason,
         reverses_id=original.id,
+        base_id=original.base_id,
     )
     session.add(reversal)
     session.flush()

@@ -1,0 +1,39 @@
+"""The exams domain's part in earlier domains' work (see :mod:`app.core.hooks`): a training
+base's stations never drop below the capacity of an exam session held there that is not over."""
+
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from app.bases.hooks import stations_changing
+from app.bases.models import TrainingBase
+from app.core.errors import Conflict
+from app.exams.models import ExamSession
+
+
+@stations_changing.register
+def refuse_stations_below_sessions(
+    session: Session, base: TrainingBase, stations: int, today: date
+) -> None:
+    """409 naming the sessions at ``base`` on ``today`` or later that seat more than
+    ``stations``; sessions already held are history and do not hold the base back."""
+    rows = session.exec(
+        select(  # type: ignore[call-overload]
+            ExamSession.id, ExamSession.exam_date, ExamSession.capacity
+        )
+        .where(
+            ExamSession.base_id == base.id,
+            col(ExamSession.exam_date) >= today,
+            col(ExamSession.capacity) > stations,
+        )
+        .order_by(col(ExamSession.exam_date), col(ExamSession.id))
+    ).all()
+    if rows:
+        listed = ", ".join(f"session {i} on {d} (capacity {c})" for i, d, c in rows)
+        raise Conflict(
+            f"The training base {base.name} cannot go down to {stations} stations: {listed} "
+            "would no longer fit; lower those sessions' capacity or move them first",
+            code="stations_below_session_capacity",
+            sessions=[i for i, _, _ in rows],
+            largest_capacity=max(c for _, _, c in rows),
+        )
