@@ -18,6 +18,7 @@ from app.funding.models import Category
 from tests.applications.factories import make_application
 from tests.exams.factories import make_pilot, make_session, school_today
 from tests.funding.factories import make_line, make_source
+from tests.imports.helpers import upload
 from tests.reference.factories import (
     headers_for,
     make_certificate,
@@ -265,3 +266,63 @@ def test_a_college_manager_links_only_pilots_they_read(client: TestClient, db: S
 
     assert refused.status_code == 422
     assert str(theirs.id) in refused.json()["detail"]
+
+
+def test_bases_upload_with_partners_and_certificates_and_a_second_upload_changes_nothing(
+    client: TestClient, db: Session
+) -> None:
+    college = make_college(db, "机电学院")
+    certificate = make_certificate(db, name="工业机器人操作与运维")
+    content = (
+        "基地名称,二级学院,校内/校外,工位数,考点,合作企业,服务证书\n"
+        "智能制造实训基地,机电学院,校外,40,是,新松机器人、华为技术有限公司,工业机器人操作与运维\n"
+        "公共实训中心,,校内,100,否,,\n"
+    ).encode()
+    headers = office(db)
+
+    first = upload(client, headers, "training-bases", "b.csv", content)
+    second = upload(client, headers, "training-bases", "b.csv", content)
+    by_manager = upload(client, manager_of(db, college), "training-bases", "b.csv", content)
+    listed = {b["name"]: b for b in client.get(BASES, headers=headers).json()["items"]}
+
+    assert first.status_code == 200, first.text
+    assert first.json()["created"] == 2
+    assert second.json()["unchanged"] == 2
+    assert by_manager.status_code == 422  # the school-level row is not their college's
+    base = listed["智能制造实训基地"]
+    assert base["partners"] == ["华为技术有限公司", "新松机器人"]
+    assert base["certificates"] == [{"id": certificate.id, "name": "工业机器人操作与运维"}]
+    assert (base["on_campus"], base["exam_site"], base["college_id"]) == (False, True, college.id)
+    assert listed["公共实训中心"]["college_id"] is None
+
+
+def test_expenditures_upload_names_the_base_on_equipment_lines_only(
+    client: TestClient, db: Session
+) -> None:
+    pilot = make_pilot(db)
+    headers = office(db)
+    base = _base(client, headers, name="电子商务实训基地")
+    source = make_source(db)
+    equipment = make_line(db, source, pilot, category=Category.equipment)
+    training = make_line(db, source, pilot, category=Category.teacher_training)
+    header = "预算ID,金额,日期,收款方,凭证号,实训基地\n"
+
+    good = upload(
+        client,
+        headers,
+        "expenditures",
+        "e.csv",
+        f"{header}{equipment.id},100.00,2022-10-01,某公司,PZ-9,电子商务实训基地\n".encode(),
+    )
+    wrong = upload(
+        client,
+        headers,
+        "expenditures",
+        "w.csv",
+        f"{header}{training.id},100.00,2022-10-01,某公司,PZ-10,电子商务实训基地\n".encode(),
+    )
+    listed = client.get(EXPENDITURES, params={"base_id": base["id"]}, headers=headers).json()
+
+    assert good.status_code == 200, good.text
+    assert wrong.status_code == 422
+    assert [e["voucher_no"] for e in listed["items"]] == ["PZ-9"]
