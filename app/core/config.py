@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
     cors_origins: list[str] = Field(default_factory=list)
     timezone: str = "Asia/Shanghai"
+    default_language: Literal["zh-CN", "en"] = "zh-CN"
+    """The language of messages, labels and exports when a request sends no Accept-Language."""
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: str | None = None
     login_max_failures: int = Field(default=5, ge=1)
