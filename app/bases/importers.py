@@ -13,6 +13,7 @@ from app.bases.models import (
     TrainingBaseCertificate,
     TrainingBasePartner,
 )
+from app.core.i18n import _
 from app.core.roles import OFFICE_OR_COLLEGE, Principal
 from app.imports.cells import CellError, integer, multi, text, yes_no
 from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
@@ -26,7 +27,7 @@ _exam_site = yes_no({"是", "yes", "y", "true", "1", "√"}, {"否", "no", "n", 
 def _campus(raw: str) -> bool:
     value = CAMPUS_WORDS.get(raw.strip().casefold())
     if value is None:
-        raise CellError("校内 (on campus) or 校外 (off campus)")
+        raise CellError(_("校内 (on campus) or 校外 (off campus)"))
     return value
 
 
@@ -71,8 +72,12 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         colleges: dict[str, int] = plan.lookups["colleges"]
         if name and name not in colleges:
             raise RowRefused(
-                f"unknown college {name!r}{did_you_mean(name, colleges)}; leave it empty for a "
-                "school-level base (GET /api/v1/colleges)",
+                _(
+                    "unknown college {name}{hint}; leave it empty for a school-level base "
+                    "(GET /api/v1/colleges)",
+                    name=repr(name),
+                    hint=did_you_mean(name, colleges),
+                ),
                 "二级学院",
                 name,
             )
@@ -92,8 +97,11 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
             normalized = normalise_certificate_name(name)
             if normalized not in certificates:
                 raise RowRefused(
-                    f"unknown certificate {name!r}; use the name of one that exists "
-                    "(GET /api/v1/certificates)",
+                    _(
+                        "unknown certificate {name}; use the name of one that exists "
+                        "(GET /api/v1/certificates)",
+                        name=repr(name),
+                    ),
                     "服务证书",
                     name,
                 )

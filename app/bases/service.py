@@ -30,6 +30,7 @@ from app.bases.models import (
 from app.core.audit import apply_changes, delete_row, save_new, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import _
 from app.core.listing import Listing, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, Principal, Role
@@ -54,7 +55,7 @@ def visible_bases(statement: Any, principal: Principal) -> Any:
             )
         )
     raise Forbidden(
-        f"Role {principal.role.value} may not read training bases",
+        _("Role {role} may not read training bases", role=principal.role.value),
         allowed_roles=sorted(r.value for r in READERS),
     )
 
@@ -136,7 +137,7 @@ def _links(session: Session, ids: Sequence[int]) -> tuple[Any, Any, Any]:
 
 def base_items(session: Session, rows: Sequence[Any]) -> list[BaseListed]:
     """Bases with their partners, certificates and pilots, each read for all ``rows`` at once."""
-    partners, certificates, applications = _links(session, [base.id for base, _ in rows])
+    partners, certificates, applications = _links(session, [row[0].id for row in rows])
     return [
         BaseListed.model_validate(
             {
@@ -193,14 +194,20 @@ def _require_base_writer(principal: Principal, college_id: int | None) -> None:
         if college_id is not None and college_id == principal.college_id:
             return
         raise Forbidden(
-            "A college manager runs only their own college's training bases (college id "
-            f"{principal.college_id}); school-level bases (no college) and other colleges' "
-            "are the academic office's",
+            _(
+                "A college manager runs only their own college's training bases (college id "
+                "{college_id}); school-level bases (no college) and other colleges' are the "
+                "academic office's",
+                college_id=principal.college_id,
+            ),
             code="out_of_scope",
         )
     raise Forbidden(
-        f"Role {principal.role.value} may not change training bases; allowed roles: "
-        "academic_office, college_manager (own college)",
+        _(
+            "Role {role} may not change training bases; allowed roles: academic_office, "
+            "college_manager (own college)",
+            role=principal.role.value,
+        ),
         allowed_roles=[Role.academic_office.value, Role.college_manager.value],
     )
 
@@ -212,7 +219,7 @@ def _unique_name(session: Session, name: str, own_id: int | None) -> None:
     other = session.exec(statement).first()
     if other is not None:
         raise Conflict(
-            f"Another training base is already named {name!r} (id {other})",
+            _("Another training base is already named {name} (id {id})", name=name, id=other),
             code="duplicate",
             field="name",
             existing_id=other,
@@ -222,8 +229,10 @@ def _unique_name(session: Session, name: str, own_id: int | None) -> None:
 def _check_college(session: Session, college_id: int | None) -> None:
     if college_id is not None and session.get(College, college_id) is None:
         raise UnprocessableEntity(
-            f"No college with id {college_id}",
-            errors=[{"field": "body.college_id", "message": f"no college {college_id}"}],
+            _("No college with id {id}", id=college_id),
+            errors=[
+                {"field": "body.college_id", "message": _("No college with id {id}", id=college_id)}
+            ],
         )
 
 
@@ -232,8 +241,13 @@ def _check_certificates(session: Session, ids: Sequence[int]) -> None:
     missing = sorted(set(ids) - found)
     if missing:
         raise UnprocessableEntity(
-            f"No certificate with id {', '.join(map(str, missing))}",
-            errors=[{"field": "body.certificate_ids", "message": f"unknown ids {missing}"}],
+            _("No certificate with id {ids}", ids=", ".join(map(str, missing))),
+            errors=[
+                {
+                    "field": "body.certificate_ids",
+                    "message": _("No certificate with id {ids}", ids=", ".join(map(str, missing))),
+                }
+            ],
         )
 
 
@@ -245,8 +259,15 @@ def _check_applications(session: Session, principal: Principal, ids: Sequence[in
     missing = sorted(set(ids) - set(session.exec(statement).all()))
     if missing:
         raise UnprocessableEntity(
-            f"No pilot application with id {', '.join(map(str, missing))}",
-            errors=[{"field": "body.application_ids", "message": f"unknown ids {missing}"}],
+            _("No pilot application with id {ids}", ids=", ".join(map(str, missing))),
+            errors=[
+                {
+                    "field": "body.application_ids",
+                    "message": _(
+                        "No pilot application with id {ids}", ids=", ".join(map(str, missing))
+                    ),
+                }
+            ],
         )
 
 
@@ -305,7 +326,7 @@ def locked_base(session: Session, principal: Principal, base_id: int) -> Trainin
     """The base, locked, when ``principal`` may read it (404 otherwise) and write it (403)."""
     statement = visible_bases(select(TrainingBase.id), principal).where(TrainingBase.id == base_id)
     if session.exec(statement).first() is None:
-        raise NotFound(f"No training base with id {base_id}")
+        raise NotFound(_("No training base with id {id}", id=base_id))
     base = lock_row(session, TrainingBase, base_id, "training base")
     _require_base_writer(principal, base.college_id)
     return base
@@ -325,8 +346,8 @@ def update_base(
     for field, value in changes.items():
         if value is None and field not in BaseUpdate.NULLABLE:
             raise UnprocessableEntity(
-                f"{field} cannot be null",
-                errors=[{"field": f"body.{field}", "message": "cannot be null"}],
+                _("{field} cannot be null", field=field),
+                errors=[{"field": f"body.{field}", "message": _("cannot be null")}],
             )
     if "college_id" in changes:
         _require_base_writer(principal, changes["college_id"])
@@ -379,7 +400,11 @@ def delete_base(session: Session, principal: Principal, base_id: int) -> None:
     if found:
         listed = ", ".join(f"{f['count']} {f['entity']}" for f in found)
         raise Conflict(
-            f"The training base {base_id} is still named by {listed}; remove or move them first",
+            _(
+                "The training base {id} is still named by {listed}; remove or move them first",
+                id=base_id,
+                listed=listed,
+            ),
             code="still_referenced",
             referenced_by=found,
         )

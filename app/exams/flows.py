@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from app.bases.hooks import stations_changing
 from app.bases.models import TrainingBase
 from app.core.errors import Conflict
+from app.core.i18n import _
 from app.exams.models import ExamSession
 
 
@@ -29,11 +30,19 @@ def refuse_stations_below_sessions(
         .order_by(col(ExamSession.exam_date), col(ExamSession.id))
     ).all()
     if rows:
-        listed = ", ".join(f"session {i} on {d} (capacity {c})" for i, d, c in rows)
+        listed = ", ".join(
+            _("session {id} on {day} (capacity {capacity})", id=i, day=d, capacity=c)
+            for i, d, c in rows
+        )
         raise Conflict(
-            f"The training base {base.name} cannot go down to {stations} stations: {listed} "
-            "would no longer fit; lower those sessions' capacity or move them first",
+            _(
+                "The training base {name} cannot go down to {stations} stations: {listed} "
+                "would no longer fit; lower those sessions' capacity or move them first",
+                name=base.name,
+                stations=stations,
+                listed=listed,
+            ),
             code="stations_below_session_capacity",
-            sessions=[i for i, _, _ in rows],
-            largest_capacity=max(c for _, _, c in rows),
+            sessions=[row[0] for row in rows],
+            largest_capacity=max(row[2] for row in rows),
         )

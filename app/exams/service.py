@@ -29,6 +29,7 @@ from app.core.errors import (
 )
 from app.core.export import ExportColumn
 from app.core.hooks import Hook
+from app.core.i18n import _
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
 from app.core.ratelimit import RateLimit
@@ -223,16 +224,23 @@ def check_base_capacity(
     )
     if not base.exam_site:
         raise UnprocessableEntity(
-            f"The training base {base.name} is not a registered exam site (考点); mark it one "
-            "first or hold the session elsewhere",
+            _(
+                "The training base {name} is not a registered exam site (考点); mark it one "
+                "first or hold the session elsewhere",
+                name=base.name,
+            ),
             code="not_an_exam_site",
-            errors=[{"field": "body.base_id", "message": "not a registered exam site"}],
+            errors=[{"field": "body.base_id", "message": _("not a registered exam site")}],
         )
     if capacity > base.stations:
-        where = f"Session {session_id}" if session_id else "A session"
         raise Conflict(
-            f"{where} at {base.name} cannot seat {capacity} candidates: the base has "
-            f"{base.stations} stations (工位)",
+            _(
+                "A session at {name} cannot seat {capacity} candidates: the base has "
+                "{stations} stations (工位)",
+                name=base.name,
+                capacity=capacity,
+                stations=base.stations,
+            ),
             code="capacity_above_stations",
             stations=base.stations,
             capacity=capacity,
@@ -305,11 +313,11 @@ def eligibility_problems(
         .where(ApplicationMajor.application_id == application.id)
         .order_by(col(Major.name))
     ).all()
-    if student.major_id not in {m for m, _ in majors}:
+    if student.major_id not in {m for m, _name in majors}:
         own = session.get(Major, student.major_id)
         problems.append(
             f"the student's major {own.name if own else student.major_id} is not among the "
-            f"pilot's majors ({'、'.join(n for _, n in majors)})"
+            f"pilot's majors ({'、'.join(n for _id, n in majors)})"
         )
     cohorts = sorted(
         session.exec(

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.bases.models import TrainingBase
 from app.core.audit import record, snapshot
+from app.core.i18n import _
 from app.core.params import MAX_DB_ID
 from app.core.roles import OFFICE, Principal
 from app.funding import service
@@ -83,8 +84,12 @@ def _base_id(plan: Plan, cells: dict[str, Any]) -> int | None:
     bases: dict[str, int] = plan.lookups["bases"]
     if name not in bases:
         raise RowRefused(
-            f"unknown training base {name!r}{did_you_mean(name, bases)}; use the name of one "
-            "that exists (GET /api/v1/training-bases)",
+            _(
+                "unknown training base {name}{hint}; use the name of one that exists "
+                "(GET /api/v1/training-bases)",
+                name=repr(name),
+                hint=did_you_mean(name, bases),
+            ),
             "实训基地",
             name,
         )
@@ -126,8 +131,12 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         )
     if values.get("base_id") is not None and line["category"] != Category.equipment:
         raise RowRefused(
-            f"budget line {cells['line_id']} is for {CATEGORY_NAMES[line['category']]}; only "
-            "an equipment (设备采购) payment names the training base it equips",
+            _(
+                "budget line {id} is for {category}; only an equipment (设备采购) payment names "
+                "the training base it equips",
+                id=cells["line_id"],
+                category=CATEGORY_NAMES[line["category"]],
+            ),
             "实训基地",
             str(cells["base"]),
         )

@@ -20,6 +20,7 @@ from app.core.audit import apply_changes, delete_row, record, record_row, save_n
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import _
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
@@ -678,15 +679,21 @@ def _check_base(session: Session, line: BudgetLine, base_id: int) -> None:
     exists (422 otherwise)."""
     if line.category != Category.equipment:
         raise UnprocessableEntity(
-            f"Budget line {line.id} is for {CATEGORY_NAMES[line.category]}; only an equipment "
-            "(设备采购) payment names the training base it equips",
+            _(
+                "Budget line {id} is for {category}; only an equipment (设备采购) payment names "
+                "the training base it equips",
+                id=line.id,
+                category=CATEGORY_NAMES[line.category],
+            ),
             code="base_not_for_category",
-            errors=[{"field": "body.base_id", "message": "only on an equipment line"}],
+            errors=[{"field": "body.base_id", "message": _("only on an equipment line")}],
         )
     if session.get(TrainingBase, base_id) is None:
         raise UnprocessableEntity(
-            f"No training base with id {base_id}",
-            errors=[{"field": "body.base_id", "message": f"no training base {base_id}"}],
+            _("No training base with id {id}", id=base_id),
+            errors=[
+                {"field": "body.base_id", "message": _("No training base with id {id}", id=base_id)}
+            ],
         )
 
 

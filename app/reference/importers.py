@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
+from app.core.i18n import _
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
 from app.imports.cells import CellError, choice, code, date_cell, decimal, integer, multi, text
@@ -231,7 +232,7 @@ def _prepare_courses(session: Session, _principal: Principal) -> Plan:
         existing=existing,
         lookups={
             "colleges": _ids_by_name(session, College),
-            "major_codes": {major_code: major_id for major_id, major_code, _ in majors},
+            "major_codes": {major_code: major_id for major_id, major_code, _name in majors},
             "major_names": dict(names),
         },
     )
@@ -409,9 +410,9 @@ def _prepare_students(session: Session, _principal: Principal) -> Plan:
     return Plan(
         existing=_rows_by(session, Student, "student_no"),
         lookups={
-            "major_codes": {m_code: m_id for m_id, m_code, _, _ in majors},
+            "major_codes": {m_code: m_id for m_id, m_code, _name, _college in majors},
             "major_names": dict(names),
-            "major_college": {m_id: college for m_id, _, _, college in majors},
+            "major_college": {m_id: college for m_id, _code, _name, college in majors},
         },
     )
 
@@ -627,8 +628,10 @@ def _basis(raw: str) -> DualBasis:
     value = BASIS_WORDS.get(unicodedata.normalize("NFKC", raw).strip().casefold())
     if value is None:
         raise CellError(
-            "one of 企业实践经历 (enterprise_experience), 专业技术资格 "
-            "(professional_qualification), 职业技能等级证书 (vocational_certificate)"
+            _(
+                "one of 企业实践经历 (enterprise_experience), 专业技术资格 "
+                "(professional_qualification), 职业技能等级证书 (vocational_certificate)"
+            )
         )
     return value
 
@@ -641,15 +644,22 @@ def _dual_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> di
     staff_no = cells["staff_no"]
     if staff_no not in plan.existing:
         raise RowRefused(
-            f"unknown staff number {staff_no}{did_you_mean(staff_no, plan.existing)}; upload "
-            "the teacher first (kind teachers)",
+            _(
+                "unknown staff number {staff_no}{hint}; upload the teacher first (kind teachers)",
+                staff_no=staff_no,
+                hint=did_you_mean(staff_no, plan.existing),
+            ),
             "工号",
             staff_no,
         )
     recognised, until = cells["recognised_on"], cells.get("valid_until")
     if until is not None and until < recognised:
         raise RowRefused(
-            f"valid until {until} is before the day it was recognised ({recognised})",
+            _(
+                "valid until {until} is before the day it was recognised ({recognised})",
+                until=until,
+                recognised=recognised,
+            ),
             "有效期至",
             str(until),
         )

@@ -11,6 +11,7 @@ from app.core.audit import apply_changes, delete_row, save_new
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import _
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_row
 from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
@@ -355,7 +356,7 @@ def course_statement(_session: Session, principal: Principal, filters: CourseFil
 
 def course_items(session: Session, rows: Sequence[Any]) -> list[CourseItem]:
     """Courses with their majors, fetched for all ``rows`` in one statement."""
-    ids = [course.id for course, _ in rows]
+    ids = [course.id for course, _college in rows]
     majors: dict[int, list[CourseMajorRef]] = {i: [] for i in ids}
     if ids:
         links = session.exec(
@@ -659,7 +660,10 @@ def clear_dual_qualification(
     check_version(teacher.version, if_match, "teacher")
     if teacher.dual_basis is None:
         raise Conflict(
-            f"Teacher {teacher.staff_no} is not recognised as 双师型; nothing to withdraw",
+            _(
+                "Teacher {staff_no} is not recognised as 双师型; nothing to withdraw",
+                staff_no=teacher.staff_no,
+            ),
             code="not_dual_qualified",
         )
     changes = {"dual_basis": None, "dual_recognised_on": None, "dual_valid_until": None}

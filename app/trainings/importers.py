@@ -15,6 +15,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.core.config import get_settings
+from app.core.i18n import _
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.imports.cells import CellError, choice, code, date_cell, integer, text, yes_no
@@ -409,7 +410,7 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
     statuses: dict[int, Any] = dict(
         session.execute(
             sa.select(PilotApplication.id, PilotApplication.status)  # type: ignore[call-overload]
-            .where(col(PilotApplication.id).in_({app_id for _, _, app_id in batch_rows}))
+            .where(col(PilotApplication.id).in_({row[2] for row in batch_rows}))
             .order_by(PilotApplication.id)
             .with_for_update(read=True)
         ).all()
@@ -602,7 +603,11 @@ def _qualification_values(
     issued_on, valid_until = cells["issued_on"], cells.get("valid_until")
     if valid_until is not None and valid_until < issued_on:
         raise RowRefused(
-            f"valid until {valid_until} is before the issue date {issued_on}",
+            _(
+                "valid until {until} is before the issue date {issued}",
+                until=valid_until,
+                issued=issued_on,
+            ),
             "有效期至",
             str(valid_until),
         )

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from app.core.audit import apply_changes, delete_row, save_new
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
+from app.core.i18n import _
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_one
 from app.core.roles import READ_ALL, Principal, Role
@@ -42,7 +43,7 @@ def visible_qualifications(statement: Any, principal: Principal) -> Any:
     if role == Role.teacher:
         return statement.where(EvaluatorQualification.teacher_id == (principal.teacher_id or -1))
     raise Forbidden(
-        f"Role {role.value} may not read evaluator qualifications",
+        _("Role {role} may not read evaluator qualifications", role=role.value),
         allowed_roles=sorted(r.value for r in READERS),
     )
 
@@ -50,8 +51,11 @@ def visible_qualifications(statement: Any, principal: Principal) -> Any:
 def _require_writer(principal: Principal) -> None:
     if principal.role not in WRITERS:
         raise Forbidden(
-            f"Role {principal.role.value} may not record evaluator qualifications; allowed "
-            "roles: academic_office, college_manager (own college's teachers)",
+            _(
+                "Role {role} may not record evaluator qualifications; allowed roles: "
+                "academic_office, college_manager (own college's teachers)",
+                role=principal.role.value,
+            ),
             allowed_roles=[r.value for r in WRITERS],
         )
 
@@ -140,8 +144,14 @@ def _check_number_free(session: Session, number: str, own_id: int | None) -> Non
     if holder is not None:
         other_id, name, staff_no = holder
         raise Conflict(
-            f"考评员 qualification number {number} is already held by {name} ({staff_no}), "
-            f"qualification {other_id}; numbers are unique",
+            _(
+                "考评员 qualification number {number} is already held by {name} ({staff_no}), "
+                "qualification {id}; numbers are unique",
+                number=number,
+                name=name,
+                staff_no=staff_no,
+                id=other_id,
+            ),
             code="duplicate",
             existing_id=other_id,
         )
@@ -153,7 +163,7 @@ def create_qualification(
     _require_writer(principal)
     teacher = _teacher_or_422(session, principal, data.teacher_id, "body.teacher_id")
     if principal.role == Role.college_manager and teacher.college_id != principal.college_id:
-        raise Forbidden("A college manager records their own college's teachers only")
+        raise Forbidden(_("A college manager records their own college's teachers only"))
     _check_certificate_level(session, data.certificate_id, data.level)
     _check_number_free(session, data.qualification_no, None)
     qualification = EvaluatorQualification.model_validate(data.model_dump())
@@ -195,14 +205,19 @@ def update_qualification(
     for field, value in changes.items():
         if value is None and field not in QualificationUpdate.NULLABLE:
             raise UnprocessableEntity(
-                f"{field} cannot be null",
-                errors=[{"field": f"body.{field}", "message": "cannot be null"}],
+                _("{field} cannot be null", field=field),
+                errors=[{"field": f"body.{field}", "message": _("cannot be null")}],
             )
     merged = {**qualification.model_dump(), **changes}
     problem = validity_problem(merged["issued_on"], merged["valid_until"])
     if problem:
+        message = _(
+            "valid_until {until} is before issued_on {issued}",
+            until=merged["valid_until"],
+            issued=merged["issued_on"],
+        )
         raise UnprocessableEntity(
-            problem, errors=[{"field": "body.valid_until", "message": problem}]
+            message, errors=[{"field": "body.valid_until", "message": message}]
         )
     if "certificate_id" in changes or "level" in changes:
         _check_certificate_level(session, merged["certificate_id"], merged["level"])

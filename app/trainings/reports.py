@@ -20,6 +20,7 @@ from app.applications.models import (
 from app.applications.service import get_application, visible
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
+from app.core.i18n import _
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.reference.models import Certificate, College, Level, Major, Teacher
 from app.trainings.models import (
@@ -463,14 +464,14 @@ def dual_report(
     managers (their college's pilots and teachers)."""
     if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
-            f"Role {principal.role.value} may not read the 双师型 report",
+            _("Role {role} may not read the 双师型 report", role=principal.role.value),
             allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
     statement = _pilot_statement(principal, year, None, certificate_id)
     pilots = session.exec(
         statement.order_by(col(PilotApplication.year).desc(), col(PilotApplication.id))
     ).all()
-    ids = [application.id for application, _ in pilots]
+    ids = [application.id for application, _name in pilots]
     figures = dual_by_application(session, ids, day)
     majors: dict[int, list[str]] = defaultdict(list)
     if ids:
@@ -521,7 +522,7 @@ def dual_report(
             for college_id, name, n, d in colleges
         ],
         overall=_dual_figure(
-            sum(int(n) for _, _, n, _ in colleges), sum(int(d or 0) for _, _, _, d in colleges)
+            sum(int(row[2]) for row in colleges), sum(int(row[3] or 0) for row in colleges)
         ),
         pilot_teachers=_dual_figure(int(pilot_teachers[0] or 0), int(pilot_teachers[1] or 0)),
     )
