@@ -149,13 +149,13 @@ def test_a_session_at_a_base_with_30_stations_refuses_capacity_31(
     assert too_many.status_code == 409, too_many.text
     assert too_many.json()["code"] == "capacity_above_stations"
     assert too_many.json()["stations"] == 30
-    assert "30 个工位" in too_many.json()["detail"]
-    english = client.post(
+    assert "the base has 30 stations" in too_many.json()["detail"]
+    chinese = client.post(
         SESSIONS,
         json=_session_body(pilot.id, base_id=base["id"], capacity=31),
-        headers={**headers, "Accept-Language": "en"},
+        headers={**headers, "Accept-Language": "zh-CN"},
     )
-    assert "the base has 30 stations" in english.json()["detail"]
+    assert "该基地只有 30 个工位" in chinese.json()["detail"]
     assert fits.status_code == 201, fits.text
     assert fits.json()["base_id"] == base["id"]
     assert grow.status_code == 409 and grow.json()["code"] == "capacity_above_stations"
