@@ -16,9 +16,8 @@ bases = Routes(
 bases.list(
     service.BASES,
     """Training bases by name, with their partner enterprises, the certificates and pilots they
-    serve, their stations and whether they are a registered exam site. The office, auditors and
-    admins read all; a college manager their college's and the school-level ones (no college);
-    other roles 403. `q` matches the name or a partner's.""",
+    serve, their stations and whether they are a registered exam site; every role reads every
+    base (a school facility the exam timetable names). `q` matches the name or a partner's.""",
     item=models.BasePublic,
 )
 bases.create(
@@ -29,8 +28,8 @@ bases.create(
     by the caller (422).""",
 )
 bases.get(
-    """One base with its partners, certificates and pilots; its version as the ETag. 404 when
-    it does not exist or is not yours to read."""
+    """One base with its partners, certificates and pilots; its version as the ETag; every
+    role reads it. 404 when it does not exist."""
 )
 bases.update(
     models.BaseUpdate,

@@ -105,24 +105,28 @@ def test_colleges_run_their_own_bases_the_office_all_and_auditors_only_read(
     )
     school_by_manager = client.post(BASES, json={"name": "X", "stations": 1}, headers=manager)
     seen = {b["name"] for b in client.get(BASES, headers=manager).json()["items"]}
-    hidden = client.get(f"{BASES}/{others['id']}", headers=manager)
+    others_read = client.get(f"{BASES}/{others['id']}", headers=manager)
+    change_others = client.patch(
+        f"{BASES}/{others['id']}", json={"stations": 5}, headers={**manager, "If-Match": '"1"'}
+    )
     change_school = client.patch(
         f"{BASES}/{school['id']}", json={"stations": 5}, headers={**manager, "If-Match": '"1"'}
     )
     auditor = headers_for(db, Role.auditor)
     auditor_reads = client.get(BASES, headers=auditor)
     auditor_writes = client.post(BASES, json={"name": "Y", "stations": 1}, headers=auditor)
-    teacher_reads = client.get(BASES, headers=headers_for(db, Role.teacher))
+    student_reads = client.get(BASES, headers=headers_for(db, Role.student))
     duplicate = client.post(BASES, json={"name": "二学院基地", "stations": 1}, headers=headers)
 
     assert mine.status_code == 201, mine.text
     assert school_by_manager.status_code == 403
-    assert seen == {"校级公共实训中心", "一学院基地"}
-    assert hidden.status_code == 404
+    assert seen == {"校级公共实训中心", "一学院基地", "二学院基地"}  # every role reads every base
+    assert others_read.status_code == 200
+    assert change_others.status_code == 403
     assert change_school.status_code == 403
     assert auditor_reads.status_code == 200 and auditor_reads.json()["total"] == 3
     assert auditor_writes.status_code == 403
-    assert teacher_reads.status_code == 403
+    assert student_reads.status_code == 200 and student_reads.json()["total"] == 3
     assert duplicate.status_code == 409 and duplicate.json()["code"] == "duplicate"
 
 
