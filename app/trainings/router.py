@@ -292,19 +292,23 @@ def reports_teacher_coverage(
         Query(description="Only this status; without it submitted, approved and closed"),
     ] = None,
     certificate_id: FilterId = None,
+    as_of: Annotated[
+        date | None,
+        Query(description="The day certificates and qualifications are judged on; default today"),
+    ] = None,
     format: FormatQuery = ExportFormat.json,
 ) -> Any:
     """师资培训覆盖率: per pilot the assigned teachers, those holding a certified and still
     valid training for its certificate at or above its level, the percentage and who is
     missing (`below_target` flags a pilot under 100 %); beside it, `evaluators`: the teachers
     assigned as evaluators (考评员), those holding a 考评员 qualification for the certificate at
-    or above the level, issued by and valid today, and who is missing; per teachers' college
-    and overall. For the office, auditors, admins and college managers (their college's
-    pilots); 403 for other roles."""
+    or above the level, issued by and valid on the day, and who is missing; per teachers'
+    college and overall. The day is `as_of`, today by default. For the office, auditors,
+    admins and college managers (their college's pilots); 403 for other roles."""
     report = reports.coverage_report(
         session,
         principal,
-        today=school_today(settings.timezone),
+        today=as_of or school_today(settings.timezone),
         year=year,
         status=status,
         certificate_id=certificate_id,

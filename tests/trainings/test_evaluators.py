@@ -177,6 +177,10 @@ def test_evaluator_coverage_counts_valid_qualifications_at_or_above_the_level(
     detail = client.get(f"/api/v1/applications/{application.id}", headers=headers).json()
     exported = client.get(REPORT, params={"format": "csv"}, headers=headers)
 
+    last_year = client.get(
+        REPORT, params={"as_of": str(today - timedelta(days=2))}, headers=headers
+    ).json()
+    before_issue = client.get(REPORT, params={"as_of": "2022-07-14"}, headers=headers).json()
     evaluators = pilot["evaluators"]
     assert (evaluators["assigned"], evaluators["qualified"]) == (3, 1)
     assert evaluators["coverage_percent"] == 33.3 and evaluators["below_target"] is True
@@ -186,6 +190,8 @@ def test_evaluator_coverage_counts_valid_qualifications_at_or_above_the_level(
     assert (pilot["assigned"], pilot["certified"]) == (4, 1)  # trainer coverage beside it
     assert detail["evaluator_coverage"]["coverage_percent"] == 33.3
     assert detail["teacher_coverage"]["certified"] == 1
+    assert last_year["overall"]["evaluators_qualified"] == 2  # the expired one, valid then
+    assert before_issue["overall"]["evaluators_qualified"] == 0  # none issued yet
     assert report["overall"]["evaluators_assigned"] == 3
     assert report["overall"]["evaluators_qualified"] == 1
     assert report["colleges"][0]["evaluator_coverage_percent"] == 33.3
