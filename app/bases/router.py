@@ -36,7 +36,8 @@ bases.update(
     service.update_base,
     """Change a base (`If-Match`); `partners`, `certificate_ids` and `application_ids` replace
     their lists. `stations` never drops below the capacity of an exam session held at the base
-    that is not over yet (409 `stations_below_session_capacity` naming the sessions). The
+    that is not over yet (409 `stations_below_session_capacity` naming the sessions), and a base
+    with such a session stays an exam site (409 `exam_site_has_sessions`). The
     office changes any base; a college manager their own college's (403 otherwise).""",
     extra={"today": Today},
 )

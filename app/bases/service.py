@@ -349,8 +349,10 @@ def update_base(
     if "application_ids" in links:
         before_apps = set(_current_links(session, base_id)["application_ids"])
         _check_applications(session, principal, sorted(set(links["application_ids"]) - before_apps))
-    if "stations" in changes and changes["stations"] < base.stations:
-        stations_changing(session, base, changes["stations"], today)
+    stations = changes.get("stations", base.stations)
+    exam_site = changes.get("exam_site", base.exam_site)
+    if stations < base.stations or (base.exam_site and not exam_site):
+        stations_changing(session, base, stations, exam_site, today)
     before = _current_links(session, base_id)
     after = {**before, **links}
     if links and after != before:

@@ -1,5 +1,6 @@
 """The exams domain's part in earlier domains' work (see :mod:`app.core.hooks`): a training
-base's stations never drop below the capacity of an exam session held there that is not over."""
+base's stations never drop below the capacity of an exam session held there that is not over,
+and a base with such a session stays a registered exam site."""
 
 from datetime import date
 
@@ -14,10 +15,28 @@ from app.exams.models import ExamSession
 
 @stations_changing.register
 def refuse_stations_below_sessions(
-    session: Session, base: TrainingBase, stations: int, today: date
+    session: Session, base: TrainingBase, stations: int, exam_site: bool, today: date
 ) -> None:
     """409 naming the sessions at ``base`` on ``today`` or later that seat more than
-    ``stations``; sessions already held are history and do not hold the base back."""
+    ``stations`` (or any such session, when the base stops being an exam site); sessions
+    already held are history and do not hold the base back."""
+    if not exam_site:
+        coming = session.exec(
+            select(ExamSession.id)
+            .where(ExamSession.base_id == base.id, col(ExamSession.exam_date) >= today)
+            .order_by(col(ExamSession.exam_date), col(ExamSession.id))
+        ).all()
+        if coming:
+            raise Conflict(
+                _(
+                    "The training base {name} stays a registered exam site while exam sessions "
+                    "{ids} are to be held there; move them first",
+                    name=base.name,
+                    ids=", ".join(map(str, coming)),
+                ),
+                code="exam_site_has_sessions",
+                sessions=list(coming),
+            )
     rows = session.exec(
         select(  # type: ignore[call-overload]
             ExamSession.id, ExamSession.exam_date, ExamSession.capacity

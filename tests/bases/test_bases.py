@@ -203,6 +203,9 @@ def test_stations_never_drop_below_a_coming_session_but_a_held_one_does_not_hold
     down_to_coming = client.patch(
         f"{BASES}/{base['id']}", json={"stations": 28}, headers={**headers, "If-Match": '"1"'}
     )
+    not_a_site = client.patch(
+        f"{BASES}/{base['id']}", json={"exam_site": False}, headers={**headers, "If-Match": '"2"'}
+    )
     referenced = client.delete(f"{BASES}/{base['id']}", headers=headers)
 
     assert below.status_code == 409, below.text
@@ -210,6 +213,9 @@ def test_stations_never_drop_below_a_coming_session_but_a_held_one_does_not_hold
     assert below.json()["sessions"] == [coming["id"]]
     assert down_to_coming.status_code == 200, down_to_coming.text
     assert down_to_coming.json()["stations"] == 28
+    assert not_a_site.status_code == 409, not_a_site.text
+    assert not_a_site.json()["code"] == "exam_site_has_sessions"
+    assert not_a_site.json()["sessions"] == [coming["id"]]
     assert referenced.status_code == 409 and referenced.json()["code"] == "still_referenced"
 
 
