@@ -24,6 +24,7 @@ from app.accounts.router import api_keys_router, auth_router, users_router
 from app.applications.router import applications_router, plans_router, reports_router
 from app.audit.chain import seal_quietly
 from app.audit.router import router as audit_router
+from app.bases.router import router as bases_router
 from app.committee.router import experts_router, meetings_router
 from app.core.auth import install_principal_resolvers
 from app.core.config import Settings, get_settings
@@ -64,6 +65,7 @@ from app.trainings.router import (
     application_detail_router,
     batches_router,
     coverage_router,
+    qualifications_router,
     trainings_router,
 )
 
@@ -174,6 +176,15 @@ TAGS = [
         "unique trainer certificate number and evaluator (考评员) qualification",
     ),
     _tag(
+        "training-bases",
+        "实训基地",
+        "与企业共建的实训基地：校内/校外、合作企业、服务的证书与试点、工位数、是否为考点；"
+        "考核场次可设在基地，设备采购支出可记到基地",
+        "Training bases built with enterprises: on or off campus, partner enterprises, the "
+        "certificates and pilots they serve, stations, registered exam site; exam sessions may "
+        "be held at a base and equipment payments may name the base they equip",
+    ),
+    _tag(
         "training-batches",
         "学生培训",
         "已批准试点的学生培训批次及学员：参训学时与结业",
@@ -282,7 +293,9 @@ def api_router() -> APIRouter:
     router.include_router(reports_router)
     router.include_router(coverage_router)
     router.include_router(trainings_router)
+    router.include_router(qualifications_router)
     router.include_router(batches_router)
+    router.include_router(bases_router)
     router.include_router(sessions_router)
     router.include_router(registrations_router)
     router.include_router(certificates_router)

@@ -9,6 +9,12 @@ from app.applications.models import (
     PilotTeacher,
     PlanCourse,
 )
+from app.bases.models import (
+    TrainingBase,
+    TrainingBaseApplication,
+    TrainingBaseCertificate,
+    TrainingBasePartner,
+)
 from app.committee.models import Expert, Meeting, MeetingAttendee, MeetingDecision
 from app.core.audit import AuditEvent
 from app.credits.models import (
@@ -38,6 +44,7 @@ from app.reference.models import (
     Teacher,
 )
 from app.trainings.models import (
+    EvaluatorQualification,
     TeacherTraining,
     TrainingBatch,
     TrainingBatchInstructor,
@@ -61,6 +68,7 @@ __all__ = [
     "Evaluation",
     "EvaluationOrg",
     "EvaluationScheme",
+    "EvaluatorQualification",
     "ExamRegistration",
     "ExamResult",
     "ExamSession",
@@ -84,6 +92,10 @@ __all__ = [
     "SubsidyRun",
     "Teacher",
     "TeacherTraining",
+    "TrainingBase",
+    "TrainingBaseApplication",
+    "TrainingBaseCertificate",
+    "TrainingBasePartner",
     "TrainingBatch",
     "TrainingBatchInstructor",
     "TrainingEnrollment",

@@ -5,8 +5,10 @@ Importing this module wires the service; ``create_app``, the demo loader and the
 do, so no entry point can run a service with a hook left without its handler."""
 
 from app.applications import importers as applications_importers
+from app.bases import importers as bases_importers
 from app.credits import flows as credits_flows
 from app.credits import importers as credits_importers
+from app.exams import flows as exams_flows
 from app.exams import importers as exams_importers
 from app.funding import flows as funding_flows
 from app.funding import importers as funding_importers
@@ -17,7 +19,9 @@ REGISTERED = (
     reference_importers,
     applications_importers,
     trainings_importers,
+    bases_importers,
     exams_importers,
+    exams_flows,
     credits_importers,
     credits_flows,
     funding_importers,

@@ -14,14 +14,15 @@ LAYERS: list[set[str]] = [
     {"reference"},
     {"accounts"},
     {"applications"},
-    {"trainings"},
+    {"trainings", "bases"},
     {"exams"},
     {"credits", "funding"},
     {"evaluations", "committee"},
     {"demo", "main", "models", "plugins", "__main__", "upload_client"},
 ]
 """Bottom first. A package may import from its own package and from lower layers only; two
-packages of one layer (credits and funding, evaluations and committee) do not import each other."""
+packages of one layer (trainings and bases, credits and funding, evaluations and committee) do not
+import each other."""
 
 RANK = {package: rank for rank, layer in enumerate(LAYERS) for package in layer}
 

@@ -23,6 +23,8 @@ from app.applications.models import (
     PlanCreate,
     TeacherRole,
 )
+from app.bases import service as bases
+from app.bases.models import BaseCreate, TrainingBase
 from app.committee import service as committee
 from app.committee.models import DecisionIn, ExpertCreate, ExpertKind, MeetingCreate
 from app.core.config import get_settings
@@ -52,12 +54,21 @@ from app.reference.models import (
     College,
     CourseCreate,
     CourseMajor,
+    DualBasis,
+    DualQualificationPut,
     Major,
     Student,
     Teacher,
 )
+from app.trainings import qualifications
 from app.trainings import service as trainings
-from app.trainings.models import BatchCreate, CertifyBody, EnrollmentCreate, TrainingCreate
+from app.trainings.models import (
+    BatchCreate,
+    CertifyBody,
+    EnrollmentCreate,
+    QualificationCreate,
+    TrainingCreate,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -266,6 +277,7 @@ def _exams(session: Session, ctx: DemoContext) -> None:
             application_id=web.id,
             exam_date=today - timedelta(days=10),
             site="实训楼A301",
+            base_id=_demo_base_id(session),
             capacity=30,
             registration_opens=today - timedelta(days=40),
             registration_closes=today - timedelta(days=20),
@@ -418,6 +430,7 @@ def _funding(session: Session, ctx: DemoContext) -> None:
                 payee=payee,
                 voucher_no=voucher,
                 description=description,
+                base_id=_demo_base_id(session) if line == 0 else None,
             ),
             spent_on,
         )
@@ -449,10 +462,10 @@ def _funding(session: Session, ctx: DemoContext) -> None:
 
 
 DEMO_TRAININGS = [
-    # staff no, certificate number (None: still in progress), 考评员 number
-    ("T1001", "WEB-ZJ-2022-0001", "KPY-2022-017"),
-    ("T1002", "WEB-ZJ-2022-0002", None),
-    ("T2001", None, None),
+    # staff no, certificate number (None: still in progress), 考评员 number, assigned evaluator
+    ("T1001", "WEB-ZJ-2022-0001", "KPY-2022-017", True),
+    ("T1002", "WEB-ZJ-2022-0002", None, False),
+    ("T2001", None, None, True),
 ]
 
 
@@ -466,11 +479,11 @@ def _trainings(session: Session, ctx: DemoContext) -> None:
     ).one()
     assert web.id is not None
     teacher_ids = []
-    for staff_no, number, evaluator_no in DEMO_TRAININGS:
+    for staff_no, number, evaluator_no, evaluator in DEMO_TRAININGS:
         teacher = session.exec(select(Teacher).where(Teacher.staff_no == staff_no)).one()
         assert teacher.id is not None
         teacher_ids.append(teacher.id)
-        roles = [TeacherRole.trainer] + ([TeacherRole.evaluator] if evaluator_no else [])
+        roles = [TeacherRole.trainer] + ([TeacherRole.evaluator] if evaluator else [])
         applications.add_teacher(
             session, DEMO_IMPORTER, web.id, PilotTeacherCreate(teacher_id=teacher.id, roles=roles)
         )
@@ -505,6 +518,7 @@ def _trainings(session: Session, ctx: DemoContext) -> None:
                     valid_until=date(2030, 7, 14),
                 ),
             )
+    _evaluators_and_dual(session, web)
     batch = trainings.create_batch(
         session,
         DEMO_IMPORTER,
@@ -538,6 +552,78 @@ def _trainings(session: Session, ctx: DemoContext) -> None:
                 student_id=student.id, attended_hours=32 - index % 3 * 4, completed=index % 3 != 2
             ),
         )
+
+
+DEMO_DUAL = [
+    # staff no, 双师型 basis, recognised on
+    ("T1001", DualBasis.enterprise_experience, date(2021, 9, 1)),
+    ("T2001", DualBasis.professional_qualification, date(2020, 12, 15)),
+]
+
+
+def _evaluators_and_dual(session: Session, web: PilotApplication) -> None:
+    """李明 (T1001) holds the 考评员 qualification his certified training earned, with its own
+    validity; 陈刚 (T2001) is assigned as an evaluator too but is not qualified yet (evaluator
+    coverage 50 %). 李明 and 陈刚 are 双师型 teachers."""
+    qualifications.create_qualification(
+        session,
+        DEMO_IMPORTER,
+        QualificationCreate(
+            teacher_id=session.exec(select(Teacher.id).where(Teacher.staff_no == "T1001")).one()
+            or 0,
+            certificate_id=web.certificate_id,
+            level=web.level,
+            qualification_no="KPY-2022-017",
+            issuer="北京新大陆时代教育科技有限公司",
+            issued_on=date(2022, 7, 15),
+            valid_until=date(2030, 7, 14),
+        ),
+    )
+    for staff_no, basis, recognised_on in DEMO_DUAL:
+        teacher = session.exec(select(Teacher).where(Teacher.staff_no == staff_no)).one()
+        reference.set_dual_qualification(
+            session,
+            DEMO_IMPORTER,
+            teacher.id or 0,
+            DualQualificationPut(basis=basis, recognised_on=recognised_on),
+            None,
+        )
+
+
+DEMO_BASE = "Web前端开发产教融合实训基地"
+
+
+def _bases(session: Session, ctx: DemoContext) -> None:
+    """A training base built with two enterprises for the Web front-end pilot: 40 stations, a
+    registered exam site (the held exam sits there, and its computers are the equipment spend
+    the funding report shows by base)."""
+    web = session.exec(
+        select(PilotApplication)
+        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+        .where(Certificate.normalized_name == "web前端开发", PilotApplication.year == 2022)
+    ).one()
+    college = session.exec(select(College).where(College.name == DEMO_COLLEGE)).one()
+    bases.create_base(
+        session,
+        DEMO_IMPORTER,
+        BaseCreate(
+            name=DEMO_BASE,
+            college_id=college.id,
+            on_campus=True,
+            stations=40,
+            exam_site=True,
+            partners=["北京新大陆时代教育科技有限公司", "腾讯科技（深圳）有限公司"],
+            certificate_ids=[web.certificate_id],
+            application_ids=[web.id or 0],
+            notes="实训楼A301、A302，教学实训与证书培训考核共用",
+        ),
+    )
+
+
+def _demo_base_id(session: Session) -> int:
+    base_id = session.exec(select(TrainingBase.id).where(TrainingBase.name == DEMO_BASE)).one()
+    assert base_id is not None
+    return base_id
 
 
 DEMO_CLAIMS = ("C5102031", "C5102033")
@@ -660,6 +746,7 @@ STEPS: list[DemoStep] = [
     _reference_data,
     _pilot_applications,
     _trainings,
+    _bases,
     _exams,
     _credit_bank,
     _funding,

@@ -66,6 +66,9 @@ class Indicator:
     missing_when: str
     values: ValueFunction
     score: ScoreFunction
+    optional: bool = False
+    """Added after schemes were stored: a scheme without its weight gives it 0 (off), and a
+    PUT may leave it out."""
 
 
 def percent(part: int | Decimal, whole: int | Decimal) -> Decimal:
@@ -256,6 +259,19 @@ def teacher_coverage(session: Session, context: IndicatorContext, ids: Sequence[
     }
 
 
+def dual_qualified_share(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
+    """The share of the pilot's assigned teachers recognised as 双师型 on the evaluated year's
+    last day (or the compute day while the year runs), as the 双师型 report counts it. Missing
+    when no teacher is assigned."""
+    figures = trainings_reports.dual_by_application(session, ids, context.as_of)
+    return {
+        a: None
+        if figures[a].share_percent is None
+        else Decimal(str(figures[a].share_percent)).quantize(PLACE)
+        for a in ids
+    }
+
+
 def budget_execution(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
     """Spent ÷ allocated over the pilot's budget lines on funds of the evaluated fiscal year
     (the funding report's own figures); missing when nothing is budgeted to the pilot."""
@@ -378,6 +394,17 @@ INDICATORS: tuple[Indicator, ...] = (
         "its certificate",
         values=conversions_approved,
         score=score_against_headcount,
+    ),
+    Indicator(
+        key="dual_qualified_share",
+        label="双师型教师比例",
+        unit="%",
+        default_weight=0,
+        scoring=PERCENT_SCORING,
+        missing_when="no teacher is assigned to the pilot",
+        values=dual_qualified_share,
+        score=score_as_percent,
+        optional=True,
     ),
 )
 DEFAULT_COMMITTEE_WEIGHT = 20

@@ -18,7 +18,7 @@ from app.exams import reports as exams_reports
 from app.exams.models import FunnelGroupBy, FunnelRow
 from app.funding import service as funding
 from app.trainings import reports as trainings_reports
-from app.trainings.models import CoverageTotals
+from app.trainings.models import CoverageTotals, DualFigure
 
 
 class StatusCount(SQLModel):
@@ -53,7 +53,15 @@ class Overview(SQLModel):
     applications: list[StatusCount] = Field(description="Every status, zero included")
     headcount: int = Field(description="Σ headcount of the approved and closed pilots")
     funnel: FunnelRow = Field(description="The exam funnel's totals (approved/closed pilots)")
-    teacher_coverage: CoverageTotals
+    teacher_coverage: CoverageTotals = Field(
+        description="Trainer coverage and, beside it, evaluator (考评员) coverage"
+    )
+    dual_qualified: DualFigure = Field(
+        description="双师型 teachers among all teachers on the day (the 双师型 report's overall)"
+    )
+    dual_qualified_pilot_teachers: DualFigure = Field(
+        description="双师型 teachers among the teachers assigned to the year's pilots"
+    )
     funds: FundsFigure = Field(description="The funding report's overall allocated and spent")
     credits: CreditsFigure = Field(description="The credit bank's approved conversions")
     evaluations: EvaluationsFigure
@@ -100,6 +108,7 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
     counts = _by_status(session, year)
     funnel = exams_reports.funnel(session, principal, year=year, group_by=FunnelGroupBy.application)
     coverage = trainings_reports.coverage_report(session, principal, today=today, year=year)
+    dual = trainings_reports.dual_report(session, principal, day=today, year=year)
     finalized = False
     if year is not None:
         finalized = evaluations.year_finalized(session, year)
@@ -117,6 +126,8 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
         headcount=sum(counts.get(s, (0, 0))[1] for s in evaluations.DECIDED),
         funnel=funnel.total,
         teacher_coverage=coverage.overall,
+        dual_qualified=dual.overall,
+        dual_qualified_pilot_teachers=dual.pilot_teachers,
         funds=funding_totals(session, year),
         credits=credit_totals(session, year),
         evaluations=EvaluationsFigure(

@@ -65,7 +65,8 @@ def evaluation_schemes_put(
         ),
     ] = None,
 ) -> models.SchemePublic:
-    """Set the year's scheme (academic office). Every indicator key needs a weight; weights are
+    """Set the year's scheme (academic office). Every indicator key needs a weight (an indicator
+    added later, such as `dual_qualified_share`, may be left out: it weighs 0, off); weights are
     whole numbers ≥ 0 that sum, with `committee_weight`, to exactly 100 (422 otherwise);
     thresholds must be ordered. If the year's evaluations were already computed they are
     computed again with the new scheme. A finalized year's scheme cannot change (409).

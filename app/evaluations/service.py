@@ -208,8 +208,8 @@ def weight_problems(data: SchemePut) -> list[dict[str, str]]:
                     "message": _("unknown indicator; known: {known}", known=known),
                 }
             )
-    for key in BY_KEY:
-        if key not in data.weights:
+    for key, indicator in BY_KEY.items():
+        if key not in data.weights and not indicator.optional:
             problems.append({"field": f"body.weights.{key}", "message": _("weight missing")})
     total = sum(data.weights.values()) + data.committee_weight
     if not problems and total != 100:

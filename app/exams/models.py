@@ -114,6 +114,7 @@ class ExamSession(Versioned, table=True):
     evaluation_org_id: int = Field(foreign_key="evaluation_orgs.id", index=True)
     exam_date: date = Field(index=True)
     site: str = Field(max_length=200)
+    base_id: int | None = Field(default=None, foreign_key="training_bases.id", index=True)
     capacity: int
     registration_opens: date
     registration_closes: date
@@ -208,6 +209,11 @@ class ExamSessionCreate(_Window):
     application_id: RefId = Field(description="The approved pilot whose students sit this exam")
     exam_date: SchoolDate
     site: Site = Field(description="考点")
+    base_id: RefId | None = Field(
+        default=None,
+        description="The training base (实训基地) it is held at: a registered exam site whose "
+        "stations are at least the capacity",
+    )
     capacity: Capacity
     registration_opens: SchoolDate
     registration_closes: SchoolDate = Field(
@@ -217,8 +223,11 @@ class ExamSessionCreate(_Window):
 
 
 class ExamSessionUpdate(PatchModel, _Window):
+    NULLABLE = frozenset({"base_id"})
+
     exam_date: SchoolDate | None = None
     site: Site | None = None
+    base_id: RefId | None = Field(default=None, description="null: held at no training base")
     capacity: Capacity | None = None
     registration_opens: SchoolDate | None = None
     registration_closes: SchoolDate | None = None
@@ -235,6 +244,7 @@ class ExamSessionPublic(SQLModel):
     evaluation_org_name: str
     exam_date: date
     site: str
+    base_id: int | None = Field(description="The training base it is held at")
     capacity: int
     registered: int = Field(description="Live registrations (not cancelled)")
     registration_opens: date
@@ -345,6 +355,7 @@ class ExamSessionFilters(BaseModel):
     certificate_id: IdFilter = Field(None, description="Sessions of this certificate")
     level: Level | None = Field(None, description="Sessions of this level")
     application_id: IdFilter = Field(None, description="Sessions of this pilot application")
+    base_id: IdFilter = Field(None, description="Sessions held at this training base")
     date_from: FilterDate = Field(None, description="Exam on or after")
     date_to: FilterDate = Field(None, description="Exam on or before")
     status: SessionStatus | None = Field(

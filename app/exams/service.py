@@ -17,6 +17,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.applications.service import approved_application
+from app.bases.models import TrainingBase
 from app.core.audit import apply_changes, record, record_row, save_new, snapshot
 from app.core.auth import check_role
 from app.core.errors import (
@@ -125,6 +126,7 @@ def session_statement(
         certificate_id=ExamSession.certificate_id,
         level=ExamSession.level,
         application_id=ExamSession.application_id,
+        base_id=ExamSession.base_id,
     )
     if filters.date_from is not None:
         statement = statement.where(col(ExamSession.exam_date) >= filters.date_from)
@@ -155,6 +157,7 @@ SESSION_COLUMNS = [
     ExportColumn("evaluation_org_name", N_("Evaluation organisation")),
     ExportColumn("exam_date", N_("Exam date")),
     ExportColumn("site", N_("Exam site")),
+    ExportColumn("base_id", N_("Training base ID")),
     ExportColumn("capacity", N_("Capacity")),
     ExportColumn("registered", N_("Registered for the exam")),
     ExportColumn("registration_opens", N_("Registration opens")),
@@ -197,6 +200,8 @@ def create_session(session: Session, principal: Principal, data: ExamSessionCrea
     """A session for an approved pilot; its certificate, level and organisation come from it."""
     check_role(principal, Role.academic_office, what=N_("create exam sessions"))
     application = approved_application(session, data.application_id, N_("Exam sessions are made"))
+    if data.base_id is not None:
+        check_base_capacity(session, data.base_id, data.capacity)
     certificate = session.get(Certificate, application.certificate_id)
     assert certificate is not None
     exam = ExamSession(
@@ -207,6 +212,40 @@ def create_session(session: Session, principal: Principal, data: ExamSessionCrea
     )
     save_new(session, principal, exam, SESSION_ENTITY)
     return exam
+
+
+def check_base_capacity(
+    session: Session, base_id: int, capacity: int, session_id: int | None = None
+) -> None:
+    """A session held at a training base: the base exists, is a registered exam site, and has
+    at least ``capacity`` stations. The base's row is share-locked, so a concurrent change of
+    its stations (which locks it for update) waits for this write, or this one sees it."""
+    base = lock_row(
+        session, TrainingBase, base_id, "training base", field="body.base_id", share=True
+    )
+    if not base.exam_site:
+        raise UnprocessableEntity(
+            _(
+                "The training base {name} is not a registered exam site (考点); mark it one "
+                "first or hold the session elsewhere",
+                name=base.name,
+            ),
+            code="not_an_exam_site",
+            errors=[{"field": "body.base_id", "message": _("not a registered exam site")}],
+        )
+    if capacity > base.stations:
+        raise Conflict(
+            _(
+                "A session at {name} cannot seat {capacity} candidates: the base has "
+                "{stations} stations (工位)",
+                name=base.name,
+                capacity=capacity,
+                stations=base.stations,
+            ),
+            code="capacity_above_stations",
+            stations=base.stations,
+            capacity=capacity,
+        )
 
 
 def _locked_session(session: Session, session_id: int) -> ExamSession:
@@ -248,6 +287,8 @@ def update_session(
             ),
             errors=[{"field": "body", "message": _("opens ≤ closes ≤ exam_date")}],
         )
+    if merged["base_id"] is not None and ("base_id" in changes or "capacity" in changes):
+        check_base_capacity(session, merged["base_id"], merged["capacity"], session_id)
     taken = live_in_session(session, session_id)
     if merged["capacity"] < taken:
         raise Conflict(

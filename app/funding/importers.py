@@ -12,20 +12,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from app.bases.models import TrainingBase
 from app.core.audit import record, snapshot
 from app.core.i18n import N_, _
 from app.core.params import MAX_DB_ID
 from app.core.roles import OFFICE, Principal
 from app.funding import service
 from app.funding.models import (
+    CATEGORY_NAMES,
     MAX_AMOUNT,
     VOUCHER_PATTERN,
     BudgetLine,
+    Category,
     Expenditure,
     ExpenditureKind,
 )
 from app.imports.cells import CellError, date_cell, integer, money, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
 from app.imports.registry import register
 
 COMPARED = ("line_id", "kind", "amount", "spent_on", "payee", "voucher_no", "description")
@@ -49,19 +52,48 @@ def _prepare(session: Session, principal: Principal) -> Plan:
         for row in session.execute(sa.select(table)).mappings()
     }
     lines = {
-        line_id: {"amount": amount, "spent": service.yuan(spent)}
-        for line_id, amount, spent in session.exec(
+        line_id: {"amount": amount, "spent": service.yuan(spent), "category": category}
+        for line_id, amount, spent, category in session.exec(
             select(  # type: ignore[call-overload]
                 BudgetLine.id,
                 BudgetLine.amount,
                 service.line_spent_subquery(),
+                BudgetLine.category,
             )
         ).all()
     }
+    bases = {
+        name: base_id for base_id, name in session.exec(select(TrainingBase.id, TrainingBase.name))
+    }
     return Plan(
         existing=existing,
-        lookups={"lines": lines, "pending": defaultdict(Decimal), "principal": principal},
+        lookups={
+            "lines": lines,
+            "bases": bases,
+            "pending": defaultdict(Decimal),
+            "principal": principal,
+        },
     )
+
+
+def _base_id(plan: Plan, cells: dict[str, Any]) -> int | None:
+    """The training base a row's 实训基地 cell names (by name), or None when it names none."""
+    name = cells.get("base")
+    if not name:
+        return None
+    bases: dict[str, int] = plan.lookups["bases"]
+    if name not in bases:
+        raise RowRefused(
+            _(
+                "unknown training base {name}{hint}; use the name of one that exists "
+                "(GET /api/v1/training-bases)",
+                name=repr(name),
+                hint=did_you_mean(name, bases),
+            ),
+            "实训基地",
+            name,
+        )
+    return bases[name]
 
 
 def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
@@ -74,9 +106,13 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         "voucher_no": cells["voucher_no"],
         "description": cells.get("description") or None,
     }
+    compared: tuple[str, ...] = COMPARED
+    if "base" in cells:
+        values["base_id"] = _base_id(plan, cells)
+        compared = (*COMPARED, "base_id")
     current = plan.existing.get(cells["voucher_no"])
     if current is not None:
-        changed = [k for k in COMPARED if current.get(k) != values[k]]
+        changed = [k for k in compared if current.get(k) != values[k]]
         if changed:
             raise RowRefused(
                 _(
@@ -100,6 +136,17 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
             ),
             "预算ID",
             str(cells["line_id"]),
+        )
+    if values.get("base_id") is not None and line["category"] != Category.equipment:
+        raise RowRefused(
+            _(
+                "budget line {id} is for {category}; only an equipment (设备采购) payment names "
+                "the training base it equips",
+                id=cells["line_id"],
+                category=CATEGORY_NAMES[line["category"]],
+            ),
+            "实训基地",
+            str(cells["base"]),
         )
     pending: dict[int, Decimal] = plan.lookups["pending"]
     left = line["amount"] - line["spent"] - pending[cells["line_id"]]
@@ -198,6 +245,16 @@ register(
                 required=False,
                 aliases=("说明", "备注"),
                 example="实训设备采购",
+            ),
+            Column(
+                "base",
+                "实训基地",
+                "training_base",
+                text(100),
+                required=False,
+                aliases=("基地", "training_base_name"),
+                example="Web前端开发产教融合实训基地",
+                help=N_("equipment (设备采购) lines only: the base the payment equips, by name"),
             ),
         ),
         prepare=_prepare,

@@ -231,6 +231,7 @@ class Expenditure(Versioned, table=True):
     reverses_id: int | None = Field(default=None, foreign_key="expenditures.id", unique=True)
     subsidy_run_id: int | None = Field(default=None, foreign_key="subsidy_runs.id", index=True)
     exam_result_id: int | None = Field(default=None, foreign_key="exam_results.id", index=True)
+    base_id: int | None = Field(default=None, foreign_key="training_bases.id", index=True)
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -350,6 +351,11 @@ class ExpenditureCreate(SQLModel):
         description="凭证号, unique across the service; one word without spaces (PZ-001, 记-12)"
     )
     description: Notes | None = Field(default=None, description="摘要")
+    base_id: RefId | None = Field(
+        default=None,
+        description="The training base (实训基地) the payment equips; only on an equipment "
+        "(设备采购) line",
+    )
 
 
 class ExpenditureReverseBody(SQLModel):
@@ -378,6 +384,7 @@ class ExpenditurePublic(SQLModel):
     reversed_by_id: int | None = Field(description="The reversal of this entry, if any")
     subsidy_run_id: int | None
     exam_result_id: int | None
+    base_id: int | None = Field(description="The training base the payment equips")
     created_at: datetime
 
 
@@ -462,6 +469,7 @@ class ExpenditureFilters(UpdatedSince):
     category: Category | None = Field(None, description="Spent in this category")
     kind: ExpenditureKind | None = Field(None, description="payment, reversal or subsidy")
     subsidy_run_id: IdFilter = Field(None, description="Paid by this subsidy run")
+    base_id: IdFilter = Field(None, description="Equipping this training base")
     date_from: DateFilter = Field(None, description="Spent on or after")
     date_to: DateFilter = Field(None, description="Spent on or before")
     voucher_no: str | None = Field(None, max_length=64, description="The voucher number, exactly")
@@ -483,6 +491,7 @@ class FundingGroupBy(StrEnum):
     category = "category"
     application = "application"
     college = "college"
+    base = "base"
 
 
 FUNDING_GROUP_BY_LABELS = enum_labels(
@@ -492,6 +501,7 @@ FUNDING_GROUP_BY_LABELS = enum_labels(
         FundingGroupBy.category: N_("Spending category"),
         FundingGroupBy.application: N_("Pilot"),
         FundingGroupBy.college: N_("College"),
+        FundingGroupBy.base: N_("Training base"),
     },
 )
 

@@ -6,18 +6,20 @@ of each line's money that the annual evaluation shares (:func:`line_figures`). M
 the sums run in SQL over integer fen."""
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
 from app.applications.models import ApplicationMajor, PilotApplication
+from app.bases.models import TrainingBase
 from app.core.export import ExportColumn
 from app.core.i18n import N_, translate
 from app.core.reports import TOTAL
 from app.core.roles import Principal
 from app.funding.models import (
     CATEGORY_NAMES,
+    Expenditure,
     FundingGroupBy,
     FundingReport,
     FundingRow,
@@ -116,6 +118,43 @@ def _groups(line: LineFigures, group_by: FundingGroupBy, pilots: _Pilots) -> lis
     return [(str(c), name) for c, name in pilots.colleges[line.application_id]]
 
 
+NO_BASE = ("none", "未指定实训基地")
+
+
+def _base_spend(session: Session, line_ids: list[int]) -> dict[int, list[tuple[int, str, Decimal]]]:
+    """Per budget line: (base id, base name, Σ spent naming it, reversals netted)."""
+    spend: dict[int, list[tuple[int, str, Decimal]]] = defaultdict(list)
+    if not line_ids:
+        return spend
+    for line_id, base_id, name, fen in session.exec(
+        select(Expenditure.line_id, TrainingBase.id, TrainingBase.name, sum_fen(Expenditure.amount))
+        .join(TrainingBase, col(TrainingBase.id) == Expenditure.base_id)
+        .where(col(Expenditure.line_id).in_(line_ids))
+        .group_by(col(Expenditure.line_id), col(TrainingBase.id), col(TrainingBase.name))
+    ).all():
+        spend[line_id].append((base_id or 0, name, yuan(fen)))
+    return spend
+
+
+def _by_base(
+    line: LineFigures, spend: list[tuple[int, str, Decimal]]
+) -> list[tuple[str, str, LineFigures]]:
+    """A line split over the bases its payments name: each base counts what was spent on it
+    (as allocated and as spent: a base has no budget of its own); the rest of the line — what
+    is unspent, and spent naming no base, with the subsidies — counts as 未指定实训基地."""
+    parts = []
+    attributed = ZERO
+    for base_id, name, amount in spend:
+        attributed += amount
+        part = replace(
+            line, allocated=amount, spent=amount, subsidies_paid=0, subsidies_amount=ZERO
+        )
+        parts.append((str(base_id), name, part))
+    rest = replace(line, allocated=line.allocated - attributed, spent=line.spent - attributed)
+    parts.append((*NO_BASE, rest))
+    return parts
+
+
 def _sources_amount(session: Session, year: int | None) -> Decimal:
     """Σ of the amounts of the funds of fiscal ``year`` (every year when None)."""
     statement = select(sum_fen(FundingSource.amount))
@@ -135,8 +174,13 @@ def report(
     pilots = _pilots(session, sorted({line.application_id for line in lines}), scope)
     tallies: dict[str, _Tally] = {}
     total = _Tally(label=translate(TOTAL))
+    spend = _base_spend(session, [line.line_id for line in lines]) if group_by == "base" else {}
     for line in lines:
         total.add(line)
+        if group_by == FundingGroupBy.base:
+            for key, label, part in _by_base(line, spend.get(line.line_id, [])):
+                tallies.setdefault(key, _Tally(label=label)).add(part)
+            continue
         for key, label in _groups(line, group_by, pilots):
             tallies.setdefault(key, _Tally(label=label)).add(line)
     rows = sorted((t.row(k) for k, t in tallies.items()), key=lambda r: (r.label, r.key))
@@ -156,6 +200,7 @@ REPORT_GROUPS = {
     FundingGroupBy.category: N_("Spending category"),
     FundingGroupBy.application: N_("Pilot project"),
     FundingGroupBy.college: N_("College"),
+    FundingGroupBy.base: N_("Training base"),
 }
 REPORT_COLUMNS = [
     ExportColumn("allocated", N_("Budget amount")),

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from app.applications.models import ApplicationMajor, PilotApplication
 from app.applications.service import approved_application
+from app.bases.models import TrainingBase
 from app.core.audit import apply_changes, delete_row, record, record_row, save_new, snapshot
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
@@ -651,6 +652,7 @@ def _filter_expenditures(statement: Any, filters: ExpenditureFilters) -> Any:
         category=BudgetLine.category,
         kind=Expenditure.kind,
         subsidy_run_id=Expenditure.subsidy_run_id,
+        base_id=Expenditure.base_id,
     )
     if filters.date_from is not None:
         statement = statement.where(col(Expenditure.spent_on) >= filters.date_from)
@@ -693,6 +695,7 @@ EXPENDITURES = Listing(
         ExportColumn("description", N_("Description"), Expenditure.description),
         ExportColumn("reverses_id", N_("Reverses expenditure ID"), Expenditure.reverses_id),
         ExportColumn("reversed_by_id", N_("Reversed by"), _REVERSED_BY),
+        ExportColumn("base_id", N_("Training base ID"), Expenditure.base_id),
     ],
     filename="expenditures",
     sheet=N_("Expenditures"),
@@ -743,6 +746,29 @@ def line_exceeded(line: BudgetLine, spent: Decimal, amount: Decimal) -> Conflict
     )
 
 
+def _check_base(session: Session, line: BudgetLine, base_id: int) -> None:
+    """Only an equipment (设备采购) payment names the training base it equips, and the base
+    exists (422 otherwise)."""
+    if line.category != Category.equipment:
+        raise UnprocessableEntity(
+            _(
+                "Budget line {id} is for {category}; only an equipment (设备采购) payment names "
+                "the training base it equips",
+                id=line.id,
+                category=CATEGORY_NAMES[line.category],
+            ),
+            code="base_not_for_category",
+            errors=[{"field": "body.base_id", "message": _("only on an equipment line")}],
+        )
+    if session.get(TrainingBase, base_id) is None:
+        raise UnprocessableEntity(
+            _("No training base with id {id}", id=base_id),
+            errors=[
+                {"field": "body.base_id", "message": _("No training base with id {id}", id=base_id)}
+            ],
+        )
+
+
 def create_expenditure(
     session: Session, principal: Principal, data: ExpenditureCreate, today: date
 ) -> Expenditure:
@@ -750,6 +776,8 @@ def create_expenditure(
     expenditures never overdraw it."""
     require_office(principal, N_("record expenditures"))
     line = locked_line(session, data.line_id, field="body.line_id")
+    if data.base_id is not None:
+        _check_base(session, line, data.base_id)
     spent = spent_on_line(session, data.line_id)
     if spent + data.amount > line.amount:
         raise line_exceeded(line, spent, data.amount)
@@ -814,6 +842,7 @@ def reverse_expenditure(
         voucher_no=voucher,
         description=data.reason,
         reverses_id=original.id,
+        base_id=original.base_id,
     )
     session.add(reversal)
     session.flush()

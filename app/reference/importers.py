@@ -1,6 +1,7 @@
 """The reference data's import kinds: a declaration of columns, natural key and row rules each."""
 
 import difflib
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
@@ -12,10 +13,11 @@ from sqlmodel import Session, SQLModel, col, select
 from app.core.i18n import N_, _
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
-from app.imports.cells import CellError, choice, code, decimal, integer, multi, text
+from app.imports.cells import CellError, choice, code, date_cell, decimal, integer, multi, text
 from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
 from app.imports.registry import register
 from app.reference.models import (
+    DUAL_BASIS_NAMES,
     LEVEL_ORDER,
     MAX_COHORT,
     MAX_CREDITS,
@@ -24,6 +26,7 @@ from app.reference.models import (
     College,
     Course,
     CourseMajor,
+    DualBasis,
     EvaluationOrg,
     Level,
     Major,
@@ -652,5 +655,110 @@ register(
         prepare=_prepare_certificates,
         to_values=_certificate_values,
         description="X certificates matched by normalised name",
+    )
+)
+
+
+# --- 双师型 recognition --------------------------------------------------------------------------
+
+BASIS_WORDS = {
+    **{basis.value: basis for basis in DualBasis},
+    **{name: basis for basis, name in DUAL_BASIS_NAMES.items()},
+    "企业实践": DualBasis.enterprise_experience,
+    "企业经历": DualBasis.enterprise_experience,
+    "专业技术职务": DualBasis.professional_qualification,
+    "职业资格": DualBasis.professional_qualification,
+    "职业资格证书": DualBasis.professional_qualification,
+    "技能等级证书": DualBasis.vocational_certificate,
+    "1+x证书": DualBasis.vocational_certificate,
+}
+
+
+def _basis(raw: str) -> DualBasis:
+    value = BASIS_WORDS.get(unicodedata.normalize("NFKC", raw).strip().casefold())
+    if value is None:
+        raise CellError(
+            _(
+                "one of 企业实践经历 (enterprise_experience), 专业技术资格 "
+                "(professional_qualification), 职业技能等级证书 (vocational_certificate)"
+            )
+        )
+    return value
+
+
+def _prepare_dual(session: Session, _principal: Principal) -> Plan:
+    return Plan(existing=_rows_by(session, Teacher, "staff_no"))
+
+
+def _dual_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
+    staff_no = cells["staff_no"]
+    if staff_no not in plan.existing:
+        raise RowRefused(
+            _(
+                "unknown staff number {staff_no}{hint}; upload the teacher first (kind teachers)",
+                staff_no=staff_no,
+                hint=did_you_mean(staff_no, plan.existing),
+            ),
+            "工号",
+            staff_no,
+        )
+    recognised, until = cells["recognised_on"], cells.get("valid_until")
+    if until is not None and until < recognised:
+        raise RowRefused(
+            _(
+                "valid until {until} is before the day it was recognised ({recognised})",
+                until=until,
+                recognised=recognised,
+            ),
+            "有效期至",
+            str(until),
+        )
+    return {
+        "dual_basis": cells["basis"],
+        "dual_recognised_on": recognised,
+        "dual_valid_until": until,
+    }
+
+
+register(
+    ImportKind(
+        name="dual-qualifications",
+        title="双师型教师认定",
+        model=Teacher,
+        key="staff_no",
+        columns=(
+            Column("staff_no", "工号", "staff_no", code(20), aliases=("教工号",), example="T2001"),
+            Column(
+                "basis",
+                "认定依据",
+                "basis",
+                _basis,
+                aliases=("双师型认定依据", "依据"),
+                example="企业实践经历",
+                help=N_("企业实践经历, 专业技术资格 or 职业技能等级证书"),
+                choices=tuple(DUAL_BASIS_NAMES.values()),
+            ),
+            Column(
+                "recognised_on",
+                "认定日期",
+                "recognised_on",
+                date_cell,
+                aliases=("双师型认定日期",),
+                example="2022-09-01",
+            ),
+            Column(
+                "valid_until",
+                "有效期至",
+                "valid_until",
+                date_cell,
+                required=False,
+                aliases=("双师型有效期至",),
+                example="2027-08-31",
+            ),
+        ),
+        prepare=_prepare_dual,
+        to_values=_dual_values,
+        description="Teachers' 双师型 recognition, matched by staff number (the teachers must "
+        "exist); the academic office only",
     )
 )

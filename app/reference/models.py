@@ -2,19 +2,26 @@
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import BaseModel, PlainValidator, StringConstraints, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from sqlmodel import Field, SQLModel
 
-from app.core.i18n import N_, _
+from app.core.i18n import N_, _, translate
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, TextFilter, UpdatedSince
-from app.core.models import PatchModel, Versioned
+from app.core.models import PatchModel, Versioned, enum_type
 
 MIN_COHORT = 2000
 MAX_COHORT = 2100
@@ -33,6 +40,9 @@ Name = Annotated[
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)]
 RefId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Cohort = Annotated[int, Field(ge=MIN_COHORT, le=MAX_COHORT, description="Entry year, e.g. 2020")]
+DualDate = Annotated[
+    date, Field(ge=date(1950, 1, 1), le=date(2100, 12, 31), description="A calendar date")
+]
 CREDITS_PATTERN = r"^(\d|[1-9]\d)(\.\d)?$"
 
 
@@ -263,14 +273,49 @@ class CourseItem(CoursePublic):
 # --- teachers --------------------------------------------------------------------------------
 
 
+class DualBasis(StrEnum):
+    """What a teacher's 双师型 recognition rests on."""
+
+    enterprise_experience = "enterprise_experience"
+    professional_qualification = "professional_qualification"
+    vocational_certificate = "vocational_certificate"
+
+
+DUAL_BASIS_LABELS = enum_labels(
+    DualBasis,
+    {
+        DualBasis.enterprise_experience: N_("Enterprise experience"),
+        DualBasis.professional_qualification: N_("Professional qualification"),
+        DualBasis.vocational_certificate: N_("Vocational skill certificate"),
+    },
+)
+DUAL_BASIS_NAMES = {basis: translate(text, "zh-CN") for basis, text in DUAL_BASIS_LABELS.items()}
+"""The Chinese names an upload accepts for each basis (beside the codes)."""
+
+
 class Teacher(Versioned, table=True):
+    """A teacher; ``dual_*`` is their 双师型 recognition (set by the academic office): its
+    basis, the day it was recognised and, where it lapses, the last day it holds."""
+
     __tablename__ = "teachers"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(dual_basis IS NULL) = (dual_recognised_on IS NULL)", name="dual_basis_and_date"
+        ),
+        sa.CheckConstraint(
+            "dual_valid_until IS NULL OR dual_valid_until >= dual_recognised_on",
+            name="dual_dates_ordered",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     staff_no: str = Field(max_length=20, unique=True)
     name: str = Field(max_length=100)
     college_id: int = Field(foreign_key="colleges.id", index=True)
     title: str | None = Field(default=None, max_length=100)
+    dual_basis: DualBasis | None = Field(default=None, sa_type=enum_type(DualBasis))
+    dual_recognised_on: date | None = None
+    dual_valid_until: date | None = None
 
 
 class TeacherCreate(SQLModel):
@@ -294,6 +339,37 @@ class TeacherFilters(UpdatedSince):
 
     college_id: IdFilter = None
     q: TextFilter = None
+    dual_basis: DualBasis | None = Field(
+        None, description="Only teachers recognised as 双师型 on this basis"
+    )
+
+
+class DualQualificationPut(SQLModel):
+    """A teacher's 双师型 recognition, as the academic office sets it."""
+
+    basis: DualBasis = Field(
+        description="enterprise_experience (企业实践经历), professional_qualification (专业技术"
+        "资格) or vocational_certificate (职业技能等级证书)"
+    )
+    recognised_on: DualDate = Field(description="The day it was recognised (认定日期)")
+    valid_until: DualDate | None = Field(
+        default=None, description="The last day it holds, where it lapses; null: no end"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DualQualificationPut":
+        if self.valid_until is not None and self.valid_until < self.recognised_on:
+            raise ValueError(
+                f"valid_until {self.valid_until} is before recognised_on {self.recognised_on}"
+            )
+        return self
+
+
+class DualQualification(SQLModel):
+    basis: DualBasis
+    basis_name: str
+    recognised_on: date
+    valid_until: date | None
 
 
 class TeacherPublic(SQLModel):
@@ -303,9 +379,21 @@ class TeacherPublic(SQLModel):
     college_id: int
     college_name: str
     title: str | None
+    dual_qualification: DualQualification | None = Field(
+        default=None, description="The 双师型 recognition (null: not recognised)"
+    )
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class TeacherListed(TeacherPublic):
+    """A teacher as the list's mapper makes it, with the 双师型 cells of its export (left out of
+    the JSON)."""
+
+    dual_basis_name: str | None = Field(default=None, exclude=True)
+    dual_recognised_on: date | None = Field(default=None, exclude=True)
+    dual_valid_until: date | None = Field(default=None, exclude=True)
 
 
 # --- students --------------------------------------------------------------------------------

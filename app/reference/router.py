@@ -135,6 +135,31 @@ teachers.delete(
     college); otherwise 409 names what still does.""",
 )
 
+teachers.action(
+    "dual-qualification",
+    service.set_dual_qualification,
+    """Recognise the teacher as 双师型 (dual-qualified), or change the recognition: its basis
+    (enterprise experience, a professional qualification, a vocational certificate), the day
+    it was recognised and, where it lapses, the last day it holds (`If-Match`). The academic
+    office only (403 for everyone else; a college manager gets 404 for another college's
+    teacher); 422 when `valid_until` is before `recognised_on`.""",
+    name="teachers_dual_qualification_set",
+    body=models.DualQualificationPut,
+    if_match=True,
+    method="PUT",
+    summary="认定双师型教师",
+)
+teachers.action(
+    "dual-qualification",
+    service.clear_dual_qualification,
+    """Withdraw the teacher's 双师型 recognition (`If-Match`; the academic office only). 409
+    `not_dual_qualified` when there is none.""",
+    name="teachers_dual_qualification_clear",
+    if_match=True,
+    method="DELETE",
+    summary="撤销双师型认定",
+)
+
 # --- students ----------------------------------------------------------------------------------
 
 students = Routes(

@@ -12,6 +12,7 @@ from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
+from app.core.labels import label as enum_label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_row
 from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
@@ -36,6 +37,8 @@ from app.reference.models import (
     CourseMajorRef,
     CoursePublic,
     CourseUpdate,
+    DualQualification,
+    DualQualificationPut,
     EvaluationOrg,
     EvaluationOrgCreate,
     EvaluationOrgFilters,
@@ -54,6 +57,7 @@ from app.reference.models import (
     Teacher,
     TeacherCreate,
     TeacherFilters,
+    TeacherListed,
     TeacherPublic,
     TeacherUpdate,
     levels_to_text,
@@ -385,7 +389,7 @@ def course_statement(_session: Session, principal: Principal, filters: CourseFil
 
 def course_items(session: Session, rows: Sequence[Any]) -> list[CourseItem]:
     """Courses with their majors, fetched for all ``rows`` in one statement."""
-    ids = [course.id for course, _majors in rows]
+    ids = [course.id for course, _college in rows]
     majors: dict[int, list[CourseMajorRef]] = {i: [] for i in ids}
     if ids:
         links = session.exec(
@@ -558,12 +562,35 @@ def teacher_statement(_session: Session, principal: Principal, filters: TeacherF
         )
     if filters.college_id is not None:
         statement = statement.where(Teacher.college_id == filters.college_id)
+    if filters.dual_basis is not None:
+        statement = statement.where(Teacher.dual_basis == filters.dual_basis)
     return _search(statement, filters.q, Teacher.staff_no, Teacher.name)
 
 
-def teacher_public(row: Any) -> TeacherPublic:
+def dual_qualification(teacher: Teacher) -> DualQualification | None:
+    if teacher.dual_basis is None or teacher.dual_recognised_on is None:
+        return None
+    return DualQualification(
+        basis=teacher.dual_basis,
+        basis_name=enum_label(teacher.dual_basis),
+        recognised_on=teacher.dual_recognised_on,
+        valid_until=teacher.dual_valid_until,
+    )
+
+
+def teacher_public(row: Any) -> TeacherListed:
     teacher, college_name = row
-    return TeacherPublic.model_validate({**teacher.model_dump(), "college_name": college_name})
+    dual = dual_qualification(teacher)
+    return TeacherListed.model_validate(
+        {
+            **teacher.model_dump(),
+            "college_name": college_name,
+            "dual_qualification": dual,
+            "dual_basis_name": dual.basis_name if dual else None,
+            "dual_recognised_on": dual.recognised_on if dual else None,
+            "dual_valid_until": dual.valid_until if dual else None,
+        }
+    )
 
 
 TEACHERS = Listing(
@@ -579,6 +606,9 @@ TEACHERS = Listing(
         ExportColumn("name", N_("Full name")),
         ExportColumn("college_name", N_("College")),
         ExportColumn("title", N_("Professional title")),
+        ExportColumn("dual_basis_name", N_("Dual-qualified basis")),
+        ExportColumn("dual_recognised_on", N_("Dual-qualified since")),
+        ExportColumn("dual_valid_until", N_("Dual-qualified until")),
     ],
     filename="teachers",
     sheet=N_("Teachers"),
@@ -634,6 +664,55 @@ def update_teacher(
         N_("teacher"),
     )
     apply_changes(session, principal, teacher, changes, "teacher")
+    return teacher
+
+
+def _dual_reader_teacher(session: Session, principal: Principal, teacher_id: int) -> Teacher:
+    """The teacher, locked, for the office; 404 for a teacher a college manager may not read,
+    403 for every other role (and a college manager reading their own college's)."""
+    if principal.role == Role.college_manager:
+        _scoped_teacher(session, principal, teacher_id)
+    require_office(principal, "set a teacher's 双师型 recognition")
+    return lock_row(session, Teacher, teacher_id, "teacher")
+
+
+def set_dual_qualification(
+    session: Session,
+    principal: Principal,
+    teacher_id: int,
+    data: DualQualificationPut,
+    if_match: int | None,
+) -> Teacher:
+    """Recognise a teacher as 双师型 (or change the recognition): the academic office only."""
+    teacher = _dual_reader_teacher(session, principal, teacher_id)
+    check_version(teacher.version, if_match, "teacher")
+    changes = {
+        "dual_basis": data.basis,
+        "dual_recognised_on": data.recognised_on,
+        "dual_valid_until": data.valid_until,
+    }
+    apply_changes(session, principal, teacher, changes, "teacher", action="set_dual_qualification")
+    return teacher
+
+
+def clear_dual_qualification(
+    session: Session, principal: Principal, teacher_id: int, if_match: int | None
+) -> Teacher:
+    """Withdraw a teacher's 双师型 recognition (the academic office only)."""
+    teacher = _dual_reader_teacher(session, principal, teacher_id)
+    check_version(teacher.version, if_match, "teacher")
+    if teacher.dual_basis is None:
+        raise Conflict(
+            _(
+                "Teacher {staff_no} is not recognised as 双师型; nothing to withdraw",
+                staff_no=teacher.staff_no,
+            ),
+            code="not_dual_qualified",
+        )
+    changes = {"dual_basis": None, "dual_recognised_on": None, "dual_valid_until": None}
+    apply_changes(
+        session, principal, teacher, changes, "teacher", action="clear_dual_qualification"
+    )
     return teacher
 
 

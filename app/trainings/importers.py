@@ -35,6 +35,7 @@ from app.reference.models import (
 from app.trainings.models import (
     MAX_HOURS,
     TRAINING_STATUS_LABELS,
+    EvaluatorQualification,
     TeacherTraining,
     TrainingBatch,
     TrainingEnrollment,
@@ -453,7 +454,7 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
     statuses: dict[int, Any] = dict(
         session.execute(
             sa.select(PilotApplication.id, PilotApplication.status)  # type: ignore[call-overload]
-            .where(col(PilotApplication.id).in_({app_id for _id, _hours, app_id in batch_rows}))
+            .where(col(PilotApplication.id).in_({row[2] for row in batch_rows}))
             .order_by(PilotApplication.id)
             .with_for_update(read=True)
         ).all()
@@ -637,5 +638,127 @@ register(
         description="Students of a training batch (?batch_id= or a 培训批次 column) matched by "
         "student number, with attended hours (≤ the batch's) and completion; only students of "
         "the pilot's majors and cohorts",
+    )
+)
+
+
+# --- evaluator qualifications ----------------------------------------------------------------
+
+
+def _prepare_qualifications(session: Session, _principal: Principal) -> Plan:
+    table: sa.Table = EvaluatorQualification.__table__  # type: ignore[attr-defined]
+    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
+    existing = {
+        row["qualification_no"]: dict(row)
+        for row in session.execute(sa.select(*columns)).mappings()
+    }
+    certificates = {
+        normalized: (cert_id, levels_from_text(levels), name)
+        for cert_id, normalized, levels, name in session.execute(
+            sa.select(
+                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
+            )  # type: ignore[call-overload]
+        )
+    }
+    teachers = _teachers(session)
+    return Plan(
+        existing=existing,
+        lookups={
+            "teachers": teachers,
+            "teacher_colleges": dict(teachers.values()),
+            "certificates": certificates,
+        },
+    )
+
+
+def _qualification_values(
+    plan: Plan, cells: dict[str, Any], _principal: Principal
+) -> dict[str, Any]:
+    teacher_id = _training_teacher(plan, cells["staff_no"])
+    cert_id, level = _training_certificate(plan, cells)
+    issued_on, valid_until = cells["issued_on"], cells.get("valid_until")
+    if valid_until is not None and valid_until < issued_on:
+        raise RowRefused(
+            _(
+                "valid until {until} is before the issue date {issued}",
+                until=valid_until,
+                issued=issued_on,
+            ),
+            "有效期至",
+            str(valid_until),
+        )
+    values = {
+        "teacher_id": teacher_id,
+        "certificate_id": cert_id,
+        "level": level,
+        "qualification_no": cells["qualification_no"],
+        "issuer": cells["issuer"],
+        "issued_on": issued_on,
+        "valid_until": valid_until,
+    }
+    if "notes" in cells:
+        values["notes"] = cells["notes"] or None
+    return values
+
+
+register(
+    ImportKind(
+        name="evaluator-qualifications",
+        title="考评员资格",
+        model=EvaluatorQualification,
+        key="qualification_no",
+        columns=(
+            Column(
+                "qualification_no",
+                "考评员证书编号",
+                "qualification_no",
+                _certificate_no,
+                aliases=("考评员编号", "证书编号"),
+                example="KPY-2022-017",
+            ),
+            Column("staff_no", "工号", "staff_no", code(20), aliases=("教工号",), example="T1001"),
+            Column(
+                "certificate",
+                "证书名称",
+                "certificate",
+                text(100),
+                aliases=("证书", "考评证书"),
+                example="Web前端开发",
+            ),
+            Column(
+                "level",
+                "级别",
+                "level",
+                choice([lv.value for lv in LEVEL_ORDER]),
+                aliases=("等级", "考评级别"),
+                example="中级",
+                choices=LEVEL_CHOICES,
+            ),
+            Column(
+                "issuer",
+                "发证机构",
+                "issuer",
+                text(100),
+                aliases=("发证单位", "培训评价组织"),
+                example="北京新大陆时代教育科技有限公司",
+            ),
+            Column("issued_on", "发证日期", "issued_on", date_cell, example="2022-07-15"),
+            Column(
+                "valid_until",
+                "有效期至",
+                "valid_until",
+                date_cell,
+                required=False,
+                example="2025-07-14",
+            ),
+            Column("notes", "备注", "notes", text(2000), required=False, example=""),
+        ),
+        prepare=_prepare_qualifications,
+        to_values=_qualification_values,
+        writers=OFFICE_OR_COLLEGE,
+        college_of=_training_college,
+        scope_columns=("staff_no",),
+        description="Evaluator (考评员) qualifications matched by their number, unique across "
+        "the service",
     )
 )

@@ -101,6 +101,27 @@ class TeacherTraining(Versioned, table=True):
     notes: str | None = Field(default=None, max_length=2000)
 
 
+class EvaluatorQualification(Versioned, table=True):
+    """A teacher's 考评员 (evaluator) qualification for a certificate at a level: its own
+    number (unique across the service), the organisation that issued it, the day it was issued
+    and, where it lapses, the last day it is valid."""
+
+    __tablename__ = "evaluator_qualifications"
+    __table_args__ = (
+        sa.CheckConstraint("valid_until IS NULL OR valid_until >= issued_on", name="dates_ordered"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    teacher_id: int = Field(foreign_key="teachers.id", index=True)
+    certificate_id: int = Field(foreign_key="certificates.id", index=True)
+    level: Level = Field(sa_type=enum_type(Level))
+    qualification_no: str = Field(max_length=50, unique=True)
+    issuer: str = Field(max_length=100)
+    issued_on: date
+    valid_until: date | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+
 class TrainingBatch(Versioned, table=True):
     """A student training batch for an approved pilot application."""
 
@@ -258,6 +279,82 @@ class TrainingSelection(TrainingFilters):
     today: date
 
 
+# --- evaluator qualifications -----------------------------------------------------------------
+
+Issuer = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)
+]
+
+
+def validity_problem(issued_on: date | None, valid_until: date | None) -> str | None:
+    if issued_on is not None and valid_until is not None and valid_until < issued_on:
+        return f"valid_until {valid_until} is before issued_on {issued_on}"
+    return None
+
+
+class QualificationCreate(SQLModel):
+    teacher_id: RefId = Field(description="The qualified teacher (GET /api/v1/teachers)")
+    certificate_id: RefId = Field(description="The 1+X certificate they may evaluate")
+    level: Level = Field(description="The level they may evaluate; one the certificate offers")
+    qualification_no: CertificateNo = Field(description="考评员证书编号, unique across the service")
+    issuer: Issuer = Field(description="The organisation that issued it (发证机构)")
+    issued_on: SchoolDate = Field(description="Issue date")
+    valid_until: SchoolDate | None = Field(
+        default=None, description="Last day it is valid; null: no expiry"
+    )
+    notes: Notes | None = Field(default=None, description="Free text")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "QualificationCreate":
+        problem = validity_problem(self.issued_on, self.valid_until)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class QualificationUpdate(PatchModel):
+    NULLABLE = frozenset({"valid_until", "notes"})
+
+    certificate_id: RefId | None = None
+    level: Level | None = None
+    qualification_no: CertificateNo | None = None
+    issuer: Issuer | None = None
+    issued_on: SchoolDate | None = None
+    valid_until: SchoolDate | None = Field(default=None, description="null: no expiry")
+    notes: Notes | None = Field(default=None, description="null clears")
+
+
+class QualificationPublic(SQLModel):
+    id: int
+    teacher_id: int
+    staff_no: str
+    teacher_name: str
+    college_id: int
+    certificate_id: int
+    certificate_name: str
+    level: Level
+    qualification_no: str
+    issuer: str
+    issued_on: date
+    valid_until: date | None
+    notes: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class QualificationFilters(UpdatedSince):
+    """Filters of the evaluator qualifications list."""
+
+    teacher_id: IdFilter = Field(None, description="Qualifications of this teacher")
+    certificate_id: IdFilter = Field(None, description="Qualifications for this certificate")
+    college_id: IdFilter = Field(None, description="Qualifications of this college's teachers")
+    level: Level | None = Field(None, description="Only this level")
+    valid_on: SchoolDate | None = Field(
+        None, description="Only those issued by and still valid on this day"
+    )
+
+
 # --- batches ---------------------------------------------------------------------------------
 
 
@@ -378,6 +475,23 @@ class EnrollmentPublic(SQLModel):
 # --- coverage --------------------------------------------------------------------------------
 
 
+class EvaluatorFigure(SQLModel):
+    """Evaluators (考评员) assigned to a pilot and those holding a qualification for it."""
+
+    assigned: int = Field(description="Teachers assigned to the pilot as evaluators")
+    qualified: int = Field(
+        description="Assigned evaluators holding a 考评员 qualification for the pilot's "
+        "certificate at or above its level, issued by and still valid on the day"
+    )
+    coverage_percent: float | None = Field(
+        description="qualified ÷ assigned × 100, one decimal; null when no evaluator is assigned"
+    )
+    below_target: bool = Field(description="Below 100 % (or no evaluator assigned)")
+    missing: list[str] | None = Field(
+        description="The assigned evaluators without one: 姓名 (工号); null for a student"
+    )
+
+
 class CoverageFigure(SQLModel):
     """Teachers assigned to a pilot and those holding a valid trainer certificate for it."""
 
@@ -397,6 +511,7 @@ class CoverageFigure(SQLModel):
 
 
 class CoveragePilot(CoverageFigure):
+    evaluators: EvaluatorFigure = Field(description="The pilot's evaluator (考评员) coverage")
     application_id: int
     year: int
     certificate_id: int
@@ -412,6 +527,11 @@ class CoverageCollege(SQLModel):
     assigned: int = Field(description="Assignments of this college's teachers to pilots")
     certified: int
     coverage_percent: float | None
+    evaluators_assigned: int = Field(
+        default=0, description="Assignments of this college's teachers as evaluators"
+    )
+    evaluators_qualified: int = 0
+    evaluator_coverage_percent: float | None = None
 
 
 class CoverageTotals(SQLModel):
@@ -420,6 +540,14 @@ class CoverageTotals(SQLModel):
     assigned: int
     certified: int
     coverage_percent: float | None
+    evaluators_assigned: int = Field(default=0, description="Evaluator assignments")
+    evaluators_qualified: int = Field(
+        default=0, description="Evaluator assignments holding a valid 考评员 qualification"
+    )
+    evaluator_coverage_percent: float | None = None
+    pilots_below_evaluator_target: int = Field(
+        default=0, description="Pilots whose evaluator coverage is below 100 % (or none)"
+    )
 
 
 class TeacherCoverageReport(SQLModel):
@@ -434,6 +562,50 @@ class ApplicationDetail(ApplicationPublic):
     """One application with its teacher coverage and trained-student count."""
 
     teacher_coverage: CoverageFigure
+    evaluator_coverage: EvaluatorFigure
     trained_students: int = Field(
         description="Distinct students who completed a training batch of this pilot"
+    )
+
+
+# --- 双师型 share ----------------------------------------------------------------------------
+
+
+class DualFigure(SQLModel):
+    """Teachers and those recognised as 双师型 on the day."""
+
+    teachers: int
+    dual_qualified: int = Field(
+        description="Teachers recognised as 双师型 on the day (recognised by then, not lapsed)"
+    )
+    share_percent: float | None = Field(
+        description="dual_qualified ÷ teachers × 100, one decimal; null when there are none"
+    )
+
+
+class DualPilot(DualFigure):
+    """A pilot's assigned teachers (trainers and evaluators) and the 双师型 among them."""
+
+    application_id: int
+    year: int
+    certificate_name: str
+    level: Level
+    majors: list[str] = Field(description="The pilot's majors")
+
+
+class DualCollege(DualFigure):
+    """All of a college's teachers and the 双师型 among them."""
+
+    college_id: int
+    college_name: str
+
+
+class DualReport(SQLModel):
+    year: int | None
+    as_of: date = Field(description="The day recognition is judged on")
+    pilots: list[DualPilot]
+    colleges: list[DualCollege]
+    overall: DualFigure = Field(description="Every teacher the reader sees")
+    pilot_teachers: DualFigure = Field(
+        description="The distinct teachers assigned to the pilots listed"
     )

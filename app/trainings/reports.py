@@ -11,20 +11,31 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from app.applications.models import ApplicationStatus, PilotApplication, PilotTeacher
+from app.applications.models import (
+    ApplicationMajor,
+    ApplicationStatus,
+    PilotApplication,
+    PilotTeacher,
+)
 from app.applications.service import get_application, visible
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.reports import TOTAL
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
-from app.reference.models import Certificate, College, Level, Teacher
+from app.reference.models import Certificate, College, Level, Major, Teacher
 from app.trainings.models import (
     ApplicationDetail,
     CoverageCollege,
     CoverageFigure,
     CoveragePilot,
     CoverageTotals,
+    DualCollege,
+    DualFigure,
+    DualPilot,
+    DualReport,
+    EvaluatorFigure,
+    EvaluatorQualification,
     TeacherCoverageReport,
     TeacherTraining,
     TrainingBatch,
@@ -60,6 +71,64 @@ def covered_expression(today: date) -> Any:
             ),
         )
         .exists()
+    )
+
+
+def qualified_expression(today: date) -> Any:
+    """True for a PilotTeacher row (joined to its PilotApplication) whose teacher holds a 考评员
+    qualification for the pilot's certificate at or above its level, issued by ``today`` and
+    still valid on it."""
+    return (
+        select(EvaluatorQualification.id)
+        .where(
+            col(EvaluatorQualification.teacher_id) == col(PilotTeacher.teacher_id),
+            col(EvaluatorQualification.certificate_id) == col(PilotApplication.certificate_id),
+            _rank(col(EvaluatorQualification.level)) >= _rank(col(PilotApplication.level)),
+            col(EvaluatorQualification.issued_on) <= today,
+            sa.or_(
+                col(EvaluatorQualification.valid_until).is_(None),
+                col(EvaluatorQualification.valid_until) >= today,
+            ),
+        )
+        .exists()
+    )
+
+
+def _evaluator_assignments(session: Session, application_ids: Any, today: date) -> list[Any]:
+    """(application id, teacher name, staff no, college id, college name, qualified) for every
+    teacher assigned to the applications as an evaluator, in one statement."""
+    qualified = qualified_expression(today).label("qualified")
+    return list(
+        session.exec(
+            select(  # type: ignore[call-overload]
+                PilotTeacher.application_id,
+                Teacher.name,
+                Teacher.staff_no,
+                College.id,
+                College.name,
+                qualified,
+            )
+            .join(PilotApplication, col(PilotApplication.id) == PilotTeacher.application_id)
+            .join(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
+            .join(College, col(College.id) == Teacher.college_id)
+            .where(
+                col(PilotTeacher.application_id).in_(application_ids),
+                col(PilotTeacher.evaluator).is_(True),
+            )
+            .order_by(col(Teacher.staff_no))
+        ).all()
+    )
+
+
+def _evaluator_figure(rows: Sequence[Any]) -> EvaluatorFigure:
+    assigned = len(rows)
+    qualified = sum(1 for row in rows if row[5])
+    return EvaluatorFigure(
+        assigned=assigned,
+        qualified=qualified,
+        coverage_percent=_percent(qualified, assigned),
+        below_target=assigned == 0 or qualified < assigned,
+        missing=[f"{row[1]} ({row[2]})" for row in rows if not row[5]],
     )
 
 
@@ -138,10 +207,17 @@ def application_detail(
     the principal."""
     application = get_application(session, principal, application_id)
     coverage, trained = application_figures(session, application_id, today)
+    evaluators = _evaluator_figure(_evaluator_assignments(session, [application_id], today))
     if principal.role == Role.student:
         coverage = coverage.model_copy(update={"missing": None})
+        evaluators = evaluators.model_copy(update={"missing": None})
     return ApplicationDetail.model_validate(
-        {**application.model_dump(), "teacher_coverage": coverage, "trained_students": trained}
+        {
+            **application.model_dump(),
+            "teacher_coverage": coverage,
+            "evaluator_coverage": evaluators,
+            "trained_students": trained,
+        }
     )
 
 
@@ -184,14 +260,20 @@ def _pilot_statement(
     return statement
 
 
-def _pilot_rows(pilots: Sequence[Any], assignments: Sequence[Any]) -> list[CoveragePilot]:
+def _pilot_rows(
+    pilots: Sequence[Any], assignments: Sequence[Any], evaluators: Sequence[Any]
+) -> list[CoveragePilot]:
     """One row per pilot, in the pilots' order, from the assignments of all of them."""
     by_pilot: dict[int, list[Any]] = defaultdict(list)
     for row in assignments:
         by_pilot[row[0]].append(row)
+    evaluators_of: dict[int, list[Any]] = defaultdict(list)
+    for row in evaluators:
+        evaluators_of[row[0]].append(row)
     return [
         CoveragePilot(
             **_figure(by_pilot.get(application.id, [])).model_dump(),
+            evaluators=_evaluator_figure(evaluators_of.get(application.id, [])),
             application_id=application.id,
             year=application.year,
             certificate_id=application.certificate_id,
@@ -204,13 +286,18 @@ def _pilot_rows(pilots: Sequence[Any], assignments: Sequence[Any]) -> list[Cover
     ]
 
 
-def _college_rows(assignments: Sequence[Any]) -> list[CoverageCollege]:
-    """One row per teachers' college, by name: its teachers' assignments and covered ones."""
+def _college_rows(assignments: Sequence[Any], evaluators: Sequence[Any]) -> list[CoverageCollege]:
+    """One row per teachers' college, by name: its teachers' assignments and covered ones, and
+    its evaluator assignments and qualified ones."""
     colleges: dict[int, list[Any]] = {}
     for _app_id, _name, _staff_no, college_id, college_name, covered in assignments:
-        figures = colleges.setdefault(college_id, [college_name, 0, 0])
+        figures = colleges.setdefault(college_id, [college_name, 0, 0, 0, 0])
         figures[1] += 1
         figures[2] += 1 if covered else 0
+    for _app_id, _name, _staff_no, college_id, college_name, qualified in evaluators:
+        figures = colleges.setdefault(college_id, [college_name, 0, 0, 0, 0])
+        figures[3] += 1
+        figures[4] += 1 if qualified else 0
     return [
         CoverageCollege(
             college_id=college_id,
@@ -218,20 +305,29 @@ def _college_rows(assignments: Sequence[Any]) -> list[CoverageCollege]:
             assigned=n,
             certified=ok,
             coverage_percent=_percent(ok, n),
+            evaluators_assigned=e_n,
+            evaluators_qualified=e_ok,
+            evaluator_coverage_percent=_percent(e_ok, e_n),
         )
-        for college_id, (name, n, ok) in sorted(colleges.items(), key=lambda i: i[1][0])
+        for college_id, (name, n, ok, e_n, e_ok) in sorted(colleges.items(), key=lambda i: i[1][0])
     ]
 
 
 def _overall(pilot_rows: Sequence[CoveragePilot]) -> CoverageTotals:
     assigned = sum(p.assigned for p in pilot_rows)
     certified = sum(p.certified for p in pilot_rows)
+    e_assigned = sum(p.evaluators.assigned for p in pilot_rows)
+    e_qualified = sum(p.evaluators.qualified for p in pilot_rows)
     return CoverageTotals(
         pilots=len(pilot_rows),
         pilots_below_target=sum(1 for p in pilot_rows if p.below_target),
         assigned=assigned,
         certified=certified,
         coverage_percent=_percent(certified, assigned),
+        evaluators_assigned=e_assigned,
+        evaluators_qualified=e_qualified,
+        evaluator_coverage_percent=_percent(e_qualified, e_assigned),
+        pilots_below_evaluator_target=sum(1 for p in pilot_rows if p.evaluators.below_target),
     )
 
 
@@ -253,12 +349,13 @@ def coverage_report(
     ).all()
     ids_subquery = statement.with_only_columns(col(PilotApplication.id)).order_by(None)
     assignments = _assignments(session, ids_subquery, today)
-    pilot_rows = _pilot_rows(pilots, assignments)
+    evaluators = _evaluator_assignments(session, ids_subquery, today)
+    pilot_rows = _pilot_rows(pilots, assignments, evaluators)
     return TeacherCoverageReport(
         year=year,
         as_of=today,
         pilots=pilot_rows,
-        colleges=_college_rows(assignments),
+        colleges=_college_rows(assignments, evaluators),
         overall=_overall(pilot_rows),
     )
 
@@ -266,18 +363,32 @@ def coverage_report(
 # --- its export ------------------------------------------------------------------------------
 
 PILOT, COLLEGE, ALL_PILOTS = N_("Pilot"), N_("College"), N_("All pilots")
+PILOT_TEACHERS, ALL_TEACHERS = N_("Teachers of the pilots"), N_("All teachers")
 
 COVERAGE_COLUMNS = [
     ExportColumn("scope", N_("Scope")),
     ExportColumn("application_id", N_("Application ID")),
     ExportColumn("label", N_("Name")),
     ExportColumn("level", N_("Level")),
-    ExportColumn("assigned", N_("Pilot teachers")),
+    ExportColumn("assigned", N_("Number of pilot teachers")),
     ExportColumn("certified", N_("Certified teachers")),
     ExportColumn("coverage_percent", N_("Coverage %")),
     ExportColumn("below_target", N_("Below 100%")),
     ExportColumn("missing", N_("Teachers without certificate")),
+    ExportColumn("evaluators_assigned", N_("Pilot evaluators")),
+    ExportColumn("evaluators_qualified", N_("Qualified evaluators")),
+    ExportColumn("evaluator_coverage_percent", N_("Evaluator coverage %")),
+    ExportColumn("evaluators_missing", N_("Evaluators without qualification")),
 ]
+
+
+def _evaluator_cells(figure: EvaluatorFigure) -> dict[str, Any]:
+    return {
+        "evaluators_assigned": figure.assigned,
+        "evaluators_qualified": figure.qualified,
+        "evaluator_coverage_percent": figure.coverage_percent,
+        "evaluators_missing": figure.missing,
+    }
 
 
 def coverage_rows(report: TeacherCoverageReport) -> list[dict[str, Any]]:
@@ -285,6 +396,7 @@ def coverage_rows(report: TeacherCoverageReport) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = [
         {
             **pilot.model_dump(),
+            **_evaluator_cells(pilot.evaluators),
             "scope": translate(PILOT),
             "label": f"{pilot.year} {pilot.certificate_name}",
         }
@@ -297,4 +409,159 @@ def coverage_rows(report: TeacherCoverageReport) -> list[dict[str, Any]]:
     items.append(
         {**report.overall.model_dump(), "scope": translate(TOTAL), "label": translate(ALL_PILOTS)}
     )
+    return items
+
+
+# --- the 双师型 share ------------------------------------------------------------------------
+
+
+def dual_on(day: date) -> Any:
+    """True for a Teacher recognised as 双师型 by ``day`` and not lapsed on it."""
+    return sa.and_(
+        col(Teacher.dual_basis).is_not(None),
+        col(Teacher.dual_recognised_on) <= day,
+        sa.or_(col(Teacher.dual_valid_until).is_(None), col(Teacher.dual_valid_until) >= day),
+    )
+
+
+def _dual_figure(teachers: int, dual: int) -> DualFigure:
+    return DualFigure(
+        teachers=teachers, dual_qualified=dual, share_percent=_percent(dual, teachers)
+    )
+
+
+def dual_by_application(
+    session: Session, application_ids: Sequence[int], day: date
+) -> dict[int, DualFigure]:
+    """Per pilot: its assigned teachers and the 双师型 among them on ``day``, one statement
+    (the annual evaluation's 双师型 indicator)."""
+    counts: dict[int, tuple[int, int]] = {}
+    if application_ids:
+        for app_id, n, dual in session.exec(
+            select(
+                PilotTeacher.application_id,
+                func.count(),
+                func.sum(sa.case((dual_on(day), 1), else_=0)),
+            )
+            .join(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
+            .where(col(PilotTeacher.application_id).in_(list(application_ids)))
+            .group_by(col(PilotTeacher.application_id))
+        ).all():
+            counts[app_id] = (int(n), int(dual or 0))
+    return {a: _dual_figure(*counts.get(a, (0, 0))) for a in application_ids}
+
+
+def _teacher_scope(statement: Any, principal: Principal) -> Any:
+    if principal.role == Role.college_manager:
+        return statement.where(Teacher.college_id == (principal.college_id or -1))
+    return statement
+
+
+def dual_report(
+    session: Session,
+    principal: Principal,
+    *,
+    day: date,
+    year: int | None = None,
+    certificate_id: int | None = None,
+) -> DualReport:
+    """The 双师型 share per pilot (its assigned teachers), per college (all its teachers),
+    overall, and over the pilots' teachers. For the office, auditors, admins and college
+    managers (their college's pilots and teachers)."""
+    if principal.role not in READ_ALL_OR_COLLEGE:
+        raise Forbidden(
+            _("Role {role} may not read the 双师型 report", role=principal.role.value),
+            allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
+        )
+    statement = _pilot_statement(principal, year, None, certificate_id)
+    pilots = session.exec(
+        statement.order_by(col(PilotApplication.year).desc(), col(PilotApplication.id))
+    ).all()
+    ids = [application.id for application, _name in pilots]
+    figures = dual_by_application(session, ids, day)
+    majors: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        for app_id, name in session.exec(
+            select(ApplicationMajor.application_id, Major.name)
+            .join(Major, col(Major.id) == ApplicationMajor.major_id)
+            .where(col(ApplicationMajor.application_id).in_(ids))
+            .order_by(col(Major.code))
+        ).all():
+            majors[app_id].append(name)
+    dual = sa.case((dual_on(day), 1), else_=0)
+    colleges = session.exec(
+        _teacher_scope(
+            select(College.id, College.name, func.count(col(Teacher.id)), func.sum(dual))
+            .join(Teacher, col(Teacher.college_id) == College.id)
+            .group_by(col(College.id), col(College.name))
+            .order_by(col(College.name)),
+            principal,
+        )
+    ).all()
+    pilot_teachers = session.exec(
+        select(func.count(col(Teacher.id)), func.sum(dual)).where(
+            col(Teacher.id).in_(
+                select(PilotTeacher.teacher_id).where(col(PilotTeacher.application_id).in_(ids))
+            )
+        )
+    ).one()
+    return DualReport(
+        year=year,
+        as_of=day,
+        pilots=[
+            DualPilot(
+                **figures[application.id].model_dump(),
+                application_id=application.id,
+                year=application.year,
+                certificate_name=certificate_name,
+                level=application.level,
+                majors=majors[application.id],
+            )
+            for application, certificate_name in pilots
+        ],
+        colleges=[
+            DualCollege(
+                **_dual_figure(int(n), int(d or 0)).model_dump(),
+                college_id=college_id,
+                college_name=name,
+            )
+            for college_id, name, n, d in colleges
+        ],
+        overall=_dual_figure(
+            sum(int(row[2]) for row in colleges), sum(int(row[3] or 0) for row in colleges)
+        ),
+        pilot_teachers=_dual_figure(int(pilot_teachers[0] or 0), int(pilot_teachers[1] or 0)),
+    )
+
+
+DUAL_COLUMNS = [
+    ExportColumn("scope", N_("Scope")),
+    ExportColumn("application_id", N_("Application ID")),
+    ExportColumn("label", N_("Name")),
+    ExportColumn("majors", N_("Pilot majors")),
+    ExportColumn("teachers", N_("Number of teachers")),
+    ExportColumn("dual_qualified", N_("Dual-qualified teachers")),
+    ExportColumn("share_percent", N_("Dual-qualified share %")),
+]
+
+
+def dual_rows(report: DualReport) -> list[dict[str, Any]]:
+    """The export's rows: each pilot, each college, the pilots' teachers and everyone."""
+    items: list[dict[str, Any]] = [
+        {
+            **pilot.model_dump(),
+            "scope": translate(PILOT),
+            "label": f"{pilot.year} {pilot.certificate_name}",
+        }
+        for pilot in report.pilots
+    ]
+    items += [
+        {**college.model_dump(), "scope": translate(COLLEGE), "label": college.college_name}
+        for college in report.colleges
+    ]
+    total = translate(TOTAL)
+    items.append(
+        {**report.pilot_teachers.model_dump(), "scope": total, "label": translate(PILOT_TEACHERS)}
+    )
+    items.append({**report.overall.model_dump(), "scope": total, "label": translate(ALL_TEACHERS)})
     return items

@@ -2,6 +2,7 @@
 teacher-coverage report, and an application's detail with its training figures."""
 
 from dataclasses import replace
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Query, Response, status
@@ -23,10 +24,11 @@ from app.core.responses import (
 from app.core.routes import Routes, domain_router
 from app.core.types import school_today
 from app.core.versions import IfMatch, set_etag
-from app.trainings import models, reports, service
+from app.trainings import models, qualifications, reports, service
 
 trainings_router = domain_router("/teacher-trainings", "teacher-trainings")
 batches_router = domain_router("/training-batches", "training-batches")
+qualifications_router = domain_router("/evaluator-qualifications", "teacher-trainings")
 coverage_router = domain_router("/reports", "reports")
 application_detail_router = domain_router("/applications", "applications")
 
@@ -116,6 +118,43 @@ trainings.action(
     manager records the outcome.""",
     extra={"today": Today},
     summary="师资培训不合格",
+)
+
+
+# --- evaluator qualifications ----------------------------------------------------------------
+
+evaluator_qualifications = Routes(
+    qualifications_router,
+    models.QualificationPublic,
+    id_name="qualification_id",
+    read=qualifications.get_qualification,
+    noun="考评员资格",
+)
+evaluator_qualifications.list(
+    qualifications.QUALIFICATIONS,
+    """Teachers' evaluator (考评员) qualifications by staff number: certificate, level, number,
+    issuing organisation and validity (`valid_on` keeps those valid on a day). The office,
+    auditors and admins read all; a college manager their college's teachers'; a teacher
+    their own; other roles 403.""",
+)
+evaluator_qualifications.create(
+    models.QualificationCreate,
+    qualifications.create_qualification,
+    """Record a teacher's 考评员 qualification (the office; a college manager for their
+    college's teachers). The number is unique (409 naming its holder); the level must be one
+    the certificate offers and `valid_until` not before `issued_on` (422).""",
+)
+evaluator_qualifications.get(
+    """One evaluator qualification; 404 when it does not exist or is not yours to read."""
+)
+evaluator_qualifications.update(
+    models.QualificationUpdate,
+    qualifications.update_qualification,
+    """Change a qualification (`If-Match`): the office, or the teacher's college manager.""",
+)
+evaluator_qualifications.delete(
+    qualifications.delete_qualification,
+    """Delete a qualification (the office, or the teacher's college manager).""",
 )
 
 
@@ -254,16 +293,23 @@ def reports_teacher_coverage(
         Query(description="Only this status; without it submitted, approved and closed"),
     ] = None,
     certificate_id: FilterId = None,
+    as_of: Annotated[
+        date | None,
+        Query(description="The day certificates and qualifications are judged on; default today"),
+    ] = None,
     format: FormatQuery = ExportFormat.json,
 ) -> Any:
     """师资培训覆盖率: per pilot the assigned teachers, those holding a certified and still
     valid training for its certificate at or above its level, the percentage and who is
-    missing (`below_target` flags a pilot under 100 %); per teachers' college and overall.
-    For the office, auditors, admins and college managers (their college's pilots)."""
+    missing (`below_target` flags a pilot under 100 %); beside it, `evaluators`: the teachers
+    assigned as evaluators (考评员), those holding a 考评员 qualification for the certificate at
+    or above the level, issued by and valid on the day, and who is missing; per teachers'
+    college and overall. The day is `as_of`, today by default. For the office, auditors,
+    admins and college managers (their college's pilots); 403 for other roles."""
     report = reports.coverage_report(
         session,
         principal,
-        today=school_today(settings.timezone),
+        today=as_of or school_today(settings.timezone),
         year=year,
         status=status,
         certificate_id=certificate_id,
@@ -281,6 +327,51 @@ def reports_teacher_coverage(
             N_("Certificate ID"): certificate_id,
         },
         totals=1,
+    )
+
+
+@coverage_router.get(
+    "/dual-qualified",
+    response_model=models.DualReport,
+    responses=EXPORT_RESPONSES,
+    summary="双师型教师比例",
+)
+def reports_dual_qualified(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    year: YearQuery = None,
+    certificate_id: FilterId = None,
+    as_of: Annotated[
+        date | None, Query(description="The day recognition is judged on; default today")
+    ] = None,
+    format: FormatQuery = ExportFormat.json,
+) -> Any:
+    """双师型教师比例: per pilot (submitted, approved and closed) the share of its assigned
+    teachers recognised as 双师型 on the day, with its majors; per college the share of all its
+    teachers; over the pilots' teachers and over everyone. A recognition counts from its date
+    to its `valid_until`. For the office, auditors, admins and college managers (their
+    college's pilots and teachers); 403 for other roles."""
+    report = reports.dual_report(
+        session,
+        principal,
+        day=as_of or school_today(settings.timezone),
+        year=year,
+        certificate_id=certificate_id,
+    )
+    return report_response(
+        report,
+        format,
+        reports.dual_rows(report),
+        reports.DUAL_COLUMNS,
+        report_filename("dual-qualified", year),
+        title=N_("Dual-qualified (双师型) teachers"),
+        filters={
+            N_("Year"): year,
+            N_("Certificate ID"): certificate_id,
+            N_("On"): as_of or school_today(settings.timezone),
+        },
+        totals=2,
     )
 
 
@@ -304,7 +395,9 @@ def applications_get(
     yet), so the office sees at a glance who has not filed. `teacher_coverage` counts the
     assigned teachers holding a certified, still valid trainer certificate for the pilot's
     certificate at or above its level (a student reading their pilot sees the figures, not the
-    names of the teachers without one); `trained_students` those who completed a batch."""
+    names of the teachers without one); `evaluator_coverage` the same for the teachers assigned
+    as evaluators and their 考评员 qualifications; `trained_students` those who completed a
+    batch."""
     detail = reports.application_detail(
         session, principal, application_id, school_today(settings.timezone)
     )

@@ -40,6 +40,7 @@ REPORTS = {
     "/api/v1/reports/funding": {"year": 2022},
     "/api/v1/reports/teacher-coverage": {"year": 2022},
     "/api/v1/reports/credit-conversions": {},
+    "/api/v1/reports/dual-qualified": {"year": 2022},
 }
 
 

@@ -42,6 +42,8 @@ PATH_KINDS = {
     "evaluation_id": "evaluation",
     "expert_id": "expert",
     "meeting_id": "meeting",
+    "qualification_id": "qualification",
+    "base_id": "base",
 }
 """The kind of object each path parameter names (``certificate_id`` under
 ``/issued-certificates`` is an issued certificate)."""
@@ -98,6 +100,13 @@ BODY_PROBES: dict[tuple[str, str], Any] = {
         Probe("manager_a", "teacher_id", "teacher"),
         Probe("teacher_a", "teacher_id", "teacher"),
     ],
+    ("post", "/api/v1/evaluator-qualifications"): [Probe("manager_a", "teacher_id", "teacher")],
+    ("patch", "/api/v1/evaluator-qualifications/{qualification_id}"): PUBLIC_REFERENCES,
+    ("post", "/api/v1/training-bases"): [Probe("manager_a", "application_ids", "application")],
+    ("patch", "/api/v1/training-bases/{base_id}"): [
+        Probe("manager_a", "application_ids", "application", ("base",))
+    ],
+    ("patch", "/api/v1/exam-sessions/{session_id}"): OFFICE_ONLY,
     ("patch", "/api/v1/teacher-trainings/{training_id}"): "the world's trainings of teacher A "
     "are certified, which refuses a new teacher first; tests/trainings covers the look-up",
     ("post", "/api/v1/training-batches"): [

@@ -86,6 +86,8 @@ TABLES = {
     "meeting": "meetings",
     "user": "users",
     "import": "import_batches",
+    "qualification": "evaluator_qualifications",
+    "base": "training_bases",
 }
 
 
@@ -174,6 +176,9 @@ def _anchors(
         ("manager_a", "session"): session_id,
         ("student_a", "session"): session_id,
         ("student_b", "session"): session_id,
+        ("manager_a", "base"): one(
+            "SELECT id FROM training_bases WHERE college_id = :c ORDER BY id", c=college_a
+        )[0],
         ("teacher_a", "training"): one(
             "SELECT id FROM teacher_trainings WHERE teacher_id = :t ORDER BY id", t=teacher_a
         )[0],
@@ -207,6 +212,18 @@ def _anchors(
             "title": "扫描批次",
             "hours": 10,
             **dates,
+        },
+        ("post", "/api/v1/evaluator-qualifications"): {
+            "certificate_id": certificate_id,
+            "level": level,
+            "qualification_no": "SWEEP-KPY-1",
+            "issuer": "扫描",
+            "issued_on": "2022-07-15",
+        },
+        ("post", "/api/v1/training-bases"): {
+            "name": "扫描基地",
+            "stations": 10,
+            "college_id": college_a,
         },
         ("post", "/api/v1/conversion-requests"): {
             "issued_certificate_id": one("SELECT id FROM issued_certificates ORDER BY id")[0],
@@ -332,6 +349,9 @@ def foreign_ids(db: Session, caller: Caller) -> dict[str, set[int]]:
     f["subsidy_run"] = _in(db, "subsidy_runs", "line_id", f["line"])
     if role != Role.evaluation_org:
         f["training"] = _in(db, "teacher_trainings", "teacher_id", teachers)
+        f["qualification"] = _in(db, "evaluator_qualifications", "teacher_id", teachers)
+    else:
+        f["qualification"] = q("SELECT id FROM evaluator_qualifications")
     f["enrollment"] = _in(db, "training_enrollments", "student_id", students)
     f["registration"] = _in(db, "exam_registrations", "student_id", students) | _in(
         db, "exam_registrations", "session_id", f["session"]

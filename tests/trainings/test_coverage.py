@@ -161,6 +161,10 @@ def test_report_totals_per_college_and_overall(client: TestClient, db: Session) 
         "assigned": 2,
         "certified": 1,
         "coverage_percent": 50.0,
+        "evaluators_assigned": 0,
+        "evaluators_qualified": 0,
+        "evaluator_coverage_percent": None,
+        "pilots_below_evaluator_target": 1,
     }
     by_college = {c["college_name"]: (c["assigned"], c["certified"]) for c in body["colleges"]}
     assert by_college == {"一学院": (1, 1), "二学院": (1, 0)}
