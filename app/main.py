@@ -57,6 +57,7 @@ from app.funding.router import (
 from app.imports.readers import MAX_UPLOAD_BYTES
 from app.imports.router import MULTIPART_OVERHEAD, document_kind_options
 from app.imports.router import router as imports_router
+from app.reconciliation.router import reconciliations_router
 from app.reference.router import router as reference_router
 from app.system.router import router as system_router
 from app.trainings.router import (
@@ -223,6 +224,15 @@ TAGS = [
         "minutes and decisions",
     ),
     _tag(
+        "reconciliations",
+        "平台对账",
+        "与全国 1+X 平台（职业技能等级证书信息管理服务平台）下载的成绩证书名单逐条对账："
+        "一致、不一致（逐字段）、仅平台有、仅本系统有；导出，并按需应用",
+        "Reconcile with the list downloaded from the national 1+X platform: the same, "
+        "different (field by field), only on the platform, only here; export it and apply "
+        "chosen rows through the usual audited paths",
+    ),
+    _tag(
         "audit",
         "审计与变更订阅",
         "审计记录，以及供其他系统轮询的变更订阅",
@@ -302,6 +312,7 @@ def api_router() -> APIRouter:
     router.include_router(overview_router)
     router.include_router(experts_router)
     router.include_router(meetings_router)
+    router.include_router(reconciliations_router)
     router.include_router(imports_router)
     router.include_router(audit_router)
     return router

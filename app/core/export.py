@@ -338,7 +338,14 @@ def xlsx_chunks(
     rows: Iterable[Sequence[Any]], headers: Sequence[str], sheet_title: str
 ) -> Iterator[bytes]:
     """``rows`` of values as one .xlsx workbook, streamed in chunks once it is complete."""
-    widths = [min(max(display_width(h) + 4, 10), 60) for h in headers]
+    return xlsx_sheets_chunks([(sheet_title, headers, rows)])
+
+
+def xlsx_sheets_chunks(
+    sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]],
+) -> Iterator[bytes]:
+    """Several ``(title, headers, rows)`` as the sheets of one .xlsx workbook, each written
+    as :func:`xlsx_chunks` writes its one, streamed in chunks once it is complete."""
     with tempfile.TemporaryFile() as output:
         workbook = xlsxwriter.Workbook(
             output,
@@ -349,10 +356,12 @@ def xlsx_chunks(
                 "strings_to_urls": False,
             },
         )
-        writer = _SheetWriter(workbook, sheet_title, headers, widths)
-        for row in rows:
-            writer.write(row)
-        writer.close()
+        for sheet_title, headers, rows in sheets:
+            widths = [min(max(display_width(h) + 4, 10), 60) for h in headers]
+            writer = _SheetWriter(workbook, sheet_title, headers, widths)
+            for row in rows:
+                writer.write(row)
+            writer.close()
         workbook.close()
         output.seek(0)
         while chunk := output.read(CHUNK_SIZE):
@@ -385,3 +394,24 @@ def export_response(
 ) -> StreamingResponse:
     """Stream ``items`` (models or mappings, read lazily) as CSV or XLSX of ``columns``."""
     return export_rows(item_rows(items, columns), [c.header for c in columns], fmt, filename)
+
+
+def export_groups(
+    groups: Sequence[tuple[str, Iterable[Any]]],
+    columns: Sequence[ExportColumn],
+    fmt: ExportFormat,
+    filename: str,
+    group_header: str = "分组",
+) -> StreamingResponse:
+    """Items in named groups: in XLSX one sheet per group (named after it); in CSV one table
+    whose first column names the group."""
+    headers = [c.header for c in columns]
+    if fmt == ExportFormat.csv:
+        rows = chain.from_iterable(
+            ([label, *row] for row in item_rows(items, columns)) for label, items in groups
+        )
+        return export_rows(rows, [group_header, *headers], fmt, filename)
+    body = xlsx_sheets_chunks(
+        [(label, headers, item_rows(items, columns)) for label, items in groups]
+    )
+    return StreamingResponse(body, media_type=XLSX_MEDIA_TYPE, headers=attachment(filename, fmt))
