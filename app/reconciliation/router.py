@@ -49,17 +49,18 @@ def reconciliations_create(
         File(description="The platform's list: .xlsx, .csv or .tsv, at most 20 MB"),
     ],
 ) -> ReconciliationPublic:
-    """Compare the list downloaded from the national 1+X platform (kind `national-results`:
-    姓名, 证件号码, 学号, 证书名称, 等级, 考核结果, 成绩, 实操成绩, 证书编号, 发证日期,
-    培训评价组织 — the usual variants recognised, a title row tolerated; `used_columns` says
-    which were read) with the live registrations of the year's pilots here. A row is matched
-    by certificate number, else student number, else a national id seen before, else name +
-    certificate + level; several fitting registrations are reported as ambiguous (in `platform_only`, with
-    the `candidates`), never guessed. The national id number is compared through a keyed hash
-    and only ever shown masked. The answer, kept under its id, has four groups: `same`,
-    `different` (with the `differences`: result, score, certificate_number, issue_date,
-    national_id), `platform_only` and `local_only` (results or certificates here, for the
-    certificates the list covers, that no platform row matched).
+    """Compare the list downloaded from the national 1+X platform (kind
+    `national-results`: 姓名, 证件号码, 学号, 证书名称, 等级, 考核结果, 成绩, 实操成绩,
+    证书编号, 发证日期, 培训评价组织 — the usual variants recognised, a title row tolerated;
+    `used_columns` says which were read) with the live registrations of the year's pilots
+    here. A row is matched by certificate number, else student number, else a national id
+    seen before, else name + certificate + level; several fitting registrations are reported
+    as ambiguous (in `platform_only`, with the `candidates`), never guessed. The national id
+    number is compared through a keyed hash and only ever shown masked. The answer, kept
+    under its id, has four groups: `same`, `different` (with the `differences`: result,
+    score, certificate_number, issue_date, national_id), `platform_only` and `local_only`
+    (results or certificates here, for the certificates the list covers, that no platform
+    row matched).
 
     The academic office compares every record; a college manager its own college's
     students; an evaluation organisation its own sessions. Others get 403. Refuses a file
