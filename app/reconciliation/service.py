@@ -458,8 +458,9 @@ def reconcile(
     locals_ = _locals(session, principal, year)
     index = _index(session, locals_)
     compared = _Compared()
+    key = id_key(secret_key)
     for line, cells in sheet.rows:
-        compared.add(line, cells, index, id_key(secret_key))
+        compared.add(line, cells, index, key)
     rows = compared.rows + compared.only_here(locals_)
     counts = {g: sum(1 for r in rows if r["group"] == g) for g in Group}
     reconciliation = Reconciliation(
@@ -491,14 +492,20 @@ def reconcile(
         row["reconciliation_id"] = reconciliation_id
     for start in range(0, len(rows), INSERT_CHUNK):
         session.execute(sa.insert(table), rows[start : start + INSERT_CHUNK])
-    for student_id, hashed in compared.identities.items():
-        session.add(
-            NationalIdentity(
-                student_id=student_id,
-                national_id_hash=hashed,
-                reconciliation_id=reconciliation_id,
-            )
-        )
+    now = utcnow()
+    identities = [
+        {
+            "student_id": student_id,
+            "national_id_hash": hashed,
+            "reconciliation_id": reconciliation_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for student_id, hashed in compared.identities.items()
+    ]
+    identity_table: sa.Table = NationalIdentity.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(identities), INSERT_CHUNK):
+        session.execute(sa.insert(identity_table), identities[start : start + INSERT_CHUNK])
     record(
         session,
         principal,
