@@ -1,6 +1,6 @@
 """Run every benchmark: ``python -m bench`` (all), or ``python -m bench
-import|export|serve|writes|scale|reconcile``; options after the names (``--database-url …``) are read by
-the benchmarks that take them."""
+import|export|serve|writes|scale|reconcile``; options after the names (``--database-url …``)
+are read by the benchmarks that take them."""
 
 import sys
 

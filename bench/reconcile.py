@@ -187,10 +187,11 @@ def _platform_rows() -> list[list[Any]]:
         if passed and i % 23 == 0:
             number = f"W0100199{i:07d}"
         issued = (date(2022, 12, 21) if i % 29 == 0 else ISSUED).isoformat() if passed else ""
-        national_id = f"3101012002{i % 10000:04d}{i % 9000 + 1000:04d}" if i % 3 == 0 else ""
+        national_id = f"3101012002{i % 10000:04d}{i % 9000 + 1000:04d}" if i % 3 else ""
+        result = "通过" if passed else "不通过"
         rows.append(
-            [i + 1, f"学生{i}", national_id, no, CERTIFICATE, "中级", "通过" if passed else "不通过",
-             score, number, issued, "北京新大陆时代教育科技有限公司"]
+            [i + 1, f"学生{i}", national_id, no, CERTIFICATE, "中级", result, score, number,
+             issued, "北京新大陆时代教育科技有限公司"]
         )  # fmt: skip
     return rows
 
@@ -261,6 +262,7 @@ def _floor(template: Path | None, url: str | None, content: bytes) -> Any:
         engine = create_db_engine(_fresh(template, url, "floor"))
         postgres = engine.dialect.name == "postgresql"
         started = time.perf_counter()
+        read: list[list[Any]]
         if content.startswith(b"PK"):
             rows = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0)
             read = rows.to_python()[2:]
