@@ -66,6 +66,7 @@ from app.trainings.router import (
     coverage_router,
     trainings_router,
 )
+from app.yearbook.router import year_report_router
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger("onex.app")
@@ -202,10 +203,12 @@ TAGS = [
     _tag(
         "reports",
         "统计报表",
-        "试点申报与人数汇总、师资培训覆盖率、考核漏斗、学分银行登记表、预算执行情况、年度总览",
+        "试点申报与人数汇总、师资培训覆盖率、考核漏斗、学分银行登记表、预算执行情况、年度总览、"
+        "年度报告（含图表的工作簿）",
         "Summaries: applications and headcount per group; teacher coverage per pilot, college "
         "and overall; the exam funnel; approved credit conversions for the credit-bank "
-        "registry; budget execution; the year's overview",
+        "registry; budget execution; the year's overview; the year's report as one workbook "
+        "with charts",
     ),
     _tag(
         "evaluations",
@@ -310,6 +313,7 @@ def api_router() -> APIRouter:
     router.include_router(schemes_router)
     router.include_router(evaluations_router)
     router.include_router(overview_router)
+    router.include_router(year_report_router)
     router.include_router(experts_router)
     router.include_router(meetings_router)
     router.include_router(reconciliations_router)

@@ -162,6 +162,7 @@ OPERATION_IDS = {
     "GET /api/v1/evaluations/{evaluation_id}": "evaluations_get",
     "PUT /api/v1/evaluations/{evaluation_id}/committee-score": "evaluations_committee_score",
     "GET /api/v1/reports/overview": "reports_overview",
+    "GET /api/v1/reports/year": "reports_year",
     "GET /api/v1/experts": "experts_list",
     "POST /api/v1/experts": "experts_create",
     "GET /api/v1/experts/{expert_id}": "experts_get",
