@@ -386,13 +386,13 @@ def read_sheet(kind: ImportKind, file_name: str, content: bytes) -> SheetRead:
 def _read_only_report(
     kind: ImportKind, file_name: str, content: bytes, *, dry_run: bool
 ) -> ImportReport:
+    sheet = read_sheet(kind, file_name, content)
     if not dry_run:
         raise Conflict(
             f"{kind.name} files are not stored by the import engine; upload them to "
             f"{kind.read_by} (here only ?dry_run=true checks a file)",
             code="read_only_kind",
         )
-    sheet = read_sheet(kind, file_name, content)
     return ImportReport.model_validate(
         {
             "kind": kind.name,
