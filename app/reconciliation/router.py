@@ -34,7 +34,7 @@ YearParam = Annotated[
     "",
     response_model=ReconciliationPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(413, 415),
+    responses=problem_responses(400, 413, 415),
     max_body_size=MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
     summary="上传平台名单并对账",
 )
