@@ -235,6 +235,29 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _i18n(args: argparse.Namespace) -> int:
+    from app.core import catalogue
+    from app.core.i18n import CATALOGUE
+
+    if args.i18n_command == "update":
+        total, untranslated, dropped = catalogue.update()
+        print(
+            f"{CATALOGUE.relative_to(catalogue.APP_DIR.parent)}: {total} messages, "
+            f"{untranslated} to translate, {dropped} unused dropped"
+        )
+        return 0
+    result = catalogue.check()
+    for message in result.untranslated:
+        print(f"untranslated: {message!r}", file=sys.stderr)
+    for message in result.unused:
+        print(f"unused: {message!r}", file=sys.stderr)
+    if not result.ok:
+        print("run `python -m app i18n update`, then translate every empty msgstr", file=sys.stderr)
+        return 1
+    print("every message has its translation; no unused entries")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from app.core.roles import Role
 
@@ -289,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     audit_commands.add_parser(
         "seal", help="add the events whose place in the change feed is final to the chain"
     ).set_defaults(func=_audit_seal)
+    i18n = commands.add_parser(
+        "i18n", help="the message catalogue: check it against the code, or bring it in step"
+    )
+    i18n.add_argument("i18n_command", choices=["check", "update"])
+    i18n.set_defaults(func=_i18n)
     upload = commands.add_parser(
         "upload",
         help="upload a .xlsx/.csv/.tsv to a running service (API key in ONEX_API_KEY)",

@@ -29,6 +29,7 @@ from app.core.auth import install_principal_resolvers
 from app.core.config import Settings, get_settings
 from app.core.db import create_db_engine
 from app.core.errors import install_error_handlers
+from app.core.i18n import set_default_language
 from app.core.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware
 from app.core.logging import RequestContextMiddleware, configure_logging
 from app.core.migrations import head_revisions
@@ -355,6 +356,7 @@ def _start_audit_sealer(app: FastAPI, settings: Settings) -> "asyncio.Task[None]
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    set_default_language(settings.default_language)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -403,7 +405,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         json_limit=settings.max_json_body_bytes,
         upload_limit=MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, default_language=settings.default_language)
 
     app.include_router(system_router)
     app.include_router(api_router())

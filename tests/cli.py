@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def app_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any ``ONEX_`` setting, plus ``settings``."""
+    """This process's environment without any ``ONEX_`` setting, plus ``settings`` (messages in
+    English unless ``ONEX_DEFAULT_LANGUAGE`` is given)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEX_")}
+    env["ONEX_DEFAULT_LANGUAGE"] = "en"
     env.update(settings)
     return env
 

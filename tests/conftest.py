@@ -60,6 +60,9 @@ def settings(database_url: str) -> Settings:
         max_concurrent_requests=1000,
         # The tests seal the audit chain themselves (tests/audit/test_chain.py).
         audit_seal_seconds=0,
+        # The suite reads messages in English unless a test asks for Chinese (the product's
+        # default: tests/core/test_i18n.py).
+        default_language="en",
     )
 
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     school_name: str = "本校"
     """The school's name, as the cover of the year's report shows it."""
+    default_language: Literal["zh-CN", "en"] = "zh-CN"
+    """The language of messages, labels and exports when a request sends no Accept-Language."""
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: str | None = None
     login_max_failures: int = Field(default=5, ge=1)

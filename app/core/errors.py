@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.context import current_request_id
+from app.core.i18n import N_, _, translate
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:onex:problem:"
@@ -44,7 +45,7 @@ class AppError(Exception):
 
     status_code = 400
     code = "bad_request"
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(
         self,
@@ -69,7 +70,7 @@ class BadRequest(AppError):
 class Unauthorized(AppError):
     status_code = 401
     code = "unauthorized"
-    title = "Not authenticated"
+    title = N_("Not authenticated")
 
     def __init__(self, detail: str, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
@@ -79,26 +80,26 @@ class Unauthorized(AppError):
 class Forbidden(AppError):
     status_code = 403
     code = "forbidden"
-    title = "Forbidden"
+    title = N_("Forbidden")
 
 
 class NotFound(AppError):
     status_code = 404
     code = "not_found"
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Conflict(AppError):
     status_code = 409
     code = "conflict"
-    title = "Conflict"
+    title = N_("Conflict")
 
 
 class InvalidState(Conflict):
     """A workflow action that the current state does not allow."""
 
     code = "invalid_state"
-    title = "Action not allowed in the current state"
+    title = N_("Action not allowed in the current state")
 
 
 class MethodNotAllowed(AppError):
@@ -107,37 +108,37 @@ class MethodNotAllowed(AppError):
 
     status_code = 405
     code = "method_not_allowed"
-    title = "Method not allowed"
+    title = N_("Method not allowed")
 
 
 class PreconditionFailed(AppError):
     status_code = 412
     code = "precondition_failed"
-    title = "Precondition failed"
+    title = N_("Precondition failed")
 
 
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
-    title = "Payload too large"
+    title = N_("Payload too large")
 
 
 class UnprocessableEntity(AppError):
     status_code = 422
     code = "validation_error"
-    title = "Invalid input"
+    title = N_("Invalid input")
 
 
 class TooManyRequests(AppError):
     status_code = 429
     code = "too_many_requests"
-    title = "Too many requests"
+    title = N_("Too many requests")
 
 
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
-    title = "Service unavailable"
+    title = N_("Service unavailable")
 
 
 _CODE_BY_STATUS = {
@@ -157,6 +158,23 @@ _CODE_BY_STATUS = {
     503: "service_unavailable",
 }
 
+_TITLE_BY_STATUS = {
+    400: N_("Bad request"),
+    401: N_("Not authenticated"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    406: N_("Not acceptable"),
+    409: N_("Conflict"),
+    412: N_("Precondition failed"),
+    413: N_("Payload too large"),
+    415: N_("Unsupported media type"),
+    422: N_("Invalid input"),
+    429: N_("Too many requests"),
+    500: N_("Internal server error"),
+    503: N_("Service unavailable"),
+}
+
 
 def problem_response(
     status: int,
@@ -168,11 +186,14 @@ def problem_response(
     errors: list[dict[str, str]] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """Build the problem+json response; every error of the service goes through here."""
+    """Build the problem+json response; every error of the service goes through here.
+
+    ``detail`` comes translated (built with ``_()``); ``title`` is a catalogue msgid, translated
+    here into the request's language."""
     code = code or _CODE_BY_STATUS.get(status, f"http_{status}")
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
-        "title": title or HTTPStatus(status).phrase,
+        "title": translate(title or _TITLE_BY_STATUS.get(status) or HTTPStatus(status).phrase),
         "status": status,
         "detail": detail,
         "code": code,
@@ -189,12 +210,85 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+_VALIDATION_MESSAGES = {
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+    "string_type": N_("Input should be a valid string"),
+    "string_too_short": N_("String should have at least {min_length} characters"),
+    "string_too_long": N_("String should have at most {max_length} characters"),
+    "string_pattern_mismatch": N_("String should match pattern '{pattern}'"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional part"),
+    "float_type": N_("Input should be a valid number"),
+    "float_parsing": N_("Input should be a valid number, unable to parse string as a number"),
+    "decimal_parsing": N_("Input should be a valid decimal"),
+    "decimal_type": N_("Decimal input should be an integer, float, string or Decimal object"),
+    "decimal_max_places": N_(
+        "Decimal input should have no more than {decimal_places} decimal places"
+    ),
+    "decimal_max_digits": N_("Decimal input should have no more than {max_digits} digits in total"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "greater_than": N_("Input should be greater than {gt}"),
+    "greater_than_equal": N_("Input should be greater than or equal to {ge}"),
+    "less_than": N_("Input should be less than {lt}"),
+    "less_than_equal": N_("Input should be less than or equal to {le}"),
+    "finite_number": N_("Input should be a finite number"),
+    "enum": N_("Input should be {expected}"),
+    "literal_error": N_("Input should be {expected}"),
+    "date_type": N_("Input should be a valid date"),
+    "date_parsing": N_("Input should be a valid date in the format YYYY-MM-DD, {error}"),
+    "date_from_datetime_parsing": N_("Input should be a valid date or datetime, {error}"),
+    "date_from_datetime_inexact": N_("Datetimes provided to dates should have zero time"),
+    "datetime_type": N_("Input should be a valid datetime"),
+    "datetime_parsing": N_("Input should be a valid datetime, {error}"),
+    "datetime_from_date_parsing": N_("Input should be a valid datetime or date, {error}"),
+    "timezone_aware": N_("Input should have timezone info"),
+    "list_type": N_("Input should be a valid list"),
+    "dict_type": N_("Input should be a valid dictionary"),
+    "model_type": N_("Input should be a valid dictionary or instance of {class_name}"),
+    "model_attributes_type": N_(
+        "Input should be a valid dictionary or object to extract fields from"
+    ),
+    "too_short": N_("List should have at least {min_length} items after validation"),
+    "too_long": N_("List should have at most {max_length} items after validation"),
+    "json_invalid": N_("Invalid JSON: {error}"),
+    "json_type": N_("JSON input should be string, bytes or bytearray"),
+    "uuid_parsing": N_("Input should be a valid UUID, {error}"),
+    "url_parsing": N_("Input should be a valid URL, {error}"),
+    "multiple_of": N_("Input should be a multiple of {multiple_of}"),
+    "set_type": N_("Input should be a valid set"),
+    "union_tag_invalid": N_(
+        "Input tag '{tag}' found using {discriminator} does not match any of the expected "
+        "tags: {expected_tags}"
+    ),
+}
+
+
+def validation_message(err: Any) -> str:
+    """One pydantic error's message in the request's language.
+
+    A validator's own ``ValueError`` carries a message already built with ``_()``; pydantic's
+    built-in errors are translated here from their type and context."""
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind in {"value_error", "assertion_error"} and "error" in ctx:
+        return str(ctx["error"])
+    template = _VALIDATION_MESSAGES.get(kind)
+    if template is not None:
+        try:
+            return translate(template).format(**{k: str(v) for k, v in ctx.items()})
+        except (KeyError, IndexError, ValueError):
+            pass
+    return _("Invalid value: {message}", message=str(err.get("msg", "")))
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    errors = []
-    for err in exc.errors():
-        message = str(err.get("msg", "invalid value"))
-        errors.append({"field": _field_path(err.get("loc", ())), "message": message})
-    return errors
+    return [
+        {"field": _field_path(err.get("loc", ())), "message": validation_message(err)}
+        for err in exc.errors()
+    ]
 
 
 async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -246,21 +340,23 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
         # Same answer as for malformed JSON: the body could not be read.
         return problem_response(
             422,
-            "The request body could not be parsed: send UTF-8 JSON (or the form the route "
-            "documents)",
+            _(
+                "The request body could not be parsed: send UTF-8 JSON (or the form the route "
+                "documents)"
+            ),
             code="validation_error",
-            title="Invalid input",
-            errors=[{"field": "body", "message": "not parseable"}],
+            title=N_("Invalid input"),
+            errors=[{"field": "body", "message": _("not parseable")}],
         )
     if status == 404 and detail == "Not Found":
-        detail = "No resource at this path; see /docs for the routes this service offers"
+        detail = _("No resource at this path; see /docs for the routes this service offers")
     headers = dict(exc.headers or {})
     if status == 405:
         allowed = _allowed_methods(request) or headers.get("Allow") or headers.get("allow")
         if allowed:
             headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
             headers["Allow"] = allowed
-            detail = f"Method not allowed here; allowed: {allowed}"
+            detail = _("Method not allowed here; allowed: {allowed}", allowed=allowed)
     return problem_response(status, detail, headers=headers)
 
 
@@ -270,9 +366,11 @@ async def _validation_error_handler(_request: Request, exc: Exception) -> JSONRe
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem_response(
         422,
-        f"The request is not valid: {summary}" if summary else "The request is not valid",
+        _("The request is not valid: {summary}", summary=summary)
+        if summary
+        else _("The request is not valid"),
         code="validation_error",
-        title="Invalid input",
+        title=N_("Invalid input"),
         errors=errors,
     )
 
@@ -282,8 +380,10 @@ async def _integrity_error_handler(_request: Request, exc: Exception) -> JSONRes
     logger.info("integrity error turned into 409: %s", exc)
     return problem_response(
         409,
-        "The change conflicts with data written at the same time (a unique or reference "
-        "constraint refused it); reload and try again",
+        _(
+            "The change conflicts with data written at the same time (a unique or reference "
+            "constraint refused it); reload and try again"
+        ),
         code="conflict",
     )
 
@@ -292,10 +392,12 @@ async def _data_error_handler(_request: Request, exc: Exception) -> JSONResponse
     logger.info("data error turned into 422: %s", exc)
     return problem_response(
         422,
-        "A value is not acceptable to the database (too long, out of range, or containing a "
-        "NUL character)",
+        _(
+            "A value is not acceptable to the database (too long, out of range, or containing a "
+            "NUL character)"
+        ),
         code="validation_error",
-        title="Invalid input",
+        title=N_("Invalid input"),
         errors=[],
     )
 
@@ -304,7 +406,7 @@ async def _operational_error_handler(_request: Request, exc: Exception) -> JSONR
     logger.warning("database unavailable: %s", exc)
     return problem_response(
         503,
-        "The database is busy or unreachable; try again shortly",
+        _("The database is busy or unreachable; try again shortly"),
         headers={"Retry-After": "2"},
     )
 
@@ -313,7 +415,7 @@ async def _unhandled_error_handler(_request: Request, exc: Exception) -> JSONRes
     logger.exception("unhandled error", exc_info=exc)
     return problem_response(
         500,
-        "An internal error occurred; it has been logged with this request id",
+        _("An internal error occurred; it has been logged with this request id"),
         code="internal_error",
     )
 

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import request_id_var, write_intent_var
 from app.core.errors import problem_response
+from app.core.i18n import Language, _, language_var, negotiate
 
 REQUEST_ID_HEADER = "x-request-id"
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -50,14 +51,20 @@ def configure_logging(level: str) -> None:
 class RequestContextMiddleware:
     """Accept or make an ``X-Request-ID``, echo it, log the request, and never leak a traceback."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, default_language: Language = "zh-CN") -> None:
         self.app = app
+        self.default_language: Language = default_language
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_headers = dict(scope["headers"])
+        incoming = request_headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        language = negotiate(
+            request_headers.get(b"accept-language", b"").decode("latin-1"), self.default_language
+        )
+        language_token = language_var.set(language)
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         intent_token = write_intent_var.set(scope.get("method") not in READ_ONLY_METHODS)
@@ -72,6 +79,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"content-language", language.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -83,7 +91,7 @@ class RequestContextMiddleware:
                 raise
             response = problem_response(
                 500,
-                "An internal error occurred; it has been logged with this request id",
+                _("An internal error occurred; it has been logged with this request id"),
                 code="internal_error",
             )
             await response(scope, receive, send_with_id)
@@ -104,4 +112,5 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+            language_var.reset(language_token)
             write_intent_var.reset(intent_token)

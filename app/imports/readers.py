@@ -11,6 +11,7 @@ from typing import Any
 from python_calamine import CalamineError, CalamineWorkbook
 
 from app.core.errors import AppError, PayloadTooLarge, UnprocessableEntity
+from app.core.i18n import N_
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNPACKED_XLSX_BYTES = 400 * 1024 * 1024
@@ -24,7 +25,7 @@ ACCEPTED = ".xlsx, .csv (UTF-8, UTF-8 with BOM, GB18030/GBK) or .tsv"
 class UnsupportedMediaType(AppError):
     status_code = 415
     code = "unsupported_media_type"
-    title = "Unsupported media type"
+    title = N_("Unsupported media type")
 
 
 def read_rows(filename: str, content: bytes) -> list[list[str]]:

@@ -1,0 +1,114 @@
+"""The one message catalogue: every human-facing text, Chinese by default, English on request.
+
+Messages are written in English in the code, as gettext ``msgid``\\s, and translated through the
+catalogue ``app/locale/zh_CN/LC_MESSAGES/messages.po`` (Babel's tools read and write it). English
+needs no catalogue: the ``msgid`` is the English text.
+
+- ``_("Student {number} not found", number=n)`` translates into the language of the request
+  being served (or the configured default outside a request), then fills in the ``{names}``.
+- ``N_("Not found")`` only marks a text for the catalogue where it is defined (a class attribute,
+  a module constant); whoever shows it later passes it through :func:`translate`.
+
+The language of a request follows ``Accept-Language`` (``zh``/``zh-CN``/``zh-Hans`` → Chinese,
+``en*`` → English, q-values honoured); without one, ``ONEX_DEFAULT_LANGUAGE`` (``zh-CN`` unless
+set).
+Codes, field names, enum values and ids never change with the language.
+
+``python -m app i18n check`` fails on a message without a translation or a catalogue entry that
+no code uses any more; ``python -m app i18n update`` brings the catalogue in step with the code
+(new messages are added untranslated, unused ones dropped), for a translator to fill in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+Language = Literal["zh-CN", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
+CATALOGUE_LANGUAGE: Language = "zh-CN"
+"""The language the catalogue translates into; the other (English) is the code's own text."""
+
+LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
+CATALOGUE = LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "messages.po"
+
+_default: Language = "zh-CN"
+language_var: ContextVar[Language | None] = ContextVar("language", default=None)
+"""The language of the request being served; None outside a request (the default applies)."""
+
+
+def set_default_language(language: Language) -> None:
+    """The language used where no request chose one (set from the settings at start-up)."""
+    global _default
+    _default = language
+
+
+def current_language() -> Language:
+    return language_var.get() or _default
+
+
+@cache
+def _translations() -> dict[str, str]:
+    from babel.messages.pofile import read_po
+
+    with CATALOGUE.open("rb") as handle:
+        catalog = read_po(handle)
+    return {
+        str(message.id): str(message.string)
+        for message in catalog
+        if message.id and isinstance(message.id, str) and message.string
+    }
+
+
+def translate(msgid: str, language: Language | None = None) -> str:
+    """``msgid`` in ``language`` (the current one by default); the msgid itself if untranslated."""
+    if (language or current_language()) == "en":
+        return msgid
+    return _translations().get(msgid, msgid)
+
+
+def _(msgid: str, /, **params: Any) -> str:
+    """Translate ``msgid`` into the current language, then fill in its ``{names}``."""
+    text = translate(msgid)
+    return text.format(**params) if params else text
+
+
+def N_(msgid: str, /) -> str:  # noqa: N802 - gettext's conventional name
+    """Mark ``msgid`` for the catalogue without translating it here."""
+    return msgid
+
+
+_RANGE = re.compile(
+    r"^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*$"
+)
+
+
+def _ranges(header: str) -> Iterator[tuple[float, int, str]]:
+    for position, part in enumerate(header.split(",")[:32]):
+        match = _RANGE.match(part)
+        if not match:
+            continue
+        try:
+            quality = float(match.group(2)) if match.group(2) is not None else 1.0
+        except ValueError:
+            continue
+        if quality > 0:
+            yield -quality, position, match.group(1).lower()
+
+
+def negotiate(header: str | None, default: Language) -> Language:
+    """The language an ``Accept-Language`` header asks for among ours, else ``default``."""
+    if not header:
+        return default
+    for _quality, _position, tag in sorted(_ranges(header)):
+        if tag == "*":
+            return default
+        if tag.split("-")[0] == "zh":
+            return "zh-CN"
+        if tag.split("-")[0] == "en":
+            return "en"
+    return default
