@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel
 
 from app.core.audit import record, snapshot
 from app.core.errors import Conflict, UnprocessableEntity
+from app.core.i18n import _
 from app.core.locks import advisory_lock
 from app.core.roles import OFFICE, Principal, Role
 from app.core.types import utcnow
@@ -227,9 +228,9 @@ def _keys(kind: ImportKind, parsed: list[tuple[int, dict[str, Any]]], options: A
     value (None when the cell is empty or bad)."""
     if kind.row_key is not None:
         row_key = kind.row_key
-        return [row_key(cells, options) for _, cells in parsed]
+        return [row_key(cells, options) for _line, cells in parsed]
     name, key_of = kind.key, kind.key_of
-    values = [cells.get(name) for _, cells in parsed]
+    values = [cells.get(name) for _line, cells in parsed]
     if key_of is as_is:
         return values
     return [None if value is None else key_of(value) for value in values]
@@ -389,8 +390,12 @@ def _read_only_report(
     sheet = read_sheet(kind, file_name, content)
     if not dry_run:
         raise Conflict(
-            f"{kind.name} files are not stored by the import engine; upload them to "
-            f"{kind.read_by} (here only ?dry_run=true checks a file)",
+            _(
+                "{kind} files are not stored by the import engine; upload them to {endpoint} "
+                "(here only ?dry_run=true checks a file)",
+                kind=kind.name,
+                endpoint=kind.read_by,
+            ),
             code="read_only_kind",
         )
     return ImportReport.model_validate(

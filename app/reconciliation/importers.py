@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app.core.i18n import _
 from app.core.roles import Principal, Role
 from app.imports.cells import CellError, code, date_cell, decimal, text, yes_no
 from app.imports.engine import Column, ImportKind, Plan
@@ -38,14 +39,14 @@ def level_cell(raw: str) -> Level:
     for word, level in _LEVEL_WORDS.items():
         if value.startswith(word):
             return level
-    raise CellError("one of " + ", ".join(lv.value for lv in LEVEL_ORDER))
+    raise CellError(_("one of {levels}", levels=", ".join(lv.value for lv in LEVEL_ORDER)))
 
 
 def national_id_cell(raw: str) -> str:
     """An 18-character (or old 15-digit) resident id number, upper-case X."""
     value = re.sub(r"\s+", "", unicodedata.normalize("NFKC", raw)).upper()
     if not _ID_NUMBER.match(value):
-        raise CellError("an 18-character id number (digits, the last may be X)")
+        raise CellError(_("an 18-character id number (digits, the last may be X)"))
     return value
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, model_validator
 from sqlmodel import JSON, Field, SQLModel
 
+from app.core.i18n import N_
 from app.core.models import Timestamped, enum_type
 from app.core.types import UTCDateTime
 from app.imports.models import RowError
@@ -26,11 +27,12 @@ class Group(StrEnum):
 
 
 GROUP_LABELS = {
-    Group.same: "一致",
-    Group.different: "不一致",
-    Group.platform_only: "仅平台有",
-    Group.local_only: "仅本系统有",
+    Group.same: N_("Same"),
+    Group.different: N_("Different"),
+    Group.platform_only: N_("Only on the platform"),
+    Group.local_only: N_("Only here"),
 }
+"""The groups' names as the export's sheets show them (translated when written)."""
 
 
 class Outcome(StrEnum):

@@ -10,6 +10,7 @@ from app.core.auth import CurrentPrincipal, SettingsDep, Today
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery, export_groups
+from app.core.i18n import N_, translate
 from app.core.params import DbId
 from app.core.routes import Routes, domain_router
 from app.imports import service as imports
@@ -107,9 +108,10 @@ def reconciliations_get(
         return result
     return export_groups(
         service.export_sheets(result),
-        service.EXPORT_COLUMNS,
+        service.export_columns(),
         format,
         f"reconciliation-{result.year}-{result.id}",
+        translate(N_("Group")),
     )
 
 

@@ -28,6 +28,7 @@ from app.applications.models import PilotApplication
 from app.core.audit import record
 from app.core.errors import AppError, Forbidden, NotFound
 from app.core.export import ExportColumn
+from app.core.i18n import N_, _, translate
 from app.core.listing import Listing, each
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
@@ -93,9 +94,12 @@ def mask_id(number: str) -> str:
 def _require_reader(principal: Principal) -> None:
     if principal.role not in READERS:
         raise Forbidden(
-            f"Role {principal.role.value} may not read reconciliations; allowed roles: "
-            "academic_office, college_manager (its own pilots), evaluation_org (its own "
-            "certificates), auditor, admin",
+            _(
+                "Role {role} may not read reconciliations; allowed roles: academic_office, "
+                "college_manager (its own pilots), evaluation_org (its own certificates), "
+                "auditor, admin",
+                role=principal.role.value,
+            ),
             allowed_roles=sorted(r.value for r in READERS),
         )
 
@@ -103,8 +107,12 @@ def _require_reader(principal: Principal) -> None:
 def _require_writer(principal: Principal, what: str) -> None:
     if principal.role not in WRITERS:
         raise Forbidden(
-            f"Role {principal.role.value} may not {what}; allowed roles: academic_office, "
-            "college_manager (its own pilots), evaluation_org (its own certificates)",
+            _(
+                "Role {role} may not {what}; allowed roles: academic_office, college_manager "
+                "(its own pilots), evaluation_org (its own certificates)",
+                role=principal.role.value,
+                what=translate(what),
+            ),
             allowed_roles=sorted(r.value for r in WRITERS),
         )
 
@@ -252,13 +260,17 @@ def _pick(found: list[Local], by: str) -> _Match:
     if len(found) == 1:
         return _Match(local=found[0], by=by)
     if not found:
-        return _Match(note=f"no registration here fits by {by}")
+        return _Match(note=_("no registration here fits by {by}", by=by))
     ids = sorted(c.registration_id for c in found)
     return _Match(
         by=by,
         candidates=ids,
-        note=f"{len(ids)} registrations here fit by {by} ({', '.join(map(str, ids))}); none "
-        "was chosen",
+        note=_(
+            "{count} registrations here fit by {by} ({ids}); none was chosen",
+            count=len(ids),
+            by=by,
+            ids=", ".join(map(str, ids)),
+        ),
     )
 
 
@@ -294,8 +306,8 @@ def _match(cells: dict[str, Any], hashed: str | None, index: _Index) -> _Match:
             _fits(index.by_name.get(match_text(name), []), certificate_id, True, level), "name"
         )
     if number:
-        return _Match(note="the certificate number is not one issued here")
-    return _Match(note="the row names no certificate number, student number or certificate")
+        return _Match(note=_("the certificate number is not one issued here"))
+    return _Match(note=_("the row names no certificate number, student number or certificate"))
 
 
 def _differences(
@@ -399,9 +411,10 @@ class _Compared:
                 self.covered.add(known)
         local = match.local
         if local is not None and local.registration_id in self.claimed:
-            values["note"] = (
-                f"registration {local.registration_id} is matched by row "
-                f"{self.claimed[local.registration_id]} already"
+            values["note"] = _(
+                "registration {registration} is matched by row {line} already",
+                registration=local.registration_id,
+                line=self.claimed[local.registration_id],
             )
             values["matched_by"] = None
             local = None
@@ -433,7 +446,7 @@ class _Compared:
                 "matched_by": None,
                 "ambiguous": False,
                 "candidates": None,
-                "note": "no row of the platform's list matches this result here",
+                "note": _("no row of the platform's list matches this result here"),
                 "differences": [],
             }
             for local in locals_
@@ -453,7 +466,7 @@ def reconcile(
 ) -> int:
     """Compare the platform's list ``content`` with the year's records in ``principal``'s
     scope; keep the comparison and return its id."""
-    _require_writer(principal, "reconcile the national platform's list")
+    _require_writer(principal, N_("reconcile the national platform's list"))
     sheet = read_sheet(NATIONAL_RESULTS, file_name, content)
     locals_ = _locals(session, principal, year)
     index = _index(session, locals_)
@@ -546,7 +559,7 @@ def _visible(session: Session, principal: Principal, reconciliation_id: int) -> 
         _scoped(select(Reconciliation), principal).where(Reconciliation.id == reconciliation_id)
     ).first()
     if found is None:
-        raise NotFound(f"No reconciliation with id {reconciliation_id}")
+        raise NotFound(_("No reconciliation with id {id}", id=reconciliation_id))
     visible: Reconciliation = found
     return visible
 
@@ -605,43 +618,48 @@ RECONCILIATIONS = Listing(
 )
 
 EXPORT_COLUMNS = [
-    ExportColumn("line", "平台行号"),
-    ExportColumn("matched_by", "匹配方式"),
-    ExportColumn("differences", "不一致字段"),
-    ExportColumn("note", "说明"),
-    ExportColumn("name", "姓名（平台）"),
-    ExportColumn("national_id", "证件号码（脱敏）"),
-    ExportColumn("student_no", "学号（平台）"),
-    ExportColumn("certificate_name", "证书名称（平台）"),
-    ExportColumn("level", "等级（平台）"),
-    ExportColumn("passed", "考核结果（平台）"),
-    ExportColumn("theory_score", "成绩（平台）"),
-    ExportColumn("practical_score", "实操成绩（平台）"),
-    ExportColumn("certificate_number", "证书编号（平台）"),
-    ExportColumn("issue_date", "发证日期（平台）"),
-    ExportColumn("evaluation_org_name", "培训评价组织（平台）"),
-    ExportColumn("registration_id", "报名ID"),
-    ExportColumn("result_id", "成绩ID"),
-    ExportColumn("issued_certificate_id", "证书ID"),
-    ExportColumn("local_student_no", "学号（本系统）"),
-    ExportColumn("local_name", "姓名（本系统）"),
-    ExportColumn("local_certificate_name", "证书名称（本系统）"),
-    ExportColumn("local_level", "等级（本系统）"),
-    ExportColumn("local_passed", "考核结果（本系统）"),
-    ExportColumn("local_theory_score", "成绩（本系统）"),
-    ExportColumn("local_practical_score", "实操成绩（本系统）"),
-    ExportColumn("local_certificate_number", "证书编号（本系统）"),
-    ExportColumn("local_issue_date", "发证日期（本系统）"),
-    ExportColumn("outcome", "处理结果"),
-    ExportColumn("outcome_reason", "处理说明"),
+    ExportColumn("line", N_("Row on the platform")),
+    ExportColumn("matched_by", N_("Matched by")),
+    ExportColumn("differences", N_("Fields that differ")),
+    ExportColumn("note", N_("Note")),
+    ExportColumn("name", N_("Name (platform)")),
+    ExportColumn("national_id", N_("ID number (masked)")),
+    ExportColumn("student_no", N_("Student no (platform)")),
+    ExportColumn("certificate_name", N_("Certificate (platform)")),
+    ExportColumn("level", N_("Level (platform)")),
+    ExportColumn("passed", N_("Passed (platform)")),
+    ExportColumn("theory_score", N_("Score (platform)")),
+    ExportColumn("practical_score", N_("Practical score (platform)")),
+    ExportColumn("certificate_number", N_("Certificate number (platform)")),
+    ExportColumn("issue_date", N_("Issue date (platform)")),
+    ExportColumn("evaluation_org_name", N_("Evaluation organisation (platform)")),
+    ExportColumn("registration_id", N_("Registration ID")),
+    ExportColumn("result_id", N_("Result ID")),
+    ExportColumn("issued_certificate_id", N_("Certificate ID")),
+    ExportColumn("local_student_no", N_("Student no (here)")),
+    ExportColumn("local_name", N_("Name (here)")),
+    ExportColumn("local_certificate_name", N_("Certificate (here)")),
+    ExportColumn("local_level", N_("Level (here)")),
+    ExportColumn("local_passed", N_("Passed (here)")),
+    ExportColumn("local_theory_score", N_("Score (here)")),
+    ExportColumn("local_practical_score", N_("Practical score (here)")),
+    ExportColumn("local_certificate_number", N_("Certificate number (here)")),
+    ExportColumn("local_issue_date", N_("Issue date (here)")),
+    ExportColumn("outcome", N_("Outcome")),
+    ExportColumn("outcome_reason", N_("Outcome reason")),
 ]
+
+
+def export_columns() -> list[ExportColumn]:
+    """The export's columns, headed in the request's language."""
+    return [ExportColumn(c.key, translate(c.header)) for c in EXPORT_COLUMNS]
 
 
 def export_sheets(
     result: ReconciliationPublic,
 ) -> list[tuple[str, list[RowPublic]]]:
-    """The groups as the export's sheets: (label, rows)."""
-    return [(GROUP_LABELS[g], getattr(result, g.value)) for g in Group]
+    """The groups as the export's sheets: (label in the request's language, rows)."""
+    return [(translate(GROUP_LABELS[g]), getattr(result, g.value)) for g in Group]
 
 
 # --- applying ------------------------------------------------------------------------------------
@@ -700,8 +718,10 @@ def _apply_result(
         if row.theory_score is None and row.practical_score is None:
             return False
         raise _Refused(
-            "the platform's row gives scores but no 考核结果 and there is no result here; a "
-            "result needs passed or not",
+            _(
+                "the platform's row gives scores but no 考核结果 and there is no result here; "
+                "a result needs passed or not"
+            ),
             "no_result_given",
         )
     if (passed, theory, practical) == (now.passed, now.theory_score, now.practical_score):
@@ -722,8 +742,11 @@ def _apply_certificate(
         return False
     if issue_date is None:
         raise _Refused(
-            f"the platform's row gives certificate number {number} without 发证日期; a "
-            "certificate is issued with its date",
+            _(
+                "the platform's row gives certificate number {number} without 发证日期; a "
+                "certificate is issued with its date",
+                number=number,
+            ),
             "no_issue_date",
         )
     csv = (
@@ -739,7 +762,8 @@ def _apply_certificate(
         dry_run=False,
     )
     if not report.written:
-        raise _Refused(report.errors[0].reason if report.errors else "refused", "import_rejected")
+        reason = report.errors[0].reason if report.errors else _("refused")
+        raise _Refused(reason, "import_rejected")
     return bool(report.created or report.updated)
 
 
@@ -747,12 +771,14 @@ def _apply_row(
     session: Session, principal: Principal, row: ReconciliationRow, today: date
 ) -> tuple[Outcome, str | None, str | None]:
     if row.group == Group.same:
-        return Outcome.unchanged, "the same on the platform and here", None
+        return Outcome.unchanged, _("the same on the platform and here"), None
     if row.group == Group.local_only:
         return (
             Outcome.refused,
-            "only here: the platform's list has no row for it, so there is nothing to take "
-            "from it (the organisation reports it to the platform)",
+            _(
+                "only here: the platform's list has no row for it, so there is nothing to "
+                "take from it (the organisation reports it to the platform)"
+            ),
             "not_on_platform",
         )
     if row.ambiguous:
@@ -760,36 +786,43 @@ def _apply_row(
     if row.registration_id is None:
         return (
             Outcome.refused,
-            "no registration here matches this row in the year's pilots; register the "
-            f"student for the exam (or correct the list) first ({row.note})",
+            _(
+                "no registration here matches this row in the year's pilots; register the "
+                "student for the exam (or correct the list) first ({note})",
+                note=row.note,
+            ),
             "no_registration",
         )
     now = _current(session, row.registration_id)
     if now is None:
-        return Outcome.refused, f"registration {row.registration_id} is gone", "no_registration"
+        gone = _("registration {id} is gone", id=row.registration_id)
+        return Outcome.refused, gone, "no_registration"
     done: list[str] = []
     try:
         if _apply_result(session, principal, row, now, today):
-            done.append("result recorded")
+            done.append(_("result recorded"))
             now = _current(session, row.registration_id) or now
         if _apply_certificate(session, principal, row, now, bool(now.passed)):
-            done.append("certificate issued or corrected")
+            done.append(_("certificate issued or corrected"))
     except (AppError, _Refused) as exc:
         session.rollback()
         reason = exc.detail if isinstance(exc, AppError) else exc.reason
         if done:
-            reason = f"{'; '.join(done)}, then refused: {reason}"
+            reason = _("{done}, then refused: {reason}", done="; ".join(done), reason=reason)
         return Outcome.refused, reason, exc.code
     if Difference.national_id.value in row.differences:
+        refusal = _(
+            "the platform's national id number is not the one seen before for this student; "
+            "check the person by hand"
+        )
         return (
             Outcome.refused,
-            "the platform's national id number is not the one seen before for this student; "
-            "check the person by hand" + (f" ({'; '.join(done)})" if done else ""),
+            refusal + (f" ({'; '.join(done)})" if done else ""),
             "national_id_differs",
         )
     if done:
         return Outcome.applied, "; ".join(done), None
-    return Outcome.unchanged, "already as on the platform", None
+    return Outcome.unchanged, _("already as on the platform"), None
 
 
 def apply(
@@ -801,7 +834,7 @@ def apply(
 ) -> ApplyReport:
     """Apply the chosen rows (or a whole group) through the exams' audited paths, one row at
     a time: a refused row is reported with its reason, the others apply."""
-    _require_writer(principal, "apply a reconciliation")
+    _require_writer(principal, N_("apply a reconciliation"))
     _visible(session, principal, reconciliation_id)
     statement = select(ReconciliationRow).where(
         ReconciliationRow.reconciliation_id == reconciliation_id
@@ -818,8 +851,11 @@ def apply(
         unknown = sorted(set(body.row_ids) - {r.id for r in rows})
         if unknown:
             raise NotFound(
-                f"Reconciliation {reconciliation_id} has no row(s) "
-                f"{', '.join(map(str, unknown[:20]))}",
+                _(
+                    "Reconciliation {id} has no row(s) {rows}",
+                    id=reconciliation_id,
+                    rows=", ".join(map(str, unknown[:20])),
+                ),
                 row_ids=unknown[:100],
             )
     session.rollback()

@@ -8,6 +8,7 @@ from sqlmodel import Session
 from app.committee import service as committee
 from app.committee.models import MeetingFilters
 from app.core.errors import Forbidden
+from app.core.i18n import _
 from app.core.roles import READ_ALL, Principal
 from app.core.types import utcnow
 from app.credits import reports as credits
@@ -28,8 +29,11 @@ def year_report(
     """Every area of ``year`` as its own report answers it."""
     if principal.role not in READERS:
         raise Forbidden(
-            f"Role {principal.role.value} may not read the year's report; allowed roles: "
-            "academic_office, auditor, admin",
+            _(
+                "Role {role} may not read the year's report; allowed roles: academic_office, "
+                "auditor, admin",
+                role=principal.role.value,
+            ),
             allowed_roles=sorted(r.value for r in READERS),
         )
     since = date(year, 1, 1)
@@ -42,12 +46,23 @@ def year_report(
             generated_at=utcnow(),
             as_of=today,
             filters={
-                "试点": f"{year} 年度已批准及已结束的试点（按试点项目）",
-                "师资": f"{year} 年度试点，证书有效性按 {today.isoformat()} 判断",
-                "经费": f"{year} 财政年度的经费来源，按来源与按类别",
-                "学分银行": f"{year} 年度试点所发证书的已批准转换（未冲销）",
-                "绩效考核": f"{year} 年度绩效考核及排名",
-                "专家委员会": f"{since.isoformat()} 起的例会与决议",
+                _("Pilots"): _("the {year} pilots approved or closed, per pilot", year=year),
+                _("Teachers"): _(
+                    "the {year} pilots; trainer certificates valid on {today}",
+                    year=year,
+                    today=today.isoformat(),
+                ),
+                _("Funds"): _(
+                    "the funds of fiscal year {year}, per fund and per category", year=year
+                ),
+                _("Credit bank"): _(
+                    "approved conversions (not reversed) of certificates from the {year} pilots",
+                    year=year,
+                ),
+                _("Evaluation"): _("the {year} evaluations and their ranking", year=year),
+                _("Expert committee"): _(
+                    "meetings and decisions from {since} on", since=since.isoformat()
+                ),
             },
         ),
         pilots=exams.funnel(session, principal, year=year, group_by=FunnelGroupBy.application),

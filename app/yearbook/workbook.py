@@ -16,15 +16,16 @@ from typing import Any
 import xlsxwriter
 
 from app.core.export import sheet_name, xlsx_safe
+from app.core.i18n import N_, _, translate
 from app.yearbook.models import YearReport
 
 SHEETS = {
-    "cover": "封面",
-    "pilots": "试点漏斗",
-    "teachers": "师资覆盖",
-    "funds": "经费执行",
-    "credits": "学分银行",
-    "evaluation": "绩效考核",
+    "cover": N_("Cover"),
+    "pilots": N_("Pilots funnel"),
+    "teachers": N_("Trainer coverage"),
+    "funds": N_("Budget execution"),
+    "credits": N_("Credit bank"),
+    "evaluation": N_("Evaluation"),
 }
 COVERAGE_TARGET = 100
 CHART_SIZE = {"x_scale": 1.6, "y_scale": 1.4}
@@ -68,7 +69,7 @@ class _Writer:
         if value is None:
             return
         if isinstance(value, bool):
-            sheet.write_string(row, column, "是" if value else "否")
+            sheet.write_string(row, column, _("Yes") if value else _("No"))
         elif isinstance(value, Decimal | int | float):
             sheet.write_number(row, column, float(value), self.format(number_format))
         elif isinstance(value, Enum):
@@ -93,7 +94,8 @@ class _Writer:
         """``title`` on row ``top``, the bold header under it, then ``rows``."""
         sheet.write_string(top, left, xlsx_safe(title), self.bold)
         for index, column in enumerate(columns):
-            sheet.write_string(top + 1, left + index, xlsx_safe(column.header), self.bold)
+            header = translate(column.header) if column.header else ""
+            sheet.write_string(top + 1, left + index, xlsx_safe(header), self.bold)
         for offset, row in enumerate(rows):
             for index, column in enumerate(columns):
                 value = column.value(row)
@@ -102,7 +104,7 @@ class _Writer:
 
 
 def _sheet(writer: _Writer, key: str, widths: Sequence[int]) -> tuple[Any, str]:
-    name = sheet_name(SHEETS[key])
+    name = sheet_name(translate(SHEETS[key]))
     sheet = writer.workbook.add_worksheet(name)
     for index, width in enumerate(widths):
         sheet.set_column(index, index, width)
@@ -132,14 +134,14 @@ MONEY = "#,##0.00"
 PERCENT = "0.0"
 
 FUNNEL_COLUMNS = [
-    Col("试点项目", lambda r: r.label),
-    Col("申报人数", lambda r: r.headcount, COUNT),
-    Col("已培训", lambda r: r.trained, COUNT),
-    Col("已报名", lambda r: r.registered, COUNT),
-    Col("实考", lambda r: r.sat, COUNT),
-    Col("通过", lambda r: r.passed, COUNT),
-    Col("已发证", lambda r: r.certified, COUNT),
-    Col("通过率", lambda r: r.pass_rate, RATE),
+    Col(N_("Pilot"), lambda r: r.label),
+    Col(N_("Declared"), lambda r: r.headcount, COUNT),
+    Col(N_("Trained"), lambda r: r.trained, COUNT),
+    Col(N_("Registered"), lambda r: r.registered, COUNT),
+    Col(N_("Sat"), lambda r: r.sat, COUNT),
+    Col(N_("Passed"), lambda r: r.passed, COUNT),
+    Col(N_("Certified"), lambda r: r.certified, COUNT),
+    Col(N_("Pass rate"), lambda r: r.pass_rate, RATE),
 ]
 
 
@@ -147,36 +149,56 @@ def _cover(writer: _Writer, report: YearReport) -> None:
     sheet, _name = _sheet(writer, "cover", [18, 70])
     cover = report.cover
     sheet.write_string(
-        0, 0, xlsx_safe(f"{cover.school} {cover.year} 年度 1+X 证书试点工作报告"), writer.title
+        0,
+        0,
+        xlsx_safe(
+            _(
+                "{school}: the {year} 1+X certificate pilot report",
+                school=cover.school,
+                year=cover.year,
+            )
+        ),
+        writer.title,
     )
     lines = [
-        ("学校", cover.school),
-        ("年度", str(cover.year)),
-        ("生成时间", cover.generated_at.isoformat()),
-        ("统计日期", cover.as_of.isoformat()),
+        (_("School"), cover.school),
+        (_("Year"), str(cover.year)),
+        (_("Generated at"), cover.generated_at.isoformat()),
+        (_("As of"), cover.as_of.isoformat()),
     ]
-    lines += [(f"筛选条件：{area}", text) for area, text in cover.filters.items()]
+    lines += [(_("Filter: {area}", area=area), text) for area, text in cover.filters.items()]
     for offset, (label, text) in enumerate(lines, start=2):
         sheet.write_string(offset, 0, xlsx_safe(label), writer.bold)
         sheet.write_string(offset, 1, xlsx_safe(text))
     row = len(lines) + 3
-    sheet.write_string(row, 0, "目录", writer.bold)
+    sheet.write_string(row, 0, _("Contents"), writer.bold)
     for offset, key in enumerate(list(SHEETS)[1:], start=1):
-        sheet.write_url(row + offset, 1, f"internal:'{SHEETS[key]}'!A1", string=SHEETS[key])
+        sheet.write_url(
+            row + offset,
+            1,
+            f"internal:'{sheet_name(translate(SHEETS[key]))}'!A1",
+            string=translate(SHEETS[key]),
+        )
 
 
 def _pilots(writer: _Writer, report: YearReport) -> None:
     sheet, name = _sheet(writer, "pilots", [40, 10, 10, 10, 10, 10, 10, 10])
     funnel = report.pilots
     placed = writer.table(
-        sheet, 0, f"{report.cover.year} 年度试点漏斗（申报 → 培训 → 报名 → 实考 → 通过 → 发证）",
-        FUNNEL_COLUMNS, [*funnel.rows, funnel.total],
-    )  # fmt: skip
+        sheet,
+        0,
+        _(
+            "{year} pilots funnel (declared → trained → registered → sat → passed → certified)",
+            year=report.cover.year,
+        ),
+        FUNNEL_COLUMNS,
+        [*funnel.rows, funnel.total],
+    )
     pilots = Placed(placed.first_row, placed.last_row - 1, 0)
     chart = writer.workbook.add_chart({"type": "bar"})
     for index, column in enumerate(FUNNEL_COLUMNS[1:7], start=1):
-        chart.add_series(_series(column.header, name, pilots, index))
-    chart.set_title({"name": "各试点漏斗"})
+        chart.add_series(_series(translate(column.header), name, pilots, index))
+    chart.set_title({"name": _("The funnel of each pilot")})
     chart.set_y_axis({"reverse": True})
     chart.set_legend({"position": "bottom"})
     if funnel.rows:
@@ -187,41 +209,48 @@ def _teachers(writer: _Writer, report: YearReport) -> None:
     sheet, name = _sheet(writer, "teachers", [40, 8, 12, 12, 12, 10])
     coverage = report.teachers
     columns = [
-        Col("试点", lambda p: f"{p.year} {p.certificate_name} {p.level.value}"),
-        Col("级别", lambda p: p.level),
-        Col("试点教师数", lambda p: p.assigned, COUNT),
-        Col("持证教师数", lambda p: p.certified, COUNT),
-        Col("覆盖率%", lambda p: p.coverage_percent, PERCENT),
-        Col("目标%", lambda _p: COVERAGE_TARGET, COUNT),
+        Col(N_("Pilot"), lambda p: f"{p.year} {p.certificate_name} {p.level.value}"),
+        Col(N_("Level"), lambda p: p.level),
+        Col(N_("Teachers assigned"), lambda p: p.assigned, COUNT),
+        Col(N_("Teachers certified"), lambda p: p.certified, COUNT),
+        Col(N_("Coverage %"), lambda p: p.coverage_percent, PERCENT),
+        Col(N_("Target %"), lambda _p: COVERAGE_TARGET, COUNT),
     ]
-    pilots = writer.table(sheet, 0, "各试点培训师覆盖率（目标 100%）", columns, coverage.pilots)
+    pilots = writer.table(
+        sheet, 0, _("Trainer coverage per pilot (target 100 %)"), columns, coverage.pilots
+    )
     college_columns = [
-        Col("二级学院", lambda c: c.college_name),
+        Col(N_("College"), lambda c: c.college_name),
         Col("", lambda _c: None),
-        Col("试点教师数", lambda c: c.assigned, COUNT),
-        Col("持证教师数", lambda c: c.certified, COUNT),
-        Col("覆盖率%", lambda c: c.coverage_percent, PERCENT),
-        Col("目标%", lambda _c: COVERAGE_TARGET, COUNT),
+        Col(N_("Teachers assigned"), lambda c: c.assigned, COUNT),
+        Col(N_("Teachers certified"), lambda c: c.certified, COUNT),
+        Col(N_("Coverage %"), lambda c: c.coverage_percent, PERCENT),
+        Col(N_("Target %"), lambda _c: COVERAGE_TARGET, COUNT),
     ]
     overall = coverage.overall
     colleges = writer.table(
-        sheet, pilots.last_row + 3, "各二级学院覆盖率", college_columns, coverage.colleges
+        sheet, pilots.last_row + 3, _("Coverage per college"), college_columns, coverage.colleges
     )
     total_row = colleges.last_row + 2
-    sheet.write_string(total_row, 0, "合计", writer.bold)
+    sheet.write_string(total_row, 0, _("Total"), writer.bold)
     writer.cell(sheet, total_row, 2, overall.assigned, COUNT)
     writer.cell(sheet, total_row, 3, overall.certified, COUNT)
     writer.cell(sheet, total_row, 4, overall.coverage_percent, PERCENT)
     writer.cell(sheet, total_row, 5, COVERAGE_TARGET, COUNT)
-    for placed, title in ((pilots, "各试点覆盖率"), (colleges, "各二级学院覆盖率")):
+    for placed, title in ((pilots, _("Coverage per pilot")), (colleges, _("Coverage per college"))):
         if placed.last_row < placed.first_row:
             continue
         top = placed.first_row - 2
         bars = writer.workbook.add_chart({"type": "column"})
-        bars.add_series({**_series("覆盖率%", name, placed, 4), "data_labels": {"value": True}})
+        bars.add_series(
+            {**_series(_("Coverage %"), name, placed, 4), "data_labels": {"value": True}}
+        )
         target = writer.workbook.add_chart({"type": "line"})
         target.add_series(
-            {**_series("目标 100%", name, placed, 5), "line": {"color": "red", "dash_type": "dash"}}
+            {
+                **_series(_("Target 100 %"), name, placed, 5),
+                "line": {"color": "red", "dash_type": "dash"},
+            }
         )
         bars.combine(target)
         bars.set_title({"name": title})
@@ -231,12 +260,12 @@ def _teachers(writer: _Writer, report: YearReport) -> None:
 
 
 FUNDING_COLUMNS = [
-    Col("预算金额", lambda r: r.allocated, MONEY),
-    Col("已支出", lambda r: r.spent, MONEY),
-    Col("余额", lambda r: r.remaining, MONEY),
-    Col("执行率", lambda r: r.execution_rate, RATE),
-    Col("奖励补贴人数", lambda r: r.subsidies_paid, COUNT),
-    Col("奖励补贴金额", lambda r: r.subsidies_amount, MONEY),
+    Col(N_("Allocated"), lambda r: r.allocated, MONEY),
+    Col(N_("Spent"), lambda r: r.spent, MONEY),
+    Col(N_("Remaining"), lambda r: r.remaining, MONEY),
+    Col(N_("Execution rate"), lambda r: r.execution_rate, RATE),
+    Col(N_("Subsidies paid"), lambda r: r.subsidies_paid, COUNT),
+    Col(N_("Subsidies amount"), lambda r: r.subsidies_amount, MONEY),
 ]
 
 
@@ -244,20 +273,23 @@ def _funds(writer: _Writer, report: YearReport) -> None:
     sheet, name = _sheet(writer, "funds", [30, 14, 14, 14, 10, 12, 14])
     top = 0
     for label, part, title in (
-        ("经费来源", report.funds.by_source, "按经费来源"),
-        ("支出类别", report.funds.by_category, "按支出类别"),
+        (_("Fund"), report.funds.by_source, _("by fund")),
+        (_("Category"), report.funds.by_category, _("by category")),
     ):
         columns = [Col(label, lambda r: r.label), *FUNDING_COLUMNS]
         placed = writer.table(
-            sheet, top, f"{report.cover.year} 年度预算执行（{title}）", columns,
+            sheet,
+            top,
+            _("{year} budget execution ({part})", year=report.cover.year, part=title),
+            columns,
             [*part.rows, part.total],
-        )  # fmt: skip
+        )
         groups = Placed(placed.first_row, placed.last_row - 1, 0)
         if part.rows:
             chart = writer.workbook.add_chart({"type": "column", "subtype": "stacked"})
-            chart.add_series(_series("已支出", name, groups, 2))
-            chart.add_series(_series("余额", name, groups, 3))
-            chart.set_title({"name": f"预算 = 已支出 + 余额（{title}）"})
+            chart.add_series(_series(_("Spent"), name, groups, 2))
+            chart.add_series(_series(_("Remaining"), name, groups, 3))
+            chart.set_title({"name": _("Allocated = spent + remaining ({part})", part=title)})
             chart.set_legend({"position": "bottom"})
             _chart_beside(sheet, chart, top, len(columns) + 1)
         top = max(placed.last_row + 3, top + 22)
@@ -267,86 +299,108 @@ def _credits(writer: _Writer, report: YearReport) -> None:
     sheet, name = _sheet(writer, "credits", [28, 12, 28, 10, 10])
     credits = report.credits
     rule_columns = [
-        Col("证书名称", lambda r: r.certificate_name),
-        Col("课程代码", lambda r: r.course_code),
-        Col("课程名称", lambda r: r.course_name),
-        Col("转换数", lambda r: r.conversions, COUNT),
-        Col("学分", lambda r: r.credits, "0.0"),
+        Col(N_("Certificate"), lambda r: r.certificate_name),
+        Col(N_("Course code"), lambda r: r.course_code),
+        Col(N_("Course"), lambda r: r.course_name),
+        Col(N_("Conversions"), lambda r: r.conversions, COUNT),
+        Col(N_("Credits"), lambda r: r.credits, "0.0"),
     ]
     rules = writer.table(
-        sheet, 0, f"{report.cover.year} 年度试点证书的学分转换（按证书与规则）", rule_columns,
+        sheet,
+        0,
+        _(
+            "{year} credit conversions of the pilots' certificates (per certificate and rule)",
+            year=report.cover.year,
+        ),
+        rule_columns,
         credits.per_rule,
-    )  # fmt: skip
+    )
     course_columns = [
-        Col("课程名称", lambda c: c.course_name),
-        Col("课程代码", lambda c: c.course_code),
+        Col(N_("Course"), lambda c: c.course_name),
+        Col(N_("Course code"), lambda c: c.course_code),
         Col("", lambda _c: None),
-        Col("转换数", lambda c: c.conversions, COUNT),
-        Col("学分", lambda c: c.credits, "0.0"),
+        Col(N_("Conversions"), lambda c: c.conversions, COUNT),
+        Col(N_("Credits"), lambda c: c.credits, "0.0"),
     ]
-    courses = writer.table(sheet, rules.last_row + 3, "按课程", course_columns, credits.per_course)
+    courses = writer.table(
+        sheet, rules.last_row + 3, _("Per course"), course_columns, credits.per_course
+    )
     total_row = courses.last_row + 2
-    sheet.write_string(total_row, 0, "合计", writer.bold)
+    sheet.write_string(total_row, 0, _("Total"), writer.bold)
     writer.cell(sheet, total_row, 3, credits.conversions, COUNT)
     writer.cell(sheet, total_row, 4, credits.credits, "0.0")
-    for placed, title in ((rules, "各证书转换数"), (courses, "各课程转换数")):
+    for placed, title in (
+        (rules, _("Conversions per certificate")),
+        (courses, _("Conversions per course")),
+    ):
         if placed.last_row < placed.first_row:
             continue
         top = placed.first_row - 2
         chart = writer.workbook.add_chart({"type": "bar"})
-        chart.add_series(_series("转换数", name, placed, 3))
+        chart.add_series(_series(_("Conversions"), name, placed, 3))
         chart.set_title({"name": title})
         chart.set_legend({"none": True})
         _chart_beside(sheet, chart, top, len(rule_columns) + 1)
 
 
 EVALUATION_COLUMNS = [
-    Col("排名", lambda e: e.rank, COUNT),
-    Col("试点", lambda e: f"{e.certificate_name} {e.level.value}"),
-    Col("专业", lambda e: e.major_names),
-    Col("申报人数", lambda e: e.headcount, COUNT),
-    Col("专家委员会评分", lambda e: e.committee_score, "0.0"),
-    Col("总分", lambda e: e.total, "0.0"),
-    Col("等级", lambda e: e.rating),
-    Col("需整改", lambda e: e.needs_rectification),
+    Col(N_("Rank"), lambda e: e.rank, COUNT),
+    Col(N_("Pilot"), lambda e: f"{e.certificate_name} {e.level.value}"),
+    Col(N_("Majors"), lambda e: e.major_names),
+    Col(N_("Declared"), lambda e: e.headcount, COUNT),
+    Col(N_("Committee score"), lambda e: e.committee_score, "0.0"),
+    Col(N_("Total"), lambda e: e.total, "0.0"),
+    Col(N_("Rating"), lambda e: e.rating),
+    Col(N_("Rectification"), lambda e: e.needs_rectification),
 ]
 
 
 def _evaluation(writer: _Writer, report: YearReport) -> None:
     sheet, name = _sheet(writer, "evaluation", [6, 36, 30, 10, 14, 10, 8, 8])
     run = report.evaluation
-    status = "已定稿" if run.finalized_at else "未定稿"
+    status = _("finalized") if run.finalized_at else _("not finalized")
     placed = writer.table(
-        sheet, 0, f"{run.year} 年度绩效考核（{status}）：评分、等级与排名", EVALUATION_COLUMNS,
+        sheet,
+        0,
+        _(
+            "{year} evaluation ({status}): scores, ratings and ranking",
+            year=run.year,
+            status=status,
+        ),
+        EVALUATION_COLUMNS,
         run.evaluations,
-    )  # fmt: skip
+    )
     if run.evaluations:
         chart = writer.workbook.add_chart({"type": "bar"})
-        chart.add_series({**_series("总分", name, placed, 5, label_column=1)})
-        chart.set_title({"name": "各试点总分（按排名）"})
+        chart.add_series({**_series(_("Total"), name, placed, 5, label_column=1)})
+        chart.set_title({"name": _("Total per pilot (by rank)")})
         chart.set_y_axis({"reverse": True})
         chart.set_x_axis({"min": 0, "max": 100})
         chart.set_legend({"none": True})
         _chart_beside(sheet, chart, 0, len(EVALUATION_COLUMNS) + 1)
     meeting_columns = [
-        Col("日期", lambda m: m.meeting_date),
-        Col("议题", lambda m: m.topic),
-        Col("出席专家", lambda m: [a.name for a in m.attendees]),
-        Col("决议数", lambda m: len(m.decisions), COUNT),
-        Col("未完成决议", lambda m: m.open_decisions, COUNT),
-        Col("地点", lambda m: m.location),
+        Col(N_("Date"), lambda m: m.meeting_date),
+        Col(N_("Topic"), lambda m: m.topic),
+        Col(N_("Experts present"), lambda m: [a.name for a in m.attendees]),
+        Col(N_("Decisions"), lambda m: len(m.decisions), COUNT),
+        Col(N_("Open decisions"), lambda m: m.open_decisions, COUNT),
+        Col(N_("Place"), lambda m: m.location),
     ]
     top = max(placed.last_row + 3, 24)
-    meetings = writer.table(sheet, top, "专家顾问委员会例会", meeting_columns, report.meetings)
+    meetings = writer.table(
+        sheet, top, _("The expert committee's meetings"), meeting_columns, report.meetings
+    )
     decisions = [(m, d) for m in report.meetings for d in m.decisions]
     decision_columns = [
-        Col("会议日期", lambda md: md[0].meeting_date),
-        Col("决议", lambda md: md[1].text),
-        Col("负责", lambda md: md[1].owner),
-        Col("期限", lambda md: md[1].due_date),
-        Col("已完成", lambda md: md[1].done),
+        Col(N_("Meeting date"), lambda md: md[0].meeting_date),
+        Col(N_("Decision"), lambda md: md[1].text),
+        Col(N_("Owner"), lambda md: md[1].owner),
+        Col(N_("Due"), lambda md: md[1].due_date),
+        Col(N_("Done"), lambda md: md[1].done),
     ]
-    writer.table(sheet, meetings.last_row + 3, "委员会决议", decision_columns, decisions)
+    writer.table(
+        sheet, meetings.last_row + 3, _("The committee's decisions"), decision_columns, decisions
+    )
 
 
 def workbook_bytes(report: YearReport) -> bytes:

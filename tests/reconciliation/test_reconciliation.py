@@ -176,18 +176,23 @@ def test_export_has_one_sheet_per_group(client: TestClient, db: Session) -> None
     world = _world(db)
     body = _reconcile(client, office(db), _platform_file(world))
 
-    response = client.get(
-        f"/api/v1/reconciliations/{body['id']}", params={"format": "xlsx"}, headers=office(db)
-    )
+    chinese = {**office(db), "Accept-Language": "zh-CN"}
+    path = f"/api/v1/reconciliations/{body['id']}"
+    response = client.get(path, params={"format": "xlsx"}, headers=chinese)
     assert response.status_code == 200
     workbook = load_workbook(io.BytesIO(response.content))
     assert workbook.sheetnames == ["一致", "不一致", "仅平台有", "仅本系统有"]
     assert workbook["不一致"].max_row == 5
     assert workbook["一致"]["A1"].value == "平台行号"
-    csv = client.get(
-        f"/api/v1/reconciliations/{body['id']}", params={"format": "csv"}, headers=office(db)
-    )
+    csv = client.get(path, params={"format": "csv"}, headers=chinese)
     assert csv.text.lstrip("\ufeff").startswith("分组,平台行号")
+    english = client.get(path, params={"format": "xlsx"}, headers=office(db))
+    assert load_workbook(io.BytesIO(english.content)).sheetnames == [
+        "Same",
+        "Different",
+        "Only on the platform",
+        "Only here",
+    ]
 
 
 def test_applying_goes_through_the_audited_paths_and_twice_changes_nothing(

@@ -55,7 +55,7 @@ def _is_number(text: str) -> bool:
 @pytest.fixture
 def demo(client: TestClient, db: Session) -> dict[str, str]:
     assert load_demo(db, "admin", "demo-password-123").created
-    return office(db)
+    return {**office(db), "Accept-Language": "zh-CN"}
 
 
 def test_every_figure_of_the_workbook_is_the_json_reports_own(
@@ -156,6 +156,21 @@ def test_json_is_the_same_content_as_one_document(client: TestClient, demo: dict
     assert document["credits"] == credits.json()
     assert len(document["evaluation"]["evaluations"]) == 32
     assert len(document["meetings"]) == 1
+
+
+def test_the_workbook_speaks_english_on_request(client: TestClient, demo: dict[str, str]) -> None:
+    english = {**demo, "Accept-Language": "en"}
+    response = client.get("/api/v1/reports/year?year=2022&format=xlsx", headers=english)
+    workbook = load_workbook(io.BytesIO(response.content))
+    assert workbook.sheetnames == [
+        "Cover",
+        "Pilots funnel",
+        "Trainer coverage",
+        "Budget execution",
+        "Credit bank",
+        "Evaluation",
+    ]
+    assert _rows(workbook["Pilots funnel"], "2022 pilots funnel")
 
 
 def test_only_readers_of_everything_get_it(client: TestClient, db: Session) -> None:
