@@ -789,7 +789,7 @@ def _apply_row(
             _(
                 "no registration here matches this row in the year's pilots; register the "
                 "student for the exam (or correct the list) first ({note})",
-                note=row.note,
+                note=row.note or "",
             ),
             "no_registration",
         )
