@@ -3,18 +3,28 @@
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 
 from app.core.auth import CurrentPrincipal, SettingsDep, Today
 from app.core.db import SessionDep
 from app.core.export import XLSX_MEDIA_TYPE, ExportFormat, attachment
+from app.core.roles import Principal
 from app.core.routes import domain_router
 from app.yearbook import service
 from app.yearbook.models import YearReport
 from app.yearbook.workbook import workbook_bytes
 
 year_report_router = domain_router("/reports", "reports")
+
+
+def _reader(principal: CurrentPrincipal) -> Principal:
+    """The caller, refused (403) before its query is looked at unless it reads everything."""
+    service.require_reader(principal)
+    return principal
+
+
+ReaderPrincipal = Annotated[Principal, Depends(_reader)]
 
 
 class YearFormat(StrEnum):
@@ -35,7 +45,7 @@ class YearFormat(StrEnum):
 )
 def reports_year(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: ReaderPrincipal,
     settings: SettingsDep,
     today: Today,
     year: Annotated[int, Query(ge=2000, le=2100, description="The pilot year")],

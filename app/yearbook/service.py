@@ -23,10 +23,8 @@ from app.yearbook.models import Cover, Funds, YearReport
 READERS = READ_ALL
 
 
-def year_report(
-    session: Session, principal: Principal, *, year: int, today: date, school: str
-) -> YearReport:
-    """Every area of ``year`` as its own report answers it."""
+def require_reader(principal: Principal) -> None:
+    """403 unless ``principal`` reads everything (the office, auditors, admins)."""
     if principal.role not in READERS:
         raise Forbidden(
             _(
@@ -36,6 +34,13 @@ def year_report(
             ),
             allowed_roles=sorted(r.value for r in READERS),
         )
+
+
+def year_report(
+    session: Session, principal: Principal, *, year: int, today: date, school: str
+) -> YearReport:
+    """Every area of ``year`` as its own report answers it."""
+    require_reader(principal)
     since = date(year, 1, 1)
     statement = committee.MEETINGS.scoped(session, principal, MeetingFilters(date_from=since))
     meetings = session.exec(statement.order_by(*committee.MEETINGS.order)).all()
