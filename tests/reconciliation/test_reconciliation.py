@@ -332,3 +332,45 @@ def test_a_file_without_the_columns_is_422(client: TestClient, db: Session) -> N
     )
     assert response.status_code == 422
     assert response.json()["code"] == "missing_columns"
+
+
+def test_a_paid_pass_is_not_failed_by_applying(client: TestClient, db: Session) -> None:
+    from app.exams.models import ExamRegistration
+    from app.funding.models import Category
+    from tests.funding.factories import held_session, make_line, make_source
+
+    headers = office(db)
+    pilot = make_pilot(db)
+    exam = held_session(db, pilot, passed=1, failed=0)
+    line = make_line(db, make_source(db), pilot, category=Category.exam_subsidy, amount="9000")
+    run = client.post(
+        "/api/v1/subsidy-runs",
+        json={"session_id": exam.id, "line_id": line.id, "amount_per_student": "200.00"},
+        headers=headers,
+    )
+    assert run.status_code == 201, run.text
+    registration = db.exec(
+        select(ExamRegistration).where(ExamRegistration.session_id == exam.id)
+    ).one()
+    student = db.get(Student, registration.student_id)
+    certificate = db.get(Certificate, exam.certificate_id)
+    assert student is not None and certificate is not None
+    file = xlsx_bytes(
+        [
+            HEADER,
+            [1, student.name, None, student.student_no, certificate.name, exam.level.value,
+             "不通过", 30, None, None],
+        ]
+    )  # fmt: skip
+    body = _reconcile(client, headers, file)
+    assert body["different"][0]["differences"][0] == "result"
+    report = client.post(
+        f"/api/v1/reconciliations/{body['id']}/apply", json={"group": "different"}, headers=headers
+    ).json()
+    assert report["rows"][0]["code"] == "subsidy_paid"
+    db.expire_all()
+    assert (
+        db.exec(select(ExamResult).where(ExamResult.registration_id == registration.id))
+        .one()
+        .passed
+    )
