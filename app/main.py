@@ -59,6 +59,7 @@ from app.funding.router import (
 from app.imports.readers import MAX_UPLOAD_BYTES
 from app.imports.router import MULTIPART_OVERHEAD, document_kind_options
 from app.imports.router import router as imports_router
+from app.reconciliation.router import reconciliations_router
 from app.reference.router import router as reference_router
 from app.system.router import router as system_router
 from app.trainings.router import (
@@ -68,6 +69,7 @@ from app.trainings.router import (
     qualifications_router,
     trainings_router,
 )
+from app.yearbook.router import year_report_router
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger("onex.app")
@@ -213,10 +215,12 @@ TAGS = [
     _tag(
         "reports",
         "统计报表",
-        "试点申报与人数汇总、师资培训覆盖率、考核漏斗、学分银行登记表、预算执行情况、年度总览",
+        "试点申报与人数汇总、师资培训覆盖率、考核漏斗、学分银行登记表、预算执行情况、年度总览、"
+        "年度报告（含图表的工作簿）",
         "Summaries: applications and headcount per group; teacher coverage per pilot, college "
         "and overall; the exam funnel; approved credit conversions for the credit-bank "
-        "registry; budget execution; the year's overview",
+        "registry; budget execution; the year's overview; the year's report as one workbook "
+        "with charts",
     ),
     _tag(
         "evaluations",
@@ -233,6 +237,15 @@ TAGS = [
         "专家顾问委员会的专家及其例会（出席专家、纪要与决议）",
         "The expert advisory committee: experts and its regular meetings with attendees, "
         "minutes and decisions",
+    ),
+    _tag(
+        "reconciliations",
+        "平台对账",
+        "与全国 1+X 平台（职业技能等级证书信息管理服务平台）下载的成绩证书名单逐条对账："
+        "一致、不一致（逐字段）、仅平台有、仅本系统有；导出，并按需应用",
+        "Reconcile with the list downloaded from the national 1+X platform: the same, "
+        "different (field by field), only on the platform, only here; export it and apply "
+        "chosen rows through the usual audited paths",
     ),
     _tag(
         "audit",
@@ -314,8 +327,10 @@ def api_router() -> APIRouter:
     router.include_router(schemes_router)
     router.include_router(evaluations_router)
     router.include_router(overview_router)
+    router.include_router(year_report_router)
     router.include_router(experts_router)
     router.include_router(meetings_router)
+    router.include_router(reconciliations_router)
     router.include_router(imports_router)
     router.include_router(audit_router)
     return router

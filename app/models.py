@@ -33,6 +33,7 @@ from app.exams.models import (
 )
 from app.funding.models import BudgetLine, Expenditure, FundingSource, SubsidyRun
 from app.imports.models import ImportBatch
+from app.reconciliation.models import NationalIdentity, Reconciliation, ReconciliationRow
 from app.reference.models import (
     Certificate,
     College,
@@ -82,11 +83,14 @@ __all__ = [
     "Meeting",
     "MeetingAttendee",
     "MeetingDecision",
+    "NationalIdentity",
     "PilotApplication",
     "PilotPlan",
     "PilotTeacher",
     "PlanCourse",
     "PublicLookup",
+    "Reconciliation",
+    "ReconciliationRow",
     "RevokedToken",
     "Student",
     "SubsidyRun",

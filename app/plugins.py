@@ -12,6 +12,7 @@ from app.exams import flows as exams_flows
 from app.exams import importers as exams_importers
 from app.funding import flows as funding_flows
 from app.funding import importers as funding_importers
+from app.reconciliation import importers as reconciliation_importers
 from app.reference import importers as reference_importers
 from app.trainings import importers as trainings_importers
 
@@ -26,5 +27,6 @@ REGISTERED = (
     credits_flows,
     funding_importers,
     funding_flows,
+    reconciliation_importers,
 )
 """The modules imported for what they register."""

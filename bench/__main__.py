@@ -1,10 +1,10 @@
 """Run every benchmark: ``python -m bench`` (all), or ``python -m bench
-import|export|serve|writes|scale``; options after the names (``--database-url …``) are read by
-the benchmarks that take them."""
+import|export|serve|writes|scale|reconcile``; options after the names (``--database-url …``)
+are read by the benchmarks that take them."""
 
 import sys
 
-from bench import export, import_students, scale, serve, writes
+from bench import export, import_students, reconcile, scale, serve, writes
 
 BENCHMARKS = {
     "import": import_students.main,
@@ -12,6 +12,7 @@ BENCHMARKS = {
     "serve": serve.main,
     "writes": writes.main,
     "scale": scale.main,
+    "reconcile": reconcile.main,
 }
 
 

@@ -17,7 +17,8 @@ LAYERS: list[set[str]] = [
     {"trainings", "bases"},
     {"exams"},
     {"credits", "funding"},
-    {"evaluations", "committee"},
+    {"evaluations", "committee", "reconciliation"},
+    {"yearbook"},
     {"demo", "main", "models", "plugins", "__main__", "upload_client"},
 ]
 """Bottom first. A package may import from its own package and from lower layers only; two

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
     cors_origins: list[str] = Field(default_factory=list)
     timezone: str = "Asia/Shanghai"
+    school_name: str = "本校"
+    """The school's name, as the cover of the year's report shows it."""
     default_language: Literal["zh-CN", "en"] = "zh-CN"
     """The language of messages, labels and exports when a request sends no Accept-Language."""
     bootstrap_admin_username: str | None = None

@@ -36,6 +36,7 @@ import xlsxwriter
 from fastapi import Query
 from fastapi.responses import StreamingResponse
 
+from app.core.i18n import N_
 from app.core.labels import Labels
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -500,6 +501,20 @@ class _SheetWriter:
         self._close_sheet()
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of an .xlsx export: its name (already in the request's language), headers and
+    rows, the columns shown as percent, a ``heading`` row above the header when given (a
+    report's title), and how many last rows are ``totals`` (bold, kept out of the filter)."""
+
+    title: str
+    headers: Sequence[str]
+    rows: Iterable[Sequence[Any]]
+    percent: Sequence[int] = ()
+    heading: str = ""
+    totals: int = 0
+
+
 def xlsx_chunks(
     rows: Iterable[Sequence[Any]],
     headers: Sequence[str],
@@ -511,9 +526,31 @@ def xlsx_chunks(
     totals: int = 0,
     timezone: str = "Asia/Shanghai",
 ) -> Iterator[bytes]:
-    """``rows`` of values as one .xlsx workbook, streamed in chunks once it is complete: the
-    sheet ``sheet_title``, a ``heading`` row above the header when given (a report's title),
-    the last ``totals`` rows bold (a report's totals, kept out of the filter)."""
+    """``rows`` of values as one .xlsx workbook of one sheet (see :class:`Sheet`), streamed in
+    chunks once it is complete."""
+    sheet = Sheet(sheet_title, headers, rows, percent, heading, totals)
+    return xlsx_sheets_chunks([sheet], labels, timezone=timezone)
+
+
+def _write_sheet(writer: "_SheetWriter", rows: Iterable[Sequence[Any]], totals: int) -> None:
+    if totals:
+        listed = list(rows)
+        body, tail = listed[: len(listed) - totals], listed[len(listed) - totals :]
+        for row in body:
+            writer.write(row)
+        writer.start_totals()
+        for row in tail:
+            writer.write(row)
+    else:
+        for row in rows:
+            writer.write(row)
+    writer.close()
+
+
+def xlsx_sheets_chunks(
+    sheets: Iterable[Sheet], labels: Labels | None = None, *, timezone: str = "Asia/Shanghai"
+) -> Iterator[bytes]:
+    """Several sheets as one .xlsx workbook, streamed in chunks once it is complete."""
     labels = labels or Labels()
     with tempfile.TemporaryFile() as output:
         workbook = xlsxwriter.Workbook(
@@ -525,27 +562,17 @@ def xlsx_chunks(
                 "strings_to_urls": False,
             },
         )
-        writer = _SheetWriter(
-            workbook,
-            sheet_title,
-            headers,
-            labels,
-            percent=percent,
-            heading=heading,
-            timezone=timezone,
-        )
-        if totals:
-            listed = list(rows)
-            body, tail = listed[: len(listed) - totals], listed[len(listed) - totals :]
-            for row in body:
-                writer.write(row)
-            writer.start_totals()
-            for row in tail:
-                writer.write(row)
-        else:
-            for row in rows:
-                writer.write(row)
-        writer.close()
+        for sheet in sheets:
+            writer = _SheetWriter(
+                workbook,
+                sheet.title,
+                sheet.headers,
+                labels,
+                percent=sheet.percent,
+                heading=sheet.heading,
+                timezone=timezone,
+            )
+            _write_sheet(writer, sheet.rows, sheet.totals)
         workbook.close()
         output.seek(0)
         while chunk := output.read(CHUNK_SIZE):
@@ -644,3 +671,25 @@ def export_response(
         heading=heading,
         totals=totals,
     )
+
+
+def export_groups(
+    groups: Sequence[tuple[str, Iterable[Any]]],
+    columns: Sequence[ExportColumn],
+    fmt: ExportFormat,
+    filename: str,
+    group_header: str = N_("Group"),
+) -> StreamingResponse:
+    """Items in named groups (names already in the request's language): in XLSX one sheet per
+    group, named after it; in CSV one table whose first column names the group."""
+    if fmt == ExportFormat.csv:
+        rows = chain.from_iterable(
+            ([label, *row] for row in item_rows(items, columns)) for label, items in groups
+        )
+        return export_rows(rows, [ExportColumn("group", group_header), *columns], fmt, filename)
+    labels = Labels()
+    headers = [labels.text(c.header) for c in columns]
+    percent = [index for index, column in enumerate(columns) if column.percent]
+    sheets = (Sheet(label, headers, item_rows(items, columns), percent) for label, items in groups)
+    body = xlsx_sheets_chunks(sheets, labels, timezone=_timezone())
+    return StreamingResponse(body, media_type=XLSX_MEDIA_TYPE, headers=attachment(filename, fmt))

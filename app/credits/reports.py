@@ -72,7 +72,9 @@ def _report_scope(principal: Principal) -> int | None:
     return principal.college_id if principal.role == Role.college_manager else None
 
 
-def _report_statement(year: int | None, college_id: int | None) -> Any:
+def _report_statement(
+    year: int | None, college_id: int | None, pilot_year: int | None = None
+) -> Any:
     """Approved requests with the columns a report row names (no ORM objects: a row is
     plain values), by approval date."""
     statement = (
@@ -116,6 +118,10 @@ def _report_statement(year: int | None, college_id: int | None) -> Any:
         )
     if college_id is not None:
         statement = statement.where(Major.college_id == college_id)
+    if pilot_year is not None:
+        statement = statement.join(
+            PilotApplication, col(PilotApplication.id) == ExamSession.application_id
+        ).where(PilotApplication.year == pilot_year)
     return statement.order_by(
         col(ConversionRequest.decided_on), col(Student.student_no), col(Course.code)
     )
@@ -180,15 +186,16 @@ def _count(row: Any, per_rule: dict[int, RuleCount], per_course: dict[int, Cours
 
 
 def conversion_report(
-    session: Session, principal: Principal, *, year: int | None
+    session: Session, principal: Principal, *, year: int | None, pilot_year: int | None = None
 ) -> ConversionReport:
     """One row per approved (not reversed) conversion, by approval date, and the counts per
-    rule and per course; a college manager sees their college's students."""
+    rule and per course; a college manager sees their college's students. ``pilot_year``
+    keeps the conversions of certificates from that year's pilots (as the overview counts)."""
     college_id = _report_scope(principal)
     rows: list[ConversionReportRow] = []
     per_rule: dict[int, RuleCount] = {}
     per_course: dict[int, CourseCount] = {}
-    for row in session.exec(_report_statement(year, college_id)).all():
+    for row in session.exec(_report_statement(year, college_id, pilot_year)).all():
         rows.append(_report_row(row))
         _count(row, per_rule, per_course)
     return ConversionReport(

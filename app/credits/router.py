@@ -228,13 +228,19 @@ def reports_credit_conversions(
     year: Annotated[
         int | None, Query(ge=2000, le=2100, description="Approval year (school time zone)")
     ] = None,
+    pilot_year: Annotated[
+        int | None,
+        Query(ge=2000, le=2100, description="Only certificates from this year's pilots"),
+    ] = None,
     format: FormatQuery = ExportFormat.json,
 ) -> Any:
     """One row per approved conversion (not reversed) — student no, name, major, cohort,
     certificate, level, organisation, certificate number, issue date, course, credits, mode,
-    approval date — and the counts per rule and per course. CSV/XLSX give the rows. Academic
-    office, auditors and admins; a college manager their college's students."""
-    report = reports.conversion_report(session, principal, year=year)
+    approval date — and the counts per rule and per course. CSV/XLSX give the rows. `year` is
+    the approval year; `pilot_year` keeps the certificates of that year's pilots (the year's
+    report counts by it). Academic office, auditors and admins; a college manager their
+    college's students."""
+    report = reports.conversion_report(session, principal, year=year, pilot_year=pilot_year)
     return report_response(
         report,
         format,

@@ -48,6 +48,7 @@ from app.funding.models import (
 )
 from app.imports.engine import run_import
 from app.imports.registry import get_kind
+from app.reconciliation import service as reconciliation
 from app.reference import service as reference
 from app.reference.models import (
     Certificate,
@@ -741,6 +742,19 @@ def _evaluation(session: Session, ctx: DemoContext) -> None:
     )
 
 
+DEMO_NATIONAL_LIST = "national-results-2022.csv"
+
+
+def _reconciliation(session: Session, _ctx: DemoContext) -> None:
+    """The national platform's list for the Web front-end exam, compared with the records
+    here: one row the same, rows differing in score, issue date, certificate number and
+    result, one only on the platform, one result only here (fixtures/national-results-2022.csv)."""
+    content = (FIXTURES / DEMO_NATIONAL_LIST).read_bytes()
+    reconciliation.reconcile(
+        session, DEMO_IMPORTER, 2022, DEMO_NATIONAL_LIST, content, get_settings().secret_key
+    )
+
+
 STEPS: list[DemoStep] = [
     _platform_users,
     _reference_data,
@@ -751,6 +765,7 @@ STEPS: list[DemoStep] = [
     _credit_bank,
     _funding,
     _evaluation,
+    _reconciliation,
 ]
 
 

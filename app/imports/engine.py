@@ -122,6 +122,9 @@ class ImportKind:
     description: str = ""
     options: type[BaseModel] | None = None
     row_key: Callable[[dict[str, Any], Any], Any] | None = None
+    read_by: str = ""
+    """For a kind the engine only reads (``national-results``): the endpoint that takes its
+    files. ``POST /imports/{kind}`` then checks a file (``dry_run``) and writes nothing."""
 
     @property
     def table(self) -> sa.Table:
@@ -328,6 +331,8 @@ def run_import(
     options: BaseModel | None = None,
 ) -> ImportReport:
     """Check ``content`` as a ``kind`` upload; unless ``dry_run`` or a row is bad, save it."""
+    if kind.read_by:
+        return _read_only_report(kind, file_name, content, dry_run=dry_run)
     with _gc_paused():
         if options is None and kind.options is not None:
             options = kind.options()
@@ -397,6 +402,64 @@ def run_import(
         report.written = True
         report.batch_id = batch.id
         return report
+
+
+@dataclass
+class SheetRead:
+    """A file of a kind read and parsed, nothing compared or written: its rows as
+    ``(spreadsheet row, {column key: value})`` (a bad cell reported and left out), the
+    columns used (key → the header as in the file) and the headers ignored."""
+
+    rows: list[tuple[int, dict[str, Any]]]
+    used_columns: dict[str, str]
+    ignored_columns: list[str]
+    errors: list[RowError]
+    errors_total: int
+
+
+def read_sheet(kind: ImportKind, file_name: str, content: bytes) -> SheetRead:
+    """Read ``content`` as a file of ``kind`` the way an upload does (any title row, the
+    columns by their Chinese or English names or aliases), without a database."""
+    with _gc_paused():
+        rows = read_rows(file_name, content)
+        header = _find_header(kind, rows)
+        errors = _Errors()
+        parsed = _parse_rows(kind, rows, header, errors)
+    titles = rows[header.index]
+    used = {key: titles[position].strip() for key, position in header.positions.items()}
+    return SheetRead(parsed, used, header.ignored, errors.items, errors.total)
+
+
+def _read_only_report(
+    kind: ImportKind, file_name: str, content: bytes, *, dry_run: bool
+) -> ImportReport:
+    sheet = read_sheet(kind, file_name, content)
+    if not dry_run:
+        raise Conflict(
+            _(
+                "{kind} files are not stored by the import engine; upload them to {endpoint} "
+                "(here only ?dry_run=true checks a file)",
+                kind=kind.name,
+                endpoint=kind.read_by,
+            ),
+            code="read_only_kind",
+        )
+    return ImportReport.model_validate(
+        {
+            "kind": kind.name,
+            "file_name": file_name,
+            "dry_run": True,
+            "written": False,
+            "rows": len(sheet.rows),
+            "created": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "ignored_columns": sheet.ignored_columns,
+            "errors": sheet.errors,
+            "errors_total": sheet.errors_total,
+            "used_columns": sheet.used_columns,
+        }
+    )
 
 
 def _parse_rows(

@@ -27,7 +27,8 @@ KindPath = Annotated[
         max_length=50,
         pattern=r"^[a-z][a-z-]*$",
         description="colleges, majors, courses, teachers, students, evaluation-orgs, certificates, "
-        "applications, exam-registrations, exam-results, issued-certificates, expenditures",
+        "applications, exam-registrations, exam-results, issued-certificates, expenditures, "
+        "national-results (read only: checked with dry_run, compared by POST /reconciliations)",
     ),
 ]
 MULTIPART_OVERHEAD = 64 * 1024

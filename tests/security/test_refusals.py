@@ -44,6 +44,7 @@ PATH_KINDS = {
     "meeting_id": "meeting",
     "qualification_id": "qualification",
     "base_id": "base",
+    "reconciliation_id": "reconciliation",
 }
 """The kind of object each path parameter names (``certificate_id`` under
 ``/issued-certificates`` is an issued certificate)."""
@@ -136,6 +137,9 @@ BODY_PROBES: dict[tuple[str, str], Any] = {
     ("post", "/api/v1/subsidy-runs"): OFFICE_ONLY,
     ("post", "/api/v1/meetings"): OFFICE_ONLY,
     ("patch", "/api/v1/meetings/{meeting_id}"): OFFICE_ONLY,
+    ("post", "/api/v1/reconciliations/{reconciliation_id}/apply"): "its row_ids are rows of "
+    "the reconciliation in its path, which is looked up in the caller's scope first (the "
+    "path probe below covers it)",
 }
 """Every write route whose body names an object by id, and how it is probed."""
 

@@ -88,6 +88,7 @@ TABLES = {
     "import": "import_batches",
     "qualification": "evaluator_qualifications",
     "base": "training_bases",
+    "reconciliation": "reconciliations",
 }
 
 
@@ -365,7 +366,27 @@ def foreign_ids(db: Session, caller: Caller) -> dict[str, set[int]]:
         f["source"] = _sources_without_own_lines(db, apps)
     if role != Role.evaluation_org:
         f.pop("session", None)  # the exam timetable is every other role's to read
+    f["reconciliation"] = _foreign_reconciliations(db, role, scope)
     return {kind: ids for kind, ids in f.items() if ids}
+
+
+def _foreign_reconciliations(db: Session, role: Role, scope: dict[str, int]) -> set[int]:
+    """A college manager or an organisation reads the reconciliations made in its own scope;
+    teachers and students none."""
+    if role == Role.college_manager:
+        return _ids(
+            db,
+            "SELECT id FROM reconciliations WHERE college_id IS NULL OR college_id != :c",
+            c=scope["college_id"],
+        )
+    if role == Role.evaluation_org:
+        return _ids(
+            db,
+            "SELECT id FROM reconciliations WHERE evaluation_org_id IS NULL "
+            "OR evaluation_org_id != :o",
+            o=scope["evaluation_org_id"],
+        )
+    return _ids(db, "SELECT id FROM reconciliations")
 
 
 def _sources_without_own_lines(db: Session, foreign_apps: set[int]) -> set[int]:
