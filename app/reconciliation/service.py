@@ -74,6 +74,14 @@ INSERT_CHUNK = 2000
 # --- the national id, never in clear ------------------------------------------------------------
 
 
+RESULT_OF_REGISTRATION = col(ExamResult.registration_id) == ExamRegistration.id
+VALID_CERTIFICATE_OF_RESULT = sa.and_(
+    col(IssuedCertificate.result_id) == ExamResult.id,
+    col(IssuedCertificate.status) == CertificateStatus.valid,
+)
+"""How a registration reaches its result and the result's valid certificate (outer joins)."""
+
+
 def id_key(secret_key: str) -> bytes:
     """The key national id numbers are hashed with, derived from the service's secret."""
     return hmac.new(secret_key.encode("utf-8"), b"onex national id v1", hashlib.sha256).digest()
@@ -176,14 +184,8 @@ def _locals(session: Session, principal: Principal, year: int) -> list[Local]:
         .join(ExamSession, col(ExamSession.id) == ExamRegistration.session_id)
         .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
         .join(PilotApplication, col(PilotApplication.id) == ExamRegistration.application_id)
-        .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
-        .outerjoin(
-            IssuedCertificate,
-            sa.and_(
-                col(IssuedCertificate.result_id) == ExamResult.id,
-                col(IssuedCertificate.status) == CertificateStatus.valid,
-            ),
-        )
+        .outerjoin(ExamResult, RESULT_OF_REGISTRATION)
+        .outerjoin(IssuedCertificate, VALID_CERTIFICATE_OF_RESULT)
         .where(PilotApplication.year == year, col(ExamRegistration.live).is_(True))
         .order_by(ExamRegistration.id)
     )
@@ -684,14 +686,8 @@ def _current(session: Session, registration_id: int) -> _Current | None:
             IssuedCertificate.issue_date,
         )
         .join(Student, col(Student.id) == ExamRegistration.student_id)
-        .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
-        .outerjoin(
-            IssuedCertificate,
-            sa.and_(
-                col(IssuedCertificate.result_id) == ExamResult.id,
-                col(IssuedCertificate.status) == CertificateStatus.valid,
-            ),
-        )
+        .outerjoin(ExamResult, RESULT_OF_REGISTRATION)
+        .outerjoin(IssuedCertificate, VALID_CERTIFICATE_OF_RESULT)
         .where(ExamRegistration.id == registration_id)
     ).first()
     return None if row is None else _Current(*row)

@@ -99,6 +99,25 @@ def _teachers(session: Session) -> dict[str, tuple[int, int]]:
 # --- teacher trainings -----------------------------------------------------------------------
 
 
+def _teacher_and_certificate_lookups(session: Session) -> dict[str, Any]:
+    """What both teacher uploads look up: the teachers (by staff number, with their college)
+    and the certificates (by normalised name, with their levels and name)."""
+    teachers = _teachers(session)
+    certificates = {
+        normalized: (cert_id, levels_from_text(levels), name)
+        for cert_id, normalized, levels, name in session.execute(
+            sa.select(
+                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
+            )  # type: ignore[call-overload]
+        )
+    }
+    return {
+        "teachers": teachers,
+        "teacher_colleges": dict(teachers.values()),
+        "certificates": certificates,
+    }
+
+
 def _training_key(cells: dict[str, Any], _options: Any) -> Any:
     if not (cells.get("staff_no") and cells.get("certificate") and cells.get("start_date")):
         return None
@@ -130,21 +149,10 @@ def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
         existing[key] = values
         if values["trainer_certificate_no"]:
             numbers[values["trainer_certificate_no"]] = key
-    certificates = {
-        normalized: (cert_id, levels_from_text(levels), name)
-        for cert_id, normalized, levels, name in session.execute(
-            sa.select(
-                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
-            )  # type: ignore[call-overload]
-        )
-    }
-    teachers = _teachers(session)
     return Plan(
         existing=existing,
         lookups={
-            "teachers": teachers,
-            "teacher_colleges": dict(teachers.values()),
-            "certificates": certificates,
+            **_teacher_and_certificate_lookups(session),
             "numbers": numbers,
             "today": school_today(get_settings().timezone),
         },
@@ -652,21 +660,10 @@ def _prepare_qualifications(session: Session, _principal: Principal) -> Plan:
         row["qualification_no"]: dict(row)
         for row in session.execute(sa.select(*columns)).mappings()
     }
-    certificates = {
-        normalized: (cert_id, levels_from_text(levels), name)
-        for cert_id, normalized, levels, name in session.execute(
-            sa.select(
-                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
-            )  # type: ignore[call-overload]
-        )
-    }
-    teachers = _teachers(session)
     return Plan(
         existing=existing,
         lookups={
-            "teachers": teachers,
-            "teacher_colleges": dict(teachers.values()),
-            "certificates": certificates,
+            **_teacher_and_certificate_lookups(session),
         },
     )
 

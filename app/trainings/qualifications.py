@@ -26,7 +26,7 @@ from app.trainings.models import (
     QualificationUpdate,
     validity_problem,
 )
-from app.trainings.service import _check_certificate_level, _teacher_or_422
+from app.trainings.service import _check_certificate_level, _teacher_or_422, number_holder
 
 QUALIFICATION_ENTITY = "evaluator_qualification"
 READERS = READ_ALL | {Role.college_manager, Role.teacher}
@@ -134,14 +134,8 @@ def get_qualification(
 
 
 def _check_number_free(session: Session, number: str, own_id: int | None) -> None:
-    statement = (
-        select(EvaluatorQualification.id, Teacher.name, Teacher.staff_no)
-        .join(Teacher, col(Teacher.id) == EvaluatorQualification.teacher_id)
-        .where(EvaluatorQualification.qualification_no == number)
-    )
-    if own_id is not None:
-        statement = statement.where(EvaluatorQualification.id != own_id)
-    holder = session.exec(statement).first()
+    number_field = EvaluatorQualification.qualification_no
+    holder = number_holder(session, EvaluatorQualification, number_field, number, own_id)
     if holder is not None:
         other_id, name, staff_no = holder
         raise Conflict(

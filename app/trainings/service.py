@@ -310,16 +310,26 @@ def _check_certificate_level(
         )
 
 
-def _check_number_free(session: Session, number: str, own_id: int | None) -> None:
-    """409 naming the holder when another training already carries ``number``."""
+def number_holder(
+    session: Session, model: Any, number_field: Any, number: str, own_id: int | None
+) -> tuple[int, str, str] | None:
+    """The row of ``model`` other than ``own_id`` whose ``number_field`` is ``number`` (a
+    certificate number, unique): its id, and its teacher's name and staff number."""
     statement = (
-        select(TeacherTraining.id, Teacher.name, Teacher.staff_no)
-        .join(Teacher, col(Teacher.id) == TeacherTraining.teacher_id)
-        .where(TeacherTraining.trainer_certificate_no == number)
+        select(model.id, Teacher.name, Teacher.staff_no)
+        .join(Teacher, col(Teacher.id) == model.teacher_id)
+        .where(number_field == number)
     )
     if own_id is not None:
-        statement = statement.where(TeacherTraining.id != own_id)
-    holder = session.exec(statement).first()
+        statement = statement.where(model.id != own_id)
+    holder: tuple[int, str, str] | None = session.exec(statement).first()
+    return holder
+
+
+def _check_number_free(session: Session, number: str, own_id: int | None) -> None:
+    """409 naming the holder when another training already carries ``number``."""
+    number_field = TeacherTraining.trainer_certificate_no
+    holder = number_holder(session, TeacherTraining, number_field, number, own_id)
     if holder is not None:
         training_id, name, staff_no = holder
         raise Conflict(
