@@ -7,6 +7,8 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
@@ -20,6 +22,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def is_sqlite(url: str | sa.URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def insert_skipping_taken(session: Session, table: Any, *key: str) -> Any:
+    """An INSERT into ``table`` that skips, rather than fails on, a row whose unique ``key``
+    columns are taken already (``ON CONFLICT DO NOTHING``, on SQLite and PostgreSQL): for rows
+    that concurrent requests may both write first."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(key))
 
 
 def create_db_engine(

@@ -13,14 +13,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import create_model
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from app.applications.models import ApplicationMajor, ApplicationStatus, PilotApplication
 from app.applications.service import visible
 from app.core.audit import record, record_row, snapshot
 from app.core.auth import require_office
+from app.core.db import insert_skipping_taken
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -169,11 +168,9 @@ def _insert_defaults_unless_stored(session: Session, year: int) -> bool:
         "created_at": now,
         "updated_at": now,
     }
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     inserted = session.execute(
-        insert(EvaluationScheme)
+        insert_skipping_taken(session, EvaluationScheme, "year")
         .values(**row)
-        .on_conflict_do_nothing(index_elements=["year"])
         .returning(col(EvaluationScheme.id))
     ).first()
     return inserted is not None

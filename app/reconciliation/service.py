@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from app.applications.models import PilotApplication
 from app.core.audit import record
+from app.core.db import insert_skipping_taken
 from app.core.errors import AppError, Forbidden, NotFound
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
@@ -519,8 +520,10 @@ def reconcile(
         for student_id, hashed in compared.identities.items()
     ]
     identity_table: sa.Table = NationalIdentity.__table__  # type: ignore[attr-defined]
+    # A concurrent reconciliation may record the same student's first id: the first one stays.
+    insert_identity = insert_skipping_taken(session, identity_table, "student_id")
     for start in range(0, len(identities), INSERT_CHUNK):
-        session.execute(sa.insert(identity_table), identities[start : start + INSERT_CHUNK])
+        session.execute(insert_identity, identities[start : start + INSERT_CHUNK])
     record(
         session,
         principal,

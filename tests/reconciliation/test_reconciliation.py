@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+import pytest
+from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
@@ -16,6 +18,7 @@ from app.core.roles import Role
 from app.exams.models import ExamResult, ExamSession, IssuedCertificate
 from app.reconciliation.models import NationalIdentity, ReconciliationRow
 from app.reference.models import Certificate, Major, Student
+from tests.concurrency import Call, fire_concurrently
 from tests.exams.factories import (
     make_pilot,
     make_registration,
@@ -374,3 +377,25 @@ def test_a_paid_pass_is_not_failed_by_applying(client: TestClient, db: Session) 
         .one()
         .passed
     )
+
+
+@pytest.mark.postgres_only
+def test_reconciliations_racing_over_a_new_national_id_both_succeed(
+    app: FastAPI, db: Session, is_postgres: bool
+) -> None:
+    """Uploads at once all see the student without an id and all record it: the first write
+    stays, the others are skipped (not a 409 or 500), one identity per student."""
+    if not is_postgres:
+        pytest.skip("runs only on PostgreSQL (SQLite serialises the writers)")
+    world = _world(db)
+    content, headers = _platform_file(world), office(db)
+    call = Call(
+        "POST",
+        "/api/v1/reconciliations?year=2022",
+        {"files": {"file": ("平台名单.xlsx", content)}, "headers": headers},
+    )
+    responses = fire_concurrently(app, [call] * 6)
+
+    assert [r.status_code for r in responses] == [201] * 6, [r.text for r in responses]
+    identities = db.exec(select(NationalIdentity)).all()
+    assert [i.student_id for i in identities] == [world.students[0].id]
