@@ -82,7 +82,7 @@ def test_create_user_reads_the_password_from_stdin(cli_env: dict[str, str]) -> N
     assert created.returncode == 0, created.stderr
     assert "created user registrar" in created.stdout
     assert duplicate.returncode == 1
-    assert "taken" in duplicate.stderr
+    assert "已被使用" in duplicate.stderr  # the default language (ONEX_DEFAULT_LANGUAGE unset)
     assert unscoped.returncode == 1
     assert "teacher_id" in unscoped.stderr
 

@@ -36,7 +36,7 @@ CATALOGUE_LANGUAGE: Language = "zh-CN"
 LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 CATALOGUE = LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "messages.po"
 
-_default: Language = "zh-CN"
+_default: Language | None = None
 language_var: ContextVar[Language | None] = ContextVar("language", default=None)
 """The language of the request being served; None outside a request (the default applies)."""
 
@@ -47,8 +47,22 @@ def set_default_language(language: Language) -> None:
     _default = language
 
 
+def _configured_default() -> Language:
+    """ONEX_DEFAULT_LANGUAGE, for a process that made no app (the command line); zh-CN when
+    the settings cannot be read."""
+    global _default
+    if _default is None:
+        try:
+            from app.core.config import get_settings
+
+            _default = get_settings().default_language
+        except Exception:  # invalid settings are reported by whoever needs them
+            return "zh-CN"
+    return _default
+
+
 def current_language() -> Language:
-    return language_var.get() or _default
+    return language_var.get() or _configured_default()
 
 
 @cache
