@@ -219,7 +219,8 @@ class Listing(Generic[F, T]):
         if keys:
             if more:
                 following = encode(Cursor(key=tuple(rows[-1][width:]), total=total))
-            rows = [row[0] if width == 1 and not plain else row[:width] for row in rows]
+            single = width == 1 and not self.item_columns
+            rows = [row[0] if single else row[:width] for row in rows]
         answer: Page[T] = _PAGE(
             items=list(self.to_items(session, rows)),
             total=total,
