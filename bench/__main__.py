@@ -1,10 +1,10 @@
 """Run every benchmark: ``python -m bench`` (all), or ``python -m bench
-import|export|serve|writes|scale|reconcile``; options after the names (``--database-url …``)
+import|export|serve|writes|scale|reconcile|lists``; options after the names (``--database-url …``)
 are read by the benchmarks that take them."""
 
 import sys
 
-from bench import export, import_students, reconcile, scale, serve, writes
+from bench import export, import_students, lists, reconcile, scale, serve, writes
 
 BENCHMARKS = {
     "import": import_students.main,
@@ -13,6 +13,7 @@ BENCHMARKS = {
     "writes": writes.main,
     "scale": scale.main,
     "reconcile": reconcile.main,
+    "lists": lists.main,
 }
 
 

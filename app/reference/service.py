@@ -774,11 +774,38 @@ def student_public(row: Any) -> StudentPublic:
     )
 
 
+STUDENT_COLUMNS = {
+    "id": Student.id,
+    "student_no": Student.student_no,
+    "name": Student.name,
+    "major_id": Student.major_id,
+    "major_code": Major.code,
+    "major_name": Major.name,
+    "college_id": College.id,
+    "college_name": College.name,
+    "cohort": Student.cohort,
+    "class_name": Student.class_name,
+    "version": Student.version,
+    "created_at": Student.created_at,
+    "updated_at": Student.updated_at,
+}
+"""A listed student's fields and the columns (of :func:`student_statement`'s joins) they are."""
+
+
+def student_items(_session: Session, rows: Sequence[Any]) -> list[StudentPublic]:
+    """Students from plain rows of :data:`STUDENT_COLUMNS`, in that order (pydantic's own
+    validator: SQLModel's ``model_validate`` wrapper costs more than the validation)."""
+    names = tuple(STUDENT_COLUMNS)
+    validate = StudentPublic.__pydantic_validator__.validate_python
+    return [validate(dict(zip(names, row, strict=True))) for row in rows]
+
+
 STUDENTS = Listing(
     noun=N_("student"),
     statement=student_statement,
     order=[col(Student.student_no), col(Student.id)],
-    to_items=each(student_public),
+    to_items=student_items,
+    item_columns=list(STUDENT_COLUMNS.values()),
     filters=StudentFilters,
     key=Student.id,
     columns=[

@@ -44,7 +44,7 @@ def _compare(db: Session, listings: list[tuple[str, Listing[Any, Any]]]) -> None
         filters = listing.filters()
         from_sql = _cells(listing.export_rows(db, OFFICE, filters))
         statement = listing.statement(db, OFFICE, filters).order_by(*listing.order)
-        items = listing.to_items(db, db.exec(statement).all())
+        items = listing.items(db, statement)
         from_items = _cells(item_rows(items, listing.columns))
         assert from_sql == from_items, name
         assert from_sql, f"{name} has no rows in the demo: the comparison would prove nothing"
