@@ -17,6 +17,7 @@ from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.roles import Principal, Role
 from app.core.types import school_today
 
@@ -101,7 +102,7 @@ def check_role(principal: Principal, *roles: Role, what: str = N_("do this")) ->
         raise Forbidden(
             _(
                 "Role {role} may not {what}; allowed roles: {allowed}",
-                role=principal.role.value,
+                role=label(principal.role),
                 what=translate(what),
                 allowed=allowed,
             ),
@@ -116,7 +117,7 @@ def require_office(principal: Principal, what: str = N_("change this")) -> None:
             _(
                 "Only the academic office may {what}; role {role} may not",
                 what=translate(what),
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=[Role.academic_office.value],
         )

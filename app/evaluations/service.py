@@ -31,6 +31,7 @@ from app.core.errors import (
 )
 from app.core.export import ExportColumn, as_fraction
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.listing import Listing, where_equal
 from app.core.locks import lock_first, lock_row
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal
@@ -72,7 +73,7 @@ def _require_reader(principal: Principal) -> None:
             _(
                 "Role {role} may not read evaluations; allowed roles: academic_office, "
                 "auditor, admin, college_manager (own college's pilots)",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )

@@ -23,6 +23,7 @@ from app.applications.models import (
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.reports import TOTAL
 from app.core.roles import READ_ALL, Principal, Role
 from app.exams.models import (
@@ -115,8 +116,8 @@ def _funnel_scope(principal: Principal) -> int | None:
             _(
                 "Role {role} may not read the funnel; allowed roles: {allowed}, "
                 "college_manager (own college)",
-                role=principal.role.value,
-                allowed=", ".join(sorted(r.value for r in FUNNEL_READERS)),
+                role=label(principal.role),
+                allowed=", ".join(sorted(label(r) for r in FUNNEL_READERS)),
             ),
             allowed_roles=sorted(r.value for r in FUNNEL_READERS),
         )

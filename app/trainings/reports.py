@@ -21,6 +21,7 @@ from app.applications.service import get_application, visible
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn, as_fraction
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.reports import TOTAL
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.reference.models import Certificate, College, Level, Major, Teacher
@@ -227,7 +228,7 @@ def application_detail(
 def _require_report_reader(principal: Principal) -> None:
     if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
-            _("Role {role} may not read the teacher coverage report", role=principal.role.value),
+            _("Role {role} may not read the teacher coverage report", role=label(principal.role)),
             allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
 
@@ -478,7 +479,7 @@ def dual_report(
     managers (their college's pilots and teachers)."""
     if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
-            _("Role {role} may not read the 双师型 report", role=principal.role.value),
+            _("Role {role} may not read the 双师型 report", role=label(principal.role)),
             allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
     statement = _pilot_statement(principal, year, None, certificate_id)

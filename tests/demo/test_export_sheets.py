@@ -33,7 +33,7 @@ CODES = frozenset(
     if member.value.isascii() and label(member, "zh-CN") != member.value
 )
 """Every enum code a person would see as a label instead (approved, draft, …)."""
-NAMES = frozenset({"用户名", "操作者", "经办人", "记账人", "操作", "对象"})
+NAMES = frozenset({"用户名", "操作者", "经办人", "记账人"})
 """Columns of account names (the demo has a user called admin) and the audit log's action
 and entity names (an action such as ``absent`` is the audit trail's own word)."""
 REPORTS = {
