@@ -23,7 +23,7 @@ from app.applications.models import (
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
-from app.core.labels import label
+from app.core.labels import cohort_label, label
 from app.core.reports import TOTAL
 from app.core.roles import READ_ALL, Principal, Role
 from app.exams.models import (
@@ -104,7 +104,7 @@ class _Pilots:
                 names[f"major:{major_id}"] = major_name
                 names[f"college:{college_id}"] = college_name
             for cohort in self.cohorts[app_id]:
-                names[f"cohort:{cohort}"] = f"{cohort}级"
+                names[f"cohort:{cohort}"] = cohort_label(cohort)
         return names
 
 
