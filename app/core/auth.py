@@ -98,7 +98,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def check_role(principal: Principal, *roles: Role, what: str = N_("do this")) -> None:
     """403 unless ``principal`` has one of ``roles``; ``what`` names the refused action."""
     if principal.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
+        allowed = ", ".join(label(r) for r in roles)
         raise Forbidden(
             _(
                 "Role {role} may not {what}; allowed roles: {allowed}",

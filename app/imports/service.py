@@ -49,7 +49,7 @@ def upload(
     options: BaseModel | None = None,
 ) -> ImportReport:
     if principal.role not in kind.writers:
-        allowed = ", ".join(sorted(r.value for r in kind.writers))
+        allowed = ", ".join(sorted(label(r) for r in kind.writers))
         raise Forbidden(
             _(
                 "Role {role} may not upload {kind}; allowed roles: {allowed}",

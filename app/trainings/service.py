@@ -153,7 +153,7 @@ def _require_training_writer(
             "Role {role} may not {what}; allowed roles: {allowed}",
             role=label(role),
             what=what,
-            allowed=", ".join(allowed),
+            allowed=", ".join(label(Role(r)) for r in allowed),
         ),
         allowed_roles=allowed,
     )
