@@ -288,7 +288,7 @@ def test_only_the_academic_office_imports_applications(client: TestClient, db: S
     for headers in (manager_of(db, college), headers_for(db, Role.auditor)):
         response = import_table(client, headers)
         assert response.status_code == 403
-        assert "academic_office" in response.json()["detail"]
+        assert "Academic office" in response.json()["detail"]
 
 
 def test_the_template_has_the_tables_headers(client: TestClient, db: Session) -> None:
