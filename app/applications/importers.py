@@ -23,6 +23,7 @@ from app.applications.models import (
     cohort_problem,
 )
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.roles import Principal
 from app.core.types import utcnow
 from app.imports.cells import choice, integer, match_text, multi, text
@@ -212,7 +213,7 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int | None:
                     name=name,
                     cert_id=cert_id,
                     offered=offered,
-                    level=level.value,
+                    level=label(level),
                 ),
                 "申报级别",
                 level.value,
@@ -267,7 +268,7 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
                     "application {id} is {status}; an upload changes only drafts, and this row "
                     "would change {changes}",
                     id=existing["id"],
-                    status=ApplicationStatus(existing["status"]).value,
+                    status=label(ApplicationStatus(existing["status"])),
                     changes=", ".join(f"{f} ({existing.get(f)} → {values[f]})" for f in changed),
                 ),
                 "申报试点证书名称",

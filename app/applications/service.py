@@ -40,11 +40,13 @@ from app.applications.models import (
     Tier,
     cohort_problem,
 )
+from app.audit.labels import action_label, action_labels
 from app.core.audit import apply_changes, delete_row, record, record_row, snapshot
 from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
@@ -150,7 +152,7 @@ def visible(statement: Any, principal: Principal) -> Any:
             ),
         )
     raise Forbidden(
-        _("Role {role} may not read pilot applications", role=role.value),
+        _("Role {role} may not read pilot applications", role=label(role)),
         allowed_roles=sorted(r.value for r in READER_ROLES),
     )
 
@@ -164,7 +166,7 @@ def _require_filer(session: Session | None, principal: Principal, major_ids: Seq
             _(
                 "Role {role} may not file or change pilot applications; allowed roles: "
                 "academic_office, college_manager (majors of their own college)",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=[Role.academic_office.value, Role.college_manager.value],
         )
@@ -496,7 +498,7 @@ def _check_certificate(session: Session, certificate_id: int, level: Level) -> C
             _(
                 "The certificate {name} is not offered at level {level}; it offers {offered}",
                 name=certificate.name,
-                level=level.value,
+                level=label(level),
                 offered=offered,
             ),
             errors=[
@@ -561,8 +563,8 @@ def _check_unique(
                 "Pilot application {other} already covers this certificate at {level} for "
                 "{tier} in {year}; change that one instead",
                 other=other,
-                level=level.value,
-                tier=tier.value,
+                level=label(level),
+                tier=label(tier),
                 year=year,
             ),
             code="duplicate",
@@ -630,11 +632,11 @@ def _refuse_unless_in(
     raise InvalidState(
         _(
             "Cannot {action} {what}: it is {state}; {action} needs {needs}. Allowed now: {allowed}",
-            action=action,
+            action=action_label(action),
             what=what,
-            state=current.value,
-            needs=_(" or ").join(sorted(s.value for s in sources)),
-            allowed=", ".join(allowed) if allowed else _("none"),
+            state=label(current),
+            needs=_(" or ").join(sorted(label(s) for s in sources)),
+            allowed=action_labels(allowed) if allowed else _("none"),
         ),
         current_state=current.value,
         allowed_actions=allowed,
@@ -685,7 +687,7 @@ def _refuse_unless_draft(application: PilotApplication, action: str) -> None:
                 "Only a draft application can be {action}; application {id} is {status}",
                 action=translate(action),
                 id=application.id,
-                status=application.status.value,
+                status=label(application.status),
             ),
             current_state=application.status.value,
             allowed_actions=allowed_actions(application.status),
@@ -830,7 +832,7 @@ def approved_application(session: Session, application_id: int, purpose: str) ->
                 "{purpose} for approved pilots; application {id} is {status}",
                 purpose=translate(purpose),
                 id=application.id,
-                status=application.status.value,
+                status=label(application.status),
             ),
             current_state=application.status.value,
             allowed_actions=[],
@@ -892,7 +894,7 @@ def _require_teacher_manager(
             _(
                 "Role {role} may not assign teachers to pilots; allowed roles: "
                 "academic_office, college_manager (own college)",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=[Role.academic_office.value, Role.college_manager.value],
         )
@@ -933,7 +935,7 @@ def _refuse_teacher_change(application: PilotApplication) -> None:
                 "Application {id} is {status}; teachers are assigned and removed only "
                 "while it is draft, submitted or approved",
                 id=application.id,
-                status=application.status.value,
+                status=label(application.status),
             ),
             current_state=application.status.value,
             allowed_actions=allowed_actions(application.status),
@@ -1179,7 +1181,7 @@ def create_plan(session: Session, principal: Principal, data: PlanCreate) -> Pil
                 "Work plans are made for approved applications; application "
                 "{application_id} is {status}",
                 application_id=data.application_id,
-                status=application.status.value,
+                status=label(application.status),
             ),
             current_state=application.status.value,
             allowed_actions=allowed_actions(application.status),
@@ -1240,7 +1242,7 @@ def update_plan(
             _(
                 "Plan {plan_id} is {status}; only a draft or returned plan is changed",
                 plan_id=plan_id,
-                status=plan.status.value,
+                status=label(plan.status),
             ),
             current_state=plan.status.value,
             allowed_actions=plan_allowed_actions(plan.status),
@@ -1319,7 +1321,7 @@ def _require_approved_application(session: Session, plan: PilotPlan, what: str) 
                 id=plan.id,
                 what=translate(what),
                 application_id=application.id,
-                state=application.status.value,
+                state=label(application.status),
             ),
             current_state=plan.status.value,
             application_status=application.status.value,

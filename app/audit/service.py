@@ -5,6 +5,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from app.audit.labels import AuditAction, AuditEntity
 from app.audit.models import AuditEventFilters, AuditEventPublic, ChangeFeed, ChangeFeedItem
 from app.core.audit import AuditEvent, feed_watermark
 from app.core.errors import UnprocessableEntity
@@ -44,8 +45,8 @@ EVENTS = Listing(
         ExportColumn("created_at", N_("Time")),
         ExportColumn("actor", N_("Actor")),
         ExportColumn("actor_role", N_("Role"), codes=Role),
-        ExportColumn("action", N_("Action")),
-        ExportColumn("entity", N_("Entity")),
+        ExportColumn("action", N_("Action"), codes=AuditAction),
+        ExportColumn("entity", N_("Entity"), codes=AuditEntity),
         ExportColumn("entity_id", N_("Entity ID")),
         ExportColumn("before", N_("Before")),
         ExportColumn("after", N_("After")),
@@ -59,8 +60,8 @@ EVENTS = Listing(
 FEED_COLUMNS = [
     ExportColumn("id", N_("ID")),
     ExportColumn("created_at", N_("Time")),
-    ExportColumn("action", N_("Action")),
-    ExportColumn("entity", N_("Entity")),
+    ExportColumn("action", N_("Action"), codes=AuditAction),
+    ExportColumn("entity", N_("Entity"), codes=AuditEntity),
     ExportColumn("entity_id", N_("Entity ID")),
     ExportColumn("actor", N_("Actor")),
 ]

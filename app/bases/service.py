@@ -31,6 +31,7 @@ from app.core.audit import apply_changes, delete_row, save_new, snapshot
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.listing import Listing, where_equal
 from app.core.locks import lock_row
 from app.core.roles import Principal, Role
@@ -194,7 +195,7 @@ def _require_base_writer(principal: Principal, college_id: int | None) -> None:
         _(
             "Role {role} may not change training bases; allowed roles: academic_office, "
             "college_manager (own college)",
-            role=principal.role.value,
+            role=label(principal.role),
         ),
         allowed_roles=[Role.academic_office.value, Role.college_manager.value],
     )

@@ -30,6 +30,7 @@ from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, Principal
@@ -46,7 +47,7 @@ def _require_reader(principal: Principal) -> None:
             _(
                 "Role {role} may not read the expert committee; allowed roles: "
                 "academic_office, auditor, admin",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=sorted(r.value for r in READ_ALL),
         )

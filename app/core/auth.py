@@ -17,6 +17,7 @@ from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.roles import Principal, Role
 from app.core.types import school_today
 
@@ -97,11 +98,11 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def check_role(principal: Principal, *roles: Role, what: str = N_("do this")) -> None:
     """403 unless ``principal`` has one of ``roles``; ``what`` names the refused action."""
     if principal.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
+        allowed = ", ".join(label(r) for r in roles)
         raise Forbidden(
             _(
                 "Role {role} may not {what}; allowed roles: {allowed}",
-                role=principal.role.value,
+                role=label(principal.role),
                 what=translate(what),
                 allowed=allowed,
             ),
@@ -116,7 +117,7 @@ def require_office(principal: Principal, what: str = N_("change this")) -> None:
             _(
                 "Only the academic office may {what}; role {role} may not",
                 what=translate(what),
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=[Role.academic_office.value],
         )

@@ -103,6 +103,12 @@ class ExportColumn:
 Cell = str | int | float
 
 
+def as_fraction(percentage: float | Decimal | None) -> float | None:
+    """A percentage as JSON answers it (66.7) as the fraction a ``percent`` column holds
+    (0.667), shown as 66.7% in XLSX."""
+    return None if percentage is None else round(float(percentage) / 100, 6)
+
+
 def cell_value(value: Any, labels: Labels | None = None) -> Cell:
     """A value as a spreadsheet shows it: lists joined with 、, enums by their label (in the
     language of ``labels``, the current one by default), yes/no for a bool, None as blank."""

@@ -15,7 +15,7 @@ from enum import Enum
 from functools import cache
 from typing import TypeVar
 
-from app.core.i18n import N_, Language, _translations, current_language, translate
+from app.core.i18n import N_, Language, _, _translations, current_language, translate
 
 E = TypeVar("E", bound=Enum)
 
@@ -32,6 +32,11 @@ def enum_labels(enum: type[E], labels: Mapping[E, str]) -> Mapping[E, str]:
         raise TypeError(f"{enum.__name__}: no label for {', '.join(missing)}")
     LABELS[enum] = labels  # type: ignore[assignment]
     return labels
+
+
+def cohort_label(cohort: int) -> str:
+    """A cohort (entry year) as a person reads it: 2020级, Class of 2020."""
+    return _("Class of {cohort}", cohort=cohort)
 
 
 def label(value: Enum, language: Language | None = None) -> str:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.core.i18n import N_, _
-from app.core.labels import enum_labels
+from app.core.labels import enum_labels, label
 
 
 class Role(StrEnum):
@@ -63,7 +63,7 @@ def scope_problems(role: Role, scope: dict[str, int | None]) -> list[dict[str, s
             problems.append(
                 {
                     "field": f"body.{field}",
-                    "message": _("required for role {role}", role=role.value),
+                    "message": _("required for role {role}", role=label(role)),
                 }
             )
         elif field != required and value is not None:
@@ -73,7 +73,7 @@ def scope_problems(role: Role, scope: dict[str, int | None]) -> list[dict[str, s
                     "field": f"body.{field}",
                     "message": _(
                         "not allowed for role {role} (it takes {allowed})",
-                        role=role.value,
+                        role=label(role),
                         allowed=allowed,
                     ),
                 }

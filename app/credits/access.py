@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from app.core.errors import Forbidden, NotFound
 from app.core.i18n import _, translate
+from app.core.labels import label
 from app.core.roles import READ_ALL, Principal, Role
 from app.reference.models import Major, Student
 
@@ -25,7 +26,7 @@ def scoped(statement: Any, principal: Principal, student_column: Any, what: str)
         return statement.where(student_column == (principal.student_id or -1))
     if role not in READ_ALL:
         raise Forbidden(
-            _("Role {role} may not read {what}", role=role.value, what=translate(what)),
+            _("Role {role} may not read {what}", role=label(role), what=translate(what)),
             allowed_roles=sorted(r.value for r in READERS),
         )
     return statement
@@ -36,7 +37,7 @@ def visible_student(session: Session, principal: Principal, student_id: int) -> 
     role = principal.role
     if role not in READERS:
         raise Forbidden(
-            _("Role {role} may not read students' credit banks", role=role.value),
+            _("Role {role} may not read students' credit banks", role=label(role)),
             allowed_roles=sorted(r.value for r in READERS),
         )
     row = session.exec(

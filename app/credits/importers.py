@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.roles import Principal
 from app.core.types import utcnow
 from app.credits.models import (
@@ -185,7 +186,7 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
                 "the certificate {name} is offered at {offered}, not at {level}",
                 name=name,
                 offered=offered,
-                level=level.value,
+                level=label(level),
             ),
             "最低级别",
             level.value,

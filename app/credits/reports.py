@@ -11,6 +11,7 @@ from app.applications.models import PilotApplication
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.reports import TOTAL
 from app.core.roles import Principal, Role
 from app.credits.models import (
@@ -64,8 +65,8 @@ def _report_scope(principal: Principal) -> int | None:
             _(
                 "Role {role} may not read the conversion report; allowed roles: {allowed}, "
                 "college_manager (own college)",
-                role=principal.role.value,
-                allowed=", ".join(sorted(r.value for r in REPORT_READERS)),
+                role=label(principal.role),
+                allowed=", ".join(sorted(label(r) for r in REPORT_READERS)),
             ),
             allowed_roles=sorted(r.value for r in REPORT_READERS | {Role.college_manager}),
         )

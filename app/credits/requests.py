@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.audit.labels import action_label, action_labels
 from app.core.audit import record, record_row, save_new, snapshot
 from app.core.auth import check_role
 from app.core.errors import (
@@ -22,6 +23,7 @@ from app.core.errors import (
 )
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
@@ -143,9 +145,9 @@ def _check_certificate_fits(
                 "Conversion rule {id} needs the certificate at {min_level} or above; "
                 "issued certificate {number} is {level}",
                 id=rule.id,
-                min_level=rule.min_level.value,
+                min_level=label(rule.min_level),
                 number=issued.number,
-                level=exam.level.value,
+                level=label(exam.level),
             ),
             "level_below_rule",
             rule,
@@ -196,7 +198,7 @@ def _check_course_unclaimed(
                 "Student {student_no} already has an {status} conversion (request {id}) "
                 "for the course {course}; one per course",
                 student_no=student.student_no,
-                status=existing.status.value,
+                status=label(existing.status),
                 id=existing.id,
                 course=course.code + " " + course.name if course else rule.course_id,
             ),
@@ -439,10 +441,10 @@ def _refuse_action(request: ConversionRequest, action: str) -> None:
         _(
             "Cannot {action} conversion request {id}: it is {status}; only a "
             "submitted request can be {action}d. Allowed now: {allowed}",
-            action=action,
+            action=action_label(action),
             id=request.id,
-            status=request.status.value,
-            allowed=", ".join(allowed) if allowed else _("none"),
+            status=label(request.status),
+            allowed=action_labels(allowed) if allowed else _("none"),
         ),
         current_state=request.status.value,
         allowed_actions=allowed,

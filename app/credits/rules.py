@@ -15,6 +15,7 @@ from app.core.auth import check_role
 from app.core.errors import Conflict, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.listing import Listing, where_equal
 from app.core.roles import Principal, Role
 from app.core.versions import check_version
@@ -211,7 +212,7 @@ def _check_level_offered(session: Session, certificate_id: int, level: Level) ->
                 "The certificate {name} is offered at {offered}, not at {level}",
                 name=certificate.name,
                 offered=offered,
-                level=level.value,
+                level=label(level),
             ),
             errors=[{"field": "body.min_level", "message": _("one of {offered}", offered=offered)}],
         )

@@ -9,6 +9,7 @@ from sqlmodel import Field, Session, SQLModel, col, func, select
 from app.applications.models import ApplicationStatus, PilotApplication
 from app.core.errors import Forbidden
 from app.core.i18n import _
+from app.core.labels import label
 from app.core.roles import READ_ALL, Principal
 from app.core.types import Money
 from app.credits import reports as credits_reports
@@ -101,7 +102,7 @@ def overview(session: Session, principal: Principal, year: int | None, today: da
             _(
                 "Role {role} may not read the overview; allowed roles: academic_office, "
                 "auditor, admin",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=sorted(r.value for r in READ_ALL),
         )

@@ -28,8 +28,9 @@ from app.core.errors import (
     PreconditionFailed,
     UnprocessableEntity,
 )
-from app.core.export import ExportColumn
+from app.core.export import ExportColumn, as_fraction
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.listing import Listing, where_equal
 from app.core.locks import lock_first, lock_row
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal
@@ -71,7 +72,7 @@ def _require_reader(principal: Principal) -> None:
             _(
                 "Role {role} may not read evaluations; allowed roles: academic_office, "
                 "auditor, admin, college_manager (own college's pilots)",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
@@ -695,7 +696,7 @@ def _publics(session: Session, rows: Sequence[Any]) -> list[EvaluationPublic]:
 
 EXPORT_ONLY: dict[str, Any] = {
     "finalized": (bool, False),
-    **{f"indicator_{i.key}": (Decimal | None, None) for i in INDICATORS},
+    **{f"indicator_{i.key}": (Decimal | float | None, None) for i in INDICATORS},
 }
 EvaluationRow = create_model(
     "EvaluationRow",
@@ -712,7 +713,10 @@ def evaluation_rows(session: Session, rows: Sequence[Any]) -> list[EvaluationPub
         EvaluationRow.model_validate(
             {
                 **public.__dict__,
-                **{f"indicator_{f.key}": f.value for f in public.indicators},
+                **{
+                    f"indicator_{f.key}": as_fraction(f.value) if f.unit == "%" else f.value
+                    for f in public.indicators
+                },
                 "finalized": public.finalized_at is not None,
             }
         )
@@ -735,7 +739,14 @@ EVALUATIONS = Listing(
         ExportColumn("tier", N_("School tier")),
         ExportColumn("major_names", N_("Major")),
         ExportColumn("headcount", N_("Headcount")),
-        *[ExportColumn(f"indicator_{i.key}", f"{i.label}({i.unit})") for i in INDICATORS],
+        *[
+            ExportColumn(
+                f"indicator_{i.key}",
+                i.label if i.unit == "%" else f"{i.label}({i.unit})",
+                percent=i.unit == "%",
+            )
+            for i in INDICATORS
+        ],
         ExportColumn("committee_score", N_("Committee score")),
         ExportColumn("total", N_("Total score")),
         ExportColumn("rating", N_("Grade")),

@@ -21,6 +21,7 @@ from app.core.audit import record, snapshot
 from app.core.config import get_settings
 from app.core.errors import Conflict
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.locks import lock_row
 from app.core.params import MAX_DB_ID
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
@@ -252,7 +253,7 @@ def _registration_values(
             _(
                 "pilot application {application_id} is {status}",
                 application_id=application_id,
-                status=application["status"].value,
+                status=label(application["status"]),
             )
         )
     if student["major_id"] not in plan.lookups["majors"][application_id]:
@@ -338,7 +339,7 @@ def _lock_and_recount(
                     "Pilot application {application_id} became {status} while the file was "
                     "checked; students register only for approved pilots. Nothing was written",
                     application_id=application_id,
-                    status=application.status.value,
+                    status=label(application.status),
                 ),
                 code="not_eligible",
             )

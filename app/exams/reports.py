@@ -23,6 +23,7 @@ from app.applications.models import (
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
+from app.core.labels import cohort_label, label
 from app.core.reports import TOTAL
 from app.core.roles import READ_ALL, Principal, Role
 from app.exams.models import (
@@ -103,7 +104,7 @@ class _Pilots:
                 names[f"major:{major_id}"] = major_name
                 names[f"college:{college_id}"] = college_name
             for cohort in self.cohorts[app_id]:
-                names[f"cohort:{cohort}"] = f"{cohort}级"
+                names[f"cohort:{cohort}"] = cohort_label(cohort)
         return names
 
 
@@ -115,8 +116,8 @@ def _funnel_scope(principal: Principal) -> int | None:
             _(
                 "Role {role} may not read the funnel; allowed roles: {allowed}, "
                 "college_manager (own college)",
-                role=principal.role.value,
-                allowed=", ".join(sorted(r.value for r in FUNNEL_READERS)),
+                role=label(principal.role),
+                allowed=", ".join(sorted(label(r) for r in FUNNEL_READERS)),
             ),
             allowed_roles=sorted(r.value for r in FUNNEL_READERS),
         )

@@ -17,6 +17,7 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.applications.service import approved_application
+from app.audit.labels import action_labels
 from app.bases.models import TrainingBase
 from app.core.audit import apply_changes, record, record_row, save_new, snapshot
 from app.core.auth import check_role
@@ -30,6 +31,7 @@ from app.core.errors import (
 from app.core.export import ExportColumn
 from app.core.hooks import Hook
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
 from app.core.ratelimit import RateLimit
@@ -319,7 +321,7 @@ def eligibility_problems(
             _(
                 "pilot application {id} is {status}, not approved",
                 id=application.id,
-                status=application.status.value,
+                status=label(application.status),
             )
         )
     majors = session.exec(
@@ -416,7 +418,7 @@ def _require_registrar_role(principal: Principal) -> None:
             _(
                 "Role {role} may not register or cancel; allowed roles: academic_office, "
                 "college_manager (own college), student (themself)",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=[r.value for r in REGISTRARS],
         )
@@ -593,7 +595,7 @@ def registration_statement(
         )
     elif role not in READ_ALL:
         raise Forbidden(
-            _("Role {role} may not read exam registrations", role=role.value),
+            _("Role {role} may not read exam registrations", role=label(role)),
             allowed_roles=sorted(
                 r.value
                 for r in READ_ALL | {Role.college_manager, Role.student, Role.evaluation_org}
@@ -699,9 +701,9 @@ def _refuse(registration: ExamRegistration, action: str, needs: str) -> None:
             "{needs}. Allowed now: {allowed}",
             action=translate(action),
             id=registration.id,
-            status=registration.status.value,
+            status=label(registration.status),
             needs=translate(needs),
-            allowed=", ".join(allowed) if allowed else _("none"),
+            allowed=action_labels(allowed) if allowed else _("none"),
         ),
         current_state=registration.status.value,
         allowed_actions=allowed,
@@ -729,7 +731,7 @@ def _require_org_or_office(principal: Principal, exam: ExamSession, what: str) -
         _(
             "Role {role} may not {what}; allowed roles: academic_office, "
             "evaluation_org (its own sessions)",
-            role=principal.role.value,
+            role=label(principal.role),
             what=translate(what),
         ),
         allowed_roles=[Role.academic_office.value, Role.evaluation_org.value],
@@ -977,7 +979,7 @@ def certificate_statement(
             Major.college_id == (principal.college_id or -1)
         )
     elif role not in READ_ALL:
-        raise Forbidden(_("Role {role} may not read issued certificates", role=role.value))
+        raise Forbidden(_("Role {role} may not read issued certificates", role=label(role)))
     statement = where_equal(
         statement,
         filters,

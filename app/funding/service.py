@@ -21,6 +21,7 @@ from app.core.auth import require_office
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_row
 from app.core.roles import READ_ALL, READ_ALL_OR_COLLEGE, Principal, Role
@@ -92,7 +93,7 @@ def reader_scope(principal: Principal, what: str) -> int | None:
         _(
             "Role {role} may not read {what}; allowed roles: academic_office, "
             "auditor, admin, college_manager (their own pilots)",
-            role=principal.role.value,
+            role=label(principal.role),
             what=translate(what),
         ),
         allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
@@ -334,7 +335,7 @@ def _refuse_other_lines(session: Session, source: FundingSource) -> None:
                 name=source.name,
                 count=len(others),
                 ids=", ".join(str(i) for i in others),
-                allowed=", ".join(c.value for c in EARMARKED_CATEGORIES),
+                allowed=", ".join(label(c) for c in EARMARKED_CATEGORIES),
             ),
             code="earmarked_category",
             budget_line_ids=list(others),
@@ -457,7 +458,7 @@ def _earmark_problem(source: FundingSource, category: Category) -> None:
                 id=source.id,
                 name=source.name,
                 allowed=allowed,
-                category=category.value,
+                category=label(category),
             ),
             code="earmarked_category",
             errors=[
@@ -465,7 +466,7 @@ def _earmark_problem(source: FundingSource, category: Category) -> None:
                     "field": "body.category",
                     "message": _(
                         "allowed on an earmarked source: {allowed}",
-                        allowed=", ".join(c.value for c in EARMARKED_CATEGORIES),
+                        allowed=", ".join(label(c) for c in EARMARKED_CATEGORIES),
                     ),
                 }
             ],
@@ -513,7 +514,7 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
                 "Funding source {id} already has a {category} line for pilot {application_id} "
                 "(id {existing}); change its amount instead",
                 id=source.id,
-                category=data.category.value,
+                category=label(data.category),
                 application_id=application.id,
                 existing=existing,
             ),
@@ -890,7 +891,7 @@ def _subsidy_line(session: Session, data: SubsidyRunCreate, exam: ExamSession) -
                 "Budget line {id} is for {category}; pass subsidies are paid from an "
                 "exam_subsidy (奖励补贴) line",
                 id=line.id,
-                category=line.category.value,
+                category=label(line.category),
             ),
             errors=[{"field": "body.line_id", "message": _("not an exam_subsidy line")}],
         )

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.core.i18n import N_, _, translate
+from app.core.labels import english_of
 from app.core.types import unsigned_zero
 
 MULTI_VALUE_SEPARATORS = re.compile(r"[、，,;；\n\r]+")
@@ -131,11 +132,22 @@ def multi(item: Parser) -> Parser:
 
 
 def choice(allowed: Sequence[str]) -> Parser:
+    """One of ``allowed`` (中级), also as an English export writes it: the English label the
+    catalogue translates as that value (Intermediate, in any case)."""
+    english: dict[str, str] = {}
+
     def parse(raw: str) -> str:
         value = raw.strip()
-        if value not in allowed:
+        if value in allowed:
+            return value
+        if not english:
+            english.update(
+                (msgid.casefold(), option) for option in allowed for msgid in english_of(option)
+            )
+        found = english.get(unicodedata.normalize("NFKC", value).casefold())
+        if found is None:
             raise CellError(_("one of {choices}", choices=", ".join(allowed)))
-        return value
+        return found
 
     return parse
 

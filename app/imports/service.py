@@ -16,6 +16,7 @@ from sqlmodel import Session, col, or_, select
 from app.core.errors import Forbidden, PayloadTooLarge
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.listing import Listing, each
 from app.core.roles import READ_ALL, Principal
 from app.imports.engine import EXAMPLE_MARK, Column, ImportKind, run_import
@@ -48,11 +49,11 @@ def upload(
     options: BaseModel | None = None,
 ) -> ImportReport:
     if principal.role not in kind.writers:
-        allowed = ", ".join(sorted(r.value for r in kind.writers))
+        allowed = ", ".join(sorted(label(r) for r in kind.writers))
         raise Forbidden(
             _(
                 "Role {role} may not upload {kind}; allowed roles: {allowed}",
-                role=principal.role.value,
+                role=label(principal.role),
                 kind=kind.name,
                 allowed=allowed,
             ),

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.core.i18n import _
+from app.core.labels import label
 from app.core.roles import Principal, Role
 from app.imports.cells import CellError, code, date_cell, decimal, text, yes_no
 from app.imports.engine import Column, ImportKind, Plan
@@ -39,7 +40,7 @@ def level_cell(raw: str) -> Level:
     for word, level in _LEVEL_WORDS.items():
         if value.startswith(word):
             return level
-    raise CellError(_("one of {levels}", levels=", ".join(lv.value for lv in LEVEL_ORDER)))
+    raise CellError(_("one of {levels}", levels=", ".join(label(lv) for lv in LEVEL_ORDER)))
 
 
 def national_id_cell(raw: str) -> str:

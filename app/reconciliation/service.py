@@ -30,6 +30,7 @@ from app.core.db import insert_skipping_taken
 from app.core.errors import AppError, Forbidden, NotFound
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.listing import Listing, each
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
@@ -107,7 +108,7 @@ def _require_reader(principal: Principal) -> None:
                 "Role {role} may not read reconciliations; allowed roles: academic_office, "
                 "college_manager (its own pilots), evaluation_org (its own certificates), "
                 "auditor, admin",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=sorted(r.value for r in READERS),
         )
@@ -119,7 +120,7 @@ def _require_writer(principal: Principal, what: str) -> None:
             _(
                 "Role {role} may not {what}; allowed roles: academic_office, college_manager "
                 "(its own pilots), evaluation_org (its own certificates)",
-                role=principal.role.value,
+                role=label(principal.role),
                 what=translate(what),
             ),
             allowed_roles=sorted(r.value for r in WRITERS),

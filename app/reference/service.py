@@ -81,7 +81,7 @@ def require_writer_role(principal: Principal, what: str) -> None:
             _(
                 "Role {role} may not change {what}; allowed roles: academic_office, "
                 "college_manager (own college)",
-                role=principal.role.value,
+                role=enum_label(principal.role),
                 what=translate(what),
             ),
             allowed_roles=[Role.academic_office.value, Role.college_manager.value],
@@ -109,7 +109,7 @@ def require_college_writer(principal: Principal, college_id: int, what: str) -> 
         _(
             "Role {role} may not change {what}; allowed roles: academic_office, "
             "college_manager (own college)",
-            role=principal.role.value,
+            role=enum_label(principal.role),
             what=translate(what),
         ),
         allowed_roles=[Role.academic_office.value, Role.college_manager.value],
@@ -557,7 +557,7 @@ def teacher_statement(_session: Session, principal: Principal, filters: TeacherF
         statement = statement.where(Teacher.college_id == college_scope(principal))
     elif principal.role not in READ_ALL:
         raise Forbidden(
-            _("Role {role} may not read teachers", role=principal.role.value),
+            _("Role {role} may not read teachers", role=enum_label(principal.role)),
             allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.teacher}),
         )
     if filters.college_id is not None:
@@ -744,7 +744,7 @@ def student_statement(session: Session, principal: Principal, filters: StudentFi
         statement = statement.where(col(Major.college_id).in_(teacher_college))
     elif principal.role not in READ_ALL:
         raise Forbidden(
-            _("Role {role} may not read students", role=principal.role.value),
+            _("Role {role} may not read students", role=enum_label(principal.role)),
             allowed_roles=sorted(
                 r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.student}
             ),

@@ -16,6 +16,7 @@ from app.applications.models import (
 )
 from app.core.config import get_settings
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.imports.cells import CellError, choice, code, date_cell, integer, text, yes_no
@@ -197,7 +198,7 @@ def _training_certificate(plan: Plan, cells: dict[str, Any]) -> tuple[int, Level
                 "the certificate {name} is offered at {offered}, not at {level}",
                 name=name,
                 offered=offered,
-                level=level.value,
+                level=label(level),
             ),
             "级别",
             level.value,
@@ -522,7 +523,7 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
                 "enrolled only while it is approved",
                 batch_id=batch_id,
                 app_id=app_id,
-                status=ApplicationStatus(status).value,
+                status=label(ApplicationStatus(status)),
             ),
             "培训批次",
             str(batch_id),

@@ -13,6 +13,7 @@ from app.core.audit import apply_changes, delete_row, save_new
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_one
 from app.core.roles import READ_ALL, Principal, Role
@@ -43,7 +44,7 @@ def visible_qualifications(statement: Any, principal: Principal) -> Any:
     if role == Role.teacher:
         return statement.where(EvaluatorQualification.teacher_id == (principal.teacher_id or -1))
     raise Forbidden(
-        _("Role {role} may not read evaluator qualifications", role=role.value),
+        _("Role {role} may not read evaluator qualifications", role=label(role)),
         allowed_roles=sorted(r.value for r in READERS),
     )
 
@@ -54,7 +55,7 @@ def _require_writer(principal: Principal) -> None:
             _(
                 "Role {role} may not record evaluator qualifications; allowed roles: "
                 "academic_office, college_manager (own college's teachers)",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=[r.value for r in WRITERS],
         )

@@ -19,8 +19,9 @@ from app.applications.models import (
 )
 from app.applications.service import get_application, visible
 from app.core.errors import Forbidden
-from app.core.export import ExportColumn
+from app.core.export import ExportColumn, as_fraction
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.reports import TOTAL
 from app.core.roles import READ_ALL_OR_COLLEGE, Principal, Role
 from app.reference.models import Certificate, College, Level, Major, Teacher
@@ -227,7 +228,7 @@ def application_detail(
 def _require_report_reader(principal: Principal) -> None:
     if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
-            _("Role {role} may not read the teacher coverage report", role=principal.role.value),
+            _("Role {role} may not read the teacher coverage report", role=label(principal.role)),
             allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
 
@@ -372,12 +373,12 @@ COVERAGE_COLUMNS = [
     ExportColumn("level", N_("Level")),
     ExportColumn("assigned", N_("Number of pilot teachers")),
     ExportColumn("certified", N_("Certified teachers")),
-    ExportColumn("coverage_percent", N_("Coverage %")),
-    ExportColumn("below_target", N_("Below 100%")),
+    ExportColumn("coverage_percent", N_("Coverage rate"), percent=True),
+    ExportColumn("below_target", N_("Below the 100% target")),
     ExportColumn("missing", N_("Teachers without certificate")),
     ExportColumn("evaluators_assigned", N_("Pilot evaluators")),
     ExportColumn("evaluators_qualified", N_("Qualified evaluators")),
-    ExportColumn("evaluator_coverage_percent", N_("Evaluator coverage %")),
+    ExportColumn("evaluator_coverage_percent", N_("Evaluator coverage rate"), percent=True),
     ExportColumn("evaluators_missing", N_("Evaluators without qualification")),
 ]
 
@@ -409,6 +410,14 @@ def coverage_rows(report: TeacherCoverageReport) -> list[dict[str, Any]]:
     items.append(
         {**report.overall.model_dump(), "scope": translate(TOTAL), "label": translate(ALL_PILOTS)}
     )
+    return _fractions(items, "coverage_percent", "evaluator_coverage_percent")
+
+
+def _fractions(items: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """The rows with the percentages under ``keys`` as the fractions percent cells hold."""
+    for item in items:
+        for key in keys:
+            item[key] = as_fraction(item.get(key))
     return items
 
 
@@ -470,7 +479,7 @@ def dual_report(
     managers (their college's pilots and teachers)."""
     if principal.role not in READ_ALL_OR_COLLEGE:
         raise Forbidden(
-            _("Role {role} may not read the 双师型 report", role=principal.role.value),
+            _("Role {role} may not read the 双师型 report", role=label(principal.role)),
             allowed_roles=sorted(r.value for r in READ_ALL_OR_COLLEGE),
         )
     statement = _pilot_statement(principal, year, None, certificate_id)
@@ -541,7 +550,7 @@ DUAL_COLUMNS = [
     ExportColumn("majors", N_("Pilot majors")),
     ExportColumn("teachers", N_("Number of teachers")),
     ExportColumn("dual_qualified", N_("Dual-qualified teachers")),
-    ExportColumn("share_percent", N_("Dual-qualified share %")),
+    ExportColumn("share_percent", N_("Dual-qualified share"), percent=True),
 ]
 
 
@@ -564,4 +573,4 @@ def dual_rows(report: DualReport) -> list[dict[str, Any]]:
         {**report.pilot_teachers.model_dump(), "scope": total, "label": translate(PILOT_TEACHERS)}
     )
     items.append({**report.overall.model_dump(), "scope": total, "label": translate(ALL_TEACHERS)})
-    return items
+    return _fractions(items, "share_percent")

@@ -18,11 +18,13 @@ from app.applications.models import (
     PilotApplication,
 )
 from app.applications.service import locked_application, visible
+from app.audit.labels import action_label, action_labels
 from app.core.audit import apply_changes, record, snapshot
 from app.core.auth import check_role
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_first, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
@@ -108,7 +110,7 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
             )
         )
     raise Forbidden(
-        _("Role {role} may not read teacher trainings", role=role.value),
+        _("Role {role} may not read teacher trainings", role=label(role)),
         allowed_roles=sorted(
             r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.evaluation_org}
         ),
@@ -149,9 +151,9 @@ def _require_training_writer(
     raise Forbidden(
         _(
             "Role {role} may not {what}; allowed roles: {allowed}",
-            role=role.value,
+            role=label(role),
             what=what,
-            allowed=", ".join(allowed),
+            allowed=", ".join(label(Role(r)) for r in allowed),
         ),
         allowed_roles=allowed,
     )
@@ -298,7 +300,7 @@ def _check_certificate_level(
             _(
                 "The certificate {name} is not offered at level {level}; it offers {offered}",
                 name=certificate.name,
-                level=level.value,
+                level=label(level),
                 offered=offered,
             ),
             errors=[
@@ -446,7 +448,7 @@ def update_training(
                 "Training {training_id} is {status}; it cannot change {refused} (it may "
                 "change {editable})",
                 training_id=training_id,
-                status=training.status.value,
+                status=label(training.status),
                 refused=", ".join(refused),
                 editable=", ".join(sorted(editable)),
             ),
@@ -500,11 +502,11 @@ def transition_training(
             _(
                 "Cannot {action} {what}: it is {state}; {action} needs {needs}. Allowed now: "
                 "{allowed}",
-                action=action,
+                action=action_label(action),
                 what=_("training {id}", id=training_id),
-                state=training.status.value,
-                needs=_(" or ").join(sorted(s.value for s in sources)),
-                allowed=", ".join(allowed),
+                state=label(training.status),
+                needs=_(" or ").join(sorted(label(s) for s in sources)),
+                allowed=action_labels(allowed),
             ),
         )
     before = snapshot(training)
@@ -559,7 +561,7 @@ def delete_training(session: Session, principal: Principal, training_id: int) ->
             _(
                 "Only a planned training is deleted; training {training_id} is {status}",
                 training_id=training_id,
-                status=training.status.value,
+                status=label(training.status),
             ),
         )
     _delete(session, principal, "delete", TRAINING_ENTITY, training)
@@ -704,7 +706,7 @@ def _require_batch_writer(session: Session, principal: Principal, application_id
         _(
             "Role {role} may not run training batches; allowed roles: "
             "academic_office, college_manager (own college's pilots)",
-            role=principal.role.value,
+            role=label(principal.role),
         ),
         allowed_roles=[Role.academic_office.value, Role.college_manager.value],
     )
@@ -717,7 +719,7 @@ def _require_approved(application: PilotApplication, what: str) -> None:
                 "{what} only for an approved application; application {id} is {status}",
                 what=translate(what),
                 id=application.id,
-                status=application.status.value,
+                status=label(application.status),
             ),
             current_state=application.status.value,
             allowed_actions=[],

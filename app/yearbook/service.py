@@ -9,6 +9,7 @@ from app.committee import service as committee
 from app.committee.models import MeetingFilters
 from app.core.errors import Forbidden
 from app.core.i18n import _
+from app.core.labels import label
 from app.core.roles import READ_ALL, Principal
 from app.core.types import utcnow
 from app.credits import reports as credits
@@ -30,7 +31,7 @@ def require_reader(principal: Principal) -> None:
             _(
                 "Role {role} may not read the year's report; allowed roles: academic_office, "
                 "auditor, admin",
-                role=principal.role.value,
+                role=label(principal.role),
             ),
             allowed_roles=sorted(r.value for r in READERS),
         )

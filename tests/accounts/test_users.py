@@ -74,7 +74,7 @@ def test_scoped_role_without_its_scope_is_422_naming_the_field(
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "validation_error"
-    assert {"field": "body.teacher_id", "message": "required for role teacher"} in body["errors"]
+    assert {"field": "body.teacher_id", "message": "required for role Teacher"} in body["errors"]
     assert db.exec(select(User).where(User.username == "teacher1")).first() is None
 
 

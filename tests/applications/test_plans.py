@@ -212,7 +212,7 @@ def test_filing_after_the_application_was_closed_is_409(client: TestClient, db: 
 
     assert response.status_code == 409
     assert response.json()["application_status"] == "closed"
-    assert "closed" in response.json()["detail"]
+    assert "Closed" in response.json()["detail"]
     db.expire_all()
     assert db.exec(select(PilotPlan.status)).one() == PlanStatus.draft
 

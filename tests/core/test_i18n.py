@@ -179,9 +179,9 @@ def test_a_refused_role_reads_in_chinese_and_in_english(
     )
     assert (zh["status"], zh["code"]) == (403, "forbidden")
     assert zh["title"] == "无权操作"
-    assert zh["detail"] == "只有教务处可以修改基础数据；角色 teacher 不可以"
+    assert zh["detail"] == "只有教务处可以修改基础数据；角色 教师 不可以"
     assert (
-        en["detail"] == "Only the academic office may change reference data; role teacher may not"
+        en["detail"] == "Only the academic office may change reference data; role Teacher may not"
     )
 
 

@@ -140,7 +140,7 @@ def test_an_approved_course_is_not_asked_for_again(client: TestClient, db: Sessi
     assert again.status_code == 409
     assert again.json()["code"] == "course_already_claimed"
     assert again.json()["existing_id"] == request_id
-    assert "approved" in again.json()["detail"]
+    assert "Approved" in again.json()["detail"]
 
 
 def test_the_certificate_of_an_unknown_student_is_a_422(client: TestClient, db: Session) -> None:

@@ -79,7 +79,7 @@ def test_a_level_the_certificate_does_not_offer_is_refused(client: TestClient, d
     response = client.post(URL, json=_body(db, min_level="高级"), headers=office(db))
 
     assert response.status_code == 422
-    assert "not at 高级" in response.json()["detail"]
+    assert "not at Senior" in response.json()["detail"]
 
 
 def test_a_second_rule_for_the_same_certificate_and_course_in_an_overlapping_period_is_refused(

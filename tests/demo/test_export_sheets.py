@@ -24,6 +24,8 @@ ZH = {"Accept-Language": "zh-CN"}
 EN = {"Accept-Language": "en"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 MONEY_TEXT = re.compile(r"^-?\d+\.\d\d$")
+RATE_HEADER = re.compile(r"率|占比|%")
+"""A column of rates: every one is a percent cell (a fraction shown as 66.7%)."""
 CODES = frozenset(
     member.value
     for enum in LABELS
@@ -31,7 +33,7 @@ CODES = frozenset(
     if member.value.isascii() and label(member, "zh-CN") != member.value
 )
 """Every enum code a person would see as a label instead (approved, draft, …)."""
-NAMES = frozenset({"用户名", "操作者", "经办人", "记账人", "操作", "对象"})
+NAMES = frozenset({"用户名", "操作者", "经办人", "记账人"})
 """Columns of account names (the demo has a user called admin) and the audit log's action
 and entity names (an action such as ``absent`` is the audit trail's own word)."""
 REPORTS = {
@@ -88,6 +90,7 @@ def test_every_export_reads_as_people_read_it(
 ) -> None:
     clerk, admin = office(demo), headers_for(demo, Role.admin)
     money_seen, labels_seen = [], []
+    rates_seen: set[str] = set()
     for path, params, is_report in _exports(app):
         auth = admin if path in ADMIN_ONLY else clerk
         book = _book(client.get(path, params={**params, "format": "xlsx"}, headers={**auth, **ZH}))
@@ -100,6 +103,13 @@ def test_every_export_reads_as_people_read_it(
         headers = [c.value for c in rows[0]]
         assert all(isinstance(h, str) and h for h in headers), (path, headers)
         cells = [c for row in rows[1:] for c in row if c.value is not None]
+        assert not any(h.endswith("%") for h in headers), (path, headers)
+        rates = {i for i, h in enumerate(headers) if RATE_HEADER.search(h)}
+        for cell in cells:
+            if cell.column - 1 in rates and isinstance(cell.value, int | float):
+                assert cell.number_format == "0.0%", (path, headers[cell.column - 1])
+                assert 0 <= cell.value <= 1, (path, headers[cell.column - 1], cell.value)
+                rates_seen.add(headers[cell.column - 1])
         for cell in cells:
             if headers[cell.column - 1] not in NAMES:
                 assert not (isinstance(cell.value, str) and cell.value in CODES), (path, cell.value)
@@ -131,6 +141,7 @@ def test_every_export_reads_as_people_read_it(
             assert table[-1].count("合计") == 1, path
     assert len(set(money_seen)) >= 4, money_seen
     assert len(set(labels_seen)) >= 8, labels_seen
+    assert {"执行率", "通过率", "覆盖率", "考评员覆盖率", "双师型占比"} <= rates_seen, rates_seen
 
 
 def _all_labels() -> set[str]:

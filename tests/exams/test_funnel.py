@@ -98,6 +98,12 @@ def test_funnel_by_major_and_as_csv(client: TestClient, db: Session) -> None:
     text = csv.content.decode("utf-8-sig").splitlines()
     assert text[0] == "年级,申报人数,已培训,已报名,实考,通过,已发证,通过率"
     assert text[1].startswith("2021级,40,2,3,2,1,1,0.5")
+    english = client.get(
+        "/api/v1/reports/funnel",
+        params={"group_by": "cohort"},
+        headers={**headers, "Accept-Language": "en"},
+    )
+    assert english.json()["rows"][0]["label"] == "Class of 2021"
     assert text[-1].startswith("合计,40")
 
 

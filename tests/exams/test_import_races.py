@@ -214,7 +214,7 @@ def test_a_pilot_closed_during_a_registrations_upload_registers_nobody(
 
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "not_eligible"
-    assert "closed" in response.json()["detail"]
+    assert "Closed" in response.json()["detail"]
     assert count(db, ExamRegistration) == 0
 
 

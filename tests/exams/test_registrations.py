@@ -102,7 +102,7 @@ def test_registration_refused_when_the_pilot_is_no_longer_approved(
     response = _register(client, exam.id, student.id, office(db))
 
     assert response.status_code == 409
-    assert "is closed, not approved" in response.json()["detail"]
+    assert "is Closed, not approved" in response.json()["detail"]
 
 
 def test_registration_refused_before_the_window_opens(client: TestClient, db: Session) -> None:

@@ -64,7 +64,7 @@ def test_session_for_a_pilot_not_approved_is_refused(client: TestClient, db: Ses
 
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_state"
-    assert "submitted" in response.json()["detail"]
+    assert "Submitted" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(

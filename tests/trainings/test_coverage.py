@@ -220,7 +220,7 @@ def test_coverage_report_exports_csv_and_xlsx(client: TestClient, db: Session) -
 
     assert csv.status_code == 200
     text = csv.content.decode("utf-8-sig")
-    assert "覆盖率%" in text and "Web前端开发" in text and teacher.name in text
+    assert "覆盖率" in text and "Web前端开发" in text and teacher.name in text
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
 

@@ -139,7 +139,7 @@ def test_the_share_per_pilot_and_college_on_a_day_and_in_the_overview(
     assert overview["dual_qualified_pilot_teachers"]["share_percent"] == 25.0
     assert [c["college_name"] for c in manager_view["colleges"]] == ["二学院"]
     assert manager_view["pilots"] == []
-    assert "Dual-qualified share %" in exported.content.decode("utf-8-sig")
+    assert "Dual-qualified share" in exported.content.decode("utf-8-sig")
     assert teacher_view.status_code == 403
 
 

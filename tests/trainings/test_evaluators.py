@@ -196,8 +196,8 @@ def test_evaluator_coverage_counts_valid_qualifications_at_or_above_the_level(
     assert report["overall"]["evaluators_qualified"] == 1
     assert report["colleges"][0]["evaluator_coverage_percent"] == 33.3
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert "Evaluator coverage %" in rows[0]
-    assert rows[1][rows[0].index("Evaluator coverage %")] == "33.3"
+    assert "Evaluator coverage rate" in rows[0]
+    assert rows[1][rows[0].index("Evaluator coverage rate")] == "0.333"
 
 
 def test_qualifications_upload_and_a_second_upload_changes_nothing(

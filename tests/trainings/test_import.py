@@ -154,7 +154,7 @@ def test_trainings_upload_refuses_bad_rows_and_writes_nothing(
     assert "before the start date" in reasons[1]
     assert "already held by T1" in reasons[2]
     assert "unknown staff number T9" in reasons[3]
-    assert "not at 高级" in reasons[4]
+    assert "not at Senior" in reasons[4]
     assert len(db.exec(select(TeacherTraining)).all()) == 1
 
 
