@@ -27,7 +27,8 @@ SHEETS = {
     "credits": N_("Credit bank"),
     "evaluation": N_("Evaluation"),
 }
-COVERAGE_TARGET = 100
+COVERAGE_TARGET = 1.0
+"""The seed's target, 100 %, as the fraction a percent cell holds."""
 CHART_SIZE = {"x_scale": 1.6, "y_scale": 1.4}
 
 
@@ -131,7 +132,8 @@ def _chart_beside(sheet: Any, chart: Any, row: int, column: int) -> None:
 COUNT = "0"
 RATE = "0.00%"
 MONEY = "#,##0.00"
-PERCENT = "0.0"
+PERCENT = "0.0%"
+"""A rate the reports give in per cent (66.7), written as the fraction Excel shows as 66.7%."""
 
 FUNNEL_COLUMNS = [
     Col(N_("Pilot"), lambda r: r.label),
@@ -205,6 +207,11 @@ def _pilots(writer: _Writer, report: YearReport) -> None:
         _chart_beside(sheet, chart, 0, len(FUNNEL_COLUMNS) + 1)
 
 
+def _fraction(percent: float | None) -> float | None:
+    """66.7 (per cent, as the JSON reports give it) → 0.667 for a percent cell."""
+    return None if percent is None else percent / 100
+
+
 def _teachers(writer: _Writer, report: YearReport) -> None:
     sheet, name = _sheet(writer, "teachers", [40, 8, 12, 12, 12, 10])
     coverage = report.teachers
@@ -213,8 +220,8 @@ def _teachers(writer: _Writer, report: YearReport) -> None:
         Col(N_("Level"), lambda p: p.level),
         Col(N_("Teachers assigned"), lambda p: p.assigned, COUNT),
         Col(N_("Teachers certified"), lambda p: p.certified, COUNT),
-        Col(N_("Coverage %"), lambda p: p.coverage_percent, PERCENT),
-        Col(N_("Target %"), lambda _p: COVERAGE_TARGET, COUNT),
+        Col(N_("Coverage"), lambda p: _fraction(p.coverage_percent), PERCENT),
+        Col(N_("Target"), lambda _p: COVERAGE_TARGET, PERCENT),
     ]
     pilots = writer.table(
         sheet, 0, _("Trainer coverage per pilot (target 100 %)"), columns, coverage.pilots
@@ -224,8 +231,8 @@ def _teachers(writer: _Writer, report: YearReport) -> None:
         Col("", lambda _c: None),
         Col(N_("Teachers assigned"), lambda c: c.assigned, COUNT),
         Col(N_("Teachers certified"), lambda c: c.certified, COUNT),
-        Col(N_("Coverage %"), lambda c: c.coverage_percent, PERCENT),
-        Col(N_("Target %"), lambda _c: COVERAGE_TARGET, COUNT),
+        Col(N_("Coverage"), lambda c: _fraction(c.coverage_percent), PERCENT),
+        Col(N_("Target"), lambda _c: COVERAGE_TARGET, PERCENT),
     ]
     overall = coverage.overall
     colleges = writer.table(
@@ -235,16 +242,14 @@ def _teachers(writer: _Writer, report: YearReport) -> None:
     sheet.write_string(total_row, 0, _("Total"), writer.bold)
     writer.cell(sheet, total_row, 2, overall.assigned, COUNT)
     writer.cell(sheet, total_row, 3, overall.certified, COUNT)
-    writer.cell(sheet, total_row, 4, overall.coverage_percent, PERCENT)
-    writer.cell(sheet, total_row, 5, COVERAGE_TARGET, COUNT)
+    writer.cell(sheet, total_row, 4, _fraction(overall.coverage_percent), PERCENT)
+    writer.cell(sheet, total_row, 5, COVERAGE_TARGET, PERCENT)
     for placed, title in ((pilots, _("Coverage per pilot")), (colleges, _("Coverage per college"))):
         if placed.last_row < placed.first_row:
             continue
         top = placed.first_row - 2
         bars = writer.workbook.add_chart({"type": "column"})
-        bars.add_series(
-            {**_series(_("Coverage %"), name, placed, 4), "data_labels": {"value": True}}
-        )
+        bars.add_series({**_series(_("Coverage"), name, placed, 4), "data_labels": {"value": True}})
         target = writer.workbook.add_chart({"type": "line"})
         target.add_series(
             {
@@ -254,7 +259,7 @@ def _teachers(writer: _Writer, report: YearReport) -> None:
         )
         bars.combine(target)
         bars.set_title({"name": title})
-        bars.set_y_axis({"min": 0, "max": 100, "name": "%"})
+        bars.set_y_axis({"min": 0, "max": 1, "num_format": "0%"})
         bars.set_legend({"position": "bottom"})
         _chart_beside(sheet, bars, top, len(columns) + 1)
 
