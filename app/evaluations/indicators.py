@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select
 from app.applications.models import ApplicationMajor, PilotApplication, PilotPlan, PlanStatus
 from app.applications.service import PLAN_ENTITY
 from app.core.audit import AuditEvent
+from app.core.i18n import N_
 from app.core.types import school_date
 from app.credits import reports as credits
 from app.credits.models import ConversionRule
@@ -60,6 +61,7 @@ ScoreFunction = Callable[[Decimal, int], Decimal]
 class Indicator:
     key: str
     label: str
+    """A catalogue msgid (``N_()``): shown through ``translate()``."""
     unit: str
     default_weight: int
     scoring: str
@@ -316,7 +318,7 @@ HEADCOUNT_SCORING = "the number ÷ the pilot's headcount × 100, capped at 100"
 INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         key="plans_filed",
-        label="试点工作方案报备率",
+        label=N_("Work plan filing rate"),
         unit="%",
         default_weight=10,
         scoring=PERCENT_SCORING,
@@ -326,7 +328,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         key="plans_on_time",
-        label="方案按时报备率",
+        label=N_("On-time plan filing rate"),
         unit="%",
         default_weight=5,
         scoring=PERCENT_SCORING,
@@ -336,7 +338,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         key="registration_rate",
-        label="报名率（报名人数÷申报人数）",
+        label=N_("Registration rate (registered ÷ declared)"),
         unit="%",
         default_weight=15,
         scoring=PERCENT_SCORING,
@@ -346,7 +348,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         key="pass_rate",
-        label="考核通过率",
+        label=N_("Exam pass rate"),
         unit="%",
         default_weight=15,
         scoring=PERCENT_SCORING,
@@ -356,7 +358,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         key="certificates_issued",
-        label="取证人数",
+        label=N_("Certificates obtained"),
         unit="人",
         default_weight=10,
         scoring=HEADCOUNT_SCORING,
@@ -366,7 +368,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         key="teacher_coverage",
-        label="师资培训覆盖率",
+        label=N_("Teacher training coverage"),
         unit="%",
         default_weight=10,
         scoring=PERCENT_SCORING,
@@ -376,7 +378,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         key="budget_execution",
-        label="经费执行率",
+        label=N_("Budget execution rate"),
         unit="%",
         default_weight=10,
         scoring=PERCENT_SCORING,
@@ -386,7 +388,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         key="conversions_approved",
-        label="学分转换通过数",
+        label=N_("Credit conversions approved"),
         unit="项",
         default_weight=5,
         scoring=HEADCOUNT_SCORING,
@@ -397,7 +399,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         key="dual_qualified_share",
-        label="双师型教师比例",
+        label=N_("Dual-qualified (双师型) teachers"),
         unit="%",
         default_weight=0,
         scoring=PERCENT_SCORING,

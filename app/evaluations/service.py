@@ -29,7 +29,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.export import ExportColumn, as_fraction
-from app.core.i18n import N_, _
+from app.core.i18n import N_, _, translate
 from app.core.labels import label
 from app.core.listing import Listing, where_equal
 from app.core.locks import lock_first, lock_row
@@ -103,7 +103,7 @@ def scheme_public(scheme: EvaluationScheme, stored: bool) -> SchemePublic:
         weights=[
             SchemeWeight(
                 key=i.key,
-                label=i.label,
+                label=translate(i.label),
                 unit=i.unit,
                 weight=scheme.weights.get(i.key, 0),
                 scoring=i.scoring,
@@ -342,7 +342,7 @@ def _figures(
         figures.append(
             {
                 "key": indicator.key,
-                "label": indicator.label,
+                "label": translate(indicator.label),
                 "unit": indicator.unit,
                 "value": None if value is None else str(value),
                 "score": None if score is None else str(score),
@@ -742,7 +742,7 @@ EVALUATIONS = Listing(
         *[
             ExportColumn(
                 f"indicator_{i.key}",
-                i.label if i.unit == "%" else f"{i.label}({i.unit})",
+                i.label,
                 percent=i.unit == "%",
             )
             for i in INDICATORS
