@@ -22,7 +22,7 @@ import math
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -618,6 +618,21 @@ def _timezone() -> str:
     return get_settings().timezone
 
 
+def _layout(
+    columns: Sequence[ExportColumn], labels: Labels
+) -> tuple[list[str], list[int], Callable[[Iterable[Sequence[Any]]], Iterable[Sequence[Any]]]]:
+    """What every export takes from its columns: the headers in the labels' language, the
+    columns shown as percent, and how rows get their coded text cells (``codes=``) as members."""
+    headers = [labels.text(c.header) for c in columns]
+    percent = [index for index, column in enumerate(columns) if column.percent]
+    coded = [(index, c.codes) for index, c in enumerate(columns) if c.codes is not None]
+
+    def as_members(rows: Iterable[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+        return _as_members(rows, coded) if coded else rows
+
+    return headers, percent, as_members
+
+
 def export_rows(
     rows: Iterable[Sequence[Any]],
     columns: Sequence[ExportColumn],
@@ -634,15 +649,12 @@ def export_rows(
     ``N_()`` msgid); ``heading`` a title row above the XLSX header (already in the language);
     ``totals`` how many last rows are totals (bold in XLSX). CSV stays a plain table."""
     labels = Labels()
-    headers = [labels.text(c.header) for c in columns]
-    coded = [(index, c.codes) for index, c in enumerate(columns) if c.codes is not None]
-    if coded:
-        rows = _as_members(rows, coded)
+    headers, percent, as_members = _layout(columns, labels)
+    rows = as_members(rows)
     if fmt == ExportFormat.csv:
         body: Iterator[bytes] = csv_chunks(rows, headers, labels)
         media_type = CSV_MEDIA_TYPE
     else:
-        percent = [index for index, column in enumerate(columns) if column.percent]
         body = xlsx_chunks(
             rows,
             headers,
@@ -694,8 +706,10 @@ def export_groups(
         )
         return export_rows(rows, [ExportColumn("group", group_header), *columns], fmt, filename)
     labels = Labels()
-    headers = [labels.text(c.header) for c in columns]
-    percent = [index for index, column in enumerate(columns) if column.percent]
-    sheets = (Sheet(label, headers, item_rows(items, columns), percent) for label, items in groups)
+    headers, percent, as_members = _layout(columns, labels)
+    sheets = (
+        Sheet(label, headers, as_members(item_rows(items, columns)), percent)
+        for label, items in groups
+    )
     body = xlsx_sheets_chunks(sheets, labels, timezone=_timezone())
     return StreamingResponse(body, media_type=XLSX_MEDIA_TYPE, headers=attachment(filename, fmt))

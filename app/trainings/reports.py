@@ -95,10 +95,12 @@ def qualified_expression(today: date) -> Any:
     )
 
 
-def _evaluator_assignments(session: Session, application_ids: Any, today: date) -> list[Any]:
-    """(application id, teacher name, staff no, college id, college name, qualified) for every
-    teacher assigned to the applications as an evaluator, in one statement."""
-    qualified = qualified_expression(today).label("qualified")
+def _assignments_holding(
+    session: Session, application_ids: Any, holds: Any, *conditions: Any
+) -> list[Any]:
+    """(application id, teacher name, staff no, college id, college name, holds) for every
+    teacher assigned to the applications (and meeting ``conditions``), in one statement;
+    ``holds`` is the SQL truth of what the teacher must hold on the day."""
     return list(
         session.exec(
             select(  # type: ignore[call-overload]
@@ -107,52 +109,28 @@ def _evaluator_assignments(session: Session, application_ids: Any, today: date) 
                 Teacher.staff_no,
                 College.id,
                 College.name,
-                qualified,
+                holds,
             )
             .join(PilotApplication, col(PilotApplication.id) == PilotTeacher.application_id)
             .join(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
             .join(College, col(College.id) == Teacher.college_id)
-            .where(
-                col(PilotTeacher.application_id).in_(application_ids),
-                col(PilotTeacher.evaluator).is_(True),
-            )
+            .where(col(PilotTeacher.application_id).in_(application_ids), *conditions)
             .order_by(col(Teacher.staff_no))
         ).all()
     )
 
 
-def _evaluator_figure(rows: Sequence[Any]) -> EvaluatorFigure:
-    assigned = len(rows)
-    qualified = sum(1 for row in rows if row[5])
-    return EvaluatorFigure(
-        assigned=assigned,
-        qualified=qualified,
-        coverage_percent=_percent(qualified, assigned),
-        below_target=assigned == 0 or qualified < assigned,
-        missing=[f"{row[1]} ({row[2]})" for row in rows if not row[5]],
-    )
+def _evaluator_assignments(session: Session, application_ids: Any, today: date) -> list[Any]:
+    """The teachers assigned as evaluators, each with whether a 考评员 qualification covers it."""
+    qualified = qualified_expression(today).label("qualified")
+    evaluator = col(PilotTeacher.evaluator).is_(True)
+    return _assignments_holding(session, application_ids, qualified, evaluator)
 
 
 def _assignments(session: Session, application_ids: Any, today: date) -> list[Any]:
-    """(application id, teacher name, staff no, college id, college name, covered) for every
-    teacher assigned to the applications, in one statement."""
-    covered = covered_expression(today).label("covered")
-    return list(
-        session.exec(
-            select(  # type: ignore[call-overload]
-                PilotTeacher.application_id,
-                Teacher.name,
-                Teacher.staff_no,
-                College.id,
-                College.name,
-                covered,
-            )
-            .join(PilotApplication, col(PilotApplication.id) == PilotTeacher.application_id)
-            .join(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
-            .join(College, col(College.id) == Teacher.college_id)
-            .where(col(PilotTeacher.application_id).in_(application_ids))
-            .order_by(col(Teacher.staff_no))
-        ).all()
+    """The teachers assigned, each with whether a valid trainer certificate covers it."""
+    return _assignments_holding(
+        session, application_ids, covered_expression(today).label("covered")
     )
 
 
@@ -160,16 +138,29 @@ def _percent(part: int, whole: int) -> float | None:
     return round(part * 100 / whole, 1) if whole else None
 
 
-def _figure(rows: Sequence[Any]) -> CoverageFigure:
+def _tally(rows: Sequence[Any]) -> tuple[int, int, dict[str, Any]]:
+    """Of assignment rows: how many, how many hold, and the figure's shared fields."""
     assigned = len(rows)
-    certified = sum(1 for row in rows if row[5])
-    return CoverageFigure(
-        assigned=assigned,
-        certified=certified,
-        coverage_percent=_percent(certified, assigned),
-        below_target=assigned == 0 or certified < assigned,
-        missing=[f"{row[1]} ({row[2]})" for row in rows if not row[5]],
+    holding = sum(1 for row in rows if row[5])
+    return (
+        assigned,
+        holding,
+        {
+            "coverage_percent": _percent(holding, assigned),
+            "below_target": assigned == 0 or holding < assigned,
+            "missing": [f"{row[1]} ({row[2]})" for row in rows if not row[5]],
+        },
     )
+
+
+def _evaluator_figure(rows: Sequence[Any]) -> EvaluatorFigure:
+    assigned, qualified, shared = _tally(rows)
+    return EvaluatorFigure(assigned=assigned, qualified=qualified, **shared)
+
+
+def _figure(rows: Sequence[Any]) -> CoverageFigure:
+    assigned, certified, shared = _tally(rows)
+    return CoverageFigure(assigned=assigned, certified=certified, **shared)
 
 
 def coverage_by_application(
