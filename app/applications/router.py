@@ -38,7 +38,7 @@ applications = Routes(
     applications_router,
     models.ApplicationPublic,
     id_name="application_id",
-    read=service.get_application,
+    read=service.APPLICATIONS.one,
     noun="试点申报",
 )
 applications.list(
@@ -140,7 +140,7 @@ def applications_teachers_remove(
 
 
 plans = Routes(
-    plans_router, models.PlanPublic, id_name="plan_id", read=service.get_plan, noun="试点工作方案"
+    plans_router, models.PlanPublic, id_name="plan_id", read=service.PLANS.one, noun="试点工作方案"
 )
 plans.list(
     service.PLANS, "Work plans with their core courses; a college manager sees their college's."

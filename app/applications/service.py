@@ -33,7 +33,6 @@ from app.applications.models import (
     PlanCreate,
     PlanFilters,
     PlanListed,
-    PlanPublic,
     PlanStatus,
     PlanUpdate,
     TeacherRole,
@@ -363,12 +362,6 @@ APPLICATIONS = Listing(
     updated=[PilotApplication.updated_at],
 )
 """The applications list; its CSV/XLSX export has the 一览表's headers, so it uploads again."""
-
-
-def get_application(
-    session: Session, principal: Principal, application_id: int
-) -> ApplicationPublic:
-    return APPLICATIONS.one(session, principal, application_id)
 
 
 def _major_ids(session: Session, application_id: int) -> list[int]:
@@ -1115,10 +1108,6 @@ PLANS = Listing(
     filename="plans",
     sheet=N_("Pilot work plans"),
 )
-
-
-def get_plan(session: Session, principal: Principal, plan_id: int) -> PlanPublic:
-    return PLANS.one(session, principal, plan_id)
 
 
 def _check_courses(

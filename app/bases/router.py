@@ -10,7 +10,7 @@ bases = Routes(
     router,
     models.BasePublic,
     id_name="base_id",
-    read=service.get_base,
+    read=service.BASES.one,
     noun="实训基地",
 )
 bases.list(

@@ -20,7 +20,6 @@ from app.bases.models import (
     BaseCreate,
     BaseFilters,
     BaseListed,
-    BasePublic,
     BaseUpdate,
     TrainingBase,
     TrainingBaseApplication,
@@ -166,10 +165,6 @@ BASES = Listing(
     updated=[TrainingBase.updated_at],
 )
 """Training bases by name, with their partners, certificates and pilots."""
-
-
-def get_base(session: Session, principal: Principal, base_id: int) -> BasePublic:
-    return BASES.one(session, principal, base_id)
 
 
 # --- writing ---------------------------------------------------------------------------------

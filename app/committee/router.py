@@ -7,7 +7,7 @@ experts_router = domain_router("/experts", "committee")
 meetings_router = domain_router("/meetings", "committee")
 
 experts = Routes(
-    experts_router, models.ExpertPublic, id_name="expert_id", read=service.get_expert, noun="专家"
+    experts_router, models.ExpertPublic, id_name="expert_id", read=service.EXPERTS.one, noun="专家"
 )
 experts.list(
     service.EXPERTS,
@@ -37,7 +37,7 @@ meetings = Routes(
     meetings_router,
     models.MeetingPublic,
     id_name="meeting_id",
-    read=service.get_meeting,
+    read=service.MEETINGS.one,
     noun="专家例会",
 )
 meetings.list(

@@ -106,10 +106,6 @@ EXPERTS = Listing(
 )
 
 
-def get_expert(session: Session, principal: Principal, expert_id: int) -> ExpertPublic:
-    return EXPERTS.one(session, principal, expert_id)
-
-
 def create_expert(session: Session, principal: Principal, data: ExpertCreate) -> Expert:
     require_office(principal, N_("keep the expert committee"))
     expert = Expert.model_validate(data)
@@ -257,10 +253,6 @@ MEETINGS = Listing(
     filename="meetings",
     sheet=N_("Committee meetings"),
 )
-
-
-def get_meeting(session: Session, principal: Principal, meeting_id: int) -> MeetingPublic:
-    return MEETINGS.one(session, principal, meeting_id)
 
 
 def _check_attendees(session: Session, expert_ids: Sequence[int]) -> None:

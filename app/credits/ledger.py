@@ -144,10 +144,6 @@ CREDITS = Listing(
 )
 
 
-def get_credit(session: Session, principal: Principal, record_id: int) -> CreditRecordPublic:
-    return CREDITS.one(session, principal, record_id)
-
-
 def ledger(session: Session, principal: Principal, student_id: int) -> Ledger:
     """The student's ledger, oldest first, reversals included, and the net totals."""
     student = visible_student(session, principal, student_id)

@@ -309,10 +309,6 @@ REQUESTS = Listing(
 )
 
 
-def get_request(session: Session, principal: Principal, request_id: int) -> RequestPublic:
-    return REQUESTS.one(session, principal, request_id)
-
-
 # --- locks -----------------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ WRITE_RESPONSES = problem_responses(404, 409, 412)
 
 
 rules_routes = Routes(
-    rules_router, models.RulePublic, id_name="rule_id", read=rules.get_rule, noun="学分转换规则"
+    rules_router, models.RulePublic, id_name="rule_id", read=rules.RULES.one, noun="学分转换规则"
 )
 rules_routes.list(
     rules.RULES,
@@ -77,7 +77,7 @@ requests_routes = Routes(
     requests_router,
     models.RequestPublic,
     id_name="request_id",
-    read=requests.get_request,
+    read=requests.REQUESTS.one,
     noun="学分转换申请",
 )
 requests_routes.list(
@@ -185,7 +185,7 @@ records = Routes(
     records_router,
     models.CreditRecordPublic,
     id_name="record_id",
-    read=ledger.get_credit,
+    read=ledger.CREDITS.one,
     noun="学分记录",
 )
 records.list(

@@ -169,10 +169,6 @@ RULES = Listing(
 )
 
 
-def get_rule(session: Session, principal: Principal, rule_id: int) -> RulePublic:
-    return RULES.one(session, principal, rule_id)
-
-
 # --- checks ----------------------------------------------------------------------------------
 
 

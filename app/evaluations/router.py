@@ -171,7 +171,7 @@ def evaluations_get(
     for the committee score. Readers as the list: the office, auditors and admins all, a
     college manager the pilots with a major of their college (404 otherwise); every other
     role is 403."""
-    evaluation = service.get_evaluation(session, principal, evaluation_id)
+    evaluation = service.EVALUATIONS.one(session, principal, evaluation_id)
     set_etag(response, evaluation.version)
     return evaluation
 

@@ -527,7 +527,7 @@ def put_committee_score(
         after=snapshot(evaluation),
     )
     session.flush()
-    written = get_evaluation(session, principal, evaluation_id)
+    written = EVALUATIONS.one(session, principal, evaluation_id)
     session.commit()
     return written
 
@@ -764,10 +764,6 @@ def evaluations_listing(filters: EvaluationFilters) -> Listing[EvaluationFilters
     if filters.year is None:
         return EVALUATIONS
     return replace(EVALUATIONS, filename=f"evaluations-{filters.year}")
-
-
-def get_evaluation(session: Session, principal: Principal, evaluation_id: int) -> EvaluationPublic:
-    return EVALUATIONS.one(session, principal, evaluation_id)
 
 
 def year_run(session: Session, principal: Principal, year: int) -> EvaluationRun:

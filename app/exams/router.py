@@ -104,7 +104,7 @@ def exam_sessions_registrations_create(
     assert registration.id is not None
     set_etag(response, registration.version)
     response.headers["Location"] = f"/api/v1/registrations/{registration.id}"
-    return service.get_registration(session, principal, registration.id)
+    return service.REGISTRATIONS.one(session, principal, registration.id)
 
 
 # --- registrations -----------------------------------------------------------------------------
@@ -114,7 +114,7 @@ registrations = Routes(
     registrations_router,
     models.RegistrationPublic,
     id_name="registration_id",
-    read=service.get_registration,
+    read=service.REGISTRATIONS.one,
     noun="考核报名",
 )
 registrations.list(
@@ -177,7 +177,7 @@ issued_certificates = Routes(
     certificates_router,
     models.IssuedCertificatePublic,
     id_name="certificate_id",
-    read=service.get_certificate,
+    read=service.CERTIFICATES.one,
     noun="已发证书",
 )
 issued_certificates.list(

@@ -671,12 +671,6 @@ REGISTRATIONS = Listing(
 )
 
 
-def get_registration(
-    session: Session, principal: Principal, registration_id: int
-) -> RegistrationPublic:
-    return REGISTRATIONS.one(session, principal, registration_id)
-
-
 def _visible_registration(
     session: Session, principal: Principal, registration_id: int
 ) -> tuple[ExamRegistration, ExamSession, Student, int]:
@@ -1031,12 +1025,6 @@ CERTIFICATES = Listing(
     sheet=N_("Issued certificates"),
     updated=[IssuedCertificate.updated_at],
 )
-
-
-def get_certificate(
-    session: Session, principal: Principal, certificate_id: int
-) -> IssuedCertificatePublic:
-    return CERTIFICATES.one(session, principal, certificate_id)
 
 
 def revoke(

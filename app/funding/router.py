@@ -41,7 +41,7 @@ sources = Routes(
     sources_router,
     models.SourcePublic,
     id_name="source_id",
-    read=service.get_source,
+    read=service.SOURCES.one,
     noun="专项经费",
 )
 sources.list(
@@ -81,7 +81,7 @@ sources.delete(
 # --- budget lines ------------------------------------------------------------------------------
 
 lines = Routes(
-    lines_router, models.LinePublic, id_name="line_id", read=service.get_line, noun="预算项目"
+    lines_router, models.LinePublic, id_name="line_id", read=service.LINES.one, noun="预算项目"
 )
 lines.list(
     service.LINES,
@@ -118,7 +118,7 @@ expenditures = Routes(
     expenditures_router,
     models.ExpenditurePublic,
     id_name="expenditure_id",
-    read=service.get_expenditure,
+    read=service.EXPENDITURES.one,
     noun="经费支出",
 )
 expenditures.list(
@@ -162,7 +162,7 @@ def expenditures_reverse(
     `invalid_state` the second time); a reversal is not itself reversed."""
     reversal = service.reverse_expenditure(session, principal, expenditure_id, data, today)
     set_created(response, "expenditures", reversal.id, reversal.version)
-    return service.get_expenditure(session, principal, reversal.id or 0)
+    return service.EXPENDITURES.one(session, principal, reversal.id or 0)
 
 
 def _never_edited(expenditure_id: str) -> None:

@@ -217,10 +217,6 @@ SOURCES = Listing(
 )
 
 
-def get_source(session: Session, principal: Principal, source_id: int) -> SourcePublic:
-    return SOURCES.one(session, principal, source_id)
-
-
 def _check_source_unique(
     session: Session, year: int, name: str, except_id: int | None = None
 ) -> None:
@@ -442,10 +438,6 @@ LINES = Listing(
     filename="budget-lines",
     sheet=N_("Budget lines"),
 )
-
-
-def get_line(session: Session, principal: Principal, line_id: int) -> LinePublic:
-    return LINES.one(session, principal, line_id)
 
 
 def _earmark_problem(source: FundingSource, category: Category) -> None:
@@ -702,12 +694,6 @@ EXPENDITURES = Listing(
     sheet=N_("Expenditures"),
     updated=[Expenditure.updated_at],
 )
-
-
-def get_expenditure(
-    session: Session, principal: Principal, expenditure_id: int
-) -> ExpenditurePublic:
-    return EXPENDITURES.one(session, principal, expenditure_id)
 
 
 def _check_voucher(session: Session, voucher_no: str) -> None:

@@ -35,7 +35,6 @@ from app.reference.models import (
     CourseItem,
     CourseMajor,
     CourseMajorRef,
-    CoursePublic,
     CourseUpdate,
     DualQualification,
     DualQualificationPut,
@@ -58,7 +57,6 @@ from app.reference.models import (
     TeacherCreate,
     TeacherFilters,
     TeacherListed,
-    TeacherPublic,
     TeacherUpdate,
     levels_to_text,
     normalise_certificate_name,
@@ -247,10 +245,6 @@ COLLEGES = Listing(
 )
 
 
-def get_college(session: Session, principal: Principal, college_id: int) -> CollegePublic:
-    return COLLEGES.one(session, principal, college_id)
-
-
 def create_college(session: Session, principal: Principal, data: CollegeCreate) -> College:
     require_office(principal, N_("change reference data"))
     _unique(session, College, College.name, data.name, None, "name", N_("college"))
@@ -319,10 +313,6 @@ MAJORS = Listing(
     filename="majors",
     sheet=N_("Majors"),
 )
-
-
-def get_major(session: Session, principal: Principal, major_id: int) -> MajorPublic:
-    return MAJORS.one(session, principal, major_id)
 
 
 def _scoped_major(session: Session, principal: Principal, major_id: int) -> Major:
@@ -433,10 +423,6 @@ COURSES = Listing(
     filename="courses",
     sheet=N_("Courses"),
 )
-
-
-def get_course(session: Session, principal: Principal, course_id: int) -> CoursePublic:
-    return COURSES.one(session, principal, course_id)
 
 
 def _check_majors(session: Session, principal: Principal, major_ids: list[int]) -> list[int]:
@@ -614,10 +600,6 @@ TEACHERS = Listing(
     sheet=N_("Teachers"),
     updated=[Teacher.updated_at],
 )
-
-
-def get_teacher(session: Session, principal: Principal, teacher_id: int) -> TeacherPublic:
-    return TEACHERS.one(session, principal, teacher_id)
 
 
 def _scoped_teacher(session: Session, principal: Principal, teacher_id: int) -> Teacher:
@@ -824,10 +806,6 @@ STUDENTS = Listing(
 )
 
 
-def get_student(session: Session, principal: Principal, student_id: int) -> StudentPublic:
-    return STUDENTS.one(session, principal, student_id)
-
-
 def _major_college(
     session: Session, major_id: int, field: str = "major_id", principal: Principal | None = None
 ) -> int:
@@ -899,7 +877,7 @@ def update_student(
         N_("student"),
     )
     apply_changes(session, principal, student, changes, "student")
-    return get_student(session, principal, student_id) if moved else student_public(row)
+    return STUDENTS.one(session, principal, student_id) if moved else student_public(row)
 
 
 def delete_student(session: Session, principal: Principal, student_id: int) -> None:
@@ -934,10 +912,6 @@ EVALUATION_ORGS = Listing(
     filename="evaluation-orgs",
     sheet=N_("Evaluation organisations"),
 )
-
-
-def get_evaluation_org(session: Session, principal: Principal, org_id: int) -> EvaluationOrgPublic:
-    return EVALUATION_ORGS.one(session, principal, org_id)
 
 
 def create_evaluation_org(
@@ -1043,12 +1017,6 @@ CERTIFICATES = Listing(
     filename="certificates",
     sheet=N_("Certificates"),
 )
-
-
-def get_certificate(
-    session: Session, principal: Principal, certificate_id: int
-) -> CertificatePublic:
-    return CERTIFICATES.one(session, principal, certificate_id)
 
 
 def find_certificate_by_name(session: Session, name: str) -> Certificate | None:

@@ -128,12 +128,6 @@ QUALIFICATIONS = Listing(
 """Evaluator qualifications by staff number."""
 
 
-def get_qualification(
-    session: Session, principal: Principal, qualification_id: int
-) -> QualificationPublic:
-    return QUALIFICATIONS.one(session, principal, qualification_id)
-
-
 def _check_number_free(session: Session, number: str, own_id: int | None) -> None:
     number_field = EvaluatorQualification.qualification_no
     holder = number_holder(session, EvaluatorQualification, number_field, number, own_id)

@@ -17,7 +17,7 @@ from app.applications.models import (
     PilotApplication,
     PilotTeacher,
 )
-from app.applications.service import get_application, visible
+from app.applications.service import APPLICATIONS, visible
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn, as_fraction
 from app.core.i18n import N_, _, translate
@@ -197,7 +197,7 @@ def application_detail(
     """The application as its list shows it, with its teacher coverage (without the missing
     teachers' names for a student) and its trained-student count; 404 when it is not there for
     the principal."""
-    application = get_application(session, principal, application_id)
+    application = APPLICATIONS.one(session, principal, application_id)
     coverage, trained = application_figures(session, application_id, today)
     evaluators = _evaluator_figure(_evaluator_assignments(session, [application_id], today))
     if principal.role == Role.student:

@@ -127,7 +127,7 @@ evaluator_qualifications = Routes(
     qualifications_router,
     models.QualificationPublic,
     id_name="qualification_id",
-    read=qualifications.get_qualification,
+    read=qualifications.QUALIFICATIONS.one,
     noun="考评员资格",
 )
 evaluator_qualifications.list(
@@ -165,7 +165,7 @@ batches = Routes(
     batches_router,
     models.BatchPublic,
     id_name="batch_id",
-    read=service.get_batch,
+    read=service.BATCHES.one,
     noun="学生培训批次",
 )
 batches.list(

@@ -35,7 +35,6 @@ from app.trainings.models import (
     BatchCreate,
     BatchFilters,
     BatchListed,
-    BatchPublic,
     BatchUpdate,
     CertifyBody,
     EnrollmentCreate,
@@ -671,10 +670,6 @@ BATCHES = Listing(
     sheet=N_("Student training batches"),
 )
 """Student training batches by start date, over the pilots the principal may read."""
-
-
-def get_batch(session: Session, principal: Principal, batch_id: int) -> BatchPublic:
-    return BATCHES.one(session, principal, batch_id)
 
 
 def _require_batch_writer(session: Session, principal: Principal, application_id: int) -> None:
