@@ -2,6 +2,7 @@
 deletes. Every change is audited and committed here."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label as enum_label
 from app.core.listing import Listing, each, where_equal
-from app.core.locks import lock_listed, lock_row
+from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
@@ -103,15 +104,7 @@ def require_college_writer(principal: Principal, college_id: int, what: str) -> 
             ),
             code="out_of_scope",
         )
-    raise Forbidden(
-        _(
-            "Role {role} may not change {what}; allowed roles: academic_office, "
-            "college_manager (own college)",
-            role=enum_label(principal.role),
-            what=translate(what),
-        ),
-        allowed_roles=[Role.academic_office.value, Role.college_manager.value],
-    )
+    require_writer_role(principal, what)
 
 
 def _like(q: str) -> str:
@@ -212,13 +205,92 @@ def _refuse_if_referenced(
         )
 
 
-def _not_null(changes: dict[str, Any], nullable: set[str]) -> None:
-    for field, value in changes.items():
-        if value is None and field not in nullable:
-            raise UnprocessableEntity(
-                _("{field} cannot be null", field=field),
-                errors=[{"field": f"body.{field}", "message": _("cannot be null")}],
-            )
+# --- rows a college owns (majors, courses, teachers) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A table whose rows belong to one college: the academic office writes any row, a college
+    manager only their own college's (another college's row is a 404 to them, as in the list).
+    ``unique`` is the column no two rows share, ``entity`` the audit entity."""
+
+    model: Any
+    noun: str
+    plural: str
+    entity: str
+    unique: Any
+    unique_field: str
+
+
+def _scoped(session: Session, principal: Principal, owned: Owned, row_id: int) -> Any:
+    """The row, locked; 404 when it is missing or in another college than a manager's."""
+    model = owned.model
+    statement = select(model).where(model.id == row_id)
+    scope = college_scope(principal)
+    if scope is not None:
+        statement = statement.where(model.college_id == scope)
+    return lock_one(session, statement, owned.noun, row_id)
+
+
+def _writable(session: Session, principal: Principal, owned: Owned, row_id: int) -> Any:
+    """The row, locked, for a caller who may change it (403 before anything for other roles)."""
+    require_writer_role(principal, owned.plural)
+    row = _scoped(session, principal, owned, row_id)
+    require_college_writer(principal, row.college_id, owned.plural)
+    return row
+
+
+def _check_new(session: Session, principal: Principal, owned: Owned, data: Any) -> None:
+    """The checks of a new row: who writes, its college, its unique value."""
+    require_writer_role(principal, owned.plural)
+    require_college_writer(principal, data.college_id, owned.plural)
+    _require_ref(session, College, data.college_id, "college_id", N_("college"))
+    value = getattr(data, owned.unique_field)
+    _unique(session, owned.model, owned.unique, value, None, owned.unique_field, owned.noun)
+
+
+def _create_owned(session: Session, principal: Principal, owned: Owned, data: Any) -> Any:
+    _check_new(session, principal, owned, data)
+    row = owned.model.model_validate(data)
+    save_new(session, principal, row, owned.entity)
+    return row
+
+
+def _changes(
+    session: Session, principal: Principal, owned: Owned, row_id: int, data: Any, if_match: Any
+) -> tuple[Any, dict[str, Any]]:
+    """The locked row and the checked changes of a ``PATCH`` (a move to another college is
+    checked like a new row's college)."""
+    row = _writable(session, principal, owned, row_id)
+    check_version(row.version, if_match, owned.noun)
+    changes = data.model_dump(exclude_unset=True)
+    if "college_id" in changes:
+        require_college_writer(principal, changes["college_id"], owned.plural)
+        _require_ref(session, College, changes["college_id"], "college_id", N_("college"))
+    value = changes.get(owned.unique_field)
+    _unique(session, owned.model, owned.unique, value, row_id, owned.unique_field, owned.noun)
+    return row, changes
+
+
+def _update_owned(
+    session: Session, principal: Principal, owned: Owned, row_id: int, data: Any, if_match: Any
+) -> Any:
+    row, changes = _changes(session, principal, owned, row_id, data, if_match)
+    apply_changes(session, principal, row, changes, owned.entity)
+    return row
+
+
+def _delete_owned(session: Session, principal: Principal, owned: Owned, row_id: int) -> None:
+    row = _writable(session, principal, owned, row_id)
+    _refuse_if_referenced(session, owned.noun, owned.model, row_id)
+    delete_row(session, principal, row, owned.entity)
+
+
+OWNED_MAJOR = Owned(Major, N_("major"), N_("majors"), "major", Major.code, "code")
+OWNED_COURSE = Owned(Course, N_("course"), N_("courses"), "course", Course.code, "code")
+OWNED_TEACHER = Owned(
+    Teacher, N_("teacher"), N_("teachers"), "teacher", Teacher.staff_no, "staff_no"
+)
 
 
 # --- colleges --------------------------------------------------------------------------------
@@ -265,7 +337,6 @@ def update_college(
     college = lock_row(session, College, college_id, N_("college"))
     check_version(college.version, if_match, N_("college"))
     changes = data.model_dump(exclude_unset=True)
-    _not_null(changes, {"code"})
     _unique(session, College, College.name, changes.get("name"), college_id, "name", N_("college"))
     _unique(session, College, College.code, changes.get("code"), college_id, "code", N_("college"))
     apply_changes(session, principal, college, changes, "college")
@@ -315,47 +386,20 @@ MAJORS = Listing(
 )
 
 
-def _scoped_major(session: Session, principal: Principal, major_id: int) -> Major:
-    major = lock_row(session, Major, major_id, N_("major"))
-    scope = college_scope(principal)
-    if scope is not None and major.college_id != scope:
-        raise NotFound(_("No major with id {major_id}", major_id=major_id))
-    return major
-
-
 def create_major(session: Session, principal: Principal, data: MajorCreate) -> Major:
-    require_writer_role(principal, N_("majors"))
-    require_college_writer(principal, data.college_id, N_("majors"))
-    _require_ref(session, College, data.college_id, "college_id", N_("college"))
-    _unique(session, Major, Major.code, data.code, None, "code", N_("major"))
-    major = Major.model_validate(data)
-    save_new(session, principal, major, "major")
+    major: Major = _create_owned(session, principal, OWNED_MAJOR, data)
     return major
 
 
 def update_major(
     session: Session, principal: Principal, major_id: int, data: MajorUpdate, if_match: int | None
 ) -> Major:
-    require_writer_role(principal, N_("majors"))
-    major = _scoped_major(session, principal, major_id)
-    require_college_writer(principal, major.college_id, N_("majors"))
-    check_version(major.version, if_match, N_("major"))
-    changes = data.model_dump(exclude_unset=True)
-    _not_null(changes, set())
-    if "college_id" in changes:
-        require_college_writer(principal, changes["college_id"], N_("majors"))
-        _require_ref(session, College, changes["college_id"], "college_id", N_("college"))
-    _unique(session, Major, Major.code, changes.get("code"), major_id, "code", N_("major"))
-    apply_changes(session, principal, major, changes, "major")
+    major: Major = _update_owned(session, principal, OWNED_MAJOR, major_id, data, if_match)
     return major
 
 
 def delete_major(session: Session, principal: Principal, major_id: int) -> None:
-    require_writer_role(principal, N_("majors"))
-    major = _scoped_major(session, principal, major_id)
-    require_college_writer(principal, major.college_id, N_("majors"))
-    _refuse_if_referenced(session, N_("major"), Major, major_id)
-    delete_row(session, principal, major, "major")
+    _delete_owned(session, principal, OWNED_MAJOR, major_id)
 
 
 # --- courses ---------------------------------------------------------------------------------
@@ -466,11 +510,8 @@ def _set_course_majors(session: Session, course_id: int, major_ids: list[int]) -
 
 
 def create_course(session: Session, principal: Principal, data: CourseCreate) -> Course:
-    require_writer_role(principal, N_("courses"))
-    require_college_writer(principal, data.college_id, N_("courses"))
-    _require_ref(session, College, data.college_id, "college_id", N_("college"))
+    _check_new(session, principal, OWNED_COURSE, data)
     major_ids = _check_majors(session, principal, data.major_ids)
-    _unique(session, Course, Course.code, data.code, None, "code", N_("course"))
     course = Course.model_validate(data.model_dump(exclude={"major_ids"}))
     session.add(course)
     session.flush()
@@ -480,27 +521,11 @@ def create_course(session: Session, principal: Principal, data: CourseCreate) ->
     return course
 
 
-def _scoped_course(session: Session, principal: Principal, course_id: int) -> Course:
-    course = lock_row(session, Course, course_id, N_("course"))
-    scope = college_scope(principal)
-    if scope is not None and course.college_id != scope:
-        raise NotFound(_("No course with id {course_id}", course_id=course_id))
-    return course
-
-
 def update_course(
     session: Session, principal: Principal, course_id: int, data: CourseUpdate, if_match: int | None
 ) -> Course:
-    require_writer_role(principal, N_("courses"))
-    course = _scoped_course(session, principal, course_id)
-    require_college_writer(principal, course.college_id, N_("courses"))
-    check_version(course.version, if_match, N_("course"))
-    changes = data.model_dump(exclude_unset=True)
-    _not_null(changes, set())
-    if "college_id" in changes:
-        require_college_writer(principal, changes["college_id"], N_("courses"))
-        _require_ref(session, College, changes["college_id"], "college_id", N_("college"))
-    _unique(session, Course, Course.code, changes.get("code"), course_id, "code", N_("course"))
+    course: Course
+    course, changes = _changes(session, principal, OWNED_COURSE, course_id, data, if_match)
     before_majors = _course_major_ids(session, course_id)
     after_majors = before_majors
     if "major_ids" in changes:
@@ -523,9 +548,7 @@ def update_course(
 
 
 def delete_course(session: Session, principal: Principal, course_id: int) -> None:
-    require_writer_role(principal, N_("courses"))
-    course = _scoped_course(session, principal, course_id)
-    require_college_writer(principal, course.college_id, N_("courses"))
+    course = _writable(session, principal, OWNED_COURSE, course_id)
     owned = frozenset({CourseMajor.__tablename__})
     _refuse_if_referenced(session, N_("course"), Course, course_id, owned)
     session.execute(sa.delete(CourseMajor).where(col(CourseMajor.course_id) == course_id))
@@ -602,21 +625,8 @@ TEACHERS = Listing(
 )
 
 
-def _scoped_teacher(session: Session, principal: Principal, teacher_id: int) -> Teacher:
-    teacher = lock_row(session, Teacher, teacher_id, N_("teacher"))
-    scope = college_scope(principal)
-    if scope is not None and teacher.college_id != scope:
-        raise NotFound(_("No teacher with id {teacher_id}", teacher_id=teacher_id))
-    return teacher
-
-
 def create_teacher(session: Session, principal: Principal, data: TeacherCreate) -> Teacher:
-    require_writer_role(principal, N_("teachers"))
-    require_college_writer(principal, data.college_id, N_("teachers"))
-    _require_ref(session, College, data.college_id, "college_id", N_("college"))
-    _unique(session, Teacher, Teacher.staff_no, data.staff_no, None, "staff_no", N_("teacher"))
-    teacher = Teacher.model_validate(data)
-    save_new(session, principal, teacher, "teacher")
+    teacher: Teacher = _create_owned(session, principal, OWNED_TEACHER, data)
     return teacher
 
 
@@ -627,25 +637,7 @@ def update_teacher(
     data: TeacherUpdate,
     if_match: int | None,
 ) -> Teacher:
-    require_writer_role(principal, N_("teachers"))
-    teacher = _scoped_teacher(session, principal, teacher_id)
-    require_college_writer(principal, teacher.college_id, N_("teachers"))
-    check_version(teacher.version, if_match, N_("teacher"))
-    changes = data.model_dump(exclude_unset=True)
-    _not_null(changes, {"title"})
-    if "college_id" in changes:
-        require_college_writer(principal, changes["college_id"], N_("teachers"))
-        _require_ref(session, College, changes["college_id"], "college_id", N_("college"))
-    _unique(
-        session,
-        Teacher,
-        Teacher.staff_no,
-        changes.get("staff_no"),
-        teacher_id,
-        "staff_no",
-        N_("teacher"),
-    )
-    apply_changes(session, principal, teacher, changes, "teacher")
+    teacher: Teacher = _update_owned(session, principal, OWNED_TEACHER, teacher_id, data, if_match)
     return teacher
 
 
@@ -653,7 +645,7 @@ def _dual_reader_teacher(session: Session, principal: Principal, teacher_id: int
     """The teacher, locked, for the office; 404 for a teacher a college manager may not read,
     403 for every other role (and a college manager reading their own college's)."""
     if principal.role == Role.college_manager:
-        _scoped_teacher(session, principal, teacher_id)
+        _scoped(session, principal, OWNED_TEACHER, teacher_id)
     require_office(principal, "set a teacher's 双师型 recognition")
     return lock_row(session, Teacher, teacher_id, "teacher")
 
@@ -699,11 +691,7 @@ def clear_dual_qualification(
 
 
 def delete_teacher(session: Session, principal: Principal, teacher_id: int) -> None:
-    require_writer_role(principal, N_("teachers"))
-    teacher = _scoped_teacher(session, principal, teacher_id)
-    require_college_writer(principal, teacher.college_id, N_("teachers"))
-    _refuse_if_referenced(session, N_("teacher"), Teacher, teacher_id)
-    delete_row(session, principal, teacher, "teacher")
+    _delete_owned(session, principal, OWNED_TEACHER, teacher_id)
 
 
 # --- students --------------------------------------------------------------------------------
@@ -862,7 +850,6 @@ def update_student(
     require_college_writer(principal, college_id, N_("students"))
     check_version(student.version, if_match, N_("student"))
     changes = data.model_dump(exclude_unset=True)
-    _not_null(changes, {"class_name"})
     moved = "major_id" in changes and changes["major_id"] != student.major_id
     if moved:
         major_college = _major_college(session, changes["major_id"], principal=principal)
@@ -943,7 +930,6 @@ def update_evaluation_org(
     org = lock_row(session, EvaluationOrg, org_id, N_("evaluation organisation"))
     check_version(org.version, if_match, N_("evaluation organisation"))
     changes = data.model_dump(exclude_unset=True)
-    _not_null(changes, {"contact"})
     _unique(
         session,
         EvaluationOrg,
@@ -1068,7 +1054,6 @@ def update_certificate(
     certificate = lock_row(session, Certificate, certificate_id, N_("certificate"))
     check_version(certificate.version, if_match, N_("certificate"))
     changes = data.model_dump(exclude_unset=True)
-    _not_null(changes, set())
     if "levels" in changes:
         changes["levels"] = levels_to_text(changes["levels"])
     if "evaluation_org_id" in changes:
