@@ -205,91 +205,131 @@ def _refuse_if_referenced(
         )
 
 
-# --- rows a college owns (majors, courses, teachers) ------------------------------------------
+# --- one write path for the reference tables --------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Owned:
-    """A table whose rows belong to one college: the academic office writes any row, a college
-    manager only their own college's (another college's row is a 404 to them, as in the list).
-    ``unique`` is the column no two rows share, ``entity`` the audit entity."""
+class RefTable:
+    """A reference table's write rules. Rows ``by_college`` (majors, courses, teachers) belong
+    to one college: the academic office writes any, a college manager only their own college's
+    (another college's row is a 404 to them, as in the list); the other tables (colleges,
+    organisations, certificates) are the academic office's alone. No two rows share a value of
+    a ``unique`` field; ``entity`` names the row in the audit log."""
 
     model: Any
     noun: str
     plural: str
     entity: str
-    unique: Any
-    unique_field: str
+    unique: tuple[str, ...]
+    by_college: bool = True
 
 
-def _scoped(session: Session, principal: Principal, owned: Owned, row_id: int) -> Any:
+def _scoped(session: Session, principal: Principal, table: RefTable, row_id: int) -> Any:
     """The row, locked; 404 when it is missing or in another college than a manager's."""
-    model = owned.model
+    model = table.model
     statement = select(model).where(model.id == row_id)
-    scope = college_scope(principal)
+    scope = college_scope(principal) if table.by_college else None
     if scope is not None:
         statement = statement.where(model.college_id == scope)
-    return lock_one(session, statement, owned.noun, row_id)
+    return lock_one(session, statement, table.noun, row_id)
 
 
-def _writable(session: Session, principal: Principal, owned: Owned, row_id: int) -> Any:
+def _require_writer(principal: Principal, table: RefTable, college_id: int | None) -> None:
+    """403 unless ``principal`` may write a row of ``table`` in ``college_id``."""
+    if not table.by_college:
+        require_office(principal, N_("change reference data"))
+        return
+    require_writer_role(principal, table.plural)
+    if college_id is not None:
+        require_college_writer(principal, college_id, table.plural)
+
+
+def _writable(session: Session, principal: Principal, table: RefTable, row_id: int) -> Any:
     """The row, locked, for a caller who may change it (403 before anything for other roles)."""
-    require_writer_role(principal, owned.plural)
-    row = _scoped(session, principal, owned, row_id)
-    require_college_writer(principal, row.college_id, owned.plural)
+    _require_writer(principal, table, None)
+    row = _scoped(session, principal, table, row_id)
+    if table.by_college:
+        require_college_writer(principal, row.college_id, table.plural)
     return row
 
 
-def _check_new(session: Session, principal: Principal, owned: Owned, data: Any) -> None:
-    """The checks of a new row: who writes, its college, its unique value."""
-    require_writer_role(principal, owned.plural)
-    require_college_writer(principal, data.college_id, owned.plural)
-    _require_ref(session, College, data.college_id, "college_id", N_("college"))
-    value = getattr(data, owned.unique_field)
-    _unique(session, owned.model, owned.unique, value, None, owned.unique_field, owned.noun)
+def _check_unique(
+    session: Session, table: RefTable, values: dict[str, Any], own_id: int | None
+) -> None:
+    for field in table.unique:
+        column = getattr(table.model, field)
+        _unique(session, table.model, column, values.get(field), own_id, field, table.noun)
 
 
-def _create_owned(session: Session, principal: Principal, owned: Owned, data: Any) -> Any:
-    _check_new(session, principal, owned, data)
-    row = owned.model.model_validate(data)
-    save_new(session, principal, row, owned.entity)
+def _check_new(session: Session, principal: Principal, table: RefTable, data: Any) -> None:
+    """The checks of a new row: who writes, its college, its unique values."""
+    college_id = getattr(data, "college_id", None)
+    _require_writer(principal, table, college_id)
+    if college_id is not None:
+        _require_ref(session, College, college_id, "college_id", N_("college"))
+    _check_unique(session, table, data.model_dump(), None)
+
+
+def _create(session: Session, principal: Principal, table: RefTable, data: Any) -> Any:
+    _check_new(session, principal, table, data)
+    row = table.model.model_validate(data)
+    save_new(session, principal, row, table.entity)
     return row
 
 
 def _changes(
-    session: Session, principal: Principal, owned: Owned, row_id: int, data: Any, if_match: Any
+    session: Session, principal: Principal, table: RefTable, row_id: int, data: Any, if_match: Any
 ) -> tuple[Any, dict[str, Any]]:
     """The locked row and the checked changes of a ``PATCH`` (a move to another college is
     checked like a new row's college)."""
-    row = _writable(session, principal, owned, row_id)
-    check_version(row.version, if_match, owned.noun)
+    row = _writable(session, principal, table, row_id)
+    check_version(row.version, if_match, table.noun)
     changes = data.model_dump(exclude_unset=True)
     if "college_id" in changes:
-        require_college_writer(principal, changes["college_id"], owned.plural)
+        _require_writer(principal, table, changes["college_id"])
         _require_ref(session, College, changes["college_id"], "college_id", N_("college"))
-    value = changes.get(owned.unique_field)
-    _unique(session, owned.model, owned.unique, value, row_id, owned.unique_field, owned.noun)
+    _check_unique(session, table, changes, row_id)
     return row, changes
 
 
-def _update_owned(
-    session: Session, principal: Principal, owned: Owned, row_id: int, data: Any, if_match: Any
+def _update(
+    session: Session, principal: Principal, table: RefTable, row_id: int, data: Any, if_match: Any
 ) -> Any:
-    row, changes = _changes(session, principal, owned, row_id, data, if_match)
-    apply_changes(session, principal, row, changes, owned.entity)
+    row, changes = _changes(session, principal, table, row_id, data, if_match)
+    apply_changes(session, principal, row, changes, table.entity)
     return row
 
 
-def _delete_owned(session: Session, principal: Principal, owned: Owned, row_id: int) -> None:
-    row = _writable(session, principal, owned, row_id)
-    _refuse_if_referenced(session, owned.noun, owned.model, row_id)
-    delete_row(session, principal, row, owned.entity)
+def _delete(
+    session: Session,
+    principal: Principal,
+    table: RefTable,
+    row_id: int,
+    owned: frozenset[str] = frozenset(),
+) -> Any:
+    """Delete a row nothing but its ``owned`` link tables refers to (409 naming the rest); the
+    row is returned for a caller that deletes its links first."""
+    row = _writable(session, principal, table, row_id)
+    _refuse_if_referenced(session, table.noun, table.model, row_id, owned)
+    return row
 
 
-OWNED_MAJOR = Owned(Major, N_("major"), N_("majors"), "major", Major.code, "code")
-OWNED_COURSE = Owned(Course, N_("course"), N_("courses"), "course", Course.code, "code")
-OWNED_TEACHER = Owned(
-    Teacher, N_("teacher"), N_("teachers"), "teacher", Teacher.staff_no, "staff_no"
+COLLEGES_TABLE = RefTable(
+    College, N_("college"), N_("colleges"), "college", ("name", "code"), by_college=False
+)
+MAJORS_TABLE = RefTable(Major, N_("major"), N_("majors"), "major", ("code",))
+COURSES_TABLE = RefTable(Course, N_("course"), N_("courses"), "course", ("code",))
+TEACHERS_TABLE = RefTable(Teacher, N_("teacher"), N_("teachers"), "teacher", ("staff_no",))
+ORGS_TABLE = RefTable(
+    EvaluationOrg,
+    N_("evaluation organisation"),
+    N_("evaluation organisations"),
+    "evaluation_org",
+    ("name",),
+    by_college=False,
+)
+CERTIFICATES_TABLE = RefTable(
+    Certificate, N_("certificate"), N_("certificates"), "certificate", (), by_college=False
 )
 
 
@@ -318,11 +358,7 @@ COLLEGES = Listing(
 
 
 def create_college(session: Session, principal: Principal, data: CollegeCreate) -> College:
-    require_office(principal, N_("change reference data"))
-    _unique(session, College, College.name, data.name, None, "name", N_("college"))
-    _unique(session, College, College.code, data.code, None, "code", N_("college"))
-    college = College.model_validate(data)
-    save_new(session, principal, college, "college")
+    college: College = _create(session, principal, COLLEGES_TABLE, data)
     return college
 
 
@@ -333,21 +369,14 @@ def update_college(
     data: CollegeUpdate,
     if_match: int | None,
 ) -> CollegePublic:
-    require_office(principal, N_("change reference data"))
-    college = lock_row(session, College, college_id, N_("college"))
-    check_version(college.version, if_match, N_("college"))
-    changes = data.model_dump(exclude_unset=True)
-    _unique(session, College, College.name, changes.get("name"), college_id, "name", N_("college"))
-    _unique(session, College, College.code, changes.get("code"), college_id, "code", N_("college"))
-    apply_changes(session, principal, college, changes, "college")
+    college = _update(session, principal, COLLEGES_TABLE, college_id, data, if_match)
     return CollegePublic.model_validate(college)
 
 
 def delete_college(session: Session, principal: Principal, college_id: int) -> None:
-    require_office(principal, N_("change reference data"))
-    college = lock_row(session, College, college_id, N_("college"))
-    _refuse_if_referenced(session, N_("college"), College, college_id)
-    delete_row(session, principal, college, "college")
+    delete_row(
+        session, principal, _delete(session, principal, COLLEGES_TABLE, college_id), "college"
+    )
 
 
 # --- majors ----------------------------------------------------------------------------------
@@ -387,19 +416,19 @@ MAJORS = Listing(
 
 
 def create_major(session: Session, principal: Principal, data: MajorCreate) -> Major:
-    major: Major = _create_owned(session, principal, OWNED_MAJOR, data)
+    major: Major = _create(session, principal, MAJORS_TABLE, data)
     return major
 
 
 def update_major(
     session: Session, principal: Principal, major_id: int, data: MajorUpdate, if_match: int | None
 ) -> Major:
-    major: Major = _update_owned(session, principal, OWNED_MAJOR, major_id, data, if_match)
+    major: Major = _update(session, principal, MAJORS_TABLE, major_id, data, if_match)
     return major
 
 
 def delete_major(session: Session, principal: Principal, major_id: int) -> None:
-    _delete_owned(session, principal, OWNED_MAJOR, major_id)
+    delete_row(session, principal, _delete(session, principal, MAJORS_TABLE, major_id), "major")
 
 
 # --- courses ---------------------------------------------------------------------------------
@@ -510,7 +539,7 @@ def _set_course_majors(session: Session, course_id: int, major_ids: list[int]) -
 
 
 def create_course(session: Session, principal: Principal, data: CourseCreate) -> Course:
-    _check_new(session, principal, OWNED_COURSE, data)
+    _check_new(session, principal, COURSES_TABLE, data)
     major_ids = _check_majors(session, principal, data.major_ids)
     course = Course.model_validate(data.model_dump(exclude={"major_ids"}))
     session.add(course)
@@ -525,7 +554,7 @@ def update_course(
     session: Session, principal: Principal, course_id: int, data: CourseUpdate, if_match: int | None
 ) -> Course:
     course: Course
-    course, changes = _changes(session, principal, OWNED_COURSE, course_id, data, if_match)
+    course, changes = _changes(session, principal, COURSES_TABLE, course_id, data, if_match)
     before_majors = _course_major_ids(session, course_id)
     after_majors = before_majors
     if "major_ids" in changes:
@@ -548,9 +577,8 @@ def update_course(
 
 
 def delete_course(session: Session, principal: Principal, course_id: int) -> None:
-    course = _writable(session, principal, OWNED_COURSE, course_id)
     owned = frozenset({CourseMajor.__tablename__})
-    _refuse_if_referenced(session, N_("course"), Course, course_id, owned)
+    course = _delete(session, principal, COURSES_TABLE, course_id, owned)
     session.execute(sa.delete(CourseMajor).where(col(CourseMajor.course_id) == course_id))
     delete_row(session, principal, course, "course")
 
@@ -626,7 +654,7 @@ TEACHERS = Listing(
 
 
 def create_teacher(session: Session, principal: Principal, data: TeacherCreate) -> Teacher:
-    teacher: Teacher = _create_owned(session, principal, OWNED_TEACHER, data)
+    teacher: Teacher = _create(session, principal, TEACHERS_TABLE, data)
     return teacher
 
 
@@ -637,7 +665,7 @@ def update_teacher(
     data: TeacherUpdate,
     if_match: int | None,
 ) -> Teacher:
-    teacher: Teacher = _update_owned(session, principal, OWNED_TEACHER, teacher_id, data, if_match)
+    teacher: Teacher = _update(session, principal, TEACHERS_TABLE, teacher_id, data, if_match)
     return teacher
 
 
@@ -645,7 +673,7 @@ def _dual_reader_teacher(session: Session, principal: Principal, teacher_id: int
     """The teacher, locked, for the office; 404 for a teacher a college manager may not read,
     403 for every other role (and a college manager reading their own college's)."""
     if principal.role == Role.college_manager:
-        _scoped(session, principal, OWNED_TEACHER, teacher_id)
+        _scoped(session, principal, TEACHERS_TABLE, teacher_id)
     require_office(principal, "set a teacher's 双师型 recognition")
     return lock_row(session, Teacher, teacher_id, "teacher")
 
@@ -691,7 +719,9 @@ def clear_dual_qualification(
 
 
 def delete_teacher(session: Session, principal: Principal, teacher_id: int) -> None:
-    _delete_owned(session, principal, OWNED_TEACHER, teacher_id)
+    delete_row(
+        session, principal, _delete(session, principal, TEACHERS_TABLE, teacher_id), "teacher"
+    )
 
 
 # --- students --------------------------------------------------------------------------------
@@ -904,18 +934,7 @@ EVALUATION_ORGS = Listing(
 def create_evaluation_org(
     session: Session, principal: Principal, data: EvaluationOrgCreate
 ) -> EvaluationOrg:
-    require_office(principal, N_("change reference data"))
-    _unique(
-        session,
-        EvaluationOrg,
-        EvaluationOrg.name,
-        data.name,
-        None,
-        "name",
-        N_("evaluation organisation"),
-    )
-    org = EvaluationOrg.model_validate(data)
-    save_new(session, principal, org, "evaluation_org")
+    org: EvaluationOrg = _create(session, principal, ORGS_TABLE, data)
     return org
 
 
@@ -926,28 +945,14 @@ def update_evaluation_org(
     data: EvaluationOrgUpdate,
     if_match: int | None,
 ) -> EvaluationOrgPublic:
-    require_office(principal, N_("change reference data"))
-    org = lock_row(session, EvaluationOrg, org_id, N_("evaluation organisation"))
-    check_version(org.version, if_match, N_("evaluation organisation"))
-    changes = data.model_dump(exclude_unset=True)
-    _unique(
-        session,
-        EvaluationOrg,
-        EvaluationOrg.name,
-        changes.get("name"),
-        org_id,
-        "name",
-        N_("evaluation organisation"),
-    )
-    apply_changes(session, principal, org, changes, "evaluation_org")
+    org = _update(session, principal, ORGS_TABLE, org_id, data, if_match)
     return EvaluationOrgPublic.model_validate(org)
 
 
 def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -> None:
-    require_office(principal, N_("change reference data"))
-    org = lock_row(session, EvaluationOrg, org_id, N_("evaluation organisation"))
-    _refuse_if_referenced(session, N_("evaluation organisation"), EvaluationOrg, org_id)
-    delete_row(session, principal, org, "evaluation_org")
+    delete_row(
+        session, principal, _delete(session, principal, ORGS_TABLE, org_id), "evaluation_org"
+    )
 
 
 # --- certificates ----------------------------------------------------------------------------
@@ -1050,10 +1055,10 @@ def update_certificate(
     data: CertificateUpdate,
     if_match: int | None,
 ) -> Certificate:
-    require_office(principal, N_("change reference data"))
-    certificate = lock_row(session, Certificate, certificate_id, N_("certificate"))
-    check_version(certificate.version, if_match, N_("certificate"))
-    changes = data.model_dump(exclude_unset=True)
+    certificate: Certificate
+    certificate, changes = _changes(
+        session, principal, CERTIFICATES_TABLE, certificate_id, data, if_match
+    )
     if "levels" in changes:
         changes["levels"] = levels_to_text(changes["levels"])
     if "evaluation_org_id" in changes:
@@ -1080,7 +1085,5 @@ def update_certificate(
 
 
 def delete_certificate(session: Session, principal: Principal, certificate_id: int) -> None:
-    require_office(principal, N_("change reference data"))
-    certificate = lock_row(session, Certificate, certificate_id, N_("certificate"))
-    _refuse_if_referenced(session, N_("certificate"), Certificate, certificate_id)
+    certificate = _delete(session, principal, CERTIFICATES_TABLE, certificate_id)
     delete_row(session, principal, certificate, "certificate")
