@@ -19,17 +19,17 @@ colleges = Routes(
 colleges.list(service.COLLEGES, """Colleges (二级学院), readable by every role.""")
 colleges.create(
     models.CollegeCreate,
-    service.create_college,
+    service.COLLEGES_TABLE.create,
     """Create a college (academic office). The name is unique; the code is optional.""",
 )
 colleges.get("""One college with its `ETag`; readable by every role.""")
 colleges.update(
     models.CollegeUpdate,
-    service.update_college,
+    service.COLLEGES_TABLE.update,
     """Change a college (academic office); send `If-Match` with the ETag you read.""",
 )
 colleges.delete(
-    service.delete_college,
+    service.COLLEGES_TABLE.delete,
     """Delete a college nothing refers to; otherwise 409 names what still does.""",
 )
 
@@ -49,7 +49,7 @@ majors.list(
 )
 majors.create(
     models.MajorCreate,
-    service.create_major,
+    service.MAJORS_TABLE.create,
     """Create a major (academic office, or a college manager in their own college).""",
 )
 majors.get(
@@ -58,11 +58,11 @@ majors.get(
 )
 majors.update(
     models.MajorUpdate,
-    service.update_major,
+    service.MAJORS_TABLE.update,
     """Change a major (academic office, or a college manager in their own college; moving it
     to another college needs both); send `If-Match` with the ETag you read.""",
 )
-majors.delete(service.delete_major, """Delete a major no student or course refers to.""")
+majors.delete(service.MAJORS_TABLE.delete, """Delete a major no student or course refers to.""")
 
 # --- courses -----------------------------------------------------------------------------------
 
@@ -115,7 +115,7 @@ teachers.list(
 )
 teachers.create(
     models.TeacherCreate,
-    service.create_teacher,
+    service.TEACHERS_TABLE.create,
     """Create a teacher (academic office, or a college manager in their own college); the staff
     number is unique (409).""",
 )
@@ -125,12 +125,12 @@ teachers.get(
 )
 teachers.update(
     models.TeacherUpdate,
-    service.update_teacher,
+    service.TEACHERS_TABLE.update,
     """Change a teacher (academic office, or a college manager in their own college); send
     `If-Match` with the ETag you read.""",
 )
 teachers.delete(
-    service.delete_teacher,
+    service.TEACHERS_TABLE.delete,
     """Delete a teacher nothing refers to (academic office, or a college manager in their own
     college); otherwise 409 names what still does.""",
 )
@@ -213,17 +213,17 @@ evaluation_orgs.list(
 )
 evaluation_orgs.create(
     models.EvaluationOrgCreate,
-    service.create_evaluation_org,
+    service.ORGS_TABLE.create,
     """Create an organisation (academic office); the name is unique (409).""",
 )
 evaluation_orgs.get("""One organisation with its `ETag`; readable by every role.""")
 evaluation_orgs.update(
     models.EvaluationOrgUpdate,
-    service.update_evaluation_org,
+    service.ORGS_TABLE.update,
     """Change an organisation (academic office); send `If-Match` with the ETag you read.""",
 )
 evaluation_orgs.delete(
-    service.delete_evaluation_org,
+    service.ORGS_TABLE.delete,
     """Delete an organisation nothing refers to (academic office); otherwise 409 names what
     still does.""",
 )

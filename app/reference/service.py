@@ -26,10 +26,8 @@ from app.reference.models import (
     CertificatePublic,
     CertificateUpdate,
     College,
-    CollegeCreate,
     CollegeFilters,
     CollegePublic,
-    CollegeUpdate,
     Course,
     CourseCreate,
     CourseFilters,
@@ -40,25 +38,19 @@ from app.reference.models import (
     DualQualification,
     DualQualificationPut,
     EvaluationOrg,
-    EvaluationOrgCreate,
     EvaluationOrgFilters,
     EvaluationOrgPublic,
-    EvaluationOrgUpdate,
     Major,
-    MajorCreate,
     MajorFilters,
     MajorPublic,
-    MajorUpdate,
     Student,
     StudentCreate,
     StudentFilters,
     StudentPublic,
     StudentUpdate,
     Teacher,
-    TeacherCreate,
     TeacherFilters,
     TeacherListed,
-    TeacherUpdate,
     levels_to_text,
     normalise_certificate_name,
 )
@@ -222,6 +214,25 @@ class RefTable:
     entity: str
     unique: tuple[str, ...]
     by_college: bool = True
+    public: Any = None
+    """The public model a change answers with, when it is the row itself (else the row is
+    read again as the list shows it)."""
+
+    def create(self, session: Session, principal: Principal, data: Any) -> Any:
+        """Insert a checked row (403 for a caller who may not, 422 for an unknown college,
+        409 for a taken unique value)."""
+        return _create(session, principal, self, data)
+
+    def update(
+        self, session: Session, principal: Principal, row_id: int, data: Any, if_match: Any
+    ) -> Any:
+        """Apply a checked ``PATCH`` under ``If-Match``."""
+        row = _update(session, principal, self, row_id, data, if_match)
+        return self.public.model_validate(row) if self.public is not None else row
+
+    def delete(self, session: Session, principal: Principal, row_id: int) -> None:
+        """Delete a row nothing refers to (409 naming what still does)."""
+        delete_row(session, principal, _delete(session, principal, self, row_id), self.entity)
 
 
 def _scoped(session: Session, principal: Principal, table: RefTable, row_id: int) -> Any:
@@ -315,7 +326,13 @@ def _delete(
 
 
 COLLEGES_TABLE = RefTable(
-    College, N_("college"), N_("colleges"), "college", ("name", "code"), by_college=False
+    College,
+    N_("college"),
+    N_("colleges"),
+    "college",
+    ("name", "code"),
+    by_college=False,
+    public=CollegePublic,
 )
 MAJORS_TABLE = RefTable(Major, N_("major"), N_("majors"), "major", ("code",))
 COURSES_TABLE = RefTable(Course, N_("course"), N_("courses"), "course", ("code",))
@@ -327,6 +344,7 @@ ORGS_TABLE = RefTable(
     "evaluation_org",
     ("name",),
     by_college=False,
+    public=EvaluationOrgPublic,
 )
 CERTIFICATES_TABLE = RefTable(
     Certificate, N_("certificate"), N_("certificates"), "certificate", (), by_college=False
@@ -355,28 +373,6 @@ COLLEGES = Listing(
     filename="colleges",
     sheet=N_("Colleges"),
 )
-
-
-def create_college(session: Session, principal: Principal, data: CollegeCreate) -> College:
-    college: College = _create(session, principal, COLLEGES_TABLE, data)
-    return college
-
-
-def update_college(
-    session: Session,
-    principal: Principal,
-    college_id: int,
-    data: CollegeUpdate,
-    if_match: int | None,
-) -> CollegePublic:
-    college = _update(session, principal, COLLEGES_TABLE, college_id, data, if_match)
-    return CollegePublic.model_validate(college)
-
-
-def delete_college(session: Session, principal: Principal, college_id: int) -> None:
-    delete_row(
-        session, principal, _delete(session, principal, COLLEGES_TABLE, college_id), "college"
-    )
 
 
 # --- majors ----------------------------------------------------------------------------------
@@ -413,22 +409,6 @@ MAJORS = Listing(
     filename="majors",
     sheet=N_("Majors"),
 )
-
-
-def create_major(session: Session, principal: Principal, data: MajorCreate) -> Major:
-    major: Major = _create(session, principal, MAJORS_TABLE, data)
-    return major
-
-
-def update_major(
-    session: Session, principal: Principal, major_id: int, data: MajorUpdate, if_match: int | None
-) -> Major:
-    major: Major = _update(session, principal, MAJORS_TABLE, major_id, data, if_match)
-    return major
-
-
-def delete_major(session: Session, principal: Principal, major_id: int) -> None:
-    delete_row(session, principal, _delete(session, principal, MAJORS_TABLE, major_id), "major")
 
 
 # --- courses ---------------------------------------------------------------------------------
@@ -653,22 +633,6 @@ TEACHERS = Listing(
 )
 
 
-def create_teacher(session: Session, principal: Principal, data: TeacherCreate) -> Teacher:
-    teacher: Teacher = _create(session, principal, TEACHERS_TABLE, data)
-    return teacher
-
-
-def update_teacher(
-    session: Session,
-    principal: Principal,
-    teacher_id: int,
-    data: TeacherUpdate,
-    if_match: int | None,
-) -> Teacher:
-    teacher: Teacher = _update(session, principal, TEACHERS_TABLE, teacher_id, data, if_match)
-    return teacher
-
-
 def _dual_reader_teacher(session: Session, principal: Principal, teacher_id: int) -> Teacher:
     """The teacher, locked, for the office; 404 for a teacher a college manager may not read,
     403 for every other role (and a college manager reading their own college's)."""
@@ -716,12 +680,6 @@ def clear_dual_qualification(
         session, principal, teacher, changes, "teacher", action="clear_dual_qualification"
     )
     return teacher
-
-
-def delete_teacher(session: Session, principal: Principal, teacher_id: int) -> None:
-    delete_row(
-        session, principal, _delete(session, principal, TEACHERS_TABLE, teacher_id), "teacher"
-    )
 
 
 # --- students --------------------------------------------------------------------------------
@@ -929,30 +887,6 @@ EVALUATION_ORGS = Listing(
     filename="evaluation-orgs",
     sheet=N_("Evaluation organisations"),
 )
-
-
-def create_evaluation_org(
-    session: Session, principal: Principal, data: EvaluationOrgCreate
-) -> EvaluationOrg:
-    org: EvaluationOrg = _create(session, principal, ORGS_TABLE, data)
-    return org
-
-
-def update_evaluation_org(
-    session: Session,
-    principal: Principal,
-    org_id: int,
-    data: EvaluationOrgUpdate,
-    if_match: int | None,
-) -> EvaluationOrgPublic:
-    org = _update(session, principal, ORGS_TABLE, org_id, data, if_match)
-    return EvaluationOrgPublic.model_validate(org)
-
-
-def delete_evaluation_org(session: Session, principal: Principal, org_id: int) -> None:
-    delete_row(
-        session, principal, _delete(session, principal, ORGS_TABLE, org_id), "evaluation_org"
-    )
 
 
 # --- certificates ----------------------------------------------------------------------------
