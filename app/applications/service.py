@@ -61,7 +61,7 @@ from app.reference.models import (
     Student,
     Teacher,
 )
-from app.reference.service import require_college_writer
+from app.reference.service import check_majors, require_college_writer
 
 READER_ROLES = READ_ALL | {
     Role.college_manager,
@@ -469,7 +469,7 @@ def _check_references(
     major_ids: Sequence[int],
 ) -> None:
     _check_certificate(session, certificate_id, level)
-    _check_majors(session, principal, major_ids)
+    check_majors(session, principal, major_ids)
 
 
 def _check_certificate(session: Session, certificate_id: int, level: Level) -> Certificate:
@@ -499,29 +499,6 @@ def _check_certificate(session: Session, certificate_id: int, level: Level) -> C
             ],
         )
     return certificate
-
-
-def _check_majors(session: Session, principal: Principal, major_ids: Sequence[int]) -> None:
-    """Every major exists; a college manager names only their college's majors (one of another
-    college, which they may not read, is answered as a missing one)."""
-    statement = select(Major.id).where(col(Major.id).in_(list(major_ids)))
-    if principal.role == Role.college_manager:
-        statement = statement.where(Major.college_id == (principal.college_id or -1))
-    found = set(session.exec(statement).all())
-    missing = [m for m in major_ids if m not in found]
-    if missing:
-        raise UnprocessableEntity(
-            _(
-                "No major with id {ids}",
-                ids=", ".join(map(str, missing)),
-            ),
-            errors=[
-                {
-                    "field": "body.major_ids",
-                    "message": _("unknown major ids {missing}", missing=missing),
-                }
-            ],
-        )
 
 
 def _check_cohorts(year: int, cohorts: Sequence[int]) -> None:
@@ -711,7 +688,7 @@ def update_application(
     cohorts: list[int] = changes.pop("cohorts", None) or before_cohorts
     majors_changed = sorted(major_ids) != before_major_ids
     if majors_changed:
-        _check_majors(session, principal, major_ids)
+        check_majors(session, principal, major_ids)
     key = {
         name: changes.get(name, getattr(application, name))
         for name in ("year", "certificate_id", "level", "tier")

@@ -478,7 +478,7 @@ COURSES = Listing(
 )
 
 
-def _check_majors(session: Session, principal: Principal, major_ids: list[int]) -> list[int]:
+def check_majors(session: Session, principal: Principal, major_ids: Sequence[int]) -> list[int]:
     """The majors, sorted; each exists, and is of a college manager's college (one of another
     college, which they may not read, is answered as a missing one)."""
     wanted = sorted(set(major_ids))
@@ -520,7 +520,7 @@ def _set_course_majors(session: Session, course_id: int, major_ids: list[int]) -
 
 def create_course(session: Session, principal: Principal, data: CourseCreate) -> Course:
     _check_new(session, principal, COURSES_TABLE, data)
-    major_ids = _check_majors(session, principal, data.major_ids)
+    major_ids = check_majors(session, principal, data.major_ids)
     course = Course.model_validate(data.model_dump(exclude={"major_ids"}))
     session.add(course)
     session.flush()
@@ -539,7 +539,7 @@ def update_course(
     after_majors = before_majors
     if "major_ids" in changes:
         after_majors = sorted(set(changes.pop("major_ids")))
-        _check_majors(session, principal, [m for m in after_majors if m not in before_majors])
+        check_majors(session, principal, [m for m in after_majors if m not in before_majors])
         if after_majors != before_majors:
             _set_course_majors(session, course_id, after_majors)
             if not any(getattr(course, f) != v for f, v in changes.items()):
