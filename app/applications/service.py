@@ -42,7 +42,8 @@ from app.applications.models import (
 from app.audit.labels import action_label, action_labels
 from app.core.audit import apply_changes, delete_row, record, record_row, snapshot
 from app.core.auth import require_office
-from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
+from app.core.db import refuse_taken
+from app.core.errors import Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
@@ -526,20 +527,18 @@ def _check_unique(
     )
     if own_id is not None:
         statement = statement.where(PilotApplication.id != own_id)
-    other = session.exec(statement).first()
-    if other is not None:
-        raise Conflict(
-            _(
-                "Pilot application {other} already covers this certificate at {level} for "
-                "{tier} in {year}; change that one instead",
-                other=other,
-                level=label(level),
-                tier=label(tier),
-                year=year,
-            ),
-            code="duplicate",
-            existing_id=other,
-        )
+    refuse_taken(
+        session,
+        statement,
+        lambda other: _(
+            "Pilot application {other} already covers this certificate at {level} for "
+            "{tier} in {year}; change that one instead",
+            other=other,
+            level=label(level),
+            tier=label(tier),
+            year=year,
+        ),
+    )
 
 
 def _set_links(
@@ -930,24 +929,20 @@ def add_teacher(
             ],
         )
     _refuse_teacher_change(application)
-    existing = session.exec(
+    refuse_taken(
+        session,
         select(PilotTeacher.id).where(
             PilotTeacher.application_id == application_id,
             PilotTeacher.teacher_id == data.teacher_id,
-        )
-    ).first()
-    if existing is not None:
-        raise Conflict(
-            _(
-                "Teacher {staff_no} is already assigned to application {application_id} "
-                "(assignment {existing}); remove it first to change the roles",
-                staff_no=teacher.staff_no,
-                application_id=application_id,
-                existing=existing,
-            ),
-            code="duplicate",
-            existing_id=existing,
-        )
+        ),
+        lambda existing: _(
+            "Teacher {staff_no} is already assigned to application {application_id} "
+            "(assignment {existing}); remove it first to change the roles",
+            staff_no=teacher.staff_no,
+            application_id=application_id,
+            existing=existing,
+        ),
+    )
     row = PilotTeacher(
         application_id=application_id,
         teacher_id=data.teacher_id,
@@ -1152,23 +1147,19 @@ def create_plan(session: Session, principal: Principal, data: PlanCreate) -> Pil
             current_state=application.status.value,
             allowed_actions=allowed_actions(application.status),
         )
-    existing = session.exec(
+    refuse_taken(
+        session,
         select(PilotPlan.id).where(
             PilotPlan.application_id == data.application_id, PilotPlan.major_id == data.major_id
-        )
-    ).first()
-    if existing is not None:
-        raise Conflict(
-            _(
-                "Major {name} already has plan {existing} for application "
-                "{application_id}; change that one instead",
-                name=major.name,
-                existing=existing,
-                application_id=data.application_id,
-            ),
-            code="duplicate",
-            existing_id=existing,
-        )
+        ),
+        lambda existing: _(
+            "Major {name} already has plan {existing} for application {application_id}; "
+            "change that one instead",
+            name=major.name,
+            existing=existing,
+            application_id=data.application_id,
+        ),
+    )
     _check_courses(session, principal, data.core_course_ids, "body.core_course_ids")
     plan = PilotPlan.model_validate(data.model_dump(exclude={"core_course_ids"}))
     session.add(plan)

@@ -27,6 +27,7 @@ from app.bases.models import (
     TrainingBasePartner,
 )
 from app.core.audit import apply_changes, delete_row, save_new, snapshot
+from app.core.db import refuse_taken
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
@@ -200,14 +201,14 @@ def _unique_name(session: Session, name: str, own_id: int | None) -> None:
     statement = select(TrainingBase.id).where(TrainingBase.name == name)
     if own_id is not None:
         statement = statement.where(TrainingBase.id != own_id)
-    other = session.exec(statement).first()
-    if other is not None:
-        raise Conflict(
-            _("Another training base is already named {name} (id {id})", name=name, id=other),
-            code="duplicate",
-            field="name",
-            existing_id=other,
-        )
+    refuse_taken(
+        session,
+        statement,
+        lambda other: _(
+            "Another training base is already named {name} (id {id})", name=name, id=other
+        ),
+        field="name",
+    )
 
 
 def _check_college(session: Session, college_id: int | None) -> None:

@@ -1,6 +1,6 @@
 """Engine and session: SQLite pragmas, serialised SQLite writers, and the per-request session."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
 from app.core.context import write_intent_var
+from app.core.errors import Conflict
 from app.core.models import Timestamped, Versioned
 from app.core.types import utcnow
 
@@ -22,6 +23,17 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def is_sqlite(url: str | sa.URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def refuse_taken(
+    session: Session, statement: Any, detail: Callable[[Any], str], **extra: Any
+) -> None:
+    """409 ``duplicate`` when ``statement`` (a select of one id) finds a row: the row that
+    already holds what a new or changed row would. ``detail(existing_id)`` says which, in the
+    caller's words; ``extra`` adds members to the problem (``field="name"``)."""
+    existing = session.exec(statement).first()
+    if existing is not None:
+        raise Conflict(detail(existing), code="duplicate", existing_id=existing, **extra)
 
 
 def insert_skipping_taken(session: Session, table: Any, *key: str) -> Any:

@@ -18,6 +18,7 @@ from app.applications.service import approved_application
 from app.bases.models import TrainingBase
 from app.core.audit import apply_changes, delete_row, record, record_row, save_new, snapshot
 from app.core.auth import require_office
+from app.core.db import refuse_taken
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
@@ -220,24 +221,20 @@ SOURCES = Listing(
 def _check_source_unique(
     session: Session, year: int, name: str, except_id: int | None = None
 ) -> None:
-    existing = session.exec(
+    refuse_taken(
+        session,
         select(FundingSource.id).where(
             FundingSource.fiscal_year == year,
             FundingSource.name == name,
             FundingSource.id != (except_id or 0),
-        )
-    ).first()
-    if existing is not None:
-        raise Conflict(
-            _(
-                "A funding source named {name} already exists for {year} (id {existing})",
-                name=repr(name),
-                year=year,
-                existing=existing,
-            ),
-            code="duplicate",
-            existing_id=existing,
-        )
+        ),
+        lambda existing: _(
+            "A funding source named {name} already exists for {year} (id {existing})",
+            name=repr(name),
+            year=year,
+            existing=existing,
+        ),
+    )
 
 
 def _earmarking(kind: FundingKind, earmarked: bool | None) -> bool | None:
@@ -493,26 +490,22 @@ def create_line(session: Session, principal: Principal, data: LineCreate) -> Bud
     source = _locked_source(session, data.source_id, field="body.source_id")
     application = approved_application(session, data.application_id, N_("Money is budgeted"))
     _earmark_problem(source, data.category)
-    existing = session.exec(
+    refuse_taken(
+        session,
         select(BudgetLine.id).where(
             BudgetLine.source_id == source.id,
             BudgetLine.application_id == application.id,
             BudgetLine.category == data.category,
-        )
-    ).first()
-    if existing is not None:
-        raise Conflict(
-            _(
-                "Funding source {id} already has a {category} line for pilot {application_id} "
-                "(id {existing}); change its amount instead",
-                id=source.id,
-                category=label(data.category),
-                application_id=application.id,
-                existing=existing,
-            ),
-            code="duplicate",
-            existing_id=existing,
-        )
+        ),
+        lambda existing: _(
+            "Funding source {id} already has a {category} line for pilot {application_id} "
+            "(id {existing}); change its amount instead",
+            id=source.id,
+            category=label(data.category),
+            application_id=application.id,
+            existing=existing,
+        ),
+    )
     allocated = allocated_from_source(session, source.id or 0)
     if allocated + data.amount > source.amount:
         raise _source_exceeded(source, allocated, data.amount)
@@ -697,20 +690,16 @@ EXPENDITURES = Listing(
 
 
 def _check_voucher(session: Session, voucher_no: str) -> None:
-    existing = session.exec(
-        select(Expenditure.id).where(Expenditure.voucher_no == voucher_no)
-    ).first()
-    if existing is not None:
-        raise Conflict(
-            _(
-                "Voucher number {voucher_no} is already recorded (expenditure "
-                "{existing}); each voucher is recorded once",
-                voucher_no=voucher_no,
-                existing=existing,
-            ),
-            code="duplicate",
-            existing_id=existing,
-        )
+    refuse_taken(
+        session,
+        select(Expenditure.id).where(Expenditure.voucher_no == voucher_no),
+        lambda existing: _(
+            "Voucher number {voucher_no} is already recorded (expenditure {existing}); each "
+            "voucher is recorded once",
+            voucher_no=voucher_no,
+            existing=existing,
+        ),
+    )
 
 
 def line_exceeded(line: BudgetLine, spent: Decimal, amount: Decimal) -> Conflict:

@@ -10,6 +10,7 @@ from sqlmodel import Session, SQLModel, col, func, select
 
 from app.core.audit import apply_changes, delete_row, save_new
 from app.core.auth import require_office
+from app.core.db import refuse_taken
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
@@ -148,20 +149,18 @@ def _unique(
     statement = select(pk).where(column == value)
     if own_id is not None:
         statement = statement.where(pk != own_id)
-    other = session.exec(statement).first()
-    if other is not None:
-        raise Conflict(
-            _(
-                "Another {label} already has {field} {value} (id {other})",
-                label=translate(label),
-                field=field,
-                value=repr(value),
-                other=other,
-            ),
-            code="duplicate",
+    refuse_taken(
+        session,
+        statement,
+        lambda other: _(
+            "Another {label} already has {field} {value} (id {other})",
+            label=translate(label),
             field=field,
-            existing_id=other,
-        )
+            value=repr(value),
+            other=other,
+        ),
+        field=field,
+    )
 
 
 def _refuse_if_referenced(

@@ -21,6 +21,7 @@ from app.applications.service import locked_application, visible
 from app.audit.labels import action_label, action_labels
 from app.core.audit import apply_changes, record, snapshot
 from app.core.auth import check_role
+from app.core.db import refuse_taken
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
@@ -1032,24 +1033,19 @@ def add_enrollment(
             errors=[{"field": "body.student_id", "message": problem}],
         )
     _attended_problem(data.attended_hours, batch)
-    existing = session.exec(
+    refuse_taken(
+        session,
         select(TrainingEnrollment.id).where(
             TrainingEnrollment.batch_id == batch_id,
             TrainingEnrollment.student_id == data.student_id,
-        )
-    ).first()
-    if existing is not None:
-        raise Conflict(
-            _(
-                "Student {student_no} is already enrolled in batch {batch_id} (enrolment "
-                "{existing})",
-                student_no=student.student_no,
-                batch_id=batch_id,
-                existing=existing,
-            ),
-            code="duplicate",
-            existing_id=existing,
-        )
+        ),
+        lambda existing: _(
+            "Student {student_no} is already enrolled in batch {batch_id} (enrolment {existing})",
+            student_no=student.student_no,
+            batch_id=batch_id,
+            existing=existing,
+        ),
+    )
     enrollment = TrainingEnrollment(batch_id=batch_id, **data.model_dump())
     session.add(enrollment)
     _commit(session, principal, "enroll", ENROLLMENT_ENTITY, enrollment)
