@@ -469,19 +469,22 @@ def _check_references(
     level: Level,
     major_ids: Sequence[int],
 ) -> None:
-    _check_certificate(session, certificate_id, level)
+    check_certificate_level(session, certificate_id, level)
     check_majors(session, principal, major_ids)
 
 
-def _check_certificate(session: Session, certificate_id: int, level: Level) -> Certificate:
-    """The certificate, which must exist and offer ``level``."""
+def check_certificate_level(
+    session: Session, certificate_id: int, level: Level, prefix: str = "body."
+) -> Certificate:
+    """The certificate, which must exist and offer ``level`` (422 on ``{prefix}certificate_id``
+    or ``{prefix}level`` otherwise)."""
     certificate = session.get(Certificate, certificate_id)
     if certificate is None:
         raise UnprocessableEntity(
             _("No certificate with id {certificate_id}", certificate_id=certificate_id),
             errors=[
                 {
-                    "field": "body.certificate_id",
+                    "field": f"{prefix}certificate_id",
                     "message": _("no certificate {certificate_id}", certificate_id=certificate_id),
                 }
             ],
@@ -496,7 +499,10 @@ def _check_certificate(session: Session, certificate_id: int, level: Level) -> C
                 offered=offered,
             ),
             errors=[
-                {"field": "body.level", "message": _("offered levels: {offered}", offered=offered)}
+                {
+                    "field": f"{prefix}level",
+                    "message": _("offered levels: {offered}", offered=offered),
+                }
             ],
         )
     return certificate
@@ -693,7 +699,9 @@ def update_application(
         for name in ("year", "certificate_id", "level", "tier")
     }
     if {"certificate_id", "level"} & changes.keys():
-        certificate_name = _check_certificate(session, key["certificate_id"], key["level"]).name
+        certificate_name = check_certificate_level(
+            session, key["certificate_id"], key["level"]
+        ).name
     _check_cohorts(key["year"], cohorts)
     if key.keys() & changes.keys():
         _check_unique(session, **key, own_id=application_id)

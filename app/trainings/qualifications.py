@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from app.applications.service import check_certificate_level
 from app.core.audit import apply_changes, delete_row, save_new
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
@@ -27,7 +28,7 @@ from app.trainings.models import (
     QualificationUpdate,
     validity_problem,
 )
-from app.trainings.service import _check_certificate_level, _teacher_or_422, number_holder
+from app.trainings.service import _teacher_or_422, number_holder
 
 QUALIFICATION_ENTITY = "evaluator_qualification"
 READERS = READ_ALL | {Role.college_manager, Role.teacher}
@@ -154,7 +155,7 @@ def create_qualification(
     teacher = _teacher_or_422(session, principal, data.teacher_id, "body.teacher_id")
     if principal.role == Role.college_manager and teacher.college_id != principal.college_id:
         raise Forbidden(_("A college manager records their own college's teachers only"))
-    _check_certificate_level(session, data.certificate_id, data.level)
+    check_certificate_level(session, data.certificate_id, data.level)
     _check_number_free(session, data.qualification_no, None)
     qualification = EvaluatorQualification.model_validate(data.model_dump())
     save_new(session, principal, qualification, QUALIFICATION_ENTITY)
@@ -210,7 +211,7 @@ def update_qualification(
             message, errors=[{"field": "body.valid_until", "message": message}]
         )
     if "certificate_id" in changes or "level" in changes:
-        _check_certificate_level(session, merged["certificate_id"], merged["level"])
+        check_certificate_level(session, merged["certificate_id"], merged["level"])
     if "qualification_no" in changes:
         _check_number_free(session, changes["qualification_no"], qualification_id)
     apply_changes(session, principal, qualification, changes, QUALIFICATION_ENTITY)

@@ -17,7 +17,7 @@ from app.applications.models import (
     ApplicationStatus,
     PilotApplication,
 )
-from app.applications.service import locked_application, visible
+from app.applications.service import check_certificate_level, locked_application, visible
 from app.audit.labels import action_label, action_labels
 from app.core.audit import apply_changes, record, snapshot
 from app.core.auth import check_role
@@ -31,7 +31,7 @@ from app.core.locks import lock_first, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
-from app.reference.models import Certificate, Level, Major, Student, Teacher
+from app.reference.models import Certificate, Major, Student, Teacher
 from app.trainings.models import (
     BatchCreate,
     BatchFilters,
@@ -280,38 +280,6 @@ def _teacher_or_422(session: Session, principal: Principal, teacher_id: int, fie
     return teacher
 
 
-def _check_certificate_level(
-    session: Session, certificate_id: int, level: Level, prefix: str = "body."
-) -> None:
-    certificate = session.get(Certificate, certificate_id)
-    if certificate is None:
-        raise UnprocessableEntity(
-            _("No certificate with id {certificate_id}", certificate_id=certificate_id),
-            errors=[
-                {
-                    "field": f"{prefix}certificate_id",
-                    "message": _("no certificate {certificate_id}", certificate_id=certificate_id),
-                }
-            ],
-        )
-    if level not in certificate.level_list:
-        offered = "、".join(lv.value for lv in certificate.level_list)
-        raise UnprocessableEntity(
-            _(
-                "The certificate {name} is not offered at level {level}; it offers {offered}",
-                name=certificate.name,
-                level=label(level),
-                offered=offered,
-            ),
-            errors=[
-                {
-                    "field": f"{prefix}level",
-                    "message": _("offered levels: {offered}", offered=offered),
-                }
-            ],
-        )
-
-
 def number_holder(
     session: Session, model: Any, number_field: Any, number: str, own_id: int | None
 ) -> tuple[int, str, str] | None:
@@ -396,7 +364,7 @@ def create_training(
     check_role(principal, *TRAINING_WRITERS, what=N_("write teacher trainings"))
     teacher = _teacher_or_422(session, principal, data.teacher_id, "body.teacher_id")
     _require_training_writer(principal, teacher)
-    _check_certificate_level(session, data.certificate_id, data.level)
+    check_certificate_level(session, data.certificate_id, data.level)
     training = TeacherTraining.model_validate(data.model_dump())
     session.add(training)
     _commit(session, principal, "create", TRAINING_ENTITY, training)
@@ -462,7 +430,7 @@ def update_training(
     if problem:
         raise UnprocessableEntity(problem, errors=[{"field": "body.end_date", "message": problem}])
     if {"certificate_id", "level"} & set(changes):
-        _check_certificate_level(
+        check_certificate_level(
             session,
             changes.get("certificate_id", training.certificate_id),
             changes.get("level", training.level),
