@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.applications.service import check_certificate_level
 from app.core.audit import apply_changes, delete_row, save_new
-from app.core.errors import Conflict, Forbidden, UnprocessableEntity
+from app.core.errors import Forbidden, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
 from app.core.labels import label
@@ -28,7 +28,7 @@ from app.trainings.models import (
     QualificationUpdate,
     validity_problem,
 )
-from app.trainings.service import _teacher_or_422, number_holder
+from app.trainings.service import _teacher_or_422, refuse_number_taken
 
 QUALIFICATION_ENTITY = "evaluator_qualification"
 READERS = READ_ALL | {Role.college_manager, Role.teacher}
@@ -130,22 +130,21 @@ QUALIFICATIONS = Listing(
 
 
 def _check_number_free(session: Session, number: str, own_id: int | None) -> None:
-    number_field = EvaluatorQualification.qualification_no
-    holder = number_holder(session, EvaluatorQualification, number_field, number, own_id)
-    if holder is not None:
-        other_id, name, staff_no = holder
-        raise Conflict(
-            _(
-                "考评员 qualification number {number} is already held by {name} ({staff_no}), "
-                "qualification {id}; numbers are unique",
-                number=number,
-                name=name,
-                staff_no=staff_no,
-                id=other_id,
-            ),
-            code="duplicate",
-            existing_id=other_id,
-        )
+    refuse_number_taken(
+        session,
+        EvaluatorQualification,
+        EvaluatorQualification.qualification_no,
+        number,
+        own_id,
+        lambda other_id, name, staff_no: _(
+            "考评员 qualification number {number} is already held by {name} ({staff_no}), "
+            "qualification {id}; numbers are unique",
+            number=number,
+            name=name,
+            staff_no=staff_no,
+            id=other_id,
+        ),
+    )
 
 
 def create_qualification(

@@ -4,7 +4,7 @@ majors and cohorts); and their lists. Every change is audited and committed here
 coverage is in :mod:`app.trainings.reports`."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -280,11 +280,17 @@ def _teacher_or_422(session: Session, principal: Principal, teacher_id: int, fie
     return teacher
 
 
-def number_holder(
-    session: Session, model: Any, number_field: Any, number: str, own_id: int | None
-) -> tuple[int, str, str] | None:
-    """The row of ``model`` other than ``own_id`` whose ``number_field`` is ``number`` (a
-    certificate number, unique): its id, and its teacher's name and staff number."""
+def refuse_number_taken(
+    session: Session,
+    model: Any,
+    number_field: Any,
+    number: str,
+    own_id: int | None,
+    detail: Callable[[int, str, str], str],
+) -> None:
+    """409 ``duplicate`` when a row of ``model`` other than ``own_id`` carries ``number`` in
+    ``number_field`` (a certificate number, unique), naming its teacher: ``detail(id, name,
+    staff_no)`` says it in the caller's words."""
     statement = (
         select(model.id, Teacher.name, Teacher.staff_no)
         .join(Teacher, col(Teacher.id) == model.teacher_id)
@@ -292,29 +298,34 @@ def number_holder(
     )
     if own_id is not None:
         statement = statement.where(model.id != own_id)
-    holder: tuple[int, str, str] | None = session.exec(statement).first()
-    return holder
+    holder = session.exec(statement).first()
+    if holder is not None:
+        other_id, name, staff_no = holder
+        raise Conflict(
+            detail(other_id, name, staff_no),
+            code="duplicate",
+            existing_id=other_id,
+            holder=f"{name} ({staff_no})",
+        )
 
 
 def _check_number_free(session: Session, number: str, own_id: int | None) -> None:
     """409 naming the holder when another training already carries ``number``."""
-    number_field = TeacherTraining.trainer_certificate_no
-    holder = number_holder(session, TeacherTraining, number_field, number, own_id)
-    if holder is not None:
-        training_id, name, staff_no = holder
-        raise Conflict(
-            _(
-                "Trainer certificate number {number} is already held by {name} "
-                "({staff_no}), training {training_id}; certificate numbers are unique",
-                number=number,
-                name=name,
-                staff_no=staff_no,
-                training_id=training_id,
-            ),
-            code="duplicate",
-            existing_id=training_id,
-            holder=f"{name} ({staff_no})",
-        )
+    refuse_number_taken(
+        session,
+        TeacherTraining,
+        TeacherTraining.trainer_certificate_no,
+        number,
+        own_id,
+        lambda training_id, name, staff_no: _(
+            "Trainer certificate number {number} is already held by {name} "
+            "({staff_no}), training {training_id}; certificate numbers are unique",
+            number=number,
+            name=name,
+            staff_no=staff_no,
+            training_id=training_id,
+        ),
+    )
 
 
 def _commit(
