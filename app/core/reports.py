@@ -10,11 +10,13 @@ the CSV is the plain table (header row first) a script reads.
 
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from app.core.export import ExportColumn, ExportFormat, export_response
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
+
+M = TypeVar("M")
 
 TOTAL = N_("Total")
 """The label of a report's totals row (合计)."""
@@ -74,3 +76,17 @@ def report_response(
     return export_response(
         rows, columns, fmt, filename, sheet=title, heading=heading, totals=totals
     )
+
+
+def trusted_row(model: type[M], values: dict[str, Any]) -> M:
+    """``model`` holding ``values`` as they are, without validating them: for a report's many
+    rows read from SQL columns that already hold each field's type (ints, strings, dates,
+    Decimals, enum members; None only where the field allows it). It sets the state pydantic's
+    ``model_construct`` sets (every field given, no extra, no private attributes) at a tenth
+    of its cost per row, which was most of a 10,000-row report's time."""
+    row = object.__new__(model)
+    object.__setattr__(row, "__dict__", values)
+    object.__setattr__(row, "__pydantic_fields_set__", set(values))
+    object.__setattr__(row, "__pydantic_extra__", None)
+    object.__setattr__(row, "__pydantic_private__", None)
+    return row

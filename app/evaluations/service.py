@@ -442,6 +442,7 @@ def _compute(
         for e in session.exec(select(Evaluation).where(Evaluation.year == year)).all()
     }
     now = utcnow()
+    changed: list[tuple[Evaluation, dict[str, Any] | None]] = []
     for app_id in sorted(headcount_of):
         evaluation = existing.get(app_id)
         before = snapshot(evaluation)
@@ -453,7 +454,11 @@ def _compute(
         evaluation.indicators = _figures(values[app_id], headcount_of[app_id], scheme)
         evaluation.computed_at = now
         _retotal(evaluation, scheme)
-        session.flush()
+        changed.append((evaluation, before))
+    # One flush writes every evaluation (batched), then each audit event records its row as
+    # written (its id, version and updated_at); the events go in with the ranks' flush.
+    session.flush()
+    for evaluation, before in changed:
         record_row(session, principal, evaluation, ENTITY, action="compute", before=before)
     _rerank(session, year)
 

@@ -79,9 +79,16 @@ class _Pilots:
     colleges: dict[int, list[tuple[int, str]]]
 
 
-def _pilots(session: Session, application_ids: list[int], scope: int | None) -> _Pilots:
+def _pilots(
+    session: Session, application_ids: list[int], scope: int | None, group_by: FundingGroupBy
+) -> _Pilots:
+    """What the grouping names of the pilots: their labels (by pilot) or their colleges (by
+    college); nothing for the other groupings."""
     pilots = _Pilots(labels={}, colleges=defaultdict(list))
-    if not application_ids:
+    if not application_ids or group_by not in (FundingGroupBy.application, FundingGroupBy.college):
+        return pilots
+    if group_by == FundingGroupBy.college:
+        _read_colleges(session, application_ids, scope, pilots)
         return pilots
     for app_id, app_year, level, tier, certificate in session.exec(
         select(  # type: ignore[call-overload]
@@ -95,6 +102,12 @@ def _pilots(session: Session, application_ids: list[int], scope: int | None) -> 
         .where(col(PilotApplication.id).in_(application_ids))
     ).all():
         pilots.labels[app_id] = pilot_label(certificate, level, tier, app_year)
+    return pilots
+
+
+def _read_colleges(
+    session: Session, application_ids: list[int], scope: int | None, pilots: _Pilots
+) -> None:
     for app_id, college_id, college_name in session.exec(
         select(ApplicationMajor.application_id, College.id, College.name)
         .join(Major, col(Major.id) == ApplicationMajor.major_id)
@@ -104,7 +117,6 @@ def _pilots(session: Session, application_ids: list[int], scope: int | None) -> 
     ).all():
         if scope is None or college_id == scope:
             pilots.colleges[app_id].append((college_id or 0, college_name))
-    return pilots
 
 
 def _groups(line: LineFigures, group_by: FundingGroupBy, pilots: _Pilots) -> list[tuple[str, str]]:
@@ -171,7 +183,7 @@ def report(
     every line once."""
     scope = reader_scope(principal, N_("the funding report"))
     lines = line_figures(session, year, scope)
-    pilots = _pilots(session, sorted({line.application_id for line in lines}), scope)
+    pilots = _pilots(session, sorted({line.application_id for line in lines}), scope, group_by)
     tallies: dict[str, _Tally] = {}
     total = _Tally(label=translate(TOTAL))
     spend = _base_spend(session, [line.line_id for line in lines]) if group_by == "base" else {}

@@ -1202,37 +1202,28 @@ def line_figures(
 ) -> list[LineFigures]:
     """Every budget line (of sources of fiscal ``year``; of pilots with a major of
     ``college_id``) with allocated, spent (reversals netted) and the subsidies paid and not
-    reversed. Three scalar subqueries, one statement."""
-    unreversed = not_reversed()
-    subsidies = (
-        select(func.count())
-        .where(
-            col(Expenditure.line_id) == col(BudgetLine.id),
-            Expenditure.kind == ExpenditureKind.subsidy,
-            unreversed,
-        )
-        .scalar_subquery()
+    reversed. One statement: the lines left-joined to their entries (and each entry to the
+    reversal pointing at it, at most one), summed per line."""
+    standing_subsidy = sa.and_(
+        col(Expenditure.kind) == ExpenditureKind.subsidy, col(_Reversal.id).is_(None)
     )
-    subsidy_fen = (
-        select(sum_fen(Expenditure.amount))
-        .where(
-            col(Expenditure.line_id) == col(BudgetLine.id),
-            Expenditure.kind == ExpenditureKind.subsidy,
-            unreversed,
+    statement = (
+        select(  # type: ignore[call-overload]
+            BudgetLine.id,
+            BudgetLine.source_id,
+            FundingSource.name,
+            BudgetLine.application_id,
+            BudgetLine.category,
+            _fen(BudgetLine.amount),
+            sum_fen(Expenditure.amount),
+            func.count(sa.case((standing_subsidy, col(Expenditure.id)))),
+            sum_fen(sa.case((standing_subsidy, col(Expenditure.amount)))),
         )
-        .scalar_subquery()
+        .join(FundingSource, col(FundingSource.id) == BudgetLine.source_id)
+        .outerjoin(Expenditure, col(Expenditure.line_id) == BudgetLine.id)
+        .outerjoin(_Reversal, col(_Reversal.reverses_id) == col(Expenditure.id))
+        .group_by(col(BudgetLine.id), col(FundingSource.id))
     )
-    statement = select(  # type: ignore[call-overload]
-        BudgetLine.id,
-        BudgetLine.source_id,
-        FundingSource.name,
-        BudgetLine.application_id,
-        BudgetLine.category,
-        _fen(BudgetLine.amount),
-        line_spent_subquery(),
-        subsidies,
-        subsidy_fen,
-    ).join(FundingSource, col(FundingSource.id) == BudgetLine.source_id)
     if year is not None:
         statement = statement.where(FundingSource.fiscal_year == year)
     if college_id is not None:
@@ -1261,7 +1252,7 @@ def line_figures(
             spent,
             count,
             subsidy,
-        ) in session.exec(statement.order_by(col(BudgetLine.id))).all()
+        ) in session.connection().execute(statement.order_by(col(BudgetLine.id))).all()
     ]
 
 

@@ -255,27 +255,33 @@ def _pilot_statement(
 def _pilot_rows(
     pilots: Sequence[Any], assignments: Sequence[Any], evaluators: Sequence[Any]
 ) -> list[CoveragePilot]:
-    """One row per pilot, in the pilots' order, from the assignments of all of them."""
+    """One row per pilot, in the pilots' order, from the assignments of all of them; a pilot
+    is (id, year, certificate id, certificate name, level, tier, status)."""
     by_pilot: dict[int, list[Any]] = defaultdict(list)
     for row in assignments:
         by_pilot[row[0]].append(row)
     evaluators_of: dict[int, list[Any]] = defaultdict(list)
     for row in evaluators:
         evaluators_of[row[0]].append(row)
-    return [
-        CoveragePilot(
-            **_figure(by_pilot.get(application.id, [])).model_dump(),
-            evaluators=_evaluator_figure(evaluators_of.get(application.id, [])),
-            application_id=application.id,
-            year=application.year,
-            certificate_id=application.certificate_id,
-            certificate_name=certificate_name,
-            level=application.level,
-            tier=application.tier.value,
-            status=application.status.value,
+    rows = []
+    for app_id, app_year, certificate_id, certificate_name, level, tier, app_status in pilots:
+        assigned, certified, shared = _tally(by_pilot.get(app_id, []))
+        rows.append(
+            CoveragePilot(
+                assigned=assigned,
+                certified=certified,
+                **shared,
+                evaluators=_evaluator_figure(evaluators_of.get(app_id, [])),
+                application_id=app_id,
+                year=app_year,
+                certificate_id=certificate_id,
+                certificate_name=certificate_name,
+                level=level,
+                tier=tier.value,
+                status=app_status.value,
+            )
         )
-        for application, certificate_name in pilots
-    ]
+    return rows
 
 
 def _college_rows(assignments: Sequence[Any], evaluators: Sequence[Any]) -> list[CoverageCollege]:
@@ -323,6 +329,57 @@ def _overall(pilot_rows: Sequence[CoveragePilot]) -> CoverageTotals:
     )
 
 
+def _pilots_and_assignments(
+    session: Session, statement: Any, today: date
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The pilots of ``statement`` (newest year first), and the assignments and evaluator
+    assignments of their teachers (as :func:`_assignments` and
+    :func:`_evaluator_assignments` give them), from one statement: each pilot left-joined to
+    its assignments, each with whether a trainer certificate covers it and, for an
+    evaluator's, whether a 考评员 qualification does."""
+    evaluator = col(PilotTeacher.evaluator).is_(True)
+    rows = (
+        session.connection()
+        .execute(  # columns only: plain rows, no ORM row processing
+            statement.with_only_columns(
+                col(PilotApplication.id),
+                col(PilotApplication.year),
+                col(PilotApplication.certificate_id),
+                col(Certificate.name),
+                col(PilotApplication.level),
+                col(PilotApplication.tier),
+                col(PilotApplication.status),
+                col(Teacher.name),
+                col(Teacher.staff_no),
+                col(College.id),
+                col(College.name),
+                sa.case((col(PilotTeacher.id).is_not(None), covered_expression(today))),
+                evaluator,
+                sa.case((evaluator, qualified_expression(today))),
+            )
+            .outerjoin(PilotTeacher, col(PilotTeacher.application_id) == PilotApplication.id)
+            .outerjoin(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
+            .outerjoin(College, col(College.id) == Teacher.college_id)
+            .order_by(
+                col(PilotApplication.year).desc(), col(PilotApplication.id), col(Teacher.staff_no)
+            )
+        )
+        .all()
+    )
+    pilots: dict[int, Any] = {}
+    assignments: list[Any] = []
+    evaluators: list[Any] = []
+    for row in rows:
+        pilots.setdefault(row[0], row[:7])
+        if row[8] is None:  # a pilot without teachers
+            continue
+        assigned = (row[0], *row[7:11])
+        assignments.append((*assigned, row[11]))
+        if row[12]:
+            evaluators.append((*assigned, row[13]))
+    return list(pilots.values()), assignments, evaluators
+
+
 def coverage_report(
     session: Session,
     principal: Principal,
@@ -332,16 +389,12 @@ def coverage_report(
     status: ApplicationStatus | None = None,
     certificate_id: int | None = None,
 ) -> TeacherCoverageReport:
-    """Coverage per pilot, per teachers' college and overall, in two statements whatever the
+    """Coverage per pilot, per teachers' college and overall, in one statement whatever the
     number of pilots and teachers. Without ``status`` rejected and draft pilots are left out."""
     _require_report_reader(principal)
-    statement = _pilot_statement(principal, year, status, certificate_id)
-    pilots = session.exec(
-        statement.order_by(col(PilotApplication.year).desc(), col(PilotApplication.id))
-    ).all()
-    ids_subquery = statement.with_only_columns(col(PilotApplication.id)).order_by(None)
-    assignments = _assignments(session, ids_subquery, today)
-    evaluators = _evaluator_assignments(session, ids_subquery, today)
+    pilots, assignments, evaluators = _pilots_and_assignments(
+        session, _pilot_statement(principal, year, status, certificate_id), today
+    )
     pilot_rows = _pilot_rows(pilots, assignments, evaluators)
     return TeacherCoverageReport(
         year=year,
