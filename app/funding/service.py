@@ -1197,27 +1197,26 @@ class LineFigures:
     subsidies_amount: Decimal
 
 
-def line_figures(
-    session: Session, year: int | None = None, college_id: int | None = None
-) -> list[LineFigures]:
+def line_money_statement(year: int | None = None, college_id: int | None = None) -> Any:
     """Every budget line (of sources of fiscal ``year``; of pilots with a major of
-    ``college_id``) with allocated, spent (reversals netted) and the subsidies paid and not
-    reversed. One statement: the lines left-joined to their entries (and each entry to the
-    reversal pointing at it, at most one), summed per line."""
+    ``college_id``): id, source_id, source_name, application_id, category and, in integer fen,
+    allocated, spent (reversals netted), then the subsidies paid and not reversed (count, fen).
+    The lines left-joined to their entries (and each entry to the reversal pointing at it, at
+    most one), summed per line."""
     standing_subsidy = sa.and_(
         col(Expenditure.kind) == ExpenditureKind.subsidy, col(_Reversal.id).is_(None)
     )
     statement = (
         select(  # type: ignore[call-overload]
-            BudgetLine.id,
-            BudgetLine.source_id,
-            FundingSource.name,
-            BudgetLine.application_id,
-            BudgetLine.category,
-            _fen(BudgetLine.amount),
-            sum_fen(Expenditure.amount),
-            func.count(sa.case((standing_subsidy, col(Expenditure.id)))),
-            sum_fen(sa.case((standing_subsidy, col(Expenditure.amount)))),
+            col(BudgetLine.id).label("id"),
+            col(BudgetLine.source_id).label("source_id"),
+            col(FundingSource.name).label("source_name"),
+            col(BudgetLine.application_id).label("application_id"),
+            col(BudgetLine.category).label("category"),
+            _fen(BudgetLine.amount).label("allocated"),
+            sum_fen(Expenditure.amount).label("spent"),
+            func.count(sa.case((standing_subsidy, col(Expenditure.id)))).label("subsidies"),
+            sum_fen(sa.case((standing_subsidy, col(Expenditure.amount)))).label("subsidy_fen"),
         )
         .join(FundingSource, col(FundingSource.id) == BudgetLine.source_id)
         .outerjoin(Expenditure, col(Expenditure.line_id) == BudgetLine.id)
@@ -1230,6 +1229,14 @@ def line_figures(
         statement = statement.where(
             col(BudgetLine.application_id).in_(_pilots_of_college(college_id))
         )
+    return statement
+
+
+def line_figures(
+    session: Session, year: int | None = None, college_id: int | None = None
+) -> list[LineFigures]:
+    """Every budget line of :func:`line_money_statement` with its money, in one statement."""
+    statement = line_money_statement(year, college_id)
     return [
         LineFigures(
             line_id=line_id,
