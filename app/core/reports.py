@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from app.core.export import ExportColumn, ExportFormat, export_response
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
@@ -90,3 +92,10 @@ def trusted_row(model: type[M], values: dict[str, Any]) -> M:
     object.__setattr__(row, "__pydantic_extra__", None)
     object.__setattr__(row, "__pydantic_private__", None)
     return row
+
+
+def stored_text(column: Any) -> Any:
+    """An enum column read as the text it stores (its member's value), without the column
+    type's per-value conversion: a report reading many rows makes members (or keeps the
+    values) itself, by a dict lookup."""
+    return sa.type_coerce(column, sa.String())

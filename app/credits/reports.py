@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from app.applications.models import PilotApplication
@@ -14,7 +13,7 @@ from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
-from app.core.reports import TOTAL, trusted_row
+from app.core.reports import TOTAL, stored_text, trusted_row
 from app.core.roles import Principal, Role
 from app.credits.models import (
     ZERO,
@@ -76,12 +75,8 @@ def _report_scope(principal: Principal) -> int | None:
     return principal.college_id if principal.role == Role.college_manager else None
 
 
-def _plain(column: Any) -> Any:
-    """An enum column read as its stored text, made a member by a lookup in the dicts below:
-    cheaper per row than the column type's conversion (or the enum's own call)."""
-    return sa.type_coerce(column, sa.String())
-
-
+# The level and mode of a row read as stored text (stored_text), made members by lookup:
+# cheaper per row than the column type's conversion or the enum's own call.
 _LEVELS = {level.value: level for level in Level}
 _MODES = {mode.value: mode for mode in ConversionMode}
 
@@ -100,7 +95,7 @@ def _report_statement(
             Major.name,
             Student.cohort,
             Certificate.name,
-            _plain(ExamSession.level),
+            stored_text(ExamSession.level),
             EvaluationOrg.name,
             IssuedCertificate.number,
             IssuedCertificate.issue_date,
@@ -109,7 +104,7 @@ def _report_statement(
             Course.name,
             ConversionRule.id,
             ConversionRule.credits,
-            _plain(ConversionRule.mode),
+            stored_text(ConversionRule.mode),
             ConversionRequest.decided_on,
         )
         .select_from(ConversionRequest)
