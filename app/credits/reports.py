@@ -217,7 +217,7 @@ def conversion_report(
         per_rule=per_rule,
         per_course=per_course,
         conversions=len(rows),
-        credits=sum((r.credits for r in rows), ZERO),
+        credits=sum((rule.credits for rule in per_rule), ZERO),
     )
 
 

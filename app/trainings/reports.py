@@ -5,6 +5,7 @@ and overall, in JSON or as a CSV/XLSX download."""
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -342,48 +343,57 @@ def _overall(pilot_rows: Sequence[CoveragePilot]) -> CoverageTotals:
     )
 
 
-def _pilots_and_assignments(
-    session: Session, statement: Any, today: date
-) -> tuple[list[Any], list[Any], list[Any]]:
-    """The pilots of ``statement`` (newest year first), and the assignments and evaluator
-    assignments of their teachers (as :func:`_assignments` and
-    :func:`_evaluator_assignments` give them), from one statement: each pilot left-joined to
-    its assignments, each with whether a trainer certificate covers it and, for an
-    evaluator's, whether a 考评员 qualification does."""
+@lru_cache(maxsize=64)
+def _report_statement(
+    scope: Principal,
+    year: int | None,
+    status: ApplicationStatus | None,
+    certificate_id: int | None,
+    today: date,
+) -> Any:
+    """The pilots the report covers (newest year first), each left-joined to its teachers'
+    assignments, each with whether a trainer certificate covers it and, for an evaluator's,
+    whether a 考评员 qualification does; columns only, the enums as stored text (plain rows,
+    no per-value conversion). Built once per set of arguments and kept: a statement is
+    immutable and remembers its cache key, and building both took as long as the database
+    answering. ``scope`` is the reader with only what :func:`visible` reads."""
     evaluator = col(PilotTeacher.evaluator).is_(True)
-    # Columns only, the enums as stored text: plain rows, no per-value conversion.
-    rows = (
-        session.connection()
-        .execute(
-            statement.with_only_columns(
-                col(PilotApplication.id),
-                col(PilotApplication.year),
-                col(PilotApplication.certificate_id),
-                col(Certificate.name),
-                stored_text(PilotApplication.level),
-                stored_text(PilotApplication.tier),
-                stored_text(PilotApplication.status),
-                col(Teacher.name),
-                col(Teacher.staff_no),
-                col(College.id),
-                col(College.name),
-                sa.case((col(PilotTeacher.id).is_not(None), covered_expression(today))),
-                evaluator,
-                sa.case((evaluator, qualified_expression(today))),
-            )
-            .outerjoin(PilotTeacher, col(PilotTeacher.application_id) == PilotApplication.id)
-            .outerjoin(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
-            .outerjoin(College, col(College.id) == Teacher.college_id)
-            .order_by(
-                col(PilotApplication.year).desc(), col(PilotApplication.id), col(Teacher.staff_no)
-            )
+    return (
+        _pilot_statement(scope, year, status, certificate_id)
+        .with_only_columns(
+            col(PilotApplication.id),
+            col(PilotApplication.year),
+            col(PilotApplication.certificate_id),
+            col(Certificate.name),
+            stored_text(PilotApplication.level),
+            stored_text(PilotApplication.tier),
+            stored_text(PilotApplication.status),
+            col(Teacher.name),
+            col(Teacher.staff_no),
+            col(College.id),
+            col(College.name),
+            sa.case((col(PilotTeacher.id).is_not(None), covered_expression(today))),
+            evaluator,
+            sa.case((evaluator, qualified_expression(today))),
         )
-        .all()
+        .outerjoin(PilotTeacher, col(PilotTeacher.application_id) == PilotApplication.id)
+        .outerjoin(Teacher, col(Teacher.id) == PilotTeacher.teacher_id)
+        .outerjoin(College, col(College.id) == Teacher.college_id)
+        .order_by(
+            col(PilotApplication.year).desc(), col(PilotApplication.id), col(Teacher.staff_no)
+        )
     )
+
+
+def _pilots_and_assignments(
+    session: Session, statement: Any
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The pilots of :func:`_report_statement`, and the assignments and evaluator assignments
+    of their teachers (as :func:`_assignments` and :func:`_evaluator_assignments` give them)."""
     pilots: dict[int, Any] = {}
     assignments: list[Any] = []
     evaluators: list[Any] = []
-    for row in rows:
+    for row in session.connection().execute(statement).all():
         pilots.setdefault(row[0], row[:7])
         if row[8] is None:  # a pilot without teachers
             continue
@@ -406,9 +416,9 @@ def coverage_report(
     """Coverage per pilot, per teachers' college and overall, in one statement whatever the
     number of pilots and teachers. Without ``status`` rejected and draft pilots are left out."""
     _require_report_reader(principal)
-    pilots, assignments, evaluators = _pilots_and_assignments(
-        session, _pilot_statement(principal, year, status, certificate_id), today
-    )
+    scope = replace(principal, label="", user_id=None, api_key_id=None)
+    statement = _report_statement(scope, year, status, certificate_id, today)
+    pilots, assignments, evaluators = _pilots_and_assignments(session, statement)
     pilot_rows = _pilot_rows(pilots, assignments, evaluators)
     return TeacherCoverageReport(
         year=year,
