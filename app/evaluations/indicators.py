@@ -115,6 +115,8 @@ def _filed_plans(session: Session, ids: Sequence[int]) -> list[tuple[int, int, d
         )
         .where(col(PilotPlan.application_id).in_(ids), col(PilotPlan.status).in_(FILED_STATES))
     ).all()
+    if not plans:
+        return []
     first = dict(
         session.exec(
             select(AuditEvent.entity_id, func.min(AuditEvent.created_at))

@@ -378,24 +378,24 @@ def _retotal(evaluation: Evaluation, scheme: EvaluationScheme) -> None:
 
 
 def _rerank(session: Session, year: int) -> None:
-    """Competition ranking by total within the year (1, 2, 2, 4); no total, no rank."""
+    """Competition ranking by total within the year (1, 2, 2, 4); no total, no rank. One
+    read: the year's evaluations by total, those without one last."""
     rows = session.exec(
         select(Evaluation)
-        .where(Evaluation.year == year, col(Evaluation.total).is_not(None))
-        .order_by(col(Evaluation.total).desc())
+        .where(Evaluation.year == year)
+        .order_by(col(Evaluation.total).desc().nulls_last())
     ).all()
     previous: Decimal | None = None
     rank = 0
     for position, evaluation in enumerate(rows, start=1):
+        if evaluation.total is None:
+            evaluation.rank = None
+            continue
         if evaluation.total != previous:
             rank = position
             previous = evaluation.total
         if evaluation.rank != rank:
             evaluation.rank = rank
-    for evaluation in session.exec(
-        select(Evaluation).where(Evaluation.year == year, col(Evaluation.total).is_(None))
-    ).all():
-        evaluation.rank = None
     session.flush()
 
 
