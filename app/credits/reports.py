@@ -13,7 +13,7 @@ from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
-from app.core.reports import TOTAL, stored_text, trusted_row
+from app.core.reports import TOTAL, collector_paused, stored_text, trusted_row
 from app.core.roles import Principal, Role
 from app.credits.models import (
     ZERO,
@@ -78,6 +78,7 @@ def _report_scope(principal: Principal) -> int | None:
 # The level and mode of a row read as stored text (stored_text), made members by lookup:
 # cheaper per row than the column type's conversion or the enum's own call.
 _LEVELS = {level.value: level for level in Level}
+_ROW_FIELDS = set(ConversionReportRow.model_fields)
 _MODES = {mode.value: mode for mode in ConversionMode}
 
 
@@ -159,6 +160,7 @@ def _report_row(row: Any) -> ConversionReportRow:
             "mode": _MODES[row[16]],
             "approved_on": row[17],
         },
+        _ROW_FIELDS,
     )
 
 
@@ -207,10 +209,12 @@ def conversion_report(
     rule and per course; a college manager sees their college's students. ``pilot_year``
     keeps the conversions of certificates from that year's pilots (as the overview counts)."""
     college_id = _report_scope(principal)
-    # Core rows (the statement selects columns, no entities): no ORM row processing.
-    found = session.connection().execute(_report_statement(year, college_id, pilot_year)).all()
-    rows = [_report_row(row) for row in found]
-    per_rule, per_course = _counts(found)
+    statement = _report_statement(year, college_id, pilot_year)
+    with collector_paused():
+        # Core rows (the statement selects columns, no entities): no ORM row processing.
+        found = session.connection().execute(statement).all()
+        rows = [_report_row(row) for row in found]
+        per_rule, per_course = _counts(found)
     return ConversionReport(
         year=year,
         rows=rows,
