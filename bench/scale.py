@@ -7,10 +7,12 @@ generate_series(…)``: 30 approved pilots, 100,000 students, about 1,000,000 re
 at ``BENCH_SCALE=1`` (every count but the pilots, majors, colleges and teachers is multiplied by
 ``BENCH_SCALE``; default 0.1 so that a run takes minutes on two cores).
 
-Then it measures each report, called through its service function in a forked child (time and
-peak memory growth, best of ``BENCH_REPEAT`` runs, default 2), beside its floor: one SQL
-statement sent through the driver that returns the same figures. Targets: each report ≤ 1.5×
-its floor and under 2 s at ``BENCH_SCALE=1``.
+Then it measures each report, called through its service function in a forked child (peak
+memory growth; the first call apart, then the best of ``BENCH_WARM_CALLS`` more, default 3, as
+a serving worker answers; best of ``BENCH_REPEAT`` children, default 2), taking turns with its
+floor: one SQL statement sent through the driver that returns the same figures (the same
+groups, counts, sums and names), run the same way. Targets: each report ≤ 1.5× its floor and
+under 2 s at ``BENCH_SCALE=1``.
 
 PostgreSQL only: SQLite is refused (the generator is PostgreSQL SQL, and a province runs
 PostgreSQL).
@@ -31,7 +33,7 @@ import app.plugins  # noqa: F401
 from app.core.db import create_db_engine, is_sqlite
 from app.core.migrations import upgrade_to_head
 from app.core.roles import Principal, Role
-from bench.harness import Measurement, measure
+from bench.harness import measure_in_turns
 
 YEAR = 2024
 PILOTS = 30
@@ -235,38 +237,163 @@ SELECT college_id, sum(registered), sum(sat), sum(passed), sum(certified), sum(t
 FROM c FULL JOIN t USING (a, college_id) GROUP BY college_id
 """
 
-COMPUTE_FLOOR = f"""
-SELECT r.application_id, count(DISTINCT r.student_id),
-  count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat'),
-  count(DISTINCT r.student_id) FILTER (WHERE x.passed),
-  count(DISTINCT i.student_id) FILTER (WHERE i.status = 'valid')
-FROM exam_registrations r JOIN pilot_applications p ON p.id = r.application_id
-LEFT JOIN exam_results x ON x.registration_id = r.id
-LEFT JOIN issued_certificates i ON i.result_id = x.id
-WHERE r.live AND p.year = {YEAR} GROUP BY r.application_id
-"""
-
-COVERAGE_FLOOR = f"""
-SELECT pt.application_id, count(*), count(*) FILTER (WHERE EXISTS (
-  SELECT 1 FROM teacher_trainings tt WHERE tt.teacher_id = pt.teacher_id
+# Pieces the floors below share. A level's rank: 初级 < 中级 < 高级.
+RANK = "CASE {0} WHEN '初级' THEN 0 WHEN '中级' THEN 1 WHEN '高级' THEN 2 ELSE -1 END"
+COVERED = f"""EXISTS (SELECT 1 FROM teacher_trainings tt WHERE tt.teacher_id = pt.teacher_id
   AND tt.certificate_id = p.certificate_id AND tt.status = 'certified'
-  AND tt.level IN ('中级', '高级') AND tt.valid_until >= '{TODAY}'))
-FROM pilot_teachers pt JOIN pilot_applications p ON p.id = pt.application_id
-WHERE p.year = {YEAR} GROUP BY pt.application_id
+  AND {RANK.format("tt.level")} >= {RANK.format("p.level")}
+  AND (tt.certified_on IS NULL OR tt.certified_on <= '{TODAY}')
+  AND (tt.valid_until IS NULL OR tt.valid_until >= '{TODAY}'))"""
+QUALIFIED = f"""EXISTS (SELECT 1 FROM evaluator_qualifications q WHERE q.teacher_id = pt.teacher_id
+  AND q.certificate_id = p.certificate_id AND {RANK.format("q.level")} >= {RANK.format("p.level")}
+  AND q.issued_on <= '{TODAY}' AND (q.valid_until IS NULL OR q.valid_until >= '{TODAY}'))"""
+DUAL = f"""(t.dual_basis IS NOT NULL AND t.dual_recognised_on <= '{TODAY}'
+  AND (t.dual_valid_until IS NULL OR t.dual_valid_until >= '{TODAY}'))"""
+# Each budget line's money: allocated, spent (reversals netted), standing subsidies.
+LINES = f"""SELECT l.id, l.application_id, l.amount AS allocated,
+  coalesce(sum(e.amount), 0) AS spent,
+  count(e.id) FILTER (WHERE e.kind = 'subsidy' AND r.id IS NULL) AS subsidies,
+  coalesce(sum(e.amount) FILTER (WHERE e.kind = 'subsidy' AND r.id IS NULL), 0) AS subsidy_fen
+  FROM budget_lines l JOIN funding_sources s ON s.id = l.source_id
+  LEFT JOIN expenditures e ON e.line_id = l.id LEFT JOIN expenditures r ON r.reverses_id = e.id
+  WHERE s.fiscal_year = {YEAR} GROUP BY l.id"""
+# Approved conversions of certificates from a pilot of the year, per pilot.
+CONVERSIONS = f"""SELECT e.application_id AS a, count(*) AS n, sum(u.credits) AS credits
+  FROM conversion_requests q JOIN issued_certificates i ON i.id = q.issued_certificate_id
+  JOIN exam_sessions e ON e.id = i.session_id JOIN conversion_rules u ON u.id = q.rule_id
+  JOIN pilot_applications p ON p.id = e.application_id
+  WHERE q.status = 'approved' AND p.year = {YEAR} GROUP BY e.application_id"""
+
+# The overview: every figure it shows, in one statement.
+OVERVIEW_FLOOR = f"""
+WITH funnel AS (
+  SELECT sum(registered) AS registered, sum(sat) AS sat, sum(passed) AS passed,
+    sum(certified) AS certified FROM (
+    SELECT count(DISTINCT r.student_id) AS registered,
+      count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat') AS sat,
+      count(DISTINCT r.student_id) FILTER (WHERE x.passed) AS passed,
+      count(DISTINCT r.student_id) FILTER (WHERE i.id IS NOT NULL) AS certified
+    FROM exam_registrations r JOIN pilot_applications p ON p.id = r.application_id
+    LEFT JOIN exam_results x ON x.registration_id = r.id
+    LEFT JOIN issued_certificates i ON i.result_id = x.id AND i.status = 'valid'
+    WHERE r.live AND p.year = {YEAR} AND p.status IN ('approved', 'closed')
+    GROUP BY r.application_id) g),
+trained AS (
+  SELECT sum(n) AS trained FROM (
+    SELECT count(DISTINCT e.student_id) AS n
+    FROM training_enrollments e JOIN training_batches b ON b.id = e.batch_id
+    JOIN pilot_applications p ON p.id = b.application_id
+    WHERE p.year = {YEAR} AND p.status IN ('approved', 'closed') GROUP BY b.application_id) g),
+statuses AS (
+  SELECT json_agg(json_build_array(status, n, h)) AS statuses FROM (
+    SELECT status, count(*) AS n, sum(headcount) AS h FROM pilot_applications
+    WHERE year = {YEAR} GROUP BY status) g),
+coverage AS (
+  SELECT count(*) AS pilots, sum(assigned) AS assigned, sum(certified) AS certified,
+    count(*) FILTER (WHERE certified < assigned OR assigned = 0) AS below,
+    sum(evaluators) AS evaluators, sum(qualified) AS qualified,
+    count(*) FILTER (WHERE qualified < evaluators OR evaluators = 0) AS below_e
+  FROM (
+    SELECT count(pt.id) AS assigned, count(pt.id) FILTER (WHERE {COVERED}) AS certified,
+      count(pt.id) FILTER (WHERE pt.evaluator) AS evaluators,
+      count(pt.id) FILTER (WHERE pt.evaluator AND {QUALIFIED}) AS qualified
+    FROM pilot_applications p LEFT JOIN pilot_teachers pt ON pt.application_id = p.id
+    WHERE p.year = {YEAR} AND p.status NOT IN ('rejected', 'draft') GROUP BY p.id) g),
+dual AS (
+  SELECT count(*) AS teachers, count(*) FILTER (WHERE {DUAL}) AS dual,
+    count(*) FILTER (WHERE t.id IN (SELECT pt.teacher_id FROM pilot_teachers pt
+      JOIN pilot_applications p ON p.id = pt.application_id
+      WHERE p.year = {YEAR} AND p.status NOT IN ('rejected', 'draft'))) AS pilot_teachers,
+    count(*) FILTER (WHERE {DUAL} AND t.id IN (SELECT pt.teacher_id FROM pilot_teachers pt
+      JOIN pilot_applications p ON p.id = pt.application_id
+      WHERE p.year = {YEAR} AND p.status NOT IN ('rejected', 'draft'))) AS pilot_dual
+  FROM teachers t),
+funds AS (SELECT sum(allocated) AS allocated, sum(spent) AS spent FROM ({LINES}) l),
+credits AS (SELECT sum(n) AS conversions, sum(credits) AS credits FROM ({CONVERSIONS}) c),
+ratings AS (
+  SELECT json_object_agg(coalesce(rating, 'unrated'), n) AS ratings,
+    sum(n) FILTER (WHERE rating = '不合格') AS flagged
+  FROM (SELECT rating, count(*) AS n FROM evaluations WHERE year = {YEAR} GROUP BY rating) g)
+SELECT * FROM funnel, trained, statuses, coverage, dual, funds, credits, ratings
 """
 
+# Compute: every pilot's every indicator's facts, in one statement (the writes of the
+# evaluations and their audit events are the report's own extra work).
+COMPUTE_FLOOR = f"""
+WITH p AS (SELECT id, headcount, certificate_id, level FROM pilot_applications
+  WHERE year = {YEAR} AND status IN ('approved', 'closed')),
+exams AS (
+  SELECT r.application_id AS a, count(DISTINCT r.student_id) AS registered,
+    count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat') AS sat,
+    count(DISTINCT r.student_id) FILTER (WHERE x.passed) AS passed
+  FROM exam_registrations r LEFT JOIN exam_results x ON x.registration_id = r.id
+  WHERE r.live AND r.application_id IN (SELECT id FROM p) GROUP BY r.application_id),
+issued AS (
+  SELECT e.application_id AS a, count(DISTINCT i.student_id) FILTER (WHERE i.status = 'valid')
+    AS valid, count(*) AS any_status
+  FROM issued_certificates i JOIN exam_sessions e ON e.id = i.session_id
+  WHERE e.application_id IN (SELECT id FROM p) GROUP BY e.application_id),
+teachers AS (
+  SELECT pt.application_id AS a, count(*) AS assigned, count(*) FILTER (WHERE {COVERED})
+    AS certified, count(*) FILTER (WHERE {DUAL}) AS dual
+  FROM pilot_teachers pt JOIN p ON p.id = pt.application_id
+  JOIN teachers t ON t.id = pt.teacher_id GROUP BY pt.application_id),
+money AS (SELECT application_id AS a, sum(allocated) AS allocated, sum(spent) AS spent
+  FROM ({LINES}) l GROUP BY application_id),
+plans AS (
+  SELECT m.application_id AS a, count(*) AS majors, count(pl.id) AS filed
+  FROM pilot_application_majors m LEFT JOIN pilot_plans pl ON pl.application_id =
+    m.application_id AND pl.major_id = m.major_id AND pl.status IN ('filed', 'acknowledged')
+  WHERE m.application_id IN (SELECT id FROM p) GROUP BY m.application_id)
+SELECT p.id, p.headcount, plans.majors, plans.filed,
+  EXISTS (SELECT 1 FROM exam_sessions s WHERE s.application_id = p.id) AS with_session,
+  exams.registered, exams.sat, exams.passed, issued.valid, issued.any_status,
+  teachers.assigned, teachers.certified, teachers.dual, money.allocated, money.spent,
+  conversions.n, EXISTS (SELECT 1 FROM conversion_rules u WHERE u.certificate_id =
+    p.certificate_id) AS convertible
+FROM p LEFT JOIN exams ON exams.a = p.id LEFT JOIN issued ON issued.a = p.id
+LEFT JOIN teachers ON teachers.a = p.id LEFT JOIN money ON money.a = p.id
+LEFT JOIN plans ON plans.a = p.id LEFT JOIN ({CONVERSIONS}) conversions ON conversions.a = p.id
+"""
+
+# Coverage per pilot (with the missing teachers' names), per teachers' college and overall.
+COVERAGE_FLOOR = f"""
+WITH a AS (
+  SELECT pt.application_id, p.year, c.name AS certificate, t.name || ' (' || t.staff_no || ')'
+    AS teacher, t.staff_no, k.id AS college_id, k.name AS college, pt.evaluator,
+    {COVERED} AS covered, pt.evaluator AND {QUALIFIED} AS qualified
+  FROM pilot_teachers pt JOIN pilot_applications p ON p.id = pt.application_id
+  JOIN certificates c ON c.id = p.certificate_id JOIN teachers t ON t.id = pt.teacher_id
+  JOIN colleges k ON k.id = t.college_id
+  WHERE p.year = {YEAR} AND p.status NOT IN ('rejected', 'draft'))
+SELECT application_id, min(year), min(certificate), college_id, min(college), count(*),
+  count(*) FILTER (WHERE covered),
+  string_agg(teacher, ', ' ORDER BY staff_no) FILTER (WHERE NOT covered),
+  count(*) FILTER (WHERE evaluator), count(*) FILTER (WHERE qualified),
+  string_agg(teacher, ', ' ORDER BY staff_no) FILTER (WHERE evaluator AND NOT qualified)
+FROM a GROUP BY GROUPING SETS ((application_id), (college_id), ())
+"""
+
+# Per college (a pilot counts in each college of its majors) and overall, with the funds'
+# whole amount.
 FUNDING_FLOOR = f"""
-SELECT l.id, l.amount, coalesce(sum(e.amount), 0),
-  count(*) FILTER (WHERE e.kind = 'subsidy'),
-  coalesce(sum(e.amount) FILTER (WHERE e.kind = 'subsidy'), 0)
-FROM budget_lines l JOIN funding_sources s ON s.id = l.source_id
-LEFT JOIN expenditures e ON e.line_id = l.id
-WHERE s.fiscal_year = {YEAR} GROUP BY l.id
+WITH l AS ({LINES}),
+colleges AS (
+  SELECT DISTINCT m.application_id, k.id, k.name FROM pilot_application_majors m
+  JOIN majors j ON j.id = m.major_id JOIN colleges k ON k.id = j.college_id)
+SELECT k.id, k.name, sum(l.allocated), sum(l.spent), sum(l.subsidies), sum(l.subsidy_fen)
+FROM l JOIN colleges k ON k.application_id = l.application_id GROUP BY k.id, k.name
+UNION ALL
+SELECT NULL, NULL, sum(allocated), sum(spent), sum(subsidies),
+  (SELECT sum(amount) FROM funding_sources WHERE fiscal_year = {YEAR}) FROM l
 """
 
+# The rows, with each conversion's rule's and course's count and credits beside it.
 CREDITS_FLOOR = f"""
 SELECT q.id, st.student_no, st.name, m.code, m.name, st.cohort, c.name, e.level, o.name,
-  i.number, i.issue_date, k.code, k.name, u.credits, u.mode, q.decided_on
+  i.number, i.issue_date, k.code, k.name, u.credits, u.mode, q.decided_on,
+  count(*) OVER (PARTITION BY u.id), sum(u.credits) OVER (PARTITION BY u.id),
+  count(*) OVER (PARTITION BY k.id), sum(u.credits) OVER (PARTITION BY k.id)
 FROM conversion_requests q JOIN students st ON st.id = q.student_id
 JOIN majors m ON m.id = st.major_id JOIN issued_certificates i ON i.id = q.issued_certificate_id
 JOIN exam_sessions e ON e.id = i.session_id JOIN certificates c ON c.id = e.certificate_id
@@ -277,34 +404,51 @@ ORDER BY q.decided_on, st.student_no, k.code
 """
 
 
+WARM_CALLS = int(os.environ.get("BENCH_WARM_CALLS", "3"))
+
+
 def _service_case(url: str, call: Callable[[Session], Any]) -> Callable[[], dict[str, Any]]:
+    """The report called ``1 + WARM_CALLS`` times on one engine, each in its own session whose
+    work is rolled back (compute commits its own). The first call (mapper configuration,
+    statement compilation, Python's own warm-up: what a freshly started worker pays once) is
+    reported apart; the best of the others, the steady state a serving worker answers in, is
+    the figure compared with the floor."""
+
     def run() -> dict[str, Any]:
         engine = create_db_engine(url)
-        with Session(engine) as session:
-            session.connection()  # connected before the clock starts, as the floor is
-            started = time.perf_counter()
-            call(session)
-            seconds = time.perf_counter() - started
+        timings = []
+        for _call in range(1 + WARM_CALLS):
+            with Session(engine) as session:
+                session.connection()  # connected before the clock starts, as the floor is
+                started = time.perf_counter()
+                call(session)
+                timings.append(time.perf_counter() - started)
+                session.rollback()
         engine.dispose()
-        return {"seconds": seconds}
+        return {"seconds": min(timings[1:]), "first": timings[0]}
 
     return run
 
 
 def _floor_case(url: str, sql: str) -> Callable[[], dict[str, Any]]:
+    """The floor run like the report, ``1 + WARM_CALLS`` times on one connection: the best of
+    all but the first."""
+
     def run() -> dict[str, Any]:
         engine = create_db_engine(url)
         raw = engine.raw_connection()
+        timings = []
         try:
             with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-                started = time.perf_counter()
-                cursor.execute(sql)
-                rows = cursor.fetchall()
-                seconds = time.perf_counter() - started
+                for _run in range(1 + WARM_CALLS):
+                    started = time.perf_counter()
+                    cursor.execute(sql)
+                    rows = cursor.fetchall()
+                    timings.append(time.perf_counter() - started)
         finally:
             raw.close()
         engine.dispose()
-        return {"seconds": seconds, "rows": len(rows)}
+        return {"seconds": min(timings[1:]), "rows": len(rows)}
 
     return run
 
@@ -334,7 +478,7 @@ def _cases(url: str) -> list[tuple[str, Callable[[Session], Any], str]]:
         (
             "GET /reports/overview",
             lambda s: overview.overview(s, PRINCIPAL, YEAR, TODAY),
-            FUNNEL_FLOOR,
+            OVERVIEW_FLOOR,
         ),
         (
             "POST /evaluations/compute",
@@ -386,12 +530,16 @@ def main() -> None:
         took = time.perf_counter() - started
         print(f"\nbench scale: BENCH_SCALE={scale}, generated in {took:.0f} s")
         print(", ".join(f"{table} {n:,}" for table, n in sizes.items()))
-    print(f"\n{'report':<40}{'seconds':>9}{'+peak MB':>9}{'floor s':>9}{'x floor':>9}")
+    print(
+        f"\n{'report':<40}{'seconds':>9}{'+peak MB':>9}{'floor s':>9}{'x floor':>9}{'1st call':>9}"
+    )
     for name, call, floor_sql in _cases(url):
-        row: Measurement = measure(name, _service_case(url, call), repeat)
-        floor = measure(name + " floor", _floor_case(url, floor_sql), repeat)
+        row, floor = measure_in_turns(
+            [(name, _service_case(url, call)), (name + " floor", _floor_case(url, floor_sql))],
+            repeat,
+        )
         print(
             f"{name:<40}{row.seconds:>9.3f}{row.peak_rss_mb:>9.0f}{floor.seconds:>9.3f}"
-            f"{row.seconds / floor.seconds:>9.2f}",
+            f"{row.seconds / floor.seconds:>9.2f}{row.extra['first']:>9.3f}",
             flush=True,
         )

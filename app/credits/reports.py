@@ -1,6 +1,7 @@
 """The credit bank's read-only reports: the registry's conversion report (one row per approved
 conversion, counted per rule and per course) and the figures the annual evaluation reads."""
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,10 +13,11 @@ from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
-from app.core.reports import TOTAL
+from app.core.reports import TOTAL, collector_paused, stored_text, trusted_row
 from app.core.roles import Principal, Role
 from app.credits.models import (
     ZERO,
+    ConversionMode,
     ConversionReport,
     ConversionReportRow,
     ConversionRequest,
@@ -25,7 +27,7 @@ from app.credits.models import (
     RuleCount,
 )
 from app.exams.models import ExamSession, IssuedCertificate
-from app.reference.models import Certificate, Course, EvaluationOrg, Major, Student
+from app.reference.models import Certificate, Course, EvaluationOrg, Level, Major, Student
 
 REPORT_READERS = frozenset({Role.admin, Role.academic_office, Role.auditor})
 REPORT_COLUMNS = [
@@ -73,6 +75,13 @@ def _report_scope(principal: Principal) -> int | None:
     return principal.college_id if principal.role == Role.college_manager else None
 
 
+# The level and mode of a row read as stored text (stored_text), made members by lookup:
+# cheaper per row than the column type's conversion or the enum's own call.
+_LEVELS = {level.value: level for level in Level}
+_ROW_FIELDS = set(ConversionReportRow.model_fields)
+_MODES = {mode.value: mode for mode in ConversionMode}
+
+
 def _report_statement(
     year: int | None, college_id: int | None, pilot_year: int | None = None
 ) -> Any:
@@ -87,7 +96,7 @@ def _report_statement(
             Major.name,
             Student.cohort,
             Certificate.name,
-            ExamSession.level,
+            stored_text(ExamSession.level),
             EvaluationOrg.name,
             IssuedCertificate.number,
             IssuedCertificate.issue_date,
@@ -96,7 +105,7 @@ def _report_statement(
             Course.name,
             ConversionRule.id,
             ConversionRule.credits,
-            ConversionRule.mode,
+            stored_text(ConversionRule.mode),
             ConversionRequest.decided_on,
         )
         .select_from(ConversionRequest)
@@ -129,61 +138,68 @@ def _report_statement(
 
 
 def _report_row(row: Any) -> ConversionReportRow:
-    return ConversionReportRow(
-        request_id=row[0],
-        student_no=row[1],
-        student_name=row[2],
-        major_code=row[3],
-        major_name=row[4],
-        cohort=row[5],
-        certificate_name=row[6],
-        level=row[7],
-        evaluation_org_name=row[8],
-        certificate_number=row[9],
-        issue_date=row[10],
-        course_code=row[12],
-        course_name=row[13],
-        credits=row[15],
-        mode=row[16],
-        approved_on=row[17],
+    """A report row from a statement row, whose columns already hold the model's types (ints,
+    strings, dates, Decimal credits; none NULL), the level and mode made enum members."""
+    return trusted_row(
+        ConversionReportRow,
+        {
+            "request_id": row[0],
+            "student_no": row[1],
+            "student_name": row[2],
+            "major_code": row[3],
+            "major_name": row[4],
+            "cohort": row[5],
+            "certificate_name": row[6],
+            "level": _LEVELS[row[7]],
+            "evaluation_org_name": row[8],
+            "certificate_number": row[9],
+            "issue_date": row[10],
+            "course_code": row[12],
+            "course_name": row[13],
+            "credits": row[15],
+            "mode": _MODES[row[16]],
+            "approved_on": row[17],
+        },
+        _ROW_FIELDS,
     )
 
 
-def _count(row: Any, per_rule: dict[int, RuleCount], per_course: dict[int, CourseCount]) -> None:
-    """Add the conversion of ``row`` to its rule's and its course's counts."""
-    cert_name, course_id, course_code, course_name, rule_id, credits = (
-        row[6],
-        row[11],
-        row[12],
-        row[13],
-        row[14],
-        row[15],
-    )
-    by_rule = per_rule.setdefault(
-        rule_id,
+def _counts(rows: Sequence[Any]) -> tuple[list[RuleCount], list[CourseCount]]:
+    """The conversions and credits of ``rows`` per rule (by rule id) and per course (by course
+    code), tallied in plain tuples and made into models once per rule and course."""
+    per_rule: dict[int, list[Any]] = {}
+    per_course: dict[int, list[Any]] = {}
+    for row in rows:
+        cert_name, course_id, course_code, course_name = row[6], row[11], row[12], row[13]
+        rule_id, credits = row[14], row[15]
+        by_rule = per_rule.get(rule_id)
+        if by_rule is None:
+            by_rule = per_rule[rule_id] = [cert_name, course_code, course_name, 0, ZERO]
+        by_rule[3] += 1
+        by_rule[4] += credits
+        by_course = per_course.get(course_id)
+        if by_course is None:
+            by_course = per_course[course_id] = [course_code, course_name, 0, ZERO]
+        by_course[2] += 1
+        by_course[3] += credits
+    rules = [
         RuleCount(
             rule_id=rule_id,
             certificate_name=cert_name,
-            course_code=course_code,
-            course_name=course_name,
-            conversions=0,
-            credits=ZERO,
-        ),
-    )
-    by_rule.conversions += 1
-    by_rule.credits += credits
-    by_course = per_course.setdefault(
-        course_id,
+            course_code=code,
+            course_name=name,
+            conversions=n,
+            credits=credits,
+        )
+        for rule_id, (cert_name, code, name, n, credits) in sorted(per_rule.items())
+    ]
+    courses = [
         CourseCount(
-            course_id=course_id,
-            course_code=course_code,
-            course_name=course_name,
-            conversions=0,
-            credits=ZERO,
-        ),
-    )
-    by_course.conversions += 1
-    by_course.credits += credits
+            course_id=course_id, course_code=code, course_name=name, conversions=n, credits=credits
+        )
+        for course_id, (code, name, n, credits) in per_course.items()
+    ]
+    return rules, sorted(courses, key=lambda c: c.course_code)
 
 
 def conversion_report(
@@ -193,19 +209,19 @@ def conversion_report(
     rule and per course; a college manager sees their college's students. ``pilot_year``
     keeps the conversions of certificates from that year's pilots (as the overview counts)."""
     college_id = _report_scope(principal)
-    rows: list[ConversionReportRow] = []
-    per_rule: dict[int, RuleCount] = {}
-    per_course: dict[int, CourseCount] = {}
-    for row in session.exec(_report_statement(year, college_id, pilot_year)).all():
-        rows.append(_report_row(row))
-        _count(row, per_rule, per_course)
+    statement = _report_statement(year, college_id, pilot_year)
+    with collector_paused():
+        # Core rows (the statement selects columns, no entities): no ORM row processing.
+        found = session.connection().execute(statement).all()
+        rows = [_report_row(row) for row in found]
+        per_rule, per_course = _counts(found)
     return ConversionReport(
         year=year,
         rows=rows,
-        per_rule=sorted(per_rule.values(), key=lambda r: r.rule_id),
-        per_course=sorted(per_course.values(), key=lambda c: c.course_code),
+        per_rule=per_rule,
+        per_course=per_course,
         conversions=len(rows),
-        credits=sum((r.credits for r in rows), ZERO),
+        credits=sum((rule.credits for rule in per_rule), ZERO),
     )
 
 

@@ -49,7 +49,8 @@ class IndicatorContext:
     timezone: str
     headcount_of: Mapping[int, int]
     facts: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
-    """What one indicator read and another needs too (the exam counts), read once per compute."""
+    """What one indicator read and another needs too (the exam counts, the issued
+    certificates, the plans), read once per compute."""
 
 
 Values = dict[int, Decimal | None]
@@ -114,6 +115,8 @@ def _filed_plans(session: Session, ids: Sequence[int]) -> list[tuple[int, int, d
         )
         .where(col(PilotPlan.application_id).in_(ids), col(PilotPlan.status).in_(FILED_STATES))
     ).all()
+    if not plans:
+        return []
     first = dict(
         session.exec(
             select(AuditEvent.entity_id, func.min(AuditEvent.created_at))
@@ -132,11 +135,22 @@ def _filed_plans(session: Session, ids: Sequence[int]) -> list[tuple[int, int, d
     return filed
 
 
+def _plan_facts(
+    session: Session, context: IndicatorContext, ids: Sequence[int]
+) -> tuple[dict[int, int], list[tuple[int, int, datetime | None]]]:
+    """The pilots' major counts and filed plans, read once per compute for both plan
+    indicators."""
+    cached = context.facts.get("plans")
+    if cached is None:
+        cached = context.facts["plans"] = (_majors(session, ids), _filed_plans(session, ids))
+    return cached  # type: ignore[return-value]
+
+
 def plans_filed(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
     """Share of the pilot's majors whose work plan is filed or acknowledged."""
-    majors = _majors(session, ids)
+    majors, plans = _plan_facts(session, context, ids)
     filed: dict[int, int] = defaultdict(int)
-    for app_id, _, _ in _filed_plans(session, ids):
+    for app_id, _, _ in plans:
         filed[app_id] += 1
     return {a: percent(filed[a], majors[a]) if majors.get(a) else None for a in ids}
 
@@ -148,9 +162,9 @@ def plans_on_time(session: Session, context: IndicatorContext, ids: Sequence[int
     if context.plan_deadline is None:
         return dict.fromkeys(ids)
     deadline = context.plan_deadline
-    majors = _majors(session, ids)
+    majors, plans = _plan_facts(session, context, ids)
     on_time: dict[int, int] = defaultdict(int)
-    for app_id, _, first_filed in _filed_plans(session, ids):
+    for app_id, _, first_filed in plans:
         if first_filed is not None and school_date(first_filed, context.timezone) <= deadline:
             on_time[app_id] += 1
     return {a: percent(on_time[a], majors[a]) if majors.get(a) else None for a in ids}
@@ -228,23 +242,48 @@ def pass_rate(session: Session, context: IndicatorContext, ids: Sequence[int]) -
     return {a: percent(passed.get(a, 0), sat[a]) if sat.get(a) else None for a in ids}
 
 
+@dataclass(frozen=True)
+class IssuedCounts:
+    """Per pilot (the application of the session that issued it): distinct students holding a
+    valid certificate, and the pilots that issued any certificate (whatever its status)."""
+
+    valid_holders: dict[int, int]
+    issued_any: set[int]
+
+
+def issued_counts(session: Session, context: IndicatorContext, ids: Sequence[int]) -> IssuedCounts:
+    """The pilots' issued certificates counted in one statement, once per compute (the
+    certificates and the conversions indicators share it)."""
+    cached = context.facts.get("issued_counts")
+    if isinstance(cached, IssuedCounts):
+        return cached
+    student = col(IssuedCertificate.student_id)
+    rows = session.exec(
+        select(
+            ExamSession.application_id,
+            func.count(
+                sa.distinct(
+                    sa.case((col(IssuedCertificate.status) == CertificateStatus.valid, student))
+                )
+            ),
+        )
+        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
+        .where(col(ExamSession.application_id).in_(ids))
+        .group_by(col(ExamSession.application_id))
+    ).all()
+    counts = IssuedCounts(
+        valid_holders={app_id: int(n) for app_id, n in rows if n},
+        issued_any={app_id for app_id, _n in rows},
+    )
+    context.facts["issued_counts"] = counts
+    return counts
+
+
 def certificates_issued(session: Session, context: IndicatorContext, ids: Sequence[int]) -> Values:
     """Distinct students holding a valid certificate issued from one of the pilot's sessions;
     missing while nobody has sat an exam of the pilot."""
     sat = exam_counts(session, context, ids).sat
-    rows = session.exec(
-        select(
-            ExamSession.application_id,
-            func.count(sa.distinct(col(IssuedCertificate.student_id))),
-        )
-        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
-        .where(
-            col(ExamSession.application_id).in_(ids),
-            IssuedCertificate.status == CertificateStatus.valid,
-        )
-        .group_by(col(ExamSession.application_id))
-    ).all()
-    issued = {app_id: int(n) for app_id, n in rows}
+    issued = issued_counts(session, context, ids).valid_holders
     return {a: Decimal(issued.get(a, 0)) if sat.get(a) or issued.get(a) else None for a in ids}
 
 
@@ -288,14 +327,7 @@ def conversions_approved(session: Session, context: IndicatorContext, ids: Seque
     bank's own count); missing while the pilot has issued no certificate, or when no credit-bank
     rule converts its certificate (a conversion is then impossible, not failed)."""
     counts = credits.approved_conversions_by_application(session, context.year)
-    issued = set(
-        session.exec(
-            select(ExamSession.application_id)
-            .join(IssuedCertificate, col(IssuedCertificate.session_id) == ExamSession.id)
-            .where(col(ExamSession.application_id).in_(ids))
-            .distinct()
-        ).all()
-    )
+    issued = issued_counts(session, context, ids).issued_any
     convertible = set(
         session.exec(
             select(PilotApplication.id)

@@ -378,24 +378,24 @@ def _retotal(evaluation: Evaluation, scheme: EvaluationScheme) -> None:
 
 
 def _rerank(session: Session, year: int) -> None:
-    """Competition ranking by total within the year (1, 2, 2, 4); no total, no rank."""
+    """Competition ranking by total within the year (1, 2, 2, 4); no total, no rank. One
+    read: the year's evaluations by total, those without one last."""
     rows = session.exec(
         select(Evaluation)
-        .where(Evaluation.year == year, col(Evaluation.total).is_not(None))
-        .order_by(col(Evaluation.total).desc())
+        .where(Evaluation.year == year)
+        .order_by(col(Evaluation.total).desc().nulls_last())
     ).all()
     previous: Decimal | None = None
     rank = 0
     for position, evaluation in enumerate(rows, start=1):
+        if evaluation.total is None:
+            evaluation.rank = None
+            continue
         if evaluation.total != previous:
             rank = position
             previous = evaluation.total
         if evaluation.rank != rank:
             evaluation.rank = rank
-    for evaluation in session.exec(
-        select(Evaluation).where(Evaluation.year == year, col(Evaluation.total).is_(None))
-    ).all():
-        evaluation.rank = None
     session.flush()
 
 
@@ -442,6 +442,7 @@ def _compute(
         for e in session.exec(select(Evaluation).where(Evaluation.year == year)).all()
     }
     now = utcnow()
+    changed: list[tuple[Evaluation, dict[str, Any] | None]] = []
     for app_id in sorted(headcount_of):
         evaluation = existing.get(app_id)
         before = snapshot(evaluation)
@@ -453,7 +454,11 @@ def _compute(
         evaluation.indicators = _figures(values[app_id], headcount_of[app_id], scheme)
         evaluation.computed_at = now
         _retotal(evaluation, scheme)
-        session.flush()
+        changed.append((evaluation, before))
+    # One flush writes every evaluation (batched), then each audit event records its row as
+    # written (its id, version and updated_at); the events go in with the ranks' flush.
+    session.flush()
+    for evaluation, before in changed:
         record_row(session, principal, evaluation, ENTITY, action="compute", before=before)
     _rerank(session, year)
 

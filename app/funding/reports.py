@@ -2,14 +2,18 @@
 
 Allocated, spent, remaining, execution rate (spent ÷ allocated) and the pass subsidies paid
 (count and amount, reversed ones not counted), per group and overall, from the one computation
-of each line's money that the annual evaluation shares (:func:`line_figures`). Money is exact:
-the sums run in SQL over integer fen."""
+of each line's money that the annual evaluation shares (:func:`line_money_statement`), summed per
+group in SQL (per training base, each line is split in Python over the bases its payments
+name). Money is exact: the sums run in SQL over integer fen."""
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
 
 from app.applications.models import ApplicationMajor, PilotApplication
 from app.bases.models import TrainingBase
@@ -19,6 +23,7 @@ from app.core.reports import TOTAL
 from app.core.roles import Principal
 from app.funding.models import (
     CATEGORY_NAMES,
+    Category,
     Expenditure,
     FundingGroupBy,
     FundingReport,
@@ -29,6 +34,7 @@ from app.funding.service import (
     ZERO,
     LineFigures,
     line_figures,
+    line_money_statement,
     pilot_label,
     reader_scope,
     sum_fen,
@@ -70,52 +76,100 @@ class _Tally:
         )
 
 
-@dataclass
-class _Pilots:
-    """The pilots the lines fund: their labels, and the colleges (id, name) of their majors
-    (only the reader's own college for a college manager)."""
+def _sums(lines: Any) -> list[Any]:
+    """Σ allocated, Σ spent, Σ subsidies paid, Σ their fen over ``lines`` (a subquery of
+    :func:`line_money_statement`)."""
+    return [
+        func.coalesce(func.sum(lines.c.allocated), 0),
+        func.coalesce(func.sum(lines.c.spent), 0),
+        func.coalesce(func.sum(lines.c.subsidies), 0),
+        func.coalesce(func.sum(lines.c.subsidy_fen), 0),
+    ]
 
-    labels: dict[int, str]
-    colleges: dict[int, list[tuple[int, str]]]
 
-
-def _pilots(session: Session, application_ids: list[int], scope: int | None) -> _Pilots:
-    pilots = _Pilots(labels={}, colleges=defaultdict(list))
-    if not application_ids:
-        return pilots
-    for app_id, app_year, level, tier, certificate in session.exec(
-        select(  # type: ignore[call-overload]
-            PilotApplication.id,
-            PilotApplication.year,
-            PilotApplication.level,
-            PilotApplication.tier,
-            Certificate.name,
+def _group_statement(lines: Any, group_by: FundingGroupBy, scope: int | None) -> Any:
+    """The lines summed per group, each row (key, label parts…, the four sums). A pilot with
+    majors in several colleges counts in each of them (only the reader's own college for a
+    college manager)."""
+    if group_by == FundingGroupBy.source:
+        keys: list[Any] = [lines.c.source_id, lines.c.source_name]
+        return select(*keys, *_sums(lines)).group_by(*keys)
+    if group_by == FundingGroupBy.category:
+        return select(lines.c.category, *_sums(lines)).group_by(lines.c.category)
+    if group_by == FundingGroupBy.application:
+        keys = [
+            lines.c.application_id,
+            col(Certificate.name),
+            col(PilotApplication.level),
+            col(PilotApplication.tier),
+            col(PilotApplication.year),
+        ]
+        return (
+            select(*keys, *_sums(lines))
+            .join(PilotApplication, col(PilotApplication.id) == lines.c.application_id)
+            .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
+            .group_by(*keys)
         )
-        .join(Certificate, col(Certificate.id) == PilotApplication.certificate_id)
-        .where(col(PilotApplication.id).in_(application_ids))
-    ).all():
-        pilots.labels[app_id] = pilot_label(certificate, level, tier, app_year)
-    for app_id, college_id, college_name in session.exec(
+    colleges = (
         select(ApplicationMajor.application_id, College.id, College.name)
         .join(Major, col(Major.id) == ApplicationMajor.major_id)
         .join(College, col(College.id) == Major.college_id)
-        .where(col(ApplicationMajor.application_id).in_(application_ids))
         .distinct()
-    ).all():
-        if scope is None or college_id == scope:
-            pilots.colleges[app_id].append((college_id or 0, college_name))
-    return pilots
+    )
+    if scope is not None:
+        colleges = colleges.where(College.id == scope)
+    pilot_colleges = colleges.subquery("pilot_colleges")
+    keys = [pilot_colleges.c.id, pilot_colleges.c.name]
+    return (
+        select(*keys, *_sums(lines))
+        .select_from(lines)
+        .join(pilot_colleges, pilot_colleges.c.application_id == lines.c.application_id)
+        .group_by(*keys)
+    )
 
 
-def _groups(line: LineFigures, group_by: FundingGroupBy, pilots: _Pilots) -> list[tuple[str, str]]:
-    """The (key, label) of each group ``line`` counts in: one, or a pilot's every college."""
-    if group_by == FundingGroupBy.source:
-        return [(str(line.source_id), line.source_name)]
+def _key_and_label(group_by: FundingGroupBy, parts: Sequence[Any]) -> tuple[str, str]:
     if group_by == FundingGroupBy.category:
-        return [(line.category.value, CATEGORY_NAMES[line.category])]
+        category = Category(parts[0])
+        return category.value, CATEGORY_NAMES[category]
     if group_by == FundingGroupBy.application:
-        return [(str(line.application_id), pilots.labels[line.application_id])]
-    return [(str(c), name) for c, name in pilots.colleges[line.application_id]]
+        app_id, certificate, level, tier, app_year = parts
+        return str(app_id), pilot_label(certificate, level, tier, app_year)
+    return str(parts[0] or 0), parts[1]
+
+
+def _tally_of(label: str, allocated: Any, spent: Any, paid: Any, paid_fen: Any) -> _Tally:
+    return _Tally(
+        label=label,
+        allocated=yuan(allocated),
+        spent=yuan(spent),
+        subsidies_paid=int(paid),
+        subsidies_amount=yuan(paid_fen),
+    )
+
+
+def _grouped(
+    session: Session, year: int | None, scope: int | None, group_by: FundingGroupBy
+) -> tuple[list[FundingRow], _Tally, Decimal | None]:
+    """The rows per group, the total (every line once) and, for a reader of every fund, the
+    funds' whole amount, from one statement: the lines' money computed once (a CTE), summed
+    per group and, in the last row (marked), over every line."""
+    lines = line_money_statement(year, scope).cte("lines")
+    groups = _group_statement(lines, group_by, scope)
+    keys = len(groups.selected_columns) - 4
+    amount = _sources_amount_column(year) if scope is None else sa.null()
+    total = sa.select(*[sa.null()] * keys, *_sums(lines), sa.literal(1), amount)
+    statement = sa.union_all(groups.add_columns(sa.literal(0), sa.null()), total)
+    rows = []
+    total_row: Any = None
+    for row in session.connection().execute(statement).all():
+        if row[-2] == 1:
+            total_row = row
+            continue
+        key, label = _key_and_label(group_by, row[:keys])
+        rows.append(_tally_of(label, *row[keys:-2]).row(key))
+    whole = yuan(total_row[-1]) if scope is None else None
+    return rows, _tally_of(translate(TOTAL), *total_row[keys:-2]), whole
 
 
 NO_BASE = ("none", "未指定实训基地")
@@ -155,12 +209,17 @@ def _by_base(
     return parts
 
 
-def _sources_amount(session: Session, year: int | None) -> Decimal:
-    """Σ of the amounts of the funds of fiscal ``year`` (every year when None)."""
+def _sources_amount_column(year: int | None) -> Any:
+    """Σ of the amounts of the funds of fiscal ``year`` (every year when None), in fen."""
     statement = select(sum_fen(FundingSource.amount))
     if year is not None:
         statement = statement.where(FundingSource.fiscal_year == year)
-    return yuan(session.exec(statement).one())
+    return statement.scalar_subquery()
+
+
+def _sources_amount(session: Session, year: int | None) -> Decimal:
+    """Σ of the amounts of the funds of fiscal ``year`` (every year when None)."""
+    return yuan(session.connection().execute(select(_sources_amount_column(year))).scalar())
 
 
 def report(
@@ -170,26 +229,39 @@ def report(
     pilot with majors in several colleges counts in each college's group; the total counts
     every line once."""
     scope = reader_scope(principal, N_("the funding report"))
+    if group_by != FundingGroupBy.base:
+        rows, total, whole = _grouped(session, year, scope, group_by)
+        return _report(year, group_by, rows, total, whole)
     lines = line_figures(session, year, scope)
-    pilots = _pilots(session, sorted({line.application_id for line in lines}), scope)
     tallies: dict[str, _Tally] = {}
     total = _Tally(label=translate(TOTAL))
-    spend = _base_spend(session, [line.line_id for line in lines]) if group_by == "base" else {}
+    spend = _base_spend(session, [line.line_id for line in lines])
     for line in lines:
         total.add(line)
-        if group_by == FundingGroupBy.base:
-            for key, label, part in _by_base(line, spend.get(line.line_id, [])):
-                tallies.setdefault(key, _Tally(label=label)).add(part)
-            continue
-        for key, label in _groups(line, group_by, pilots):
-            tallies.setdefault(key, _Tally(label=label)).add(line)
-    rows = sorted((t.row(k) for k, t in tallies.items()), key=lambda r: (r.label, r.key))
+        for key, label, part in _by_base(line, spend.get(line.line_id, [])):
+            tallies.setdefault(key, _Tally(label=label)).add(part)
+    return _report(
+        year,
+        group_by,
+        [t.row(k) for k, t in tallies.items()],
+        total,
+        _sources_amount(session, year) if scope is None else None,
+    )
+
+
+def _report(
+    year: int | None,
+    group_by: FundingGroupBy,
+    rows: list[FundingRow],
+    total: _Tally,
+    sources_amount: Decimal | None,
+) -> FundingReport:
     return FundingReport(
         year=year,
         group_by=group_by,
-        rows=rows,
+        rows=sorted(rows, key=lambda r: (r.label, r.key)),
         total=total.row("total"),
-        sources_amount=_sources_amount(session, year) if scope is None else None,
+        sources_amount=sources_amount,
     )
 
 

@@ -1172,48 +1172,46 @@ class LineFigures:
     subsidies_amount: Decimal
 
 
-def line_figures(
-    session: Session, year: int | None = None, college_id: int | None = None
-) -> list[LineFigures]:
+def line_money_statement(year: int | None = None, college_id: int | None = None) -> Any:
     """Every budget line (of sources of fiscal ``year``; of pilots with a major of
-    ``college_id``) with allocated, spent (reversals netted) and the subsidies paid and not
-    reversed. Three scalar subqueries, one statement."""
-    unreversed = not_reversed()
-    subsidies = (
-        select(func.count())
-        .where(
-            col(Expenditure.line_id) == col(BudgetLine.id),
-            Expenditure.kind == ExpenditureKind.subsidy,
-            unreversed,
-        )
-        .scalar_subquery()
+    ``college_id``): id, source_id, source_name, application_id, category and, in integer fen,
+    allocated, spent (reversals netted), then the subsidies paid and not reversed (count, fen).
+    The lines left-joined to their entries (and each entry to the reversal pointing at it, at
+    most one), summed per line."""
+    standing_subsidy = sa.and_(
+        col(Expenditure.kind) == ExpenditureKind.subsidy, col(_Reversal.id).is_(None)
     )
-    subsidy_fen = (
-        select(sum_fen(Expenditure.amount))
-        .where(
-            col(Expenditure.line_id) == col(BudgetLine.id),
-            Expenditure.kind == ExpenditureKind.subsidy,
-            unreversed,
+    statement = (
+        select(  # type: ignore[call-overload]
+            col(BudgetLine.id).label("id"),
+            col(BudgetLine.source_id).label("source_id"),
+            col(FundingSource.name).label("source_name"),
+            col(BudgetLine.application_id).label("application_id"),
+            col(BudgetLine.category).label("category"),
+            _fen(BudgetLine.amount).label("allocated"),
+            sum_fen(Expenditure.amount).label("spent"),
+            func.count(sa.case((standing_subsidy, col(Expenditure.id)))).label("subsidies"),
+            sum_fen(sa.case((standing_subsidy, col(Expenditure.amount)))).label("subsidy_fen"),
         )
-        .scalar_subquery()
+        .join(FundingSource, col(FundingSource.id) == BudgetLine.source_id)
+        .outerjoin(Expenditure, col(Expenditure.line_id) == BudgetLine.id)
+        .outerjoin(_Reversal, col(_Reversal.reverses_id) == col(Expenditure.id))
+        .group_by(col(BudgetLine.id), col(FundingSource.id))
     )
-    statement = select(  # type: ignore[call-overload]
-        BudgetLine.id,
-        BudgetLine.source_id,
-        FundingSource.name,
-        BudgetLine.application_id,
-        BudgetLine.category,
-        _fen(BudgetLine.amount),
-        line_spent_subquery(),
-        subsidies,
-        subsidy_fen,
-    ).join(FundingSource, col(FundingSource.id) == BudgetLine.source_id)
     if year is not None:
         statement = statement.where(FundingSource.fiscal_year == year)
     if college_id is not None:
         statement = statement.where(
             col(BudgetLine.application_id).in_(_pilots_of_college(college_id))
         )
+    return statement
+
+
+def line_figures(
+    session: Session, year: int | None = None, college_id: int | None = None
+) -> list[LineFigures]:
+    """Every budget line of :func:`line_money_statement` with its money, in one statement."""
+    statement = line_money_statement(year, college_id)
     return [
         LineFigures(
             line_id=line_id,
@@ -1236,7 +1234,7 @@ def line_figures(
             spent,
             count,
             subsidy,
-        ) in session.exec(statement.order_by(col(BudgetLine.id))).all()
+        ) in session.connection().execute(statement.order_by(col(BudgetLine.id))).all()
     ]
 
 

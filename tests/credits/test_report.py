@@ -10,11 +10,11 @@ from openpyxl import load_workbook
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from app.core.roles import Role
+from app.core.roles import Principal, Role
 from app.credits import reports
-from app.credits.models import ConversionMode, ConversionRequest
+from app.credits.models import ConversionMode, ConversionReportRow, ConversionRequest
 from app.exams.models import ExamSession, IssuedCertificate
-from app.reference.models import Major
+from app.reference.models import Level, Major
 from tests.credits.factories import issue_certificate, make_rule
 from tests.exams.factories import school_today
 from tests.reference.factories import (
@@ -79,6 +79,22 @@ def test_one_row_per_approved_conversion_and_counts(client: TestClient, db: Sess
     assert sum(c["conversions"] for c in body["per_course"]) == 3
     other_year = client.get(URL, params={"year": year - 3}, headers=office(db)).json()
     assert other_year["rows"] == []
+
+
+def test_rows_built_unvalidated_equal_validated_ones(client: TestClient, db: Session) -> None:
+    """The report builds its rows without validating them again (their SQL columns hold the
+    fields' types): each equals, and dumps like, the row validation would build."""
+    _conversions(client, db)
+    report = reports.conversion_report(
+        db, Principal(role=Role.academic_office, label="test"), year=None
+    )
+
+    assert len(report.rows) == 3
+    for row in report.rows:
+        validated = ConversionReportRow.model_validate(row.model_dump())
+        assert row == validated
+        assert row.model_dump_json() == validated.model_dump_json()
+        assert isinstance(row.level, Level) and isinstance(row.mode, ConversionMode)
 
 
 @pytest.mark.usefixtures("chinese")
