@@ -1,7 +1,6 @@
 """The ``applications`` import kind: the 一览表 (application table) as the academic office
 typed it, with a ``year`` and an optional ``status`` given as query parameters."""
 
-import difflib
 import re
 from collections import defaultdict
 from enum import StrEnum
@@ -26,14 +25,18 @@ from app.core.i18n import N_, _
 from app.core.labels import label
 from app.core.roles import Principal
 from app.core.types import utcnow
-from app.imports.cells import choice, integer, match_text, multi, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused
+from app.imports.cells import choice, integer, multi, text
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, cell_or_option
 from app.imports.registry import register
 from app.reference.importers import (
     CERTIFICATE_NAMES,
     LEVEL_CHOICES,
     MAJOR_NAMES,
+    CertificateEntry,
     certificate_name_cell,
+    certificates_by_name,
+    major_lookups,
+    resolve_majors,
 )
 from app.reference.models import (
     LEVEL_ORDER,
@@ -42,8 +45,6 @@ from app.reference.models import (
     Certificate,
     EvaluationOrg,
     Level,
-    Major,
-    levels_from_text,
     levels_to_text,
     normalise_certificate_name,
 )
@@ -76,18 +77,11 @@ def display_certificate_name(raw: str) -> str:
     return name.removesuffix("证书").strip() or raw.strip()
 
 
-def _year(cells: dict[str, Any], options: Any) -> int | None:
-    year = cells.get("year")
-    if year is None and options is not None:
-        year = options.year
-    return year if isinstance(year, int) else None
-
-
 def _row_key(cells: dict[str, Any], options: Any) -> Any:
     if not (cells.get("certificate") and cells.get("level") and cells.get("tier")):
         return None
     return (
-        _year(cells, options),
+        cell_or_option(cells, options, "year"),
         normalise_certificate_name(cells["certificate"]),
         cells["level"],
         cells["tier"],
@@ -126,31 +120,12 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
             Tier(values["tier"]).value,
         )
         existing[key] = values
-    certificates = {
-        normalized: (cert_id, levels_from_text(levels), name)
-        for cert_id, normalized, levels, name in session.execute(
-            sa.select(
-                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
-            )  # type: ignore[call-overload]
-        )
-    }
-    by_name: dict[str, list[int]] = defaultdict(list)
-    names: dict[str, str] = {}
-    by_code: dict[str, int] = {}
-    for major_id, major_code, name in session.execute(
-        sa.select(Major.id, Major.code, Major.name)  # type: ignore[call-overload]
-    ):
-        by_name[match_text(name)].append(major_id)
-        names[match_text(name)] = name
-        by_code[major_code] = major_id
     return Plan(
         existing=existing,
         report={"created_certificates": []},
         lookups={
-            "certificates": certificates,
-            "major_names": dict(by_name),
-            "major_display": names,
-            "major_codes": by_code,
+            "certificates": certificates_by_name(session),
+            **major_lookups(session),
             "pending_created": {"certificates": set()},
             "pending_names": {},
             "pending_levels": defaultdict(set),
@@ -158,50 +133,9 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
     )
 
 
-def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
-    by_name: dict[str, list[int]] = plan.lookups["major_names"]
-    by_code: dict[str, int] = plan.lookups["major_codes"]
-    display: dict[str, str] = plan.lookups["major_display"]
-    ids: set[int] = set()
-    unknown: list[str] = []
-    for major in majors:
-        key = match_text(major)
-        if major in by_code:
-            ids.add(by_code[major])
-        elif len(by_name.get(key, [])) == 1:
-            ids.add(by_name[key][0])
-        elif len(by_name.get(key, [])) > 1:
-            raise RowRefused(
-                _("more than one major is named {major}; use its code", major=repr(major)),
-                "申报专业",
-                major,
-            )
-        else:
-            close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
-            hint = "、".join(display[c] for c in close)
-            unknown.append(
-                _("{major} (closest: {hint})", major=repr(major), hint=hint)
-                if hint
-                else _("{major} (no close name)", major=repr(major))
-            )
-    if unknown:
-        raise RowRefused(
-            _(
-                "unknown major {majors}; use the name or code of a major that exists "
-                "(GET /api/v1/majors, or upload majors first)",
-                majors="; ".join(unknown),
-            ),
-            "申报专业",
-            "、".join(majors),
-        )
-    if not ids:
-        raise RowRefused(_("at least one major"), "申报专业", "")
-    return sorted(ids)
-
-
 def _certificate_id(plan: Plan, raw: str, level: Level) -> int | None:
     normalized = normalise_certificate_name(raw)
-    known: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
+    known: dict[str, CertificateEntry] = plan.lookups["certificates"]
     if normalized in known:
         cert_id, levels, name = known[normalized]
         if level not in levels:
@@ -232,7 +166,7 @@ COMPARED = ("headcount", "major_ids", "cohorts", "contact", "notes")
 
 def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
     options: ApplicationImportOptions = plan.options or ApplicationImportOptions()
-    year = _year(cells, options)
+    year = cell_or_option(cells, options, "year")
     if year is None:
         raise RowRefused(_("no year: pass ?year=2022 with the upload or add a 年度 column"), "年度")
     level = Level(cells["level"])
@@ -248,7 +182,7 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         "tier": Tier(cells["tier"]),
         "level": level,
         "headcount": cells["headcount"],
-        "major_ids": _major_ids(plan, cells["majors"] or []),
+        "major_ids": sorted(resolve_majors(plan, cells["majors"] or [], "申报专业")),
         "cohorts": cohorts,
         "status": ApplicationStatus(options.status.value),
     }

@@ -16,7 +16,7 @@ from app.bases.models import (
 from app.core.i18n import N_, _
 from app.core.roles import OFFICE_OR_COLLEGE, Principal
 from app.imports.cells import CellError, integer, multi, text, yes_no
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, known, rows_by
 from app.imports.registry import register
 from app.reference.importers import YES_NO_CHOICES
 from app.reference.models import Certificate, College, normalise_certificate_name
@@ -33,9 +33,7 @@ def _campus(raw: str) -> bool:
 
 
 def _prepare(session: Session, _principal: Principal) -> Plan:
-    table: sa.Table = TrainingBase.__table__  # type: ignore[attr-defined]
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
-    existing = {row["name"]: dict(row) for row in session.execute(sa.select(*columns)).mappings()}
+    existing = rows_by(session, TrainingBase, "name")
     partners: dict[int, list[str]] = defaultdict(list)
     for base_id, name in session.exec(
         select(TrainingBasePartner.base_id, TrainingBasePartner.name)
@@ -70,19 +68,20 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
     values: dict[str, Any] = {"name": cells["name"], "stations": cells["stations"]}
     if "college" in cells:
         name = cells["college"]
-        colleges: dict[str, int] = plan.lookups["colleges"]
-        if name and name not in colleges:
-            raise RowRefused(
-                _(
-                    "unknown college {name}{hint}; leave it empty for a school-level base "
-                    "(GET /api/v1/colleges)",
-                    name=repr(name),
-                    hint=did_you_mean(name, colleges),
-                ),
-                "二级学院",
+        values["college_id"] = (
+            known(
+                plan.lookups["colleges"],
                 name,
+                "二级学院",
+                N_(
+                    "unknown college {name}{hint}; leave it empty for a school-level base "
+                    "(GET /api/v1/colleges)"
+                ),
+                name=repr(name),
             )
-        values["college_id"] = colleges[name] if name else None
+            if name
+            else None
+        )
     if cells.get("on_campus") is not None:
         values["on_campus"] = cells["on_campus"]
     if cells.get("exam_site") is not None:

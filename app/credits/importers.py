@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from app.core.i18n import N_, _
-from app.core.labels import label
 from app.core.roles import Principal
 from app.core.types import utcnow
 from app.credits.models import (
@@ -28,7 +27,12 @@ from app.reference.importers import (
     CERTIFICATE_NAMES,
     LEVEL_CHOICES,
     MAJOR_NAMES,
+    CertificateEntry,
     certificate_name_cell,
+    certificates_by_name,
+    major_lookups,
+    offered_at,
+    resolve_majors,
 )
 from app.reference.models import (
     LEVEL_ORDER,
@@ -37,8 +41,6 @@ from app.reference.models import (
     Course,
     CourseMajor,
     Level,
-    Major,
-    levels_from_text,
     normalise_certificate_name,
 )
 
@@ -105,39 +107,10 @@ def _existing_rules(session: Session) -> dict[Any, dict[str, Any]]:
     return existing
 
 
-def _major_lookups(session: Session) -> dict[str, Any]:
-    """The majors by matched name, display name, code, and each major's college."""
-    by_name: dict[str, list[int]] = defaultdict(list)
-    display: dict[str, str] = {}
-    by_code: dict[str, int] = {}
-    college_of: dict[int, int] = {}
-    for major_id, major_code, name, college_id in session.execute(
-        sa.select(Major.id, Major.code, Major.name, Major.college_id)  # type: ignore[call-overload]
-    ):
-        by_name[match_text(name)].append(major_id)
-        display[match_text(name)] = name
-        by_code[major_code] = major_id
-        college_of[major_id] = college_id
-    return {
-        "major_names": dict(by_name),
-        "major_display": display,
-        "major_codes": by_code,
-        "major_college": college_of,
-    }
-
-
 def _prepare(session: Session, _principal: Principal) -> Plan:
     table: sa.Table = ConversionRule.__table__  # type: ignore[attr-defined]
     existing = _existing_rules(session)
     ends = dict(session.execute(sa.select(table.c.id, table.c.effective_to)).all())
-    certificates = {
-        normalized: (cert_id, levels_from_text(levels), name)
-        for cert_id, normalized, levels, name in session.execute(
-            sa.select(
-                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
-            )  # type: ignore[call-overload]
-        )
-    }
     courses = {
         course_code: (course_id, name)
         for course_id, course_code, name in session.execute(
@@ -147,9 +120,9 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
     return Plan(
         existing=existing,
         lookups={
-            "certificates": certificates,
+            "certificates": certificates_by_name(session),
             "courses": courses,
-            **_major_lookups(session),
+            **major_lookups(session),
             "new_courses": {},
             "rule_ends": ends,
             "pending_created": {"courses": set()},
@@ -158,7 +131,7 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
 
 
 def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
-    known: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
+    known: dict[str, CertificateEntry] = plan.lookups["certificates"]
     normalized = normalise_certificate_name(raw)
     if normalized not in known:
         names = {key: name for key, (_id, _levels, name) in known.items()}
@@ -178,64 +151,7 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
             "证书名称",
             raw,
         )
-    cert_id, levels, name = known[normalized]
-    if level not in levels:
-        offered = "、".join(lv.value for lv in levels)
-        raise RowRefused(
-            _(
-                "the certificate {name} is offered at {offered}, not at {level}",
-                name=name,
-                offered=offered,
-                level=label(level),
-            ),
-            "最低级别",
-            level.value,
-        )
-    return cert_id
-
-
-def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
-    by_name: dict[str, list[int]] = plan.lookups["major_names"]
-    by_code: dict[str, int] = plan.lookups["major_codes"]
-    display: dict[str, str] = plan.lookups["major_display"]
-    ids: list[int] = []
-    unknown: list[str] = []
-    for major in majors:
-        key = match_text(major)
-        if major in by_code:
-            found = by_code[major]
-        elif len(by_name.get(key, [])) == 1:
-            found = by_name[key][0]
-        elif len(by_name.get(key, [])) > 1:
-            raise RowRefused(
-                _("more than one major is named {major}; use its code", major=repr(major)),
-                "适用专业",
-                major,
-            )
-        else:
-            close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
-            hint = "、".join(display[c] for c in close)
-            unknown.append(
-                _("{major} (closest: {hint})", major=repr(major), hint=hint)
-                if hint
-                else _("{major} (no close name)", major=repr(major))
-            )
-            continue
-        if found not in ids:
-            ids.append(found)
-    if unknown:
-        raise RowRefused(
-            _(
-                "unknown major {majors}; use the name or code of a major that exists "
-                "(GET /api/v1/majors, or upload majors first)",
-                majors="; ".join(unknown),
-            ),
-            "适用专业",
-            "、".join(majors),
-        )
-    if not ids:
-        raise RowRefused(_("at least one major"), "适用专业", "")
-    return ids
+    return offered_at(known[normalized], level, "最低级别")
 
 
 def _course_id(plan: Plan, course_code: str, name: str | None, major_ids: list[int]) -> int | None:
@@ -297,7 +213,7 @@ CREDITS = decimal(Decimal("0.1"), MAX_CREDITS, 1)
 def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
     level: Level = cells["min_level"]
     certificate_id = _certificate_id(plan, cells["certificate"], level)
-    major_ids = _major_ids(plan, cells["majors"] or [])
+    major_ids = resolve_majors(plan, cells["majors"] or [], "适用专业")
     course_id = _course_id(plan, cells["course_code"], cells.get("course_name"), major_ids)
     if course_id is None:
         new = plan.lookups["new_courses"][cells["course_code"]]

@@ -36,7 +36,15 @@ from app.exams.models import (
     RegistrationStatus,
 )
 from app.imports.cells import code, date_cell, decimal, integer, text, yes_no
-from app.imports.engine import ChangedDuringImport, Column, ImportKind, Plan, RowRefused
+from app.imports.engine import (
+    ChangedDuringImport,
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    rows_by,
+    stored_rows,
+)
 from app.imports.registry import register
 from app.reference.importers import YES_NO_CHOICES
 from app.reference.models import EvaluationOrg, Major, Student
@@ -182,9 +190,7 @@ def _registrations_prepare(session: Session, principal: Principal) -> Plan:
     existing: dict[Any, dict[str, Any]] = {}
     seats: dict[int, int] = defaultdict(int)
     counted: dict[int, set[int]] = defaultdict(set)
-    table: sa.Table = ExamRegistration.__table__  # type: ignore[attr-defined]
-    for row in session.execute(sa.select(table).where(table.c.live.is_(True))).mappings():
-        values = {k: v for k, v in row.items() if k not in {"created_at", "updated_at"}}
+    for values in stored_rows(session, ExamRegistration, col(ExamRegistration.live).is_(True)):
         existing[(values["session_id"], number_of[values["student_id"]])] = values
         seats[values["session_id"]] += 1
         counted[values["application_id"]].add(values["student_id"])
@@ -466,14 +472,11 @@ def _results_prepare(session: Session, principal: Principal) -> Plan:
         key = (registration.session_id, number_of[registration.student_id])
         registrations[key] = registration.model_dump()
     existing: dict[Any, dict[str, Any]] = {}
-    table: sa.Table = ExamResult.__table__  # type: ignore[attr-defined]
     by_registration = {r["id"]: k for k, r in registrations.items()}
-    for row in session.execute(sa.select(table)).mappings():
+    for row in stored_rows(session, ExamResult):
         found = by_registration.get(row["registration_id"])
         if found is not None:
-            existing[found] = {
-                k: v for k, v in row.items() if k not in {"created_at", "updated_at"}
-            }
+            existing[found] = row
     return Plan(
         existing=existing,
         lookups={
@@ -781,13 +784,8 @@ def _certificates_prepare(session: Session, principal: Principal) -> Plan:
         .where(col(ExamResult.passed).is_(True), col(ExamRegistration.live).is_(True))
     ):
         passed[(session_id, number_of[student_id])] = result_id
-    existing: dict[Any, dict[str, Any]] = {}
-    number_by_result: dict[int, str] = {}
-    table: sa.Table = IssuedCertificate.__table__  # type: ignore[attr-defined]
-    for row in session.execute(sa.select(table)).mappings():
-        values = {k: v for k, v in row.items() if k not in {"created_at", "updated_at"}}
-        existing[values["number"]] = values
-        number_by_result[values["result_id"]] = values["number"]
+    existing = rows_by(session, IssuedCertificate, "number")
+    number_by_result = {row["result_id"]: number for number, row in existing.items()}
     return Plan(
         existing=existing,
         lookups={

@@ -9,7 +9,6 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.bases.models import TrainingBase
@@ -28,7 +27,7 @@ from app.funding.models import (
     ExpenditureKind,
 )
 from app.imports.cells import CellError, date_cell, integer, money, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, known, rows_by
 from app.imports.registry import register
 
 COMPARED = ("line_id", "kind", "amount", "spent_on", "payee", "voucher_no", "description")
@@ -46,11 +45,7 @@ def voucher_cell(raw: str) -> str:
 
 
 def _prepare(session: Session, principal: Principal) -> Plan:
-    table: sa.Table = Expenditure.__table__  # type: ignore[attr-defined]
-    existing = {
-        row["voucher_no"]: {k: v for k, v in row.items() if k not in {"created_at", "updated_at"}}
-        for row in session.execute(sa.select(table)).mappings()
-    }
+    existing = rows_by(session, Expenditure, "voucher_no")
     lines = {
         line_id: {"amount": amount, "spent": service.yuan(spent), "category": category}
         for line_id, amount, spent, category in session.exec(
@@ -82,18 +77,16 @@ def _base_id(plan: Plan, cells: dict[str, Any]) -> int | None:
     if not name:
         return None
     bases: dict[str, int] = plan.lookups["bases"]
-    if name not in bases:
-        raise RowRefused(
-            _(
-                "unknown training base {name}{hint}; use the name of one that exists "
-                "(GET /api/v1/training-bases)",
-                name=repr(name),
-                hint=did_you_mean(name, bases),
-            ),
-            "实训基地",
-            name,
-        )
-    return bases[name]
+    return known(
+        bases,
+        name,
+        "实训基地",
+        N_(
+            "unknown training base {name}{hint}; use the name of one that exists "
+            "(GET /api/v1/training-bases)"
+        ),
+        name=repr(name),
+    )
 
 
 def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:

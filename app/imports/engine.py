@@ -10,11 +10,11 @@ import operator
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ HEADER_SCAN_ROWS = 20
 MAX_REPORTED_ERRORS = 1000
 _HEADER_NOISE = re.compile(r"[\s_*:：()（）]")
 WRITE_CHUNK = 2000
+T = TypeVar("T")
 
 
 class RowRefused(Exception):
@@ -52,6 +53,47 @@ class RowRefused(Exception):
 def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     close = difflib.get_close_matches(value, list(candidates), n=1, cutoff=0.6)
     return _("; did you mean {suggestion}?", suggestion=repr(close[0])) if close else ""
+
+
+def known(found: Mapping[str, T], value: str, column: str, unknown: str, **params: Any) -> T:
+    """What ``found`` holds for a row's reference ``value``; else the row is refused in
+    ``column`` with ``unknown`` (an ``N_`` message: its ``{hint}`` says the closest known
+    name, the other placeholders come from ``params``)."""
+    if value in found:
+        return found[value]
+    raise RowRefused(_(unknown, hint=did_you_mean(value, found), **params), column, value)
+
+
+def cell_or_option(cells: dict[str, Any], options: Any, name: str) -> int | None:
+    """A whole number a row gives in column ``name`` or, when the cell is empty, the upload
+    gives as the query parameter of that name (``?year=``, ``?batch_id=``)."""
+    value = cells.get(name)
+    if value is None and options is not None:
+        value = getattr(options, name)
+    return value if isinstance(value, int) else None
+
+
+_TIMESTAMPS = frozenset({"created_at", "updated_at"})
+
+
+def stored_columns(model: type[SQLModel]) -> list[sa.Column[Any]]:
+    """The columns of ``model``'s table an upload compares: all but the timestamps."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return [c for c in table.columns if c.name not in _TIMESTAMPS]
+
+
+def stored_rows(
+    session: Session, model: type[SQLModel], *where: sa.ColumnElement[bool]
+) -> Iterator[dict[str, Any]]:
+    """``model``'s stored rows (those matching ``where``) as dicts, without the timestamps."""
+    statement = sa.select(*stored_columns(model)).where(*where)
+    for row in session.execute(statement).mappings():
+        yield dict(row)
+
+
+def rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dict[str, Any]]:
+    """The stored rows by natural key (the column ``key``): a kind's ``Plan.existing``."""
+    return {row[key]: row for row in stored_rows(session, model)}
 
 
 # --- declarations ----------------------------------------------------------------------------

@@ -11,10 +11,29 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from app.core.i18n import N_, _
+from app.core.labels import label
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
-from app.imports.cells import CellError, choice, code, date_cell, decimal, integer, multi, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
+from app.imports.cells import (
+    CellError,
+    choice,
+    code,
+    date_cell,
+    decimal,
+    integer,
+    match_text,
+    multi,
+    text,
+)
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    did_you_mean,
+    known,
+    rows_by,
+)
 from app.imports.registry import register
 from app.reference.models import (
     DUAL_BASIS_NAMES,
@@ -32,23 +51,12 @@ from app.reference.models import (
     Major,
     Student,
     Teacher,
+    levels_from_text,
     levels_to_text,
     normalise_certificate_name,
 )
 
 NEAR_MISS_RATIO = 0.75
-
-
-def _rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dict[str, Any]]:
-    """The stored rows by natural key, without the timestamps (nothing compares them)."""
-    table: sa.Table = model.__table__  # type: ignore[attr-defined]
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
-    names = [c.name for c in columns]
-    position = names.index(key)
-    return {
-        row[position]: dict(zip(names, row, strict=True))
-        for row in session.execute(sa.select(*columns))
-    }
 
 
 def names_of(model: type[SQLModel]) -> Callable[[Session], list[str]]:
@@ -78,18 +86,126 @@ def _ids_by_name(session: Session, model: type[SQLModel]) -> dict[str, int]:
 
 def _college_id(plan: Plan, name: str, column: str) -> int:
     colleges: dict[str, int] = plan.lookups["colleges"]
-    if name in colleges:
-        return colleges[name]
-    raise RowRefused(
-        _(
-            "unknown college {name}{hint}; use the name of a "
-            "college that exists (GET /api/v1/colleges)",
-            name=repr(name),
-            hint=did_you_mean(name, colleges),
-        ),
-        column,
+    return known(
+        colleges,
         name,
+        column,
+        N_(
+            "unknown college {name}{hint}; use the name of a "
+            "college that exists (GET /api/v1/colleges)"
+        ),
+        name=repr(name),
     )
+
+
+CertificateEntry = tuple[int, list[Level], str]
+"""A certificate as the uploads that name one look it up: its id, levels and name."""
+
+
+def certificates_by_name(session: Session) -> dict[str, CertificateEntry]:
+    """Every certificate by its normalised name (``normalise_certificate_name``)."""
+    query = sa.select(
+        Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
+    )  # type: ignore[call-overload]
+    return {
+        normalized: (cert_id, levels_from_text(levels), name)
+        for cert_id, normalized, levels, name in session.execute(query)
+    }
+
+
+def offered_at(certificate: CertificateEntry, level: Level, column: str) -> int:
+    """The certificate's id when it is offered at the row's ``level``; else the row is
+    refused in ``column``."""
+    cert_id, levels, name = certificate
+    if level not in levels:
+        offered = "、".join(lv.value for lv in levels)
+        raise RowRefused(
+            _(
+                "the certificate {name} is offered at {offered}, not at {level}",
+                name=name,
+                offered=offered,
+                level=label(level),
+            ),
+            column,
+            level.value,
+        )
+    return cert_id
+
+
+def major_lookups(session: Session) -> dict[str, Any]:
+    """The majors an upload names in a multi-value 专业 cell (``resolve_majors``): by matched name,
+    display name and code, and each major's college."""
+    by_name: dict[str, list[int]] = defaultdict(list)
+    display: dict[str, str] = {}
+    by_code: dict[str, int] = {}
+    college_of: dict[int, int] = {}
+    for major_id, major_code, name, college_id in session.execute(
+        sa.select(Major.id, Major.code, Major.name, Major.college_id)  # type: ignore[call-overload]
+    ):
+        by_name[match_text(name)].append(major_id)
+        display[match_text(name)] = name
+        by_code[major_code] = major_id
+        college_of[major_id] = college_id
+    return {
+        "major_names": dict(by_name),
+        "major_display": display,
+        "major_codes": by_code,
+        "major_college": college_of,
+    }
+
+
+def resolve_majors(plan: Plan, majors: list[str], column: str) -> list[int]:
+    """The ids of a row's majors, each given by code or name (spaces and case aside), in the
+    order first named; a row naming none, an unknown one (every unknown one is listed with
+    its closest names) or a name two majors share is refused in ``column``. The plan's
+    lookups hold ``major_lookups``."""
+    by_name: dict[str, list[int]] = plan.lookups["major_names"]
+    by_code: dict[str, int] = plan.lookups["major_codes"]
+    display: dict[str, str] = plan.lookups["major_display"]
+    ids: list[int] = []
+    unknown: list[str] = []
+    for major in majors:
+        key = match_text(major)
+        if major in by_code:
+            found = by_code[major]
+        elif len(by_name.get(key, [])) == 1:
+            found = by_name[key][0]
+        elif len(by_name.get(key, [])) > 1:
+            raise RowRefused(
+                _("more than one major is named {major}; use its code", major=repr(major)),
+                column,
+                major,
+            )
+        else:
+            close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
+            hint = "、".join(display[c] for c in close)
+            unknown.append(
+                _("{major} (closest: {hint})", major=repr(major), hint=hint)
+                if hint
+                else _("{major} (no close name)", major=repr(major))
+            )
+            continue
+        if found not in ids:
+            ids.append(found)
+    if unknown:
+        raise RowRefused(
+            _(
+                "unknown major {majors}; use the name or code of a major that exists "
+                "(GET /api/v1/majors, or upload majors first)",
+                majors="; ".join(unknown),
+            ),
+            column,
+            "、".join(majors),
+        )
+    if not ids:
+        raise RowRefused(_("at least one major"), column, "")
+    return ids
+
+
+UNKNOWN_STAFF_NO = N_(
+    "unknown staff number {staff_no}{hint}; upload the teacher first (kind teachers)"
+)
+"""A teachers' upload refuses a staff number no teacher has (with ``known``)."""
 
 
 def _college_of(plan: Plan, values: dict[str, Any]) -> int | None:
@@ -101,7 +217,7 @@ def _college_of(plan: Plan, values: dict[str, Any]) -> int | None:
 
 
 def _prepare_colleges(session: Session, _principal: Principal) -> Plan:
-    existing = _rows_by(session, College, "name")
+    existing = rows_by(session, College, "name")
     codes = {row["code"]: name for name, row in existing.items() if row["code"]}
     return Plan(existing=existing, lookups={"codes": codes})
 
@@ -157,7 +273,7 @@ register(
 
 def _prepare_majors(session: Session, _principal: Principal) -> Plan:
     return Plan(
-        existing=_rows_by(session, Major, "code"),
+        existing=rows_by(session, Major, "code"),
         lookups={
             "colleges": _ids_by_name(session, College),
             "pending_created": {"colleges": set()},
@@ -246,7 +362,7 @@ register(
 
 
 def _prepare_courses(session: Session, _principal: Principal) -> Plan:
-    existing = _rows_by(session, Course, "code")
+    existing = rows_by(session, Course, "code")
     links: dict[int, list[int]] = defaultdict(list)
     for course_id, major_id in session.execute(
         sa.select(CourseMajor.course_id, CourseMajor.major_id)  # type: ignore[call-overload]
@@ -388,7 +504,7 @@ register(
 
 def _prepare_teachers(session: Session, _principal: Principal) -> Plan:
     return Plan(
-        existing=_rows_by(session, Teacher, "staff_no"),
+        existing=rows_by(session, Teacher, "staff_no"),
         lookups={"colleges": _ids_by_name(session, College)},
     )
 
@@ -450,7 +566,7 @@ def _prepare_students(session: Session, _principal: Principal) -> Plan:
     for major_id, _code, name, _college in majors:
         names[name].append(major_id)
     return Plan(
-        existing=_rows_by(session, Student, "student_no"),
+        existing=rows_by(session, Student, "student_no"),
         lookups={
             "major_codes": {m_code: m_id for m_id, m_code, _name, _college in majors},
             "major_names": dict(names),
@@ -538,7 +654,7 @@ register(
 
 
 def _prepare_orgs(session: Session, _principal: Principal) -> Plan:
-    return Plan(existing=_rows_by(session, EvaluationOrg, "name"))
+    return Plan(existing=rows_by(session, EvaluationOrg, "name"))
 
 
 def _org_values(_plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
@@ -577,32 +693,30 @@ register(
 
 def _prepare_certificates(session: Session, _principal: Principal) -> Plan:
     return Plan(
-        existing=_rows_by(session, Certificate, "normalized_name"),
+        existing=rows_by(session, Certificate, "normalized_name"),
         lookups={"orgs": _ids_by_name(session, EvaluationOrg)},
     )
 
 
 def _certificate_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
-    orgs: dict[str, int] = plan.lookups["orgs"]
     org = cells["evaluation_org"]
-    if org not in orgs:
-        raise RowRefused(
-            _(
-                "unknown evaluation organisation {org}{hint}; use the "
-                "name of one that exists (GET /api/v1/evaluation-orgs)",
-                org=repr(org),
-                hint=did_you_mean(org, orgs),
-            ),
-            "培训评价组织",
-            org,
-        )
+    org_id = known(
+        plan.lookups["orgs"],
+        org,
+        "培训评价组织",
+        N_(
+            "unknown evaluation organisation {org}{hint}; use the "
+            "name of one that exists (GET /api/v1/evaluation-orgs)"
+        ),
+        org=repr(org),
+    )
     levels = [Level(v) for v in cells["levels"]]
     if not levels:
         raise RowRefused(_("at least one level: 初级, 中级 or 高级"), "等级", "")
     return {
         "name": cells["name"],
         "normalized_name": normalise_certificate_name(cells["name"]),
-        "evaluation_org_id": orgs[org],
+        "evaluation_org_id": org_id,
         "levels": levels_to_text(levels),
     }
 
@@ -687,21 +801,12 @@ def _basis(raw: str) -> DualBasis:
 
 
 def _prepare_dual(session: Session, _principal: Principal) -> Plan:
-    return Plan(existing=_rows_by(session, Teacher, "staff_no"))
+    return Plan(existing=rows_by(session, Teacher, "staff_no"))
 
 
 def _dual_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
     staff_no = cells["staff_no"]
-    if staff_no not in plan.existing:
-        raise RowRefused(
-            _(
-                "unknown staff number {staff_no}{hint}; upload the teacher first (kind teachers)",
-                staff_no=staff_no,
-                hint=did_you_mean(staff_no, plan.existing),
-            ),
-            "工号",
-            staff_no,
-        )
+    known(plan.existing, staff_no, "工号", UNKNOWN_STAFF_NO, staff_no=staff_no)
     recognised, until = cells["recognised_on"], cells.get("valid_until")
     if until is not None and until < recognised:
         raise RowRefused(

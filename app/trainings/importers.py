@@ -20,9 +20,26 @@ from app.core.labels import label
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.imports.cells import CellError, choice, code, date_cell, integer, text, yes_no
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    cell_or_option,
+    known,
+    rows_by,
+    stored_columns,
+)
 from app.imports.registry import register
-from app.reference.importers import CERTIFICATE_NAMES, LEVEL_CHOICES, YES_NO_CHOICES
+from app.reference.importers import (
+    CERTIFICATE_NAMES,
+    LEVEL_CHOICES,
+    UNKNOWN_STAFF_NO,
+    YES_NO_CHOICES,
+    CertificateEntry,
+    certificates_by_name,
+    offered_at,
+)
 from app.reference.models import (
     LEVEL_ORDER,
     Certificate,
@@ -30,7 +47,6 @@ from app.reference.models import (
     Major,
     Student,
     Teacher,
-    levels_from_text,
     normalise_certificate_name,
 )
 from app.trainings.models import (
@@ -104,18 +120,10 @@ def _teacher_and_certificate_lookups(session: Session) -> dict[str, Any]:
     """What both teacher uploads look up: the teachers (by staff number, with their college)
     and the certificates (by normalised name, with their levels and name)."""
     teachers = _teachers(session)
-    certificates = {
-        normalized: (cert_id, levels_from_text(levels), name)
-        for cert_id, normalized, levels, name in session.execute(
-            sa.select(
-                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
-            )  # type: ignore[call-overload]
-        )
-    }
     return {
         "teachers": teachers,
         "teacher_colleges": dict(teachers.values()),
-        "certificates": certificates,
+        "certificates": certificates_by_name(session),
     }
 
 
@@ -134,7 +142,7 @@ def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
     table: sa.Table = TeacherTraining.__table__  # type: ignore[attr-defined]
     existing: dict[Any, dict[str, Any]] = {}
     numbers: dict[str, Any] = {}
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
+    columns = stored_columns(TeacherTraining)
     for row in session.execute(
         sa.select(*columns, Teacher.staff_no, Certificate.normalized_name)  # type: ignore[call-overload]
         .join(Teacher, Teacher.id == table.c.teacher_id)
@@ -162,22 +170,12 @@ def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
 
 def _training_teacher(plan: Plan, staff_no: str) -> int:
     teachers: dict[str, tuple[int, int]] = plan.lookups["teachers"]
-    if staff_no not in teachers:
-        raise RowRefused(
-            _(
-                "unknown staff number {staff_no}{hint}; upload the teacher first (kind teachers)",
-                staff_no=staff_no,
-                hint=did_you_mean(staff_no, teachers),
-            ),
-            "工号",
-            staff_no,
-        )
-    return teachers[staff_no][0]
+    return known(teachers, staff_no, "工号", UNKNOWN_STAFF_NO, staff_no=staff_no)[0]
 
 
 def _training_certificate(plan: Plan, cells: dict[str, Any]) -> tuple[int, Level]:
     """The certificate's id and the row's level, which the certificate must offer."""
-    certificates: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
+    certificates: dict[str, CertificateEntry] = plan.lookups["certificates"]
     normalized = normalise_certificate_name(cells["certificate"])
     if normalized not in certificates:
         raise RowRefused(
@@ -189,21 +187,8 @@ def _training_certificate(plan: Plan, cells: dict[str, Any]) -> tuple[int, Level
             "证书名称",
             cells["certificate"],
         )
-    cert_id, levels, name = certificates[normalized]
     level = Level(cells["level"])
-    if level not in levels:
-        offered = "、".join(lv.value for lv in levels)
-        raise RowRefused(
-            _(
-                "the certificate {name} is offered at {offered}, not at {level}",
-                name=name,
-                offered=offered,
-                level=label(level),
-            ),
-            "级别",
-            level.value,
-        )
-    return cert_id, level
+    return offered_at(certificates[normalized], level, "级别"), level
 
 
 def _claim_trainer_number(plan: Plan, number: str, key: Any) -> None:
@@ -427,22 +412,15 @@ class EnrollmentImportOptions(BaseModel):
     )
 
 
-def _batch_of(cells: dict[str, Any], options: Any) -> int | None:
-    batch = cells.get("batch_id")
-    if batch is None and options is not None:
-        batch = options.batch_id
-    return batch if isinstance(batch, int) else None
-
-
 def _enrollment_key(cells: dict[str, Any], options: Any) -> Any:
     if not cells.get("student_no"):
         return None
-    return (_batch_of(cells, options), cells["student_no"])
+    return (cell_or_option(cells, options, "batch_id"), cells["student_no"])
 
 
 def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
     table: sa.Table = TrainingEnrollment.__table__  # type: ignore[attr-defined]
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
+    columns = stored_columns(TrainingEnrollment)
     existing = {
         (row["batch_id"], row["student_no"]): {k: v for k, v in row.items() if k != "student_no"}
         for row in session.execute(
@@ -504,7 +482,7 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
 
 
 def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    batch_id = _batch_of(cells, plan.options)
+    batch_id = cell_or_option(cells, plan.options, "batch_id")
     if batch_id is None:
         raise RowRefused(
             _("no training batch: pass ?batch_id= with the upload or add a 培训批次 column"),
@@ -655,14 +633,8 @@ register(
 
 
 def _prepare_qualifications(session: Session, _principal: Principal) -> Plan:
-    table: sa.Table = EvaluatorQualification.__table__  # type: ignore[attr-defined]
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
-    existing = {
-        row["qualification_no"]: dict(row)
-        for row in session.execute(sa.select(*columns)).mappings()
-    }
     return Plan(
-        existing=existing,
+        existing=rows_by(session, EvaluatorQualification, "qualification_no"),
         lookups={
             **_teacher_and_certificate_lookups(session),
         },
