@@ -296,11 +296,10 @@ register(
         row_key=_row_key,
         options=ApplicationImportOptions,
         columns=(
-            Column("seq", "序号", "no", text(20), required=False, example="1"),
+            Column("seq", "序号", text(20), required=False, example="1", en="no"),
             Column(
                 "tier",
                 "本科/高职/中职",
-                "tier",
                 choice([t.value for t in Tier]),
                 aliases=("层次", "办学层次"),
                 example="高职",
@@ -310,7 +309,6 @@ register(
             Column(
                 "certificate",
                 "申报试点证书名称",
-                "certificate",
                 certificate_name_cell,
                 aliases=("证书名称", "试点证书名称", "证书"),
                 example="Web前端开发",
@@ -322,7 +320,6 @@ register(
             Column(
                 "level",
                 "申报级别",
-                "level",
                 choice([lv.value for lv in LEVEL_ORDER]),
                 aliases=("级别", "等级"),
                 example="中级",
@@ -332,7 +329,6 @@ register(
             Column(
                 "majors",
                 "申报专业",
-                "majors",
                 multi(text(100)),
                 aliases=("专业",),
                 example="软件技术、计算机应用技术",
@@ -343,7 +339,6 @@ register(
             Column(
                 "cohorts",
                 "申报年级",
-                "cohorts",
                 multi(integer(MIN_COHORT, MAX_COHORT, "级")),
                 aliases=("年级",),
                 example="2020级、2021级",
@@ -352,7 +347,6 @@ register(
             Column(
                 "headcount",
                 "申报人数",
-                "headcount",
                 integer(1, MAX_HEADCOUNT),
                 aliases=("人数",),
                 example="120",
@@ -360,15 +354,14 @@ register(
             Column(
                 "year",
                 "年度",
-                "year",
                 integer(MIN_YEAR, MAX_YEAR, "年"),
                 required=False,
                 aliases=("申报年度",),
                 example="2022",
                 help=N_("or pass ?year= with the upload"),
             ),
-            Column("contact", "联系人", "contact", text(100), required=False, example="王老师"),
-            Column("notes", "备注", "notes", text(2000), required=False, example=""),
+            Column("contact", "联系人", text(100), required=False, example="王老师"),
+            Column("notes", "备注", text(2000), required=False, example=""),
         ),
         prepare=_prepare,
         to_values=_values,

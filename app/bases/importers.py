@@ -14,7 +14,7 @@ from app.bases.models import (
     TrainingBasePartner,
 )
 from app.core.i18n import N_, _
-from app.core.roles import OFFICE_OR_COLLEGE, Principal
+from app.core.roles import Principal
 from app.imports.cells import CellError, integer, multi, text, yes_no
 from app.imports.engine import Column, ImportKind, Plan, RowRefused, known, rows_by
 from app.imports.registry import register
@@ -149,7 +149,6 @@ register(
             Column(
                 "name",
                 "基地名称",
-                "name",
                 text(100),
                 aliases=("实训基地",),
                 example="智能制造实训基地",
@@ -157,7 +156,6 @@ register(
             Column(
                 "college",
                 "二级学院",
-                "college",
                 text(100),
                 required=False,
                 aliases=("学院",),
@@ -167,17 +165,16 @@ register(
             Column(
                 "on_campus",
                 "校内/校外",
-                "campus",
                 _campus,
                 required=False,
                 aliases=("校内外",),
                 example="校内",
                 choices=("校内", "校外"),
+                en="campus",
             ),
             Column(
                 "stations",
                 "工位数",
-                "stations",
                 integer(1, MAX_STATIONS),
                 aliases=("工位",),
                 example="40",
@@ -185,7 +182,6 @@ register(
             Column(
                 "exam_site",
                 "考点",
-                "exam_site",
                 _exam_site,
                 required=False,
                 aliases=("是否考点",),
@@ -195,7 +191,6 @@ register(
             Column(
                 "partners",
                 "合作企业",
-                "partners",
                 multi(text(100)),
                 required=False,
                 example="新松机器人、华为技术有限公司",
@@ -203,17 +198,15 @@ register(
             Column(
                 "certificates",
                 "服务证书",
-                "certificates",
                 multi(text(100)),
                 required=False,
                 aliases=("证书",),
                 example="工业机器人操作与运维",
             ),
-            Column("notes", "备注", "notes", text(2000), required=False, example=""),
+            Column("notes", "备注", text(2000), required=False, example=""),
         ),
         prepare=_prepare,
         to_values=_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         extra_fields=("partners", "certificate_ids"),

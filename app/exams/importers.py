@@ -24,7 +24,7 @@ from app.core.i18n import N_, _
 from app.core.labels import label
 from app.core.locks import lock_row
 from app.core.params import MAX_DB_ID
-from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
+from app.core.roles import Principal, Role
 from app.core.types import school_today
 from app.exams import service
 from app.exams.models import (
@@ -412,14 +412,13 @@ CANDIDATE_COLUMNS = (
     Column(
         "session_id",
         "考核ID",
-        "session_id",
         SESSION_ID,
         required=False,
         aliases=("考核", "session"),
         example="1",
         help=SESSION_HELP,
     ),
-    Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
+    Column("student_no", "学号", code(20), example="2021510203001"),
 )
 """The two columns that name a candidate in every exams upload: the session (or the page's)
 and the student."""
@@ -438,17 +437,15 @@ register(
             Column(
                 "name",
                 "姓名",
-                "name",
                 text(100),
                 required=False,
                 example="张三",
                 help=N_("checked against the student number when given"),
             ),
-            Column("class_name", "班级", "class_name", text(100), required=False, example=""),
+            Column("class_name", "班级", text(100), required=False, example=""),
         ),
         prepare=_registrations_prepare,
         to_values=_registration_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_registration_college,
         before_write=_lock_and_recount,
         write_extra=_audit_registrations,
@@ -728,11 +725,10 @@ register(
         options=ExamImportOptions,
         columns=(
             *CANDIDATE_COLUMNS,
-            Column("name", "姓名", "name", text(100), required=False, example="张三"),
+            Column("name", "姓名", text(100), required=False, example="张三"),
             Column(
                 "theory_score",
                 "理论成绩",
-                "theory_score",
                 SCORE,
                 required=False,
                 aliases=("理论",),
@@ -742,7 +738,6 @@ register(
             Column(
                 "practical_score",
                 "实操成绩",
-                "practical_score",
                 SCORE,
                 required=False,
                 aliases=("实操", "实践成绩"),
@@ -752,7 +747,6 @@ register(
             Column(
                 "passed",
                 "是否通过",
-                "passed",
                 passed_cell,
                 aliases=("通过", "结果", "考核结果"),
                 example="是",
@@ -959,11 +953,10 @@ register(
         options=ExamImportOptions,
         columns=(
             *CANDIDATE_COLUMNS,
-            Column("name", "姓名", "name", text(100), required=False, example="张三"),
+            Column("name", "姓名", text(100), required=False, example="张三"),
             Column(
                 "number",
                 "证书编号",
-                "number",
                 code(64),
                 aliases=("certificate_number",),
                 example="W010011220001",
@@ -971,7 +964,6 @@ register(
             Column(
                 "issue_date",
                 "发证日期",
-                "issue_date",
                 date_cell,
                 aliases=("发证时间", "日期"),
                 example="2022-12-20",

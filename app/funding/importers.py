@@ -15,7 +15,7 @@ from app.bases.models import TrainingBase
 from app.core.audit import record, snapshot
 from app.core.i18n import N_, _
 from app.core.params import MAX_DB_ID
-from app.core.roles import OFFICE, Principal
+from app.core.roles import Principal
 from app.funding import service
 from app.funding.models import (
     CATEGORY_NAMES,
@@ -203,28 +203,25 @@ register(
             Column(
                 "line_id",
                 "预算ID",
-                "budget_line_id",
                 integer(1, MAX_DB_ID),
                 aliases=("预算行ID", "line_id", "budget_line"),
                 example="1",
                 help=N_("the budget line's id (GET /api/v1/budget-lines)"),
+                en="budget_line_id",
             ),
-            Column(
-                "amount", "金额", "amount", money_cell, aliases=("支出金额",), example="1280.00"
-            ),
+            Column("amount", "金额", money_cell, aliases=("支出金额",), example="1280.00"),
             Column(
                 "spent_on",
                 "日期",
-                "date",
                 date_cell,
                 aliases=("支出日期", "spent_on"),
                 example="2022-10-20",
+                en="date",
             ),
-            Column("payee", "收款方", "payee", text(200), aliases=("收款单位",), example="某公司"),
+            Column("payee", "收款方", text(200), aliases=("收款单位",), example="某公司"),
             Column(
                 "voucher_no",
                 "凭证号",
-                "voucher_no",
                 voucher_cell,
                 aliases=("凭证编号",),
                 example="PZ-2022-0001",
@@ -233,7 +230,6 @@ register(
             Column(
                 "description",
                 "摘要",
-                "description",
                 text(2000),
                 required=False,
                 aliases=("说明", "备注"),
@@ -242,17 +238,16 @@ register(
             Column(
                 "base",
                 "实训基地",
-                "training_base",
                 text(100),
                 required=False,
                 aliases=("基地", "training_base_name"),
                 example="Web前端开发产教融合实训基地",
                 help=N_("equipment (设备采购) lines only: the base the payment equips, by name"),
+                en="training_base",
             ),
         ),
         prepare=_prepare,
         to_values=_values,
-        writers=OFFICE,
         before_write=_lock_and_recheck,
         write_extra=_audit,
         description="Payments from budget lines by voucher number; a line is never overdrawn, "

@@ -27,7 +27,7 @@ from app.core.errors import Conflict, UnprocessableEntity
 from app.core.i18n import _, translate
 from app.core.labels import english_of
 from app.core.locks import advisory_lock
-from app.core.roles import OFFICE, Principal, Role
+from app.core.roles import OFFICE, OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
 from app.imports.cells import CellError, Parser
 from app.imports.models import ImportBatch, ImportReport, RowError
@@ -106,11 +106,11 @@ class Column:
     an enum column takes (the template's drop-down, strict); ``choices_from``: the names a
     reference column takes as they are stored when the template is downloaded (a drop-down
     that warns on another value: a code, or a name the upload creates); ``multiple``: the
-    cell takes several values separated by 、 (its drop-down offers one, any text goes)."""
+    cell takes several values separated by 、 (its drop-down offers one, any text goes).
+    ``en``, the English header, is the key unless given."""
 
     key: str
     zh: str
-    en: str
     parse: Parser
     required: bool = True
     aliases: tuple[str, ...] = ()
@@ -119,6 +119,11 @@ class Column:
     choices: tuple[str, ...] = ()
     choices_from: Callable[[Session], list[str]] | None = None
     multiple: bool = False
+    en: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.en:
+            object.__setattr__(self, "en", self.key)
 
 
 @dataclass
@@ -144,7 +149,8 @@ class ImportKind:
     belongs to, for a college manager's scope. ``options`` declares extra query parameters of
     the upload (a pydantic model; the engine hands the parsed values to the kind as
     ``Plan.options``); ``row_key`` gives the natural key of a row from its cells and options,
-    for keys that span several columns."""
+    for keys that span several columns. ``writers``: the roles that may upload it; unless
+    given, the office, and college managers too when ``college_of`` scopes their rows."""
 
     name: str
     title: str
@@ -153,7 +159,7 @@ class ImportKind:
     key: str
     prepare: Callable[[Session, Principal], Plan]
     to_values: Callable[[Plan, dict[str, Any], Principal], dict[str, Any]]
-    writers: frozenset[Role] = OFFICE
+    writers: frozenset[Role] = frozenset()
     college_of: Callable[[Plan, dict[str, Any]], int | None] | None = None
     before_write: Callable[[Session, Principal, Plan, list[dict[str, Any]]], None] | None = None
     extra_fields: tuple[str, ...] = ()
@@ -167,6 +173,11 @@ class ImportKind:
     read_by: str = ""
     """For a kind the engine only reads (``national-results``): the endpoint that takes its
     files. ``POST /imports/{kind}`` then checks a file (``dry_run``) and writes nothing."""
+
+    def __post_init__(self) -> None:
+        if not self.writers:
+            writers = OFFICE_OR_COLLEGE if self.college_of is not None else OFFICE
+            object.__setattr__(self, "writers", writers)
 
     @property
     def table(self) -> sa.Table:

@@ -12,7 +12,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app.core.i18n import N_, _
 from app.core.labels import label
-from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
+from app.core.roles import Principal, Role
 from app.core.types import utcnow
 from app.imports.cells import (
     CellError,
@@ -254,12 +254,11 @@ register(
             Column(
                 "name",
                 "学院名称",
-                "name",
                 text(100),
                 aliases=("二级学院", "学院", "college"),
                 example="计算机与软件学院",
             ),
-            Column("code", "学院代码", "code", code(20), required=False, example="CS"),
+            Column("code", "学院代码", code(20), required=False, example="CS"),
         ),
         prepare=_prepare_colleges,
         to_values=_college_values,
@@ -327,11 +326,10 @@ register(
         model=Major,
         key="code",
         columns=(
-            Column("code", "专业代码", "code", code(20), aliases=("major_code",), example="510203"),
+            Column("code", "专业代码", code(20), aliases=("major_code",), example="510203"),
             Column(
                 "name",
                 "专业名称",
-                "name",
                 text(100),
                 aliases=("专业", "major", "major_name"),
                 example="软件技术",
@@ -339,7 +337,6 @@ register(
             Column(
                 "college",
                 "二级学院",
-                "college",
                 text(100),
                 aliases=("学院", "学院名称", "college_name"),
                 example="计算机与软件学院",
@@ -348,7 +345,6 @@ register(
         ),
         prepare=_prepare_majors,
         to_values=_major_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         before_write=_create_pending_colleges,
@@ -453,22 +449,18 @@ register(
         model=Course,
         key="code",
         columns=(
-            Column(
-                "code", "课程代码", "code", code(20), aliases=("course_code",), example="C510203-01"
-            ),
+            Column("code", "课程代码", code(20), aliases=("course_code",), example="C510203-01"),
             Column(
                 "name",
                 "课程名称",
-                "name",
                 text(100),
                 aliases=("课程", "course"),
                 example="Web前端开发",
             ),
-            Column("credits", "学分", "credits", decimal(Decimal(0), MAX_CREDITS, 1), example="4"),
+            Column("credits", "学分", decimal(Decimal(0), MAX_CREDITS, 1), example="4"),
             Column(
                 "college",
                 "开课学院",
-                "college",
                 text(100),
                 aliases=("二级学院", "学院"),
                 example="计算机与软件学院",
@@ -477,7 +469,6 @@ register(
             Column(
                 "majors",
                 "专业",
-                "majors",
                 multi(text(100)),
                 required=False,
                 aliases=("专业代码", "major_codes"),
@@ -489,7 +480,6 @@ register(
         ),
         prepare=_prepare_courses,
         to_values=_course_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         extra_fields=("major_ids",),
@@ -530,26 +520,23 @@ register(
             Column(
                 "staff_no",
                 "工号",
-                "staff_no",
                 code(20),
                 aliases=("教工号", "职工号"),
                 example="T2001",
             ),
-            Column("name", "姓名", "name", text(100), example="李老师"),
+            Column("name", "姓名", text(100), example="李老师"),
             Column(
                 "college",
                 "二级学院",
-                "college",
                 text(100),
                 aliases=("学院", "所在学院", "学院名称"),
                 example="计算机与软件学院",
                 choices_from=COLLEGE_NAMES,
             ),
-            Column("title", "职称", "title", text(100), required=False, example="副教授"),
+            Column("title", "职称", text(100), required=False, example="副教授"),
         ),
         prepare=_prepare_teachers,
         to_values=_teacher_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         description="Teachers matched by staff number",
@@ -605,25 +592,22 @@ register(
         model=Student,
         key="student_no",
         columns=(
-            Column("student_no", "学号", "student_no", code(20), example="2020510203001"),
-            Column("name", "姓名", "name", text(100), example="张三"),
-            Column(
-                "major_code", "专业代码", "major_code", code(20), required=False, example="510203"
-            ),
+            Column("student_no", "学号", code(20), example="2020510203001"),
+            Column("name", "姓名", text(100), example="张三"),
+            Column("major_code", "专业代码", code(20), required=False, example="510203"),
             Column(
                 "major_name",
                 "专业",
-                "major",
                 text(100),
                 required=False,
                 aliases=("专业名称", "major_name"),
                 example="软件技术",
                 choices_from=MAJOR_NAMES,
+                en="major",
             ),
             Column(
                 "cohort",
                 "年级",
-                "cohort",
                 integer(MIN_COHORT, MAX_COHORT, "级"),
                 aliases=("入学年份", "grade"),
                 example="2020级",
@@ -632,7 +616,6 @@ register(
             Column(
                 "class_name",
                 "班级",
-                "class_name",
                 text(100),
                 required=False,
                 aliases=("class", "行政班"),
@@ -641,7 +624,6 @@ register(
         ),
         prepare=_prepare_students,
         to_values=_student_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_student_college,
         scope_columns=("major_code", "major_name"),
         require_any=("major_code", "major_name"),
@@ -674,12 +656,11 @@ register(
             Column(
                 "name",
                 "名称",
-                "name",
                 text(100),
                 aliases=("组织名称", "培训评价组织", "organisation"),
                 example="北京某某科技有限公司",
             ),
-            Column("contact", "联系人", "contact", text(100), required=False, example="赵经理"),
+            Column("contact", "联系人", text(100), required=False, example="赵经理"),
         ),
         prepare=_prepare_orgs,
         to_values=_org_values,
@@ -740,7 +721,6 @@ register(
             Column(
                 "name",
                 "证书名称",
-                "name",
                 certificate_name_cell,
                 aliases=("证书", "certificate"),
                 example="Web前端开发",
@@ -748,7 +728,6 @@ register(
             Column(
                 "evaluation_org",
                 "培训评价组织",
-                "evaluation_org",
                 text(100),
                 aliases=("评价组织", "组织"),
                 example="北京某某科技有限公司",
@@ -757,7 +736,6 @@ register(
             Column(
                 "levels",
                 "等级",
-                "levels",
                 multi(choice([lv.value for lv in LEVEL_ORDER])),
                 aliases=("级别",),
                 example="初级、中级、高级",
@@ -832,11 +810,10 @@ register(
         model=Teacher,
         key="staff_no",
         columns=(
-            Column("staff_no", "工号", "staff_no", code(20), aliases=("教工号",), example="T2001"),
+            Column("staff_no", "工号", code(20), aliases=("教工号",), example="T2001"),
             Column(
                 "basis",
                 "认定依据",
-                "basis",
                 _basis,
                 aliases=("双师型认定依据", "依据"),
                 example="企业实践经历",
@@ -846,7 +823,6 @@ register(
             Column(
                 "recognised_on",
                 "认定日期",
-                "recognised_on",
                 date_cell,
                 aliases=("双师型认定日期",),
                 example="2022-09-01",
@@ -854,7 +830,6 @@ register(
             Column(
                 "valid_until",
                 "有效期至",
-                "valid_until",
                 date_cell,
                 required=False,
                 aliases=("双师型有效期至",),

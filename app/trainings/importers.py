@@ -311,11 +311,10 @@ register(
         key="staff_no",
         row_key=_training_key,
         columns=(
-            Column("staff_no", "工号", "staff_no", code(20), aliases=("教工号",), example="T1001"),
+            Column("staff_no", "工号", code(20), aliases=("教工号",), example="T1001"),
             Column(
                 "certificate",
                 "证书名称",
-                "certificate",
                 text(100),
                 aliases=("证书", "试点证书名称"),
                 example="Web前端开发",
@@ -324,7 +323,6 @@ register(
             Column(
                 "level",
                 "级别",
-                "level",
                 choice([lv.value for lv in LEVEL_ORDER]),
                 aliases=("等级",),
                 example="中级",
@@ -333,19 +331,17 @@ register(
             Column(
                 "provider",
                 "培训机构",
-                "provider",
                 text(100),
                 required=False,
                 aliases=("培训评价组织",),
                 example="北京新大陆时代教育科技有限公司",
             ),
-            Column("start_date", "开始日期", "start_date", date_cell, example="2022-07-11"),
-            Column("end_date", "结束日期", "end_date", date_cell, example="2022-07-15"),
-            Column("hours", "学时", "hours", integer(1, MAX_HOURS), example="40"),
+            Column("start_date", "开始日期", date_cell, example="2022-07-11"),
+            Column("end_date", "结束日期", date_cell, example="2022-07-15"),
+            Column("hours", "学时", integer(1, MAX_HOURS), example="40"),
             Column(
                 "status",
                 "状态",
-                "status",
                 _status,
                 required=False,
                 example="已获证",
@@ -357,7 +353,6 @@ register(
             Column(
                 "trainer_certificate_no",
                 "师资培训证书编号",
-                "trainer_certificate_no",
                 _certificate_no,
                 required=False,
                 aliases=("证书编号",),
@@ -366,7 +361,6 @@ register(
             Column(
                 "evaluator_qualification_no",
                 "考评员证书编号",
-                "evaluator_qualification_no",
                 _certificate_no,
                 required=False,
                 aliases=("考评员编号",),
@@ -375,7 +369,6 @@ register(
             Column(
                 "certified_on",
                 "获证日期",
-                "certified_on",
                 date_cell,
                 required=False,
                 example="2022-07-15",
@@ -383,7 +376,6 @@ register(
             Column(
                 "valid_until",
                 "有效期至",
-                "valid_until",
                 date_cell,
                 required=False,
                 example="2030-07-14",
@@ -391,7 +383,6 @@ register(
         ),
         prepare=_prepare_trainings,
         to_values=_training_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_training_college,
         scope_columns=("staff_no",),
         description="Teacher trainings matched by (staff no, certificate, level, start date); "
@@ -587,12 +578,11 @@ register(
         row_key=_enrollment_key,
         options=EnrollmentImportOptions,
         columns=(
-            Column("student_no", "学号", "student_no", code(20), example="2020510203001"),
-            Column("name", "姓名", "name", text(100), required=False, example="张伟"),
+            Column("student_no", "学号", code(20), example="2020510203001"),
+            Column("name", "姓名", text(100), required=False, example="张伟"),
             Column(
                 "attended_hours",
                 "出勤学时",
-                "attended_hours",
                 integer(0, MAX_HOURS),
                 aliases=("学时", "attended"),
                 example="32",
@@ -600,7 +590,6 @@ register(
             Column(
                 "completed",
                 "结业",
-                "completed",
                 _yes_no,
                 required=False,
                 aliases=("是否结业", "完成"),
@@ -611,7 +600,6 @@ register(
             Column(
                 "batch_id",
                 "培训批次",
-                "batch_id",
                 integer(1, 2**31 - 1),
                 required=False,
                 aliases=("批次", "batch"),
@@ -681,16 +669,14 @@ register(
             Column(
                 "qualification_no",
                 "考评员证书编号",
-                "qualification_no",
                 _certificate_no,
                 aliases=("考评员编号", "证书编号"),
                 example="KPY-2022-017",
             ),
-            Column("staff_no", "工号", "staff_no", code(20), aliases=("教工号",), example="T1001"),
+            Column("staff_no", "工号", code(20), aliases=("教工号",), example="T1001"),
             Column(
                 "certificate",
                 "证书名称",
-                "certificate",
                 text(100),
                 aliases=("证书", "考评证书"),
                 example="Web前端开发",
@@ -698,7 +684,6 @@ register(
             Column(
                 "level",
                 "级别",
-                "level",
                 choice([lv.value for lv in LEVEL_ORDER]),
                 aliases=("等级", "考评级别"),
                 example="中级",
@@ -707,25 +692,22 @@ register(
             Column(
                 "issuer",
                 "发证机构",
-                "issuer",
                 text(100),
                 aliases=("发证单位", "培训评价组织"),
                 example="北京新大陆时代教育科技有限公司",
             ),
-            Column("issued_on", "发证日期", "issued_on", date_cell, example="2022-07-15"),
+            Column("issued_on", "发证日期", date_cell, example="2022-07-15"),
             Column(
                 "valid_until",
                 "有效期至",
-                "valid_until",
                 date_cell,
                 required=False,
                 example="2025-07-14",
             ),
-            Column("notes", "备注", "notes", text(2000), required=False, example=""),
+            Column("notes", "备注", text(2000), required=False, example=""),
         ),
         prepare=_prepare_qualifications,
         to_values=_qualification_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_training_college,
         scope_columns=("staff_no",),
         description="Evaluator (考评员) qualifications matched by their number, unique across "
