@@ -26,20 +26,18 @@ from app.core.labels import label
 from app.core.roles import Principal
 from app.core.types import utcnow
 from app.imports.cells import choice, integer, multi, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, cell_or_option
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, cell_or_option, grouped
 from app.imports.registry import register
 from app.reference.importers import (
-    CERTIFICATE_NAMES,
-    LEVEL_CHOICES,
-    MAJOR_NAMES,
     CertificateEntry,
-    certificate_name_cell,
+    certificate_column,
     certificates_by_name,
+    level_column,
     major_lookups,
+    majors_column,
     resolve_majors,
 )
 from app.reference.models import (
-    LEVEL_ORDER,
     MAX_COHORT,
     MIN_COHORT,
     Certificate,
@@ -90,16 +88,8 @@ def _row_key(cells: dict[str, Any], options: Any) -> Any:
 
 def _prepare(session: Session, _principal: Principal) -> Plan:
     table: sa.Table = PilotApplication.__table__  # type: ignore[attr-defined]
-    majors_of: dict[int, list[int]] = defaultdict(list)
-    for app_id, major_id in session.execute(
-        sa.select(ApplicationMajor.application_id, ApplicationMajor.major_id)  # type: ignore[call-overload]
-    ):
-        majors_of[app_id].append(major_id)
-    cohorts_of: dict[int, list[int]] = defaultdict(list)
-    for app_id, cohort in session.execute(
-        sa.select(ApplicationCohort.application_id, ApplicationCohort.cohort)  # type: ignore[call-overload]
-    ):
-        cohorts_of[app_id].append(cohort)
+    majors_of = grouped(session, ApplicationMajor.application_id, ApplicationMajor.major_id)
+    cohorts_of = grouped(session, ApplicationCohort.application_id, ApplicationCohort.cohort)
     existing: dict[Any, dict[str, Any]] = {}
     # The rows compared are locked until the upload commits: a submit or approve sent
     # meanwhile waits and then acts on what the upload wrote (instead of the upload being
@@ -306,36 +296,9 @@ register(
                 help=N_("本科, 高职 or 中职"),
                 choices=tuple(t.value for t in Tier),
             ),
-            Column(
-                "certificate",
-                "申报试点证书名称",
-                certificate_name_cell,
-                aliases=("证书名称", "试点证书名称", "证书"),
-                example="Web前端开发",
-                help=N_(
-                    "matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"
-                ),
-                choices_from=CERTIFICATE_NAMES,
-            ),
-            Column(
-                "level",
-                "申报级别",
-                choice([lv.value for lv in LEVEL_ORDER]),
-                aliases=("级别", "等级"),
-                example="中级",
-                help=N_("初级, 中级 or 高级"),
-                choices=LEVEL_CHOICES,
-            ),
-            Column(
-                "majors",
-                "申报专业",
-                multi(text(100)),
-                aliases=("专业",),
-                example="软件技术、计算机应用技术",
-                help=N_("major names or codes, separated by 、"),
-                choices_from=MAJOR_NAMES,
-                multiple=True,
-            ),
+            certificate_column("申报试点证书名称", ("证书名称", "试点证书名称", "证书")),
+            level_column("申报级别", ("级别", "等级"), N_("初级, 中级 or 高级")),
+            majors_column("申报专业"),
             Column(
                 "cohorts",
                 "申报年级",

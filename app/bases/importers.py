@@ -1,7 +1,6 @@
 """The ``training-bases`` import kind: bases matched by name, with their partner enterprises
 and the certificates they serve (the pilots they serve are set through the API)."""
 
-from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +15,7 @@ from app.bases.models import (
 from app.core.i18n import N_, _
 from app.core.roles import Principal
 from app.imports.cells import CellError, integer, multi, text, yes_no
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, known, rows_by
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, grouped, known, rows_by
 from app.imports.registry import register
 from app.reference.importers import YES_NO_CHOICES
 from app.reference.models import Certificate, College, normalise_certificate_name
@@ -34,16 +33,10 @@ def _campus(raw: str) -> bool:
 
 def _prepare(session: Session, _principal: Principal) -> Plan:
     existing = rows_by(session, TrainingBase, "name")
-    partners: dict[int, list[str]] = defaultdict(list)
-    for base_id, name in session.exec(
-        select(TrainingBasePartner.base_id, TrainingBasePartner.name)
-    ):
-        partners[base_id].append(name)
-    certificates: dict[int, list[int]] = defaultdict(list)
-    for base_id, cert_id in session.exec(
-        select(TrainingBaseCertificate.base_id, TrainingBaseCertificate.certificate_id)
-    ):
-        certificates[base_id].append(cert_id)
+    partners = grouped(session, TrainingBasePartner.base_id, TrainingBasePartner.name)
+    certificates = grouped(
+        session, TrainingBaseCertificate.base_id, TrainingBaseCertificate.certificate_id
+    )
     for row in existing.values():
         row["partners"] = sorted(partners.get(row["id"], []))
         row["certificate_ids"] = sorted(certificates.get(row["id"], []))
@@ -172,13 +165,7 @@ register(
                 choices=("校内", "校外"),
                 en="campus",
             ),
-            Column(
-                "stations",
-                "工位数",
-                integer(1, MAX_STATIONS),
-                aliases=("工位",),
-                example="40",
-            ),
+            Column("stations", "工位数", integer(1, MAX_STATIONS), aliases=("工位",), example="40"),
             Column(
                 "exam_site",
                 "考点",

@@ -4,7 +4,6 @@ and a code the catalogue does not know yet is created with the row's course name
 the college of the row's first major and taught to the row's majors."""
 
 import difflib
-from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
@@ -20,17 +19,16 @@ from app.credits.models import (
     ConversionRule,
     ConversionRuleMajor,
 )
-from app.imports.cells import CellError, code, date_cell, decimal, match_text, multi, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused
+from app.imports.cells import CellError, code, date_cell, decimal, match_text, text
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, grouped
 from app.imports.registry import register
 from app.reference.importers import (
-    CERTIFICATE_NAMES,
     LEVEL_CHOICES,
-    MAJOR_NAMES,
     CertificateEntry,
-    certificate_name_cell,
+    certificate_column,
     certificates_by_name,
     major_lookups,
+    majors_column,
     offered_at,
     resolve_majors,
 )
@@ -82,11 +80,7 @@ def _existing_rules(session: Session) -> dict[Any, dict[str, Any]]:
     current = ~sa.exists(sa.select(successor.c.id).where(successor.c.replaces_id == table.c.id))
     requests: sa.Table = ConversionRequest.__table__  # type: ignore[attr-defined]
     used = sa.exists(sa.select(requests.c.id).where(requests.c.rule_id == table.c.id))
-    majors_of: dict[int, list[int]] = defaultdict(list)
-    for rule_id, major_id in session.execute(
-        sa.select(ConversionRuleMajor.rule_id, ConversionRuleMajor.major_id)  # type: ignore[call-overload]
-    ):
-        majors_of[rule_id].append(major_id)
+    majors_of = grouped(session, ConversionRuleMajor.rule_id, ConversionRuleMajor.major_id)
     existing: dict[Any, dict[str, Any]] = {}
     for row in session.execute(
         sa.select(
@@ -351,17 +345,7 @@ register(
         key="course_code",
         row_key=_row_key,
         columns=(
-            Column(
-                "certificate",
-                "证书名称",
-                certificate_name_cell,
-                aliases=("X证书", "证书", "职业技能等级证书"),
-                example="Web前端开发",
-                help=N_(
-                    "matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"
-                ),
-                choices_from=CERTIFICATE_NAMES,
-            ),
+            certificate_column("证书名称", ("X证书", "证书", "职业技能等级证书")),
             Column(
                 "min_level",
                 "最低级别",
@@ -390,16 +374,7 @@ register(
                 help=N_("免修 (exemption) or 替换 (substitution)"),
                 choices=tuple(mode.value for mode in ConversionMode),
             ),
-            Column(
-                "majors",
-                "适用专业",
-                multi(text(100)),
-                aliases=("专业",),
-                example="软件技术、计算机应用技术",
-                help=N_("major names or codes, separated by 、"),
-                choices_from=MAJOR_NAMES,
-                multiple=True,
-            ),
+            majors_column("适用专业"),
             Column(
                 "effective_from",
                 "生效日期",

@@ -42,6 +42,7 @@ from app.imports.engine import (
     ImportKind,
     Plan,
     RowRefused,
+    grouped,
     rows_by,
     stored_rows,
 )
@@ -95,6 +96,19 @@ def _sessions(session: Session) -> dict[int, dict[str, Any]]:
         for exam in session.exec(select(ExamSession)).all()
         if exam.id is not None
     }
+
+
+def _in_session(
+    found: dict[tuple[int, str], Any], exam: dict[str, Any], cells: dict[str, Any], missing: str
+) -> Any:
+    """What ``found`` holds for the row's student in the row's session (its registration,
+    its passed result); else the row is refused in 学号 with ``missing`` (an ``N_`` message
+    on ``{student_no}`` and ``{exam_id}``)."""
+    student_no = cells["student_no"]
+    value = found.get((exam["id"], student_no))
+    if value is None:
+        raise RowRefused(_(missing, student_no=student_no, exam_id=exam["id"]), "学号", student_no)
+    return value
 
 
 def _student(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
@@ -198,16 +212,8 @@ def _registrations_prepare(session: Session, principal: Principal) -> Plan:
         a.id: {"status": a.status, "headcount": a.headcount}
         for a in session.exec(select(PilotApplication)).all()
     }
-    majors: dict[int, set[int]] = defaultdict(set)
-    for app_id, major_id in session.execute(
-        sa.select(ApplicationMajor.application_id, ApplicationMajor.major_id)  # type: ignore[call-overload]
-    ):
-        majors[app_id].add(major_id)
-    cohorts: dict[int, set[int]] = defaultdict(set)
-    for app_id, cohort in session.execute(
-        sa.select(ApplicationCohort.application_id, ApplicationCohort.cohort)  # type: ignore[call-overload]
-    ):
-        cohorts[app_id].add(cohort)
+    majors = grouped(session, ApplicationMajor.application_id, ApplicationMajor.major_id)
+    cohorts = grouped(session, ApplicationCohort.application_id, ApplicationCohort.cohort)
     return Plan(
         existing=existing,
         lookups={
@@ -501,18 +507,15 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
     exam = _session(plan, cells)
     _check_org(plan, principal, exam)
     _student(plan, cells)
-    registration = plan.lookups["registrations"].get((exam["id"], cells["student_no"]))
-    if registration is None:
-        raise RowRefused(
-            _(
-                "student {student_no} has no registration in session {exam_id} that "
-                "was not cancelled; results are recorded only for registrations",
-                student_no=cells["student_no"],
-                exam_id=exam["id"],
-            ),
-            "学号",
-            cells["student_no"],
-        )
+    registration = _in_session(
+        plan.lookups["registrations"],
+        exam,
+        cells,
+        N_(
+            "student {student_no} has no registration in session {exam_id} that "
+            "was not cancelled; results are recorded only for registrations"
+        ),
+    )
     if plan.lookups["today"] < exam["exam_date"]:
         raise RowRefused(
             _(
@@ -799,18 +802,15 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
     exam = _session(plan, cells)
     _check_org(plan, principal, exam)
     student = _student(plan, cells)
-    result_id = plan.lookups["passed"].get((exam["id"], cells["student_no"]))
-    if result_id is None:
-        raise RowRefused(
-            _(
-                "student {student_no} has no passed result in session {exam_id}; a "
-                "certificate is issued only for a passed result",
-                student_no=cells["student_no"],
-                exam_id=exam["id"],
-            ),
-            "学号",
-            cells["student_no"],
-        )
+    result_id: int = _in_session(
+        plan.lookups["passed"],
+        exam,
+        cells,
+        N_(
+            "student {student_no} has no passed result in session {exam_id}; a "
+            "certificate is issued only for a passed result"
+        ),
+    )
     number = cells["number"]
     current = plan.existing.get(number)
     if current is not None and current["result_id"] != result_id:

@@ -10,6 +10,7 @@ import operator
 import re
 import threading
 import unicodedata
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,6 +90,15 @@ def stored_rows(
     statement = sa.select(*stored_columns(model)).where(*where)
     for row in session.execute(statement).mappings():
         yield dict(row)
+
+
+def grouped(session: Session, parent: Any, child: Any) -> defaultdict[Any, list[Any]]:
+    """A link table's ``child`` values by ``parent`` (each application's majors, a base's
+    partners), in the order stored; a parent without any gets an empty list."""
+    found: defaultdict[Any, list[Any]] = defaultdict(list)
+    for parent_id, value in session.execute(sa.select(parent, child)):
+        found[parent_id].append(value)
+    return found
 
 
 def rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dict[str, Any]]:

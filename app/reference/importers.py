@@ -31,6 +31,7 @@ from app.imports.engine import (
     Plan,
     RowRefused,
     did_you_mean,
+    grouped,
     known,
     rows_by,
 )
@@ -77,6 +78,45 @@ EVALUATION_ORG_NAMES = names_of(EvaluationOrg)
 LEVEL_CHOICES = tuple(lv.value for lv in LEVEL_ORDER)
 """初级, 中级, 高级: the drop-down of a level column."""
 YES_NO_CHOICES = ("是", "否")
+
+
+def college_column(zh: str, aliases: tuple[str, ...]) -> Column:
+    """A row's college, by name (the drop-down: the colleges stored)."""
+    return Column(
+        "college",
+        zh,
+        text(100),
+        aliases=aliases,
+        example="计算机与软件学院",
+        choices_from=COLLEGE_NAMES,
+    )
+
+
+def level_column(zh: str, aliases: tuple[str, ...], help: str = "") -> Column:
+    """A row's certificate level: 初级, 中级 or 高级."""
+    return Column(
+        "level",
+        zh,
+        choice(LEVEL_CHOICES),
+        aliases=aliases,
+        example="中级",
+        help=help,
+        choices=LEVEL_CHOICES,
+    )
+
+
+def majors_column(zh: str) -> Column:
+    """A row's majors, by name or code, separated by 、 (read with ``resolve_majors``)."""
+    return Column(
+        "majors",
+        zh,
+        multi(text(100)),
+        aliases=("专业",),
+        example="软件技术、计算机应用技术",
+        help=N_("major names or codes, separated by 、"),
+        choices_from=MAJOR_NAMES,
+        multiple=True,
+    )
 
 
 def _ids_by_name(session: Session, model: type[SQLModel]) -> dict[str, int]:
@@ -334,14 +374,7 @@ register(
                 aliases=("专业", "major", "major_name"),
                 example="软件技术",
             ),
-            Column(
-                "college",
-                "二级学院",
-                text(100),
-                aliases=("学院", "学院名称", "college_name"),
-                example="计算机与软件学院",
-                choices_from=COLLEGE_NAMES,
-            ),
+            college_column("二级学院", ("学院", "学院名称", "college_name")),
         ),
         prepare=_prepare_majors,
         to_values=_major_values,
@@ -359,11 +392,7 @@ register(
 
 def _prepare_courses(session: Session, _principal: Principal) -> Plan:
     existing = rows_by(session, Course, "code")
-    links: dict[int, list[int]] = defaultdict(list)
-    for course_id, major_id in session.execute(
-        sa.select(CourseMajor.course_id, CourseMajor.major_id)  # type: ignore[call-overload]
-    ):
-        links[course_id].append(major_id)
+    links = grouped(session, CourseMajor.course_id, CourseMajor.major_id)
     for row in existing.values():
         row["major_ids"] = sorted(links.get(row["id"], []))
     majors = session.execute(sa.select(Major.id, Major.code, Major.name)).all()  # type: ignore[call-overload]
@@ -458,14 +487,7 @@ register(
                 example="Web前端开发",
             ),
             Column("credits", "学分", decimal(Decimal(0), MAX_CREDITS, 1), example="4"),
-            Column(
-                "college",
-                "开课学院",
-                text(100),
-                aliases=("二级学院", "学院"),
-                example="计算机与软件学院",
-                choices_from=COLLEGE_NAMES,
-            ),
+            college_column("开课学院", ("二级学院", "学院")),
             Column(
                 "majors",
                 "专业",
@@ -517,22 +539,9 @@ register(
         model=Teacher,
         key="staff_no",
         columns=(
-            Column(
-                "staff_no",
-                "工号",
-                code(20),
-                aliases=("教工号", "职工号"),
-                example="T2001",
-            ),
+            Column("staff_no", "工号", code(20), aliases=("教工号", "职工号"), example="T2001"),
             Column("name", "姓名", text(100), example="李老师"),
-            Column(
-                "college",
-                "二级学院",
-                text(100),
-                aliases=("学院", "所在学院", "学院名称"),
-                example="计算机与软件学院",
-                choices_from=COLLEGE_NAMES,
-            ),
+            college_column("二级学院", ("学院", "所在学院", "学院名称")),
             Column("title", "职称", text(100), required=False, example="副教授"),
         ),
         prepare=_prepare_teachers,
@@ -708,6 +717,19 @@ def certificate_name_cell(raw: str) -> str:
     if not normalise_certificate_name(name):
         raise CellError(_("a certificate name, such as Web前端开发"))
     return name
+
+
+def certificate_column(zh: str, aliases: tuple[str, ...]) -> Column:
+    """A row's certificate, by name as ``normalise_certificate_name`` matches it."""
+    return Column(
+        "certificate",
+        zh,
+        certificate_name_cell,
+        aliases=aliases,
+        example="Web前端开发",
+        help=N_("matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"),
+        choices_from=CERTIFICATE_NAMES,
+    )
 
 
 register(

@@ -19,7 +19,7 @@ from app.core.i18n import N_, _, translate
 from app.core.labels import label
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
-from app.imports.cells import CellError, choice, code, date_cell, integer, text, yes_no
+from app.imports.cells import CellError, code, date_cell, integer, text, yes_no
 from app.imports.engine import (
     Column,
     ImportKind,
@@ -33,15 +33,14 @@ from app.imports.engine import (
 from app.imports.registry import register
 from app.reference.importers import (
     CERTIFICATE_NAMES,
-    LEVEL_CHOICES,
     UNKNOWN_STAFF_NO,
     YES_NO_CHOICES,
     CertificateEntry,
     certificates_by_name,
+    level_column,
     offered_at,
 )
 from app.reference.models import (
-    LEVEL_ORDER,
     Certificate,
     Level,
     Major,
@@ -320,14 +319,7 @@ register(
                 example="Web前端开发",
                 choices_from=CERTIFICATE_NAMES,
             ),
-            Column(
-                "level",
-                "级别",
-                choice([lv.value for lv in LEVEL_ORDER]),
-                aliases=("等级",),
-                example="中级",
-                choices=LEVEL_CHOICES,
-            ),
+            level_column("级别", ("等级",)),
             Column(
                 "provider",
                 "培训机构",
@@ -366,20 +358,8 @@ register(
                 aliases=("考评员编号",),
                 example="KPY-2022-017",
             ),
-            Column(
-                "certified_on",
-                "获证日期",
-                date_cell,
-                required=False,
-                example="2022-07-15",
-            ),
-            Column(
-                "valid_until",
-                "有效期至",
-                date_cell,
-                required=False,
-                example="2030-07-14",
-            ),
+            Column("certified_on", "获证日期", date_cell, required=False, example="2022-07-15"),
+            Column("valid_until", "有效期至", date_cell, required=False, example="2030-07-14"),
         ),
         prepare=_prepare_trainings,
         to_values=_training_values,
@@ -681,14 +661,7 @@ register(
                 aliases=("证书", "考评证书"),
                 example="Web前端开发",
             ),
-            Column(
-                "level",
-                "级别",
-                choice([lv.value for lv in LEVEL_ORDER]),
-                aliases=("等级", "考评级别"),
-                example="中级",
-                choices=LEVEL_CHOICES,
-            ),
+            level_column("级别", ("等级", "考评级别")),
             Column(
                 "issuer",
                 "发证机构",
@@ -697,13 +670,7 @@ register(
                 example="北京新大陆时代教育科技有限公司",
             ),
             Column("issued_on", "发证日期", date_cell, example="2022-07-15"),
-            Column(
-                "valid_until",
-                "有效期至",
-                date_cell,
-                required=False,
-                example="2025-07-14",
-            ),
+            Column("valid_until", "有效期至", date_cell, required=False, example="2025-07-14"),
             Column("notes", "备注", text(2000), required=False, example=""),
         ),
         prepare=_prepare_qualifications,
