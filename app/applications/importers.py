@@ -26,7 +26,15 @@ from app.core.labels import label
 from app.core.roles import Principal
 from app.core.types import utcnow
 from app.imports.cells import choice, integer, multi, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, cell_or_option, grouped
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    cell_or_option,
+    grouped,
+    optional,
+)
 from app.imports.registry import register
 from app.reference.importers import (
     CertificateEntry,
@@ -176,9 +184,7 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         "cohorts": cohorts,
         "status": ApplicationStatus(options.status.value),
     }
-    for optional in ("contact", "notes"):
-        if optional in cells:
-            values[optional] = cells[optional] or None
+    values.update(optional(cells, "contact", "notes"))
     certificate_id = _certificate_id(plan, cells["certificate"], level)
     values["certificate_id"] = certificate_id
     if certificate_id is None:

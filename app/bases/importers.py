@@ -15,7 +15,16 @@ from app.bases.models import (
 from app.core.i18n import N_, _
 from app.core.roles import Principal
 from app.imports.cells import CellError, integer, multi, text, yes_no
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, grouped, known, rows_by
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    grouped,
+    known,
+    optional,
+    rows_by,
+)
 from app.imports.registry import register
 from app.reference.importers import YES_NO_CHOICES
 from app.reference.models import Certificate, College, normalise_certificate_name
@@ -79,8 +88,7 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         values["on_campus"] = cells["on_campus"]
     if cells.get("exam_site") is not None:
         values["exam_site"] = cells["exam_site"]
-    if "notes" in cells:
-        values["notes"] = cells["notes"] or None
+    values.update(optional(cells, "notes"))
     if "partners" in cells:
         values["partners"] = sorted(set(cells["partners"] or []))
     if "certificates" in cells:

@@ -23,7 +23,7 @@ from psycopg import sql as psycopg_sql
 from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
-from app.core.audit import record, snapshot
+from app.core.audit import record_row
 from app.core.errors import Conflict, UnprocessableEntity
 from app.core.i18n import _, translate
 from app.core.labels import english_of
@@ -63,6 +63,12 @@ def known(found: Mapping[str, T], value: str, column: str, unknown: str, **param
     if value in found:
         return found[value]
     raise RowRefused(_(unknown, hint=did_you_mean(value, found), **params), column, value)
+
+
+def optional(cells: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The values of the optional columns ``keys`` the file has, an empty cell as None; a
+    column the file lacks is left out, so the stored value stays."""
+    return {key: cells[key] or None for key in keys if key in cells}
 
 
 def cell_or_option(cells: dict[str, Any], options: Any, name: str) -> int | None:
@@ -449,18 +455,8 @@ def run_import(
         )
         session.add(batch)
         session.flush()
-        record(
-            session,
-            principal,
-            action="import",
-            entity="import_batch",
-            entity_id=batch.id,
-            after={
-                **(snapshot(batch) or {}),
-                "also_created": report.also_created,
-                **changed,
-            },
-        )
+        extra = {"also_created": report.also_created, **changed}
+        record_row(session, principal, batch, "import_batch", action="import", extra=extra)
         session.commit()
         report.written = True
         report.batch_id = batch.id

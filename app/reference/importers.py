@@ -33,6 +33,7 @@ from app.imports.engine import (
     did_you_mean,
     grouped,
     known,
+    optional,
     rows_by,
 )
 from app.imports.registry import register
@@ -527,9 +528,7 @@ def _teacher_values(plan: Plan, cells: dict[str, Any], _principal: Principal) ->
         "name": cells["name"],
         "college_id": _college_id(plan, cells["college"], "二级学院"),
     }
-    if "title" in cells:
-        values["title"] = cells["title"] or None
-    return values
+    return values | optional(cells, "title")
 
 
 register(
@@ -584,9 +583,7 @@ def _student_values(plan: Plan, cells: dict[str, Any], _principal: Principal) ->
         "major_id": major_id,
         "cohort": cells["cohort"],
     }
-    if "class_name" in cells:
-        values["class_name"] = cells["class_name"] or None
-    return values
+    return values | optional(cells, "class_name")
 
 
 def _student_college(plan: Plan, values: dict[str, Any]) -> int | None:
@@ -649,10 +646,7 @@ def _prepare_orgs(session: Session, _principal: Principal) -> Plan:
 
 
 def _org_values(_plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
-    values: dict[str, Any] = {"name": cells["name"]}
-    if "contact" in cells:
-        values["contact"] = cells["contact"] or None
-    return values
+    return {"name": cells["name"], **optional(cells, "contact")}
 
 
 register(

@@ -27,6 +27,7 @@ from app.imports.engine import (
     RowRefused,
     cell_or_option,
     known,
+    optional,
     rows_by,
     stored_columns,
 )
@@ -634,9 +635,7 @@ def _qualification_values(
         "issued_on": issued_on,
         "valid_until": valid_until,
     }
-    if "notes" in cells:
-        values["notes"] = cells["notes"] or None
-    return values
+    return values | optional(cells, "notes")
 
 
 register(
