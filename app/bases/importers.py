@@ -14,7 +14,7 @@ from app.bases.models import (
 )
 from app.core.i18n import N_, _
 from app.core.roles import Principal
-from app.imports.cells import CellError, integer, multi, text, yes_no
+from app.imports.cells import integer, multi, text, words, yes_no
 from app.imports.engine import (
     Column,
     ImportKind,
@@ -33,11 +33,7 @@ CAMPUS_WORDS = {"校内": True, "on": True, "on_campus": True, "校外": False, 
 _exam_site = yes_no({"是", "yes", "y", "true", "1", "√"}, {"否", "no", "n", "false", "0"})
 
 
-def _campus(raw: str) -> bool:
-    value = CAMPUS_WORDS.get(raw.strip().casefold())
-    if value is None:
-        raise CellError(_("校内 (on campus) or 校外 (off campus)"))
-    return value
+_campus = words(CAMPUS_WORDS, N_("校内 (on campus) or 校外 (off campus)"))
 
 
 def _prepare(session: Session, _principal: Principal) -> Plan:

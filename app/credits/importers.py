@@ -19,7 +19,7 @@ from app.credits.models import (
     ConversionRule,
     ConversionRuleMajor,
 )
-from app.imports.cells import CellError, code, date_cell, decimal, match_text, text
+from app.imports.cells import CellError, code, date_cell, decimal, match_text, text, words
 from app.imports.engine import Column, ImportKind, Plan, RowRefused, grouped
 from app.imports.registry import register
 from app.reference.importers import (
@@ -59,11 +59,7 @@ def _level_cell(raw: str) -> Level:
     raise CellError(_("one of 初级, 中级, 高级"))
 
 
-def _mode_cell(raw: str) -> ConversionMode:
-    mode = MODES.get(raw.strip().casefold())
-    if mode is None:
-        raise CellError(_("免修 (exemption) or 替换 (substitution)"))
-    return mode
+_mode_cell = words(MODES, N_("免修 (exemption) or 替换 (substitution)"))
 
 
 def _row_key(cells: dict[str, Any], _options: Any) -> Any:

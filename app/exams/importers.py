@@ -43,6 +43,7 @@ from app.imports.engine import (
     Plan,
     RowRefused,
     grouped,
+    known,
     rows_by,
     stored_rows,
 )
@@ -112,16 +113,13 @@ def _in_session(
 
 
 def _student(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
-    student = plan.lookups["students"].get(cells["student_no"])
-    if student is None:
-        raise RowRefused(
-            _(
-                "no student with number {student_no} (upload students first)",
-                student_no=cells["student_no"],
-            ),
-            "学号",
-            cells["student_no"],
-        )
+    student: dict[str, Any] = known(
+        plan.lookups["students"],
+        cells["student_no"],
+        "学号",
+        N_("no student with number {student_no} (upload students first)"),
+        student_no=cells["student_no"],
+    )
     name = cells.get("name")
     if name and name != student["name"]:
         raise RowRefused(
@@ -157,13 +155,13 @@ def _session(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
     session_id = _session_id(cells, plan.options)
     if session_id is None:
         raise RowRefused(_("no session: add a 考核ID column or pass ?session_id= with the upload"))
-    exam = plan.lookups["sessions"].get(session_id)
-    if exam is None:
-        raise RowRefused(
-            _("no exam session with id {session_id}", session_id=session_id),
-            "考核ID",
-            str(session_id) if session_id is not None else "",
-        )
+    exam = known(
+        plan.lookups["sessions"],
+        session_id,
+        "考核ID",
+        N_("no exam session with id {session_id}"),
+        session_id=session_id,
+    )
     return dict(exam)
 
 

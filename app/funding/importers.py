@@ -120,16 +120,13 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
                 cells["voucher_no"],
             )
         return values
-    line = plan.lookups["lines"].get(cells["line_id"])
-    if line is None:
-        raise RowRefused(
-            _(
-                "no budget line with id {line_id} (GET /api/v1/budget-lines)",
-                line_id=cells["line_id"],
-            ),
-            "预算ID",
-            str(cells["line_id"]),
-        )
+    line: dict[str, Any] = known(
+        plan.lookups["lines"],
+        cells["line_id"],
+        "预算ID",
+        N_("no budget line with id {line_id} (GET /api/v1/budget-lines)"),
+        line_id=cells["line_id"],
+    )
     if values.get("base_id") is not None and line["category"] != Category.equipment:
         raise RowRefused(
             _(

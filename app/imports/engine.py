@@ -56,13 +56,14 @@ def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     return _("; did you mean {suggestion}?", suggestion=repr(close[0])) if close else ""
 
 
-def known(found: Mapping[str, T], value: str, column: str, unknown: str, **params: Any) -> T:
-    """What ``found`` holds for a row's reference ``value``; else the row is refused in
-    ``column`` with ``unknown`` (an ``N_`` message: its ``{hint}`` says the closest known
-    name, the other placeholders come from ``params``)."""
+def known(found: Mapping[Any, T], value: Any, column: str, unknown: str, **params: Any) -> T:
+    """What ``found`` holds for a row's reference ``value`` (a name, a number, an id); else
+    the row is refused in ``column`` with ``unknown`` (an ``N_`` message: a ``{hint}`` in it
+    says the closest known name, the other placeholders come from ``params``)."""
     if value in found:
         return found[value]
-    raise RowRefused(_(unknown, hint=did_you_mean(value, found), **params), column, value)
+    hint = did_you_mean(value, found) if "{hint}" in unknown else ""
+    raise RowRefused(_(unknown, hint=hint, **params), column, str(value))
 
 
 def optional(cells: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """The reference data's import kinds: a declaration of columns, natural key and row rules each."""
 
 import difflib
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
@@ -24,6 +23,7 @@ from app.imports.cells import (
     match_text,
     multi,
     text,
+    words,
 )
 from app.imports.engine import (
     Column,
@@ -782,16 +782,13 @@ BASIS_WORDS = {
 }
 
 
-def _basis(raw: str) -> DualBasis:
-    value = BASIS_WORDS.get(unicodedata.normalize("NFKC", raw).strip().casefold())
-    if value is None:
-        raise CellError(
-            _(
-                "one of 企业实践经历 (enterprise_experience), 专业技术资格 "
-                "(professional_qualification), 职业技能等级证书 (vocational_certificate)"
-            )
-        )
-    return value
+_basis = words(
+    BASIS_WORDS,
+    N_(
+        "one of 企业实践经历 (enterprise_experience), 专业技术资格 "
+        "(professional_qualification), 职业技能等级证书 (vocational_certificate)"
+    ),
+)
 
 
 def _prepare_dual(session: Session, _principal: Principal) -> Plan:

@@ -19,7 +19,7 @@ from app.core.i18n import N_, _, translate
 from app.core.labels import label
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
-from app.imports.cells import CellError, code, date_cell, integer, text, yes_no
+from app.imports.cells import CellError, code, date_cell, integer, text, words, yes_no
 from app.imports.engine import (
     Column,
     ImportKind,
@@ -79,13 +79,10 @@ NO = {"否", "no", "n", "false", "0", "未结业", "未完成"}
 _yes_no = yes_no(YES, NO)
 
 
-def _status(raw: str) -> TrainingStatus:
-    value = STATUS_WORDS.get(raw.strip().casefold())
-    if value is None:
-        raise CellError(
-            _("one of 计划 (planned), 培训中 (in_progress), 已获证 (certified), 未通过 (failed)")
-        )
-    return value
+_status = words(
+    STATUS_WORDS,
+    N_("one of 计划 (planned), 培训中 (in_progress), 已获证 (certified), 未通过 (failed)"),
+)
 
 
 _NUMBER_AS_CODE = code(50)
@@ -461,11 +458,9 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
             "培训批次",
         )
     batches: dict[int, tuple[int, int, Any]] = plan.lookups["batches"]
-    if batch_id not in batches:
-        raise RowRefused(
-            _("no training batch {batch_id}", batch_id=batch_id), "培训批次", str(batch_id)
-        )
-    hours, app_id, status = batches[batch_id]
+    hours, app_id, status = known(
+        batches, batch_id, "培训批次", N_("no training batch {batch_id}"), batch_id=batch_id
+    )
     if ApplicationStatus(status) != ApplicationStatus.approved:
         raise RowRefused(
             _(
@@ -492,11 +487,13 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
         )
     students: dict[str, tuple[int, str, int, int]] = plan.lookups["students"]
     student_no = cells["student_no"]
-    if student_no not in students:
-        raise RowRefused(
-            _("unknown student number {student_no}", student_no=student_no), "学号", student_no
-        )
-    s_id, name, major_id, cohort = students[student_no]
+    s_id, name, major_id, cohort = known(
+        students,
+        student_no,
+        "学号",
+        N_("unknown student number {student_no}"),
+        student_no=student_no,
+    )
     majors: dict[int, str] = plan.lookups["majors"].get(app_id, {})
     cohorts: set[int] = plan.lookups["cohorts"].get(app_id, set())
     problems = []
