@@ -24,7 +24,6 @@ from app.applications.models import (
 from app.core.i18n import N_, _
 from app.core.labels import label
 from app.core.roles import Principal
-from app.core.types import utcnow
 from app.imports.cells import choice, integer, multi, text
 from app.imports.engine import (
     Column,
@@ -33,7 +32,9 @@ from app.imports.engine import (
     RowRefused,
     cell_or_option,
     grouped,
+    insert_new,
     optional,
+    replace_links,
 )
 from app.imports.registry import register
 from app.reference.importers import (
@@ -214,7 +215,6 @@ def _create_certificates(
     pending: set[str] = plan.lookups["pending_created"]["certificates"]
     if not pending:
         return
-    now = utcnow()
     org_id = session.execute(
         select(EvaluationOrg.id).where(EvaluationOrg.name == PLACEHOLDER_ORG)
     ).scalar()
@@ -224,29 +224,16 @@ def _create_certificates(
         session.flush()
         org_id = org.id
         plan.also_created["evaluation_orgs"] = 1
-    table: sa.Table = Certificate.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa.insert(table),
-        [
-            {
-                "name": plan.lookups["pending_names"][normalized],
-                "normalized_name": normalized,
-                "evaluation_org_id": org_id,
-                "levels": levels_to_text(sorted(plan.lookups["pending_levels"][normalized])),
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-            for normalized in sorted(pending)
-        ],
-    )
-    ids = dict(
-        session.execute(
-            sa.select(table.c.normalized_name, table.c.id).where(
-                table.c.normalized_name.in_(sorted(pending))
-            )
-        ).all()
-    )
+    new = [
+        {
+            "name": plan.lookups["pending_names"][normalized],
+            "normalized_name": normalized,
+            "evaluation_org_id": org_id,
+            "levels": levels_to_text(sorted(plan.lookups["pending_levels"][normalized])),
+        }
+        for normalized in sorted(pending)
+    ]
+    ids = insert_new(session, Certificate, "normalized_name", new)
     for values in rows:
         if values.get("_certificate_key"):
             values["certificate_id"] = ids[values["_certificate_key"]]
@@ -270,17 +257,10 @@ def _write_links(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> N
         )
     }
     by_id = {ids[(r["year"], r["certificate_id"], r["level"], r["tier"])]: r for r in rows}
-    app_ids = sorted(by_id)
-    session.execute(
-        sa.delete(ApplicationMajor).where(col(ApplicationMajor.application_id).in_(app_ids))
-    )
-    session.execute(
-        sa.delete(ApplicationCohort).where(col(ApplicationCohort.application_id).in_(app_ids))
-    )
-    majors = [{"application_id": a, "major_id": m} for a in app_ids for m in by_id[a]["major_ids"]]
-    cohorts = [{"application_id": a, "cohort": c} for a in app_ids for c in by_id[a]["cohorts"]]
-    session.execute(sa.insert(ApplicationMajor.__table__), majors)  # type: ignore[attr-defined]
-    session.execute(sa.insert(ApplicationCohort.__table__), cohorts)  # type: ignore[attr-defined]
+    majors = {app_id: row["major_ids"] for app_id, row in by_id.items()}
+    cohorts = {app_id: row["cohorts"] for app_id, row in by_id.items()}
+    replace_links(session, ApplicationMajor.application_id, ApplicationMajor.major_id, majors)
+    replace_links(session, ApplicationCohort.application_id, ApplicationCohort.cohort, cohorts)
 
 
 register(

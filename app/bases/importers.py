@@ -3,8 +3,7 @@ and the certificates they serve (the pilots they serve are set through the API).
 
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.bases.models import (
     MAX_STATIONS,
@@ -21,8 +20,10 @@ from app.imports.engine import (
     Plan,
     RowRefused,
     grouped,
+    ids_by,
     known,
     optional,
+    replace_links,
     rows_by,
 )
 from app.imports.registry import register
@@ -116,24 +117,18 @@ def _write_links(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> N
     names = [r["name"] for r in rows if "partners" in r or "certificate_ids" in r]
     if not names:
         return
-    ids = dict(
-        session.exec(
-            select(TrainingBase.name, TrainingBase.id).where(col(TrainingBase.name).in_(names))
-        ).all()
-    )
-    for model, key, column in (
-        (TrainingBasePartner, "partners", "name"),
-        (TrainingBaseCertificate, "certificate_ids", "certificate_id"),
+    ids = ids_by(session, TrainingBase, "name", names)
+    for parent, child, key in (
+        (TrainingBasePartner.base_id, TrainingBasePartner.name, "partners"),
+        (
+            TrainingBaseCertificate.base_id,
+            TrainingBaseCertificate.certificate_id,
+            "certificate_ids",
+        ),
     ):
-        chosen = [r for r in rows if key in r]
-        if not chosen:
-            continue
-        table: sa.Table = model.__table__  # type: ignore[union-attr]
-        base_ids = [ids[r["name"]] for r in chosen]
-        session.execute(sa.delete(table).where(table.c.base_id.in_(base_ids)))
-        links = [{"base_id": ids[r["name"]], column: v} for r in chosen for v in r[key]]
-        if links:
-            session.execute(sa.insert(table), links)
+        children = {ids[r["name"]]: r[key] for r in rows if key in r}
+        if children:
+            replace_links(session, parent, child, children)
 
 
 register(

@@ -12,7 +12,6 @@ from sqlmodel import Session, col
 
 from app.core.i18n import N_, _
 from app.core.roles import Principal
-from app.core.types import utcnow
 from app.credits.models import (
     ConversionMode,
     ConversionRequest,
@@ -20,7 +19,15 @@ from app.credits.models import (
     ConversionRuleMajor,
 )
 from app.imports.cells import CellError, code, date_cell, decimal, match_text, text, words
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, grouped
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    grouped,
+    insert_new,
+    replace_links,
+)
 from app.imports.registry import register
 from app.reference.importers import (
     LEVEL_CHOICES,
@@ -270,35 +277,18 @@ def _create_courses(
     new: dict[str, dict[str, Any]] = plan.lookups["new_courses"]
     if not new:
         return
-    now = utcnow()
-    table: sa.Table = Course.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa.insert(table),
-        [
-            {
-                "code": course_code,
-                "name": spec["name"],
-                "credits": spec["credits"],
-                "college_id": spec["college_id"],
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-            for course_code, spec in sorted(new.items())
-        ],
-    )
-    ids = dict(
-        session.execute(
-            sa.select(table.c.code, table.c.id).where(table.c.code.in_(sorted(new)))
-        ).all()
-    )
-    links = [
-        {"course_id": ids[course_code], "major_id": major_id}
+    courses = [
+        {
+            "code": course_code,
+            "name": spec["name"],
+            "credits": spec["credits"],
+            "college_id": spec["college_id"],
+        }
         for course_code, spec in sorted(new.items())
-        for major_id in sorted(spec["major_ids"])
     ]
-    if links:
-        session.execute(sa.insert(CourseMajor.__table__), links)  # type: ignore[attr-defined]
+    ids = insert_new(session, Course, "code", courses)
+    majors = {ids[course_code]: sorted(spec["major_ids"]) for course_code, spec in new.items()}
+    replace_links(session, CourseMajor.course_id, CourseMajor.major_id, majors)
     for values in rows:
         if values.get("_course_code"):
             values["course_id"] = ids[values["_course_code"]]
@@ -321,16 +311,8 @@ def _write_majors(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> 
         )
         if (cert, course) in wanted
     }
-    rule_ids = sorted(ids.values())
-    session.execute(
-        sa.delete(ConversionRuleMajor).where(col(ConversionRuleMajor.rule_id).in_(rule_ids))
-    )
-    links = [
-        {"rule_id": rule_id, "major_id": major_id}
-        for key, rule_id in sorted(ids.items(), key=lambda item: item[1])
-        for major_id in wanted[key]["major_ids"]
-    ]
-    session.execute(sa.insert(ConversionRuleMajor.__table__), links)  # type: ignore[attr-defined]
+    majors = {rule_id: wanted[key]["major_ids"] for key, rule_id in ids.items()}
+    replace_links(session, ConversionRuleMajor.rule_id, ConversionRuleMajor.major_id, majors)
 
 
 register(

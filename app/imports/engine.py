@@ -108,6 +108,53 @@ def grouped(session: Session, parent: Any, child: Any) -> defaultdict[Any, list[
     return found
 
 
+IN_CHUNK = 1000
+"""At most this many values in one ``IN (…)`` of the statements below."""
+
+
+def ids_by(
+    session: Session, model: type[SQLModel], key: str, values: Iterable[Any]
+) -> dict[Any, int]:
+    """The ids of ``model``'s rows whose column ``key`` holds one of ``values``, by that value
+    (the rows an upload has just written, to link them)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    wanted = sorted(set(values))
+    found: dict[Any, int] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
+        query = sa.select(table.c[key], table.c.id).where(table.c[key].in_(chunk))
+        found.update((value, row_id) for value, row_id in session.execute(query))
+    return found
+
+
+def insert_new(
+    session: Session, model: type[SQLModel], key: str, rows: list[dict[str, Any]]
+) -> dict[Any, int]:
+    """Insert the rows an upload creates beside its own (the colleges, certificates or
+    courses its rows name that do not exist yet), stamped now and at version 1; their ids by
+    their column ``key``."""
+    now = utcnow()
+    stamped = [{**row, "created_at": now, "updated_at": now, "version": 1} for row in rows]
+    session.execute(sa.insert(model.__table__), stamped)  # type: ignore[attr-defined]
+    return ids_by(session, model, key, (row[key] for row in rows))
+
+
+def replace_links(
+    session: Session, parent: Any, child: Any, children: Mapping[int, Iterable[Any]]
+) -> None:
+    """Replace a link table's rows (``parent`` and ``child``: its two columns, such as
+    ``CourseMajor.course_id`` and ``CourseMajor.major_id``) of each parent in ``children``
+    by that parent's children."""
+    table: sa.Table = parent.class_.__table__
+    parent_ids = sorted(children)
+    for start in range(0, len(parent_ids), IN_CHUNK):
+        chunk = parent_ids[start : start + IN_CHUNK]
+        session.execute(sa.delete(table).where(table.c[parent.key].in_(chunk)))
+    links = [{parent.key: p, child.key: c} for p in parent_ids for c in children[p]]
+    if links:
+        session.execute(sa.insert(table), links)
+
+
 def rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dict[str, Any]]:
     """The stored rows by natural key (the column ``key``): a kind's ``Plan.existing``."""
     return {row[key]: row for row in stored_rows(session, model)}

@@ -7,12 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel
 
 from app.core.i18n import N_, _
 from app.core.labels import label
 from app.core.roles import Principal, Role
-from app.core.types import utcnow
 from app.imports.cells import (
     CellError,
     choice,
@@ -32,8 +31,11 @@ from app.imports.engine import (
     RowRefused,
     did_you_mean,
     grouped,
+    ids_by,
+    insert_new,
     known,
     optional,
+    replace_links,
     rows_by,
 )
 from app.imports.registry import register
@@ -344,16 +346,7 @@ def _create_pending_colleges(
     pending: set[str] = plan.lookups["pending_created"]["colleges"]
     if not pending:
         return
-    now = utcnow()
-    table: sa.Table = College.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa.insert(table),
-        [{"name": n, "created_at": now, "updated_at": now, "version": 1} for n in sorted(pending)],
-    )
-    found = session.execute(
-        sa.select(table.c.name, table.c.id).where(table.c.name.in_(sorted(pending)))
-    )
-    ids: dict[str, int] = {name: id_ for name, id_ in found}  # noqa: C416
+    ids = insert_new(session, College, "name", [{"name": name} for name in sorted(pending)])
     for values in rows:
         if values.get("_college_name"):
             values["college_id"] = ids[values["_college_name"]]
@@ -452,24 +445,9 @@ def _write_course_majors(session: Session, _plan: Plan, rows: list[dict[str, Any
     rows = [r for r in rows if "major_ids" in r]
     if not rows:
         return
-    codes = [r["code"] for r in rows]
-    ids: dict[str, int] = {}
-    for start in range(0, len(codes), 1000):
-        chunk = codes[start : start + 1000]
-        for course_code, course_id in session.execute(
-            select(Course.code, Course.id).where(col(Course.code).in_(chunk))
-        ):
-            ids[course_code] = course_id
-    course_ids = list(ids.values())
-    for start in range(0, len(course_ids), 1000):
-        session.execute(
-            sa.delete(CourseMajor).where(
-                col(CourseMajor.course_id).in_(course_ids[start : start + 1000])
-            )
-        )
-    links = [{"course_id": ids[r["code"]], "major_id": m} for r in rows for m in r["major_ids"]]
-    if links:
-        session.execute(sa.insert(CourseMajor.__table__), links)  # type: ignore[attr-defined]
+    ids = ids_by(session, Course, "code", (r["code"] for r in rows))
+    majors = {ids[r["code"]]: r["major_ids"] for r in rows}
+    replace_links(session, CourseMajor.course_id, CourseMajor.major_id, majors)
 
 
 register(
