@@ -35,6 +35,7 @@ from app.imports.engine import (
     insert_new,
     optional,
     replace_links,
+    use_created,
 )
 from app.imports.registry import register
 from app.reference.importers import (
@@ -234,10 +235,7 @@ def _create_certificates(
         for normalized in sorted(pending)
     ]
     ids = insert_new(session, Certificate, "normalized_name", new)
-    for values in rows:
-        if values.get("_certificate_key"):
-            values["certificate_id"] = ids[values["_certificate_key"]]
-    plan.also_created["certificates"] = len(pending)
+    use_created(plan, rows, "certificates", ids, via="_certificate_key", field="certificate_id")
 
 
 def _write_links(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> None:

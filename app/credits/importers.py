@@ -27,6 +27,7 @@ from app.imports.engine import (
     grouped,
     insert_new,
     replace_links,
+    use_created,
 )
 from app.imports.registry import register
 from app.reference.importers import (
@@ -289,10 +290,7 @@ def _create_courses(
     ids = insert_new(session, Course, "code", courses)
     majors = {ids[course_code]: sorted(spec["major_ids"]) for course_code, spec in new.items()}
     replace_links(session, CourseMajor.course_id, CourseMajor.major_id, majors)
-    for values in rows:
-        if values.get("_course_code"):
-            values["course_id"] = ids[values["_course_code"]]
-    plan.also_created["courses"] = len(new)
+    use_created(plan, rows, "courses", ids, via="_course_code", field="course_id")
 
 
 def _write_majors(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> None:

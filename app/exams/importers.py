@@ -426,6 +426,8 @@ CANDIDATE_COLUMNS = (
 )
 """The two columns that name a candidate in every exams upload: the session (or the page's)
 and the student."""
+STUDENT_NAME = Column("name", "姓名", text(100), required=False, example="张三")
+"""The candidate's name, when given checked against the student number."""
 
 
 register(
@@ -726,7 +728,7 @@ register(
         options=ExamImportOptions,
         columns=(
             *CANDIDATE_COLUMNS,
-            Column("name", "姓名", text(100), required=False, example="张三"),
+            STUDENT_NAME,
             Column(
                 "theory_score",
                 "理论成绩",
@@ -951,7 +953,7 @@ register(
         options=ExamImportOptions,
         columns=(
             *CANDIDATE_COLUMNS,
-            Column("name", "姓名", text(100), required=False, example="张三"),
+            STUDENT_NAME,
             Column(
                 "number",
                 "证书编号",

@@ -139,6 +139,24 @@ def insert_new(
     return ids_by(session, model, key, (row[key] for row in rows))
 
 
+def use_created(
+    plan: "Plan",
+    rows: list[dict[str, Any]],
+    name: str,
+    ids: dict[Any, int],
+    *,
+    via: str,
+    field: str,
+) -> None:
+    """Point the rows that name a row the upload has just created (``insert_new``; the row's
+    ``via`` holds its key) at its id in ``field``, and count the created rows in the report's
+    ``also_created`` as ``name``."""
+    for values in rows:
+        if values.get(via):
+            values[field] = ids[values[via]]
+    plan.also_created[name] = len(ids)
+
+
 def replace_links(
     session: Session, parent: Any, child: Any, children: Mapping[int, Iterable[Any]]
 ) -> None:

@@ -37,6 +37,7 @@ from app.imports.engine import (
     optional,
     replace_links,
     rows_by,
+    use_created,
 )
 from app.imports.registry import register
 from app.reference.models import (
@@ -347,10 +348,7 @@ def _create_pending_colleges(
     if not pending:
         return
     ids = insert_new(session, College, "name", [{"name": name} for name in sorted(pending)])
-    for values in rows:
-        if values.get("_college_name"):
-            values["college_id"] = ids[values["_college_name"]]
-    plan.also_created["colleges"] = len(pending)
+    use_created(plan, rows, "colleges", ids, via="_college_name", field="college_id")
 
 
 register(

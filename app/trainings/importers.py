@@ -112,6 +112,9 @@ def _teachers(session: Session) -> dict[str, tuple[int, int]]:
 
 # --- teacher trainings -----------------------------------------------------------------------
 
+STAFF_NO = Column("staff_no", "工号", code(20), aliases=("教工号",), example="T1001")
+"""The teacher of a row of both teacher uploads, by staff number."""
+
 
 def _teacher_and_certificate_lookups(session: Session) -> dict[str, Any]:
     """What both teacher uploads look up: the teachers (by staff number, with their college)
@@ -308,7 +311,7 @@ register(
         key="staff_no",
         row_key=_training_key,
         columns=(
-            Column("staff_no", "工号", code(20), aliases=("教工号",), example="T1001"),
+            STAFF_NO,
             Column(
                 "certificate",
                 "证书名称",
@@ -649,7 +652,7 @@ register(
                 aliases=("考评员编号", "证书编号"),
                 example="KPY-2022-017",
             ),
-            Column("staff_no", "工号", code(20), aliases=("教工号",), example="T1001"),
+            STAFF_NO,
             Column(
                 "certificate",
                 "证书名称",
