@@ -17,7 +17,7 @@ from app.applications.models import (
     ApplicationStatus,
     PilotApplication,
 )
-from app.core.audit import record, snapshot
+from app.core.audit import record, record_row
 from app.core.config import get_settings
 from app.core.errors import Conflict
 from app.core.i18n import N_, _
@@ -402,13 +402,12 @@ def _audit_registrations(session: Session, plan: Plan, rows: list[dict[str, Any]
     wanted = {(r["session_id"], r["student_id"]) for r in rows}
     for registration in created:
         if (registration.session_id, registration.student_id) in wanted:
-            record(
+            record_row(
                 session,
                 plan.lookups["principal"],
+                registration,
+                service.REGISTRATION_ENTITY,
                 action="register",
-                entity=service.REGISTRATION_ENTITY,
-                entity_id=registration.id,
-                after=snapshot(registration),
             )
 
 
@@ -929,14 +928,13 @@ def _audit_certificates(session: Session, plan: Plan, rows: list[dict[str, Any]]
     ).all()
     for issued in stored:
         old = plan.existing.get(issued.number)
-        record(
+        record_row(
             session,
             plan.lookups["principal"],
+            issued,
+            service.CERTIFICATE_ENTITY,
             action="update" if old else "issue",
-            entity=service.CERTIFICATE_ENTITY,
-            entity_id=issued.id,
             before={k: _json(v) for k, v in old.items()} if old else None,
-            after=snapshot(issued),
         )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.bases.models import TrainingBase
-from app.core.audit import record, snapshot
+from app.core.audit import record_row
 from app.core.i18n import N_, _
 from app.core.params import MAX_DB_ID
 from app.core.roles import Principal
@@ -180,14 +180,7 @@ def _audit(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
     for expenditure in session.exec(
         select(Expenditure).where(col(Expenditure.voucher_no).in_([r["voucher_no"] for r in rows]))
     ).all():
-        record(
-            session,
-            plan.lookups["principal"],
-            action="create",
-            entity=service.EXPENDITURE_ENTITY,
-            entity_id=expenditure.id,
-            after=snapshot(expenditure),
-        )
+        record_row(session, plan.lookups["principal"], expenditure, service.EXPENDITURE_ENTITY)
 
 
 register(
