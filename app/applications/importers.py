@@ -1,7 +1,6 @@
 """The ``applications`` import kind: the 一览表 (application table) as the academic office
 typed it, with a ``year`` and an optional ``status`` given as query parameters."""
 
-import difflib
 import re
 from collections import defaultdict
 from enum import StrEnum
@@ -25,25 +24,35 @@ from app.applications.models import (
 from app.core.i18n import N_, _
 from app.core.labels import label
 from app.core.roles import Principal
-from app.core.types import utcnow
-from app.imports.cells import choice, integer, match_text, multi, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused
+from app.imports.cells import choice, integer, multi, text
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    cell_or_option,
+    grouped,
+    insert_new,
+    optional,
+    replace_links,
+    use_created,
+)
 from app.imports.registry import register
 from app.reference.importers import (
-    CERTIFICATE_NAMES,
-    LEVEL_CHOICES,
-    MAJOR_NAMES,
-    certificate_name_cell,
+    CertificateEntry,
+    certificate_column,
+    certificates_by_name,
+    level_column,
+    major_lookups,
+    majors_column,
+    resolve_majors,
 )
 from app.reference.models import (
-    LEVEL_ORDER,
     MAX_COHORT,
     MIN_COHORT,
     Certificate,
     EvaluationOrg,
     Level,
-    Major,
-    levels_from_text,
     levels_to_text,
     normalise_certificate_name,
 )
@@ -76,18 +85,11 @@ def display_certificate_name(raw: str) -> str:
     return name.removesuffix("证书").strip() or raw.strip()
 
 
-def _year(cells: dict[str, Any], options: Any) -> int | None:
-    year = cells.get("year")
-    if year is None and options is not None:
-        year = options.year
-    return year if isinstance(year, int) else None
-
-
 def _row_key(cells: dict[str, Any], options: Any) -> Any:
     if not (cells.get("certificate") and cells.get("level") and cells.get("tier")):
         return None
     return (
-        _year(cells, options),
+        cell_or_option(cells, options, "year"),
         normalise_certificate_name(cells["certificate"]),
         cells["level"],
         cells["tier"],
@@ -96,16 +98,8 @@ def _row_key(cells: dict[str, Any], options: Any) -> Any:
 
 def _prepare(session: Session, _principal: Principal) -> Plan:
     table: sa.Table = PilotApplication.__table__  # type: ignore[attr-defined]
-    majors_of: dict[int, list[int]] = defaultdict(list)
-    for app_id, major_id in session.execute(
-        sa.select(ApplicationMajor.application_id, ApplicationMajor.major_id)  # type: ignore[call-overload]
-    ):
-        majors_of[app_id].append(major_id)
-    cohorts_of: dict[int, list[int]] = defaultdict(list)
-    for app_id, cohort in session.execute(
-        sa.select(ApplicationCohort.application_id, ApplicationCohort.cohort)  # type: ignore[call-overload]
-    ):
-        cohorts_of[app_id].append(cohort)
+    majors_of = grouped(session, ApplicationMajor.application_id, ApplicationMajor.major_id)
+    cohorts_of = grouped(session, ApplicationCohort.application_id, ApplicationCohort.cohort)
     existing: dict[Any, dict[str, Any]] = {}
     # The rows compared are locked until the upload commits: a submit or approve sent
     # meanwhile waits and then acts on what the upload wrote (instead of the upload being
@@ -126,31 +120,12 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
             Tier(values["tier"]).value,
         )
         existing[key] = values
-    certificates = {
-        normalized: (cert_id, levels_from_text(levels), name)
-        for cert_id, normalized, levels, name in session.execute(
-            sa.select(
-                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
-            )  # type: ignore[call-overload]
-        )
-    }
-    by_name: dict[str, list[int]] = defaultdict(list)
-    names: dict[str, str] = {}
-    by_code: dict[str, int] = {}
-    for major_id, major_code, name in session.execute(
-        sa.select(Major.id, Major.code, Major.name)  # type: ignore[call-overload]
-    ):
-        by_name[match_text(name)].append(major_id)
-        names[match_text(name)] = name
-        by_code[major_code] = major_id
     return Plan(
         existing=existing,
         report={"created_certificates": []},
         lookups={
-            "certificates": certificates,
-            "major_names": dict(by_name),
-            "major_display": names,
-            "major_codes": by_code,
+            "certificates": certificates_by_name(session),
+            **major_lookups(session),
             "pending_created": {"certificates": set()},
             "pending_names": {},
             "pending_levels": defaultdict(set),
@@ -158,50 +133,9 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
     )
 
 
-def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
-    by_name: dict[str, list[int]] = plan.lookups["major_names"]
-    by_code: dict[str, int] = plan.lookups["major_codes"]
-    display: dict[str, str] = plan.lookups["major_display"]
-    ids: set[int] = set()
-    unknown: list[str] = []
-    for major in majors:
-        key = match_text(major)
-        if major in by_code:
-            ids.add(by_code[major])
-        elif len(by_name.get(key, [])) == 1:
-            ids.add(by_name[key][0])
-        elif len(by_name.get(key, [])) > 1:
-            raise RowRefused(
-                _("more than one major is named {major}; use its code", major=repr(major)),
-                "申报专业",
-                major,
-            )
-        else:
-            close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
-            hint = "、".join(display[c] for c in close)
-            unknown.append(
-                _("{major} (closest: {hint})", major=repr(major), hint=hint)
-                if hint
-                else _("{major} (no close name)", major=repr(major))
-            )
-    if unknown:
-        raise RowRefused(
-            _(
-                "unknown major {majors}; use the name or code of a major that exists "
-                "(GET /api/v1/majors, or upload majors first)",
-                majors="; ".join(unknown),
-            ),
-            "申报专业",
-            "、".join(majors),
-        )
-    if not ids:
-        raise RowRefused(_("at least one major"), "申报专业", "")
-    return sorted(ids)
-
-
 def _certificate_id(plan: Plan, raw: str, level: Level) -> int | None:
     normalized = normalise_certificate_name(raw)
-    known: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
+    known: dict[str, CertificateEntry] = plan.lookups["certificates"]
     if normalized in known:
         cert_id, levels, name = known[normalized]
         if level not in levels:
@@ -232,7 +166,7 @@ COMPARED = ("headcount", "major_ids", "cohorts", "contact", "notes")
 
 def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
     options: ApplicationImportOptions = plan.options or ApplicationImportOptions()
-    year = _year(cells, options)
+    year = cell_or_option(cells, options, "year")
     if year is None:
         raise RowRefused(_("no year: pass ?year=2022 with the upload or add a 年度 column"), "年度")
     level = Level(cells["level"])
@@ -248,13 +182,11 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         "tier": Tier(cells["tier"]),
         "level": level,
         "headcount": cells["headcount"],
-        "major_ids": _major_ids(plan, cells["majors"] or []),
+        "major_ids": sorted(resolve_majors(plan, cells["majors"] or [], "申报专业")),
         "cohorts": cohorts,
         "status": ApplicationStatus(options.status.value),
     }
-    for optional in ("contact", "notes"):
-        if optional in cells:
-            values[optional] = cells[optional] or None
+    values.update(optional(cells, "contact", "notes"))
     certificate_id = _certificate_id(plan, cells["certificate"], level)
     values["certificate_id"] = certificate_id
     if certificate_id is None:
@@ -284,7 +216,6 @@ def _create_certificates(
     pending: set[str] = plan.lookups["pending_created"]["certificates"]
     if not pending:
         return
-    now = utcnow()
     org_id = session.execute(
         select(EvaluationOrg.id).where(EvaluationOrg.name == PLACEHOLDER_ORG)
     ).scalar()
@@ -294,33 +225,17 @@ def _create_certificates(
         session.flush()
         org_id = org.id
         plan.also_created["evaluation_orgs"] = 1
-    table: sa.Table = Certificate.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa.insert(table),
-        [
-            {
-                "name": plan.lookups["pending_names"][normalized],
-                "normalized_name": normalized,
-                "evaluation_org_id": org_id,
-                "levels": levels_to_text(sorted(plan.lookups["pending_levels"][normalized])),
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-            for normalized in sorted(pending)
-        ],
-    )
-    ids = dict(
-        session.execute(
-            sa.select(table.c.normalized_name, table.c.id).where(
-                table.c.normalized_name.in_(sorted(pending))
-            )
-        ).all()
-    )
-    for values in rows:
-        if values.get("_certificate_key"):
-            values["certificate_id"] = ids[values["_certificate_key"]]
-    plan.also_created["certificates"] = len(pending)
+    new = [
+        {
+            "name": plan.lookups["pending_names"][normalized],
+            "normalized_name": normalized,
+            "evaluation_org_id": org_id,
+            "levels": levels_to_text(sorted(plan.lookups["pending_levels"][normalized])),
+        }
+        for normalized in sorted(pending)
+    ]
+    ids = insert_new(session, Certificate, "normalized_name", new)
+    use_created(plan, rows, "certificates", ids, via="_certificate_key", field="certificate_id")
 
 
 def _write_links(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> None:
@@ -340,17 +255,10 @@ def _write_links(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> N
         )
     }
     by_id = {ids[(r["year"], r["certificate_id"], r["level"], r["tier"])]: r for r in rows}
-    app_ids = sorted(by_id)
-    session.execute(
-        sa.delete(ApplicationMajor).where(col(ApplicationMajor.application_id).in_(app_ids))
-    )
-    session.execute(
-        sa.delete(ApplicationCohort).where(col(ApplicationCohort.application_id).in_(app_ids))
-    )
-    majors = [{"application_id": a, "major_id": m} for a in app_ids for m in by_id[a]["major_ids"]]
-    cohorts = [{"application_id": a, "cohort": c} for a in app_ids for c in by_id[a]["cohorts"]]
-    session.execute(sa.insert(ApplicationMajor.__table__), majors)  # type: ignore[attr-defined]
-    session.execute(sa.insert(ApplicationCohort.__table__), cohorts)  # type: ignore[attr-defined]
+    majors = {app_id: row["major_ids"] for app_id, row in by_id.items()}
+    cohorts = {app_id: row["cohorts"] for app_id, row in by_id.items()}
+    replace_links(session, ApplicationMajor.application_id, ApplicationMajor.major_id, majors)
+    replace_links(session, ApplicationCohort.application_id, ApplicationCohort.cohort, cohorts)
 
 
 register(
@@ -362,54 +270,22 @@ register(
         row_key=_row_key,
         options=ApplicationImportOptions,
         columns=(
-            Column("seq", "序号", "no", text(20), required=False, example="1"),
+            Column("seq", "序号", text(20), required=False, example="1", en="no"),
             Column(
                 "tier",
                 "本科/高职/中职",
-                "tier",
                 choice([t.value for t in Tier]),
                 aliases=("层次", "办学层次"),
                 example="高职",
                 help=N_("本科, 高职 or 中职"),
                 choices=tuple(t.value for t in Tier),
             ),
-            Column(
-                "certificate",
-                "申报试点证书名称",
-                "certificate",
-                certificate_name_cell,
-                aliases=("证书名称", "试点证书名称", "证书"),
-                example="Web前端开发",
-                help=N_(
-                    "matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"
-                ),
-                choices_from=CERTIFICATE_NAMES,
-            ),
-            Column(
-                "level",
-                "申报级别",
-                "level",
-                choice([lv.value for lv in LEVEL_ORDER]),
-                aliases=("级别", "等级"),
-                example="中级",
-                help=N_("初级, 中级 or 高级"),
-                choices=LEVEL_CHOICES,
-            ),
-            Column(
-                "majors",
-                "申报专业",
-                "majors",
-                multi(text(100)),
-                aliases=("专业",),
-                example="软件技术、计算机应用技术",
-                help=N_("major names or codes, separated by 、"),
-                choices_from=MAJOR_NAMES,
-                multiple=True,
-            ),
+            certificate_column("申报试点证书名称", ("证书名称", "试点证书名称", "证书")),
+            level_column("申报级别", ("级别", "等级"), N_("初级, 中级 or 高级")),
+            majors_column("申报专业"),
             Column(
                 "cohorts",
                 "申报年级",
-                "cohorts",
                 multi(integer(MIN_COHORT, MAX_COHORT, "级")),
                 aliases=("年级",),
                 example="2020级、2021级",
@@ -418,7 +294,6 @@ register(
             Column(
                 "headcount",
                 "申报人数",
-                "headcount",
                 integer(1, MAX_HEADCOUNT),
                 aliases=("人数",),
                 example="120",
@@ -426,15 +301,14 @@ register(
             Column(
                 "year",
                 "年度",
-                "year",
                 integer(MIN_YEAR, MAX_YEAR, "年"),
                 required=False,
                 aliases=("申报年度",),
                 example="2022",
                 help=N_("or pass ?year= with the upload"),
             ),
-            Column("contact", "联系人", "contact", text(100), required=False, example="王老师"),
-            Column("notes", "备注", "notes", text(2000), required=False, example=""),
+            Column("contact", "联系人", text(100), required=False, example="王老师"),
+            Column("notes", "备注", text(2000), required=False, example=""),
         ),
         prepare=_prepare,
         to_values=_values,

@@ -1,11 +1,9 @@
 """The ``training-bases`` import kind: bases matched by name, with their partner enterprises
 and the certificates they serve (the pilots they serve are set through the API)."""
 
-from collections import defaultdict
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.bases.models import (
     MAX_STATIONS,
@@ -14,9 +12,20 @@ from app.bases.models import (
     TrainingBasePartner,
 )
 from app.core.i18n import N_, _
-from app.core.roles import OFFICE_OR_COLLEGE, Principal
-from app.imports.cells import CellError, integer, multi, text, yes_no
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
+from app.core.roles import Principal
+from app.imports.cells import integer, multi, text, words, yes_no
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    grouped,
+    ids_by,
+    known,
+    optional,
+    replace_links,
+    rows_by,
+)
 from app.imports.registry import register
 from app.reference.importers import YES_NO_CHOICES
 from app.reference.models import Certificate, College, normalise_certificate_name
@@ -25,27 +34,15 @@ CAMPUS_WORDS = {"校内": True, "on": True, "on_campus": True, "校外": False, 
 _exam_site = yes_no({"是", "yes", "y", "true", "1", "√"}, {"否", "no", "n", "false", "0"})
 
 
-def _campus(raw: str) -> bool:
-    value = CAMPUS_WORDS.get(raw.strip().casefold())
-    if value is None:
-        raise CellError(_("校内 (on campus) or 校外 (off campus)"))
-    return value
+_campus = words(CAMPUS_WORDS, N_("校内 (on campus) or 校外 (off campus)"))
 
 
 def _prepare(session: Session, _principal: Principal) -> Plan:
-    table: sa.Table = TrainingBase.__table__  # type: ignore[attr-defined]
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
-    existing = {row["name"]: dict(row) for row in session.execute(sa.select(*columns)).mappings()}
-    partners: dict[int, list[str]] = defaultdict(list)
-    for base_id, name in session.exec(
-        select(TrainingBasePartner.base_id, TrainingBasePartner.name)
-    ):
-        partners[base_id].append(name)
-    certificates: dict[int, list[int]] = defaultdict(list)
-    for base_id, cert_id in session.exec(
-        select(TrainingBaseCertificate.base_id, TrainingBaseCertificate.certificate_id)
-    ):
-        certificates[base_id].append(cert_id)
+    existing = rows_by(session, TrainingBase, "name")
+    partners = grouped(session, TrainingBasePartner.base_id, TrainingBasePartner.name)
+    certificates = grouped(
+        session, TrainingBaseCertificate.base_id, TrainingBaseCertificate.certificate_id
+    )
     for row in existing.values():
         row["partners"] = sorted(partners.get(row["id"], []))
         row["certificate_ids"] = sorted(certificates.get(row["id"], []))
@@ -70,25 +67,25 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
     values: dict[str, Any] = {"name": cells["name"], "stations": cells["stations"]}
     if "college" in cells:
         name = cells["college"]
-        colleges: dict[str, int] = plan.lookups["colleges"]
-        if name and name not in colleges:
-            raise RowRefused(
-                _(
-                    "unknown college {name}{hint}; leave it empty for a school-level base "
-                    "(GET /api/v1/colleges)",
-                    name=repr(name),
-                    hint=did_you_mean(name, colleges),
-                ),
-                "二级学院",
+        values["college_id"] = (
+            known(
+                plan.lookups["colleges"],
                 name,
+                "二级学院",
+                N_(
+                    "unknown college {name}{hint}; leave it empty for a school-level base "
+                    "(GET /api/v1/colleges)"
+                ),
+                name=repr(name),
             )
-        values["college_id"] = colleges[name] if name else None
+            if name
+            else None
+        )
     if cells.get("on_campus") is not None:
         values["on_campus"] = cells["on_campus"]
     if cells.get("exam_site") is not None:
         values["exam_site"] = cells["exam_site"]
-    if "notes" in cells:
-        values["notes"] = cells["notes"] or None
+    values.update(optional(cells, "notes"))
     if "partners" in cells:
         values["partners"] = sorted(set(cells["partners"] or []))
     if "certificates" in cells:
@@ -120,24 +117,18 @@ def _write_links(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> N
     names = [r["name"] for r in rows if "partners" in r or "certificate_ids" in r]
     if not names:
         return
-    ids = dict(
-        session.exec(
-            select(TrainingBase.name, TrainingBase.id).where(col(TrainingBase.name).in_(names))
-        ).all()
-    )
-    for model, key, column in (
-        (TrainingBasePartner, "partners", "name"),
-        (TrainingBaseCertificate, "certificate_ids", "certificate_id"),
+    ids = ids_by(session, TrainingBase, "name", names)
+    for parent, child, key in (
+        (TrainingBasePartner.base_id, TrainingBasePartner.name, "partners"),
+        (
+            TrainingBaseCertificate.base_id,
+            TrainingBaseCertificate.certificate_id,
+            "certificate_ids",
+        ),
     ):
-        chosen = [r for r in rows if key in r]
-        if not chosen:
-            continue
-        table: sa.Table = model.__table__  # type: ignore[union-attr]
-        base_ids = [ids[r["name"]] for r in chosen]
-        session.execute(sa.delete(table).where(table.c.base_id.in_(base_ids)))
-        links = [{"base_id": ids[r["name"]], column: v} for r in chosen for v in r[key]]
-        if links:
-            session.execute(sa.insert(table), links)
+        children = {ids[r["name"]]: r[key] for r in rows if key in r}
+        if children:
+            replace_links(session, parent, child, children)
 
 
 register(
@@ -150,7 +141,6 @@ register(
             Column(
                 "name",
                 "基地名称",
-                "name",
                 text(100),
                 aliases=("实训基地",),
                 example="智能制造实训基地",
@@ -158,7 +148,6 @@ register(
             Column(
                 "college",
                 "二级学院",
-                "college",
                 text(100),
                 required=False,
                 aliases=("学院",),
@@ -168,25 +157,17 @@ register(
             Column(
                 "on_campus",
                 "校内/校外",
-                "campus",
                 _campus,
                 required=False,
                 aliases=("校内外",),
                 example="校内",
                 choices=("校内", "校外"),
+                en="campus",
             ),
-            Column(
-                "stations",
-                "工位数",
-                "stations",
-                integer(1, MAX_STATIONS),
-                aliases=("工位",),
-                example="40",
-            ),
+            Column("stations", "工位数", integer(1, MAX_STATIONS), aliases=("工位",), example="40"),
             Column(
                 "exam_site",
                 "考点",
-                "exam_site",
                 _exam_site,
                 required=False,
                 aliases=("是否考点",),
@@ -196,7 +177,6 @@ register(
             Column(
                 "partners",
                 "合作企业",
-                "partners",
                 multi(text(100)),
                 required=False,
                 example="新松机器人、华为技术有限公司",
@@ -204,17 +184,15 @@ register(
             Column(
                 "certificates",
                 "服务证书",
-                "certificates",
                 multi(text(100)),
                 required=False,
                 aliases=("证书",),
                 example="工业机器人操作与运维",
             ),
-            Column("notes", "备注", "notes", text(2000), required=False, example=""),
+            Column("notes", "备注", text(2000), required=False, example=""),
         ),
         prepare=_prepare,
         to_values=_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         extra_fields=("partners", "certificate_ids"),

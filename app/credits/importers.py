@@ -4,7 +4,6 @@ and a code the catalogue does not know yet is created with the row's course name
 the college of the row's first major and taught to the row's majors."""
 
 import difflib
-from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
@@ -12,23 +11,34 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from app.core.i18n import N_, _
-from app.core.labels import label
 from app.core.roles import Principal
-from app.core.types import utcnow
 from app.credits.models import (
     ConversionMode,
     ConversionRequest,
     ConversionRule,
     ConversionRuleMajor,
 )
-from app.imports.cells import CellError, code, date_cell, decimal, match_text, multi, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused
+from app.imports.cells import CellError, code, date_cell, decimal, match_text, text, words
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    grouped,
+    insert_new,
+    replace_links,
+    use_created,
+)
 from app.imports.registry import register
 from app.reference.importers import (
-    CERTIFICATE_NAMES,
     LEVEL_CHOICES,
-    MAJOR_NAMES,
-    certificate_name_cell,
+    CertificateEntry,
+    certificate_column,
+    certificates_by_name,
+    major_lookups,
+    majors_column,
+    offered_at,
+    resolve_majors,
 )
 from app.reference.models import (
     LEVEL_ORDER,
@@ -37,8 +47,6 @@ from app.reference.models import (
     Course,
     CourseMajor,
     Level,
-    Major,
-    levels_from_text,
     normalise_certificate_name,
 )
 
@@ -59,11 +67,7 @@ def _level_cell(raw: str) -> Level:
     raise CellError(_("one of 初级, 中级, 高级"))
 
 
-def _mode_cell(raw: str) -> ConversionMode:
-    mode = MODES.get(raw.strip().casefold())
-    if mode is None:
-        raise CellError(_("免修 (exemption) or 替换 (substitution)"))
-    return mode
+_mode_cell = words(MODES, N_("免修 (exemption) or 替换 (substitution)"))
 
 
 def _row_key(cells: dict[str, Any], _options: Any) -> Any:
@@ -80,11 +84,7 @@ def _existing_rules(session: Session) -> dict[Any, dict[str, Any]]:
     current = ~sa.exists(sa.select(successor.c.id).where(successor.c.replaces_id == table.c.id))
     requests: sa.Table = ConversionRequest.__table__  # type: ignore[attr-defined]
     used = sa.exists(sa.select(requests.c.id).where(requests.c.rule_id == table.c.id))
-    majors_of: dict[int, list[int]] = defaultdict(list)
-    for rule_id, major_id in session.execute(
-        sa.select(ConversionRuleMajor.rule_id, ConversionRuleMajor.major_id)  # type: ignore[call-overload]
-    ):
-        majors_of[rule_id].append(major_id)
+    majors_of = grouped(session, ConversionRuleMajor.rule_id, ConversionRuleMajor.major_id)
     existing: dict[Any, dict[str, Any]] = {}
     for row in session.execute(
         sa.select(
@@ -105,39 +105,10 @@ def _existing_rules(session: Session) -> dict[Any, dict[str, Any]]:
     return existing
 
 
-def _major_lookups(session: Session) -> dict[str, Any]:
-    """The majors by matched name, display name, code, and each major's college."""
-    by_name: dict[str, list[int]] = defaultdict(list)
-    display: dict[str, str] = {}
-    by_code: dict[str, int] = {}
-    college_of: dict[int, int] = {}
-    for major_id, major_code, name, college_id in session.execute(
-        sa.select(Major.id, Major.code, Major.name, Major.college_id)  # type: ignore[call-overload]
-    ):
-        by_name[match_text(name)].append(major_id)
-        display[match_text(name)] = name
-        by_code[major_code] = major_id
-        college_of[major_id] = college_id
-    return {
-        "major_names": dict(by_name),
-        "major_display": display,
-        "major_codes": by_code,
-        "major_college": college_of,
-    }
-
-
 def _prepare(session: Session, _principal: Principal) -> Plan:
     table: sa.Table = ConversionRule.__table__  # type: ignore[attr-defined]
     existing = _existing_rules(session)
     ends = dict(session.execute(sa.select(table.c.id, table.c.effective_to)).all())
-    certificates = {
-        normalized: (cert_id, levels_from_text(levels), name)
-        for cert_id, normalized, levels, name in session.execute(
-            sa.select(
-                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
-            )  # type: ignore[call-overload]
-        )
-    }
     courses = {
         course_code: (course_id, name)
         for course_id, course_code, name in session.execute(
@@ -147,9 +118,9 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
     return Plan(
         existing=existing,
         lookups={
-            "certificates": certificates,
+            "certificates": certificates_by_name(session),
             "courses": courses,
-            **_major_lookups(session),
+            **major_lookups(session),
             "new_courses": {},
             "rule_ends": ends,
             "pending_created": {"courses": set()},
@@ -158,7 +129,7 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
 
 
 def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
-    known: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
+    known: dict[str, CertificateEntry] = plan.lookups["certificates"]
     normalized = normalise_certificate_name(raw)
     if normalized not in known:
         names = {key: name for key, (_id, _levels, name) in known.items()}
@@ -178,64 +149,7 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
             "证书名称",
             raw,
         )
-    cert_id, levels, name = known[normalized]
-    if level not in levels:
-        offered = "、".join(lv.value for lv in levels)
-        raise RowRefused(
-            _(
-                "the certificate {name} is offered at {offered}, not at {level}",
-                name=name,
-                offered=offered,
-                level=label(level),
-            ),
-            "最低级别",
-            level.value,
-        )
-    return cert_id
-
-
-def _major_ids(plan: Plan, majors: list[str]) -> list[int]:
-    by_name: dict[str, list[int]] = plan.lookups["major_names"]
-    by_code: dict[str, int] = plan.lookups["major_codes"]
-    display: dict[str, str] = plan.lookups["major_display"]
-    ids: list[int] = []
-    unknown: list[str] = []
-    for major in majors:
-        key = match_text(major)
-        if major in by_code:
-            found = by_code[major]
-        elif len(by_name.get(key, [])) == 1:
-            found = by_name[key][0]
-        elif len(by_name.get(key, [])) > 1:
-            raise RowRefused(
-                _("more than one major is named {major}; use its code", major=repr(major)),
-                "适用专业",
-                major,
-            )
-        else:
-            close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
-            hint = "、".join(display[c] for c in close)
-            unknown.append(
-                _("{major} (closest: {hint})", major=repr(major), hint=hint)
-                if hint
-                else _("{major} (no close name)", major=repr(major))
-            )
-            continue
-        if found not in ids:
-            ids.append(found)
-    if unknown:
-        raise RowRefused(
-            _(
-                "unknown major {majors}; use the name or code of a major that exists "
-                "(GET /api/v1/majors, or upload majors first)",
-                majors="; ".join(unknown),
-            ),
-            "适用专业",
-            "、".join(majors),
-        )
-    if not ids:
-        raise RowRefused(_("at least one major"), "适用专业", "")
-    return ids
+    return offered_at(known[normalized], level, "最低级别")
 
 
 def _course_id(plan: Plan, course_code: str, name: str | None, major_ids: list[int]) -> int | None:
@@ -297,7 +211,7 @@ CREDITS = decimal(Decimal("0.1"), MAX_CREDITS, 1)
 def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
     level: Level = cells["min_level"]
     certificate_id = _certificate_id(plan, cells["certificate"], level)
-    major_ids = _major_ids(plan, cells["majors"] or [])
+    major_ids = resolve_majors(plan, cells["majors"] or [], "适用专业")
     course_id = _course_id(plan, cells["course_code"], cells.get("course_name"), major_ids)
     if course_id is None:
         new = plan.lookups["new_courses"][cells["course_code"]]
@@ -364,39 +278,19 @@ def _create_courses(
     new: dict[str, dict[str, Any]] = plan.lookups["new_courses"]
     if not new:
         return
-    now = utcnow()
-    table: sa.Table = Course.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa.insert(table),
-        [
-            {
-                "code": course_code,
-                "name": spec["name"],
-                "credits": spec["credits"],
-                "college_id": spec["college_id"],
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-            for course_code, spec in sorted(new.items())
-        ],
-    )
-    ids = dict(
-        session.execute(
-            sa.select(table.c.code, table.c.id).where(table.c.code.in_(sorted(new)))
-        ).all()
-    )
-    links = [
-        {"course_id": ids[course_code], "major_id": major_id}
+    courses = [
+        {
+            "code": course_code,
+            "name": spec["name"],
+            "credits": spec["credits"],
+            "college_id": spec["college_id"],
+        }
         for course_code, spec in sorted(new.items())
-        for major_id in sorted(spec["major_ids"])
     ]
-    if links:
-        session.execute(sa.insert(CourseMajor.__table__), links)  # type: ignore[attr-defined]
-    for values in rows:
-        if values.get("_course_code"):
-            values["course_id"] = ids[values["_course_code"]]
-    plan.also_created["courses"] = len(new)
+    ids = insert_new(session, Course, "code", courses)
+    majors = {ids[course_code]: sorted(spec["major_ids"]) for course_code, spec in new.items()}
+    replace_links(session, CourseMajor.course_id, CourseMajor.major_id, majors)
+    use_created(plan, rows, "courses", ids, via="_course_code", field="course_id")
 
 
 def _write_majors(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> None:
@@ -415,16 +309,8 @@ def _write_majors(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> 
         )
         if (cert, course) in wanted
     }
-    rule_ids = sorted(ids.values())
-    session.execute(
-        sa.delete(ConversionRuleMajor).where(col(ConversionRuleMajor.rule_id).in_(rule_ids))
-    )
-    links = [
-        {"rule_id": rule_id, "major_id": major_id}
-        for key, rule_id in sorted(ids.items(), key=lambda item: item[1])
-        for major_id in wanted[key]["major_ids"]
-    ]
-    session.execute(sa.insert(ConversionRuleMajor.__table__), links)  # type: ignore[attr-defined]
+    majors = {rule_id: wanted[key]["major_ids"] for key, rule_id in ids.items()}
+    replace_links(session, ConversionRuleMajor.rule_id, ConversionRuleMajor.major_id, majors)
 
 
 register(
@@ -435,64 +321,39 @@ register(
         key="course_code",
         row_key=_row_key,
         columns=(
-            Column(
-                "certificate",
-                "证书名称",
-                "certificate",
-                certificate_name_cell,
-                aliases=("X证书", "证书", "职业技能等级证书"),
-                example="Web前端开发",
-                help=N_(
-                    "matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"
-                ),
-                choices_from=CERTIFICATE_NAMES,
-            ),
+            certificate_column("证书名称", ("X证书", "证书", "职业技能等级证书")),
             Column(
                 "min_level",
                 "最低级别",
-                "min_level",
                 _level_cell,
                 aliases=("级别", "证书级别", "最低等级"),
                 example="中级",
                 help=N_("初级, 中级 or 高级: the certificate at this level or above"),
                 choices=LEVEL_CHOICES,
             ),
-            Column("course_code", "课程代码", "course_code", code(20), example="C5102031"),
+            Column("course_code", "课程代码", code(20), example="C5102031"),
             Column(
                 "course_name",
                 "课程名称",
-                "course_name",
                 text(100),
                 required=False,
                 example="Web前端开发基础",
                 help=N_("checked against the catalogue; needed to create a course it lacks"),
             ),
-            Column("credits", "学分", "credits", CREDITS, example="4"),
+            Column("credits", "学分", CREDITS, example="4"),
             Column(
                 "mode",
                 "转换方式",
-                "mode",
                 _mode_cell,
                 aliases=("方式", "认定方式"),
                 example="替换",
                 help=N_("免修 (exemption) or 替换 (substitution)"),
                 choices=tuple(mode.value for mode in ConversionMode),
             ),
-            Column(
-                "majors",
-                "适用专业",
-                "majors",
-                multi(text(100)),
-                aliases=("专业",),
-                example="软件技术、计算机应用技术",
-                help=N_("major names or codes, separated by 、"),
-                choices_from=MAJOR_NAMES,
-                multiple=True,
-            ),
+            majors_column("适用专业"),
             Column(
                 "effective_from",
                 "生效日期",
-                "effective_from",
                 date_cell,
                 required=False,
                 example="2022-09-01",
@@ -501,13 +362,12 @@ register(
             Column(
                 "effective_to",
                 "失效日期",
-                "effective_to",
                 date_cell,
                 required=False,
                 example="",
                 help=N_("last day in force; empty: open-ended"),
             ),
-            Column("notes", "备注", "notes", text(1000), required=False, example=""),
+            Column("notes", "备注", text(1000), required=False, example=""),
         ),
         prepare=_prepare,
         to_values=_values,

@@ -17,14 +17,14 @@ from app.applications.models import (
     ApplicationStatus,
     PilotApplication,
 )
-from app.core.audit import record, snapshot
+from app.core.audit import record, record_row
 from app.core.config import get_settings
 from app.core.errors import Conflict
 from app.core.i18n import N_, _
 from app.core.labels import label
 from app.core.locks import lock_row
 from app.core.params import MAX_DB_ID
-from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
+from app.core.roles import Principal, Role
 from app.core.types import school_today
 from app.exams import service
 from app.exams.models import (
@@ -36,7 +36,17 @@ from app.exams.models import (
     RegistrationStatus,
 )
 from app.imports.cells import code, date_cell, decimal, integer, text, yes_no
-from app.imports.engine import ChangedDuringImport, Column, ImportKind, Plan, RowRefused
+from app.imports.engine import (
+    ChangedDuringImport,
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    grouped,
+    known,
+    rows_by,
+    stored_rows,
+)
 from app.imports.registry import register
 from app.reference.importers import YES_NO_CHOICES
 from app.reference.models import EvaluationOrg, Major, Student
@@ -89,17 +99,27 @@ def _sessions(session: Session) -> dict[int, dict[str, Any]]:
     }
 
 
+def _in_session(
+    found: dict[tuple[int, str], Any], exam: dict[str, Any], cells: dict[str, Any], missing: str
+) -> Any:
+    """What ``found`` holds for the row's student in the row's session (its registration,
+    its passed result); else the row is refused in 学号 with ``missing`` (an ``N_`` message
+    on ``{student_no}`` and ``{exam_id}``)."""
+    student_no = cells["student_no"]
+    value = found.get((exam["id"], student_no))
+    if value is None:
+        raise RowRefused(_(missing, student_no=student_no, exam_id=exam["id"]), "学号", student_no)
+    return value
+
+
 def _student(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
-    student = plan.lookups["students"].get(cells["student_no"])
-    if student is None:
-        raise RowRefused(
-            _(
-                "no student with number {student_no} (upload students first)",
-                student_no=cells["student_no"],
-            ),
-            "学号",
-            cells["student_no"],
-        )
+    student: dict[str, Any] = known(
+        plan.lookups["students"],
+        cells["student_no"],
+        "学号",
+        N_("no student with number {student_no} (upload students first)"),
+        student_no=cells["student_no"],
+    )
     name = cells.get("name")
     if name and name != student["name"]:
         raise RowRefused(
@@ -135,13 +155,13 @@ def _session(plan: Plan, cells: dict[str, Any]) -> dict[str, Any]:
     session_id = _session_id(cells, plan.options)
     if session_id is None:
         raise RowRefused(_("no session: add a 考核ID column or pass ?session_id= with the upload"))
-    exam = plan.lookups["sessions"].get(session_id)
-    if exam is None:
-        raise RowRefused(
-            _("no exam session with id {session_id}", session_id=session_id),
-            "考核ID",
-            str(session_id) if session_id is not None else "",
-        )
+    exam = known(
+        plan.lookups["sessions"],
+        session_id,
+        "考核ID",
+        N_("no exam session with id {session_id}"),
+        session_id=session_id,
+    )
     return dict(exam)
 
 
@@ -182,9 +202,7 @@ def _registrations_prepare(session: Session, principal: Principal) -> Plan:
     existing: dict[Any, dict[str, Any]] = {}
     seats: dict[int, int] = defaultdict(int)
     counted: dict[int, set[int]] = defaultdict(set)
-    table: sa.Table = ExamRegistration.__table__  # type: ignore[attr-defined]
-    for row in session.execute(sa.select(table).where(table.c.live.is_(True))).mappings():
-        values = {k: v for k, v in row.items() if k not in {"created_at", "updated_at"}}
+    for values in stored_rows(session, ExamRegistration, col(ExamRegistration.live).is_(True)):
         existing[(values["session_id"], number_of[values["student_id"]])] = values
         seats[values["session_id"]] += 1
         counted[values["application_id"]].add(values["student_id"])
@@ -192,16 +210,8 @@ def _registrations_prepare(session: Session, principal: Principal) -> Plan:
         a.id: {"status": a.status, "headcount": a.headcount}
         for a in session.exec(select(PilotApplication)).all()
     }
-    majors: dict[int, set[int]] = defaultdict(set)
-    for app_id, major_id in session.execute(
-        sa.select(ApplicationMajor.application_id, ApplicationMajor.major_id)  # type: ignore[call-overload]
-    ):
-        majors[app_id].add(major_id)
-    cohorts: dict[int, set[int]] = defaultdict(set)
-    for app_id, cohort in session.execute(
-        sa.select(ApplicationCohort.application_id, ApplicationCohort.cohort)  # type: ignore[call-overload]
-    ):
-        cohorts[app_id].add(cohort)
+    majors = grouped(session, ApplicationMajor.application_id, ApplicationMajor.major_id)
+    cohorts = grouped(session, ApplicationCohort.application_id, ApplicationCohort.cohort)
     return Plan(
         existing=existing,
         lookups={
@@ -392,13 +402,12 @@ def _audit_registrations(session: Session, plan: Plan, rows: list[dict[str, Any]
     wanted = {(r["session_id"], r["student_id"]) for r in rows}
     for registration in created:
         if (registration.session_id, registration.student_id) in wanted:
-            record(
+            record_row(
                 session,
                 plan.lookups["principal"],
+                registration,
+                service.REGISTRATION_ENTITY,
                 action="register",
-                entity=service.REGISTRATION_ENTITY,
-                entity_id=registration.id,
-                after=snapshot(registration),
             )
 
 
@@ -406,17 +415,18 @@ CANDIDATE_COLUMNS = (
     Column(
         "session_id",
         "考核ID",
-        "session_id",
         SESSION_ID,
         required=False,
         aliases=("考核", "session"),
         example="1",
         help=SESSION_HELP,
     ),
-    Column("student_no", "学号", "student_no", code(20), example="2021510203001"),
+    Column("student_no", "学号", code(20), example="2021510203001"),
 )
 """The two columns that name a candidate in every exams upload: the session (or the page's)
 and the student."""
+STUDENT_NAME = Column("name", "姓名", text(100), required=False, example="张三")
+"""The candidate's name, when given checked against the student number."""
 
 
 register(
@@ -432,17 +442,15 @@ register(
             Column(
                 "name",
                 "姓名",
-                "name",
                 text(100),
                 required=False,
                 example="张三",
                 help=N_("checked against the student number when given"),
             ),
-            Column("class_name", "班级", "class_name", text(100), required=False, example=""),
+            Column("class_name", "班级", text(100), required=False, example=""),
         ),
         prepare=_registrations_prepare,
         to_values=_registration_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_registration_college,
         before_write=_lock_and_recount,
         write_extra=_audit_registrations,
@@ -466,14 +474,11 @@ def _results_prepare(session: Session, principal: Principal) -> Plan:
         key = (registration.session_id, number_of[registration.student_id])
         registrations[key] = registration.model_dump()
     existing: dict[Any, dict[str, Any]] = {}
-    table: sa.Table = ExamResult.__table__  # type: ignore[attr-defined]
     by_registration = {r["id"]: k for k, r in registrations.items()}
-    for row in session.execute(sa.select(table)).mappings():
+    for row in stored_rows(session, ExamResult):
         found = by_registration.get(row["registration_id"])
         if found is not None:
-            existing[found] = {
-                k: v for k, v in row.items() if k not in {"created_at", "updated_at"}
-            }
+            existing[found] = row
     return Plan(
         existing=existing,
         lookups={
@@ -501,18 +506,15 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
     exam = _session(plan, cells)
     _check_org(plan, principal, exam)
     _student(plan, cells)
-    registration = plan.lookups["registrations"].get((exam["id"], cells["student_no"]))
-    if registration is None:
-        raise RowRefused(
-            _(
-                "student {student_no} has no registration in session {exam_id} that "
-                "was not cancelled; results are recorded only for registrations",
-                student_no=cells["student_no"],
-                exam_id=exam["id"],
-            ),
-            "学号",
-            cells["student_no"],
-        )
+    registration = _in_session(
+        plan.lookups["registrations"],
+        exam,
+        cells,
+        N_(
+            "student {student_no} has no registration in session {exam_id} that "
+            "was not cancelled; results are recorded only for registrations"
+        ),
+    )
     if plan.lookups["today"] < exam["exam_date"]:
         raise RowRefused(
             _(
@@ -725,11 +727,10 @@ register(
         options=ExamImportOptions,
         columns=(
             *CANDIDATE_COLUMNS,
-            Column("name", "姓名", "name", text(100), required=False, example="张三"),
+            STUDENT_NAME,
             Column(
                 "theory_score",
                 "理论成绩",
-                "theory_score",
                 SCORE,
                 required=False,
                 aliases=("理论",),
@@ -739,7 +740,6 @@ register(
             Column(
                 "practical_score",
                 "实操成绩",
-                "practical_score",
                 SCORE,
                 required=False,
                 aliases=("实操", "实践成绩"),
@@ -749,7 +749,6 @@ register(
             Column(
                 "passed",
                 "是否通过",
-                "passed",
                 passed_cell,
                 aliases=("通过", "结果", "考核结果"),
                 example="是",
@@ -781,13 +780,8 @@ def _certificates_prepare(session: Session, principal: Principal) -> Plan:
         .where(col(ExamResult.passed).is_(True), col(ExamRegistration.live).is_(True))
     ):
         passed[(session_id, number_of[student_id])] = result_id
-    existing: dict[Any, dict[str, Any]] = {}
-    number_by_result: dict[int, str] = {}
-    table: sa.Table = IssuedCertificate.__table__  # type: ignore[attr-defined]
-    for row in session.execute(sa.select(table)).mappings():
-        values = {k: v for k, v in row.items() if k not in {"created_at", "updated_at"}}
-        existing[values["number"]] = values
-        number_by_result[values["result_id"]] = values["number"]
+    existing = rows_by(session, IssuedCertificate, "number")
+    number_by_result = {row["result_id"]: number for number, row in existing.items()}
     return Plan(
         existing=existing,
         lookups={
@@ -807,18 +801,15 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], principal: Principal)
     exam = _session(plan, cells)
     _check_org(plan, principal, exam)
     student = _student(plan, cells)
-    result_id = plan.lookups["passed"].get((exam["id"], cells["student_no"]))
-    if result_id is None:
-        raise RowRefused(
-            _(
-                "student {student_no} has no passed result in session {exam_id}; a "
-                "certificate is issued only for a passed result",
-                student_no=cells["student_no"],
-                exam_id=exam["id"],
-            ),
-            "学号",
-            cells["student_no"],
-        )
+    result_id: int = _in_session(
+        plan.lookups["passed"],
+        exam,
+        cells,
+        N_(
+            "student {student_no} has no passed result in session {exam_id}; a "
+            "certificate is issued only for a passed result"
+        ),
+    )
     number = cells["number"]
     current = plan.existing.get(number)
     if current is not None and current["result_id"] != result_id:
@@ -937,14 +928,13 @@ def _audit_certificates(session: Session, plan: Plan, rows: list[dict[str, Any]]
     ).all()
     for issued in stored:
         old = plan.existing.get(issued.number)
-        record(
+        record_row(
             session,
             plan.lookups["principal"],
+            issued,
+            service.CERTIFICATE_ENTITY,
             action="update" if old else "issue",
-            entity=service.CERTIFICATE_ENTITY,
-            entity_id=issued.id,
             before={k: _json(v) for k, v in old.items()} if old else None,
-            after=snapshot(issued),
         )
 
 
@@ -961,11 +951,10 @@ register(
         options=ExamImportOptions,
         columns=(
             *CANDIDATE_COLUMNS,
-            Column("name", "姓名", "name", text(100), required=False, example="张三"),
+            STUDENT_NAME,
             Column(
                 "number",
                 "证书编号",
-                "number",
                 code(64),
                 aliases=("certificate_number",),
                 example="W010011220001",
@@ -973,7 +962,6 @@ register(
             Column(
                 "issue_date",
                 "发证日期",
-                "issue_date",
                 date_cell,
                 aliases=("发证时间", "日期"),
                 example="2022-12-20",

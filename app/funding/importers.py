@@ -9,14 +9,13 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.bases.models import TrainingBase
-from app.core.audit import record, snapshot
+from app.core.audit import record_row
 from app.core.i18n import N_, _
 from app.core.params import MAX_DB_ID
-from app.core.roles import OFFICE, Principal
+from app.core.roles import Principal
 from app.funding import service
 from app.funding.models import (
     CATEGORY_NAMES,
@@ -28,7 +27,7 @@ from app.funding.models import (
     ExpenditureKind,
 )
 from app.imports.cells import CellError, date_cell, integer, money, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
+from app.imports.engine import Column, ImportKind, Plan, RowRefused, known, rows_by
 from app.imports.registry import register
 
 COMPARED = ("line_id", "kind", "amount", "spent_on", "payee", "voucher_no", "description")
@@ -46,11 +45,7 @@ def voucher_cell(raw: str) -> str:
 
 
 def _prepare(session: Session, principal: Principal) -> Plan:
-    table: sa.Table = Expenditure.__table__  # type: ignore[attr-defined]
-    existing = {
-        row["voucher_no"]: {k: v for k, v in row.items() if k not in {"created_at", "updated_at"}}
-        for row in session.execute(sa.select(table)).mappings()
-    }
+    existing = rows_by(session, Expenditure, "voucher_no")
     lines = {
         line_id: {"amount": amount, "spent": service.yuan(spent), "category": category}
         for line_id, amount, spent, category in session.exec(
@@ -82,18 +77,16 @@ def _base_id(plan: Plan, cells: dict[str, Any]) -> int | None:
     if not name:
         return None
     bases: dict[str, int] = plan.lookups["bases"]
-    if name not in bases:
-        raise RowRefused(
-            _(
-                "unknown training base {name}{hint}; use the name of one that exists "
-                "(GET /api/v1/training-bases)",
-                name=repr(name),
-                hint=did_you_mean(name, bases),
-            ),
-            "实训基地",
-            name,
-        )
-    return bases[name]
+    return known(
+        bases,
+        name,
+        "实训基地",
+        N_(
+            "unknown training base {name}{hint}; use the name of one that exists "
+            "(GET /api/v1/training-bases)"
+        ),
+        name=repr(name),
+    )
 
 
 def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
@@ -127,16 +120,13 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
                 cells["voucher_no"],
             )
         return values
-    line = plan.lookups["lines"].get(cells["line_id"])
-    if line is None:
-        raise RowRefused(
-            _(
-                "no budget line with id {line_id} (GET /api/v1/budget-lines)",
-                line_id=cells["line_id"],
-            ),
-            "预算ID",
-            str(cells["line_id"]),
-        )
+    line: dict[str, Any] = known(
+        plan.lookups["lines"],
+        cells["line_id"],
+        "预算ID",
+        N_("no budget line with id {line_id} (GET /api/v1/budget-lines)"),
+        line_id=cells["line_id"],
+    )
     if values.get("base_id") is not None and line["category"] != Category.equipment:
         raise RowRefused(
             _(
@@ -190,14 +180,7 @@ def _audit(session: Session, plan: Plan, rows: list[dict[str, Any]]) -> None:
     for expenditure in session.exec(
         select(Expenditure).where(col(Expenditure.voucher_no).in_([r["voucher_no"] for r in rows]))
     ).all():
-        record(
-            session,
-            plan.lookups["principal"],
-            action="create",
-            entity=service.EXPENDITURE_ENTITY,
-            entity_id=expenditure.id,
-            after=snapshot(expenditure),
-        )
+        record_row(session, plan.lookups["principal"], expenditure, service.EXPENDITURE_ENTITY)
 
 
 register(
@@ -210,28 +193,25 @@ register(
             Column(
                 "line_id",
                 "预算ID",
-                "budget_line_id",
                 integer(1, MAX_DB_ID),
                 aliases=("预算行ID", "line_id", "budget_line"),
                 example="1",
                 help=N_("the budget line's id (GET /api/v1/budget-lines)"),
+                en="budget_line_id",
             ),
-            Column(
-                "amount", "金额", "amount", money_cell, aliases=("支出金额",), example="1280.00"
-            ),
+            Column("amount", "金额", money_cell, aliases=("支出金额",), example="1280.00"),
             Column(
                 "spent_on",
                 "日期",
-                "date",
                 date_cell,
                 aliases=("支出日期", "spent_on"),
                 example="2022-10-20",
+                en="date",
             ),
-            Column("payee", "收款方", "payee", text(200), aliases=("收款单位",), example="某公司"),
+            Column("payee", "收款方", text(200), aliases=("收款单位",), example="某公司"),
             Column(
                 "voucher_no",
                 "凭证号",
-                "voucher_no",
                 voucher_cell,
                 aliases=("凭证编号",),
                 example="PZ-2022-0001",
@@ -240,7 +220,6 @@ register(
             Column(
                 "description",
                 "摘要",
-                "description",
                 text(2000),
                 required=False,
                 aliases=("说明", "备注"),
@@ -249,17 +228,16 @@ register(
             Column(
                 "base",
                 "实训基地",
-                "training_base",
                 text(100),
                 required=False,
                 aliases=("基地", "training_base_name"),
                 example="Web前端开发产教融合实训基地",
                 help=N_("equipment (设备采购) lines only: the base the payment equips, by name"),
+                en="training_base",
             ),
         ),
         prepare=_prepare,
         to_values=_values,
-        writers=OFFICE,
         before_write=_lock_and_recheck,
         write_extra=_audit,
         description="Payments from budget lines by voucher number; a line is never overdrawn, "

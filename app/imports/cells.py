@@ -3,7 +3,7 @@
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -193,20 +193,22 @@ def date_cell(raw: str) -> date:
         raise CellError(_("a date such as 2022-03-01 or 2022年3月1日")) from exc
 
 
-def yes_no(yes: Iterable[str], no: Iterable[str], hint: str = N_("是 or 否")) -> Parser:
-    """True for a word of ``yes``, False for one of ``no`` (lower-case words; any case read)."""
-    yes_words = frozenset(yes)
-    no_words = frozenset(no)
+def words(table: Mapping[str, Any], hint: str) -> Parser:
+    """The value ``table`` gives a cell's word (lower-case words; any case and width read);
+    another word is refused with ``hint`` (an ``N_`` message saying the words to use)."""
 
-    def parse(raw: str) -> bool:
-        value = unicodedata.normalize("NFKC", raw).strip().casefold()
-        if value in yes_words:
-            return True
-        if value in no_words:
-            return False
-        raise CellError(translate(hint))
+    def parse(raw: str) -> Any:
+        value = table.get(unicodedata.normalize("NFKC", raw).strip().casefold())
+        if value is None:
+            raise CellError(translate(hint))
+        return value
 
     return parse
+
+
+def yes_no(yes: Iterable[str], no: Iterable[str], hint: str = N_("是 or 否")) -> Parser:
+    """True for a word of ``yes``, False for one of ``no`` (lower-case words; any case read)."""
+    return words({**dict.fromkeys(no, False), **dict.fromkeys(yes, True)}, hint)
 
 
 def match_text(value: str) -> str:

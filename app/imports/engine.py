@@ -10,11 +10,12 @@ import operator
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -22,12 +23,12 @@ from psycopg import sql as psycopg_sql
 from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
-from app.core.audit import record, snapshot
+from app.core.audit import record_row
 from app.core.errors import Conflict, UnprocessableEntity
 from app.core.i18n import _, translate
 from app.core.labels import english_of
 from app.core.locks import advisory_lock
-from app.core.roles import OFFICE, Principal, Role
+from app.core.roles import OFFICE, OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import utcnow
 from app.imports.cells import CellError, Parser
 from app.imports.models import ImportBatch, ImportReport, RowError
@@ -37,6 +38,7 @@ HEADER_SCAN_ROWS = 20
 MAX_REPORTED_ERRORS = 1000
 _HEADER_NOISE = re.compile(r"[\s_*:：()（）]")
 WRITE_CHUNK = 2000
+T = TypeVar("T")
 
 
 class RowRefused(Exception):
@@ -54,6 +56,128 @@ def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     return _("; did you mean {suggestion}?", suggestion=repr(close[0])) if close else ""
 
 
+def known(found: Mapping[Any, T], value: Any, column: str, unknown: str, **params: Any) -> T:
+    """What ``found`` holds for a row's reference ``value`` (a name, a number, an id); else
+    the row is refused in ``column`` with ``unknown`` (an ``N_`` message: a ``{hint}`` in it
+    says the closest known name, the other placeholders come from ``params``)."""
+    if value in found:
+        return found[value]
+    hint = did_you_mean(value, found) if "{hint}" in unknown else ""
+    raise RowRefused(_(unknown, hint=hint, **params), column, str(value))
+
+
+def optional(cells: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The values of the optional columns ``keys`` the file has, an empty cell as None; a
+    column the file lacks is left out, so the stored value stays."""
+    return {key: cells[key] or None for key in keys if key in cells}
+
+
+def cell_or_option(cells: dict[str, Any], options: Any, name: str) -> int | None:
+    """A whole number a row gives in column ``name`` or, when the cell is empty, the upload
+    gives as the query parameter of that name (``?year=``, ``?batch_id=``)."""
+    value = cells.get(name)
+    if value is None and options is not None:
+        value = getattr(options, name)
+    return value if isinstance(value, int) else None
+
+
+_TIMESTAMPS = frozenset({"created_at", "updated_at"})
+
+
+def stored_columns(model: type[SQLModel]) -> list[sa.Column[Any]]:
+    """The columns of ``model``'s table an upload compares: all but the timestamps."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return [c for c in table.columns if c.name not in _TIMESTAMPS]
+
+
+def stored_rows(
+    session: Session, model: type[SQLModel], *where: sa.ColumnElement[bool]
+) -> Iterator[dict[str, Any]]:
+    """``model``'s stored rows (those matching ``where``) as dicts, without the timestamps."""
+    statement = sa.select(*stored_columns(model)).where(*where)
+    for row in session.execute(statement).mappings():
+        yield dict(row)
+
+
+def grouped(session: Session, parent: Any, child: Any) -> defaultdict[Any, list[Any]]:
+    """A link table's ``child`` values by ``parent`` (each application's majors, a base's
+    partners), in the order stored; a parent without any gets an empty list."""
+    found: defaultdict[Any, list[Any]] = defaultdict(list)
+    for parent_id, value in session.execute(sa.select(parent, child)):
+        found[parent_id].append(value)
+    return found
+
+
+IN_CHUNK = 1000
+"""At most this many values in one ``IN (…)`` of the statements below."""
+
+
+def ids_by(
+    session: Session, model: type[SQLModel], key: str, values: Iterable[Any]
+) -> dict[Any, int]:
+    """The ids of ``model``'s rows whose column ``key`` holds one of ``values``, by that value
+    (the rows an upload has just written, to link them)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    wanted = sorted(set(values))
+    found: dict[Any, int] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
+        query = sa.select(table.c[key], table.c.id).where(table.c[key].in_(chunk))
+        found.update((value, row_id) for value, row_id in session.execute(query))
+    return found
+
+
+def insert_new(
+    session: Session, model: type[SQLModel], key: str, rows: list[dict[str, Any]]
+) -> dict[Any, int]:
+    """Insert the rows an upload creates beside its own (the colleges, certificates or
+    courses its rows name that do not exist yet), stamped now and at version 1; their ids by
+    their column ``key``."""
+    now = utcnow()
+    stamped = [{**row, "created_at": now, "updated_at": now, "version": 1} for row in rows]
+    session.execute(sa.insert(model.__table__), stamped)  # type: ignore[attr-defined]
+    return ids_by(session, model, key, (row[key] for row in rows))
+
+
+def use_created(
+    plan: "Plan",
+    rows: list[dict[str, Any]],
+    name: str,
+    ids: dict[Any, int],
+    *,
+    via: str,
+    field: str,
+) -> None:
+    """Point the rows that name a row the upload has just created (``insert_new``; the row's
+    ``via`` holds its key) at its id in ``field``, and count the created rows in the report's
+    ``also_created`` as ``name``."""
+    for values in rows:
+        if values.get(via):
+            values[field] = ids[values[via]]
+    plan.also_created[name] = len(ids)
+
+
+def replace_links(
+    session: Session, parent: Any, child: Any, children: Mapping[int, Iterable[Any]]
+) -> None:
+    """Replace a link table's rows (``parent`` and ``child``: its two columns, such as
+    ``CourseMajor.course_id`` and ``CourseMajor.major_id``) of each parent in ``children``
+    by that parent's children."""
+    table: sa.Table = parent.class_.__table__
+    parent_ids = sorted(children)
+    for start in range(0, len(parent_ids), IN_CHUNK):
+        chunk = parent_ids[start : start + IN_CHUNK]
+        session.execute(sa.delete(table).where(table.c[parent.key].in_(chunk)))
+    links = [{parent.key: p, child.key: c} for p in parent_ids for c in children[p]]
+    if links:
+        session.execute(sa.insert(table), links)
+
+
+def rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dict[str, Any]]:
+    """The stored rows by natural key (the column ``key``): a kind's ``Plan.existing``."""
+    return {row[key]: row for row in stored_rows(session, model)}
+
+
 # --- declarations ----------------------------------------------------------------------------
 
 
@@ -64,11 +188,11 @@ class Column:
     an enum column takes (the template's drop-down, strict); ``choices_from``: the names a
     reference column takes as they are stored when the template is downloaded (a drop-down
     that warns on another value: a code, or a name the upload creates); ``multiple``: the
-    cell takes several values separated by 、 (its drop-down offers one, any text goes)."""
+    cell takes several values separated by 、 (its drop-down offers one, any text goes).
+    ``en``, the English header, is the key unless given."""
 
     key: str
     zh: str
-    en: str
     parse: Parser
     required: bool = True
     aliases: tuple[str, ...] = ()
@@ -77,6 +201,11 @@ class Column:
     choices: tuple[str, ...] = ()
     choices_from: Callable[[Session], list[str]] | None = None
     multiple: bool = False
+    en: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.en:
+            object.__setattr__(self, "en", self.key)
 
 
 @dataclass
@@ -102,7 +231,8 @@ class ImportKind:
     belongs to, for a college manager's scope. ``options`` declares extra query parameters of
     the upload (a pydantic model; the engine hands the parsed values to the kind as
     ``Plan.options``); ``row_key`` gives the natural key of a row from its cells and options,
-    for keys that span several columns."""
+    for keys that span several columns. ``writers``: the roles that may upload it; unless
+    given, the office, and college managers too when ``college_of`` scopes their rows."""
 
     name: str
     title: str
@@ -111,7 +241,7 @@ class ImportKind:
     key: str
     prepare: Callable[[Session, Principal], Plan]
     to_values: Callable[[Plan, dict[str, Any], Principal], dict[str, Any]]
-    writers: frozenset[Role] = OFFICE
+    writers: frozenset[Role] = frozenset()
     college_of: Callable[[Plan, dict[str, Any]], int | None] | None = None
     before_write: Callable[[Session, Principal, Plan, list[dict[str, Any]]], None] | None = None
     extra_fields: tuple[str, ...] = ()
@@ -125,6 +255,11 @@ class ImportKind:
     read_by: str = ""
     """For a kind the engine only reads (``national-results``): the endpoint that takes its
     files. ``POST /imports/{kind}`` then checks a file (``dry_run``) and writes nothing."""
+
+    def __post_init__(self) -> None:
+        if not self.writers:
+            writers = OFFICE_OR_COLLEGE if self.college_of is not None else OFFICE
+            object.__setattr__(self, "writers", writers)
 
     @property
     def table(self) -> sa.Table:
@@ -386,18 +521,8 @@ def run_import(
         )
         session.add(batch)
         session.flush()
-        record(
-            session,
-            principal,
-            action="import",
-            entity="import_batch",
-            entity_id=batch.id,
-            after={
-                **(snapshot(batch) or {}),
-                "also_created": report.also_created,
-                **changed,
-            },
-        )
+        extra = {"also_created": report.also_created, **changed}
+        record_row(session, principal, batch, "import_batch", action="import", extra=extra)
         session.commit()
         report.written = True
         report.batch_id = batch.id

@@ -71,7 +71,6 @@ NATIONAL_RESULTS = register(
             Column(
                 "name",
                 "姓名",
-                "name",
                 text(100),
                 aliases=("学生姓名", "考生姓名", "学员姓名"),
                 example="张三",
@@ -79,7 +78,6 @@ NATIONAL_RESULTS = register(
             Column(
                 "national_id",
                 "证件号码",
-                "national_id",
                 national_id_cell,
                 required=False,
                 aliases=("身份证号", "身份证号码", "证件号", "id_number"),
@@ -89,7 +87,6 @@ NATIONAL_RESULTS = register(
             Column(
                 "student_no",
                 "学号",
-                "student_no",
                 code(20),
                 required=False,
                 aliases=("学籍号", "学生学号"),
@@ -98,7 +95,6 @@ NATIONAL_RESULTS = register(
             Column(
                 "certificate_name",
                 "证书名称",
-                "certificate_name",
                 text(100),
                 required=False,
                 aliases=("证书", "职业技能等级证书名称", "证书名", "职业技能等级证书"),
@@ -107,7 +103,6 @@ NATIONAL_RESULTS = register(
             Column(
                 "level",
                 "等级",
-                "level",
                 level_cell,
                 required=False,
                 aliases=("级别", "证书等级", "证书级别"),
@@ -116,7 +111,6 @@ NATIONAL_RESULTS = register(
             Column(
                 "passed",
                 "考核结果",
-                "passed",
                 yes_no(PASS_WORDS, FAIL_WORDS, "通过 or 不通过 (also 合格/不合格, 是/否)"),
                 required=False,
                 aliases=("结果", "是否通过", "考核结论", "成绩结果"),
@@ -125,17 +119,16 @@ NATIONAL_RESULTS = register(
             Column(
                 "theory_score",
                 "成绩",
-                "score",
                 SCORE,
                 required=False,
                 aliases=("考核成绩", "总成绩", "理论成绩", "理论", "分数", "theory_score"),
                 example="82.5",
                 help="0–100; compared with the theory score here",
+                en="score",
             ),
             Column(
                 "practical_score",
                 "实操成绩",
-                "practical_score",
                 SCORE,
                 required=False,
                 aliases=("实操", "实践成绩", "技能成绩", "实操考核成绩"),
@@ -144,7 +137,6 @@ NATIONAL_RESULTS = register(
             Column(
                 "certificate_number",
                 "证书编号",
-                "certificate_number",
                 code(64),
                 required=False,
                 aliases=("证书号", "证书号码", "number"),
@@ -153,7 +145,6 @@ NATIONAL_RESULTS = register(
             Column(
                 "issue_date",
                 "发证日期",
-                "issue_date",
                 date_cell,
                 required=False,
                 aliases=("发证时间", "颁证日期", "发证日"),
@@ -162,11 +153,11 @@ NATIONAL_RESULTS = register(
             Column(
                 "evaluation_org_name",
                 "培训评价组织",
-                "evaluation_org",
                 text(200),
                 required=False,
                 aliases=("评价组织", "发证机构", "培训评价组织名称"),
                 example="",
+                en="evaluation_org",
             ),
         ),
         require_any=("certificate_number", "student_no", "certificate_name"),

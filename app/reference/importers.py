@@ -1,20 +1,44 @@
 """The reference data's import kinds: a declaration of columns, natural key and row rules each."""
 
 import difflib
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel
 
 from app.core.i18n import N_, _
-from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
-from app.core.types import utcnow
-from app.imports.cells import CellError, choice, code, date_cell, decimal, integer, multi, text
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
+from app.core.labels import label
+from app.core.roles import Principal, Role
+from app.imports.cells import (
+    CellError,
+    choice,
+    code,
+    date_cell,
+    decimal,
+    integer,
+    match_text,
+    multi,
+    text,
+    words,
+)
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    did_you_mean,
+    grouped,
+    ids_by,
+    insert_new,
+    known,
+    optional,
+    replace_links,
+    rows_by,
+    use_created,
+)
 from app.imports.registry import register
 from app.reference.models import (
     DUAL_BASIS_NAMES,
@@ -32,23 +56,12 @@ from app.reference.models import (
     Major,
     Student,
     Teacher,
+    levels_from_text,
     levels_to_text,
     normalise_certificate_name,
 )
 
 NEAR_MISS_RATIO = 0.75
-
-
-def _rows_by(session: Session, model: type[SQLModel], key: str) -> dict[Any, dict[str, Any]]:
-    """The stored rows by natural key, without the timestamps (nothing compares them)."""
-    table: sa.Table = model.__table__  # type: ignore[attr-defined]
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
-    names = [c.name for c in columns]
-    position = names.index(key)
-    return {
-        row[position]: dict(zip(names, row, strict=True))
-        for row in session.execute(sa.select(*columns))
-    }
 
 
 def names_of(model: type[SQLModel]) -> Callable[[Session], list[str]]:
@@ -71,6 +84,45 @@ LEVEL_CHOICES = tuple(lv.value for lv in LEVEL_ORDER)
 YES_NO_CHOICES = ("是", "否")
 
 
+def college_column(zh: str, aliases: tuple[str, ...]) -> Column:
+    """A row's college, by name (the drop-down: the colleges stored)."""
+    return Column(
+        "college",
+        zh,
+        text(100),
+        aliases=aliases,
+        example="计算机与软件学院",
+        choices_from=COLLEGE_NAMES,
+    )
+
+
+def level_column(zh: str, aliases: tuple[str, ...], help: str = "") -> Column:
+    """A row's certificate level: 初级, 中级 or 高级."""
+    return Column(
+        "level",
+        zh,
+        choice(LEVEL_CHOICES),
+        aliases=aliases,
+        example="中级",
+        help=help,
+        choices=LEVEL_CHOICES,
+    )
+
+
+def majors_column(zh: str) -> Column:
+    """A row's majors, by name or code, separated by 、 (read with ``resolve_majors``)."""
+    return Column(
+        "majors",
+        zh,
+        multi(text(100)),
+        aliases=("专业",),
+        example="软件技术、计算机应用技术",
+        help=N_("major names or codes, separated by 、"),
+        choices_from=MAJOR_NAMES,
+        multiple=True,
+    )
+
+
 def _ids_by_name(session: Session, model: type[SQLModel]) -> dict[str, int]:
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
     return {name: id_ for id_, name in session.execute(sa.select(table.c.id, table.c.name))}
@@ -78,18 +130,126 @@ def _ids_by_name(session: Session, model: type[SQLModel]) -> dict[str, int]:
 
 def _college_id(plan: Plan, name: str, column: str) -> int:
     colleges: dict[str, int] = plan.lookups["colleges"]
-    if name in colleges:
-        return colleges[name]
-    raise RowRefused(
-        _(
-            "unknown college {name}{hint}; use the name of a "
-            "college that exists (GET /api/v1/colleges)",
-            name=repr(name),
-            hint=did_you_mean(name, colleges),
-        ),
-        column,
+    return known(
+        colleges,
         name,
+        column,
+        N_(
+            "unknown college {name}{hint}; use the name of a "
+            "college that exists (GET /api/v1/colleges)"
+        ),
+        name=repr(name),
     )
+
+
+CertificateEntry = tuple[int, list[Level], str]
+"""A certificate as the uploads that name one look it up: its id, levels and name."""
+
+
+def certificates_by_name(session: Session) -> dict[str, CertificateEntry]:
+    """Every certificate by its normalised name (``normalise_certificate_name``)."""
+    query = sa.select(
+        Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
+    )  # type: ignore[call-overload]
+    return {
+        normalized: (cert_id, levels_from_text(levels), name)
+        for cert_id, normalized, levels, name in session.execute(query)
+    }
+
+
+def offered_at(certificate: CertificateEntry, level: Level, column: str) -> int:
+    """The certificate's id when it is offered at the row's ``level``; else the row is
+    refused in ``column``."""
+    cert_id, levels, name = certificate
+    if level not in levels:
+        offered = "、".join(lv.value for lv in levels)
+        raise RowRefused(
+            _(
+                "the certificate {name} is offered at {offered}, not at {level}",
+                name=name,
+                offered=offered,
+                level=label(level),
+            ),
+            column,
+            level.value,
+        )
+    return cert_id
+
+
+def major_lookups(session: Session) -> dict[str, Any]:
+    """The majors an upload names in a multi-value 专业 cell (``resolve_majors``): by matched name,
+    display name and code, and each major's college."""
+    by_name: dict[str, list[int]] = defaultdict(list)
+    display: dict[str, str] = {}
+    by_code: dict[str, int] = {}
+    college_of: dict[int, int] = {}
+    for major_id, major_code, name, college_id in session.execute(
+        sa.select(Major.id, Major.code, Major.name, Major.college_id)  # type: ignore[call-overload]
+    ):
+        by_name[match_text(name)].append(major_id)
+        display[match_text(name)] = name
+        by_code[major_code] = major_id
+        college_of[major_id] = college_id
+    return {
+        "major_names": dict(by_name),
+        "major_display": display,
+        "major_codes": by_code,
+        "major_college": college_of,
+    }
+
+
+def resolve_majors(plan: Plan, majors: list[str], column: str) -> list[int]:
+    """The ids of a row's majors, each given by code or name (spaces and case aside), in the
+    order first named; a row naming none, an unknown one (every unknown one is listed with
+    its closest names) or a name two majors share is refused in ``column``. The plan's
+    lookups hold ``major_lookups``."""
+    by_name: dict[str, list[int]] = plan.lookups["major_names"]
+    by_code: dict[str, int] = plan.lookups["major_codes"]
+    display: dict[str, str] = plan.lookups["major_display"]
+    ids: list[int] = []
+    unknown: list[str] = []
+    for major in majors:
+        key = match_text(major)
+        if major in by_code:
+            found = by_code[major]
+        elif len(by_name.get(key, [])) == 1:
+            found = by_name[key][0]
+        elif len(by_name.get(key, [])) > 1:
+            raise RowRefused(
+                _("more than one major is named {major}; use its code", major=repr(major)),
+                column,
+                major,
+            )
+        else:
+            close = difflib.get_close_matches(key, list(display), n=3, cutoff=0.4)
+            hint = "、".join(display[c] for c in close)
+            unknown.append(
+                _("{major} (closest: {hint})", major=repr(major), hint=hint)
+                if hint
+                else _("{major} (no close name)", major=repr(major))
+            )
+            continue
+        if found not in ids:
+            ids.append(found)
+    if unknown:
+        raise RowRefused(
+            _(
+                "unknown major {majors}; use the name or code of a major that exists "
+                "(GET /api/v1/majors, or upload majors first)",
+                majors="; ".join(unknown),
+            ),
+            column,
+            "、".join(majors),
+        )
+    if not ids:
+        raise RowRefused(_("at least one major"), column, "")
+    return ids
+
+
+UNKNOWN_STAFF_NO = N_(
+    "unknown staff number {staff_no}{hint}; upload the teacher first (kind teachers)"
+)
+"""A teachers' upload refuses a staff number no teacher has (with ``known``)."""
 
 
 def _college_of(plan: Plan, values: dict[str, Any]) -> int | None:
@@ -101,7 +261,7 @@ def _college_of(plan: Plan, values: dict[str, Any]) -> int | None:
 
 
 def _prepare_colleges(session: Session, _principal: Principal) -> Plan:
-    existing = _rows_by(session, College, "name")
+    existing = rows_by(session, College, "name")
     codes = {row["code"]: name for name, row in existing.items() if row["code"]}
     return Plan(existing=existing, lookups={"codes": codes})
 
@@ -138,12 +298,11 @@ register(
             Column(
                 "name",
                 "学院名称",
-                "name",
                 text(100),
                 aliases=("二级学院", "学院", "college"),
                 example="计算机与软件学院",
             ),
-            Column("code", "学院代码", "code", code(20), required=False, example="CS"),
+            Column("code", "学院代码", code(20), required=False, example="CS"),
         ),
         prepare=_prepare_colleges,
         to_values=_college_values,
@@ -157,7 +316,7 @@ register(
 
 def _prepare_majors(session: Session, _principal: Principal) -> Plan:
     return Plan(
-        existing=_rows_by(session, Major, "code"),
+        existing=rows_by(session, Major, "code"),
         lookups={
             "colleges": _ids_by_name(session, College),
             "pending_created": {"colleges": set()},
@@ -188,20 +347,8 @@ def _create_pending_colleges(
     pending: set[str] = plan.lookups["pending_created"]["colleges"]
     if not pending:
         return
-    now = utcnow()
-    table: sa.Table = College.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa.insert(table),
-        [{"name": n, "created_at": now, "updated_at": now, "version": 1} for n in sorted(pending)],
-    )
-    found = session.execute(
-        sa.select(table.c.name, table.c.id).where(table.c.name.in_(sorted(pending)))
-    )
-    ids: dict[str, int] = {name: id_ for name, id_ in found}  # noqa: C416
-    for values in rows:
-        if values.get("_college_name"):
-            values["college_id"] = ids[values["_college_name"]]
-    plan.also_created["colleges"] = len(pending)
+    ids = insert_new(session, College, "name", [{"name": name} for name in sorted(pending)])
+    use_created(plan, rows, "colleges", ids, via="_college_name", field="college_id")
 
 
 register(
@@ -211,28 +358,18 @@ register(
         model=Major,
         key="code",
         columns=(
-            Column("code", "专业代码", "code", code(20), aliases=("major_code",), example="510203"),
+            Column("code", "专业代码", code(20), aliases=("major_code",), example="510203"),
             Column(
                 "name",
                 "专业名称",
-                "name",
                 text(100),
                 aliases=("专业", "major", "major_name"),
                 example="软件技术",
             ),
-            Column(
-                "college",
-                "二级学院",
-                "college",
-                text(100),
-                aliases=("学院", "学院名称", "college_name"),
-                example="计算机与软件学院",
-                choices_from=COLLEGE_NAMES,
-            ),
+            college_column("二级学院", ("学院", "学院名称", "college_name")),
         ),
         prepare=_prepare_majors,
         to_values=_major_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         before_write=_create_pending_colleges,
@@ -246,12 +383,8 @@ register(
 
 
 def _prepare_courses(session: Session, _principal: Principal) -> Plan:
-    existing = _rows_by(session, Course, "code")
-    links: dict[int, list[int]] = defaultdict(list)
-    for course_id, major_id in session.execute(
-        sa.select(CourseMajor.course_id, CourseMajor.major_id)  # type: ignore[call-overload]
-    ):
-        links[course_id].append(major_id)
+    existing = rows_by(session, Course, "code")
+    links = grouped(session, CourseMajor.course_id, CourseMajor.major_id)
     for row in existing.values():
         row["major_ids"] = sorted(links.get(row["id"], []))
     majors = session.execute(sa.select(Major.id, Major.code, Major.name)).all()  # type: ignore[call-overload]
@@ -310,24 +443,9 @@ def _write_course_majors(session: Session, _plan: Plan, rows: list[dict[str, Any
     rows = [r for r in rows if "major_ids" in r]
     if not rows:
         return
-    codes = [r["code"] for r in rows]
-    ids: dict[str, int] = {}
-    for start in range(0, len(codes), 1000):
-        chunk = codes[start : start + 1000]
-        for course_code, course_id in session.execute(
-            select(Course.code, Course.id).where(col(Course.code).in_(chunk))
-        ):
-            ids[course_code] = course_id
-    course_ids = list(ids.values())
-    for start in range(0, len(course_ids), 1000):
-        session.execute(
-            sa.delete(CourseMajor).where(
-                col(CourseMajor.course_id).in_(course_ids[start : start + 1000])
-            )
-        )
-    links = [{"course_id": ids[r["code"]], "major_id": m} for r in rows for m in r["major_ids"]]
-    if links:
-        session.execute(sa.insert(CourseMajor.__table__), links)  # type: ignore[attr-defined]
+    ids = ids_by(session, Course, "code", (r["code"] for r in rows))
+    majors = {ids[r["code"]]: r["major_ids"] for r in rows}
+    replace_links(session, CourseMajor.course_id, CourseMajor.major_id, majors)
 
 
 register(
@@ -337,31 +455,19 @@ register(
         model=Course,
         key="code",
         columns=(
-            Column(
-                "code", "课程代码", "code", code(20), aliases=("course_code",), example="C510203-01"
-            ),
+            Column("code", "课程代码", code(20), aliases=("course_code",), example="C510203-01"),
             Column(
                 "name",
                 "课程名称",
-                "name",
                 text(100),
                 aliases=("课程", "course"),
                 example="Web前端开发",
             ),
-            Column("credits", "学分", "credits", decimal(Decimal(0), MAX_CREDITS, 1), example="4"),
-            Column(
-                "college",
-                "开课学院",
-                "college",
-                text(100),
-                aliases=("二级学院", "学院"),
-                example="计算机与软件学院",
-                choices_from=COLLEGE_NAMES,
-            ),
+            Column("credits", "学分", decimal(Decimal(0), MAX_CREDITS, 1), example="4"),
+            college_column("开课学院", ("二级学院", "学院")),
             Column(
                 "majors",
                 "专业",
-                "majors",
                 multi(text(100)),
                 required=False,
                 aliases=("专业代码", "major_codes"),
@@ -373,7 +479,6 @@ register(
         ),
         prepare=_prepare_courses,
         to_values=_course_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         extra_fields=("major_ids",),
@@ -388,7 +493,7 @@ register(
 
 def _prepare_teachers(session: Session, _principal: Principal) -> Plan:
     return Plan(
-        existing=_rows_by(session, Teacher, "staff_no"),
+        existing=rows_by(session, Teacher, "staff_no"),
         lookups={"colleges": _ids_by_name(session, College)},
     )
 
@@ -399,9 +504,7 @@ def _teacher_values(plan: Plan, cells: dict[str, Any], _principal: Principal) ->
         "name": cells["name"],
         "college_id": _college_id(plan, cells["college"], "二级学院"),
     }
-    if "title" in cells:
-        values["title"] = cells["title"] or None
-    return values
+    return values | optional(cells, "title")
 
 
 register(
@@ -411,29 +514,13 @@ register(
         model=Teacher,
         key="staff_no",
         columns=(
-            Column(
-                "staff_no",
-                "工号",
-                "staff_no",
-                code(20),
-                aliases=("教工号", "职工号"),
-                example="T2001",
-            ),
-            Column("name", "姓名", "name", text(100), example="李老师"),
-            Column(
-                "college",
-                "二级学院",
-                "college",
-                text(100),
-                aliases=("学院", "所在学院", "学院名称"),
-                example="计算机与软件学院",
-                choices_from=COLLEGE_NAMES,
-            ),
-            Column("title", "职称", "title", text(100), required=False, example="副教授"),
+            Column("staff_no", "工号", code(20), aliases=("教工号", "职工号"), example="T2001"),
+            Column("name", "姓名", text(100), example="李老师"),
+            college_column("二级学院", ("学院", "所在学院", "学院名称")),
+            Column("title", "职称", text(100), required=False, example="副教授"),
         ),
         prepare=_prepare_teachers,
         to_values=_teacher_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_college_of,
         scope_columns=("college",),
         description="Teachers matched by staff number",
@@ -450,7 +537,7 @@ def _prepare_students(session: Session, _principal: Principal) -> Plan:
     for major_id, _code, name, _college in majors:
         names[name].append(major_id)
     return Plan(
-        existing=_rows_by(session, Student, "student_no"),
+        existing=rows_by(session, Student, "student_no"),
         lookups={
             "major_codes": {m_code: m_id for m_id, m_code, _name, _college in majors},
             "major_names": dict(names),
@@ -472,9 +559,7 @@ def _student_values(plan: Plan, cells: dict[str, Any], _principal: Principal) ->
         "major_id": major_id,
         "cohort": cells["cohort"],
     }
-    if "class_name" in cells:
-        values["class_name"] = cells["class_name"] or None
-    return values
+    return values | optional(cells, "class_name")
 
 
 def _student_college(plan: Plan, values: dict[str, Any]) -> int | None:
@@ -489,25 +574,22 @@ register(
         model=Student,
         key="student_no",
         columns=(
-            Column("student_no", "学号", "student_no", code(20), example="2020510203001"),
-            Column("name", "姓名", "name", text(100), example="张三"),
-            Column(
-                "major_code", "专业代码", "major_code", code(20), required=False, example="510203"
-            ),
+            Column("student_no", "学号", code(20), example="2020510203001"),
+            Column("name", "姓名", text(100), example="张三"),
+            Column("major_code", "专业代码", code(20), required=False, example="510203"),
             Column(
                 "major_name",
                 "专业",
-                "major",
                 text(100),
                 required=False,
                 aliases=("专业名称", "major_name"),
                 example="软件技术",
                 choices_from=MAJOR_NAMES,
+                en="major",
             ),
             Column(
                 "cohort",
                 "年级",
-                "cohort",
                 integer(MIN_COHORT, MAX_COHORT, "级"),
                 aliases=("入学年份", "grade"),
                 example="2020级",
@@ -516,7 +598,6 @@ register(
             Column(
                 "class_name",
                 "班级",
-                "class_name",
                 text(100),
                 required=False,
                 aliases=("class", "行政班"),
@@ -525,7 +606,6 @@ register(
         ),
         prepare=_prepare_students,
         to_values=_student_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_student_college,
         scope_columns=("major_code", "major_name"),
         require_any=("major_code", "major_name"),
@@ -538,14 +618,11 @@ register(
 
 
 def _prepare_orgs(session: Session, _principal: Principal) -> Plan:
-    return Plan(existing=_rows_by(session, EvaluationOrg, "name"))
+    return Plan(existing=rows_by(session, EvaluationOrg, "name"))
 
 
 def _org_values(_plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
-    values: dict[str, Any] = {"name": cells["name"]}
-    if "contact" in cells:
-        values["contact"] = cells["contact"] or None
-    return values
+    return {"name": cells["name"], **optional(cells, "contact")}
 
 
 register(
@@ -558,12 +635,11 @@ register(
             Column(
                 "name",
                 "名称",
-                "name",
                 text(100),
                 aliases=("组织名称", "培训评价组织", "organisation"),
                 example="北京某某科技有限公司",
             ),
-            Column("contact", "联系人", "contact", text(100), required=False, example="赵经理"),
+            Column("contact", "联系人", text(100), required=False, example="赵经理"),
         ),
         prepare=_prepare_orgs,
         to_values=_org_values,
@@ -577,32 +653,30 @@ register(
 
 def _prepare_certificates(session: Session, _principal: Principal) -> Plan:
     return Plan(
-        existing=_rows_by(session, Certificate, "normalized_name"),
+        existing=rows_by(session, Certificate, "normalized_name"),
         lookups={"orgs": _ids_by_name(session, EvaluationOrg)},
     )
 
 
 def _certificate_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
-    orgs: dict[str, int] = plan.lookups["orgs"]
     org = cells["evaluation_org"]
-    if org not in orgs:
-        raise RowRefused(
-            _(
-                "unknown evaluation organisation {org}{hint}; use the "
-                "name of one that exists (GET /api/v1/evaluation-orgs)",
-                org=repr(org),
-                hint=did_you_mean(org, orgs),
-            ),
-            "培训评价组织",
-            org,
-        )
+    org_id = known(
+        plan.lookups["orgs"],
+        org,
+        "培训评价组织",
+        N_(
+            "unknown evaluation organisation {org}{hint}; use the "
+            "name of one that exists (GET /api/v1/evaluation-orgs)"
+        ),
+        org=repr(org),
+    )
     levels = [Level(v) for v in cells["levels"]]
     if not levels:
         raise RowRefused(_("at least one level: 初级, 中级 or 高级"), "等级", "")
     return {
         "name": cells["name"],
         "normalized_name": normalise_certificate_name(cells["name"]),
-        "evaluation_org_id": orgs[org],
+        "evaluation_org_id": org_id,
         "levels": levels_to_text(levels),
     }
 
@@ -613,6 +687,19 @@ def certificate_name_cell(raw: str) -> str:
     if not normalise_certificate_name(name):
         raise CellError(_("a certificate name, such as Web前端开发"))
     return name
+
+
+def certificate_column(zh: str, aliases: tuple[str, ...]) -> Column:
+    """A row's certificate, by name as ``normalise_certificate_name`` matches it."""
+    return Column(
+        "certificate",
+        zh,
+        certificate_name_cell,
+        aliases=aliases,
+        example="Web前端开发",
+        help=N_("matched ignoring spaces, bracket width, a leading 1+X and a trailing 证书"),
+        choices_from=CERTIFICATE_NAMES,
+    )
 
 
 register(
@@ -626,7 +713,6 @@ register(
             Column(
                 "name",
                 "证书名称",
-                "name",
                 certificate_name_cell,
                 aliases=("证书", "certificate"),
                 example="Web前端开发",
@@ -634,7 +720,6 @@ register(
             Column(
                 "evaluation_org",
                 "培训评价组织",
-                "evaluation_org",
                 text(100),
                 aliases=("评价组织", "组织"),
                 example="北京某某科技有限公司",
@@ -643,7 +728,6 @@ register(
             Column(
                 "levels",
                 "等级",
-                "levels",
                 multi(choice([lv.value for lv in LEVEL_ORDER])),
                 aliases=("级别",),
                 example="初级、中级、高级",
@@ -674,34 +758,22 @@ BASIS_WORDS = {
 }
 
 
-def _basis(raw: str) -> DualBasis:
-    value = BASIS_WORDS.get(unicodedata.normalize("NFKC", raw).strip().casefold())
-    if value is None:
-        raise CellError(
-            _(
-                "one of 企业实践经历 (enterprise_experience), 专业技术资格 "
-                "(professional_qualification), 职业技能等级证书 (vocational_certificate)"
-            )
-        )
-    return value
+_basis = words(
+    BASIS_WORDS,
+    N_(
+        "one of 企业实践经历 (enterprise_experience), 专业技术资格 "
+        "(professional_qualification), 职业技能等级证书 (vocational_certificate)"
+    ),
+)
 
 
 def _prepare_dual(session: Session, _principal: Principal) -> Plan:
-    return Plan(existing=_rows_by(session, Teacher, "staff_no"))
+    return Plan(existing=rows_by(session, Teacher, "staff_no"))
 
 
 def _dual_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
     staff_no = cells["staff_no"]
-    if staff_no not in plan.existing:
-        raise RowRefused(
-            _(
-                "unknown staff number {staff_no}{hint}; upload the teacher first (kind teachers)",
-                staff_no=staff_no,
-                hint=did_you_mean(staff_no, plan.existing),
-            ),
-            "工号",
-            staff_no,
-        )
+    known(plan.existing, staff_no, "工号", UNKNOWN_STAFF_NO, staff_no=staff_no)
     recognised, until = cells["recognised_on"], cells.get("valid_until")
     if until is not None and until < recognised:
         raise RowRefused(
@@ -727,11 +799,10 @@ register(
         model=Teacher,
         key="staff_no",
         columns=(
-            Column("staff_no", "工号", "staff_no", code(20), aliases=("教工号",), example="T2001"),
+            Column("staff_no", "工号", code(20), aliases=("教工号",), example="T2001"),
             Column(
                 "basis",
                 "认定依据",
-                "basis",
                 _basis,
                 aliases=("双师型认定依据", "依据"),
                 example="企业实践经历",
@@ -741,7 +812,6 @@ register(
             Column(
                 "recognised_on",
                 "认定日期",
-                "recognised_on",
                 date_cell,
                 aliases=("双师型认定日期",),
                 example="2022-09-01",
@@ -749,7 +819,6 @@ register(
             Column(
                 "valid_until",
                 "有效期至",
-                "valid_until",
                 date_cell,
                 required=False,
                 aliases=("双师型有效期至",),

@@ -19,18 +19,34 @@ from app.core.i18n import N_, _, translate
 from app.core.labels import label
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
-from app.imports.cells import CellError, choice, code, date_cell, integer, text, yes_no
-from app.imports.engine import Column, ImportKind, Plan, RowRefused, did_you_mean
+from app.imports.cells import CellError, code, date_cell, integer, text, words, yes_no
+from app.imports.engine import (
+    Column,
+    ImportKind,
+    Plan,
+    RowRefused,
+    cell_or_option,
+    known,
+    optional,
+    rows_by,
+    stored_columns,
+)
 from app.imports.registry import register
-from app.reference.importers import CERTIFICATE_NAMES, LEVEL_CHOICES, YES_NO_CHOICES
+from app.reference.importers import (
+    CERTIFICATE_NAMES,
+    UNKNOWN_STAFF_NO,
+    YES_NO_CHOICES,
+    CertificateEntry,
+    certificates_by_name,
+    level_column,
+    offered_at,
+)
 from app.reference.models import (
-    LEVEL_ORDER,
     Certificate,
     Level,
     Major,
     Student,
     Teacher,
-    levels_from_text,
     normalise_certificate_name,
 )
 from app.trainings.models import (
@@ -63,13 +79,10 @@ NO = {"否", "no", "n", "false", "0", "未结业", "未完成"}
 _yes_no = yes_no(YES, NO)
 
 
-def _status(raw: str) -> TrainingStatus:
-    value = STATUS_WORDS.get(raw.strip().casefold())
-    if value is None:
-        raise CellError(
-            _("one of 计划 (planned), 培训中 (in_progress), 已获证 (certified), 未通过 (failed)")
-        )
-    return value
+_status = words(
+    STATUS_WORDS,
+    N_("one of 计划 (planned), 培训中 (in_progress), 已获证 (certified), 未通过 (failed)"),
+)
 
 
 _NUMBER_AS_CODE = code(50)
@@ -99,23 +112,18 @@ def _teachers(session: Session) -> dict[str, tuple[int, int]]:
 
 # --- teacher trainings -----------------------------------------------------------------------
 
+STAFF_NO = Column("staff_no", "工号", code(20), aliases=("教工号",), example="T1001")
+"""The teacher of a row of both teacher uploads, by staff number."""
+
 
 def _teacher_and_certificate_lookups(session: Session) -> dict[str, Any]:
     """What both teacher uploads look up: the teachers (by staff number, with their college)
     and the certificates (by normalised name, with their levels and name)."""
     teachers = _teachers(session)
-    certificates = {
-        normalized: (cert_id, levels_from_text(levels), name)
-        for cert_id, normalized, levels, name in session.execute(
-            sa.select(
-                Certificate.id, Certificate.normalized_name, Certificate.levels, Certificate.name
-            )  # type: ignore[call-overload]
-        )
-    }
     return {
         "teachers": teachers,
         "teacher_colleges": dict(teachers.values()),
-        "certificates": certificates,
+        "certificates": certificates_by_name(session),
     }
 
 
@@ -134,7 +142,7 @@ def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
     table: sa.Table = TeacherTraining.__table__  # type: ignore[attr-defined]
     existing: dict[Any, dict[str, Any]] = {}
     numbers: dict[str, Any] = {}
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
+    columns = stored_columns(TeacherTraining)
     for row in session.execute(
         sa.select(*columns, Teacher.staff_no, Certificate.normalized_name)  # type: ignore[call-overload]
         .join(Teacher, Teacher.id == table.c.teacher_id)
@@ -162,22 +170,12 @@ def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
 
 def _training_teacher(plan: Plan, staff_no: str) -> int:
     teachers: dict[str, tuple[int, int]] = plan.lookups["teachers"]
-    if staff_no not in teachers:
-        raise RowRefused(
-            _(
-                "unknown staff number {staff_no}{hint}; upload the teacher first (kind teachers)",
-                staff_no=staff_no,
-                hint=did_you_mean(staff_no, teachers),
-            ),
-            "工号",
-            staff_no,
-        )
-    return teachers[staff_no][0]
+    return known(teachers, staff_no, "工号", UNKNOWN_STAFF_NO, staff_no=staff_no)[0]
 
 
 def _training_certificate(plan: Plan, cells: dict[str, Any]) -> tuple[int, Level]:
     """The certificate's id and the row's level, which the certificate must offer."""
-    certificates: dict[str, tuple[int, list[Level], str]] = plan.lookups["certificates"]
+    certificates: dict[str, CertificateEntry] = plan.lookups["certificates"]
     normalized = normalise_certificate_name(cells["certificate"])
     if normalized not in certificates:
         raise RowRefused(
@@ -189,21 +187,8 @@ def _training_certificate(plan: Plan, cells: dict[str, Any]) -> tuple[int, Level
             "证书名称",
             cells["certificate"],
         )
-    cert_id, levels, name = certificates[normalized]
     level = Level(cells["level"])
-    if level not in levels:
-        offered = "、".join(lv.value for lv in levels)
-        raise RowRefused(
-            _(
-                "the certificate {name} is offered at {offered}, not at {level}",
-                name=name,
-                offered=offered,
-                level=label(level),
-            ),
-            "级别",
-            level.value,
-        )
-    return cert_id, level
+    return offered_at(certificates[normalized], level, "级别"), level
 
 
 def _claim_trainer_number(plan: Plan, number: str, key: Any) -> None:
@@ -326,41 +311,30 @@ register(
         key="staff_no",
         row_key=_training_key,
         columns=(
-            Column("staff_no", "工号", "staff_no", code(20), aliases=("教工号",), example="T1001"),
+            STAFF_NO,
             Column(
                 "certificate",
                 "证书名称",
-                "certificate",
                 text(100),
                 aliases=("证书", "试点证书名称"),
                 example="Web前端开发",
                 choices_from=CERTIFICATE_NAMES,
             ),
-            Column(
-                "level",
-                "级别",
-                "level",
-                choice([lv.value for lv in LEVEL_ORDER]),
-                aliases=("等级",),
-                example="中级",
-                choices=LEVEL_CHOICES,
-            ),
+            level_column("级别", ("等级",)),
             Column(
                 "provider",
                 "培训机构",
-                "provider",
                 text(100),
                 required=False,
                 aliases=("培训评价组织",),
                 example="北京新大陆时代教育科技有限公司",
             ),
-            Column("start_date", "开始日期", "start_date", date_cell, example="2022-07-11"),
-            Column("end_date", "结束日期", "end_date", date_cell, example="2022-07-15"),
-            Column("hours", "学时", "hours", integer(1, MAX_HOURS), example="40"),
+            Column("start_date", "开始日期", date_cell, example="2022-07-11"),
+            Column("end_date", "结束日期", date_cell, example="2022-07-15"),
+            Column("hours", "学时", integer(1, MAX_HOURS), example="40"),
             Column(
                 "status",
                 "状态",
-                "status",
                 _status,
                 required=False,
                 example="已获证",
@@ -372,7 +346,6 @@ register(
             Column(
                 "trainer_certificate_no",
                 "师资培训证书编号",
-                "trainer_certificate_no",
                 _certificate_no,
                 required=False,
                 aliases=("证书编号",),
@@ -381,32 +354,16 @@ register(
             Column(
                 "evaluator_qualification_no",
                 "考评员证书编号",
-                "evaluator_qualification_no",
                 _certificate_no,
                 required=False,
                 aliases=("考评员编号",),
                 example="KPY-2022-017",
             ),
-            Column(
-                "certified_on",
-                "获证日期",
-                "certified_on",
-                date_cell,
-                required=False,
-                example="2022-07-15",
-            ),
-            Column(
-                "valid_until",
-                "有效期至",
-                "valid_until",
-                date_cell,
-                required=False,
-                example="2030-07-14",
-            ),
+            Column("certified_on", "获证日期", date_cell, required=False, example="2022-07-15"),
+            Column("valid_until", "有效期至", date_cell, required=False, example="2030-07-14"),
         ),
         prepare=_prepare_trainings,
         to_values=_training_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_training_college,
         scope_columns=("staff_no",),
         description="Teacher trainings matched by (staff no, certificate, level, start date); "
@@ -427,22 +384,15 @@ class EnrollmentImportOptions(BaseModel):
     )
 
 
-def _batch_of(cells: dict[str, Any], options: Any) -> int | None:
-    batch = cells.get("batch_id")
-    if batch is None and options is not None:
-        batch = options.batch_id
-    return batch if isinstance(batch, int) else None
-
-
 def _enrollment_key(cells: dict[str, Any], options: Any) -> Any:
     if not cells.get("student_no"):
         return None
-    return (_batch_of(cells, options), cells["student_no"])
+    return (cell_or_option(cells, options, "batch_id"), cells["student_no"])
 
 
 def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
     table: sa.Table = TrainingEnrollment.__table__  # type: ignore[attr-defined]
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
+    columns = stored_columns(TrainingEnrollment)
     existing = {
         (row["batch_id"], row["student_no"]): {k: v for k, v in row.items() if k != "student_no"}
         for row in session.execute(
@@ -504,18 +454,16 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
 
 
 def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    batch_id = _batch_of(cells, plan.options)
+    batch_id = cell_or_option(cells, plan.options, "batch_id")
     if batch_id is None:
         raise RowRefused(
             _("no training batch: pass ?batch_id= with the upload or add a 培训批次 column"),
             "培训批次",
         )
     batches: dict[int, tuple[int, int, Any]] = plan.lookups["batches"]
-    if batch_id not in batches:
-        raise RowRefused(
-            _("no training batch {batch_id}", batch_id=batch_id), "培训批次", str(batch_id)
-        )
-    hours, app_id, status = batches[batch_id]
+    hours, app_id, status = known(
+        batches, batch_id, "培训批次", N_("no training batch {batch_id}"), batch_id=batch_id
+    )
     if ApplicationStatus(status) != ApplicationStatus.approved:
         raise RowRefused(
             _(
@@ -542,11 +490,13 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
         )
     students: dict[str, tuple[int, str, int, int]] = plan.lookups["students"]
     student_no = cells["student_no"]
-    if student_no not in students:
-        raise RowRefused(
-            _("unknown student number {student_no}", student_no=student_no), "学号", student_no
-        )
-    s_id, name, major_id, cohort = students[student_no]
+    s_id, name, major_id, cohort = known(
+        students,
+        student_no,
+        "学号",
+        N_("unknown student number {student_no}"),
+        student_no=student_no,
+    )
     majors: dict[int, str] = plan.lookups["majors"].get(app_id, {})
     cohorts: set[int] = plan.lookups["cohorts"].get(app_id, set())
     problems = []
@@ -609,12 +559,11 @@ register(
         row_key=_enrollment_key,
         options=EnrollmentImportOptions,
         columns=(
-            Column("student_no", "学号", "student_no", code(20), example="2020510203001"),
-            Column("name", "姓名", "name", text(100), required=False, example="张伟"),
+            Column("student_no", "学号", code(20), example="2020510203001"),
+            Column("name", "姓名", text(100), required=False, example="张伟"),
             Column(
                 "attended_hours",
                 "出勤学时",
-                "attended_hours",
                 integer(0, MAX_HOURS),
                 aliases=("学时", "attended"),
                 example="32",
@@ -622,7 +571,6 @@ register(
             Column(
                 "completed",
                 "结业",
-                "completed",
                 _yes_no,
                 required=False,
                 aliases=("是否结业", "完成"),
@@ -633,7 +581,6 @@ register(
             Column(
                 "batch_id",
                 "培训批次",
-                "batch_id",
                 integer(1, 2**31 - 1),
                 required=False,
                 aliases=("批次", "batch"),
@@ -655,14 +602,8 @@ register(
 
 
 def _prepare_qualifications(session: Session, _principal: Principal) -> Plan:
-    table: sa.Table = EvaluatorQualification.__table__  # type: ignore[attr-defined]
-    columns = [c for c in table.columns if c.name not in {"created_at", "updated_at"}]
-    existing = {
-        row["qualification_no"]: dict(row)
-        for row in session.execute(sa.select(*columns)).mappings()
-    }
     return Plan(
-        existing=existing,
+        existing=rows_by(session, EvaluatorQualification, "qualification_no"),
         lookups={
             **_teacher_and_certificate_lookups(session),
         },
@@ -694,9 +635,7 @@ def _qualification_values(
         "issued_on": issued_on,
         "valid_until": valid_until,
     }
-    if "notes" in cells:
-        values["notes"] = cells["notes"] or None
-    return values
+    return values | optional(cells, "notes")
 
 
 register(
@@ -709,51 +648,32 @@ register(
             Column(
                 "qualification_no",
                 "考评员证书编号",
-                "qualification_no",
                 _certificate_no,
                 aliases=("考评员编号", "证书编号"),
                 example="KPY-2022-017",
             ),
-            Column("staff_no", "工号", "staff_no", code(20), aliases=("教工号",), example="T1001"),
+            STAFF_NO,
             Column(
                 "certificate",
                 "证书名称",
-                "certificate",
                 text(100),
                 aliases=("证书", "考评证书"),
                 example="Web前端开发",
             ),
-            Column(
-                "level",
-                "级别",
-                "level",
-                choice([lv.value for lv in LEVEL_ORDER]),
-                aliases=("等级", "考评级别"),
-                example="中级",
-                choices=LEVEL_CHOICES,
-            ),
+            level_column("级别", ("等级", "考评级别")),
             Column(
                 "issuer",
                 "发证机构",
-                "issuer",
                 text(100),
                 aliases=("发证单位", "培训评价组织"),
                 example="北京新大陆时代教育科技有限公司",
             ),
-            Column("issued_on", "发证日期", "issued_on", date_cell, example="2022-07-15"),
-            Column(
-                "valid_until",
-                "有效期至",
-                "valid_until",
-                date_cell,
-                required=False,
-                example="2025-07-14",
-            ),
-            Column("notes", "备注", "notes", text(2000), required=False, example=""),
+            Column("issued_on", "发证日期", date_cell, example="2022-07-15"),
+            Column("valid_until", "有效期至", date_cell, required=False, example="2025-07-14"),
+            Column("notes", "备注", text(2000), required=False, example=""),
         ),
         prepare=_prepare_qualifications,
         to_values=_qualification_values,
-        writers=OFFICE_OR_COLLEGE,
         college_of=_training_college,
         scope_columns=("staff_no",),
         description="Evaluator (考评员) qualifications matched by their number, unique across "
