@@ -19,7 +19,9 @@ the service at least half its peer's requests/s.
 import http.client
 import json
 import os
+import re
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -37,13 +39,15 @@ from app.core.migrations import upgrade_to_head
 from app.core.types import utcnow
 from app.demo.loader import load_demo
 from app.reference.models import Major, Student
-from bench.serve import _start
+from bench.serve import ROOT, _start
 
 STUDENTS = int(os.environ.get("BENCH_STUDENTS", "50000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
-PATHS = ("/api/v1/students?limit=100", "/api/v1/applications?year=2022")
+ALL_PATHS = ("/api/v1/students?limit=100", "/api/v1/applications?year=2022")
+CHOSEN = os.environ.get("BENCH_PATHS", "students,applications").split(",")
+PATHS = tuple(path for path in ALL_PATHS if path.split("?")[0].rsplit("/", 1)[-1] in CHOSEN)
 ADMIN, PASSWORD = "admin", "bench-lists-password-0123"
 SECRET = "bench-lists-secret-key-long-enough-0123456789"
 
@@ -143,8 +147,10 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ONEX_")}
         env["ONEX_DATABASE_URL"] = url
         env["ONEX_SECRET_KEY"] = SECRET
-        service, port = _start(
-            [sys.executable, "-m", "app", "serve", "--port", "0", "--workers", "1"], env, 1
+        service, port = _start_logging(
+            [sys.executable, "-m", "app", "serve", "--port", "0", "--workers", "1"],
+            env,
+            Path(folder) / "service.log",
         )
         peer: Any = None
         try:
@@ -198,6 +204,26 @@ def main() -> None:
             f"{path:<36}{ours_rate:>9.0f}{peer_rate:>11.0f}{ours_rate / peer_rate:>8.0%}"
             f"{statements:>5}{size:>8}"
         )
+
+
+def _start_logging(command: list[str], env: dict[str, str], log: Path) -> tuple[Any, int]:
+    """Start the service on port 0 with its output (one access log line per request) going to
+    ``log``, as a deployment writes it to a file or the journal; its process and port. (Read
+    through a pipe by a thread of this process, each line would cost the load's clients, not
+    the service.)"""
+    with log.open("w") as output:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        port = re.search(r"running on http://127\.0\.0\.1:(\d+)", text)
+        if port and "Application startup complete" in text:
+            return server, int(port[1])
+        if server.poll() is not None:
+            break
+        time.sleep(0.1)
+    server.kill()
+    sys.exit("the service did not start:\n" + log.read_text(errors="replace"))
 
 
 def _start_uvicorn(command: list[str], env: dict[str, str]) -> tuple[Any, int]:
