@@ -106,7 +106,7 @@ class ListParams:
         return PageParams(limit=self.limit, offset=self.offset)
 
 
-def list_params(
+async def list_params(
     request: Request,
     response: Response,
     limit: Annotated[
@@ -123,6 +123,7 @@ def list_params(
     ] = None,
     format: FormatQuery = ExportFormat.json,
 ) -> ListParams:
+    """A coroutine (no I/O): a plain function would cost a hop to the thread pool."""
     return ListParams(
         limit=limit,
         offset=offset,
