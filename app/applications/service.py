@@ -47,7 +47,7 @@ from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, Unproce
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
-from app.core.listing import Listing, each, where_equal
+from app.core.listing import Listing, each, plain_rows, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
@@ -294,7 +294,7 @@ def _links_of(
     cohorts: dict[int, list[int]] = defaultdict(list)
     if not ids:
         return majors, cohorts
-    for app_id, *major, cohort in session.execute(LINKS, {"ids": list(ids)}).all():
+    for app_id, *major, cohort in plain_rows(session, LINKS, {"ids": list(ids)}):
         if cohort is not None:
             cohorts[app_id].append(cohort)
         else:
