@@ -46,6 +46,16 @@ def _moment(value: str) -> str:
     return text + "Z"
 
 
+def _union(link_sets: list[list[Any]]) -> list[Any]:
+    """The page's links as the one ``UNION ALL`` statement reads them (application, major
+    columns, cohort), also from a service that sent the majors and the cohorts apart (the
+    code before issue 14's list work, for a before/after in one harness)."""
+    if len(link_sets) == 1:
+        return link_sets[0]
+    majors, cohorts = link_sets
+    return [(*m, None) for m in majors] + [(a, *[None] * 7, c) for a, c in cohorts]
+
+
 def _grouped(links: list[Any]) -> tuple[dict[int, list[dict[str, Any]]], dict[int, list[int]]]:
     """The page's majors (by code) and cohorts (in order) by application, from the rows of the
     service's one links statement (a major row's cohort is NULL, a cohort row's major is)."""
@@ -128,7 +138,9 @@ def create_app() -> Starlette:
         return Response(_json(body), media_type="application/json", headers=headers)
 
     def applications_page(_request: Request) -> Response:
-        *_, (counted,), rows, links = replay(applications)
+        results = replay(applications)
+        (counted,), rows, *link_sets = results[page_at - 1 :]
+        links = _union(link_sets)
         majors, cohorts = _grouped(links)
         items = []
         for r in rows:
@@ -158,7 +170,10 @@ def create_app() -> Starlette:
         return Response(_json(body), media_type="application/json")
 
     # The page statement's columns, by name, as the service selected them.
-    page_sql = applications[-2][0] if applications else ""
+    page_at = next(
+        (i + 1 for i, (sql, _p) in enumerate(applications) if sql.startswith("SELECT count(*)")), 0
+    )
+    page_sql = applications[page_at][0] if applications else ""
     applications_columns = [
         "certificate_name" if part.startswith("certificates.") else part.rsplit(".", 1)[-1]
         for part in page_sql.split("\nFROM ", 1)[0].removeprefix("SELECT ").strip().split(", ")
