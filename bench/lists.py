@@ -3,17 +3,21 @@
 ``python -m bench lists`` builds a temporary SQLite file (the demo, plus ``BENCH_STUDENTS``
 students, default 50,000), then starts, side by side:
 
-- the service, ``python -m app serve --workers 1``;
+- the service, ``python -m app serve --workers 1``, its output (an access log line per request)
+  going to a file, as a deployment's goes to a file or the journal;
 - its bare peer (:mod:`bench.bare_lists`): a plain Starlette app, one uvicorn worker, that runs
   the very SQL the list sends (captured from the service's engine while it answered the same
-  request: the count, the page and, for applications, the majors and cohorts of the page) through
-  ``sqlite3`` and writes the JSON by hand; no auth, no ORM, no pydantic.
+  request: the principal's look-up, the count, the page and, for applications, the majors and
+  cohorts of the page) through ``sqlite3`` and writes the JSON by hand; no auth, no ORM, no
+  pydantic.
 
 Before timing, the bench checks that both answer the same bytes. Then ``BENCH_CONNECTIONS``
 (default 8) keep-alive connections hammer one server for ``BENCH_SECONDS`` (default 3), then the
 other, for ``BENCH_ROUNDS`` rounds (default 4); it prints the best requests/s of each and their
-ratio. Paths: ``/api/v1/students?limit=100`` and ``/api/v1/applications?year=2022``. Target:
-the service at least half its peer's requests/s.
+ratio, and the least CPU milliseconds each server spent per request (from ``/proc``; less swayed
+by other work on the machine than requests/s) and their ratio. Paths (``BENCH_PATHS``, default
+``students,applications``): ``/api/v1/students?limit=100`` and
+``/api/v1/applications?year=2022``. Target: the service at least half its peer's requests/s.
 """
 
 import http.client
