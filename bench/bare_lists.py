@@ -46,6 +46,43 @@ def _moment(value: str) -> str:
     return text + "Z"
 
 
+def _union(link_sets: list[list[Any]]) -> list[Any]:
+    """The page's links as the one ``UNION ALL`` statement reads them (application, major
+    columns, cohort), also from a service that sent the majors and the cohorts apart (the
+    code before issue 14's list work, for a before/after in one harness)."""
+    if len(link_sets) == 1:
+        return link_sets[0]
+    majors, cohorts = link_sets
+    return [(*m, None) for m in majors] + [(a, *[None] * 7, c) for a, c in cohorts]
+
+
+def _grouped(links: list[Any]) -> tuple[dict[int, list[dict[str, Any]]], dict[int, list[int]]]:
+    """The page's majors (by code) and cohorts (in order) by application, from the rows of the
+    service's one links statement (a major row's cohort is NULL, a cohort row's major is)."""
+    majors: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    cohorts: dict[int, list[int]] = defaultdict(list)
+    for app_id, m_id, code, name, c_id, c_name, plan_id, plan_status, cohort in links:
+        if cohort is not None:
+            cohorts[app_id].append(cohort)
+            continue
+        majors[app_id].append(
+            {
+                "id": m_id,
+                "code": code,
+                "name": name,
+                "college_id": c_id,
+                "college_name": c_name,
+                "plan_id": plan_id,
+                "plan_status": PLANS[plan_status] if plan_status is not None else None,
+            }
+        )
+    for listed in majors.values():
+        listed.sort(key=lambda m: (m["code"], m["id"]))
+    for years in cohorts.values():
+        years.sort()
+    return majors, cohorts
+
+
 def create_app() -> Starlette:
     spec = json.loads(Path(os.environ["BENCH_PEER_SPEC"]).read_text(encoding="utf-8"))
     database = spec.pop("database")
@@ -56,10 +93,8 @@ def create_app() -> Starlette:
             local.db = sqlite3.connect(database, check_same_thread=False)
         return local.db  # type: ignore[no-any-return]
 
-    students, applications = (
-        spec["/api/v1/students?limit=100"],
-        spec["/api/v1/applications?year=2022"],
-    )
+    students = spec.get("/api/v1/students?limit=100", [])
+    applications = spec.get("/api/v1/applications?year=2022", [])
 
     def replay(statements: list[list[Any]]) -> list[list[Any]]:
         db = connection()
@@ -103,23 +138,10 @@ def create_app() -> Starlette:
         return Response(_json(body), media_type="application/json", headers=headers)
 
     def applications_page(_request: Request) -> Response:
-        *_, (counted,), rows, links, cohort_rows = replay(applications)
-        majors: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for app_id, m_id, code, name, c_id, c_name, plan_id, plan_status in links:
-            majors[app_id].append(
-                {
-                    "id": m_id,
-                    "code": code,
-                    "name": name,
-                    "college_id": c_id,
-                    "college_name": c_name,
-                    "plan_id": plan_id,
-                    "plan_status": PLANS[plan_status] if plan_status is not None else None,
-                }
-            )
-        cohorts: dict[int, list[int]] = defaultdict(list)
-        for app_id, cohort in cohort_rows:
-            cohorts[app_id].append(cohort)
+        results = replay(applications)
+        (counted,), rows, *link_sets = results[page_at - 1 :]
+        links = _union(link_sets)
+        majors, cohorts = _grouped(links)
         items = []
         for r in rows:
             row = dict(zip(applications_columns, r, strict=False))
@@ -148,7 +170,10 @@ def create_app() -> Starlette:
         return Response(_json(body), media_type="application/json")
 
     # The page statement's columns, by name, as the service selected them.
-    page_sql = applications[-3][0]
+    page_at = next(
+        (i + 1 for i, (sql, _p) in enumerate(applications) if sql.startswith("SELECT count(*)")), 0
+    )
+    page_sql = applications[page_at][0] if applications else ""
     applications_columns = [
         "certificate_name" if part.startswith("certificates.") else part.rsplit(".", 1)[-1]
         for part in page_sql.split("\nFROM ", 1)[0].removeprefix("SELECT ").strip().split(", ")

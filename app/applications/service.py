@@ -47,7 +47,7 @@ from app.core.errors import Forbidden, InvalidState, NotFound, UnprocessableEnti
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
-from app.core.listing import Listing, each, where_equal
+from app.core.listing import Listing, each, plain_rows, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import READ_ALL, Principal, Role
 from app.core.types import utcnow
@@ -244,10 +244,12 @@ def application_statement(
     return statement
 
 
-def _majors_of(session: Session, ids: Sequence[int]) -> dict[int, list[ApplicationMajorPublic]]:
-    """Each application's majors with their college and work plan, in one statement."""
-    majors: dict[int, list[ApplicationMajorPublic]] = defaultdict(list)
-    links = session.exec(
+def _links_statement() -> Any:
+    """The majors (with college and plan) and cohorts of the applications ``:ids``, in one
+    statement built once: the majors' rows and the cohorts' rows of a ``UNION ALL``, each led by
+    its application's id (a major row's cohort is NULL, a cohort row's major columns are)."""
+    ids: Any = sa.bindparam("ids", expanding=True)
+    majors_part = (
         select(  # type: ignore[call-overload]
             ApplicationMajor.application_id,
             Major.id,
@@ -257,7 +259,9 @@ def _majors_of(session: Session, ids: Sequence[int]) -> dict[int, list[Applicati
             College.name,
             PilotPlan.id,
             PilotPlan.status,
+            sa.null().label("cohort"),
         )
+        .select_from(ApplicationMajor)
         .join(Major, col(Major.id) == ApplicationMajor.major_id)
         .join(College, col(College.id) == Major.college_id)
         .outerjoin(
@@ -268,74 +272,103 @@ def _majors_of(session: Session, ids: Sequence[int]) -> dict[int, list[Applicati
             ),
         )
         .where(col(ApplicationMajor.application_id).in_(ids))
-        .order_by(col(Major.code), col(Major.id))
-    ).all()
-    for app_id, m_id, m_code, m_name, c_id, c_name, plan_id, plan_status in links:
-        majors[app_id].append(
-            ApplicationMajorPublic(
-                id=m_id,
-                code=m_code,
-                name=m_name,
-                college_id=c_id,
-                college_name=c_name,
-                plan_id=plan_id,
-                plan_status=plan_status,
-            )
-        )
-    return majors
+    )
+    cohorts_part = select(  # type: ignore[call-overload]
+        ApplicationCohort.application_id, *[sa.null()] * 7, ApplicationCohort.cohort
+    ).where(col(ApplicationCohort.application_id).in_(ids))
+    return sa.union_all(majors_part, cohorts_part)
 
 
-def _cohorts_of(session: Session, ids: Sequence[int]) -> dict[int, list[int]]:
-    """Each application's cohorts, in one statement."""
+LINKS = _links_statement()
+
+MAJOR_FIELDS = ("id", "code", "name", "college_id", "college_name", "plan_id", "plan_status")
+"""An :class:`ApplicationMajorPublic`'s fields, in the order :data:`LINKS` reads them."""
+
+
+def _links_of(
+    session: Session, ids: Sequence[int]
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, list[int]]]:
+    """Each application's majors (as :class:`ApplicationMajorPublic`'s fields, by code) and
+    cohorts (in order), in one statement for all ``ids``."""
+    majors: dict[int, list[dict[str, Any]]] = defaultdict(list)
     cohorts: dict[int, list[int]] = defaultdict(list)
-    for app_id, cohort in session.exec(
-        select(ApplicationCohort.application_id, ApplicationCohort.cohort)
-        .where(col(ApplicationCohort.application_id).in_(ids))
-        .order_by(col(ApplicationCohort.cohort))
-    ).all():
-        cohorts[app_id].append(cohort)
-    return cohorts
+    if not ids:
+        return majors, cohorts
+    for app_id, *major, cohort in plain_rows(session, LINKS, {"ids": list(ids)}):
+        if cohort is not None:
+            cohorts[app_id].append(cohort)
+        else:
+            plan_status = major[-1]
+            major[-1] = PlanStatus(plan_status) if plan_status is not None else None
+            majors[app_id].append(dict(zip(MAJOR_FIELDS, major, strict=True)))
+    for listed in majors.values():
+        listed.sort(key=lambda m: (m["code"], m["id"]))
+    for years in cohorts.values():
+        years.sort()
+    return majors, cohorts
+
+
+def _links(session: Session, application_id: int) -> tuple[list[ApplicationMajorPublic], list[int]]:
+    """One application's majors (with college and plan, by code) and cohorts."""
+    majors, cohorts = _links_of(session, [application_id])
+    validate = ApplicationMajorPublic.__pydantic_validator__.validate_python
+    return [validate(m) for m in majors[application_id]], cohorts[application_id]
 
 
 FILED_PLANS = frozenset({PlanStatus.filed, PlanStatus.acknowledged})
 
+APPLICATION_COLUMNS = {
+    "id": PilotApplication.id,
+    "year": PilotApplication.year,
+    "tier": PilotApplication.tier,
+    "certificate_id": PilotApplication.certificate_id,
+    "certificate_name": Certificate.name,
+    "level": PilotApplication.level,
+    "headcount": PilotApplication.headcount,
+    "contact": PilotApplication.contact,
+    "notes": PilotApplication.notes,
+    "status": PilotApplication.status,
+    "rejection_reason": PilotApplication.rejection_reason,
+    "version": PilotApplication.version,
+    "created_at": PilotApplication.created_at,
+    "updated_at": PilotApplication.updated_at,
+}
+"""A listed application's own fields and the columns (of :func:`application_statement`'s
+join) they are; its majors and cohorts come from :data:`LINKS`."""
+
 
 def application_items(session: Session, rows: Sequence[Any]) -> list[ApplicationListed]:
-    """Applications with their majors (and each major's plan) and cohorts, in two statements
-    for all ``rows``; with the export's cells (major names, 年级 labels, plans filed)."""
-    ids = [application.id for application, _names in rows]
-    majors = _majors_of(session, ids) if ids else {}
-    cohorts = _cohorts_of(session, ids) if ids else {}
+    """Applications from plain rows of :data:`APPLICATION_COLUMNS`, with their majors (and
+    each major's plan) and cohorts read in one statement for all ``rows``; with the export's
+    cells (major names, 年级 labels, plans filed)."""
+    names = tuple(APPLICATION_COLUMNS)
+    majors, cohorts = _links_of(session, [row[0] for row in rows])
     return [
-        _listed(
-            application,
-            certificate_name,
-            majors.get(application.id, []),
-            cohorts.get(application.id, []),
-        )
-        for application, certificate_name in rows
+        _listed(dict(zip(names, row, strict=True)), majors.get(row[0], []), cohorts.get(row[0], []))
+        for row in rows
     ]
 
 
+_VALIDATE_LISTED = ApplicationListed.__pydantic_validator__.validate_python
+
+
 def _listed(
-    application: PilotApplication,
-    certificate_name: str,
-    majors: list[ApplicationMajorPublic],
-    cohorts: list[int],
+    fields: dict[str, Any], majors: list[dict[str, Any]], cohorts: list[int]
 ) -> ApplicationListed:
-    filed = sum(1 for m in majors if m.plan_status in FILED_PLANS)
-    return ApplicationListed.model_validate(
-        {
-            **application.model_dump(),
-            "certificate_name": certificate_name,
-            "majors": majors,
-            "cohorts": cohorts,
-            "allowed_actions": allowed_actions(application.status),
-            "major_names": [m.name for m in majors],
-            "cohort_labels": [f"{c}级" for c in cohorts],
-            "plans_filed": f"{filed}/{len(majors)}",
-        }
+    """The listed application of its own ``fields`` (:data:`APPLICATION_COLUMNS`), its majors
+    (:class:`ApplicationMajorPublic`'s fields) and cohorts; validated by pydantic's own
+    validator (SQLModel's ``model_validate`` wrapper and a ``model_dump`` first cost more)."""
+    filed = sum(1 for m in majors if m["plan_status"] in FILED_PLANS)
+    fields.update(
+        majors=majors,
+        cohorts=cohorts,
+        allowed_actions=allowed_actions(fields["status"]),
+        major_names=[m["name"] for m in majors],
+        cohort_labels=[f"{c}级" for c in cohorts],
+        plans_filed=f"{filed}/{len(majors)}",
     )
+    listed: ApplicationListed = _VALIDATE_LISTED(fields)
+    return listed
 
 
 APPLICATIONS = Listing(
@@ -343,6 +376,7 @@ APPLICATIONS = Listing(
     statement=application_statement,
     order=[col(PilotApplication.year).desc(), col(PilotApplication.id)],
     to_items=application_items,
+    item_columns=list(APPLICATION_COLUMNS.values()),
     filters=ApplicationFilters,
     key=PilotApplication.id,
     columns=[
@@ -383,67 +417,6 @@ def _cohorts(session: Session, application_id: int) -> list[int]:
             )
         ).all()
     )
-
-
-def _links_statement() -> Any:
-    """The statement of ``_links``, built once (``:application_id`` is bound per call)."""
-    application_id = sa.bindparam("application_id", type_=sa.Integer)
-    majors_part = (
-        select(  # type: ignore[call-overload]
-            Major.id,
-            Major.code,
-            Major.name,
-            College.id,
-            College.name,
-            PilotPlan.id,
-            PilotPlan.status,
-            sa.null().label("cohort"),
-        )
-        .select_from(ApplicationMajor)
-        .join(Major, col(Major.id) == ApplicationMajor.major_id)
-        .join(College, col(College.id) == Major.college_id)
-        .outerjoin(
-            PilotPlan,
-            sa.and_(
-                col(PilotPlan.application_id) == ApplicationMajor.application_id,
-                col(PilotPlan.major_id) == ApplicationMajor.major_id,
-            ),
-        )
-        .where(col(ApplicationMajor.application_id) == application_id)
-    )
-    cohorts_part = select(  # type: ignore[call-overload]
-        *[sa.null()] * 7, ApplicationCohort.cohort
-    ).where(col(ApplicationCohort.application_id) == application_id)
-    return sa.union_all(majors_part, cohorts_part)
-
-
-LINKS = _links_statement()
-
-
-def _links(session: Session, application_id: int) -> tuple[list[ApplicationMajorPublic], list[int]]:
-    """One application's majors (with college and plan, by code) and cohorts, in one
-    statement: the majors' rows and the cohorts' rows of a ``UNION ALL``."""
-    majors: list[ApplicationMajorPublic] = []
-    cohorts: list[int] = []
-    for m_id, m_code, m_name, c_id, c_name, plan_id, plan_status, cohort in session.execute(
-        LINKS, {"application_id": application_id}
-    ).all():
-        if cohort is not None:
-            cohorts.append(cohort)
-            continue
-        majors.append(
-            ApplicationMajorPublic(
-                id=m_id,
-                code=m_code,
-                name=m_name,
-                college_id=c_id,
-                college_name=c_name,
-                plan_id=plan_id,
-                plan_status=PlanStatus(plan_status) if plan_status else None,
-            )
-        )
-    majors.sort(key=lambda m: (m.code, m.id))
-    return majors, sorted(cohorts)
 
 
 def locked_application(
@@ -715,10 +688,9 @@ def update_application(
         after_links={"major_ids": major_ids, "cohorts": cohorts},
         write_links=lambda: _set_links(session, application_id, major_ids, cohorts),
     )
-    majors = (
-        _majors_of(session, [application_id])[application_id] if majors_changed else before_majors
-    )
-    return _listed(application, certificate_name, majors, sorted(cohorts))
+    majors = _links(session, application_id)[0] if majors_changed else before_majors
+    fields = {**application.model_dump(), "certificate_name": certificate_name}
+    return _listed(fields, [m.model_dump() for m in majors], sorted(cohorts))
 
 
 def delete_application(session: Session, principal: Principal, application_id: int) -> None:

@@ -4,7 +4,7 @@ Core knows no accounts: the application factory installs the resolvers (``accoun
 and keys) that turn a credential into a principal, with ``install_principal_resolvers``.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
@@ -35,7 +35,9 @@ api_key_scheme = APIKeyHeader(
 )
 
 
-def get_settings_from_app(request: Request) -> Settings:
+async def get_settings_from_app(request: Request) -> Settings:
+    """The application's settings. A dependency without I/O is a coroutine: FastAPI runs a plain
+    function in the thread pool, a hop to another thread and back on every request."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -123,10 +125,10 @@ def require_office(principal: Principal, what: str = N_("change this")) -> None:
         )
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through (403 for the others)."""
 
-    def _check(principal: CurrentPrincipal) -> Principal:
+    async def _check(principal: CurrentPrincipal) -> Principal:
         check_role(principal, *roles)
         return principal
 
@@ -136,7 +138,7 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
 AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.admin))]
 
 
-def school_today_dep(settings: SettingsDep) -> date:
+async def school_today_dep(settings: SettingsDep) -> date:
     """Today's calendar date in the school's time zone (``ONEX_TIMEZONE``)."""
     return school_today(settings.timezone)
 

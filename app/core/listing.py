@@ -106,7 +106,7 @@ class ListParams:
         return PageParams(limit=self.limit, offset=self.offset)
 
 
-def list_params(
+async def list_params(
     request: Request,
     response: Response,
     limit: Annotated[
@@ -123,6 +123,7 @@ def list_params(
     ] = None,
     format: FormatQuery = ExportFormat.json,
 ) -> ListParams:
+    """A coroutine (no I/O): a plain function would cost a hop to the thread pool."""
     return ListParams(
         limit=limit,
         offset=offset,
@@ -205,14 +206,17 @@ class Listing(Generic[F, T]):
             statement = statement.where(_past(terms, after.key))
         else:
             counted = select(func.count()).select_from(statement.order_by(None).subquery())
-            total = int(session.exec(counted).one())
+            total = int(_core(session, counted).scalar_one())
         statement = self._read_columns(statement)
-        width = len(statement.column_descriptions)
+        width = len(self.item_columns or statement.column_descriptions)
         keys = [expression for expression, _descending in terms or ()]
         query = statement.add_columns(*keys).order_by(*self.order)
         window = query.limit(page.limit + 1).offset(page.offset)
         plain = keys or self.item_columns
-        rows: Sequence[Any] = (session.execute(window) if plain else session.exec(window)).all()
+        if plain and not self.item_columns:
+            rows: Sequence[Any] = session.execute(window).all()  # entities, and the keys
+        else:
+            rows = (_core(session, window) if plain else session.exec(window)).all()
         more = len(rows) > page.limit
         rows = rows[: page.limit]
         following = None
@@ -241,7 +245,7 @@ class Listing(Generic[F, T]):
         """The items of the rows of ``statement`` (one of :attr:`statement`'s, narrowed or
         ordered), read as ``to_items`` takes them."""
         statement = self._read_columns(statement)
-        result = session.execute(statement) if self.item_columns else session.exec(statement)
+        result = _core(session, statement) if self.item_columns else session.exec(statement)
         return self.to_items(session, result.all())
 
     @property
@@ -265,7 +269,7 @@ class Listing(Generic[F, T]):
         # Executed now, not when the first row is asked for: a statement the database refuses
         # fails before a response has started, as a problem, never as a file cut short.
         statement = self._read_columns(statement).execution_options(yield_per=EXPORT_CHUNK_ROWS)
-        result = session.execute(statement) if self.item_columns else session.exec(statement)
+        result = _core(session, statement) if self.item_columns else session.exec(statement)
         return (self.to_items(session, rows) for rows in result.partitions())
 
     def export(
@@ -298,10 +302,8 @@ class Listing(Generic[F, T]):
         return bool(self.columns) and all(c.sql is not None for c in self.columns)
 
     def _rows(self, session: Session, statement: Any) -> Batches:
-        # Executed now, as in ``_chunks``; by the session's connection (Core): the rows are
-        # plain columns, the ORM would only add its per-row loading.
-        connection = session.connection()
-        result = connection.execute(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
+        # Executed now, as in ``_chunks``.
+        result = _core(session, statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
         return Batches(result.partitions())
 
     def respond(
@@ -328,6 +330,20 @@ class Listing(Generic[F, T]):
                 _("No {noun} with id {row_id}", noun=translate(self.noun), row_id=row_id)
             )
         return items[0]
+
+
+def _core(session: Session, statement: Any, parameters: Any = None) -> Any:
+    """The result of a statement of plain columns, run by the session's connection (Core, in
+    the session's transaction): the ORM would only add its per-row loading and its execution
+    context (a tenth of a small page's time)."""
+    return session.connection().execute(statement, parameters)
+
+
+def plain_rows(session: Session, statement: Any, parameters: Any = None) -> Sequence[Any]:
+    """The rows of ``statement`` (plain columns, no entity), read as :func:`_core` does: for
+    a batch mapper's own statements."""
+    rows: Sequence[Any] = _core(session, statement, parameters).all()
+    return rows
 
 
 def _past(terms: list[tuple[Any, bool]], key: tuple[Any, ...]) -> Any:

@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from app.core.auth import CurrentPrincipal
 from app.core.db import SessionDep
@@ -164,8 +165,13 @@ class Routes:
     ) -> "Routes":
         """``GET <prefix>``: the list as a JSON page, or CSV/XLSX with ``format``."""
 
-        def endpoint(**kw: Any) -> Any:
-            return listing.respond(kw["session"], kw["principal"], kw["filters"], kw["params"])
+        async def endpoint(**kw: Any) -> Any:
+            # One hop to the thread pool for the statements; the page is then checked and
+            # written out on the event loop (a plain function would hop there and back twice).
+            respond = listing.respond
+            return await run_in_threadpool(
+                respond, kw["session"], kw["principal"], kw["filters"], kw["params"]
+            )
 
         params = {
             "session": SessionDep,
