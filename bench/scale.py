@@ -543,3 +543,6 @@ def main() -> None:
             f"{row.seconds / floor.seconds:>9.2f}{row.extra['first']:>9.3f}",
             flush=True,
         )
+    from bench import scale_paths
+
+    scale_paths.main(url, repeat)
