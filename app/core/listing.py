@@ -25,7 +25,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, or_, tuple_
 from sqlalchemy.sql import operators
 from sqlmodel import Session, select
 from starlette.datastructures import URL
@@ -347,14 +347,26 @@ def plain_rows(session: Session, statement: Any, parameters: Any = None) -> Sequ
 
 
 def _past(terms: list[tuple[Any, bool]], key: tuple[Any, ...]) -> Any:
-    """Rows after ``key`` in the order ``terms``: (a, b) after (x, y) is a past x, or a = x
-    and b past y — written out so each term keeps its own direction."""
+    """Rows after ``key`` in the order ``terms``. When every term runs the same way this is
+    one row-value comparison, ``(a, b) > (x, y)``, which the database answers as an index
+    range starting at the key (constant cost at any depth). Otherwise it is written out — a
+    past x, or a = x and b past y — so each term keeps its own direction, with the first
+    term's bound (a at or past x) said once more on its own for the index to start from."""
+    directions = {descending for _expression, descending in terms}
+    expressions = [expression for expression, _descending in terms]
+    if len(terms) > 1 and len(directions) == 1:
+        row = tuple_(*expressions)
+        return row < tuple(key) if terms[0][1] else row > tuple(key)
     alternatives = []
     for index, (expression, descending) in enumerate(terms):
         beyond = expression < key[index] if descending else expression > key[index]
         equal = [terms[i][0] == key[i] for i in range(index)]
         alternatives.append(and_(*equal, beyond))
-    return or_(*alternatives)
+    if len(terms) == 1:
+        return alternatives[0]
+    first, descending = terms[0]
+    start = first <= key[0] if descending else first >= key[0]
+    return and_(start, or_(*alternatives))
 
 
 def where_equal(statement: Any, filters: BaseModel, **columns: Any) -> Any:
