@@ -8,9 +8,7 @@ The XLSX has a title row naming the report, its year and its filters, and its to
 the CSV is the plain table (header row first) a script reads.
 """
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -105,19 +103,3 @@ def stored_text(column: Any) -> Any:
     type's per-value conversion: a report reading many rows makes members (or keeps the
     values) itself, by a dict lookup."""
     return sa.type_coerce(column, sa.String())
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while a report reads and builds its many rows,
-    then restored as it was. Every row lives until the response, so the collections the
-    allocations trigger free nothing, yet each full one walks every object of the process: at
-    100,000 rows they were two thirds of the report's Python time. Nothing is lost while it is
-    paused (the rows hold no cycles; reference counting frees the rest as usual)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -9,11 +9,12 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from app.applications.models import PilotApplication
+from app.core.collector import collector_paused
 from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
-from app.core.reports import TOTAL, collector_paused, stored_text, trusted_row
+from app.core.reports import TOTAL, stored_text, trusted_row
 from app.core.roles import Principal, Role
 from app.credits.models import (
     ZERO,

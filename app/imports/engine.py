@@ -3,16 +3,13 @@ reads the file, finds the header, checks every row, compares with what is stored
 all in one transaction, or nothing when any row is bad."""
 
 import difflib
-import gc
 import hashlib
 import itertools
 import operator
 import re
-import threading
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -24,6 +21,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
 from app.core.audit import record_row
+from app.core.collector import collector_paused
 from app.core.errors import Conflict, UnprocessableEntity
 from app.core.i18n import _, translate
 from app.core.labels import english_of
@@ -428,33 +426,6 @@ class _Changes:
     unchanged: int = 0
 
 
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while an import runs. An upload of 50,000 rows builds
-    a few hundred thousand short-lived lists, dicts and strings (none of them cyclic), and the
-    collector kept walking the growing heap: about a third of an .xlsx import's time. The pause
-    is process-wide, so overlapping imports in other threads share it: the collector comes back
-    (if it was on) when the last of them ends, and reference counting frees memory throughout."""
-    global _gc_pausers, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pausers += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 def run_import(
     session: Session,
     principal: Principal,
@@ -468,7 +439,7 @@ def run_import(
     """Check ``content`` as a ``kind`` upload; unless ``dry_run`` or a row is bad, save it."""
     if kind.read_by:
         return _read_only_report(kind, file_name, content, dry_run=dry_run)
-    with _gc_paused():
+    with collector_paused():
         if options is None and kind.options is not None:
             options = kind.options()
         rows = read_rows(file_name, content)
@@ -545,7 +516,7 @@ class SheetRead:
 def read_sheet(kind: ImportKind, file_name: str, content: bytes) -> SheetRead:
     """Read ``content`` as a file of ``kind`` the way an upload does (any title row, the
     columns by their Chinese or English names or aliases), without a database."""
-    with _gc_paused():
+    with collector_paused():
         rows = read_rows(file_name, content)
         header = _find_header(kind, rows)
         errors = _Errors()

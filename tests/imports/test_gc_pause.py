@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from app.imports import engine
+from app.core.collector import collector_paused
 from tests.imports.helpers import upload
 from tests.reference.factories import make_college, office
 
@@ -21,7 +21,7 @@ def _gc_on() -> Iterator[None]:
 
 
 def test_collector_is_off_inside_and_on_again_after() -> None:
-    with engine._gc_paused():
+    with collector_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
 
@@ -31,14 +31,14 @@ def test_overlapping_pauses_restore_the_collector_only_when_the_last_ends() -> N
     seen: list[bool] = []
 
     def long_import() -> None:
-        with engine._gc_paused():
+        with collector_paused():
             first_inside.set()
             release.wait(5)
 
     worker = threading.Thread(target=long_import)
     worker.start()
     assert first_inside.wait(5)
-    with engine._gc_paused():
+    with collector_paused():
         pass
     seen.append(gc.isenabled())  # the first import is still running
     release.set()
@@ -49,7 +49,7 @@ def test_overlapping_pauses_restore_the_collector_only_when_the_last_ends() -> N
 
 def test_a_collector_switched_off_by_the_operator_stays_off() -> None:
     gc.disable()
-    with engine._gc_paused():
+    with collector_paused():
         pass
     assert not gc.isenabled()
 
