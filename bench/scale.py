@@ -433,18 +433,28 @@ def _service_case(url: str, call: Callable[[Session], Any]) -> Callable[[], dict
 def _floor_case(url: str, sql: str) -> Callable[[], dict[str, Any]]:
     """The floor run like the report, ``1 + WARM_CALLS`` times on one connection: the best of
     all but the first."""
+    return replay(url, [(sql, None)])
+
+
+def replay(url: str, statements: list[tuple[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """``statements`` (with their parameters) sent through the driver alone, every row
+    fetched, ``1 + WARM_CALLS`` times on one connection: the best of all but the first."""
 
     def run() -> dict[str, Any]:
         engine = create_db_engine(url)
         raw = engine.raw_connection()
         timings = []
+        rows: list[Any] = []
         try:
             with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
                 for _run in range(1 + WARM_CALLS):
                     started = time.perf_counter()
-                    cursor.execute(sql)
-                    rows = cursor.fetchall()
+                    for statement, parameters in statements:
+                        cursor.execute(statement, parameters)
+                        if cursor.description is not None:
+                            rows = cursor.fetchall()
                     timings.append(time.perf_counter() - started)
+                raw.driver_connection.rollback()  # type: ignore[union-attr]
         finally:
             raw.close()
         engine.dispose()

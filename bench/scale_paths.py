@@ -39,7 +39,7 @@ from app.core.db import create_db_engine
 from app.core.listing import Listing
 from app.core.pagination import PageParams
 from bench.harness import Measurement, measure
-from bench.scale import PRINCIPAL, WARM_CALLS, _service_case
+from bench.scale import PRINCIPAL, _service_case, replay
 
 PAGE_ROWS = 50
 WRITES = 200
@@ -75,32 +75,6 @@ def _captured(url: str, work: Callable[[Session], Any]) -> list[tuple[str, Any]]
         event.remove(engine, "before_cursor_execute", capture)
     engine.dispose()
     return sent
-
-
-def _replay(url: str, statements: list[tuple[str, Any]]) -> Callable[[], dict[str, Any]]:
-    """The captured statements replayed through the driver, ``1 + WARM_CALLS`` times on one
-    connection, as the service's case runs: the best of all but the first."""
-
-    def run() -> dict[str, Any]:
-        engine = create_db_engine(url)
-        raw = engine.raw_connection()
-        timings = []
-        try:
-            with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-                for _run in range(1 + WARM_CALLS):
-                    started = time.perf_counter()
-                    for statement, parameters in statements:
-                        cursor.execute(statement, parameters)
-                        if cursor.description is not None:
-                            cursor.fetchall()
-                    timings.append(time.perf_counter() - started)
-                raw.driver_connection.rollback()  # type: ignore[union-attr]
-        finally:
-            raw.close()
-        engine.dispose()
-        return {"seconds": min(timings[1:])}
-
-    return run
 
 
 def _deep_cursor(session: Session, listing: Listing[Any, Any], filters: Any) -> str | None:
@@ -160,7 +134,7 @@ def list_pages(url: str, repeat: int) -> None:
         for label, cursor in cases:
             work = _page_work(listing, filters, cursor)
             case = measure(name, _service_case(url, work), repeat)
-            floor = measure(name + " floor", _replay(url, _captured(url, work)), repeat)
+            floor = measure(name + " floor", replay(url, _captured(url, work)), repeat)
             note = "" if case.seconds < 0.05 else "over 50 ms"
             if note:
                 slow.append(f"{name} ({label})")
