@@ -212,11 +212,13 @@ class Listing(Generic[F, T]):
         keys = [expression for expression, _descending in terms or ()]
         query = statement.add_columns(*keys).order_by(*self.order)
         window = query.limit(page.limit + 1).offset(page.offset)
-        plain = keys or self.item_columns
-        if plain and not self.item_columns:
-            rows: Sequence[Any] = session.execute(window).all()  # entities, and the keys
+        rows: Sequence[Any]
+        if self.item_columns:
+            rows = _core(session, window).all()
+        elif keys:
+            rows = session.execute(window).all()  # entities, and the keys beside them
         else:
-            rows = (_core(session, window) if plain else session.exec(window)).all()
+            rows = session.exec(window).all()
         more = len(rows) > page.limit
         rows = rows[: page.limit]
         following = None

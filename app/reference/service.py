@@ -231,7 +231,7 @@ class RefTable:
 
     def delete(self, session: Session, principal: Principal, row_id: int) -> None:
         """Delete a row nothing refers to (409 naming what still does)."""
-        delete_row(session, principal, _delete(session, principal, self, row_id), self.entity)
+        delete_row(session, principal, _deletable(session, principal, self, row_id), self.entity)
 
 
 def _scoped(session: Session, principal: Principal, table: RefTable, row_id: int) -> Any:
@@ -310,15 +310,15 @@ def _update(
     return row
 
 
-def _delete(
+def _deletable(
     session: Session,
     principal: Principal,
     table: RefTable,
     row_id: int,
     owned: frozenset[str] = frozenset(),
 ) -> Any:
-    """Delete a row nothing but its ``owned`` link tables refers to (409 naming the rest); the
-    row is returned for a caller that deletes its links first."""
+    """The row, locked, for a caller who may delete it, when nothing but its ``owned`` link
+    tables refers to it (409 naming the rest); the caller deletes its links, then the row."""
     row = _writable(session, principal, table, row_id)
     _refuse_if_referenced(session, table.noun, table.model, row_id, owned)
     return row
@@ -557,7 +557,7 @@ def update_course(
 
 def delete_course(session: Session, principal: Principal, course_id: int) -> None:
     owned = frozenset({CourseMajor.__tablename__})
-    course = _delete(session, principal, COURSES_TABLE, course_id, owned)
+    course = _deletable(session, principal, COURSES_TABLE, course_id, owned)
     session.execute(sa.delete(CourseMajor).where(col(CourseMajor.course_id) == course_id))
     delete_row(session, principal, course, "course")
 
@@ -1018,5 +1018,5 @@ def update_certificate(
 
 
 def delete_certificate(session: Session, principal: Principal, certificate_id: int) -> None:
-    certificate = _delete(session, principal, CERTIFICATES_TABLE, certificate_id)
+    certificate = _deletable(session, principal, CERTIFICATES_TABLE, certificate_id)
     delete_row(session, principal, certificate, "certificate")
