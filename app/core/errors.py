@@ -141,6 +141,16 @@ class ServiceUnavailable(AppError):
     title = N_("Service unavailable")
 
 
+def missing(what: str, row_id: int, field: str | None = None) -> Exception:
+    """No such row: 422 on ``field`` when the id came in a body, else 404."""
+    if field:
+        return UnprocessableEntity(
+            _("No {what} with id {row_id}", what=translate(what), row_id=row_id),
+            errors=[{"field": field, "message": _("no such {what}", what=translate(what))}],
+        )
+    return NotFound(_("No {what} with id {row_id}", what=translate(what), row_id=row_id))
+
+
 _CODE_BY_STATUS = {
     400: "bad_request",
     401: "unauthorized",

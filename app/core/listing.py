@@ -31,7 +31,7 @@ from sqlmodel import Session, select
 from starlette.datastructures import URL
 
 from app.core.cursor import MAX_CURSOR_LENGTH, Cursor, decode, encode
-from app.core.errors import NotFound, UnprocessableEntity
+from app.core.errors import UnprocessableEntity, missing
 from app.core.export import (
     Batches,
     ExportColumn,
@@ -40,7 +40,7 @@ from app.core.export import (
     export_rows,
     item_rows,
 )
-from app.core.i18n import _, translate
+from app.core.i18n import _
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
 from app.core.params import MAX_DB_ID
 from app.core.roles import Principal
@@ -328,9 +328,7 @@ class Listing(Generic[F, T]):
         statement = self.statement(session, principal, self.filters()).where(self.key == row_id)
         items = self.items(session, statement)
         if not items:
-            raise NotFound(
-                _("No {noun} with id {row_id}", noun=translate(self.noun), row_id=row_id)
-            )
+            raise missing(self.noun, row_id)
         return items[0]
 
 

@@ -49,23 +49,12 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from app.core.errors import NotFound, UnprocessableEntity
-from app.core.i18n import _, translate
+from app.core.errors import missing
 from app.core.listing import Listing
 
 Row = TypeVar("Row", bound=SQLModel)
 
 PUBLIC_LOOKUP_SPACE = 0x0E7E_C3A7
-
-
-def missing(what: str, row_id: int, field: str | None = None) -> Exception:
-    """No such row: 422 on ``field`` when the id came in a body, else 404."""
-    if field:
-        return UnprocessableEntity(
-            _("No {what} with id {row_id}", what=translate(what), row_id=row_id),
-            errors=[{"field": field, "message": _("no such {what}", what=translate(what))}],
-        )
-    return NotFound(_("No {what} with id {row_id}", what=translate(what), row_id=row_id))
 
 
 def lock_first(
