@@ -31,13 +31,13 @@ from app.core.db import refuse_taken
 from app.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
-from app.core.labels import label
 from app.core.listing import Listing, where_equal
 from app.core.locks import lock_row
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import Certificate, College
+from app.reference.service import require_writer_role
 
 BASE_ENTITY = "training_base"
 
@@ -187,14 +187,7 @@ def _require_base_writer(principal: Principal, college_id: int | None) -> None:
             ),
             code="out_of_scope",
         )
-    raise Forbidden(
-        _(
-            "Role {role} may not change training bases; allowed roles: academic_office, "
-            "college_manager (own college)",
-            role=label(principal.role),
-        ),
-        allowed_roles=[Role.academic_office.value, Role.college_manager.value],
-    )
+    require_writer_role(principal, N_("training bases"))
 
 
 def _unique_name(session: Session, name: str, own_id: int | None) -> None:
