@@ -48,6 +48,7 @@ def _counts(scale: float) -> dict[str, int]:
         "students": students,
         "registrations": students * 10,
         "expenditures": max(1000, int(200_000 * scale)),
+        "batches_per_pilot": max(1, students // 200),
     }
 
 
@@ -76,6 +77,8 @@ def _generate(url: str, scale: float) -> dict[str, int]:
             table: int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
             for table in (
                 "students",
+                "training_batches",
+                "training_enrollments",
                 "exam_registrations",
                 "exam_results",
                 "issued_certificates",
@@ -95,6 +98,7 @@ NOW = "now(), now(), 1"
 def _fill_statements(n: dict[str, int]) -> list[str]:
     students, registrations, expenditures = n["students"], n["registrations"], n["expenditures"]
     sessions = PILOTS * SESSIONS_PER_PILOT
+    batches = n["batches_per_pilot"]
     return [
         f"INSERT INTO colleges ({V}, name, code) SELECT {NOW}, '学院' || g, 'C' || g "
         "FROM generate_series(1, 10) g",
@@ -137,9 +141,10 @@ def _fill_statements(n: dict[str, int]) -> list[str]:
         f"'中级', ((g - 1) / {SESSIONS_PER_PILOT}) % 5 + 1, '{YEAR}-06-01'::date + g, "
         f"'考点' || g, 100000, '{YEAR}-03-01', '{YEAR}-05-01', 30000 "
         f"FROM generate_series(1, {sessions}) g",
+        # A batch is a class of about 60 trainees: batch g + 1 trains pilot g / K + 1.
         f"INSERT INTO training_batches ({V}, application_id, title, hours, start_date, end_date) "
-        f"SELECT {NOW}, a, '培训' || a, 40, '{YEAR}-04-01', '{YEAR}-04-30' "
-        f"FROM generate_series(1, {PILOTS}) a",
+        f"SELECT {NOW}, g / {batches} + 1, '培训' || g, 40, '{YEAR}-04-01', '{YEAR}-04-30' "
+        f"FROM generate_series(0, {PILOTS * batches - 1}) g",
         # Registration i: student i % S, round i / S, in a session distinct per round.
         f"INSERT INTO exam_registrations ({V}, session_id, student_id, application_id, status, "
         f"live) SELECT {NOW}, s, st, (s - 1) / {SESSIONS_PER_PILOT} + 1, "
@@ -155,13 +160,16 @@ def _fill_statements(n: dict[str, int]) -> list[str]:
         "FROM exam_registrations WHERE status = 'sat'",
         f"INSERT INTO issued_certificates ({V}, number, result_id, student_id, session_id, "
         "issue_date, status) "
-        f"SELECT {NOW}, 'N' || x.id, x.id, r.student_id, r.session_id, '{YEAR}-07-01', "
+        # Issued a month after the session's exam (session g sits on June 1 + g days).
+        f"SELECT {NOW}, 'N' || x.id, x.id, r.student_id, r.session_id, "
+        f"'{YEAR}-07-01'::date + r.session_id, "
         "CASE WHEN x.id % 50 = 0 THEN 'revoked' ELSE 'valid' END "
         "FROM exam_results x JOIN exam_registrations r ON r.id = x.registration_id "
         "WHERE x.passed",
         f"INSERT INTO training_enrollments ({V}, batch_id, student_id, attended_hours, "
         "completed) SELECT DISTINCT ON (application_id, student_id) "
-        f"{NOW}, application_id, student_id, 40, true FROM exam_registrations "
+        f"{NOW}, (application_id - 1) * {batches} + student_id % {batches} + 1, student_id, 40, "
+        "true FROM exam_registrations "
         "WHERE (student_id * 31 + application_id) % 10 <> 0",
         f"INSERT INTO funding_sources ({V}, name, kind, fiscal_year, amount, earmarked) "
         f"SELECT {NOW}, '经费' || g, 'school', {YEAR}, 100000000000, false "

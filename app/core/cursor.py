@@ -24,8 +24,8 @@ MAX_CURSOR_LENGTH = 1000
 class Cursor:
     key: tuple[Any, ...]
     """The last row's value of each term of the list's order."""
-    total: int
-    """How many rows matched when the walk began."""
+    total: int | None
+    """How many rows matched when the walk began (None: more than it counted)."""
 
 
 def _tagged(value: Any) -> list[Any]:
@@ -60,6 +60,10 @@ def _untagged(tag: Any, raw: Any) -> Any:
     return readers[tag](raw)
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _bad() -> Any:
     raise ValueError("not a cursor")
 
@@ -78,7 +82,7 @@ def decode(text: str, terms: int) -> Cursor:
         data = json.loads(raw.decode("utf-8"))
         key = tuple(_untagged(tag, value) for tag, value in data["k"])
         total = data["t"]
-        if len(key) != terms or not isinstance(total, int) or total < 0:
+        if len(key) != terms or not (total is None or _count(total)):
             _bad()
     except (
         ValueError,

@@ -25,11 +25,12 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
-from sqlalchemy import and_, func, or_, tuple_
+from sqlalchemy import and_, or_, tuple_
 from sqlalchemy.sql import operators
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.datastructures import URL
 
+from app.core.counting import counted_rows
 from app.core.cursor import MAX_CURSOR_LENGTH, Cursor, decode, encode
 from app.core.errors import UnprocessableEntity, missing
 from app.core.export import (
@@ -41,7 +42,7 @@ from app.core.export import (
     item_rows,
 )
 from app.core.i18n import _
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
+from app.core.pagination import COUNT_LIMIT, DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
 from app.core.params import MAX_DB_ID
 from app.core.roles import Principal
 
@@ -100,6 +101,8 @@ class ListParams:
     cursor: str | None = None
     url: URL | None = None
     response: Response | None = None
+    count: bool = False
+    """Count every matching row, past :data:`COUNT_LIMIT` too."""
 
     @property
     def page(self) -> PageParams:
@@ -122,6 +125,14 @@ async def list_params(
         ),
     ] = None,
     format: FormatQuery = ExportFormat.json,
+    count: Annotated[
+        bool,
+        Query(
+            description=f"Count every matching row for `total`: without it a first page counts "
+            f"up to {COUNT_LIMIT:,} and answers `total: null` when more match (a count over "
+            "a million rows costs far more than the page); json only",
+        ),
+    ] = False,
 ) -> ListParams:
     """A coroutine (no I/O): a plain function would cost a hop to the thread pool."""
     return ListParams(
@@ -131,6 +142,7 @@ async def list_params(
         cursor=cursor,
         url=request.url,
         response=response,
+        count=count,
     )
 
 
@@ -187,11 +199,13 @@ class Listing(Generic[F, T]):
         filters: F,
         page: PageParams,
         cursor: str | None = None,
+        count: bool = False,
     ) -> Page[T]:
         """One page in the stable order, with the total that matches the filters and, when
         more rows follow, the ``next`` cursor. After a cursor the page starts past its key (an
         index range, not a count of skipped rows) and the total is the one counted when the
-        walk began."""
+        walk began. The total is counted up to :data:`COUNT_LIMIT` rows (None past it) unless
+        ``count`` asks for every one."""
         statement = self.scoped(session, principal, filters)
         terms = self.keyset_terms
         if cursor is not None:
@@ -205,8 +219,7 @@ class Listing(Generic[F, T]):
             total = after.total
             statement = statement.where(_past(terms, after.key))
         else:
-            counted = select(func.count()).select_from(statement.order_by(None).subquery())
-            total = int(_core(session, counted).scalar_one())
+            total = _total(session, statement, None if count else COUNT_LIMIT)
         statement = self._read_columns(statement)
         width = len(self.item_columns or statement.column_descriptions)
         keys = [expression for expression, _descending in terms or ()]
@@ -313,7 +326,7 @@ class Listing(Generic[F, T]):
     ) -> Any:
         """What a list endpoint answers: the JSON page, or the export ``format`` asks for."""
         if params.format == ExportFormat.json:
-            page = self.page(session, principal, filters, params.page, params.cursor)
+            page = self.page(session, principal, filters, params.page, params.cursor, params.count)
             if page.next is not None and params.url is not None and params.response is not None:
                 following = params.url.remove_query_params("offset").include_query_params(
                     cursor=page.next
@@ -330,6 +343,13 @@ class Listing(Generic[F, T]):
         if not items:
             raise missing(self.noun, row_id)
         return items[0]
+
+
+def _total(session: Session, statement: Any, limit: int | None) -> int | None:
+    """How many rows ``statement`` reads: every one, or up to ``limit`` (None past it, the
+    database stopping at the first row past it)."""
+    total = int(_core(session, counted_rows(statement, limit)).scalar_one())
+    return None if limit is not None and total > limit else total
 
 
 def _core(session: Session, statement: Any, parameters: Any = None) -> Any:

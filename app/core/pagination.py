@@ -7,6 +7,10 @@ from pydantic import BaseModel, Field
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
+COUNT_LIMIT = 10_000
+"""A first page counts the matching rows up to this many; past it ``total`` is null unless the
+request asks for ``count=true`` (counting a million joined rows costs a few hundred
+milliseconds, the page itself one)."""
 
 T = TypeVar("T")
 
@@ -17,11 +21,16 @@ class PageParams(BaseModel):
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of ``items``, the ``total`` matching the filters, the ``limit`` and ``offset``,
+    """One page of ``items``, the ``total`` matching the filters (null past
+    :data:`COUNT_LIMIT` unless counted on request), the ``limit`` and ``offset``,
     and the cursor of the page after it."""
 
     items: list[T]
-    total: int
+    total: int | None = Field(
+        description="How many rows match the filters, counted on a walk's first page: up to "
+        f"{COUNT_LIMIT:,}, or however many with `count=true`; null when more match and the "
+        "request did not ask for the count"
+    )
     limit: int
     offset: int
     next: str | None = Field(

@@ -3,12 +3,15 @@ big page, in the same order, with the total counted once; a cursor not made by t
 
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
+from app.core import listing
 from app.core.roles import Role
 from app.demo.loader import load_demo
+from app.reference.models import College, Student
 from tests.demo.test_list_statements import ADMIN_ONLY, _paged_lists
 from tests.reference.factories import headers_for, office
 
@@ -43,6 +46,8 @@ def test_every_cursor_walk_gives_the_rows_of_one_big_page(
         params = dict.fromkeys(required, 2022)
         headers = admin if path in ADMIN_ONLY else clerk
         whole = client.get(path, params={**params, "limit": 500}, headers=headers).json()
+        assert whole["next"] is None, path
+        assert whole["total"] == len(whole["items"]), path
         first = client.get(path, params={**params, "limit": 2}, headers=headers)
         if first.json()["next"] is None:
             assert "link" not in first.headers or whole["total"] <= 2, path
@@ -80,3 +85,63 @@ def test_a_cursor_not_made_by_the_list_is_refused(client: TestClient, db: Sessio
     good = client.get("/api/v1/students", params={"limit": 1}, headers=headers).json()["next"]
     other = client.get("/api/v1/colleges", params={"cursor": good}, headers=headers)
     assert other.status_code == 422
+
+
+def test_a_first_page_counts_up_to_the_limit_unless_asked_for_every_row(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_demo(db, "admin", "demo-password-123").created
+    headers = office(db)
+    whole = client.get("/api/v1/students", params={"limit": 500}, headers=headers).json()
+    assert whole["total"] == len(whole["items"]) > 3
+    monkeypatch.setattr(listing, "COUNT_LIMIT", whole["total"])
+    assert client.get("/api/v1/students", headers=headers).json()["total"] == whole["total"]
+    monkeypatch.setattr(listing, "COUNT_LIMIT", 3)
+    first = client.get("/api/v1/students", params={"limit": 2}, headers=headers)
+    assert first.status_code == 200
+    assert first.json()["total"] is None
+    assert len(first.json()["items"]) == 2
+    following = client.get(
+        "/api/v1/students", params={"limit": 2, "cursor": first.json()["next"]}, headers=headers
+    ).json()
+    assert following["total"] is None
+    assert following["items"] == whole["items"][2:4]
+    counted = client.get(
+        "/api/v1/students", params={"limit": 2, "count": "true"}, headers=headers
+    ).json()
+    assert counted["total"] == whole["total"]
+    walked = client.get(
+        "/api/v1/students", params={"limit": 2, "cursor": counted["next"]}, headers=headers
+    ).json()
+    assert walked["total"] == whole["total"]
+    narrowed = client.get(
+        "/api/v1/students",
+        params={"limit": 2, "q": whole["items"][0]["student_no"]},
+        headers=headers,
+    ).json()
+    assert narrowed["total"] == 1
+
+
+def test_every_list_counts_the_rows_it_shows_for_a_college_and_a_student(
+    app: FastAPI, client: TestClient, db: Session
+) -> None:
+    assert load_demo(db, "admin", "demo-password-123").created
+    college = db.exec(select(College).order_by(col(College.id))).first()
+    student = db.exec(select(Student).order_by(col(Student.id))).first()
+    assert college is not None and student is not None
+    readers = {
+        "college": headers_for(db, Role.college_manager, college_id=college.id),
+        "student": headers_for(db, Role.student, student_id=student.id),
+    }
+    shown = 0
+    for path, required in _paged_lists(app):
+        params = {**dict.fromkeys(required, 2022), "limit": 500}
+        for who, headers in readers.items():
+            response = client.get(path, params=params, headers=headers)
+            if response.status_code == 403:
+                continue
+            assert response.status_code == 200, (path, who, response.text)
+            page = response.json()
+            assert page["total"] == len(page["items"]), (path, who)
+            shown += bool(page["items"])
+    assert shown >= WALKED_AT_LEAST

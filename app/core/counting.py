@@ -1,0 +1,126 @@
+"""What a list's ``total`` counts: the rows of its statement, read by the cheapest statement
+that gives the same number.
+
+A list's statement joins its row's parents (the student, the session, the certificate…) to
+show them and to filter by them. Counting through those joins costs as much as reading every
+joined row (a count of 10,000 credit records through six joins: ≈30 ms on PostgreSQL; of the
+records alone, an index range: ≈2 ms). A join cannot change how many rows there are when
+
+- it is an inner join along a foreign key that is never NULL to the parent's primary key
+  (each row has exactly one parent), or
+- it is an outer join to a column that is unique (each row keeps one row, matched or not);
+
+so when every join of a statement is one of these, and its WHERE reads only the first table,
+the rows are counted on that table alone. Anything else (a filter on a joined table, a
+subquery, a grouping) is counted as written.
+"""
+
+from typing import Any
+
+from sqlalchemy import Column, Index, Table, UniqueConstraint, func, select
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, ColumnElement
+from sqlalchemy.sql.selectable import Join, Select
+from sqlalchemy.sql.visitors import iterate
+
+
+def counted_rows(statement: Select[Any], limit: int | None) -> Select[Any]:
+    """``SELECT count(*)`` of the rows of ``statement``, at most ``limit`` + 1 of them (so a
+    count past ``limit`` stops there)."""
+    rows = _base_rows(statement)
+    if rows is None:
+        rows = statement.order_by(None)
+    if limit is not None:
+        rows = rows.limit(limit + 1)
+    return select(func.count()).select_from(rows.subquery())
+
+
+def _base_rows(statement: Select[Any]) -> Select[Any] | None:
+    """The rows of ``statement`` read from its first table alone, or None when its joins or
+    its WHERE may change how many there are."""
+    if statement._group_by_clauses or statement._having_criteria or statement._distinct:
+        return None
+    froms = statement.get_final_froms()
+    if len(froms) != 1:
+        return None
+    base = _first_table(froms[0])
+    if base is None:
+        return None
+    where = statement.whereclause
+    if where is not None and not _reads_only(where, base):
+        return None
+    rows = select(1).select_from(base)
+    return rows if where is None else rows.where(where)
+
+
+def _first_table(source: Any) -> Table | None:
+    """The leftmost table of a chain of joins that keep its row count, or None."""
+    while isinstance(source, Join):
+        if source.full or not _keeps_count(source):
+            return None
+        source = source.left
+    source = _plain(source)
+    return source if isinstance(source, Table) else None
+
+
+def _plain(element: Any) -> Any:
+    """``element`` without the ORM's annotations (the table or alias it stands for)."""
+    return element._deannotate()
+
+
+def _keeps_count(join: Join) -> bool:
+    onclause = join.onclause
+    if not isinstance(onclause, BinaryExpression) or onclause.operator is not operators.eq:
+        return False
+    sides = [onclause.left, onclause.right]
+    if not all(isinstance(side, ColumnElement) and hasattr(side, "table") for side in sides):
+        return False
+    right = _plain(join.right)
+    joined = [side for side in sides if _plain(side.table) is right]
+    if len(joined) != 1:
+        return False
+    target = joined[0]
+    other = sides[1] if sides[0] is target else sides[0]
+    column = _real(target)
+    if column is None:
+        return False
+    if join.isouter:
+        return _unique(column)
+    here = _real(other)
+    return (
+        here is not None
+        and not here.nullable
+        and column.primary_key
+        and len(column.table.primary_key.columns) == 1
+        and here.references(column)
+    )
+
+
+def _real(column: Any) -> Column[Any] | None:
+    """The table column behind ``column`` (itself, or the one an alias shows)."""
+    for candidate in getattr(column, "proxy_set", ()):
+        if isinstance(candidate, Column) and isinstance(candidate.table, Table):
+            return candidate
+    return None
+
+
+def _unique(column: Column[Any]) -> bool:
+    table = column.table
+    if column.primary_key:
+        return len(table.primary_key.columns) == 1
+    if column.unique:
+        return True
+    alone = [column]
+    return any(
+        isinstance(c, UniqueConstraint) and list(c.columns) == alone for c in table.constraints
+    ) or any(isinstance(i, Index) and i.unique and list(i.columns) == alone for i in table.indexes)
+
+
+def _reads_only(where: Any, table: Table) -> bool:
+    """Whether every column ``where`` reads is ``table``'s (a subquery counts as reading more)."""
+    for element in iterate(where):
+        if isinstance(element, Select):
+            return False
+        if isinstance(element, Column) and _plain(element.table) is not table:
+            return False
+    return True
