@@ -4,8 +4,9 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
@@ -183,56 +184,56 @@ def _unreadable(exc: Exception) -> str:
     )
 
 
-def _audit_seal(_args: argparse.Namespace) -> int:
+def _on_audit_chain(work: Callable[[Any, str], str], broken: str) -> int:
+    """Run ``work(engine, secret key)`` on the configured database and print what it says: 0;
+    a broken chain is said after ``broken`` (1), an unreadable database explained (2)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.audit.chain import ChainBroken, seal
+    from app.audit.chain import ChainBroken
     from app.core.db import create_db_engine
 
     settings = get_settings()
     engine = create_db_engine(settings.database_url)
     try:
-        result = seal(engine, settings.secret_key)
+        said = work(engine, settings.secret_key)
     except ChainBroken as exc:
-        print(f"audit chain not sealed: {exc.message}", file=sys.stderr)
+        print(f"{broken}: {exc.message}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
         print(_unreadable(exc), file=sys.stderr)
         return 2
     finally:
         engine.dispose()
-    print(f"audit chain sealed: {result.sealed} events added, {result.last_seq} sealed in all")
+    print(said)
     return 0
 
 
-def _audit_verify(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
+def _audit_seal(_args: argparse.Namespace) -> int:
+    from app.audit.chain import seal
 
+    def work(engine: Any, key: str) -> str:
+        result = seal(engine, key)
+        return f"audit chain sealed: {result.sealed} events added, {result.last_seq} sealed in all"
+
+    return _on_audit_chain(work, "audit chain not sealed")
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
     from app.audit.chain import ChainBroken, parse_checkpoint, seal, verify
-    from app.core.db import create_db_engine
 
     try:
         expect = parse_checkpoint(args.expect) if args.expect else None
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = get_settings()
-    engine = create_db_engine(settings.database_url)
-    try:
+
+    def work(engine: Any, key: str) -> str:
         if not args.no_seal:
             with suppress(ChainBroken):  # the walk below names the first bad event
-                seal(engine, settings.secret_key)
-        result = verify(engine, settings.secret_key, expect=expect)
-    except ChainBroken as exc:
-        print(f"audit trail broken: {exc.message}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        print(_unreadable(exc), file=sys.stderr)
-        return 2
-    finally:
-        engine.dispose()
-    print(result.summary())
-    return 0
+                seal(engine, key)
+        return verify(engine, key, expect=expect).summary()
+
+    return _on_audit_chain(work, "audit trail broken")
 
 
 def _i18n(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from app.credits.models import (
     RequestStatus,
     RuleCount,
 )
+from app.credits.requests import with_request_parents
 from app.exams.models import ExamSession, IssuedCertificate
 from app.reference.models import Certificate, Course, EvaluationOrg, Level, Major, Student
 
@@ -88,38 +89,29 @@ def _report_statement(
 ) -> Any:
     """Approved requests with the columns a report row names (no ORM objects: a row is
     plain values), by approval date."""
+    statement = select(  # type: ignore[call-overload]
+        ConversionRequest.id,
+        Student.student_no,
+        Student.name,
+        Major.code,
+        Major.name,
+        Student.cohort,
+        Certificate.name,
+        stored_text(ExamSession.level),
+        EvaluationOrg.name,
+        IssuedCertificate.number,
+        IssuedCertificate.issue_date,
+        Course.id,
+        Course.code,
+        Course.name,
+        ConversionRule.id,
+        ConversionRule.credits,
+        stored_text(ConversionRule.mode),
+        ConversionRequest.decided_on,
+    ).select_from(ConversionRequest)
     statement = (
-        select(  # type: ignore[call-overload]
-            ConversionRequest.id,
-            Student.student_no,
-            Student.name,
-            Major.code,
-            Major.name,
-            Student.cohort,
-            Certificate.name,
-            stored_text(ExamSession.level),
-            EvaluationOrg.name,
-            IssuedCertificate.number,
-            IssuedCertificate.issue_date,
-            Course.id,
-            Course.code,
-            Course.name,
-            ConversionRule.id,
-            ConversionRule.credits,
-            stored_text(ConversionRule.mode),
-            ConversionRequest.decided_on,
-        )
-        .select_from(ConversionRequest)
-        .join(Student, col(Student.id) == ConversionRequest.student_id)
-        .join(Major, col(Major.id) == Student.major_id)
-        .join(
-            IssuedCertificate, col(IssuedCertificate.id) == ConversionRequest.issued_certificate_id
-        )
-        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
-        .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
+        with_request_parents(statement)
         .join(EvaluationOrg, col(EvaluationOrg.id) == ExamSession.evaluation_org_id)
-        .join(ConversionRule, col(ConversionRule.id) == ConversionRequest.rule_id)
-        .join(Course, col(Course.id) == ConversionRequest.course_id)
         .where(ConversionRequest.status == RequestStatus.approved)
     )
     if year is not None:

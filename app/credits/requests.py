@@ -217,11 +217,27 @@ def request_actions(status: RequestStatus) -> list[str]:
     return []
 
 
+def with_request_parents(statement: Any) -> Any:
+    """``statement`` (over conversion requests) joined to each request's student and major, its
+    certificate (the issued one, its session and its certificate), its rule and its course."""
+    return (
+        statement.join(Student, col(Student.id) == ConversionRequest.student_id)
+        .join(Major, col(Major.id) == Student.major_id)
+        .join(
+            IssuedCertificate, col(IssuedCertificate.id) == ConversionRequest.issued_certificate_id
+        )
+        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
+        .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
+        .join(ConversionRule, col(ConversionRule.id) == ConversionRequest.rule_id)
+        .join(Course, col(Course.id) == ConversionRequest.course_id)
+    )
+
+
 def request_statement(session: Session, principal: Principal, filters: RequestFilters) -> Any:
     """Requests with their student, certificate, rule and course, scoped to what ``principal``
     reads (the office, auditors, admins all; a college manager their college; a student their
     own)."""
-    statement = (
+    statement = with_request_parents(
         select(  # type: ignore[call-overload]
             ConversionRequest,
             Student,
@@ -233,15 +249,6 @@ def request_statement(session: Session, principal: Principal, filters: RequestFi
             col(Course.code),
             col(Course.name),
         )
-        .join(Student, col(Student.id) == ConversionRequest.student_id)
-        .join(Major, col(Major.id) == Student.major_id)
-        .join(
-            IssuedCertificate, col(IssuedCertificate.id) == ConversionRequest.issued_certificate_id
-        )
-        .join(ExamSession, col(ExamSession.id) == IssuedCertificate.session_id)
-        .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
-        .join(ConversionRule, col(ConversionRule.id) == ConversionRequest.rule_id)
-        .join(Course, col(Course.id) == ConversionRequest.course_id)
     )
     statement = scoped(
         statement, principal, ConversionRequest.student_id, N_("conversion requests")

@@ -462,23 +462,31 @@ def _evaluator_cells(figure: EvaluatorFigure) -> dict[str, Any]:
 
 def coverage_rows(report: TeacherCoverageReport) -> list[dict[str, Any]]:
     """The export's rows: each pilot, each college, then the overall row."""
-    items: list[dict[str, Any]] = [
-        {
-            **pilot.model_dump(),
-            **_evaluator_cells(pilot.evaluators),
-            "scope": translate(PILOT),
-            "label": f"{pilot.year} {pilot.certificate_name}",
-        }
-        for pilot in report.pilots
-    ]
-    items += [
-        {**college.model_dump(), "scope": translate(COLLEGE), "label": college.college_name}
-        for college in report.colleges
-    ]
+    items = _pilot_and_college_rows(report.pilots, report.colleges)
+    for item, pilot in zip(items, report.pilots, strict=False):
+        item.update(_evaluator_cells(pilot.evaluators))
     items.append(
         {**report.overall.model_dump(), "scope": translate(TOTAL), "label": translate(ALL_PILOTS)}
     )
     return _fractions(items, "coverage_percent", "evaluator_coverage_percent")
+
+
+def _pilot_and_college_rows(pilots: Sequence[Any], colleges: Sequence[Any]) -> list[dict[str, Any]]:
+    """A teacher report's export rows of its pilots (named by year and certificate), then of
+    its colleges, each with its scope."""
+    items: list[dict[str, Any]] = [
+        {
+            **pilot.model_dump(),
+            "scope": translate(PILOT),
+            "label": f"{pilot.year} {pilot.certificate_name}",
+        }
+        for pilot in pilots
+    ]
+    items += [
+        {**college.model_dump(), "scope": translate(COLLEGE), "label": college.college_name}
+        for college in colleges
+    ]
+    return items
 
 
 def _fractions(items: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
@@ -624,18 +632,7 @@ DUAL_COLUMNS = [
 
 def dual_rows(report: DualReport) -> list[dict[str, Any]]:
     """The export's rows: each pilot, each college, the pilots' teachers and everyone."""
-    items: list[dict[str, Any]] = [
-        {
-            **pilot.model_dump(),
-            "scope": translate(PILOT),
-            "label": f"{pilot.year} {pilot.certificate_name}",
-        }
-        for pilot in report.pilots
-    ]
-    items += [
-        {**college.model_dump(), "scope": translate(COLLEGE), "label": college.college_name}
-        for college in report.colleges
-    ]
+    items = _pilot_and_college_rows(report.pilots, report.colleges)
     total = translate(TOTAL)
     items.append(
         {**report.pilot_teachers.model_dump(), "scope": total, "label": translate(PILOT_TEACHERS)}
