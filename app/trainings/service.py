@@ -634,7 +634,8 @@ BATCHES = Listing(
     filters=BatchFilters,
     key=TrainingBatch.id,
     columns=[
-        ExportColumn("id", N_("Application number")),
+        ExportColumn("id", N_("Training batch ID")),
+        ExportColumn("application_id", N_("Application number")),
         ExportColumn("year", N_("Year")),
         ExportColumn("certificate_name", N_("Certificate name")),
         ExportColumn("level", N_("Level")),

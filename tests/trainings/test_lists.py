@@ -1,5 +1,7 @@
 """Every training list answers in a constant number of SQL statements, whatever the page size."""
 
+import csv
+import io
 from datetime import date
 
 import pytest
@@ -91,3 +93,21 @@ def test_list_statement_count_does_not_grow_with_page_size(
         counts.append(len(statements))
 
     assert counts[0] == counts[1]
+
+
+def test_the_batches_export_names_each_batch_and_its_application(
+    client: TestClient, db: Session
+) -> None:
+    first_batch = _seed(db)
+    response = client.get(
+        "/api/v1/training-batches",
+        params={"format": "csv"},
+        headers={**office(db), "Accept-Language": "en"},
+    )
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    first = next(row for row in rows if row["Training batch ID"] == str(first_batch))
+    batch = db.get(TrainingBatch, first_batch)
+    assert batch is not None
+    assert first["Application number"] == str(batch.application_id)
+    assert first["Trainees enrolled"] == str(ROWS)
