@@ -22,7 +22,14 @@ from starlette.routing import Route
 from app.applications.models import ApplicationStatus, PlanStatus, Tier
 from app.applications.service import allowed_actions
 from app.core.cursor import Cursor, encode
+from app.core.pagination import COUNT_LIMIT
 from app.reference.models import Level
+
+
+def _total(counted: int) -> int | None:
+    """The page's total from the count the service's statement gave (it stops one row past
+    the limit: past it, the total is not shown)."""
+    return None if counted > COUNT_LIMIT else counted
 
 
 def _json(body: Any) -> bytes:
@@ -106,7 +113,7 @@ def create_app() -> Starlette:
 
     def students_page(_request: Request) -> Response:
         *_, (counted,), rows = replay(students)
-        total, limit = counted[0], 100
+        total, limit = _total(counted[0]), 100
         page = rows[:limit]
         items = [
             {
@@ -166,7 +173,7 @@ def create_app() -> Starlette:
                     "updated_at": _moment(row["updated_at"]),
                 }
             )
-        body = {"items": items, "total": counted[0], "limit": 50, "offset": 0, "next": None}
+        body = {"items": items, "total": _total(counted[0]), "limit": 50, "offset": 0, "next": None}
         return Response(_json(body), media_type="application/json")
 
     # The page statement's columns, by name, as the service selected them.

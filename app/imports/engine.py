@@ -285,8 +285,15 @@ _EXAMPLE = re.compile(r"^示例\s*([:：]|$)")
 def is_example_row(raw: list[str]) -> bool:
     """Whether a row is a template's example row: its first non-blank cell starts with 示例
     followed by a colon (or is 示例 alone)."""
-    first = next((cell for cell in raw if cell and not cell.isspace()), "")
-    return bool(_EXAMPLE.match(unicodedata.normalize("NFKC", first).strip()))
+    return is_example_cell(next((cell for cell in raw if cell and not cell.isspace()), ""))
+
+
+def is_example_cell(first: str) -> bool:
+    """Whether a row's first non-blank cell marks a template's example row. An ASCII cell (a
+    code, a number: nearly every row's) never does, and is not normalised to find out."""
+    return not first.isascii() and bool(
+        _EXAMPLE.match(unicodedata.normalize("NFKC", first).strip())
+    )
 
 
 @dataclass
@@ -572,7 +579,8 @@ def _parse_rows(
     parsed: list[tuple[int, dict[str, Any]]] = []
     for index in range(header.index + 1, len(rows)):
         raw = rows[index]
-        if not any(raw) or not "".join(raw).strip() or is_example_row(raw):
+        first = next((cell for cell in raw if cell and not cell.isspace()), None)
+        if first is None or is_example_cell(first):  # blank, or the template's example
             continue
         line = index + 1
         width = len(raw)
