@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints
 from sqlmodel import Field, SQLModel
 
-from app.core.models import Timestamped, Versioned, enum_type
+from app.core.models import Schema, Timestamped, Versioned, enum_type
 from app.core.roles import Role
 from app.core.types import UTCDateTime, utcnow
 
@@ -21,7 +21,7 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 ScopeId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
-class ScopeFields(SQLModel):
+class ScopeFields(Schema):
     college_id: ScopeId | None = Field(default=None, description="For `college_manager`")
     teacher_id: ScopeId | None = Field(default=None, description="For `teacher`")
     student_id: ScopeId | None = Field(default=None, description="For `student`")
@@ -98,12 +98,12 @@ class Me(ScopeFields):
     api_key_id: int | None = Field(description="The key's id, for an API key")
 
 
-class PasswordChange(SQLModel):
+class PasswordChange(Schema):
     current_password: Annotated[str, StringConstraints(max_length=128)]
     new_password: Password
 
 
-class Token(SQLModel):
+class Token(Schema):
     access_token: str
     token_type: str = "bearer"
     expires_in: int = Field(description="Seconds until the token expires")

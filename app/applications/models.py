@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 from app.core.i18n import N_, _
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
-from app.core.models import PatchModel, Versioned, enum_type
+from app.core.models import PatchModel, Schema, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime
 from app.reference.models import MAX_COHORT, MIN_COHORT, NO_NUL, Level, RefId
 
@@ -257,7 +257,7 @@ MAJORS_TEXT = "The participating majors (1 or more; repeats count once)"
 COHORTS_TEXT = "The entry years (年级) taking part (1 or more; repeats count once)"
 
 
-class ApplicationCreate(SQLModel):
+class ApplicationCreate(Schema):
     year: Year
     tier: Tier = Field(description=TIER_TEXT)
     certificate_id: RefId = Field(description=CERTIFICATE_TEXT)
@@ -300,11 +300,11 @@ class ApplicationUpdate(PatchModel):
         return None if value is None else _distinct(value)
 
 
-class ApplicationRejectBody(SQLModel):
+class ApplicationRejectBody(Schema):
     reason: Reason = Field(description="Why the application is rejected; the college sees it")
 
 
-class ApplicationMajorPublic(SQLModel):
+class ApplicationMajorPublic(Schema):
     id: int
     code: str
     name: str
@@ -314,7 +314,7 @@ class ApplicationMajorPublic(SQLModel):
     plan_status: PlanStatus | None = Field(description="None: no plan yet")
 
 
-class ApplicationPublic(SQLModel):
+class ApplicationPublic(Schema):
     id: int
     year: int
     tier: Tier
@@ -370,14 +370,14 @@ class PilotTeacherSelection(BaseModel):
     application_id: int
 
 
-class PilotTeacherCreate(SQLModel):
+class PilotTeacherCreate(Schema):
     teacher_id: RefId = Field(description="The teacher assigned")
     roles: list[TeacherRole] = Field(
         min_length=1, max_length=2, description="`trainer`, `evaluator` or both"
     )
 
 
-class PilotTeacherPublic(SQLModel):
+class PilotTeacherPublic(Schema):
     id: int
     application_id: int
     teacher_id: int
@@ -391,7 +391,7 @@ class PilotTeacherPublic(SQLModel):
 # --- plan schemas ----------------------------------------------------------------------------
 
 
-class PlanSections(SQLModel):
+class PlanSections(Schema):
     programme_revision: Section | None = Field(
         default=None, description="人才培养方案修订 talent-training programme revision"
     )
@@ -433,7 +433,7 @@ class PlanUpdate(PatchModel, PlanSections):
         return None if value is None else _distinct(value)
 
 
-class ReturnBody(SQLModel):
+class ReturnBody(Schema):
     reason: Reason = Field(description="What the college must change before filing again")
 
 
@@ -447,13 +447,13 @@ class PlanFilters(BaseModel):
     year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR, description="Pilot year")
 
 
-class PlanCoursePublic(SQLModel):
+class PlanCoursePublic(Schema):
     id: int
     code: str
     name: str
 
 
-class PlanPublic(SQLModel):
+class PlanPublic(Schema):
     id: int
     application_id: int
     major_id: int
@@ -507,14 +507,14 @@ REPORT_GROUP_BY_LABELS = enum_labels(
 )
 
 
-class ReportRow(SQLModel):
+class ReportRow(Schema):
     key: str = Field(description="The group's id (certificate, college, major) or value")
     label: str = Field(description="The group's name as people read it")
     applications: int = Field(description="Applications in the group")
     headcount: int = Field(description="Σ headcount of those applications")
 
 
-class ApplicationsReport(SQLModel):
+class ApplicationsReport(Schema):
     year: int | None = Field(description="The year summarised; null: every year")
     group_by: ReportGroupBy
     rows: list[ReportRow] = Field(description="One row per group, by name")

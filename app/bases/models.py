@@ -10,7 +10,7 @@ from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 from app.core.listing import IdFilter, TextFilter, UpdatedSince
-from app.core.models import PatchModel, Versioned
+from app.core.models import PatchModel, Schema, Versioned
 from app.reference.models import NO_NUL, Name, RefId
 
 MAX_STATIONS = 100_000
@@ -69,7 +69,7 @@ class TrainingBaseApplication(SQLModel, table=True):
     )
 
 
-class BaseCreate(SQLModel):
+class BaseCreate(Schema):
     name: Name = Field(description="The base's name, unique")
     college_id: RefId | None = Field(
         default=None,
@@ -107,12 +107,12 @@ class BaseUpdate(PatchModel):
     notes: Notes | None = None
 
 
-class BaseCertificateRef(SQLModel):
+class BaseCertificateRef(Schema):
     id: int
     name: str
 
 
-class BasePublic(SQLModel):
+class BasePublic(Schema):
     id: int
     name: str
     college_id: int | None

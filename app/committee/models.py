@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 from app.core.i18n import N_
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter
-from app.core.models import PatchModel, Versioned, enum_type
+from app.core.models import PatchModel, Schema, Versioned, enum_type
 from app.reference.models import NO_NUL, RefId
 
 MAX_ATTENDEES = 100
@@ -104,7 +104,7 @@ class MeetingDecision(SQLModel, table=True):
 # --- expert schemas --------------------------------------------------------------------------
 
 
-class ExpertCreate(SQLModel):
+class ExpertCreate(Schema):
     name: Name
     organisation: Organisation = Field(description="Their organisation or company")
     kind: ExpertKind = Field(
@@ -134,7 +134,7 @@ class ExpertFilters(BaseModel):
     q: str | None = Field(None, max_length=100, description="Part of the name or organisation")
 
 
-class ExpertPublic(SQLModel):
+class ExpertPublic(Schema):
     id: int
     name: str
     organisation: str
@@ -151,14 +151,14 @@ class ExpertPublic(SQLModel):
 # --- meeting schemas -------------------------------------------------------------------------
 
 
-class DecisionIn(SQLModel):
+class DecisionIn(Schema):
     text: DecisionText = Field(description="What was decided")
     owner: Owner = Field(description="Who carries it out (a person or an office)")
     due_date: date | None = Field(default=None, description="By when")
     done: bool = False
 
 
-class DecisionPublic(SQLModel):
+class DecisionPublic(Schema):
     id: int
     text: str
     owner: str
@@ -170,7 +170,7 @@ def _distinct(value: list[int] | None) -> list[int] | None:
     return None if value is None else sorted(set(value))
 
 
-class MeetingCreate(SQLModel):
+class MeetingCreate(Schema):
     meeting_date: date = Field(description="The day of the meeting")
     topic: Topic
     location: Short | None = None
@@ -206,14 +206,14 @@ class MeetingUpdate(PatchModel):
         return _distinct(value)
 
 
-class AttendeePublic(SQLModel):
+class AttendeePublic(Schema):
     id: int
     name: str
     organisation: str
     kind: ExpertKind
 
 
-class MeetingPublic(SQLModel):
+class MeetingPublic(Schema):
     id: int
     meeting_date: date
     topic: str

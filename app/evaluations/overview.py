@@ -4,12 +4,13 @@ coverage, funds, the credit bank and the evaluation ratings, each from its own d
 from datetime import date
 from decimal import Decimal
 
-from sqlmodel import Field, Session, SQLModel, col, func, select
+from sqlmodel import Field, Session, col, func, select
 
 from app.applications.models import ApplicationStatus, PilotApplication
 from app.core.errors import Forbidden
 from app.core.i18n import _
 from app.core.labels import label
+from app.core.models import Schema
 from app.core.roles import READ_ALL, Principal
 from app.core.types import Money
 from app.credits import reports as credits_reports
@@ -22,25 +23,25 @@ from app.trainings import reports as trainings_reports
 from app.trainings.models import CoverageTotals, DualFigure
 
 
-class StatusCount(SQLModel):
+class StatusCount(Schema):
     status: ApplicationStatus
     applications: int
     headcount: int
 
 
-class FundsFigure(SQLModel):
+class FundsFigure(Schema):
     allocated: Money = Field(description="Σ budget lines on the funds of the fiscal year")
     spent: Money = Field(description="Σ expenditures on those lines, reversals netted out")
 
 
-class CreditsFigure(SQLModel):
+class CreditsFigure(Schema):
     conversions_approved: int = Field(
         description="Approved, not reversed conversions of certificates the year's pilots issued"
     )
     credits_granted: Decimal = Field(description="Σ credits those conversions wrote to ledgers")
 
 
-class EvaluationsFigure(SQLModel):
+class EvaluationsFigure(Schema):
     finalized: bool
     by_rating: dict[str, int] = Field(
         description="Evaluations per rating (优秀/良好/合格/不合格) and `unrated` (no total yet)"
@@ -48,7 +49,7 @@ class EvaluationsFigure(SQLModel):
     needs_rectification: int
 
 
-class Overview(SQLModel):
+class Overview(Schema):
     year: int | None
     as_of: date
     applications: list[StatusCount] = Field(description="Every status, zero included")

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, field_validator, model_validator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from app.core.i18n import N_, _
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
-from app.core.models import PatchModel, Timestamped, Versioned, enum_type
+from app.core.models import PatchModel, Schema, Timestamped, Versioned, enum_type
 from app.core.types import Money, MoneyFen, UTCDateTime, unsigned_zero
 from app.reference.models import Level, RefId
 from app.trainings.models import SchoolDate
@@ -192,7 +192,7 @@ class PublicLookup(Timestamped, table=True):
 # --- schemas ---------------------------------------------------------------------------------
 
 
-class _Window(SQLModel):
+class _Window(Schema):
     @model_validator(mode="after")
     def _ordered(self) -> "_Window":
         opens = getattr(self, "registration_opens", None)
@@ -234,7 +234,7 @@ class ExamSessionUpdate(PatchModel, _Window):
     fee: Fee | None = None
 
 
-class ExamSessionPublic(SQLModel):
+class ExamSessionPublic(Schema):
     id: int
     application_id: int
     certificate_id: int
@@ -256,13 +256,13 @@ class ExamSessionPublic(SQLModel):
     updated_at: datetime
 
 
-class RegistrationCreate(SQLModel):
+class RegistrationCreate(Schema):
     student_id: RefId | None = Field(
         default=None, description="The student; a student registering themself may leave it out"
     )
 
 
-class ResultPut(SQLModel):
+class ResultPut(Schema):
     theory_score: Score | None = None
     practical_score: Score | None = None
     passed: bool
@@ -273,7 +273,7 @@ class ResultPut(SQLModel):
         return None if value is None else unsigned_zero(value.quantize(SCORE_PLACE))
 
 
-class ResultPublic(SQLModel):
+class ResultPublic(Schema):
     theory_score: Decimal | None
     practical_score: Decimal | None
     passed: bool
@@ -281,7 +281,7 @@ class ResultPublic(SQLModel):
     updated_at: datetime
 
 
-class RegistrationPublic(SQLModel):
+class RegistrationPublic(Schema):
     id: int
     session_id: int
     exam_date: date
@@ -310,11 +310,11 @@ class RegistrationRow(RegistrationPublic):
     passed: bool | None = None
 
 
-class RevokeBody(SQLModel):
+class RevokeBody(Schema):
     reason: Reason
 
 
-class IssuedCertificatePublic(SQLModel):
+class IssuedCertificatePublic(Schema):
     id: int
     number: str
     student_id: int
@@ -334,7 +334,7 @@ class IssuedCertificatePublic(SQLModel):
     created_at: datetime
 
 
-class PublicCertificate(SQLModel):
+class PublicCertificate(Schema):
     """What anyone may learn from a certificate number, and nothing else."""
 
     number: str
@@ -406,7 +406,7 @@ FUNNEL_GROUP_BY_LABELS = enum_labels(
 )
 
 
-class FunnelRow(SQLModel):
+class FunnelRow(Schema):
     key: str = Field(
         description="The group's id (application, certificate, major, college) or cohort"
     )
@@ -423,7 +423,7 @@ class FunnelRow(SQLModel):
     pass_rate: float | None = Field(description="passed ÷ sat; null when nobody sat")
 
 
-class FunnelReport(SQLModel):
+class FunnelReport(Schema):
     year: int | None
     group_by: FunnelGroupBy
     rows: list[FunnelRow]

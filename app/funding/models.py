@@ -10,12 +10,12 @@ from typing import Annotated
 import pydantic
 import sqlalchemy as sa
 from pydantic import BaseModel, PlainSerializer, StringConstraints
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from app.core.i18n import N_
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
-from app.core.models import PatchModel, Versioned, enum_type
+from app.core.models import PatchModel, Schema, Versioned, enum_type
 from app.core.types import CENT, Money, MoneyFen
 from app.reference.models import NO_NUL, RefId
 
@@ -237,7 +237,7 @@ class Expenditure(Versioned, table=True):
 # --- schemas ---------------------------------------------------------------------------------
 
 
-class SourceCreate(SQLModel):
+class SourceCreate(Schema):
     name: Name = Field(description="e.g. 2022年教育部1+X证书制度试点专项经费")
     kind: FundingKind = Field(
         description="moe_special 教育部专项, municipal_special 市教委专项, school 学校建设经费, "
@@ -275,7 +275,7 @@ class SourceUpdate(PatchModel):
     notes: Notes | None = None
 
 
-class SourcePublic(SQLModel):
+class SourcePublic(Schema):
     id: int
     name: str
     kind: FundingKind
@@ -300,7 +300,7 @@ class SourcePublic(SQLModel):
     updated_at: datetime
 
 
-class LineCreate(SQLModel):
+class LineCreate(Schema):
     source_id: RefId
     application_id: RefId = Field(description="The approved pilot the money is for")
     category: Category = Field(
@@ -322,7 +322,7 @@ class LineUpdate(PatchModel):
     notes: Notes | None = None
 
 
-class LinePublic(SQLModel):
+class LinePublic(Schema):
     id: int
     source_id: int
     source_name: str
@@ -340,7 +340,7 @@ class LinePublic(SQLModel):
     updated_at: datetime
 
 
-class ExpenditureCreate(SQLModel):
+class ExpenditureCreate(Schema):
     line_id: RefId = Field(description="The budget line it is spent from")
     amount: PositiveAmount
     spent_on: SpentOn | None = Field(
@@ -358,7 +358,7 @@ class ExpenditureCreate(SQLModel):
     )
 
 
-class ExpenditureReverseBody(SQLModel):
+class ExpenditureReverseBody(Schema):
     reason: Reason = Field(description="Why the entry is reversed (红冲原因)")
     voucher_no: VoucherNo | None = Field(
         default=None, description="The reversal's own voucher number; default `<original>-R`"
@@ -366,7 +366,7 @@ class ExpenditureReverseBody(SQLModel):
     spent_on: SpentOn | None = Field(default=None, description="Default: today")
 
 
-class ExpenditurePublic(SQLModel):
+class ExpenditurePublic(Schema):
     id: int
     line_id: int
     source_id: int
@@ -388,14 +388,14 @@ class ExpenditurePublic(SQLModel):
     created_at: datetime
 
 
-class SubsidyRunCreate(SQLModel):
+class SubsidyRunCreate(Schema):
     session_id: RefId = Field(description="The exam session whose passed candidates are paid")
     line_id: RefId = Field(description="An `exam_subsidy` budget line of the session's pilot")
     amount_per_student: PositiveAmount
     spent_on: SpentOn | None = Field(default=None, description="Default: today")
 
 
-class SubsidyRunSummary(SQLModel):
+class SubsidyRunSummary(Schema):
     id: int
     session_id: int
     line_id: int
@@ -410,7 +410,7 @@ class SubsidyRunSummary(SQLModel):
     created_at: datetime
 
 
-class SubsidyPayment(SQLModel):
+class SubsidyPayment(Schema):
     expenditure_id: int | None = Field(description="null in a dry run")
     exam_result_id: int
     student_id: int
@@ -420,7 +420,7 @@ class SubsidyPayment(SQLModel):
     voucher_no: str
 
 
-class SubsidyRunPublic(SQLModel):
+class SubsidyRunPublic(Schema):
     id: int | None = Field(description="null in a dry run")
     dry_run: bool
     session_id: int
@@ -506,7 +506,7 @@ FUNDING_GROUP_BY_LABELS = enum_labels(
 )
 
 
-class FundingRow(SQLModel):
+class FundingRow(Schema):
     key: str
     label: str
     allocated: MoneySum = Field(description="Σ budget lines")
@@ -520,7 +520,7 @@ class FundingRow(SQLModel):
     subsidies_amount: MoneySum
 
 
-class FundingReport(SQLModel):
+class FundingReport(Schema):
     year: int | None
     group_by: FundingGroupBy
     rows: list[FundingRow]

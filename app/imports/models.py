@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel
-from sqlmodel import Field, SQLModel
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Field
 
-from app.core.models import Timestamped
+from app.core.models import Schema, Timestamped
 
 
 class ImportBatch(Timestamped, table=True):
@@ -32,7 +32,7 @@ class ImportBatchFilters(BaseModel):
     kind: str | None = Field(None, max_length=50, description="Only uploads of this kind")
 
 
-class ImportBatchPublic(SQLModel):
+class ImportBatchPublic(Schema):
     id: int
     kind: str
     file_name: str
@@ -47,7 +47,7 @@ class ImportBatchPublic(SQLModel):
     created_at: datetime
 
 
-class RowError(SQLModel):
+class RowError(Schema):
     """One bad cell or row, where the user sees it in their spreadsheet."""
 
     row: int | None = Field(description="Row number as the spreadsheet shows it (1-based)")
@@ -58,11 +58,11 @@ class RowError(SQLModel):
     message: str = Field(description="The same as `reason`")
 
 
-class ImportReport(SQLModel):
+class ImportReport(Schema):
     """What an upload read and changed; a kind may add entries of its own (e.g. the
     ``created_certificates`` of an applications upload)."""
 
-    model_config = {"extra": "allow"}
+    model_config = ConfigDict(extra="allow")
 
     kind: str
     file_name: str

@@ -11,7 +11,7 @@ from pydantic import BaseModel, model_validator
 from sqlmodel import JSON, Field, SQLModel
 
 from app.core.i18n import N_
-from app.core.models import Timestamped, enum_type
+from app.core.models import Schema, Timestamped, enum_type
 from app.core.types import UTCDateTime
 from app.imports.models import RowError
 from app.reference.models import Level
@@ -145,7 +145,7 @@ class NationalIdentity(Timestamped, table=True):
 # --- schemas ---------------------------------------------------------------------------------
 
 
-class RowPublic(SQLModel):
+class RowPublic(Schema):
     id: int
     group: Group
     line: int | None = Field(description="The platform file's row number (null: only here)")
@@ -186,7 +186,7 @@ class RowPublic(SQLModel):
     applied_at: datetime | None
 
 
-class Counts(SQLModel):
+class Counts(Schema):
     same: int
     different: int
     platform_only: int
@@ -194,7 +194,7 @@ class Counts(SQLModel):
     ambiguous: int = Field(description="Platform rows with several candidates (in platform_only)")
 
 
-class ReconciliationSummary(SQLModel):
+class ReconciliationSummary(Schema):
     id: int
     year: int
     file_name: str
@@ -230,14 +230,14 @@ class ApplyBody(BaseModel):
         return self
 
 
-class RowOutcome(SQLModel):
+class RowOutcome(Schema):
     row_id: int
     outcome: Outcome
     reason: str | None = Field(description="Why a row was refused, or what applying it did")
     code: str | None = Field(default=None, description="The refusal's machine code")
 
 
-class ApplyReport(SQLModel):
+class ApplyReport(Schema):
     reconciliation_id: int
     applied: int
     unchanged: int

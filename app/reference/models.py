@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 from app.core.i18n import N_, _, translate
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, TextFilter, UpdatedSince
-from app.core.models import PatchModel, Versioned, enum_type
+from app.core.models import PatchModel, Schema, Versioned, enum_type
 
 MIN_COHORT = 2000
 MAX_COHORT = 2100
@@ -135,7 +135,7 @@ class College(Versioned, table=True):
     code: str | None = Field(default=None, max_length=20, unique=True)
 
 
-class CollegeCreate(SQLModel):
+class CollegeCreate(Schema):
     name: Name
     code: Code | None = None
 
@@ -147,7 +147,7 @@ class CollegeUpdate(PatchModel):
     code: Code | None = None
 
 
-class CollegePublic(SQLModel):
+class CollegePublic(Schema):
     id: int
     name: str
     code: str | None
@@ -168,7 +168,7 @@ class Major(Versioned, table=True):
     college_id: int = Field(foreign_key="colleges.id", index=True)
 
 
-class MajorCreate(SQLModel):
+class MajorCreate(Schema):
     code: Code
     name: Name
     college_id: RefId
@@ -187,7 +187,7 @@ class MajorFilters(BaseModel):
     q: TextFilter = None
 
 
-class MajorPublic(SQLModel):
+class MajorPublic(Schema):
     id: int
     code: str
     name: str
@@ -220,7 +220,7 @@ class Course(Versioned, table=True):
     college_id: int = Field(foreign_key="colleges.id", index=True)
 
 
-class CourseCreate(SQLModel):
+class CourseCreate(Schema):
     code: Code
     name: Name
     credits: Credits = Decimal("0")
@@ -244,13 +244,13 @@ class CourseFilters(BaseModel):
     q: TextFilter = None
 
 
-class CourseMajorRef(SQLModel):
+class CourseMajorRef(Schema):
     id: int
     code: str
     name: str
 
 
-class CoursePublic(SQLModel):
+class CoursePublic(Schema):
     id: int
     code: str
     name: str
@@ -318,7 +318,7 @@ class Teacher(Versioned, table=True):
     dual_valid_until: date | None = None
 
 
-class TeacherCreate(SQLModel):
+class TeacherCreate(Schema):
     staff_no: Code
     name: Name
     college_id: RefId
@@ -344,7 +344,7 @@ class TeacherFilters(UpdatedSince):
     )
 
 
-class DualQualificationPut(SQLModel):
+class DualQualificationPut(Schema):
     """A teacher's 双师型 recognition, as the academic office sets it."""
 
     basis: DualBasis = Field(
@@ -365,14 +365,14 @@ class DualQualificationPut(SQLModel):
         return self
 
 
-class DualQualification(SQLModel):
+class DualQualification(Schema):
     basis: DualBasis
     basis_name: str
     recognised_on: date
     valid_until: date | None
 
 
-class TeacherPublic(SQLModel):
+class TeacherPublic(Schema):
     id: int
     staff_no: str
     name: str
@@ -414,7 +414,7 @@ class Student(Versioned, table=True):
     class_name: str | None = Field(default=None, max_length=100)
 
 
-class StudentCreate(SQLModel):
+class StudentCreate(Schema):
     student_no: Code
     name: Name
     major_id: RefId
@@ -448,7 +448,7 @@ class StudentFilters(UpdatedSince):
     q: TextFilter = None
 
 
-class StudentPublic(SQLModel):
+class StudentPublic(Schema):
     id: int
     student_no: str
     name: str
@@ -475,7 +475,7 @@ class EvaluationOrg(Versioned, table=True):
     contact: str | None = Field(default=None, max_length=100)
 
 
-class EvaluationOrgCreate(SQLModel):
+class EvaluationOrgCreate(Schema):
     name: Name
     contact: ShortText | None = None
 
@@ -493,7 +493,7 @@ class EvaluationOrgFilters(BaseModel):
     q: TextFilter = None
 
 
-class EvaluationOrgPublic(SQLModel):
+class EvaluationOrgPublic(Schema):
     id: int
     name: str
     contact: str | None
@@ -529,7 +529,7 @@ def levels_from_text(text: str) -> list[Level]:
     return [Level(part) for part in text.split(",") if part]
 
 
-class CertificateCreate(SQLModel):
+class CertificateCreate(Schema):
     name: Name
     evaluation_org_id: RefId
     levels: list[Level] = Field(min_length=1, max_length=3, description="Levels offered")
@@ -559,7 +559,7 @@ class CertificateFilters(BaseModel):
     q: TextFilter = None
 
 
-class CertificatePublic(SQLModel):
+class CertificatePublic(Schema):
     id: int
     name: str
     normalized_name: str

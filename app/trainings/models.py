@@ -13,7 +13,7 @@ from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationPublic
 from app.core.i18n import N_, _
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
-from app.core.models import PatchModel, Versioned, enum_type
+from app.core.models import PatchModel, Schema, Versioned, enum_type
 from app.reference.models import NO_NUL, Level, RefId
 
 MAX_HOURS = 5000
@@ -166,7 +166,7 @@ class TrainingEnrollment(Versioned, table=True):
 # --- teacher training schemas ----------------------------------------------------------------
 
 
-class TrainingCreate(SQLModel):
+class TrainingCreate(Schema):
     teacher_id: RefId = Field(description="The teacher trained (GET /api/v1/teachers)")
     certificate_id: RefId = Field(description="The 1+X certificate the training is for")
     level: Level = Field(description="The level trained for; one the certificate offers")
@@ -215,7 +215,7 @@ class TrainingUpdate(PatchModel):
     )
 
 
-class CertifyBody(SQLModel):
+class CertifyBody(Schema):
     trainer_certificate_no: CertificateNo = Field(
         description="The trainer certificate's number (师资培训证书编号); unique across the service"
     )
@@ -232,7 +232,7 @@ class CertifyBody(SQLModel):
     )
 
 
-class TrainingPublic(SQLModel):
+class TrainingPublic(Schema):
     id: int
     teacher_id: int
     staff_no: str
@@ -292,7 +292,7 @@ def validity_problem(issued_on: date | None, valid_until: date | None) -> str | 
     return None
 
 
-class QualificationCreate(SQLModel):
+class QualificationCreate(Schema):
     teacher_id: RefId = Field(description="The qualified teacher (GET /api/v1/teachers)")
     certificate_id: RefId = Field(description="The 1+X certificate they may evaluate")
     level: Level = Field(description="The level they may evaluate; one the certificate offers")
@@ -324,7 +324,7 @@ class QualificationUpdate(PatchModel):
     notes: Notes | None = Field(default=None, description="null clears")
 
 
-class QualificationPublic(SQLModel):
+class QualificationPublic(Schema):
     id: int
     teacher_id: int
     staff_no: str
@@ -358,7 +358,7 @@ class QualificationFilters(UpdatedSince):
 # --- batches ---------------------------------------------------------------------------------
 
 
-class BatchCreate(SQLModel):
+class BatchCreate(Schema):
     application_id: RefId = Field(description="The approved pilot application trained for")
     title: Title = Field(description="The batch's name, e.g. 集中培训（第一期）")
     hours: Hours
@@ -393,13 +393,13 @@ class BatchUpdate(PatchModel):
     notes: Notes | None = Field(default=None, description="Free text; null clears")
 
 
-class InstructorPublic(SQLModel):
+class InstructorPublic(Schema):
     id: int
     staff_no: str
     name: str
 
 
-class BatchPublic(SQLModel):
+class BatchPublic(Schema):
     id: int
     application_id: int
     certificate_name: str
@@ -446,7 +446,7 @@ class EnrollmentSelection(EnrollmentFilters):
     batch_id: int
 
 
-class EnrollmentCreate(SQLModel):
+class EnrollmentCreate(Schema):
     student_id: RefId = Field(description="A student of the pilot's majors and cohorts")
     attended_hours: AttendedHours = 0
     completed: bool = Field(default=False, description="Completed the batch (结业)")
@@ -457,7 +457,7 @@ class EnrollmentUpdate(PatchModel):
     completed: bool | None = Field(default=None, description="Completed the batch (结业)")
 
 
-class EnrollmentPublic(SQLModel):
+class EnrollmentPublic(Schema):
     id: int
     batch_id: int
     student_id: int
@@ -475,7 +475,7 @@ class EnrollmentPublic(SQLModel):
 # --- coverage --------------------------------------------------------------------------------
 
 
-class EvaluatorFigure(SQLModel):
+class EvaluatorFigure(Schema):
     """Evaluators (考评员) assigned to a pilot and those holding a qualification for it."""
 
     assigned: int = Field(description="Teachers assigned to the pilot as evaluators")
@@ -492,7 +492,7 @@ class EvaluatorFigure(SQLModel):
     )
 
 
-class CoverageFigure(SQLModel):
+class CoverageFigure(Schema):
     """Teachers assigned to a pilot and those holding a valid trainer certificate for it."""
 
     assigned: int = Field(description="Teachers assigned to the pilot")
@@ -521,7 +521,7 @@ class CoveragePilot(CoverageFigure):
     status: str
 
 
-class CoverageCollege(SQLModel):
+class CoverageCollege(Schema):
     college_id: int
     college_name: str
     assigned: int = Field(description="Assignments of this college's teachers to pilots")
@@ -534,7 +534,7 @@ class CoverageCollege(SQLModel):
     evaluator_coverage_percent: float | None = None
 
 
-class CoverageTotals(SQLModel):
+class CoverageTotals(Schema):
     pilots: int
     pilots_below_target: int
     assigned: int
@@ -550,7 +550,7 @@ class CoverageTotals(SQLModel):
     )
 
 
-class TeacherCoverageReport(SQLModel):
+class TeacherCoverageReport(Schema):
     year: int | None
     as_of: date = Field(description="The day validity is judged on (school time zone)")
     pilots: list[CoveragePilot]
@@ -571,7 +571,7 @@ class ApplicationDetail(ApplicationPublic):
 # --- 双师型 share ----------------------------------------------------------------------------
 
 
-class DualFigure(SQLModel):
+class DualFigure(Schema):
     """Teachers and those recognised as 双师型 on the day."""
 
     teachers: int
@@ -600,7 +600,7 @@ class DualCollege(DualFigure):
     college_name: str
 
 
-class DualReport(SQLModel):
+class DualReport(Schema):
     year: int | None
     as_of: date = Field(description="The day recognition is judged on")
     pilots: list[DualPilot]

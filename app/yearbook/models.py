@@ -3,9 +3,10 @@ the owning reports answer them."""
 
 from datetime import date, datetime
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from app.committee.models import MeetingPublic
+from app.core.models import Schema
 from app.credits.models import ConversionReport
 from app.evaluations.models import EvaluationRun
 from app.exams.models import FunnelReport
@@ -13,7 +14,7 @@ from app.funding.models import FundingReport
 from app.trainings.models import TeacherCoverageReport
 
 
-class Cover(SQLModel):
+class Cover(Schema):
     school: str
     year: int
     generated_at: datetime
@@ -21,12 +22,12 @@ class Cover(SQLModel):
     filters: dict[str, str] = Field(description="What each area was read with, in words")
 
 
-class Funds(SQLModel):
+class Funds(Schema):
     by_source: FundingReport
     by_category: FundingReport
 
 
-class YearReport(SQLModel):
+class YearReport(Schema):
     """The workbook's content as one JSON document: each part is the JSON of the report it
     comes from (the funnel by pilot, teacher coverage, funding by source and by category, the
     credit-bank conversions of the year's pilots, the year's evaluations and the committee's
