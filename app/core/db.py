@@ -1,9 +1,10 @@
 """Engine and session: SQLite pragmas, serialised SQLite writers, and the per-request session."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -12,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.core.context import write_intent_var
 from app.core.errors import Conflict
@@ -111,11 +113,24 @@ def _refresh_locked_rows(state: ORMExecuteState) -> None:
         state.update_execution_options(populate_existing=True)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; services commit, anything left uncommitted is rolled back."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; services commit, anything left uncommitted is rolled back.
+
+    A coroutine: opening a session does no I/O, so it costs no hop to the thread pool (a
+    plain generator hopped there to open it and again to close it). Closing one that holds a
+    connection (a rollback, the connection back to the pool) is I/O and goes to the pool,
+    shielded so that a client going away cannot leave the connection checked out; a request
+    whose work closed the session in its own hop already (a list page does) needs neither."""
     engine: Engine = request.app.state.engine
-    with Session(engine, expire_on_commit=False) as session:
+    session = Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

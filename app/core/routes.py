@@ -26,7 +26,9 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.core.auth import CurrentPrincipal
@@ -165,12 +167,18 @@ class Routes:
     ) -> "Routes":
         """``GET <prefix>``: the list as a JSON page, or CSV/XLSX with ``format``."""
 
+        def answer(session: Session, principal: Any, filters: Any, params: Any) -> Any:
+            result = listing.respond(session, principal, filters, params)
+            if not isinstance(result, StreamingResponse):
+                session.close()  # here, in this hop: the session's own teardown has no I/O left
+            return result
+
         async def endpoint(**kw: Any) -> Any:
-            # One hop to the thread pool for the statements; the page is then checked and
-            # written out on the event loop (a plain function would hop there and back twice).
-            respond = listing.respond
+            # One hop to the thread pool for the statements (and the session's close, for a
+            # page); the page is then checked and written out on the event loop (a plain
+            # function would hop there and back twice).
             return await run_in_threadpool(
-                respond, kw["session"], kw["principal"], kw["filters"], kw["params"]
+                answer, kw["session"], kw["principal"], kw["filters"], kw["params"]
             )
 
         params = {
