@@ -635,7 +635,7 @@ BATCHES = Listing(
     key=TrainingBatch.id,
     columns=[
         ExportColumn("id", N_("Training batch ID")),
-        ExportColumn("application_id", N_("Application number")),
+        ExportColumn("application_id", N_("Application ID")),
         ExportColumn("year", N_("Year")),
         ExportColumn("certificate_name", N_("Certificate name")),
         ExportColumn("level", N_("Level")),

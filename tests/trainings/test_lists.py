@@ -109,5 +109,5 @@ def test_the_batches_export_names_each_batch_and_its_application(
     first = next(row for row in rows if row["Training batch ID"] == str(first_batch))
     batch = db.get(TrainingBatch, first_batch)
     assert batch is not None
-    assert first["Application number"] == str(batch.application_id)
+    assert first["Application ID"] == str(batch.application_id)
     assert first["Trainees enrolled"] == str(ROWS)
