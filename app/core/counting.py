@@ -12,7 +12,10 @@ records alone, an index range: ≈2 ms). A join cannot change how many rows ther
 
 so when every join of a statement is one of these, and its WHERE reads only the first table,
 the rows are counted on that table alone. Anything else (a filter on a joined table, a
-subquery, a grouping) is counted as written.
+subquery, a grouping, a limit) is counted as written.
+
+It reads a few of SQLAlchemy's private attributes of a ``Select`` (how it was built); the
+version is pinned, and ``tests/core/test_counting.py`` fails if they change meaning.
 """
 
 from typing import Any
@@ -47,6 +50,8 @@ def _base_rows(statement: Select[Any]) -> Select[Any] | None:
         or statement._having_criteria
         or statement._distinct
         or statement._from_obj
+        or statement._limit_clause is not None
+        or statement._offset_clause is not None
     ):
         return None
     joined = []

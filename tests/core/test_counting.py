@@ -105,6 +105,7 @@ AS_WRITTEN = {
     "filtered through a subquery": select(child).where(child.c.id.in_(select(note.c.child_id))),
     "grouped": select(child.c.code).group_by(child.c.code),
     "distinct": select(child.c.code).distinct(),
+    "limited": select(child).order_by(child.c.id).limit(2),
 }
 
 
