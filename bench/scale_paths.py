@@ -33,9 +33,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, func
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
+from app.core.counting import counted_rows
 from app.core.cursor import Cursor, encode
 from app.core.db import create_db_engine
 from app.core.listing import Listing
@@ -85,8 +86,7 @@ def _deep_cursor(session: Session, listing: Listing[Any, Any], filters: Any) -> 
     if terms is None:
         return None
     statement = listing.scoped(session, PRINCIPAL, filters)
-    counted = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = session.exec(counted).one()
+    total = int(session.execute(counted_rows(statement, None)).scalar_one())
     if total < 10 * PAGE_ROWS:
         return None
     keys = [expression for expression, _descending in terms]

@@ -127,10 +127,16 @@ def _unique(column: Column[Any]) -> bool:
         return len(table.primary_key.columns) == 1
     if column.unique:
         return True
-    alone = [column]
-    return any(
-        isinstance(c, UniqueConstraint) and list(c.columns) == alone for c in table.constraints
-    ) or any(isinstance(i, Index) and i.unique and list(i.columns) == alone for i in table.indexes)
+    unique: list[UniqueConstraint | Index] = [
+        c for c in table.constraints if isinstance(c, UniqueConstraint)
+    ]
+    unique += [i for i in table.indexes if i.unique]
+    return any(_only(column, [*u.columns]) for u in unique)
+
+
+def _only(column: Column[Any], columns: list[Any]) -> bool:
+    """Whether ``columns`` is ``column`` alone (by identity: ``==`` on columns builds SQL)."""
+    return len(columns) == 1 and columns[0] is column
 
 
 def _reads_only(where: Any, table: Table) -> bool:

@@ -4,7 +4,7 @@ detail and the annual evaluation read it), and as the report per pilot, per teac
 and overall, in JSON or as a CSV/XLSX download."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from functools import lru_cache
@@ -462,21 +462,26 @@ def _evaluator_cells(figure: EvaluatorFigure) -> dict[str, Any]:
 
 def coverage_rows(report: TeacherCoverageReport) -> list[dict[str, Any]]:
     """The export's rows: each pilot, each college, then the overall row."""
-    items = _pilot_and_college_rows(report.pilots, report.colleges)
-    for item, pilot in zip(items, report.pilots, strict=False):
-        item.update(_evaluator_cells(pilot.evaluators))
+    items = _pilot_and_college_rows(
+        report.pilots, report.colleges, lambda pilot: _evaluator_cells(pilot.evaluators)
+    )
     items.append(
         {**report.overall.model_dump(), "scope": translate(TOTAL), "label": translate(ALL_PILOTS)}
     )
     return _fractions(items, "coverage_percent", "evaluator_coverage_percent")
 
 
-def _pilot_and_college_rows(pilots: Sequence[Any], colleges: Sequence[Any]) -> list[dict[str, Any]]:
-    """A teacher report's export rows of its pilots (named by year and certificate), then of
-    its colleges, each with its scope."""
+def _pilot_and_college_rows(
+    pilots: Sequence[Any],
+    colleges: Sequence[Any],
+    pilot_cells: Callable[[Any], dict[str, Any]] = lambda _pilot: {},
+) -> list[dict[str, Any]]:
+    """A teacher report's export rows of its pilots (named by year and certificate, with
+    ``pilot_cells`` of each), then of its colleges, each with its scope."""
     items: list[dict[str, Any]] = [
         {
             **pilot.model_dump(),
+            **pilot_cells(pilot),
             "scope": translate(PILOT),
             "label": f"{pilot.year} {pilot.certificate_name}",
         }
