@@ -11,13 +11,15 @@ records alone, an index range: ≈2 ms). A join cannot change how many rows ther
 - it is an outer join to a column that is unique (each row keeps one row, matched or not);
 
 so when every join of a statement is one of these, and its WHERE reads only the first table,
-the rows are counted on that table alone. Anything else (a filter on a joined table, a
-subquery, a grouping, a limit) is counted as written.
+the rows are counted on that table alone, and a deep page's rows are picked there too
+(:func:`picked_page`) before their parents are joined. Anything else (a filter on a joined
+table, a subquery, a grouping, a limit) is counted and paged as written.
 
 It reads a few of SQLAlchemy's private attributes of a ``Select`` (how it was built); the
 version is pinned, and ``tests/core/test_counting.py`` fails if they change meaning.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Column, Index, Table, UniqueConstraint, func, inspect, select
@@ -38,9 +40,46 @@ def counted_rows(statement: Select[Any], limit: int | None) -> Select[Any]:
     return select(func.count()).select_from(rows.subquery())
 
 
+def picked_page(
+    statement: Select[Any], order: Sequence[Any], limit: int, offset: int
+) -> Select[Any] | None:
+    """``statement`` narrowed to the rows of one page (``limit`` rows past ``offset`` in
+    ``order``) picked from its first table alone, or None when its joins or its WHERE may
+    change which rows there are, or ``order`` reads another table.
+
+    The ids are picked by an index range with a limit on the first table; only those rows are
+    joined. Without it, a deep page's key that sits among many rows of an equal first value
+    (every batch of a year starting on one day) was estimated by PostgreSQL as one row, joined
+    as a hash and sorted: the whole tail of the list read for one page. The caller orders and
+    limits the narrowed statement again (the joins keep each picked row once)."""
+    base = _first_table(statement)
+    if base is None or not all(_reads_only(term, base) for term in order):
+        return None
+    keys = list(base.primary_key.columns)
+    if len(keys) != 1:
+        return None
+    where = statement.whereclause
+    ids = select(keys[0]).select_from(base)
+    if where is not None:
+        ids = ids.where(where)
+    ids = ids.order_by(*order).limit(limit).offset(offset)
+    return statement.where(keys[0].in_(ids.scalar_subquery()))
+
+
 def _base_rows(statement: Select[Any]) -> Select[Any] | None:
     """The rows of ``statement`` read from its first table alone, or None when its joins or
-    its WHERE may change how many there are.
+    its WHERE may change how many there are."""
+    base = _first_table(statement)
+    if base is None:
+        return None
+    where = statement.whereclause
+    rows = select(1).select_from(base)
+    return rows if where is None else rows.where(where)
+
+
+def _first_table(statement: Select[Any]) -> Table | None:
+    """The first table of ``statement`` when each of its rows is exactly one row of that table
+    (its joins keep the count) and its WHERE reads that table alone; None otherwise.
 
     Read from the statement as it was built (its columns' tables and its ``.join()`` calls),
     not from its compiled FROM list: working that out costs the ORM most of a millisecond on
@@ -74,8 +113,7 @@ def _base_rows(statement: Select[Any]) -> Select[Any] | None:
     where = statement.whereclause
     if where is not None and not _reads_only(where, base):
         return None
-    rows = select(1).select_from(base)
-    return rows if where is None else rows.where(where)
+    return base
 
 
 def _plain(element: Any) -> Any:

@@ -30,7 +30,7 @@ from sqlalchemy.sql import operators
 from sqlmodel import Session
 from starlette.datastructures import URL
 
-from app.core.counting import counted_rows
+from app.core.counting import counted_rows, picked_page
 from app.core.cursor import MAX_CURSOR_LENGTH, Cursor, decode, encode
 from app.core.errors import UnprocessableEntity, missing
 from app.core.export import (
@@ -220,11 +220,17 @@ class Listing(Generic[F, T]):
             statement = statement.where(_past(terms, after.key))
         else:
             total = _total(session, statement, None if count else COUNT_LIMIT)
+        offset = page.offset
+        if cursor is not None or offset:
+            # A deep page: its rows picked on the first table alone, then joined.
+            picked = picked_page(statement, self.order, page.limit + 1, offset)
+            if picked is not None:
+                statement, offset = picked, 0
         statement = self._read_columns(statement)
         width = len(self.item_columns or statement.column_descriptions)
         keys = [expression for expression, _descending in terms or ()]
         query = statement.add_columns(*keys).order_by(*self.order)
-        window = query.limit(page.limit + 1).offset(page.offset)
+        window = query.limit(page.limit + 1).offset(offset)
         rows: Sequence[Any]
         if self.item_columns:
             rows = _core(session, window).all()

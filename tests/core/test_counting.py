@@ -1,6 +1,7 @@
-"""A list's total is counted on its first table alone only when its joins and its WHERE cannot
-change the number; every other statement is counted as written. Each case is counted both
-ways on the test database: the two numbers agree, and the shortcut is taken where it may be."""
+"""A list's total is counted, and a deep page's rows picked, on its first table alone only when
+its joins and its WHERE cannot change the rows; every other statement is counted and paged as
+written. Each case is run both ways on the test database: the answers agree, and the shortcut
+is taken where it may be."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import (
     select,
 )
 
-from app.core.counting import _base_rows, counted_rows
+from app.core.counting import _base_rows, counted_rows, picked_page
 
 meta = MetaData()
 parent = Table("count_probe_parent", meta, Column("id", Integer, primary_key=True))
@@ -131,3 +132,30 @@ def test_a_count_past_the_limit_stops_one_row_past_it(probe: Engine) -> None:
     with probe.connect() as connection:
         assert connection.execute(counted_rows(select(child), 1)).scalar_one() == 2
         assert connection.execute(counted_rows(select(child), 5)).scalar_one() == 3
+
+
+ORDER = [child.c.code.desc(), child.c.id]
+
+
+@pytest.mark.parametrize("case", sorted(ON_FIRST_TABLE))
+@pytest.mark.parametrize(("limit", "offset"), [(1, 1), (2, 1), (1, 2), (5, 0), (2, 3)])
+def test_a_page_picked_on_the_first_table_is_the_page_as_written(
+    probe: Engine, case: str, limit: int, offset: int
+) -> None:
+    statement = ON_FIRST_TABLE[case]
+    picked = picked_page(statement, ORDER, limit, offset)
+    assert picked is not None
+    with probe.connect() as connection:
+        written = connection.execute(statement.order_by(*ORDER).limit(limit).offset(offset))
+        shortcut = connection.execute(picked.order_by(*ORDER).limit(limit))
+        assert [*shortcut] == [*written]
+
+
+@pytest.mark.parametrize("case", sorted(AS_WRITTEN))
+def test_anything_else_is_paged_as_written(case: str) -> None:
+    assert picked_page(AS_WRITTEN[case], ORDER, 2, 1) is None
+
+
+def test_a_page_ordered_by_a_joined_table_is_paged_as_written() -> None:
+    statement = ON_FIRST_TABLE["inner join along a foreign key never null"]
+    assert picked_page(statement, [parent.c.id, child.c.id], 2, 1) is None
