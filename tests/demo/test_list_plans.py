@@ -1,6 +1,7 @@
-"""On PostgreSQL, every list's page query reads the large tables through an index in its
-default order: with sequential scans and sorts priced out of the planner's choice, a plan that
-still sorts or scans a large table whole has no index to do otherwise, and fails here."""
+"""On PostgreSQL, every list's page query, first and after a cursor, reads the large tables
+through an index in its default order: with sequential scans and sorts priced out of the
+planner's choice, a plan that still sorts or scans a large table whole has no index to do
+otherwise, and fails here."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from starlette.testclient import TestClient
 
 from app.core.roles import Role
 from app.demo.loader import load_demo
+from tests.demo.test_list_cursors import WALKED_AT_LEAST
 from tests.demo.test_list_statements import ADMIN_ONLY, _paged_lists
 from tests.reference.factories import headers_for, office
 
@@ -72,17 +74,23 @@ def _problems(plan: Any) -> list[str]:
     return found
 
 
+@pytest.mark.parametrize("deep", [False, True], ids=["first page", "page after a cursor"])
 def test_every_list_pages_through_indexes(
-    app: FastAPI, client: TestClient, db: Session, engine: Engine, is_postgres: bool
+    app: FastAPI, client: TestClient, db: Session, engine: Engine, is_postgres: bool, deep: bool
 ) -> None:
     if not is_postgres:
         pytest.skip("the plans are PostgreSQL's")
     assert load_demo(db, "admin", "demo-password-123").created
     clerk, admin = office(db), headers_for(db, Role.admin)
-    failing = {}
+    failing, checked = {}, 0
     for path, required in _paged_lists(app):
-        params: dict[str, Any] = {**dict.fromkeys(required, 2022), "limit": 20}
+        params: dict[str, Any] = {**dict.fromkeys(required, 2022), "limit": 2}
         headers = admin if path in ADMIN_ONLY else clerk
+        if deep:
+            following = client.get(path, params=params, headers=headers).json()["next"]
+            if following is None:
+                continue
+            params["cursor"] = following
         with _capturing(engine) as statements:
             assert client.get(path, params=params, headers=headers).status_code == 200
         query, parameters = _page_query(statements)
@@ -97,7 +105,9 @@ def test_every_list_pages_through_indexes(
             plan = connection.exec_driver_sql(
                 "EXPLAIN (FORMAT JSON) " + query, parameters
             ).scalar_one()
+        checked += 1
         problems = _problems(plan[0])
         if problems:
             failing[path] = problems
     assert failing == {}
+    assert checked >= WALKED_AT_LEAST
