@@ -8,17 +8,21 @@ The XLSX has a title row naming the report, its year and its filters, and its to
 the CSV is the plain table (header row first) a script reads.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import Enum
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, TypeAdapter
 
 from app.core.export import ExportColumn, ExportFormat, export_response
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
 
 M = TypeVar("M")
+S = TypeVar("S", bound=BaseModel)
 
 TOTAL = N_("Total")
 """The label of a report's totals row (合计)."""
@@ -69,15 +73,66 @@ def report_response(
     filters: Mapping[str, Any] | None = None,
     totals: int = 0,
 ) -> Any:
-    """``report`` for JSON; otherwise ``rows`` (models or mappings) as a CSV/XLSX download,
-    its sheet named ``title`` (an ``N_()`` msgid), the XLSX headed by the title and
-    ``filters`` (see :func:`report_heading`), its last ``totals`` rows the totals."""
+    """``report`` for JSON (a :class:`StreamedReport` written as it is read); otherwise
+    ``rows`` (models or mappings) as a CSV/XLSX download, its sheet named ``title`` (an
+    ``N_()`` msgid), the XLSX headed by the title and ``filters`` (see
+    :func:`report_heading`), its last ``totals`` rows the totals."""
     if fmt == ExportFormat.json:
-        return report
+        return report.json() if isinstance(report, StreamedReport) else report
     heading = report_heading(title, filters or {})
     return export_response(
         rows, columns, fmt, filename, sheet=title, heading=heading, totals=totals
     )
+
+
+class StreamedReport(Generic[S]):
+    """A report whose one long list, ``field``, is written as it is read, in constant memory
+    at any size: its items come in ``batches`` (a server-side cursor's chunks, read once);
+    ``summary()`` is the report with that list empty, whose other fields may add up the items
+    read so far (it is called at the start, for the fields before the list, which must not
+    depend on the items, and again once every item has been read, for those after it)."""
+
+    def __init__(
+        self,
+        batches: Iterator[Sequence[BaseModel]],
+        summary: Callable[[], S],
+        field: str,
+    ) -> None:
+        self.batches = batches
+        self.summary = summary
+        self.field = field
+
+    def items(self) -> Iterator[BaseModel]:
+        """The list's items, one by one (for a download, or a caller that wants them all)."""
+        for batch in self.batches:
+            yield from batch
+
+    def json(self) -> StreamingResponse:
+        """The report as the JSON its model would write, the list written batch by batch."""
+        return StreamingResponse(self.json_chunks(), media_type="application/json")
+
+    def json_chunks(self) -> Iterator[bytes]:
+        """The JSON's bytes: the summary's fields before the list, the list a batch at a time
+        (each batch serialised at once), then the fields after it."""
+        empty = f'"{self.field}":[]'.encode()
+        opening = self.summary()
+        head = opening.model_dump_json(by_alias=True).encode()
+        annotation: Any = type(opening).model_fields[self.field].annotation
+        items = _adapter(annotation)
+        yield head[: head.index(empty)] + f'"{self.field}":['.encode()
+        separator = b""
+        for batch in self.batches:
+            if batch:
+                yield separator + items.dump_json(batch, by_alias=True)[1:-1]
+                separator = b","
+        tail = self.summary().model_dump_json(by_alias=True).encode()
+        yield b"]" + tail[tail.index(empty) + len(empty) :]
+
+
+@cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    """The serialiser of a list field's type, built once (building one is most of a ms)."""
+    return TypeAdapter(annotation)
 
 
 def trusted_row(model: type[M], values: dict[str, Any], fields: set[str] | None = None) -> M:

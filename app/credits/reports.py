@@ -1,7 +1,7 @@
 """The credit bank's read-only reports: the registry's conversion report (one row per approved
 conversion, counted per rule and per course) and the figures the annual evaluation reads."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,7 +14,8 @@ from app.core.errors import Forbidden
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
-from app.core.reports import TOTAL, stored_text, trusted_row
+from app.core.listing import EXPORT_CHUNK_ROWS
+from app.core.reports import TOTAL, StreamedReport, stored_text, trusted_row
 from app.core.roles import Principal, Role
 from app.credits.models import (
     ZERO,
@@ -51,11 +52,12 @@ REPORT_COLUMNS = [
 """The columns of the report's CSV/XLSX (its rows)."""
 
 
-def report_rows(report: ConversionReport) -> list[dict[str, Any]]:
+def report_rows(report: StreamedReport[ConversionReport]) -> Iterator[dict[str, Any]]:
     """The download's rows: one per conversion, then the totals row (Σ credits)."""
-    items: list[dict[str, Any]] = [row.model_dump() for row in report.rows]
-    items.append({"student_no": translate(TOTAL), "credits": report.credits})
-    return items
+    for row in report.items():
+        yield row.model_dump()
+    total = report.summary()
+    yield {"student_no": translate(TOTAL), "credits": total.credits}
 
 
 # --- the conversion report -------------------------------------------------------------------
@@ -157,65 +159,104 @@ def _report_row(row: Any) -> ConversionReportRow:
     )
 
 
-def _counts(rows: Sequence[Any]) -> tuple[list[RuleCount], list[CourseCount]]:
-    """The conversions and credits of ``rows`` per rule (by rule id) and per course (by course
-    code), tallied in plain tuples and made into models once per rule and course."""
-    per_rule: dict[int, list[Any]] = {}
-    per_course: dict[int, list[Any]] = {}
-    for row in rows:
-        cert_name, course_id, course_code, course_name = row[6], row[11], row[12], row[13]
-        rule_id, credits = row[14], row[15]
-        by_rule = per_rule.get(rule_id)
-        if by_rule is None:
-            by_rule = per_rule[rule_id] = [cert_name, course_code, course_name, 0, ZERO]
-        by_rule[3] += 1
-        by_rule[4] += credits
-        by_course = per_course.get(course_id)
-        if by_course is None:
-            by_course = per_course[course_id] = [course_code, course_name, 0, ZERO]
-        by_course[2] += 1
-        by_course[3] += credits
-    rules = [
-        RuleCount(
-            rule_id=rule_id,
-            certificate_name=cert_name,
-            course_code=code,
-            course_name=name,
-            conversions=n,
-            credits=credits,
+class _Tally:
+    """The conversions and credits per rule (by rule id) and per course (by course code) of
+    the rows read so far, in plain lists, made models once per rule and course."""
+
+    def __init__(self) -> None:
+        self.per_rule: dict[int, list[Any]] = {}
+        self.per_course: dict[int, list[Any]] = {}
+
+    def add(self, rows: Sequence[Any]) -> None:
+        per_rule, per_course = self.per_rule, self.per_course
+        for row in rows:
+            cert_name, course_id, course_code, course_name = row[6], row[11], row[12], row[13]
+            rule_id, credits = row[14], row[15]
+            by_rule = per_rule.get(rule_id)
+            if by_rule is None:
+                by_rule = per_rule[rule_id] = [cert_name, course_code, course_name, 0, ZERO]
+            by_rule[3] += 1
+            by_rule[4] += credits
+            by_course = per_course.get(course_id)
+            if by_course is None:
+                by_course = per_course[course_id] = [course_code, course_name, 0, ZERO]
+            by_course[2] += 1
+            by_course[3] += credits
+
+    def report(self, year: int | None) -> ConversionReport:
+        """The report of the rows read so far, without them (``rows`` empty)."""
+        rules = [
+            RuleCount(
+                rule_id=rule_id,
+                certificate_name=cert_name,
+                course_code=code,
+                course_name=name,
+                conversions=n,
+                credits=credits,
+            )
+            for rule_id, (cert_name, code, name, n, credits) in sorted(self.per_rule.items())
+        ]
+        courses = [
+            CourseCount(
+                course_id=course_id,
+                course_code=code,
+                course_name=name,
+                conversions=n,
+                credits=credits,
+            )
+            for course_id, (code, name, n, credits) in self.per_course.items()
+        ]
+        return ConversionReport(
+            year=year,
+            rows=[],
+            per_rule=rules,
+            per_course=sorted(courses, key=lambda c: c.course_code),
+            conversions=sum(rule.conversions for rule in rules),
+            credits=sum((rule.credits for rule in rules), ZERO),
         )
-        for rule_id, (cert_name, code, name, n, credits) in sorted(per_rule.items())
-    ]
-    courses = [
-        CourseCount(
-            course_id=course_id, course_code=code, course_name=name, conversions=n, credits=credits
-        )
-        for course_id, (code, name, n, credits) in per_course.items()
-    ]
-    return rules, sorted(courses, key=lambda c: c.course_code)
 
 
 def conversion_report(
     session: Session, principal: Principal, *, year: int | None, pilot_year: int | None = None
-) -> ConversionReport:
+) -> StreamedReport[ConversionReport]:
     """One row per approved (not reversed) conversion, by approval date, and the counts per
     rule and per course; a college manager sees their college's students. ``pilot_year``
-    keeps the conversions of certificates from that year's pilots (as the overview counts)."""
+    keeps the conversions of certificates from that year's pilots (as the overview counts).
+
+    The rows are read from a server-side cursor as the answer is written, and counted per
+    rule and course as they pass (one statement: the counts are those of the rows shown), so
+    the report's memory does not grow with its rows."""
     college_id = _report_scope(principal)
     statement = _report_statement(year, college_id, pilot_year)
-    with collector_paused():
-        # Core rows (the statement selects columns, no entities): no ORM row processing.
-        found = session.connection().execute(statement).all()
-        rows = [_report_row(row) for row in found]
-        per_rule, per_course = _counts(found)
-    return ConversionReport(
-        year=year,
-        rows=rows,
-        per_rule=per_rule,
-        per_course=per_course,
-        conversions=len(rows),
-        credits=sum((rule.credits for rule in per_rule), ZERO),
-    )
+    # Executed now (a refused or failing statement fails before the answer starts); Core rows
+    # (the statement selects columns, no entities): no ORM row processing.
+    result = session.connection().execute(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
+    tally = _Tally()
+
+    def batches() -> Iterator[list[ConversionReportRow]]:
+        chunks = result.partitions()
+        while True:
+            # Paused while a chunk is fetched and built, not while it is written out (a slow
+            # client would hold the pause): nothing here is cyclic, and the collections
+            # 100,000 rows' objects trigger were a third of the report's time.
+            with collector_paused():
+                found = next(chunks, None)
+                if found is None:
+                    return
+                tally.add(found)
+                rows = [_report_row(row) for row in found]
+            yield rows
+
+    return StreamedReport(batches(), lambda: tally.report(year), "rows")
+
+
+def whole_conversion_report(
+    session: Session, principal: Principal, *, year: int | None, pilot_year: int | None = None
+) -> ConversionReport:
+    """:func:`conversion_report` with every row in hand (the year's workbook)."""
+    streamed = conversion_report(session, principal, year=year, pilot_year=pilot_year)
+    rows = list(streamed.items())
+    return streamed.summary().model_copy(update={"rows": rows})
 
 
 # --- for the annual evaluation ---------------------------------------------------------------

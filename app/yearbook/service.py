@@ -79,7 +79,7 @@ def year_report(
                 session, principal, year=year, group_by=FundingGroupBy.category
             ),
         ),
-        credits=credits.conversion_report(session, principal, year=None, pilot_year=year),
+        credits=credits.whole_conversion_report(session, principal, year=None, pilot_year=year),
         evaluation=evaluations.year_run(session, principal, year),
         meetings=committee.meeting_publics(session, list(meetings)),
     )

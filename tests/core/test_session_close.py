@@ -21,6 +21,7 @@ def test_no_connection_stays_checked_out_after_a_request(
     requests = [
         ("GET", "/api/v1/students", None, 200),
         ("GET", "/api/v1/students?format=csv", None, 200),
+        ("GET", "/api/v1/reports/credit-conversions", None, 200),  # JSON streamed from a cursor
         ("GET", f"/api/v1/colleges/{college.id}", None, 200),
         ("GET", "/api/v1/colleges/999999", None, 404),
         ("POST", "/api/v1/colleges", {"name": "连接归还学院"}, 201),

@@ -7,12 +7,18 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.core.roles import Principal, Role
 from app.credits import reports
-from app.credits.models import ConversionMode, ConversionReportRow, ConversionRequest
+from app.credits.models import (
+    ConversionMode,
+    ConversionReport,
+    ConversionReportRow,
+    ConversionRequest,
+)
 from app.exams.models import ExamSession, IssuedCertificate
 from app.reference.models import Level, Major
 from tests.credits.factories import issue_certificate, make_rule
@@ -81,13 +87,21 @@ def test_one_row_per_approved_conversion_and_counts(client: TestClient, db: Sess
     assert other_year["rows"] == []
 
 
-def test_rows_built_unvalidated_equal_validated_ones(client: TestClient, db: Session) -> None:
+def _whole_report(engine: Engine) -> ConversionReport:
+    """The report as the service reads it (in a transaction: its rows come from a cursor)."""
+    with Session(engine) as session:
+        return reports.whole_conversion_report(
+            session, Principal(role=Role.academic_office, label="test"), year=None
+        )
+
+
+def test_rows_built_unvalidated_equal_validated_ones(
+    client: TestClient, db: Session, engine: Engine
+) -> None:
     """The report builds its rows without validating them again (their SQL columns hold the
     fields' types): each equals, and dumps like, the row validation would build."""
     _conversions(client, db)
-    report = reports.conversion_report(
-        db, Principal(role=Role.academic_office, label="test"), year=None
-    )
+    report = _whole_report(engine)
 
     assert len(report.rows) == 3
     for row in report.rows:
@@ -95,6 +109,41 @@ def test_rows_built_unvalidated_equal_validated_ones(client: TestClient, db: Ses
         assert row == validated
         assert row.model_dump_json() == validated.model_dump_json()
         assert isinstance(row.level, Level) and isinstance(row.mode, ConversionMode)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+def test_the_json_is_written_chunk_by_chunk_as_the_whole_report(
+    client: TestClient, db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """The rows are read from the cursor a chunk at a time and written as they come (the
+    answer's memory does not grow with them); the body is the whole report's JSON, the counts
+    those of the rows written."""
+    _conversions(client, db)
+    whole = _whole_report(engine)
+    monkeypatch.setattr(reports, "EXPORT_CHUNK_ROWS", chunk)
+
+    response = client.get(URL, headers=office(db))
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert "content-length" not in response.headers  # streamed
+    body = response.json()
+    assert body == whole.model_dump(mode="json")
+    assert list(body) == list(ConversionReport.model_fields)
+    assert len(body["rows"]) == body["conversions"] == 3
+    assert body["credits"] == "10.0"
+
+
+def test_a_report_without_rows_is_an_empty_list(client: TestClient, db: Session) -> None:
+    body = client.get(URL, params={"year": 2001}, headers=office(db)).json()
+    assert body == {
+        "year": 2001,
+        "rows": [],
+        "per_rule": [],
+        "per_course": [],
+        "conversions": 0,
+        "credits": "0.0",
+    }
 
 
 @pytest.mark.usefixtures("chinese")
