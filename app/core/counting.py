@@ -53,7 +53,7 @@ def picked_page(
     as a hash and sorted: the whole tail of the list read for one page. The caller orders and
     limits the narrowed statement again (the joins keep each picked row once)."""
     base = _first_table(statement)
-    if base is None or not all(_reads_only(term, base) for term in order):
+    if base is None or not all(_reads_only(_clause(term), base) for term in order):
         return None
     keys = list(base.primary_key.columns)
     if len(keys) != 1:
@@ -114,6 +114,13 @@ def _first_table(statement: Select[Any]) -> Table | None:
     if where is not None and not _reads_only(where, base):
         return None
     return base
+
+
+def _clause(term: Any) -> Any:
+    """The SQL expression of an order term given as a mapped attribute (``Teacher.staff_no``)
+    or as an expression already."""
+    clause = getattr(term, "__clause_element__", None)
+    return clause() if clause is not None else term
 
 
 def _plain(element: Any) -> Any:

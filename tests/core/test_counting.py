@@ -19,8 +19,11 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlmodel import col
 
+from app.applications.models import PilotTeacher
 from app.core.counting import _base_rows, counted_rows, picked_page
+from app.reference.models import Teacher
 
 meta = MetaData()
 parent = Table("count_probe_parent", meta, Column("id", Integer, primary_key=True))
@@ -159,3 +162,11 @@ def test_anything_else_is_paged_as_written(case: str) -> None:
 def test_a_page_ordered_by_a_joined_table_is_paged_as_written() -> None:
     statement = ON_FIRST_TABLE["inner join along a foreign key never null"]
     assert picked_page(statement, [parent.c.id, child.c.id], 2, 1) is None
+
+
+def test_an_order_by_a_mapped_attribute_of_a_joined_table_is_paged_as_written() -> None:
+    statement = select(PilotTeacher, Teacher).join(
+        Teacher, col(Teacher.id) == PilotTeacher.teacher_id
+    )
+    assert picked_page(statement, [Teacher.staff_no, PilotTeacher.id], 2, 1) is None
+    assert picked_page(statement, [PilotTeacher.teacher_id, PilotTeacher.id], 2, 1) is not None
