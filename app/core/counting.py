@@ -20,6 +20,7 @@ version is pinned, and ``tests/core/test_counting.py`` fails if they change mean
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Index, Table, UniqueConstraint, func, inspect, select
@@ -40,18 +41,34 @@ def counted_rows(statement: Select[Any], limit: int | None) -> Select[Any]:
     return select(func.count()).select_from(rows.subquery())
 
 
+@dataclass(frozen=True)
+class PickedPage:
+    """A page's rows chosen on a statement's first table: run :attr:`ids`, then read the
+    statement narrowed to them (:meth:`narrowed`)."""
+
+    ids: Select[Any]
+    """The ids of the page's rows, in order: an index range with a limit on the first table."""
+    key: Column[Any]
+
+    def narrowed(self, statement: Select[Any], ids: Sequence[Any]) -> Select[Any]:
+        """``statement`` reading only the rows of ``ids`` (its order and limit still to add)."""
+        return statement.where(self.key.in_(ids))
+
+
 def picked_page(
     statement: Select[Any], order: Sequence[Any], limit: int, offset: int
-) -> Select[Any] | None:
-    """``statement`` narrowed to the rows of one page (``limit`` rows past ``offset`` in
-    ``order``) picked from its first table alone, or None when its joins or its WHERE may
-    change which rows there are, or ``order`` reads another table.
+) -> PickedPage | None:
+    """How to read one page of ``statement`` (``limit`` rows past ``offset`` in ``order``) by
+    choosing its rows on the first table alone, or None when the joins or the WHERE may change
+    which rows there are, or ``order`` reads another table.
 
-    The ids are picked by an index range with a limit on the first table; only those rows are
-    joined. Without it, a deep page's key that sits among many rows of an equal first value
-    (every batch of a year starting on one day) was estimated by PostgreSQL as one row, joined
-    as a hash and sorted: the whole tail of the list read for one page. The caller orders and
-    limits the narrowed statement again (the joins keep each picked row once)."""
+    The ids are picked first, in a statement of their own; then only those rows are joined.
+    In one statement the database had to be trusted to start from the picked ids, and it did
+    not always: PostgreSQL estimated a deep key among many rows of an equal first value (every
+    batch of a year starting on one day) as one row, hash-joined and sorted the list's whole
+    tail; and past eight joined tables (its ``join_collapse_limit``) it keeps the joins in
+    the order written and applied ``IN (subquery)`` last, after joining 100,000 credit records
+    (250 ms for a page at offset 13,500; by ids first, a few ms)."""
     base = _first_table(statement)
     if base is None or not all(_reads_only(_clause(term), base) for term in order):
         return None
@@ -62,8 +79,7 @@ def picked_page(
     ids = select(keys[0]).select_from(base)
     if where is not None:
         ids = ids.where(where)
-    ids = ids.order_by(*order).limit(limit).offset(offset)
-    return statement.where(keys[0].in_(ids.scalar_subquery()))
+    return PickedPage(ids.order_by(*order).limit(limit).offset(offset), keys[0])
 
 
 def _base_rows(statement: Select[Any]) -> Select[Any] | None:

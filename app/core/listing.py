@@ -225,7 +225,8 @@ class Listing(Generic[F, T]):
             # A deep page: its rows picked on the first table alone, then joined.
             picked = picked_page(statement, self.order, page.limit + 1, offset)
             if picked is not None:
-                statement, offset = picked, 0
+                ids = _core(session, picked.ids).scalars().all()
+                statement, offset = picked.narrowed(statement, ids), 0
         statement = self._read_columns(statement)
         width = len(self.item_columns or statement.column_descriptions)
         keys = [expression for expression, _descending in terms or ()]

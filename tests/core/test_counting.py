@@ -150,7 +150,9 @@ def test_a_page_picked_on_the_first_table_is_the_page_as_written(
     assert picked is not None
     with probe.connect() as connection:
         written = connection.execute(statement.order_by(*ORDER).limit(limit).offset(offset))
-        shortcut = connection.execute(picked.order_by(*ORDER).limit(limit))
+        ids = connection.execute(picked.ids).scalars().all()
+        narrowed = picked.narrowed(statement, ids)
+        shortcut = connection.execute(narrowed.order_by(*ORDER).limit(limit))
         assert [*shortcut] == [*written]
 
 
