@@ -107,6 +107,13 @@ class StreamedReport(Generic[S]):
         for batch in self.batches:
             yield from batch
 
+    def drained(self) -> S:
+        """The summary once every item has been read and let go (its figures without its
+        list)."""
+        for _batch in self.batches:
+            pass
+        return self.summary()
+
     def json(self) -> StreamingResponse:
         """The report as the JSON its model would write, the list written batch by batch."""
         return StreamingResponse(self.json_chunks(), media_type="application/json")

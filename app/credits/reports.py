@@ -251,12 +251,21 @@ def conversion_report(
 
 
 def whole_conversion_report(
-    session: Session, principal: Principal, *, year: int | None, pilot_year: int | None = None
+    session: Session,
+    principal: Principal,
+    *,
+    year: int | None,
+    pilot_year: int | None = None,
+    rows: bool = True,
 ) -> ConversionReport:
-    """:func:`conversion_report` with every row in hand (the year's workbook)."""
+    """:func:`conversion_report` in hand, as one model (the year's report): with every row,
+    or, ``rows=False``, its counts alone (the rows read and let go: the workbook shows the
+    counts, and its memory then does not grow with the conversions)."""
     streamed = conversion_report(session, principal, year=year, pilot_year=pilot_year)
-    rows = list(streamed.items())
-    return streamed.summary().model_copy(update={"rows": rows})
+    if not rows:
+        return streamed.drained()
+    every = list(streamed.items())
+    return streamed.summary().model_copy(update={"rows": every})
 
 
 # --- for the annual evaluation ---------------------------------------------------------------

@@ -64,7 +64,12 @@ def reports_year(
     credit conversions with `pilot_year`, evaluations, meetings); `format=json` gives the same
     content as one document. Academic office, auditors and admins; others get 403."""
     report = service.year_report(
-        session, principal, year=year, today=today, school=settings.school_name
+        session,
+        principal,
+        year=year,
+        today=today,
+        school=settings.school_name,
+        conversion_rows=format == YearFormat.json,
     )
     if format == YearFormat.json:
         return report

@@ -38,9 +38,16 @@ def require_reader(principal: Principal) -> None:
 
 
 def year_report(
-    session: Session, principal: Principal, *, year: int, today: date, school: str
+    session: Session,
+    principal: Principal,
+    *,
+    year: int,
+    today: date,
+    school: str,
+    conversion_rows: bool = True,
 ) -> YearReport:
-    """Every area of ``year`` as its own report answers it."""
+    """Every area of ``year`` as its own report answers it; the credit bank's conversions
+    one by one too unless ``conversion_rows`` is False (the workbook shows their counts)."""
     require_reader(principal)
     since = date(year, 1, 1)
     statement = committee.MEETINGS.scoped(session, principal, MeetingFilters(date_from=since))
@@ -79,7 +86,9 @@ def year_report(
                 session, principal, year=year, group_by=FundingGroupBy.category
             ),
         ),
-        credits=credits.whole_conversion_report(session, principal, year=None, pilot_year=year),
+        credits=credits.whole_conversion_report(
+            session, principal, year=None, pilot_year=year, rows=conversion_rows
+        ),
         evaluation=evaluations.year_run(session, principal, year),
         meetings=committee.meeting_publics(session, list(meetings)),
     )

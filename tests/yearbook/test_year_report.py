@@ -3,17 +3,20 @@ per area, each with a native chart, whose every figure is the one the area's own
 answers; format=json the same content."""
 
 import io
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from app.core.roles import Role
+from app.core.roles import Principal, Role
 from app.demo.loader import load_demo
+from app.yearbook.service import year_report
 from tests.reference.factories import headers_for, office
 
 
@@ -158,6 +161,27 @@ def test_json_is_the_same_content_as_one_document(client: TestClient, demo: dict
     assert document["credits"] == credits.json()
     assert len(document["evaluation"]["evaluations"]) == 32
     assert len(document["meetings"]) == 1
+
+
+def test_the_workbook_reads_the_conversions_counts_without_holding_their_rows(
+    client: TestClient, demo: dict[str, str], engine: Engine
+) -> None:
+    """The workbook shows the credit bank's counts, so its report reads the conversions and
+    lets them go (memory that does not grow with them); the counts are the JSON's."""
+    document = client.get("/api/v1/reports/year?year=2022&format=json", headers=demo).json()
+    assert document["credits"]["rows"]
+    with Session(engine) as session:
+        counted = year_report(
+            session,
+            Principal(role=Role.academic_office, label="test"),
+            year=2022,
+            today=date(2026, 12, 1),
+            school="test",
+            conversion_rows=False,
+        ).credits
+    assert counted.rows == []
+    whole = document["credits"]
+    assert counted.model_dump(mode="json") == {**whole, "rows": []}
 
 
 def test_the_workbook_speaks_english_on_request(client: TestClient, demo: dict[str, str]) -> None:
