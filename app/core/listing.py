@@ -220,13 +220,13 @@ class Listing(Generic[F, T]):
             statement = statement.where(_past(terms, after.key))
         else:
             total = _total(session, statement, None if count else COUNT_LIMIT)
-        offset = page.offset
+        offset, found = page.offset, None
         if cursor is not None or offset:
             # A deep page: its rows picked on the first table alone, then joined.
             picked = picked_page(statement, self.order, page.limit + 1, offset)
             if picked is not None:
                 ids = _core(session, picked.ids).scalars().all()
-                statement, offset = picked.narrowed(statement, ids), 0
+                statement, offset, found = picked.narrowed(statement, ids), 0, len(ids)
         statement = self._read_columns(statement)
         width = len(self.item_columns or statement.column_descriptions)
         keys = [expression for expression, _descending in terms or ()]
@@ -239,7 +239,9 @@ class Listing(Generic[F, T]):
             rows = session.execute(window).all()  # entities, and the keys beside them
         else:
             rows = session.exec(window).all()
-        more = len(rows) > page.limit
+        # Whether rows follow: from the picked ids when there are some (a row deleted between
+        # the two statements must not end the walk early).
+        more = (found if found is not None else len(rows)) > page.limit
         rows = rows[: page.limit]
         following = None
         if keys:
