@@ -447,64 +447,78 @@ def run_import(
     if kind.read_by:
         return _read_only_report(kind, file_name, content, dry_run=dry_run)
     with collector_paused():
-        if options is None and kind.options is not None:
-            options = kind.options()
-        rows = read_rows(file_name, content)
-        header = _find_header(kind, rows)
-        errors = _Errors()
-        parsed = _parse_rows(kind, rows, header, errors)
-        key_header = rows[header.index][header.positions[kind.key]].strip()
-        keys = _keys(kind, parsed, options)
-        _refuse_duplicate_keys(kind, parsed, keys, key_header, errors)
+        # The rows are freed as _import returns, before the collector is back: else its first
+        # collection would walk every one of them, to free nothing (12-18 ms of CPU for
+        # 50,000 students).
+        return _import(session, principal, kind, file_name, content, dry_run, options)
 
-        _lock_kind(session, kind)
-        plan = kind.prepare(session, principal)
-        plan.options = options
-        changes = _compare(kind, plan, principal, parsed, keys, key_header, errors)
-        report = ImportReport(
-            kind=kind.name,
-            file_name=file_name,
-            dry_run=dry_run,
-            written=False,
-            rows=len(parsed),
-            created=len(changes.creates),
-            updated=len(changes.updates),
-            unchanged=changes.unchanged,
-            ignored_columns=header.ignored,
-            errors=errors.items,
-            errors_total=errors.total,
-            **plan.report,
-        )
-        if errors.total or dry_run:
-            if errors.total == 0:
-                report.also_created = _would_create(plan)
-            session.rollback()
-            return report
 
-        changed = _changed_ids(
-            session, kind, changes, _write(session, principal, kind, plan, changes)
-        )
-        report.also_created = dict(plan.also_created)
-        batch = ImportBatch(
-            kind=kind.name,
-            file_name=file_name[:255],
-            sha256=hashlib.sha256(content).hexdigest(),
-            rows=report.rows,
-            created=report.created,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            actor=principal.label,
-            actor_user_id=principal.user_id,
-            actor_api_key_id=principal.api_key_id,
-        )
-        session.add(batch)
-        session.flush()
-        extra = {"also_created": report.also_created, **changed}
-        record_row(session, principal, batch, "import_batch", action="import", extra=extra)
-        session.commit()
-        report.written = True
-        report.batch_id = batch.id
+def _import(
+    session: Session,
+    principal: Principal,
+    kind: ImportKind,
+    file_name: str,
+    content: bytes,
+    dry_run: bool,
+    options: BaseModel | None,
+) -> ImportReport:
+    """``run_import``'s work, while the collector is paused."""
+    if options is None and kind.options is not None:
+        options = kind.options()
+    rows = read_rows(file_name, content)
+    header = _find_header(kind, rows)
+    errors = _Errors()
+    parsed = _parse_rows(kind, rows, header, errors)
+    key_header = rows[header.index][header.positions[kind.key]].strip()
+    keys = _keys(kind, parsed, options)
+    _refuse_duplicate_keys(kind, parsed, keys, key_header, errors)
+
+    _lock_kind(session, kind)
+    plan = kind.prepare(session, principal)
+    plan.options = options
+    changes = _compare(kind, plan, principal, parsed, keys, key_header, errors)
+    report = ImportReport(
+        kind=kind.name,
+        file_name=file_name,
+        dry_run=dry_run,
+        written=False,
+        rows=len(parsed),
+        created=len(changes.creates),
+        updated=len(changes.updates),
+        unchanged=changes.unchanged,
+        ignored_columns=header.ignored,
+        errors=errors.items,
+        errors_total=errors.total,
+        **plan.report,
+    )
+    if errors.total or dry_run:
+        if errors.total == 0:
+            report.also_created = _would_create(plan)
+        session.rollback()
         return report
+
+    changed = _changed_ids(session, kind, changes, _write(session, principal, kind, plan, changes))
+    report.also_created = dict(plan.also_created)
+    batch = ImportBatch(
+        kind=kind.name,
+        file_name=file_name[:255],
+        sha256=hashlib.sha256(content).hexdigest(),
+        rows=report.rows,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        actor=principal.label,
+        actor_user_id=principal.user_id,
+        actor_api_key_id=principal.api_key_id,
+    )
+    session.add(batch)
+    session.flush()
+    extra = {"also_created": report.also_created, **changed}
+    record_row(session, principal, batch, "import_batch", action="import", extra=extra)
+    session.commit()
+    report.written = True
+    report.batch_id = batch.id
+    return report
 
 
 @dataclass
