@@ -67,7 +67,11 @@ def known(found: Mapping[Any, T], value: Any, column: str, unknown: str, **param
 def optional(cells: dict[str, Any], *keys: str) -> dict[str, Any]:
     """The values of the optional columns ``keys`` the file has, an empty cell as None; a
     column the file lacks is left out, so the stored value stays."""
-    return {key: cells[key] or None for key in keys if key in cells}
+    found: dict[str, Any] = {}
+    for key in keys:  # not a comprehension: that is a call of its own per row on Python 3.11
+        if key in cells:
+            found[key] = cells[key] or None
+    return found
 
 
 def cell_or_option(cells: dict[str, Any], options: Any, name: str) -> int | None:
@@ -916,7 +920,8 @@ def _plain_rows(
     if sorted(order) != sorted(columns):
         return None
     values = list(map(_picker(order), rows))
-    if not set(map(type, itertools.chain.from_iterable(values))) <= set(_PLAIN_TYPES):
+    types = set().union(*(map(type, column) for column in zip(*values, strict=True)))
+    if not types <= set(_PLAIN_TYPES):
         return None
     return values
 
