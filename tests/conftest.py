@@ -1,11 +1,14 @@
-"""Test fixtures: one database per run, built by Alembic, emptied after every test.
+"""Test fixtures: one database per run (per pytest-xdist worker), built by Alembic, emptied
+after every test.
 
 The suite runs on SQLite by default and on PostgreSQL when ``ONEX_TEST_DATABASE_URL`` names one
-(``make test`` does both).
+(``make test`` does both); with ``-n N`` each worker on PostgreSQL migrates a database of its own
+beside the named one (``onex_test_gw0``, …), dropped when it ends.
 """
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +37,37 @@ def _test_database_url_hint() -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("ONEX_TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    elif worker:
+        # Under pytest-xdist (`-n 2`) each worker has a database of its own next to the named
+        # one: sharing it, the workers raced to migrate it and emptied it under each other.
+        with _own_database(url, worker) as url:
+            upgrade_to_head(url)
+            yield url
+        return
     upgrade_to_head(url)
-    return url
+    yield url
+
+
+@contextmanager
+def _own_database(url: str, worker: str) -> Iterator[str]:
+    """A fresh database ``<name>_<worker>`` on the server of ``url``, dropped afterwards."""
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield base.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(autouse=True)
