@@ -238,8 +238,9 @@ def reports_credit_conversions(
     certificate, level, organisation, certificate number, issue date, course, credits, mode,
     approval date — and the counts per rule and per course. CSV/XLSX give the rows. `year` is
     the approval year; `pilot_year` keeps the certificates of that year's pilots (the year's
-    report counts by it). Academic office, auditors and admins; a college manager their
-    college's students."""
+    report counts by it). The answer is written as its rows are read (chunked, no
+    `Content-Length`), whatever the format. Academic office, auditors and admins; a college
+    manager their college's students."""
     report = reports.conversion_report(session, principal, year=year, pilot_year=pilot_year)
     return report_response(
         report,
