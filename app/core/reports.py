@@ -8,10 +8,12 @@ The XLSX has a title row naming the report, its year and its filters, and its to
 the CSV is the plain table (header row first) a script reads.
 """
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import Enum
 from functools import cache
 from typing import Any, Generic, TypeVar
+from uuid import uuid4
 
 import sqlalchemy as sa
 from fastapi.responses import StreamingResponse
@@ -86,21 +88,22 @@ def report_response(
 
 
 class StreamedReport(Generic[S]):
-    """A report whose one long list, ``field``, is written as it is read, in constant memory
-    at any size: its items come in ``batches`` (a server-side cursor's chunks, read once);
-    ``summary()`` is the report with that list empty, whose other fields may add up the items
-    read so far (it is called at the start, for the fields before the list, which must not
-    depend on the items, and again once every item has been read, for those after it)."""
+    """A report whose one long list is written as it is read, in constant memory at any size:
+    its items come in ``batches`` (a server-side cursor's chunks, read once); ``summary()`` is
+    the report with that list empty, whose other fields may add up the items read so far (it
+    is called at the start, for the fields before the list, which must not depend on the
+    items, and again once every item has been read, for those after it). ``path`` names the
+    list: ``("rows",)``, or ``("credits", "rows")`` inside a part of the report."""
 
     def __init__(
         self,
         batches: Iterator[Sequence[BaseModel]],
         summary: Callable[[], S],
-        field: str,
+        path: tuple[str, ...],
     ) -> None:
         self.batches = batches
         self.summary = summary
-        self.field = field
+        self.path = path
 
     def items(self) -> Iterator[BaseModel]:
         """The list's items, one by one (for a download, or a caller that wants them all)."""
@@ -119,21 +122,30 @@ class StreamedReport(Generic[S]):
         return StreamingResponse(self.json_chunks(), media_type="application/json")
 
     def json_chunks(self) -> Iterator[bytes]:
-        """The JSON's bytes: the summary's fields before the list, the list a batch at a time
-        (each batch serialised at once), then the fields after it."""
-        empty = f'"{self.field}":[]'.encode()
-        opening = self.summary()
-        head = opening.model_dump_json(by_alias=True).encode()
-        annotation: Any = type(opening).model_fields[self.field].annotation
-        items = _adapter(annotation)
-        yield head[: head.index(empty)] + f'"{self.field}":['.encode()
+        """The JSON's bytes: the report's fields before the list, the list a batch at a time
+        (each batch serialised at once), then the fields after it. The list's place is found
+        by a marker put there, which no other value can hold."""
+        marker = f'"onex-list-{uuid4().hex}"'.encode()
+        head, items = self._marked(self.summary(), marker)
+        yield head[: head.index(marker)] + b"["
         separator = b""
         for batch in self.batches:
             if batch:
                 yield separator + items.dump_json(batch, by_alias=True)[1:-1]
                 separator = b","
-        tail = self.summary().model_dump_json(by_alias=True).encode()
-        yield b"]" + tail[tail.index(empty) + len(empty) :]
+        tail, _items = self._marked(self.summary(), marker)
+        yield b"]" + tail[tail.index(marker) + len(marker) :]
+
+    def _marked(self, report: BaseModel, marker: bytes) -> tuple[bytes, TypeAdapter[Any]]:
+        """``report``'s JSON with ``marker`` where the list is, and the list's serialiser."""
+        whole = report.model_dump(mode="json", by_alias=True)
+        part, model = whole, report
+        for name in self.path[:-1]:
+            part, model = part[name], getattr(model, name)
+        part[self.path[-1]] = json.loads(marker)
+        annotation: Any = type(model).model_fields[self.path[-1]].annotation
+        text = json.dumps(whole, ensure_ascii=False, separators=(",", ":"))
+        return text.encode(), _adapter(annotation)
 
 
 @cache

@@ -247,25 +247,7 @@ def conversion_report(
                 rows = [_report_row(row) for row in found]
             yield rows
 
-    return StreamedReport(batches(), lambda: tally.report(year), "rows")
-
-
-def whole_conversion_report(
-    session: Session,
-    principal: Principal,
-    *,
-    year: int | None,
-    pilot_year: int | None = None,
-    rows: bool = True,
-) -> ConversionReport:
-    """:func:`conversion_report` in hand, as one model (the year's report): with every row,
-    or, ``rows=False``, its counts alone (the rows read and let go: the workbook shows the
-    counts, and its memory then does not grow with the conversions)."""
-    streamed = conversion_report(session, principal, year=year, pilot_year=pilot_year)
-    if not rows:
-        return streamed.drained()
-    every = list(streamed.items())
-    return streamed.summary().model_copy(update={"rows": every})
+    return StreamedReport(batches(), lambda: tally.report(year), ("rows",))
 
 
 # --- for the annual evaluation ---------------------------------------------------------------

@@ -64,18 +64,13 @@ def reports_year(
     credit conversions with `pilot_year`, evaluations, meetings); `format=json` gives the same
     content as one document. Academic office, auditors and admins; others get 403."""
     report = service.year_report(
-        session,
-        principal,
-        year=year,
-        today=today,
-        school=settings.school_name,
-        conversion_rows=format == YearFormat.json,
+        session, principal, year=year, today=today, school=settings.school_name
     )
     if format == YearFormat.json:
-        return report
+        return report.json()
     filename = f"year-report-{year}"
     return Response(
-        workbook_bytes(report),
+        workbook_bytes(report.drained()),
         media_type=XLSX_MEDIA_TYPE,
         headers=attachment(filename, ExportFormat.xlsx),
     )

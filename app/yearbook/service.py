@@ -10,6 +10,7 @@ from app.committee.models import MeetingFilters
 from app.core.errors import Forbidden
 from app.core.i18n import _
 from app.core.labels import label
+from app.core.reports import StreamedReport
 from app.core.roles import READ_ALL, Principal
 from app.core.types import utcnow
 from app.credits import reports as credits
@@ -38,57 +39,59 @@ def require_reader(principal: Principal) -> None:
 
 
 def year_report(
-    session: Session,
-    principal: Principal,
-    *,
-    year: int,
-    today: date,
-    school: str,
-    conversion_rows: bool = True,
-) -> YearReport:
-    """Every area of ``year`` as its own report answers it; the credit bank's conversions
-    one by one too unless ``conversion_rows`` is False (the workbook shows their counts)."""
+    session: Session, principal: Principal, *, year: int, today: date, school: str
+) -> StreamedReport[YearReport]:
+    """Every area of ``year`` as its own report answers it. The credit bank's conversions come
+    one by one as the answer is written (:class:`StreamedReport`): the JSON streams them, the
+    workbook reads them for their counts (``drained()``); so the year's report does not hold a
+    province's conversions in memory."""
     require_reader(principal)
     since = date(year, 1, 1)
     statement = committee.MEETINGS.scoped(session, principal, MeetingFilters(date_from=since))
     meetings = session.exec(statement.order_by(*committee.MEETINGS.order)).all()
-    return YearReport(
-        cover=Cover(
-            school=school,
-            year=year,
-            generated_at=utcnow(),
-            as_of=today,
-            filters={
-                _("Pilots"): _("the {year} pilots approved or closed, per pilot", year=year),
-                _("Teachers"): _(
-                    "the {year} pilots; trainer certificates valid on {today}",
-                    year=year,
-                    today=today.isoformat(),
-                ),
-                _("Funds"): _(
-                    "the funds of fiscal year {year}, per fund and per category", year=year
-                ),
-                _("Credit bank"): _(
-                    "approved conversions (not reversed) of certificates from the {year} pilots",
-                    year=year,
-                ),
-                _("Evaluation"): _("the {year} evaluations and their ranking", year=year),
-                _("Expert committee"): _(
-                    "meetings and decisions from {since} on", since=since.isoformat()
-                ),
-            },
-        ),
-        pilots=exams.funnel(session, principal, year=year, group_by=FunnelGroupBy.application),
-        teachers=trainings.coverage_report(session, principal, today=today, year=year),
-        funds=Funds(
-            by_source=funding.report(session, principal, year=year, group_by=FundingGroupBy.source),
-            by_category=funding.report(
-                session, principal, year=year, group_by=FundingGroupBy.category
+    cover = Cover(
+        school=school,
+        year=year,
+        generated_at=utcnow(),
+        as_of=today,
+        filters={
+            _("Pilots"): _("the {year} pilots approved or closed, per pilot", year=year),
+            _("Teachers"): _(
+                "the {year} pilots; trainer certificates valid on {today}",
+                year=year,
+                today=today.isoformat(),
             ),
-        ),
-        credits=credits.whole_conversion_report(
-            session, principal, year=None, pilot_year=year, rows=conversion_rows
-        ),
-        evaluation=evaluations.year_run(session, principal, year),
-        meetings=committee.meeting_publics(session, list(meetings)),
+            _("Funds"): _("the funds of fiscal year {year}, per fund and per category", year=year),
+            _("Credit bank"): _(
+                "approved conversions (not reversed) of certificates from the {year} pilots",
+                year=year,
+            ),
+            _("Evaluation"): _("the {year} evaluations and their ranking", year=year),
+            _("Expert committee"): _(
+                "meetings and decisions from {since} on", since=since.isoformat()
+            ),
+        },
     )
+    pilots = exams.funnel(session, principal, year=year, group_by=FunnelGroupBy.application)
+    teachers = trainings.coverage_report(session, principal, today=today, year=year)
+    funds = Funds(
+        by_source=funding.report(session, principal, year=year, group_by=FundingGroupBy.source),
+        by_category=funding.report(session, principal, year=year, group_by=FundingGroupBy.category),
+    )
+    evaluation = evaluations.year_run(session, principal, year)
+    meeting_list = committee.meeting_publics(session, list(meetings))
+    # Last: its rows are read from a cursor while the answer is written.
+    conversions = credits.conversion_report(session, principal, year=None, pilot_year=year)
+
+    def summary() -> YearReport:
+        return YearReport(
+            cover=cover,
+            pilots=pilots,
+            teachers=teachers,
+            funds=funds,
+            credits=conversions.summary(),
+            evaluation=evaluation,
+            meetings=meeting_list,
+        )
+
+    return StreamedReport(conversions.batches, summary, ("credits", "rows"))

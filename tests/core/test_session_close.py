@@ -22,6 +22,8 @@ def test_no_connection_stays_checked_out_after_a_request(
         ("GET", "/api/v1/students", None, 200),
         ("GET", "/api/v1/students?format=csv", None, 200),
         ("GET", "/api/v1/reports/credit-conversions", None, 200),  # JSON streamed from a cursor
+        ("GET", "/api/v1/reports/year?year=2022&format=json", None, 200),  # the same, inside
+        ("GET", "/api/v1/reports/year?year=2022", None, 200),  # the workbook: counts only
         ("GET", f"/api/v1/colleges/{college.id}", None, 200),
         ("GET", "/api/v1/colleges/999999", None, 404),
         ("POST", "/api/v1/colleges", {"name": "连接归还学院"}, 201),

@@ -15,7 +15,9 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from app.core.roles import Principal, Role
+from app.credits import reports as credit_reports
 from app.demo.loader import load_demo
+from app.yearbook.models import YearReport
 from app.yearbook.service import year_report
 from tests.reference.factories import headers_for, office
 
@@ -177,11 +179,27 @@ def test_the_workbook_reads_the_conversions_counts_without_holding_their_rows(
             year=2022,
             today=date(2026, 12, 1),
             school="test",
-            conversion_rows=False,
-        ).credits
-    assert counted.rows == []
+        ).drained()
+    assert counted.credits.rows == []
     whole = document["credits"]
-    assert counted.model_dump(mode="json") == {**whole, "rows": []}
+    assert counted.credits.model_dump(mode="json") == {**whole, "rows": []}
+
+
+def test_the_json_streams_the_conversions_inside_the_document(
+    client: TestClient, demo: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """format=json writes the credit bank's conversions as they are read (chunked, a chunk of
+    one row at a time here), inside the one document, the same as the report's own."""
+    monkeypatch.setattr(credit_reports, "EXPORT_CHUNK_ROWS", 1)
+    response = client.get("/api/v1/reports/year?year=2022&format=json", headers=demo)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert "content-length" not in response.headers
+    document = response.json()
+    assert list(document) == list(YearReport.model_fields)
+    credits = client.get("/api/v1/reports/credit-conversions?pilot_year=2022", headers=demo)
+    assert document["credits"] == credits.json()
+    assert document["credits"]["rows"]
 
 
 def test_the_workbook_speaks_english_on_request(client: TestClient, demo: dict[str, str]) -> None:
