@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from app.applications.admission import admitting
 from app.applications.models import (
     MAX_CORE_COURSES,
     MIN_CORE_COURSES,
@@ -59,7 +60,6 @@ from app.reference.models import (
     CourseMajor,
     Level,
     Major,
-    Student,
     Teacher,
 )
 from app.reference.service import check_majors, require_college_writer
@@ -125,23 +125,7 @@ def visible(statement: Any, principal: Principal) -> Any:
         )
     if role == Role.student:
         student = principal.student_id or -1
-        return statement.where(
-            col(PilotApplication.status).in_(DECIDED),
-            col(PilotApplication.id).in_(
-                select(ApplicationMajor.application_id).where(
-                    col(ApplicationMajor.major_id).in_(
-                        select(Student.major_id).where(Student.id == student)
-                    )
-                )
-            ),
-            col(PilotApplication.id).in_(
-                select(ApplicationCohort.application_id).where(
-                    col(ApplicationCohort.cohort).in_(
-                        select(Student.cohort).where(Student.id == student)
-                    )
-                )
-            ),
-        )
+        return statement.where(col(PilotApplication.status).in_(DECIDED), admitting(student))
     if role == Role.evaluation_org:
         return statement.where(
             col(PilotApplication.status).in_(DECIDED),

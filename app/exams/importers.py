@@ -11,9 +11,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from app.applications.admission import Admission, admissions
 from app.applications.models import (
-    ApplicationCohort,
-    ApplicationMajor,
     ApplicationStatus,
     PilotApplication,
 )
@@ -42,7 +41,6 @@ from app.imports.engine import (
     ImportKind,
     Plan,
     RowRefused,
-    grouped,
     known,
     rows_by,
     stored_rows,
@@ -210,16 +208,13 @@ def _registrations_prepare(session: Session, principal: Principal) -> Plan:
         a.id: {"status": a.status, "headcount": a.headcount}
         for a in session.exec(select(PilotApplication)).all()
     }
-    majors = grouped(session, ApplicationMajor.application_id, ApplicationMajor.major_id)
-    cohorts = grouped(session, ApplicationCohort.application_id, ApplicationCohort.cohort)
     return Plan(
         existing=existing,
         lookups={
             "students": students,
             "sessions": _sessions(session),
             "applications": applications,
-            "majors": majors,
-            "cohorts": cohorts,
+            "admissions": admissions(session),
             "seats": seats,
             "counted": counted,
             "principal": principal,
@@ -266,25 +261,10 @@ def _registration_values(
                 status=label(application["status"]),
             )
         )
-    if student["major_id"] not in plan.lookups["majors"][application_id]:
-        names = plan.lookups["major_names"]
-        pilot = "、".join(sorted(names[m] for m in plan.lookups["majors"][application_id]))
-        missing.append(
-            _(
-                "major {major} is not among the pilot's majors ({pilot})",
-                major=names.get(student["major_id"]),
-                pilot=pilot,
-            )
-        )
-    if student["cohort"] not in plan.lookups["cohorts"][application_id]:
-        pilot = "、".join(f"{c}级" for c in sorted(plan.lookups["cohorts"][application_id]))
-        missing.append(
-            _(
-                "cohort {cohort}级 is not among the pilot's cohorts ({pilot})",
-                cohort=student["cohort"],
-                pilot=pilot,
-            )
-        )
+    admission: Admission = plan.lookups["admissions"][application_id]
+    missing += admission.problems(
+        student["major_id"], student["cohort"], plan.lookups["major_names"].get
+    )
     if missing:
         raise RowRefused(
             _(

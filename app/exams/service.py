@@ -10,9 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from app.applications.admission import admission, major_name
 from app.applications.models import (
-    ApplicationCohort,
-    ApplicationMajor,
     ApplicationStatus,
     PilotApplication,
 )
@@ -324,36 +323,9 @@ def eligibility_problems(
                 status=label(application.status),
             )
         )
-    majors = session.exec(
-        select(Major.id, Major.name)
-        .join(ApplicationMajor, col(ApplicationMajor.major_id) == Major.id)
-        .where(ApplicationMajor.application_id == application.id)
-        .order_by(col(Major.name))
-    ).all()
-    if student.major_id not in {m for m, _name in majors}:
-        own = session.get(Major, student.major_id)
-        problems.append(
-            _(
-                "the student's major {major} is not among the pilot's majors ({majors})",
-                major=own.name if own else student.major_id,
-                majors="、".join(n for _id, n in majors),
-            )
-        )
-    cohorts = sorted(
-        session.exec(
-            select(ApplicationCohort.cohort).where(
-                ApplicationCohort.application_id == application.id
-            )
-        ).all()
+    problems += admission(session, application.id or 0).problems(
+        student.major_id, student.cohort, major_name(session)
     )
-    if student.cohort not in cohorts:
-        problems.append(
-            _(
-                "the student's cohort {cohort}级 is not among the pilot's cohorts ({cohorts})",
-                cohort=student.cohort,
-                cohorts="、".join(f"{c}级" for c in cohorts),
-            )
-        )
     return problems
 
 

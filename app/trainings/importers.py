@@ -1,6 +1,5 @@
 """The ``teacher-trainings`` and ``training-enrollments`` import kinds, through the one engine."""
 
-from collections import defaultdict
 from datetime import date
 from typing import Any
 
@@ -8,9 +7,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col
 
+from app.applications.admission import Admission, admissions
 from app.applications.models import (
-    ApplicationCohort,
-    ApplicationMajor,
     ApplicationStatus,
     PilotApplication,
 )
@@ -419,20 +417,6 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
         ).all()
     )
     batches = {b_id: (hours, app_id, statuses[app_id]) for b_id, hours, app_id in batch_rows}
-    majors: dict[int, dict[int, str]] = defaultdict(dict)
-    colleges: dict[int, set[int]] = defaultdict(set)
-    for app_id, major_id, name, college_id in session.execute(
-        sa.select(  # type: ignore[call-overload]
-            ApplicationMajor.application_id, Major.id, Major.name, Major.college_id
-        ).join(Major, Major.id == ApplicationMajor.major_id)
-    ):
-        majors[app_id][major_id] = name
-        colleges[app_id].add(college_id)
-    cohorts: dict[int, set[int]] = defaultdict(set)
-    for app_id, cohort in session.execute(
-        sa.select(ApplicationCohort.application_id, ApplicationCohort.cohort)  # type: ignore[call-overload]
-    ):
-        cohorts[app_id].add(cohort)
     students = {
         s_no: (s_id, name, major_id, cohort)
         for s_id, s_no, name, major_id, cohort in session.execute(
@@ -445,9 +429,8 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
         existing=existing,
         lookups={
             "batches": batches,
-            "majors": majors,
-            "colleges": colleges,
-            "cohorts": cohorts,
+            "admissions": admissions(session),
+            "major_names": dict(session.execute(sa.select(Major.id, Major.name)).all()),  # type: ignore[call-overload]
             "students": students,
         },
     )
@@ -476,9 +459,10 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
             "培训批次",
             str(batch_id),
         )
-    if principal.role == Role.college_manager and principal.college_id not in plan.lookups[
-        "colleges"
-    ].get(app_id, set()):
+    if (
+        principal.role == Role.college_manager
+        and principal.college_id not in plan.lookups["admissions"][app_id].colleges
+    ):
         raise RowRefused(
             _(
                 "batch {batch_id} belongs to a pilot with no major of your college; a "
@@ -497,24 +481,8 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
         N_("unknown student number {student_no}"),
         student_no=student_no,
     )
-    majors: dict[int, str] = plan.lookups["majors"].get(app_id, {})
-    cohorts: set[int] = plan.lookups["cohorts"].get(app_id, set())
-    problems = []
-    if major_id not in majors:
-        problems.append(
-            _(
-                "the major is not one of the pilot's majors ({majors})",
-                majors="、".join(sorted(majors.values())),
-            )
-        )
-    if cohort not in cohorts:
-        problems.append(
-            _(
-                "cohort {cohort}级 is not one of the pilot's cohorts ({cohorts})",
-                cohort=cohort,
-                cohorts="、".join(f"{c}级" for c in sorted(cohorts)),
-            )
-        )
+    admission: Admission = plan.lookups["admissions"][app_id]
+    problems = admission.problems(major_id, cohort, plan.lookups["major_names"].get)
     if problems:
         raise RowRefused(
             _(

@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
+from app.applications.admission import admission, major_name
 from app.applications.models import (
-    ApplicationCohort,
     ApplicationMajor,
     ApplicationStatus,
     PilotApplication,
@@ -916,37 +916,9 @@ ENROLLMENTS = Listing(
 
 def eligibility_problem(session: Session, application_id: int, student: Student) -> str | None:
     """Why ``student`` may not train in the pilot (not its majors or cohorts), or None."""
-    majors = session.exec(
-        select(Major.id, Major.name)
-        .join(ApplicationMajor, col(ApplicationMajor.major_id) == Major.id)
-        .where(ApplicationMajor.application_id == application_id)
-        .order_by(col(Major.name))
-    ).all()
-    cohorts = sorted(
-        session.exec(
-            select(ApplicationCohort.cohort).where(
-                ApplicationCohort.application_id == application_id
-            )
-        ).all()
+    problems = admission(session, application_id).problems(
+        student.major_id, student.cohort, major_name(session)
     )
-    problems = []
-    if student.major_id not in {m_id for m_id, _name in majors}:
-        major = session.get(Major, student.major_id)
-        problems.append(
-            _(
-                "major {major} is not one of the pilot's majors ({majors})",
-                major=major.name if major else student.major_id,
-                majors="、".join(name for _id, name in majors),
-            )
-        )
-    if student.cohort not in cohorts:
-        problems.append(
-            _(
-                "cohort {cohort}级 is not one of the pilot's cohorts ({cohorts})",
-                cohort=student.cohort,
-                cohorts="、".join(f"{c}级" for c in cohorts),
-            )
-        )
     if not problems:
         return None
     return _(

@@ -140,12 +140,10 @@ def test_a_student_of_another_major_or_cohort_is_refused_with_the_reason(
 
     assert wrong_major.status_code == 422
     assert wrong_major.json()["code"] == "not_eligible"
-    assert "is not one of the pilot's majors" in wrong_major.json()["detail"]
+    assert "is not among the pilot's majors" in wrong_major.json()["detail"]
     assert major.name in wrong_major.json()["detail"]
     assert wrong_cohort.status_code == 422
-    assert (
-        "cohort 2020级 is not one of the pilot's cohorts (2021级)" in wrong_cohort.json()["detail"]
-    )
+    assert "cohort 2020级 is not among the pilot's cohorts (2021级)" in wrong_cohort.json()["detail"]
     assert db.exec(select(TrainingEnrollment)).all() == []
 
 

@@ -208,7 +208,8 @@ def test_enrollments_upload_refuses_ineligible_students_and_too_many_hours(
     )
     batch = make_batch(db, application, hours=16)
     make_student(db, major, student_no="S1", cohort=2021)
-    make_student(db, make_major(db), student_no="S2", cohort=2021)
+    other = make_major(db)
+    make_student(db, other, student_no="S2", cohort=2021)
     make_student(db, major, student_no="S3", cohort=2019)
     content = "学号,出勤学时\nS1,17\nS2,8\nS3,8\nS4,8\n".encode()
 
@@ -219,8 +220,8 @@ def test_enrollments_upload_refuses_ineligible_students_and_too_many_hours(
     assert response.status_code == 422
     reasons = [e["reason"] for e in response.json()["errors"]]
     assert "more than the batch's 16" in reasons[0]
-    assert "not one of the pilot's majors" in reasons[1]
-    assert "cohort 2019级 is not one of the pilot's cohorts" in reasons[2]
+    assert f"major {other.name} is not among the pilot's majors ({major.name})" in reasons[1]
+    assert "cohort 2019级 is not among the pilot's cohorts (2021级)" in reasons[2]
     assert "unknown student number S4" in reasons[3]
     assert db.exec(select(TrainingEnrollment)).all() == []
 
