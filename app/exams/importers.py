@@ -34,6 +34,15 @@ from app.exams.models import (
     IssuedCertificate,
     RegistrationStatus,
 )
+from app.exams.rules import (
+    certified_pass_problem,
+    full_problem,
+    headcount_problem,
+    held_problem,
+    paid_pass_problem,
+    pilot_problem,
+    window_problem,
+)
 from app.imports.cells import code, date_cell, decimal, integer, text, yes_no
 from app.imports.engine import (
     ChangedDuringImport,
@@ -236,31 +245,15 @@ def _registration_values(
             k: current[k] for k in ("session_id", "student_id", "application_id", "status", "live")
         }
     today: date = plan.lookups["today"]
-    if not exam["registration_opens"] <= today <= exam["registration_closes"]:
-        raise RowRefused(
-            _(
-                "registration for session {exam_id} is open from "
-                "{opens} to the end of {closes}; "
-                "today is {today}",
-                exam_id=exam["id"],
-                opens=exam["registration_opens"],
-                closes=exam["registration_closes"],
-                today=today,
-            ),
-            "考核ID",
-            str(exam["id"]),
-        )
+    closed = window_problem(
+        exam["id"], exam["registration_opens"], exam["registration_closes"], today
+    )
+    if closed:
+        raise RowRefused(closed, "考核ID", str(exam["id"]))
     application_id = exam["application_id"]
     application = plan.lookups["applications"][application_id]
-    missing = []
-    if application["status"] != ApplicationStatus.approved:
-        missing.append(
-            _(
-                "pilot application {application_id} is {status}",
-                application_id=application_id,
-                status=label(application["status"]),
-            )
-        )
+    not_approved = pilot_problem(application_id, application["status"])
+    missing = [not_approved] if not_approved else []
     admission: Admission = plan.lookups["admissions"][application_id]
     missing += admission.problems(
         student["major_id"], student["cohort"], plan.lookups["major_names"].get
@@ -276,27 +269,12 @@ def _registration_values(
             cells["student_no"],
         )
     seats: dict[int, int] = plan.lookups["seats"]
-    if seats[exam["id"]] >= exam["capacity"]:
-        raise RowRefused(
-            _(
-                "session {exam_id} is full: all {capacity} seats are taken",
-                exam_id=exam["id"],
-                capacity=exam["capacity"],
-            ),
-            "学号",
-            cells["student_no"],
-        )
     counted: set[int] = plan.lookups["counted"][application_id]
-    if student["id"] not in counted and len(counted) >= application["headcount"]:
-        raise RowRefused(
-            _(
-                "pilot application {application_id}'s headcount of {headcount} students is reached",
-                application_id=application_id,
-                headcount=application["headcount"],
-            ),
-            "学号",
-            cells["student_no"],
-        )
+    problem = full_problem(exam["id"], seats[exam["id"]], exam["capacity"])
+    if problem is None and student["id"] not in counted:
+        problem = headcount_problem(application_id, len(counted), application["headcount"])
+    if problem:
+        raise RowRefused(problem, "学号", cells["student_no"])
     seats[exam["id"]] += 1
     counted.add(student["id"])
     return {
@@ -495,18 +473,9 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
             "was not cancelled; results are recorded only for registrations"
         ),
     )
-    if plan.lookups["today"] < exam["exam_date"]:
-        raise RowRefused(
-            _(
-                "session {exam_id}'s exam is on {exam_date} (today is "
-                "{today}); results are recorded from the exam date on",
-                exam_id=exam["id"],
-                exam_date=exam["exam_date"],
-                today=plan.lookups["today"],
-            ),
-            "考核ID",
-            str(exam["id"]),
-        )
+    not_held = held_problem(exam["id"], exam["exam_date"], plan.lookups["today"])
+    if not_held:
+        raise RowRefused(not_held, "考核ID", str(exam["id"]))
     if registration["status"] == RegistrationStatus.absent:
         raise RowRefused(
             _(
@@ -519,26 +488,15 @@ def _result_values(plan: Plan, cells: dict[str, Any], principal: Principal) -> d
         )
     current = plan.existing.get((exam["id"], cells["student_no"]))
     if current is not None and current["passed"] and not cells["passed"]:
-        number = plan.lookups["certified"].get(current["id"])
-        if number is not None:
+        problem = certified_pass_problem(
+            plan.lookups["certified"].get(current["id"])
+        ) or paid_pass_problem(plan.lookups["subsidised"].get(current["id"]))
+        if problem:
             raise RowRefused(
                 _(
-                    "student {student_no} holds the valid certificate {number} for this "
-                    "result; revoke it before changing the result to not passed",
+                    "student {student_no}: {problem}",
                     student_no=cells["student_no"],
-                    number=number,
-                ),
-                "是否通过",
-                "否",
-            )
-        voucher = plan.lookups["subsidised"].get(current["id"])
-        if voucher is not None:
-            raise RowRefused(
-                _(
-                    "student {student_no}'s pass has the standing subsidy payment "
-                    "{voucher}; reverse the payment before changing the result to not passed",
-                    student_no=cells["student_no"],
-                    voucher=voucher,
+                    problem=problem,
                 ),
                 "是否通过",
                 "否",

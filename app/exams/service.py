@@ -12,7 +12,6 @@ from sqlmodel import Session, col, func, select
 
 from app.applications.admission import admission, major_name
 from app.applications.models import (
-    ApplicationStatus,
     PilotApplication,
 )
 from app.applications.service import approved_application
@@ -59,6 +58,15 @@ from app.exams.models import (
     ResultPublic,
     ResultPut,
     SessionStatus,
+)
+from app.exams.rules import (
+    certified_pass_problem,
+    full_problem,
+    headcount_problem,
+    held_problem,
+    paid_pass_problem,
+    pilot_problem,
+    window_problem,
 )
 from app.reference.models import Certificate, EvaluationOrg, Major, Student
 
@@ -314,15 +322,8 @@ def eligibility_problems(
     session: Session, application: PilotApplication, student: Student
 ) -> list[str]:
     """What keeps ``student`` out of ``application``'s exams; empty when eligible."""
-    problems = []
-    if application.status != ApplicationStatus.approved:
-        problems.append(
-            _(
-                "pilot application {id} is {status}, not approved",
-                id=application.id,
-                status=label(application.status),
-            )
-        )
+    problem = pilot_problem(application.id, application.status)
+    problems = [problem] if problem else []
     problems += admission(session, application.id or 0).problems(
         student.major_id, student.cohort, major_name(session)
     )
@@ -351,24 +352,6 @@ def _has_live_in_application(session: Session, application_id: int, student_id: 
         ).first()
         is not None
     )
-
-
-def window_problem(exam: ExamSession, today: date) -> str | None:
-    if today < exam.registration_opens:
-        return _(
-            "registration for session {id} opens on {opens}; today is {today}",
-            id=exam.id,
-            opens=exam.registration_opens,
-            today=today,
-        )
-    if today > exam.registration_closes:
-        return _(
-            "registration for session {id} closed at the end of {closes}; today is {today}",
-            id=exam.id,
-            closes=exam.registration_closes,
-            today=today,
-        )
-    return None
 
 
 def lock_session_and_application(
@@ -468,7 +451,7 @@ def check_registration(
 ) -> None:
     """Every rule for a new registration, with the session and application rows locked; the
     refusal names what is missing."""
-    problem = window_problem(exam, today)
+    problem = window_problem(exam.id, exam.registration_opens, exam.registration_closes, today)
     if problem:
         raise Conflict(
             _("Cannot register: {problem}", problem=problem),
@@ -506,27 +489,19 @@ def check_registration(
             code="already_registered",
             existing_id=existing,
         )
-    taken = live_in_session(session, exam.id or 0)
-    if taken >= exam.capacity:
+    problem = full_problem(exam.id, live_in_session(session, exam.id or 0), exam.capacity)
+    if problem:
         raise Conflict(
-            _(
-                "Session {id} is full: all {capacity} seats are taken",
-                id=exam.id,
-                capacity=exam.capacity,
-            ),
+            _("Cannot register: {problem}", problem=problem),
             code="session_full",
             capacity=exam.capacity,
         )
     if not _has_live_in_application(session, application.id or 0, student.id or 0):
         counted = _registered_students(session, application.id or 0)
-        if counted >= application.headcount:
+        problem = headcount_problem(application.id, counted, application.headcount)
+        if problem:
             raise Conflict(
-                _(
-                    "Pilot application {id}'s headcount of {headcount} students is reached "
-                    "across its sessions",
-                    id=application.id,
-                    headcount=application.headcount,
-                ),
+                _("Cannot register: {problem}", problem=problem),
                 code="headcount_reached",
                 headcount=application.headcount,
             )
@@ -716,7 +691,7 @@ def cancel(
     registration = lock_row(session, ExamRegistration, registration_id, N_("exam registration"))
     if registration.status != RegistrationStatus.registered:
         _refuse(registration, N_("cancel"), N_("registered"))
-    problem = window_problem(exam, today)
+    problem = window_problem(exam.id, exam.registration_opens, exam.registration_closes, today)
     if problem:
         raise InvalidState(
             _(
@@ -731,20 +706,8 @@ def cancel(
     return _move(session, principal, registration, RegistrationStatus.cancelled, "cancel")
 
 
-def exam_held_problem(exam: ExamSession, today: date) -> str | None:
-    if today < exam.exam_date:
-        return _(
-            "session {id}'s exam is on {exam_date} (today is {today}); absences and results "
-            "are recorded from the exam date on",
-            id=exam.id,
-            exam_date=exam.exam_date,
-            today=today,
-        )
-    return None
-
-
 def _require_exam_held(registration: ExamRegistration, exam: ExamSession, today: date) -> None:
-    problem = exam_held_problem(exam, today)
+    problem = held_problem(exam.id, exam.exam_date, today)
     if problem:
         raise InvalidState(
             _("Registration {id}: {problem}", id=registration.id, problem=problem),
@@ -846,16 +809,10 @@ def share_sessions(session: Session, session_ids: list[int]) -> None:
 
 def refuse_fail_of_paid_pass(session: Session, registration_id: int, result_id: int) -> None:
     voucher = standing_payments(session, [result_id]).get(result_id)
-    if voucher is not None:
+    problem = paid_pass_problem(voucher)
+    if problem:
         raise Conflict(
-            _(
-                "Registration {registration_id}'s pass has the standing subsidy payment "
-                "{voucher}; reverse the payment (红冲, POST "
-                "/api/v1/expenditures/{{id}}/reverse) before changing the result to not "
-                "passed",
-                registration_id=registration_id,
-                voucher=voucher,
-            ),
+            _("Registration {id}: {problem}", id=registration_id, problem=problem),
             code="subsidy_paid",
             voucher_no=voucher,
         )
@@ -880,14 +837,10 @@ def put_result(
     ).first()
     if result is not None and result.passed and not data.passed:
         number = valid_certificate_number(session, result.id or 0)
-        if number is not None:
+        problem = certified_pass_problem(number)
+        if problem:
             raise Conflict(
-                _(
-                    "Registration {registration_id}'s result has the valid certificate "
-                    "{number}; revoke it before changing the result to not passed",
-                    registration_id=registration_id,
-                    number=number,
-                ),
+                _("Registration {id}: {problem}", id=registration_id, problem=problem),
                 code="certificate_issued",
                 certificate_number=number,
             )

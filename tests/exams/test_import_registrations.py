@@ -68,7 +68,7 @@ def test_a_closed_window_unknown_student_and_wrong_name_are_named(
     response = upload(client, office(db), "exam-registrations", "r.xlsx", content, dry_run=True)
 
     reasons = [e["reason"] for e in response.json()["errors"]]
-    assert "to the end of" in reasons[0]
+    assert "closed at the end of" in reasons[0]
     assert "no student with number S-NOBODY" in reasons[1]
     assert "not 王五" in reasons[2]
     assert "no exam session with id 999" in reasons[3]

@@ -221,7 +221,7 @@ def test_today_is_the_calendar_date_in_the_schools_time_zone(utc: str, expected:
 
     from app.core.types import school_date
     from app.exams.models import ExamSession as Model
-    from app.exams.service import window_problem
+    from app.exams.rules import window_problem
 
     today = school_date(datetime.fromisoformat(utc), "Asia/Shanghai")
     exam = Model(
@@ -232,7 +232,8 @@ def test_today_is_the_calendar_date_in_the_schools_time_zone(utc: str, expected:
     )
 
     assert str(today) == expected
-    assert (window_problem(exam, today) is None) == (expected == "2022-05-06")
+    problem = window_problem(exam.id, exam.registration_opens, exam.registration_closes, today)
+    assert (problem is None) == (expected == "2022-05-06")
 
 
 def test_an_evaluation_organisation_sees_only_its_own_sessions(

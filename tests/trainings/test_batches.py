@@ -143,7 +143,9 @@ def test_a_student_of_another_major_or_cohort_is_refused_with_the_reason(
     assert "is not among the pilot's majors" in wrong_major.json()["detail"]
     assert major.name in wrong_major.json()["detail"]
     assert wrong_cohort.status_code == 422
-    assert "cohort 2020级 is not among the pilot's cohorts (2021级)" in wrong_cohort.json()["detail"]
+    assert (
+        "cohort 2020级 is not among the pilot's cohorts (2021级)" in wrong_cohort.json()["detail"]
+    )
     assert db.exec(select(TrainingEnrollment)).all() == []
 
 
