@@ -21,8 +21,8 @@ from app.applications.models import (
     Tier,
     cohort_problem,
 )
+from app.applications.rules import draft_problem
 from app.core.i18n import N_, _
-from app.core.labels import label
 from app.core.roles import Principal
 from app.imports.cells import choice, integer, multi, text
 from app.imports.engine import (
@@ -56,6 +56,7 @@ from app.reference.models import (
     levels_to_text,
     normalise_certificate_name,
 )
+from app.reference.rules import level_problem
 
 PLACEHOLDER_ORG = "未登记的培训评价组织"
 """Certificates first seen in an upload belong here until the office names their organisation."""
@@ -138,17 +139,10 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int | None:
     known: dict[str, CertificateEntry] = plan.lookups["certificates"]
     if normalized in known:
         cert_id, levels, name = known[normalized]
-        if level not in levels:
-            offered = "、".join(lv.value for lv in levels)
+        problem = level_problem(name, levels, level)
+        if problem:
             raise RowRefused(
-                _(
-                    "the certificate {name} (id {cert_id}) is offered at {offered}, not at "
-                    "{level}; add the level to the certificate first",
-                    name=name,
-                    cert_id=cert_id,
-                    offered=offered,
-                    level=label(level),
-                ),
+                _("{problem}; add the level to the certificate first", problem=problem),
                 "申报级别",
                 level.value,
             )
@@ -192,21 +186,24 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
     if certificate_id is None:
         values["_certificate_key"] = normalise_certificate_name(cells["certificate"])
     existing = plan.existing.get(_row_key(cells, options))
-    if existing is not None and existing["status"] != ApplicationStatus.draft:
-        changed = [f for f in COMPARED if f in values and values[f] != existing.get(f)]
-        if changed:
-            raise RowRefused(
-                _(
-                    "application {id} is {status}; an upload changes only drafts, and this row "
-                    "would change {changes}",
-                    id=existing["id"],
-                    status=label(ApplicationStatus(existing["status"])),
-                    changes=", ".join(f"{f} ({existing.get(f)} → {values[f]})" for f in changed),
-                ),
-                "申报试点证书名称",
-                cells["certificate"],
-            )
-        values["status"] = existing["status"]
+    if existing is not None:
+        status = ApplicationStatus(existing["status"])
+        problem = draft_problem(existing["id"], status, N_("changed"))
+        if problem:
+            changed = [f for f in COMPARED if f in values and values[f] != existing.get(f)]
+            if changed:
+                raise RowRefused(
+                    _(
+                        "{problem}; this row would change {changes}",
+                        problem=problem,
+                        changes=", ".join(
+                            f"{f} ({existing.get(f)} → {values[f]})" for f in changed
+                        ),
+                    ),
+                    "申报试点证书名称",
+                    cells["certificate"],
+                )
+            values["status"] = existing["status"]
     return values
 
 

@@ -40,6 +40,7 @@ from app.applications.models import (
     Tier,
     cohort_problem,
 )
+from app.applications.rules import draft_problem
 from app.audit.labels import action_label, action_labels
 from app.core.audit import apply_changes, delete_row, record, record_row, snapshot
 from app.core.auth import require_office
@@ -62,6 +63,7 @@ from app.reference.models import (
     Major,
     Teacher,
 )
+from app.reference.rules import level_problem
 from app.reference.service import check_majors, require_college_writer
 
 READER_ROLES = READ_ALL | {
@@ -446,15 +448,11 @@ def check_certificate_level(
                 }
             ],
         )
-    if level not in certificate.level_list:
+    problem = level_problem(certificate.name, certificate.level_list, level)
+    if problem:
         offered = "、".join(lv.value for lv in certificate.level_list)
         raise UnprocessableEntity(
-            _(
-                "The certificate {name} is not offered at level {level}; it offers {offered}",
-                name=certificate.name,
-                level=label(level),
-                offered=offered,
-            ),
+            _("Cannot use this certificate and level: {problem}", problem=problem),
             errors=[
                 {
                     "field": f"{prefix}level",
@@ -613,14 +611,10 @@ def create_application(
 
 
 def _refuse_unless_draft(application: PilotApplication, action: str) -> None:
-    if application.status != ApplicationStatus.draft:
+    problem = draft_problem(application.id, application.status, action)
+    if problem:
         raise InvalidState(
-            _(
-                "Only a draft application can be {action}; application {id} is {status}",
-                action=translate(action),
-                id=application.id,
-                status=label(application.status),
-            ),
+            _("Not {action}: {problem}", action=translate(action), problem=problem),
             current_state=application.status.value,
             allowed_actions=allowed_actions(application.status),
         )

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from app.core.i18n import N_, _
-from app.core.labels import label
 from app.core.roles import Principal, Role
 from app.imports.cells import (
     CellError,
@@ -60,6 +59,7 @@ from app.reference.models import (
     levels_to_text,
     normalise_certificate_name,
 )
+from app.reference.rules import dual_period_problem, level_problem
 
 NEAR_MISS_RATIO = 0.75
 
@@ -161,18 +161,9 @@ def offered_at(certificate: CertificateEntry, level: Level, column: str) -> int:
     """The certificate's id when it is offered at the row's ``level``; else the row is
     refused in ``column``."""
     cert_id, levels, name = certificate
-    if level not in levels:
-        offered = "、".join(lv.value for lv in levels)
-        raise RowRefused(
-            _(
-                "the certificate {name} is offered at {offered}, not at {level}",
-                name=name,
-                offered=offered,
-                level=label(level),
-            ),
-            column,
-            level.value,
-        )
+    problem = level_problem(name, levels, level)
+    if problem:
+        raise RowRefused(problem, column, level.value)
     return cert_id
 
 
@@ -775,16 +766,9 @@ def _dual_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> di
     staff_no = cells["staff_no"]
     known(plan.existing, staff_no, "工号", UNKNOWN_STAFF_NO, staff_no=staff_no)
     recognised, until = cells["recognised_on"], cells.get("valid_until")
-    if until is not None and until < recognised:
-        raise RowRefused(
-            _(
-                "valid until {until} is before the day it was recognised ({recognised})",
-                until=until,
-                recognised=recognised,
-            ),
-            "有效期至",
-            str(until),
-        )
+    problem = dual_period_problem(recognised, until)
+    if problem:
+        raise RowRefused(problem, "有效期至", str(until))
     return {
         "dual_basis": cells["basis"],
         "dual_recognised_on": recognised,

@@ -22,6 +22,7 @@ from app.core.i18n import N_, _, translate
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, TextFilter, UpdatedSince
 from app.core.models import PatchModel, Schema, Versioned, enum_type
+from app.reference.rules import dual_period_problem
 
 MIN_COHORT = 2000
 MAX_COHORT = 2100
@@ -358,10 +359,9 @@ class DualQualificationPut(Schema):
 
     @model_validator(mode="after")
     def _ordered(self) -> "DualQualificationPut":
-        if self.valid_until is not None and self.valid_until < self.recognised_on:
-            raise ValueError(
-                f"valid_until {self.valid_until} is before recognised_on {self.recognised_on}"
-            )
+        problem = dual_period_problem(self.recognised_on, self.valid_until)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
