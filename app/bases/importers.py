@@ -5,14 +5,18 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from app.bases.hooks import stations_changing
 from app.bases.models import (
     MAX_STATIONS,
     TrainingBase,
     TrainingBaseCertificate,
     TrainingBasePartner,
 )
+from app.core.config import get_settings
 from app.core.i18n import N_, _
+from app.core.locks import lock_row
 from app.core.roles import Principal
+from app.core.types import school_today
 from app.imports.cells import integer, multi, text, words, yes_no
 from app.imports.engine import (
     Column,
@@ -108,6 +112,30 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
     return values
 
 
+def _check_stations(
+    session: Session, _principal: Principal, plan: Plan, rows: list[dict[str, Any]]
+) -> None:
+    """An upload lowers a base's stations, or ends its exam-site status, only as far as a PATCH
+    may: each such base's row is locked first (as a PATCH locks it: an exam session placed there
+    meanwhile waits for the upload, or is seen by it), then the exams domain refuses with a 409
+    while a session still to be held there needs them (:data:`stations_changing`)."""
+    lowering = []
+    for row in rows:
+        current = plan.existing.get(row["name"])
+        if "id" not in row or current is None:
+            continue
+        stations = row.get("stations", current["stations"])
+        exam_site = row.get("exam_site", current["exam_site"])
+        if stations < current["stations"] or (current["exam_site"] and not exam_site):
+            lowering.append((row["id"], stations, exam_site))
+    if not lowering:
+        return
+    today = school_today(get_settings().timezone)
+    for base_id, stations, exam_site in sorted(lowering):
+        base = lock_row(session, TrainingBase, base_id, N_("training base"))
+        stations_changing(session, base, stations, exam_site, today)
+
+
 def _college_of(_plan: Plan, values: dict[str, Any]) -> int | None:
     value = values.get("college_id")
     return value if isinstance(value, int) else None
@@ -196,6 +224,7 @@ register(
         college_of=_college_of,
         scope_columns=("college",),
         extra_fields=("partners", "certificate_ids"),
+        before_write=_check_stations,
         write_extra=_write_links,
         description="Training bases matched by name, with their partner enterprises and the "
         "certificates they serve; a college manager uploads their own college's",

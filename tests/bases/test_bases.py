@@ -219,6 +219,37 @@ def test_stations_never_drop_below_a_coming_session_but_a_held_one_does_not_hold
     assert referenced.status_code == 409 and referenced.json()["code"] == "still_referenced"
 
 
+def test_an_upload_lowers_stations_or_ends_an_exam_site_only_as_far_as_a_patch_may(
+    client: TestClient, db: Session
+) -> None:
+    pilot = make_pilot(db)
+    headers = office(db)
+    base = _base(client, headers, stations=30)
+    coming = client.post(
+        SESSIONS, json=_session_body(pilot.id, base_id=base["id"], capacity=28), headers=headers
+    ).json()
+    header = "基地名称,工位数,考点\n"
+
+    def sheet(stations: int, exam_site: str) -> bytes:
+        return f"{header}{base['name']},{stations},{exam_site}\n".encode()
+
+    below = upload(client, headers, "training-bases", "b.csv", sheet(27, "是"))
+    not_a_site = upload(client, headers, "training-bases", "b.csv", sheet(30, "否"))
+    unchanged = client.get(f"{BASES}/{base['id']}", headers=headers).json()
+    down_to_coming = upload(client, headers, "training-bases", "b.csv", sheet(28, "是"))
+
+    assert below.status_code == 409, below.text
+    assert below.json()["code"] == "stations_below_session_capacity"
+    assert below.json()["sessions"] == [coming["id"]]
+    assert not_a_site.status_code == 409, not_a_site.text
+    assert not_a_site.json()["code"] == "exam_site_has_sessions"
+    assert (unchanged["stations"], unchanged["exam_site"], unchanged["version"]) == (30, True, 1)
+    assert down_to_coming.status_code == 200, down_to_coming.text
+    assert down_to_coming.json()["updated"] == 1
+    after = client.get(f"{BASES}/{base['id']}", headers=headers).json()
+    assert (after["stations"], after["exam_site"]) == (28, True)
+
+
 def test_equipment_payments_name_the_base_and_the_funding_report_groups_by_base(
     client: TestClient, db: Session
 ) -> None:

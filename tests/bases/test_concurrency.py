@@ -1,7 +1,7 @@
 """A base's stations and the capacity of the sessions held there hold together under
-concurrent requests: sessions that seat 30 racing a cut of the base to 20 stations never
-leave a coming session larger than the base (row locks on PostgreSQL; SQLite serialises
-writers)."""
+concurrent requests: sessions that seat 30 racing a cut of the base to 20 stations (by PATCH
+or by upload) never leave a coming session larger than the base (row locks on PostgreSQL;
+SQLite serialises writers)."""
 
 from datetime import timedelta
 
@@ -21,8 +21,9 @@ SESSIONS = 12
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("cut_by", ["patch", "upload"])
 def test_sessions_racing_a_cut_of_stations_never_outgrow_the_base(
-    app: FastAPI, db: Session, engine: Engine
+    app: FastAPI, db: Session, engine: Engine, cut_by: str
 ) -> None:
     pilot = make_pilot(db)
     headers = office(db)
@@ -41,10 +42,21 @@ def test_sessions_racing_a_cut_of_stations_never_outgrow_the_base(
         db.add(base)
         db.commit()
         db.refresh(base)
-        cut = Call(
-            "PATCH",
-            f"/api/v1/training-bases/{base.id}",
-            {"json": {"stations": 20}, "headers": {**headers, "If-Match": '"1"'}},
+        cut = (
+            Call(
+                "PATCH",
+                f"/api/v1/training-bases/{base.id}",
+                {"json": {"stations": 20}, "headers": {**headers, "If-Match": '"1"'}},
+            )
+            if cut_by == "patch"
+            else Call(
+                "POST",
+                "/api/v1/imports/training-bases",
+                {
+                    "files": {"file": ("b.csv", f"基地名称,工位数\n{base.name},20\n".encode())},
+                    "headers": headers,
+                },
+            )
         )
         creates = [
             Call(
