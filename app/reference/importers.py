@@ -59,7 +59,7 @@ from app.reference.models import (
     levels_to_text,
     normalise_certificate_name,
 )
-from app.reference.rules import dual_period_problem, level_problem
+from app.reference.rules import certificate_name_problem, dual_period_problem, level_problem
 
 NEAR_MISS_RATIO = 0.75
 
@@ -675,8 +675,9 @@ def _certificate_values(plan: Plan, cells: dict[str, Any], _principal: Principal
 def certificate_name_cell(raw: str) -> str:
     """A certificate's name, as an upload of any kind names one."""
     name = str(text(100)(raw))
-    if not normalise_certificate_name(name):
-        raise CellError(_("a certificate name, such as Web前端开发"))
+    problem = certificate_name_problem(normalise_certificate_name(name))
+    if problem:
+        raise CellError(problem)
     return name
 
 

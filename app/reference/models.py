@@ -9,6 +9,7 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from pydantic import (
+    AfterValidator,
     BaseModel,
     PlainValidator,
     StringConstraints,
@@ -22,7 +23,7 @@ from app.core.i18n import N_, _, translate
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, TextFilter, UpdatedSince
 from app.core.models import PatchModel, Schema, Versioned, enum_type
-from app.reference.rules import dual_period_problem
+from app.reference.rules import certificate_name_problem, dual_period_problem
 
 MIN_COHORT = 2000
 MAX_COHORT = 2100
@@ -529,8 +530,19 @@ def levels_from_text(text: str) -> list[Level]:
     return [Level(part) for part in text.split(",") if part]
 
 
+def _names_a_certificate(name: str) -> str:
+    problem = certificate_name_problem(normalise_certificate_name(name))
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
+CertificateName = Annotated[Name, AfterValidator(_names_a_certificate)]
+"""A certificate's name, refused when nothing is left of it normalised (``1+X证书``)."""
+
+
 class CertificateCreate(Schema):
-    name: Name
+    name: CertificateName
     evaluation_org_id: RefId
     levels: list[Level] = Field(min_length=1, max_length=3, description="Levels offered")
 
@@ -541,7 +553,7 @@ class CertificateCreate(Schema):
 
 
 class CertificateUpdate(PatchModel):
-    name: Name | None = None
+    name: CertificateName | None = None
     evaluation_org_id: RefId | None = None
     levels: list[Level] | None = Field(default=None, min_length=1, max_length=3)
 

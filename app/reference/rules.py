@@ -1,6 +1,6 @@
 """What the reference data allows, each rule written once, in one wording, for the single
-endpoints and the uploads alike (a certificate level named one at a time or in a file, a
-teacher's 双师型 recognition set one at a time or uploaded).
+endpoints and the uploads alike (a certificate's name, a certificate level named one at a time
+or in a file, a teacher's 双师型 recognition set one at a time or uploaded).
 
 Each function answers the problem in words, or None when there is none; the caller refuses with
 it in its own way: an endpoint with a 422 (or a validator's error), an upload with the row's
@@ -23,9 +23,17 @@ def level_problem(name: str, offered: Sequence["Level"], level: "Level") -> str 
         return _(
             "the certificate {name} is offered at {offered}, not at {level}",
             name=name,
-            offered="、".join(lv.value for lv in offered),
+            offered="、".join(label(lv) for lv in offered),
             level=label(level),
         )
+    return None
+
+
+def certificate_name_problem(normalised: str) -> str | None:
+    """A certificate's name says which certificate it is: something is left of it once
+    normalised (``normalise_certificate_name``: not only 1+X, 证书 or spaces)."""
+    if not normalised:
+        return _("a certificate name, such as Web前端开发")
     return None
 
 

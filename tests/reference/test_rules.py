@@ -7,9 +7,9 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from app.reference.models import Level, Teacher
-from app.reference.rules import dual_period_problem, level_problem
+from app.reference.rules import certificate_name_problem, dual_period_problem, level_problem
 from tests.imports.helpers import upload
-from tests.reference.factories import make_teacher, office
+from tests.reference.factories import make_certificate, make_org, make_teacher, office
 
 OFFERED = [Level.junior, Level.intermediate]
 
@@ -18,11 +18,11 @@ def test_a_certificate_is_used_only_at_a_level_it_offers() -> None:
     assert level_problem("Web前端开发", OFFERED, Level.junior) is None
     assert level_problem("Web前端开发", OFFERED, Level.intermediate) is None
     assert level_problem("Web前端开发", OFFERED, Level.senior) == (
-        "the certificate Web前端开发 is offered at 初级、中级, not at Senior"
+        "the certificate Web前端开发 is offered at Junior、Intermediate, not at Senior"
     )
     # a higher level offered does not cover a lower one: the level itself is offered or not
     assert level_problem("Web前端开发", [Level.senior], Level.intermediate) == (
-        "the certificate Web前端开发 is offered at 高级, not at Intermediate"
+        "the certificate Web前端开发 is offered at Senior, not at Intermediate"
     )
 
 
@@ -70,3 +70,41 @@ def test_a_recognition_ending_before_it_begins_is_refused_in_the_same_words_alon
     db.expire_all()
     stored = db.get(Teacher, teacher.id)
     assert stored is not None and stored.dual_basis is None
+
+
+NO_NAME = "a certificate name, such as Web前端开发"
+
+
+def test_a_certificate_name_must_say_which_certificate_it_is() -> None:
+    assert certificate_name_problem("web前端开发") is None
+    assert certificate_name_problem("") == NO_NAME
+
+
+def test_a_name_of_only_1x_and_zhengshu_is_refused_in_the_same_words_alone_and_by_upload(
+    client: TestClient, db: Session
+) -> None:
+    org = make_org(db, name="某评价组织")
+    existing = make_certificate(db)
+    headers = office(db)
+    body = {"name": "1+X 证书", "evaluation_org_id": org.id, "levels": ["初级"]}
+
+    created = client.post("/api/v1/certificates", json=body, headers=headers)
+    renamed = client.patch(
+        f"/api/v1/certificates/{existing.id}",
+        json={"name": "1+X证书"},
+        headers={**headers, "If-Match": f'"{existing.version}"'},
+    )
+    uploaded = upload(
+        client,
+        headers,
+        "certificates",
+        "c.csv",
+        "证书名称,培训评价组织,等级\n1+X证书,某评价组织,初级\n".encode(),
+    )
+
+    for refused in (created, renamed):
+        assert refused.status_code == 422, refused.text
+        assert any(NO_NAME in e["message"] for e in refused.json()["errors"])
+    assert uploaded.status_code == 422
+    assert [e["reason"] for e in uploaded.json()["errors"]] == [NO_NAME]
+    assert client.get("/api/v1/certificates", headers=headers).json()["total"] == 1
