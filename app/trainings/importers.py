@@ -8,13 +8,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col
 
 from app.applications.admission import Admission, admissions
-from app.applications.models import (
-    ApplicationStatus,
-    PilotApplication,
-)
+from app.applications.models import ApplicationStatus, PilotApplication
 from app.core.config import get_settings
 from app.core.i18n import N_, _, translate
-from app.core.labels import label
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.imports.cells import CellError, code, date_cell, integer, text, words, yes_no
@@ -55,6 +51,16 @@ from app.trainings.models import (
     TrainingBatch,
     TrainingEnrollment,
     TrainingStatus,
+)
+from app.trainings.rules import (
+    admission_problem,
+    attended_problem,
+    dates_problem,
+    issue_date_problem,
+    own_pilot_problem,
+    pilot_problem,
+    trainer_number_problem,
+    validity_problem,
 )
 
 STATUS_WORDS = {
@@ -99,11 +105,12 @@ def _certificate_no(raw: str) -> str:
     return value
 
 
-def _teachers(session: Session) -> dict[str, tuple[int, int]]:
+def _teachers(session: Session) -> dict[str, tuple[int, int, str]]:
+    """Each teacher by staff number: their id, college and name."""
     return {
-        staff_no: (t_id, college_id)
-        for t_id, staff_no, college_id in session.execute(
-            sa.select(Teacher.id, Teacher.staff_no, Teacher.college_id)  # type: ignore[call-overload]
+        staff_no: (t_id, college_id, name)
+        for t_id, staff_no, college_id, name in session.execute(
+            sa.select(Teacher.id, Teacher.staff_no, Teacher.college_id, Teacher.name)  # type: ignore[call-overload]
         )
     }
 
@@ -115,12 +122,12 @@ STAFF_NO = Column("staff_no", "工号", code(20), aliases=("教工号",), exampl
 
 
 def _teacher_and_certificate_lookups(session: Session) -> dict[str, Any]:
-    """What both teacher uploads look up: the teachers (by staff number, with their college)
-    and the certificates (by normalised name, with their levels and name)."""
+    """What both teacher uploads look up: the teachers (by staff number, with their college
+    and name) and the certificates (by normalised name, with their levels and name)."""
     teachers = _teachers(session)
     return {
         "teachers": teachers,
-        "teacher_colleges": dict(teachers.values()),
+        "teacher_colleges": {t_id: college_id for t_id, college_id, _name in teachers.values()},
         "certificates": certificates_by_name(session),
     }
 
@@ -167,7 +174,7 @@ def _prepare_trainings(session: Session, _principal: Principal) -> Plan:
 
 
 def _training_teacher(plan: Plan, staff_no: str) -> int:
-    teachers: dict[str, tuple[int, int]] = plan.lookups["teachers"]
+    teachers: dict[str, tuple[int, int, str]] = plan.lookups["teachers"]
     return known(teachers, staff_no, "工号", UNKNOWN_STAFF_NO, staff_no=staff_no)[0]
 
 
@@ -194,18 +201,11 @@ def _claim_trainer_number(plan: Plan, number: str, key: Any) -> None:
     numbers: dict[str, Any] = plan.lookups["numbers"]
     holder = numbers.get(number)
     if holder is not None and holder != key:
-        raise RowRefused(
-            _(
-                "trainer certificate number {number} is already held by {holder} "
-                "({staff_no}, from {start}); numbers are unique",
-                number=number,
-                holder=holder[0],
-                staff_no=holder[1],
-                start=holder[3],
-            ),
-            "师资培训证书编号",
-            number,
-        )
+        staff_no = holder[0]  # the holder's key: staff number, certificate, level, start date
+        teacher = plan.lookups["teachers"].get(staff_no)
+        problem = trainer_number_problem(number, teacher[2] if teacher else None, staff_no)
+        assert problem is not None
+        raise RowRefused(problem, "师资培训证书编号", number)
     numbers[number] = key
 
 
@@ -217,32 +217,12 @@ def _issue_date(plan: Plan, cells: dict[str, Any], start: date, end: date) -> da
     if derived:
         certified_on = end
     assert certified_on is not None
-    today: date = plan.lookups["today"]
-    if certified_on > today:
+    problem = issue_date_problem(certified_on, start, plan.lookups["today"])
+    if problem:
         raise RowRefused(
-            _(
-                "the issue date {certified_on} (the end date, as no issue date is given) is "
-                "after today ({today}); a certificate is recorded once it is issued",
-                certified_on=certified_on,
-                today=today,
-            )
+            _("no issue date is given, so it is the end date: {problem}", problem=problem)
             if derived
-            else _(
-                "the issue date {certified_on} is after today ({today}); a certificate is "
-                "recorded once it is issued",
-                certified_on=certified_on,
-                today=today,
-            ),
-            "获证日期",
-            str(certified_on),
-        )
-    if certified_on < start:
-        raise RowRefused(
-            _(
-                "the issue date {certified_on} is before the training's start {start}",
-                certified_on=certified_on,
-                start=start,
-            ),
+            else problem,
             "获证日期",
             str(certified_on),
         )
@@ -253,12 +233,9 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
     teacher_id = _training_teacher(plan, cells["staff_no"])
     cert_id, level = _training_certificate(plan, cells)
     start, end = cells["start_date"], cells["end_date"]
-    if end < start:
-        raise RowRefused(
-            _("the end date {end} is before the start date {start}", end=end, start=start),
-            "结束日期",
-            str(end),
-        )
+    problem = dates_problem(start, end)
+    if problem:
+        raise RowRefused(problem, "结束日期", str(end))
     status = cells.get("status") or TrainingStatus.planned
     number = cells.get("trainer_certificate_no")
     certified = status == TrainingStatus.certified
@@ -270,16 +247,9 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
         _claim_trainer_number(plan, number, _training_key(cells, None))
     certified_on = _issue_date(plan, cells, start, end) if certified else cells.get("certified_on")
     valid_until = cells.get("valid_until")
-    if valid_until is not None and certified_on is not None and valid_until < certified_on:
-        raise RowRefused(
-            _(
-                "valid until {valid_until} is before the issue date {certified_on}",
-                valid_until=valid_until,
-                certified_on=certified_on,
-            ),
-            "有效期至",
-            str(valid_until),
-        )
+    problem = validity_problem(certified_on, valid_until)
+    if problem:
+        raise RowRefused(problem, "有效期至", str(valid_until))
     return {
         "teacher_id": teacher_id,
         "certificate_id": cert_id,
@@ -447,31 +417,12 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
     hours, app_id, status = known(
         batches, batch_id, "培训批次", N_("no training batch {batch_id}"), batch_id=batch_id
     )
-    if ApplicationStatus(status) != ApplicationStatus.approved:
-        raise RowRefused(
-            _(
-                "batch {batch_id}'s application {app_id} is {status}; students are "
-                "enrolled only while it is approved",
-                batch_id=batch_id,
-                app_id=app_id,
-                status=label(ApplicationStatus(status)),
-            ),
-            "培训批次",
-            str(batch_id),
-        )
-    if (
-        principal.role == Role.college_manager
-        and principal.college_id not in plan.lookups["admissions"][app_id].colleges
-    ):
-        raise RowRefused(
-            _(
-                "batch {batch_id} belongs to a pilot with no major of your college; a "
-                "college manager imports only their own pilots' enrolments",
-                batch_id=batch_id,
-            ),
-            "培训批次",
-            str(batch_id),
-        )
+    problem = pilot_problem(app_id, ApplicationStatus(status))
+    if problem is None and principal.role == Role.college_manager:
+        colleges = plan.lookups["admissions"][app_id].colleges
+        problem = own_pilot_problem(app_id, principal.college_id, colleges)
+    if problem:
+        raise RowRefused(problem, "培训批次", str(batch_id))
     students: dict[str, tuple[int, str, int, int]] = plan.lookups["students"]
     student_no = cells["student_no"]
     s_id, name, major_id, cohort = known(
@@ -482,29 +433,15 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
         student_no=student_no,
     )
     admission: Admission = plan.lookups["admissions"][app_id]
-    problems = admission.problems(major_id, cohort, plan.lookups["major_names"].get)
-    if problems:
-        raise RowRefused(
-            _(
-                "student {name} ({student_no}): {problems}",
-                name=name,
-                student_no=student_no,
-                problems="; ".join(problems),
-            ),
-            "学号",
-            student_no,
-        )
+    problem = admission_problem(
+        name, student_no, admission.problems(major_id, cohort, plan.lookups["major_names"].get)
+    )
+    if problem:
+        raise RowRefused(problem, "学号", student_no)
     attended = cells["attended_hours"]
-    if attended > hours:
-        raise RowRefused(
-            _(
-                "{attended} attended hours is more than the batch's {hours}",
-                attended=attended,
-                hours=hours,
-            ),
-            "出勤学时",
-            str(attended),
-        )
+    problem = attended_problem(attended, hours)
+    if problem:
+        raise RowRefused(problem, "出勤学时", str(attended))
     values: dict[str, Any] = {
         "batch_id": batch_id,
         "student_id": s_id,
@@ -584,16 +521,9 @@ def _qualification_values(
     teacher_id = _training_teacher(plan, cells["staff_no"])
     cert_id, level = _training_certificate(plan, cells)
     issued_on, valid_until = cells["issued_on"], cells.get("valid_until")
-    if valid_until is not None and valid_until < issued_on:
-        raise RowRefused(
-            _(
-                "valid until {until} is before the issue date {issued}",
-                until=valid_until,
-                issued=issued_on,
-            ),
-            "有效期至",
-            str(valid_until),
-        )
+    problem = validity_problem(issued_on, valid_until)
+    if problem:
+        raise RowRefused(problem, "有效期至", str(valid_until))
     values = {
         "teacher_id": teacher_id,
         "certificate_id": cert_id,

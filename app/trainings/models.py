@@ -10,11 +10,12 @@ from pydantic import BaseModel, StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationPublic
-from app.core.i18n import N_, _
+from app.core.i18n import N_
 from app.core.labels import enum_labels
 from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Schema, Versioned, enum_type
 from app.reference.models import NO_NUL, Level, RefId
+from app.trainings.rules import dates_problem, validity_problem
 
 MAX_HOURS = 5000
 MAX_INSTRUCTORS = 20
@@ -53,17 +54,6 @@ TRAINING_STATUS_LABELS = enum_labels(
         TrainingStatus.failed: N_("Not passed"),
     },
 )
-
-
-def dates_problem(start: date | None, end: date | None) -> str | None:
-    """Why ``start``–``end`` is not a period (it ends before it starts), or None."""
-    if start is not None and end is not None and end < start:
-        return _(
-            "end_date {end} is before start_date {start}; a training ends on or after it starts",
-            end=end,
-            start=start,
-        )
-    return None
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -284,12 +274,6 @@ class TrainingSelection(TrainingFilters):
 Issuer = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)
 ]
-
-
-def validity_problem(issued_on: date | None, valid_until: date | None) -> str | None:
-    if issued_on is not None and valid_until is not None and valid_until < issued_on:
-        return f"valid_until {valid_until} is before issued_on {issued_on}"
-    return None
 
 
 class QualificationCreate(Schema):

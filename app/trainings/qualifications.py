@@ -26,8 +26,8 @@ from app.trainings.models import (
     QualificationFilters,
     QualificationPublic,
     QualificationUpdate,
-    validity_problem,
 )
+from app.trainings.rules import validity_problem
 from app.trainings.service import _teacher_or_422, refuse_number_taken
 
 QUALIFICATION_ENTITY = "evaluator_qualification"
@@ -201,13 +201,9 @@ def update_qualification(
     merged = {**qualification.model_dump(), **changes}
     problem = validity_problem(merged["issued_on"], merged["valid_until"])
     if problem:
-        message = _(
-            "valid_until {until} is before issued_on {issued}",
-            until=merged["valid_until"],
-            issued=merged["issued_on"],
-        )
         raise UnprocessableEntity(
-            message, errors=[{"field": "body.valid_until", "message": message}]
+            _("Qualification {id}: {problem}", id=qualification_id, problem=problem),
+            errors=[{"field": "body.valid_until", "message": problem}],
         )
     if "certificate_id" in changes or "level" in changes:
         check_certificate_level(session, merged["certificate_id"], merged["level"])

@@ -14,7 +14,6 @@ from sqlmodel import Session, SQLModel, col, func, select
 from app.applications.admission import admission, major_name
 from app.applications.models import (
     ApplicationMajor,
-    ApplicationStatus,
     PilotApplication,
 )
 from app.applications.service import check_certificate_level, locked_application, visible
@@ -24,7 +23,7 @@ from app.core.auth import check_role
 from app.core.db import refuse_taken
 from app.core.errors import Conflict, Forbidden, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
-from app.core.i18n import N_, _, translate
+from app.core.i18n import N_, _
 from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_first, lock_one, lock_row
@@ -52,7 +51,16 @@ from app.trainings.models import (
     TrainingSelection,
     TrainingStatus,
     TrainingUpdate,
+)
+from app.trainings.rules import (
+    admission_problem,
+    attended_problem,
     dates_problem,
+    issue_date_problem,
+    own_pilot_problem,
+    pilot_problem,
+    trainer_number_problem,
+    validity_problem,
 )
 
 # The annual evaluation (app.evaluations) reads these here; they live in app.trainings.reports.
@@ -309,7 +317,7 @@ def refuse_number_taken(
         )
 
 
-def _check_number_free(session: Session, number: str, own_id: int | None) -> None:
+def _check_number_free(session: Session, number: str, own_id: int) -> None:
     """409 naming the holder when another training already carries ``number``."""
     refuse_number_taken(
         session,
@@ -317,13 +325,10 @@ def _check_number_free(session: Session, number: str, own_id: int | None) -> Non
         TeacherTraining.trainer_certificate_no,
         number,
         own_id,
-        lambda training_id, name, staff_no: _(
-            "Trainer certificate number {number} is already held by {name} "
-            "({staff_no}), training {training_id}; certificate numbers are unique",
-            number=number,
-            name=name,
-            staff_no=staff_no,
-            training_id=training_id,
+        lambda _holder_id, name, staff_no: _(
+            "Training {id}: {problem}",
+            id=own_id,
+            problem=trainer_number_problem(number, name, staff_no),
         ),
     )
 
@@ -448,14 +453,12 @@ def update_training(
         )
     if changes.get("trainer_certificate_no"):
         _check_number_free(session, changes["trainer_certificate_no"], training_id)
-    valid_until = changes.get("valid_until", training.valid_until)
-    if valid_until is not None and training.certified_on and valid_until < training.certified_on:
+    problem = validity_problem(
+        training.certified_on, changes.get("valid_until", training.valid_until)
+    )
+    if problem:
         raise UnprocessableEntity(
-            _(
-                "valid_until {valid_until} is before the certificate's issue date {certified_on}",
-                valid_until=valid_until,
-                certified_on=training.certified_on,
-            ),
+            _("Training {id}: {problem}", id=training_id, problem=problem),
             errors=[{"field": "body.valid_until", "message": _("before certified_on")}],
         )
     apply_changes(session, principal, training, changes, TRAINING_ENTITY)
@@ -492,16 +495,10 @@ def transition_training(
     if certify is not None:
         _check_number_free(session, certify.trainer_certificate_no, training_id)
         certified_on = certify.certified_on or today
-        if not training.start_date <= certified_on <= today:
+        problem = issue_date_problem(certified_on, training.start_date, today)
+        if problem:
             raise UnprocessableEntity(
-                _(
-                    "certified_on {certified_on} is outside the training's start {start_date} "
-                    "and today {today}; a certificate is issued once the training has begun "
-                    "and is recorded once issued",
-                    certified_on=certified_on,
-                    start_date=training.start_date,
-                    today=today,
-                ),
+                _("Cannot certify training {id}: {problem}", id=training_id, problem=problem),
                 errors=[
                     {
                         "field": "body.certified_on",
@@ -513,13 +510,10 @@ def transition_training(
                     }
                 ],
             )
-        if certify.valid_until is not None and certify.valid_until < certified_on:
+        problem = validity_problem(certified_on, certify.valid_until)
+        if problem:
             raise UnprocessableEntity(
-                _(
-                    "valid_until {valid_until} is before the issue date {certified_on}",
-                    valid_until=certify.valid_until,
-                    certified_on=certified_on,
-                ),
+                _("Cannot certify training {id}: {problem}", id=training_id, problem=problem),
                 errors=[{"field": "body.valid_until", "message": _("before certified_on")}],
             )
         training.trainer_certificate_no = certify.trainer_certificate_no
@@ -659,25 +653,15 @@ def _require_batch_writer(session: Session, principal: Principal, application_id
     if principal.role == Role.academic_office:
         return
     if principal.role == Role.college_manager:
-        own = session.exec(
-            select(ApplicationMajor.major_id)
-            .join(Major, col(Major.id) == ApplicationMajor.major_id)
-            .where(
-                ApplicationMajor.application_id == application_id,
-                Major.college_id == (principal.college_id or -1),
-            )
-        ).first()
-        if own is not None:
+        colleges = session.exec(
+            select(Major.college_id)
+            .join(ApplicationMajor, col(ApplicationMajor.major_id) == Major.id)
+            .where(ApplicationMajor.application_id == application_id)
+        ).all()
+        problem = own_pilot_problem(application_id, principal.college_id, set(colleges))
+        if problem is None:
             return
-        raise Forbidden(
-            _(
-                "Application {application_id} has no major of your college (id "
-                "{college_id}); a college manager runs its own pilots' batches",
-                application_id=application_id,
-                college_id=principal.college_id,
-            ),
-            code="out_of_scope",
-        )
+        raise Forbidden(problem, code="out_of_scope")
     raise Forbidden(
         _(
             "Role {role} may not run training batches; allowed roles: "
@@ -688,15 +672,13 @@ def _require_batch_writer(session: Session, principal: Principal, application_id
     )
 
 
-def _require_approved(application: PilotApplication, what: str) -> None:
-    if application.status != ApplicationStatus.approved:
+def _require_approved(application: PilotApplication, refusal: str) -> None:
+    """409 unless the pilot is approved: ``refusal`` (a msgid with ``{problem}``) says what is
+    refused."""
+    problem = pilot_problem(application.id, application.status)
+    if problem:
         raise InvalidState(
-            _(
-                "{what} only for an approved application; application {id} is {status}",
-                what=translate(what),
-                id=application.id,
-                status=label(application.status),
-            ),
+            _(refusal, problem=problem),
             current_state=application.status.value,
             allowed_actions=[],
         )
@@ -747,7 +729,7 @@ def create_batch(session: Session, principal: Principal, data: BatchCreate) -> T
             exc.detail, errors=[{"field": "body.application_id", "message": exc.detail}]
         ) from exc
     _require_batch_writer(session, principal, data.application_id)
-    _require_approved(application, N_("Training batches are run"))
+    _require_approved(application, N_("Cannot create a training batch: {problem}"))
     _check_teachers(session, principal, data.instructor_ids)
     batch = TrainingBatch.model_validate(data.model_dump(exclude={"instructor_ids"}))
     session.add(batch)
@@ -801,14 +783,14 @@ def update_batch(
         raise UnprocessableEntity(problem, errors=[{"field": "body.end_date", "message": problem}])
     if "hours" in changes:
         attended = _max_attended(session, batch_id)
-        if changes["hours"] < attended:
+        problem = attended_problem(attended, changes["hours"])
+        if problem:
             raise Conflict(
                 _(
-                    "Batch {batch_id} cannot have {hours} hours: an enrolled student "
-                    "has already attended {attended}",
+                    "Batch {batch_id} cannot have {hours} hours: an enrolled student's {problem}",
                     batch_id=batch_id,
                     hours=changes["hours"],
-                    attended=attended,
+                    problem=problem,
                 ),
                 code="hours_below_attended",
                 max_attended_hours=attended,
@@ -919,14 +901,7 @@ def eligibility_problem(session: Session, application_id: int, student: Student)
     problems = admission(session, application_id).problems(
         student.major_id, student.cohort, major_name(session)
     )
-    if not problems:
-        return None
-    return _(
-        "Student {name} ({student_no}): {problems}",
-        name=student.name,
-        student_no=student.student_no,
-        problems="; ".join(problems),
-    )
+    return admission_problem(student.name, student.student_no, problems)
 
 
 def _reads_student(session: Session, principal: Principal, student: Student) -> bool:
@@ -937,14 +912,13 @@ def _reads_student(session: Session, principal: Principal, student: Student) -> 
     return major is not None and major.college_id == principal.college_id
 
 
-def _attended_problem(attended: int, batch: TrainingBatch) -> None:
-    if attended > batch.hours:
+def _check_attended(attended: int, batch: TrainingBatch, refusal: str, **params: Any) -> None:
+    """422 when ``attended`` hours are more than the batch's: ``refusal`` (a msgid with
+    ``{problem}`` and ``params``) says what is refused."""
+    problem = attended_problem(attended, batch.hours)
+    if problem:
         raise UnprocessableEntity(
-            _(
-                "attended_hours {attended} is more than the batch's {hours} hours",
-                attended=attended,
-                hours=batch.hours,
-            ),
+            _(refusal, problem=problem, **params),
             errors=[
                 {
                     "field": "body.attended_hours",
@@ -964,7 +938,7 @@ def add_enrollment(
     application = lock_row(
         session, PilotApplication, batch.application_id, N_("pilot application"), share=True
     )
-    _require_approved(application, N_("Students are enrolled"))
+    _require_approved(application, N_("Cannot enrol: {problem}"))
     student = session.get(Student, data.student_id)
     if student is None or not _reads_student(session, principal, student):
         # A student the caller may not read is answered as one that does not exist.
@@ -980,11 +954,11 @@ def add_enrollment(
     problem = eligibility_problem(session, batch.application_id, student)
     if problem:
         raise UnprocessableEntity(
-            problem,
+            _("Cannot enrol: {problem}", problem=problem),
             code="not_eligible",
             errors=[{"field": "body.student_id", "message": problem}],
         )
-    _attended_problem(data.attended_hours, batch)
+    _check_attended(data.attended_hours, batch, N_("Cannot enrol: {problem}"))
     refuse_taken(
         session,
         select(TrainingEnrollment.id).where(
@@ -1053,7 +1027,12 @@ def update_enrollment(
     enrollment, batch = _locked_enrollment(session, principal, batch_id, enrollment_id)
     check_version(enrollment.version, if_match, N_("training enrolment"))
     changes = data.model_dump(exclude_unset=True)
-    _attended_problem(changes.get("attended_hours", enrollment.attended_hours), batch)
+    _check_attended(
+        changes.get("attended_hours", enrollment.attended_hours),
+        batch,
+        N_("Enrolment {id}: {problem}"),
+        id=enrollment_id,
+    )
     apply_changes(session, principal, enrollment, changes, ENROLLMENT_ENTITY)
     return enrollment
 
