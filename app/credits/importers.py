@@ -4,6 +4,7 @@ and a code the catalogue does not know yet is created with the row's course name
 the college of the row's first major and taught to the row's majors."""
 
 import difflib
+from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,12 @@ from sqlmodel import Session, col
 
 from app.core.i18n import N_, _
 from app.core.roles import Principal
+from app.credits.checks import (
+    level_problem,
+    overlap_problem,
+    period_problem,
+    used_change_problem,
+)
 from app.credits.models import (
     ConversionMode,
     ConversionRequest,
@@ -37,7 +44,6 @@ from app.reference.importers import (
     certificates_by_name,
     major_lookups,
     majors_column,
-    offered_at,
     resolve_majors,
 )
 from app.reference.models import (
@@ -108,7 +114,17 @@ def _existing_rules(session: Session) -> dict[Any, dict[str, Any]]:
 def _prepare(session: Session, _principal: Principal) -> Plan:
     table: sa.Table = ConversionRule.__table__  # type: ignore[attr-defined]
     existing = _existing_rules(session)
-    ends = dict(session.execute(sa.select(table.c.id, table.c.effective_to)).all())
+    periods: dict[tuple[int, int], list[tuple[int, Any, Any]]] = defaultdict(list)
+    for rule_id, certificate_id, course_id, start, end in session.execute(
+        sa.select(
+            table.c.id,
+            table.c.certificate_id,
+            table.c.course_id,
+            table.c.effective_from,
+            table.c.effective_to,
+        ).order_by(table.c.id)
+    ):
+        periods[(certificate_id, course_id)].append((rule_id, start, end))
     courses = {
         course_code: (course_id, name)
         for course_id, course_code, name in session.execute(
@@ -122,7 +138,7 @@ def _prepare(session: Session, _principal: Principal) -> Plan:
             "courses": courses,
             **major_lookups(session),
             "new_courses": {},
-            "rule_ends": ends,
+            "periods": dict(periods),
             "pending_created": {"courses": set()},
         },
     )
@@ -149,7 +165,11 @@ def _certificate_id(plan: Plan, raw: str, level: Level) -> int:
             "证书名称",
             raw,
         )
-    return offered_at(known[normalized], level, "最低级别")
+    cert_id, levels, name = known[normalized]
+    problem = level_problem(name, levels, level)
+    if problem:
+        raise RowRefused(problem, "最低级别", level.value)
+    return cert_id
 
 
 def _course_id(plan: Plan, course_code: str, name: str | None, major_ids: list[int]) -> int | None:
@@ -231,38 +251,26 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         else:
             values[optional] = existing.get(optional) if existing else None
     start, end = values["effective_from"], values["effective_to"]
-    if start is not None and end is not None and start > end:
-        raise RowRefused(
-            _("失效日期 {end} is before 生效日期 {start}", end=end, start=start),
-            "失效日期",
-            str(end),
-        )
-    if existing is not None and existing.get("replaces_id") is not None:
-        previous_end = plan.lookups["rule_ends"].get(existing["replaces_id"])
-        if previous_end is not None and (start is None or start <= previous_end):
-            raise RowRefused(
-                _(
-                    "conversion rule {id} is the version after rule "
-                    "{replaces_id}, which is in force until {previous_end}; 生效日期 "
-                    "must be after that",
-                    id=existing["id"],
-                    replaces_id=existing["replaces_id"],
-                    previous_end=previous_end,
-                ),
-                "生效日期",
-                str(start or ""),
-            )
+    problem = period_problem(start, end)
+    if problem:
+        raise RowRefused(problem, "失效日期", str(end))
+    others = plan.lookups["periods"].get((certificate_id, course_id), [])
+    for other_id, other_start, other_end in others:
+        if existing is None or other_id != existing["id"]:
+            problem = overlap_problem(other_id, other_start, other_end, start, end)
+            if problem:
+                raise RowRefused(problem, "生效日期", str(start or ""))
     if course_id is None:
         values["_course_code"] = cells["course_code"]
-    if existing is not None and existing.get("used"):
+    if existing is not None:
         changed = [f for f in COMPARED if values[f] != existing.get(f)]
-        if changed:
+        problem = used_change_problem(existing["id"], bool(existing.get("used")), changed)
+        if problem:
             raise RowRefused(
                 _(
-                    "conversion rule {id} was used by conversion requests, so an upload does "
-                    "not change it in place; change it with PATCH /api/v1/credit-rules/{id} "
-                    "(which closes it and opens a new version). This row would change "
-                    "{changes}",
+                    "{problem}, which an upload does not do; change it with PATCH "
+                    "/api/v1/credit-rules/{id}. This row would change {changes}",
+                    problem=problem,
                     id=existing["id"],
                     changes=", ".join(f"{f} ({existing.get(f)} → {values[f]})" for f in changed),
                 ),

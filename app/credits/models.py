@@ -16,6 +16,7 @@ from app.core.listing import IdFilter, UpdatedSince
 from app.core.models import PatchModel, Schema, Timestamped, Versioned, enum_type
 from app.core.params import MAX_DB_ID
 from app.core.types import UTCDateTime
+from app.credits.checks import period_problem
 from app.exams.models import CertificateStatus
 from app.reference.models import MAX_CREDITS, Level, RefId
 
@@ -238,8 +239,9 @@ class _Period(Schema):
     def _ordered(self) -> "_Period":
         start = getattr(self, "effective_from", None)
         end = getattr(self, "effective_to", None)
-        if start and end and start > end:
-            raise ValueError(_("effective_from must be on or before effective_to"))
+        problem = period_problem(start, end)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

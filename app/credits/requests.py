@@ -28,6 +28,7 @@ from app.core.listing import Listing, each, where_equal
 from app.core.roles import Principal, Role
 from app.core.types import utcnow
 from app.credits.access import scoped, visible_student
+from app.credits.checks import period_text
 from app.credits.models import (
     CREDIT_ENTITY,
     REQUEST_ENTITY,
@@ -47,7 +48,7 @@ from app.credits.models import (
     RequestPublic,
     RequestStatus,
 )
-from app.credits.rules import in_force, period_text, rule_major_ids
+from app.credits.rules import in_force, rule_major_ids
 from app.exams.models import CertificateStatus, ExamSession, IssuedCertificate
 from app.reference.models import Certificate, Course, Major, Student
 

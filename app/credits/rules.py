@@ -15,10 +15,15 @@ from app.core.auth import check_role
 from app.core.errors import Conflict, InvalidState, NotFound, UnprocessableEntity
 from app.core.export import ExportColumn
 from app.core.i18n import N_, _
-from app.core.labels import label
 from app.core.listing import Listing, where_equal
 from app.core.roles import Principal, Role
 from app.core.versions import check_version
+from app.credits.checks import (
+    level_problem,
+    overlap_problem,
+    period_problem,
+    used_change_problem,
+)
 from app.credits.models import (
     RULE_ENTITY,
     ConversionRequest,
@@ -33,19 +38,12 @@ from app.credits.models import (
 )
 from app.reference.models import Certificate, Course, Level, Major
 
-IN_PLACE_WHEN_USED = frozenset({"effective_to", "notes"})
-"""What a used rule may change in place; any other change opens a new version."""
-
 
 def in_force(rule: ConversionRule, day: date) -> bool:
     """True when ``day`` lies in the rule's period (an empty bound is open)."""
     if rule.effective_from is not None and day < rule.effective_from:
         return False
     return rule.effective_to is None or day <= rule.effective_to
-
-
-def period_text(start: date | None, end: date | None) -> str:
-    return f"{start or '…'} – {end or '…'}"
 
 
 # --- the list --------------------------------------------------------------------------------
@@ -201,60 +199,24 @@ def _check_refs(
 
 def _check_level_offered(session: Session, certificate_id: int, level: Level) -> None:
     certificate = session.get(Certificate, certificate_id)
-    if certificate is not None and level not in certificate.level_list:
+    if certificate is None:
+        return
+    problem = level_problem(certificate.name, certificate.level_list, level)
+    if problem:
         offered = "、".join(lv.value for lv in certificate.level_list)
         raise UnprocessableEntity(
-            _(
-                "The certificate {name} is offered at {offered}, not at {level}",
-                name=certificate.name,
-                offered=offered,
-                level=label(level),
-            ),
+            _("Cannot save the conversion rule: {problem}", problem=problem),
             errors=[{"field": "body.min_level", "message": _("one of {offered}", offered=offered)}],
         )
 
 
 def _check_period(start: date | None, end: date | None) -> None:
-    if start is not None and end is not None and start > end:
+    problem = period_problem(start, end)
+    if problem:
         raise UnprocessableEntity(
-            _(
-                "effective_from ({start}) must be on or before effective_to ({end})",
-                start=start,
-                end=end,
-            ),
+            _("Cannot save the conversion rule: {problem}", problem=problem),
             errors=[{"field": "body.effective_to", "message": _("before effective_from")}],
         )
-
-
-def _overlapping(
-    session: Session,
-    certificate_id: int,
-    course_id: int,
-    start: date | None,
-    end: date | None,
-    exclude: int | None = None,
-) -> ConversionRule | None:
-    """Another rule for the same certificate and course whose period meets ``start``–``end``."""
-    statement = select(ConversionRule).where(
-        ConversionRule.certificate_id == certificate_id, ConversionRule.course_id == course_id
-    )
-    if exclude is not None:
-        statement = statement.where(ConversionRule.id != exclude)
-    if end is not None:
-        statement = statement.where(
-            sa.or_(
-                col(ConversionRule.effective_from).is_(None),
-                col(ConversionRule.effective_from) <= end,
-            )
-        )
-    if start is not None:
-        statement = statement.where(
-            sa.or_(
-                col(ConversionRule.effective_to).is_(None),
-                col(ConversionRule.effective_to) >= start,
-            )
-        )
-    return session.exec(statement.order_by(col(ConversionRule.id))).first()
 
 
 def _refuse_overlap(
@@ -265,21 +227,33 @@ def _refuse_overlap(
     end: date | None,
     exclude: int | None = None,
 ) -> None:
-    other = _overlapping(session, certificate_id, course_id, start, end, exclude)
-    if other is not None:
-        raise Conflict(
-            _(
-                "Conversion rule {id} already maps this certificate to this course for "
-                "{period}, which overlaps "
-                "{new_period}; change that rule (a used one gets a new "
-                "version) or close it first",
-                id=other.id,
-                period=period_text(other.effective_from, other.effective_to),
-                new_period=period_text(start, end),
-            ),
-            code="duplicate",
-            existing_id=other.id,
+    """409 ``duplicate`` when another rule for the same certificate and course (``exclude``
+    aside) is in force on a day of ``start``–``end``."""
+    others = session.exec(
+        select(
+            col(ConversionRule.id),
+            col(ConversionRule.effective_from),
+            col(ConversionRule.effective_to),
         )
+        .where(
+            ConversionRule.certificate_id == certificate_id,
+            ConversionRule.course_id == course_id,
+            ConversionRule.id != (exclude or 0),
+        )
+        .order_by(col(ConversionRule.id))
+    ).all()
+    for other_id, other_start, other_end in others:
+        problem = overlap_problem(other_id, other_start, other_end, start, end)
+        if problem:
+            raise Conflict(
+                _(
+                    "Cannot save the conversion rule: {problem}; change that rule (a used one "
+                    "gets a new version) or close it first",
+                    problem=problem,
+                ),
+                code="duplicate",
+                existing_id=other_id,
+            )
 
 
 # --- majors, use and versions ----------------------------------------------------------------
@@ -397,7 +371,8 @@ def update_rule(
     majors_change = major_ids is not None and major_ids != old_majors
     if not real and not majors_change:
         return rule
-    if not _rule_used(session, rule_id) or (set(real) <= IN_PLACE_WHEN_USED and not majors_change):
+    changed = [*real, *(["major_ids"] if majors_change else [])]
+    if used_change_problem(rule_id, _rule_used(session, rule_id), changed) is None:
         new_majors = major_ids if majors_change else None
         return _update_in_place(session, principal, rule, real, old_majors, new_majors)
     return _new_version(session, principal, rule, changes, major_ids or old_majors, today)

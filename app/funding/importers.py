@@ -18,14 +18,13 @@ from app.core.params import MAX_DB_ID
 from app.core.roles import Principal
 from app.funding import service
 from app.funding.models import (
-    CATEGORY_NAMES,
     MAX_AMOUNT,
     VOUCHER_PATTERN,
     BudgetLine,
-    Category,
     Expenditure,
     ExpenditureKind,
 )
+from app.funding.rules import base_problem, overdraw_problem, voucher_problem
 from app.imports.cells import CellError, date_cell, integer, money, text
 from app.imports.engine import Column, ImportKind, Plan, RowRefused, known, rows_by
 from app.imports.registry import register
@@ -109,11 +108,9 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         if changed:
             raise RowRefused(
                 _(
-                    "voucher {voucher_no} is already recorded (expenditure "
-                    "{expenditure_id}) with other values ({changed}); money records are never "
-                    "edited: reverse it and record a new voucher",
-                    voucher_no=cells["voucher_no"],
-                    expenditure_id=current["id"],
+                    "{problem}, and this row has other values ({changed}); money records are "
+                    "never edited: reverse it and record a new voucher",
+                    problem=voucher_problem(cells["voucher_no"], current["id"]),
                     changed=", ".join(changed),
                 ),
                 "凭证号",
@@ -127,35 +124,15 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         N_("no budget line with id {line_id} (GET /api/v1/budget-lines)"),
         line_id=cells["line_id"],
     )
-    if values.get("base_id") is not None and line["category"] != Category.equipment:
-        raise RowRefused(
-            _(
-                "budget line {id} is for {category}; only an equipment (设备采购) payment names "
-                "the training base it equips",
-                id=cells["line_id"],
-                category=CATEGORY_NAMES[line["category"]],
-            ),
-            "实训基地",
-            str(cells["base"]),
-        )
+    problem = base_problem(cells["line_id"], line["category"], values.get("base_id") is not None)
+    if problem:
+        raise RowRefused(problem, "实训基地", str(cells["base"]))
     pending: dict[int, Decimal] = plan.lookups["pending"]
-    left = line["amount"] - line["spent"] - pending[cells["line_id"]]
-    if cells["amount"] > left:
-        raise RowRefused(
-            _(
-                "budget line {line_id} has {left} left (amount {amount}, spent "
-                "{spent}, earlier rows of this file {pending}); this "
-                "row asks for {asked}",
-                line_id=cells["line_id"],
-                left=left,
-                amount=line["amount"],
-                spent=line["spent"],
-                pending=pending[cells["line_id"]],
-                asked=cells["amount"],
-            ),
-            "金额",
-            f"{cells['amount']}",
-        )
+    problem = overdraw_problem(
+        cells["line_id"], line["amount"], line["spent"], cells["amount"], pending[cells["line_id"]]
+    )
+    if problem:
+        raise RowRefused(problem, "金额", f"{cells['amount']}")
     pending[cells["line_id"]] += cells["amount"]
     return values
 
@@ -169,7 +146,7 @@ def _lock_and_recheck(
         line = service.locked_line(session, line_id)
         spent = service.spent_on_line(session, line_id)
         new = sum((r["amount"] for r in rows if r["line_id"] == line_id), Decimal(0))
-        if spent + new > line.amount:
+        if overdraw_problem(line_id, line.amount, spent, new):
             raise service.line_exceeded(line, spent, new)
 
 

@@ -58,6 +58,7 @@ from app.funding.models import (
     SubsidyRunPublic,
     SubsidyRunSummary,
 )
+from app.funding.rules import base_problem, overdraw_problem, voucher_problem
 from app.reference.models import Certificate, Major, Student
 
 SOURCE_ENTITY = "funding_source"
@@ -694,25 +695,19 @@ def _check_voucher(session: Session, voucher_no: str) -> None:
         session,
         select(Expenditure.id).where(Expenditure.voucher_no == voucher_no),
         lambda existing: _(
-            "Voucher number {voucher_no} is already recorded (expenditure {existing}); each "
-            "voucher is recorded once",
-            voucher_no=voucher_no,
-            existing=existing,
+            "Cannot record the expenditure: {problem}",
+            problem=voucher_problem(voucher_no, existing),
         ),
     )
 
 
 def line_exceeded(line: BudgetLine, spent: Decimal, amount: Decimal) -> Conflict:
+    """The 409 of money that would overdraw ``line`` (``spent`` already, ``amount`` asked)."""
     remaining = line.amount - spent
     return Conflict(
         _(
-            "Budget line {id} has {amount}, of which {spent} is spent; {remaining} is "
-            "left, {asked} asked for. Nothing was recorded",
-            id=line.id,
-            amount=line.amount,
-            spent=spent,
-            remaining=remaining,
-            asked=amount,
+            "Nothing was recorded: {problem}",
+            problem=overdraw_problem(line.id, line.amount, spent, amount),
         ),
         code="line_exceeded",
         amount=f"{line.amount}",
@@ -725,14 +720,10 @@ def line_exceeded(line: BudgetLine, spent: Decimal, amount: Decimal) -> Conflict
 def _check_base(session: Session, line: BudgetLine, base_id: int) -> None:
     """Only an equipment (设备采购) payment names the training base it equips, and the base
     exists (422 otherwise)."""
-    if line.category != Category.equipment:
+    problem = base_problem(line.id, line.category, names_base=True)
+    if problem:
         raise UnprocessableEntity(
-            _(
-                "Budget line {id} is for {category}; only an equipment (设备采购) payment names "
-                "the training base it equips",
-                id=line.id,
-                category=CATEGORY_NAMES[line.category],
-            ),
+            _("Cannot record the expenditure: {problem}", problem=problem),
             code="base_not_for_category",
             errors=[{"field": "body.base_id", "message": _("only on an equipment line")}],
         )
@@ -755,7 +746,7 @@ def create_expenditure(
     if data.base_id is not None:
         _check_base(session, line, data.base_id)
     spent = spent_on_line(session, data.line_id)
-    if spent + data.amount > line.amount:
+    if overdraw_problem(line.id, line.amount, spent, data.amount):
         raise line_exceeded(line, spent, data.amount)
     _check_voucher(session, data.voucher_no)
     expenditure = Expenditure(
@@ -893,17 +884,15 @@ def _paid_before(session: Session, passed: list[Any]) -> set[int]:
 
 def _refuse_short_line(line: BudgetLine, remaining: Decimal, amount: Decimal, count: int) -> None:
     total = amount * count
-    if total > remaining:
+    problem = overdraw_problem(line.id, line.amount, line.amount - remaining, total)
+    if problem:
         raise Conflict(
             _(
-                "Budget line {id} has {remaining} left; paying {count} passed "
-                "candidate(s) {amount} each needs {total}, {short} short. "
-                "Nobody was paid",
-                id=line.id,
-                remaining=remaining,
+                "Cannot pay {count} passed candidate(s) {amount} each: {problem}, {short} "
+                "short. Nobody was paid",
                 count=count,
                 amount=amount,
-                total=total,
+                problem=problem,
                 short=total - remaining,
             ),
             code="insufficient_funds",
