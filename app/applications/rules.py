@@ -25,3 +25,15 @@ def draft_problem(application_id: int | None, status: ApplicationStatus, action:
             action=translate(action),
         )
     return None
+
+
+def approved_problem(application_id: int | None, status: ApplicationStatus) -> str | None:
+    """A pilot runs its trainings and exams only while approved: batches are opened, students
+    enrolled and registered for its exams only then."""
+    if status != ApplicationStatus.approved:
+        return _(
+            "pilot application {id} is {status}, not approved",
+            id=application_id,
+            status=label(status),
+        )
+    return None

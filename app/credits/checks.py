@@ -6,12 +6,10 @@ the caller refuses with it in its own way: an endpoint with its 409 or 422 (and 
 the rule, an upload with the row's error. (The conversion rules resource itself is
 :mod:`app.credits.rules`.)"""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import date
 
 from app.core.i18n import _
-from app.core.labels import label
-from app.reference.models import Level
 
 IN_PLACE_WHEN_USED = frozenset({"effective_to", "notes"})
 """What a used rule may change in place; any other change opens a new version."""
@@ -27,18 +25,6 @@ def period_problem(start: date | None, end: date | None) -> str | None:
     before it starts."""
     if start is not None and end is not None and start > end:
         return _("the rule would end on {end}, before it starts on {start}", end=end, start=start)
-    return None
-
-
-def level_problem(certificate: str, offered: Sequence[Level], level: Level) -> str | None:
-    """A rule's lowest level is one its certificate is ``offered`` at."""
-    if level not in offered:
-        return _(
-            "the certificate {name} is offered at {offered}, not at {level}",
-            name=certificate,
-            offered="、".join(lv.value for lv in offered),
-            level=label(level),
-        )
     return None
 
 

@@ -14,7 +14,6 @@ from sqlmodel import Session, col
 from app.core.i18n import N_, _
 from app.core.roles import Principal
 from app.credits.checks import (
-    level_problem,
     overlap_problem,
     period_problem,
     used_change_problem,
@@ -55,6 +54,7 @@ from app.reference.models import (
     Level,
     normalise_certificate_name,
 )
+from app.reference.rules import level_problem
 
 MODES = {
     "免修": ConversionMode.exemption,

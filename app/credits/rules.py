@@ -19,7 +19,6 @@ from app.core.listing import Listing, where_equal
 from app.core.roles import Principal, Role
 from app.core.versions import check_version
 from app.credits.checks import (
-    level_problem,
     overlap_problem,
     period_problem,
     used_change_problem,
@@ -37,6 +36,7 @@ from app.credits.models import (
     RuleUpdate,
 )
 from app.reference.models import Certificate, Course, Level, Major
+from app.reference.rules import level_problem
 
 
 def in_force(rule: ConversionRule, day: date) -> bool:

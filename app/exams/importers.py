@@ -16,6 +16,7 @@ from app.applications.models import (
     ApplicationStatus,
     PilotApplication,
 )
+from app.applications.rules import approved_problem
 from app.core.audit import record, record_row
 from app.core.config import get_settings
 from app.core.errors import Conflict
@@ -40,7 +41,6 @@ from app.exams.rules import (
     headcount_problem,
     held_problem,
     paid_pass_problem,
-    pilot_problem,
     window_problem,
 )
 from app.imports.cells import code, date_cell, decimal, integer, text, yes_no
@@ -252,7 +252,7 @@ def _registration_values(
         raise RowRefused(closed, "考核ID", str(exam["id"]))
     application_id = exam["application_id"]
     application = plan.lookups["applications"][application_id]
-    not_approved = pilot_problem(application_id, application["status"])
+    not_approved = approved_problem(application_id, application["status"])
     missing = [not_approved] if not_approved else []
     admission: Admission = plan.lookups["admissions"][application_id]
     missing += admission.problems(

@@ -7,9 +7,7 @@ row's error. Who a pilot admits (its majors and cohorts) is :mod:`app.applicatio
 
 from datetime import date
 
-from app.applications.models import ApplicationStatus
 from app.core.i18n import _
-from app.core.labels import label
 
 
 def window_problem(exam_id: int | None, opens: date, closes: date, today: date) -> str | None:
@@ -27,17 +25,6 @@ def window_problem(exam_id: int | None, opens: date, closes: date, today: date) 
             id=exam_id,
             closes=closes,
             today=today,
-        )
-    return None
-
-
-def pilot_problem(application_id: int | None, status: ApplicationStatus) -> str | None:
-    """A student registers only for the exam of an approved pilot."""
-    if status != ApplicationStatus.approved:
-        return _(
-            "pilot application {id} is {status}, not approved",
-            id=application_id,
-            status=label(status),
         )
     return None
 

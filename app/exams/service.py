@@ -14,6 +14,7 @@ from app.applications.admission import admission, major_name
 from app.applications.models import (
     PilotApplication,
 )
+from app.applications.rules import approved_problem
 from app.applications.service import approved_application
 from app.audit.labels import action_labels
 from app.bases.models import TrainingBase
@@ -65,7 +66,6 @@ from app.exams.rules import (
     headcount_problem,
     held_problem,
     paid_pass_problem,
-    pilot_problem,
     window_problem,
 )
 from app.reference.models import Certificate, EvaluationOrg, Major, Student
@@ -322,7 +322,7 @@ def eligibility_problems(
     session: Session, application: PilotApplication, student: Student
 ) -> list[str]:
     """What keeps ``student`` out of ``application``'s exams; empty when eligible."""
-    problem = pilot_problem(application.id, application.status)
+    problem = approved_problem(application.id, application.status)
     problems = [problem] if problem else []
     problems += admission(session, application.id or 0).problems(
         student.major_id, student.cohort, major_name(session)

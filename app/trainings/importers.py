@@ -9,6 +9,7 @@ from sqlmodel import Session, col
 
 from app.applications.admission import Admission, admissions
 from app.applications.models import ApplicationStatus, PilotApplication
+from app.applications.rules import approved_problem
 from app.core.config import get_settings
 from app.core.i18n import N_, _, translate
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
@@ -58,7 +59,6 @@ from app.trainings.rules import (
     dates_problem,
     issue_date_problem,
     own_pilot_problem,
-    pilot_problem,
     trainer_number_problem,
     validity_problem,
 )
@@ -417,7 +417,7 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
     hours, app_id, status = known(
         batches, batch_id, "培训批次", N_("no training batch {batch_id}"), batch_id=batch_id
     )
-    problem = pilot_problem(app_id, ApplicationStatus(status))
+    problem = approved_problem(app_id, ApplicationStatus(status))
     if problem is None and principal.role == Role.college_manager:
         colleges = plan.lookups["admissions"][app_id].colleges
         problem = own_pilot_problem(app_id, principal.college_id, colleges)

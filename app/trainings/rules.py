@@ -10,9 +10,7 @@ with the row's error. Who a pilot admits (its majors and cohorts) is
 from collections.abc import Collection, Sequence
 from datetime import date
 
-from app.applications.models import ApplicationStatus
 from app.core.i18n import _
-from app.core.labels import label
 
 
 def dates_problem(start: date | None, end: date | None) -> str | None:
@@ -72,17 +70,6 @@ def trainer_number_problem(
         name=holder_name or holder_staff_no,
         staff_no=holder_staff_no,
     )
-
-
-def pilot_problem(application_id: int | None, status: ApplicationStatus) -> str | None:
-    """Batches are run, and students enrolled, only for an approved pilot."""
-    if status != ApplicationStatus.approved:
-        return _(
-            "pilot application {id} is {status}, not approved",
-            id=application_id,
-            status=label(status),
-        )
-    return None
 
 
 def own_pilot_problem(

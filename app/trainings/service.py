@@ -16,6 +16,7 @@ from app.applications.models import (
     ApplicationMajor,
     PilotApplication,
 )
+from app.applications.rules import approved_problem
 from app.applications.service import check_certificate_level, locked_application, visible
 from app.audit.labels import action_label, action_labels
 from app.core.audit import apply_changes, record, snapshot
@@ -58,7 +59,6 @@ from app.trainings.rules import (
     dates_problem,
     issue_date_problem,
     own_pilot_problem,
-    pilot_problem,
     trainer_number_problem,
     validity_problem,
 )
@@ -675,7 +675,7 @@ def _require_batch_writer(session: Session, principal: Principal, application_id
 def _require_approved(application: PilotApplication, refusal: str) -> None:
     """409 unless the pilot is approved: ``refusal`` (a msgid with ``{problem}``) says what is
     refused."""
-    problem = pilot_problem(application.id, application.status)
+    problem = approved_problem(application.id, application.status)
     if problem:
         raise InvalidState(
             _(refusal, problem=problem),

@@ -8,13 +8,11 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.credits.checks import (
-    level_problem,
     overlap_problem,
     period_problem,
     used_change_problem,
 )
 from app.credits.models import ConversionRule
-from app.reference.models import Level
 from tests.credits.factories import issue_certificate, make_rule
 from tests.imports.helpers import upload
 from tests.reference.factories import (
@@ -61,14 +59,6 @@ def test_two_rules_meet_when_they_share_a_day(
 def test_an_open_period_meets_every_other() -> None:
     assert overlap_problem(3, None, None, DAY, DAY) is not None
     assert overlap_problem(3, None, date(2023, 8, 31), DAY, None) is None
-
-
-def test_a_level_is_one_the_certificate_is_offered_at() -> None:
-    offered = [Level.junior, Level.intermediate]
-    assert level_problem("Web前端开发", offered, Level.intermediate) is None
-    assert level_problem("Web前端开发", offered, Level.senior) == (
-        "the certificate Web前端开发 is offered at 初级、中级, not at Senior"
-    )
 
 
 def test_a_used_rule_changes_only_its_end_and_notes_in_place() -> None:

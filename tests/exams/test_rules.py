@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.applications.models import ApplicationStatus
+from app.applications.rules import approved_problem
 from app.exams.models import ExamRegistration
 from app.exams.rules import (
     certified_pass_problem,
@@ -15,7 +16,6 @@ from app.exams.rules import (
     headcount_problem,
     held_problem,
     paid_pass_problem,
-    pilot_problem,
     window_problem,
 )
 from tests.exams.factories import make_pilot, make_session, pilot_students
@@ -50,8 +50,8 @@ def test_the_limits_refuse_at_the_limit_and_not_before() -> None:
     assert headcount_problem(7, 40, 40) == (
         "pilot application 7's headcount of 40 students is reached across its sessions"
     )
-    assert pilot_problem(7, ApplicationStatus.approved) is None
-    assert pilot_problem(7, ApplicationStatus.closed) is not None
+    assert approved_problem(7, ApplicationStatus.approved) is None
+    assert approved_problem(7, ApplicationStatus.closed) is not None
 
 
 def test_results_wait_for_the_exam_and_a_pass_under_a_certificate_or_payment_stays() -> None:

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.applications.models import ApplicationStatus
+from app.applications.rules import approved_problem
 from app.trainings.models import TeacherTraining, TrainingEnrollment, TrainingStatus
 from app.trainings.rules import (
     admission_problem,
@@ -16,7 +17,6 @@ from app.trainings.rules import (
     dates_problem,
     issue_date_problem,
     own_pilot_problem,
-    pilot_problem,
     trainer_number_problem,
     validity_problem,
 )
@@ -79,8 +79,8 @@ def test_a_trainer_number_is_refused_only_when_another_training_holds_it() -> No
 
 
 def test_a_batch_is_run_for_an_approved_pilot_of_the_managers_college() -> None:
-    assert pilot_problem(7, ApplicationStatus.approved) is None
-    assert pilot_problem(7, ApplicationStatus.closed) == (
+    assert approved_problem(7, ApplicationStatus.approved) is None
+    assert approved_problem(7, ApplicationStatus.closed) == (
         "pilot application 7 is Closed, not approved"
     )
     assert own_pilot_problem(7, 2, {1, 2}) is None
@@ -127,7 +127,7 @@ def test_an_enrolment_is_refused_in_the_same_words_alone_and_by_upload(
     )
 
     expected = {
-        "not approved": pilot_problem(application.id, ApplicationStatus.closed),
+        "not approved": approved_problem(application.id, ApplicationStatus.closed),
         "not admitted": admission_problem(
             student.name, "S1", ["cohort 2019级 is not among the pilot's cohorts (2021级)"]
         ),
