@@ -58,7 +58,6 @@ from app.trainings.rules import (
     attended_problem,
     dates_problem,
     issue_date_problem,
-    own_pilot_problem,
     trainer_number_problem,
     validity_problem,
 )
@@ -401,6 +400,7 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
             "batches": batches,
             "admissions": admissions(session),
             "major_names": dict(session.execute(sa.select(Major.id, Major.name)).all()),  # type: ignore[call-overload]
+            "college_of_major": dict(session.execute(sa.select(Major.id, Major.college_id)).all()),  # type: ignore[call-overload]
             "students": students,
         },
     )
@@ -414,24 +414,24 @@ def _enrollment_values(plan: Plan, cells: dict[str, Any], principal: Principal) 
             "培训批次",
         )
     batches: dict[int, tuple[int, int, Any]] = plan.lookups["batches"]
-    hours, app_id, status = known(
-        batches, batch_id, "培训批次", N_("no training batch {batch_id}"), batch_id=batch_id
-    )
+    unknown_batch = N_("no training batch {batch_id}")
+    hours, app_id, status = known(batches, batch_id, "培训批次", unknown_batch, batch_id=batch_id)
+    # A college manager reads only the batches of pilots with a major of their college, and
+    # only their college's students (as the endpoints do): any other is answered as unknown.
+    manager = principal.college_id if principal.role == Role.college_manager else None
+    if manager is not None and manager not in plan.lookups["admissions"][app_id].colleges:
+        raise RowRefused(_(unknown_batch, batch_id=batch_id), "培训批次", str(batch_id))
     problem = approved_problem(app_id, ApplicationStatus(status))
-    if problem is None and principal.role == Role.college_manager:
-        colleges = plan.lookups["admissions"][app_id].colleges
-        problem = own_pilot_problem(app_id, principal.college_id, colleges)
     if problem:
         raise RowRefused(problem, "培训批次", str(batch_id))
     students: dict[str, tuple[int, str, int, int]] = plan.lookups["students"]
     student_no = cells["student_no"]
+    unknown_student = N_("unknown student number {student_no}")
     s_id, name, major_id, cohort = known(
-        students,
-        student_no,
-        "学号",
-        N_("unknown student number {student_no}"),
-        student_no=student_no,
+        students, student_no, "学号", unknown_student, student_no=student_no
     )
+    if manager is not None and plan.lookups["college_of_major"].get(major_id) != manager:
+        raise RowRefused(_(unknown_student, student_no=student_no), "学号", student_no)
     admission: Admission = plan.lookups["admissions"][app_id]
     problem = admission_problem(
         name, student_no, admission.problems(major_id, cohort, plan.lookups["major_names"].get)

@@ -260,3 +260,45 @@ def test_a_teacher_may_not_upload_trainings(client: TestClient, db: Session) -> 
 
     assert response.status_code == 403
     assert db.exec(select(TeacherTraining)).all() == []
+
+
+def test_a_college_manager_enrols_by_upload_only_whom_the_endpoint_lets_them(
+    client: TestClient, db: Session
+) -> None:
+    mine, theirs = make_college(db), make_college(db)
+    my_major, their_major = make_major(db, mine), make_major(db, theirs)
+    shared = make_application(
+        db, majors=[my_major, their_major], cohorts=(2021,), status=ApplicationStatus.approved
+    )
+    foreign = make_application(
+        db, majors=[their_major], cohorts=(2021,), status=ApplicationStatus.approved
+    )
+    batch, foreign_batch = make_batch(db, shared), make_batch(db, foreign)
+    make_student(db, my_major, student_no="M1", cohort=2021)
+    make_student(db, their_major, student_no="T1", cohort=2021)
+    headers = manager_of(db, mine)
+    content = "学号,出勤学时\nM1,8\nT1,8\n".encode()
+
+    by_upload = upload(client, headers, "training-enrollments", "e.csv", content, batch_id=batch.id)
+    foreign_upload = upload(
+        client,
+        headers,
+        "training-enrollments",
+        "e.csv",
+        "学号,出勤学时\nM1,8\n".encode(),
+        batch_id=foreign_batch.id,
+    )
+    one_at_a_time = client.post(
+        f"/api/v1/training-batches/{foreign_batch.id}/enrollments",
+        json={"student_id": 1},
+        headers=headers,
+    )
+
+    assert by_upload.status_code == 422
+    (error,) = by_upload.json()["errors"]  # their college's student, as if there were none
+    assert (error["row"], error["reason"]) == (3, "unknown student number T1")
+    assert foreign_upload.status_code == 422
+    (error,) = foreign_upload.json()["errors"]  # a batch the endpoint answers 404 for
+    assert error["reason"] == f"no training batch {foreign_batch.id}"
+    assert one_at_a_time.status_code == 404
+    assert db.exec(select(TrainingEnrollment)).all() == []
