@@ -12,6 +12,7 @@ from app.applications.models import ApplicationStatus, PilotApplication
 from app.applications.rules import approved_problem
 from app.core.config import get_settings
 from app.core.i18n import N_, _, translate
+from app.core.labels import label
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
 from app.core.types import school_today
 from app.imports.cells import CellError, code, date_cell, integer, text, words, yes_no
@@ -61,6 +62,7 @@ from app.trainings.rules import (
     trainer_number_problem,
     validity_problem,
 )
+from app.trainings.states import DECIDED, editable_problem, status_move_problem
 
 STATUS_WORDS = {
     "planned": TrainingStatus.planned,
@@ -235,8 +237,18 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
     problem = dates_problem(start, end)
     if problem:
         raise RowRefused(problem, "结束日期", str(end))
-    status = cells.get("status") or TrainingStatus.planned
-    number = cells.get("trainer_certificate_no")
+    # A cell the file leaves empty, or a column it lacks, keeps what is stored: a plan list
+    # without 状态 does not undo a certification.
+    current = plan.existing.get(_training_key(cells, None))
+
+    def given(name: str) -> Any:
+        value = cells.get(name)
+        if value in (None, "") and current is not None:
+            return current[name]
+        return value or None
+
+    status = TrainingStatus(given("status") or TrainingStatus.planned)
+    number = given("trainer_certificate_no")
     certified = status == TrainingStatus.certified
     if certified and not number:
         raise RowRefused(
@@ -244,25 +256,49 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
         )
     if number:
         _claim_trainer_number(plan, number, _training_key(cells, None))
-    certified_on = _issue_date(plan, cells, start, end) if certified else cells.get("certified_on")
-    valid_until = cells.get("valid_until")
+    if certified and current is not None and current["status"] == TrainingStatus.certified:
+        certified_on = given("certified_on")
+    else:
+        certified_on = _issue_date(plan, cells, start, end) if certified else None
+    valid_until = given("valid_until")
     problem = validity_problem(certified_on, valid_until)
     if problem:
         raise RowRefused(problem, "有效期至", str(valid_until))
-    return {
+    values = {
         "teacher_id": teacher_id,
         "certificate_id": cert_id,
         "level": level,
-        "provider": cells.get("provider") or None,
+        "provider": given("provider"),
         "start_date": start,
         "end_date": end,
         "hours": cells["hours"],
         "status": status,
-        "trainer_certificate_no": number or None,
-        "evaluator_qualification_no": cells.get("evaluator_qualification_no") or None,
-        "certified_on": certified_on if certified else None,
+        "trainer_certificate_no": number,
+        "evaluator_qualification_no": given("evaluator_qualification_no"),
+        "certified_on": certified_on,
         "valid_until": valid_until,
     }
+    if current is not None:
+        _check_state(current, values)
+    return values
+
+
+def _check_state(current: dict[str, Any], values: dict[str, Any]) -> None:
+    """An upload moves a training as the endpoints do: forward only, and a decided one changes
+    only what its state allows (its certificate's details, or nothing but notes)."""
+    stored = TrainingStatus(current["status"])
+    problem = status_move_problem(current["id"], stored, values["status"])
+    if problem:
+        raise RowRefused(problem, "状态", label(values["status"]))
+    if stored in DECIDED:
+        changed = [
+            name
+            for name, value in values.items()
+            if name != "status" and current.get(name) != value
+        ]
+        problem = editable_problem(current["id"], stored, changed)
+        if problem:
+            raise RowRefused(problem, "状态", label(stored))
 
 
 def _training_college(plan: Plan, values: dict[str, Any]) -> int | None:

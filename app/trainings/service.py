@@ -62,6 +62,7 @@ from app.trainings.rules import (
     trainer_number_problem,
     validity_problem,
 )
+from app.trainings.states import CERTIFICATE_FIELDS, editable_problem
 
 # The annual evaluation (app.evaluations) reads these here; they live in app.trainings.reports.
 
@@ -75,18 +76,6 @@ TRANSITIONS: dict[str, tuple[frozenset[TrainingStatus], TrainingStatus]] = {
     "fail": (frozenset({TrainingStatus.in_progress}), TrainingStatus.failed),
 }
 OUTCOMES = frozenset({"certify", "fail"})  # recorded by the office or the teacher's college
-PLAN_FIELDS = frozenset(
-    {"teacher_id", "certificate_id", "level", "provider", "start_date", "end_date", "hours"}
-)
-CERTIFICATE_FIELDS = frozenset(
-    {"trainer_certificate_no", "evaluator_qualification_no", "valid_until"}
-)
-EDITABLE: dict[TrainingStatus, frozenset[str]] = {
-    TrainingStatus.planned: PLAN_FIELDS | {"notes"},
-    TrainingStatus.in_progress: PLAN_FIELDS | {"notes"},
-    TrainingStatus.certified: CERTIFICATE_FIELDS | {"notes"},
-    TrainingStatus.failed: frozenset({"notes"}),
-}
 
 
 def allowed_actions(status: TrainingStatus) -> list[str]:
@@ -423,20 +412,9 @@ def update_training(
     changes = data.model_dump(exclude_unset=True)
     _require_training_writer(principal, teacher, certifying=bool(CERTIFICATE_FIELDS & set(changes)))
     check_version(training.version, if_match, N_("teacher training"))
-    editable = EDITABLE[training.status]
-    refused = sorted(set(changes) - editable)
-    if refused:
-        raise _refused(
-            training,
-            _(
-                "Training {training_id} is {status}; it cannot change {refused} (it may "
-                "change {editable})",
-                training_id=training_id,
-                status=label(training.status),
-                refused=", ".join(refused),
-                editable=", ".join(sorted(editable)),
-            ),
-        )
+    problem = editable_problem(training_id, training.status, changes)
+    if problem:
+        raise _refused(training, _("Cannot change the training: {problem}", problem=problem))
     if "teacher_id" in changes and changes["teacher_id"] != training.teacher_id:
         new_teacher = _teacher_or_422(session, principal, changes["teacher_id"], "body.teacher_id")
         _require_training_writer(principal, new_teacher)

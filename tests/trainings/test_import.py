@@ -302,3 +302,73 @@ def test_a_college_manager_enrols_by_upload_only_whom_the_endpoint_lets_them(
     assert error["reason"] == f"no training batch {foreign_batch.id}"
     assert one_at_a_time.status_code == 404
     assert db.exec(select(TrainingEnrollment)).all() == []
+
+
+CERTIFIED = (
+    "工号,证书名称,级别,开始日期,结束日期,学时,状态,师资培训证书编号,有效期至\n"
+    "T1001,Web前端开发,中级,2022-07-11,2022-07-15,40,已获证,WEB-001,2025-07-14\n"
+)
+
+
+def _one_training(db: Session) -> TeacherTraining:
+    (row,) = db.exec(select(TeacherTraining)).all()
+    db.refresh(row)
+    return row
+
+
+def test_a_plan_list_without_status_keeps_a_certified_training_as_it_is(
+    client: TestClient, db: Session
+) -> None:
+    make_certificate(db, name="Web前端开发")
+    make_teacher(db, staff_no="T1001")
+    headers = office(db)
+    first = upload(client, headers, "teacher-trainings", "a.csv", CERTIFIED.encode())
+    assert first.json()["written"]
+    plan_only = (
+        "工号,证书名称,级别,开始日期,结束日期,学时\n"
+        "T1001,Web前端开发,中级,2022-07-11,2022-07-15,40\n"
+    )
+
+    again = upload(client, headers, "teacher-trainings", "b.csv", plan_only.encode())
+
+    assert again.status_code == 200, again.text
+    assert (again.json()["unchanged"], again.json()["updated"]) == (1, 0)
+    row = _one_training(db)
+    assert row.status == TrainingStatus.certified
+    assert (row.trainer_certificate_no, str(row.certified_on)) == ("WEB-001", "2022-07-15")
+
+
+def test_an_upload_moves_a_training_forward_only_and_a_certified_one_keeps_its_plan(
+    client: TestClient, db: Session
+) -> None:
+    make_certificate(db, name="Web前端开发")
+    make_teacher(db, staff_no="T1001")
+    headers = office(db)
+    header = "工号,证书名称,级别,开始日期,结束日期,学时,状态,师资培训证书编号,有效期至\n"
+    row = "T1001,Web前端开发,中级,2022-07-11,2022-07-15,{hours},{status},{number},{until}\n"
+
+    def sheet(hours: int = 40, status: str = "已获证", number: str = "WEB-001") -> bytes:
+        return (
+            header + row.format(hours=hours, status=status, number=number, until="2025-07-14")
+        ).encode()
+
+    started = upload(
+        client, headers, "teacher-trainings", "a.csv", sheet(status="培训中", number="")
+    )
+    finished = upload(client, headers, "teacher-trainings", "b.csv", sheet())
+    back = upload(client, headers, "teacher-trainings", "c.csv", sheet(status="培训中", number=""))
+    longer = upload(client, headers, "teacher-trainings", "d.csv", sheet(hours=48))
+    new_number = upload(client, headers, "teacher-trainings", "e.csv", sheet(number="WEB-002"))
+
+    assert started.json()["created"] == 1
+    assert (
+        finished.status_code == 200 and finished.json()["updated"] == 1
+    )  # in progress → certified
+    assert back.status_code == 422
+    assert "cannot go back to In training" in back.json()["errors"][0]["reason"]
+    assert longer.status_code == 422
+    assert "it cannot change hours" in longer.json()["errors"][0]["reason"]
+    assert new_number.status_code == 200, new_number.text  # a certified one's details change
+    stored = _one_training(db)
+    assert (stored.status, stored.hours) == (TrainingStatus.certified, 40)
+    assert stored.trainer_certificate_no == "WEB-002"
