@@ -15,7 +15,13 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.audit.chain import ChainBroken, seal, verify
-from app.core.audit import AuditEvent, AuditSeal, content_digest, record
+from app.core.audit import (
+    FEED_WATERMARK_POSTGRESQL,
+    AuditEvent,
+    AuditSeal,
+    content_digest,
+    record,
+)
 from app.core.config import Settings
 from app.core.roles import Role
 from app.demo.loader import load_demo
@@ -26,8 +32,9 @@ from tests.conftest import TEST_SECRET
 from tests.factories import login_as
 
 
-def _write_events(engine: Engine, count: int) -> list[int]:
-    """``count`` audited changes, each in its own transaction, as the services write them."""
+def _write_events(engine: Engine, count: int, *, final: bool = True) -> list[int]:
+    """``count`` audited changes, each in its own transaction, as the services write them;
+    ``final``: returned once their place in the feed is final (see :func:`_until_final`)."""
     ids = []
     for n in range(count):
         with Session(engine, expire_on_commit=False) as session:
@@ -43,7 +50,33 @@ def _write_events(engine: Engine, count: int) -> list[int]:
             session.commit()
             assert event.id is not None
             ids.append(event.id)
+    if final:
+        _until_final(engine, ids)
     return ids
+
+
+def _until_final(engine: Engine, ids: list[int]) -> None:
+    """Wait until the events ``ids`` are below the feed's watermark (PostgreSQL), so a seal
+    that follows takes them all: the watermark is the server's, and a transaction of another
+    database on it (a parallel test worker's) may hold it back for a moment. Once passed it
+    stays passed: a later transaction has a later id."""
+    if engine.dialect.name != "postgresql" or not ids:
+        return
+    deadline = time.monotonic() + 30
+    with Session(engine) as session:
+        while time.monotonic() < deadline:
+            pending = session.execute(
+                sa.text(
+                    f"SELECT count(*) FROM audit_events WHERE id = ANY(:ids) "
+                    f"AND xact_id >= {FEED_WATERMARK_POSTGRESQL}"
+                ),
+                {"ids": ids},
+            ).scalar_one()
+            session.rollback()  # a new snapshot, and so a new watermark, each time
+            if pending == 0:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"events {ids} stayed above the feed's watermark")
 
 
 def _sql(db_engine: Engine, statement: str, **params: Any) -> None:
@@ -368,7 +401,7 @@ def test_on_postgresql_an_event_committed_late_is_sealed_in_its_place_not_skippe
     with Session(engine, expire_on_commit=False) as held:
         early = record(held, None, action="update", entity="college", entity_id=7, after={})
         held.flush()  # its transaction began to write first, and stays open
-        late = _write_events(engine, 1)  # a later transaction commits meanwhile
+        late = _write_events(engine, 1, final=False)  # a later transaction commits meanwhile
 
         assert seal(engine, TEST_SECRET).last_seq == 1  # only what is final: nothing after it
         seen = verify(engine, TEST_SECRET)  # the held event is not visible yet
