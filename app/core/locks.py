@@ -12,6 +12,8 @@ row behind it (``pg_advisory_xact_lock``), released at commit or rollback; on SQ
 no-ops for the same reason. The keys in use:
 
 * ``"import:<kind>"`` (hashed): an upload of one kind, so two uploads of a kind take turns;
+  a conversion rule saved or changed one at a time takes ``import:credit-rules`` too, so its
+  check against the other rules is never raced;
 * the username (hashed): a login attempt, so failures are counted one attempt at a time;
 * ``(PUBLIC_LOOKUP_SPACE, client)`` (client hashed): a public certificate look-up, so a client's
   rate limit is counted one look-up at a time.
@@ -19,7 +21,8 @@ no-ops for the same reason. The keys in use:
 Lock order. Every writer takes its locks in this order (a later lock never before an earlier
 one within a transaction), so concurrent writers queue and never deadlock:
 
-1. Advisory: ``import:<kind>`` first of all in an upload (before its rows are read); a login's
+1. Advisory: ``import:<kind>`` first of all in an upload (before its rows are read) and in a
+   conversion rule's POST or PATCH (before the rule's row); a login's
    username and a public look-up's client are the only locks of their transactions.
 2. Reference rows (college, major, course, teacher, student, evaluation organisation,
    certificate) are locked alone, by their own updates and deletes. The credit bank locks the

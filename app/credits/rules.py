@@ -35,6 +35,7 @@ from app.credits.models import (
     RuleRow,
     RuleUpdate,
 )
+from app.imports.engine import lock_kind
 from app.reference.models import Certificate, Course, Level, Major
 from app.reference.rules import level_problem
 
@@ -308,9 +309,18 @@ def _with_majors(rule: ConversionRule, major_ids: list[int], **extra: Any) -> di
 # --- writing ---------------------------------------------------------------------------------
 
 
+def _rule_writers_take_turns(session: Session) -> None:
+    """Rule writers take turns, first of all: a rule saved or changed one at a time holds the
+    lock an upload of rules holds, so the check that no two rules map a certificate to a
+    course on the same day (it reads the others) is never raced (PostgreSQL; SQLite
+    serialises writers)."""
+    lock_kind(session, "credit-rules")
+
+
 def create_rule(session: Session, principal: Principal, data: RuleCreate) -> ConversionRule:
     """A new rule (academic office); one rule per certificate and course at any time."""
     check_role(principal, Role.academic_office, what=N_("write conversion rules"))
+    _rule_writers_take_turns(session)
     _check_refs(session, data.certificate_id, data.course_id, data.major_ids)
     _check_level_offered(session, data.certificate_id, data.min_level)
     _refuse_overlap(
@@ -346,6 +356,7 @@ def update_rule(
     date or notes changed in place, anything else closes it the day before the new version
     starts (``effective_from``, default today) and opens that new version."""
     check_role(principal, Role.academic_office, what=N_("write conversion rules"))
+    _rule_writers_take_turns(session)
     rule = _locked_rule(session, rule_id)
     check_version(rule.version, if_match, N_("conversion rule"))
     successor = _successor_id(session, rule_id)

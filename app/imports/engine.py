@@ -399,9 +399,15 @@ class _Errors:
             )
 
 
+def lock_kind(session: Session, name: str) -> None:
+    """Two uploads of the kind ``name`` run one after the other (SQLite: BEGIN IMMEDIATE
+    already); a single-row writer whose check reads other rows of the kind may take the same
+    lock to take its turn among them (conversion rules)."""
+    advisory_lock(session, f"import:{name}")
+
+
 def _lock_kind(session: Session, kind: ImportKind) -> None:
-    """Two uploads of one kind run one after the other (SQLite: BEGIN IMMEDIATE already)."""
-    advisory_lock(session, f"import:{kind.name}")
+    lock_kind(session, kind.name)
 
 
 def _same(old: Any, new: Any) -> bool:

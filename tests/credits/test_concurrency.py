@@ -233,3 +233,66 @@ def test_a_rule_changed_while_requests_are_filed_is_never_changed_under_a_reques
         assert changed.json()["replaces_id"] == rule.id
         for response in filed:
             assert response.json()["credits"] == "4.0"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("postgres_only")
+def test_racing_rules_for_one_certificate_and_course_leave_one_in_force_on_any_day(
+    app: FastAPI, db: Session, engine: Engine
+) -> None:
+    major, certificate, course = make_major(db), make_certificate(db), make_course(db)
+    headers = office(db)
+    # every rule is open-ended from a day of 2023, so any two of them overlap
+    created = [
+        Call(
+            "POST",
+            "/api/v1/credit-rules",
+            {
+                "json": {
+                    "certificate_id": certificate.id,
+                    "min_level": "中级",
+                    "course_id": course.id,
+                    "credits": "4",
+                    "mode": "替换",
+                    "major_ids": [major.id],
+                    "effective_from": f"2023-{n % 12 + 1:02d}-01",
+                },
+                "headers": headers,
+            },
+        )
+        for n in range(RACERS)
+    ]
+    cells = f"{certificate.name}\t中级\t{course.code}\t{course.name}\t4\t替换\t{major.code}"
+    uploaded = Call(
+        "POST",
+        "/api/v1/imports/credit-rules",
+        {
+            "files": {
+                "file": (
+                    "r.tsv",
+                    f"证书名称\t最低级别\t课程代码\t课程名称\t学分\t转换方式\t适用专业\n{cells}\n".encode(),
+                )
+            },
+            "headers": headers,
+        },
+    )
+    middle = RACERS // 2
+
+    responses = fire_concurrently(
+        app, [*created[:middle], uploaded, *created[middle:]], max_in_flight=RACERS + 1
+    )
+
+    upload_answer = responses[middle]
+    posts = [r for r in responses if r is not upload_answer]
+    assert {r.status_code for r in posts} <= {201, 409}, [r.text for r in posts]
+    assert upload_answer.status_code in (200, 422), upload_answer.text
+    # one rule was created: by one POST, or by the upload (which else changes it in place)
+    created = [r for r in posts if r.status_code == 201]
+    by_upload = upload_answer.json().get("created", 0) if upload_answer.status_code == 200 else 0
+    assert len(created) + by_upload == 1, [(r.status_code, r.text) for r in responses]
+    rules = db.exec(
+        select(ConversionRule).where(
+            ConversionRule.certificate_id == certificate.id, ConversionRule.course_id == course.id
+        )
+    ).all()
+    assert len(rules) == 1
