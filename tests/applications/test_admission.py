@@ -3,6 +3,7 @@
 pilot — a training enrolment or an exam registration, one at a time or by upload — and the
 same rule, as SQL, for the pilots a student reads."""
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -73,69 +74,36 @@ PROBLEMS = (
 )
 
 
-def test_an_enrolment_refuses_in_the_same_words_one_at_a_time_and_by_upload(
-    client: TestClient, db: Session
+@pytest.mark.parametrize("path", ["enrolment", "registration"])
+def test_a_student_outside_the_pilot_is_refused_in_the_same_words_alone_and_by_upload(
+    client: TestClient, db: Session, path: str
 ) -> None:
     application, other_major, other_cohort = _ineligible(db)
-    batch = make_batch(db, application)
     headers = office(db)
+    if path == "enrolment":
+        batch = make_batch(db, application)
+        url, refused_with = f"/api/v1/training-batches/{batch.id}/enrollments", 422
+        kind, options = "training-enrollments", {"batch_id": batch.id}
+        content, written = "学号,出勤学时\nA1,8\nA2,8\n", TrainingEnrollment
+    else:
+        exam = make_session(db, application)
+        url, refused_with = f"/api/v1/exam-sessions/{exam.id}/registrations", 409
+        kind, options = "exam-registrations", {}
+        content, written = f"考核ID,学号\n{exam.id},A1\n{exam.id},A2\n", ExamRegistration
 
     one_at_a_time = [
-        client.post(
-            f"/api/v1/training-batches/{batch.id}/enrollments",
-            json={"student_id": student.id},
-            headers=headers,
-        )
+        client.post(url, json={"student_id": student.id}, headers=headers)
         for student in (other_major, other_cohort)
     ]
-    uploaded = upload(
-        client,
-        headers,
-        "training-enrollments",
-        "e.csv",
-        "学号,出勤学时\nA1,8\nA2,8\n".encode(),
-        batch_id=batch.id,
-    )
+    uploaded = upload(client, headers, kind, "s.csv", content.encode(), **options)
 
-    assert [r.status_code for r in one_at_a_time] == [422, 422]
+    assert [r.status_code for r in one_at_a_time] == [refused_with, refused_with]
     assert uploaded.status_code == 422
     reasons = [e["reason"] for e in uploaded.json()["errors"]]
     for response, reason, problem in zip(one_at_a_time, reasons, PROBLEMS, strict=True):
         assert problem in response.json()["detail"]
         assert problem in reason
-    assert db.exec(select(TrainingEnrollment)).all() == []
-
-
-def test_a_registration_refuses_in_the_same_words_one_at_a_time_and_by_upload(
-    client: TestClient, db: Session
-) -> None:
-    application, other_major, other_cohort = _ineligible(db)
-    exam = make_session(db, application)
-    headers = office(db)
-
-    one_at_a_time = [
-        client.post(
-            f"/api/v1/exam-sessions/{exam.id}/registrations",
-            json={"student_id": student.id},
-            headers=headers,
-        )
-        for student in (other_major, other_cohort)
-    ]
-    uploaded = upload(
-        client,
-        headers,
-        "exam-registrations",
-        "r.csv",
-        f"考核ID,学号\n{exam.id},A1\n{exam.id},A2\n".encode(),
-    )
-
-    assert [r.status_code for r in one_at_a_time] == [409, 409]
-    assert uploaded.status_code == 422
-    reasons = [e["reason"] for e in uploaded.json()["errors"]]
-    for response, reason, problem in zip(one_at_a_time, reasons, PROBLEMS, strict=True):
-        assert problem in response.json()["detail"]
-        assert problem in reason
-    assert db.exec(select(ExamRegistration)).all() == []
+    assert db.exec(select(written)).all() == []
 
 
 def test_a_student_reads_only_the_decided_pilots_that_admit_them(
