@@ -90,3 +90,31 @@ def assert_answered_as_missing(
     answered = {k: v for k, v in refused.json().items() if k != "request_id"}
     swapped = json.loads(json.dumps(expected).replace(str(missing_id), str(refused_id)))
     assert answered == swapped, (answered, expected)
+
+
+def feed_settled(engine: Any, ids: list[int] | None = None, timeout: float = 30.0) -> None:
+    """Wait until the audit events ``ids`` (every event, when None) are below the change feed's
+    watermark, so the feed lists them (PostgreSQL; nothing to wait for on SQLite). The watermark
+    is the server's: a transaction of another database on it — a parallel test worker's, under
+    ``pytest -n`` — may hold it back for a moment. Once passed it stays passed."""
+    import time
+
+    import sqlalchemy as sa
+
+    from app.core.audit import FEED_WATERMARK_POSTGRESQL
+
+    if engine.dialect.name != "postgresql":
+        return
+    condition = "id = ANY(:ids) AND " if ids is not None else ""
+    statement = sa.text(
+        f"SELECT count(*) FROM audit_events WHERE {condition}xact_id >= {FEED_WATERMARK_POSTGRESQL}"
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as connection:  # a new snapshot, and so a new watermark, each time
+            pending = connection.execute(statement, {"ids": ids or []}).scalar_one()
+        if pending == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"audit events stayed above the feed's watermark: {pending}")
+        time.sleep(0.02)

@@ -3,11 +3,12 @@ import io
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from app.core.roles import Role
-from tests.factories import login_as
+from tests.factories import feed_settled, login_as
 
 
 def _create_users(client: TestClient, admin: dict[str, str], count: int) -> list[int]:
@@ -51,11 +52,12 @@ def test_auditor_reads_the_audit_trail_and_others_do_not(client: TestClient, db:
 
 
 def test_change_feed_pages_forward_with_a_cursor_and_misses_nothing(
-    client: TestClient, db: Session
+    client: TestClient, db: Session, engine: Engine
 ) -> None:
     admin = login_as(db, Role.admin)
     _create_users(client, admin, 5)
     office = login_as(db, Role.academic_office)
+    feed_settled(engine)
 
     seen: list[int] = []
     after = 0
@@ -80,11 +82,12 @@ def test_change_feed_is_closed_to_students(client: TestClient, db: Session) -> N
 
 @pytest.mark.usefixtures("chinese")
 def test_change_feed_exports_the_same_batch_as_csv_and_xlsx(
-    client: TestClient, db: Session
+    client: TestClient, db: Session, engine: Engine
 ) -> None:
     admin = login_as(db, Role.admin)
     _create_users(client, admin, 3)
     office = login_as(db, Role.academic_office)
+    feed_settled(engine)
     batch = client.get("/api/v1/events?after=0&limit=2", headers=office).json()
 
     as_csv = client.get("/api/v1/events?after=0&limit=2&format=csv", headers=office)

@@ -16,7 +16,6 @@ from starlette.testclient import TestClient
 
 from app.audit.chain import ChainBroken, seal, verify
 from app.core.audit import (
-    FEED_WATERMARK_POSTGRESQL,
     AuditEvent,
     AuditSeal,
     content_digest,
@@ -29,12 +28,12 @@ from app.main import create_app
 from tests.cli import app_env, run_app
 from tests.concurrency import Call, fire_concurrently
 from tests.conftest import TEST_SECRET
-from tests.factories import login_as
+from tests.factories import feed_settled, login_as
 
 
 def _write_events(engine: Engine, count: int, *, final: bool = True) -> list[int]:
     """``count`` audited changes, each in its own transaction, as the services write them;
-    ``final``: returned once their place in the feed is final (see :func:`_until_final`)."""
+    ``final``: returned once their place in the feed is final (:func:`feed_settled`)."""
     ids = []
     for n in range(count):
         with Session(engine, expire_on_commit=False) as session:
@@ -51,32 +50,8 @@ def _write_events(engine: Engine, count: int, *, final: bool = True) -> list[int
             assert event.id is not None
             ids.append(event.id)
     if final:
-        _until_final(engine, ids)
+        feed_settled(engine, ids)
     return ids
-
-
-def _until_final(engine: Engine, ids: list[int]) -> None:
-    """Wait until the events ``ids`` are below the feed's watermark (PostgreSQL), so a seal
-    that follows takes them all: the watermark is the server's, and a transaction of another
-    database on it (a parallel test worker's) may hold it back for a moment. Once passed it
-    stays passed: a later transaction has a later id."""
-    if engine.dialect.name != "postgresql" or not ids:
-        return
-    deadline = time.monotonic() + 30
-    with Session(engine) as session:
-        while time.monotonic() < deadline:
-            pending = session.execute(
-                sa.text(
-                    f"SELECT count(*) FROM audit_events WHERE id = ANY(:ids) "
-                    f"AND xact_id >= {FEED_WATERMARK_POSTGRESQL}"
-                ),
-                {"ids": ids},
-            ).scalar_one()
-            session.rollback()  # a new snapshot, and so a new watermark, each time
-            if pending == 0:
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"events {ids} stayed above the feed's watermark")
 
 
 def _sql(db_engine: Engine, statement: str, **params: Any) -> None:

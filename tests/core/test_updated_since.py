@@ -5,11 +5,13 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from app.main import create_app
 from app.reference.models import Student
+from tests.factories import feed_settled
 from tests.imports.helpers import upload
 from tests.reference.factories import make_college, make_major, make_student, office
 
@@ -83,7 +85,7 @@ def test_updated_since_needs_a_moment_with_its_offset(
 
 
 def test_an_uploads_feed_event_names_the_rows_it_created_and_updated(
-    client: TestClient, db: Session
+    client: TestClient, db: Session, engine: Engine
 ) -> None:
     college = make_college(db, "计算机与软件学院")
     major = make_major(db, college, code="510203", name="软件技术")
@@ -96,6 +98,7 @@ def test_an_uploads_feed_event_names_the_rows_it_created_and_updated(
     assert (response.json()["created"], response.json()["updated"]) == (1, 1)
     new_id = db.exec(select(Student.id).where(Student.student_no == "2022009")).one()
 
+    feed_settled(engine)
     events = client.get("/api/v1/events", params={"after": 0, "limit": 100}, headers=headers)
     assert events.status_code == 200, events.text
     imports = [e for e in events.json()["items"] if e["action"] == "import"]
