@@ -239,7 +239,8 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
         raise RowRefused(problem, "结束日期", str(end))
     # A cell the file leaves empty, or a column it lacks, keeps what is stored: a plan list
     # without 状态 does not undo a certification.
-    current = plan.existing.get(_training_key(cells, None))
+    key = _training_key(cells, None)
+    current = plan.existing.get(key)
 
     def given(name: str) -> Any:
         value = cells.get(name)
@@ -255,7 +256,7 @@ def _training_values(plan: Plan, cells: dict[str, Any], _principal: Principal) -
             _("a certified training needs its trainer certificate number"), "师资培训证书编号", ""
         )
     if number:
-        _claim_trainer_number(plan, number, _training_key(cells, None))
+        _claim_trainer_number(plan, number, key)
     if certified and current is not None and current["status"] == TrainingStatus.certified:
         certified_on = given("certified_on")
     else:
@@ -422,6 +423,7 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
         ).all()
     )
     batches = {b_id: (hours, app_id, statuses[app_id]) for b_id, hours, app_id in batch_rows}
+    majors = session.execute(sa.select(Major.id, Major.name, Major.college_id)).all()  # type: ignore[call-overload]
     students = {
         s_no: (s_id, name, major_id, cohort)
         for s_id, s_no, name, major_id, cohort in session.execute(
@@ -435,8 +437,8 @@ def _prepare_enrollments(session: Session, _principal: Principal) -> Plan:
         lookups={
             "batches": batches,
             "admissions": admissions(session),
-            "major_names": dict(session.execute(sa.select(Major.id, Major.name)).all()),  # type: ignore[call-overload]
-            "college_of_major": dict(session.execute(sa.select(Major.id, Major.college_id)).all()),  # type: ignore[call-overload]
+            "major_names": {m_id: name for m_id, name, _college in majors},
+            "college_of_major": {m_id: college for m_id, _name, college in majors},
             "students": students,
         },
     )

@@ -13,7 +13,6 @@ from sqlmodel import Session, SQLModel, col, func, select
 
 from app.applications.admission import admission, major_name
 from app.applications.models import (
-    ApplicationMajor,
     PilotApplication,
 )
 from app.applications.rules import approved_problem
@@ -631,12 +630,8 @@ def _require_batch_writer(session: Session, principal: Principal, application_id
     if principal.role == Role.academic_office:
         return
     if principal.role == Role.college_manager:
-        colleges = session.exec(
-            select(Major.college_id)
-            .join(ApplicationMajor, col(ApplicationMajor.major_id) == Major.id)
-            .where(ApplicationMajor.application_id == application_id)
-        ).all()
-        problem = own_pilot_problem(application_id, principal.college_id, set(colleges))
+        colleges = admission(session, application_id).colleges
+        problem = own_pilot_problem(application_id, principal.college_id, colleges)
         if problem is None:
             return
         raise Forbidden(problem, code="out_of_scope")

@@ -182,15 +182,21 @@ def test_a_base_that_is_not_an_exam_site_or_missing_is_refused_for_a_session(
     assert missing.status_code == 422
 
 
-def test_stations_never_drop_below_a_coming_session_but_a_held_one_does_not_hold_them(
-    client: TestClient, db: Session
-) -> None:
+def _base_with_a_coming_session(client: TestClient, db: Session) -> tuple[Any, dict, dict, dict]:
+    """A pilot, the office's headers, a base of 30 stations and a coming session of 28 there."""
     pilot = make_pilot(db)
     headers = office(db)
     base = _base(client, headers, stations=30)
     coming = client.post(
         SESSIONS, json=_session_body(pilot.id, base_id=base["id"], capacity=28), headers=headers
     ).json()
+    return pilot, headers, base, coming
+
+
+def test_stations_never_drop_below_a_coming_session_but_a_held_one_does_not_hold_them(
+    client: TestClient, db: Session
+) -> None:
+    pilot, headers, base, coming = _base_with_a_coming_session(client, db)
     held = make_session(db, pilot, capacity=30, opens_in_days=-30, closes_in_days=-20)
     held.exam_date = school_today() - timedelta(days=10)
     held.base_id = base["id"]
@@ -222,12 +228,7 @@ def test_stations_never_drop_below_a_coming_session_but_a_held_one_does_not_hold
 def test_an_upload_lowers_stations_or_ends_an_exam_site_only_as_far_as_a_patch_may(
     client: TestClient, db: Session
 ) -> None:
-    pilot = make_pilot(db)
-    headers = office(db)
-    base = _base(client, headers, stations=30)
-    coming = client.post(
-        SESSIONS, json=_session_body(pilot.id, base_id=base["id"], capacity=28), headers=headers
-    ).json()
+    _pilot, headers, base, coming = _base_with_a_coming_session(client, db)
     header = "基地名称,工位数,考点\n"
 
     def sheet(stations: int, exam_site: str) -> bytes:
