@@ -80,7 +80,8 @@ DESCRIPTION = """
 另有年度绩效考核与专家顾问委员会。
 
 **登录**：点击 *Authorize*，输入用户名和密码（OAuth2 密码模式）；其他校内系统在请求头
-`X-API-Key` 中携带 API 密钥。每个接口说明写明哪些角色可以调用、会拒绝什么。
+`X-API-Key` 中携带 API 密钥。每个接口说明写明哪些角色可以调用、会拒绝什么；写操作还在
+`x-roles` 中列出可调用的角色，其他角色在读取请求体之前即得到 403。
 
 **错误**：所有错误都是 `application/problem+json`，带有稳定的 `code`（程序据此判断）
 和面向人的 `title`/`detail`；401 未登录，403 角色无权，404 不存在或不在你的范围内，
@@ -93,7 +94,9 @@ DESCRIPTION = """
 on. Log in with the OAuth2 password flow (`POST /api/v1/auth/token`) or send an API key in
 `X-API-Key`. Every error is `application/problem+json` with a stable `code`; lists take
 `limit`/`offset` and answer `{items, total, limit, offset}`. Operation ids and paths are stable;
-the summaries shown here are Chinese, the descriptions say who may call each operation.
+the summaries shown here are Chinese, the descriptions say who may call each operation, and
+each write operation lists the roles that may call it in `x-roles` (any other role is answered
+403 before its body is read).
 """
 
 

@@ -6,16 +6,25 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.accounts import models, service
-from app.core.auth import AdminPrincipal, CurrentPrincipal, SettingsDep, oauth2_scheme
+from app.core.auth import (
+    ANY_ROLE,
+    AdminPrincipal,
+    CurrentPrincipal,
+    SettingsDep,
+    oauth2_scheme,
+    writers,
+)
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.params import DbId
-from app.core.roles import SCOPE_FIELDS
+from app.core.roles import SCOPE_FIELDS, Role
 from app.core.routes import Routes, domain_router
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = domain_router("/users", "users")
 api_keys_router = domain_router("/api-keys", "api-keys")
+
+ADMIN = frozenset({Role.admin})
 
 
 @auth_router.post(
@@ -56,6 +65,7 @@ def auth_me(session: SessionDep, principal: CurrentPrincipal) -> models.Me:
 @auth_router.post(
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
+    **writers(ANY_ROLE),
     responses=problem_responses(401, 409, 422),
     summary="修改本人密码",
 )
@@ -70,6 +80,7 @@ def auth_change_password(
 @auth_router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
+    **writers(ANY_ROLE),
     responses=problem_responses(401, 409),
     summary="退出登录",
 )
@@ -92,6 +103,7 @@ users = Routes(
     read=service.USERS.one,
     principal=AdminPrincipal,
     noun="用户",
+    writers=ADMIN,
 )
 users.list(service.USERS, "Users, oldest first.")
 users.create(
@@ -114,6 +126,7 @@ users.update(
 @users_router.post(
     "/{user_id}/sessions/end",
     status_code=status.HTTP_204_NO_CONTENT,
+    **writers(ADMIN),
     responses=problem_responses(404),
     summary="结束用户的全部会话",
 )
@@ -131,6 +144,7 @@ api_keys = Routes(
     id_name="key_id",
     principal=AdminPrincipal,
     noun="API 密钥",
+    writers=ADMIN,
 )
 api_keys.list(service.API_KEYS, "API keys (never the secret), oldest first.")
 
@@ -140,6 +154,7 @@ api_keys.list(service.API_KEYS, "API keys (never the secret), oldest first.")
     response_model=models.ApiKeyCreated,
     status_code=status.HTTP_201_CREATED,
     summary="新建 API 密钥",
+    **writers(ADMIN),
 )
 def api_keys_create(
     session: SessionDep, admin: AdminPrincipal, data: models.ApiKeyCreate

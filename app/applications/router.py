@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, status
 
 from app.applications import models, reports, service
-from app.core.auth import CurrentPrincipal
+from app.core.auth import CurrentPrincipal, writers
 from app.core.db import SessionDep
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
 from app.core.i18n import N_, _
@@ -20,6 +20,7 @@ from app.core.responses import (
     ACTION_RESPONSES,
     GET_RESPONSES,
 )
+from app.core.roles import OFFICE, OFFICE_OR_COLLEGE
 from app.core.routes import Routes, domain_router
 
 applications_router = domain_router("/applications", "applications")
@@ -40,6 +41,7 @@ applications = Routes(
     id_name="application_id",
     read=service.APPLICATIONS.one,
     noun="试点申报",
+    writers=OFFICE_OR_COLLEGE,
 )
 applications.list(
     service.APPLICATIONS,
@@ -75,7 +77,13 @@ for step, summary, doc in (
     ("approve", "批准试点申报", "submitted → approved (academic office)."),
     ("close", "结束试点", "approved → closed (academic office); no plan is filed after that."),
 ):
-    applications.action(step, partial(service.transition, action=step), doc, summary=summary)
+    applications.action(
+        step,
+        partial(service.transition, action=step),
+        doc,
+        summary=summary,
+        roles=OFFICE if step in service.OFFICE_ACTIONS else None,
+    )
 applications.action(
     "reject",
     lambda session, principal, application_id, data: service.transition(
@@ -84,6 +92,7 @@ applications.action(
     "submitted → rejected with a reason (academic office).",
     body=models.ApplicationRejectBody,
     summary="驳回试点申报",
+    roles=OFFICE,
 )
 
 
@@ -111,6 +120,7 @@ def applications_teachers_list(
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
     summary="指派试点教师",
+    **writers(OFFICE_OR_COLLEGE),
 )
 def applications_teachers_add(
     session: SessionDep,
@@ -128,6 +138,7 @@ def applications_teachers_add(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ACTION_RESPONSES,
     summary="移除试点教师",
+    **writers(OFFICE_OR_COLLEGE),
 )
 def applications_teachers_remove(
     session: SessionDep, principal: CurrentPrincipal, application_id: DbId, teacher_id: DbId
@@ -140,7 +151,12 @@ def applications_teachers_remove(
 
 
 plans = Routes(
-    plans_router, models.PlanPublic, id_name="plan_id", read=service.PLANS.one, noun="试点工作方案"
+    plans_router,
+    models.PlanPublic,
+    id_name="plan_id",
+    read=service.PLANS.one,
+    noun="试点工作方案",
+    writers=OFFICE_OR_COLLEGE,
 )
 plans.list(
     service.PLANS, "Work plans with their core courses; a college manager sees their college's."
@@ -170,7 +186,13 @@ for step, summary, doc in (
     ),
     ("acknowledge", "确认试点工作方案", "filed → acknowledged (academic office)."),
 ):
-    plans.action(step, partial(service.plan_transition, action=step), doc, summary=summary)
+    plans.action(
+        step,
+        partial(service.plan_transition, action=step),
+        doc,
+        summary=summary,
+        roles=None if step == "file" else OFFICE,
+    )
 plans.action(
     "return",
     lambda session, principal, plan_id, data: service.plan_transition(
@@ -179,6 +201,7 @@ plans.action(
     "filed → returned with a reason (academic office); the college edits and files again.",
     body=models.ReturnBody,
     summary="退回试点工作方案",
+    roles=OFFICE,
 )
 
 

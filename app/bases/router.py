@@ -2,6 +2,7 @@
 
 from app.bases import models, service
 from app.core.auth import Today
+from app.core.roles import OFFICE_OR_COLLEGE
 from app.core.routes import Routes, domain_router
 
 router = domain_router("/training-bases", "training-bases")
@@ -12,6 +13,7 @@ bases = Routes(
     id_name="base_id",
     read=service.BASES.one,
     noun="实训基地",
+    writers=OFFICE_OR_COLLEGE,
 )
 bases.list(
     service.BASES,

@@ -1,13 +1,19 @@
 """HTTP for the expert advisory committee: experts and meetings."""
 
 from app.committee import models, service
+from app.core.roles import OFFICE
 from app.core.routes import Routes, domain_router
 
 experts_router = domain_router("/experts", "committee")
 meetings_router = domain_router("/meetings", "committee")
 
 experts = Routes(
-    experts_router, models.ExpertPublic, id_name="expert_id", read=service.EXPERTS.one, noun="专家"
+    experts_router,
+    models.ExpertPublic,
+    id_name="expert_id",
+    read=service.EXPERTS.one,
+    noun="专家",
+    writers=OFFICE,
 )
 experts.list(
     service.EXPERTS,
@@ -39,6 +45,7 @@ meetings = Routes(
     id_name="meeting_id",
     read=service.MEETINGS.one,
     noun="专家例会",
+    writers=OFFICE,
 )
 meetings.list(
     service.MEETINGS,

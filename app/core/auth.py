@@ -4,10 +4,10 @@ Core knows no accounts: the application factory installs the resolvers (``accoun
 and keys) that turn a credential into a principal, with ``install_principal_resolvers``.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -136,6 +136,38 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.admin))]
+
+ANY_ROLE: frozenset[Role] = frozenset(Role)
+"""Every role: a write any logged-in caller may make (their own password, logging out)."""
+
+
+def writers(roles: Iterable[Role]) -> dict[str, Any]:
+    """Options of a write route (``router.post(..., **writers(OFFICE))``, or ``Routes``'
+    ``writers=``): only ``roles`` may call it, checked before its body is read, so a role that
+    never writes here is answered 403 rather than told what the body lacks (422); and the
+    roles are named in the operation's OpenAPI (``x-roles``) for client authors.
+
+    The coarse check only: the service still decides whether this caller may write this row
+    (a college manager their own college's, a student themself)."""
+    allowed = sorted(set(roles), key=list(Role).index)
+    options: dict[str, Any] = {"openapi_extra": {"x-roles": [role.value for role in allowed]}}
+    if set(allowed) != ANY_ROLE:
+
+        async def _writer(request: Request, principal: CurrentPrincipal) -> None:
+            if principal.role not in allowed:
+                raise Forbidden(
+                    _(
+                        "Role {role} may not call {method} {path}; allowed roles: {allowed}",
+                        role=label(principal.role),
+                        method=request.method,
+                        path=request.url.path,
+                        allowed=", ".join(label(role) for role in allowed),
+                    ),
+                    allowed_roles=[role.value for role in allowed],
+                )
+
+        options["dependencies"] = [Depends(_writer)]
+    return options
 
 
 async def school_today_dep(settings: SettingsDep) -> date:

@@ -42,6 +42,10 @@ OFFICE: frozenset[Role] = frozenset({Role.academic_office})
 OFFICE_OR_COLLEGE: frozenset[Role] = frozenset({Role.academic_office, Role.college_manager})
 """Write a college's rows: the academic office any college's, a college manager their own."""
 
+UPLOADERS: frozenset[Role] = OFFICE_OR_COLLEGE | {Role.evaluation_org}
+"""Upload a file: the office any kind, a college manager their college's rows, an evaluation
+organisation its sessions' results and certificates (each kind names its own writers)."""
+
 SCOPE_FIELD_BY_ROLE: dict[Role, str] = {
     Role.college_manager: "college_id",
     Role.teacher: "teacher_id",

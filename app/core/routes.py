@@ -22,7 +22,7 @@ again through ``read`` (scoped like every read).
 """
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.core.auth import CurrentPrincipal
+from app.core.auth import CurrentPrincipal, writers
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES
@@ -45,6 +45,7 @@ from app.core.responses import (
     GET_RESPONSES,
     WRITE_RESPONSES,
 )
+from app.core.roles import Role
 from app.core.versions import IfMatch, set_created, set_etag
 
 Responses = dict[int | str, dict[str, Any]]
@@ -81,6 +82,9 @@ class Routes:
     dependencies the read needs as well (``{"today": Today}``): every endpoint that answers
     a row takes them and hands them to ``read`` by keyword. ``principal`` is the dependency
     that resolves the caller (``AdminPrincipal`` refuses everyone else before anything).
+    ``writers`` are the roles that may call its write endpoints (create, change, delete,
+    actions; an endpoint may name its own): any other role is refused 403 before the body is
+    read (:func:`app.core.auth.writers`).
 
     ``noun`` names the resource in Chinese (``"学生"``) for the API docs: the standard
     endpoints are summarised 学生列表 / 新建学生 / 查看学生 / 修改学生 / 删除学生 unless an endpoint
@@ -100,8 +104,10 @@ class Routes:
         context: dict[str, Any] | None = None,
         principal: Any = CurrentPrincipal,
         noun: str | None = None,
+        writers: Iterable[Role] | None = None,
     ) -> None:
         self.router = router
+        self.writers = frozenset(writers) if writers is not None else None
         self.noun = noun
         self.public = public
         self.id_name = id_name
@@ -136,8 +142,13 @@ class Routes:
         name: str,
         doc: str | None,
         summary: str | None,
+        roles: Iterable[Role] | None = None,
         **options: Any,
     ) -> None:
+        if method != "GET":
+            roles = self.writers if roles is None else roles
+            if roles is not None:
+                options.update(writers(roles))
         self.router.add_api_route(
             path,
             endpoint,
@@ -208,6 +219,7 @@ class Routes:
         responses: Responses = CREATE_RESPONSES,
         extra: dict[str, Any] | None = None,
         summary: str | None = None,
+        roles: Iterable[Role] | None = None,
     ) -> "Routes":
         """``POST <prefix>``: 201 with ``Location`` and ``ETag``, the row as a read shows it.
         ``extra`` names further parameters (a dependency such as ``Today``) passed on to
@@ -237,6 +249,7 @@ class Routes:
             response_model=self.public,
             status_code=status.HTTP_201_CREATED,
             responses=responses,
+            roles=roles,
         )
         return self
 
@@ -279,6 +292,7 @@ class Routes:
         extra: dict[str, Any] | None = None,
         responses: Responses = WRITE_RESPONSES,
         summary: str | None = None,
+        roles: Iterable[Role] | None = None,
     ) -> "Routes":
         """``PATCH <prefix>/{id}`` with ``If-Match``: the row as a read shows it after."""
         return self.action(
@@ -292,6 +306,7 @@ class Routes:
             extra=extra,
             method=method,
             responses=responses,
+            roles=roles,
         )
 
     def delete(
@@ -301,6 +316,7 @@ class Routes:
         *,
         responses: Responses = DELETE_RESPONSES,
         summary: str | None = None,
+        roles: Iterable[Role] | None = None,
     ) -> "Routes":
         """``DELETE <prefix>/{id}``: 204."""
 
@@ -316,6 +332,7 @@ class Routes:
             summary=self._summary(summary, "删除{}"),
             status_code=status.HTTP_204_NO_CONTENT,
             responses=responses,
+            roles=roles,
         )
         return self
 
@@ -333,6 +350,7 @@ class Routes:
         method: str = "POST",
         responses: Responses = ACTION_RESPONSES,
         summary: str | None = None,
+        roles: Iterable[Role] | None = None,
     ) -> "Routes":
         """``POST <prefix>/{id}/<suffix>``: a workflow step on one row; answers the row as a
         read shows it after, with its new ``ETag``. ``act`` gets ``data`` when there is a
@@ -373,6 +391,7 @@ class Routes:
             response_model=self.public,
             status_code=status.HTTP_201_CREATED if creates else status.HTTP_200_OK,
             responses=responses,
+            roles=roles,
         )
         return self
 

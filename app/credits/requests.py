@@ -385,12 +385,16 @@ def _filed_for(principal: Principal, data: RequestCreate) -> int:
     return student_id
 
 
+REQUESTERS = (Role.academic_office, Role.student)
+"""Who files a conversion request: a student for themself, the academic office for anyone."""
+
+
 def create_request(
     session: Session, principal: Principal, data: RequestCreate
 ) -> ConversionRequest:
     """A student for themself, or the academic office for a student. The student's row is
     locked first, so two requests of one student are checked one after the other."""
-    check_role(principal, Role.academic_office, Role.student, what=N_("file conversion requests"))
+    check_role(principal, *REQUESTERS, what=N_("file conversion requests"))
     student_id = _filed_for(principal, data)
     student = _locked_student(session, student_id)
     issued = _shared_certificate(session, data.issued_certificate_id)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from app.core.auth import CurrentPrincipal, Today
+from app.core.auth import CurrentPrincipal, Today, writers
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -16,6 +16,7 @@ from app.core.export import (
 from app.core.i18n import N_
 from app.core.params import DbId
 from app.core.reports import report_filename, report_response
+from app.core.roles import OFFICE, Role
 from app.core.routes import Routes, domain_router
 from app.credits import ledger, models, reports, requests, rules
 
@@ -33,7 +34,12 @@ WRITE_RESPONSES = problem_responses(404, 409, 412)
 
 
 rules_routes = Routes(
-    rules_router, models.RulePublic, id_name="rule_id", read=rules.RULES.one, noun="学分转换规则"
+    rules_router,
+    models.RulePublic,
+    id_name="rule_id",
+    read=rules.RULES.one,
+    noun="学分转换规则",
+    writers=OFFICE,
 )
 rules_routes.list(
     rules.RULES,
@@ -79,6 +85,7 @@ requests_routes = Routes(
     id_name="request_id",
     read=requests.REQUESTS.one,
     noun="学分转换申请",
+    writers=OFFICE,
 )
 requests_routes.list(
     requests.REQUESTS,
@@ -97,6 +104,7 @@ requests_routes.create(
     (`major_not_covered`) or was not in force on the issue date (`rule_not_in_force`); or when
     the student already has a submitted or approved conversion for that course
     (`course_already_claimed`, with `existing_id`).""",
+    roles=requests.REQUESTERS,
 )
 
 
@@ -105,6 +113,7 @@ requests_routes.create(
     response_model=models.BulkApproveResult,
     responses=problem_responses(409),
     summary="批量批准学分转换申请",
+    **writers(OFFICE),
 )
 def conversion_requests_bulk_approve(
     session: SessionDep, principal: CurrentPrincipal, data: models.BulkApproveBody, today: Today
@@ -143,6 +152,7 @@ requests_routes.action(
     "submitted → withdrawn, by the student who asked.",
     extra={"today": Today},
     summary="撤回学分转换申请",
+    roles={Role.student},
 )
 
 
@@ -187,6 +197,7 @@ records = Routes(
     id_name="record_id",
     read=ledger.CREDITS.one,
     noun="学分记录",
+    writers=OFFICE,
 )
 records.list(
     ledger.CREDITS,

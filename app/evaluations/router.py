@@ -6,13 +6,14 @@ from typing import Annotated, Any
 from fastapi import Header, Path, Query, Response
 
 from app.applications.models import MAX_YEAR, MIN_YEAR
-from app.core.auth import CurrentPrincipal, SettingsDep
+from app.core.auth import CurrentPrincipal, SettingsDep, writers
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES
 from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
+from app.core.roles import OFFICE
 from app.core.routes import domain_router
 from app.core.types import school_today
 from app.core.versions import IfMatch, set_etag
@@ -47,6 +48,7 @@ def evaluation_schemes_get(
     response_model=models.SchemePublic,
     responses=problem_responses(409, 412),
     summary="设置年度考核方案",
+    **writers(OFFICE),
 )
 def evaluation_schemes_put(
     session: SessionDep,
@@ -123,6 +125,7 @@ def evaluations_list(
     response_model=models.EvaluationRun,
     responses=problem_responses(409),
     summary="计算年度绩效考核",
+    **writers(OFFICE),
 )
 def evaluations_compute(
     session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep, year: YearRequired
@@ -146,6 +149,7 @@ def evaluations_compute(
     response_model=models.EvaluationRun,
     responses=problem_responses(409),
     summary="锁定年度绩效考核",
+    **writers(OFFICE),
 )
 def evaluations_finalize(
     session: SessionDep, principal: CurrentPrincipal, year: YearRequired
@@ -181,6 +185,7 @@ def evaluations_get(
     response_model=models.EvaluationPublic,
     responses=problem_responses(404, 409, 412),
     summary="录入专家委员会评分",
+    **writers(OFFICE),
 )
 def evaluations_committee_score(
     session: SessionDep,

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from app.core.auth import CurrentPrincipal, Today
+from app.core.auth import CurrentPrincipal, Today, writers
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import (
@@ -18,6 +18,7 @@ from app.core.listing import ListDep
 from app.core.pagination import Page
 from app.core.params import DbId
 from app.core.reports import grouped_columns, report_filename, report_response
+from app.core.roles import OFFICE
 from app.core.routes import Routes, domain_router
 from app.core.versions import set_etag
 from app.exams import models, reports, service
@@ -60,6 +61,7 @@ exam_sessions = Routes(
     read=service.get_session,
     context={"today": Today},
     noun="考核场次",
+    writers=OFFICE,
 )
 exam_sessions.create(
     models.ExamSessionCreate,
@@ -85,6 +87,7 @@ exam_sessions.update(
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
     summary="考核报名",
+    **writers(service.REGISTRARS),
 )
 def exam_sessions_registrations_create(
     session: SessionDep,
@@ -116,6 +119,7 @@ registrations = Routes(
     id_name="registration_id",
     read=service.REGISTRATIONS.one,
     noun="考核报名",
+    writers=service.ORG_OR_OFFICE,
 )
 registrations.list(
     service.REGISTRATIONS,
@@ -134,6 +138,7 @@ registrations.action(
     the registration window is open. The seat and the headcount place are freed.""",
     extra={"today": Today},
     summary="取消报名",
+    roles=service.REGISTRARS,
 )
 registrations.action(
     "absent",
@@ -150,6 +155,7 @@ registrations.action(
     response_model=models.ResultPublic,
     responses=ACTION_RESPONSES,
     summary="录入或更正成绩",
+    **writers(service.ORG_OR_OFFICE),
 )
 def registrations_result_put(
     session: SessionDep,
@@ -179,6 +185,7 @@ issued_certificates = Routes(
     id_name="certificate_id",
     read=service.CERTIFICATES.one,
     noun="已发证书",
+    writers=service.ORG_OR_OFFICE,
 )
 issued_certificates.list(
     service.CERTIFICATES,

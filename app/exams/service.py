@@ -651,6 +651,11 @@ def _refuse(registration: ExamRegistration, action: str, needs: str) -> None:
     )
 
 
+ORG_OR_OFFICE = frozenset({Role.academic_office, Role.evaluation_org})
+"""Who records a session's outcomes (absence, results, revocations): the office, or the
+session's own evaluation organisation."""
+
+
 def _require_org_or_office(principal: Principal, exam: ExamSession, what: str) -> None:
     if principal.role == Role.academic_office:
         return

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Response, status
 
-from app.core.auth import CurrentPrincipal, Today
+from app.core.auth import CurrentPrincipal, Today, writers
 from app.core.db import SessionDep
 from app.core.errors import MethodNotAllowed, problem_responses
 from app.core.export import (
@@ -16,6 +16,7 @@ from app.core.export import (
 from app.core.i18n import N_, _
 from app.core.params import DbId
 from app.core.reports import grouped_columns, report_filename, report_response
+from app.core.roles import OFFICE
 from app.core.routes import Routes, domain_router
 from app.core.versions import set_created
 from app.funding import models, reports, service
@@ -43,6 +44,7 @@ sources = Routes(
     id_name="source_id",
     read=service.SOURCES.one,
     noun="专项经费",
+    writers=OFFICE,
 )
 sources.list(
     service.SOURCES,
@@ -81,7 +83,12 @@ sources.delete(
 # --- budget lines ------------------------------------------------------------------------------
 
 lines = Routes(
-    lines_router, models.LinePublic, id_name="line_id", read=service.LINES.one, noun="预算项目"
+    lines_router,
+    models.LinePublic,
+    id_name="line_id",
+    read=service.LINES.one,
+    noun="预算项目",
+    writers=OFFICE,
 )
 lines.list(
     service.LINES,
@@ -120,6 +127,7 @@ expenditures = Routes(
     id_name="expenditure_id",
     read=service.EXPENDITURES.one,
     noun="经费支出",
+    writers=OFFICE,
 )
 expenditures.list(
     service.EXPENDITURES,
@@ -148,6 +156,7 @@ expenditures.get(
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
     summary="红冲经费支出",
+    **writers(OFFICE),
 )
 def expenditures_reverse(
     session: SessionDep,
@@ -200,6 +209,7 @@ def expenditures_delete_refused(expenditure_id: str) -> None:
         **ACTION_RESPONSES,
     },
     summary="发放奖励补贴",
+    **writers(OFFICE),
 )
 def subsidy_runs_create(
     session: SessionDep,

@@ -6,11 +6,12 @@ from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from app.core.auth import CurrentPrincipal
+from app.core.auth import CurrentPrincipal, writers
 from app.core.db import SessionDep
 from app.core.errors import UnprocessableEntity, problem_responses, validation_message
 from app.core.export import XLSX_MEDIA_TYPE
 from app.core.i18n import _
+from app.core.roles import UPLOADERS
 from app.core.routes import Routes
 from app.imports import service
 from app.imports.models import ImportBatchPublic, ImportReport
@@ -40,6 +41,7 @@ MULTIPART_OVERHEAD = 64 * 1024
     responses=problem_responses(404, 409, 413, 415),
     max_body_size=MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
     summary="上传导入文件",
+    **writers(UPLOADERS),
 )
 def imports_upload(
     session: SessionDep,
@@ -120,8 +122,11 @@ def document_kind_options(imports: APIRouter) -> None:
             )
             entry["description"] += f"For `{name}` uploads: {spec.get('description', '')}. "
     for route in imports.routes:
-        if isinstance(route, APIRoute) and route.name == "imports_upload":
-            route.openapi_extra = {"parameters": list(parameters.values())} if parameters else None
+        if isinstance(route, APIRoute) and route.name == "imports_upload" and parameters:
+            route.openapi_extra = {
+                **(route.openapi_extra or {}),
+                "parameters": list(parameters.values()),
+            }
 
 
 def _options(model: type[BaseModel] | None, request: Request) -> BaseModel | None:

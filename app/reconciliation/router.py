@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import File, Query, UploadFile, status
 from fastapi.responses import Response
 
-from app.core.auth import CurrentPrincipal, SettingsDep, Today
+from app.core.auth import CurrentPrincipal, SettingsDep, Today, writers
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery, export_groups
@@ -37,6 +37,7 @@ YearParam = Annotated[
     responses=problem_responses(400, 413, 415),
     max_body_size=MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
     summary="上传平台名单并对账",
+    **writers(service.WRITERS),
 )
 def reconciliations_create(
     session: SessionDep,
@@ -118,6 +119,7 @@ def reconciliations_get(
     response_model=ApplyReport,
     responses=problem_responses(404),
     summary="应用对账结果",
+    **writers(service.WRITERS),
 )
 def reconciliations_apply(
     session: SessionDep,

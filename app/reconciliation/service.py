@@ -32,7 +32,7 @@ from app.core.export import ExportColumn
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
 from app.core.listing import Listing, each
-from app.core.roles import READ_ALL, Principal, Role
+from app.core.roles import READ_ALL, UPLOADERS, Principal, Role
 from app.core.types import utcnow
 from app.exams import service as exams
 from app.exams.models import (
@@ -68,7 +68,7 @@ from app.reconciliation.models import (
 from app.reference.models import Certificate, Level, Major, Student, normalise_certificate_name
 
 ENTITY = "reconciliation"
-WRITERS = frozenset({Role.academic_office, Role.college_manager, Role.evaluation_org})
+WRITERS = UPLOADERS
 READERS = READ_ALL | WRITERS
 INSERT_CHUNK = 2000
 

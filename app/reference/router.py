@@ -1,6 +1,7 @@
 """HTTP for the reference data: colleges, majors, courses, teachers, students, evaluation
 organisations and certificates. Every list also exports as CSV or XLSX (``format``)."""
 
+from app.core.roles import OFFICE, OFFICE_OR_COLLEGE
 from app.core.routes import Routes, domain_router
 from app.reference import models, service
 
@@ -15,6 +16,7 @@ colleges = Routes(
     read=service.COLLEGES.one,
     prefix="/colleges",
     noun="二级学院",
+    writers=OFFICE,
 )
 colleges.list(service.COLLEGES, """Colleges (二级学院), readable by every role.""")
 colleges.create(
@@ -42,6 +44,7 @@ majors = Routes(
     read=service.MAJORS.one,
     prefix="/majors",
     noun="专业",
+    writers=OFFICE_OR_COLLEGE,
 )
 majors.list(
     service.MAJORS,
@@ -73,6 +76,7 @@ courses = Routes(
     read=service.COURSES.one,
     prefix="/courses",
     noun="课程",
+    writers=OFFICE_OR_COLLEGE,
 )
 courses.list(
     service.COURSES,
@@ -108,6 +112,7 @@ teachers = Routes(
     read=service.TEACHERS.one,
     prefix="/teachers",
     noun="教师",
+    writers=OFFICE_OR_COLLEGE,
 )
 teachers.list(
     service.TEACHERS,
@@ -148,6 +153,7 @@ teachers.action(
     if_match=True,
     method="PUT",
     summary="认定双师型教师",
+    roles=OFFICE,
 )
 teachers.action(
     "dual-qualification",
@@ -158,6 +164,7 @@ teachers.action(
     if_match=True,
     method="DELETE",
     summary="撤销双师型认定",
+    roles=OFFICE,
 )
 
 # --- students ----------------------------------------------------------------------------------
@@ -169,6 +176,7 @@ students = Routes(
     read=service.STUDENTS.one,
     prefix="/students",
     noun="学生",
+    writers=OFFICE_OR_COLLEGE,
 )
 students.list(
     service.STUDENTS,
@@ -206,6 +214,7 @@ evaluation_orgs = Routes(
     read=service.EVALUATION_ORGS.one,
     prefix="/evaluation-orgs",
     noun="培训评价组织",
+    writers=OFFICE,
 )
 evaluation_orgs.list(
     service.EVALUATION_ORGS,
@@ -237,6 +246,7 @@ certificates = Routes(
     read=service.CERTIFICATES.one,
     prefix="/certificates",
     noun="X证书",
+    writers=OFFICE,
 )
 certificates.list(
     service.CERTIFICATES,

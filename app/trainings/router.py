@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, Response, status
 
 from app.applications.models import MAX_YEAR, MIN_YEAR, ApplicationStatus
-from app.core.auth import CurrentPrincipal, SettingsDep, Today
+from app.core.auth import CurrentPrincipal, SettingsDep, Today, writers
 from app.core.db import SessionDep
 from app.core.export import EXPORT_RESPONSES, ExportFormat, FormatQuery
 from app.core.i18n import N_, _
@@ -21,6 +21,7 @@ from app.core.responses import (
     GET_RESPONSES,
     WRITE_RESPONSES,
 )
+from app.core.roles import OFFICE_OR_COLLEGE
 from app.core.routes import Routes, domain_router
 from app.core.types import school_today
 from app.core.versions import IfMatch, set_etag
@@ -67,6 +68,7 @@ trainings = Routes(
     read=service.get_training,
     context={"today": Today},
     noun="师资培训",
+    writers=service.TRAINING_WRITERS,
 )
 trainings.create(
     models.TrainingCreate,
@@ -108,6 +110,7 @@ trainings.action(
     body=models.CertifyBody,
     extra={"today": Today},
     summary="师资培训合格发证",
+    roles=OFFICE_OR_COLLEGE,
 )
 trainings.action(
     "fail",
@@ -118,6 +121,7 @@ trainings.action(
     manager records the outcome.""",
     extra={"today": Today},
     summary="师资培训不合格",
+    roles=OFFICE_OR_COLLEGE,
 )
 
 
@@ -129,6 +133,7 @@ evaluator_qualifications = Routes(
     id_name="qualification_id",
     read=qualifications.QUALIFICATIONS.one,
     noun="考评员资格",
+    writers=qualifications.WRITERS,
 )
 evaluator_qualifications.list(
     qualifications.QUALIFICATIONS,
@@ -167,6 +172,7 @@ batches = Routes(
     id_name="batch_id",
     read=service.BATCHES.one,
     noun="学生培训批次",
+    writers=OFFICE_OR_COLLEGE,
 )
 batches.list(
     service.BATCHES,
@@ -222,6 +228,7 @@ def training_batches_enrollments_list(
     status_code=status.HTTP_201_CREATED,
     responses=ACTION_RESPONSES,
     summary="新增培训学员",
+    **writers(OFFICE_OR_COLLEGE),
 )
 def training_batches_enrollments_add(
     session: SessionDep,
@@ -243,6 +250,7 @@ def training_batches_enrollments_add(
     response_model=models.EnrollmentPublic,
     responses=WRITE_RESPONSES,
     summary="修改培训学员学时与结业",
+    **writers(OFFICE_OR_COLLEGE),
 )
 def training_batches_enrollments_update(
     session: SessionDep,
@@ -266,6 +274,7 @@ def training_batches_enrollments_update(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=ACTION_RESPONSES,
     summary="移出培训学员",
+    **writers(OFFICE_OR_COLLEGE),
 )
 def training_batches_enrollments_remove(
     session: SessionDep, principal: CurrentPrincipal, batch_id: DbId, enrollment_id: DbId

@@ -193,7 +193,7 @@ def test_teacher_student_and_auditor_may_not_file(client: TestClient, db: Sessio
     ):
         response = client.post(URL, json=payload, headers=headers)
         assert response.status_code == 403
-        assert "academic_office" in response.json()["detail"]
+        assert response.json()["allowed_roles"] == ["academic_office", "college_manager"]
 
 
 # --- update and delete -----------------------------------------------------------------------
@@ -383,7 +383,8 @@ def test_only_the_academic_office_approves_rejects_and_closes(
         assert approve.status_code == 403
         assert reject.status_code == 403
         assert close.status_code == 403
-        assert "Only the academic office" in approve.json()["detail"]
+        assert approve.json()["allowed_roles"] == ["academic_office"]
+        assert reject.json()["allowed_roles"] == ["academic_office"]
     stored = _stored(db, application.id or 0)
     assert stored is not None and stored.status == ApplicationStatus.submitted
 

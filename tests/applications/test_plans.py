@@ -293,7 +293,7 @@ def test_only_the_academic_office_acknowledges_a_plan(client: TestClient, db: Se
     response = client.post(f"{URL}/{plan['id']}/acknowledge", headers=headers)
 
     assert response.status_code == 403
-    assert "Only the academic office" in response.json()["detail"]
+    assert response.json()["allowed_roles"] == ["academic_office"]
 
 
 def test_plan_list_uses_the_same_number_of_statements_for_1_and_20_plans(

@@ -179,9 +179,9 @@ def test_a_refused_role_reads_in_chinese_and_in_english(
     )
     assert (zh["status"], zh["code"]) == (403, "forbidden")
     assert zh["title"] == "无权操作"
-    assert zh["detail"] == "只有教务处可以修改基础数据；角色 教师 不可以"
-    assert (
-        en["detail"] == "Only the academic office may change reference data; role Teacher may not"
+    assert zh["detail"] == "角色 教师 无权调用 POST /api/v1/colleges；允许的角色：教务处"
+    assert en["detail"] == (
+        "Role Teacher may not call POST /api/v1/colleges; allowed roles: Academic office"
     )
 
 

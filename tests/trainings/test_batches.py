@@ -350,7 +350,8 @@ def test_teacher_may_read_batches_of_their_pilots_but_not_run_them(
     created = client.post(BATCHES, json=_batch_body(application.id), headers=headers)
 
     assert listed.json()["total"] == 0  # not assigned to the pilot
-    assert created.status_code == 422
+    assert created.status_code == 403
+    assert created.json()["allowed_roles"] == ["academic_office", "college_manager"]
 
 
 @pytest.mark.usefixtures("chinese")
