@@ -396,8 +396,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
-        # No validator badge: the page loads nothing from outside.
-        swagger_ui_parameters={"persistAuthorization": True, "validatorUrl": None},
+        # No validator badge: the page loads nothing from outside. Extensions shown: a write
+        # operation's x-roles (who may call it) appears under it.
+        swagger_ui_parameters={
+            "persistAuthorization": True,
+            "validatorUrl": None,
+            "showExtensions": True,
+        },
     )
     app.state.settings = settings
     install_principal_resolvers(app, accounts_service.PRINCIPAL_RESOLVERS)

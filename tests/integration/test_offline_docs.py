@@ -30,3 +30,9 @@ def test_swagger_ui_has_no_validator_badge(app: FastAPI) -> None:
     with TestClient(app) as client:
         html = client.get("/docs").text
     assert '"validatorUrl": null' in html
+
+
+def test_swagger_ui_shows_who_may_call_each_write(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        html = client.get("/docs").text
+    assert '"showExtensions": true' in html
