@@ -63,3 +63,14 @@ def used_change_problem(rule_id: int | None, used: bool, changed: Collection[str
             fields=", ".join(versioned),
         )
     return None
+
+
+def superseded_problem(rule_id: int | None, successor: int | None) -> str | None:
+    """A rule that a new version replaced keeps its terms: the change goes to ``successor``."""
+    if successor is None:
+        return None
+    return _(
+        "Conversion rule {rule_id} was replaced by version {successor}; change that one",
+        rule_id=rule_id,
+        successor=successor,
+    )

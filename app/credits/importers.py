@@ -12,10 +12,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from app.core.i18n import N_, _
+from app.core.params import MAX_DB_ID
 from app.core.roles import Principal
 from app.credits.checks import (
     overlap_problem,
     period_problem,
+    superseded_problem,
     used_change_problem,
 )
 from app.credits.models import (
@@ -24,7 +26,7 @@ from app.credits.models import (
     ConversionRule,
     ConversionRuleMajor,
 )
-from app.imports.cells import CellError, code, date_cell, decimal, match_text, text, words
+from app.imports.cells import code, date_cell, decimal, integer, match_text, text, words
 from app.imports.engine import (
     Column,
     ImportKind,
@@ -37,16 +39,15 @@ from app.imports.engine import (
 )
 from app.imports.registry import register
 from app.reference.importers import (
-    LEVEL_CHOICES,
     CertificateEntry,
     certificate_column,
     certificates_by_name,
+    level_column,
     major_lookups,
     majors_column,
     resolve_majors,
 )
 from app.reference.models import (
-    LEVEL_ORDER,
     MAX_CREDITS,
     Certificate,
     Course,
@@ -65,29 +66,25 @@ MODES = {
 }
 
 
-def _level_cell(raw: str) -> Level:
-    value = raw.strip()
-    for level in LEVEL_ORDER:
-        if value == level.value:
-            return level
-    raise CellError(_("one of 初级, 中级, 高级"))
-
-
 _mode_cell = words(MODES, N_("免修 (exemption) or 替换 (substitution)"))
 
 
 def _row_key(cells: dict[str, Any], _options: Any) -> Any:
+    """A row with a 规则ID (an export's) changes that rule; any other row the rule in force of
+    its certificate and course (the newest), or adds one."""
+    if cells.get("rule_id"):
+        return cells["rule_id"]
     if not (cells.get("certificate") and cells.get("course_code")):
         return None
     return (normalise_certificate_name(cells["certificate"]), cells["course_code"])
 
 
 def _existing_rules(session: Session) -> dict[Any, dict[str, Any]]:
-    """The current version of every rule, by (normalised certificate name, course code), with
-    its majors and whether a request used it."""
+    """Every rule by its id, with its majors, whether a request used it and the version that
+    replaced it; the newest not replaced one also by (normalised certificate name, course
+    code)."""
     table: sa.Table = ConversionRule.__table__  # type: ignore[attr-defined]
     successor = table.alias("successor")
-    current = ~sa.exists(sa.select(successor.c.id).where(successor.c.replaces_id == table.c.id))
     requests: sa.Table = ConversionRequest.__table__  # type: ignore[attr-defined]
     used = sa.exists(sa.select(requests.c.id).where(requests.c.rule_id == table.c.id))
     majors_of = grouped(session, ConversionRuleMajor.rule_id, ConversionRuleMajor.major_id)
@@ -98,16 +95,19 @@ def _existing_rules(session: Session) -> dict[Any, dict[str, Any]]:
             col(Certificate.normalized_name),
             col(Course.code).label("course_code"),
             used.label("used"),
+            successor.c.id.label("superseded_by"),
         )
         .join(Certificate, col(Certificate.id) == table.c.certificate_id)
         .join(Course, col(Course.id) == table.c.course_id)
-        .where(current)
+        .outerjoin(successor, successor.c.replaces_id == table.c.id)
         .order_by(table.c.id)
     ).mappings():
         values = dict(row)
         values["major_ids"] = sorted(majors_of.get(values["id"], []))
-        key = (values.pop("normalized_name"), values.pop("course_code"))
-        existing[key] = values
+        pair = (values.pop("normalized_name"), values.pop("course_code"))
+        existing[values["id"]] = values
+        if values["superseded_by"] is None:
+            existing[pair] = values
     return existing
 
 
@@ -229,14 +229,14 @@ CREDITS = decimal(Decimal("0.1"), MAX_CREDITS, 1)
 
 
 def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[str, Any]:
-    level: Level = cells["min_level"]
+    level = Level(cells["min_level"])
     certificate_id = _certificate_id(plan, cells["certificate"], level)
     major_ids = resolve_majors(plan, cells["majors"] or [], "适用专业")
     course_id = _course_id(plan, cells["course_code"], cells.get("course_name"), major_ids)
     if course_id is None:
         new = plan.lookups["new_courses"][cells["course_code"]]
         new["credits"] = max(new["credits"], cells["credits"])
-    existing = plan.existing.get(_row_key(cells, None))
+    existing = _existing_of(plan, cells, certificate_id, course_id)
     values: dict[str, Any] = {
         "certificate_id": certificate_id,
         "min_level": level,
@@ -264,6 +264,9 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
         values["_course_code"] = cells["course_code"]
     if existing is not None:
         changed = [f for f in COMPARED if values[f] != existing.get(f)]
+        problem = superseded_problem(existing["id"], existing["superseded_by"])
+        if problem and changed:
+            raise RowRefused(problem, "规则ID", str(existing["id"]))
         problem = used_change_problem(existing["id"], bool(existing.get("used")), changed)
         if problem:
             raise RowRefused(
@@ -278,6 +281,38 @@ def _values(plan: Plan, cells: dict[str, Any], _principal: Principal) -> dict[st
                 cells["course_code"],
             )
     return values
+
+
+def _existing_of(
+    plan: Plan, cells: dict[str, Any], certificate_id: int, course_id: int | None
+) -> dict[str, Any] | None:
+    """The rule the row changes (None: the row adds one); a 规则ID names a rule of the row's
+    certificate and course."""
+    existing = plan.existing.get(_row_key(cells, None))
+    rule_id = cells.get("rule_id")
+    if rule_id and existing is None:
+        raise RowRefused(
+            _("No conversion rule with id {rule_id}", rule_id=rule_id), "规则ID", str(rule_id)
+        )
+    if (
+        rule_id
+        and existing
+        and (existing["certificate_id"], existing["course_id"])
+        != (
+            certificate_id,
+            course_id,
+        )
+    ):
+        raise RowRefused(
+            _(
+                "conversion rule {id} maps another certificate or course; leave 规则ID empty "
+                "to add a rule",
+                id=rule_id,
+            ),
+            "规则ID",
+            str(rule_id),
+        )
+    return existing
 
 
 def _create_courses(
@@ -307,17 +342,20 @@ def _write_majors(session: Session, _plan: Plan, rows: list[dict[str, Any]]) -> 
     table: sa.Table = ConversionRule.__table__  # type: ignore[attr-defined]
     successor = table.alias("successor")
     current = ~sa.exists(sa.select(successor.c.id).where(successor.c.replaces_id == table.c.id))
-    wanted = {(r["certificate_id"], r["course_id"]): r for r in rows}
-    ids = {
-        (cert, course): rule_id
-        for rule_id, cert, course in session.execute(
-            sa.select(table.c.id, table.c.certificate_id, table.c.course_id).where(
-                current, table.c.course_id.in_(sorted({c for _cert, c in wanted}))
+    majors = {r["id"]: r["major_ids"] for r in rows if "id" in r}
+    created = {(r["certificate_id"], r["course_id"]): r for r in rows if "id" not in r}
+    if created:
+        # A new rule is the newest of its certificate and course (ids ascend: the last wins).
+        ids = {
+            (cert, course): rule_id
+            for rule_id, cert, course in session.execute(
+                sa.select(table.c.id, table.c.certificate_id, table.c.course_id)
+                .where(current, table.c.course_id.in_(sorted({c for _cert, c in created})))
+                .order_by(table.c.id)
             )
-        )
-        if (cert, course) in wanted
-    }
-    majors = {rule_id: wanted[key]["major_ids"] for key, rule_id in ids.items()}
+            if (cert, course) in created
+        }
+        majors.update({rule_id: created[key]["major_ids"] for key, rule_id in ids.items()})
     replace_links(session, ConversionRuleMajor.rule_id, ConversionRuleMajor.major_id, majors)
 
 
@@ -329,15 +367,23 @@ register(
         key="course_code",
         row_key=_row_key,
         columns=(
-            certificate_column("证书名称", ("X证书", "证书", "职业技能等级证书")),
             Column(
-                "min_level",
+                "rule_id",
+                "规则ID",
+                integer(1, MAX_DB_ID),
+                required=False,
+                example="",
+                help=N_(
+                    "an exported rule's id: the row changes that rule; empty: the rule of the "
+                    "certificate and course in force, or a new one"
+                ),
+            ),
+            certificate_column("证书名称", ("X证书", "证书", "职业技能等级证书")),
+            level_column(
                 "最低级别",
-                _level_cell,
-                aliases=("级别", "证书级别", "最低等级"),
-                example="中级",
-                help=N_("初级, 中级 or 高级: the certificate at this level or above"),
-                choices=LEVEL_CHOICES,
+                ("级别", "证书级别", "最低等级"),
+                N_("初级, 中级 or 高级: the certificate at this level or above"),
+                key="min_level",
             ),
             Column("course_code", "课程代码", code(20), example="C5102031"),
             Column(

@@ -21,6 +21,7 @@ from app.core.versions import check_version
 from app.credits.checks import (
     overlap_problem,
     period_problem,
+    superseded_problem,
     used_change_problem,
 )
 from app.credits.models import (
@@ -360,13 +361,10 @@ def update_rule(
     rule = _locked_rule(session, rule_id)
     check_version(rule.version, if_match, N_("conversion rule"))
     successor = _successor_id(session, rule_id)
-    if successor is not None:
+    problem = superseded_problem(rule_id, successor)
+    if problem:
         raise InvalidState(
-            _(
-                "Conversion rule {rule_id} was replaced by version {successor}; change that one",
-                rule_id=rule_id,
-                successor=successor,
-            ),
+            problem,
             current_state="superseded",
             allowed_actions=[],
             superseded_by_id=successor,

@@ -96,10 +96,11 @@ def college_column(zh: str, aliases: tuple[str, ...]) -> Column:
     )
 
 
-def level_column(zh: str, aliases: tuple[str, ...], help: str = "") -> Column:
-    """A row's certificate level: 初级, 中级 or 高级."""
+def level_column(zh: str, aliases: tuple[str, ...], help: str = "", key: str = "level") -> Column:
+    """A row's certificate level: 初级, 中级 or 高级, also as an English export writes it
+    (Intermediate)."""
     return Column(
-        "level",
+        key,
         zh,
         choice(LEVEL_CHOICES),
         aliases=aliases,

@@ -3,6 +3,7 @@ code (created when new), majors by name or code; a bad row writes nothing."""
 
 from decimal import Decimal
 
+import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -170,3 +171,107 @@ def test_an_upload_does_not_open_a_new_version_back_over_its_predecessor(
     assert (
         client.get(f"/api/v1/credit-rules/{new['id']}", headers=headers).json()["credits"] == "3.0"
     )
+
+
+def _replaced(client: TestClient, db: Session, headers: dict[str, str]) -> tuple[int, int]:
+    """A used rule (C5102033) replaced by a new version from 2030-09-01: (old id, new id)."""
+    rule = db.exec(select(ConversionRule).join(Course).where(Course.code == "C5102033")).one()
+    student = make_student(db, major_named(db, "软件技术"), cohort=2020)
+    issued = issue_certificate(db, student, db.get(Certificate, rule.certificate_id))
+    client.post(
+        "/api/v1/conversion-requests",
+        json={"student_id": student.id, "issued_certificate_id": issued.id, "rule_id": rule.id},
+        headers=headers,
+    )
+    new = client.patch(
+        f"/api/v1/credit-rules/{rule.id}",
+        json={"credits": "3", "effective_from": "2030-09-01"},
+        headers={**headers, "If-Match": '"1"'},
+    )
+    assert new.status_code == 200, new.text
+    return rule.id or 0, new.json()["id"]
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_with_replaced_versions_uploads_again_unchanged(
+    client: TestClient, db: Session, fmt: str, language: str
+) -> None:
+    """Every version is a row of its own (by 规则ID), and an English export's levels and modes
+    (Intermediate, Exemption) read as the Chinese ones."""
+    headers = load_sample_rules_headers(client, db)
+    _replaced(client, db, headers)
+    rules = count(db, ConversionRule)
+
+    exported = client.get(
+        "/api/v1/credit-rules",
+        params={"format": fmt},
+        headers={**headers, "Accept-Language": language},
+    )
+    again = upload(client, headers, "credit-rules", f"rules.{fmt}", exported.content)
+
+    body = again.json()
+    assert again.status_code == 200, again.text
+    assert (body["rows"], body["created"], body["updated"]) == (rules, 0, 0)
+    assert body["unchanged"] == rules and body["ignored_columns"] == []
+    assert count(db, ConversionRule) == rules
+
+
+def test_a_row_with_a_rule_id_changes_that_rule_not_the_newest_of_its_course(
+    client: TestClient, db: Session
+) -> None:
+    headers = load_sample_rules_headers(client, db)
+    rule = db.exec(select(ConversionRule).join(Course).where(Course.code == "C5102031")).one()
+    closed = client.patch(
+        f"/api/v1/credit-rules/{rule.id}",
+        json={"effective_to": "2025-08-31"},
+        headers={**headers, "If-Match": '"1"'},
+    )
+    assert closed.status_code == 200, closed.text
+    later = client.post(
+        "/api/v1/credit-rules",
+        json={
+            "certificate_id": rule.certificate_id,
+            "min_level": "中级",
+            "course_id": rule.course_id,
+            "credits": "2",
+            "mode": "免修",
+            "major_ids": [major_named(db, "软件技术").id],
+            "effective_from": "2025-09-01",
+        },
+        headers=headers,
+    )
+    assert later.status_code == 201, later.text
+    header = "规则ID\t" + HEADER.rstrip("\n") + "\t生效日期\t失效日期\n"
+    row = f"{rule.id}\tWeb前端开发\t中级\tC5102031\t\t3\t替换\t计算机应用技术\t\t2025-08-31\n"
+
+    report = upload(client, headers, "credit-rules", "r.tsv", (header + row).encode()).json()
+
+    assert (report["updated"], report["created"], report["errors"]) == (1, 0, [])
+    old = client.get(f"/api/v1/credit-rules/{rule.id}", headers=headers).json()
+    new = client.get(f"/api/v1/credit-rules/{later.json()['id']}", headers=headers).json()
+    assert old["credits"] == "3.0" and [m["name"] for m in old["majors"]] == ["计算机应用技术"]
+    assert new["credits"] == "2.0" and [m["name"] for m in new["majors"]] == ["软件技术"]
+
+
+def test_a_row_may_not_change_a_replaced_version_or_another_courses_rule(
+    client: TestClient, db: Session
+) -> None:
+    headers = load_sample_rules_headers(client, db)
+    old_id, new_id = _replaced(client, db, headers)
+    other = db.exec(select(ConversionRule).join(Course).where(Course.code == "C5102031")).one()
+    header = "规则ID\t" + HEADER
+    rows = (
+        f"{old_id}\tWeb前端开发\t中级\tC5102033\t\t4\t免修\t软件技术\n"
+        f"{other.id}\tWeb前端开发\t中级\tC5102033\t\t2\t免修\t软件技术\n"
+        "999999\tWeb前端开发\t中级\tC5102033\t\t2\t免修\t软件技术\n"
+    )
+
+    response = upload(client, headers, "credit-rules", "r.tsv", (header + rows).encode())
+
+    assert response.status_code == 422
+    reasons = {e["row"]: e["reason"] for e in response.json()["errors"]}
+    assert f"replaced by version {new_id}" in reasons[2]
+    assert f"conversion rule {other.id} maps another certificate or course" in reasons[3]
+    assert "No conversion rule with id 999999" in reasons[4]
+    assert {e["column"] for e in response.json()["errors"]} == {"规则ID"}
