@@ -7,10 +7,11 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from enum import Enum
 from typing import Any
 
 from app.core.i18n import N_, _, translate
-from app.core.labels import english_of
+from app.core.labels import LABELS, english_of
 from app.core.types import unsigned_zero
 
 MULTI_VALUE_SEPARATORS = re.compile(r"[、，,;；\n\r]+")
@@ -229,16 +230,34 @@ def date_cell(raw: str) -> date:
 
 
 def words(table: Mapping[str, Any], hint: str) -> Parser:
-    """The value ``table`` gives a cell's word (lower-case words; any case and width read);
-    another word is refused with ``hint`` (an ``N_`` message saying the words to use)."""
+    """The value ``table`` gives a cell's word (lower-case words; any case and width read),
+    also an enum value's label as an export writes it, in English or Chinese (In training,
+    培训中); another word is refused with ``hint`` (an ``N_`` message saying the words to use)."""
+    labelled: dict[str, Any] = {}
 
     def parse(raw: str) -> Any:
-        value = table.get(unicodedata.normalize("NFKC", raw).strip().casefold())
+        word = unicodedata.normalize("NFKC", raw).strip().casefold()
+        value = table.get(word)
         if value is None:
-            raise CellError(translate(hint))
+            if not labelled:
+                labelled.update(_label_words(table.values()))
+            value = labelled.get(word)
+            if value is None:
+                raise CellError(translate(hint))
         return value
 
     return parse
+
+
+def _label_words(values: Iterable[Any]) -> dict[str, Any]:
+    """Each enum member among ``values`` by its labels (lower-case), English and Chinese."""
+    found: dict[str, Any] = {}
+    for value in set(values):
+        msgid = LABELS.get(type(value), {}).get(value) if isinstance(value, Enum) else None
+        if msgid is not None:
+            for text in (msgid, translate(msgid, "zh-CN")):
+                found[unicodedata.normalize("NFKC", text).strip().casefold()] = value
+    return found
 
 
 def yes_no(yes: Iterable[str], no: Iterable[str], hint: str = N_("是 or 否")) -> Parser:

@@ -7,9 +7,21 @@ from decimal import Decimal
 import pytest
 
 import app.reference.importers  # noqa: F401  (registers the students kind)
-from app.imports.cells import CellError, Parser, code, column_parser, decimal, integer, money, text
+from app.core.i18n import N_
+from app.imports.cells import (
+    CellError,
+    Parser,
+    code,
+    column_parser,
+    decimal,
+    integer,
+    money,
+    text,
+    words,
+)
 from app.imports.engine import read_sheet
 from app.imports.registry import get_kind
+from app.trainings.models import TrainingStatus
 
 AMOUNT = money(Decimal("1000000"))
 SCORE = decimal(Decimal("0"), Decimal("100"), 1)
@@ -138,3 +150,30 @@ def test_a_file_is_checked_column_by_column_and_reported_row_by_row() -> None:
             },
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("培训中", "in_progress"),
+        ("in_progress", "in_progress"),
+        ("In training", "in_progress"),  # the label an English export writes
+        (" CERTIFIED ", "certified"),
+        ("Failed", "failed"),
+    ],
+)
+def test_a_word_column_reads_its_values_labels_in_either_language(raw: str, expected: str) -> None:
+    status = words(
+        {"培训中": TrainingStatus.in_progress, "in_progress": TrainingStatus.in_progress}
+        | {"certified": TrainingStatus.certified, "failed": TrainingStatus.failed},
+        N_("a status"),
+    )
+
+    assert status(raw) == TrainingStatus(expected)
+
+
+def test_a_word_column_refuses_a_label_of_a_value_it_does_not_take() -> None:
+    status = words({"certified": TrainingStatus.certified}, N_("certified only"))
+
+    with pytest.raises(CellError, match="certified only"):
+        status("In training")
