@@ -180,6 +180,9 @@ def csv_cell(value: Any, labels: Labels | None = None) -> Cell:
         return value  # type: ignore[no-any-return]
     if kind is int or value is None:
         return "" if value is None else value
+    if kind is Decimal:
+        # A number, whatever its sign: a reversal's -1280.00 stays a number Excel sums.
+        return f"{value:f}"
     return csv_safe(cell_value(value, labels))
 
 

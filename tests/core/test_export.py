@@ -3,13 +3,14 @@
 import csv
 import io
 import json
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from app.core.export import neutralise
+from app.core.export import csv_cell, neutralise
 from app.core.roles import Role
 from tests.factories import login_as
 
@@ -24,6 +25,12 @@ def test_formula_prefixes_are_neutralised_and_numbers_are_not() -> None:
         "ok",
     ]
     assert neutralise(-5) == -5
+
+
+def test_a_negative_amount_is_a_number_in_csv_and_text_that_looks_like_one_is_not() -> None:
+    assert csv_cell(Decimal("-1280.00")) == "-1280.00"
+    assert csv_cell(-3) == -3
+    assert csv_cell("-1280.00") == "'-1280.00"  # text: a spreadsheet would read a formula
 
 
 @pytest.mark.usefixtures("chinese")
