@@ -64,9 +64,12 @@ class Indicator:
     label: str
     """A catalogue msgid (``N_()``): shown through ``translate()``."""
     unit: str
+    """``%``, or a catalogue msgid (people, conversions)."""
     default_weight: int
     scoring: str
+    """How a value becomes a 0–100 score: a catalogue msgid."""
     missing_when: str
+    """When the indicator is missing (null): a catalogue msgid."""
     values: ValueFunction
     score: ScoreFunction
     optional: bool = False
@@ -344,8 +347,8 @@ def conversions_approved(session: Session, context: IndicatorContext, ids: Seque
 
 # --- the registry ----------------------------------------------------------------------------
 
-PERCENT_SCORING = "the percentage itself, capped at 100"
-HEADCOUNT_SCORING = "the number ÷ the pilot's headcount × 100, capped at 100"
+PERCENT_SCORING = N_("the percentage itself, capped at 100")
+HEADCOUNT_SCORING = N_("the number ÷ the pilot's headcount × 100, capped at 100")
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator(
@@ -354,7 +357,7 @@ INDICATORS: tuple[Indicator, ...] = (
         unit="%",
         default_weight=10,
         scoring=PERCENT_SCORING,
-        missing_when="never (every pilot has at least one major)",
+        missing_when=N_("never (every pilot has at least one major)"),
         values=plans_filed,
         score=score_as_percent,
     ),
@@ -364,7 +367,7 @@ INDICATORS: tuple[Indicator, ...] = (
         unit="%",
         default_weight=5,
         scoring=PERCENT_SCORING,
-        missing_when="the year's scheme sets no plan deadline",
+        missing_when=N_("the year's scheme sets no plan deadline"),
         values=plans_on_time,
         score=score_as_percent,
     ),
@@ -374,7 +377,7 @@ INDICATORS: tuple[Indicator, ...] = (
         unit="%",
         default_weight=15,
         scoring=PERCENT_SCORING,
-        missing_when="the pilot has no exam session yet",
+        missing_when=N_("the pilot has no exam session yet"),
         values=registration_rate,
         score=score_as_percent,
     ),
@@ -384,17 +387,17 @@ INDICATORS: tuple[Indicator, ...] = (
         unit="%",
         default_weight=15,
         scoring=PERCENT_SCORING,
-        missing_when="nobody has sat an exam of the pilot yet",
+        missing_when=N_("nobody has sat an exam of the pilot yet"),
         values=pass_rate,
         score=score_as_percent,
     ),
     Indicator(
         key="certificates_issued",
         label=N_("Certificates obtained"),
-        unit="人",
+        unit=N_("people"),
         default_weight=10,
         scoring=HEADCOUNT_SCORING,
-        missing_when="nobody has sat an exam of the pilot yet",
+        missing_when=N_("nobody has sat an exam of the pilot yet"),
         values=certificates_issued,
         score=score_against_headcount,
     ),
@@ -404,7 +407,7 @@ INDICATORS: tuple[Indicator, ...] = (
         unit="%",
         default_weight=10,
         scoring=PERCENT_SCORING,
-        missing_when="no teacher is assigned to the pilot",
+        missing_when=N_("no teacher is assigned to the pilot"),
         values=teacher_coverage,
         score=score_as_percent,
     ),
@@ -414,18 +417,19 @@ INDICATORS: tuple[Indicator, ...] = (
         unit="%",
         default_weight=10,
         scoring=PERCENT_SCORING,
-        missing_when="no money of the year's funds is budgeted to the pilot",
+        missing_when=N_("no money of the year's funds is budgeted to the pilot"),
         values=budget_execution,
         score=score_as_percent,
     ),
     Indicator(
         key="conversions_approved",
         label=N_("Credit conversions approved"),
-        unit="项",
+        unit=N_("conversions"),
         default_weight=5,
         scoring=HEADCOUNT_SCORING,
-        missing_when="the pilot has issued no certificate, or no credit-bank rule converts "
-        "its certificate",
+        missing_when=N_(
+            "the pilot has issued no certificate, or no credit-bank rule converts its certificate"
+        ),
         values=conversions_approved,
         score=score_against_headcount,
     ),
@@ -435,7 +439,7 @@ INDICATORS: tuple[Indicator, ...] = (
         unit="%",
         default_weight=0,
         scoring=PERCENT_SCORING,
-        missing_when="no teacher is assigned to the pilot",
+        missing_when=N_("no teacher is assigned to the pilot"),
         values=dual_qualified_share,
         score=score_as_percent,
         optional=True,

@@ -104,10 +104,10 @@ def scheme_public(scheme: EvaluationScheme, stored: bool) -> SchemePublic:
             SchemeWeight(
                 key=i.key,
                 label=translate(i.label),
-                unit=i.unit,
+                unit=translate(i.unit),
                 weight=scheme.weights.get(i.key, 0),
-                scoring=i.scoring,
-                missing_when=i.missing_when,
+                scoring=translate(i.scoring),
+                missing_when=translate(i.missing_when),
             )
             for i in INDICATORS
         ],
@@ -331,6 +331,16 @@ def _rating(total: Decimal, scheme: EvaluationScheme) -> Rating:
     return Rating.failed
 
 
+def _shown(figure: dict[str, Any]) -> IndicatorFigure:
+    """A stored figure as the reader reads it: its indicator's label and unit in the request's
+    language (figures computed before they were stored as msgids hold the language of
+    whoever computed them)."""
+    indicator = BY_KEY.get(figure["key"])
+    if indicator is not None:
+        figure = {**figure, "label": translate(indicator.label), "unit": translate(indicator.unit)}
+    return IndicatorFigure.model_validate(figure)
+
+
 def _figures(
     values: dict[str, Decimal | None], headcount: int, scheme: EvaluationScheme
 ) -> list[dict[str, Any]]:
@@ -342,7 +352,8 @@ def _figures(
         figures.append(
             {
                 "key": indicator.key,
-                "label": translate(indicator.label),
+                # Stored as msgids: a reader sees them in their own language (_shown).
+                "label": indicator.label,
                 "unit": indicator.unit,
                 "value": None if value is None else str(value),
                 "score": None if score is None else str(score),
@@ -664,7 +675,7 @@ def _public(
         tier=application.tier,
         major_names=major_names,
         headcount=application.headcount,
-        indicators=[IndicatorFigure.model_validate(f) for f in evaluation.indicators],
+        indicators=[_shown(figure) for figure in evaluation.indicators],
         committee_score=evaluation.committee_score,
         committee_comments=evaluation.committee_comments,
         committee_weight=scheme.committee_weight,

@@ -151,3 +151,33 @@ def test_demo_overview_agrees_with_each_owning_report(client: TestClient, db: Se
     assert overview["evaluations"]["needs_rectification"] == sum(
         e["needs_rectification"] for e in _ranking(client, headers)
     )
+
+
+def test_indicator_figures_read_in_the_readers_language_whoever_computed_them(
+    client: TestClient, db: Session
+) -> None:
+    assert load_demo(db, "admin", "demo-password-123").created
+    headers = office(db)
+    computed = client.post(
+        f"{EVALUATIONS}/compute",
+        params={"year": 2022},
+        headers={**headers, "Accept-Language": "zh-CN"},
+    )
+    assert computed.status_code == 200, computed.text
+
+    def figure(language: str) -> dict:
+        items = client.get(
+            EVALUATIONS,
+            params={"year": 2022},
+            headers={**headers, "Accept-Language": language},
+        ).json()["items"]
+        return next(f for f in items[0]["indicators"] if f["key"] == "certificates_issued")
+
+    assert (figure("en")["label"], figure("en")["unit"]) == ("Certificates obtained", "people")
+    assert figure("zh-CN")["unit"] == "人" and figure("zh-CN")["label"] != "Certificates obtained"
+    scheme = client.get(
+        "/api/v1/evaluation-schemes/2022", headers={**headers, "Accept-Language": "zh-CN"}
+    ).json()
+    weight = next(w for w in scheme["weights"] if w["key"] == "teacher_coverage")
+    assert weight["scoring"] == "百分比本身，最高 100"
+    assert weight["missing_when"] == "该试点尚未指派教师"
