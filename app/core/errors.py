@@ -276,6 +276,15 @@ _VALIDATION_MESSAGES = {
 }
 
 
+def _choices(expected: str) -> str:
+    """Pydantic's list of the allowed values (``'a', 'b' or 'c'``) with its "or" in the
+    request's language."""
+    *items, last = re.split(r", | or ", expected)
+    if not items:
+        return last
+    return _("{items} or {last}", items=", ".join(items), last=last)
+
+
 def validation_message(err: Any) -> str:
     """One pydantic error's message in the request's language.
 
@@ -287,6 +296,8 @@ def validation_message(err: Any) -> str:
         return str(ctx["error"])
     template = _VALIDATION_MESSAGES.get(kind)
     if template is not None:
+        if kind in {"enum", "literal_error"} and "expected" in ctx:
+            ctx = {**ctx, "expected": _choices(str(ctx["expected"]))}
         try:
             return translate(template).format(**{k: str(v) for k, v in ctx.items()})
         except (KeyError, IndexError, ValueError):

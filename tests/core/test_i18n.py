@@ -144,6 +144,17 @@ def test_a_bound_is_filled_into_the_translated_message(
     assert message.startswith("Input should be less than or equal to ")
 
 
+def test_the_allowed_values_are_listed_in_the_requests_language(
+    chinese_client: TestClient, db: Session
+) -> None:
+    headers = login_as(db, Role.academic_office)
+    zh, en = _both(chinese_client, "GET", "/api/v1/applications?status=maybe", headers=headers)
+    (message,) = [e["message"] for e in zh["errors"] if e["field"] == "query.status"]
+    assert " or " not in message and "或 'closed'" in message
+    (message,) = [e["message"] for e in en["errors"] if e["field"] == "query.status"]
+    assert message.endswith("or 'closed'")
+
+
 def test_the_suite_default_stays_english(client: TestClient) -> None:
     body = client.get("/api/v1/no-such-thing").json()
     assert body["title"] == "Not found"
