@@ -51,7 +51,8 @@ from app.core.i18n import N_, _, translate
 from app.core.labels import label
 from app.core.listing import Listing, each, plain_rows, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
-from app.core.roles import READ_ALL, Principal, Role
+from app.core.roles import Principal, Role
+from app.core.scopes import limit_to_scope
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import (
@@ -66,12 +67,6 @@ from app.reference.models import (
 from app.reference.rules import level_problem
 from app.reference.service import check_majors, require_college_writer
 
-READER_ROLES = READ_ALL | {
-    Role.college_manager,
-    Role.teacher,
-    Role.student,
-    Role.evaluation_org,
-}
 DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
 
 TRANSITIONS: dict[str, tuple[frozenset[ApplicationStatus], ApplicationStatus]] = {
@@ -112,34 +107,22 @@ def visible(statement: Any, principal: Principal) -> Any:
     (approved or closed) ones covering their major and cohort; an evaluation organisation the
     decided ones for the certificates it issues.
     """
-    role = principal.role
-    if role in READ_ALL:
-        return statement
-    if role == Role.college_manager:
-        return statement.where(_has_major_in_college(principal.college_id or -1))
-    if role == Role.teacher:
-        return statement.where(
-            col(PilotApplication.id).in_(
-                select(PilotTeacher.application_id).where(
-                    PilotTeacher.teacher_id == (principal.teacher_id or -1)
-                )
-            )
-        )
-    if role == Role.student:
-        student = principal.student_id or -1
-        return statement.where(col(PilotApplication.status).in_(DECIDED), admitting(student))
-    if role == Role.evaluation_org:
-        return statement.where(
-            col(PilotApplication.status).in_(DECIDED),
+    decided = col(PilotApplication.status).in_(DECIDED)
+    return limit_to_scope(
+        statement,
+        principal,
+        N_("pilot applications"),
+        college_manager=_has_major_in_college,
+        teacher=lambda own: col(PilotApplication.id).in_(
+            select(PilotTeacher.application_id).where(PilotTeacher.teacher_id == own)
+        ),
+        student=lambda own: sa.and_(decided, admitting(own)),
+        evaluation_org=lambda own: sa.and_(
+            decided,
             col(PilotApplication.certificate_id).in_(
-                select(Certificate.id).where(
-                    Certificate.evaluation_org_id == (principal.evaluation_org_id or -1)
-                )
+                select(Certificate.id).where(Certificate.evaluation_org_id == own)
             ),
-        )
-    raise Forbidden(
-        _("Role {role} may not read pilot applications", role=label(role)),
-        allowed_roles=sorted(r.value for r in READER_ROLES),
+        ),
     )
 
 

@@ -7,9 +7,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.core.errors import Forbidden, NotFound
-from app.core.i18n import _, translate
+from app.core.i18n import _
 from app.core.labels import label
 from app.core.roles import READ_ALL, Principal, Role
+from app.core.scopes import limit_to_scope
 from app.reference.models import Major, Student
 
 READERS = READ_ALL | {Role.college_manager, Role.student}
@@ -19,17 +20,9 @@ def scoped(statement: Any, principal: Principal, student_column: Any, what: str)
     """``statement`` (joined to the student's Major) limited to what ``principal`` reads: the
     office, auditors and admins all; a college manager their college's students; a student
     their own; any other role is refused."""
-    role = principal.role
-    if role == Role.college_manager:
-        return statement.where(Major.college_id == (principal.college_id or -1))
-    if role == Role.student:
-        return statement.where(student_column == (principal.student_id or -1))
-    if role not in READ_ALL:
-        raise Forbidden(
-            _("Role {role} may not read {what}", role=label(role), what=translate(what)),
-            allowed_roles=sorted(r.value for r in READERS),
-        )
-    return statement
+    return limit_to_scope(
+        statement, principal, what, college_manager=Major.college_id, student=student_column
+    )
 
 
 def visible_student(session: Session, principal: Principal, student_id: int) -> Student:

@@ -35,6 +35,7 @@ from app.core.listing import Listing, each, where_equal
 from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
 from app.core.ratelimit import RateLimit
 from app.core.roles import READ_ALL, Principal, Role
+from app.core.scopes import limit_to_scope
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.exams.hooks import certificate_revoked
@@ -531,23 +532,14 @@ def registration_statement(
         .join(Major, col(Major.id) == Student.major_id)
         .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
     )
-    role = principal.role
-    if role == Role.college_manager:
-        statement = statement.where(Major.college_id == (principal.college_id or -1))
-    elif role == Role.student:
-        statement = statement.where(ExamRegistration.student_id == (principal.student_id or -1))
-    elif role == Role.evaluation_org:
-        statement = statement.where(
-            ExamSession.evaluation_org_id == (principal.evaluation_org_id or -1)
-        )
-    elif role not in READ_ALL:
-        raise Forbidden(
-            _("Role {role} may not read exam registrations", role=label(role)),
-            allowed_roles=sorted(
-                r.value
-                for r in READ_ALL | {Role.college_manager, Role.student, Role.evaluation_org}
-            ),
-        )
+    statement = limit_to_scope(
+        statement,
+        principal,
+        N_("exam registrations"),
+        college_manager=Major.college_id,
+        student=ExamRegistration.student_id,
+        evaluation_org=ExamSession.evaluation_org_id,
+    )
     statement = where_equal(
         statement,
         filters,

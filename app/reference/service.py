@@ -17,7 +17,8 @@ from app.core.i18n import N_, _, translate
 from app.core.labels import label as enum_label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
-from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
+from app.core.scopes import limit_to_scope
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import (
@@ -567,15 +568,9 @@ def delete_course(session: Session, principal: Principal, course_id: int) -> Non
 
 def teacher_statement(_session: Session, principal: Principal, filters: TeacherFilters) -> Any:
     statement = select(Teacher, College.name).join(College, col(College.id) == Teacher.college_id)
-    if principal.role == Role.teacher:
-        statement = statement.where(Teacher.id == (principal.teacher_id or -1))
-    elif principal.role == Role.college_manager:
-        statement = statement.where(Teacher.college_id == college_scope(principal))
-    elif principal.role not in READ_ALL:
-        raise Forbidden(
-            _("Role {role} may not read teachers", role=enum_label(principal.role)),
-            allowed_roles=sorted(r.value for r in READ_ALL | {Role.college_manager, Role.teacher}),
-        )
+    statement = limit_to_scope(
+        statement, principal, N_("teachers"), teacher=Teacher.id, college_manager=Teacher.college_id
+    )
     if filters.college_id is not None:
         statement = statement.where(Teacher.college_id == filters.college_id)
     if filters.dual_basis is not None:
@@ -690,22 +685,17 @@ def student_statement(session: Session, principal: Principal, filters: StudentFi
         .join(Major, col(Major.id) == Student.major_id)
         .join(College, col(College.id) == Major.college_id)
     )
-    if principal.role == Role.student:
-        statement = statement.where(Student.id == (principal.student_id or -1))
-    elif principal.role == Role.college_manager:
-        statement = statement.where(Major.college_id == college_scope(principal))
-    elif principal.role == Role.teacher:
-        teacher_college = select(Teacher.college_id).where(
-            Teacher.id == (principal.teacher_id or -1)
-        )
-        statement = statement.where(col(Major.college_id).in_(teacher_college))
-    elif principal.role not in READ_ALL:
-        raise Forbidden(
-            _("Role {role} may not read students", role=enum_label(principal.role)),
-            allowed_roles=sorted(
-                r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.student}
-            ),
-        )
+    statement = limit_to_scope(
+        statement,
+        principal,
+        N_("students"),
+        student=Student.id,
+        college_manager=Major.college_id,
+        # A teacher reads their own college's students.
+        teacher=lambda own: col(Major.college_id).in_(
+            select(Teacher.college_id).where(Teacher.id == own)
+        ),
+    )
     statement = where_equal(
         statement,
         filters,

@@ -18,6 +18,7 @@ from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_one
 from app.core.roles import READ_ALL, Principal, Role
+from app.core.scopes import limit_to_scope
 from app.core.versions import check_version
 from app.reference.models import Certificate, Teacher
 from app.trainings.models import (
@@ -37,16 +38,12 @@ WRITERS = (Role.academic_office, Role.college_manager)
 
 def visible_qualifications(statement: Any, principal: Principal) -> Any:
     """Limit ``statement`` (joined to Teacher) to what ``principal`` may read."""
-    role = principal.role
-    if role in READ_ALL:
-        return statement
-    if role == Role.college_manager:
-        return statement.where(Teacher.college_id == (principal.college_id or -1))
-    if role == Role.teacher:
-        return statement.where(EvaluatorQualification.teacher_id == (principal.teacher_id or -1))
-    raise Forbidden(
-        _("Role {role} may not read evaluator qualifications", role=label(role)),
-        allowed_roles=sorted(r.value for r in READERS),
+    return limit_to_scope(
+        statement,
+        principal,
+        N_("evaluator qualifications"),
+        college_manager=Teacher.college_id,
+        teacher=EvaluatorQualification.teacher_id,
     )
 
 

@@ -27,7 +27,8 @@ from app.core.i18n import N_, _
 from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_first, lock_one, lock_row
-from app.core.roles import READ_ALL, Principal, Role
+from app.core.roles import Principal, Role
+from app.core.scopes import limit_to_scope
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import Certificate, Major, Student, Teacher
@@ -90,25 +91,14 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
     """Limit ``statement`` (joined to Teacher) to the trainings ``principal`` may read: all for
     the office, auditors and admins; their college's teachers' for a college manager; their own
     for a teacher; those for its certificates for an evaluation organisation."""
-    role = principal.role
-    if role in READ_ALL:
-        return statement
-    if role == Role.college_manager:
-        return statement.where(Teacher.college_id == (principal.college_id or -1))
-    if role == Role.teacher:
-        return statement.where(TeacherTraining.teacher_id == (principal.teacher_id or -1))
-    if role == Role.evaluation_org:
-        return statement.where(
-            col(TeacherTraining.certificate_id).in_(
-                select(Certificate.id).where(
-                    Certificate.evaluation_org_id == (principal.evaluation_org_id or -1)
-                )
-            )
-        )
-    raise Forbidden(
-        _("Role {role} may not read teacher trainings", role=label(role)),
-        allowed_roles=sorted(
-            r.value for r in READ_ALL | {Role.college_manager, Role.teacher, Role.evaluation_org}
+    return limit_to_scope(
+        statement,
+        principal,
+        N_("teacher trainings"),
+        college_manager=Teacher.college_id,
+        teacher=TeacherTraining.teacher_id,
+        evaluation_org=lambda own: col(TeacherTraining.certificate_id).in_(
+            select(Certificate.id).where(Certificate.evaluation_org_id == own)
         ),
     )
 

@@ -147,19 +147,7 @@ def test_an_upload_does_not_open_a_new_version_back_over_its_predecessor(
     client: TestClient, db: Session
 ) -> None:
     headers = load_sample_rules_headers(client, db)
-    rule = db.exec(select(ConversionRule).join(Course).where(Course.code == "C5102033")).one()
-    student = make_student(db, major_named(db, "软件技术"), cohort=2020)
-    issued = issue_certificate(db, student, db.get(Certificate, rule.certificate_id))
-    client.post(
-        "/api/v1/conversion-requests",
-        json={"student_id": student.id, "issued_certificate_id": issued.id, "rule_id": rule.id},
-        headers=headers,
-    )
-    new = client.patch(
-        f"/api/v1/credit-rules/{rule.id}",
-        json={"credits": "3", "effective_from": "2030-09-01"},
-        headers=headers,
-    ).json()
+    old_id, new_id = _replaced(client, db, headers)
     header = HEADER.rstrip("\n") + "\t生效日期\n"
     row = "Web前端开发\t中级\tC5102033\t响应式网页设计\t2\t免修\t软件技术\t\n"
 
@@ -167,10 +155,8 @@ def test_an_upload_does_not_open_a_new_version_back_over_its_predecessor(
 
     assert response.status_code == 422
     (error,) = response.json()["errors"]
-    assert error["column"] == "生效日期" and str(rule.id) in error["reason"]
-    assert (
-        client.get(f"/api/v1/credit-rules/{new['id']}", headers=headers).json()["credits"] == "3.0"
-    )
+    assert error["column"] == "生效日期" and str(old_id) in error["reason"]
+    assert client.get(f"/api/v1/credit-rules/{new_id}", headers=headers).json()["credits"] == "3.0"
 
 
 def _replaced(client: TestClient, db: Session, headers: dict[str, str]) -> tuple[int, int]:
