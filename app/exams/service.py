@@ -34,7 +34,7 @@ from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
 from app.core.ratelimit import RateLimit
-from app.core.roles import READ_ALL, Principal, Role
+from app.core.roles import Principal, Role
 from app.core.scopes import limit_to_scope
 from app.core.types import utcnow
 from app.core.versions import check_version
@@ -883,19 +883,16 @@ def certificate_statement(
         .join(Certificate, col(Certificate.id) == ExamSession.certificate_id)
         .join(EvaluationOrg, col(EvaluationOrg.id) == ExamSession.evaluation_org_id)
     )
-    role = principal.role
-    if role == Role.student:
-        statement = statement.where(IssuedCertificate.student_id == (principal.student_id or -1))
-    elif role == Role.evaluation_org:
-        statement = statement.where(
-            ExamSession.evaluation_org_id == (principal.evaluation_org_id or -1)
-        )
-    elif role == Role.college_manager:
-        statement = statement.join(Major, col(Major.id) == Student.major_id).where(
-            Major.college_id == (principal.college_id or -1)
-        )
-    elif role not in READ_ALL:
-        raise Forbidden(_("Role {role} may not read issued certificates", role=label(role)))
+    statement = limit_to_scope(
+        statement,
+        principal,
+        N_("issued certificates"),
+        student=IssuedCertificate.student_id,
+        evaluation_org=ExamSession.evaluation_org_id,
+        college_manager=lambda own: col(Student.major_id).in_(
+            select(Major.id).where(Major.college_id == own)
+        ),
+    )
     statement = where_equal(
         statement,
         filters,
