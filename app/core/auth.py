@@ -154,17 +154,8 @@ def writers(roles: Iterable[Role]) -> dict[str, Any]:
     if set(allowed) != ANY_ROLE:
 
         async def _writer(request: Request, principal: CurrentPrincipal) -> None:
-            if principal.role not in allowed:
-                raise Forbidden(
-                    _(
-                        "Role {role} may not call {method} {path}; allowed roles: {allowed}",
-                        role=label(principal.role),
-                        method=request.method,
-                        path=request.url.path,
-                        allowed=", ".join(label(role) for role in allowed),
-                    ),
-                    allowed_roles=[role.value for role in allowed],
-                )
+            what = _("call {method} {path}", method=request.method, path=request.url.path)
+            check_role(principal, *allowed, what=what)
 
         options["dependencies"] = [Depends(_writer)]
     return options
