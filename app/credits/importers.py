@@ -290,19 +290,13 @@ def _existing_of(
     certificate and course."""
     existing = plan.existing.get(_row_key(cells, None))
     rule_id = cells.get("rule_id")
-    if rule_id and existing is None:
+    if not rule_id:
+        return existing
+    if existing is None:
         raise RowRefused(
             _("No conversion rule with id {rule_id}", rule_id=rule_id), "规则ID", str(rule_id)
         )
-    if (
-        rule_id
-        and existing
-        and (existing["certificate_id"], existing["course_id"])
-        != (
-            certificate_id,
-            course_id,
-        )
-    ):
+    if (existing["certificate_id"], existing["course_id"]) != (certificate_id, course_id):
         raise RowRefused(
             _(
                 "conversion rule {id} maps another certificate or course; leave 规则ID empty "
