@@ -16,7 +16,7 @@ from pathlib import Path
 from app.core.i18n import CATALOGUE
 
 APP_DIR = Path(__file__).resolve().parents[1]
-KEYWORDS = {"_": None, "N_": None}
+KEYWORDS = {"_": None, "N_": None, "M_": None}
 _FIXED_DATE = datetime(2026, 12, 1, tzinfo=UTC)
 """The header's dates stay put, so that updating the catalogue changes only its messages."""
 

@@ -8,6 +8,9 @@ needs no catalogue: the ``msgid`` is the English text.
   being served (or the configured default outside a request), then fills in the ``{names}``.
 - ``N_("Not found")`` only marks a text for the catalogue where it is defined (a class attribute,
   a module constant); whoever shows it later passes it through :func:`translate`.
+- ``M_("No registration fits by {by}", by=b)`` is a message kept to be shown later, in the
+  language of whoever reads it then: a stored note is saved as its msgid and parameters (JSON),
+  not as the text of the language it was written in, and :func:`shown` translates it per reader.
 
 The language of a request follows ``Accept-Language`` (``zh``/``zh-CN``/``zh-Hans`` → Chinese,
 ``en*`` → English, q-values honoured); without one, ``ONEX_DEFAULT_LANGUAGE`` (``zh-CN`` unless
@@ -94,6 +97,44 @@ def _(msgid: str, /, **params: Any) -> str:
 def N_(msgid: str, /) -> str:  # noqa: N802 - gettext's conventional name
     """Mark ``msgid`` for the catalogue without translating it here."""
     return msgid
+
+
+Message = dict[str, Any]
+"""A message kept for later (:func:`M_`): ``{"msgid": …, "params": {…}}``; a parameter may be a
+message itself. ``{"text": …}`` is a text kept as it was written (a note stored before notes were
+kept as messages, or a detail another domain already put into words); ``{"all": [...]}`` several
+messages shown as one (:func:`all_of`)."""
+
+
+def M_(msgid: str, /, **params: Any) -> Message:  # noqa: N802 - named like _ and N_
+    """``msgid`` and its ``{names}``, put into words later by :func:`shown`, per reader."""
+    return {"msgid": msgid, "params": params}
+
+
+def all_of(messages: list[Message]) -> Message:
+    """Several messages shown as one, joined with "; " (what one step after another did)."""
+    return {"all": messages}
+
+
+def as_written(text: str) -> Message:
+    """A text already in words (another domain's refusal): shown as it is."""
+    return {"text": text}
+
+
+def shown(message: Message | None) -> str | None:
+    """``message`` in the current language, its parameters (messages too) translated first."""
+    if message is None:
+        return None
+    if "all" in message:
+        return "; ".join(shown(part) or "" for part in message["all"])
+    if "msgid" not in message:
+        return str(message.get("text", ""))
+    params = {
+        name: shown(value) if isinstance(value, dict) else value
+        for name, value in message.get("params", {}).items()
+    }
+    msgid: str = message["msgid"]
+    return _(msgid, **params)
 
 
 _RANGE = re.compile(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, model_validator
 from sqlmodel import JSON, Field, SQLModel
 
-from app.core.i18n import N_
+from app.core.i18n import N_, Message
 from app.core.models import Schema, Timestamped, enum_type
 from app.core.types import UTCDateTime
 from app.imports.models import RowError
@@ -95,7 +95,8 @@ class ReconciliationRow(SQLModel, table=True):
     matched_by: str | None = Field(default=None, max_length=30)
     ambiguous: bool = False
     candidates: list[int] | None = Field(default=None, sa_type=JSON)
-    note: str | None = Field(default=None, max_length=500)
+    # Why nothing or several matched; a message (M_), shown in each reader's language.
+    note: Message | None = Field(default=None, sa_type=JSON)
     differences: list[str] = Field(sa_type=JSON)
     # the platform's row
     name: str | None = Field(default=None, max_length=100)
@@ -126,7 +127,8 @@ class ReconciliationRow(SQLModel, table=True):
     local_issue_date: date | None = None
     # applying it
     outcome: Outcome | None = Field(default=None, sa_type=enum_type(Outcome))
-    outcome_reason: str | None = Field(default=None, max_length=1000)
+    # Why applying it was refused, or what it did; a message, as the note.
+    outcome_reason: Message | None = Field(default=None, sa_type=JSON)
     applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -155,7 +157,9 @@ class RowPublic(Schema):
     )
     ambiguous: bool = Field(description="Several registrations here fit; none was chosen")
     candidates: list[int] | None = Field(description="The registrations that fit, when ambiguous")
-    note: str | None
+    note: str | None = Field(
+        description="Why nothing here matched, or several did; in the reader's language"
+    )
     differences: list[Difference]
     name: str | None
     national_id: str | None = Field(description="Masked, e.g. 3101**********1234")
@@ -182,7 +186,9 @@ class RowPublic(Schema):
     local_certificate_number: str | None
     local_issue_date: date | None
     outcome: Outcome | None
-    outcome_reason: str | None
+    outcome_reason: str | None = Field(
+        description="Why applying the row was refused, or what it did; in the reader's language"
+    )
     applied_at: datetime | None
 
 

@@ -29,7 +29,7 @@ from app.core.audit import record
 from app.core.db import insert_skipping_taken
 from app.core.errors import AppError, Forbidden, NotFound
 from app.core.export import ExportColumn
-from app.core.i18n import N_, _, translate
+from app.core.i18n import M_, N_, Message, _, all_of, as_written, shown, translate
 from app.core.labels import label
 from app.core.listing import Listing, each
 from app.core.roles import READ_ALL, UPLOADERS, Principal, Role
@@ -240,7 +240,7 @@ class _Match:
     local: Local | None = None
     by: str | None = None
     candidates: list[int] | None = None
-    note: str | None = None
+    note: Message | None = None
 
 
 def _fits(
@@ -264,12 +264,12 @@ def _pick(found: list[Local], by: str) -> _Match:
     if len(found) == 1:
         return _Match(local=found[0], by=by)
     if not found:
-        return _Match(note=_("no registration here fits by {by}", by=by))
+        return _Match(note=M_("no registration here fits by {by}", by=by))
     ids = sorted(c.registration_id for c in found)
     return _Match(
         by=by,
         candidates=ids,
-        note=_(
+        note=M_(
             "{count} registrations here fit by {by} ({ids}); none was chosen",
             count=len(ids),
             by=by,
@@ -310,8 +310,8 @@ def _match(cells: dict[str, Any], hashed: str | None, index: _Index) -> _Match:
             _fits(index.by_name.get(match_text(name), []), certificate_id, True, level), "name"
         )
     if number:
-        return _Match(note=_("the certificate number is not one issued here"))
-    return _Match(note=_("the row names no certificate number, student number or certificate"))
+        return _Match(note=M_("the certificate number is not one issued here"))
+    return _Match(note=M_("the row names no certificate number, student number or certificate"))
 
 
 def _differences(
@@ -415,7 +415,7 @@ class _Compared:
                 self.covered.add(known)
         local = match.local
         if local is not None and local.registration_id in self.claimed:
-            values["note"] = _(
+            values["note"] = M_(
                 "registration {registration} is matched by row {line} already",
                 registration=local.registration_id,
                 line=self.claimed[local.registration_id],
@@ -450,7 +450,7 @@ class _Compared:
                 "matched_by": None,
                 "ambiguous": False,
                 "candidates": None,
-                "note": _("no row of the platform's list matches this result here"),
+                "note": M_("no row of the platform's list matches this result here"),
                 "differences": [],
             }
             for local in locals_
@@ -571,8 +571,15 @@ def _visible(session: Session, principal: Principal, reconciliation_id: int) -> 
 
 
 def row_public(row: ReconciliationRow) -> RowPublic:
+    """The row as a reader sees it: its note and outcome in the reader's language."""
     return RowPublic.model_validate(
-        {**row.model_dump(), "national_id": row.national_id_masked, "id": row.id}
+        {
+            **row.model_dump(),
+            "national_id": row.national_id_masked,
+            "id": row.id,
+            "note": shown(row.note),
+            "outcome_reason": shown(row.outcome_reason),
+        }
     )
 
 
@@ -698,8 +705,8 @@ def _current(session: Session, registration_id: int) -> _Current | None:
 
 
 class _Refused(Exception):
-    def __init__(self, reason: str, code: str) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: Message, code: str) -> None:
+        super().__init__(code)
         self.reason = reason
         self.code = code
 
@@ -714,7 +721,7 @@ def _apply_result(
         if row.theory_score is None and row.practical_score is None:
             return False
         raise _Refused(
-            _(
+            M_(
                 "the platform's row gives scores but no 考核结果 and there is no result here; "
                 "a result needs passed or not"
             ),
@@ -738,7 +745,7 @@ def _apply_certificate(
         return False
     if issue_date is None:
         raise _Refused(
-            _(
+            M_(
                 "the platform's row gives certificate number {number} without 发证日期; a "
                 "certificate is issued with its date",
                 number=number,
@@ -758,20 +765,22 @@ def _apply_certificate(
         dry_run=False,
     )
     if not report.written:
-        reason = report.errors[0].reason if report.errors else _("refused")
+        reason = as_written(report.errors[0].reason) if report.errors else M_("refused")
         raise _Refused(reason, "import_rejected")
     return bool(report.created or report.updated)
 
 
 def _apply_row(
     session: Session, principal: Principal, row: ReconciliationRow, today: date
-) -> tuple[Outcome, str | None, str | None]:
+) -> tuple[Outcome, Message | None, str | None]:
+    """What applying ``row`` did, why (a message, shown later in each reader's language) and
+    the refusal's code."""
     if row.group == Group.same:
-        return Outcome.unchanged, _("the same on the platform and here"), None
+        return Outcome.unchanged, M_("the same on the platform and here"), None
     if row.group == Group.local_only:
         return (
             Outcome.refused,
-            _(
+            M_(
                 "only here: the platform's list has no row for it, so there is nothing to "
                 "take from it (the organisation reports it to the platform)"
             ),
@@ -782,43 +791,55 @@ def _apply_row(
     if row.registration_id is None:
         return (
             Outcome.refused,
-            _(
+            M_(
                 "no registration here matches this row in the year's pilots; register the "
                 "student for the exam (or correct the list) first ({note})",
-                note=row.note or "",
+                note=row.note or as_written(""),
             ),
             "no_registration",
         )
     now = _current(session, row.registration_id)
     if now is None:
-        gone = _("registration {id} is gone", id=row.registration_id)
+        gone = M_("registration {id} is gone", id=row.registration_id)
         return Outcome.refused, gone, "no_registration"
-    done: list[str] = []
+    return _apply_matched(session, principal, row, (row.registration_id, now), today)
+
+
+def _apply_matched(
+    session: Session,
+    principal: Principal,
+    row: ReconciliationRow,
+    matched: tuple[int, _Current],
+    today: date,
+) -> tuple[Outcome, Message | None, str | None]:
+    """Apply a row matched to a registration (its id, how it stands now): its result, then its
+    certificate."""
+    registration_id, now = matched
+    done: list[Message] = []
     try:
         if _apply_result(session, principal, row, now, today):
-            done.append(_("result recorded"))
-            now = _current(session, row.registration_id) or now
+            done.append(M_("result recorded"))
+            now = _current(session, registration_id) or now
         if _apply_certificate(session, principal, row, now, bool(now.passed)):
-            done.append(_("certificate issued or corrected"))
+            done.append(M_("certificate issued or corrected"))
     except (AppError, _Refused) as exc:
         session.rollback()
-        reason = exc.detail if isinstance(exc, AppError) else exc.reason
+        # Another domain's refusal is already in words (the applier's language); kept as it is.
+        reason = as_written(exc.detail[:1000]) if isinstance(exc, AppError) else exc.reason
         if done:
-            reason = _("{done}, then refused: {reason}", done="; ".join(done), reason=reason)
+            reason = M_("{done}, then refused: {reason}", done=all_of(done), reason=reason)
         return Outcome.refused, reason, exc.code
     if Difference.national_id.value in row.differences:
-        refusal = _(
+        refusal = M_(
             "the platform's national id number is not the one seen before for this student; "
             "check the person by hand"
         )
-        return (
-            Outcome.refused,
-            refusal + (f" ({'; '.join(done)})" if done else ""),
-            "national_id_differs",
-        )
+        if done:
+            refusal = M_("{refusal} ({done})", refusal=refusal, done=all_of(done))
+        return Outcome.refused, refusal, "national_id_differs"
     if done:
-        return Outcome.applied, "; ".join(done), None
-    return Outcome.unchanged, _("already as on the platform"), None
+        return Outcome.applied, all_of(done), None
+    return Outcome.unchanged, M_("already as on the platform"), None
 
 
 def apply(
@@ -859,11 +880,13 @@ def apply(
     table: sa.Table = ReconciliationRow.__table__  # type: ignore[attr-defined]
     for row in rows:
         outcome, reason, code = _apply_row(session, principal, row, today)
-        outcomes.append(RowOutcome(row_id=row.id or 0, outcome=outcome, reason=reason, code=code))
+        outcomes.append(
+            RowOutcome(row_id=row.id or 0, outcome=outcome, reason=shown(reason), code=code)
+        )
         session.execute(
             sa.update(table)
             .where(table.c.id == row.id)
-            .values(outcome=outcome, outcome_reason=(reason or "")[:1000], applied_at=utcnow())
+            .values(outcome=outcome, outcome_reason=reason, applied_at=utcnow())
         )
         session.commit()
     tally = {o: sum(1 for r in outcomes if r.outcome == o) for o in Outcome}

@@ -314,3 +314,30 @@ def test_every_domains_missing_object_is_named_in_chinese(
         assert zh["status"] == 404, path
         assert re.fullmatch(r"不存在编号为 999999999 的[^A-Za-z]+", zh["detail"]), zh["detail"]
         assert re.fullmatch(r"No [a-z ]+ with id 999999999", en["detail"]), en["detail"]
+
+
+def test_a_kept_message_is_put_into_words_by_each_reader() -> None:
+    """``M_`` keeps a message as msgid and parameters; ``shown`` translates it, its message
+    parameters and the parts of ``all_of`` in the current language, and leaves a text kept
+    ``as_written`` alone."""
+    from app.core.i18n import M_, all_of, as_written, language_var, shown
+
+    steps = all_of([M_("result recorded"), M_("certificate issued or corrected")])
+    kept = M_("{done}, then refused: {reason}", done=steps, reason=as_written("原样"))
+    token = language_var.set("en")
+    try:
+        assert shown(kept) == (
+            "result recorded; certificate issued or corrected, then refused: 原样"
+        )
+    finally:
+        language_var.reset(token)
+    token = language_var.set("zh-CN")
+    try:
+        assert shown(kept) == "已录入成绩; 已发放或更正证书，随后被拒绝：原样"
+        assert shown(M_("no registration here fits by {by}", by="name")) == (
+            "按 name 在本系统找不到匹配的报名"
+        )
+    finally:
+        language_var.reset(token)
+    assert shown(None) is None
+    assert shown(as_written("{not a field}")) == "{not a field}"

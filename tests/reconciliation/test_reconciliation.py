@@ -198,6 +198,49 @@ def test_export_has_one_sheet_per_group(client: TestClient, db: Session) -> None
     ]
 
 
+def test_notes_and_outcomes_are_shown_in_the_readers_language(
+    client: TestClient, db: Session
+) -> None:
+    """A note is kept as a message, not as the text of whoever reconciled: a clerk reconciles
+    and applies in Chinese, a script reads the same rows in English, and both read their own
+    language, in JSON and in the export."""
+    world = _world(db)
+    chinese = {**office(db), "Accept-Language": "zh-CN"}
+    body = _reconcile(client, chinese, _platform_file(world))
+    rows = _by_line(body)
+    assert rows[7]["note"].startswith("按 name 在本系统有 2 条报名符合"), rows[7]["note"]
+    applied = client.post(
+        f"/api/v1/reconciliations/{body['id']}/apply",
+        json={"row_ids": [rows[3]["id"], rows[4]["id"], rows[7]["id"]]},
+        headers=chinese,
+    ).json()
+    reasons = {r["row_id"]: r["reason"] for r in applied["rows"]}
+    assert reasons[rows[3]["id"]] == "平台与本系统一致"
+    assert reasons[rows[4]["id"]] == "已录入成绩"
+    assert reasons[rows[7]["id"]] == rows[7]["note"]
+
+    path = f"/api/v1/reconciliations/{body['id']}"
+    english = _by_line(client.get(path, headers=office(db)).json())
+    assert english[7]["note"] == (
+        f"2 registrations here fit by name ({', '.join(map(str, rows[7]['candidates']))}); "
+        "none was chosen"
+    )
+    assert english[3]["outcome_reason"] == "the same on the platform and here"
+    assert english[4]["outcome_reason"] == "result recorded"
+    assert english[7]["outcome_reason"] == english[7]["note"]
+    assert english[8]["note"] == "no registration here fits by student_no"
+    again = _by_line(client.get(path, headers=chinese).json())
+    assert again[4]["outcome_reason"] == "已录入成绩" and again[7]["note"] == rows[7]["note"]
+    exported = client.get(path, params={"format": "csv"}, headers=office(db)).text
+    assert "no registration here fits by student_no" in exported
+    assert "本系统" not in exported
+    stored = db.exec(select(ReconciliationRow).where(ReconciliationRow.line == 8)).one()
+    assert stored.note == {
+        "msgid": "no registration here fits by {by}",
+        "params": {"by": "student_no"},
+    }
+
+
 def test_applying_goes_through_the_audited_paths_and_twice_changes_nothing(
     client: TestClient, db: Session
 ) -> None:
