@@ -112,7 +112,8 @@ def M_(msgid: str, /, **params: Any) -> Message:  # noqa: N802 - named like _ an
 
 
 def all_of(messages: list[Message]) -> Message:
-    """Several messages shown as one, joined with "; " (what one step after another did)."""
+    """Several messages shown as one, joined with "; " ("；" in Chinese): what one step after
+    another did."""
     return {"all": messages}
 
 
@@ -126,7 +127,7 @@ def shown(message: Message | None) -> str | None:
     if message is None:
         return None
     if "all" in message:
-        return "; ".join(shown(part) or "" for part in message["all"])
+        return _("; ").join(shown(part) or "" for part in message["all"])
     if "msgid" not in message:
         return str(message.get("text", ""))
     params = {

@@ -333,7 +333,7 @@ def test_a_kept_message_is_put_into_words_by_each_reader() -> None:
         language_var.reset(token)
     token = language_var.set("zh-CN")
     try:
-        assert shown(kept) == "已录入成绩; 已发放或更正证书，随后被拒绝：原样"
+        assert shown(kept) == "已录入成绩；已发放或更正证书，随后被拒绝：原样"
         assert shown(M_("no registration here fits by {by}", by="name")) == (
             "按 name 在本系统找不到匹配的报名"
         )
