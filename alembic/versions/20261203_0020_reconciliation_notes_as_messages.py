@@ -2,7 +2,8 @@
 
 A row's note and outcome reason were stored as text in the language of the request that made
 them. They are now JSON messages (``{"msgid": …, "params": …}``, see ``app.core.i18n.M_``); a
-text stored before is kept as it was written (``{"text": …}``).
+text stored before is kept as it was written (``{"text": …}``). A refused row also keeps its
+refusal's code (``outcome_code``), which the apply report gave but the row did not.
 
 Revision ID: 0020
 Revises: 0019
@@ -12,6 +13,7 @@ Create Date: 2026-12-03 14:20:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 revision: str = "0020"
@@ -24,6 +26,8 @@ COLUMNS = {"note": 500, "outcome_reason": 1000}
 
 
 def upgrade() -> None:
+    with op.batch_alter_table(TABLE, schema=None) as batch_op:
+        batch_op.add_column(sa.Column("outcome_code", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
         for column, length in COLUMNS.items():
             op.alter_column(
@@ -49,6 +53,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table(TABLE, schema=None) as batch_op:
+        batch_op.drop_column("outcome_code")
     # A message goes back as its text, or its msgid (the English text) when it has one.
     if op.get_bind().dialect.name == "postgresql":
         for column, length in COLUMNS.items():

@@ -129,6 +129,7 @@ class ReconciliationRow(SQLModel, table=True):
     outcome: Outcome | None = Field(default=None, sa_type=enum_type(Outcome))
     # Why applying it was refused, or what it did; a message, as the note.
     outcome_reason: Message | None = Field(default=None, sa_type=JSON)
+    outcome_code: str | None = Field(default=None, max_length=50)
     applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -188,6 +189,10 @@ class RowPublic(Schema):
     outcome: Outcome | None
     outcome_reason: str | None = Field(
         description="Why applying the row was refused, or what it did; in the reader's language"
+    )
+    outcome_code: str | None = Field(
+        description="The refusal's machine code, as `code` in the apply report (null unless "
+        "refused)"
     )
     applied_at: datetime | None
 

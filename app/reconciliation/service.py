@@ -661,6 +661,7 @@ EXPORT_COLUMNS = [
     ExportColumn("local_issue_date", N_("Issue date (here)")),
     ExportColumn("outcome", N_("Outcome")),
     ExportColumn("outcome_reason", N_("Outcome reason")),
+    ExportColumn("outcome_code", N_("Refusal code")),
 ]
 
 
@@ -886,7 +887,9 @@ def apply(
         session.execute(
             sa.update(table)
             .where(table.c.id == row.id)
-            .values(outcome=outcome, outcome_reason=reason, applied_at=utcnow())
+            .values(
+                outcome=outcome, outcome_reason=reason, outcome_code=code, applied_at=utcnow()
+            )
         )
         session.commit()
     tally = {o: sum(1 for r in outcomes if r.outcome == o) for o in Outcome}

@@ -287,8 +287,10 @@ def test_applying_goes_through_the_audited_paths_and_twice_changes_nothing(
         "no_registration",
         "not_on_platform",
     ]
-    shown = client.get(f"/api/v1/reconciliations/{body['id']}", headers=headers).json()
-    assert _by_line(shown)[4]["outcome"] == "unchanged"
+    shown = _by_line(client.get(f"/api/v1/reconciliations/{body['id']}", headers=headers).json())
+    assert shown[4]["outcome"] == "unchanged" and shown[4]["outcome_code"] is None
+    assert [shown[line]["outcome_code"] for line in (7, 8)] == ["ambiguous", "no_registration"]
+    assert shown[9]["outcome_code"] == refused["code"]
 
 
 def test_a_pass_with_a_certificate_is_not_failed_by_applying(
