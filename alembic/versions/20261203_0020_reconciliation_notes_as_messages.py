@@ -27,54 +27,44 @@ COLUMNS = {"note": 500, "outcome_reason": 1000}
 
 def upgrade() -> None:
     with op.batch_alter_table(TABLE, schema=None) as batch_op:
-        batch_op.add_column(sa.Column("outcome_code", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True))
-    if op.get_bind().dialect.name == "postgresql":
-        for column, length in COLUMNS.items():
-            op.alter_column(
-                TABLE,
-                column,
-                type_=sa.JSON(),
-                existing_type=sa.String(length),
-                existing_nullable=True,
-                postgresql_using=f"CASE WHEN {column} IS NULL THEN NULL "
-                f"ELSE json_build_object('text', {column}) END",
-            )
-        return
-    for column in COLUMNS:
-        op.execute(
-            f"UPDATE {TABLE} SET {column} = json_object('text', {column}) "
-            f"WHERE {column} IS NOT NULL"
+        batch_op.add_column(
+            sa.Column("outcome_code", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True)
         )
-    with op.batch_alter_table(TABLE, schema=None) as batch_op:
-        for column, length in COLUMNS.items():
-            batch_op.alter_column(
-                column, type_=sa.JSON(), existing_type=sa.String(length), existing_nullable=True
-            )
+    _retype(
+        to_json=True,
+        postgresql="CASE WHEN {c} IS NULL THEN NULL ELSE json_build_object('text', {c}) END",
+        sqlite="json_object('text', {c})",
+    )
 
 
 def downgrade() -> None:
     with op.batch_alter_table(TABLE, schema=None) as batch_op:
         batch_op.drop_column("outcome_code")
     # A message goes back as its text, or its msgid (the English text) when it has one.
-    if op.get_bind().dialect.name == "postgresql":
-        for column, length in COLUMNS.items():
+    _retype(
+        to_json=False,
+        postgresql="left(coalesce({c}->>'text', {c}->>'msgid'), {n})",
+        sqlite="substr(coalesce(json_extract({c}, '$.text'), json_extract({c}, '$.msgid')), 1, {n})",
+    )
+
+
+def _retype(*, to_json: bool, postgresql: str, sqlite: str) -> None:
+    """Each column to JSON (or back to text), its values converted by the dialect's expression
+    (``{c}`` the column, ``{n}`` its length as text)."""
+    for column, length in COLUMNS.items():
+        old, new = (sa.String(length), sa.JSON()) if to_json else (sa.JSON(), sa.String(length))
+        if op.get_bind().dialect.name == "postgresql":
+            using = postgresql.format(c=column, n=length)
             op.alter_column(
                 TABLE,
                 column,
-                type_=sa.String(length),
-                existing_type=sa.JSON(),
+                type_=new,
+                existing_type=old,
                 existing_nullable=True,
-                postgresql_using=f"left(coalesce({column}->>'text', {column}->>'msgid'), "
-                f"{length})",
+                postgresql_using=using,
             )
-        return
-    for column, length in COLUMNS.items():
-        op.execute(
-            f"UPDATE {TABLE} SET {column} = substr(coalesce(json_extract({column}, '$.text'), "
-            f"json_extract({column}, '$.msgid')), 1, {length}) WHERE {column} IS NOT NULL"
-        )
-    with op.batch_alter_table(TABLE, schema=None) as batch_op:
-        for column, length in COLUMNS.items():
-            batch_op.alter_column(
-                column, type_=sa.String(length), existing_type=sa.JSON(), existing_nullable=True
-            )
+            continue
+        value = sqlite.format(c=column, n=length)
+        op.execute(f"UPDATE {TABLE} SET {column} = {value} WHERE {column} IS NOT NULL")
+        with op.batch_alter_table(TABLE, schema=None) as batch_op:
+            batch_op.alter_column(column, type_=new, existing_type=old, existing_nullable=True)
