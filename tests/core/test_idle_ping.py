@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import Session
+from starlette.testclient import TestClient
 
 from app.core import db as core_db
 from app.core.db import create_db_engine
+from tests.reference.factories import office
 
 
 @pytest.fixture
@@ -75,3 +78,32 @@ def test_a_connection_that_died_while_idle_is_replaced_before_use(
     with pg_engine.connect() as connection:
         alive = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
     assert alive != dead
+
+
+@pytest.mark.postgres_only
+def test_after_a_restart_a_busy_connection_answers_503_once_then_the_pool_reconnects(
+    client: TestClient, db: Session, engine: sa.Engine, database_url: str, is_postgres: bool
+) -> None:
+    """The one cost of not pinging a connection in steady use: when the server drops it, the
+    request that meets it first gets 503 with Retry-After (not 500), and the pool is renewed."""
+    if not is_postgres:
+        pytest.skip("runs only on PostgreSQL")
+    headers = office(db)
+    assert client.get("/api/v1/colleges", headers=headers).status_code == 200
+    pooled: Any = engine.pool
+    backends = []
+    for record in list(pooled._pool.queue):
+        with record.dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backends.append(cursor.fetchone()[0])
+        record.dbapi_connection.rollback()
+    other = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    with other.connect() as connection:
+        for pid in backends:
+            connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    other.dispose()
+
+    first = client.get("/api/v1/colleges", headers=headers)
+    assert first.status_code == 503, first.text
+    assert first.headers["Retry-After"] == "2"
+    assert client.get("/api/v1/colleges", headers=headers).status_code == 200
