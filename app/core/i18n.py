@@ -25,11 +25,11 @@ no code uses any more; ``python -m app i18n update`` brings the catalogue in ste
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
@@ -103,7 +103,10 @@ Message = dict[str, Any]
 """A message kept for later (:func:`M_`): ``{"msgid": …, "params": {…}}``; a parameter may be a
 message itself. ``{"text": …}`` is a text kept as it was written (a note stored before notes were
 kept as messages, or a detail another domain already put into words); ``{"all": [...]}`` several
-messages shown as one (:func:`all_of`)."""
+messages shown as one (:func:`all_of`); ``{"texts": {language: …}}`` a text put into words in
+each language at once (:func:`in_each_language`), where code built it as text."""
+
+T = TypeVar("T")
 
 
 def M_(msgid: str, /, **params: Any) -> Message:  # noqa: N802 - named like _ and N_
@@ -117,6 +120,19 @@ def all_of(messages: list[Message]) -> Message:
     return {"all": messages}
 
 
+def in_each_language(make: Callable[[], T]) -> dict[Language, T]:
+    """``make()`` once in each language the service speaks: for texts that code builds in the
+    language of the request (an upload's row errors) and that are kept for other readers."""
+    made: dict[Language, T] = {}
+    for language in LANGUAGES:
+        token = language_var.set(language)
+        try:
+            made[language] = make()
+        finally:
+            language_var.reset(token)
+    return made
+
+
 def as_written(text: str) -> Message:
     """A text already in words (another domain's refusal): shown as it is."""
     return {"text": text}
@@ -126,6 +142,9 @@ def shown(message: Message | None) -> str | None:
     """``message`` in the current language, its parameters (messages too) translated first."""
     if message is None:
         return None
+    if "texts" in message:
+        texts: dict[str, str] = message["texts"]
+        return texts.get(current_language()) or next(iter(texts.values()), "")
     if "all" in message:
         return _("; ").join(shown(part) or "" for part in message["all"])
     if "msgid" not in message:

@@ -29,7 +29,17 @@ from app.core.audit import record
 from app.core.db import insert_skipping_taken
 from app.core.errors import AppError, Forbidden, NotFound
 from app.core.export import ExportColumn
-from app.core.i18n import M_, N_, Message, _, all_of, as_written, shown, translate
+from app.core.i18n import (
+    M_,
+    N_,
+    Message,
+    _,
+    all_of,
+    as_written,
+    in_each_language,
+    shown,
+    translate,
+)
 from app.core.labels import label
 from app.core.listing import Listing, each
 from app.core.roles import READ_ALL, UPLOADERS, Principal, Role
@@ -46,6 +56,7 @@ from app.exams.models import (
 from app.imports import service as imports
 from app.imports.cells import match_text
 from app.imports.engine import read_sheet
+from app.imports.models import RowError
 from app.imports.registry import get_kind
 from app.reconciliation.importers import NATIONAL_RESULTS
 from app.reconciliation.models import (
@@ -487,7 +498,7 @@ def reconcile(
         rows=len(sheet.rows),
         used_columns=sheet.used_columns,
         ignored_columns=sheet.ignored_columns,
-        errors=[e.model_dump() for e in sheet.errors],
+        errors=_kept_errors(sheet.errors, file_name, content),
         same=counts[Group.same],
         different=counts[Group.different],
         platform_only=counts[Group.platform_only],
@@ -543,12 +554,36 @@ def reconcile(
     return reconciliation_id
 
 
+def _kept_errors(errors: list[RowError], file_name: str, content: bytes) -> list[dict[str, Any]]:
+    """The cells that could not be read, kept with their reasons in every language: the
+    import engine words them in the request's language, and a reconciliation is read later by
+    others (the file is read again per language, only when a cell was refused)."""
+    if not errors:
+        return []
+    worded = in_each_language(lambda: read_sheet(NATIONAL_RESULTS, file_name, content).errors)
+    return [
+        {
+            **error.model_dump(),
+            "reason": {"texts": {lang: found[i].reason for lang, found in worded.items()}},
+            "message": None,
+        }
+        for i, error in enumerate(errors)
+    ]
+
+
+def _shown_error(kept: dict[str, Any]) -> dict[str, Any]:
+    reason = kept["reason"]
+    text = shown(reason) if isinstance(reason, dict) else reason  # older rows: as written
+    return {**kept, "reason": text, "message": text}
+
+
 # --- reading -------------------------------------------------------------------------------------
 
 
 def _summary(reconciliation: Reconciliation) -> dict[str, Any]:
     return {
         **reconciliation.model_dump(),
+        "errors": [_shown_error(e) for e in reconciliation.errors],
         "counts": Counts(
             same=reconciliation.same,
             different=reconciliation.different,
@@ -887,9 +922,7 @@ def apply(
         session.execute(
             sa.update(table)
             .where(table.c.id == row.id)
-            .values(
-                outcome=outcome, outcome_reason=reason, outcome_code=code, applied_at=utcnow()
-            )
+            .values(outcome=outcome, outcome_reason=reason, outcome_code=code, applied_at=utcnow())
         )
         session.commit()
     tally = {o: sum(1 for r in outcomes if r.outcome == o) for o in Outcome}

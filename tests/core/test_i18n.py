@@ -341,3 +341,16 @@ def test_a_kept_message_is_put_into_words_by_each_reader() -> None:
         language_var.reset(token)
     assert shown(None) is None
     assert shown(as_written("{not a field}")) == "{not a field}"
+
+
+def test_a_text_made_in_each_language_is_shown_in_the_readers() -> None:
+    from app.core.i18n import _, in_each_language, language_var, shown
+
+    made = in_each_language(lambda: _("result recorded"))
+    assert made == {"zh-CN": "已录入成绩", "en": "result recorded"}
+    for language, text in made.items():
+        token = language_var.set(language)
+        try:
+            assert shown({"texts": made}) == text
+        finally:
+            language_var.reset(token)

@@ -241,6 +241,32 @@ def test_notes_and_outcomes_are_shown_in_the_readers_language(
     }
 
 
+def test_cells_that_could_not_be_read_are_shown_in_the_readers_language(
+    client: TestClient, db: Session
+) -> None:
+    world = _world(db)
+    s = world.students
+    content = xlsx_bytes(
+        [
+            HEADER,
+            [1, s[0].name, "12345", s[0].student_no, world.certificate.name, "中级", "通过", 80,
+             "N0000", "2022-12-20"],
+        ]
+    )  # fmt: skip
+    body = _reconcile(client, {**office(db), "Accept-Language": "zh-CN"}, content)
+    assert [e["column"] for e in body["errors"]] == ["身份证号"]
+    chinese_reason = body["errors"][0]["reason"]
+    assert "18" in chinese_reason and "digits" not in chinese_reason
+
+    path = f"/api/v1/reconciliations/{body['id']}"
+    english = client.get(path, headers=office(db)).json()["errors"][0]
+    assert english["reason"] == "an 18-character id number (digits, the last may be X)"
+    assert english["message"] == english["reason"] and english["value"] == "12345"
+    assert english["field"] == "row 2.身份证号" and english["row"] == 2
+    again = client.get(path, headers={**office(db), "Accept-Language": "zh-CN"}).json()
+    assert again["errors"][0]["reason"] == chinese_reason
+
+
 def test_applying_goes_through_the_audited_paths_and_twice_changes_nothing(
     client: TestClient, db: Session
 ) -> None:
