@@ -82,10 +82,11 @@ def _ping_when_idle(engine: Engine) -> None:
 
     A connection dies while it waits in the pool (the server restarted, a firewall dropped an
     idle TCP session), not while requests keep using it. SQLAlchemy's ``pool_pre_ping`` pings
-    on every check-out: a round trip per request, a sixth of an audited write's time under
-    load. Here a connection checked in a moment ago is used as it is, and one that waited longer
-    is pinged; a dead one is replaced (with every connection pooled before it) before the
-    request sees it, as ``pool_pre_ping`` does."""
+    on every check-out: a round trip per request. Here a connection checked in a moment ago is
+    used as it is, and one that waited longer is pinged; a dead one is replaced (with every
+    connection pooled before it) before the request sees it, as ``pool_pre_ping`` does. A
+    connection the server drops while in steady use fails its request with 503 (see
+    ``errors``), and the pool is renewed for the next."""
     dialect = engine.dialect
 
     @event.listens_for(engine, "checkin")
