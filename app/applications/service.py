@@ -52,7 +52,7 @@ from app.core.labels import label
 from app.core.listing import Listing, each, plain_rows, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import Principal, Role
-from app.core.scopes import limit_to_scope
+from app.core.scopes import limit_to_scope, through
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import (
@@ -108,21 +108,17 @@ def visible(statement: Any, principal: Principal) -> Any:
     decided ones for the certificates it issues.
     """
     decided = col(PilotApplication.status).in_(DECIDED)
+    issued_by = through(
+        PilotApplication.certificate_id, Certificate.id, Certificate.evaluation_org_id
+    )
     return limit_to_scope(
         statement,
         principal,
         N_("pilot applications"),
         college_manager=_has_major_in_college,
-        teacher=lambda own: col(PilotApplication.id).in_(
-            select(PilotTeacher.application_id).where(PilotTeacher.teacher_id == own)
-        ),
+        teacher=through(PilotApplication.id, PilotTeacher.application_id, PilotTeacher.teacher_id),
         student=lambda own: sa.and_(decided, admitting(own)),
-        evaluation_org=lambda own: sa.and_(
-            decided,
-            col(PilotApplication.certificate_id).in_(
-                select(Certificate.id).where(Certificate.evaluation_org_id == own)
-            ),
-        ),
+        evaluation_org=lambda own: sa.and_(decided, issued_by(own)),
     )
 
 

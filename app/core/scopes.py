@@ -6,8 +6,12 @@ column holds its own scope id (a college manager's college, a teacher's or stude
 evaluation organisation's id: ``SCOPE_FIELD_BY_ROLE``). Any other role is refused 403, naming the
 roles that read the list. An id the caller lacks compares as -1, which no row holds."""
 
+from collections.abc import Callable
 from types import FunctionType
 from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col
 
 from app.core.errors import Forbidden
 from app.core.i18n import _, translate
@@ -21,8 +25,8 @@ def limit_to_scope(statement: Any, principal: Principal, what: str, **scopes: An
 
     ``scopes`` maps a scoped role's name to the column that holds the caller's own id
     (``college_manager=Major.college_id``), or to a function of that id giving the clause
-    (``evaluation_org=lambda own: ...``): that role reads only those rows, the ``READ_ALL``
-    roles every row, and any other role is refused."""
+    (``evaluation_org=lambda own: ...``, often :func:`through`): that role reads only those
+    rows, the ``READ_ALL`` roles every row, and any other role is refused."""
     role = principal.role
     scope = scopes.get(role.value)
     if scope is not None:
@@ -35,3 +39,14 @@ def limit_to_scope(statement: Any, principal: Principal, what: str, **scopes: An
         _("Role {role} may not read {what}", role=label(role), what=translate(what)),
         allowed_roles=sorted(r.value for r in readers),
     )
+
+
+def through(column: Any, picked: Any, owner: Any) -> Callable[[Any], Any]:
+    """A scope reached through another table: the rows whose ``column`` is one of the
+    ``picked`` values of the rows ``owner`` ties to the caller's id. A college manager's issued
+    certificates: ``through(Student.major_id, Major.id, Major.college_id)``."""
+
+    def clause(own: Any) -> Any:
+        return col(column).in_(sa.select(picked).where(owner == own))
+
+    return clause

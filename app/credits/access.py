@@ -6,14 +6,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.core.errors import Forbidden, NotFound
-from app.core.i18n import _
-from app.core.labels import label
-from app.core.roles import READ_ALL, Principal, Role
+from app.core.errors import NotFound
+from app.core.i18n import N_, _
+from app.core.roles import Principal
 from app.core.scopes import limit_to_scope
 from app.reference.models import Major, Student
-
-READERS = READ_ALL | {Role.college_manager, Role.student}
 
 
 def scoped(statement: Any, principal: Principal, student_column: Any, what: str) -> Any:
@@ -26,23 +23,16 @@ def scoped(statement: Any, principal: Principal, student_column: Any, what: str)
 
 
 def visible_student(session: Session, principal: Principal, student_id: int) -> Student:
-    """The student, when ``principal`` may read their credit bank (404 outside the scope)."""
-    role = principal.role
-    if role not in READERS:
-        raise Forbidden(
-            _("Role {role} may not read students' credit banks", role=label(role)),
-            allowed_roles=sorted(r.value for r in READERS),
-        )
-    row = session.exec(
-        select(Student, col(Major.college_id))
+    """The student, when ``principal`` may read their credit bank (403 for a role that reads
+    none, 404 outside the caller's scope as for a student that does not exist)."""
+    statement = (
+        select(Student)
         .join(Major, col(Major.id) == Student.major_id)
         .where(Student.id == student_id)
+    )
+    student: Student | None = session.exec(
+        scoped(statement, principal, Student.id, N_("students' credit banks"))
     ).first()
-    if row is None:
-        raise NotFound(_("No student with id {student_id}", student_id=student_id))
-    student, college_id = row
-    if role == Role.student and principal.student_id != student_id:
-        raise NotFound(_("No student with id {student_id}", student_id=student_id))
-    if role == Role.college_manager and principal.college_id != college_id:
+    if student is None:
         raise NotFound(_("No student with id {student_id}", student_id=student_id))
     return student

@@ -35,7 +35,7 @@ from app.core.listing import Listing, each, where_equal
 from app.core.locks import PUBLIC_LOOKUP_SPACE, lock_row
 from app.core.ratelimit import RateLimit
 from app.core.roles import Principal, Role
-from app.core.scopes import limit_to_scope
+from app.core.scopes import limit_to_scope, through
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.exams.hooks import certificate_revoked
@@ -889,9 +889,7 @@ def certificate_statement(
         N_("issued certificates"),
         student=IssuedCertificate.student_id,
         evaluation_org=ExamSession.evaluation_org_id,
-        college_manager=lambda own: col(Student.major_id).in_(
-            select(Major.id).where(Major.college_id == own)
-        ),
+        college_manager=through(Student.major_id, Major.id, Major.college_id),
     )
     statement = where_equal(
         statement,

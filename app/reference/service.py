@@ -18,7 +18,7 @@ from app.core.labels import label as enum_label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_listed, lock_one, lock_row
 from app.core.roles import OFFICE_OR_COLLEGE, Principal, Role
-from app.core.scopes import limit_to_scope
+from app.core.scopes import limit_to_scope, through
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import (
@@ -692,9 +692,7 @@ def student_statement(session: Session, principal: Principal, filters: StudentFi
         student=Student.id,
         college_manager=Major.college_id,
         # A teacher reads their own college's students.
-        teacher=lambda own: col(Major.college_id).in_(
-            select(Teacher.college_id).where(Teacher.id == own)
-        ),
+        teacher=through(Major.college_id, Teacher.college_id, Teacher.id),
     )
     statement = where_equal(
         statement,

@@ -17,7 +17,7 @@ from app.core.i18n import N_, _
 from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_one
-from app.core.roles import READ_ALL, Principal, Role
+from app.core.roles import OFFICE_OR_COLLEGE, READ_ALL, Principal, Role
 from app.core.scopes import limit_to_scope
 from app.core.versions import check_version
 from app.reference.models import Certificate, Teacher
@@ -33,7 +33,7 @@ from app.trainings.service import _teacher_or_422, refuse_number_taken
 
 QUALIFICATION_ENTITY = "evaluator_qualification"
 READERS = READ_ALL | {Role.college_manager, Role.teacher}
-WRITERS = (Role.academic_office, Role.college_manager)
+WRITERS = OFFICE_OR_COLLEGE
 
 
 def visible_qualifications(statement: Any, principal: Principal) -> Any:
@@ -55,7 +55,7 @@ def _require_writer(principal: Principal) -> None:
                 "academic_office, college_manager (own college's teachers)",
                 role=label(principal.role),
             ),
-            allowed_roles=[r.value for r in WRITERS],
+            allowed_roles=sorted(r.value for r in WRITERS),
         )
 
 

@@ -28,7 +28,7 @@ from app.core.labels import label
 from app.core.listing import Listing, each, where_equal
 from app.core.locks import lock_first, lock_one, lock_row
 from app.core.roles import Principal, Role
-from app.core.scopes import limit_to_scope
+from app.core.scopes import limit_to_scope, through
 from app.core.types import utcnow
 from app.core.versions import check_version
 from app.reference.models import Certificate, Major, Student, Teacher
@@ -97,8 +97,8 @@ def visible_trainings(statement: Any, principal: Principal) -> Any:
         N_("teacher trainings"),
         college_manager=Teacher.college_id,
         teacher=TeacherTraining.teacher_id,
-        evaluation_org=lambda own: col(TeacherTraining.certificate_id).in_(
-            select(Certificate.id).where(Certificate.evaluation_org_id == own)
+        evaluation_org=through(
+            TeacherTraining.certificate_id, Certificate.id, Certificate.evaluation_org_id
         ),
     )
 
