@@ -58,17 +58,25 @@ def create_db_engine(
     pool_size: int = 10,
     max_overflow: int = 20,
 ) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys, WAL, a busy timeout and BEGIN IMMEDIATE.
+    """An engine for ``url`` whose pool keeps ``pool_size`` connections and opens up to
+    ``max_overflow`` more; SQLite gets foreign keys, WAL, a busy timeout and BEGIN IMMEDIATE.
 
     Migrations turn SQLite's foreign keys off: batch mode rebuilds tables by copying them.
     """
     if is_sqlite(url):
         database = make_url(url).database
+        pool: dict[str, int] = {}
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # The same pool as on PostgreSQL: SQLAlchemy's own default for a file (5 + 10) is
+            # smaller than the requests a worker serves at once (pool + overflow), and a
+            # connection beyond the pool is opened (its pragmas run again) and closed with
+            # every request that needs it.
+            pool = {"pool_size": pool_size, "max_overflow": max_overflow}
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **pool,
         )
         _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
