@@ -51,7 +51,7 @@ def _prepare(session: Session, principal: Principal) -> Plan:
             select(  # type: ignore[call-overload]
                 BudgetLine.id,
                 BudgetLine.amount,
-                service.line_spent_subquery(),
+                service.line_spent_fen(),
                 BudgetLine.category,
             )
         ).all()

@@ -176,6 +176,13 @@ class BudgetLine(Versioned, table=True):
     category: Category = Field(sa_type=enum_type(Category))
     amount: Decimal = Field(sa_type=MoneyFen)
     notes: str | None = Field(default=None, max_length=2000)
+    spent: Decimal = Field(
+        default=Decimal(0),
+        sa_type=MoneyFen,
+        sa_column_kwargs={"server_default": "0"},
+        description="Σ of its expenditures, reversals netted; kept by the database's triggers on "
+        "expenditures (migration 0021), never written by the application",
+    )
 
 
 class SubsidyRun(Versioned, table=True):

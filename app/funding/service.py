@@ -114,12 +114,8 @@ def _pilots_of_college(college_id: int) -> Any:
 
 
 def spent_on_line(session: Session, line_id: int) -> Decimal:
-    """Σ of the line's entries (reversals are negative)."""
-    return yuan(
-        session.exec(
-            select(sum_fen(Expenditure.amount)).where(Expenditure.line_id == line_id)
-        ).one()
-    )
+    """Σ of the line's entries (reversals are negative), as the line keeps it."""
+    return yuan(session.exec(select(line_spent_fen()).where(BudgetLine.id == line_id)).one())
 
 
 def allocated_from_source(session: Session, source_id: int, *, except_line: int = 0) -> Decimal:
@@ -132,12 +128,11 @@ def allocated_from_source(session: Session, source_id: int, *, except_line: int 
     )
 
 
-def line_spent_subquery() -> Any:
-    return (
-        select(sum_fen(Expenditure.amount))
-        .where(col(Expenditure.line_id) == col(BudgetLine.id))
-        .scalar_subquery()
-    )
+def line_spent_fen() -> Any:
+    """A line's Σ of entries in integer fen: ``budget_lines.spent``, which the database's
+    triggers on ``expenditures`` keep in the writing transaction (migration 0021), so reading
+    it costs the same at any number of entries."""
+    return _fen(BudgetLine.spent).label("spent_fen")
 
 
 # --- funding sources ---------------------------------------------------------------------------
@@ -152,10 +147,8 @@ def source_statement(_session: Session, principal: Principal, filters: SourceFil
     allocated_lines = select(sum_fen(BudgetLine.amount)).where(
         col(BudgetLine.source_id) == col(FundingSource.id)
     )
-    spent_lines = (
-        select(sum_fen(Expenditure.amount))
-        .join(BudgetLine, col(BudgetLine.id) == Expenditure.line_id)
-        .where(col(BudgetLine.source_id) == col(FundingSource.id))
+    spent_lines = select(sum_fen(BudgetLine.spent)).where(
+        col(BudgetLine.source_id) == col(FundingSource.id)
     )
     if scope is not None:
         own_lines = col(BudgetLine.application_id).in_(_pilots_of_college(scope))
@@ -373,7 +366,7 @@ def line_statement(_session: Session, principal: Principal, filters: LineFilters
             PilotApplication.level,
             PilotApplication.tier,
             Certificate.name,
-            line_spent_subquery(),
+            line_spent_fen(),
         )
         .join(FundingSource, col(FundingSource.id) == BudgetLine.source_id)
         .join(PilotApplication, col(PilotApplication.id) == BudgetLine.application_id)
