@@ -9,7 +9,8 @@ recorded, then kept by triggers on ``expenditures`` (insert, update of ``line_id
 or COPY, a subsidy run, plain SQL — keeps it right in the same transaction.
 
 On PostgreSQL the triggers are per statement, reading the statement's transition tables (a
-50,000-row COPY updates each line once); on SQLite, per row. On SQLite a later migration that
+50,000-row COPY updates each line once), and a TRUNCATE of ``expenditures`` sets every line's
+spent to 0; on SQLite, per row (SQLite has no TRUNCATE: a DELETE of every row fires them). On SQLite a later migration that
 rebuilds ``expenditures`` in batch mode drops its triggers with the old table: create them
 again there (``tests/funding/test_line_spent.py`` fails when they are missing).
 
@@ -41,6 +42,8 @@ BEGIN
     UPDATE budget_lines l SET spent = l.spent + d.amount
     FROM (SELECT line_id, sum(amount) AS amount FROM new_rows GROUP BY line_id) d
     WHERE l.id = d.line_id;
+  ELSIF TG_OP = 'TRUNCATE' THEN
+    UPDATE budget_lines SET spent = 0 WHERE spent <> 0;
   ELSIF TG_OP = 'DELETE' THEN
     UPDATE budget_lines l SET spent = l.spent - d.amount
     FROM (SELECT line_id, sum(amount) AS amount FROM old_rows GROUP BY line_id) d
@@ -66,6 +69,7 @@ POSTGRESQL_TRIGGERS = {
     "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
     "expenditures_keep_spent_delete": "AFTER DELETE ON expenditures "
     "REFERENCING OLD TABLE AS old_rows",
+    "expenditures_keep_spent_truncate": "AFTER TRUNCATE ON expenditures",
 }
 
 SQLITE_TRIGGERS = {
@@ -106,7 +110,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
-    for name in SQLITE_TRIGGERS:
+    for name in POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON expenditures" if postgresql else ""))
     if postgresql:
         op.execute("DROP FUNCTION IF EXISTS budget_lines_keep_spent()")

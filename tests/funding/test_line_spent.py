@@ -115,6 +115,22 @@ def test_a_refused_entry_leaves_the_line_as_it_was(client: TestClient, db: Sessi
     assert _agree(db) == {line.id: 60}
 
 
+def test_emptying_the_entries_sets_every_line_back_to_nothing_spent(
+    client: TestClient, db: Session, is_postgres: bool
+) -> None:
+    headers = office(db)
+    line = make_line(db, make_source(db), make_pilot(db), amount="100.00")
+    assert _spend(client, headers, line, "60.00", "T-1").status_code == 201
+    assert _agree(db) == {line.id: 60}
+
+    # TRUNCATE on PostgreSQL (no row is deleted one by one); a DELETE of every row on SQLite.
+    emptying = "TRUNCATE expenditures" if is_postgres else "DELETE FROM expenditures"
+    db.connection().execute(sa.text(emptying))
+    db.commit()
+
+    assert _agree(db) == {line.id: 0}
+
+
 @pytest.fixture
 def own_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     """A database of this test's own, which it migrates down and up."""
