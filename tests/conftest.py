@@ -45,7 +45,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     elif worker:
         # Under pytest-xdist (`-n 2`) each worker has a database of its own next to the named
         # one: sharing it, the workers raced to migrate it and emptied it under each other.
-        with _own_database(url, worker) as url:
+        with own_database(url, worker) as url:
             upgrade_to_head(url)
             yield url
         return
@@ -54,7 +54,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @contextmanager
-def _own_database(url: str, worker: str) -> Iterator[str]:
+def own_database(url: str, worker: str) -> Iterator[str]:
     """A fresh database ``<name>_<worker>`` on the server of ``url``, dropped afterwards."""
     base = sa.engine.make_url(url)
     name = f"{base.database}_{worker}"

@@ -1157,9 +1157,9 @@ class LineFigures:
 def line_money_statement(year: int | None = None, college_id: int | None = None) -> Any:
     """Every budget line (of sources of fiscal ``year``; of pilots with a major of
     ``college_id``): id, source_id, source_name, application_id, category and, in integer fen,
-    allocated, spent (reversals netted), then the subsidies paid and not reversed (count, fen).
-    The lines left-joined to their entries (and each entry to the reversal pointing at it, at
-    most one), summed per line."""
+    allocated, spent (reversals netted: the line's kept figure), then the subsidies paid and
+    not reversed (count, fen): the lines left-joined to their entries (and each entry to the
+    reversal pointing at it, at most one), counted per line."""
     standing_subsidy = sa.and_(
         col(Expenditure.kind) == ExpenditureKind.subsidy, col(_Reversal.id).is_(None)
     )
@@ -1171,7 +1171,7 @@ def line_money_statement(year: int | None = None, college_id: int | None = None)
             col(BudgetLine.application_id).label("application_id"),
             col(BudgetLine.category).label("category"),
             _fen(BudgetLine.amount).label("allocated"),
-            sum_fen(Expenditure.amount).label("spent"),
+            line_spent_fen().label("spent"),
             func.count(sa.case((standing_subsidy, col(Expenditure.id)))).label("subsidies"),
             sum_fen(sa.case((standing_subsidy, col(Expenditure.amount)))).label("subsidy_fen"),
         )

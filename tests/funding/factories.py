@@ -4,8 +4,10 @@ candidates."""
 import itertools
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlmodel import Session
+from starlette.testclient import TestClient
 
 from app.applications.models import PilotApplication
 from app.exams.models import ExamSession, RegistrationStatus
@@ -79,3 +81,31 @@ def held_session(
         registration = make_registration(db, exam, student, RegistrationStatus.registered)
         make_result(db, registration, passed=index < passed)
     return exam
+
+
+def post_expenditure(
+    client: TestClient, headers: dict[str, str], line: BudgetLine, amount: str, voucher: str
+) -> Any:
+    """POST /expenditures: ``amount`` from ``line`` with the voucher ``voucher``."""
+    return client.post(
+        "/api/v1/expenditures",
+        json={
+            "line_id": line.id,
+            "amount": amount,
+            "spent_on": "2022-11-02",
+            "payee": "某培训机构",
+            "voucher_no": voucher,
+            "description": "师资培训费",
+        },
+        headers=headers,
+    )
+
+
+def ledger_csv(line_id: int, *rows: tuple[str, str, str]) -> bytes:
+    """An expenditures upload (.csv) of ``(amount, voucher, note)`` rows on ``line_id``."""
+    lines = ["预算ID,金额,日期,收款方,凭证号,摘要"]
+    lines += [
+        f"{line_id},{amount},2022-10-0{i + 1},某公司,{voucher},{note}"
+        for i, (amount, voucher, note) in enumerate(rows)
+    ]
+    return ("\n".join(lines) + "\n").encode()

@@ -3,7 +3,6 @@ once, scoped reading, and the ``expenditures`` upload."""
 
 import io
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -13,38 +12,21 @@ from starlette.testclient import TestClient
 from app.core.audit import AuditEvent
 from app.core.roles import Role
 from app.funding.importers import voucher_cell
-from app.funding.models import BudgetLine, Expenditure
+from app.funding.models import Expenditure
 from app.funding.service import spent_on_line
 from tests.exams.factories import make_pilot
-from tests.funding.factories import make_line, make_source
+from tests.funding.factories import ledger_csv, make_line, make_source, post_expenditure
 from tests.imports.helpers import upload
 from tests.reference.factories import headers_for, make_college, make_major, manager_of, office
-
-
-def _spend(
-    client: TestClient, headers: dict[str, str], line: BudgetLine, amount: str, voucher: str
-) -> Any:
-    return client.post(
-        "/api/v1/expenditures",
-        json={
-            "line_id": line.id,
-            "amount": amount,
-            "spent_on": "2022-11-02",
-            "payee": "某培训机构",
-            "voucher_no": voucher,
-            "description": "师资培训费",
-        },
-        headers=headers,
-    )
 
 
 def test_spending_stops_at_the_line_amount(client: TestClient, db: Session) -> None:
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db), amount="1000.00")
 
-    first = _spend(client, headers, line, "999.99", "A-1")
-    over = _spend(client, headers, line, "0.02", "A-2")
-    last = _spend(client, headers, line, "0.01", "A-3")
+    first = post_expenditure(client, headers, line, "999.99", "A-1")
+    over = post_expenditure(client, headers, line, "0.02", "A-2")
+    last = post_expenditure(client, headers, line, "0.01", "A-3")
 
     assert first.status_code == 201
     assert first.headers["location"] == f"/api/v1/expenditures/{first.json()['id']}"
@@ -59,12 +41,12 @@ def test_spending_stops_at_the_line_amount(client: TestClient, db: Session) -> N
 def test_bad_amounts_and_duplicate_vouchers_are_refused(client: TestClient, db: Session) -> None:
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db))
-    assert _spend(client, headers, line, "10", "B-1").status_code == 201
+    assert post_expenditure(client, headers, line, "10", "B-1").status_code == 201
 
-    assert _spend(client, headers, line, "0", "B-2").status_code == 422
-    assert _spend(client, headers, line, "-5", "B-3").status_code == 422
-    assert _spend(client, headers, line, "1.001", "B-4").status_code == 422
-    duplicate = _spend(client, headers, line, "10", "B-1")
+    assert post_expenditure(client, headers, line, "0", "B-2").status_code == 422
+    assert post_expenditure(client, headers, line, "-5", "B-3").status_code == 422
+    assert post_expenditure(client, headers, line, "1.001", "B-4").status_code == 422
+    duplicate = post_expenditure(client, headers, line, "10", "B-1")
     assert duplicate.status_code == 409 and duplicate.json()["code"] == "duplicate"
     assert len(db.exec(select(Expenditure)).all()) == 1
 
@@ -75,8 +57,10 @@ def test_voucher_numbers_as_chinese_ledgers_write_them_are_taken(
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db))
 
-    taken = [_spend(client, headers, line, "1", v) for v in ("记-0012", "银付(10)-3", " PZ-7 ")]
-    refused = [_spend(client, headers, line, "1", v) for v in ("记 12", "A\tB", "")]
+    taken = [
+        post_expenditure(client, headers, line, "1", v) for v in ("记-0012", "银付(10)-3", " PZ-7 ")
+    ]
+    refused = [post_expenditure(client, headers, line, "1", v) for v in ("记 12", "A\tB", "")]
 
     assert [r.status_code for r in taken] == [201, 201, 201], [r.text for r in taken]
     assert [r.json()["voucher_no"] for r in taken] == ["记-0012", "银付(10)-3", "PZ-7"]
@@ -88,7 +72,7 @@ def test_voucher_numbers_as_chinese_ledgers_write_them_are_taken(
 def test_expenditures_are_never_edited_or_deleted(client: TestClient, db: Session) -> None:
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db))
-    created = _spend(client, headers, line, "10", "C-1").json()
+    created = post_expenditure(client, headers, line, "10", "C-1").json()
 
     patched = client.patch(
         f"/api/v1/expenditures/{created['id']}", json={"amount": "1"}, headers=headers
@@ -109,8 +93,8 @@ def test_expenditures_are_never_edited_or_deleted(client: TestClient, db: Sessio
 def test_a_reversal_frees_the_amount_once(client: TestClient, db: Session) -> None:
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db), amount="100.00")
-    original = _spend(client, headers, line, "100.00", "D-1").json()
-    assert _spend(client, headers, line, "1", "D-2").status_code == 409
+    original = post_expenditure(client, headers, line, "100.00", "D-1").json()
+    assert post_expenditure(client, headers, line, "1", "D-2").status_code == 409
 
     reversal = client.post(
         f"/api/v1/expenditures/{original['id']}/reverse",
@@ -134,7 +118,7 @@ def test_a_reversal_frees_the_amount_once(client: TestClient, db: Session) -> No
     assert of_reversal.status_code == 409 and of_reversal.json()["code"] == "invalid_state"
     shown = client.get(f"/api/v1/expenditures/{original['id']}", headers=headers).json()
     assert shown["reversed_by_id"] == body["id"]
-    assert _spend(client, headers, line, "100.00", "D-3").status_code == 201
+    assert post_expenditure(client, headers, line, "100.00", "D-3").status_code == 201
     events = db.exec(select(AuditEvent).where(AuditEvent.entity == "expenditure")).all()
     assert [e.action for e in events] == ["create", "reverse", "create"]
 
@@ -146,18 +130,18 @@ def test_college_managers_read_their_pilots_spending_and_write_nothing(
     own = make_line(db, make_source(db), make_pilot(db, major=make_major(db, college)))
     foreign = make_line(db, make_source(db), make_pilot(db))
     headers = office(db)
-    mine = _spend(client, headers, own, "1", "E-1").json()
-    theirs = _spend(client, headers, foreign, "1", "E-2").json()
+    mine = post_expenditure(client, headers, own, "1", "E-1").json()
+    theirs = post_expenditure(client, headers, foreign, "1", "E-2").json()
     manager = manager_of(db, college)
 
     listed = client.get("/api/v1/expenditures", headers=manager).json()
 
     assert [item["id"] for item in listed["items"]] == [mine["id"]]
     assert client.get(f"/api/v1/expenditures/{theirs['id']}", headers=manager).status_code == 404
-    assert _spend(client, manager, own, "1", "E-3").status_code == 403
+    assert post_expenditure(client, manager, own, "1", "E-3").status_code == 403
     auditor = headers_for(db, Role.auditor)
     assert client.get("/api/v1/expenditures", headers=auditor).json()["total"] == 2
-    assert _spend(client, auditor, own, "1", "E-4").status_code == 403
+    assert post_expenditure(client, auditor, own, "1", "E-4").status_code == 403
     assert (
         client.get("/api/v1/expenditures", headers=headers_for(db, Role.student)).status_code == 403
     )
@@ -167,8 +151,8 @@ def test_college_managers_read_their_pilots_spending_and_write_nothing(
 def test_expenditures_filter_and_export(client: TestClient, db: Session) -> None:
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db))
-    _spend(client, headers, line, "12.30", "F-1")
-    _spend(client, headers, line, "1.00", "F-2")
+    post_expenditure(client, headers, line, "12.30", "F-1")
+    post_expenditure(client, headers, line, "1.00", "F-2")
 
     listed = client.get(f"/api/v1/expenditures?line_id={line.id}&voucher_no=F-1", headers=headers)
     exported = client.get("/api/v1/expenditures?format=csv", headers=headers)
@@ -179,22 +163,13 @@ def test_expenditures_filter_and_export(client: TestClient, db: Session) -> None
     assert "12.30" in text
 
 
-def _ledger(line_id: int, *rows: tuple[str, str, str]) -> bytes:
-    lines = ["预算ID,金额,日期,收款方,凭证号,摘要"]
-    lines += [
-        f"{line_id},{amount},2022-10-0{i + 1},某公司,{voucher},{note}"
-        for i, (amount, voucher, note) in enumerate(rows)
-    ]
-    return ("\n".join(lines) + "\n").encode()
-
-
 def test_an_expenditures_upload_records_the_ledger_once(client: TestClient, db: Session) -> None:
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db), amount="1000.00")
-    content = _ledger(line.id or 0, ("¥300.00", "G-1", "设备"), ("1200.5元", "G-2", "x"))
+    content = ledger_csv(line.id or 0, ("¥300.00", "G-1", "设备"), ("1200.5元", "G-2", "x"))
 
     too_much = upload(client, headers, "expenditures", "ledger.csv", content)
-    fitting = _ledger(line.id or 0, ("300.00", "G-1", "设备"), ("699.99", "G-2", "耗材"))
+    fitting = ledger_csv(line.id or 0, ("300.00", "G-1", "设备"), ("699.99", "G-2", "耗材"))
     first = upload(client, headers, "expenditures", "ledger.csv", fitting)
     again = upload(client, headers, "expenditures", "ledger.csv", fitting)
     edited = upload(
@@ -202,7 +177,7 @@ def test_an_expenditures_upload_records_the_ledger_once(client: TestClient, db: 
         headers,
         "expenditures",
         "ledger.csv",
-        _ledger(line.id or 0, ("300.01", "G-1", "设备")),
+        ledger_csv(line.id or 0, ("300.01", "G-1", "设备")),
     )
 
     assert too_much.status_code == 422
@@ -218,7 +193,7 @@ def test_an_expenditures_upload_records_the_ledger_once(client: TestClient, db: 
 
 def test_only_the_office_uploads_expenditures(client: TestClient, db: Session) -> None:
     line = make_line(db, make_source(db), make_pilot(db))
-    content = _ledger(line.id or 0, ("1.00", "H-1", ""))
+    content = ledger_csv(line.id or 0, ("1.00", "H-1", ""))
 
     response = upload(client, headers_for(db, Role.auditor), "expenditures", "ledger.csv", content)
 
@@ -243,9 +218,10 @@ def test_money_in_exponent_form_nan_or_infinity_is_refused_naming_the_form(
     refused = ["1e3", "1E+3", "12.5e1", "NaN", "nan", "Infinity", "-Infinity", "inf", "1.234"]
 
     responses = [
-        _spend(client, headers, line, amount, f"E-{i}") for i, amount in enumerate(refused)
+        post_expenditure(client, headers, line, amount, f"E-{i}")
+        for i, amount in enumerate(refused)
     ]
-    accepted = _spend(client, headers, line, "1000", "OK-1")
+    accepted = post_expenditure(client, headers, line, "1000", "OK-1")
 
     for amount, response in zip(refused, responses, strict=True):
         assert response.status_code == 422, (amount, response.text)

@@ -16,10 +16,15 @@ from starlette.testclient import TestClient
 from app.core.db import create_db_engine, is_sqlite
 from app.core.migrations import alembic_config, upgrade_to_head
 from app.funding.models import Category
-from tests.conftest import _own_database
+from tests.conftest import own_database
 from tests.exams.factories import make_pilot
-from tests.funding.factories import held_session, make_line, make_source
-from tests.funding.test_expenditures import _ledger, _spend
+from tests.funding.factories import (
+    held_session,
+    ledger_csv,
+    make_line,
+    make_source,
+    post_expenditure,
+)
 from tests.imports.helpers import upload
 from tests.reference.factories import office
 
@@ -55,7 +60,7 @@ def test_every_way_of_writing_an_entry_keeps_its_lines_spent(
     subsidies = make_line(db, source, pilot, category=Category.exam_subsidy, amount="1000.00")
     assert _agree(db) == {line.id: 0, other.id: 0, subsidies.id: 0}
 
-    created = _spend(client, headers, line, "1200.50", "S-1")
+    created = post_expenditure(client, headers, line, "1200.50", "S-1")
     assert created.status_code == 201
     assert _agree(db)[line.id or 0] == Decimal("1200.50")
 
@@ -67,7 +72,7 @@ def test_every_way_of_writing_an_entry_keeps_its_lines_spent(
     assert reversed_.status_code == 201
     assert _agree(db)[line.id or 0] == 0
 
-    ledger = _ledger(other.id or 0, ("300.00", "S-2", "讲课费"), ("99.99", "S-3", "资料"))
+    ledger = ledger_csv(other.id or 0, ("300.00", "S-2", "讲课费"), ("99.99", "S-3", "资料"))
     uploaded = upload(client, headers, "expenditures", "ledger.csv", ledger)
     assert uploaded.status_code == 200 and uploaded.json()["created"] == 2
     assert _agree(db)[other.id or 0] == Decimal("399.99")
@@ -106,9 +111,9 @@ def test_a_refused_entry_leaves_the_line_as_it_was(client: TestClient, db: Sessi
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db), amount="100.00")
 
-    assert _spend(client, headers, line, "60.00", "R-1").status_code == 201
-    over = _spend(client, headers, line, "40.01", "R-2")
-    twice = _spend(client, headers, line, "1.00", "R-1")
+    assert post_expenditure(client, headers, line, "60.00", "R-1").status_code == 201
+    over = post_expenditure(client, headers, line, "40.01", "R-2")
+    twice = post_expenditure(client, headers, line, "1.00", "R-1")
 
     assert over.status_code == 409 and over.json()["code"] == "line_exceeded"
     assert twice.status_code == 409
@@ -120,7 +125,7 @@ def test_emptying_the_entries_sets_every_line_back_to_nothing_spent(
 ) -> None:
     headers = office(db)
     line = make_line(db, make_source(db), make_pilot(db), amount="100.00")
-    assert _spend(client, headers, line, "60.00", "T-1").status_code == 201
+    assert post_expenditure(client, headers, line, "60.00", "T-1").status_code == 201
     assert _agree(db) == {line.id: 60}
 
     # TRUNCATE on PostgreSQL (no row is deleted one by one); a DELETE of every row on SQLite.
@@ -137,7 +142,7 @@ def own_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if is_sqlite(database_url):
         yield f"sqlite:///{tmp_path / 'spent.db'}"
         return
-    with _own_database(database_url, "line_spent") as url:
+    with own_database(database_url, "line_spent") as url:
         yield url
 
 
