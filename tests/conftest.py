@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 
 import app.models
 from app.core.config import Settings
+from app.core.db import is_sqlite
 from app.core.i18n import set_default_language
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
@@ -68,6 +69,18 @@ def own_database(url: str, worker: str) -> Iterator[str]:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def own_url(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty database of the test's own (named after its module), which it may migrate
+    down and up: a SQLite file, or a database beside the suite's on the same server."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    if is_sqlite(database_url):
+        yield f"sqlite:///{tmp_path / name}.db"
+        return
+    with own_database(database_url, name) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -24,11 +24,9 @@ from app.credits import reports as credits
 from app.credits.models import ConversionRule
 from app.exams.models import (
     CertificateStatus,
-    ExamRegistration,
-    ExamResult,
     ExamSession,
     IssuedCertificate,
-    RegistrationStatus,
+    PilotCandidate,
 )
 from app.funding import service as funding
 from app.trainings import reports as trainings_reports
@@ -185,29 +183,25 @@ class ExamCounts:
 
 
 def exam_counts(session: Session, context: IndicatorContext, ids: Sequence[int]) -> ExamCounts:
-    """The pilots' exam counts, counted in SQL in one statement (and the pilots with a session
-    in another), once per compute: the indicators that need them share them."""
+    """The pilots' exam counts, counted in SQL in one statement from the candidates the
+    database keeps per student and pilot (and the pilots with a session in another), once per
+    compute: the indicators that need them share them."""
     cached = context.facts.get("exam_counts")
     if isinstance(cached, ExamCounts):
         return cached
-    student = col(ExamRegistration.student_id)
     registered: dict[int, int] = {}
     sat: dict[int, int] = {}
     passed: dict[int, int] = {}
+    application = col(PilotCandidate.application_id)
     for app_id, n_registered, n_sat, n_passed in session.exec(
         select(
-            ExamRegistration.application_id,
-            func.count(sa.distinct(student)),
-            func.count(
-                sa.distinct(
-                    sa.case((col(ExamRegistration.status) == RegistrationStatus.sat, student))
-                )
-            ),
-            func.count(sa.distinct(sa.case((col(ExamResult.passed).is_(True), student)))),
+            application,
+            func.count(sa.case((col(PilotCandidate.registered) > 0, 1))),
+            func.count(sa.case((col(PilotCandidate.sat) > 0, 1))),
+            func.count(sa.case((col(PilotCandidate.passed) > 0, 1))),
         )
-        .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
-        .where(col(ExamRegistration.application_id).in_(ids), col(ExamRegistration.live).is_(True))
-        .group_by(col(ExamRegistration.application_id))
+        .where(application.in_(ids), col(PilotCandidate.registered) > 0)
+        .group_by(application)
     ).all():
         registered[app_id] = int(n_registered)
         if n_sat:

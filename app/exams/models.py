@@ -8,7 +8,7 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from pydantic import BaseModel, StringConstraints, field_validator, model_validator
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from app.core.i18n import N_, _
 from app.core.labels import enum_labels
@@ -177,6 +177,34 @@ class IssuedCertificate(Versioned, table=True):
     )
     revoke_reason: str | None = Field(default=None, max_length=1000)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PilotCandidate(SQLModel, table=True):
+    """A candidate (a student in a pilot) as the funnel counts them, kept by the database:
+    triggers on registrations, results, issued certificates, training enrolments and batches
+    (migration 0022) add and take away each row's part in the writing transaction, so a report
+    counts these rows instead of joining a year of registrations with their results and
+    certificates. Each count is of rows, and a candidate counts as registered (sat, passed,
+    certified, trained) when it is above 0:
+
+    - ``registered``: live registrations in the pilot's sessions;
+    - ``sat``: of them, those whose status is ``sat``;
+    - ``passed``: of them, those with a passed result;
+    - ``certified``: of them, those whose result has a valid certificate;
+    - ``trained``: enrolments in the pilot's training batches.
+
+    A row whose counts are all 0 is deleted. Derived data, so no foreign keys: a row exists
+    only while the rows it counts (which reference the pilot and the student) do."""
+
+    __tablename__ = "pilot_candidates"
+
+    application_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    student_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    registered: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    sat: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    passed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    certified: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    trained: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class PublicLookup(Timestamped, table=True):

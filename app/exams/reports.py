@@ -2,10 +2,10 @@
 
 Declared headcount → trained → registered → sat → passed → certified, per group and overall, in
 candidates (a student in a pilot), for approved and closed pilots. The pilots are read first
-(three statements); their candidates and trainees are counted in SQL per (pilot, major,
-cohort, college) cell (one statement each) and the cells added up per group in Python: five
-statements however many pilots and candidates it covers, and memory that does not grow with
-the registrations."""
+(three statements); their candidates are counted in SQL per (pilot, major, cohort, college)
+cell from the rows the database keeps per student and pilot (:class:`PilotCandidate`, one
+statement) and the cells added up per group in Python: four statements however many pilots
+and candidates it covers, and memory that does not grow with the registrations."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,18 +26,8 @@ from app.core.i18n import N_, _, translate
 from app.core.labels import cohort_label, label
 from app.core.reports import TOTAL
 from app.core.roles import READ_ALL, Principal, Role
-from app.exams.models import (
-    CertificateStatus,
-    ExamRegistration,
-    ExamResult,
-    FunnelGroupBy,
-    FunnelReport,
-    FunnelRow,
-    IssuedCertificate,
-    RegistrationStatus,
-)
+from app.exams.models import FunnelGroupBy, FunnelReport, FunnelRow, PilotCandidate
 from app.reference.models import Certificate, College, Major, Student
-from app.trainings.models import TrainingBatch, TrainingEnrollment
 
 FUNNEL_READERS = READ_ALL
 DECIDED = (ApplicationStatus.approved, ApplicationStatus.closed)
@@ -209,50 +199,24 @@ def _cells(
 def _candidate_counts(
     session: Session, ids: list[int], scope: int | None, group_by: FunnelGroupBy
 ) -> list[Any]:
-    """Live registrations of the pilots counted in SQL per cell: (pilot, own group column,
-    distinct students registered, who sat, who passed, who hold a valid certificate)."""
-    application = col(ExamRegistration.application_id)
-    student = col(ExamRegistration.student_id)
-    statement = (
-        select(  # type: ignore[call-overload]
-            application,
-            func.count(sa.distinct(student)),
-            _distinct_when(col(ExamRegistration.status) == RegistrationStatus.sat, student),
-            _distinct_when(col(ExamResult.passed).is_(True), student),
-            _distinct_when(col(IssuedCertificate.id).is_not(None), student),
-        )
-        .outerjoin(ExamResult, col(ExamResult.registration_id) == ExamRegistration.id)
-        .outerjoin(
-            IssuedCertificate,
-            sa.and_(
-                col(IssuedCertificate.result_id) == col(ExamResult.id),
-                col(IssuedCertificate.status) == CertificateStatus.valid,
-            ),
-        )
-        .where(application.in_(ids), col(ExamRegistration.live).is_(True))
-    )
-    return list(session.exec(_cells(statement, application, student, group_by, scope)).all())
-
-
-def _distinct_when(condition: Any, value: Any) -> Any:
-    """count(DISTINCT value) over the rows meeting ``condition`` (FILTER without FILTER, so
-    SQLite runs it too)."""
-    return func.count(sa.distinct(sa.case((condition, value))))
-
-
-def _trainee_counts(
-    session: Session, ids: list[int], scope: int | None, group_by: FunnelGroupBy
-) -> list[Any]:
-    """Distinct students enrolled in a training batch of the pilots, per cell: (pilot, own
-    group column, trained)."""
-    application = col(TrainingBatch.application_id)
-    student = col(TrainingEnrollment.student_id)
-    statement = (
-        select(application, func.count(sa.distinct(student)))
-        .select_from(TrainingEnrollment)
-        .join(TrainingBatch, col(TrainingBatch.id) == TrainingEnrollment.batch_id)
-        .where(application.in_(ids))
-    )
+    """The pilots' candidates counted in SQL per cell, from the kept :class:`PilotCandidate`
+    rows (no registration, result, certificate or enrolment read): (pilot, registered, sat,
+    passed, certified, trained, own group column)."""
+    application = col(PilotCandidate.application_id)
+    statement = select(
+        application,
+        *[
+            func.count(sa.case((column > 0, 1)))
+            for column in (
+                col(PilotCandidate.registered),
+                col(PilotCandidate.sat),
+                col(PilotCandidate.passed),
+                col(PilotCandidate.certified),
+                col(PilotCandidate.trained),
+            )
+        ],
+    ).where(application.in_(ids))
+    student = col(PilotCandidate.student_id)
     return list(session.exec(_cells(statement, application, student, group_by, scope)).all())
 
 
@@ -289,20 +253,17 @@ class _Groups:
         return self.tallies[key]
 
 
-def _count(groups: _Groups, total: _Tally, trainees: list[Any], candidates: list[Any]) -> None:
-    """Add every pilot to its group(s) and every cell of trainees and candidates to its group
-    and to the total."""
+def _count(groups: _Groups, total: _Tally, candidates: list[Any]) -> None:
+    """Add every pilot to its group(s) and every cell of candidates to its group and to the
+    total."""
     for app_id in groups.pilots.rows:
         total.applications.add(app_id)
         for key in groups.of_pilot(app_id):
             groups.tally(key).applications.add(app_id)
-    for app_id, trained, own in trainees:
+    for app_id, registered, sat, passed, certified, trained, own in candidates:
         key = groups.of_candidate(app_id, own)
         for target in (groups.tally(key), total):
             target.trained += int(trained)
-    for app_id, registered, sat, passed, certified, own in candidates:
-        key = groups.of_candidate(app_id, own)
-        for target in (groups.tally(key), total):
             target.add_candidates(int(registered), int(sat), int(passed), int(certified))
 
 
@@ -314,13 +275,11 @@ def funnel(
     scope = _funnel_scope(principal)
     pilots = _pilots(session, year, scope)
     candidates: list[Any] = []
-    trainees: list[Any] = []
     if pilots.ids:
         candidates = _candidate_counts(session, pilots.ids, scope, group_by)
-        trainees = _trainee_counts(session, pilots.ids, scope, group_by)
     groups = _Groups(pilots, group_by)
     total = _Tally(label=translate(TOTAL))
-    _count(groups, total, trainees, candidates)
+    _count(groups, total, candidates)
     headcount_of = pilots.headcounts()
     rows = [tally.row(key.split(":", 1)[1], headcount_of) for key, tally in groups.tallies.items()]
     rows.sort(key=lambda r: (r.label, r.key))

@@ -2,21 +2,17 @@
 every way an entry is written (migration 0021), and filled from the entries already there when
 the migration runs."""
 
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from app.core.db import create_db_engine, is_sqlite
+from app.core.db import create_db_engine
 from app.core.migrations import alembic_config, upgrade_to_head
 from app.funding.models import Category
-from tests.conftest import own_database
 from tests.exams.factories import make_pilot
 from tests.funding.factories import (
     held_session,
@@ -134,16 +130,6 @@ def test_emptying_the_entries_sets_every_line_back_to_nothing_spent(
     db.commit()
 
     assert _agree(db) == {line.id: 0}
-
-
-@pytest.fixture
-def own_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A database of this test's own, which it migrates down and up."""
-    if is_sqlite(database_url):
-        yield f"sqlite:///{tmp_path / 'spent.db'}"
-        return
-    with own_database(database_url, "line_spent") as url:
-        yield url
 
 
 def test_the_migration_fills_spent_from_the_entries_already_recorded(own_url: str) -> None:
