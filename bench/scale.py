@@ -204,45 +204,28 @@ def _fill_statements(n: dict[str, int]) -> list[str]:
 
 # --- the reports and their floors ------------------------------------------------------------
 
+# The funnel's facts per student and pilot are kept by the database (``pilot_candidates``,
+# migration 0022): the plainest statement giving the same answer counts those rows.
+KEPT = """count(*) FILTER (WHERE k.registered > 0) AS registered,
+  count(*) FILTER (WHERE k.sat > 0) AS sat, count(*) FILTER (WHERE k.passed > 0) AS passed,
+  count(*) FILTER (WHERE k.certified > 0) AS certified,
+  count(*) FILTER (WHERE k.trained > 0) AS trained"""
+DECIDED = f"p.year = {YEAR} AND p.status IN ('approved', 'closed')"
+
 FUNNEL_FLOOR = f"""
 WITH c AS (
-  SELECT r.application_id AS a, count(DISTINCT r.student_id) AS registered,
-    count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat') AS sat,
-    count(DISTINCT r.student_id) FILTER (WHERE x.passed) AS passed,
-    count(DISTINCT r.student_id) FILTER (WHERE i.id IS NOT NULL) AS certified
-  FROM exam_registrations r JOIN pilot_applications p ON p.id = r.application_id
-  LEFT JOIN exam_results x ON x.registration_id = r.id
-  LEFT JOIN issued_certificates i ON i.result_id = x.id AND i.status = 'valid'
-  WHERE r.live AND p.year = {YEAR} AND p.status IN ('approved', 'closed')
-  GROUP BY r.application_id),
-t AS (
-  SELECT b.application_id AS a, count(DISTINCT e.student_id) AS trained
-  FROM training_enrollments e JOIN training_batches b ON b.id = e.batch_id
-  GROUP BY b.application_id)
-SELECT p.id, p.headcount, t.trained, c.* FROM pilot_applications p
-LEFT JOIN c ON c.a = p.id LEFT JOIN t ON t.a = p.id
-WHERE p.year = {YEAR} AND p.status IN ('approved', 'closed')
+  SELECT k.application_id AS a, {KEPT}
+  FROM pilot_candidates k JOIN pilot_applications p ON p.id = k.application_id
+  WHERE {DECIDED} GROUP BY k.application_id)
+SELECT p.id, p.headcount, c.* FROM pilot_applications p LEFT JOIN c ON c.a = p.id
+WHERE {DECIDED}
 """
 
 FUNNEL_COLLEGE_FLOOR = f"""
-WITH c AS (
-  SELECT r.application_id AS a, m.college_id, count(DISTINCT r.student_id) AS registered,
-    count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat') AS sat,
-    count(DISTINCT r.student_id) FILTER (WHERE x.passed) AS passed,
-    count(DISTINCT r.student_id) FILTER (WHERE i.id IS NOT NULL) AS certified
-  FROM exam_registrations r JOIN pilot_applications p ON p.id = r.application_id
-  JOIN students s ON s.id = r.student_id JOIN majors m ON m.id = s.major_id
-  LEFT JOIN exam_results x ON x.registration_id = r.id
-  LEFT JOIN issued_certificates i ON i.result_id = x.id AND i.status = 'valid'
-  WHERE r.live AND p.year = {YEAR} AND p.status IN ('approved', 'closed')
-  GROUP BY r.application_id, m.college_id),
-t AS (
-  SELECT b.application_id AS a, m.college_id, count(DISTINCT e.student_id) AS trained
-  FROM training_enrollments e JOIN training_batches b ON b.id = e.batch_id
-  JOIN students s ON s.id = e.student_id JOIN majors m ON m.id = s.major_id
-  GROUP BY b.application_id, m.college_id)
-SELECT college_id, sum(registered), sum(sat), sum(passed), sum(certified), sum(trained)
-FROM c FULL JOIN t USING (a, college_id) GROUP BY college_id
+SELECT m.college_id, {KEPT}
+FROM pilot_candidates k JOIN pilot_applications p ON p.id = k.application_id
+JOIN students s ON s.id = k.student_id JOIN majors m ON m.id = s.major_id
+WHERE {DECIDED} GROUP BY m.college_id
 """
 
 # Pieces the floors below share. A level's rank: 初级 < 中级 < 高级.
@@ -275,23 +258,9 @@ CONVERSIONS = f"""SELECT e.application_id AS a, count(*) AS n, sum(u.credits) AS
 # The overview: every figure it shows, in one statement.
 OVERVIEW_FLOOR = f"""
 WITH funnel AS (
-  SELECT sum(registered) AS registered, sum(sat) AS sat, sum(passed) AS passed,
-    sum(certified) AS certified FROM (
-    SELECT count(DISTINCT r.student_id) AS registered,
-      count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat') AS sat,
-      count(DISTINCT r.student_id) FILTER (WHERE x.passed) AS passed,
-      count(DISTINCT r.student_id) FILTER (WHERE i.id IS NOT NULL) AS certified
-    FROM exam_registrations r JOIN pilot_applications p ON p.id = r.application_id
-    LEFT JOIN exam_results x ON x.registration_id = r.id
-    LEFT JOIN issued_certificates i ON i.result_id = x.id AND i.status = 'valid'
-    WHERE r.live AND p.year = {YEAR} AND p.status IN ('approved', 'closed')
-    GROUP BY r.application_id) g),
-trained AS (
-  SELECT sum(n) AS trained FROM (
-    SELECT count(DISTINCT e.student_id) AS n
-    FROM training_enrollments e JOIN training_batches b ON b.id = e.batch_id
-    JOIN pilot_applications p ON p.id = b.application_id
-    WHERE p.year = {YEAR} AND p.status IN ('approved', 'closed') GROUP BY b.application_id) g),
+  SELECT {KEPT}
+  FROM pilot_candidates k JOIN pilot_applications p ON p.id = k.application_id
+  WHERE {DECIDED}),
 statuses AS (
   SELECT json_agg(json_build_array(status, n, h)) AS statuses FROM (
     SELECT status, count(*) AS n, sum(headcount) AS h FROM pilot_applications
@@ -322,7 +291,7 @@ ratings AS (
   SELECT json_object_agg(coalesce(rating, 'unrated'), n) AS ratings,
     sum(n) FILTER (WHERE rating = '不合格') AS flagged
   FROM (SELECT rating, count(*) AS n FROM evaluations WHERE year = {YEAR} GROUP BY rating) g)
-SELECT * FROM funnel, trained, statuses, coverage, dual, funds, credits, ratings
+SELECT * FROM funnel, statuses, coverage, dual, funds, credits, ratings
 """
 
 # Compute: every pilot's every indicator's facts, in one statement (the writes of the
@@ -331,11 +300,9 @@ COMPUTE_FLOOR = f"""
 WITH p AS (SELECT id, headcount, certificate_id, level FROM pilot_applications
   WHERE year = {YEAR} AND status IN ('approved', 'closed')),
 exams AS (
-  SELECT r.application_id AS a, count(DISTINCT r.student_id) AS registered,
-    count(DISTINCT r.student_id) FILTER (WHERE r.status = 'sat') AS sat,
-    count(DISTINCT r.student_id) FILTER (WHERE x.passed) AS passed
-  FROM exam_registrations r LEFT JOIN exam_results x ON x.registration_id = r.id
-  WHERE r.live AND r.application_id IN (SELECT id FROM p) GROUP BY r.application_id),
+  SELECT application_id AS a, count(*) FILTER (WHERE registered > 0) AS registered,
+    count(*) FILTER (WHERE sat > 0) AS sat, count(*) FILTER (WHERE passed > 0) AS passed
+  FROM pilot_candidates WHERE application_id IN (SELECT id FROM p) GROUP BY application_id),
 issued AS (
   SELECT e.application_id AS a, count(DISTINCT i.student_id) FILTER (WHERE i.status = 'valid')
     AS valid, count(*) AS any_status
