@@ -72,6 +72,20 @@ ENROLMENTS = """SELECT b.application_id AS application_id, x.student_id AS stude
   0 AS registered, 0 AS sat, 0 AS passed, 0 AS certified, {s} AS trained
 FROM {rows} JOIN training_batches b ON b.id = x.batch_id
 WHERE true"""
+# Rows just inserted: nothing can reference them yet (a result its registration, a
+# certificate its result), so their part needs no join to the tables that would.
+INSERTED = {
+    "exam_registrations": """SELECT x.application_id AS application_id,
+  x.student_id AS student_id, {s} AS registered,
+  CASE WHEN x.status = 'sat' THEN {s} ELSE 0 END AS sat, 0 AS passed, 0 AS certified,
+  0 AS trained
+FROM {rows} WHERE x.live""",
+    "exam_results": """SELECT r.application_id AS application_id, r.student_id AS student_id,
+  0 AS registered, 0 AS sat, CASE WHEN x.passed THEN {s} ELSE 0 END AS passed,
+  0 AS certified, 0 AS trained
+FROM {rows} JOIN exam_registrations r ON r.id = x.registration_id AND r.live
+WHERE true""",
+}
 # A batch moved to another pilot moves its enrolments' part with it.
 BATCHES = """SELECT x.application_id AS application_id, e.student_id AS student_id,
   0 AS registered, 0 AS sat, 0 AS passed, 0 AS certified, {s} AS trained
@@ -158,6 +172,8 @@ def _pg_function(table: str, part: str) -> str:
     def signed(*pairs: tuple[int, str]) -> str:
         return " UNION ALL ".join(part.format(s=s, rows=f"{rows} x") for s, rows in pairs)
 
+    inserted = INSERTED.get(table, part)
+
     return f"""
 CREATE FUNCTION {table}_keep_candidates() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -170,7 +186,7 @@ BEGIN
     RETURN NULL;
   ELSIF TG_OP = 'INSERT' THEN
     {locked("new_rows")}
-    {_pg_apply(signed((1, "new_rows")))}
+    {_pg_apply(inserted.format(s=1, rows="new_rows x"))}
   ELSIF TG_OP = 'DELETE' THEN
     {locked("old_rows")}
     {_pg_apply(signed((-1, "old_rows")))}
@@ -273,8 +289,9 @@ def _sqlite_triggers() -> dict[str, str]:
         watched = ", ".join(WATCHED[table])
         new = part.format(s=1, rows=_row("NEW", table))
         old = part.format(s=-1, rows=_row("OLD", table))
+        inserted = INSERTED.get(table, part).format(s=1, rows=_row("NEW", table))
         triggers[f"{table}_keep_candidates_insert"] = (
-            f"AFTER INSERT ON {table} BEGIN{_sqlite_apply(new)}\nEND"
+            f"AFTER INSERT ON {table} BEGIN{_sqlite_apply(inserted)}\nEND"
         )
         triggers[f"{table}_keep_candidates_update"] = (
             f"AFTER UPDATE OF {watched} ON {table} BEGIN"
