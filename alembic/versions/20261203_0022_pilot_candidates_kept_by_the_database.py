@@ -260,11 +260,16 @@ PG_BATCH_TRIGGERS = {
 # --- SQLite: per row -------------------------------------------------------------------------
 
 
-def _sqlite_apply(parts: str) -> str:
+def _sqlite_apply(parts: str, *, tidy: bool = True) -> str:
+    """Add the signed part to its candidate, then (``tidy``) delete it if nothing is left; an
+    inserted row only adds, so its trigger need not look."""
     added = ", ".join(f"{count} = {count} + excluded.{count}" for count in COUNTS)
-    return f"""
+    upsert = f"""
   INSERT INTO pilot_candidates ({COLUMNS}) {parts}
-  ON CONFLICT (application_id, student_id) DO UPDATE SET {added};
+  ON CONFLICT (application_id, student_id) DO UPDATE SET {added};"""
+    if not tidy:
+        return upsert
+    return f"""{upsert}
   DELETE FROM pilot_candidates WHERE (application_id, student_id) IN
     (SELECT application_id, student_id FROM ({parts})) AND {_none_left()};"""
 
@@ -291,7 +296,7 @@ def _sqlite_triggers() -> dict[str, str]:
         old = part.format(s=-1, rows=_row("OLD", table))
         inserted = INSERTED.get(table, part).format(s=1, rows=_row("NEW", table))
         triggers[f"{table}_keep_candidates_insert"] = (
-            f"AFTER INSERT ON {table} BEGIN{_sqlite_apply(inserted)}\nEND"
+            f"AFTER INSERT ON {table} BEGIN{_sqlite_apply(inserted, tidy=False)}\nEND"
         )
         triggers[f"{table}_keep_candidates_update"] = (
             f"AFTER UPDATE OF {watched} ON {table} BEGIN"
