@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 import app.models
 from app.core.config import Settings
-from app.core.db import is_sqlite
+from app.core.db import create_db_engine, is_sqlite
 from app.core.i18n import set_default_language
 from app.core.migrations import upgrade_to_head
 from app.main import create_app
@@ -81,6 +81,15 @@ def own_url(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -
         return
     with own_database(database_url, name) as url:
         yield url
+
+
+@pytest.fixture
+def own_engine(own_url: str) -> Iterator[Engine]:
+    """An engine on :func:`own_url`, migrated to the head revision."""
+    upgrade_to_head(own_url)
+    engine = create_db_engine(own_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from app.core.db import create_db_engine
-from app.core.migrations import alembic_config, upgrade_to_head
+from app.core.migrations import alembic_config
 from app.core.roles import Role
 from app.exams.models import ExamRegistration, ExamSession, IssuedCertificate
 from tests.exams.factories import (
@@ -290,58 +289,55 @@ def test_two_writers_at_the_same_moment_leave_the_candidates_right(
         }
 
 
-def test_the_migration_fills_the_candidates_from_the_rows_already_recorded(own_url: str) -> None:
-    upgrade_to_head(own_url)
-    engine = create_db_engine(own_url)
-    try:
-        with Session(engine, expire_on_commit=False) as db:
-            pilot = make_pilot(db)
-            exam = make_session(db, pilot)
-            students = pilot_students(db, pilot, 3)
-            batch = make_batch(db, pilot)
-            batch_id, ids = batch.id, [s.id for s in students]
-        command.downgrade(alembic_config(own_url), "0021")
-        with engine.begin() as connection:
-            for index, student_id in enumerate(ids):
-                connection.execute(
-                    sa.text(
-                        "INSERT INTO exam_registrations (created_at, updated_at, version, "
-                        "session_id, student_id, application_id, status, live) VALUES "
-                        "(:now, :now, 1, :exam, :student, :pilot, :status, :live)"
-                    ),
-                    {
-                        "now": "2022-10-01 00:00:00",
-                        "exam": exam.id,
-                        "student": student_id,
-                        "pilot": pilot.id,
-                        "status": "cancelled" if index == 2 else "sat",
-                        "live": None if index == 2 else True,
-                    },
-                )
+def test_the_migration_fills_the_candidates_from_the_rows_already_recorded(
+    own_url: str, own_engine: Engine
+) -> None:
+    with Session(own_engine, expire_on_commit=False) as db:
+        pilot = make_pilot(db)
+        exam = make_session(db, pilot)
+        students = pilot_students(db, pilot, 3)
+        batch = make_batch(db, pilot)
+        batch_id, ids = batch.id, [s.id for s in students]
+    command.downgrade(alembic_config(own_url), "0021")
+    with own_engine.begin() as connection:
+        for index, student_id in enumerate(ids):
             connection.execute(
                 sa.text(
-                    "INSERT INTO exam_results (created_at, updated_at, version, registration_id, "
-                    "passed) SELECT created_at, updated_at, 1, id, true FROM exam_registrations "
-                    "WHERE student_id = :student"
+                    "INSERT INTO exam_registrations (created_at, updated_at, version, "
+                    "session_id, student_id, application_id, status, live) VALUES "
+                    "(:now, :now, 1, :exam, :student, :pilot, :status, :live)"
                 ),
-                {"student": ids[0]},
+                {
+                    "now": "2022-10-01 00:00:00",
+                    "exam": exam.id,
+                    "student": student_id,
+                    "pilot": pilot.id,
+                    "status": "cancelled" if index == 2 else "sat",
+                    "live": None if index == 2 else True,
+                },
             )
-            connection.execute(
-                sa.text(
-                    "INSERT INTO training_enrollments (created_at, updated_at, version, batch_id, "
-                    "student_id, attended_hours, completed) VALUES "
-                    "(:now, :now, 1, :batch, :student, 0, false)"
-                ),
-                {"now": "2022-10-01 00:00:00", "batch": batch_id, "student": ids[2]},
-            )
-        command.upgrade(alembic_config(own_url), "head")
-        with engine.connect() as connection:
-            filled = _agree(connection)
-        p = pilot.id or 0
-        assert filled == {
-            (p, ids[0]): (1, 1, 1, 0, 0),
-            (p, ids[1]): (1, 1, 0, 0, 0),
-            (p, ids[2]): (0, 0, 0, 0, 1),
-        }
-    finally:
-        engine.dispose()
+        connection.execute(
+            sa.text(
+                "INSERT INTO exam_results (created_at, updated_at, version, registration_id, "
+                "passed) SELECT created_at, updated_at, 1, id, true FROM exam_registrations "
+                "WHERE student_id = :student"
+            ),
+            {"student": ids[0]},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO training_enrollments (created_at, updated_at, version, batch_id, "
+                "student_id, attended_hours, completed) VALUES "
+                "(:now, :now, 1, :batch, :student, 0, false)"
+            ),
+            {"now": "2022-10-01 00:00:00", "batch": batch_id, "student": ids[2]},
+        )
+    command.upgrade(alembic_config(own_url), "head")
+    with own_engine.connect() as connection:
+        filled = _agree(connection)
+    p = pilot.id or 0
+    assert filled == {
+        (p, ids[0]): (1, 1, 1, 0, 0),
+        (p, ids[1]): (1, 1, 0, 0, 0),
+        (p, ids[2]): (0, 0, 0, 0, 1),
+    }

@@ -7,11 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from app.core.db import create_db_engine
-from app.core.migrations import alembic_config, upgrade_to_head
+from app.core.migrations import alembic_config
 from app.funding.models import Category
 from tests.exams.factories import make_pilot
 from tests.funding.factories import (
@@ -132,31 +132,28 @@ def test_emptying_the_entries_sets_every_line_back_to_nothing_spent(
     assert _agree(db) == {line.id: 0}
 
 
-def test_the_migration_fills_spent_from_the_entries_already_recorded(own_url: str) -> None:
-    upgrade_to_head(own_url)
-    engine = create_db_engine(own_url)
-    try:
-        with Session(engine, expire_on_commit=False) as db:
-            pilot = make_pilot(db)
-            source = make_source(db)
-            line = make_line(db, source, pilot, amount="1000.00")
-            empty = make_line(db, source, pilot, category=Category.teacher_training, amount="1")
-            empty_id, line_id = empty.id, line.id
-        config = alembic_config(own_url)
-        command.downgrade(config, "0020")
-        with engine.begin() as connection:
-            for voucher, amount in (("M-1", 12345), ("M-2", 345), ("M-3", 50)):
-                connection.execute(
-                    sa.text(
-                        "INSERT INTO expenditures (created_at, updated_at, version, line_id, "
-                        "kind, amount, spent_on, payee, voucher_no) VALUES (:now, :now, 1, "
-                        ":line, 'payment', :amount, '2022-10-01', '某公司', :v)"
-                    ),
-                    {"now": "2022-10-01 00:00:00", "line": line_id, "amount": amount, "v": voucher},
-                )
-        command.upgrade(config, "head")
-        with engine.connect() as connection:
-            filled = _kept_and_summed(connection)
-        assert filled == sorted([(line_id, 12740, 12740), (empty_id, 0, 0)])
-    finally:
-        engine.dispose()
+def test_the_migration_fills_spent_from_the_entries_already_recorded(
+    own_url: str, own_engine: Engine
+) -> None:
+    with Session(own_engine, expire_on_commit=False) as db:
+        pilot = make_pilot(db)
+        source = make_source(db)
+        line = make_line(db, source, pilot, amount="1000.00")
+        empty = make_line(db, source, pilot, category=Category.teacher_training, amount="1")
+        empty_id, line_id = empty.id, line.id
+    config = alembic_config(own_url)
+    command.downgrade(config, "0020")
+    with own_engine.begin() as connection:
+        for voucher, amount in (("M-1", 12345), ("M-2", 345), ("M-3", 50)):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO expenditures (created_at, updated_at, version, line_id, "
+                    "kind, amount, spent_on, payee, voucher_no) VALUES (:now, :now, 1, "
+                    ":line, 'payment', :amount, '2022-10-01', '某公司', :v)"
+                ),
+                {"now": "2022-10-01 00:00:00", "line": line_id, "amount": amount, "v": voucher},
+            )
+    command.upgrade(config, "head")
+    with own_engine.connect() as connection:
+        filled = _kept_and_summed(connection)
+    assert filled == sorted([(line_id, 12740, 12740), (empty_id, 0, 0)])
