@@ -28,6 +28,7 @@ from app.exams.models import (
     IssuedCertificate,
     PilotCandidate,
 )
+from app.exams.reports import candidates_with
 from app.funding import service as funding
 from app.trainings import reports as trainings_reports
 
@@ -196,9 +197,9 @@ def exam_counts(session: Session, context: IndicatorContext, ids: Sequence[int])
     for app_id, n_registered, n_sat, n_passed in session.exec(
         select(
             application,
-            func.count(sa.case((col(PilotCandidate.registered) > 0, 1))),
-            func.count(sa.case((col(PilotCandidate.sat) > 0, 1))),
-            func.count(sa.case((col(PilotCandidate.passed) > 0, 1))),
+            candidates_with(PilotCandidate.registered),
+            candidates_with(PilotCandidate.sat),
+            candidates_with(PilotCandidate.passed),
         )
         .where(application.in_(ids), col(PilotCandidate.registered) > 0)
         .group_by(application)

@@ -196,6 +196,12 @@ def _cells(
     return statement.add_columns(own).group_by(application, own)
 
 
+def candidates_with(count: Any) -> Any:
+    """How many of the grouped :class:`PilotCandidate` rows have ``count`` above 0 (registered,
+    sat, passed, certified, trained)."""
+    return func.count(sa.case((col(count) > 0, 1)))
+
+
 def _candidate_counts(
     session: Session, ids: list[int], scope: int | None, group_by: FunnelGroupBy
 ) -> list[Any]:
@@ -206,13 +212,13 @@ def _candidate_counts(
     statement = select(
         application,
         *[
-            func.count(sa.case((column > 0, 1)))
+            candidates_with(column)
             for column in (
-                col(PilotCandidate.registered),
-                col(PilotCandidate.sat),
-                col(PilotCandidate.passed),
-                col(PilotCandidate.certified),
-                col(PilotCandidate.trained),
+                PilotCandidate.registered,
+                PilotCandidate.sat,
+                PilotCandidate.passed,
+                PilotCandidate.certified,
+                PilotCandidate.trained,
             )
         ],
     ).where(application.in_(ids))
