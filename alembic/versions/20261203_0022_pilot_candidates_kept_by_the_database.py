@@ -128,8 +128,25 @@ WATCHED = {
     "exam_results": ("registration_id", "passed"),
     "issued_certificates": ("result_id", "status"),
     "training_enrollments": ("batch_id", "student_id"),
+    "training_batches": ("application_id",),
 }
-"""The columns a row's part depends on: an update of other columns changes no candidate."""
+"""The columns a row's part depends on (besides its id): an update of other columns changes no
+candidate."""
+
+
+def _changed(table: str, rows: str, other: str) -> str:
+    """The rows of transition table ``rows`` (id and counted columns) that ``other`` does not
+    hold as they are: a set difference, hashed, since a transition table has no index to join
+    on."""
+    columns = ", ".join(("id", *WATCHED[table]))
+    return f"(SELECT {columns} FROM {rows} EXCEPT ALL SELECT {columns} FROM {other})"
+
+
+def _row(alias: str, table: str) -> str:
+    """A row trigger's NEW or OLD (id and counted columns) as a one-row table ``x`` (a trigger
+    may read their columns, not select from them)."""
+    picked = ", ".join(f"{alias}.{column} AS {column}" for column in ("id", *WATCHED[table]))
+    return f"(SELECT {picked}) AS x"
 
 
 def _pg_apply(parts: str) -> str:
@@ -160,11 +177,9 @@ def _pg_apply(parts: str) -> str:
 def _pg_function(table: str, part: str) -> str:
     lock = PG_LOCKS.get(table)
     # An update counts only the rows whose counted columns changed (a corrected score, a
-    # version bump or an edit of the hours attended changes no candidate): a set difference,
-    # hashed, since a transition table has no index to join on.
-    columns = ", ".join(("id", *WATCHED[table]))
-    old_changed = f"(SELECT {columns} FROM old_rows EXCEPT ALL SELECT {columns} FROM new_rows)"
-    new_changed = f"(SELECT {columns} FROM new_rows EXCEPT ALL SELECT {columns} FROM old_rows)"
+    # version bump or an edit of the hours attended changes no candidate).
+    old_changed = _changed(table, "old_rows", "new_rows")
+    new_changed = _changed(table, "new_rows", "old_rows")
 
     def locked(rows: str) -> str:
         return f"PERFORM {lock[len('SELECT ') :].format(rows=f'{rows} x')};" if lock else ""
@@ -191,8 +206,7 @@ BEGIN
     {locked("old_rows")}
     {_pg_apply(signed((-1, "old_rows")))}
   ELSIF EXISTS (SELECT 1 FROM {old_changed} AS changed) THEN
-    {locked(old_changed)}
-    {locked(new_changed)}
+    {locked(f"({old_changed} UNION ALL {new_changed})")}
     {_pg_apply(signed((-1, old_changed), (1, new_changed)))}
   END IF;
   RETURN NULL;
@@ -222,19 +236,11 @@ def _pg_triggers(table: str) -> dict[str, str]:
 
 # A batch: moved to another pilot (per statement), or deleted (per row, before its enrolments
 # go with it: the enrolments' own trigger then finds no batch and counts nothing).
-BATCH_DELETED = BATCHES.format(
-    s=-1, rows="(SELECT OLD.id AS id, OLD.application_id AS application_id) AS x"
-)
-MOVED_FROM = (
-    "(SELECT id, application_id FROM old_rows EXCEPT ALL SELECT id, application_id FROM new_rows)"
-)
-MOVED_TO = (
-    "(SELECT id, application_id FROM new_rows EXCEPT ALL SELECT id, application_id FROM old_rows)"
-)
+BATCH_DELETED = BATCHES.format(s=-1, rows=_row("OLD", "training_batches"))
 BATCHES_MOVED = (
-    BATCHES.format(s=-1, rows=f"{MOVED_FROM} x")
+    BATCHES.format(s=-1, rows=_changed("training_batches", "old_rows", "new_rows") + " x")
     + " UNION ALL "
-    + BATCHES.format(s=1, rows=f"{MOVED_TO} x")
+    + BATCHES.format(s=1, rows=_changed("training_batches", "new_rows", "old_rows") + " x")
 )
 PG_BATCHES = f"""
 CREATE FUNCTION training_batches_keep_candidates() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -272,20 +278,6 @@ def _sqlite_apply(parts: str, *, tidy: bool = True) -> str:
     return f"""{upsert}
   DELETE FROM pilot_candidates WHERE (application_id, student_id) IN
     (SELECT application_id, student_id FROM ({parts})) AND {_none_left()};"""
-
-
-def _row(alias: str, table: str) -> str:
-    """A row trigger's NEW or OLD as a one-row table ``x`` (SQLite lets a trigger read their
-    columns, not select from them)."""
-    columns = {
-        "exam_registrations": ("id", "application_id", "student_id", "status", "live"),
-        "exam_results": ("id", "registration_id", "passed"),
-        "issued_certificates": ("id", "result_id", "status"),
-        "training_enrollments": ("batch_id", "student_id"),
-        "training_batches": ("id", "application_id"),
-    }[table]
-    picked = ", ".join(f"{alias}.{column} AS {column}" for column in columns)
-    return f"(SELECT {picked}) AS x"
 
 
 def _sqlite_triggers() -> dict[str, str]:

@@ -4,10 +4,16 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.applications.models import ApplicationStatus, PilotApplication
-from app.exams.models import ExamRegistration, ExamResult, ExamSession, RegistrationStatus
+from app.exams.models import (
+    ExamRegistration,
+    ExamResult,
+    ExamSession,
+    IssuedCertificate,
+    RegistrationStatus,
+)
 from app.reference.models import Certificate, Major, Student
 from tests.applications.factories import make_application
 from tests.reference.factories import make_major, make_student
@@ -113,3 +119,23 @@ def make_result(db: Session, registration: ExamRegistration, passed: bool = True
     db.commit()
     db.refresh(result)
     return result
+
+
+def issue_certificate(
+    db: Session, registration: ExamRegistration, number: str
+) -> IssuedCertificate:
+    """A valid certificate ``number`` for the registration's result, issued on 2022-12-20."""
+    result_id = db.exec(
+        select(ExamResult.id).where(ExamResult.registration_id == registration.id)
+    ).one()
+    issued = IssuedCertificate(
+        number=number,
+        result_id=result_id,
+        student_id=registration.student_id,
+        session_id=registration.session_id,
+        issue_date=date(2022, 12, 20),
+    )
+    db.add(issued)
+    db.commit()
+    db.refresh(issued)
+    return issued

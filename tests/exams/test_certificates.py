@@ -1,7 +1,7 @@
 """Issued certificates: only for a passed result, unique numbers, revocation, a student's own
 list, and the public verification with its per-client limit kept in the database."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +15,7 @@ from app.exams.models import ExamSession, IssuedCertificate, PublicLookup
 from app.exams.service import PUBLIC_LOOKUPS_PER_MINUTE, mask_name
 from app.reference.models import Student
 from tests.exams.factories import (
+    issue_certificate,
     make_pilot,
     make_registration,
     make_result,
@@ -38,24 +39,14 @@ def _passed(db: Session, count: int = 1, passed: bool = True) -> tuple[ExamSessi
 
 
 def _issue(db: Session, exam: ExamSession, student: Student, number: str) -> IssuedCertificate:
-    from app.exams.models import ExamRegistration, ExamResult
+    from app.exams.models import ExamRegistration
 
-    result_id = db.exec(
-        select(ExamResult.id)
-        .join(ExamRegistration)
-        .where(ExamRegistration.student_id == student.id)
+    registration = db.exec(
+        select(ExamRegistration).where(
+            ExamRegistration.session_id == exam.id, ExamRegistration.student_id == student.id
+        )
     ).one()
-    issued = IssuedCertificate(
-        number=number,
-        result_id=result_id,
-        student_id=student.id,
-        session_id=exam.id,
-        issue_date=date(2022, 12, 20),
-    )
-    db.add(issued)
-    db.commit()
-    db.refresh(issued)
-    return issued
+    return issue_certificate(db, registration, number)
 
 
 def test_no_certificate_for_a_failed_result(client: TestClient, db: Session) -> None:

@@ -5,7 +5,6 @@ compares the kept rows with a count of the rows they stand for."""
 
 import threading
 import time
-from datetime import date
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from starlette.testclient import TestClient
 
 from app.core.migrations import alembic_config
 from app.core.roles import Role
-from app.exams.models import ExamRegistration, ExamSession, IssuedCertificate
 from tests.exams.factories import (
+    issue_certificate,
     make_pilot,
     make_registration,
     make_result,
@@ -70,25 +69,6 @@ def _kept(db: Session) -> dict[tuple[int, int], Counts]:
     return _agree(db.connection())
 
 
-def _issue(db: Session, exam: ExamSession, registration: ExamRegistration, number: str) -> int:
-    from app.exams.models import ExamResult
-
-    result = db.exec(
-        sa.select(ExamResult.id).where(ExamResult.registration_id == registration.id)  # type: ignore[call-overload]
-    ).one()
-    issued = IssuedCertificate(
-        number=number,
-        result_id=result[0],
-        student_id=registration.student_id,
-        session_id=exam.id,
-        issue_date=date(2022, 12, 20),
-    )
-    db.add(issued)
-    db.commit()
-    assert issued.id is not None
-    return issued.id
-
-
 def test_every_way_of_writing_the_rows_keeps_the_candidates(
     client: TestClient, db: Session
 ) -> None:
@@ -114,7 +94,7 @@ def test_every_way_of_writing_the_rows_keeps_the_candidates(
     assert _kept(db)[(a, s2)] == (1, 1, 0, 0, 0)
 
     # A certificate issued, then revoked through the API.
-    issued = _issue(db, exam, one, "C-001")
+    issued = issue_certificate(db, one, "C-001").id
     assert _kept(db)[(a, s1)] == (1, 1, 1, 1, 0)
     revoke = f"/api/v1/issued-certificates/{issued}/revoke"
     assert client.post(revoke, json={"reason": "误发"}, headers=marker).status_code == 200
@@ -206,7 +186,7 @@ def test_emptying_the_tables_leaves_the_candidates_of_what_is_left(
     student, other = pilot_students(db, pilot, 2)
     registration = make_registration(db, exam, student)
     make_result(db, registration)
-    _issue(db, exam, registration, "T-1")
+    issue_certificate(db, registration, "T-1")
     make_registration(db, exam, other)
     key = (pilot.id or 0, student.id or 0)
     assert _kept(db)[key] == (1, 1, 1, 1, 0)
