@@ -4,12 +4,12 @@ Core knows no accounts: the application factory installs the resolvers (``accoun
 and keys) that turn a credential into a principal, with ``install_principal_resolvers``.
 """
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, params
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlmodel import Session
 
@@ -64,25 +64,49 @@ def _resolvers(request: Request) -> PrincipalResolvers:
     return resolvers
 
 
-def get_principal(
+@dataclass(frozen=True)
+class Credential:
+    """What a request presented (a bearer token or an ``X-API-Key``), not yet looked up.
+
+    The look-up needs the database, so it runs in the thread pool; :meth:`principal` does it
+    with the request's session. A read endpoint that runs its statements there anyway takes
+    the credential instead of the principal and resolves it in the same hop (one hop to the
+    thread pool per request, not one for the principal and another for the statements; a
+    hop costs about 0.13 ms of CPU alone, more under load)."""
+
+    request: Request
+    settings: Settings
+    token: str | None
+    api_key: str | None
+    roles: tuple[Role, ...] | None = None
+    """The roles let through (403 for the others); None lets every role through."""
+
+    def principal(self, session: Session) -> Principal:
+        """Who the credential names; 401 when no one (unknown, revoked, expired, logged
+        out), 403 when its role is not among :attr:`roles`."""
+        resolvers = _resolvers(self.request)
+        if self.api_key:
+            principal = resolvers.from_api_key(session, self.api_key)
+            if principal is None:
+                raise Unauthorized(_("The X-API-Key is unknown, revoked or expired"))
+        else:
+            principal = resolvers.from_token(session, self.settings, self.token or "")
+            if principal is None:
+                raise Unauthorized(_("The access token is invalid or expired; log in again"))
+        self.request.state.principal_label = principal.label
+        if self.roles is not None:
+            check_role(principal, *self.roles)
+        return principal
+
+
+async def get_credential(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
-) -> Principal:
-    """Who the request acts as; 401 when no valid credential came with it."""
-    resolvers = _resolvers(request)
-    principal = None
-    if api_key:
-        principal = resolvers.from_api_key(session, api_key)
-        if principal is None:
-            raise Unauthorized(_("The X-API-Key is unknown, revoked or expired"))
-    elif token:
-        principal = resolvers.from_token(session, settings, token)
-        if principal is None:
-            raise Unauthorized(_("The access token is invalid or expired; log in again"))
-    if principal is None:
+) -> Credential:
+    """The request's credential; 401 at once when it brought none (no I/O: a coroutine)."""
+    if not api_key and not token:
         raise Unauthorized(
             _(
                 "Authentication required: send `Authorization: Bearer <token>` (from POST "
@@ -90,8 +114,15 @@ def get_principal(
                 token_url=TOKEN_URL,
             )
         )
-    request.state.principal_label = principal.label
-    return principal
+    return Credential(request, settings, token, api_key)
+
+
+CredentialDep = Annotated[Credential, Depends(get_credential)]
+
+
+def get_principal(session: SessionDep, credential: CredentialDep) -> Principal:
+    """Who the request acts as; 401 when no valid credential came with it."""
+    return credential.principal(session)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -125,14 +156,41 @@ def require_office(principal: Principal, what: str = N_("change this")) -> None:
         )
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets only ``roles`` through (403 for the others)."""
+class RoleCheck:
+    """A dependency that lets only ``roles`` through (403 for the others); :func:`deferred`
+    reads its roles."""
 
-    async def _check(principal: CurrentPrincipal) -> Principal:
-        check_role(principal, *roles)
+    def __init__(self, *roles: Role) -> None:
+        self.roles = roles
+
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        check_role(principal, *self.roles)
         return principal
 
-    return _check
+
+def require_roles(*roles: Role) -> RoleCheck:
+    """A dependency that lets only ``roles`` through (403 for the others)."""
+    return RoleCheck(*roles)
+
+
+def deferred(principal: Any) -> Any:
+    """The :class:`Credential` dependency (an annotation) of an endpoint that resolves, in
+    its own hop to the thread pool, the principal ``principal`` gives: ``CurrentPrincipal``,
+    or an ``Annotated[Principal, Depends(require_roles(...))]`` (the credential then checks
+    those roles once it is looked up)."""
+    dependency = next(
+        (m.dependency for m in get_args(principal)[1:] if isinstance(m, params.Depends)), None
+    )
+    if dependency is get_principal:
+        return CredentialDep
+    if not isinstance(dependency, RoleCheck):
+        raise TypeError(f"not a principal dependency: {principal!r}")
+    roles = dependency.roles
+
+    async def with_roles(credential: CredentialDep) -> Credential:
+        return replace(credential, roles=roles)
+
+    return Annotated[Credential, Depends(with_roles)]
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.admin))]

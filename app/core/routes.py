@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.core.auth import CurrentPrincipal, writers
+from app.core.auth import Credential, CurrentPrincipal, deferred, writers
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES
@@ -118,6 +118,9 @@ class Routes:
         self._read = read
         self.context = context or {}
         self.principal = principal
+        self.credential = deferred(principal)
+        """What a read (list, read one) takes instead of ``principal``: it resolves the
+        principal in the hop that runs its statements (see :class:`~app.core.auth.Credential`)."""
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -178,23 +181,24 @@ class Routes:
     ) -> "Routes":
         """``GET <prefix>``: the list as a JSON page, or CSV/XLSX with ``format``."""
 
-        def answer(session: Session, principal: Any, filters: Any, params: Any) -> Any:
+        def answer(session: Session, credential: Credential, filters: Any, params: Any) -> Any:
+            principal = credential.principal(session)
             result = listing.respond(session, principal, filters, params)
             if not isinstance(result, StreamingResponse):
                 session.close()  # here, in this hop: the session's own teardown has no I/O left
             return result
 
         async def endpoint(**kw: Any) -> Any:
-            # One hop to the thread pool for the statements (and the session's close, for a
-            # page); the page is then checked and written out on the event loop (a plain
-            # function would hop there and back twice).
+            # One hop to the thread pool for the principal's look-up and the statements (and
+            # the session's close, for a page); the page is then checked and written out on
+            # the event loop (plain functions would hop there and back three times).
             return await run_in_threadpool(
                 answer, kw["session"], kw["principal"], kw["filters"], kw["params"]
             )
 
         params = {
             "session": SessionDep,
-            "principal": self.principal,
+            "principal": self.credential,
             "filters": Annotated[listing.filters, Query()],
             "params": ListDep,
         }
@@ -264,15 +268,24 @@ class Routes:
         """``GET <prefix>/{id}``: one row, with its ``ETag``."""
         assert self._read is not None, "Routes.get needs read="
 
-        def endpoint(**kw: Any) -> Any:
-            row = self.answer(kw, kw[self.id_name])
+        def read(kw: dict[str, Any]) -> Any:
+            session = kw["session"]
+            row = self.answer(
+                {**kw, "principal": kw["principal"].principal(session)}, kw[self.id_name]
+            )
+            session.close()  # in this hop, as a list page does
+            return row
+
+        async def endpoint(**kw: Any) -> Any:
+            # One hop for the principal's look-up and the read, as a list's.
+            row = await run_in_threadpool(read, kw)
             if etag:
                 set_etag(kw["response"], row.version)
             return row
 
         self._add(
             self.item_path,
-            _signed(endpoint, self._item_params(response=True)),
+            _signed(endpoint, self._item_params(response=True, reads=True)),
             method="GET",
             name=f"{self.name}_get",
             doc=doc,
@@ -395,10 +408,11 @@ class Routes:
         )
         return self
 
-    def _item_params(self, *, response: bool = False) -> dict[str, Any]:
+    def _item_params(self, *, response: bool = False, reads: bool = False) -> dict[str, Any]:
+        """The parameters of an item endpoint; a read (``reads``) takes the credential."""
         params: dict[str, Any] = {
             "session": SessionDep,
-            "principal": self.principal,
+            "principal": self.credential if reads else self.principal,
             self.id_name: DbId,
         }
         if response:

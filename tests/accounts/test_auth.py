@@ -111,6 +111,33 @@ def test_inactive_user_cannot_log_in_and_their_token_stops_working(
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
 
 
+def test_lists_and_reads_look_the_principal_up_with_their_own_statements(
+    client: TestClient, db: Session
+) -> None:
+    # A list or a read of one resolves the token in the hop that runs its statements: a
+    # disabled user is refused there as everywhere, and an admin-only list still refuses a
+    # role it does not let through.
+    user = make_user(db, Role.academic_office, username="clerk")
+    headers = auth(user)
+    created = client.post("/api/v1/colleges", headers=headers, json={"name": "信息学院"})
+    assert created.status_code == 201, created.text
+    college = f"/api/v1/colleges/{created.json()['id']}"
+    assert client.get("/api/v1/colleges", headers=headers).json()["total"] == 1
+    assert client.get(college, headers=headers).json()["name"] == "信息学院"
+    refused = client.get("/api/v1/users", headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["allowed_roles"] == ["admin"]
+
+    user.is_active = False
+    db.add(user)
+    db.commit()
+
+    for path in ("/api/v1/colleges", college, "/api/v1/users"):
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 401, path
+        assert "log in again" in answer.json()["detail"]
+
+
 def test_forged_or_garbage_token_is_401(client: TestClient) -> None:
     response = client.get("/api/v1/auth/me", headers={"Authorization": "Bearer not.a.jwt"})
 
