@@ -4,12 +4,14 @@ sums are checked on PostgreSQL; SQLite serialises writers, so the same tests pas
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import anyio.to_thread
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
@@ -98,6 +100,30 @@ def test_60_concurrent_expenditures_never_overdraw_the_line(
     assert spent_on_line(db, line.id or 0) == accepted
     # Nothing was refused that would still have fitted when it was checked last.
     assert line.amount - accepted < max(amounts)
+
+
+def test_racers_on_two_request_threads_are_all_answered_and_never_overdraw(
+    client: TestClient, db: Session
+) -> None:
+    # The served app (its lifespan ran: ONEX_THREADS, 2 by default): 24 writers at once on
+    # one line's lock take turns on two threads; each is answered, none waits for a thread
+    # held by a writer that waits for it, and the line holds.
+    line = make_line(db, make_source(db), make_pilot(db), amount="300.00")
+    headers = office(db)
+
+    def spend(i: int) -> Any:
+        return client.post(
+            "/api/v1/expenditures",
+            headers=headers,
+            json={"line_id": line.id, "amount": "25.00", "payee": "并发", "voucher_no": f"T-{i}"},
+        )
+
+    with ThreadPoolExecutor(24) as pool:
+        responses = list(pool.map(spend, range(24), timeout=60))
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 12, 409: 12}, statuses
+    assert spent_on_line(db, line.id or 0) == Decimal("300.00")
 
 
 @pytest.mark.slow
