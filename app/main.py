@@ -379,8 +379,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The event loop's thread pool, for request work (a session's close has its own).
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         _bootstrap_admin(app, settings)
         sealer = _start_audit_sealer(app, settings)
         yield

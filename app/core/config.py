@@ -35,12 +35,6 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=20, ge=0, le=500)
-    threads: int = Field(default=2, ge=1, le=200)
-    """Threads per worker process that run request work (statements, files); more requests
-    than that wait their turn. Python runs one thread at a time, so threads beyond a few only
-    take turns at the interpreter lock: on the bench's list pages 40 threads (anyio's own
-    default) spent half as much CPU again per request as 2. A long request (an import, a
-    report over a province's year) holds one of them while it runs."""
     # Requests served at once per process (503 problem+json beyond); unset = pool + overflow.
     max_concurrent_requests: int | None = Field(default=None, ge=1)
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-import anyio.lowlevel
-import anyio.to_thread
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -17,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.core.context import write_intent_var
 from app.core.errors import Conflict
@@ -155,25 +154,6 @@ def _refresh_locked_rows(state: ORMExecuteState) -> None:
         state.update_execution_options(populate_existing=True)
 
 
-CLOSING_THREADS = 40
-"""Threads (per event loop) that close request sessions."""
-
-_CLOSING = anyio.lowlevel.RunVar[anyio.CapacityLimiter]("closing_threads")
-
-
-def _closing_threads() -> anyio.CapacityLimiter:
-    """The threads that close sessions, apart from the request threads (``ONEX_THREADS``): a
-    request that failed while holding a lock (SQLite's write lock, a row's lock) releases it
-    when its session closes, so its close must never wait behind requests that wait for
-    that very lock, each holding a request thread."""
-    try:
-        return _CLOSING.get()
-    except LookupError:
-        limiter = anyio.CapacityLimiter(CLOSING_THREADS)
-        _CLOSING.set(limiter)
-        return limiter
-
-
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request; services commit, anything left uncommitted is rolled back.
 
@@ -189,7 +169,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     finally:
         if session.in_transaction():
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.close, limiter=_closing_threads())
+                await run_in_threadpool(session.close)
         else:
             session.close()
 
