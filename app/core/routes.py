@@ -53,6 +53,23 @@ Responses = dict[int | str, dict[str, Any]]
 _KW = inspect.Parameter.KEYWORD_ONLY
 
 
+async def _read_in_one_hop(
+    session: Session, credential: Credential, read: Callable[[Any], Any]
+) -> Any:
+    """``read(principal)`` and the principal's look-up in one hop to the thread pool, the
+    session closed there too unless the answer streams from it (an export); the answer is
+    then checked and written out on the event loop. Plain functions would hop for the
+    principal, for the endpoint and for the session's close."""
+
+    def run() -> Any:
+        answer = read(credential.principal(session))
+        if not isinstance(answer, StreamingResponse):
+            session.close()  # the session's own teardown then has no I/O left
+        return answer
+
+    return await run_in_threadpool(run)
+
+
 def domain_router(prefix: str, tag: str) -> APIRouter:
     """A router for the resources under ``prefix`` (``"/exam-sessions"``, or ``""``), shown
     under ``tag`` in the API docs, whose every endpoint may answer 401, 403 and 422."""
@@ -181,19 +198,12 @@ class Routes:
     ) -> "Routes":
         """``GET <prefix>``: the list as a JSON page, or CSV/XLSX with ``format``."""
 
-        def answer(session: Session, credential: Credential, filters: Any, params: Any) -> Any:
-            principal = credential.principal(session)
-            result = listing.respond(session, principal, filters, params)
-            if not isinstance(result, StreamingResponse):
-                session.close()  # here, in this hop: the session's own teardown has no I/O left
-            return result
-
         async def endpoint(**kw: Any) -> Any:
-            # One hop to the thread pool for the principal's look-up and the statements (and
-            # the session's close, for a page); the page is then checked and written out on
-            # the event loop (plain functions would hop there and back three times).
-            return await run_in_threadpool(
-                answer, kw["session"], kw["principal"], kw["filters"], kw["params"]
+            session = kw["session"]
+            return await _read_in_one_hop(
+                session,
+                kw["principal"],
+                lambda principal: listing.respond(session, principal, kw["filters"], kw["params"]),
             )
 
         params = {
@@ -268,17 +278,12 @@ class Routes:
         """``GET <prefix>/{id}``: one row, with its ``ETag``."""
         assert self._read is not None, "Routes.get needs read="
 
-        def read(kw: dict[str, Any]) -> Any:
-            session = kw["session"]
-            row = self.answer(
-                {**kw, "principal": kw["principal"].principal(session)}, kw[self.id_name]
-            )
-            session.close()  # in this hop, as a list page does
-            return row
-
         async def endpoint(**kw: Any) -> Any:
-            # One hop for the principal's look-up and the read, as a list's.
-            row = await run_in_threadpool(read, kw)
+            row = await _read_in_one_hop(
+                kw["session"],
+                kw["principal"],
+                lambda principal: self.answer({**kw, "principal": principal}, kw[self.id_name]),
+            )
             if etag:
                 set_etag(kw["response"], row.version)
             return row
