@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import jwt
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -17,7 +18,7 @@ from app.accounts.service import principal_from_token
 from app.core.audit import AuditEvent
 from app.core.config import Settings
 from app.core.roles import Role
-from app.core.security import JWT_ALGORITHM
+from app.core.security import JWT_ALGORITHM, create_access_token, decode_access_token
 from app.core.types import utcnow
 from tests.conftest import TEST_SECRET
 from tests.factories import DEFAULT_PASSWORD, auth, login_as, make_user, token_for
@@ -291,3 +292,50 @@ def test_a_key_shows_when_it_was_last_used_written_at_most_once_a_minute(
     assert later > a_while_ago + timedelta(minutes=1)
     listed = client.get("/api/v1/api-keys", headers=admin).json()["items"]
     assert listed[0]["last_used_at"] is not None
+
+
+def test_a_remembered_token_still_expires(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signature is checked once per token and remembered; the clock is read every time."""
+    user = make_user(db, Role.academic_office)
+    headers = {"Authorization": f"Bearer {token_for(user, minutes=1)}"}
+    assert client.get(ME, headers=headers).status_code == 200
+    assert client.get(ME, headers=headers).status_code == 200  # answered from what was checked
+    later = utcnow() + timedelta(minutes=2)
+    monkeypatch.setattr("app.core.security.utcnow", lambda: later)
+    response = client.get(ME, headers=headers)
+    assert response.status_code == 401
+    assert {k: v for k, v in response.json().items() if k != "request_id"} == _expired_detail(
+        client, user
+    )
+
+
+def test_a_token_from_a_clock_ahead_works_once_its_time_comes(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token issued by a worker whose clock runs ahead (``iat`` in the future) is refused
+    until then, and not remembered as refused: it works as soon as its time comes."""
+    user = make_user(db, Role.academic_office)
+    now = utcnow()
+    monkeypatch.setattr("app.core.security.utcnow", lambda: now + timedelta(seconds=30))
+    headers = {"Authorization": f"Bearer {token_for(user)}"}
+    monkeypatch.setattr("app.core.security.utcnow", lambda: now)
+    assert client.get(ME, headers=headers).status_code == 401
+    monkeypatch.setattr("app.core.security.utcnow", lambda: now + timedelta(seconds=31))
+    response = client.get(ME, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["username"] == user.username
+
+
+def test_checked_claims_cannot_be_changed_by_a_caller() -> None:
+    token = create_access_token(
+        subject=7, role="academic_office", secret_key=TEST_SECRET, minutes=5
+    )
+    claims = decode_access_token(token, TEST_SECRET)
+    assert claims is not None and claims["sub"] == "7" and isinstance(claims["exp"], int)
+    with pytest.raises(TypeError):
+        claims["sub"] = "1"  # type: ignore[index]
+    assert decode_access_token(token, TEST_SECRET + "-other") is None
+    again = decode_access_token(token, TEST_SECRET)
+    assert again is not None and again["sub"] == "7"
