@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=20, ge=0, le=500)
     # Requests served at once per process (503 problem+json beyond); unset = pool + overflow.
     max_concurrent_requests: int | None = Field(default=None, ge=1)
+    read_threads: int | None = Field(default=None, ge=1, le=40)
+    """Threads per process that run the short reads: list pages and reads of one (``Routes``;
+    exports, counts of every row and deep ``offset`` pages take the general pool of 40).
+    Unset: 1 with SQLite, 4 with PostgreSQL (docs/performance.md, "Request threads")."""
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     """The largest request body other than an upload; larger ones get 413 before any work."""
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
@@ -68,6 +72,13 @@ class Settings(BaseSettings):
                     f"{MIN_PRODUCTION_SECRET_LENGTH} random characters"
                 )
         return self
+
+    @property
+    def read_thread_limit(self) -> int:
+        """Threads that run short reads: the setting, else 1 with SQLite, 4 with PostgreSQL."""
+        if self.read_threads is not None:
+            return self.read_threads
+        return 1 if self.database_url.startswith("sqlite") else 4
 
     @property
     def request_limit(self) -> int:

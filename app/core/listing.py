@@ -51,6 +51,8 @@ T = TypeVar("T")
 
 EXPORT_CHUNK_ROWS = 1000
 """Rows fetched (and mapped) at a time by an export."""
+LIGHT_OFFSET = 10_000
+"""An ``offset`` from which a page counts as a long read (:attr:`ListParams.light`)."""
 
 _PAGE: Any = Page[T]  # type: ignore[valid-type]
 """The page class, held: pydantic keeps a parametrised class only while it is referenced, so
@@ -107,6 +109,14 @@ class ListParams:
     @property
     def page(self) -> PageParams:
         return PageParams(limit=self.limit, offset=self.offset)
+
+    @property
+    def light(self) -> bool:
+        """Whether the answer is a JSON page of bounded cost: not an export, not a count of
+        every row, not a page past :data:`LIGHT_OFFSET` rows (a cursor's page is as light as
+        the first). Such reads take the read threads (``ONEX_READ_THREADS``); the others the
+        general pool, so that one long read does not hold up the short ones."""
+        return self.format == ExportFormat.json and not self.count and self.offset < LIGHT_OFFSET
 
 
 async def list_params(

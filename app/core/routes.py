@@ -21,15 +21,18 @@ A write that already returns the public model is answered as it is; otherwise th
 again through ``read`` (scoped like every read).
 """
 
+import asyncio
 import inspect
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
+from anyio import CapacityLimiter
+from anyio.to_thread import run_sync
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.core.auth import Credential, CurrentPrincipal, deferred, writers
 from app.core.db import SessionDep
@@ -53,13 +56,33 @@ Responses = dict[int | str, dict[str, Any]]
 _KW = inspect.Parameter.KEYWORD_ONLY
 
 
+_read_lanes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, CapacityLimiter]]"
+_read_lanes = weakref.WeakKeyDictionary()
+
+
+def _read_lane(threads: int) -> CapacityLimiter:
+    """The running event loop's limiter of ``threads`` threads for short reads.
+
+    Under load every thread that runs Python takes turns at the interpreter lock with the
+    others and the event loop; anyio's pool lets 40 do so. Short reads share a few threads
+    instead (docs/performance.md, "Request threads"). No read waits for a lock a write holds
+    (SQLite's readers do not, and a read takes no row lock), so a write is never held up by
+    a read waiting for a thread; writes keep anyio's pool."""
+    lanes = _read_lanes.setdefault(asyncio.get_running_loop(), {})
+    lane = lanes.get(threads)
+    if lane is None:
+        lane = lanes[threads] = CapacityLimiter(threads)
+    return lane
+
+
 async def _read_in_one_hop(
-    session: Session, credential: Credential, read: Callable[[Any], Any]
+    session: Session, credential: Credential, read: Callable[[Any], Any], *, short: bool = True
 ) -> Any:
-    """``read(principal)`` and the principal's look-up in one hop to the thread pool, the
-    session closed there too unless the answer streams from it (an export); the answer is
-    then checked and written out on the event loop. Plain functions would hop for the
-    principal, for the endpoint and for the session's close."""
+    """``read(principal)`` and the principal's look-up in one hop to a thread, the session
+    closed there too unless the answer streams from it (an export); the answer is then
+    checked and written out on the event loop. Plain functions would hop for the principal,
+    for the endpoint and for the session's close. A ``short`` read runs on the read threads
+    (:func:`_read_lane`), a long one (an export, a deep page) on anyio's pool."""
 
     def run() -> Any:
         answer = read(credential.principal(session))
@@ -67,7 +90,8 @@ async def _read_in_one_hop(
             session.close()  # the session's own teardown then has no I/O left
         return answer
 
-    return await run_in_threadpool(run)
+    lane = _read_lane(credential.settings.read_thread_limit) if short else None
+    return await run_sync(run, limiter=lane)
 
 
 def domain_router(prefix: str, tag: str) -> APIRouter:
@@ -204,6 +228,7 @@ class Routes:
                 session,
                 kw["principal"],
                 lambda principal: listing.respond(session, principal, kw["filters"], kw["params"]),
+                short=kw["params"].light,
             )
 
         params = {

@@ -74,3 +74,29 @@ def test_cors_origins_are_honoured(settings: Settings) -> None:
         )
 
     assert response.headers["access-control-allow-origin"] == "https://portal.example.edu.cn"
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "threads"),
+    [
+        ("sqlite:///./data/onex.db", None, 1),
+        ("postgresql+psycopg://onex@db/onex", None, 4),
+        ("sqlite:///./data/onex.db", "6", 6),
+    ],
+)
+def test_read_threads_default_by_database_unless_set(
+    monkeypatch: pytest.MonkeyPatch, url: str, setting: str | None, threads: int
+) -> None:
+    if setting is not None:
+        monkeypatch.setenv("ONEX_READ_THREADS", setting)
+    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    assert settings.read_thread_limit == threads
+
+
+@pytest.mark.parametrize("setting", ["0", "41", "many"])
+def test_read_threads_out_of_range_are_refused(
+    monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    monkeypatch.setenv("ONEX_READ_THREADS", setting)
+    with pytest.raises(ValidationError, match="read_threads"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
