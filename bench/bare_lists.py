@@ -26,10 +26,22 @@ from app.core.pagination import COUNT_LIMIT
 from app.reference.models import Level
 
 
-def _total(counted: int) -> int | None:
-    """The page's total from the count the service's statement gave (it stops one row past
-    the limit: past it, the total is not shown)."""
-    return None if counted > COUNT_LIMIT else counted
+def _total(counted: list[Any] | None, shown: int) -> int | None:
+    """The page's total: from the count the service's statement gave (it stops one row past
+    the limit: past it, the total is not shown), or, when the service sent none (a last page),
+    the rows shown."""
+    total = counted[0][0] if counted is not None else shown
+    return None if total > COUNT_LIMIT else total
+
+
+def _parts(statements: list[list[Any]]) -> tuple[int, int | None, list[int]]:
+    """Where the page's statement, its count (None: not sent) and its links are among the
+    service's statements, the principal's look-up first; by what each reads, so that the
+    service may send them in any order."""
+    rest = [i for i, (sql, _p) in enumerate(statements) if not sql.startswith("SELECT users.")]
+    counts = [i for i in rest if statements[i][0].startswith("SELECT count(*)")]
+    page, *links = [i for i in rest if i not in counts]
+    return page, (counts[0] if counts else None), links
 
 
 def _json(body: Any) -> bytes:
@@ -112,9 +124,12 @@ def create_app() -> Starlette:
     applications = [s for s in applications if not s[0].startswith("BEGIN")]
 
     def students_page(_request: Request) -> Response:
-        *_, (counted,), rows = replay(students)
-        total, limit = _total(counted[0]), 100
+        results = replay(students)
+        rows, limit = results[students_page_at], 100
         page = rows[:limit]
+        total = _total(
+            results[students_count_at] if students_count_at is not None else None, len(page)
+        )
         items = [
             {
                 "id": r[0],
@@ -146,8 +161,9 @@ def create_app() -> Starlette:
 
     def applications_page(_request: Request) -> Response:
         results = replay(applications)
-        (counted,), rows, *link_sets = results[page_at - 1 :]
-        links = _union(link_sets)
+        rows = results[page_at]
+        counted = results[count_at] if count_at is not None else None
+        links = _union([results[i] for i in links_at])
         majors, cohorts = _grouped(links)
         items = []
         for r in rows:
@@ -173,13 +189,18 @@ def create_app() -> Starlette:
                     "updated_at": _moment(row["updated_at"]),
                 }
             )
-        body = {"items": items, "total": _total(counted[0]), "limit": 50, "offset": 0, "next": None}
+        body = {
+            "items": items,
+            "total": _total(counted, len(rows)),
+            "limit": 50,
+            "offset": 0,
+            "next": None,
+        }
         return Response(_json(body), media_type="application/json")
 
     # The page statement's columns, by name, as the service selected them.
-    page_at = next(
-        (i + 1 for i, (sql, _p) in enumerate(applications) if sql.startswith("SELECT count(*)")), 0
-    )
+    students_page_at, students_count_at, _none = _parts(students) if students else (0, None, [])
+    page_at, count_at, links_at = _parts(applications) if applications else (0, None, [])
     page_sql = applications[page_at][0] if applications else ""
     applications_columns = [
         "certificate_name" if part.startswith("certificates.") else part.rsplit(".", 1)[-1]

@@ -215,9 +215,11 @@ class Listing(Generic[F, T]):
         more rows follow, the ``next`` cursor. After a cursor the page starts past its key (an
         index range, not a count of skipped rows) and the total is the one counted when the
         walk began. The total is counted up to :data:`COUNT_LIMIT` rows (None past it) unless
-        ``count`` asks for every one."""
+        ``count`` asks for every one; on the last page it is not counted but known (the rows
+        skipped and the rows on it), which spares most filtered lists their count."""
         statement = self.scoped(session, principal, filters)
         terms = self.keyset_terms
+        after = None
         if cursor is not None:
             if terms is None:
                 raise UnprocessableEntity(
@@ -226,10 +228,8 @@ class Listing(Generic[F, T]):
                     errors=[{"field": "query.cursor", "message": _("this list takes no cursor")}],
                 )
             after = decode(cursor, len(terms))
-            total = after.total
             statement = statement.where(_past(terms, after.key))
-        else:
-            total = _total(session, statement, None if count else COUNT_LIMIT)
+        matching = statement
         offset, found = page.offset, None
         if cursor is not None or offset:
             # A deep page: its rows picked on the first table alone, then joined.
@@ -253,6 +253,16 @@ class Listing(Generic[F, T]):
         # the two statements must not end the walk early).
         more = (found if found is not None else len(rows)) > page.limit
         rows = rows[: page.limit]
+        limit = None if count else COUNT_LIMIT
+        total: int | None
+        if after is not None:
+            total = after.total
+        elif not more and (rows or not page.offset):
+            # The last page: every matching row is before it or on it, so no count is needed.
+            total = page.offset + len(rows)
+            total = None if limit is not None and total > limit else total
+        else:
+            total = _total(session, matching, limit)
         following = None
         if keys:
             if more:

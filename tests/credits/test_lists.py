@@ -28,7 +28,7 @@ def test_list_statement_count_does_not_grow_with_page_size(
     _seed(db)
     headers = office(db)
     counts = []
-    for limit in (1, ROWS):
+    for limit in (1, ROWS - 1):  # rows follow both pages (a last page is not counted)
         with counting(engine) as statements:
             response = client.get(f"/api/v1/{path}", params={"limit": limit}, headers=headers)
         assert response.status_code == 200

@@ -15,7 +15,7 @@ from app.core.roles import Role
 from app.demo.loader import load_demo
 from app.reference.models import College, Student
 from tests.demo.test_list_statements import ADMIN_ONLY, _paged_lists
-from tests.reference.factories import headers_for, make_major, make_student, office
+from tests.reference.factories import counting, headers_for, make_major, make_student, office
 
 WALKED_AT_LEAST = 10
 
@@ -122,6 +122,38 @@ def test_a_first_page_counts_up_to_the_limit_unless_asked_for_every_row(
         headers=headers,
     ).json()
     assert narrowed["total"] == 1
+
+
+def test_a_last_page_knows_its_total_without_counting(
+    client: TestClient, db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows skipped and the rows shown are every matching row when no row follows: the
+    total is the same as counted, without the count's statement; an empty page past the end
+    still counts, and the count's limit still holds."""
+    assert load_demo(db, "admin", "demo-password-123").created
+    headers = office(db)
+    url = "/api/v1/students"
+    counted = client.get(url, params={"limit": 1}, headers=headers).json()
+    total = counted["total"]
+    assert total > 3 and counted["next"] is not None
+
+    def page(**params: Any) -> tuple[dict[str, Any], list[str]]:
+        with counting(engine) as statements:
+            response = client.get(url, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json(), [s for s in statements if "count(" in s.lower()]
+
+    last, counts = page(limit=2, offset=total - 1)
+    assert (last["total"], len(last["items"]), last["next"], counts) == (total, 1, None, [])
+    whole, counts = page(limit=500)
+    assert (whole["total"], len(whole["items"]), counts) == (total, total, [])
+    past, counts = page(limit=2, offset=total + 5)
+    assert (past["total"], past["items"], len(counts)) == (total, [], 1)
+    middle, counts = page(limit=2, offset=1)
+    assert (middle["total"], len(counts)) == (total, 1)
+    monkeypatch.setattr(listing, "COUNT_LIMIT", total - 1)
+    assert page(limit=500)[0]["total"] is None
+    assert page(limit=500, count="true")[0]["total"] == total
 
 
 def test_every_list_counts_the_rows_it_shows_for_a_college_and_a_student(
