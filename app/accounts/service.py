@@ -28,6 +28,7 @@ from app.core import security
 from app.core.audit import record, save_new, snapshot
 from app.core.auth import PrincipalResolvers
 from app.core.config import Settings
+from app.core.db import SQLITE_BUSY_TIMEOUT_MS
 from app.core.errors import (
     Conflict,
     InvalidState,
@@ -222,18 +223,27 @@ def principal_from_api_key(session: Session, key: str) -> Principal | None:
 def _note_api_key_use(session: Session, key_id: int, now: datetime) -> None:
     """Set the key's ``last_used_at`` in a short transaction of its own, unless another request
     did so within the resolution: a storm of requests writes it once a minute, not per request.
-    Best effort: a write that cannot take the lock at once is skipped, the next one sets it."""
+    Best effort: on SQLite, a write that cannot take the write lock at once is skipped (the
+    next one sets it), so that a read never waits for another request's write."""
     session.rollback()  # end the look-up's read; the write starts a fresh transaction
     stale = now - API_KEY_LAST_USED_RESOLUTION
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
     try:
-        session.execute(
-            sa.update(ApiKey)
-            .where(
-                col(ApiKey.id) == key_id,
-                sa.or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) <= stale),
+        if sqlite:  # else it would wait for any writer's lock, up to the busy timeout
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            connection.execute(
+                sa.update(ApiKey)
+                .where(
+                    col(ApiKey.id) == key_id,
+                    sa.or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) <= stale),
+                )
+                .values(last_used_at=now)
             )
-            .values(last_used_at=now)
-        )
+        finally:
+            if sqlite:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         session.commit()
     except sa.exc.OperationalError:
         session.rollback()

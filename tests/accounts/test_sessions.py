@@ -2,6 +2,8 @@
 admin's "end sessions" ends every earlier token; logging out ends the current one only; API
 keys expire and show when they were last used."""
 
+import sqlite3
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -292,6 +294,34 @@ def test_a_key_shows_when_it_was_last_used_written_at_most_once_a_minute(
     assert later > a_while_ago + timedelta(minutes=1)
     listed = client.get("/api/v1/api-keys", headers=admin).json()["items"]
     assert listed[0]["last_used_at"] is not None
+
+
+def test_a_read_does_not_wait_for_a_writer_to_note_a_keys_use(
+    client: TestClient, db: Session, database_url: str, is_postgres: bool
+) -> None:
+    """On SQLite the note is skipped while another request holds the write lock, rather than
+    waiting for it (a read would hold a read thread meanwhile): the read is answered, the key
+    is noted by a later request."""
+    if is_postgres:
+        pytest.skip("SQLite's one write lock")
+    admin = login_as(db, Role.admin)
+    created = _key(client, admin, role="auditor")
+    header = {"X-API-Key": created["key"]}
+    path = database_url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.5, holder.commit)  # a writer that finishes after a while
+    release.start()
+    try:
+        response = client.get(ME, headers=header)
+        noted_while_held = _last_used(db, created["id"])
+    finally:
+        release.join()
+        holder.close()
+    assert response.status_code == 200, response.text
+    assert noted_while_held is None  # waited for the lock, it would have written
+    assert client.get(ME, headers=header).status_code == 200
+    assert _last_used(db, created["id"]) is not None
 
 
 def test_a_remembered_token_still_expires(
