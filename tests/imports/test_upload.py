@@ -196,6 +196,40 @@ def test_unknown_major_name_suggests_the_near_miss(client: TestClient, db: Sessi
     assert "did you mean '软件技术'" in body["errors"][0]["reason"]
 
 
+def test_every_refused_row_of_an_upload_of_only_new_rows_is_reported(
+    client: TestClient, db: Session
+) -> None:
+    """Into an empty table every row is new and goes through in one pass; a refused row
+    sends the upload row by row, so that each refusal is reported, and nothing is written."""
+    college = make_college(db, "计算机与软件学院")
+    make_major(db, college, code="510203", name="软件技术")
+    content = (
+        "学号,姓名,专业代码,年级,班级\n"
+        "2022001,张三,510203,2022,\n"
+        "2022002,李四,999999,2022,\n"
+        "2022003,王五,510203,2022,1班\n"
+        "2022004,赵六,888888,2022,\n"
+    ).encode()
+    response = upload(client, office(db), "students", "s.csv", content)
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["row"], e["column"], e["value"]) for e in errors] == [
+        (3, "专业代码", "999999"),
+        (5, "专业代码", "888888"),
+    ]
+    assert count(db, Student) == 0
+    fixed = content.replace(b"999999", b"510203").replace(b"888888", b"510203")
+    report = upload(client, office(db), "students", "s.csv", fixed).json()
+    assert (report["created"], report["written"]) == (4, True)
+    stored = db.exec(select(Student.student_no, Student.class_name).order_by(Student.id)).all()
+    assert [tuple(row) for row in stored] == [
+        ("2022001", None),
+        ("2022002", None),
+        ("2022003", "1班"),
+        ("2022004", None),
+    ]
+
+
 def test_fixed_rows_uploaded_again_land(client: TestClient, db: Session) -> None:
     college = make_college(db, "计算机与软件学院")
     make_major(db, college, code="510203", name="软件技术")
