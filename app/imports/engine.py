@@ -230,8 +230,8 @@ def as_is(value: Any) -> Any:
 @dataclass(frozen=True)
 class ImportKind:
     """One kind of upload. ``to_values`` turns a row's parsed cells into the table's values
-    (raising ``RowRefused`` for unknown references; it may be called twice on a row's cells,
-    and may give back the cells themselves with values added). ``college_of`` names the
+    (raising ``RowRefused`` for unknown references; it may give back the cells themselves
+    with values added), once per row, in the file's order. ``college_of`` names the
     college a row belongs to, for a college manager's scope. ``options`` declares extra query
     parameters of the upload (a pydantic model; the engine hands the parsed values to the
     kind as ``Plan.options``); ``row_key`` gives the natural key of a row from its cells and
@@ -721,13 +721,14 @@ def _compare(
     changes = _Changes()
     to_values, find, bad_rows = kind.to_values, plan.existing.get, errors.bad_rows
     if not scoped and not plan.existing and not bad_rows:
-        # Every row is new (the table has none yet): one pass, unless a row is refused, when
-        # the rows are gone through one by one below to report each refusal.
-        try:
-            changes.creates = [to_values(plan, cells, principal) for _line, cells in parsed]
-            return changes
-        except RowRefused:
-            pass
+        # Every row is new (the table has none yet): nothing to look up or compare.
+        creates = changes.creates
+        for line, cells in parsed:
+            try:
+                creates.append(to_values(plan, cells, principal))
+            except RowRefused as exc:
+                errors.add(line, exc.column, exc.value, exc.reason)
+        return changes
     for (line, cells), key in zip(parsed, keys, strict=True):
         if bad_rows and line in bad_rows:
             continue

@@ -199,8 +199,8 @@ def test_unknown_major_name_suggests_the_near_miss(client: TestClient, db: Sessi
 def test_every_refused_row_of_an_upload_of_only_new_rows_is_reported(
     client: TestClient, db: Session
 ) -> None:
-    """Into an empty table every row is new and goes through in one pass; a refused row
-    sends the upload row by row, so that each refusal is reported, and nothing is written."""
+    """Into an empty table every row is new and needs no comparison; each refused row is
+    still reported, and nothing is written."""
     college = make_college(db, "计算机与软件学院")
     make_major(db, college, code="510203", name="软件技术")
     content = (
