@@ -20,8 +20,6 @@ what that proves and what it does not.
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -35,7 +33,7 @@ from app.core.audit import (
     AuditSeal,
     content_digest,
 )
-from app.core.context import write_intent_var
+from app.core.context import read_only
 from app.core.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -272,15 +270,6 @@ def parse_checkpoint(text: str) -> tuple[int, str]:
     return int(length), link_hex.lower()
 
 
-@contextmanager
-def _read_only() -> Iterator[None]:
-    token = write_intent_var.set(False)
-    try:
-        yield
-    finally:
-        write_intent_var.reset(token)
-
-
 def verify(
     engine: Engine, secret_key: str, *, expect: tuple[int, str] | None = None
 ) -> VerifyResult:
@@ -289,7 +278,7 @@ def verify(
     checkpoint ``expect`` (``(length, last link)`` of an earlier verify). Reads one consistent
     snapshot, writes nothing."""
     key = chain_key(secret_key)
-    with _read_only(), Session(engine) as session:
+    with read_only(), Session(engine) as session:
         if engine.dialect.name == "postgresql":
             session.connection(
                 execution_options={

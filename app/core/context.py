@@ -1,11 +1,25 @@
-"""Per-request context readable from anywhere: the request id."""
+"""Per-request context readable from anywhere: the request id, and whether a transaction
+begun now means to write."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 write_intent_var: ContextVar[bool] = ContextVar("write_intent", default=True)
 """False while serving a read-only request (GET, HEAD, OPTIONS): SQLite then begins deferred."""
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Transactions begun inside only read: on SQLite they begin deferred, taking no write
+    lock (a write request's principal look-up, the row read back after its commit)."""
+    token = write_intent_var.set(False)
+    try:
+        yield
+    finally:
+        write_intent_var.reset(token)
 
 
 def current_request_id() -> str | None:

@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from app.core.auth import Credential, CurrentPrincipal, deferred, writers
+from app.core.context import read_only
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.export import EXPORT_RESPONSES
@@ -173,9 +174,9 @@ class Routes:
         if self._read is None:
             return self.public.model_validate(written)
         context = {k: kw[k] for k in self.context}
-        return self.public.model_validate(
-            self._read(kw["session"], kw["principal"], row_id, **context)
-        )
+        with read_only():  # after a write's commit: SQLite's write lock is not taken again
+            row = self._read(kw["session"], kw["principal"], row_id, **context)
+        return self.public.model_validate(row)
 
     def _add(
         self,
