@@ -14,7 +14,7 @@ write_intent_var: ContextVar[bool] = ContextVar("write_intent", default=True)
 @contextmanager
 def read_only() -> Iterator[None]:
     """Transactions begun inside only read: on SQLite they begin deferred, taking no write
-    lock (a write request's principal look-up, the row read back after its commit)."""
+    lock (the row a write reads back after its commit, the audit chain's verification)."""
     token = write_intent_var.set(False)
     try:
         yield

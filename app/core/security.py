@@ -21,6 +21,9 @@ TOKEN_ID_LENGTH = 32
 """Characters of a token's ``jti`` (16 random bytes in hex)."""
 TOKENS_REMEMBERED = 4096
 """Tokens whose checked claims are kept (a few hundred bytes each); the oldest go first."""
+LONGEST_REMEMBERED_TOKEN = 1024
+"""Tokens longer than this (ours are about 300 characters) are checked every time, never
+kept: a client sending long made-up tokens cannot fill the memory with them."""
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost the same time.
@@ -68,7 +71,10 @@ def decode_access_token(token: str, secret_key: str) -> Mapping[str, Any] | None
 
     The signature and the claims' shape are checked once per token (:func:`_checked_claims`,
     remembered); its expiry on every call. A read-only mapping: callers share it."""
-    claims = _checked_claims(token, secret_key)
+    if len(token) > LONGEST_REMEMBERED_TOKEN:  # never one of ours: checked, not remembered
+        claims = _checked_claims.__wrapped__(token, secret_key)
+    else:
+        claims = _checked_claims(token, secret_key)
     if claims is None:
         return None
     now = utcnow().timestamp()

@@ -20,7 +20,12 @@ from app.accounts.service import principal_from_token
 from app.core.audit import AuditEvent
 from app.core.config import Settings
 from app.core.roles import Role
-from app.core.security import JWT_ALGORITHM, create_access_token, decode_access_token
+from app.core.security import (
+    JWT_ALGORITHM,
+    _checked_claims,
+    create_access_token,
+    decode_access_token,
+)
 from app.core.types import utcnow
 from tests.conftest import TEST_SECRET
 from tests.factories import DEFAULT_PASSWORD, auth, login_as, make_user, token_for
@@ -369,3 +374,16 @@ def test_checked_claims_cannot_be_changed_by_a_caller() -> None:
     assert decode_access_token(token, TEST_SECRET + "-other") is None
     again = decode_access_token(token, TEST_SECRET)
     assert again is not None and again["sub"] == "7"
+
+
+def test_a_long_made_up_token_is_refused_and_not_remembered(client: TestClient) -> None:
+    """Checked claims are remembered per token, but a token longer than any the service
+    makes is checked and forgotten: made-up long tokens cannot fill a worker's memory."""
+    _checked_claims.cache_clear()
+    long = client.get(ME, headers={"Authorization": "Bearer " + "x" * 4000})
+    assert long.status_code == 401
+    assert _checked_claims.cache_info().currsize == 0
+    short = client.get(ME, headers={"Authorization": "Bearer " + "x" * 400})
+    assert short.status_code == 401
+    assert _checked_claims.cache_info().currsize == 1
+    assert long.json()["detail"] == short.json()["detail"]
