@@ -26,11 +26,11 @@ from app.core.pagination import COUNT_LIMIT
 from app.reference.models import Level
 
 
-def _total(counted: list[Any] | None, shown: int) -> int | None:
+def _total(results: list[list[Any]], count_at: int | None, shown: int) -> int | None:
     """The page's total: from the count the service's statement gave (it stops one row past
     the limit: past it, the total is not shown), or, when the service sent none (a last page),
     the rows shown."""
-    total = counted[0][0] if counted is not None else shown
+    total = results[count_at][0][0] if count_at is not None else shown
     return None if total > COUNT_LIMIT else total
 
 
@@ -127,9 +127,7 @@ def create_app() -> Starlette:
         results = replay(students)
         rows, limit = results[students_page_at], 100
         page = rows[:limit]
-        total = _total(
-            results[students_count_at] if students_count_at is not None else None, len(page)
-        )
+        total = _total(results, students_count_at, len(page))
         items = [
             {
                 "id": r[0],
@@ -162,7 +160,6 @@ def create_app() -> Starlette:
     def applications_page(_request: Request) -> Response:
         results = replay(applications)
         rows = results[page_at]
-        counted = results[count_at] if count_at is not None else None
         links = _union([results[i] for i in links_at])
         majors, cohorts = _grouped(links)
         items = []
@@ -191,7 +188,7 @@ def create_app() -> Starlette:
             )
         body = {
             "items": items,
-            "total": _total(counted, len(rows)),
+            "total": _total(results, count_at, len(rows)),
             "limit": 50,
             "offset": 0,
             "next": None,

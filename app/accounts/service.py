@@ -28,7 +28,7 @@ from app.core import security
 from app.core.audit import record, save_new, snapshot
 from app.core.auth import PrincipalResolvers
 from app.core.config import Settings
-from app.core.db import SQLITE_BUSY_TIMEOUT_MS
+from app.core.db import without_waiting
 from app.core.errors import (
     Conflict,
     InvalidState,
@@ -228,11 +228,8 @@ def _note_api_key_use(session: Session, key_id: int, now: datetime) -> None:
     session.rollback()  # end the look-up's read; the write starts a fresh transaction
     stale = now - API_KEY_LAST_USED_RESOLUTION
     connection = session.connection()
-    sqlite = connection.dialect.name == "sqlite"
     try:
-        if sqlite:  # else it would wait for any writer's lock, up to the busy timeout
-            connection.exec_driver_sql("PRAGMA busy_timeout=0")
-        try:
+        with without_waiting(connection):
             connection.execute(
                 sa.update(ApiKey)
                 .where(
@@ -241,9 +238,6 @@ def _note_api_key_use(session: Session, key_id: int, now: datetime) -> None:
                 )
                 .values(last_used_at=now)
             )
-        finally:
-            if sqlite:
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         session.commit()
     except sa.exc.OperationalError:
         session.rollback()

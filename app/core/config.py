@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.db import is_sqlite
+
 DEV_SECRET_KEY = "dev-secret-change-me-never-use-this-one-in-production"
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "changeme", "secret", "dev-secret-change-me", DEV_SECRET_KEY}
@@ -78,7 +80,7 @@ class Settings(BaseSettings):
         """Threads that run short reads: the setting, else 1 with SQLite, 4 with PostgreSQL."""
         if self.read_threads is not None:
             return self.read_threads
-        return 1 if self.database_url.startswith("sqlite") else 4
+        return 1 if is_sqlite(self.database_url) else 4
 
     @property
     def request_limit(self) -> int:

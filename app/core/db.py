@@ -1,7 +1,8 @@
 """Engine and session: SQLite pragmas, serialised SQLite writers, and the per-request session."""
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +30,21 @@ IDLE_PING_SECONDS = 10.0
 
 def is_sqlite(url: str | sa.URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+@contextmanager
+def without_waiting(connection: sa.Connection) -> Iterator[None]:
+    """On SQLite, statements inside fail at once (``OperationalError``) when another
+    connection holds the write lock, instead of waiting up to the busy timeout: for a best
+    effort write that must not hold up the request. Elsewhere nothing changes."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def refuse_taken(

@@ -259,8 +259,7 @@ class Listing(Generic[F, T]):
             total = after.total
         elif not more and (rows or not page.offset):
             # The last page: every matching row is before it or on it, so no count is needed.
-            total = page.offset + len(rows)
-            total = None if limit is not None and total > limit else total
+            total = _within(page.offset + len(rows), limit)
         else:
             total = _total(session, matching, limit)
         following = None
@@ -377,7 +376,11 @@ class Listing(Generic[F, T]):
 def _total(session: Session, statement: Any, limit: int | None) -> int | None:
     """How many rows ``statement`` reads: every one, or up to ``limit`` (None past it, the
     database stopping at the first row past it)."""
-    total = int(_core(session, counted_rows(statement, limit)).scalar_one())
+    return _within(int(_core(session, counted_rows(statement, limit)).scalar_one()), limit)
+
+
+def _within(total: int, limit: int | None) -> int | None:
+    """``total`` as a page shows it: None when it is past ``limit``."""
     return None if limit is not None and total > limit else total
 
 
