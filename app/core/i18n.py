@@ -25,7 +25,8 @@ no code uses any more; ``python -m app i18n update`` brings the catalogue in ste
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+import string
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -88,10 +89,22 @@ def translate(msgid: str, language: Language | None = None) -> str:
     return _translations().get(msgid, msgid)
 
 
+class Worded(str):
+    """A text :func:`_` put into words, which also knows what it said: its ``msgid`` and
+    ``params``. Where code keeps another domain's text for later readers (:func:`as_written`),
+    it keeps the message instead, so that each reader reads it in their own language."""
+
+    msgid: str
+    params: dict[str, Any]
+
+
 def _(msgid: str, /, **params: Any) -> str:
     """Translate ``msgid`` into the current language, then fill in its ``{names}``."""
     text = translate(msgid)
-    return text.format(**params) if params else text
+    worded = Worded(text.format(**params) if params else text)
+    worded.msgid = msgid
+    worded.params = params
+    return worded
 
 
 def N_(msgid: str, /) -> str:  # noqa: N802 - gettext's conventional name
@@ -120,11 +133,14 @@ def all_of(messages: list[Message]) -> Message:
     return {"all": messages}
 
 
-def in_each_language(make: Callable[[], T]) -> dict[Language, T]:
-    """``make()`` once in each language the service speaks: for texts that code builds in the
-    language of the request (an upload's row errors) and that are kept for other readers."""
+def in_each_language(
+    make: Callable[[], T], languages: Iterable[Language] = LANGUAGES
+) -> dict[Language, T]:
+    """``make()`` once in each language the service speaks (or in ``languages``): for texts
+    that code builds in the language of the request (an upload's row errors) and that are kept
+    for other readers."""
     made: dict[Language, T] = {}
-    for language in LANGUAGES:
+    for language in languages:
         token = language_var.set(language)
         try:
             made[language] = make()
@@ -134,8 +150,38 @@ def in_each_language(make: Callable[[], T]) -> dict[Language, T]:
 
 
 def as_written(text: str) -> Message:
-    """A text already in words (another domain's refusal): shown as it is."""
-    return {"text": text}
+    """A text already in words (another domain's refusal), kept for later readers: the message
+    :func:`_` worded it from, so each reader reads it in their own language; the text as it is
+    when it was not worded by ``_`` (or its msgid formats a placeholder in a way a kept
+    parameter might not repeat)."""
+    return _kept(text) or {"text": text}
+
+
+_JSON_TYPES = (str, int, float, bool, type(None))
+
+
+def _kept(value: Any) -> Message | None:
+    """The message ``value`` was worded from, as a stored message (JSON) keeps it: a parameter
+    worded by ``_`` as its own message, one of JSON's types as it is, any other (a date, an
+    amount) as the text it was filled in as. None when ``value`` was not worded by ``_``, or
+    its msgid gives a placeholder a format or a conversion (``{amount:.2f}``), which that
+    text might not take again."""
+    if not isinstance(value, Worded):
+        return None
+    if any(spec or conversion for *_rest, spec, conversion in _FIELDS.parse(value.msgid)):
+        return None
+    params: dict[str, Any] = {}
+    for name, param in value.params.items():
+        if isinstance(param, Worded):
+            params[name] = _kept(param) or format(param)
+        elif type(param) in _JSON_TYPES:
+            params[name] = param
+        else:
+            params[name] = format(param)
+    return {"msgid": value.msgid, "params": params}
+
+
+_FIELDS = string.Formatter()
 
 
 def shown(message: Message | None) -> str | None:

@@ -30,12 +30,14 @@ from app.core.db import insert_skipping_taken
 from app.core.errors import AppError, Forbidden, NotFound
 from app.core.export import ExportColumn
 from app.core.i18n import (
+    LANGUAGES,
     M_,
     N_,
     Message,
     _,
     all_of,
     as_written,
+    current_language,
     in_each_language,
     shown,
     translate,
@@ -792,18 +794,23 @@ def _apply_certificate(
         "考核ID,学号,证书编号,发证日期\n"
         f"{now.session_id},{now.student_no},{number},{issue_date.isoformat()}\n"
     ).encode()
-    report = imports.upload(
-        session,
-        principal,
-        get_kind("issued-certificates"),
-        f"reconciliation-{row.reconciliation_id}-row-{row.id}.csv",
-        csv,
-        dry_run=False,
-    )
-    if not report.written:
-        reason = as_written(report.errors[0].reason) if report.errors else M_("refused")
-        raise _Refused(reason, "import_rejected")
-    return bool(report.created or report.updated)
+    name = f"reconciliation-{row.reconciliation_id}-row-{row.id}.csv"
+    kind = get_kind("issued-certificates")
+    report = imports.upload(session, principal, kind, name, csv, dry_run=False)
+    if report.written:
+        return bool(report.created or report.updated)
+    if not report.errors:
+        raise _Refused(M_("refused"), "import_rejected")
+    first = report.errors[0].reason
+
+    def worded() -> str:
+        # The import words its row errors in the request's language: checked again (a dry
+        # run writes nothing) in each other language, so every reader reads their own.
+        again = imports.upload(session, principal, kind, name, csv, dry_run=True)
+        return again.errors[0].reason if again.errors else first
+
+    others = in_each_language(worded, [lang for lang in LANGUAGES if lang != current_language()])
+    raise _Refused({"texts": {current_language(): first, **others}}, "import_rejected")
 
 
 def _apply_row(
@@ -860,8 +867,14 @@ def _apply_matched(
             done.append(M_("certificate issued or corrected"))
     except (AppError, _Refused) as exc:
         session.rollback()
-        # Another domain's refusal is already in words (the applier's language); kept as it is.
-        reason = as_written(exc.detail[:1000]) if isinstance(exc, AppError) else exc.reason
+        # Another domain's refusal is in words: kept as the message it was worded from when it
+        # can be, so each reader reads their own language (else as the applier read it).
+        # (A detail cut to 1,000 characters is kept as written.)
+        if isinstance(exc, AppError):
+            detail = exc.detail
+            reason = as_written(detail if len(detail) <= 1000 else detail[:1000])
+        else:
+            reason = exc.reason
         if done:
             reason = M_("{done}, then refused: {reason}", done=all_of(done), reason=reason)
         return Outcome.refused, reason, exc.code

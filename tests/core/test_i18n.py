@@ -354,3 +354,31 @@ def test_a_text_made_in_each_language_is_shown_in_the_readers() -> None:
             assert shown({"texts": made}) == text
         finally:
             language_var.reset(token)
+
+
+def test_a_worded_text_is_kept_as_its_message_for_other_readers() -> None:
+    """A text ``_`` put into words and kept ``as_written`` (another domain's refusal) is kept
+    as the message it was worded from, so a reader in the other language reads their own; a
+    parameter JSON would not give back as it was is kept as the text it was filled in as."""
+    from datetime import date
+
+    from app.core.i18n import _, as_written, language_var, shown
+
+    token = language_var.set("en")
+    try:
+        inner = _("result recorded")
+        kept = as_written(_("{done}, then refused: {reason}", done=inner, reason="x"))
+        dated = _("{done}, then refused: {reason}", done="a", reason=date(2022, 1, 2))
+        assert as_written(dated)["params"] == {"done": "a", "reason": "2022-01-02"}
+        assert as_written("plain") == {"text": "plain"}
+    finally:
+        language_var.reset(token)
+    assert kept == {
+        "msgid": "{done}, then refused: {reason}",
+        "params": {"done": {"msgid": "result recorded", "params": {}}, "reason": "x"},
+    }
+    token = language_var.set("zh-CN")
+    try:
+        assert shown(kept) == "已录入成绩，随后被拒绝：x"
+    finally:
+        language_var.reset(token)

@@ -3,6 +3,7 @@ the office gets it, the four groups, the national id only hashed and masked, the
 applying rows through the exams' audited paths with their refusals."""
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -317,6 +318,50 @@ def test_applying_goes_through_the_audited_paths_and_twice_changes_nothing(
     assert shown[4]["outcome"] == "unchanged" and shown[4]["outcome_code"] is None
     assert [shown[line]["outcome_code"] for line in (7, 8)] == ["ambiguous", "no_registration"]
     assert shown[9]["outcome_code"] == refused["code"]
+
+
+def test_a_refusal_from_another_domain_reads_in_each_readers_language(
+    client: TestClient, db: Session
+) -> None:
+    """A row refused by the exams (the exam date has not come) or by the certificates'
+    import (an issue date still to come) keeps its reason as a message: applied in
+    English, it reads in Chinese to a clerk, and the other way round."""
+    world = _world(db)
+    s = world.students
+    future_date = xlsx_bytes(
+        [
+            HEADER,
+            [1, s[1].name, None, s[1].student_no, world.certificate.name, "中级", "通过", 85,
+             "N0001", "2099-12-20"],
+        ]
+    )  # fmt: skip
+    chinese = {**office(db), "Accept-Language": "zh-CN"}
+    cases = [
+        (office(db), chinese, _platform_file(world), 9, "invalid_state"),
+        (chinese, office(db), future_date, 2, "import_rejected"),
+    ]
+    for applier, reader, content, line, code in cases:
+        body = _reconcile(client, applier, content)
+        row = _by_line(body)[line]
+        applied = client.post(
+            f"/api/v1/reconciliations/{body['id']}/apply",
+            json={"row_ids": [row["id"]]},
+            headers=applier,
+        ).json()["rows"][0]
+        assert applied["outcome"] == "refused" and applied["code"] == code, applied
+        path = f"/api/v1/reconciliations/{body['id']}"
+        read = _by_line(client.get(path, headers=reader).json())[line]
+        again = _by_line(client.get(path, headers=applier).json())[line]
+        assert again["outcome_reason"] == applied["reason"]
+        assert read["outcome_code"] == applied["code"]
+        english, chinese_text = (
+            (applied["reason"], read["outcome_reason"])
+            if applier is not chinese
+            else (read["outcome_reason"], applied["reason"])
+        )
+        assert re.search(r"[\u4e00-\u9fff]", chinese_text), chinese_text
+        assert not re.search(r"[\u4e00-\u9fff]{2}", english.replace(s[1].name, "")), english
+        assert english != chinese_text
 
 
 def test_a_pass_with_a_certificate_is_not_failed_by_applying(
