@@ -18,7 +18,7 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.core.context import write_intent_var
+from app.core.context import alone_var, write_intent_var
 from app.core.errors import Conflict
 from app.core.models import Timestamped, Versioned
 from app.core.types import utcnow
@@ -146,8 +146,10 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         # A request that may write takes the write lock when its transaction starts, so a read
         # that later writes never fails with SQLITE_BUSY_SNAPSHOT half-way; reads stay
-        # concurrent (WAL) and never block writers.
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent_var.get() else "BEGIN")
+        # concurrent (WAL) and never block writers. Inside each_statement_alone() no BEGIN:
+        # each statement commits by itself (the driver is in autocommit mode).
+        if not alone_var.get():
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent_var.get() else "BEGIN")
 
 
 @event.listens_for(Session, "before_flush")
