@@ -389,6 +389,19 @@ def test_on_postgresql_an_event_committed_late_is_sealed_in_its_place_not_skippe
     assert verify(engine, TEST_SECRET).sealed == 3
 
 
+def _sealed_to_the_end(engine: Engine) -> Any:
+    """Seal, then verify, until every event is sealed (or 30 s have passed): the watermark is
+    the whole PostgreSQL server's, so a transaction of another database that happens to be
+    running (another test's, autovacuum's) holds a seal short of the end until it ends."""
+    deadline = time.monotonic() + 30
+    while True:
+        seal(engine, TEST_SECRET)
+        result = verify(engine, TEST_SECRET)
+        if result.events == result.sealed or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
 def test_concurrent_writers_and_a_sealer_build_a_chain_that_verifies(
     app: FastAPI, engine: Engine, db: Session, is_postgres: bool
 ) -> None:
@@ -422,6 +435,5 @@ def test_concurrent_writers_and_a_sealer_build_a_chain_that_verifies(
     assert not errors, errors
     assert rounds[0] > 1
     assert [r.status_code for r in responses] == [201] * len(calls)
-    seal(engine, TEST_SECRET)
-    result = verify(engine, TEST_SECRET)
+    result = _sealed_to_the_end(engine)
     assert result.events == result.sealed >= len(calls)
