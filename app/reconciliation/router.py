@@ -54,7 +54,8 @@ def reconciliations_create(
     `national-results`: 姓名, 证件号码, 学号, 证书名称, 等级, 考核结果, 成绩, 实操成绩,
     证书编号, 发证日期, 培训评价组织 — the usual variants recognised, a title row tolerated;
     `used_columns` says which were read) with the live registrations of the year's pilots
-    here. A row is matched by certificate number, else student number, else a national id
+    here. A row is matched by certificate number (unless the row names another student than
+    the number's holder: its note then says so), else student number, else a national id
     seen before, else name + certificate + level; several fitting registrations are reported
     as ambiguous (in `platform_only`, with the `candidates`), never guessed. The national id
     number is compared through a keyed hash and only ever shown masked. The answer, kept

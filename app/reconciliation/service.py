@@ -293,10 +293,38 @@ def _pick(found: list[Local], by: str) -> _Match:
 
 def _match(cells: dict[str, Any], hashed: str | None, index: _Index) -> _Match:
     number = cells.get("certificate_number")
-    if number:
-        found = index.by_number.get(number)
-        if found is not None:
-            return _Match(local=found, by="certificate_number")
+    holder = index.by_number.get(number) if number else None
+    if holder is not None and _may_be(cells, hashed, holder, index):
+        return _Match(local=holder, by="certificate_number")
+    match = _match_student(cells, hashed, index)
+    if holder is not None:
+        # The number is another student's here: the row is matched as if it had none, and
+        # never to the holder's registration, whose result its scores are not.
+        held = M_(
+            "certificate number {number} is issued here to another student ({student_no})",
+            number=number,
+            student_no=holder.student_no,
+        )
+        match.note = all_of([held, match.note]) if match.note else held
+    return match
+
+
+def _may_be(cells: dict[str, Any], hashed: str | None, local: Local, index: _Index) -> bool:
+    """Whether the row may speak of ``local``'s student: its student number is theirs; without
+    one, its national id is not tied to another student; without either, its name (if any) is
+    theirs."""
+    student_no = cells.get("student_no")
+    if student_no:
+        return bool(student_no == local.student_no)
+    if hashed and hashed in index.student_of_hash:
+        return index.student_of_hash[hashed] == local.student_id
+    name = cells.get("name")
+    return not name or match_text(name) == match_text(local.name)
+
+
+def _match_student(cells: dict[str, Any], hashed: str | None, index: _Index) -> _Match:
+    """The row matched by who it names: student number, national id, or name."""
+    number = cells.get("certificate_number")
     certificate_name = cells.get("certificate_name")
     has_name = bool(certificate_name)
     certificate_id = (
@@ -322,6 +350,8 @@ def _match(cells: dict[str, Any], hashed: str | None, index: _Index) -> _Match:
         return _pick(
             _fits(index.by_name.get(match_text(name), []), certificate_id, True, level), "name"
         )
+    if number in index.by_number:
+        return _Match()  # issued here to another student, which _match says
     if number:
         return _Match(note=M_("the certificate number is not one issued here"))
     return _Match(note=M_("the row names no certificate number, student number or certificate"))

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from app.core.audit import AuditEvent
 from app.core.roles import Role
-from app.exams.models import ExamResult, ExamSession, IssuedCertificate
+from app.exams.models import ExamRegistration, ExamResult, ExamSession, IssuedCertificate
 from app.reconciliation.models import NationalIdentity, ReconciliationRow
 from app.reference.models import Certificate, Major, Student
 from tests.concurrency import Call, fire_concurrently
@@ -318,6 +318,57 @@ def test_applying_goes_through_the_audited_paths_and_twice_changes_nothing(
     assert shown[4]["outcome"] == "unchanged" and shown[4]["outcome_code"] is None
     assert [shown[line]["outcome_code"] for line in (7, 8)] == ["ambiguous", "no_registration"]
     assert shown[9]["outcome_code"] == refused["code"]
+
+
+def test_a_number_issued_here_to_another_student_never_matches_that_students_result(
+    client: TestClient, db: Session
+) -> None:
+    """A row naming one student with the certificate number another holds here is matched
+    by its student, not by the number: applying it records its scores on that student's
+    result, refuses the certificate (the number is taken), and leaves the holder's as it was.
+    Without a student number, a national id tied to another student or another name keeps
+    the number from matching too."""
+    world = _world(db)
+    s = world.students
+    cert = world.certificate.name
+    content = xlsx_bytes(
+        [
+            HEADER,
+            [1, s[1].name, None, s[1].student_no, cert, "中级", "通过", 85, "N0000", "2022-12-20"],
+            [2, "另一个人", None, None, cert, "中级", "通过", 85, "N0003", "2022-12-25"],
+            [3, s[3].name, None, None, cert, "中级", "通过", 80, "N0003", "2022-12-20"],
+        ]
+    )  # fmt: skip
+    body = _reconcile(client, office(db), content)
+    rows = _by_line(body)
+    registration_of = {r.student_id: r.id for r in db.exec(select(ExamRegistration)).all()}
+    named = rows[2]
+    assert named["matched_by"] == "student_no"
+    assert named["registration_id"] == registration_of[s[1].id]
+    assert set(named["differences"]) == {"certificate_number", "score", "issue_date"}
+    assert named["note"] == (
+        f"certificate number N0000 is issued here to another student ({s[0].student_no})"
+    )
+    stranger = rows[3]
+    assert stranger["registration_id"] is None and stranger["group"] == "platform_only"
+    assert stranger["note"].startswith("certificate number N0003 is issued here to another")
+    assert rows[4]["matched_by"] == "certificate_number"  # the holder, named: as before
+    assert rows[4]["registration_id"] == registration_of[s[3].id]
+
+    before = {r.registration_id: r.theory_score for r in db.exec(select(ExamResult)).all()}
+    applied = client.post(
+        f"/api/v1/reconciliations/{body['id']}/apply",
+        json={"row_ids": [named["id"]]},
+        headers=office(db),
+    ).json()["rows"][0]
+    assert applied["outcome"] == "refused" and applied["code"] == "import_rejected", applied
+    assert "N0000" in applied["reason"]
+    db.expire_all()
+    after = {r.registration_id: r.theory_score for r in db.exec(select(ExamResult)).all()}
+    assert after[registration_of[s[0].id]] == before[registration_of[s[0].id]]
+    assert after[registration_of[s[1].id]] == Decimal("85.0")
+    holder = db.exec(select(IssuedCertificate).where(IssuedCertificate.number == "N0000")).one()
+    assert holder.student_id == s[0].id
 
 
 def test_a_refusal_from_another_domain_reads_in_each_readers_language(
