@@ -584,12 +584,7 @@ def _parse_rows(
     """Every non-blank row under the header as ``(spreadsheet row, {column key: value})``;
     each cell is parsed once, a bad one is reported and left out of its row. The cells are
     parsed a column at a time; what is wrong is reported row by row, as the file reads."""
-    start = header.index + 1
-    kept = [
-        index
-        for index, first in enumerate(map(_first_text, rows[start:]), start)
-        if first is not None and not is_example_cell(first)  # blank, or the template's example
-    ]
+    kept = _data_rows(rows, header.index + 1)
     if not kept:
         raise UnprocessableEntity(
             _("The file has a header row but no data rows; add at least one row under the header"),
@@ -618,6 +613,22 @@ def _parse_rows(
 
 _BAD = object()
 """A cell that did not parse, until it is left out of its row."""
+
+
+def _data_rows(rows: list[list[str]], start: int) -> list[int]:
+    """The indexes of the rows from ``start`` on that hold data: neither blank nor the
+    template's example row. When every row starts with a code or a number (ASCII, not
+    blank), as nearly every file does, that is all of them, without a look at each."""
+    body = rows[start:]
+    if all(body):  # no empty row (a blank line of a CSV reads as one)
+        firsts = list(map(operator.itemgetter(0), body))
+        if "".join(firsts).isascii() and all(map(str.strip, firsts)):
+            return list(range(start, len(rows)))
+    return [
+        index
+        for index, first in enumerate(map(_first_text, body), start)
+        if first is not None and not is_example_cell(first)  # blank, or the template's example
+    ]
 
 
 @functools.cache
