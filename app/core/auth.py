@@ -14,8 +14,8 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlmodel import Session
 
 from app.core.config import Settings
-from app.core.context import each_statement_alone, write_intent_var
-from app.core.db import SessionDep
+from app.core.context import write_intent_var
+from app.core.db import SessionDep, outside_transaction
 from app.core.errors import Forbidden, Unauthorized
 from app.core.i18n import N_, _, translate
 from app.core.labels import label
@@ -130,17 +130,10 @@ def get_principal(session: SessionDep, credential: CredentialDep) -> Principal:
     the event loop and on to its endpoint in another hop, every other writer waiting (a
     quarter more audited writes/s without). Elsewhere the look-up is the transaction's first
     statement."""
-    if write_intent_var.get() and not session.in_transaction() and _on_sqlite(session):
-        with each_statement_alone():
-            try:
-                return credential.principal(session)
-            finally:
-                session.rollback()
+    if write_intent_var.get() and not session.in_transaction():
+        with outside_transaction(session):
+            return credential.principal(session)
     return credential.principal(session)
-
-
-def _on_sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

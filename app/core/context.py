@@ -22,21 +22,5 @@ def read_only() -> Iterator[None]:
         write_intent_var.reset(token)
 
 
-alone_var: ContextVar[bool] = ContextVar("alone", default=False)
-"""True while each statement on SQLite is to be a transaction of its own (no BEGIN)."""
-
-
-@contextmanager
-def each_statement_alone() -> Iterator[None]:
-    """On SQLite, transactions begun inside issue no BEGIN: each statement is a transaction of
-    its own, done when it is (for one read that must neither take nor hold a lock, such as a
-    write request's look-up of its caller). Elsewhere nothing changes."""
-    token = alone_var.set(True)
-    try:
-        yield
-    finally:
-        alone_var.reset(token)
-
-
 def current_request_id() -> str | None:
     return request_id_var.get()

@@ -3,6 +3,7 @@
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.core.context import alone_var, write_intent_var
+from app.core.context import write_intent_var
 from app.core.errors import Conflict
 from app.core.models import Timestamped, Versioned
 from app.core.types import utcnow
@@ -45,6 +46,27 @@ def without_waiting(connection: sa.Connection) -> Iterator[None]:
         yield
     finally:
         connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+_alone: ContextVar[bool] = ContextVar("alone", default=False)
+"""True inside :func:`outside_transaction`: SQLite's transactions then issue no BEGIN."""
+
+
+@contextmanager
+def outside_transaction(session: Session) -> Iterator[None]:
+    """On SQLite, the statements ``session`` runs inside are each a transaction of their own
+    (no BEGIN: the driver is in autocommit mode), and the session's transaction is ended
+    after: for one read that must neither take nor hold the write lock, such as a write
+    request's look-up of its caller. Elsewhere nothing changes."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    token = _alone.set(True)
+    try:
+        yield
+    finally:
+        _alone.reset(token)
+        session.rollback()
 
 
 def refuse_taken(
@@ -146,9 +168,9 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         # A request that may write takes the write lock when its transaction starts, so a read
         # that later writes never fails with SQLITE_BUSY_SNAPSHOT half-way; reads stay
-        # concurrent (WAL) and never block writers. Inside each_statement_alone() no BEGIN:
+        # concurrent (WAL) and never block writers. Inside outside_transaction() no BEGIN:
         # each statement commits by itself (the driver is in autocommit mode).
-        if not alone_var.get():
+        if not _alone.get():
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent_var.get() else "BEGIN")
 
 

@@ -158,6 +158,7 @@ def as_written(text: str) -> Message:
 
 
 _JSON_TYPES = (str, int, float, bool, type(None))
+_FIELDS = string.Formatter()
 
 
 def _kept(value: Any) -> Message | None:
@@ -179,9 +180,6 @@ def _kept(value: Any) -> Message | None:
         else:
             params[name] = format(param)
     return {"msgid": value.msgid, "params": params}
-
-
-_FIELDS = string.Formatter()
 
 
 def shown(message: Message | None) -> str | None:

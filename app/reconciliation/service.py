@@ -296,17 +296,24 @@ def _match(cells: dict[str, Any], hashed: str | None, index: _Index) -> _Match:
     holder = index.by_number.get(number) if number else None
     if holder is not None and _may_be(cells, hashed, holder, index):
         return _Match(local=holder, by="certificate_number")
-    match = _match_student(cells, hashed, index)
-    if holder is not None:
-        # The number is another student's here: the row is matched as if it had none, and
-        # never to the holder's registration, whose result its scores are not.
-        held = M_(
-            "certificate number {number} is issued here to another student ({student_no})",
-            number=number,
-            student_no=holder.student_no,
-        )
-        match.note = all_of([held, match.note]) if match.note else held
-    return match
+    found = _match_student(cells, hashed, index)
+    if holder is None:
+        if found is not None:
+            return found
+        if number:
+            return _Match(note=M_("the certificate number is not one issued here"))
+        return _Match(note=M_("the row names no certificate number, student number or certificate"))
+    # The number is another student's here: the row is matched as if it had none, and never
+    # to the holder's registration, whose result its scores are not.
+    held = M_(
+        "certificate number {number} is issued here to another student ({student_no})",
+        number=number,
+        student_no=holder.student_no,
+    )
+    if found is None:
+        return _Match(note=held)
+    found.note = all_of([held, found.note]) if found.note else held
+    return found
 
 
 def _may_be(cells: dict[str, Any], hashed: str | None, local: Local, index: _Index) -> bool:
@@ -322,9 +329,9 @@ def _may_be(cells: dict[str, Any], hashed: str | None, local: Local, index: _Ind
     return not name or match_text(name) == match_text(local.name)
 
 
-def _match_student(cells: dict[str, Any], hashed: str | None, index: _Index) -> _Match:
-    """The row matched by who it names: student number, national id, or name."""
-    number = cells.get("certificate_number")
+def _match_student(cells: dict[str, Any], hashed: str | None, index: _Index) -> _Match | None:
+    """The row matched by who it names: student number, national id, or name; None when it
+    names no one it can be matched by."""
     certificate_name = cells.get("certificate_name")
     has_name = bool(certificate_name)
     certificate_id = (
@@ -350,11 +357,7 @@ def _match_student(cells: dict[str, Any], hashed: str | None, index: _Index) -> 
         return _pick(
             _fits(index.by_name.get(match_text(name), []), certificate_id, True, level), "name"
         )
-    if number in index.by_number:
-        return _Match()  # issued here to another student, which _match says
-    if number:
-        return _Match(note=M_("the certificate number is not one issued here"))
-    return _Match(note=M_("the row names no certificate number, student number or certificate"))
+    return None
 
 
 def _differences(
